@@ -1,0 +1,17 @@
+# Shared helpers for the integration tests (sourced). Tests exit 0 pass,
+# 1 fail, 77 skip (a prerequisite is missing: never a pass).
+set -u
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+need_kvm() {
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm not usable"
+}
+# guest_dir SRCDIR: where the shared test kernel lives, or skip.
+guest_dir() {
+	local d=${CELLVM_GUEST_DIR:-$1/../shared/guest}
+	[ -f "$d/vmlinux" ] || skip "no test kernel in $d (set CELLVM_GUEST_DIR)"
+	echo "$d"
+}
+# Words the nested-KVM test machines need on the kernel command line
+# (see ../shared/guest/README.md); kept under 128 characters.
+GUEST_CPU_WORDS="clearcpuid=xsave,popcnt,smap,smep,avx,avx2,bmi1,bmi2,movbe,rdrand,rdseed,fsgsbase,erms,fsrm,sse4_1,sse4_2,pku,lzcnt lpj=1000000"

@@ -1,0 +1,294 @@
+/* cellvm-core: one VM's KVM process. Receives its resources from the launcher
+ * on fd 3 (CoreSetup), loads the kernel, runs the vCPUs and reports why the VM
+ * stopped. The kernel, initrd and command line are user input; guest register
+ * accesses are guest input. Exit status: enum vm_exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "proto/ipc.h"
+#include "proto/vm_channel.h"
+#include "vmm-core/mptable.h"
+#include "vmm-core/vm.h"
+
+#define CORE_CHANNEL_FD  3
+#define CORE_MAX_KERNEL  (512ULL << 20)
+#define CORE_MAX_INITRD  (2ULL << 30)
+
+enum { FD_KVM, FD_MEM, FD_KERNEL, FD_CONSOLE, FD_INITRD, FD_COUNT };
+
+struct core {
+	int chan;
+	int fds[FD_COUNT];
+	size_t nfds;
+	Cellvm__Vm__CoreSetup *setup;
+	Cellvm__Vm__VmMessage *setup_msg;
+	struct vm vm;
+};
+
+struct mapped_file {
+	const uint8_t *p;
+	size_t len;
+};
+
+static int map_file(int fd, uint64_t max, struct mapped_file *ret)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (st.st_size <= 0)
+		return -ENOEXEC;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	ret->p = p;
+	ret->len = (size_t)st.st_size;
+	return 0;
+}
+
+static void unmap_file(struct mapped_file *f)
+{
+	if (f->p)
+		munmap((void *)f->p, f->len);
+	f->p = NULL;
+}
+
+static void core_send_stopped(struct core *c, enum vm_exit why, const char *detail)
+{
+	static const Cellvm__Vm__StopReason reasons[] = {
+		[VM_EXIT_POWER_OFF] = CELLVM__VM__STOP_REASON__STOP_POWER_OFF,
+		[VM_EXIT_ERROR] = CELLVM__VM__STOP_REASON__STOP_ERROR,
+		[VM_EXIT_BAD_INPUT] = CELLVM__VM__STOP_REASON__STOP_BAD_INPUT,
+		[VM_EXIT_REBOOT] = CELLVM__VM__STOP_REASON__STOP_REBOOT,
+		[VM_EXIT_PANIC] = CELLVM__VM__STOP_REASON__STOP_PANIC,
+	};
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__CoreStopped s = CELLVM__VM__CORE_STOPPED__INIT;
+
+	s.reason = reasons[why];
+	s.detail = (char *)detail;
+	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_STOPPED;
+	m.stopped = &s;
+	(void)vm_channel_send(c->chan, &m, NULL, 0);
+}
+
+static int core_fail(struct core *c, enum vm_exit why, const char *what, int err)
+{
+	char detail[160];
+
+	snprintf(detail, sizeof(detail), "%s (%s)", what, strerror(-err));
+	log_err("%s", detail);
+	core_send_stopped(c, why, detail);
+	return why;
+}
+
+/* Only CoreSetup is allowed, once, first; anything else is a protocol violation. */
+static int core_recv_setup(struct core *c)
+{
+	Cellvm__Vm__VmMessage *m = NULL;
+	int r;
+
+	for (int i = 0; i < FD_COUNT; i++)
+		c->fds[i] = -1;
+	r = vm_channel_recv(c->chan, &m, c->fds, FD_COUNT, &c->nfds);
+	if (r < 0)
+		return r;
+	if (m->msg_case != CELLVM__VM__VM_MESSAGE__MSG_SETUP)
+		goto proto;
+	if (c->nfds != (m->setup->has_initrd ? 5u : 4u))
+		goto proto;
+	c->setup_msg = m;
+	c->setup = m->setup;
+	return 0;
+proto:
+	cellvm__vm__vm_message__free_unpacked(m, NULL);
+	ipc_close_fds(c->fds, c->nfds);
+	return -EPROTO;
+}
+
+static int core_check_memfd(int fd, uint64_t size)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals < 0)
+		return -errno;
+	/* Devices map the same memfd: its size must never change under them. */
+	if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		return -EPERM;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size != size)
+		return -EINVAL;
+	return 0;
+}
+
+static int core_load(struct core *c)
+{
+	struct mapped_file kernel = {0}, initrd = {0};
+	struct e820_map map;
+	int r;
+
+	r = map_file(c->fds[FD_KERNEL], CORE_MAX_KERNEL, &kernel);
+	if (r < 0)
+		return core_fail(c, VM_EXIT_BAD_INPUT, "kernel: cannot read", r);
+	if (c->setup->has_initrd) {
+		r = map_file(c->fds[FD_INITRD], CORE_MAX_INITRD, &initrd);
+		if (r < 0) {
+			unmap_file(&kernel);
+			return core_fail(c, VM_EXIT_BAD_INPUT, "initrd: cannot read", r);
+		}
+	}
+	r = loader_load(kernel.p, kernel.len, &c->vm.mem, &c->vm.plan);
+	unmap_file(&kernel);
+	if (r < 0) {
+		unmap_file(&initrd);
+		return core_fail(c, VM_EXIT_BAD_INPUT,
+				 r == -ENOEXEC ? "kernel: not a bootable ELF or bzImage"
+				 : r == -E2BIG ? "kernel: does not fit in guest memory"
+					       : "kernel: invalid image",
+				 r);
+	}
+	r = boot_place_initrd(&c->vm.mem, &c->vm.plan, initrd.p, initrd.len);
+	unmap_file(&initrd);
+	if (r < 0)
+		return core_fail(c, VM_EXIT_BAD_INPUT, "initrd: does not fit in guest memory", r);
+	r = e820_build(&map, &c->vm.mem);
+	if (r < 0)
+		return core_fail(c, VM_EXIT_ERROR, "e820", r);
+	r = boot_write_info(&c->vm.mem, &c->vm.plan, c->setup->cmdline, &map);
+	if (r < 0)
+		return core_fail(c, VM_EXIT_BAD_INPUT, "command line: longer than the kernel accepts", r);
+	r = mptable_write(&c->vm.mem, c->vm.ncpus);
+	if (r < 0)
+		return core_fail(c, VM_EXIT_ERROR, "MP table", r);
+	return 0;
+}
+
+static int core_send_ready(struct core *c)
+{
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__CoreReady rd = CELLVM__VM__CORE_READY__INIT;
+
+	rd.entry = c->vm.plan.entry;
+	rd.boot_protocol = (char *)boot_protocol_name(c->vm.plan.protocol);
+	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_READY;
+	m.ready = &rd;
+	return vm_channel_send(c->chan, &m, NULL, 0);
+}
+
+/* Main thread: console input, the launcher's channel, and the stop event. */
+static void core_loop(struct core *c)
+{
+	struct vm *vm = &c->vm;
+	bool console_open = true;
+
+	while (atomic_load(&vm->exit_reason) == VM_EXIT_RUNNING) {
+		struct pollfd p[3] = {
+			{.fd = vm->stop_efd, .events = POLLIN},
+			{.fd = c->chan, .events = POLLIN},
+			{.fd = console_open && serial_input_room(&vm->serial) ? vm->console_fd : -1,
+			 .events = POLLIN},
+		};
+		int n = poll(p, 3, console_open ? 100 : -1);
+
+		if (n < 0 && errno != EINTR) {
+			vm_request_stop(vm, VM_EXIT_ERROR, "poll failed");
+			break;
+		}
+		if (p[1].revents) {
+			/* Nothing is expected after setup; EOF means the launcher is gone. */
+			vm_request_stop(vm, VM_EXIT_ERROR, "launcher channel closed or violated");
+			break;
+		}
+		if (p[2].revents) {
+			uint8_t buf[512];
+			size_t room = serial_input_room(&vm->serial);
+			ssize_t got = read(vm->console_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+			if (got > 0)
+				serial_input(&vm->serial, buf, (size_t)got);
+			else if (got == 0 || (errno != EINTR && errno != EAGAIN))
+				console_open = false;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct core c = {.chan = CORE_CHANNEL_FD};
+	enum vm_exit why;
+	int r;
+
+	(void)argc;
+	(void)argv;
+	log_init("cellvm-core", getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	if (fcntl(c.chan, F_GETFD) < 0) {
+		log_err("no channel on fd %d: cellvm-core is started by cellvm or cellvm-broker",
+			CORE_CHANNEL_FD);
+		return VM_EXIT_ERROR;
+	}
+	r = core_recv_setup(&c);
+	if (r < 0) {
+		log_err("launcher sent no valid setup: %s", strerror(-r));
+		return VM_EXIT_ERROR;
+	}
+	if (c.setup->log_level)
+		log_init("cellvm-core", LOG_DEBUG);
+	r = core_check_memfd(c.fds[FD_MEM], c.setup->memory_bytes);
+	if (r < 0)
+		return core_fail(&c, VM_EXIT_ERROR, "guest memory", r);
+	r = vm_create(&c.vm, c.fds[FD_KVM], c.fds[FD_MEM], c.setup->memory_bytes, c.setup->cpus,
+		      c.fds[FD_CONSOLE]);
+	c.fds[FD_KVM] = c.fds[FD_MEM] = -1;
+	if (r < 0) {
+		why = (r == -EINVAL) ? VM_EXIT_BAD_INPUT : VM_EXIT_ERROR;
+		r = core_fail(&c, why, "creating the VM", r);
+		goto out;
+	}
+	if (c.setup->log_level)
+		c.vm.debug_unclaimed = calloc(65536, sizeof(uint32_t));
+	r = core_load(&c);
+	if (r != 0)
+		goto out;
+	r = vm_setup_vcpus(&c.vm);
+	if (r < 0) {
+		r = core_fail(&c, VM_EXIT_ERROR, "vCPU setup", r);
+		goto out;
+	}
+	r = core_send_ready(&c);
+	if (r < 0) {
+		r = VM_EXIT_ERROR;
+		goto out;
+	}
+	r = vm_start(&c.vm);
+	if (r < 0) {
+		vm_request_stop(&c.vm, VM_EXIT_ERROR, "cannot start vCPU threads");
+	}
+	core_loop(&c);
+	vm_stop_vcpus(&c.vm);
+	why = (enum vm_exit)atomic_load(&c.vm.exit_reason);
+	log_debug("VM stopped: %s", c.vm.exit_detail);
+	core_send_stopped(&c, why, c.vm.exit_detail);
+	r = why;
+out:
+	vm_destroy(&c.vm);
+	ipc_close_fds(c.fds, FD_COUNT);
+	if (c.setup_msg)
+		cellvm__vm__vm_message__free_unpacked(c.setup_msg, NULL);
+	return r;
+}

@@ -1,0 +1,228 @@
+/* The KVM VM of cellvm-core: memory slots over the guest memfd, in-kernel
+ * irqchip and PIT, the port-I/O map of the core's own devices, and stopping. */
+#include "vmm-core/vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/fdutil.h"
+#include "common/log.h"
+
+#define KVM_TSS_ADDR          0xfffbd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+#define PM1A_CNT_PORT 0x604 /* power-off: SLP_EN, as QEMU's ACPI PM block */
+#define PM1_SLP_EN    (1U << 13)
+
+static void vm_serial_irq(void *opaque, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level l = {.irq = SERIAL_COM1_IRQ, .level = (uint32_t)level};
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		log_warn("serial irq: %s", strerror(errno));
+}
+
+static void vm_serial_out(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct vm *vm = opaque;
+
+	/* The launcher reads the console; if it is gone the VM is ending anyway. */
+	(void)fd_write_all(vm->console_fd, buf, len);
+}
+
+static int vm_add_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *host)
+{
+	struct kvm_userspace_memory_region r = {.slot = slot,
+						.guest_phys_addr = gpa,
+						.memory_size = size,
+						.userspace_addr = (uint64_t)(uintptr_t)host};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return -errno;
+	return 0;
+}
+
+int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, uint32_t ncpus,
+	      int console_fd)
+{
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	void *host;
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	for (uint32_t i = 0; i < VM_MAX_CPUS; i++)
+		vm->vcpus[i].fd = -1;
+	vm->kvm_fd = kvm_fd;
+	vm->mem_fd = mem_fd;
+	vm->console_fd = console_fd;
+	vm->vm_fd = -1;
+	vm->stop_efd = -1;
+	vm->ncpus = ncpus;
+	atomic_store(&vm->exit_reason, VM_EXIT_RUNNING);
+	pthread_mutex_init(&vm->i8042_lock, NULL);
+	i8042_init(&vm->i8042);
+	serial_init(&vm->serial, vm_serial_irq, vm_serial_out, vm);
+
+	if (ncpus == 0 || ncpus > VM_MAX_CPUS)
+		return -EINVAL;
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0)
+		return -errno;
+	if (ioctl(kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return -ENOTSUP;
+	vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return -errno;
+	host = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, mem_fd, 0);
+	if (host == MAP_FAILED)
+		return -errno;
+	r = gmem_init(&vm->mem, host, mem_size);
+	if (r < 0) {
+		munmap(host, mem_size);
+		return r;
+	}
+	/* Intel needs these two pages reserved in the MMIO hole; harmless elsewhere. */
+	(void)ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR);
+	{
+		uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+		(void)ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return -errno;
+	/* The test kernel's timers stall without the in-kernel PIT. */
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return -errno;
+	r = vm_add_slot(vm, 0, 0, vm->mem.low_size, vm->mem.host);
+	if (r < 0)
+		return r;
+	if (vm->mem.size > vm->mem.low_size) {
+		r = vm_add_slot(vm, 1, GMEM_HIGH_START, vm->mem.size - vm->mem.low_size,
+				vm->mem.host + vm->mem.low_size);
+		if (r < 0)
+			return r;
+	}
+	return cpuid_get_supported(kvm_fd, &vm->cpuid);
+}
+
+int vm_setup_vcpus(struct vm *vm)
+{
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		int r = vcpu_init(vm, &vm->vcpus[i], i);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int vm_start(struct vm *vm)
+{
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		int r = vcpu_start(&vm->vcpus[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_exit why, const char *detail)
+{
+	int expected = VM_EXIT_RUNNING;
+	uint64_t one = 1;
+
+	if (!atomic_compare_exchange_strong(&vm->exit_reason, &expected, (int)why))
+		return;
+	snprintf(vm->exit_detail, sizeof(vm->exit_detail), "%s", detail ? detail : "");
+	(void)!write(vm->stop_efd, &one, sizeof(one));
+}
+
+void vm_stop_vcpus(struct vm *vm)
+{
+	vm_request_stop(vm, VM_EXIT_ERROR, "stopped by the VMM");
+	for (uint32_t i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (!v->started)
+			continue;
+		/* A vCPU may be waiting in KVM_RUN for a SIPI: kick until it leaves. */
+		for (;;) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 20 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			if (pthread_timedjoin_np(v->thread, NULL, &ts) == 0)
+				break;
+			vcpu_kick(v);
+		}
+		v->started = false;
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (uint32_t i = 0; i < VM_MAX_CPUS; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->cpuid);
+	free(vm->debug_unclaimed);
+	if (vm->mem.host)
+		munmap(vm->mem.host, vm->mem.size);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	if (vm->mem_fd >= 0)
+		close(vm->mem_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	serial_destroy(&vm->serial);
+	pthread_mutex_destroy(&vm->i8042_lock);
+}
+
+void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_write)
+{
+	/* UNTRUSTED(guest): any port, any size; unclaimed ports read as all ones. */
+	if (port >= SERIAL_COM1_BASE && port < SERIAL_COM1_BASE + 8 && size == 1) {
+		serial_pio(&vm->serial, (uint16_t)(port - SERIAL_COM1_BASE), data, is_write);
+		return;
+	}
+	if ((port == I8042_DATA_PORT || port == I8042_CMD_PORT) && size == 1) {
+		bool reset;
+
+		pthread_mutex_lock(&vm->i8042_lock);
+		reset = i8042_pio(&vm->i8042, port, data, is_write);
+		pthread_mutex_unlock(&vm->i8042_lock);
+		if (reset)
+			vm_request_stop(vm, VM_EXIT_REBOOT, "i8042 reset");
+		return;
+	}
+	if (port == PM1A_CNT_PORT && size == 2) {
+		uint16_t v;
+		if (!is_write) {
+			memset(data, 0, size);
+			return;
+		}
+		memcpy(&v, data, sizeof(v));
+		if (v & PM1_SLP_EN)
+			vm_request_stop(vm, VM_EXIT_POWER_OFF, "power-off port");
+		return;
+	}
+	if (!is_write)
+		memset(data, 0xff, size);
+	if (vm->debug_unclaimed) {
+		/* Rate-limited: the first few accesses per port, then powers of two. */
+		uint32_t n = ++vm->debug_unclaimed[port];
+		if (n <= 4 || (n & (n - 1)) == 0)
+			log_debug("unclaimed port 0x%x %s size %u (access #%u)", port,
+				  is_write ? "write" : "read", size, n);
+	}
+}

@@ -1,0 +1,85 @@
+/* One VM inside cellvm-core: the KVM VM and vCPUs, guest RAM, the legacy
+ * devices the core models itself, and why the VM stopped. The single context
+ * struct of the core process. */
+#pragma once
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm-core/boot.h"
+#include "vmm-core/gmem.h"
+#include "vmm-core/i8042.h"
+#include "vmm-core/serial.h"
+
+#define VM_MAX_CPUS 64
+
+/* How the VM ended; also the process exit status of cellvm-core and cellvm run. */
+enum vm_exit {
+	VM_EXIT_POWER_OFF = 0,
+	VM_EXIT_ERROR = 1,     /* the VMM failed */
+	VM_EXIT_BAD_INPUT = 2, /* bad arguments, kernel, initrd or command line */
+	VM_EXIT_REBOOT = 3,    /* the guest asked for a reset (i8042, triple fault) */
+	VM_EXIT_PANIC = 4,     /* the guest kernel panicked */
+	VM_EXIT_RUNNING = -1,
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	uint32_t index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	int mem_fd;
+	int console_fd; /* stream socket to the launcher: output and input */
+	uint32_t ncpus;
+	struct gmem mem;
+	struct vcpu vcpus[VM_MAX_CPUS];
+	struct kvm_cpuid2 *cpuid; /* KVM's supported set, fixed up per vCPU */
+	struct boot_plan plan;
+	struct serial serial;
+	pthread_mutex_t i8042_lock;
+	struct i8042 i8042;
+	atomic_int exit_reason; /* enum vm_exit; first stop wins */
+	char exit_detail[128];
+	int stop_efd; /* written when exit_reason is set */
+	uint32_t *debug_unclaimed; /* per-port access counts, --debug only */
+};
+
+/* Create the KVM VM (irqchip, PIT, memory slots) over RAM mapped from mem_fd.
+ * Takes ownership of kvm_fd and mem_fd. Returns 0 or -errno. */
+int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, uint32_t ncpus,
+	      int console_fd);
+/* Create the vCPUs and set their boot state from vm->plan. */
+int vm_setup_vcpus(struct vm *vm);
+/* Start the vCPU threads. */
+int vm_start(struct vm *vm);
+/* Record why the VM stops (the first caller wins) and wake the main thread. */
+void vm_request_stop(struct vm *vm, enum vm_exit why, const char *detail);
+/* Kick and join every vCPU thread. */
+void vm_stop_vcpus(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* Port I/O from a vCPU exit (untrusted guest access). */
+void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_write);
+
+/* vcpu.c */
+int vcpu_init(struct vm *vm, struct vcpu *v, uint32_t index);
+int vcpu_start(struct vcpu *v);
+void vcpu_kick(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+
+/* cpuid.c: KVM's supported CPUID fixed up for vCPU index of n. */
+int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **ret);
+int cpuid_setup_vcpu(int vcpu_fd, const struct kvm_cpuid2 *supported, uint32_t index,
+		     uint32_t n);
