@@ -10,6 +10,8 @@
 
 /* Fixed guest-physical addresses of boot data (below the EBDA). */
 #define BOOT_GDT_ADDR       0x500ULL
+#define BOOT_SETUP_DATA_ADDR 0x1000ULL /* setup_data chain (RNG seed) */
+#define BOOT_RNG_SEED_LEN    32
 #define BOOT_PVH_INFO_ADDR  0x6000ULL  /* hvm_start_info, memmap, modlist */
 #define BOOT_ZERO_PAGE_ADDR 0x7000ULL  /* struct boot_params */
 #define BOOT_PML4_ADDR      0x9000ULL  /* + PDPT at 0xa000, 4 PDs at 0xb000..0xefff */
@@ -32,6 +34,10 @@ struct boot_plan {
 	/* bzImage only: the setup header to copy into boot_params */
 	uint8_t setup_hdr[0x80];
 	size_t setup_hdr_len;
+	/* host randomness for the guest's RNG (boot_params paths only: PVH
+	 * has no setup_data) */
+	uint8_t rng_seed[BOOT_RNG_SEED_LEN];
+	int has_rng_seed;
 	/* filled by boot_place_initrd() */
 	uint64_t initrd_addr, initrd_size;
 };
@@ -44,11 +50,18 @@ const char *boot_protocol_name(enum boot_protocol p);
  * -E2BIG (does not fit in RAM). */
 int loader_elf_load(const uint8_t *img, size_t len, struct gmem *mem, struct boot_plan *ret);
 
+/* Which entry to use when an ELF has both a PVH note and a 64-bit entry. */
+enum boot_prefer { BOOT_PREFER_PVH, BOOT_PREFER_64BIT };
+int loader_elf_load_pref(const uint8_t *img, size_t len, struct gmem *mem, enum boot_prefer pref,
+			 struct boot_plan *ret);
+
 /* Load a bzImage (boot protocol >= 2.12, 64-bit entry). Same returns. */
 int loader_bzimage_load(const uint8_t *img, size_t len, struct gmem *mem, struct boot_plan *ret);
 
 /* Pick the loader by magic. */
 int loader_load(const uint8_t *img, size_t len, struct gmem *mem, struct boot_plan *ret);
+int loader_load_pref(const uint8_t *img, size_t len, struct gmem *mem, enum boot_prefer pref,
+		     struct boot_plan *ret);
 
 /* Copy the initrd as high as the kernel allows, above the kernel.
  * Returns 0 or -E2BIG when it does not fit. */

@@ -117,6 +117,18 @@ static void boot_write_zero_page(struct gmem *mem, const struct boot_plan *plan,
 		bp->e820_table[i].type = map->e[i].type;
 	}
 	bp->e820_entries = (uint8_t)map->n;
+	if (plan->has_rng_seed) {
+		struct {
+			struct setup_data hdr;
+			uint8_t seed[BOOT_RNG_SEED_LEN];
+		} __attribute__((packed)) *sd = gmem_ptr(mem, BOOT_SETUP_DATA_ADDR, sizeof(*sd));
+
+		sd->hdr.next = 0;
+		sd->hdr.type = SETUP_RNG_SEED;
+		sd->hdr.len = BOOT_RNG_SEED_LEN;
+		memcpy(sd->seed, plan->rng_seed, BOOT_RNG_SEED_LEN);
+		h->setup_data = BOOT_SETUP_DATA_ADDR;
+	}
 }
 
 static void boot_write_pvh(struct gmem *mem, const struct boot_plan *plan,

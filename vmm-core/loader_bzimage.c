@@ -39,11 +39,18 @@ int loader_bzimage_load(const uint8_t *img, size_t len, struct gmem *mem, struct
 		return -EINVAL;
 	if (h.syssize && (uint64_t)h.syssize * 16 > pm_size + 16)
 		return -EINVAL;
-	/* The kernel decompresses itself in place up to init_size past its
-	 * preferred address; that much RAM must exist. */
-	need = pm_size > h.init_size ? pm_size : h.init_size;
-	if (h.relocatable_kernel == 0 && h.pref_address > load)
+	/* The kernel decompresses itself up to init_size past its runtime
+	 * start: pref_address when not relocatable, and when relocatable still
+	 * never below it (compressed/head_64.S clamps to LOAD_PHYSICAL_ADDR).
+	 * That much RAM must exist. */
+	need = h.init_size;
+	if (h.pref_address > load) {
+		if (h.pref_address - load > GMEM_MAX_SIZE)
+			return -E2BIG;
 		need += h.pref_address - load;
+	}
+	if (need < pm_size)
+		need = pm_size;
 	if (!gmem_range_ok(mem, load, pm_size) || !gmem_range_ok(mem, load, need))
 		return -E2BIG;
 	if (h.cmdline_size == 0)
@@ -53,8 +60,9 @@ int loader_bzimage_load(const uint8_t *img, size_t len, struct gmem *mem, struct
 	ret->protocol = BOOT_BZIMAGE;
 	ret->entry = load + 0x200;
 	ret->kernel_end = load + need;
-	ret->cmdline_max = h.cmdline_size + 1 < BOOT_CMDLINE_MAX ? h.cmdline_size + 1
-								 : BOOT_CMDLINE_MAX;
+	/* cmdline_size excludes the NUL; compared first so that + 1 cannot wrap. */
+	ret->cmdline_max = h.cmdline_size < BOOT_CMDLINE_MAX ? h.cmdline_size + 1
+							      : BOOT_CMDLINE_MAX;
 	ret->initrd_max = (uint64_t)h.initrd_addr_max + 1;
 	if (h.xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G)
 		ret->initrd_max = mem->low_size;
@@ -66,7 +74,13 @@ int loader_bzimage_load(const uint8_t *img, size_t len, struct gmem *mem, struct
 
 int loader_load(const uint8_t *img, size_t len, struct gmem *mem, struct boot_plan *ret)
 {
-	int r = loader_elf_load(img, len, mem, ret);
+	return loader_load_pref(img, len, mem, BOOT_PREFER_PVH, ret);
+}
+
+int loader_load_pref(const uint8_t *img, size_t len, struct gmem *mem, enum boot_prefer pref,
+		     struct boot_plan *ret)
+{
+	int r = loader_elf_load_pref(img, len, mem, pref, ret);
 
 	if (r != -ENOEXEC)
 		return r;

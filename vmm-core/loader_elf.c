@@ -106,10 +106,15 @@ static int elf_check_segments(const struct seg *segs, size_t n, size_t len, stru
 
 	for (size_t i = 0; i < n; i++) {
 		const struct seg *s = &segs[i];
-		if (s->type != PT_LOAD || s->memsz == 0)
+		if (s->type != PT_LOAD)
+			continue;
+		/* Before the memsz == 0 skip: elf_entry_phys() trusts filesz. */
+		if (s->filesz > s->memsz)
+			return -EINVAL;
+		if (s->memsz == 0)
 			continue;
 		nload++;
-		if (s->filesz > s->memsz || s->offset > len || s->filesz > len - s->offset)
+		if (s->offset > len || s->filesz > len - s->offset)
 			return -EINVAL;
 		if (s->paddr + s->memsz < s->paddr)
 			return -EINVAL;
@@ -152,6 +157,12 @@ static int elf_entry_phys(const struct seg *segs, size_t n, uint64_t entry, int 
 }
 
 int loader_elf_load(const uint8_t *img, size_t len, struct gmem *mem, struct boot_plan *ret)
+{
+	return loader_elf_load_pref(img, len, mem, BOOT_PREFER_PVH, ret);
+}
+
+int loader_elf_load_pref(const uint8_t *img, size_t len, struct gmem *mem, enum boot_prefer pref,
+			 struct boot_plan *ret)
 {
 	struct seg segs[ELF_MAX_PHDRS];
 	uint64_t e_entry, pvh = 0, end;
@@ -199,7 +210,7 @@ int loader_elf_load(const uint8_t *img, size_t len, struct gmem *mem, struct boo
 	}
 
 	memset(ret, 0, sizeof(*ret));
-	if (have_pvh) {
+	if (have_pvh && !(pref == BOOT_PREFER_64BIT && is64)) {
 		ret->protocol = BOOT_PVH;
 		/* The PVH entry is a physical address. */
 		r = elf_entry_phys(segs, n, pvh, 0, &ret->entry);

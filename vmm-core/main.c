@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,6 +168,11 @@ static int core_load(struct core *c)
 	unmap_file(&initrd);
 	if (r < 0)
 		return core_fail(c, VM_EXIT_BAD_INPUT, "initrd: does not fit in guest memory", r);
+	/* Host randomness for the guest's RNG (credited when the guest is
+	 * booted with random.trust_bootloader=on). */
+	if (getrandom(c->vm.plan.rng_seed, sizeof(c->vm.plan.rng_seed), 0) ==
+	    (ssize_t)sizeof(c->vm.plan.rng_seed))
+		c->vm.plan.has_rng_seed = 1;
 	r = e820_build(&map, &c->vm.mem);
 	if (r < 0)
 		return core_fail(c, VM_EXIT_ERROR, "e820", r);
@@ -196,6 +202,7 @@ static void core_loop(struct core *c)
 {
 	struct vm *vm = &c->vm;
 	bool console_open = true;
+	unsigned ticks = 0;
 
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_RUNNING) {
 		struct pollfd p[3] = {
@@ -204,8 +211,15 @@ static void core_loop(struct core *c)
 			{.fd = console_open && serial_input_room(&vm->serial) ? vm->console_fd : -1,
 			 .events = POLLIN},
 		};
-		int n = poll(p, 3, console_open ? 100 : -1);
+		int n = poll(p, 3, console_open || vm->debug_unclaimed ? 100 : -1);
 
+		if (n == 0 && vm->debug_unclaimed && ++ticks % 20 == 0) {
+			/* --debug: sample where the vCPUs are every two seconds. */
+			for (uint32_t i = 0; i < vm->ncpus; i++) {
+				atomic_store(&vm->vcpus[i].sample_req, true);
+				vcpu_kick(&vm->vcpus[i]);
+			}
+		}
 		if (n < 0 && errno != EINTR) {
 			vm_request_stop(vm, VM_EXIT_ERROR, "poll failed");
 			break;

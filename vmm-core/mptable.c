@@ -68,7 +68,9 @@ int mptable_write(struct gmem *mem, uint32_t ncpus)
 	struct mpc_header *hdr;
 	uint16_t count = 0;
 
-	if (ncpus == 0 || ncpus > MPTABLE_MAX_CPUS || size > BOOT_BIOS_START - BOOT_EBDA_START)
+	/* The floating pointer must be in the EBDA's first KiB; the table may run
+	 * on into the rest of the reserved area below 1 MiB (over 40 CPUs it does). */
+	if (ncpus == 0 || ncpus > MPTABLE_MAX_CPUS || size > BOOT_HIMEM - BOOT_EBDA_START)
 		return -EINVAL;
 	base = gmem_ptr(mem, BOOT_EBDA_START, size);
 	if (!base)

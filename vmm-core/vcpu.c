@@ -217,14 +217,18 @@ static bool vcpu_handle_exit(struct vcpu *v)
 			break;
 		}
 		return false;
-	case KVM_EXIT_INTERNAL_ERROR:
-		snprintf(detail, sizeof(detail), "vcpu%u: KVM internal error, suberror %u",
-			 v->index, run->internal.suberror);
+	case KVM_EXIT_INTERNAL_ERROR: {
+		struct kvm_regs regs = {0};
+
+		(void)ioctl(v->fd, KVM_GET_REGS, &regs);
+		snprintf(detail, sizeof(detail), "vcpu%u: KVM internal error, suberror %u at rip 0x%llx",
+			 v->index, run->internal.suberror, (unsigned long long)regs.rip);
 		/* After a panic the test kernel runs into what the emulator cannot do. */
 		vm_request_stop(v->vm,
 				serial_panic_seen(&v->vm->serial) ? VM_EXIT_PANIC : VM_EXIT_ERROR,
 				detail);
 		return false;
+	}
 	case KVM_EXIT_FAIL_ENTRY:
 		snprintf(detail, sizeof(detail), "vcpu%u: entry failed, reason 0x%llx", v->index,
 			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
@@ -236,6 +240,51 @@ static bool vcpu_handle_exit(struct vcpu *v)
 		vm_request_stop(v->vm, VM_EXIT_ERROR, detail);
 		return false;
 	}
+}
+
+/* --debug: translate a guest-virtual address through the 4-level page tables. */
+static int vcpu_gva_to_gpa(struct vcpu *v, uint64_t cr3, uint64_t gva, uint64_t *ret)
+{
+	uint64_t table = cr3 & 0x000ffffffffff000ULL;
+
+	for (int level = 3; level >= 0; level--) {
+		uint64_t *e = gmem_ptr(&v->vm->mem, table + ((gva >> (12 + 9 * level)) & 0x1ff) * 8, 8);
+		if (!e || !(*e & 1))
+			return -EFAULT;
+		if (level > 0 && level < 3 && (*e & 0x80)) {
+			uint64_t size = 1ULL << (12 + 9 * level);
+			*ret = (*e & 0x000ffffffffff000ULL & ~(size - 1)) | (gva & (size - 1));
+			return 0;
+		}
+		table = *e & 0x000ffffffffff000ULL;
+	}
+	*ret = table | (gva & 0xfff);
+	return 0;
+}
+
+static void vcpu_log_sample(struct vcpu *v)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sr;
+	char line[512];
+	int n;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sr) < 0)
+		return;
+	n = snprintf(line, sizeof(line), "rip=0x%llx stack:", (unsigned long long)regs.rip);
+	/* Kernel-text-looking words on the stack: a poor man's backtrace. */
+	for (uint64_t i = 0; i < 256 && n < (int)sizeof(line) - 20; i++) {
+		uint64_t gpa, *w;
+		if (vcpu_gva_to_gpa(v, sr.cr3, regs.rsp + i * 8, &gpa) < 0)
+			break;
+		w = gmem_ptr(&v->vm->mem, gpa, 8);
+		if (!w)
+			break;
+		if (*w >= 0xffffffff81000000ULL && *w < 0xffffffff82000000ULL)
+			n += snprintf(line + n, sizeof(line) - (size_t)n, " %llx",
+				      (unsigned long long)*w);
+	}
+	log_debug("vcpu%u: %s", v->index, line);
 }
 
 static void *vcpu_thread(void *arg)
@@ -251,6 +300,8 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
+				if (atomic_exchange(&v->sample_req, false))
+					vcpu_log_sample(v);
 				continue;
 			}
 			vm_request_stop(v->vm, VM_EXIT_ERROR, "KVM_RUN failed");

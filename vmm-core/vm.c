@@ -136,6 +136,11 @@ void vm_request_stop(struct vm *vm, enum vm_exit why, const char *detail)
 	int expected = VM_EXIT_RUNNING;
 	uint64_t one = 1;
 
+	/* A reset right after "Kernel panic" on the console is the kernel's
+	 * reboot-after-panic (panic=N): report the panic. */
+	if (why == VM_EXIT_REBOOT && serial_panic_seen(&vm->serial))
+		why = VM_EXIT_PANIC;
+
 	if (!atomic_compare_exchange_strong(&vm->exit_reason, &expected, (int)why))
 		return;
 	snprintf(vm->exit_detail, sizeof(vm->exit_detail), "%s", detail ? detail : "");

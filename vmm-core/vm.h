@@ -35,6 +35,7 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
+	atomic_bool sample_req; /* --debug: log RIP at the next kick */
 };
 
 struct vm {
