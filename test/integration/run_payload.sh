@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Boot one tiny payload with `cellvm run` and check its exit status and console.
-# usage: run_payload.sh CELLVM PAYLOAD EXPECTED_STATUS REGEX [cellvm run args...]
+# usage: run_payload.sh CELLVM PAYLOAD EXPECTED_STATUS REGEXES [cellvm run args...]
+# REGEXES: one or more extended regexes joined by '&&', each to match some line.
 . "$(dirname "$0")/lib.sh"
 cellvm=$1 payload=$2 want=$3 regex=$4
 shift 4
@@ -10,5 +11,10 @@ out=$(timeout 60 "$cellvm" run --kernel "$payload" "$@" </dev/null 2>&1)
 got=$?
 echo "$out"
 [ "$got" -eq "$want" ] || fail "exit status $got, expected $want"
-echo "$out" | grep -Eq -- "$regex" || fail "console lacks /$regex/"
+rest=$regex
+while [ -n "$rest" ]; do
+	re=${rest%%&&*}
+	[ "$re" = "$rest" ] && rest= || rest=${rest#*&&}
+	echo "$out" | grep -Eq -- "$re" || fail "console lacks /$re/"
+done
 echo "PASS"
