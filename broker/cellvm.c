@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker/console.h"
+#include "broker/disk_opt.h"
 #include "broker/launcher.h"
+#include "common/gmem.h"
 #include "common/log.h"
 #include "common/parse.h"
 
@@ -31,10 +34,14 @@ static void usage(FILE *f)
 		"  --cmdline STR   kernel command line (default \"console=ttyS0\")\n"
 		"  --cpus N        vCPUs, 1-%d (default 1)\n"
 		"  --memory SIZE   guest RAM, 16M-256G, a multiple of 4K (default 256M)\n"
+		"  --disk path=IMG[,readonly=on][,serial=S][,direct=on][,queues=N]\n"
+		"                  a virtio-blk disk (repeatable, up to %d)\n"
 		"Exit status: 0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic.\n"
 		"On a terminal, Ctrl-A x ends the VM.\n",
-		RUN_MAX_CPUS);
+		RUN_MAX_CPUS, DISK_MAX);
 }
+
+static int run_vm(struct core_config *cfg, struct disk_opt *disks, size_t ndisks);
 
 static int cmd_run(int argc, char **argv)
 {
@@ -42,12 +49,14 @@ static int cmd_run(int argc, char **argv)
 		{"kernel", required_argument, NULL, 'k'}, {"initrd", required_argument, NULL, 'i'},
 		{"cmdline", required_argument, NULL, 'c'}, {"cpus", required_argument, NULL, 'n'},
 		{"memory", required_argument, NULL, 'm'},  {"debug", no_argument, NULL, 'd'},
+		{"disk", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	struct core_config cfg = {.cmdline = "console=ttyS0", .cpus = 1, .memory = 256ULL << 20};
-	struct core_proc p;
+	struct disk_opt disks[DISK_MAX];
+	size_t ndisks = 0;
 	char err[512];
-	int o, r, status;
+	int o, r;
 
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "k:i:c:n:m:dh", opts, NULL)) != -1) {
@@ -73,6 +82,18 @@ static int cmd_run(int argc, char **argv)
 				return EXIT_BAD_INPUT;
 			}
 			break;
+		case 'D':
+			if (ndisks == DISK_MAX) {
+				log_err("--disk: at most %d disks", DISK_MAX);
+				return EXIT_BAD_INPUT;
+			}
+			r = disk_opt_parse(optarg, &disks[ndisks], err, sizeof(err));
+			if (r < 0) {
+				log_err("--disk: %s", err);
+				return EXIT_BAD_INPUT;
+			}
+			ndisks++;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_BAD_INPUT;
 		}
@@ -92,14 +113,61 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_BAD_INPUT;
 	}
 
-	r = launcher_start_core(&cfg, &p, err, sizeof(err), &status);
+	return run_vm(&cfg, disks, ndisks);
+}
+
+/* Start the devices, then the core; relay the console until the VM ends. */
+static int run_vm(struct core_config *cfg, struct disk_opt *disks, size_t ndisks)
+{
+	struct device_proc devs[DISK_MAX];
+	const char *kinds[DISK_MAX];
+	struct core_proc p;
+	uint64_t low = cfg->memory < GMEM_MMIO_HOLE_START ? cfg->memory : GMEM_MMIO_HOLE_START;
+	char err[512];
+	int r, status = EXIT_VMM_ERROR;
+	size_t ndev = 0;
+
+	cfg->mem_fd = launcher_create_memory(cfg->memory);
+	if (cfg->mem_fd < 0) {
+		log_err("guest memory: %s", strerror(-cfg->mem_fd));
+		return EXIT_VMM_ERROR;
+	}
+	for (; ndev < ndisks; ndev++) {
+		struct device_config dc = {.kind = "blk", .debug = cfg->debug};
+		r = disk_opt_open(&disks[ndev], err, sizeof(err));
+		if (r < 0) {
+			log_err("--disk: %s", err);
+			status = EXIT_BAD_INPUT;
+			goto out;
+		}
+		dc.backend_fds[0] = disks[ndev].fd;
+		dc.nbackend = 1;
+		dc.blk = &disks[ndev].blk;
+		r = launcher_start_device(&dc, cfg->mem_fd, cfg->memory, low, &devs[ndev], err,
+					  sizeof(err));
+		disk_opt_close(&disks[ndev]);
+		if (r < 0) {
+			log_err("disk %zu: %s", ndev, err);
+			goto out;
+		}
+		kinds[ndev] = "blk";
+	}
+	cfg->devices = devs;
+	cfg->device_kinds = kinds;
+	cfg->ndevices = ndev;
+	r = launcher_start_core(cfg, &p, err, sizeof(err), &status);
 	if (r < 0) {
 		log_err("%s", err);
-		if (status >= 0 && status < 128)
-			return status;
-		/* Opening the user's files failed: that is bad input. */
-		return (r == -ENOENT || r == -EACCES || r == -EISDIR) ? EXIT_BAD_INPUT
-								     : EXIT_VMM_ERROR;
+		if (status < 0 || status >= 128)
+			/* Opening the user's files failed: that is bad input. */
+			status = (r == -ENOENT || r == -EACCES || r == -EISDIR) ? EXIT_BAD_INPUT
+									       : EXIT_VMM_ERROR;
+		goto out;
+	}
+	/* The core holds the links now; the devices end when it does. */
+	for (size_t i = 0; i < ndev; i++) {
+		close(devs[i].link);
+		devs[i].link = -1;
 	}
 	status = console_relay(&p);
 	launcher_close(&p);
@@ -114,6 +182,14 @@ static int cmd_run(int argc, char **argv)
 		break;
 	case EXIT_VMM_ERROR: log_err("VM stopped on a VMM error"); break;
 	}
+out:
+	for (size_t i = 0; i < ndev; i++) {
+		/* Give each device a moment to notice the core is gone, then insist. */
+		int st = launcher_stop_device(&devs[i], SIGTERM);
+		if (st > 0 && st != 128 + SIGTERM)
+			log_warn("disk %zu: device process ended with status %d", i, st);
+	}
+	close(cfg->mem_fd);
 	return status;
 }
 

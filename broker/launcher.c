@@ -1,6 +1,7 @@
 /* Launcher; see launcher.h. Opens /dev/kvm, the kernel and initrd, creates the
- * sealed guest-RAM memfd, and passes them to cellvm-core in CoreSetup. Messages
- * from the core are untrusted: anything but Ready/Stopped ends it. */
+ * sealed guest-RAM memfd, starts device processes and cellvm-core with
+ * fork+exec (only the channel inherited), and hands them their resources.
+ * Messages from children are untrusted: anything unexpected ends that child. */
 #include "broker/launcher.h"
 
 #include <errno.h>
@@ -19,8 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "device.pb-c.h"
+#include "proto/channel.h"
 #include "proto/ipc.h"
 #include "proto/vm_channel.h"
+
+#define LAUNCHER_DEVICE_MAX_MSG 16384
 
 int launcher_bin_dir(char *buf, size_t len)
 {
@@ -47,12 +52,13 @@ int launcher_bin_dir(char *buf, size_t len)
 	return 0;
 }
 
-static int launcher_memfd(uint64_t size)
+int launcher_create_memory(uint64_t size)
 {
 	int fd = memfd_create("cellvm-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0)
 		return -errno;
+	/* Every process maps this memfd: its size must never change under them. */
 	if (ftruncate(fd, (off_t)size) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		int r = -errno;
@@ -63,12 +69,12 @@ static int launcher_memfd(uint64_t size)
 }
 
 /* In the child between fork and exec: only async-signal-safe calls. */
-static void launcher_exec_child(const char *path, int chan)
+static void launcher_exec_child(const char *path, const char *argv0, int chan)
 {
-	char *const argv[] = {(char *)"cellvm-core", NULL};
+	char *const argv[] = {(char *)argv0, NULL};
 	int devnull;
 
-	/* The core must not outlive the process that supervises it. */
+	/* A child must not outlive the process that supervises it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (dup2(chan, LAUNCHER_CHILD_CHANNEL_FD) < 0)
 		_exit(127);
@@ -84,6 +90,81 @@ static void launcher_exec_child(const char *path, int chan)
 	_exit(127);
 }
 
+/* Start bin_dir/name with child_chan as its fd 3. */
+static int launcher_spawn(const char *name, int child_chan, pid_t *ret_pid, int *ret_pidfd,
+			  char *err, size_t errlen)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64];
+	pid_t pid;
+	int r;
+
+	r = launcher_bin_dir(dir, sizeof(dir));
+	if (r < 0) {
+		snprintf(err, errlen, "cannot find the cellvm binaries: %s", strerror(-r));
+		return r;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (access(path, X_OK) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return r;
+	}
+	if (pid == 0)
+		launcher_exec_child(path, name, child_chan);
+	*ret_pid = pid;
+	*ret_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (*ret_pidfd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return r;
+	}
+	return 0;
+}
+
+static int launcher_reap(pid_t *pid)
+{
+	int status;
+
+	if (*pid <= 0)
+		return -1;
+	while (waitpid(*pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	*pid = -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+/* Wait until chan is readable or the child exits; -ETIMEDOUT after the bound. */
+static int launcher_wait_chan(int chan, int pidfd, const char *who, char *err, size_t errlen)
+{
+	struct pollfd pfd[2] = {{.fd = chan, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+	int n = poll(pfd, 2, LAUNCHER_READY_TIMEOUT_MS);
+
+	if (n == 0) {
+		snprintf(err, errlen, "%s did not become ready in %d ms", who,
+			 LAUNCHER_READY_TIMEOUT_MS);
+		return -ETIMEDOUT;
+	}
+	if (n < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- core ---- */
+
 static int launcher_open_resources(const struct core_config *cfg, int *fds, size_t *nfds,
 				   char *err, size_t errlen)
 {
@@ -93,12 +174,10 @@ static int launcher_open_resources(const struct core_config *cfg, int *fds, size
 	fds[0] = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fds[0] < 0)
 		goto fail;
+	fds[1] = dup(cfg->mem_fd);
 	what = "guest memory";
-	fds[1] = launcher_memfd(cfg->memory);
-	if (fds[1] < 0) {
-		errno = -fds[1];
+	if (fds[1] < 0)
 		goto fail;
-	}
 	what = cfg->kernel;
 	fds[2] = open(cfg->kernel, O_RDONLY | O_CLOEXEC);
 	if (fds[2] < 0)
@@ -124,12 +203,21 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 {
 	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
 	Cellvm__Vm__CoreSetup s = CELLVM__VM__CORE_SETUP__INIT;
+	Cellvm__Vm__CoreDevice devs[LAUNCHER_MAX_DEVICES], *pdevs[LAUNCHER_MAX_DEVICES];
 
 	s.cpus = cfg->cpus;
 	s.memory_bytes = cfg->memory;
 	s.cmdline = (char *)(cfg->cmdline ? cfg->cmdline : "");
 	s.has_initrd = cfg->initrd != NULL;
 	s.log_level = cfg->debug ? 1 : 0;
+	for (size_t i = 0; i < cfg->ndevices; i++) {
+		cellvm__vm__core_device__init(&devs[i]);
+		devs[i].kind = (char *)cfg->device_kinds[i];
+		devs[i].transport = (char *)"mmio";
+		pdevs[i] = &devs[i];
+	}
+	s.n_devices = cfg->ndevices;
+	s.devices = pdevs;
 	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_SETUP;
 	m.setup = &s;
 	return vm_channel_send(chan, &m, fds, nfds);
@@ -138,20 +226,14 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 /* Wait for Ready; a Stopped or the core's exit first is a start failure. */
 static int launcher_wait_ready(struct core_proc *p, char *err, size_t errlen, int *ret_status)
 {
-	struct pollfd pfd[2] = {{.fd = p->chan, .events = POLLIN}, {.fd = p->pidfd, .events = POLLIN}};
-	int n = poll(pfd, 2, LAUNCHER_READY_TIMEOUT_MS);
 	Cellvm__Vm__VmMessage *m = NULL;
 	int fds[IPC_MAX_FDS];
 	size_t nfds = 0;
 	int r;
 
-	if (n == 0) {
-		snprintf(err, errlen, "cellvm-core did not become ready in %d ms",
-			 LAUNCHER_READY_TIMEOUT_MS);
-		return -ETIMEDOUT;
-	}
-	if (n < 0)
-		return -errno;
+	r = launcher_wait_chan(p->chan, p->pidfd, "cellvm-core", err, errlen);
+	if (r < 0)
+		return r;
 	r = vm_channel_recv(p->chan, &m, fds, IPC_MAX_FDS, &nfds);
 	if (r < 0 || nfds) {
 		ipc_close_fds(fds, nfds);
@@ -177,24 +259,31 @@ static int launcher_wait_ready(struct core_proc *p, char *err, size_t errlen, in
 int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, char *err,
 			size_t errlen, int *ret_status)
 {
-	int fds[5] = {-1, -1, -1, -1, -1};
+	int fds[5 + LAUNCHER_MAX_DEVICES];
 	int chan[2] = {-1, -1}, cons[2] = {-1, -1};
-	char dir[PATH_MAX], path[PATH_MAX + 32];
-	size_t nfds = 0;
-	pid_t pid;
+	size_t nfds = 0, nbase;
 	int r;
 
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		fds[i] = -1;
 	*ret_status = -1;
 	*ret = (struct core_proc){.pid = -1, .pidfd = -1, .chan = -1, .console = -1};
-	r = launcher_bin_dir(dir, sizeof(dir));
-	if (r < 0) {
-		snprintf(err, errlen, "cannot find the cellvm binaries: %s", strerror(-r));
-		return r;
+	if (cfg->ndevices > LAUNCHER_MAX_DEVICES) {
+		snprintf(err, errlen, "at most %d devices", LAUNCHER_MAX_DEVICES);
+		return -E2BIG;
 	}
-	snprintf(path, sizeof(path), "%s/cellvm-core", dir);
 	r = launcher_open_resources(cfg, fds, &nfds, err, errlen);
 	if (r < 0)
 		goto out;
+	nbase = nfds;
+	for (size_t i = 0; i < cfg->ndevices; i++) {
+		fds[nfds] = dup(cfg->devices[i].link);
+		if (fds[nfds++] < 0) {
+			r = -errno;
+			snprintf(err, errlen, "dup: %s", strerror(errno));
+			goto out;
+		}
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cons) < 0) {
 		r = -errno;
@@ -202,28 +291,16 @@ int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, ch
 		goto out;
 	}
 	fds[3] = cons[1];
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		snprintf(err, errlen, "fork: %s", strerror(errno));
+	r = launcher_spawn("cellvm-core", chan[1], &ret->pid, &ret->pidfd, err, errlen);
+	if (r < 0)
 		goto out;
-	}
-	if (pid == 0)
-		launcher_exec_child(path, chan[1]);
-	ret->pid = pid;
-	ret->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	ret->chan = chan[0];
 	ret->console = cons[0];
 	chan[0] = cons[0] = -1;
-	if (ret->pidfd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
-		goto kill;
-	}
+	(void)nbase;
 	r = launcher_send_setup(cfg, ret->chan, fds, nfds);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot hand resources to cellvm-core (%s): is %s there?",
-			 strerror(-r), path);
+		snprintf(err, errlen, "cannot hand resources to cellvm-core: %s", strerror(-r));
 		*ret_status = launcher_wait_core(ret);
 		goto kill;
 	}
@@ -238,7 +315,7 @@ kill:
 	}
 	launcher_close(ret);
 out:
-	ipc_close_fds(fds, 5);
+	ipc_close_fds(fds, sizeof(fds) / sizeof(fds[0]));
 	ipc_close_fds(chan, 2);
 	ipc_close_fds(cons, 1);
 	return r;
@@ -246,20 +323,7 @@ out:
 
 int launcher_wait_core(struct core_proc *p)
 {
-	int status;
-
-	if (p->pid <= 0)
-		return -1;
-	while (waitpid(p->pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	p->pid = -1;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return -1;
+	return launcher_reap(&p->pid);
 }
 
 void launcher_close(struct core_proc *p)
@@ -268,4 +332,123 @@ void launcher_close(struct core_proc *p)
 
 	ipc_close_fds(fds, 3);
 	p->pidfd = p->chan = p->console = -1;
+}
+
+/* ---- devices ---- */
+
+static int launcher_device_name(const char *kind, char *buf, size_t len)
+{
+	/* The kind becomes part of a path: letters only. */
+	if (!kind || !*kind || strlen(kind) > 16)
+		return -EINVAL;
+	for (const char *c = kind; *c; c++)
+		if (*c < 'a' || *c > 'z')
+			return -EINVAL;
+	snprintf(buf, len, "cellvm-dev-%s", kind);
+	return 0;
+}
+
+static int launcher_device_setup(const struct device_config *cfg, int ctl, int mem_fd,
+				 int link_end, uint64_t mem_size, uint64_t low_size)
+{
+	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
+	Cellvm__Device__DeviceSetup s = CELLVM__DEVICE__DEVICE_SETUP__INIT;
+	int fds[2 + LAUNCHER_MAX_BACKENDS];
+	size_t nfds = 0;
+
+	if (cfg->nbackend > LAUNCHER_MAX_BACKENDS)
+		return -E2BIG;
+	s.kind = (char *)cfg->kind;
+	s.mem_size = mem_size;
+	s.mem_low_size = low_size;
+	s.log_level = cfg->debug ? 1 : 0;
+	s.test_flags = cfg->test_flags;
+	s.blk = (Cellvm__Device__BlkConfig *)cfg->blk;
+	fds[nfds++] = mem_fd;
+	fds[nfds++] = link_end;
+	for (size_t i = 0; i < cfg->nbackend; i++)
+		fds[nfds++] = cfg->backend_fds[i];
+	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SETUP;
+	m.setup = &s;
+	return channel_send(ctl, &m.base, LAUNCHER_DEVICE_MAX_MSG, fds, nfds);
+}
+
+int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t mem_size,
+			  uint64_t low_size, struct device_proc *ret, char *err, size_t errlen)
+{
+	Cellvm__Device__ControlMessage *m = NULL;
+	int ctl[2] = {-1, -1}, link[2] = {-1, -1};
+	int fds[IPC_MAX_FDS];
+	size_t nfds = 0;
+	char name[64];
+	uint32_t c;
+	int r;
+
+	*ret = (struct device_proc){.pid = -1, .pidfd = -1, .ctl = -1, .link = -1};
+	r = launcher_device_name(cfg->kind, name, sizeof(name));
+	if (r < 0) {
+		snprintf(err, errlen, "invalid device kind");
+		return r;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, link) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		goto fail;
+	}
+	r = launcher_spawn(name, ctl[1], &ret->pid, &ret->pidfd, err, errlen);
+	if (r < 0)
+		goto fail;
+	ret->ctl = ctl[0];
+	ctl[0] = -1;
+	r = launcher_device_setup(cfg, ret->ctl, mem_fd, link[1], mem_size, low_size);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot hand over its setup: %s", name, strerror(-r));
+		goto fail;
+	}
+	r = launcher_wait_chan(ret->ctl, ret->pidfd, name, err, errlen);
+	if (r < 0)
+		goto fail;
+	r = channel_recv(ret->ctl, &cellvm__device__control_message__descriptor,
+			 LAUNCHER_DEVICE_MAX_MSG, (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS,
+			 &nfds);
+	if (r < 0 || nfds || c != CELLVM__DEVICE__CONTROL_MESSAGE__MSG_READY) {
+		ipc_close_fds(fds, nfds);
+		if (r >= 0)
+			protobuf_c_message_free_unpacked(&m->base, NULL);
+		snprintf(err, errlen, "%s failed to start (see its messages above)", name);
+		r = -ECHILD;
+		goto fail;
+	}
+	protobuf_c_message_free_unpacked(&m->base, NULL);
+	ret->link = link[0];
+	close(link[1]);
+	ipc_close_fds(ctl, 2);
+	return 0;
+fail:
+	launcher_stop_device(ret, SIGKILL);
+	ipc_close_fds(ctl, 2);
+	ipc_close_fds(link, 2);
+	return r;
+}
+
+int launcher_stop_device(struct device_proc *p, int sig)
+{
+	int fds[3] = {p->pidfd, p->ctl, p->link};
+	int status = -1;
+
+	if (p->pid > 0) {
+		/* A device ends by itself when its core link closes: give it a second. */
+		if (sig != SIGKILL && p->pidfd >= 0) {
+			struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+			if (poll(&pfd, 1, 1000) > 0)
+				sig = 0;
+		}
+		if (sig)
+			kill(p->pid, sig);
+		status = launcher_reap(&p->pid);
+	}
+	ipc_close_fds(fds, 3);
+	p->pidfd = p->ctl = p->link = -1;
+	return status;
 }

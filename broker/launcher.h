@@ -8,13 +8,19 @@
 #define LAUNCHER_CHILD_CHANNEL_FD 3
 #define LAUNCHER_READY_TIMEOUT_MS 10000
 
+struct device_proc;
+
 struct core_config {
+	int mem_fd;          /* guest RAM from launcher_create_memory() */
 	const char *kernel;  /* path, opened here and passed as an fd */
 	const char *initrd;  /* optional */
 	const char *cmdline; /* optional */
 	uint32_t cpus;
 	uint64_t memory;
 	int debug;
+	const struct device_proc *devices; /* started, Ready; their links go to the core */
+	const char *const *device_kinds;
+	size_t ndevices;
 };
 
 struct core_proc {
@@ -28,12 +34,45 @@ struct core_proc {
  * (override: CELLVM_LIBEXEC). Writes into buf; returns 0 or -errno. */
 int launcher_bin_dir(char *buf, size_t len);
 
+/* Guest RAM: a memfd of size bytes sealed against shrinking and growing.
+ * Returns the fd or -errno. */
+int launcher_create_memory(uint64_t size);
+
 /* Open the resources, start cellvm-core and wait for its Ready. On failure
  * returns -errno with a message in err, and nothing is left running.
  * A core that rejected its input exits; its status is in *ret_status (>= 0)
  * when known, else -1. */
 int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, char *err,
 			size_t errlen, int *ret_status);
+
+#define LAUNCHER_MAX_BACKENDS 4
+#define LAUNCHER_MAX_DEVICES  8
+
+struct device_config {
+	const char *kind;   /* "blk": runs cellvm-dev-blk */
+	int backend_fds[LAUNCHER_MAX_BACKENDS]; /* e.g. the disk image; not consumed */
+	size_t nbackend;
+	const void *blk;    /* const Cellvm__Device__BlkConfig *, for kind "blk" */
+	uint32_t test_flags; /* DEVPROC_TEST_* (test builds only) */
+	int debug;
+};
+
+struct device_proc {
+	pid_t pid;
+	int pidfd;
+	int ctl;  /* our end of the control channel */
+	int link; /* the core's end of the core<->device link: hand it to the core */
+};
+
+/* Start cellvm-dev-KIND with guest RAM mem_fd (size mem_size, low_size below
+ * the hole), hand it its DeviceSetup and wait for DeviceReady (sent once the
+ * device is sandboxed). On failure returns -errno with a message in err, and
+ * nothing is left running. */
+int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t mem_size,
+			  uint64_t low_size, struct device_proc *ret, char *err, size_t errlen);
+/* Kill (if still running) and reap a device; closes its fds. Returns its
+ * exit status (128+signal when killed), or -1. */
+int launcher_stop_device(struct device_proc *p, int sig);
 
 /* Wait for the core to exit; returns its exit status (or 128+signal). */
 int launcher_wait_core(struct core_proc *p);

@@ -117,16 +117,16 @@ static void boot_write_zero_page(struct gmem *mem, const struct boot_plan *plan,
 		bp->e820_table[i].type = map->e[i].type;
 	}
 	bp->e820_entries = (uint8_t)map->n;
+	/* Only our own setup_data chain: never whatever the image's header held. */
+	h->setup_data = 0;
 	if (plan->has_rng_seed) {
-		struct {
-			struct setup_data hdr;
-			uint8_t seed[BOOT_RNG_SEED_LEN];
-		} __attribute__((packed)) *sd = gmem_ptr(mem, BOOT_SETUP_DATA_ADDR, sizeof(*sd));
+		struct setup_data *sd =
+			gmem_ptr(mem, BOOT_SETUP_DATA_ADDR, sizeof(*sd) + BOOT_RNG_SEED_LEN);
 
-		sd->hdr.next = 0;
-		sd->hdr.type = SETUP_RNG_SEED;
-		sd->hdr.len = BOOT_RNG_SEED_LEN;
-		memcpy(sd->seed, plan->rng_seed, BOOT_RNG_SEED_LEN);
+		sd->next = 0;
+		sd->type = SETUP_RNG_SEED;
+		sd->len = BOOT_RNG_SEED_LEN;
+		memcpy(sd->data, plan->rng_seed, BOOT_RNG_SEED_LEN);
 		h->setup_data = BOOT_SETUP_DATA_ADDR;
 	}
 }

@@ -24,7 +24,11 @@
 #define CORE_MAX_KERNEL  (512ULL << 20)
 #define CORE_MAX_INITRD  (2ULL << 30)
 
-enum { FD_KVM, FD_MEM, FD_KERNEL, FD_CONSOLE, FD_INITRD, FD_COUNT };
+enum { FD_KVM, FD_MEM, FD_KERNEL, FD_CONSOLE, FD_INITRD, FD_BASE_COUNT };
+#define FD_COUNT (FD_BASE_COUNT + VMMIO_MAX_DEVS)
+
+/* Legacy ISA interrupts free for virtio-mmio devices (edge-triggered). */
+static const uint32_t vmmio_gsis[VMMIO_MAX_DEVS] = {5, 6, 7, 9, 10, 11, 14, 15};
 
 struct core {
 	int chan;
@@ -110,7 +114,8 @@ static int core_recv_setup(struct core *c)
 		return r;
 	if (m->msg_case != CELLVM__VM__VM_MESSAGE__MSG_SETUP)
 		goto proto;
-	if (c->nfds != (m->setup->has_initrd ? 5u : 4u))
+	if (m->setup->n_devices > VMMIO_MAX_DEVS ||
+	    c->nfds != (m->setup->has_initrd ? 5u : 4u) + m->setup->n_devices)
 		goto proto;
 	c->setup_msg = m;
 	c->setup = m->setup;
@@ -135,6 +140,39 @@ static int core_check_memfd(int fd, uint64_t size)
 		return -errno;
 	if ((uint64_t)st.st_size != size)
 		return -EINVAL;
+	return 0;
+}
+
+/* Attach every device the launcher started, and announce it to the guest on
+ * the command line. Returns 0 or an exit status. */
+static int core_attach_devices(struct core *c, char *cmdline, size_t len)
+{
+	size_t base = c->setup->has_initrd ? 5 : 4;
+	size_t used = strlen(cmdline);
+
+	for (size_t i = 0; i < c->setup->n_devices; i++) {
+		struct vmmio_dev *d = &c->vm.vdevs[i];
+		const Cellvm__Vm__CoreDevice *cd = c->setup->devices[i];
+		int r;
+
+		if (strcmp(cd->transport, "mmio") != 0)
+			return core_fail(c, VM_EXIT_BAD_INPUT, "device transport not supported",
+					 -EOPNOTSUPP);
+		r = vmmio_attach(d, c->vm.vm_fd, c->fds[base + i], VMMIO_BASE + i * VMMIO_SIZE,
+				 vmmio_gsis[i]);
+		c->fds[base + i] = -1;
+		c->vm.nvdevs = (uint32_t)i + 1;
+		if (r < 0)
+			return core_fail(c, VM_EXIT_ERROR, "attaching a device", r);
+		vmmio_attach_finish(d, c->vm.vm_fd);
+		r = vmmio_cmdline(d, cmdline + used, len - used);
+		if (r < 0)
+			return core_fail(c, VM_EXIT_BAD_INPUT,
+					 "command line: no room for the device entries", r);
+		used += (size_t)r;
+		log_debug("device %zu (%s): virtio id %u at 0x%llx irq %u", i, cd->kind,
+			  d->device_id, (unsigned long long)d->base, d->gsi);
+	}
 	return 0;
 }
 
@@ -176,7 +214,18 @@ static int core_load(struct core *c)
 	r = e820_build(&map, &c->vm.mem);
 	if (r < 0)
 		return core_fail(c, VM_EXIT_ERROR, "e820", r);
-	r = boot_write_info(&c->vm.mem, &c->vm.plan, c->setup->cmdline, &map);
+	{
+		char cmdline[BOOT_CMDLINE_MAX + 512];
+
+		if (strlen(c->setup->cmdline) >= BOOT_CMDLINE_MAX)
+			return core_fail(c, VM_EXIT_BAD_INPUT,
+					 "command line: longer than the kernel accepts", -E2BIG);
+		strcpy(cmdline, c->setup->cmdline);
+		r = core_attach_devices(c, cmdline, sizeof(cmdline));
+		if (r != 0)
+			return r;
+		r = boot_write_info(&c->vm.mem, &c->vm.plan, cmdline, &map);
+	}
 	if (r < 0)
 		return core_fail(c, VM_EXIT_BAD_INPUT, "command line: longer than the kernel accepts", r);
 	r = mptable_write(&c->vm.mem, c->vm.ncpus);
@@ -205,13 +254,21 @@ static void core_loop(struct core *c)
 	unsigned ticks = 0;
 
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_RUNNING) {
-		struct pollfd p[3] = {
+		struct pollfd p[3 + VMMIO_MAX_DEVS] = {
 			{.fd = vm->stop_efd, .events = POLLIN},
 			{.fd = c->chan, .events = POLLIN},
 			{.fd = console_open && serial_input_room(&vm->serial) ? vm->console_fd : -1,
 			 .events = POLLIN},
 		};
-		int n = poll(p, 3, console_open || vm->debug_unclaimed ? 100 : -1);
+		int n;
+
+		for (uint32_t i = 0; i < vm->nvdevs; i++)
+			p[3 + i] = (struct pollfd){
+				.fd = vm->vdevs[i].dead ? -1 : vm->vdevs[i].link_fd, .events = POLLIN};
+		n = poll(p, 3 + vm->nvdevs, console_open || vm->debug_unclaimed ? 100 : -1);
+		for (uint32_t i = 0; n > 0 && i < vm->nvdevs; i++)
+			if (p[3 + i].revents)
+				(void)vmmio_on_link(&vm->vdevs[i]);
 
 		if (n == 0 && vm->debug_unclaimed && ++ticks % 20 == 0) {
 			/* --debug: sample where the vCPUs are every two seconds. */

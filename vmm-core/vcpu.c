@@ -183,9 +183,7 @@ static void vcpu_handle_mmio(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 
-	/* No MMIO device yet: reads float high, writes are dropped. */
-	if (!run->mmio.is_write)
-		memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+	vm_mmio(v->vm, run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write);
 }
 
 static bool vcpu_handle_exit(struct vcpu *v)

@@ -177,6 +177,8 @@ void vm_destroy(struct vm *vm)
 {
 	for (uint32_t i = 0; i < VM_MAX_CPUS; i++)
 		vcpu_destroy(&vm->vcpus[i]);
+	for (uint32_t i = 0; i < vm->nvdevs; i++)
+		vmmio_destroy(&vm->vdevs[i]);
 	free(vm->cpuid);
 	free(vm->debug_unclaimed);
 	if (vm->mem.host)
@@ -191,6 +193,24 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	serial_destroy(&vm->serial);
 	pthread_mutex_destroy(&vm->i8042_lock);
+}
+
+void vm_mmio(struct vm *vm, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+{
+	/* UNTRUSTED(guest): any address and length up to 8 bytes. */
+	if (len > 8)
+		return;
+	if (addr >= VMMIO_BASE && addr < VMMIO_BASE + VMMIO_MAX_DEVS * VMMIO_SIZE) {
+		uint32_t i = (uint32_t)((addr - VMMIO_BASE) / VMMIO_SIZE);
+		uint64_t off = (addr - VMMIO_BASE) % VMMIO_SIZE;
+		if (i < vm->nvdevs && off + len <= VMMIO_SIZE) {
+			vmmio_access(&vm->vdevs[i], off, data, len, is_write);
+			return;
+		}
+	}
+	/* Nothing here: reads float high, writes are dropped. */
+	if (!is_write)
+		memset(data, 0xff, len);
 }
 
 void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_write)

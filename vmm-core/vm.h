@@ -12,6 +12,7 @@
 #include "vmm-core/gmem.h"
 #include "vmm-core/i8042.h"
 #include "vmm-core/serial.h"
+#include "vmm-core/virtio_mmio.h"
 
 #define VM_MAX_CPUS 64
 
@@ -55,6 +56,8 @@ struct vm {
 	char exit_detail[128];
 	int stop_efd; /* written when exit_reason is set */
 	uint32_t *debug_unclaimed; /* per-port access counts, --debug only */
+	struct vmmio_dev vdevs[VMMIO_MAX_DEVS];
+	uint32_t nvdevs;
 };
 
 /* Create the KVM VM (irqchip, PIT, memory slots) over RAM mapped from mem_fd.
@@ -70,6 +73,9 @@ void vm_request_stop(struct vm *vm, enum vm_exit why, const char *detail);
 /* Kick and join every vCPU thread. */
 void vm_stop_vcpus(struct vm *vm);
 void vm_destroy(struct vm *vm);
+
+/* MMIO from a vCPU exit (untrusted guest access). */
+void vm_mmio(struct vm *vm, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
 
 /* Port I/O from a vCPU exit (untrusted guest access). */
 void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_write);

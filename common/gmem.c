@@ -1,5 +1,5 @@
 /* Guest RAM layout and bounds-checked translation; see gmem.h. */
-#include "vmm-core/gmem.h"
+#include "common/gmem.h"
 
 #include <errno.h>
 

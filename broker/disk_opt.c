@@ -1,0 +1,123 @@
+/* --disk parsing and image opening; see disk_opt.h. */
+#include "broker/disk_opt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/parse.h"
+
+static int disk_opt_bool(const char *v, bool *ret)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*ret = true;
+	else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int disk_opt_parse(const char *s, struct disk_opt *ret, char *err, size_t errlen)
+{
+	char buf[PATH_MAX + 256], *save = NULL, *tok;
+	uint32_t q;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->fd = -1;
+	ret->queues = 1;
+	if (strlen(s) >= sizeof(buf)) {
+		snprintf(err, errlen, "option too long");
+		return -EINVAL;
+	}
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *key = tok, *val;
+		if (!eq) {
+			snprintf(err, errlen, "'%s' is not key=value", tok);
+			return -EINVAL;
+		}
+		*eq = 0;
+		val = eq + 1;
+		if (strcmp(key, "path") == 0) {
+			if (!*val || strlen(val) >= sizeof(ret->path)) {
+				snprintf(err, errlen, "path is empty or too long");
+				return -EINVAL;
+			}
+			strcpy(ret->path, val);
+		} else if (strcmp(key, "readonly") == 0) {
+			if (disk_opt_bool(val, &ret->readonly) < 0)
+				goto badval;
+		} else if (strcmp(key, "direct") == 0) {
+			if (disk_opt_bool(val, &ret->direct) < 0)
+				goto badval;
+		} else if (strcmp(key, "serial") == 0) {
+			if (strlen(val) > DISK_SERIAL_MAX) {
+				snprintf(err, errlen, "serial longer than %d bytes", DISK_SERIAL_MAX);
+				return -EINVAL;
+			}
+			for (const char *c = val; *c; c++)
+				if (*c < 0x20 || *c > 0x7e) {
+					snprintf(err, errlen, "serial must be printable ASCII");
+					return -EINVAL;
+				}
+			strcpy(ret->serial, val);
+		} else if (strcmp(key, "queues") == 0) {
+			if (parse_u32(val, 1, DISK_MAX_QUEUES, &q) < 0) {
+				snprintf(err, errlen, "queues must be 1 to %d", DISK_MAX_QUEUES);
+				return -EINVAL;
+			}
+			ret->queues = q;
+		} else {
+			snprintf(err, errlen, "unknown key '%s'", key);
+			return -EINVAL;
+		}
+		continue;
+badval:
+		snprintf(err, errlen, "%s: '%s' is not on or off", key, val);
+		return -EINVAL;
+	}
+	if (!ret->path[0]) {
+		snprintf(err, errlen, "path= is required");
+		return -EINVAL;
+	}
+	cellvm__device__blk_config__init(&ret->blk);
+	ret->blk.readonly = ret->readonly;
+	ret->blk.direct = ret->direct;
+	ret->blk.serial = ret->serial;
+	ret->blk.num_queues = ret->queues;
+	ret->blk.queue_size = 256;
+	return 0;
+}
+
+int disk_opt_open(struct disk_opt *d, char *err, size_t errlen)
+{
+	int flags = (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (d->direct ? O_DIRECT : 0);
+	struct stat st;
+	int r;
+
+	d->blk.serial = d->serial; /* the struct may have been copied */
+	d->fd = open(d->path, flags);
+	if (d->fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", d->path, strerror(errno));
+		return r;
+	}
+	if (fstat(d->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		snprintf(err, errlen, "%s: not a regular file or block device", d->path);
+		disk_opt_close(d);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void disk_opt_close(struct disk_opt *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}

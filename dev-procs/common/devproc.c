@@ -1,0 +1,493 @@
+/* The device-process frame; see devproc.h. Runs in every cellvm-dev-KIND.
+ * Both channels carry untrusted bytes: anything out of place makes this
+ * process exit (the unprivileged side of a protocol violation). */
+#include "dev-procs/common/devproc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "proto/channel.h"
+#include "proto/dispatch.h"
+#include "proto/ipc.h"
+#ifdef CELLVM_HAVE_SANDBOX
+#include "sandbox/sandbox.h"
+#endif
+
+#define DEVPROC_MAX_MSG     16384
+#define DEVPROC_MAX_WATCHES 64
+
+enum { LINK_INIT, LINK_ATTACHED, LINK_ACTIVE };
+
+struct devproc_watch {
+	int fd;
+	void (*cb)(struct devproc *dp, void *arg);
+	void *arg;
+};
+
+/* Per-process loop state, kept out of the public struct. */
+static struct {
+	struct devproc_watch w[DEVPROC_MAX_WATCHES];
+	struct dispatch link;
+	bool quit;
+	int status;
+} loop;
+
+static int devproc_send_link(struct devproc *dp, Cellvm__Device__LinkMessage *m)
+{
+	return channel_send(dp->link_fd, &m->base, DEVPROC_MAX_MSG, NULL, 0);
+}
+
+int devproc_watch(struct devproc *dp, int fd, void (*cb)(struct devproc *dp, void *arg),
+		  void *arg)
+{
+	for (uint32_t i = 0; i < DEVPROC_MAX_WATCHES; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+		if (loop.w[i].cb)
+			continue;
+		if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			return -errno;
+		loop.w[i] = (struct devproc_watch){fd, cb, arg};
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+int devproc_unwatch(struct devproc *dp, int fd)
+{
+	for (uint32_t i = 0; i < DEVPROC_MAX_WATCHES; i++) {
+		if (loop.w[i].cb && loop.w[i].fd == fd) {
+			epoll_ctl(dp->epfd, EPOLL_CTL_DEL, fd, NULL);
+			loop.w[i] = (struct devproc_watch){.fd = -1};
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void devproc_notify(struct devproc *dp)
+{
+	uint64_t one = 1;
+
+	if (dp->shared)
+		atomic_fetch_or((_Atomic uint32_t *)&dp->shared->isr, DEVPROC_ISR_QUEUE);
+	if (dp->irq_fd >= 0)
+		(void)!write(dp->irq_fd, &one, sizeof(one));
+}
+
+void devproc_needs_reset(struct devproc *dp, const char *reason)
+{
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__NeedsReset nr = CELLVM__DEVICE__NEEDS_RESET__INIT;
+
+	if (dp->needs_reset)
+		return;
+	/* Once per reset cycle: a hostile guest cannot flood the log. */
+	log_warn("guest driver error, device needs reset: %s", reason);
+	dp->needs_reset = true;
+	nr.reason = (char *)reason;
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_NEEDS_RESET;
+	m.needs_reset = &nr;
+	if (devproc_send_link(dp, &m) < 0)
+		loop.quit = true;
+}
+
+static void devproc_on_kick(struct devproc *dp, void *arg)
+{
+	struct devproc_queue *q = arg;
+	uint64_t v;
+
+	/* Drain first: a kick that arrives while we work is seen next time. */
+	(void)!read(q->kick_fd, &v, sizeof(v));
+	if (dp->active && !dp->needs_reset && q->enabled)
+		dp->ops->kick(dp, q);
+}
+
+/* ---- link handlers (core -> device) ---- */
+
+static int devproc_on_attach(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Device__Attach *a = msg;
+	struct devproc *dp = ctx;
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__DeviceInfo info = CELLVM__DEVICE__DEVICE_INFO__INIT;
+	struct stat st;
+	void *p;
+	int r;
+
+	/* fds: irqfd, shared page, one kick per queue. The core does not know
+	 * our queue count before DeviceInfo, so it may send more kicks than we
+	 * have queues: the extra ones are closed. */
+	if (a->num_queues < dp->info.num_queues || nfds != 2 + (size_t)a->num_queues) {
+		ipc_close_fds(fds, nfds);
+		return -EPROTO;
+	}
+	ipc_close_fds(fds + 2 + dp->info.num_queues, a->num_queues - dp->info.num_queues);
+	if (fstat(fds[1], &st) < 0 || st.st_size != (off_t)sizeof(struct devproc_shared)) {
+		ipc_close_fds(fds, nfds);
+		return -EPROTO;
+	}
+	p = mmap(NULL, sizeof(struct devproc_shared), PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+	close(fds[1]);
+	if (p == MAP_FAILED) {
+		ipc_close_fds(fds, nfds);
+		return -errno;
+	}
+	dp->shared = p;
+	dp->irq_fd = fds[0];
+	dp->num_queues = dp->info.num_queues;
+	for (uint32_t i = 0; i < dp->num_queues; i++) {
+		dp->queues[i] = (struct devproc_queue){.index = i, .kick_fd = fds[2 + i]};
+		r = devproc_watch(dp, dp->queues[i].kick_fd, devproc_on_kick, &dp->queues[i]);
+		if (r < 0)
+			return r;
+	}
+	loop.link.state = LINK_ATTACHED;
+
+	info.device_id = dp->info.device_id;
+	info.features = dp->info.features;
+	info.config.data = dp->info.config;
+	info.config.len = dp->info.config_len;
+	info.num_queues = dp->info.num_queues;
+	info.queue_max_size = dp->info.queue_max_size;
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_INFO;
+	m.info = &info;
+	return devproc_send_link(dp, &m);
+}
+
+static int devproc_on_activate(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Device__Activate *a = msg;
+	struct devproc *dp = ctx;
+	int r;
+
+	(void)fds;
+	(void)nfds;
+	/* The core checked the driver's choices; we check the core's message. */
+	if ((a->features & ~dp->info.features) != 0 || a->n_queues > dp->num_queues)
+		return -EPROTO;
+	for (uint32_t i = 0; i < dp->num_queues; i++)
+		dp->queues[i].enabled = false;
+	for (size_t i = 0; i < a->n_queues; i++) {
+		const Cellvm__Device__Queue *q = a->queues[i];
+		struct devproc_queue *dq;
+		if (q->index >= dp->num_queues || q->size == 0 || q->size > dp->info.queue_max_size)
+			return -EPROTO;
+		dq = &dp->queues[q->index];
+		dq->size = q->size;
+		dq->desc = q->desc;
+		dq->avail = q->avail;
+		dq->used = q->used;
+		dq->enabled = true;
+	}
+	dp->features = a->features;
+	dp->needs_reset = false;
+	r = dp->ops->activate(dp);
+	if (r < 0) {
+		devproc_needs_reset(dp, "activation refused");
+		return 0;
+	}
+	dp->active = true;
+	loop.link.state = LINK_ACTIVE;
+	/* Work queued before DRIVER_OK would otherwise wait for the next kick. */
+	for (uint32_t i = 0; i < dp->num_queues; i++)
+		if (dp->queues[i].enabled && !dp->needs_reset)
+			dp->ops->kick(dp, &dp->queues[i]);
+	return 0;
+}
+
+static int devproc_on_reset(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	struct devproc *dp = ctx;
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__ResetDone done = CELLVM__DEVICE__RESET_DONE__INIT;
+
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	if (dp->active)
+		dp->ops->reset(dp);
+	dp->active = false;
+	dp->needs_reset = false;
+	for (uint32_t i = 0; i < dp->num_queues; i++)
+		dp->queues[i].enabled = false;
+	if (dp->shared)
+		atomic_store((_Atomic uint32_t *)&dp->shared->isr, 0);
+	loop.link.state = LINK_ATTACHED;
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET_DONE;
+	m.reset_done = &done;
+	return devproc_send_link(dp, &m);
+}
+
+static const struct dispatch_entry link_table[] = {
+	[CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH] = {devproc_on_attach, DISPATCH_STATE(LINK_INIT),
+						      DISPATCH_ONCE | DISPATCH_FDS},
+	[CELLVM__DEVICE__LINK_MESSAGE__MSG_ACTIVATE] = {devproc_on_activate,
+							DISPATCH_STATE(LINK_ATTACHED), 0},
+	[CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET] = {devproc_on_reset,
+						     DISPATCH_STATE(LINK_ATTACHED) |
+							     DISPATCH_STATE(LINK_ACTIVE),
+						     0},
+};
+
+static const void *link_payload(const Cellvm__Device__LinkMessage *m)
+{
+	switch (m->msg_case) {
+	case CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH: return m->attach;
+	case CELLVM__DEVICE__LINK_MESSAGE__MSG_ACTIVATE: return m->activate;
+	case CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET: return m->reset;
+	default: return NULL;
+	}
+}
+
+static void devproc_on_link(struct devproc *dp, void *arg)
+{
+	Cellvm__Device__LinkMessage *m = NULL;
+	int fds[IPC_MAX_FDS];
+	size_t nfds = 0;
+	uint32_t c;
+	int r;
+
+	(void)arg;
+	r = channel_recv(dp->link_fd, &cellvm__device__link_message__descriptor, DEVPROC_MAX_MSG,
+			 (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS, &nfds);
+	if (r == -ECONNRESET) {
+		/* The core is gone: so is the VM. */
+		loop.quit = true;
+		return;
+	}
+	if (r < 0) {
+		log_err("core link: protocol violation (%s)", strerror(-r));
+		loop.quit = true;
+		loop.status = 1;
+		return;
+	}
+	r = dispatch_run(&loop.link, c, dp, link_payload(m), fds, nfds);
+	protobuf_c_message_free_unpacked(&m->base, NULL);
+	if (r < 0) {
+		log_err("core link: message %u refused (%s)", c, strerror(-r));
+		loop.quit = true;
+		loop.status = 1;
+	}
+}
+
+static void devproc_on_ctl(struct devproc *dp, void *arg)
+{
+	char b;
+	ssize_t n;
+
+	(void)arg;
+	/* Nothing is expected from the launcher after setup; EOF means it is gone. */
+	n = recv(dp->ctl_fd, &b, 1, MSG_DONTWAIT);
+	if (n == 0) {
+		loop.quit = true;
+	} else if (n > 0) {
+		log_err("launcher channel: unexpected message");
+		loop.quit = true;
+		loop.status = 1;
+	} else if (errno != EAGAIN && errno != EINTR) {
+		loop.quit = true;
+	}
+}
+
+/* ---- setup ---- */
+
+static int devproc_map_memory(struct devproc *dp, const Cellvm__Device__DeviceSetup *s)
+{
+	struct stat st;
+	void *p;
+	int r;
+
+	if (fstat(dp->mem_fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size != s->mem_size)
+		return -EINVAL;
+	p = mmap(NULL, s->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, dp->mem_fd,
+		 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	r = gmem_init(&dp->mem, p, s->mem_size);
+	if (r < 0 || dp->mem.low_size != s->mem_low_size) {
+		munmap(p, s->mem_size);
+		return r < 0 ? r : -EINVAL;
+	}
+	return 0;
+}
+
+static Cellvm__Device__ControlMessage *devproc_recv_setup(struct devproc *dp)
+{
+	Cellvm__Device__ControlMessage *m = NULL;
+	int fds[IPC_MAX_FDS];
+	size_t nfds = 0;
+	uint32_t c;
+	int r;
+
+	r = channel_recv(dp->ctl_fd, &cellvm__device__control_message__descriptor, DEVPROC_MAX_MSG,
+			 (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS, &nfds);
+	if (r < 0) {
+		log_err("no valid setup from the launcher: %s", strerror(-r));
+		return NULL;
+	}
+	/* Setup, once, first, with at least memory and link. */
+	if (c != CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SETUP || nfds < 2 ||
+	    nfds - 2 > DEVPROC_MAX_BACKENDS || strcmp(m->setup->kind, dp->ops->kind) != 0) {
+		log_err("launcher sent a setup this device does not take");
+		ipc_close_fds(fds, nfds);
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+		return NULL;
+	}
+	dp->mem_fd = fds[0];
+	dp->link_fd = fds[1];
+	dp->nbackend = nfds - 2;
+	memcpy(dp->backend_fds, fds + 2, dp->nbackend * sizeof(int));
+	return m;
+}
+
+static int devproc_send_ready(struct devproc *dp)
+{
+	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
+	Cellvm__Device__DeviceReady rd = CELLVM__DEVICE__DEVICE_READY__INIT;
+
+	rd.pid = (uint32_t)getpid();
+	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_READY;
+	m.ready = &rd;
+	return channel_send(dp->ctl_fd, &m.base, DEVPROC_MAX_MSG, NULL, 0);
+}
+
+static int devproc_enter_sandbox(struct devproc *dp)
+{
+#ifdef CELLVM_HAVE_SANDBOX
+	int keep[DEVPROC_MAX_BACKENDS + 16];
+	size_t n = 0;
+	enum sandbox_kind kind;
+
+	if (strcmp(dp->ops->kind, "blk") == 0)
+		kind = SANDBOX_DEV_BLK;
+	else
+		return -EINVAL;
+	keep[n++] = dp->ctl_fd;
+	keep[n++] = dp->link_fd;
+	keep[n++] = dp->epfd;
+	for (size_t i = 0; i < dp->nbackend; i++)
+		keep[n++] = dp->backend_fds[i];
+	if (dp->ops->keep_fds)
+		n += dp->ops->keep_fds(dp, keep + n, sizeof(keep) / sizeof(keep[0]) - n);
+	return sandbox_enter(kind, keep, n);
+#else
+	(void)dp;
+	return 0;
+#endif
+}
+
+static void devproc_test_hooks(struct devproc *dp)
+{
+#ifdef CELLVM_TEST_HOOKS
+	/* Test builds only: prove the sandbox by trying what it forbids. */
+	if (dp->test_flags & DEVPROC_TEST_TRY_OPEN)
+		(void)!open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+	if (dp->test_flags & DEVPROC_TEST_TRY_EXECVE) {
+		char *argv[] = {(char *)"/bin/true", NULL};
+		execve(argv[0], argv, argv + 1);
+	}
+	if (dp->test_flags & DEVPROC_TEST_TRY_SOCKET)
+		(void)!socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+#else
+	(void)dp;
+#endif
+}
+
+int devproc_main(const struct devproc_ops *ops, void *priv)
+{
+	static struct devproc d;
+	struct devproc *dp = &d;
+	Cellvm__Device__ControlMessage *setup;
+	char role[64];
+	int r;
+
+	*dp = (struct devproc){.ops = ops, .priv = priv, .ctl_fd = DEVPROC_CHANNEL_FD,
+			       .link_fd = -1, .irq_fd = -1, .mem_fd = -1, .epfd = -1};
+	snprintf(role, sizeof(role), "cellvm-dev-%s", ops->kind);
+	log_init(role, getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	loop.link = (struct dispatch){.table = link_table,
+				      .n = sizeof(link_table) / sizeof(link_table[0]),
+				      .state = LINK_INIT};
+	if (fcntl(dp->ctl_fd, F_GETFD) < 0) {
+		log_err("no channel on fd %d: %s is started by the launcher", DEVPROC_CHANNEL_FD,
+			role);
+		return 1;
+	}
+	setup = devproc_recv_setup(dp);
+	if (!setup)
+		return 1;
+	if (setup->setup->log_level)
+		log_init(role, LOG_DEBUG);
+	dp->test_flags = setup->setup->test_flags;
+	r = devproc_map_memory(dp, setup->setup);
+	if (r < 0) {
+		log_err("guest memory: %s", strerror(-r));
+		return 1;
+	}
+	close(dp->mem_fd);
+	dp->mem_fd = -1;
+	r = ops->setup(dp, setup->setup, dp->backend_fds, dp->nbackend, &dp->info);
+	protobuf_c_message_free_unpacked(&setup->base, NULL);
+	if (r < 0) {
+		log_err("setup refused: %s", strerror(-r));
+		return 1;
+	}
+	if (dp->info.num_queues == 0 || dp->info.num_queues > DEVPROC_MAX_QUEUES ||
+	    dp->info.config_len > DEVPROC_CONFIG_MAX) {
+		log_err("device model reported an impossible layout");
+		return 1;
+	}
+	dp->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (dp->epfd < 0)
+		return 1;
+	r = devproc_enter_sandbox(dp);
+	if (r < 0) {
+		log_err("cannot enter the sandbox: %s", strerror(-r));
+		return 1;
+	}
+	if (ops->sandboxed) {
+		r = ops->sandboxed(dp);
+		if (r < 0) {
+			log_err("backend setup failed: %s", strerror(-r));
+			return 1;
+		}
+	}
+	if (devproc_watch(dp, dp->link_fd, devproc_on_link, NULL) < 0 ||
+	    devproc_watch(dp, dp->ctl_fd, devproc_on_ctl, NULL) < 0)
+		return 1;
+	if (devproc_send_ready(dp) < 0)
+		return 1;
+	devproc_test_hooks(dp);
+
+	while (!loop.quit) {
+		struct epoll_event ev[16];
+		int n = epoll_wait(dp->epfd, ev, 16, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		for (int i = 0; i < n && !loop.quit; i++) {
+			struct devproc_watch *w = &loop.w[ev[i].data.u32 % DEVPROC_MAX_WATCHES];
+			if (w->cb)
+				w->cb(dp, w->arg);
+		}
+	}
+	if (dp->active)
+		ops->reset(dp);
+	return loop.status;
+}

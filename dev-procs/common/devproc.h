@@ -1,0 +1,113 @@
+/* The frame every device process (cellvm-dev-KIND) shares: its two channels
+ * (control to the launcher on fd 3, link to the core), guest RAM, the
+ * interrupt, the shared transport page, and one epoll loop. A device kind
+ * supplies struct devproc_ops; main.c is then one call to devproc_main().
+ * Messages on both channels are untrusted: a violation makes the process exit. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/gmem.h"
+#include "device.pb-c.h"
+
+#define DEVPROC_CHANNEL_FD   3
+#define DEVPROC_MAX_QUEUES   16
+#define DEVPROC_MAX_BACKENDS 4
+#define DEVPROC_CONFIG_MAX   256
+
+/* DeviceSetup.test_flags (honoured only in builds with CELLVM_TEST_HOOKS):
+ * after Ready, attempt a forbidden syscall so tests can see SIGSYS. */
+#define DEVPROC_TEST_TRY_OPEN   (1U << 0)
+#define DEVPROC_TEST_TRY_EXECVE (1U << 1)
+#define DEVPROC_TEST_TRY_SOCKET (1U << 2)
+
+/* The transport page shared with the core (a 4 KiB memfd). The device sets
+ * bits in isr before it signals the interrupt; the core serves the guest's
+ * InterruptStatus reads from it and clears bits on InterruptACK. */
+struct devproc_shared {
+	uint32_t isr; /* atomic; bit 0 used buffer, bit 1 configuration change */
+	uint32_t reserved[1023];
+};
+#define DEVPROC_ISR_QUEUE  1U
+#define DEVPROC_ISR_CONFIG 2U
+
+struct devproc_queue {
+	uint32_t index;
+	uint32_t size;
+	uint64_t desc, avail, used;
+	int kick_fd; /* KVM ioeventfd on this queue's notify */
+	bool enabled;
+};
+
+/* What the device offers; filled by ops->setup. */
+struct devproc_info {
+	uint32_t device_id; /* virtio device id: 2 block, 1 net, ... */
+	uint64_t features;  /* offered, including VIRTIO_F_VERSION_1 */
+	uint8_t config[DEVPROC_CONFIG_MAX];
+	size_t config_len;
+	uint32_t num_queues;
+	uint32_t queue_max_size;
+};
+
+struct devproc;
+
+struct devproc_ops {
+	const char *kind; /* "blk": also names the sandbox policy */
+	/* Before the sandbox. Check the setup; take ownership of the backend
+	 * fds (e.g. the disk image); fill *info. Returns 0 or -errno (the
+	 * process then exits with a message). */
+	int (*setup)(struct devproc *dp, const Cellvm__Device__DeviceSetup *setup,
+		     int *backend_fds, size_t nbackend, struct devproc_info *info);
+	/* Inside the sandbox, before Ready: e.g. create and restrict io_uring,
+	 * register fds with devproc_watch(). May be NULL. */
+	int (*sandboxed)(struct devproc *dp);
+	/* The driver set DRIVER_OK: dp->queues[] and dp->features are valid.
+	 * Returns 0, or -errno to refuse (the device then needs a reset). */
+	int (*activate)(struct devproc *dp);
+	/* The queue's kick eventfd fired (already drained). */
+	void (*kick)(struct devproc *dp, struct devproc_queue *q);
+	/* The driver reset the device: stop the queues, complete or fail the
+	 * requests in flight; return only when no guest memory will be touched. */
+	void (*reset)(struct devproc *dp);
+	/* Extra fds the sandbox must keep open (beyond backends), or NULL. */
+	size_t (*keep_fds)(struct devproc *dp, int *fds, size_t max);
+};
+
+struct devproc {
+	const struct devproc_ops *ops;
+	void *priv; /* the device model's context */
+	struct gmem mem;
+	int mem_fd;
+	int ctl_fd;  /* launcher channel */
+	int link_fd; /* core link */
+	int irq_fd;  /* KVM irqfd: write 1 to interrupt the guest */
+	int epfd;
+	struct devproc_shared *shared;
+	struct devproc_info info;
+	struct devproc_queue queues[DEVPROC_MAX_QUEUES];
+	uint32_t num_queues;
+	uint64_t features; /* negotiated */
+	bool active;
+	bool needs_reset;
+	uint32_t test_flags;
+	int backend_fds[DEVPROC_MAX_BACKENDS];
+	size_t nbackend;
+};
+
+/* Run the device process: receive setup, enter the sandbox, serve the core.
+ * Returns the process exit status. */
+int devproc_main(const struct devproc_ops *ops, void *priv);
+
+/* Tell the guest that used buffers are ready (ISR bit 0 + interrupt). */
+void devproc_notify(struct devproc *dp);
+
+/* Bad guest input: stop processing, tell the core (which sets
+ * DEVICE_NEEDS_RESET and raises a configuration interrupt), log once per
+ * reset cycle. */
+void devproc_needs_reset(struct devproc *dp, const char *reason);
+
+/* Call cb(dp, arg) whenever fd is readable. Returns 0 or -errno. */
+int devproc_watch(struct devproc *dp, int fd, void (*cb)(struct devproc *dp, void *arg),
+		  void *arg);
+int devproc_unwatch(struct devproc *dp, int fd);

@@ -1,0 +1,72 @@
+/* Split virtqueue (virtio 1.2, section 2.7) as seen by a device: walking
+ * descriptor chains that the guest wrote, and returning used buffers. Every
+ * field read from guest RAM is untrusted: each descriptor is copied once,
+ * checked (bounds, chain length, loops, indirect rules), and never re-read.
+ * Runs in device processes; used by the test harness as well (driver side
+ * helpers live in test/). */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/gmem.h"
+
+#define VIRTQ_MAX_SIZE 32768
+#define VIRTQ_MAX_SEGS 1024 /* longest chain accepted, direct or indirect */
+
+#define VIRTQ_DESC_F_NEXT     1
+#define VIRTQ_DESC_F_WRITE    2
+#define VIRTQ_DESC_F_INDIRECT 4
+
+#define VIRTIO_RING_F_INDIRECT_DESC 28
+#define VIRTIO_RING_F_EVENT_IDX     29
+
+struct virtq {
+	const struct gmem *mem;
+	uint32_t size; /* power of two, <= VIRTQ_MAX_SIZE */
+	uint64_t desc, avail, used;
+	bool event_idx;  /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;   /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	uint16_t last_avail;  /* next avail entry to consume */
+	uint16_t used_idx;    /* our copy of used->idx */
+	uint16_t signalled_used; /* used_idx at the last interrupt */
+	bool signalled_valid;
+	bool broken;     /* a driver error was seen: NEEDS_RESET */
+};
+
+/* One buffer segment of a chain, host view already bounds-checked. */
+struct virtq_seg {
+	uint64_t gpa;
+	uint32_t len;
+	bool write; /* device-writable */
+	uint8_t *host; /* gmem_ptr(gpa, len) */
+};
+
+struct virtq_chain {
+	uint16_t head;
+	uint32_t nseg;
+	uint32_t nread;  /* leading device-readable segments */
+	uint64_t read_len, write_len;
+	struct virtq_seg seg[VIRTQ_MAX_SEGS];
+};
+
+/* Set up a queue after checking the ring addresses and size (power of two,
+ * 1..VIRTQ_MAX_SIZE, rings inside RAM and aligned: desc 16, avail 2, used 4).
+ * Returns 0 or -EINVAL. */
+int virtq_init(struct virtq *vq, const struct gmem *mem, uint32_t size, uint64_t desc,
+	       uint64_t avail, uint64_t used, bool event_idx, bool indirect);
+
+/* Take the next available chain. Returns 1 with *ret filled, 0 when the ring
+ * is empty, -EINVAL for a driver error (the queue is marked broken; the
+ * caller asks for a reset). Readable segments must all precede writable ones. */
+int virtq_pop(struct virtq *vq, struct virtq_chain *ret);
+
+/* Return a chain to the driver with the number of bytes written. */
+void virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
+
+/* After pushes: whether the driver wants an interrupt now (EVENT_IDX's
+ * used_event, or !VRING_AVAIL_F_NO_INTERRUPT). Updates the signalled mark. */
+bool virtq_should_notify(struct virtq *vq);
+
+/* With EVENT_IDX: publish avail_event so the driver kicks for the next entry;
+ * then the caller re-checks for work (returns true if more is available). */
+bool virtq_enable_kicks(struct virtq *vq);

@@ -1,0 +1,277 @@
+/* Writes the seed corpora of the fuzz targets (test/fuzz/corpus/<target>/):
+ * small valid kernel images from the unit tests' builders, and port-access
+ * sequences the way Linux drives the UART and the i8042. With --check, it
+ * only compares them with what is on disk, so stale seeds fail a test. */
+#include <elf.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "test/unit/testguest.h"
+#include "test/unit/testimg.h"
+#include "vmm-core/boot.h"
+
+struct seq {
+	uint8_t b[8192];
+	size_t n;
+};
+
+struct seedgen {
+	const char *dir;
+	bool check;
+	int failed;
+	struct test_guest guest; /* every loader seed must load */
+};
+
+static void seq_add(struct seq *s, const void *p, size_t n)
+{
+	if (n > sizeof(s->b) - s->n) {
+		fprintf(stderr, "seed too long\n");
+		exit(1);
+	}
+	memcpy(s->b + s->n, p, n);
+	s->n += n;
+}
+
+static void seq_byte2(struct seq *s, uint8_t a, uint8_t b)
+{
+	const uint8_t v[2] = {a, b};
+
+	seq_add(s, v, 2);
+}
+
+static void seedgen_emit(struct seedgen *g, const char *target, const char *name,
+                         const uint8_t *buf, size_t len)
+{
+	char path[4096];
+	uint8_t *old;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", g->dir, target);
+	if (!g->check && mkdir(path, 0755) < 0 && errno != EEXIST) {
+		perror(path);
+		exit(1);
+	}
+	snprintf(path, sizeof(path), "%s/%s/%s", g->dir, target, name);
+	if (!g->check) {
+		f = fopen(path, "wb");
+		if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+			perror(path);
+			exit(1);
+		}
+		return;
+	}
+	old = malloc(len + 1);
+	f = fopen(path, "rb");
+	if (!old || !f || fread(old, 1, len + 1, f) != len || memcmp(old, buf, len) != 0) {
+		fprintf(stderr, "%s: missing or stale; regenerate with fuzz_seedgen\n", path);
+		g->failed = 1;
+	}
+	if (f)
+		fclose(f);
+	free(old);
+}
+
+static void seedgen_image(struct seedgen *g, const char *name, const uint8_t *img, size_t len,
+                          enum boot_protocol want)
+{
+	struct boot_plan plan;
+
+	if (len == 0 || loader_load(img, len, &g->guest.mem, &plan) < 0 || plan.protocol != want) {
+		fprintf(stderr, "seed %s does not load as it should\n", name);
+		exit(1);
+	}
+	seedgen_emit(g, "loader", name, img, len);
+}
+
+static void seedgen_loader(struct seedgen *g)
+{
+	static uint8_t img[0x4000];
+	struct timg_elf_spec e;
+	struct timg_bz_spec b;
+
+	timg_elf_default(&e, false, true);
+	seedgen_image(g, "pvh32.elf", img, timg_elf_build(&e, img, sizeof(img)), BOOT_PVH);
+	timg_elf_default(&e, false, true);
+	e.note.descsz = 8;
+	e.seg[timg_elf_find(&e, PT_NOTE)].filesz = 24;
+	seedgen_image(g, "pvh32_desc8.elf", img, timg_elf_build(&e, img, sizeof(img)), BOOT_PVH);
+	timg_elf_default(&e, true, true);
+	seedgen_image(g, "pvh64.elf", img, timg_elf_build(&e, img, sizeof(img)), BOOT_PVH);
+	timg_elf_default(&e, true, false);
+	seedgen_image(g, "elf64.elf", img, timg_elf_build(&e, img, sizeof(img)), BOOT_ELF64);
+	timg_elf_default(&e, true, false);
+	e.seg[e.nseg++] = (struct timg_seg){.type = PT_LOAD,
+	                                    .offset = 0x500,
+	                                    .filesz = 0x100,
+	                                    .memsz = 0x1000,
+	                                    .paddr = TIMG_ELF_PADDR + TIMG_ELF_MEMSZ,
+	                                    .vaddr = TIMG_ELF_VADDR + TIMG_ELF_MEMSZ};
+	e.phnum = (uint16_t)e.nseg;
+	seedgen_image(g, "elf64_two_segments.elf", img, timg_elf_build(&e, img, sizeof(img)),
+	              BOOT_ELF64);
+
+	timg_bz_default(&b);
+	seedgen_image(g, "bzimage.bin", img, timg_bz_build(&b, img, sizeof(img)), BOOT_BZIMAGE);
+	/* The smallest shape the loader takes: one setup sector, entry page + 1. */
+	timg_bz_default(&b);
+	b.setup_sects = 1;
+	b.pm_size = 0x240;
+	b.syssize = 0;
+	b.pref_address = 0x100000;
+	b.init_size = 0x10000;
+	b.cmdline_size = 255;
+	b.xloadflags |= 2; /* XLF_CAN_BE_LOADED_ABOVE_4G: initrd anywhere in RAM */
+	seedgen_image(g, "bzimage_small.bin", img, timg_bz_build(&b, img, sizeof(img)),
+	              BOOT_BZIMAGE);
+}
+
+enum { RBR, IER, IIR, LCR, MCR, LSR, MSR, SCR };
+
+static void uart_w(struct seq *s, uint8_t off, uint8_t v)
+{
+	seq_byte2(s, 0x08 | off, v);
+}
+
+static void uart_r(struct seq *s, uint8_t off)
+{
+	seq_byte2(s, off, 0);
+}
+
+static void uart_puts(struct seq *s, const char *str)
+{
+	while (*str)
+		uart_w(s, RBR, (uint8_t)*str++);
+}
+
+static void uart_input(struct seq *s, const char *str)
+{
+	uint8_t op = (uint8_t)(0xe0 | (strlen(str) - 1));
+
+	seq_add(s, &op, 1);
+	seq_add(s, str, strlen(str));
+}
+
+static void seedgen_serial(struct seedgen *g)
+{
+	struct seq s = {0};
+
+	/* serial8250 autoconfig: scratch, IER, loopback, FIFO, then baud rate. */
+	uart_w(&s, SCR, 0xa5);
+	uart_r(&s, SCR);
+	uart_w(&s, SCR, 0x5a);
+	uart_r(&s, SCR);
+	uart_r(&s, IER);
+	uart_w(&s, IER, 0);
+	uart_w(&s, IER, 0x0f);
+	uart_r(&s, IER);
+	uart_w(&s, IER, 0);
+	uart_w(&s, MCR, 0x1a);
+	uart_r(&s, MSR);
+	uart_w(&s, MCR, 0x0b);
+	uart_w(&s, IIR, 0x01);
+	uart_r(&s, IIR);
+	uart_w(&s, IIR, 0x07);
+	uart_w(&s, LCR, 0x83);
+	uart_w(&s, RBR, 0x01);
+	uart_w(&s, IER, 0x00);
+	uart_w(&s, LCR, 0x03);
+	uart_r(&s, LSR);
+	uart_puts(&s, "Linux\r\n");
+	seedgen_emit(g, "serial", "linux_probe", s.b, s.n);
+
+	/* Interrupt-driven: THRE raised and acknowledged, then received data. */
+	s.n = 0;
+	uart_w(&s, IER, 0x02);
+	uart_r(&s, IIR);
+	uart_w(&s, RBR, 'x');
+	uart_r(&s, IIR);
+	uart_input(&s, "root\n");
+	uart_w(&s, IER, 0x03);
+	uart_r(&s, IIR);
+	for (int i = 0; i < 5; i++) {
+		uart_r(&s, LSR);
+		uart_r(&s, RBR);
+	}
+	uart_r(&s, IIR);
+	uart_r(&s, IIR);
+	seedgen_emit(g, "serial", "irq", s.b, s.n);
+
+	/* Loopback data and a flooded queue that the guest never drains. */
+	s.n = 0;
+	uart_w(&s, MCR, 0x1b);
+	uart_puts(&s, "loop");
+	seq_byte2(&s, 0xff, 0xff);
+	uart_w(&s, IIR, 0x03);
+	uart_r(&s, RBR);
+	uart_w(&s, MCR, 0x0b);
+	seedgen_emit(g, "serial", "loopback_flood", s.b, s.n);
+
+	s.n = 0;
+	uart_puts(&s, "[    1.000000] Kernel panic - not syncing: Attempted to kill init!\n");
+	seedgen_emit(g, "serial", "panic", s.b, s.n);
+}
+
+#define KBD_STATUS(s)   seq_byte2(s, 1, 0)
+#define KBD_READ(s)     seq_byte2(s, 0, 0)
+#define KBD_CMD(s, c)   seq_byte2(s, 3, c)
+#define KBD_WRITE(s, d) seq_byte2(s, 2, d)
+
+static void seedgen_i8042(struct seedgen *g)
+{
+	struct seq s = {0};
+
+	/* i8042_controller_check, selftest, CTR read-modify-write, port tests. */
+	KBD_STATUS(&s);
+	KBD_READ(&s);
+	KBD_CMD(&s, 0xaa);
+	KBD_STATUS(&s);
+	KBD_READ(&s);
+	KBD_CMD(&s, 0x20);
+	KBD_STATUS(&s);
+	KBD_READ(&s);
+	KBD_CMD(&s, 0x60);
+	KBD_WRITE(&s, 0x65);
+	KBD_CMD(&s, 0xab);
+	KBD_READ(&s);
+	KBD_CMD(&s, 0xa9);
+	KBD_READ(&s);
+	KBD_CMD(&s, 0xd4); /* to the aux port, which is not there */
+	KBD_WRITE(&s, 0xf4);
+	seedgen_emit(g, "i8042", "linux_probe", s.b, s.n);
+
+	s.n = 0;
+	KBD_CMD(&s, 0xfe);
+	seedgen_emit(g, "i8042", "reset_pulse", s.b, s.n);
+
+	s.n = 0;
+	KBD_CMD(&s, 0xd0);
+	KBD_READ(&s);
+	KBD_CMD(&s, 0xd1);
+	KBD_WRITE(&s, 0xfe);
+	seedgen_emit(g, "i8042", "reset_output_port", s.b, s.n);
+}
+
+int main(int argc, char **argv)
+{
+	struct seedgen g = {0};
+
+	if (argc == 3 && strcmp(argv[1], "--check") == 0) {
+		g.check = true;
+		g.dir = argv[2];
+	} else if (argc == 2 && argv[1][0] != '-') {
+		g.dir = argv[1];
+	} else {
+		fprintf(stderr, "usage: %s [--check] CORPUS_DIR\n", argv[0]);
+		return 2;
+	}
+	test_guest_init(&g.guest, 64ULL << 20);
+	seedgen_loader(&g);
+	seedgen_serial(&g);
+	seedgen_i8042(&g);
+	test_guest_free(&g.guest);
+	return g.failed;
+}
