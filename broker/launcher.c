@@ -105,9 +105,9 @@ static int launcher_spawn(const char *name, int child_chan, pid_t *ret_pid, int 
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (access(path, X_OK) < 0) {
-		r = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return r;
+		/* Our own binary missing is an installation problem, not bad input. */
+		return -ELIBACC;
 	}
 	pid = fork();
 	if (pid < 0) {
@@ -223,7 +223,25 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 	return vm_channel_send(chan, &m, fds, nfds);
 }
 
-/* Wait for Ready; a Stopped or the core's exit first is a start failure. */
+/* Reap a child that broke its protocol or went quiet: a second's grace for
+ * one that is already exiting, then SIGKILL. Returns its status, or -1 when
+ * it had to be killed. */
+static int launcher_drop_child(pid_t *pid, int pidfd)
+{
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+
+	if (*pid <= 0)
+		return -1;
+	if (pidfd < 0 || poll(&pfd, 1, 1000) <= 0) {
+		kill(*pid, SIGKILL);
+		launcher_reap(pid);
+		return -1;
+	}
+	return launcher_reap(pid);
+}
+
+/* Wait for Ready. A Stopped first is the core refusing its input (its status
+ * tells why); anything else is a protocol violation and the core is dropped. */
 static int launcher_wait_ready(struct core_proc *p, char *err, size_t errlen, int *ret_status)
 {
 	Cellvm__Vm__VmMessage *m = NULL;
@@ -233,27 +251,38 @@ static int launcher_wait_ready(struct core_proc *p, char *err, size_t errlen, in
 
 	r = launcher_wait_chan(p->chan, p->pidfd, "cellvm-core", err, errlen);
 	if (r < 0)
-		return r;
+		goto drop;
 	r = vm_channel_recv(p->chan, &m, fds, IPC_MAX_FDS, &nfds);
-	if (r < 0 || nfds) {
-		ipc_close_fds(fds, nfds);
-		if (m)
-			cellvm__vm__vm_message__free_unpacked(m, NULL);
-		*ret_status = launcher_wait_core(p);
+	if (r == -ECONNRESET) {
+		*ret_status = launcher_drop_child(&p->pid, p->pidfd);
 		snprintf(err, errlen, "cellvm-core exited during setup (status %d)", *ret_status);
 		return -ECHILD;
+	}
+	if (r < 0 || nfds) {
+		ipc_close_fds(fds, nfds);
+		snprintf(err, errlen, "cellvm-core broke the protocol during setup (%s)",
+			 strerror(r < 0 ? -r : EPROTO));
+		r = -EPROTO;
+		goto drop;
 	}
 	if (m->msg_case == CELLVM__VM__VM_MESSAGE__MSG_READY) {
 		cellvm__vm__vm_message__free_unpacked(m, NULL);
 		return 0;
 	}
-	if (m->msg_case == CELLVM__VM__VM_MESSAGE__MSG_STOPPED)
+	if (m->msg_case == CELLVM__VM__VM_MESSAGE__MSG_STOPPED) {
 		snprintf(err, errlen, "%s", m->stopped->detail ? m->stopped->detail : "stopped");
-	else
-		snprintf(err, errlen, "cellvm-core broke the protocol during setup");
+		cellvm__vm__vm_message__free_unpacked(m, NULL);
+		*ret_status = launcher_drop_child(&p->pid, p->pidfd);
+		return -ECHILD;
+	}
+	snprintf(err, errlen, "cellvm-core broke the protocol during setup");
 	cellvm__vm__vm_message__free_unpacked(m, NULL);
-	*ret_status = launcher_wait_core(p);
-	return -ECHILD;
+	r = -EPROTO;
+drop:
+	kill(p->pid, SIGKILL);
+	launcher_reap(&p->pid);
+	*ret_status = -1;
+	return r;
 }
 
 int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, char *err,
