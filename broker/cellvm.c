@@ -17,9 +17,9 @@
 #include "common/log.h"
 #include "common/parse.h"
 
-#define RUN_MIN_MEMORY (16ULL << 20)
-#define RUN_MAX_MEMORY (256ULL << 30)
-#define RUN_MAX_CPUS   64
+#define RUN_MIN_MEMORY	(16ULL << 20)
+#define RUN_MAX_MEMORY	(256ULL << 30)
+#define RUN_MAX_CPUS	64
 #define RUN_MAX_CMDLINE 2047
 
 enum { EXIT_VMM_ERROR = 1, EXIT_BAD_INPUT = 2 };
@@ -46,11 +46,15 @@ static int run_vm(struct core_config *cfg, struct disk_opt *disks, size_t ndisks
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"kernel", required_argument, NULL, 'k'}, {"initrd", required_argument, NULL, 'i'},
-		{"cmdline", required_argument, NULL, 'c'}, {"cpus", required_argument, NULL, 'n'},
-		{"memory", required_argument, NULL, 'm'},  {"debug", no_argument, NULL, 'd'},
+		{"kernel", required_argument, NULL, 'k'},
+		{"initrd", required_argument, NULL, 'i'},
+		{"cmdline", required_argument, NULL, 'c'},
+		{"cpus", required_argument, NULL, 'n'},
+		{"memory", required_argument, NULL, 'm'},
+		{"debug", no_argument, NULL, 'd'},
 		{"disk", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct core_config cfg = {.cmdline = "console=ttyS0", .cpus = 1, .memory = 256ULL << 20};
 	struct disk_opt disks[DISK_MAX];
@@ -161,7 +165,7 @@ static int run_vm(struct core_config *cfg, struct disk_opt *disks, size_t ndisks
 		if (status < 0 || status >= 128)
 			/* Opening the user's files failed: that is bad input. */
 			status = (r == -ENOENT || r == -EACCES || r == -EISDIR) ? EXIT_BAD_INPUT
-									       : EXIT_VMM_ERROR;
+										: EXIT_VMM_ERROR;
 		goto out;
 	}
 	/* The core holds the links now; the devices end when it does. */

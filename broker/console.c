@@ -38,8 +38,7 @@ static void console_raw_tty(void)
 }
 
 /* Returns false when the user asked to quit. */
-static bool console_forward_input(struct core_proc *p, const uint8_t *buf, size_t n,
-				  bool *escape)
+static bool console_forward_input(struct core_proc *p, const uint8_t *buf, size_t n, bool *escape)
 {
 	uint8_t out[512];
 	size_t o = 0;

@@ -57,7 +57,8 @@ int disk_opt_parse(const char *s, struct disk_opt *ret, char *err, size_t errlen
 				goto badval;
 		} else if (strcmp(key, "serial") == 0) {
 			if (strlen(val) > DISK_SERIAL_MAX) {
-				snprintf(err, errlen, "serial longer than %d bytes", DISK_SERIAL_MAX);
+				snprintf(err, errlen, "serial longer than %d bytes",
+					 DISK_SERIAL_MAX);
 				return -EINVAL;
 			}
 			for (const char *c = val; *c; c++)
@@ -77,7 +78,7 @@ int disk_opt_parse(const char *s, struct disk_opt *ret, char *err, size_t errlen
 			return -EINVAL;
 		}
 		continue;
-badval:
+	badval:
 		snprintf(err, errlen, "%s: '%s' is not on or off", key, val);
 		return -EINVAL;
 	}

@@ -9,7 +9,7 @@
 
 #include "device.pb-c.h"
 
-#define DISK_MAX        8
+#define DISK_MAX	8
 #define DISK_SERIAL_MAX 20 /* virtio-blk GET_ID */
 #define DISK_MAX_QUEUES 8
 

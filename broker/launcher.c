@@ -165,8 +165,8 @@ static int launcher_wait_chan(int chan, int pidfd, const char *who, char *err, s
 
 /* ---- core ---- */
 
-static int launcher_open_resources(const struct core_config *cfg, int *fds, size_t *nfds,
-				   char *err, size_t errlen)
+static int launcher_open_resources(const struct core_config *cfg, int *fds, size_t *nfds, char *err,
+				   size_t errlen)
 {
 	const char *what = "/dev/kvm";
 	int r;
@@ -198,8 +198,7 @@ fail:
 	return r;
 }
 
-static int launcher_send_setup(const struct core_config *cfg, int chan, const int *fds,
-			       size_t nfds)
+static int launcher_send_setup(const struct core_config *cfg, int chan, const int *fds, size_t nfds)
 {
 	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
 	Cellvm__Vm__CoreSetup s = CELLVM__VM__CORE_SETUP__INIT;
@@ -377,8 +376,8 @@ static int launcher_device_name(const char *kind, char *buf, size_t len)
 	return 0;
 }
 
-static int launcher_device_setup(const struct device_config *cfg, int ctl, int mem_fd,
-				 int link_end, uint64_t mem_size, uint64_t low_size)
+static int launcher_device_setup(const struct device_config *cfg, int ctl, int mem_fd, int link_end,
+				 uint64_t mem_size, uint64_t low_size)
 {
 	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
 	Cellvm__Device__DeviceSetup s = CELLVM__DEVICE__DEVICE_SETUP__INIT;

@@ -11,7 +11,7 @@
 struct device_proc;
 
 struct core_config {
-	int mem_fd;          /* guest RAM from launcher_create_memory() */
+	int mem_fd;	     /* guest RAM from launcher_create_memory() */
 	const char *kernel;  /* path, opened here and passed as an fd */
 	const char *initrd;  /* optional */
 	const char *cmdline; /* optional */
@@ -49,10 +49,10 @@ int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, ch
 #define LAUNCHER_MAX_DEVICES  8
 
 struct device_config {
-	const char *kind;   /* "blk": runs cellvm-dev-blk */
+	const char *kind;			/* "blk": runs cellvm-dev-blk */
 	int backend_fds[LAUNCHER_MAX_BACKENDS]; /* e.g. the disk image; not consumed */
 	size_t nbackend;
-	const void *blk;    /* const Cellvm__Device__BlkConfig *, for kind "blk" */
+	const void *blk;     /* const Cellvm__Device__BlkConfig *, for kind "blk" */
 	uint32_t test_flags; /* DEVPROC_TEST_* (test builds only) */
 	int debug;
 };

@@ -8,15 +8,15 @@
 #include <stdint.h>
 
 #define GMEM_MMIO_HOLE_START 0xC0000000ULL /* 3 GiB: LAPIC, IOAPIC, later PCI */
-#define GMEM_HIGH_START      0x100000000ULL
-#define GMEM_MIN_SIZE        (16ULL << 20)
-#define GMEM_MAX_SIZE        (256ULL << 30)
+#define GMEM_HIGH_START	     0x100000000ULL
+#define GMEM_MIN_SIZE	     (16ULL << 20)
+#define GMEM_MAX_SIZE	     (256ULL << 30)
 
 struct gmem {
-	uint8_t *host;     /* mapping of the whole memfd, size bytes */
-	uint64_t size;     /* total RAM */
+	uint8_t *host;	   /* mapping of the whole memfd, size bytes */
+	uint64_t size;	   /* total RAM */
 	uint64_t low_size; /* RAM at [0, low_size) */
-	/* RAM at [GMEM_HIGH_START, GMEM_HIGH_START + size - low_size) */
+			   /* RAM at [GMEM_HIGH_START, GMEM_HIGH_START + size - low_size) */
 };
 
 /* Fill in the layout for size bytes of RAM at host. Returns 0 or -EINVAL. */

@@ -35,10 +35,22 @@ int parse_size(const char *s, uint64_t *ret_bytes)
 	if (r < 0)
 		return r;
 	switch (tolower((unsigned char)*s)) {
-	case 'k': mult = 1ULL << 10; s++; break;
-	case 'm': mult = 1ULL << 20; s++; break;
-	case 'g': mult = 1ULL << 30; s++; break;
-	case 't': mult = 1ULL << 40; s++; break;
+	case 'k':
+		mult = 1ULL << 10;
+		s++;
+		break;
+	case 'm':
+		mult = 1ULL << 20;
+		s++;
+		break;
+	case 'g':
+		mult = 1ULL << 30;
+		s++;
+		break;
+	case 't':
+		mult = 1ULL << 40;
+		s++;
+		break;
 	default: break;
 	}
 	if (mult > 1 && (strcasecmp(s, "ib") == 0 || strcasecmp(s, "b") == 0))

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DISPATCH_ONCE    (1U << 0) /* at most once per peer */
-#define DISPATCH_FDS     (1U << 1) /* fds allowed (and required: nfds > 0) */
+#define DISPATCH_ONCE (1U << 0) /* at most once per peer */
+#define DISPATCH_FDS  (1U << 1) /* fds allowed (and required: nfds > 0) */
 
 struct dispatch_entry {
 	int (*handler)(void *ctx, const void *msg, int *fds, size_t nfds);
@@ -18,9 +18,9 @@ struct dispatch_entry {
 
 struct dispatch {
 	const struct dispatch_entry *table;
-	size_t n;         /* entries, indexed by the envelope's oneof case */
-	uint32_t state;   /* current state number (bit index into .states) */
-	uint64_t seen;    /* one bit per case already received */
+	size_t n;	/* entries, indexed by the envelope's oneof case */
+	uint32_t state; /* current state number (bit index into .states) */
+	uint64_t seen;	/* one bit per case already received */
 };
 
 /* Check msg_case against the table and run its handler. The handler owns the

@@ -9,15 +9,15 @@
 #include "vmm-core/gmem.h"
 
 /* Fixed guest-physical addresses of boot data (below the EBDA). */
-#define BOOT_GDT_ADDR       0x500ULL
+#define BOOT_GDT_ADDR	     0x500ULL
 #define BOOT_SETUP_DATA_ADDR 0x1000ULL /* setup_data chain (RNG seed) */
 #define BOOT_RNG_SEED_LEN    32
-#define BOOT_PVH_INFO_ADDR  0x6000ULL  /* hvm_start_info, memmap, modlist */
-#define BOOT_ZERO_PAGE_ADDR 0x7000ULL  /* struct boot_params */
-#define BOOT_PML4_ADDR      0x9000ULL  /* + PDPT at 0xa000, 4 PDs at 0xb000..0xefff */
-#define BOOT_CMDLINE_ADDR   0x20000ULL
-#define BOOT_CMDLINE_MAX    2048       /* x86 COMMAND_LINE_SIZE, with the NUL */
-#define BOOT_STACK_ADDR     0x8ff0ULL
+#define BOOT_PVH_INFO_ADDR   0x6000ULL /* hvm_start_info, memmap, modlist */
+#define BOOT_ZERO_PAGE_ADDR  0x7000ULL /* struct boot_params */
+#define BOOT_PML4_ADDR	     0x9000ULL /* + PDPT at 0xa000, 4 PDs at 0xb000..0xefff */
+#define BOOT_CMDLINE_ADDR    0x20000ULL
+#define BOOT_CMDLINE_MAX     2048 /* x86 COMMAND_LINE_SIZE, with the NUL */
+#define BOOT_STACK_ADDR	     0x8ff0ULL
 
 enum boot_protocol {
 	BOOT_PVH,    /* 32-bit protected mode, EBX = hvm_start_info */
@@ -27,7 +27,7 @@ enum boot_protocol {
 
 struct boot_plan {
 	enum boot_protocol protocol;
-	uint64_t entry;       /* guest-physical entry point */
+	uint64_t entry;	      /* guest-physical entry point */
 	uint64_t kernel_end;  /* first byte past the loaded kernel (incl. bss/init) */
 	uint32_t cmdline_max; /* the kernel's limit, with the NUL */
 	uint64_t initrd_max;  /* highest address the initrd may end at (exclusive) */

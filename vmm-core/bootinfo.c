@@ -32,7 +32,7 @@ struct hvm_memmap_entry {
 	uint32_t type, reserved;
 };
 
-#define PVH_MEMMAP_ADDR  (BOOT_PVH_INFO_ADDR + 0x100)
+#define PVH_MEMMAP_ADDR	 (BOOT_PVH_INFO_ADDR + 0x100)
 #define PVH_MODLIST_ADDR (BOOT_PVH_INFO_ADDR + 0xf00)
 
 const char *boot_protocol_name(enum boot_protocol p)
@@ -135,8 +135,7 @@ static void boot_write_pvh(struct gmem *mem, const struct boot_plan *plan,
 			   const struct e820_map *map, size_t cmdlen)
 {
 	struct hvm_start_info *si = gmem_ptr(mem, BOOT_PVH_INFO_ADDR, sizeof(*si));
-	struct hvm_memmap_entry *mm =
-		gmem_ptr(mem, PVH_MEMMAP_ADDR, sizeof(*mm) * E820_MAX);
+	struct hvm_memmap_entry *mm = gmem_ptr(mem, PVH_MEMMAP_ADDR, sizeof(*mm) * E820_MAX);
 	struct hvm_modlist_entry *mod = gmem_ptr(mem, PVH_MODLIST_ADDR, sizeof(*mod));
 
 	memset(si, 0, sizeof(*si));
@@ -144,7 +143,8 @@ static void boot_write_pvh(struct gmem *mem, const struct boot_plan *plan,
 	si->version = 1;
 	si->cmdline_paddr = cmdlen ? BOOT_CMDLINE_ADDR : 0;
 	for (uint32_t i = 0; i < map->n; i++)
-		mm[i] = (struct hvm_memmap_entry){map->e[i].addr, map->e[i].size, map->e[i].type, 0};
+		mm[i] = (struct hvm_memmap_entry){map->e[i].addr, map->e[i].size, map->e[i].type,
+						  0};
 	si->memmap_paddr = PVH_MEMMAP_ADDR;
 	si->memmap_entries = map->n;
 	if (plan->initrd_size) {

@@ -44,7 +44,7 @@ static void cpuid_fix(struct kvm_cpuid_entry2 *e, uint32_t index, uint32_t n)
 		e->ebx = (e->ebx & 0x0000ffff) | (index << 24) | ((n > 1 ? n : 1) << 16);
 		if (n > 1)
 			e->edx |= 1U << 28; /* HTT: more than one logical CPU per package */
-		e->ecx |= 1U << 31;         /* running under a hypervisor */
+		e->ecx |= 1U << 31;	    /* running under a hypervisor */
 		break;
 	case 4: /* Intel: cores per package; caches private to one core */
 		e->eax = (e->eax & 0x3fff) | ((n - 1) << 26);
@@ -72,13 +72,11 @@ static void cpuid_fix(struct kvm_cpuid_entry2 *e, uint32_t index, uint32_t n)
 		e->ebx = index & 0xff;
 		e->ecx = 0;
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
-int cpuid_setup_vcpu(int vcpu_fd, const struct kvm_cpuid2 *supported, uint32_t index,
-		     uint32_t n)
+int cpuid_setup_vcpu(int vcpu_fd, const struct kvm_cpuid2 *supported, uint32_t index, uint32_t n)
 {
 	size_t sz = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
 	struct kvm_cpuid2 *c = malloc(sz);

@@ -12,7 +12,7 @@
 /* Where the core keeps its boot-time tables below 1 MiB. */
 #define BOOT_EBDA_START 0x9fc00ULL /* MP table lives here */
 #define BOOT_BIOS_START 0xa0000ULL
-#define BOOT_HIMEM      0x100000ULL
+#define BOOT_HIMEM	0x100000ULL
 
 struct e820_entry {
 	uint64_t addr;

@@ -4,10 +4,10 @@
 
 #include <string.h>
 
-#define ST_OBF     0x01
-#define ST_SYS     0x04
-#define ST_CMD     0x08
-#define ST_UNLOCK  0x10
+#define ST_OBF	  0x01
+#define ST_SYS	  0x04
+#define ST_CMD	  0x08
+#define ST_UNLOCK 0x10
 
 #define CMD_READ_CTR   0x20
 #define CMD_WRITE_CTR  0x60

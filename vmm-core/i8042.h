@@ -8,13 +8,13 @@
 #include <stdint.h>
 
 #define I8042_DATA_PORT 0x60
-#define I8042_CMD_PORT  0x64
+#define I8042_CMD_PORT	0x64
 
 struct i8042 {
-	uint8_t ctr;        /* controller configuration byte */
-	uint8_t out;        /* output buffer */
+	uint8_t ctr; /* controller configuration byte */
+	uint8_t out; /* output buffer */
 	bool out_full;
-	uint8_t pending;    /* command waiting for its data byte, or 0 */
+	uint8_t pending; /* command waiting for its data byte, or 0 */
 	bool reset_requested;
 };
 

@@ -10,7 +10,7 @@
 
 #define BZ_HDR_OFF   0x1f1
 #define BZ_MAGIC     0x53726448 /* "HdrS" */
-#define BZ_MIN_PROTO 0x020c     /* xloadflags (64-bit entry) appeared in 2.12 */
+#define BZ_MIN_PROTO 0x020c	/* xloadflags (64-bit entry) appeared in 2.12 */
 
 int loader_bzimage_load(const uint8_t *img, size_t len, struct gmem *mem, struct boot_plan *ret)
 {
@@ -61,8 +61,8 @@ int loader_bzimage_load(const uint8_t *img, size_t len, struct gmem *mem, struct
 	ret->entry = load + 0x200;
 	ret->kernel_end = load + need;
 	/* cmdline_size excludes the NUL; compared first so that + 1 cannot wrap. */
-	ret->cmdline_max = h.cmdline_size < BOOT_CMDLINE_MAX ? h.cmdline_size + 1
-							      : BOOT_CMDLINE_MAX;
+	ret->cmdline_max =
+		h.cmdline_size < BOOT_CMDLINE_MAX ? h.cmdline_size + 1 : BOOT_CMDLINE_MAX;
 	ret->initrd_max = (uint64_t)h.initrd_addr_max + 1;
 	if (h.xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G)
 		ret->initrd_max = mem->low_size;

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define ELF_MAX_PHDRS	       64
+#define ELF_MAX_PHDRS		 64
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
 struct seg {
@@ -15,8 +15,7 @@ struct seg {
 	uint32_t type;
 };
 
-static int elf_read_phdrs(const uint8_t *img, size_t len, int is64, struct seg *segs,
-			  size_t *ret_n)
+static int elf_read_phdrs(const uint8_t *img, size_t len, int is64, struct seg *segs, size_t *ret_n)
 {
 	uint64_t phoff, entsz, n;
 
@@ -46,12 +45,12 @@ static int elf_read_phdrs(const uint8_t *img, size_t len, int is64, struct seg *
 			Elf64_Phdr ph;
 			memcpy(&ph, p, sizeof(ph));
 			segs[i] = (struct seg){ph.p_offset, ph.p_filesz, ph.p_memsz,
-					       ph.p_paddr,  ph.p_vaddr,  ph.p_type};
+					       ph.p_paddr,  ph.p_vaddr,	 ph.p_type};
 		} else {
 			Elf32_Phdr ph;
 			memcpy(&ph, p, sizeof(ph));
 			segs[i] = (struct seg){ph.p_offset, ph.p_filesz, ph.p_memsz,
-					       ph.p_paddr,  ph.p_vaddr,  ph.p_type};
+					       ph.p_paddr,  ph.p_vaddr,	 ph.p_type};
 		}
 	}
 	*ret_n = (size_t)n;

@@ -20,9 +20,9 @@
 #include "vmm-core/mptable.h"
 #include "vmm-core/vm.h"
 
-#define CORE_CHANNEL_FD  3
-#define CORE_MAX_KERNEL  (512ULL << 20)
-#define CORE_MAX_INITRD  (2ULL << 30)
+#define CORE_CHANNEL_FD 3
+#define CORE_MAX_KERNEL (512ULL << 20)
+#define CORE_MAX_INITRD (2ULL << 30)
 
 enum { FD_KVM, FD_MEM, FD_KERNEL, FD_CONSOLE, FD_INITRD, FD_BASE_COUNT };
 #define FD_COUNT (FD_BASE_COUNT + VMMIO_MAX_DEVS)
@@ -227,7 +227,8 @@ static int core_load(struct core *c)
 		r = boot_write_info(&c->vm.mem, &c->vm.plan, cmdline, &map);
 	}
 	if (r < 0)
-		return core_fail(c, VM_EXIT_BAD_INPUT, "command line: longer than the kernel accepts", r);
+		return core_fail(c, VM_EXIT_BAD_INPUT,
+				 "command line: longer than the kernel accepts", r);
 	r = mptable_write(&c->vm.mem, c->vm.ncpus);
 	if (r < 0)
 		return core_fail(c, VM_EXIT_ERROR, "MP table", r);
@@ -263,8 +264,9 @@ static void core_loop(struct core *c)
 		int n;
 
 		for (uint32_t i = 0; i < vm->nvdevs; i++)
-			p[3 + i] = (struct pollfd){
-				.fd = vm->vdevs[i].dead ? -1 : vm->vdevs[i].link_fd, .events = POLLIN};
+			p[3 + i] =
+				(struct pollfd){.fd = vm->vdevs[i].dead ? -1 : vm->vdevs[i].link_fd,
+						.events = POLLIN};
 		n = poll(p, 3 + vm->nvdevs, console_open || vm->debug_unclaimed ? 100 : -1);
 		for (uint32_t i = 0; n > 0 && i < vm->nvdevs; i++)
 			if (p[3 + i].revents)
@@ -289,7 +291,8 @@ static void core_loop(struct core *c)
 		if (p[2].revents) {
 			uint8_t buf[512];
 			size_t room = serial_input_room(&vm->serial);
-			ssize_t got = read(vm->console_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+			ssize_t got =
+				read(vm->console_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
 			if (got > 0)
 				serial_input(&vm->serial, buf, (size_t)got);
 			else if (got == 0 || (errno != EINTR && errno != EAGAIN))

@@ -92,14 +92,18 @@ int mptable_write(struct gmem *mem, uint32_t ncpus)
 		count++;
 	}
 	{
-		struct mpc_bus b = {.type = MP_BUS, .id = 0, .name = {'I', 'S', 'A', ' ', ' ', ' '}};
+		struct mpc_bus b = {
+			.type = MP_BUS, .id = 0, .name = {'I', 'S', 'A', ' ', ' ', ' '}};
 		memcpy(p, &b, sizeof(b));
 		p += sizeof(b);
 		count++;
 	}
 	{
-		struct mpc_ioapic io = {
-			.type = MP_IOAPIC, .id = ioapic_id, .ver = 0x11, .flags = 1, .addr = IOAPIC_ADDR};
+		struct mpc_ioapic io = {.type = MP_IOAPIC,
+					.id = ioapic_id,
+					.ver = 0x11,
+					.flags = 1,
+					.addr = IOAPIC_ADDR};
 		memcpy(p, &io, sizeof(io));
 		p += sizeof(io);
 		count++;
@@ -117,10 +121,10 @@ int mptable_write(struct gmem *mem, uint32_t ncpus)
 		count++;
 	}
 	{
-		struct mpc_int l0 = {.type = MP_LINTSRC, .irq_type = MP_EXTINT, .dst_apic = 0xff,
-				     .dst_pin = 0};
-		struct mpc_int l1 = {.type = MP_LINTSRC, .irq_type = MP_NMI, .dst_apic = 0xff,
-				     .dst_pin = 1};
+		struct mpc_int l0 = {
+			.type = MP_LINTSRC, .irq_type = MP_EXTINT, .dst_apic = 0xff, .dst_pin = 0};
+		struct mpc_int l1 = {
+			.type = MP_LINTSRC, .irq_type = MP_NMI, .dst_apic = 0xff, .dst_pin = 1};
 		memcpy(p, &l0, sizeof(l0));
 		p += sizeof(l0);
 		memcpy(p, &l1, sizeof(l1));

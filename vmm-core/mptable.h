@@ -5,8 +5,8 @@
 #include "vmm-core/gmem.h"
 
 #define MPTABLE_MAX_CPUS 64
-#define IOAPIC_ADDR      0xfec00000U
-#define LAPIC_ADDR       0xfee00000U
+#define IOAPIC_ADDR	 0xfec00000U
+#define LAPIC_ADDR	 0xfee00000U
 
 /* Write the floating pointer and configuration table at BOOT_EBDA_START for
  * ncpus CPUs (APIC ids 0..ncpus-1, CPU 0 the bootstrap processor).

@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 #define SERIAL_COM1_BASE 0x3f8
-#define SERIAL_COM1_IRQ  4
-#define SERIAL_RX_CAP    4096
+#define SERIAL_COM1_IRQ	 4
+#define SERIAL_RX_CAP	 4096
 
 struct serial;
 /* Sets the interrupt line level; called with the serial lock held. */

@@ -19,17 +19,17 @@ static const struct {
 	uint32_t index;
 	uint64_t value;
 } boot_msrs[] = {
-	{0x174, 0},                      /* IA32_SYSENTER_CS */
-	{0x175, 0},                      /* IA32_SYSENTER_ESP */
-	{0x176, 0},                      /* IA32_SYSENTER_EIP */
-	{0xc0000081, 0},                 /* STAR */
-	{0xc0000082, 0},                 /* LSTAR */
-	{0xc0000083, 0},                 /* CSTAR */
-	{0xc0000084, 0},                 /* SYSCALL_MASK */
-	{0xc0000102, 0},                 /* KERNEL_GS_BASE */
-	{0x10, 0},                       /* TSC */
-	{0x1a0, 1},                      /* MISC_ENABLE: fast strings */
-	{0x2ff, (1ULL << 11) | 6},       /* MTRRdefType: enabled, write-back */
+	{0x174, 0},		   /* IA32_SYSENTER_CS */
+	{0x175, 0},		   /* IA32_SYSENTER_ESP */
+	{0x176, 0},		   /* IA32_SYSENTER_EIP */
+	{0xc0000081, 0},	   /* STAR */
+	{0xc0000082, 0},	   /* LSTAR */
+	{0xc0000083, 0},	   /* CSTAR */
+	{0xc0000084, 0},	   /* SYSCALL_MASK */
+	{0xc0000102, 0},	   /* KERNEL_GS_BASE */
+	{0x10, 0},		   /* TSC */
+	{0x1a0, 1},		   /* MISC_ENABLE: fast strings */
+	{0x2ff, (1ULL << 11) | 6}, /* MTRRdefType: enabled, write-back */
 };
 
 static int vcpu_set_msrs(struct vcpu *v)
@@ -96,8 +96,8 @@ static int vcpu_set_boot_regs(struct vcpu *v)
 	sr.idt.limit = 0;
 	seg_flat(&sr.ds, 0x18, 3, 0, 1);
 	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
-	sr.tr = (struct kvm_segment){.base = 0, .limit = 0x67, .selector = 0x28, .type = 11,
-				     .present = 1};
+	sr.tr = (struct kvm_segment){
+		.base = 0, .limit = 0x67, .selector = 0x28, .type = 11, .present = 1};
 	sr.ldt = (struct kvm_segment){.selector = 0, .type = 2, .present = 1, .limit = 0xffff};
 
 	memset(&regs, 0, sizeof(regs));
@@ -112,9 +112,9 @@ static int vcpu_set_boot_regs(struct vcpu *v)
 	} else {
 		seg_flat(&sr.cs, 0x10, 11, 1, 0);
 		sr.cr3 = BOOT_PML4_ADDR;
-		sr.cr4 = 0x20;                    /* PAE */
-		sr.cr0 = 0x80000011;              /* PG, ET, PE */
-		sr.efer = 0x500;                  /* LME, LMA */
+		sr.cr4 = 0x20;	     /* PAE */
+		sr.cr0 = 0x80000011; /* PG, ET, PE */
+		sr.efer = 0x500;     /* LME, LMA */
 		regs.rsi = BOOT_ZERO_PAGE_ADDR;
 		regs.rsp = BOOT_STACK_ADDR;
 		regs.rbp = BOOT_STACK_ADDR;
@@ -210,17 +210,16 @@ static bool vcpu_handle_exit(struct vcpu *v)
 		case KVM_SYSTEM_EVENT_CRASH:
 			vm_request_stop(v->vm, VM_EXIT_PANIC, "system event: crash");
 			break;
-		default:
-			vm_request_stop(v->vm, VM_EXIT_ERROR, "unknown system event");
-			break;
+		default: vm_request_stop(v->vm, VM_EXIT_ERROR, "unknown system event"); break;
 		}
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR: {
 		struct kvm_regs regs = {0};
 
 		(void)ioctl(v->fd, KVM_GET_REGS, &regs);
-		snprintf(detail, sizeof(detail), "vcpu%u: KVM internal error, suberror %u at rip 0x%llx",
-			 v->index, run->internal.suberror, (unsigned long long)regs.rip);
+		snprintf(detail, sizeof(detail),
+			 "vcpu%u: KVM internal error, suberror %u at rip 0x%llx", v->index,
+			 run->internal.suberror, (unsigned long long)regs.rip);
 		/* After a panic the test kernel runs into what the emulator cannot do. */
 		vm_request_stop(v->vm,
 				serial_panic_seen(&v->vm->serial) ? VM_EXIT_PANIC : VM_EXIT_ERROR,
@@ -246,7 +245,8 @@ static int vcpu_gva_to_gpa(struct vcpu *v, uint64_t cr3, uint64_t gva, uint64_t 
 	uint64_t table = cr3 & 0x000ffffffffff000ULL;
 
 	for (int level = 3; level >= 0; level--) {
-		uint64_t *e = gmem_ptr(&v->vm->mem, table + ((gva >> (12 + 9 * level)) & 0x1ff) * 8, 8);
+		uint64_t *e =
+			gmem_ptr(&v->vm->mem, table + ((gva >> (12 + 9 * level)) & 0x1ff) * 8, 8);
 		if (!e || !(*e & 1))
 			return -EFAULT;
 		if (level > 0 && level < 3 && (*e & 0x80)) {

@@ -25,22 +25,22 @@
 #define VIRTIO_MMIO_VERSION 2
 #define VIRTIO_VENDOR_ID    0x4d564c43 /* "CLVM" */
 
-#define REG_MAGIC             0x000
-#define REG_VERSION           0x004
-#define REG_DEVICE_ID         0x008
-#define REG_VENDOR_ID         0x00c
+#define REG_MAGIC	      0x000
+#define REG_VERSION	      0x004
+#define REG_DEVICE_ID	      0x008
+#define REG_VENDOR_ID	      0x00c
 #define REG_DEVICE_FEATURES   0x010
 #define REG_DEVICE_FEAT_SEL   0x014
 #define REG_DRIVER_FEATURES   0x020
 #define REG_DRIVER_FEAT_SEL   0x024
-#define REG_QUEUE_SEL         0x030
+#define REG_QUEUE_SEL	      0x030
 #define REG_QUEUE_NUM_MAX     0x034
-#define REG_QUEUE_NUM         0x038
-#define REG_QUEUE_READY       0x044
+#define REG_QUEUE_NUM	      0x038
+#define REG_QUEUE_READY	      0x044
 #define REG_QUEUE_NOTIFY      0x050
 #define REG_INTERRUPT_STATUS  0x060
 #define REG_INTERRUPT_ACK     0x064
-#define REG_STATUS            0x070
+#define REG_STATUS	      0x070
 #define REG_QUEUE_DESC_LOW    0x080
 #define REG_QUEUE_DESC_HIGH   0x084
 #define REG_QUEUE_DRIVER_LOW  0x090
@@ -48,7 +48,7 @@
 #define REG_QUEUE_DEVICE_LOW  0x0a0
 #define REG_QUEUE_DEVICE_HIGH 0x0a4
 #define REG_CONFIG_GENERATION 0x0fc
-#define REG_CONFIG            0x100
+#define REG_CONFIG	      0x100
 
 #define ST_ACKNOWLEDGE 1U
 #define ST_DRIVER      2U
@@ -59,7 +59,7 @@
 
 #define VIRTIO_F_VERSION_1 32
 
-#define VMMIO_LINK_MAX_MSG 16384
+#define VMMIO_LINK_MAX_MSG     16384
 #define VMMIO_RESET_TIMEOUT_MS 2000
 
 static void vmmio_guest_error(struct vmmio_dev *d, const char *what, uint64_t off)
@@ -99,9 +99,8 @@ static int vmmio_recv_info(struct vmmio_dev *d)
 		goto out;
 	in = m->info;
 	/* UNTRUSTED(device): sizes bound our copies and the guest's view. */
-	if (in->num_queues == 0 || in->num_queues > VMMIO_MAX_QUEUES ||
-	    in->queue_max_size == 0 || in->queue_max_size > 32768 ||
-	    (in->queue_max_size & (in->queue_max_size - 1)) ||
+	if (in->num_queues == 0 || in->num_queues > VMMIO_MAX_QUEUES || in->queue_max_size == 0 ||
+	    in->queue_max_size > 32768 || (in->queue_max_size & (in->queue_max_size - 1)) ||
 	    in->config.len > DEVPROC_CONFIG_MAX || !(in->features & (1ULL << VIRTIO_F_VERSION_1)))
 		goto out;
 	d->device_id = in->device_id;
@@ -302,8 +301,8 @@ static void vmmio_write_status(struct vmmio_dev *d, uint32_t v)
 		return;
 	}
 	/* Status bits only accumulate (besides reset) and never skip a step. */
-	if ((v & old) != old || (v & ~(ST_ACKNOWLEDGE | ST_DRIVER | ST_DRIVER_OK |
-				      ST_FEATURES_OK | ST_FAILED))) {
+	if ((v & old) != old ||
+	    (v & ~(ST_ACKNOWLEDGE | ST_DRIVER | ST_DRIVER_OK | ST_FEATURES_OK | ST_FAILED))) {
 		vmmio_guest_error(d, "status going backwards or unknown bits", REG_STATUS);
 		return;
 	}
@@ -356,8 +355,8 @@ static void vmmio_write(struct vmmio_dev *d, uint64_t off, uint32_t v)
 		if (d->drv_features_sel == 0)
 			d->driver_features = (d->driver_features & ~0xffffffffULL) | v;
 		else
-			d->driver_features = (d->driver_features & 0xffffffffULL) |
-					     ((uint64_t)v << 32);
+			d->driver_features =
+				(d->driver_features & 0xffffffffULL) | ((uint64_t)v << 32);
 		break;
 	case REG_QUEUE_SEL: d->queue_sel = v; break;
 	case REG_QUEUE_NUM:

@@ -11,9 +11,9 @@
 
 #include "dev-procs/common/devproc.h"
 
-#define VMMIO_BASE       0xd0000000ULL
-#define VMMIO_SIZE       0x1000ULL
-#define VMMIO_MAX_DEVS   8
+#define VMMIO_BASE	 0xd0000000ULL
+#define VMMIO_SIZE	 0x1000ULL
+#define VMMIO_MAX_DEVS	 8
 #define VMMIO_MAX_QUEUES DEVPROC_MAX_QUEUES
 
 struct vmmio_queue {
@@ -43,8 +43,8 @@ struct vmmio_dev {
 	uint64_t driver_features;
 	uint32_t config_generation;
 	struct vmmio_queue q[VMMIO_MAX_QUEUES];
-	bool reset_done;   /* set by the main thread on ResetDone */
-	bool dead;         /* the device process is gone or broke the protocol */
+	bool reset_done;     /* set by the main thread on ResetDone */
+	bool dead;	     /* the device process is gone or broke the protocol */
 	uint32_t log_budget; /* rate limit for guest-error log lines */
 };
 

@@ -14,7 +14,7 @@
 #include "common/fdutil.h"
 #include "common/log.h"
 
-#define KVM_TSS_ADDR          0xfffbd000ULL
+#define KVM_TSS_ADDR	      0xfffbd000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 
 #define PM1A_CNT_PORT 0x604 /* power-off: SLP_EN, as QEMU's ACPI PM block */

@@ -54,7 +54,7 @@ struct vm {
 	struct i8042 i8042;
 	atomic_int exit_reason; /* enum vm_exit; first stop wins */
 	char exit_detail[128];
-	int stop_efd; /* written when exit_reason is set */
+	int stop_efd;		   /* written when exit_reason is set */
 	uint32_t *debug_unclaimed; /* per-port access counts, --debug only */
 	struct vmmio_dev vdevs[VMMIO_MAX_DEVS];
 	uint32_t nvdevs;
@@ -88,5 +88,4 @@ void vcpu_destroy(struct vcpu *v);
 
 /* cpuid.c: KVM's supported CPUID fixed up for vCPU index of n. */
 int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **ret);
-int cpuid_setup_vcpu(int vcpu_fd, const struct kvm_cpuid2 *supported, uint32_t index,
-		     uint32_t n);
+int cpuid_setup_vcpu(int vcpu_fd, const struct kvm_cpuid2 *supported, uint32_t index, uint32_t n);

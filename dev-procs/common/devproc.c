@@ -24,7 +24,7 @@
 #include "sandbox/sandbox.h"
 #endif
 
-#define DEVPROC_MAX_MSG     16384
+#define DEVPROC_MAX_MSG	    16384
 #define DEVPROC_MAX_WATCHES 64
 
 enum { LINK_INIT, LINK_ATTACHED, LINK_ACTIVE };
@@ -48,8 +48,7 @@ static int devproc_send_link(struct devproc *dp, Cellvm__Device__LinkMessage *m)
 	return channel_send(dp->link_fd, &m->base, DEVPROC_MAX_MSG, NULL, 0);
 }
 
-int devproc_watch(struct devproc *dp, int fd, void (*cb)(struct devproc *dp, void *arg),
-		  void *arg)
+int devproc_watch(struct devproc *dp, int fd, void (*cb)(struct devproc *dp, void *arg), void *arg)
 {
 	for (uint32_t i = 0; i < DEVPROC_MAX_WATCHES; i++) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
@@ -137,7 +136,8 @@ static int devproc_on_attach(void *ctx, const void *msg, int *fds, size_t nfds)
 		ipc_close_fds(fds, nfds);
 		return -EPROTO;
 	}
-	p = mmap(NULL, sizeof(struct devproc_shared), PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+	p = mmap(NULL, sizeof(struct devproc_shared), PROT_READ | PROT_WRITE, MAP_SHARED, fds[1],
+		 0);
 	close(fds[1]);
 	if (p == MAP_FAILED) {
 		ipc_close_fds(fds, nfds);
@@ -234,10 +234,8 @@ static const struct dispatch_entry link_table[] = {
 						      DISPATCH_ONCE | DISPATCH_FDS},
 	[CELLVM__DEVICE__LINK_MESSAGE__MSG_ACTIVATE] = {devproc_on_activate,
 							DISPATCH_STATE(LINK_ATTACHED), 0},
-	[CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET] = {devproc_on_reset,
-						     DISPATCH_STATE(LINK_ATTACHED) |
-							     DISPATCH_STATE(LINK_ACTIVE),
-						     0},
+	[CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET] =
+		{devproc_on_reset, DISPATCH_STATE(LINK_ATTACHED) | DISPATCH_STATE(LINK_ACTIVE), 0},
 };
 
 static const void *link_payload(const Cellvm__Device__LinkMessage *m)
@@ -414,8 +412,13 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 	char role[64];
 	int r;
 
-	*dp = (struct devproc){.ops = ops, .priv = priv, .ctl_fd = DEVPROC_CHANNEL_FD,
-			       .link_fd = -1, .irq_fd = -1, .mem_fd = -1, .epfd = -1};
+	*dp = (struct devproc){.ops = ops,
+			       .priv = priv,
+			       .ctl_fd = DEVPROC_CHANNEL_FD,
+			       .link_fd = -1,
+			       .irq_fd = -1,
+			       .mem_fd = -1,
+			       .epfd = -1};
 	snprintf(role, sizeof(role), "cellvm-dev-%s", ops->kind);
 	log_init(role, getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);

@@ -18,7 +18,7 @@
 
 /* DeviceSetup.test_flags (honoured only in builds with CELLVM_TEST_HOOKS):
  * after Ready, attempt a forbidden syscall so tests can see SIGSYS. */
-#define DEVPROC_TEST_TRY_OPEN   (1U << 0)
+#define DEVPROC_TEST_TRY_OPEN	(1U << 0)
 #define DEVPROC_TEST_TRY_EXECVE (1U << 1)
 #define DEVPROC_TEST_TRY_SOCKET (1U << 2)
 
@@ -57,8 +57,8 @@ struct devproc_ops {
 	/* Before the sandbox. Check the setup; take ownership of the backend
 	 * fds (e.g. the disk image); fill *info. Returns 0 or -errno (the
 	 * process then exits with a message). */
-	int (*setup)(struct devproc *dp, const Cellvm__Device__DeviceSetup *setup,
-		     int *backend_fds, size_t nbackend, struct devproc_info *info);
+	int (*setup)(struct devproc *dp, const Cellvm__Device__DeviceSetup *setup, int *backend_fds,
+		     size_t nbackend, struct devproc_info *info);
 	/* Inside the sandbox, before Ready: e.g. create and restrict io_uring,
 	 * register fds with devproc_watch(). May be NULL. */
 	int (*sandboxed)(struct devproc *dp);
@@ -108,6 +108,5 @@ void devproc_notify(struct devproc *dp);
 void devproc_needs_reset(struct devproc *dp, const char *reason);
 
 /* Call cb(dp, arg) whenever fd is readable. Returns 0 or -errno. */
-int devproc_watch(struct devproc *dp, int fd, void (*cb)(struct devproc *dp, void *arg),
-		  void *arg);
+int devproc_watch(struct devproc *dp, int fd, void (*cb)(struct devproc *dp, void *arg), void *arg);
 int devproc_unwatch(struct devproc *dp, int fd);

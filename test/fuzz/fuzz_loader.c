@@ -14,7 +14,7 @@
 
 #define FUZZ_RAM  (64ULL << 20)
 #define FUZZ_PAGE 4096ULL
-#define CMDLINE   "console=ttyS0 panic=-1 root=/dev/vda rw"
+#define CMDLINE	  "console=ttyS0 panic=-1 root=/dev/vda rw"
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
@@ -58,7 +58,7 @@ static void fuzz_check_untouched(struct fuzz_ctx *c)
 	for (size_t i = 0; i < sizeof(c->resident); i++)
 		if (c->resident[i] & 1) {
 			fprintf(stderr, "failed load touched guest page %#zx\n",
-			        (size_t)(i * FUZZ_PAGE));
+				(size_t)(i * FUZZ_PAGE));
 			abort();
 		}
 }

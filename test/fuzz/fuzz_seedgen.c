@@ -44,7 +44,7 @@ static void seq_byte2(struct seq *s, uint8_t a, uint8_t b)
 }
 
 static void seedgen_emit(struct seedgen *g, const char *target, const char *name,
-                         const uint8_t *buf, size_t len)
+			 const uint8_t *buf, size_t len)
 {
 	char path[4096];
 	uint8_t *old;
@@ -76,7 +76,7 @@ static void seedgen_emit(struct seedgen *g, const char *target, const char *name
 }
 
 static void seedgen_image(struct seedgen *g, const char *name, const uint8_t *img, size_t len,
-                          enum boot_protocol want)
+			  enum boot_protocol want)
 {
 	struct boot_plan plan;
 
@@ -105,14 +105,14 @@ static void seedgen_loader(struct seedgen *g)
 	seedgen_image(g, "elf64.elf", img, timg_elf_build(&e, img, sizeof(img)), BOOT_ELF64);
 	timg_elf_default(&e, true, false);
 	e.seg[e.nseg++] = (struct timg_seg){.type = PT_LOAD,
-	                                    .offset = 0x500,
-	                                    .filesz = 0x100,
-	                                    .memsz = 0x1000,
-	                                    .paddr = TIMG_ELF_PADDR + TIMG_ELF_MEMSZ,
-	                                    .vaddr = TIMG_ELF_VADDR + TIMG_ELF_MEMSZ};
+					    .offset = 0x500,
+					    .filesz = 0x100,
+					    .memsz = 0x1000,
+					    .paddr = TIMG_ELF_PADDR + TIMG_ELF_MEMSZ,
+					    .vaddr = TIMG_ELF_VADDR + TIMG_ELF_MEMSZ};
 	e.phnum = (uint16_t)e.nseg;
 	seedgen_image(g, "elf64_two_segments.elf", img, timg_elf_build(&e, img, sizeof(img)),
-	              BOOT_ELF64);
+		      BOOT_ELF64);
 
 	timg_bz_default(&b);
 	seedgen_image(g, "bzimage.bin", img, timg_bz_build(&b, img, sizeof(img)), BOOT_BZIMAGE);
@@ -126,7 +126,7 @@ static void seedgen_loader(struct seedgen *g)
 	b.cmdline_size = 255;
 	b.xloadflags |= 2; /* XLF_CAN_BE_LOADED_ABOVE_4G: initrd anywhere in RAM */
 	seedgen_image(g, "bzimage_small.bin", img, timg_bz_build(&b, img, sizeof(img)),
-	              BOOT_BZIMAGE);
+		      BOOT_BZIMAGE);
 }
 
 enum { RBR, IER, IIR, LCR, MCR, LSR, MSR, SCR };
@@ -215,9 +215,9 @@ static void seedgen_serial(struct seedgen *g)
 	seedgen_emit(g, "serial", "panic", s.b, s.n);
 }
 
-#define KBD_STATUS(s)   seq_byte2(s, 1, 0)
-#define KBD_READ(s)     seq_byte2(s, 0, 0)
-#define KBD_CMD(s, c)   seq_byte2(s, 3, c)
+#define KBD_STATUS(s)	seq_byte2(s, 1, 0)
+#define KBD_READ(s)	seq_byte2(s, 0, 0)
+#define KBD_CMD(s, c)	seq_byte2(s, 3, c)
 #define KBD_WRITE(s, d) seq_byte2(s, 2, d)
 
 static void seedgen_i8042(struct seedgen *g)

@@ -78,7 +78,7 @@ static void fuzz_pio(struct serial *s, struct fuzz_sink *k, uint8_t op, uint8_t 
 		CHECK(k->out_count == out_before);
 	}
 	if (!is_write && off == 5) {
-		CHECK((v & 0x60) == 0x60);         /* transmitter always empty */
+		CHECK((v & 0x60) == 0x60);	   /* transmitter always empty */
 		CHECK(!!(v & 1) == (rx_len != 0)); /* data ready iff queued */
 	}
 	if (!is_write && off == 0 && !dlab && rx_len)

@@ -73,9 +73,8 @@ static void expect_exit(const char *name, pid_t pid, int want)
 }
 
 enum attack { GARBAGE, EMPTY, OVERSIZED, WRONG_STATE, NFDS_LIE, EXTRA_FDS, NO_ONEOF, EOF_ONLY };
-static const char *const attack_names[] = {"garbage",  "empty datagram", "oversized",
-					   "wrong state", "nfds lie", "extra fds",
-					   "no oneof", "eof"};
+static const char *const attack_names[] = {"garbage",  "empty datagram", "oversized", "wrong state",
+					   "nfds lie", "extra fds",	 "no oneof",  "eof"};
 
 static void send_attack(int sock, enum attack a, int is_core)
 {

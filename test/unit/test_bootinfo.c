@@ -15,11 +15,11 @@
 #include "test/unit/testimg.h"
 #include "vmm-core/boot.h"
 
-#define MiB        (1ULL << 20)
+#define MiB	   (1ULL << 20)
 #define GUEST_SIZE (64 * MiB)
 
-#define HVM_START_MAGIC  0x336ec578
-#define PVH_MEMMAP_ADDR  (BOOT_PVH_INFO_ADDR + 0x100)
+#define HVM_START_MAGIC	 0x336ec578
+#define PVH_MEMMAP_ADDR	 (BOOT_PVH_INFO_ADDR + 0x100)
 #define PVH_MODLIST_ADDR (BOOT_PVH_INFO_ADDR + 0xf00)
 
 /* The PVH ABI (xen/include/public/arch-x86/hvm/start_info.h), restated here
@@ -130,14 +130,14 @@ static void assert_gdt_and_paging(struct fixture *f)
 	for (uint64_t i = 0; i < 2048; i++)
 		if (pd[i] != ((i << 21) | 0x83))
 			fail_msg("pd[%llu] = %#llx", (unsigned long long)i,
-			         (unsigned long long)pd[i]);
+				 (unsigned long long)pd[i]);
 }
 
 /* The kernel and everything above the boot area keep their bytes. */
 static void assert_kernel_untouched(struct fixture *f)
 {
 	assert_region_unchanged(f, BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX,
-	                        GUEST_SIZE - BOOT_CMDLINE_ADDR - BOOT_CMDLINE_MAX);
+				GUEST_SIZE - BOOT_CMDLINE_ADDR - BOOT_CMDLINE_MAX);
 }
 
 static void test_pvh(void **state)
@@ -401,7 +401,7 @@ static void test_initrd_limits(void **state)
 	assert_int_equal(boot_place_initrd(&f->g.mem, &plan, big, GUEST_SIZE + 1), -E2BIG);
 	assert_int_equal(boot_place_initrd(&f->g.mem, &plan, big, GUEST_SIZE), -E2BIG);
 	assert_int_equal(boot_place_initrd(&f->g.mem, &plan, big, GUEST_SIZE - plan.kernel_end + 1),
-	                 -E2BIG);
+			 -E2BIG);
 	/* A low initrd_max: below the kernel, or below 1 MiB. */
 	plan.initrd_max = plan.kernel_end + 0x800;
 	assert_int_equal(boot_place_initrd(&f->g.mem, &plan, big, 0x1000), -E2BIG);
@@ -471,19 +471,19 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
 	const struct CMUnitTest tests[] = {
-	        T(test_pvh),
-	        T(test_pvh_initrd),
-	        T(test_pvh_full_map),
-	        T(test_elf64),
-	        T(test_elf64_initrd),
-	        T(test_bzimage),
-	        T(test_cmdline_empty),
-	        T(test_cmdline_limit),
-	        T(test_cmdline_kernel_limit),
-	        T(test_initrd_placement),
-	        T(test_initrd_limits),
-	        T(test_initrd_exact_fit),
-	        T(test_rng_seed),
+		T(test_pvh),
+		T(test_pvh_initrd),
+		T(test_pvh_full_map),
+		T(test_elf64),
+		T(test_elf64_initrd),
+		T(test_bzimage),
+		T(test_cmdline_empty),
+		T(test_cmdline_limit),
+		T(test_cmdline_kernel_limit),
+		T(test_initrd_placement),
+		T(test_initrd_limits),
+		T(test_initrd_exact_fit),
+		T(test_rng_seed),
 	};
 #undef T
 

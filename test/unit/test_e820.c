@@ -14,7 +14,7 @@
 #define MiB (1ULL << 20)
 
 static void assert_entry(const struct e820_map *map, uint32_t i, uint64_t addr, uint64_t size,
-                         uint32_t type)
+			 uint32_t type)
 {
 	assert_true(i < map->n);
 	assert_int_equal(map->e[i].addr, addr);
@@ -187,11 +187,11 @@ static void test_build_max(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_add_orders),  cmocka_unit_test(test_add_adjacent),
-	        cmocka_unit_test(test_add_overlap), cmocka_unit_test(test_add_empty_and_wrap),
-	        cmocka_unit_test(test_add_full),    cmocka_unit_test(test_build_64m),
-	        cmocka_unit_test(test_build_min),   cmocka_unit_test(test_build_3g),
-	        cmocka_unit_test(test_build_4g),    cmocka_unit_test(test_build_max),
+		cmocka_unit_test(test_add_orders),  cmocka_unit_test(test_add_adjacent),
+		cmocka_unit_test(test_add_overlap), cmocka_unit_test(test_add_empty_and_wrap),
+		cmocka_unit_test(test_add_full),    cmocka_unit_test(test_build_64m),
+		cmocka_unit_test(test_build_min),   cmocka_unit_test(test_build_3g),
+		cmocka_unit_test(test_build_4g),    cmocka_unit_test(test_build_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -183,10 +183,10 @@ static void test_ptr_exactly_3g(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_init_bounds),  cmocka_unit_test(test_init_split),
-	        cmocka_unit_test(test_ptr_low),      cmocka_unit_test(test_ptr_len_zero),
-	        cmocka_unit_test(test_ptr_overflow), cmocka_unit_test(test_ptr_hole),
-	        cmocka_unit_test(test_ptr_high),     cmocka_unit_test(test_ptr_exactly_3g),
+		cmocka_unit_test(test_init_bounds),  cmocka_unit_test(test_init_split),
+		cmocka_unit_test(test_ptr_low),	     cmocka_unit_test(test_ptr_len_zero),
+		cmocka_unit_test(test_ptr_overflow), cmocka_unit_test(test_ptr_hole),
+		cmocka_unit_test(test_ptr_high),     cmocka_unit_test(test_ptr_exactly_3g),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

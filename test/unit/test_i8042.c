@@ -199,7 +199,7 @@ static void test_hostile_sweep(void **state)
 		x = x * 1103515245 + 12345;
 		v = (uint8_t)(x >> 16);
 		reset = i8042_pio(&k, (x >> 8) & 1 ? I8042_CMD_PORT : I8042_DATA_PORT, &v,
-		                  (x >> 9) & 1);
+				  (x >> 9) & 1);
 		assert_false(k.reset_requested);
 		if (reset)
 			i8042_init(&k);
@@ -209,16 +209,16 @@ static void test_hostile_sweep(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_initial),
-	        cmocka_unit_test(test_self_test),
-	        cmocka_unit_test(test_ctr),
-	        cmocka_unit_test(test_pulse_reset),
-	        cmocka_unit_test(test_output_port_reset),
-	        cmocka_unit_test(test_stray_data),
-	        cmocka_unit_test(test_unknown_commands),
-	        cmocka_unit_test(test_interleaved),
-	        cmocka_unit_test(test_output_overwritten),
-	        cmocka_unit_test(test_hostile_sweep),
+		cmocka_unit_test(test_initial),
+		cmocka_unit_test(test_self_test),
+		cmocka_unit_test(test_ctr),
+		cmocka_unit_test(test_pulse_reset),
+		cmocka_unit_test(test_output_port_reset),
+		cmocka_unit_test(test_stray_data),
+		cmocka_unit_test(test_unknown_commands),
+		cmocka_unit_test(test_interleaved),
+		cmocka_unit_test(test_output_overwritten),
+		cmocka_unit_test(test_hostile_sweep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,9 +14,9 @@
 #include "test/unit/testimg.h"
 #include "vmm-core/boot.h"
 
-#define MiB        (1ULL << 20)
+#define MiB	   (1ULL << 20)
 #define GUEST_SIZE (64 * MiB)
-#define IMG_CAP    0x40000
+#define IMG_CAP	   0x40000
 
 static uint8_t img[IMG_CAP];
 
@@ -81,7 +81,7 @@ static void assert_pm_copied(const struct test_guest *g, const struct timg_bz_sp
 	/* Nothing else: the loader writes no boot data, that is bootinfo's job. */
 	assert_true(test_guest_same(g, 0, BOOT_HIMEM));
 	assert_true(
-	        test_guest_same(g, BOOT_HIMEM + s->pm_size, GUEST_SIZE - BOOT_HIMEM - s->pm_size));
+		test_guest_same(g, BOOT_HIMEM + s->pm_size, GUEST_SIZE - BOOT_HIMEM - s->pm_size));
 }
 
 static void test_valid(void **state)
@@ -183,15 +183,15 @@ static void test_header_length(void **state)
 		uint8_t jump;
 		size_t len;
 	} c[] = {
-	        /* A 2.12 header ends at 0x264; shorter than cmdline_size or longer
-	         * than we know: take the whole structure. */
-	        {0x62, 0x73},
-	        {0x6a, sizeof(struct setup_header)},
-	        {0x3a, 0x4b},
-	        {0x39, sizeof(struct setup_header)},
-	        {0x00, sizeof(struct setup_header)},
-	        {0x6b, sizeof(struct setup_header)},
-	        {0xff, sizeof(struct setup_header)},
+		/* A 2.12 header ends at 0x264; shorter than cmdline_size or longer
+		 * than we know: take the whole structure. */
+		{0x62, 0x73},
+		{0x6a, sizeof(struct setup_header)},
+		{0x3a, 0x4b},
+		{0x39, sizeof(struct setup_header)},
+		{0x00, sizeof(struct setup_header)},
+		{0x6b, sizeof(struct setup_header)},
+		{0xff, sizeof(struct setup_header)},
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
@@ -213,14 +213,14 @@ static void test_cmdline_size(void **state)
 	static const struct {
 		uint32_t size, max;
 	} c[] = {
-	        {1, 2},
-	        {255, 256},
-	        {2046, 2047},
-	        {2047, BOOT_CMDLINE_MAX},
-	        {2048, BOOT_CMDLINE_MAX},
-	        {0x7fffffff, BOOT_CMDLINE_MAX},
-	        /* + 1 must not wrap to a limit of 0 */
-	        {0xffffffff, BOOT_CMDLINE_MAX},
+		{1, 2},
+		{255, 256},
+		{2046, 2047},
+		{2047, BOOT_CMDLINE_MAX},
+		{2048, BOOT_CMDLINE_MAX},
+		{0x7fffffff, BOOT_CMDLINE_MAX},
+		/* + 1 must not wrap to a limit of 0 */
+		{0xffffffff, BOOT_CMDLINE_MAX},
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
@@ -408,13 +408,13 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
 	const struct CMUnitTest tests[] = {
-	        T(test_valid),           T(test_kernel_end),
-	        T(test_above_4g_initrd), T(test_setup_sects_zero),
-	        T(test_header_length),   T(test_cmdline_size),
-	        T(test_magic),           T(test_old_version),
-	        T(test_flags),           T(test_setup_past_eof),
-	        T(test_syssize),         T(test_too_big),
-	        T(test_truncated),       T(test_dispatch),
+		T(test_valid),		 T(test_kernel_end),
+		T(test_above_4g_initrd), T(test_setup_sects_zero),
+		T(test_header_length),	 T(test_cmdline_size),
+		T(test_magic),		 T(test_old_version),
+		T(test_flags),		 T(test_setup_past_eof),
+		T(test_syssize),	 T(test_too_big),
+		T(test_truncated),	 T(test_dispatch),
 	};
 #undef T
 

@@ -15,7 +15,7 @@
 #include "vmm-core/boot.h"
 
 #define GUEST_SIZE GMEM_MIN_SIZE
-#define IMG_CAP    0x10000
+#define IMG_CAP	   0x10000
 
 static uint8_t img[IMG_CAP];
 
@@ -196,11 +196,11 @@ static void test_elf64_two_segments(void **state)
 
 	timg_elf_default(&s, true, false);
 	s.seg[s.nseg++] = (struct timg_seg){.type = PT_LOAD,
-	                                    .offset = 0x500,
-	                                    .filesz = 0x100,
-	                                    .memsz = 0x1000,
-	                                    .paddr = data,
-	                                    .vaddr = TIMG_ELF_VADDR + TIMG_ELF_MEMSZ};
+					    .offset = 0x500,
+					    .filesz = 0x100,
+					    .memsz = 0x1000,
+					    .paddr = data,
+					    .vaddr = TIMG_ELF_VADDR + TIMG_ELF_MEMSZ};
 	/* Entry in the second segment, and segments that are not PT_LOAD skipped. */
 	s.entry = TIMG_ELF_VADDR + TIMG_ELF_MEMSZ + 0x20;
 	s.seg[s.nseg++] = (struct timg_seg){.type = PT_GNU_STACK};
@@ -233,9 +233,9 @@ static void test_not_elf(void **state)
 	assert_int_equal(loader_elf_load(junk, sizeof(junk), &g->mem, &plan), -ENOEXEC);
 	assert_int_equal(loader_elf_load(junk, 0, &g->mem, &plan), -ENOEXEC);
 	assert_int_equal(loader_elf_load((const uint8_t *)"\x7f"
-	                                                  "ELF",
-	                                 4, &g->mem, &plan),
-	                 -ENOEXEC);
+							  "ELF",
+					 4, &g->mem, &plan),
+			 -ENOEXEC);
 	assert_true(test_guest_unchanged(g));
 }
 
@@ -249,8 +249,8 @@ static void test_ident(void **state)
 		size_t off;
 		uint8_t v;
 	} bad[] = {
-	        {EI_MAG0, 0x7e},        {EI_MAG3, 'f'}, {EI_CLASS, ELFCLASSNONE}, {EI_CLASS, 3},
-	        {EI_DATA, ELFDATA2MSB}, {EI_DATA, 0},   {EI_VERSION, EV_NONE},    {EI_VERSION, 2},
+		{EI_MAG0, 0x7e},	{EI_MAG3, 'f'}, {EI_CLASS, ELFCLASSNONE}, {EI_CLASS, 3},
+		{EI_DATA, ELFDATA2MSB}, {EI_DATA, 0},	{EI_VERSION, EV_NONE},	  {EI_VERSION, 2},
 	};
 
 	for (int is64 = 0; is64 < 2; is64++) {
@@ -290,7 +290,7 @@ static void test_truncated_header(void **state)
 		/* Cut in the middle of the phdr table, of the note, of the segment. */
 		assert_int_equal(loader_elf_load(img, TIMG_ELF_PHOFF + 8, &g->mem, &plan), -EINVAL);
 		assert_int_equal(loader_elf_load(img, TIMG_ELF_NOTE_OFF + 8, &g->mem, &plan),
-		                 -EINVAL);
+				 -EINVAL);
 		assert_int_equal(loader_elf_load(img, len - 1, &g->mem, &plan), -EINVAL);
 	}
 	assert_true(test_guest_unchanged(g));
@@ -403,11 +403,11 @@ static void test_entry_in_empty_segment(void **state)
 	for (int is64 = 0; is64 < 2; is64++) {
 		timg_elf_default(&s, is64, true);
 		s.seg[s.nseg++] = (struct timg_seg){.type = PT_LOAD,
-		                                    .offset = TIMG_ELF_LOAD_OFF,
-		                                    .filesz = 0x100,
-		                                    .memsz = 0,
-		                                    .paddr = 0x1000, /* the core's boot tables */
-		                                    .vaddr = 0x1000};
+						    .offset = TIMG_ELF_LOAD_OFF,
+						    .filesz = 0x100,
+						    .memsz = 0,
+						    .paddr = 0x1000, /* the core's boot tables */
+						    .vaddr = 0x1000};
 		s.phnum = (uint16_t)s.nseg;
 		s.note.desc = 0x1010;
 		expect_fail(state, &s, -EINVAL);
@@ -415,11 +415,11 @@ static void test_entry_in_empty_segment(void **state)
 	/* The same through e_entry of a 64-bit image. */
 	timg_elf_default(&s, true, false);
 	s.seg[s.nseg++] = (struct timg_seg){.type = PT_LOAD,
-	                                    .offset = TIMG_ELF_LOAD_OFF,
-	                                    .filesz = 0x100,
-	                                    .memsz = 0,
-	                                    .paddr = 0x1000,
-	                                    .vaddr = 0xffffffff80001000ULL};
+					    .offset = TIMG_ELF_LOAD_OFF,
+					    .filesz = 0x100,
+					    .memsz = 0,
+					    .paddr = 0x1000,
+					    .vaddr = 0xffffffff80001000ULL};
 	s.phnum = (uint16_t)s.nseg;
 	s.entry = 0xffffffff80001010ULL;
 	expect_fail(state, &s, -EINVAL);
@@ -440,12 +440,12 @@ static void test_paddr_overflow(void **state)
 static void test_paddr_low(void **state)
 {
 	static const uint64_t bad[] = {0,
-	                               0x1000,
-	                               BOOT_PVH_INFO_ADDR,
-	                               BOOT_CMDLINE_ADDR,
-	                               BOOT_EBDA_START,
-	                               BOOT_HIMEM - TIMG_ELF_MEMSZ,
-	                               BOOT_HIMEM - 1};
+				       0x1000,
+				       BOOT_PVH_INFO_ADDR,
+				       BOOT_CMDLINE_ADDR,
+				       BOOT_EBDA_START,
+				       BOOT_HIMEM - TIMG_ELF_MEMSZ,
+				       BOOT_HIMEM - 1};
 	struct timg_elf_spec s;
 
 	for (int is64 = 0; is64 < 2; is64++) {
@@ -487,7 +487,7 @@ static void test_overlap(void **state)
 {
 	struct timg_elf_spec s;
 	static const uint64_t at[] = {TIMG_ELF_PADDR, TIMG_ELF_PADDR + TIMG_ELF_MEMSZ - 1,
-	                              TIMG_ELF_PADDR - 0x800, TIMG_ELF_PADDR + 0x100};
+				      TIMG_ELF_PADDR - 0x800, TIMG_ELF_PADDR + 0x100};
 
 	for (int is64 = 0; is64 < 2; is64++) {
 		for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
@@ -495,11 +495,11 @@ static void test_overlap(void **state)
 			timg_elf_default(&s, is64, true);
 			/* A second PT_LOAD overlapping the first, or the first overlapping it. */
 			s.seg[s.nseg++] = (struct timg_seg){.type = PT_LOAD,
-			                                    .offset = TIMG_ELF_LOAD_OFF,
-			                                    .filesz = 0x100,
-			                                    .memsz = 0x1000,
-			                                    .paddr = paddr,
-			                                    .vaddr = paddr};
+							    .offset = TIMG_ELF_LOAD_OFF,
+							    .filesz = 0x100,
+							    .memsz = 0x1000,
+							    .paddr = paddr,
+							    .vaddr = paddr};
 			if (at[i] < BOOT_HIMEM)
 				move_load(&s, paddr + 0x800);
 			s.phnum = (uint16_t)s.nseg;
@@ -514,7 +514,7 @@ static void test_entry_outside(void **state)
 
 	/* PVH: the entry is physical and must be in the file part of a segment. */
 	static const uint64_t pvh[] = {0, TIMG_ELF_PADDR - 1, TIMG_ELF_PADDR + TIMG_ELF_FILESZ,
-	                               TIMG_ELF_PADDR + TIMG_ELF_MEMSZ - 1, 0xffffffff};
+				       TIMG_ELF_PADDR + TIMG_ELF_MEMSZ - 1, 0xffffffff};
 	for (size_t i = 0; i < sizeof(pvh) / sizeof(pvh[0]); i++) {
 		timg_elf_default(&s, false, true);
 		s.note.desc = pvh[i];
@@ -522,7 +522,7 @@ static void test_entry_outside(void **state)
 	}
 	/* ELF64: e_entry is virtual; the physical address of the code is not it. */
 	static const uint64_t e64[] = {TIMG_ELF_PADDR + TIMG_ELF_ENTRY, TIMG_ELF_VADDR - 1,
-	                               TIMG_ELF_VADDR + TIMG_ELF_FILESZ, 0, UINT64_MAX};
+				       TIMG_ELF_VADDR + TIMG_ELF_FILESZ, 0, UINT64_MAX};
 	for (size_t i = 0; i < sizeof(e64) / sizeof(e64[0]); i++) {
 		timg_elf_default(&s, true, false);
 		s.entry = e64[i];
@@ -694,34 +694,34 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
 	const struct CMUnitTest tests[] = {
-	        T(test_pvh32),
-	        T(test_pvh32_elsewhere),
-	        T(test_pvh_desc8),
-	        T(test_pvh64),
-	        T(test_elf64),
-	        T(test_elf64_two_segments),
-	        T(test_elf32_no_note),
-	        T(test_not_elf),
-	        T(test_ident),
-	        T(test_truncated_header),
-	        T(test_phoff),
-	        T(test_phnum),
-	        T(test_phentsize),
-	        T(test_segment_file_range),
-	        T(test_filesz_over_memsz),
-	        T(test_entry_in_empty_segment),
-	        T(test_paddr_overflow),
-	        T(test_paddr_low),
-	        T(test_beyond_ram),
-	        T(test_overlap),
-	        T(test_entry_outside),
-	        T(test_note_bounds),
-	        T(test_note_desc_size),
-	        T(test_note_other),
-	        T(test_note_empty_segment),
-	        T(test_no_load_segment),
-	        T(test_dispatch),
-	        T(test_prefer_64bit),
+		T(test_pvh32),
+		T(test_pvh32_elsewhere),
+		T(test_pvh_desc8),
+		T(test_pvh64),
+		T(test_elf64),
+		T(test_elf64_two_segments),
+		T(test_elf32_no_note),
+		T(test_not_elf),
+		T(test_ident),
+		T(test_truncated_header),
+		T(test_phoff),
+		T(test_phnum),
+		T(test_phentsize),
+		T(test_segment_file_range),
+		T(test_filesz_over_memsz),
+		T(test_entry_in_empty_segment),
+		T(test_paddr_overflow),
+		T(test_paddr_low),
+		T(test_beyond_ram),
+		T(test_overlap),
+		T(test_entry_outside),
+		T(test_note_bounds),
+		T(test_note_desc_size),
+		T(test_note_other),
+		T(test_note_empty_segment),
+		T(test_no_load_segment),
+		T(test_dispatch),
+		T(test_prefer_64bit),
 	};
 #undef T
 

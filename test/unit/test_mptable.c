@@ -138,9 +138,7 @@ static void mp_parse(const struct test_guest *g, struct mp_parsed *ret)
 			assert_int_equal(p[6], ret->ioapic_id);
 			ret->intsrc++;
 			break;
-		case MP_LINTSRC:
-			ret->lintsrc++;
-			break;
+		case MP_LINTSRC: ret->lintsrc++; break;
 		}
 		p += mp_entry_size[*p];
 	}
@@ -213,8 +211,8 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
 	const struct CMUnitTest tests[] = {
-	        T(test_one_cpu),     T(test_two_cpus),   T(test_max_cpus),
-	        T(test_every_count), T(test_bad_counts),
+		T(test_one_cpu),     T(test_two_cpus),	 T(test_max_cpus),
+		T(test_every_count), T(test_bad_counts),
 	};
 #undef T
 

@@ -351,7 +351,7 @@ static void test_panic_prefixed(void **state)
 	struct fixture *f = *state;
 
 	puts_guest(f,
-	           "[    1.234567] Kernel panic - not syncing: VFS: Unable to mount root fs\r\n");
+		   "[    1.234567] Kernel panic - not syncing: VFS: Unable to mount root fs\r\n");
 	assert_true(serial_panic_seen(&f->s));
 }
 
@@ -447,13 +447,13 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	        T(test_reset_state),    T(test_scratch),        T(test_ier_readback),
-	        T(test_fifo),           T(test_loopback_msr),   T(test_loopback_data),
-	        T(test_thr_out),        T(test_thre_interrupt), T(test_rx),
-	        T(test_rx_priority),    T(test_rx_bounded),     T(test_fifo_clear),
-	        T(test_dlab),           T(test_panic),          T(test_panic_prefixed),
-	        T(test_no_false_panic), T(test_long_lines),     T(test_hostile_sweep),
-	        T(test_hostile_random),
+		T(test_reset_state),	T(test_scratch),	T(test_ier_readback),
+		T(test_fifo),		T(test_loopback_msr),	T(test_loopback_data),
+		T(test_thr_out),	T(test_thre_interrupt), T(test_rx),
+		T(test_rx_priority),	T(test_rx_bounded),	T(test_fifo_clear),
+		T(test_dlab),		T(test_panic),		T(test_panic_prefixed),
+		T(test_no_false_panic), T(test_long_lines),	T(test_hostile_sweep),
+		T(test_hostile_random),
 	};
 #undef T
 

@@ -13,7 +13,7 @@ void test_guest_init(struct test_guest *g, uint64_t size)
 	g->snap = malloc(size);
 	if (!g->ram || !g->snap || gmem_init(&g->mem, g->ram, size) < 0) {
 		fprintf(stderr, "test_guest_init: cannot set up %llu bytes\n",
-		        (unsigned long long)size);
+			(unsigned long long)size);
 		abort();
 	}
 	test_guest_reset(g);

@@ -19,20 +19,20 @@ void timg_elf_default(struct timg_elf_spec *s, bool is64, bool pvh)
 	s->phentsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	if (pvh) {
 		s->seg[n++] = (struct timg_seg){
-		        .type = PT_NOTE, .offset = TIMG_ELF_NOTE_OFF, .filesz = 20, .memsz = 20};
+			.type = PT_NOTE, .offset = TIMG_ELF_NOTE_OFF, .filesz = 20, .memsz = 20};
 		s->note = (struct timg_note){.present = true,
-		                             .namesz = 4,
-		                             .descsz = 4,
-		                             .type = XEN_ELFNOTE_PHYS32_ENTRY,
-		                             .name = "Xen",
-		                             .desc = TIMG_ELF_PADDR + TIMG_ELF_ENTRY};
+					     .namesz = 4,
+					     .descsz = 4,
+					     .type = XEN_ELFNOTE_PHYS32_ENTRY,
+					     .name = "Xen",
+					     .desc = TIMG_ELF_PADDR + TIMG_ELF_ENTRY};
 	}
 	s->seg[n++] = (struct timg_seg){.type = PT_LOAD,
-	                                .offset = TIMG_ELF_LOAD_OFF,
-	                                .filesz = TIMG_ELF_FILESZ,
-	                                .memsz = TIMG_ELF_MEMSZ,
-	                                .paddr = TIMG_ELF_PADDR,
-	                                .vaddr = is64 ? TIMG_ELF_VADDR : TIMG_ELF_PADDR};
+					.offset = TIMG_ELF_LOAD_OFF,
+					.filesz = TIMG_ELF_FILESZ,
+					.memsz = TIMG_ELF_MEMSZ,
+					.paddr = TIMG_ELF_PADDR,
+					.vaddr = is64 ? TIMG_ELF_VADDR : TIMG_ELF_PADDR};
 	s->nseg = n;
 	s->phnum = (uint16_t)n;
 	s->entry = (is64 ? TIMG_ELF_VADDR : TIMG_ELF_PADDR) + TIMG_ELF_ENTRY;
@@ -63,13 +63,13 @@ static void timg_elf_header(const struct timg_elf_spec *s, uint8_t *buf, size_t 
 
 	if (s->is64) {
 		Elf64_Ehdr eh = {.e_type = ET_EXEC,
-		                 .e_machine = s->machine,
-		                 .e_version = EV_CURRENT,
-		                 .e_entry = s->entry,
-		                 .e_phoff = s->phoff,
-		                 .e_ehsize = sizeof(eh),
-		                 .e_phentsize = s->phentsize,
-		                 .e_phnum = s->phnum};
+				 .e_machine = s->machine,
+				 .e_version = EV_CURRENT,
+				 .e_entry = s->entry,
+				 .e_phoff = s->phoff,
+				 .e_ehsize = sizeof(eh),
+				 .e_phentsize = s->phentsize,
+				 .e_phnum = s->phnum};
 		memcpy(eh.e_ident, ident, sizeof(ident));
 		eh.e_ident[EI_CLASS] = ELFCLASS64;
 		eh.e_ident[EI_DATA] = ELFDATA2LSB;
@@ -77,13 +77,13 @@ static void timg_elf_header(const struct timg_elf_spec *s, uint8_t *buf, size_t 
 		timg_put(buf, len, 0, &eh, sizeof(eh));
 	} else {
 		Elf32_Ehdr eh = {.e_type = ET_EXEC,
-		                 .e_machine = s->machine,
-		                 .e_version = EV_CURRENT,
-		                 .e_entry = (Elf32_Addr)s->entry,
-		                 .e_phoff = (Elf32_Off)s->phoff,
-		                 .e_ehsize = sizeof(eh),
-		                 .e_phentsize = s->phentsize,
-		                 .e_phnum = s->phnum};
+				 .e_machine = s->machine,
+				 .e_version = EV_CURRENT,
+				 .e_entry = (Elf32_Addr)s->entry,
+				 .e_phoff = (Elf32_Off)s->phoff,
+				 .e_ehsize = sizeof(eh),
+				 .e_phentsize = s->phentsize,
+				 .e_phnum = s->phnum};
 		memcpy(eh.e_ident, ident, sizeof(ident));
 		eh.e_ident[EI_CLASS] = ELFCLASS32;
 		eh.e_ident[EI_DATA] = ELFDATA2LSB;
@@ -98,23 +98,23 @@ static void timg_elf_phdr(const struct timg_elf_spec *s, uint32_t i, uint8_t *bu
 
 	if (s->is64) {
 		Elf64_Phdr ph = {.p_type = g->type,
-		                 .p_flags = PF_R | PF_X,
-		                 .p_offset = g->offset,
-		                 .p_vaddr = g->vaddr,
-		                 .p_paddr = g->paddr,
-		                 .p_filesz = g->filesz,
-		                 .p_memsz = g->memsz,
-		                 .p_align = 16};
+				 .p_flags = PF_R | PF_X,
+				 .p_offset = g->offset,
+				 .p_vaddr = g->vaddr,
+				 .p_paddr = g->paddr,
+				 .p_filesz = g->filesz,
+				 .p_memsz = g->memsz,
+				 .p_align = 16};
 		timg_put(buf, len, s->phoff + i * sizeof(ph), &ph, sizeof(ph));
 	} else {
 		Elf32_Phdr ph = {.p_type = g->type,
-		                 .p_offset = (Elf32_Off)g->offset,
-		                 .p_vaddr = (Elf32_Addr)g->vaddr,
-		                 .p_paddr = (Elf32_Addr)g->paddr,
-		                 .p_filesz = (Elf32_Word)g->filesz,
-		                 .p_memsz = (Elf32_Word)g->memsz,
-		                 .p_flags = PF_R | PF_X,
-		                 .p_align = 16};
+				 .p_offset = (Elf32_Off)g->offset,
+				 .p_vaddr = (Elf32_Addr)g->vaddr,
+				 .p_paddr = (Elf32_Addr)g->paddr,
+				 .p_filesz = (Elf32_Word)g->filesz,
+				 .p_memsz = (Elf32_Word)g->memsz,
+				 .p_flags = PF_R | PF_X,
+				 .p_align = 16};
 		timg_put(buf, len, s->phoff + i * sizeof(ph), &ph, sizeof(ph));
 	}
 }
@@ -133,7 +133,7 @@ static void timg_elf_note(const struct timg_elf_spec *s, uint8_t *buf, size_t le
 	timg_put(buf, len, off + 12, n->name, 4);
 	/* The descriptor follows the name padded to 4 bytes. */
 	timg_put(buf, len, off + 12 + ((n->namesz + 3ULL) & ~3ULL), &n->desc,
-	         n->descsz < 8 ? n->descsz : 8);
+		 n->descsz < 8 ? n->descsz : 8);
 }
 
 size_t timg_elf_build(const struct timg_elf_spec *s, uint8_t *buf, size_t cap)

@@ -10,15 +10,15 @@
 
 /* Default ELF layout: header at 0, phdrs at 0x40, note at 0x200, the loadable
  * bytes at 0x400 (0x300 of file, 0x2000 in memory) loaded at 1 MiB. */
-#define TIMG_ELF_PHOFF    0x40
+#define TIMG_ELF_PHOFF	  0x40
 #define TIMG_ELF_NOTE_OFF 0x200
 #define TIMG_ELF_LOAD_OFF 0x400
-#define TIMG_ELF_FILESZ   0x300
-#define TIMG_ELF_MEMSZ    0x2000
-#define TIMG_ELF_PADDR    0x100000ULL
-#define TIMG_ELF_VADDR    0xffffffff81000000ULL /* ELF64: vaddr = paddr + this - 1 MiB */
-#define TIMG_ELF_ENTRY    0x10ULL               /* entry offset into the segment */
-#define TIMG_ELF_LEN      (TIMG_ELF_LOAD_OFF + TIMG_ELF_FILESZ)
+#define TIMG_ELF_FILESZ	  0x300
+#define TIMG_ELF_MEMSZ	  0x2000
+#define TIMG_ELF_PADDR	  0x100000ULL
+#define TIMG_ELF_VADDR	  0xffffffff81000000ULL /* ELF64: vaddr = paddr + this - 1 MiB */
+#define TIMG_ELF_ENTRY	  0x10ULL		/* entry offset into the segment */
+#define TIMG_ELF_LEN	  (TIMG_ELF_LOAD_OFF + TIMG_ELF_FILESZ)
 
 struct timg_seg {
 	uint32_t type;
@@ -36,11 +36,11 @@ struct timg_note {
 struct timg_elf_spec {
 	bool is64;
 	uint16_t machine;   /* EM_X86_64 / EM_386 */
-	uint64_t entry;     /* e_entry */
-	uint64_t phoff;     /* e_phoff */
-	uint16_t phnum;     /* e_phnum as written, may differ from nseg */
+	uint64_t entry;	    /* e_entry */
+	uint64_t phoff;	    /* e_phoff */
+	uint16_t phnum;	    /* e_phnum as written, may differ from nseg */
 	uint16_t phentsize; /* e_phentsize as written */
-	uint32_t nseg;      /* program headers actually written at phoff */
+	uint32_t nseg;	    /* program headers actually written at phoff */
 	struct timg_seg seg[TIMG_MAX_SEGS];
 	struct timg_note note;
 	size_t len; /* file length: may cut the image short */
@@ -71,7 +71,7 @@ struct timg_bz_spec {
 	uint32_t header;     /* "HdrS" */
 	uint16_t boot_flag;  /* 0xAA55 */
 	uint8_t setup_sects; /* 0 means 4 to the loader */
-	uint8_t jump;        /* byte at 0x201: header length past 0x202 */
+	uint8_t jump;	     /* byte at 0x201: header length past 0x202 */
 	uint16_t version;    /* 0x020f */
 	uint8_t loadflags;   /* LOADED_HIGH */
 	uint16_t xloadflags; /* XLF_KERNEL_64 */
@@ -82,7 +82,7 @@ struct timg_bz_spec {
 	uint32_t initrd_addr_max;
 	uint64_t pref_address;
 	size_t pm_size; /* bytes after the setup sectors */
-	size_t len;     /* file length; 0 means (setup_sects + 1) * 512 + pm_size */
+	size_t len;	/* file length; 0 means (setup_sects + 1) * 512 + pm_size */
 };
 
 void timg_bz_default(struct timg_bz_spec *s);
