@@ -1,7 +1,7 @@
 /* A minimal bzImage (Linux x86 boot protocol 2.15): one setup sector holding
  * the header, then a protected-mode part whose 64-bit entry (offset 0x200)
  * prints, checks boot_params in RSI and powers off. objcopy makes it flat. */
-#include "payload.h"
+#include "payload.inc"
 	.code16
 	.text
 	.globl _start

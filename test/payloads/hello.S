@@ -1,6 +1,6 @@
 /* PVH payload: checks the start_info it was given, echoes the command line on
  * COM1 and powers the VM off. Expected output: "pvh: hello" ... "pvh: ok". */
-#include "payload.h"
+#include "payload.inc"
 	.code32
 	.text
 	.globl pvh_start

@@ -1,6 +1,6 @@
 /* 64-bit ELF payload without a PVH note: entered in long mode with RSI at
  * boot_params. Checks the "HdrS" magic and the e820 count there, then powers off. */
-#include "payload.h"
+#include "payload.inc"
 	.code64
 	.text
 	.globl start64

@@ -1,5 +1,5 @@
 /* 32-bit helpers for PVH payloads: serial output and power-off. */
-#include "payload.h"
+#include "payload.inc"
 	.code32
 	.text
 /* puts: print the NUL-terminated string at %esi. Clobbers eax, edx, esi. */

@@ -1,6 +1,6 @@
 /* PVH payload: prints a kernel-style panic line, then resets through the
  * i8042 as Linux does with panic=N. The VMM must report a guest panic. */
-#include "payload.h"
+#include "payload.inc"
 	.code32
 	.text
 	.globl pvh_start

@@ -1,5 +1,5 @@
 /* PVH payload: asks the i8042 for a CPU reset (command 0xFE on port 0x64). */
-#include "payload.h"
+#include "payload.inc"
 	.code32
 	.text
 	.globl pvh_start

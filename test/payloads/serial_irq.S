@@ -3,7 +3,7 @@
  * then echoes every received byte from the RX interrupt until it sees 'q', and
  * powers off. Expected output: "irq: banner" then the echoed input and
  * "irq: rx=N tx=M". */
-#include "payload.h"
+#include "payload.inc"
 #define VEC_BASE 0x20
 #define UART_IER (COM1 + 1)
 #define UART_IIR (COM1 + 2)

@@ -2,7 +2,7 @@
  * INIT-SIPI-SIPI through its LAPIC; each AP runs a real-mode trampoline that
  * counts itself in. The expected count is the first byte of the command line
  * ('1'..'9' CPUs in all). Prints "smp: N APs up" or "smp: timeout". */
-#include "payload.h"
+#include "payload.inc"
 #define LAPIC_ICR_LO 0xfee00300
 #define TRAMPOLINE   0x10000    /* SIPI vector 0x10 */
 #define AP_COUNT     (TRAMPOLINE + 0x100)

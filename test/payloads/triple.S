@@ -1,6 +1,6 @@
 /* PVH payload: triple fault (an exception with an empty IDT). The VMM must end
  * the VM as a reboot. */
-#include "payload.h"
+#include "payload.inc"
 	.code32
 	.text
 	.globl pvh_start
