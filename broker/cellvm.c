@@ -188,9 +188,10 @@ static int run_vm(struct core_config *cfg, struct disk_opt *disks, size_t ndisks
 	}
 out:
 	for (size_t i = 0; i < ndev; i++) {
-		/* Give each device a moment to notice the core is gone, then insist. */
-		int st = launcher_stop_device(&devs[i], SIGTERM);
-		if (st > 0 && st != 128 + SIGTERM)
+		/* Each device gets a second to notice the core is gone, then SIGKILL
+		 * (a device is PID 1 of its namespace: SIGTERM would not reach it). */
+		int st = launcher_stop_device(&devs[i], SIGKILL);
+		if (st > 0 && st != 128 + SIGKILL)
 			log_warn("disk %zu: device process ended with status %d", i, st);
 	}
 	close(cfg->mem_fd);

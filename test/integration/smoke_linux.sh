@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 cellvm=$1 srcdir=$2
 need_kvm
-dir=$(guest_dir "$srcdir")
+dir=$(guest_dir "$srcdir") || exit $?
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start=$(date +%s)
