@@ -17,34 +17,60 @@
 #define VIRTQ_DESC_F_WRITE    2
 #define VIRTQ_DESC_F_INDIRECT 4
 
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+#define VIRTQ_USED_F_NO_NOTIFY	   1
+
 #define VIRTIO_RING_F_INDIRECT_DESC 28
-#define VIRTIO_RING_F_EVENT_IDX     29
+#define VIRTIO_RING_F_EVENT_IDX	    29
+
+/* Guest RAM layout of the rings (little-endian, as the spec lays them out). */
+struct virtq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct virtq_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
+/* Bytes of each ring for a queue of size n (event fields included). */
+#define VIRTQ_DESC_BYTES(n)  ((uint64_t)(n)*16)
+#define VIRTQ_AVAIL_BYTES(n) (6 + (uint64_t)(n)*2)
+#define VIRTQ_USED_BYTES(n)  (6 + (uint64_t)(n)*8)
 
 struct virtq {
 	const struct gmem *mem;
 	uint32_t size; /* power of two, <= VIRTQ_MAX_SIZE */
 	uint64_t desc, avail, used;
-	bool event_idx;  /* VIRTIO_RING_F_EVENT_IDX negotiated */
-	bool indirect;   /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
-	uint16_t last_avail;  /* next avail entry to consume */
-	uint16_t used_idx;    /* our copy of used->idx */
+	bool event_idx;		 /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;		 /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	uint16_t last_avail;	 /* next avail entry to consume */
+	uint16_t avail_seen;	 /* avail->idx as last read: it never moves back */
+	uint16_t used_idx;	 /* our copy of used->idx */
 	uint16_t signalled_used; /* used_idx at the last interrupt */
 	bool signalled_valid;
-	bool broken;     /* a driver error was seen: NEEDS_RESET */
+	bool broken; /* a driver error was seen: NEEDS_RESET */
+	/* Host views of the rings, checked once by virtq_init(). */
+	uint8_t *desc_host, *avail_host, *used_host;
 };
 
 /* One buffer segment of a chain, host view already bounds-checked. */
 struct virtq_seg {
 	uint64_t gpa;
 	uint32_t len;
-	bool write; /* device-writable */
+	bool write;    /* device-writable */
 	uint8_t *host; /* gmem_ptr(gpa, len) */
 };
 
+/* Zero-length descriptors count against the chain length but leave no
+ * segment. */
 struct virtq_chain {
 	uint16_t head;
 	uint32_t nseg;
-	uint32_t nread;  /* leading device-readable segments */
+	uint32_t nread; /* leading device-readable segments */
 	uint64_t read_len, write_len;
 	struct virtq_seg seg[VIRTQ_MAX_SEGS];
 };
