@@ -24,6 +24,13 @@
 #include "proto/channel.h"
 #include "proto/ipc.h"
 #include "proto/vm_channel.h"
+#ifdef CELLVM_HAVE_SANDBOX
+#include "sandbox/sandbox.h"
+#endif
+
+/* Root inside a child's user namespace is this unprivileged id outside. */
+#define LAUNCHER_CHILD_UID 65534
+#define LAUNCHER_CHILD_GID 65534
 
 #define LAUNCHER_DEVICE_MAX_MSG 16384
 
@@ -69,13 +76,17 @@ int launcher_create_memory(uint64_t size)
 }
 
 /* In the child between fork and exec: only async-signal-safe calls. */
-static void launcher_exec_child(const char *path, const char *argv0, int chan)
+static void launcher_exec_child(const char *path, const char *argv0, int chan, int sync)
 {
 	char *const argv[] = {(char *)argv0, NULL};
+	char go;
 	int devnull;
 
 	/* A child must not outlive the process that supervises it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Wait until the launcher has mapped our user namespace's ids. */
+	if (read(sync, &go, 1) != 1)
+		_exit(127);
 	if (dup2(chan, LAUNCHER_CHILD_CHANNEL_FD) < 0)
 		_exit(127);
 	devnull = open("/dev/null", O_RDWR);
@@ -95,6 +106,7 @@ static int launcher_spawn(const char *name, int child_chan, pid_t *ret_pid, int 
 			  char *err, size_t errlen)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 64];
+	int sync[2];
 	pid_t pid;
 	int r;
 
@@ -109,14 +121,39 @@ static int launcher_spawn(const char *name, int child_chan, pid_t *ret_pid, int 
 		/* Our own binary missing is an installation problem, not bad input. */
 		return -ELIBACC;
 	}
-	pid = fork();
-	if (pid < 0) {
+	if (pipe2(sync, O_CLOEXEC) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "fork: %s", strerror(errno));
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return r;
+	}
+#ifdef CELLVM_HAVE_SANDBOX
+	/* New user, pid, mount, ipc, uts and net namespaces from the start. */
+	pid = sandbox_fork();
+#else
+	pid = fork();
+#endif
+	if (pid < 0) {
+		r = pid == -1 ? -errno : (int)pid;
+		snprintf(err, errlen, "fork: %s", strerror(-r));
+		close(sync[0]);
+		close(sync[1]);
 		return r;
 	}
 	if (pid == 0)
-		launcher_exec_child(path, name, child_chan);
+		launcher_exec_child(path, name, child_chan, sync[0]);
+	close(sync[0]);
+#ifdef CELLVM_HAVE_SANDBOX
+	r = sandbox_map_ids(pid, LAUNCHER_CHILD_UID, LAUNCHER_CHILD_GID);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot map its user namespace: %s", name, strerror(-r));
+		close(sync[1]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return r;
+	}
+#endif
+	(void)!write(sync[1], "g", 1);
+	close(sync[1]);
 	*ret_pid = pid;
 	*ret_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (*ret_pidfd < 0) {

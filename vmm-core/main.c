@@ -19,6 +19,9 @@
 #include "proto/vm_channel.h"
 #include "vmm-core/mptable.h"
 #include "vmm-core/vm.h"
+#ifdef CELLVM_HAVE_SANDBOX
+#include "sandbox/sandbox.h"
+#endif
 
 #define CORE_CHANNEL_FD 3
 #define CORE_MAX_KERNEL (512ULL << 20)
@@ -235,6 +238,36 @@ static int core_load(struct core *c)
 	return 0;
 }
 
+/* Everything the core needs is open: enter the sandbox, keeping exactly the
+ * fds in use (channel, console, KVM, vCPUs, devices). */
+static int core_enter_sandbox(struct core *c)
+{
+#ifdef CELLVM_HAVE_SANDBOX
+	int keep[8 + VM_MAX_CPUS + VMMIO_MAX_DEVS * (2 + VMMIO_MAX_QUEUES)];
+	struct vm *vm = &c->vm;
+	size_t n = 0;
+
+	keep[n++] = c->chan;
+	keep[n++] = vm->console_fd;
+	keep[n++] = vm->kvm_fd;
+	keep[n++] = vm->vm_fd;
+	keep[n++] = vm->stop_efd;
+	for (uint32_t i = 0; i < vm->ncpus; i++)
+		keep[n++] = vm->vcpus[i].fd;
+	for (uint32_t i = 0; i < vm->nvdevs; i++) {
+		keep[n++] = vm->vdevs[i].link_fd;
+		keep[n++] = vm->vdevs[i].irq_fd;
+		for (uint32_t q = 0; q < VMMIO_MAX_QUEUES; q++)
+			if (vm->vdevs[i].q[q].kick_fd >= 0)
+				keep[n++] = vm->vdevs[i].q[q].kick_fd;
+	}
+	return sandbox_enter(SANDBOX_CORE, keep, n);
+#else
+	(void)c;
+	return 0;
+#endif
+}
+
 static int core_send_ready(struct core *c)
 {
 	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
@@ -342,6 +375,11 @@ int main(int argc, char **argv)
 	r = vm_setup_vcpus(&c.vm);
 	if (r < 0) {
 		r = core_fail(&c, VM_EXIT_ERROR, "vCPU setup", r);
+		goto out;
+	}
+	r = core_enter_sandbox(&c);
+	if (r < 0) {
+		r = core_fail(&c, VM_EXIT_ERROR, "entering the sandbox", r);
 		goto out;
 	}
 	r = core_send_ready(&c);

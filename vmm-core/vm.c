@@ -88,6 +88,9 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, uint32_t
 		munmap(host, mem_size);
 		return r;
 	}
+	/* The mapping is all the core needs of the memfd. */
+	close(vm->mem_fd);
+	vm->mem_fd = -1;
 	/* Intel needs these two pages reserved in the MMIO hole; harmless elsewhere. */
 	(void)ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR);
 	{
