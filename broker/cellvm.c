@@ -131,6 +131,11 @@ static int run_vm(struct core_config *cfg, struct disk_opt *disks, size_t ndisks
 	int r, status = EXIT_VMM_ERROR;
 	size_t ndev = 0;
 
+#ifdef CELLVM_TEST_HOOKS
+	/* Test builds: ask a child to try a forbidden syscall once sandboxed. */
+	if (getenv("CELLVM_TEST_CORE_FLAGS"))
+		cfg->test_flags = (uint32_t)strtoul(getenv("CELLVM_TEST_CORE_FLAGS"), NULL, 0);
+#endif
 	cfg->mem_fd = launcher_create_memory(cfg->memory);
 	if (cfg->mem_fd < 0) {
 		log_err("guest memory: %s", strerror(-cfg->mem_fd));
@@ -138,6 +143,11 @@ static int run_vm(struct core_config *cfg, struct disk_opt *disks, size_t ndisks
 	}
 	for (; ndev < ndisks; ndev++) {
 		struct device_config dc = {.kind = "blk", .debug = cfg->debug};
+#ifdef CELLVM_TEST_HOOKS
+		if (getenv("CELLVM_TEST_DEVICE_FLAGS"))
+			dc.test_flags =
+				(uint32_t)strtoul(getenv("CELLVM_TEST_DEVICE_FLAGS"), NULL, 0);
+#endif
 		r = disk_opt_open(&disks[ndev], err, sizeof(err));
 		if (r < 0) {
 			log_err("--disk: %s", err);
@@ -162,7 +172,8 @@ static int run_vm(struct core_config *cfg, struct disk_opt *disks, size_t ndisks
 	r = launcher_start_core(cfg, &p, err, sizeof(err), &status);
 	if (r < 0) {
 		log_err("%s", err);
-		if (status < 0 || status >= 128)
+		/* Only the core's own statuses (0-4) mean something to the user. */
+		if (status < 0 || status > 4)
 			/* Opening the user's files failed: that is bad input. */
 			status = (r == -ENOENT || r == -EACCES || r == -EISDIR) ? EXIT_BAD_INPUT
 										: EXIT_VMM_ERROR;

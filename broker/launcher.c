@@ -76,7 +76,7 @@ int launcher_create_memory(uint64_t size)
 }
 
 /* In the child between fork and exec: only async-signal-safe calls. */
-static void launcher_exec_child(const char *path, const char *argv0, int chan, int sync)
+static void launcher_exec_child(int exe, const char *argv0, int chan, int sync)
 {
 	char *const argv[] = {(char *)argv0, NULL};
 	char go;
@@ -87,7 +87,18 @@ static void launcher_exec_child(const char *path, const char *argv0, int chan, i
 	/* Wait until the launcher has mapped our user namespace's ids. */
 	if (read(sync, &go, 1) != 1)
 		_exit(127);
+#ifdef CELLVM_HAVE_SANDBOX
+	/* Become the namespace's root, which is an unprivileged id outside;
+	 * exec then gives us capabilities inside our namespaces only. */
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		_exit(127);
+#endif
 	if (dup2(chan, LAUNCHER_CHILD_CHANNEL_FD) < 0)
+		_exit(127);
+	/* The binary was opened by the launcher: the child, an unprivileged id
+	 * by now, needs no search permission on the directories above it. */
+	if (dup2(exe, LAUNCHER_CHILD_CHANNEL_FD + 1) < 0 ||
+	    fcntl(LAUNCHER_CHILD_CHANNEL_FD + 1, F_SETFD, FD_CLOEXEC) < 0)
 		_exit(127);
 	devnull = open("/dev/null", O_RDWR);
 	if (devnull >= 0) {
@@ -95,9 +106,10 @@ static void launcher_exec_child(const char *path, const char *argv0, int chan, i
 		/* stdout stays free of anything but the console, which is the launcher's */
 		dup2(STDERR_FILENO, STDOUT_FILENO);
 	}
-	/* Exactly one inherited fd besides stdio: the channel. */
-	syscall(SYS_close_range, LAUNCHER_CHILD_CHANNEL_FD + 1, ~0U, 0);
-	execve(path, argv, environ);
+	/* Exactly one inherited fd besides stdio: the channel (the binary's fd
+	 * is close-on-exec). */
+	syscall(SYS_close_range, LAUNCHER_CHILD_CHANNEL_FD + 2, ~0U, 0);
+	syscall(SYS_execveat, LAUNCHER_CHILD_CHANNEL_FD + 1, "", argv, environ, AT_EMPTY_PATH);
 	_exit(127);
 }
 
@@ -106,7 +118,7 @@ static int launcher_spawn(const char *name, int child_chan, pid_t *ret_pid, int 
 			  char *err, size_t errlen)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 64];
-	int sync[2];
+	int sync[2], exe;
 	pid_t pid;
 	int r;
 
@@ -116,14 +128,18 @@ static int launcher_spawn(const char *name, int child_chan, pid_t *ret_pid, int 
 		return r;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (access(path, X_OK) < 0) {
+	exe = open(path, O_PATH | O_CLOEXEC);
+	if (exe < 0 || access(path, X_OK) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (exe >= 0)
+			close(exe);
 		/* Our own binary missing is an installation problem, not bad input. */
 		return -ELIBACC;
 	}
 	if (pipe2(sync, O_CLOEXEC) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(exe);
 		return r;
 	}
 #ifdef CELLVM_HAVE_SANDBOX
@@ -137,11 +153,13 @@ static int launcher_spawn(const char *name, int child_chan, pid_t *ret_pid, int 
 		snprintf(err, errlen, "fork: %s", strerror(-r));
 		close(sync[0]);
 		close(sync[1]);
+		close(exe);
 		return r;
 	}
 	if (pid == 0)
-		launcher_exec_child(path, name, child_chan, sync[0]);
+		launcher_exec_child(exe, name, child_chan, sync[0]);
 	close(sync[0]);
+	close(exe);
 #ifdef CELLVM_HAVE_SANDBOX
 	r = sandbox_map_ids(pid, LAUNCHER_CHILD_UID, LAUNCHER_CHILD_GID);
 	if (r < 0) {
@@ -197,6 +215,10 @@ static int launcher_wait_chan(int chan, int pidfd, const char *who, char *err, s
 	}
 	if (n < 0)
 		return -errno;
+	if (!(pfd[0].revents & (POLLIN | POLLHUP))) {
+		snprintf(err, errlen, "%s exited before it was ready", who);
+		return -ECHILD;
+	}
 	return 0;
 }
 
@@ -246,6 +268,7 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 	s.cmdline = (char *)(cfg->cmdline ? cfg->cmdline : "");
 	s.has_initrd = cfg->initrd != NULL;
 	s.log_level = cfg->debug ? 1 : 0;
+	s.test_flags = cfg->test_flags;
 	for (size_t i = 0; i < cfg->ndevices; i++) {
 		cellvm__vm__core_device__init(&devs[i]);
 		devs[i].kind = (char *)cfg->device_kinds[i];
@@ -359,6 +382,9 @@ int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, ch
 	r = launcher_spawn("cellvm-core", chan[1], &ret->pid, &ret->pidfd, err, errlen);
 	if (r < 0)
 		goto out;
+	/* Only the child holds its end now: its exit shows as EOF. */
+	close(chan[1]);
+	chan[1] = -1;
 	ret->chan = chan[0];
 	ret->console = cons[0];
 	chan[0] = cons[0] = -1;
@@ -464,6 +490,8 @@ int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t 
 	r = launcher_spawn(name, ctl[1], &ret->pid, &ret->pidfd, err, errlen);
 	if (r < 0)
 		goto fail;
+	close(ctl[1]);
+	ctl[1] = -1;
 	ret->ctl = ctl[0];
 	ctl[0] = -1;
 	r = launcher_device_setup(cfg, ret->ctl, mem_fd, link[1], mem_size, low_size);

@@ -21,6 +21,7 @@ struct core_config {
 	const struct device_proc *devices; /* started, Ready; their links go to the core */
 	const char *const *device_kinds;
 	size_t ndevices;
+	uint32_t test_flags; /* CoreSetup.test_flags (test builds only) */
 };
 
 struct core_proc {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "vmm-core/vm.h"
 #ifdef CELLVM_HAVE_SANDBOX
 #include "sandbox/sandbox.h"
+SANDBOX_SANITIZER_OPTIONS
 #endif
 
 #define CORE_CHANNEL_FD 3
@@ -387,6 +389,17 @@ int main(int argc, char **argv)
 		r = VM_EXIT_ERROR;
 		goto out;
 	}
+#ifdef CELLVM_TEST_HOOKS
+	/* Test builds only: prove the sandbox by trying what it forbids. */
+	if (c.setup->test_flags & 1)
+		(void)!open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+	if (c.setup->test_flags & 2) {
+		char *const tv[] = {(char *)"/bin/true", NULL};
+		execve(tv[0], tv, tv + 1);
+	}
+	if (c.setup->test_flags & 4)
+		(void)!socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+#endif
 	r = vm_start(&c.vm);
 	if (r < 0) {
 		vm_request_stop(&c.vm, VM_EXIT_ERROR, "cannot start vCPU threads");

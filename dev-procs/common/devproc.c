@@ -22,6 +22,7 @@
 #include "proto/ipc.h"
 #ifdef CELLVM_HAVE_SANDBOX
 #include "sandbox/sandbox.h"
+SANDBOX_SANITIZER_OPTIONS
 #endif
 
 #define DEVPROC_MAX_MSG	    16384
@@ -112,6 +113,8 @@ static void devproc_on_kick(struct devproc *dp, void *arg)
 		dp->ops->kick(dp, q);
 }
 
+static void devproc_test_hooks(struct devproc *dp);
+
 /* ---- link handlers (core -> device) ---- */
 
 static int devproc_on_attach(void *ctx, const void *msg, int *fds, size_t nfds)
@@ -162,7 +165,10 @@ static int devproc_on_attach(void *ctx, const void *msg, int *fds, size_t nfds)
 	info.queue_max_size = dp->info.queue_max_size;
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_INFO;
 	m.info = &info;
-	return devproc_send_link(dp, &m);
+	r = devproc_send_link(dp, &m);
+	/* Test builds: now that the VM is wired up, misbehave if asked to. */
+	devproc_test_hooks(dp);
+	return r;
 }
 
 static int devproc_on_activate(void *ctx, const void *msg, int *fds, size_t nfds)
@@ -474,7 +480,6 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 		return 1;
 	if (devproc_send_ready(dp) < 0)
 		return 1;
-	devproc_test_hooks(dp);
 
 	while (!loop.quit) {
 		struct epoll_event ev[16];

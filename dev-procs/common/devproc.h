@@ -17,7 +17,8 @@
 #define DEVPROC_CONFIG_MAX   256
 
 /* DeviceSetup.test_flags (honoured only in builds with CELLVM_TEST_HOOKS):
- * after Ready, attempt a forbidden syscall so tests can see SIGSYS. */
+ * once attached to the core, attempt a forbidden syscall so tests can see
+ * SIGSYS while the VM goes on. */
 #define DEVPROC_TEST_TRY_OPEN	(1U << 0)
 #define DEVPROC_TEST_TRY_EXECVE (1U << 1)
 #define DEVPROC_TEST_TRY_SOCKET (1U << 2)

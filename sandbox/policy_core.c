@@ -1,0 +1,34 @@
+/* seccomp rules of cellvm-core (SANDBOX_CORE), on top of policy_base.c. The
+ * VM, its memory slots, the vCPUs and the device links (irqfds, ioeventfds)
+ * are all set up before the sandbox; what is left is running vCPU threads
+ * and the main loop. A KVM ioctl goes here when code calls it after
+ * sandbox_enter(). */
+#include "sandbox/policy.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <linux/prctl.h>
+#include <sched.h>
+
+/* The flags glibc's pthread_create() passes to clone(2), and nothing else:
+ * no fork, no new namespaces. */
+#define CORE_THREAD_FLAGS                                                                          \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |        \
+	 CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
+#define CORE_FLAGS_MASK 0xffffffffULL /* the kernel reads the low 32 bits only */
+
+static const struct sb_rule core_rules[] = {
+	SB_ALLOW_ARG(ioctl, 1, KVM_RUN),       /* running the vCPUs */
+	SB_ALLOW_ARG(ioctl, 1, KVM_IRQ_LINE),  /* legacy interrupts (UART, i8042) */
+	SB_ALLOW_ARG(ioctl, 1, KVM_GET_REGS),  /* exit reports, --debug sampling */
+	SB_ALLOW_ARG(ioctl, 1, KVM_GET_SREGS), /* --debug sampling */
+	SB_ALLOW(poll),			       /* the main loop, device replies */
+	SB_ALLOW(ppoll),		       /* same, where libc uses ppoll */
+	SB_ALLOW_MASKED(clone, 0, CORE_FLAGS_MASK, CORE_THREAD_FLAGS), /* threads, nothing else */
+	SB_ERRNO(clone3, ENOSYS),	     /* flags out of reach: glibc falls back to clone */
+	SB_ALLOW(set_robust_list),	     /* a new thread registers its robust futexes */
+	SB_ALLOW(rseq),			     /* a new thread registers its rseq area */
+	SB_ALLOW_ARG(prctl, 0, PR_SET_NAME), /* naming vCPU threads */
+};
+
+SB_POLICY(policy_core, "core", core_rules);
