@@ -91,8 +91,3 @@ int sandbox_enter(enum sandbox_kind kind, const int *keep, size_t nkeep);
  * (-EINVAL: bad arguments, -EBADFD: the ring was not created disabled,
  * -EBUSY: already restricted). */
 int sandbox_uring_restrict(struct io_uring *ring, const uint8_t *sqe_ops, size_t nops);
-
-/* Obsolete, expands to nothing: it used to switch LeakSanitizer off in
- * sandboxed executables; sandbox_enter() now runs the leak check itself
- * before the sandbox closes. Remove its uses. */
-#define SANDBOX_SANITIZER_OPTIONS

@@ -22,7 +22,6 @@
 #include "vmm-core/vm.h"
 #ifdef CELLVM_HAVE_SANDBOX
 #include "sandbox/sandbox.h"
-SANDBOX_SANITIZER_OPTIONS
 #endif
 
 #define CORE_CHANNEL_FD 3

@@ -22,7 +22,6 @@
 #include "proto/ipc.h"
 #ifdef CELLVM_HAVE_SANDBOX
 #include "sandbox/sandbox.h"
-SANDBOX_SANITIZER_OPTIONS
 #endif
 
 #define DEVPROC_MAX_MSG	    16384
