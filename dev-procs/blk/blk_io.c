@@ -2,6 +2,7 @@
  * The ring can only do what blk needs: vectored reads and writes, fsync and
  * fallocate, on registered file 0 (the image) and nothing else. */
 #include "dev-procs/blk/blk_io.h"
+#include "sandbox/sandbox.h"
 
 #include <errno.h>
 #include <string.h>
@@ -18,35 +19,6 @@ static const uint8_t blk_io_ops[] = {
 	IORING_OP_FSYNC,     /* FLUSH */
 	IORING_OP_FALLOCATE, /* DISCARD, WRITE_ZEROES */
 };
-
-/* Restrict a disabled ring to ops on registered files, then enable it.
- * liburing 2.3 as packaged by Debian 12 does not export
- * io_uring_register_restrictions()/io_uring_enable_rings(), so this goes
- * through the system call. To be replaced by sandbox_uring_restrict() once
- * sandbox/ provides it. */
-static int blk_io_restrict(struct io_uring *ring, const uint8_t *ops, size_t n)
-{
-	struct io_uring_restriction res[16];
-	size_t k = 0;
-
-	if (n + 1 > sizeof(res) / sizeof(res[0]))
-		return -E2BIG;
-	memset(res, 0, sizeof(res));
-	for (size_t i = 0; i < n; i++) {
-		res[k].opcode = IORING_RESTRICTION_SQE_OP;
-		res[k++].sqe_op = ops[i];
-	}
-	/* Registered files only: a request can never name another fd. */
-	res[k].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
-	res[k++].sqe_flags = IOSQE_FIXED_FILE;
-	if (syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_RESTRICTIONS, res,
-		    (unsigned)k) < 0)
-		return -errno;
-	if (syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) <
-	    0)
-		return -errno;
-	return 0;
-}
 
 int blk_io_init(struct blk_io *io, int image_fd, uint32_t entries)
 {
@@ -74,7 +46,9 @@ int blk_io_init(struct blk_io *io, int image_fd, uint32_t entries)
 	r = io_uring_register_eventfd(&io->ring, io->efd);
 	if (r < 0)
 		goto fail;
-	r = blk_io_restrict(&io->ring, blk_io_ops, sizeof(blk_io_ops));
+	/* io_uring is invisible to seccomp: these opcodes, on the registered
+	 * image only, are all the ring will ever do. */
+	r = sandbox_uring_restrict(&io->ring, blk_io_ops, sizeof(blk_io_ops));
 	if (r < 0)
 		goto fail;
 	io->ready = true;
