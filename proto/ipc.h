@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPC_MAX_FDS 32
+#define IPC_MAX_FDS 64
 
 /* Send one datagram carrying buf and nfds fds. Returns 0 or -errno. */
 int ipc_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds);

@@ -15,11 +15,11 @@
 #include "sandbox/sandbox_internal.h"
 
 /* New fds a kind may still get after the sandbox, beyond those it keeps.
- * Room for a whole channel message's fds first (IPC_MAX_FDS, 32: a device's
- * Attach brings 18), or recvmsg() truncates it (MSG_CTRUNC). */
+ * Room for a whole channel message's fds first (IPC_MAX_FDS, 64: a device's
+ * Attach brings up to 50), or recvmsg() truncates it (MSG_CTRUNC). */
 static const unsigned sandbox_fd_slack[SANDBOX_KIND_COUNT] = {
-	[SANDBOX_CORE] = 64,	/* messages, eventfds for devices */
-	[SANDBOX_DEV_BLK] = 64, /* messages, its io_uring ring and eventfd */
+	[SANDBOX_CORE] = 512,	 /* messages, eventfds for devices (49 each) */
+	[SANDBOX_DEV_BLK] = 128, /* messages, its io_uring ring and eventfd */
 };
 
 static int sandbox_check_keep(const int *keep, size_t nkeep, int *ret_max)

@@ -79,7 +79,6 @@ static void blk_complete(struct blk *b, uint32_t i, uint8_t status, uint32_t dat
  * received used buffers asks for it. */
 static void blk_flush(struct blk *b)
 {
-	bool notify = false;
 	int r;
 
 	r = blk_io_submit(&b->io);
@@ -90,11 +89,10 @@ static void blk_flush(struct blk *b)
 
 		if (q->live && q->pushed) {
 			q->pushed = false;
-			notify |= virtq_should_notify(&q->vq);
+			if (virtq_should_notify(&q->vq))
+				devproc_notify(b->dp, &b->dp->queues[i]);
 		}
 	}
-	if (notify)
-		devproc_notify(b->dp);
 }
 
 /* ---- starting requests ---- */

@@ -74,14 +74,30 @@ int devproc_unwatch(struct devproc *dp, int fd)
 	return -ENOENT;
 }
 
-void devproc_notify(struct devproc *dp)
+void devproc_notify(struct devproc *dp, const struct devproc_queue *q)
 {
 	uint64_t one = 1;
+	int fd = q->irq_fd >= 0 ? q->irq_fd : dp->irq_fd;
 
 	if (dp->shared)
 		atomic_fetch_or((_Atomic uint32_t *)&dp->shared->isr, DEVPROC_ISR_QUEUE);
-	if (dp->irq_fd >= 0)
-		(void)!write(dp->irq_fd, &one, sizeof(one));
+	if (fd >= 0)
+		(void)!write(fd, &one, sizeof(one));
+}
+
+int devproc_config_update(struct devproc *dp, const void *config, size_t len)
+{
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__ConfigUpdate cu = CELLVM__DEVICE__CONFIG_UPDATE__INIT;
+
+	if (len != dp->info.config_len)
+		return -EINVAL;
+	memcpy(dp->info.config, config, len);
+	cu.config.data = dp->info.config;
+	cu.config.len = len;
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_CONFIG_UPDATE;
+	m.config_update = &cu;
+	return devproc_send_link(dp, &m);
 }
 
 void devproc_needs_reset(struct devproc *dp, const char *reason)
@@ -120,20 +136,27 @@ static int devproc_on_attach(void *ctx, const void *msg, int *fds, size_t nfds)
 {
 	const Cellvm__Device__Attach *a = msg;
 	struct devproc *dp = ctx;
+	size_t nper;
 	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
 	Cellvm__Device__DeviceInfo info = CELLVM__DEVICE__DEVICE_INFO__INIT;
 	struct stat st;
 	void *p;
 	int r;
 
-	/* fds: irqfd, shared page, one kick per queue. The core does not know
-	 * our queue count before DeviceInfo, so it may send more kicks than we
-	 * have queues: the extra ones are closed. */
-	if (a->num_queues < dp->info.num_queues || nfds != 2 + (size_t)a->num_queues) {
+	/* fds: irqfd, shared page, one kick per queue, then (queue_irqs) one
+	 * interrupt per queue. The core does not know our queue count before
+	 * DeviceInfo, so it may send more of them than we have queues: the
+	 * extra ones are closed. */
+	nper = a->queue_irqs ? 2 : 1;
+	if (a->num_queues < dp->info.num_queues || a->num_queues > DEVPROC_MAX_QUEUES ||
+	    nfds != 2 + (size_t)a->num_queues * nper) {
 		ipc_close_fds(fds, nfds);
 		return -EPROTO;
 	}
 	ipc_close_fds(fds + 2 + dp->info.num_queues, a->num_queues - dp->info.num_queues);
+	if (a->queue_irqs)
+		ipc_close_fds(fds + 2 + a->num_queues + dp->info.num_queues,
+			      a->num_queues - dp->info.num_queues);
 	if (fstat(fds[1], &st) < 0 || st.st_size != (off_t)sizeof(struct devproc_shared)) {
 		ipc_close_fds(fds, nfds);
 		return -EPROTO;
@@ -149,7 +172,10 @@ static int devproc_on_attach(void *ctx, const void *msg, int *fds, size_t nfds)
 	dp->irq_fd = fds[0];
 	dp->num_queues = dp->info.num_queues;
 	for (uint32_t i = 0; i < dp->num_queues; i++) {
-		dp->queues[i] = (struct devproc_queue){.index = i, .kick_fd = fds[2 + i]};
+		dp->queues[i] = (struct devproc_queue){
+			.index = i,
+			.kick_fd = fds[2 + i],
+			.irq_fd = a->queue_irqs ? fds[2 + a->num_queues + i] : -1};
 		r = devproc_watch(dp, dp->queues[i].kick_fd, devproc_on_kick, &dp->queues[i]);
 		if (r < 0)
 			return r;
@@ -424,6 +450,8 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 			       .irq_fd = -1,
 			       .mem_fd = -1,
 			       .epfd = -1};
+	for (uint32_t i = 0; i < DEVPROC_MAX_QUEUES; i++)
+		dp->queues[i].kick_fd = dp->queues[i].irq_fd = -1;
 	snprintf(role, sizeof(role), "cellvm-dev-%s", ops->kind);
 	log_init(role, getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);

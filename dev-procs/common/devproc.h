@@ -12,7 +12,7 @@
 #include "device.pb-c.h"
 
 #define DEVPROC_CHANNEL_FD   3
-#define DEVPROC_MAX_QUEUES   16
+#define DEVPROC_MAX_QUEUES   24 /* virtio-net: 8 queue pairs + control, with room */
 #define DEVPROC_MAX_BACKENDS 4
 #define DEVPROC_CONFIG_MAX   256
 
@@ -38,6 +38,7 @@ struct devproc_queue {
 	uint32_t size;
 	uint64_t desc, avail, used;
 	int kick_fd; /* KVM ioeventfd on this queue's notify */
+	int irq_fd;  /* the queue's own interrupt (virtio-pci MSI-X), or -1 */
 	bool enabled;
 };
 
@@ -82,7 +83,7 @@ struct devproc {
 	int mem_fd;
 	int ctl_fd;  /* launcher channel */
 	int link_fd; /* core link */
-	int irq_fd;  /* KVM irqfd: write 1 to interrupt the guest */
+	int irq_fd;  /* KVM irqfd: every interrupt (mmio), config changes (pci) */
 	int epfd;
 	struct devproc_shared *shared;
 	struct devproc_info info;
@@ -100,8 +101,13 @@ struct devproc {
  * Returns the process exit status. */
 int devproc_main(const struct devproc_ops *ops, void *priv);
 
-/* Tell the guest that used buffers are ready (ISR bit 0 + interrupt). */
-void devproc_notify(struct devproc *dp);
+/* Tell the guest that q has used buffers (ISR bit 0 + the queue's interrupt,
+ * or the device's when the queue has none of its own). */
+void devproc_notify(struct devproc *dp, const struct devproc_queue *q);
+
+/* The device-specific configuration changed: send it to the core, which
+ * raises a configuration-change interrupt. len must be info.config_len. */
+int devproc_config_update(struct devproc *dp, const void *config, size_t len);
 
 /* Bad guest input: stop processing, tell the core (which sets
  * DEVICE_NEEDS_RESET and raises a configuration interrupt), log once per

@@ -25,7 +25,7 @@ int vcore_start(struct vcore *c, const struct device_config *cfg, struct vdrv_me
 {
 	*c = (struct vcore){.irq_fd = -1, .shm_fd = -1};
 	for (uint32_t i = 0; i < DEVPROC_MAX_QUEUES; i++)
-		c->kick_fd[i] = -1;
+		c->kick_fd[i] = c->qirq_fd[i] = -1;
 	return launcher_start_device(cfg, m->fd, m->size, m->mem.low_size, &c->proc, err, errlen);
 }
 
@@ -75,6 +75,14 @@ int vcore_recv(struct vcore *c, int timeout_ms)
 	case CELLVM__DEVICE__LINK_MESSAGE__MSG_NEEDS_RESET: c->needs_reset++; break;
 	case CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET_DONE: c->reset_done++; break;
 	case CELLVM__DEVICE__LINK_MESSAGE__MSG_INFO: r = vcore_take_info(c, m->info); break;
+	case CELLVM__DEVICE__LINK_MESSAGE__MSG_CONFIG_UPDATE:
+		if (m->config_update->config.len != c->config_len) {
+			r = -EPROTO;
+			break;
+		}
+		memcpy(c->config, m->config_update->config.data, c->config_len);
+		c->config_updates++;
+		break;
 	default: r = -EPROTO; break;
 	}
 	protobuf_c_message_free_unpacked(&m->base, NULL);
@@ -98,6 +106,11 @@ static int vcore_make_fds(struct vcore *c, uint32_t nkicks)
 		c->kick_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (c->kick_fd[i] < 0)
 			return -errno;
+		if (c->queue_irqs) {
+			c->qirq_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			if (c->qirq_fd[i] < 0)
+				return -errno;
+		}
 	}
 	c->nkick = nkicks;
 	return 0;
@@ -107,7 +120,8 @@ int vcore_attach(struct vcore *c, uint32_t nkicks)
 {
 	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
 	Cellvm__Device__Attach a = CELLVM__DEVICE__ATTACH__INIT;
-	int fds[2 + DEVPROC_MAX_QUEUES];
+	int fds[2 + 2 * DEVPROC_MAX_QUEUES];
+	size_t nfds;
 	int r;
 
 	if (nkicks > DEVPROC_MAX_QUEUES)
@@ -119,10 +133,15 @@ int vcore_attach(struct vcore *c, uint32_t nkicks)
 	fds[1] = c->shm_fd;
 	for (uint32_t i = 0; i < nkicks; i++)
 		fds[2 + i] = c->kick_fd[i];
+	nfds = 2 + nkicks;
+	if (c->queue_irqs)
+		for (uint32_t i = 0; i < nkicks; i++)
+			fds[nfds++] = c->qirq_fd[i];
 	a.num_queues = nkicks;
+	a.queue_irqs = c->queue_irqs;
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH;
 	m.attach = &a;
-	r = vcore_send(c, &m, fds, 2 + nkicks);
+	r = vcore_send(c, &m, fds, nfds);
 	if (r < 0)
 		return r;
 	r = vcore_recv(c, 5000);
@@ -218,6 +237,16 @@ uint64_t vcore_irq_take(struct vcore *c)
 	return v;
 }
 
+uint64_t vcore_qirq_take(struct vcore *c, uint32_t q)
+{
+	uint64_t v = 0;
+
+	if (q >= DEVPROC_MAX_QUEUES || c->qirq_fd[q] < 0 ||
+	    read(c->qirq_fd[q], &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
 bool vcore_alive(struct vcore *c)
 {
 	struct pollfd pfd = {.fd = c->proc.pidfd, .events = POLLIN};
@@ -256,7 +285,9 @@ int vcore_stop(struct vcore *c)
 	for (uint32_t i = 0; i < DEVPROC_MAX_QUEUES; i++) {
 		if (c->kick_fd[i] >= 0)
 			close(c->kick_fd[i]);
-		c->kick_fd[i] = -1;
+		if (c->qirq_fd[i] >= 0)
+			close(c->qirq_fd[i]);
+		c->kick_fd[i] = c->qirq_fd[i] = -1;
 	}
 	return status;
 }

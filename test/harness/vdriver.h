@@ -89,6 +89,10 @@ struct vcore {
 	struct devproc_shared *shared;
 	int kick_fd[DEVPROC_MAX_QUEUES];
 	uint32_t nkick;
+	/* Set before vcore_attach() to hand the device one interrupt eventfd
+	 * per queue, as virtio-pci with MSI-X does. */
+	bool queue_irqs;
+	int qirq_fd[DEVPROC_MAX_QUEUES];
 	/* From DeviceInfo. */
 	uint32_t device_id;
 	uint64_t features;
@@ -99,6 +103,7 @@ struct vcore {
 	/* Messages seen while waiting for something else. */
 	uint32_t needs_reset;
 	uint32_t reset_done;
+	uint32_t config_updates; /* ConfigUpdate messages; config[] holds the last */
 	bool link_closed;
 };
 
@@ -123,6 +128,8 @@ int vcore_recv(struct vcore *c, int timeout_ms);
 bool vcore_wait_needs_reset(struct vcore *c, int timeout_ms);
 /* Interrupts raised since the last call (the eventfd counter), 0 if none. */
 uint64_t vcore_irq_take(struct vcore *c);
+/* Interrupts of queue q (queue_irqs mode) since the last call. */
+uint64_t vcore_qirq_take(struct vcore *c, uint32_t q);
 /* Alive: its pidfd is not readable. */
 bool vcore_alive(struct vcore *c);
 /* Wait up to timeout_ms for the device to exit; returns its status (as
