@@ -272,7 +272,9 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 	for (size_t i = 0; i < cfg->ndevices; i++) {
 		cellvm__vm__core_device__init(&devs[i]);
 		devs[i].kind = (char *)cfg->device_kinds[i];
-		devs[i].transport = (char *)"mmio";
+		devs[i].transport = (char *)(cfg->device_transports && cfg->device_transports[i]
+						     ? cfg->device_transports[i]
+						     : "mmio");
 		pdevs[i] = &devs[i];
 	}
 	s.n_devices = cfg->ndevices;
@@ -455,6 +457,7 @@ static int launcher_device_setup(const struct device_config *cfg, int ctl, int m
 	s.log_level = cfg->debug ? 1 : 0;
 	s.test_flags = cfg->test_flags;
 	s.blk = (Cellvm__Device__BlkConfig *)cfg->blk;
+	s.net = (Cellvm__Device__NetConfig *)cfg->net;
 	fds[nfds++] = mem_fd;
 	fds[nfds++] = link_end;
 	for (size_t i = 0; i < cfg->nbackend; i++)

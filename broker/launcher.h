@@ -20,6 +20,7 @@ struct core_config {
 	int debug;
 	const struct device_proc *devices; /* started, Ready; their links go to the core */
 	const char *const *device_kinds;
+	const char *const *device_transports; /* "pci" or "mmio" each; NULL: all mmio */
 	size_t ndevices;
 	uint32_t test_flags; /* CoreSetup.test_flags (test builds only) */
 };
@@ -54,6 +55,7 @@ struct device_config {
 	int backend_fds[LAUNCHER_MAX_BACKENDS]; /* e.g. the disk image; not consumed */
 	size_t nbackend;
 	const void *blk;     /* const Cellvm__Device__BlkConfig *, for kind "blk" */
+	const void *net;     /* const Cellvm__Device__NetConfig *, for kind "net" */
 	uint32_t test_flags; /* DEVPROC_TEST_* (test builds only) */
 	int debug;
 };
