@@ -1,5 +1,6 @@
 /* e820 map builder; see e820.h. */
 #include "vmm-core/e820.h"
+#include "vmm-core/pci.h"
 
 #include <errno.h>
 #include <string.h>
@@ -38,6 +39,11 @@ int e820_build(struct e820_map *map, const struct gmem *m)
 	if (r < 0)
 		return r;
 	r = e820_add(map, BOOT_HIMEM, m->low_size - BOOT_HIMEM, E820_RAM);
+	if (r < 0)
+		return r;
+	/* The PCI ECAM window: Linux takes it from the host bridge only when
+	 * the e820 map reserves it. */
+	r = e820_add(map, PCI_ECAM_BASE, PCI_ECAM_SIZE, E820_RESERVED);
 	if (r < 0)
 		return r;
 	if (m->size > m->low_size)

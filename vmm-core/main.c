@@ -147,35 +147,79 @@ static int core_check_memfd(int fd, uint64_t size)
 	return 0;
 }
 
-/* Attach every device the launcher started, and announce it to the guest on
- * the command line. Returns 0 or an exit status. */
+static int core_attach_mmio(struct core *c, int link, char *cmdline, size_t len, size_t *used)
+{
+	struct vmmio_dev *d = &c->vm.mmio[c->vm.nmmio];
+	int r;
+
+	if (c->vm.nmmio == VMMIO_MAX_DEVS)
+		return -ENOSPC;
+	r = vmmio_attach(d, c->vm.vm_fd, link, VMMIO_BASE + c->vm.nmmio * VMMIO_SIZE,
+			 vmmio_gsis[c->vm.nmmio]);
+	c->vm.vdevs[c->vm.nvdevs++] = &d->v;
+	c->vm.nmmio++;
+	if (r < 0)
+		return r;
+	vmmio_attach_finish(d, c->vm.vm_fd);
+	r = vmmio_cmdline(d, cmdline + *used, len - *used);
+	if (r < 0)
+		return r;
+	*used += (size_t)r;
+	log_debug("%s: virtio id %u, irq %u", d->v.name, d->v.device_id, d->gsi);
+	return 0;
+}
+
+static int core_attach_pci(struct core *c, int link)
+{
+	struct vpci_dev *d = &c->vm.pcidev[c->vm.npci];
+	int r;
+
+	r = vpci_attach(d, c->vm.vm_fd, &c->vm.routes, link);
+	c->vm.vdevs[c->vm.nvdevs++] = &d->v;
+	c->vm.npci++;
+	if (r < 0)
+		return r;
+	r = pci_bus_add(&c->vm.pci, &d->f);
+	if (r < 0)
+		return r;
+	r = vpci_start(d);
+	if (r < 0)
+		return r;
+	log_debug("%s: virtio id %u, %u queues, GSIs %u-%u", d->v.name, d->v.device_id,
+		  d->v.num_queues, d->gsi_base, d->gsi_base + d->v.num_queues);
+	return 0;
+}
+
+/* Attach every device the launcher started on its transport; virtio-mmio
+ * devices are announced on the command line, PCI ones are found by the
+ * guest's bus scan. Returns 0 or an exit status. */
 static int core_attach_devices(struct core *c, char *cmdline, size_t len)
 {
 	size_t base = c->setup->has_initrd ? 5 : 4;
 	size_t used = strlen(cmdline);
 
+	if (c->setup->n_devices > VM_MAX_DEVS)
+		return core_fail(c, VM_EXIT_BAD_INPUT, "too many devices", -E2BIG);
 	for (size_t i = 0; i < c->setup->n_devices; i++) {
-		struct vmmio_dev *d = &c->vm.vdevs[i];
 		const Cellvm__Vm__CoreDevice *cd = c->setup->devices[i];
+		int link = c->fds[base + i];
 		int r;
 
-		if (strcmp(cd->transport, "mmio") != 0)
+		c->fds[base + i] = -1;
+		if (strcmp(cd->transport, "mmio") == 0) {
+			r = core_attach_mmio(c, link, cmdline, len, &used);
+		} else if (strcmp(cd->transport, "pci") == 0) {
+			r = core_attach_pci(c, link);
+		} else {
+			close(link);
 			return core_fail(c, VM_EXIT_BAD_INPUT, "device transport not supported",
 					 -EOPNOTSUPP);
-		r = vmmio_attach(d, c->vm.vm_fd, c->fds[base + i], VMMIO_BASE + i * VMMIO_SIZE,
-				 vmmio_gsis[i]);
-		c->fds[base + i] = -1;
-		c->vm.nvdevs = (uint32_t)i + 1;
+		}
+		if (r == -ENOSPC)
+			return core_fail(c, VM_EXIT_BAD_INPUT,
+					 "no room for the device (command line or bus)", r);
 		if (r < 0)
 			return core_fail(c, VM_EXIT_ERROR, "attaching a device", r);
-		vmmio_attach_finish(d, c->vm.vm_fd);
-		r = vmmio_cmdline(d, cmdline + used, len - used);
-		if (r < 0)
-			return core_fail(c, VM_EXIT_BAD_INPUT,
-					 "command line: no room for the device entries", r);
-		used += (size_t)r;
-		log_debug("device %zu (%s): virtio id %u at 0x%llx irq %u", i, cd->kind,
-			  d->device_id, (unsigned long long)d->base, d->gsi);
 	}
 	return 0;
 }
@@ -233,7 +277,12 @@ static int core_load(struct core *c)
 	if (r < 0)
 		return core_fail(c, VM_EXIT_BAD_INPUT,
 				 "command line: longer than the kernel accepts", r);
-	r = mptable_write(&c->vm.mem, c->vm.ncpus);
+	{
+		uint32_t slots = 0;
+		for (uint32_t i = 0; i < c->vm.npci; i++)
+			slots |= 1U << c->vm.pcidev[i].f.slot;
+		r = mptable_write(&c->vm.mem, c->vm.ncpus, slots);
+	}
 	if (r < 0)
 		return core_fail(c, VM_EXIT_ERROR, "MP table", r);
 	return 0;
@@ -244,7 +293,7 @@ static int core_load(struct core *c)
 static int core_enter_sandbox(struct core *c)
 {
 #ifdef CELLVM_HAVE_SANDBOX
-	int keep[8 + VM_MAX_CPUS + VMMIO_MAX_DEVS * (2 + VMMIO_MAX_QUEUES)];
+	int keep[8 + VM_MAX_CPUS + VM_MAX_DEVS * (2 + 2 * VDEV_MAX_QUEUES)];
 	struct vm *vm = &c->vm;
 	size_t n = 0;
 
@@ -256,11 +305,15 @@ static int core_enter_sandbox(struct core *c)
 	for (uint32_t i = 0; i < vm->ncpus; i++)
 		keep[n++] = vm->vcpus[i].fd;
 	for (uint32_t i = 0; i < vm->nvdevs; i++) {
-		keep[n++] = vm->vdevs[i].link_fd;
-		keep[n++] = vm->vdevs[i].irq_fd;
-		for (uint32_t q = 0; q < VMMIO_MAX_QUEUES; q++)
-			if (vm->vdevs[i].q[q].kick_fd >= 0)
-				keep[n++] = vm->vdevs[i].q[q].kick_fd;
+		const struct vdev *d = vm->vdevs[i];
+		keep[n++] = d->link_fd;
+		keep[n++] = d->irq_fd;
+		for (uint32_t q = 0; q < VDEV_MAX_QUEUES; q++) {
+			if (d->q[q].kick_fd >= 0)
+				keep[n++] = d->q[q].kick_fd;
+			if (d->q[q].irq_fd >= 0)
+				keep[n++] = d->q[q].irq_fd;
+		}
 	}
 	return sandbox_enter(SANDBOX_CORE, keep, n);
 #else
@@ -289,7 +342,7 @@ static void core_loop(struct core *c)
 	unsigned ticks = 0;
 
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_RUNNING) {
-		struct pollfd p[3 + VMMIO_MAX_DEVS] = {
+		struct pollfd p[3 + VM_MAX_DEVS] = {
 			{.fd = vm->stop_efd, .events = POLLIN},
 			{.fd = c->chan, .events = POLLIN},
 			{.fd = console_open && serial_input_room(&vm->serial) ? vm->console_fd : -1,
@@ -298,13 +351,13 @@ static void core_loop(struct core *c)
 		int n;
 
 		for (uint32_t i = 0; i < vm->nvdevs; i++)
-			p[3 + i] =
-				(struct pollfd){.fd = vm->vdevs[i].dead ? -1 : vm->vdevs[i].link_fd,
-						.events = POLLIN};
+			p[3 + i] = (struct pollfd){.fd = vm->vdevs[i]->dead ? -1
+									    : vm->vdevs[i]->link_fd,
+						   .events = POLLIN};
 		n = poll(p, 3 + vm->nvdevs, console_open || vm->debug_unclaimed ? 100 : -1);
 		for (uint32_t i = 0; n > 0 && i < vm->nvdevs; i++)
 			if (p[3 + i].revents)
-				(void)vmmio_on_link(&vm->vdevs[i]);
+				(void)vdev_on_link(vm->vdevs[i]);
 
 		if (n == 0 && vm->debug_unclaimed && ++ticks % 20 == 0) {
 			/* --debug: sample where the vCPUs are every two seconds. */

@@ -1,6 +1,7 @@
 /* MP table writer; see mptable.h. Layout and checksums follow the MP spec 1.4. */
 #include "vmm-core/mptable.h"
 #include "vmm-core/e820.h"
+#include "vmm-core/pci.h"
 
 #include <errno.h>
 #include <string.h>
@@ -47,6 +48,8 @@ struct mpc_int {
 enum { MP_CPU, MP_BUS, MP_IOAPIC, MP_INTSRC, MP_LINTSRC };
 enum { MP_INT = 0, MP_NMI = 1, MP_EXTINT = 3 };
 #define ISA_IRQS 16
+/* Interrupt entry flags: polarity active high (01), trigger edge (01 << 2). */
+#define MP_IRQ_EDGE_HIGH 0x5
 
 static uint8_t mp_checksum(const uint8_t *p, size_t n)
 {
@@ -57,11 +60,13 @@ static uint8_t mp_checksum(const uint8_t *p, size_t n)
 	return (uint8_t)(0x100 - s);
 }
 
-int mptable_write(struct gmem *mem, uint32_t ncpus)
+int mptable_write(struct gmem *mem, uint32_t ncpus, uint32_t pci_slots)
 {
+	const uint32_t npci = (uint32_t)__builtin_popcount(pci_slots & ~1U);
 	const size_t size = sizeof(struct mpf) + sizeof(struct mpc_header) +
-			    ncpus * sizeof(struct mpc_cpu) + sizeof(struct mpc_bus) +
-			    sizeof(struct mpc_ioapic) + (ISA_IRQS + 2) * sizeof(struct mpc_int);
+			    ncpus * sizeof(struct mpc_cpu) + 2 * sizeof(struct mpc_bus) +
+			    sizeof(struct mpc_ioapic) +
+			    (ISA_IRQS + npci + 2) * sizeof(struct mpc_int);
 	const uint8_t ioapic_id = (uint8_t)ncpus;
 	uint8_t *base, *p;
 	struct mpf *mpf;
@@ -92,11 +97,17 @@ int mptable_write(struct gmem *mem, uint32_t ncpus)
 		count++;
 	}
 	{
-		struct mpc_bus b = {
-			.type = MP_BUS, .id = 0, .name = {'I', 'S', 'A', ' ', ' ', ' '}};
-		memcpy(p, &b, sizeof(b));
-		p += sizeof(b);
-		count++;
+		struct mpc_bus pci = {.type = MP_BUS,
+				      .id = MPTABLE_BUS_PCI,
+				      .name = {'P', 'C', 'I', ' ', ' ', ' '}};
+		struct mpc_bus isa = {.type = MP_BUS,
+				      .id = MPTABLE_BUS_ISA,
+				      .name = {'I', 'S', 'A', ' ', ' ', ' '}};
+		memcpy(p, &pci, sizeof(pci));
+		p += sizeof(pci);
+		memcpy(p, &isa, sizeof(isa));
+		p += sizeof(isa);
+		count += 2;
 	}
 	{
 		struct mpc_ioapic io = {.type = MP_IOAPIC,
@@ -112,10 +123,25 @@ int mptable_write(struct gmem *mem, uint32_t ncpus)
 	for (uint8_t irq = 0; irq < ISA_IRQS; irq++) {
 		struct mpc_int in = {.type = MP_INTSRC,
 				     .irq_type = MP_INT,
-				     .src_bus = 0,
+				     .src_bus = MPTABLE_BUS_ISA,
 				     .src_irq = irq,
 				     .dst_apic = ioapic_id,
 				     .dst_pin = irq};
+		memcpy(p, &in, sizeof(in));
+		p += sizeof(in);
+		count++;
+	}
+	/* PCI INTA of each slot: source irq is slot << 2 | pin (0 = INTA). */
+	for (uint32_t s = 1; s < PCI_MAX_SLOTS; s++) {
+		struct mpc_int in = {.type = MP_INTSRC,
+				     .irq_type = MP_INT,
+				     .flags = MP_IRQ_EDGE_HIGH,
+				     .src_bus = MPTABLE_BUS_PCI,
+				     .src_irq = (uint8_t)(s << 2),
+				     .dst_apic = ioapic_id,
+				     .dst_pin = (uint8_t)PCI_INTX_PIN(s)};
+		if (!(pci_slots & (1U << s)))
+			continue;
 		memcpy(p, &in, sizeof(in));
 		p += sizeof(in);
 		count++;

@@ -68,6 +68,7 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, uint32_t
 	atomic_store(&vm->exit_reason, VM_EXIT_RUNNING);
 	pthread_mutex_init(&vm->i8042_lock, NULL);
 	i8042_init(&vm->i8042);
+	pci_bus_init(&vm->pci);
 	serial_init(&vm->serial, vm_serial_irq, vm_serial_out, vm);
 
 	if (ncpus == 0 || ncpus > VM_MAX_CPUS)
@@ -99,6 +100,9 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, uint32_t
 	}
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return -errno;
+	r = irq_routes_init(&vm->routes, vm->vm_fd);
+	if (r < 0)
+		return r;
 	/* The test kernel's timers stall without the in-kernel PIT. */
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return -errno;
@@ -180,8 +184,12 @@ void vm_destroy(struct vm *vm)
 {
 	for (uint32_t i = 0; i < VM_MAX_CPUS; i++)
 		vcpu_destroy(&vm->vcpus[i]);
-	for (uint32_t i = 0; i < vm->nvdevs; i++)
-		vmmio_destroy(&vm->vdevs[i]);
+	for (uint32_t i = 0; i < vm->nmmio; i++)
+		vmmio_destroy(&vm->mmio[i]);
+	for (uint32_t i = 0; i < vm->npci; i++)
+		vpci_destroy(&vm->pcidev[i]);
+	irq_routes_destroy(&vm->routes);
+	pci_bus_destroy(&vm->pci);
 	free(vm->cpuid);
 	free(vm->debug_unclaimed);
 	if (vm->mem.host)
@@ -206,11 +214,13 @@ void vm_mmio(struct vm *vm, uint64_t addr, uint8_t *data, uint32_t len, bool is_
 	if (addr >= VMMIO_BASE && addr < VMMIO_BASE + VMMIO_MAX_DEVS * VMMIO_SIZE) {
 		uint32_t i = (uint32_t)((addr - VMMIO_BASE) / VMMIO_SIZE);
 		uint64_t off = (addr - VMMIO_BASE) % VMMIO_SIZE;
-		if (i < vm->nvdevs && off + len <= VMMIO_SIZE) {
-			vmmio_access(&vm->vdevs[i], off, data, len, is_write);
+		if (i < vm->nmmio && off + len <= VMMIO_SIZE) {
+			vmmio_access(&vm->mmio[i], off, data, len, is_write);
 			return;
 		}
 	}
+	if (pci_mmio(&vm->pci, addr, data, len, is_write))
+		return;
 	/* Nothing here: reads float high, writes are dropped. */
 	if (!is_write)
 		memset(data, 0xff, len);
@@ -233,6 +243,8 @@ void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_
 			vm_request_stop(vm, VM_EXIT_REBOOT, "i8042 reset");
 		return;
 	}
+	if (pci_pio(&vm->pci, port, data, size, is_write))
+		return;
 	if (port == PM1A_CNT_PORT && size == 2) {
 		uint16_t v;
 		if (!is_write) {

@@ -12,9 +12,13 @@
 #include "vmm-core/gmem.h"
 #include "vmm-core/i8042.h"
 #include "vmm-core/serial.h"
+#include "vmm-core/irq_route.h"
+#include "vmm-core/pci.h"
 #include "vmm-core/virtio_mmio.h"
+#include "vmm-core/virtio_pci.h"
 
 #define VM_MAX_CPUS 64
+#define VM_MAX_DEVS 8 /* virtio devices, either transport */
 
 /* How the VM ended; also the process exit status of cellvm-core and cellvm run. */
 enum vm_exit {
@@ -56,7 +60,13 @@ struct vm {
 	char exit_detail[128];
 	int stop_efd;		   /* written when exit_reason is set */
 	uint32_t *debug_unclaimed; /* per-port access counts, --debug only */
-	struct vmmio_dev vdevs[VMMIO_MAX_DEVS];
+	struct irq_routes routes;
+	struct pci_bus pci;
+	struct vmmio_dev mmio[VMMIO_MAX_DEVS];
+	uint32_t nmmio;
+	struct vpci_dev pcidev[VM_MAX_DEVS];
+	uint32_t npci;
+	struct vdev *vdevs[VM_MAX_DEVS]; /* every virtio device, in setup order */
 	uint32_t nvdevs;
 };
 

@@ -158,7 +158,7 @@ static void test_pvh(void **state)
 	assert_int_equal(si->modlist_paddr, 0);
 	assert_int_equal(si->memmap_paddr, PVH_MEMMAP_ADDR);
 	assert_int_equal(si->memmap_entries, f->map.n);
-	assert_int_equal(f->map.n, 3);
+	assert_int_equal(f->map.n, 4); /* low RAM, EBDA, RAM, PCI ECAM */
 	for (uint32_t i = 0; i < f->map.n; i++) {
 		assert_int_equal(mm[i].addr, f->map.e[i].addr);
 		assert_int_equal(mm[i].size, f->map.e[i].size);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include "vmm-core/e820.h"
+#include "vmm-core/pci.h"
 
 #define GiB (1ULL << 30)
 #define MiB (1ULL << 20)
@@ -128,14 +129,20 @@ static void assert_low_area(const struct e820_map *map)
 	assert_entry(map, 1, BOOT_EBDA_START, BOOT_HIMEM - BOOT_EBDA_START, E820_RESERVED);
 }
 
+static void assert_ecam(const struct e820_map *map, uint32_t i)
+{
+	assert_entry(map, i, PCI_ECAM_BASE, PCI_ECAM_SIZE, E820_RESERVED);
+}
+
 static void test_build_64m(void **state)
 {
 	struct e820_map map;
 
 	build(&map, 64 * MiB);
-	assert_int_equal(map.n, 3);
+	assert_int_equal(map.n, 4);
 	assert_low_area(&map);
 	assert_entry(&map, 2, BOOT_HIMEM, 64 * MiB - BOOT_HIMEM, E820_RAM);
+	assert_ecam(&map, 3);
 }
 
 static void test_build_min(void **state)
@@ -143,9 +150,10 @@ static void test_build_min(void **state)
 	struct e820_map map;
 
 	build(&map, GMEM_MIN_SIZE);
-	assert_int_equal(map.n, 3);
+	assert_int_equal(map.n, 4);
 	assert_low_area(&map);
 	assert_entry(&map, 2, BOOT_HIMEM, GMEM_MIN_SIZE - BOOT_HIMEM, E820_RAM);
+	assert_ecam(&map, 3);
 }
 
 static void test_build_3g(void **state)
@@ -153,9 +161,10 @@ static void test_build_3g(void **state)
 	struct e820_map map;
 
 	build(&map, 3 * GiB);
-	assert_int_equal(map.n, 3);
+	assert_int_equal(map.n, 4);
 	assert_low_area(&map);
 	assert_entry(&map, 2, BOOT_HIMEM, 3 * GiB - BOOT_HIMEM, E820_RAM);
+	assert_ecam(&map, 3);
 }
 
 static void test_build_4g(void **state)
@@ -163,10 +172,11 @@ static void test_build_4g(void **state)
 	struct e820_map map;
 
 	build(&map, 4 * GiB);
-	assert_int_equal(map.n, 4);
+	assert_int_equal(map.n, 5);
 	assert_low_area(&map);
 	assert_entry(&map, 2, BOOT_HIMEM, GMEM_MMIO_HOLE_START - BOOT_HIMEM, E820_RAM);
-	assert_entry(&map, 3, GMEM_HIGH_START, 1 * GiB, E820_RAM);
+	assert_ecam(&map, 3);
+	assert_entry(&map, 4, GMEM_HIGH_START, 1 * GiB, E820_RAM);
 }
 
 static void test_build_max(void **state)
@@ -175,8 +185,9 @@ static void test_build_max(void **state)
 	uint64_t ram = 0;
 
 	build(&map, GMEM_MAX_SIZE);
-	assert_int_equal(map.n, 4);
-	assert_entry(&map, 3, GMEM_HIGH_START, GMEM_MAX_SIZE - GMEM_MMIO_HOLE_START, E820_RAM);
+	assert_int_equal(map.n, 5);
+	assert_ecam(&map, 3);
+	assert_entry(&map, 4, GMEM_HIGH_START, GMEM_MAX_SIZE - GMEM_MMIO_HOLE_START, E820_RAM);
 	/* All RAM is described, minus what the low reserved area takes. */
 	for (uint32_t i = 0; i < map.n; i++)
 		if (map.e[i].type == E820_RAM)

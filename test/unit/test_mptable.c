@@ -12,6 +12,7 @@
 #include "test/unit/testguest.h"
 #include "vmm-core/e820.h"
 #include "vmm-core/mptable.h"
+#include "vmm-core/pci.h"
 
 #define GUEST_SIZE GMEM_MIN_SIZE
 
@@ -20,7 +21,7 @@ enum { MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_INTSRC, MP_LINTSRC };
 static const size_t mp_entry_size[] = {20, 8, 8, 8, 8};
 
 struct mp_parsed {
-	uint32_t cpus, bsp, buses, ioapics, intsrc, lintsrc;
+	uint32_t cpus, bsp, buses, ioapics, intsrc, lintsrc, pci_slots;
 	uint8_t ioapic_id;
 	uint32_t ioapic_addr;
 	uint64_t end; /* guest-physical end of the configuration table */
@@ -123,7 +124,10 @@ static void mp_parse(const struct test_guest *g, struct mp_parsed *ret)
 			ret->cpu_ids[ret->cpus++] = p[1];
 			break;
 		case MP_BUS:
-			assert_memory_equal(p + 2, "ISA   ", 6);
+			if (p[1] == MPTABLE_BUS_PCI)
+				assert_memory_equal(p + 2, "PCI   ", 6);
+			else
+				assert_memory_equal(p + 2, "ISA   ", 6);
 			ret->buses++;
 			break;
 		case MP_IOAPIC:
@@ -133,10 +137,18 @@ static void mp_parse(const struct test_guest *g, struct mp_parsed *ret)
 			ret->ioapics++;
 			break;
 		case MP_INTSRC:
-			assert_int_equal(p[4], 0);    /* source bus: ISA */
-			assert_int_equal(p[5], p[7]); /* IRQ n on pin n */
 			assert_int_equal(p[6], ret->ioapic_id);
-			ret->intsrc++;
+			if (p[4] == MPTABLE_BUS_ISA) {
+				assert_int_equal(p[5], p[7]); /* IRQ n on pin n */
+				ret->intsrc++;
+			} else {
+				/* PCI: slot << 2 | INTA, edge/high, on the slot's pin */
+				assert_int_equal(p[4], MPTABLE_BUS_PCI);
+				assert_int_equal(p[5] & 3, 0);
+				assert_int_equal(p[7], PCI_INTX_PIN(p[5] >> 2));
+				assert_int_equal(rd16(p + 2), 0x5);
+				ret->pci_slots |= 1U << (p[5] >> 2);
+			}
 			break;
 		case MP_LINTSRC: ret->lintsrc++; break;
 		}
@@ -149,13 +161,14 @@ static void check_ncpus(struct test_guest *g, uint32_t n)
 {
 	struct mp_parsed mp;
 
-	assert_int_equal(mptable_write(&g->mem, n), 0);
+	assert_int_equal(mptable_write(&g->mem, n, 0x16), 0);
 	mp_parse(g, &mp);
+	assert_int_equal(mp.pci_slots, 0x16);
 	assert_int_equal(mp.cpus, n);
 	assert_int_equal(mp.bsp, 1);
 	for (uint32_t i = 0; i < n; i++)
 		assert_int_equal(mp.cpu_ids[i], i);
-	assert_int_equal(mp.buses, 1);
+	assert_int_equal(mp.buses, 2);
 	assert_int_equal(mp.ioapics, 1);
 	assert_int_equal(mp.ioapic_addr, IOAPIC_ADDR);
 	/* The IOAPIC id must not collide with a CPU's APIC id. */
@@ -200,10 +213,10 @@ static void test_bad_counts(void **state)
 {
 	struct test_guest *g = *state;
 
-	assert_int_equal(mptable_write(&g->mem, 0), -EINVAL);
-	assert_int_equal(mptable_write(&g->mem, MPTABLE_MAX_CPUS + 1), -EINVAL);
-	assert_int_equal(mptable_write(&g->mem, 255), -EINVAL);
-	assert_int_equal(mptable_write(&g->mem, UINT32_MAX), -EINVAL);
+	assert_int_equal(mptable_write(&g->mem, 0, 0), -EINVAL);
+	assert_int_equal(mptable_write(&g->mem, MPTABLE_MAX_CPUS + 1, 0), -EINVAL);
+	assert_int_equal(mptable_write(&g->mem, 255, 0), -EINVAL);
+	assert_int_equal(mptable_write(&g->mem, UINT32_MAX, 0), -EINVAL);
 	assert_true(test_guest_unchanged(g));
 }
 

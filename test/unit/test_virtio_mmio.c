@@ -153,18 +153,18 @@ static int teardown(void **state)
 {
 	struct ctx *c = *state;
 	struct kvm_irqfd irqfd = {
-		.fd = (uint32_t)c->d.irq_fd, .gsi = 5, .flags = KVM_IRQFD_FLAG_DEASSIGN};
+		.fd = (uint32_t)c->d.v.irq_fd, .gsi = 5, .flags = KVM_IRQFD_FLAG_DEASSIGN};
 
 	shutdown(c->f.sock, SHUT_RDWR);
-	shutdown(c->d.link_fd, SHUT_RDWR);
+	shutdown(c->d.v.link_fd, SHUT_RDWR);
 	pthread_join(c->f.thread, NULL);
 	close(c->f.sock);
 	ioctl(vm_fd, KVM_IRQFD, &irqfd);
-	for (uint32_t i = 0; i < c->d.num_queues; i++) {
+	for (uint32_t i = 0; i < c->d.v.num_queues; i++) {
 		struct kvm_ioeventfd io = {.addr = VMMIO_BASE + 0x50,
 					   .len = 4,
 					   .datamatch = i,
-					   .fd = c->d.q[i].kick_fd,
+					   .fd = c->d.v.q[i].kick_fd,
 					   .flags = KVM_IOEVENTFD_FLAG_DATAMATCH |
 						    KVM_IOEVENTFD_FLAG_DEASSIGN};
 		ioctl(vm_fd, KVM_IOEVENTFD, &io);
@@ -205,9 +205,9 @@ static void test_identity(void **state)
 	assert_int_equal(rd(c, R_VERSION), 2);
 	assert_int_equal(rd(c, R_DEVICE_ID), 2);
 	assert_int_equal(c->f.attach_nfds, 2 + VMMIO_MAX_QUEUES);
-	assert_int_equal(c->d.num_queues, 2);
+	assert_int_equal(c->d.v.num_queues, 2);
 	/* the kicks beyond the device's two queues were dropped */
-	assert_true(c->d.q[2].kick_fd < 0);
+	assert_true(c->d.v.q[2].kick_fd < 0);
 	wr(c, R_DEV_SEL, 1);
 	assert_int_equal(rd(c, R_DEV_FEAT), 1);
 	wr(c, R_DEV_SEL, 0);
@@ -262,14 +262,14 @@ static void test_queue_rules(void **state)
 	wr(c, R_STATUS, 3);
 	wr(c, R_QSEL, 0);
 	wr(c, R_QNUM, 64);
-	assert_int_equal(c->d.q[0].num, 0);
+	assert_int_equal(c->d.v.q[0].num, 0);
 	negotiate(c, 1ULL << 32);
 	/* size 0, not a power of two, over the maximum: refused */
 	wr(c, R_QSEL, 0);
 	wr(c, R_QNUM, 0);
 	wr(c, R_QNUM, 100);
 	wr(c, R_QNUM, 512);
-	assert_int_equal(c->d.q[0].num, 0);
+	assert_int_equal(c->d.v.q[0].num, 0);
 	wr(c, R_QREADY, 1);
 	assert_int_equal(rd(c, R_QREADY), 0); /* no size, no ready */
 	/* a queue that does not exist */
@@ -283,13 +283,13 @@ static void test_queue_rules(void **state)
 	wr(c, R_QDESC_LO, 0xdead000);
 	wr(c, R_QNUM, 32);
 	wr(c, R_QREADY, 0);
-	assert_int_equal(c->d.q[0].desc, 0x200000);
-	assert_int_equal(c->d.q[0].num, 64);
-	assert_true(c->d.q[0].ready);
+	assert_int_equal(c->d.v.q[0].desc, 0x200000);
+	assert_int_equal(c->d.v.q[0].num, 64);
+	assert_true(c->d.v.q[0].ready);
 	/* features cannot change after FEATURES_OK either */
 	wr(c, R_DRV_SEL, 0);
 	wr(c, R_DRV_FEAT, 0xffffffff);
-	assert_int_equal(c->d.driver_features, 1ULL << 32);
+	assert_int_equal(c->d.v.driver_features, 1ULL << 32);
 }
 
 static void test_status_backwards_and_reset(void **state)
@@ -310,9 +310,9 @@ static void test_status_backwards_and_reset(void **state)
 	pthread_mutex_lock(&c->f.lock);
 	assert_int_equal(c->f.resets, resets + 1);
 	pthread_mutex_unlock(&c->f.lock);
-	assert_false(c->d.q[0].ready);
-	assert_int_equal(c->d.q[0].desc, 0);
-	assert_false(c->d.dead);
+	assert_false(c->d.v.q[0].ready);
+	assert_int_equal(c->d.v.q[0].desc, 0);
+	assert_false(c->d.v.dead);
 }
 
 static void test_config_and_odd_accesses(void **state)
@@ -334,7 +334,7 @@ static void test_config_and_odd_accesses(void **state)
 	/* config writes are ignored */
 	b[0] = 0x55;
 	vmmio_access(&c->d, R_CONFIG, b, 1, true);
-	assert_int_equal(c->d.config[0], 1);
+	assert_int_equal(c->d.v.config[0], 1);
 	/* registers are 32-bit only */
 	vmmio_access(&c->d, R_MAGIC, b, 2, false);
 	assert_int_equal(b[0], 0xff);
@@ -360,7 +360,7 @@ static void test_needs_reset_and_isr(void **state)
 	wr(c, R_STATUS, 1 | 2 | 8 | 4);
 	gen = rd(c, R_CONFIG_GEN);
 	/* the device sets a used-buffer interrupt */
-	__atomic_fetch_or(&c->d.shared->isr, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&c->d.v.shared->isr, 1, __ATOMIC_SEQ_CST);
 	assert_int_equal(rd(c, R_ISR), 1);
 	wr(c, R_ACK, 1);
 	assert_int_equal(rd(c, R_ISR), 0);
@@ -389,7 +389,7 @@ static void test_device_breaks_protocol(void **state)
 	memset(junk, 0xff, sizeof(junk));
 	assert_int_equal(ipc_send(c->f.sock, junk, sizeof(junk), NULL, 0), 0);
 	assert_true(vmmio_on_link(&c->d) < 0);
-	assert_true(c->d.dead);
+	assert_true(c->d.v.dead);
 	/* the guest learns through NEEDS_RESET; a reset then does not hang */
 	assert_int_equal(rd(c, R_STATUS) & 64, 64);
 	wr(c, R_STATUS, 0);

@@ -1,0 +1,262 @@
+/* PCI bus 0 with a host bridge, type 1 and ECAM configuration access and
+ * 32-bit memory BARs; see pci.h. */
+#include "vmm-core/pci.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define PCI_HEADER_TYPE 0x0e
+#define PCI_CLASS_REV	0x08
+#define PCI_SUBSYS_VID	0x2c
+#define PCI_SUBSYS_ID	0x2e
+
+/* The host bridge answers as an Intel 82945G memory controller hub, one of
+ * the bridges Linux probes for an MMCONFIG (ECAM) window when there is no
+ * ACPI MCFG table: PCIEXBAR at 0x48, bit 0 enable, bits 2:1 = 0 for 256
+ * buses. */
+#define HOST_VENDOR_INTEL     0x8086
+#define HOST_DEVICE_82945G    0x2770
+#define HOST_PCIEXBAR	      0x48
+#define PCI_CLASS_HOST_BRIDGE 0x060000
+
+void pci_func_init(struct pci_func *f, uint16_t vendor, uint16_t device, uint32_t class_code,
+		   uint8_t revision, uint16_t subsys_vendor, uint16_t subsys_id,
+		   const struct pci_func_ops *ops, void *priv)
+{
+	memset(f, 0, sizeof(*f));
+	pci_put16(f->cfg + PCI_VENDOR_ID, vendor);
+	pci_put16(f->cfg + PCI_VENDOR_ID + 2, device);
+	pci_put32(f->cfg + PCI_CLASS_REV, class_code << 8 | revision);
+	pci_put16(f->cfg + PCI_SUBSYS_VID, subsys_vendor);
+	pci_put16(f->cfg + PCI_SUBSYS_ID, subsys_id);
+	f->cfg[PCI_HEADER_TYPE] = 0;
+	/* Command: memory space, bus master, INTx disable are the guest's. */
+	pci_put16(f->wmask + PCI_COMMAND,
+		  PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
+	/* Status: the error bits are write-1-to-clear (none is ever set here). */
+	pci_put16(f->w1c + PCI_STATUS, 0xf900);
+	f->wmask[PCI_INTERRUPT_LINE] = 0xff;
+	f->cap_end = 0x40;
+	f->ops = ops;
+	f->priv = priv;
+}
+
+int pci_func_add_bar(struct pci_func *f, int bar, uint64_t size)
+{
+	if (bar < 0 || bar >= PCI_NUM_BARS || size < 4096 || size > PCI_MMIO32_SIZE ||
+	    (size & (size - 1)))
+		return -EINVAL;
+	f->bar_size[bar] = size;
+	/* 32-bit memory, not prefetchable: the low four bits read as zero. */
+	pci_put32(f->wmask + PCI_BAR0 + 4 * bar, (uint32_t) ~(size - 1) & 0xfffffff0U);
+	return 0;
+}
+
+int pci_func_add_cap(struct pci_func *f, uint8_t id, const void *body, uint8_t len)
+{
+	uint8_t off = f->cap_end;
+
+	if (len < 2 || (unsigned)off + len > PCI_CFG_SIZE)
+		return -ENOSPC;
+	f->cfg[off] = id;
+	f->cfg[off + 1] = 0;
+	memcpy(f->cfg + off + 2, (const uint8_t *)body, len - 2U);
+	if (f->last_cap)
+		f->cfg[f->last_cap + 1] = off;
+	else
+		f->cfg[PCI_CAP_PTR] = off;
+	pci_put16(f->cfg + PCI_STATUS, pci_get16(f->cfg + PCI_STATUS) | PCI_STATUS_CAP_LIST);
+	f->last_cap = off;
+	f->cap_end = (uint8_t)((off + len + 3U) & ~3U);
+	return off;
+}
+
+void pci_bus_init(struct pci_bus *b)
+{
+	memset(b, 0, sizeof(*b));
+	pthread_mutex_init(&b->lock, NULL);
+	pci_func_init(&b->host, HOST_VENDOR_INTEL, HOST_DEVICE_82945G, PCI_CLASS_HOST_BRIDGE, 0, 0,
+		      0, NULL, NULL);
+	/* The bridge decodes memory and cannot be turned off. */
+	pci_put16(b->host.cfg + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	pci_put16(b->host.wmask + PCI_COMMAND, 0);
+	b->host.wmask[PCI_INTERRUPT_LINE] = 0;
+	pci_put32(b->host.cfg + HOST_PCIEXBAR, (uint32_t)PCI_ECAM_BASE | 1U);
+	b->mmio_next = PCI_MMIO32_BASE;
+}
+
+void pci_bus_destroy(struct pci_bus *b)
+{
+	pthread_mutex_destroy(&b->lock);
+}
+
+int pci_bus_add(struct pci_bus *b, struct pci_func *f)
+{
+	int slot = -1;
+
+	for (int s = 1; s < PCI_MAX_SLOTS; s++) {
+		if (!b->slot[s]) {
+			slot = s;
+			break;
+		}
+	}
+	if (slot < 0)
+		return -ENOSPC;
+	/* Place the BARs as firmware would: each aligned to its size. */
+	for (int i = 0; i < PCI_NUM_BARS; i++) {
+		uint64_t size = f->bar_size[i], addr;
+		if (!size)
+			continue;
+		addr = (b->mmio_next + size - 1) & ~(size - 1);
+		if (addr + size > PCI_MMIO32_BASE + PCI_MMIO32_SIZE)
+			return -ENOSPC;
+		pci_put32(f->cfg + PCI_BAR0 + 4 * i, (uint32_t)addr);
+		b->mmio_next = addr + size;
+	}
+	f->slot = (uint8_t)slot;
+	f->cfg[PCI_INTERRUPT_PIN] = 1; /* INTA */
+	f->cfg[PCI_INTERRUPT_LINE] = (uint8_t)PCI_INTX_PIN(slot);
+	b->slot[slot] = f;
+	return slot;
+}
+
+/* Decode each BAR only while memory decoding is on and the BAR lies inside
+ * the window the host bridge forwards; tell the function when that changes.
+ * Bus lock held. */
+static void pci_update_bars(struct pci_func *f)
+{
+	bool mem = pci_get16(f->cfg + PCI_COMMAND) & PCI_COMMAND_MEMORY;
+
+	for (int i = 0; i < PCI_NUM_BARS; i++) {
+		uint64_t size = f->bar_size[i];
+		uint64_t addr = pci_get32(f->cfg + PCI_BAR0 + 4 * i) & ~(size - 1) & 0xfffffff0U;
+		if (!size)
+			continue;
+		if (!mem || addr < PCI_MMIO32_BASE ||
+		    addr + size > PCI_MMIO32_BASE + PCI_MMIO32_SIZE)
+			addr = 0;
+		if (addr == f->bar_addr[i])
+			continue;
+		f->bar_addr[i] = addr;
+		if (f->ops && f->ops->bar_mapped)
+			f->ops->bar_mapped(f, i, addr);
+	}
+}
+
+static struct pci_func *pci_lookup(struct pci_bus *b, uint32_t bus, uint32_t devfn)
+{
+	if (bus != 0 || (devfn & 7) != 0 || (devfn >> 3) >= PCI_MAX_SLOTS)
+		return NULL;
+	return devfn == 0 ? &b->host : b->slot[devfn >> 3];
+}
+
+void pci_config_access(struct pci_bus *b, uint32_t bus, uint32_t devfn, uint32_t off, uint8_t *data,
+		       uint32_t len, bool is_write)
+{
+	struct pci_func *f;
+
+	/* UNTRUSTED(guest): bus, devfn, offset and size as the guest chose. */
+	if ((len != 1 && len != 2 && len != 4) || (off & (len - 1))) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	pthread_mutex_lock(&b->lock);
+	f = pci_lookup(b, bus, devfn);
+	if (!f) {
+		if (!is_write)
+			memset(data, 0xff, len);
+	} else if (off >= PCI_CFG_SIZE) {
+		if (!is_write)
+			memset(data, 0, len);
+	} else if (!is_write) {
+		if (f->ops && f->ops->config_read)
+			f->ops->config_read(f, off, len);
+		memcpy(data, f->cfg + off, len);
+	} else {
+		for (uint32_t i = 0; i < len; i++) {
+			uint8_t *c = &f->cfg[off + i];
+			*c = (uint8_t)((*c & ~f->wmask[off + i]) | (data[i] & f->wmask[off + i]));
+			*c &= (uint8_t) ~(data[i] & f->w1c[off + i]);
+		}
+		if (off < PCI_BAR0 + 4 * PCI_NUM_BARS && off + len > PCI_COMMAND)
+			pci_update_bars(f);
+		if (f->ops && f->ops->config_written)
+			f->ops->config_written(f, off, len);
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+bool pci_pio(struct pci_bus *b, uint16_t port, uint8_t *data, uint32_t size, bool is_write)
+{
+	uint32_t ca;
+
+	if (port >= PCI_CONFIG_ADDRESS && port < PCI_CONFIG_DATA) {
+		/* CONFIG_ADDRESS latches only as a whole dword; the byte access
+		 * at 0xCFB of Linux's type 1 probe is ignored. */
+		if (port == PCI_CONFIG_ADDRESS && size == 4) {
+			pthread_mutex_lock(&b->lock);
+			if (is_write) {
+				memcpy(&ca, data, 4);
+				b->config_address = ca & 0x80fffffcU;
+			} else {
+				memcpy(data, &b->config_address, 4);
+			}
+			pthread_mutex_unlock(&b->lock);
+		} else if (!is_write) {
+			memset(data, 0xff, size);
+		}
+		return true;
+	}
+	if (port < PCI_CONFIG_DATA || port >= PCI_CONFIG_DATA + 4)
+		return false;
+	pthread_mutex_lock(&b->lock);
+	ca = b->config_address;
+	pthread_mutex_unlock(&b->lock);
+	if (!(ca & 0x80000000U) || (port - PCI_CONFIG_DATA) + size > 4) {
+		if (!is_write)
+			memset(data, 0xff, size);
+		return true;
+	}
+	pci_config_access(b, (ca >> 16) & 0xff, (ca >> 8) & 0xff,
+			  (ca & 0xfc) + (uint32_t)(port - PCI_CONFIG_DATA), data, size, is_write);
+	return true;
+}
+
+bool pci_mmio(struct pci_bus *b, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct pci_func *hit = NULL;
+	uint64_t off = 0;
+	int bar = -1;
+
+	if (addr >= PCI_ECAM_BASE && addr < PCI_ECAM_BASE + PCI_ECAM_SIZE) {
+		uint64_t e = addr - PCI_ECAM_BASE;
+		pci_config_access(b, (uint32_t)(e >> 20), (uint32_t)(e >> 12) & 0xff,
+				  (uint32_t)e & 0xfff, data, len, is_write);
+		return true;
+	}
+	if (addr < PCI_MMIO32_BASE || addr >= PCI_MMIO32_BASE + PCI_MMIO32_SIZE)
+		return false;
+	pthread_mutex_lock(&b->lock);
+	for (int s = 1; s < PCI_MAX_SLOTS && !hit; s++) {
+		struct pci_func *f = b->slot[s];
+		for (int i = 0; f && i < PCI_NUM_BARS; i++) {
+			if (f->bar_addr[i] && addr >= f->bar_addr[i] &&
+			    addr + len <= f->bar_addr[i] + f->bar_size[i]) {
+				hit = f;
+				bar = i;
+				off = addr - f->bar_addr[i];
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (hit && hit->ops && hit->ops->bar_access) {
+		hit->ops->bar_access(hit, bar, off, data, len, is_write);
+		return true;
+	}
+	/* Inside the window but no BAR there: reads float high. */
+	if (!is_write)
+		memset(data, 0xff, len);
+	return true;
+}

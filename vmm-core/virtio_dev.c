@@ -1,0 +1,390 @@
+/* Transport-independent virtio device state in the core; see virtio_dev.h.
+ * Guest writes are checked against the virtio 1.2 rules: queue setup only
+ * between FEATURES_OK and DRIVER_OK, features only those offered, status
+ * never skipping steps. */
+#include "vmm-core/virtio_dev.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "proto/channel.h"
+#include "proto/ipc.h"
+
+#define VDEV_LINK_MAX_MSG     16384
+#define VDEV_RESET_TIMEOUT_MS 2000
+#define VDEV_INFO_TIMEOUT_MS  5000
+
+void vdev_init(struct vdev *d, const char *name)
+{
+	memset(d, 0, sizeof(*d));
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->link_fd = d->irq_fd = -1;
+	d->log_budget = 16;
+	for (uint32_t i = 0; i < VDEV_MAX_QUEUES; i++) {
+		d->q[i].kick_fd = d->q[i].irq_fd = -1;
+		d->q[i].msix_vector = VDEV_NO_VECTOR;
+	}
+}
+
+void vdev_guest_error(struct vdev *d, const char *what, uint64_t off)
+{
+	/* Rate-limited: a guest must not be able to flood the host log. */
+	if (d->log_budget > 0) {
+		d->log_budget--;
+		log_warn("%s: guest %s (register 0x%llx) ignored", d->name, what,
+			 (unsigned long long)off);
+	}
+}
+
+static int vdev_send(struct vdev *d, Cellvm__Device__LinkMessage *m, const int *fds, size_t nfds)
+{
+	return channel_send(d->link_fd, &m->base, VDEV_LINK_MAX_MSG, fds, nfds);
+}
+
+static int vdev_recv_info(struct vdev *d)
+{
+	struct pollfd pfd = {.fd = d->link_fd, .events = POLLIN};
+	Cellvm__Device__LinkMessage *m = NULL;
+	const Cellvm__Device__DeviceInfo *in;
+	int fds[IPC_MAX_FDS];
+	size_t nfds = 0;
+	uint32_t c;
+	int r;
+
+	if (poll(&pfd, 1, VDEV_INFO_TIMEOUT_MS) <= 0)
+		return -ETIMEDOUT;
+	r = channel_recv(d->link_fd, &cellvm__device__link_message__descriptor, VDEV_LINK_MAX_MSG,
+			 (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS, &nfds);
+	if (r < 0)
+		return r;
+	r = -EPROTO;
+	if (nfds || c != CELLVM__DEVICE__LINK_MESSAGE__MSG_INFO)
+		goto out;
+	in = m->info;
+	/* UNTRUSTED(device): sizes bound our copies and the guest's view. */
+	if (in->num_queues == 0 || in->num_queues > VDEV_MAX_QUEUES || in->queue_max_size == 0 ||
+	    in->queue_max_size > 32768 || (in->queue_max_size & (in->queue_max_size - 1)) ||
+	    in->config.len > DEVPROC_CONFIG_MAX || !(in->features & (1ULL << VIRTIO_F_VERSION_1)))
+		goto out;
+	d->device_id = in->device_id;
+	d->device_features = in->features;
+	d->num_queues = in->num_queues;
+	d->queue_max = in->queue_max_size;
+	d->config_len = (uint32_t)in->config.len;
+	memcpy(d->config, in->config.data, in->config.len);
+	r = 0;
+out:
+	ipc_close_fds(fds, nfds);
+	protobuf_c_message_free_unpacked(&m->base, NULL);
+	return r;
+}
+
+static int vdev_make_shared(struct vdev *d)
+{
+	int shm, r = 0;
+
+	shm = memfd_create("cellvm-vdev-shared", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (shm < 0)
+		return -errno;
+	if (ftruncate(shm, sizeof(struct devproc_shared)) < 0 ||
+	    fcntl(shm, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		r = -errno;
+		goto out;
+	}
+	d->shared = mmap(NULL, sizeof(struct devproc_shared), PROT_READ | PROT_WRITE, MAP_SHARED,
+			 shm, 0);
+	if (d->shared == MAP_FAILED) {
+		d->shared = NULL;
+		r = -errno;
+		goto out;
+	}
+	return shm;
+out:
+	close(shm);
+	return r;
+}
+
+int vdev_attach(struct vdev *d, int link_fd, uint32_t nq, bool queue_irqs)
+{
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__Attach a = CELLVM__DEVICE__ATTACH__INIT;
+	int fds[2 + 2 * VDEV_MAX_QUEUES];
+	size_t nfds = 0;
+	int shm, r;
+
+	d->link_fd = link_fd;
+	if (nq > VDEV_MAX_QUEUES)
+		return -EINVAL;
+	d->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->irq_fd < 0)
+		return -errno;
+	shm = vdev_make_shared(d);
+	if (shm < 0)
+		return shm;
+	fds[nfds++] = d->irq_fd;
+	fds[nfds++] = shm;
+	for (uint32_t i = 0; i < nq; i++)
+		fds[nfds++] = d->q[i].kick_fd;
+	if (queue_irqs)
+		for (uint32_t i = 0; i < nq; i++)
+			fds[nfds++] = d->q[i].irq_fd;
+	a.num_queues = nq;
+	a.queue_irqs = queue_irqs;
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH;
+	m.attach = &a;
+	r = vdev_send(d, &m, fds, nfds);
+	close(shm);
+	if (r < 0)
+		return r;
+	return vdev_recv_info(d);
+}
+
+void vdev_config_interrupt(struct vdev *d)
+{
+	uint64_t one = 1;
+
+	d->config_generation++;
+	if (d->shared)
+		atomic_fetch_or((_Atomic uint32_t *)&d->shared->isr, DEVPROC_ISR_CONFIG);
+	(void)!write(d->irq_fd, &one, sizeof(one));
+}
+
+/* Reset from the guest (status 0): the device quiesces before we return, so
+ * nothing of the old driver's rings is touched afterwards. Lock held. */
+static void vdev_reset(struct vdev *d)
+{
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__Reset rs = CELLVM__DEVICE__RESET__INIT;
+	struct timespec deadline;
+
+	d->status = 0;
+	d->driver_features = 0;
+	d->dev_features_sel = d->drv_features_sel = d->queue_sel = 0;
+	for (uint32_t i = 0; i < VDEV_MAX_QUEUES; i++) {
+		d->q[i].num = 0;
+		d->q[i].ready = false;
+		d->q[i].desc = d->q[i].avail = d->q[i].used = 0;
+		d->q[i].msix_vector = VDEV_NO_VECTOR;
+	}
+	if (d->shared)
+		atomic_store((_Atomic uint32_t *)&d->shared->isr, 0);
+	if (d->on_reset)
+		d->on_reset(d);
+	if (d->dead)
+		return;
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET;
+	m.reset = &rs;
+	d->reset_done = false;
+	if (vdev_send(d, &m, NULL, 0) < 0) {
+		d->dead = true;
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += VDEV_RESET_TIMEOUT_MS / 1000;
+	while (!d->reset_done && !d->dead) {
+		if (pthread_cond_timedwait(&d->cond, &d->lock, &deadline) == ETIMEDOUT) {
+			log_err("%s: device did not finish its reset", d->name);
+			d->dead = true;
+		}
+	}
+}
+
+/* DRIVER_OK: hand the queues to the device. Lock held. */
+static void vdev_activate(struct vdev *d)
+{
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__Activate act = CELLVM__DEVICE__ACTIVATE__INIT;
+	Cellvm__Device__Queue qs[VDEV_MAX_QUEUES], *pq[VDEV_MAX_QUEUES];
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < d->num_queues; i++) {
+		if (!d->q[i].ready)
+			continue;
+		cellvm__device__queue__init(&qs[n]);
+		qs[n].index = i;
+		qs[n].size = d->q[i].num;
+		qs[n].desc = d->q[i].desc;
+		qs[n].avail = d->q[i].avail;
+		qs[n].used = d->q[i].used;
+		pq[n] = &qs[n];
+		n++;
+	}
+	act.features = d->driver_features;
+	act.n_queues = n;
+	act.queues = pq;
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_ACTIVATE;
+	m.activate = &act;
+	if (vdev_send(d, &m, NULL, 0) < 0)
+		d->dead = true;
+}
+
+void vdev_write_status(struct vdev *d, uint32_t v)
+{
+	uint32_t old = d->status;
+
+	if (v == 0) {
+		vdev_reset(d);
+		return;
+	}
+	/* Status bits only accumulate (besides reset) and never skip a step. */
+	if ((v & old & ~VDEV_ST_NEEDS_RESET) != (old & ~VDEV_ST_NEEDS_RESET) ||
+	    (v & ~(VDEV_ST_ACKNOWLEDGE | VDEV_ST_DRIVER | VDEV_ST_DRIVER_OK | VDEV_ST_FEATURES_OK |
+		   VDEV_ST_FAILED | VDEV_ST_NEEDS_RESET))) {
+		vdev_guest_error(d, "status going backwards or unknown bits", 0);
+		return;
+	}
+	v &= ~VDEV_ST_NEEDS_RESET; /* set by the device only */
+	if ((v & VDEV_ST_FEATURES_OK) && !(old & VDEV_ST_FEATURES_OK)) {
+		/* Only features we offered, and a modern driver. */
+		if ((d->driver_features & ~d->device_features) ||
+		    !(d->driver_features & (1ULL << VIRTIO_F_VERSION_1)) || !(v & VDEV_ST_DRIVER)) {
+			vdev_guest_error(d, "features not offered", 0);
+			v &= ~VDEV_ST_FEATURES_OK;
+		}
+	}
+	if ((v & VDEV_ST_DRIVER_OK) && !(old & VDEV_ST_DRIVER_OK)) {
+		if (!(v & VDEV_ST_FEATURES_OK)) {
+			vdev_guest_error(d, "DRIVER_OK before FEATURES_OK", 0);
+			return;
+		}
+		d->status = v | (old & VDEV_ST_NEEDS_RESET);
+		vdev_activate(d);
+		return;
+	}
+	d->status = v | (old & VDEV_ST_NEEDS_RESET);
+}
+
+uint32_t vdev_device_features(const struct vdev *d, uint32_t sel)
+{
+	return sel > 1 ? 0 : (uint32_t)(d->device_features >> (32 * sel));
+}
+
+void vdev_write_driver_features(struct vdev *d, uint32_t sel, uint32_t v, uint64_t off)
+{
+	if ((d->status & VDEV_ST_FEATURES_OK) || sel > 1) {
+		vdev_guest_error(d, "feature write after FEATURES_OK or beyond bit 63", off);
+		return;
+	}
+	if (sel == 0)
+		d->driver_features = (d->driver_features & ~0xffffffffULL) | v;
+	else
+		d->driver_features = (d->driver_features & 0xffffffffULL) | ((uint64_t)v << 32);
+}
+
+struct vdev_queue *vdev_queue_for_write(struct vdev *d, uint64_t off)
+{
+	if (!(d->status & VDEV_ST_FEATURES_OK) || (d->status & VDEV_ST_DRIVER_OK)) {
+		vdev_guest_error(d, "queue setup outside FEATURES_OK..DRIVER_OK", off);
+		return NULL;
+	}
+	if (d->queue_sel >= d->num_queues) {
+		vdev_guest_error(d, "queue setup for a queue that does not exist", off);
+		return NULL;
+	}
+	return &d->q[d->queue_sel];
+}
+
+void vdev_set_queue_size(struct vdev *d, struct vdev_queue *q, uint32_t v, uint64_t off)
+{
+	/* A power of two up to the maximum; anything else leaves the queue off. */
+	if (v && v <= d->queue_max && !(v & (v - 1)))
+		q->num = v;
+	else
+		vdev_guest_error(d, "bad queue size", off);
+}
+
+void vdev_config_read(const struct vdev *d, uint64_t off, uint8_t *data, uint32_t len)
+{
+	/* UNTRUSTED(guest): any offset and length in the config window. */
+	memset(data, 0, len);
+	if (off < d->config_len)
+		memcpy(data, d->config + off,
+		       len < d->config_len - off ? len : d->config_len - off);
+}
+
+static void vdev_mark_needs_reset(struct vdev *d)
+{
+	/* The device refuses to go on: tell the driver (virtio 1.2 2.1.2). */
+	if (d->status & VDEV_ST_DRIVER_OK) {
+		d->status |= VDEV_ST_NEEDS_RESET;
+		vdev_config_interrupt(d);
+	}
+}
+
+int vdev_on_link(struct vdev *d)
+{
+	Cellvm__Device__LinkMessage *m = NULL;
+	int fds[IPC_MAX_FDS];
+	size_t nfds = 0;
+	uint32_t c;
+	int r;
+
+	r = channel_recv(d->link_fd, &cellvm__device__link_message__descriptor, VDEV_LINK_MAX_MSG,
+			 (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS, &nfds);
+	pthread_mutex_lock(&d->lock);
+	if (r < 0 || nfds) {
+		ipc_close_fds(fds, nfds);
+		r = r < 0 ? r : -EPROTO;
+		goto dead;
+	}
+	switch (c) {
+	case CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET_DONE: d->reset_done = true; break;
+	case CELLVM__DEVICE__LINK_MESSAGE__MSG_NEEDS_RESET: vdev_mark_needs_reset(d); break;
+	case CELLVM__DEVICE__LINK_MESSAGE__MSG_CONFIG_UPDATE:
+		/* UNTRUSTED(device): the same size as the configuration it offered. */
+		if (m->config_update->config.len != d->config_len) {
+			r = -EPROTO;
+			goto dead;
+		}
+		memcpy(d->config, m->config_update->config.data, d->config_len);
+		vdev_config_interrupt(d);
+		break;
+	default: r = -EPROTO; goto dead;
+	}
+	protobuf_c_message_free_unpacked(&m->base, NULL);
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+dead:
+	if (m)
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+	if (!d->dead)
+		log_err("%s: device link lost (%s)", d->name, strerror(-r));
+	d->dead = true;
+	vdev_mark_needs_reset(d);
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+void vdev_destroy(struct vdev *d)
+{
+	for (uint32_t i = 0; i < VDEV_MAX_QUEUES; i++) {
+		if (d->q[i].kick_fd >= 0)
+			close(d->q[i].kick_fd);
+		if (d->q[i].irq_fd >= 0)
+			close(d->q[i].irq_fd);
+		d->q[i].kick_fd = d->q[i].irq_fd = -1;
+	}
+	if (d->irq_fd >= 0)
+		close(d->irq_fd);
+	if (d->link_fd >= 0)
+		close(d->link_fd);
+	d->irq_fd = d->link_fd = -1;
+	if (d->shared)
+		munmap(d->shared, sizeof(*d->shared));
+	d->shared = NULL;
+	pthread_cond_destroy(&d->cond);
+	pthread_mutex_destroy(&d->lock);
+}

@@ -1,0 +1,103 @@
+/* The transport-independent half of a virtio device in cellvm-core: the link
+ * to the device process, what the device offered (DeviceInfo), and the
+ * driver-facing state every transport shares (status, features, queue
+ * setup, reset, NEEDS_RESET), checked against the virtio 1.2 rules. The
+ * transports (virtio_mmio.c, virtio_pci.c) decode registers and own the KVM
+ * ioeventfds and irqfds; they call in here with the device lock held.
+ * Register values are guest input; link messages are device input. */
+#pragma once
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dev-procs/common/devproc.h"
+
+#define VDEV_MAX_QUEUES DEVPROC_MAX_QUEUES
+#define VDEV_NO_VECTOR	0xffff
+
+#define VDEV_ST_ACKNOWLEDGE 1U
+#define VDEV_ST_DRIVER	    2U
+#define VDEV_ST_DRIVER_OK   4U
+#define VDEV_ST_FEATURES_OK 8U
+#define VDEV_ST_NEEDS_RESET 64U
+#define VDEV_ST_FAILED	    128U
+
+#define VIRTIO_F_VERSION_1 32
+
+struct vdev_queue {
+	uint32_t num;
+	bool ready;
+	uint64_t desc, avail, used;
+	uint16_t msix_vector; /* virtio-pci only */
+	int kick_fd;	      /* KVM ioeventfd, owned by the transport */
+	int irq_fd;	      /* per-queue interrupt (virtio-pci), or -1 */
+};
+
+struct vdev {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char name[40]; /* "virtio-mmio@0x...", "virtio-pci 00:02.0": for logs */
+	int link_fd;   /* core<->device link */
+	int irq_fd;    /* KVM irqfd: every interrupt (mmio), config changes (pci) */
+	struct devproc_shared *shared;
+	/* from the device's DeviceInfo */
+	uint32_t device_id;
+	uint64_t device_features;
+	uint8_t config[DEVPROC_CONFIG_MAX];
+	uint32_t config_len;
+	uint32_t num_queues, queue_max;
+	/* driver-facing state */
+	uint32_t status;
+	uint32_t dev_features_sel, drv_features_sel, queue_sel;
+	uint64_t driver_features;
+	uint32_t config_generation;
+	struct vdev_queue q[VDEV_MAX_QUEUES];
+	bool reset_done; /* set by the main thread on ResetDone */
+	bool dead;	 /* the device process is gone or broke the protocol */
+	uint32_t log_budget;
+	/* Called (lock held) after a reset, so the transport can reset its own
+	 * registers too; may be NULL. */
+	void (*on_reset)(struct vdev *d);
+	void *transport;
+};
+
+/* Initialise d; every fd -1. */
+void vdev_init(struct vdev *d, const char *name);
+
+/* Attach to a started device over link_fd (ownership taken): create the
+ * shared page and the irqfd eventfd, send Attach with the kick eventfds in
+ * d->q[i].kick_fd (and d->q[i].irq_fd when queue_irqs) for nq queues, and
+ * wait for DeviceInfo. The transport registers the eventfds with KVM. */
+int vdev_attach(struct vdev *d, int link_fd, uint32_t nq, bool queue_irqs);
+
+/* Log a refused guest access (rate-limited). */
+void vdev_guest_error(struct vdev *d, const char *what, uint64_t off);
+
+/* The driver wrote the status register (lock held). */
+void vdev_write_status(struct vdev *d, uint32_t v);
+
+/* Device feature word sel (0 or 1; 0 beyond). */
+uint32_t vdev_device_features(const struct vdev *d, uint32_t sel);
+/* The driver wrote driver feature word sel. */
+void vdev_write_driver_features(struct vdev *d, uint32_t sel, uint32_t v, uint64_t off);
+
+/* The selected queue when its setup may change now (between FEATURES_OK and
+ * DRIVER_OK), else NULL after logging why. */
+struct vdev_queue *vdev_queue_for_write(struct vdev *d, uint64_t off);
+/* Queue size write: a power of two up to the maximum. */
+void vdev_set_queue_size(struct vdev *d, struct vdev_queue *q, uint32_t v, uint64_t off);
+
+/* Read the device-specific configuration space: any offset and length. */
+void vdev_config_read(const struct vdev *d, uint64_t off, uint8_t *data, uint32_t len);
+
+/* Raise a configuration-change interrupt (ISR bit 1). */
+void vdev_config_interrupt(struct vdev *d);
+
+/* The main thread calls this when link_fd is readable. Returns 0, or -errno
+ * when the device broke the protocol or went away (it is then dead). */
+int vdev_on_link(struct vdev *d);
+
+/* Close the link, the shared page and every eventfd in d (the transport
+ * created the kick and queue eventfds; KVM drops its references when the VM
+ * goes away). */
+void vdev_destroy(struct vdev *d);
