@@ -1,7 +1,8 @@
 /* seccomp rules of cellvm-core (SANDBOX_CORE), on top of policy_base.c. The
- * VM, its memory slots, the vCPUs and the device links (irqfds, ioeventfds)
- * are all set up before the sandbox; what is left is running vCPU threads
- * and the main loop. A KVM ioctl goes here when code calls it after
+ * VM, its memory slots, the vCPUs and the device links are all set up before
+ * the sandbox; what is left is running vCPU threads, the main loop, and the
+ * interrupt and notify wiring virtio-pci changes when the guest programs
+ * MSI-X or moves a BAR. A KVM ioctl goes here when code calls it after
  * sandbox_enter(). */
 #include "sandbox/policy.h"
 
@@ -22,8 +23,11 @@ static const struct sb_rule core_rules[] = {
 	SB_ALLOW_ARG(ioctl, 1, KVM_IRQ_LINE),  /* legacy interrupts (UART, i8042) */
 	SB_ALLOW_ARG(ioctl, 1, KVM_GET_REGS),  /* exit reports, --debug sampling */
 	SB_ALLOW_ARG(ioctl, 1, KVM_GET_SREGS), /* --debug sampling */
-	SB_ALLOW(poll),			       /* the main loop, device replies */
-	SB_ALLOW(ppoll),		       /* same, where libc uses ppoll */
+	/* virtio-pci: MSI-X vectors are GSI routes, a masked vector detaches
+	 * its irqfd, a BAR move re-registers the notify ioeventfds. */
+	SB_ALLOW_ARG(ioctl, 1, KVM_SET_GSI_ROUTING), SB_ALLOW_ARG(ioctl, 1, KVM_IRQFD),
+	SB_ALLOW_ARG(ioctl, 1, KVM_IOEVENTFD), SB_ALLOW(poll), /* the main loop, device replies */
+	SB_ALLOW(ppoll),				       /* same, where libc uses ppoll */
 	SB_ALLOW_MASKED(clone, 0, CORE_FLAGS_MASK, CORE_THREAD_FLAGS), /* threads, nothing else */
 	SB_ERRNO(clone3, ENOSYS),	     /* flags out of reach: glibc falls back to clone */
 	SB_ALLOW(set_robust_list),	     /* a new thread registers its robust futexes */
