@@ -59,3 +59,4 @@ struct sb_policy {
 extern const struct sb_policy policy_base; /* every kind; sanitizer extras included */
 extern const struct sb_policy policy_core; /* SANDBOX_CORE */
 extern const struct sb_policy policy_blk;  /* SANDBOX_DEV_BLK */
+extern const struct sb_policy policy_net;  /* SANDBOX_DEV_NET */

@@ -20,6 +20,7 @@
 static const unsigned sandbox_fd_slack[SANDBOX_KIND_COUNT] = {
 	[SANDBOX_CORE] = 512,	 /* messages, eventfds for devices (49 each) */
 	[SANDBOX_DEV_BLK] = 128, /* messages, its io_uring ring and eventfd */
+	[SANDBOX_DEV_NET] = 128, /* messages; its taps and timerfds are kept fds */
 };
 
 static int sandbox_check_keep(const int *keep, size_t nkeep, int *ret_max)
