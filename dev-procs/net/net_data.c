@@ -1,0 +1,480 @@
+/* virtio-net data path; see net.h. Runs in cellvm-dev-net. RX: frames are
+ * read from a tap queue straight into the guest's posted buffers when enough
+ * of them are held (several chains with MRG_RXBUF), else through a bounce
+ * buffer; with no buffers the tap is not watched until the queue is kicked,
+ * so the kernel keeps what it can and nothing spins. TX: chains checked by
+ * net_tx_parse() are written to the tap from guest RAM behind a private copy
+ * of the header. Rings and headers are UNTRUSTED(guest); frames read from the
+ * tap come from the host kernel. */
+#include "dev-procs/net/net.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "dev-procs/net/net_io.h"
+
+#define NET_RX_BUDGET 64 /* frames per wakeup; the tap stays readable for more */
+
+/* ---- iovec helpers ---- */
+
+static void net_iov_copy(const struct iovec *iov, uint32_t n, size_t off, void *buf, size_t len,
+			 bool to_iov)
+{
+	uint8_t *b = buf;
+
+	for (uint32_t i = 0; i < n && len; i++) {
+		size_t take;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		take = iov[i].iov_len - off;
+		if (take > len)
+			take = len;
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, b, take);
+		else
+			memcpy(b, (uint8_t *)iov[i].iov_base + off, take);
+		b += take;
+		len -= take;
+		off = 0;
+	}
+}
+
+/* ---- watching the taps ---- */
+
+static uint32_t net_tap_target(const struct net *n, const struct net_tap *tap)
+{
+	return tap->index % (n->cur_pairs ? n->cur_pairs : 1);
+}
+
+static void net_on_tap(struct devproc *dp, void *arg)
+{
+	struct net_tap *tap = arg;
+
+	(void)dp;
+	net_rx_tap(tap->n, tap);
+}
+
+void net_update_watch(struct net *n, struct net_tap *tap)
+{
+	const struct net_rxq *q = &n->rx[net_tap_target(n, tap)];
+	const bool want = n->active && !tap->dead && !n->rx_limited && q->live && !q->starved;
+	int r;
+
+	if (want == tap->watched)
+		return;
+	if (want) {
+		r = devproc_watch(n->dp, tap->fd, net_on_tap, tap);
+		if (r < 0) {
+			log_err("tap queue %u: cannot watch it: %s", tap->index, strerror(-r));
+			return;
+		}
+	} else {
+		devproc_unwatch(n->dp, tap->fd);
+	}
+	tap->watched = want;
+}
+
+/* ---- RX ---- */
+
+static void net_stash_compact(struct net_rxq *q)
+{
+	uint32_t base;
+
+	if (q->nstash == 0) {
+		q->first = q->iov_end = 0;
+		return;
+	}
+	base = q->stash[q->first].iov0;
+	memmove(q->iov, q->iov + base, (q->iov_end - base) * sizeof(q->iov[0]));
+	memmove(q->stash, q->stash + q->first, q->nstash * sizeof(q->stash[0]));
+	for (uint32_t i = 0; i < q->nstash; i++)
+		q->stash[i].iov0 -= base;
+	q->iov_end -= base;
+	q->first = 0;
+}
+
+/* Take chains from the ring until the held ones can take want bytes.
+ * Returns 1 when the ring ran empty first, 0 when the stash is full enough
+ * (or cannot hold more), -EINVAL after asking for a reset. */
+static int net_stash_fill(struct net *n, struct net_rxq *q, uint64_t want)
+{
+	const uint32_t max_segs = q->vq.size < VIRTQ_MAX_SEGS ? q->vq.size : VIRTQ_MAX_SEGS;
+	struct virtq_chain *c = &n->chain;
+	struct net_rx_chain *s;
+	int r;
+
+	while (q->stash_cap < want) {
+		if ((!n->mrg && q->nstash) || q->nstash == NET_RX_STASH)
+			return 0;
+		if (q->first + q->nstash == NET_RX_STASH || q->iov_end + max_segs > NET_RX_MAX_IOV)
+			net_stash_compact(q);
+		/* Room for the longest chain the ring may hand over. */
+		if (q->iov_end + max_segs > NET_RX_MAX_IOV)
+			return 0;
+		r = virtq_pop(&q->vq, c);
+		if (r < 0) {
+			devproc_needs_reset(n->dp, "invalid RX chain or available index");
+			return -EINVAL;
+		}
+		if (r == 0)
+			return 1;
+		if (!net_rx_chain_ok(c)) {
+			/* Returned unused: the driver sees an empty buffer. */
+			if (n->c.rx_bad_chain++ == 0)
+				log_warn("RX chain with readable buffers or no room for the header "
+					 "(logged once)");
+			virtq_push(&q->vq, c->head, 0);
+			q->pushed = true;
+			continue;
+		}
+		s = &q->stash[q->first + q->nstash];
+		s->head = c->head;
+		s->iov0 = q->iov_end;
+		s->niov = (uint16_t)c->nseg;
+		s->cap = c->write_len;
+		for (uint32_t i = 0; i < c->nseg; i++)
+			q->iov[q->iov_end++] = (struct iovec){c->seg[i].host, c->seg[i].len};
+		q->stash_cap += c->write_len;
+		q->nstash++;
+	}
+	return 0;
+}
+
+/* len bytes (header included) are in the held chains: hand them over. */
+static void net_rx_complete(struct net *n, struct net_rxq *q, uint32_t len)
+{
+	const struct net_rx_chain *f = &q->stash[q->first];
+	uint32_t nbuf = 0, left = len;
+	uint64_t cap = 0;
+	uint8_t nb[2];
+
+	while (cap < len)
+		cap += q->stash[q->first + nbuf++].cap;
+	/* The tap leaves num_buffers alone; flags only with GUEST_CSUM (5.1.6.4.1). */
+	nb[0] = (uint8_t)nbuf;
+	nb[1] = (uint8_t)(nbuf >> 8);
+	net_iov_copy(q->iov + f->iov0, f->niov, 10, nb, 2, true);
+	if (!n->guest_csum) {
+		static const uint8_t zero;
+		net_iov_copy(q->iov + f->iov0, f->niov, 0, (void *)&zero, 1, true);
+	}
+	for (uint32_t i = 0; i < nbuf; i++) {
+		const struct net_rx_chain *s = &q->stash[q->first + i];
+		uint32_t l = left < s->cap ? left : (uint32_t)s->cap;
+
+		virtq_push(&q->vq, s->head, l);
+		left -= l;
+		q->stash_cap -= s->cap;
+	}
+	q->first += nbuf;
+	q->nstash -= nbuf;
+	q->pushed = true;
+	n->c.rx_packets++;
+	n->c.rx_bytes += len - NET_HDR_LEN;
+	if (net_rate_limited(&n->rx_rate))
+		net_rate_consume(&n->rx_rate, len - NET_HDR_LEN);
+}
+
+/* A frame of len bytes was read: keep it or not. */
+static bool net_rx_wanted(struct net *n, uint32_t len, const uint8_t dst[NET_ETH_ALEN])
+{
+	if (len < NET_HDR_LEN + NET_ETH_HLEN) {
+		n->c.rx_drop_runt++;
+		return false;
+	}
+	if (!net_filter_accept(&n->filter, dst)) {
+		n->c.rx_drop_filtered++;
+		return false;
+	}
+	return true;
+}
+
+/* Deliver the frame waiting in q->bounce. Returns 1 when it is delivered or
+ * dropped, 0 when it waits for buffers, -EINVAL after a reset request. */
+static int net_rx_deliver_pending(struct net *n, struct net_rxq *q)
+{
+	const uint32_t len = q->pending;
+	int r;
+
+	r = net_stash_fill(n, q, len);
+	if (r < 0)
+		return r;
+	if (q->stash_cap < len) {
+		if (r == 1)
+			return 0;
+		/* Every buffer the device may hold is too small. */
+		if (n->c.rx_drop_too_big++ == 0)
+			log_warn(
+				"RX frame of %u bytes larger than the posted buffers (logged once)",
+				len);
+		q->pending = 0;
+		return 1;
+	}
+	net_iov_copy(q->iov + q->stash[q->first].iov0, q->iov_end - q->stash[q->first].iov0, 0,
+		     q->bounce, len, true);
+	q->pending = 0;
+	net_rx_complete(n, q, len);
+	return 1;
+}
+
+/* No buffers: stop watching the queue's taps until it is kicked. Returns true
+ * when buffers arrived meanwhile (go on instead). */
+static bool net_rx_starve(struct net *n, uint32_t t)
+{
+	struct net_rxq *q = &n->rx[t];
+
+	q->starved = true;
+	if (virtq_enable_kicks(&q->vq)) {
+		q->starved = false;
+		return true;
+	}
+	for (uint32_t i = 0; i < n->pairs; i++)
+		if (net_tap_target(n, &n->tap[i]) == t)
+			net_update_watch(n, &n->tap[i]);
+	return false;
+}
+
+static void net_rx_notify(struct net *n, uint32_t t)
+{
+	struct net_rxq *q = &n->rx[t];
+
+	if (q->pushed) {
+		q->pushed = false;
+		if (virtq_should_notify(&q->vq))
+			devproc_notify(n->dp, &n->dp->queues[2 * t]);
+	}
+}
+
+/* Read one frame from tap into q: straight into the held chains when they
+ * can take the largest frame, else into the bounce buffer. Returns 1 to go
+ * on, 0 when the tap is empty or failed. */
+static int net_rx_read(struct net *n, struct net_tap *tap, struct net_rxq *q)
+{
+	const bool direct = q->stash_cap >= n->rx_frame_max;
+	const struct net_rx_chain *f = &q->stash[q->first];
+	struct iovec bounce = {q->bounce, NET_RX_BOUNCE};
+	uint8_t dst[NET_ETH_ALEN];
+	uint64_t cap;
+	ssize_t r;
+
+	if (direct) {
+		cap = q->stash_cap;
+		r = net_io_read(tap->fd, q->iov + f->iov0, (int)(q->iov_end - f->iov0));
+	} else {
+		cap = NET_RX_BOUNCE;
+		r = net_io_read(tap->fd, &bounce, 1);
+	}
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0) {
+		if (net_io_gone((int)-r))
+			net_tap_gone(n, tap, (int)-r);
+		else
+			log_warn("tap queue %u: read: %s", tap->index, strerror((int)-r));
+		return 0;
+	}
+	if ((uint64_t)r > cap) {
+		/* The kernel had more than the buffers took and dropped the rest. */
+		if (n->c.rx_drop_too_big++ == 0)
+			log_warn("RX frame of %zd bytes larger than the buffers (logged once)", r);
+		return 1;
+	}
+	memset(dst, 0, sizeof(dst));
+	if (direct)
+		net_iov_copy(q->iov + f->iov0, q->iov_end - f->iov0, NET_HDR_LEN, dst, sizeof(dst),
+			     false);
+	else
+		memcpy(dst, q->bounce + NET_HDR_LEN, sizeof(dst));
+	if (!net_rx_wanted(n, (uint32_t)r, dst))
+		return 1;
+	if (direct)
+		net_rx_complete(n, q, (uint32_t)r);
+	else
+		q->pending = (uint32_t)r;
+	return 1;
+}
+
+void net_rx_tap(struct net *n, struct net_tap *tap)
+{
+	const uint32_t t = net_tap_target(n, tap);
+	struct net_rxq *q = &n->rx[t];
+	int r;
+
+	if (!tap->watched)
+		return;
+	for (uint32_t budget = NET_RX_BUDGET; budget && !n->dp->needs_reset; budget--) {
+		if (q->pending) {
+			r = net_rx_deliver_pending(n, q);
+			if (r < 0)
+				return;
+			if (r == 0 && !net_rx_starve(n, t))
+				break;
+			continue;
+		}
+		if (net_rate_limited(&n->rx_rate) && !net_rate_allow(&n->rx_rate, net_now_ns())) {
+			n->rx_limited = true;
+			n->c.rx_throttled++;
+			net_arm_timer(n->rx_timer, net_rate_wait_ns(&n->rx_rate));
+			for (uint32_t i = 0; i < n->pairs; i++)
+				net_update_watch(n, &n->tap[i]);
+			break;
+		}
+		r = net_stash_fill(n, q, n->mrg ? n->rx_frame_max : 1);
+		if (r < 0)
+			return;
+		if (q->nstash == 0) {
+			if (!net_rx_starve(n, t))
+				break;
+			continue;
+		}
+		if (!net_rx_read(n, tap, q))
+			break;
+	}
+	net_rx_notify(n, t);
+}
+
+void net_rx_kick(struct net *n, uint32_t pair)
+{
+	struct net_rxq *q = &n->rx[pair];
+
+	if (!q->live)
+		return;
+	q->starved = false;
+	for (uint32_t i = 0; i < n->pairs; i++) {
+		if (net_tap_target(n, &n->tap[i]) != pair)
+			continue;
+		net_update_watch(n, &n->tap[i]);
+		net_rx_tap(n, &n->tap[i]);
+	}
+}
+
+void net_rx_drop_all(struct net *n)
+{
+	/* Reset: held chains are forgotten (the driver took the rings back),
+	 * a frame waiting for buffers is lost. */
+	for (uint32_t i = 0; i < n->pairs; i++) {
+		struct net_rxq *q = &n->rx[i];
+
+		if (q->pending)
+			n->c.rx_drop_reset++;
+		q->pending = 0;
+		q->first = q->nstash = q->iov_end = 0;
+		q->stash_cap = 0;
+		q->starved = false;
+	}
+}
+
+/* ---- TX ---- */
+
+static void net_tx_send(struct net *n, struct net_tap *tap, struct net_tx_req *req)
+{
+	struct iovec one;
+	const struct iovec *iov = req->iov;
+	uint32_t niov = req->niov;
+	ssize_t r;
+
+	if (tap->dead) {
+		n->c.tx_drop_backend++;
+		return;
+	}
+	if (niov > NET_RX_MAX_IOV) {
+		/* More pieces than one writev takes: linearise (rare; <= 64 KiB). */
+		net_iov_copy(req->iov, niov, 0, n->tx_bounce, NET_HDR_LEN + req->frame_len, false);
+		one = (struct iovec){n->tx_bounce, NET_HDR_LEN + req->frame_len};
+		iov = &one;
+		niov = 1;
+	}
+	r = net_io_write(tap->fd, iov, (int)niov);
+	if (r < 0) {
+		if (net_io_gone((int)-r))
+			net_tap_gone(n, tap, (int)-r);
+		else if (n->c.tx_drop_backend == 0)
+			log_warn("tap queue %u: write: %s (logged once)", tap->index,
+				 strerror((int)-r));
+		n->c.tx_drop_backend++;
+		return;
+	}
+	n->c.tx_packets++;
+	n->c.tx_bytes += req->frame_len;
+	if (net_rate_limited(&n->tx_rate))
+		net_rate_consume(&n->tx_rate, req->frame_len);
+}
+
+void net_tx_run(struct net *n, uint32_t pair)
+{
+	struct net_txq *q = &n->tx[pair];
+	struct devproc_queue *dq = &n->dp->queues[2 * pair + 1];
+	enum net_tx_verdict v;
+	uint32_t budget;
+	int r;
+
+	if (!n->active || !q->live)
+		return;
+	budget = q->vq.size;
+	while (!n->dp->needs_reset && !n->tx_limited) {
+		if (net_rate_limited(&n->tx_rate) && !net_rate_allow(&n->tx_rate, net_now_ns())) {
+			n->tx_limited = true;
+			n->c.tx_throttled++;
+			net_arm_timer(n->tx_timer, net_rate_wait_ns(&n->tx_rate));
+			break;
+		}
+		if (budget == 0) {
+			/* One ring's worth per wakeup: come back through the kick
+			 * eventfd so the other queues and the link get their turn. */
+			uint64_t one = 1;
+
+			if (virtq_enable_kicks(&q->vq))
+				(void)!write(dq->kick_fd, &one, sizeof(one));
+			break;
+		}
+		r = virtq_pop(&q->vq, &n->chain);
+		if (r < 0) {
+			devproc_needs_reset(n->dp, "invalid TX chain or available index");
+			return;
+		}
+		if (r == 0) {
+			if (!virtq_enable_kicks(&q->vq))
+				break;
+			continue;
+		}
+		budget--;
+		v = net_tx_parse(&n->txlim, &n->chain, &n->txreq);
+		if (v == NET_TX_OK) {
+			net_tx_send(n, &n->tap[pair], &n->txreq);
+		} else if (n->c.tx_drop[v]++ == 0) {
+			log_warn("TX frame dropped: %s (first of its kind; counted from now on)",
+				 net_tx_verdict_name(v));
+		}
+		virtq_push(&q->vq, n->chain.head, 0);
+		q->pushed = true;
+	}
+	if (q->pushed) {
+		q->pushed = false;
+		if (virtq_should_notify(&q->vq))
+			devproc_notify(n->dp, dq);
+	}
+}
+
+void net_log_counters(const struct net *n)
+{
+	const struct net_counters *c = &n->c;
+
+	log_info("counters: rx_packets=%lu rx_bytes=%lu tx_packets=%lu tx_bytes=%lu "
+		 "rx_drop_too_big=%lu rx_drop_filtered=%lu rx_drop_runt=%lu rx_bad_chain=%lu "
+		 "rx_drop_reset=%lu tx_drop_backend=%lu ctrl_ok=%lu ctrl_err=%lu "
+		 "rx_throttled=%lu tx_throttled=%lu",
+		 c->rx_packets, c->rx_bytes, c->tx_packets, c->tx_bytes, c->rx_drop_too_big,
+		 c->rx_drop_filtered, c->rx_drop_runt, c->rx_bad_chain, c->rx_drop_reset,
+		 c->tx_drop_backend, c->ctrl_ok, c->ctrl_err, c->rx_throttled, c->tx_throttled);
+	log_info("counters: tx_drop_writable=%lu tx_drop_short_hdr=%lu tx_drop_runt=%lu "
+		 "tx_drop_too_big=%lu tx_drop_bad_flags=%lu tx_drop_bad_gso=%lu "
+		 "tx_drop_bad_csum=%lu",
+		 c->tx_drop[NET_TX_WRITABLE], c->tx_drop[NET_TX_SHORT_HDR], c->tx_drop[NET_TX_RUNT],
+		 c->tx_drop[NET_TX_TOO_BIG], c->tx_drop[NET_TX_BAD_FLAGS],
+		 c->tx_drop[NET_TX_BAD_GSO], c->tx_drop[NET_TX_BAD_CSUM]);
+}
