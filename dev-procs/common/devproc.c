@@ -402,6 +402,8 @@ static int devproc_enter_sandbox(struct devproc *dp)
 
 	if (strcmp(dp->ops->kind, "blk") == 0)
 		kind = SANDBOX_DEV_BLK;
+	else if (strcmp(dp->ops->kind, "net") == 0)
+		kind = SANDBOX_DEV_NET;
 	else
 		return -EINVAL;
 	keep[n++] = dp->ctl_fd;
