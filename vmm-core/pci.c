@@ -54,7 +54,7 @@ int pci_func_add_bar(struct pci_func *f, int bar, uint64_t size)
 
 int pci_func_add_cap(struct pci_func *f, uint8_t id, const void *body, uint8_t len)
 {
-	uint8_t off = f->cap_end;
+	uint16_t off = f->cap_end;
 
 	if (len < 2 || (unsigned)off + len > PCI_CFG_SIZE)
 		return -ENOSPC;
@@ -62,12 +62,12 @@ int pci_func_add_cap(struct pci_func *f, uint8_t id, const void *body, uint8_t l
 	f->cfg[off + 1] = 0;
 	memcpy(f->cfg + off + 2, (const uint8_t *)body, len - 2U);
 	if (f->last_cap)
-		f->cfg[f->last_cap + 1] = off;
+		f->cfg[f->last_cap + 1] = (uint8_t)off;
 	else
-		f->cfg[PCI_CAP_PTR] = off;
+		f->cfg[PCI_CAP_PTR] = (uint8_t)off;
 	pci_put16(f->cfg + PCI_STATUS, pci_get16(f->cfg + PCI_STATUS) | PCI_STATUS_CAP_LIST);
-	f->last_cap = off;
-	f->cap_end = (uint8_t)((off + len + 3U) & ~3U);
+	f->last_cap = (uint8_t)off;
+	f->cap_end = (uint16_t)((off + len + 3U) & ~3U);
 	return off;
 }
 

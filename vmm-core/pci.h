@@ -65,7 +65,7 @@ struct pci_func {
 	uint8_t w1c[PCI_CFG_SIZE];   /* bits a 1 clears (status) */
 	uint64_t bar_size[PCI_NUM_BARS];
 	uint64_t bar_addr[PCI_NUM_BARS]; /* where it decodes now, 0 when it does not */
-	uint8_t cap_end;		 /* next free byte for a capability */
+	uint16_t cap_end;		 /* next free byte for a capability */
 	uint8_t last_cap;		 /* offset of the last capability, 0 if none */
 	uint8_t slot;
 	const struct pci_func_ops *ops;

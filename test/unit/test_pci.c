@@ -813,10 +813,9 @@ static void test_bar_window_exhausted(void **state)
 	assert_int_equal(big.last_len, 8);
 }
 
-#ifdef TEST_PCI_KNOWN_BUGS
-/* KNOWN BUG (vmm-core/pci.c, pci_func_add_cap): when a capability ends at
+/* Regression (vmm-core/pci.c, pci_func_add_cap): when a capability ends at
  * exactly 0x100, cap_end (a uint8_t) wraps to 0 and the next capability is
- * written over the header at offset 0. Build with -DTEST_PCI_KNOWN_BUGS. */
+ * written over the header at offset 0. */
 static void test_cap_space_full(void **state)
 {
 	uint8_t body[14] = {0};
@@ -833,7 +832,6 @@ static void test_cap_space_full(void **state)
 	assert_int_equal(pci_get16(t.f.cfg + PCI_VENDOR_ID), TF_VENDOR);
 	assert_int_equal(t.f.cfg[0xf1], 0);
 }
-#endif
 
 int main(void)
 {
@@ -853,9 +851,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_type1, setup_func, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_window_exhausted, setup, teardown),
-#ifdef TEST_PCI_KNOWN_BUGS
 		cmocka_unit_test(test_cap_space_full),
-#endif
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1070,8 +1070,7 @@ static void test_cfg_window(void **state)
 	assert_false(c->d.v.dead);
 }
 
-#ifdef TEST_VIRTIO_PCI_KNOWN_BUGS
-/* KNOWN BUG (vmm-core/virtio_pci.c, vpci_bar_access_locked, ISR branch): an
+/* Regression (vmm-core/virtio_pci.c, vpci_bar_access_locked, ISR branch): an
  * 8-byte read of the ISR copies 4 bytes and leaves data[4..7] as they were
  * (in cellvm-core: stale bytes of kvm_run->mmio.data). Every other register
  * fills the whole access. */
@@ -1086,8 +1085,8 @@ static void test_isr_qword_read(void **state)
 	assert_int_equal(v, 1);
 }
 
-/* KNOWN BUG (vmm-core/virtio_pci.c, vpci_update_irqs): the "MSI-X enabled /
- * disabled, INTx" info line is written on every change of the enable bit,
+/* Regression (vmm-core/virtio_pci.c, vpci_update_irqs): the "MSI-X enabled"
+ * info line was written on every change of the enable bit,
  * so a guest toggling Message Control writes to the host log without bound
  * (STYLE.md: bad guest input gets a rate-limited log line). */
 static void test_msix_toggle_log_flood(void **state)
@@ -1113,7 +1112,6 @@ static void test_msix_toggle_log_flood(void **state)
 	if (lines > 16)
 		fail_msg("%d log lines from 1000 guest writes to Message Control", lines);
 }
-#endif
 
 int main(void)
 {
@@ -1128,10 +1126,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_sequences, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_msix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_window, setup, teardown),
-#ifdef TEST_VIRTIO_PCI_KNOWN_BUGS
 		cmocka_unit_test_setup_teardown(test_isr_qword_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix_toggle_log_flood, setup, teardown),
-#endif
 	};
 	int vm;
 
