@@ -462,6 +462,20 @@ static void assert_unchanged(struct ctx *c, const struct snap *before)
 	assert_false(c->d.v.dead);
 }
 
+/* Wait (up to 2 s) until the device has seen n Activate messages. */
+static void wait_activates(struct ctx *c, int n)
+{
+	for (int i = 0; i < 2000; i++) {
+		int got;
+		pthread_mutex_lock(&c->f.lock);
+		got = c->f.activates;
+		pthread_mutex_unlock(&c->f.lock);
+		if (got >= n)
+			return;
+		usleep(1000);
+	}
+}
+
 /* ---- tests ---- */
 
 static void test_attach_and_identity(void **state)
@@ -563,7 +577,7 @@ static void test_bringup_and_activate(void **state)
 	assert_int_equal(cc_rd(c, CC_Q_USED + 4, 4), 1);
 	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	assert_int_equal(cc_rd(c, CC_STATUS, 1), ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
-	usleep(50000);
+	wait_activates(c, 1);
 	pthread_mutex_lock(&c->f.lock);
 	assert_int_equal(c->f.activates, 1);
 	assert_int_equal(c->f.act_features, feats);
@@ -766,7 +780,7 @@ static void test_reset(void **state)
 	negotiate(c, 1ULL << 32);
 	setup_queue(c, 0, 64, 1, 0x300000);
 	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
-	usleep(50000);
+	wait_activates(c, 2);
 	pthread_mutex_lock(&c->f.lock);
 	assert_int_equal(c->f.act_nq, 1);
 	assert_int_equal(c->f.act_desc[0], 0x300000);
