@@ -1,8 +1,9 @@
 /* Token-bucket rate limiter of cellvm-dev-net: one bucket for bytes and one
  * for packets, refilled from CLOCK_MONOTONIC timestamps the caller passes.
- * A packet may go while both buckets hold tokens; its cost is taken after it
- * went (a bucket may go into debt by one packet), so the long-run rate is
- * exact and no packet is ever split or held back half-sent. Pure arithmetic,
+ * A packet may go while the packet bucket holds a whole token and the byte
+ * bucket any; its size is taken after it went (the byte bucket may go into
+ * debt by one frame), so the long-run rate is exact and no packet is ever
+ * split or held back half-sent. Pure arithmetic,
  * no untrusted input, no allocation. */
 #pragma once
 #include <stdbool.h>
@@ -12,6 +13,7 @@ struct net_bucket {
 	uint64_t rate;	   /* tokens per second; 0: unlimited */
 	__int128 nano;	   /* tokens * 1e9, may be negative (debt) */
 	__int128 nano_max; /* burst * 1e9 */
+	__int128 need;	   /* what a packet needs to go: 1 (bytes), 1e9 (packets) */
 	uint64_t last_ns;  /* time of the last refill */
 };
 
