@@ -293,10 +293,35 @@ static void find_caps(struct ctx *c)
 
 /* ---- fixture ---- */
 
+/* Start a scripted device for d; the core's end of the link in *ret_link. */
+static void fake_start(struct fake_dev *f, struct vpci_dev *d, int *ret_link)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	f->sock = sv[1];
+	f->d = d;
+	pthread_mutex_init(&f->lock, NULL);
+	assert_int_equal(pthread_create(&f->thread, NULL, fake_dev_thread, f), 0);
+	*ret_link = sv[0];
+}
+
+static void fake_stop(struct fake_dev *f, struct vpci_dev *d)
+{
+	shutdown(f->sock, SHUT_RDWR);
+	shutdown(d->v.link_fd, SHUT_RDWR);
+	pthread_join(f->thread, NULL);
+	close(f->sock);
+	if (f->shared)
+		munmap(f->shared, sizeof(*f->shared));
+	ipc_close_fds(f->fds, f->nfds);
+	pthread_mutex_destroy(&f->lock);
+}
+
 static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
-	int sv[2];
+	int link;
 
 	assert_non_null(c);
 	c->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
@@ -304,12 +329,8 @@ static int setup(void **state)
 	assert_int_equal(ioctl(c->vm_fd, KVM_CREATE_IRQCHIP, 0), 0);
 	assert_int_equal(irq_routes_init(&c->routes, c->vm_fd), 0);
 	pci_bus_init(&c->bus);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	c->f.sock = sv[1];
-	c->f.d = &c->d;
-	pthread_mutex_init(&c->f.lock, NULL);
-	assert_int_equal(pthread_create(&c->f.thread, NULL, fake_dev_thread, &c->f), 0);
-	assert_int_equal(vpci_attach(&c->d, c->vm_fd, &c->routes, sv[0]), 0);
+	fake_start(&c->f, &c->d, &link);
+	assert_int_equal(vpci_attach(&c->d, c->vm_fd, &c->routes, link), 0);
 	c->slot = pci_bus_add(&c->bus, &c->d.f);
 	assert_int_equal(c->slot, 1);
 	assert_int_equal(vpci_start(&c->d), 0);
@@ -323,18 +344,11 @@ static int teardown(void **state)
 {
 	struct ctx *c = *state;
 
-	shutdown(c->f.sock, SHUT_RDWR);
-	shutdown(c->d.v.link_fd, SHUT_RDWR);
-	pthread_join(c->f.thread, NULL);
-	close(c->f.sock);
-	if (c->f.shared)
-		munmap(c->f.shared, sizeof(*c->f.shared));
-	ipc_close_fds(c->f.fds, c->f.nfds);
+	fake_stop(&c->f, &c->d);
 	vpci_destroy(&c->d);
 	irq_routes_destroy(&c->routes);
 	pci_bus_destroy(&c->bus);
 	close(c->vm_fd); /* KVM drops the irqfds and ioeventfds with the VM */
-	pthread_mutex_destroy(&c->f.lock);
 	free(c);
 	return 0;
 }
@@ -1127,6 +1141,33 @@ static void test_msix_toggle_log_flood(void **state)
 		fail_msg("%d log lines from 1000 guest writes to Message Control", lines);
 }
 
+static void test_device_breaks_protocol(void **state)
+{
+	struct ctx *c = *state;
+	uint8_t junk[16];
+
+	enable_memory(c);
+	negotiate(c, 1ULL << 32);
+	setup_queue(c, 0, 64, VDEV_NO_VECTOR, 0x300000);
+	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	memset(junk, 0xff, sizeof(junk));
+	assert_int_equal(ipc_send(c->f.sock, junk, sizeof(junk), NULL, 0), 0);
+	assert_true(vpci_on_link(&c->d) < 0);
+	assert_true(c->d.v.dead);
+	/* the guest learns through NEEDS_RESET and a configuration interrupt */
+	assert_int_equal(cc_rd(c, CC_STATUS, 1) & ST_NEEDS_RESET, ST_NEEDS_RESET);
+	assert_int_equal(bar_rd(c, c->isr, 1) & 2, 2);
+	/* the driver may not clear NEEDS_RESET by writing status */
+	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	assert_int_equal(cc_rd(c, CC_STATUS, 1) & ST_NEEDS_RESET, ST_NEEDS_RESET);
+	/* a reset does not wait for a device that is gone */
+	cc_wr(c, CC_STATUS, 1, 0);
+	assert_int_equal(cc_rd(c, CC_STATUS, 1), 0);
+	/* and the registers still answer */
+	assert_int_equal(cc_rd(c, CC_NUM_QUEUES, 2), NQ);
+	assert_int_equal(bar_rd(c, c->device, 4), 0x04030201);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1140,6 +1181,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_sequences, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_msix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_breaks_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isr_qword_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix_toggle_log_flood, setup, teardown),
 	};
