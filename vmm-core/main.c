@@ -220,6 +220,7 @@ static int core_attach_devices(struct core *c, char *cmdline, size_t len)
 					 "no room for the device (command line or bus)", r);
 		if (r < 0)
 			return core_fail(c, VM_EXIT_ERROR, "attaching a device", r);
+		c->vm.vdevs[c->vm.nvdevs - 1]->restartable = cd->restartable;
 	}
 	return 0;
 }
@@ -293,7 +294,7 @@ static int core_load(struct core *c)
 static int core_enter_sandbox(struct core *c)
 {
 #ifdef CELLVM_HAVE_SANDBOX
-	int keep[8 + VM_MAX_CPUS + VM_MAX_DEVS * (2 + 2 * VDEV_MAX_QUEUES)];
+	int keep[8 + VM_MAX_CPUS + VM_MAX_DEVS * (4 + 2 * VDEV_MAX_QUEUES)];
 	struct vm *vm = &c->vm;
 	size_t n = 0;
 
@@ -308,6 +309,8 @@ static int core_enter_sandbox(struct core *c)
 		const struct vdev *d = vm->vdevs[i];
 		keep[n++] = d->link_fd;
 		keep[n++] = d->irq_fd;
+		keep[n++] = d->shared_fd;
+		keep[n++] = d->inflight_fd;
 		for (uint32_t q = 0; q < VDEV_MAX_QUEUES; q++) {
 			if (d->q[q].kick_fd >= 0)
 				keep[n++] = d->q[q].kick_fd;
@@ -332,6 +335,43 @@ static int core_send_ready(struct core *c)
 	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_READY;
 	m.ready = &rd;
 	return vm_channel_send(c->chan, &m, NULL, 0);
+}
+
+/* A message from the launcher after Ready: only DeviceRestart. Returns 0, or
+ * -errno when the channel is closed or the launcher broke the protocol. */
+static int core_on_channel(struct core *c)
+{
+	Cellvm__Vm__VmMessage *m = NULL;
+	const Cellvm__Vm__DeviceRestart *dr;
+	int fds[2];
+	size_t nfds = 0;
+	int r;
+
+	r = vm_channel_recv(c->chan, &m, fds, 2, &nfds);
+	if (r < 0)
+		return r;
+	r = -EPROTO;
+	if (m->msg_case != CELLVM__VM__VM_MESSAGE__MSG_DEVICE_RESTART)
+		goto out;
+	dr = m->device_restart;
+	if (dr->index >= c->vm.nvdevs || nfds != (dr->give_up ? 0u : 1u) ||
+	    !c->vm.vdevs[dr->index]->restartable)
+		goto out;
+	if (dr->give_up) {
+		log_warn("%s: the device process will not be restarted",
+			 c->vm.vdevs[dr->index]->name);
+		vdev_give_up(c->vm.vdevs[dr->index]);
+	} else {
+		/* A refused successor leaves the device dead; the launcher sees
+		 * that process exit and tries again or gives up. */
+		(void)vdev_reattach(c->vm.vdevs[dr->index], fds[0]);
+		nfds = 0;
+	}
+	r = 0;
+out:
+	ipc_close_fds(fds, nfds);
+	cellvm__vm__vm_message__free_unpacked(m, NULL);
+	return r;
 }
 
 /* Main thread: console input, the launcher's channel, and the stop event. */
@@ -370,8 +410,9 @@ static void core_loop(struct core *c)
 			vm_request_stop(vm, VM_EXIT_ERROR, "poll failed");
 			break;
 		}
-		if (p[1].revents) {
-			/* Nothing is expected after setup; EOF means the launcher is gone. */
+		if (p[1].revents && core_on_channel(c) < 0) {
+			/* EOF means the launcher is gone; anything out of place is
+			 * a protocol violation. */
 			vm_request_stop(vm, VM_EXIT_ERROR, "launcher channel closed or violated");
 			break;
 		}

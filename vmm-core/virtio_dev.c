@@ -29,7 +29,7 @@ void vdev_init(struct vdev *d, const char *name)
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	snprintf(d->name, sizeof(d->name), "%s", name);
-	d->link_fd = d->irq_fd = -1;
+	d->link_fd = d->irq_fd = d->shared_fd = d->inflight_fd = -1;
 	d->log_budget = 16;
 	for (uint32_t i = 0; i < VDEV_MAX_QUEUES; i++) {
 		d->q[i].kick_fd = d->q[i].irq_fd = -1;
@@ -109,45 +109,77 @@ static int vdev_make_shared(struct vdev *d)
 		r = -errno;
 		goto out;
 	}
-	return shm;
+	d->shared_fd = shm;
+	return 0;
 out:
 	close(shm);
 	return r;
 }
 
-int vdev_attach(struct vdev *d, int link_fd, uint32_t nq, bool queue_irqs)
+static int vdev_make_inflight(struct vdev *d)
+{
+	const size_t len = sizeof(struct virtq_inflight) * VDEV_MAX_QUEUES;
+	int fd;
+
+	fd = memfd_create("cellvm-vdev-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		close(fd);
+		return -errno;
+	}
+	d->inflight_fd = fd;
+	return 0;
+}
+
+/* Send Attach with the eventfds of nq queues, the shared page and the
+ * crash-recovery records; wait for DeviceInfo. */
+static int vdev_send_attach(struct vdev *d, uint32_t nq)
 {
 	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
 	Cellvm__Device__Attach a = CELLVM__DEVICE__ATTACH__INIT;
-	int fds[2 + 2 * VDEV_MAX_QUEUES];
+	int fds[3 + 2 * VDEV_MAX_QUEUES];
 	size_t nfds = 0;
-	int shm, r;
+	int r;
+
+	fds[nfds++] = d->irq_fd;
+	fds[nfds++] = d->shared_fd;
+	for (uint32_t i = 0; i < nq; i++)
+		fds[nfds++] = d->q[i].kick_fd;
+	if (d->queue_irqs)
+		for (uint32_t i = 0; i < nq; i++)
+			fds[nfds++] = d->q[i].irq_fd;
+	fds[nfds++] = d->inflight_fd;
+	a.num_queues = nq;
+	a.queue_irqs = d->queue_irqs;
+	a.inflight = true;
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH;
+	m.attach = &a;
+	r = vdev_send(d, &m, fds, nfds);
+	if (r < 0)
+		return r;
+	return vdev_recv_info(d);
+}
+
+int vdev_attach(struct vdev *d, int link_fd, uint32_t nq, bool queue_irqs)
+{
+	int r;
 
 	d->link_fd = link_fd;
+	d->queue_irqs = queue_irqs;
 	if (nq > VDEV_MAX_QUEUES)
 		return -EINVAL;
 	d->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->irq_fd < 0)
 		return -errno;
-	shm = vdev_make_shared(d);
-	if (shm < 0)
-		return shm;
-	fds[nfds++] = d->irq_fd;
-	fds[nfds++] = shm;
-	for (uint32_t i = 0; i < nq; i++)
-		fds[nfds++] = d->q[i].kick_fd;
-	if (queue_irqs)
-		for (uint32_t i = 0; i < nq; i++)
-			fds[nfds++] = d->q[i].irq_fd;
-	a.num_queues = nq;
-	a.queue_irqs = queue_irqs;
-	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH;
-	m.attach = &a;
-	r = vdev_send(d, &m, fds, nfds);
-	close(shm);
+	r = vdev_make_shared(d);
 	if (r < 0)
 		return r;
-	return vdev_recv_info(d);
+	r = vdev_make_inflight(d);
+	if (r < 0)
+		return r;
+	return vdev_send_attach(d, nq);
 }
 
 void vdev_config_interrupt(struct vdev *d)
@@ -169,6 +201,7 @@ static void vdev_reset(struct vdev *d)
 	struct timespec deadline;
 
 	d->status = 0;
+	d->activated = false;
 	d->driver_features = 0;
 	d->dev_features_sel = d->drv_features_sel = d->queue_sel = 0;
 	for (uint32_t i = 0; i < VDEV_MAX_QUEUES; i++) {
@@ -200,8 +233,9 @@ static void vdev_reset(struct vdev *d)
 	}
 }
 
-/* DRIVER_OK: hand the queues to the device. Lock held. */
-static void vdev_activate(struct vdev *d)
+/* DRIVER_OK: hand the queues to the device (resume: to a device process
+ * that replaces a crashed one). Lock held. */
+static void vdev_activate(struct vdev *d, bool resume)
 {
 	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
 	Cellvm__Device__Activate act = CELLVM__DEVICE__ACTIVATE__INIT;
@@ -223,10 +257,13 @@ static void vdev_activate(struct vdev *d)
 	act.features = d->driver_features;
 	act.n_queues = n;
 	act.queues = pq;
+	act.resume = resume;
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_ACTIVATE;
 	m.activate = &act;
-	if (vdev_send(d, &m, NULL, 0) < 0)
+	if (d->dead || vdev_send(d, &m, NULL, 0) < 0)
 		d->dead = true;
+	else
+		d->activated = true;
 }
 
 void vdev_write_status(struct vdev *d, uint32_t v)
@@ -259,7 +296,7 @@ void vdev_write_status(struct vdev *d, uint32_t v)
 			return;
 		}
 		d->status = v | (old & VDEV_ST_NEEDS_RESET);
-		vdev_activate(d);
+		vdev_activate(d, false);
 		return;
 	}
 	d->status = v | (old & VDEV_ST_NEEDS_RESET);
@@ -360,12 +397,74 @@ dead:
 	if (m)
 		protobuf_c_message_free_unpacked(&m->base, NULL);
 	if (!d->dead)
-		log_err("%s: device link lost (%s)", d->name, strerror(-r));
+		log_err("%s: device link lost (%s)%s", d->name, strerror(-r),
+			d->restartable ? ": waiting for its restart" : "");
 	d->dead = true;
-	vdev_mark_needs_reset(d);
+	/* A device the launcher restarts keeps the guest's view meanwhile:
+	 * kicks and interrupts wait in their eventfds. */
+	if (!d->restartable)
+		vdev_mark_needs_reset(d);
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	return r;
+}
+
+int vdev_reattach(struct vdev *d, int link_fd)
+{
+	uint32_t id, nq, qmax, clen;
+	uint64_t feat;
+	int r;
+
+	pthread_mutex_lock(&d->lock);
+	if (!d->dead) {
+		pthread_mutex_unlock(&d->lock);
+		close(link_fd);
+		return -EBUSY;
+	}
+	if (d->link_fd >= 0)
+		close(d->link_fd);
+	d->link_fd = link_fd;
+	id = d->device_id;
+	feat = d->device_features;
+	nq = d->num_queues;
+	qmax = d->queue_max;
+	clen = d->config_len;
+	r = vdev_send_attach(d, nq);
+	/* UNTRUSTED(device): the successor must be the same device. */
+	if (r == 0 && (d->device_id != id || d->device_features != feat || d->num_queues != nq ||
+		       d->queue_max != qmax || d->config_len != clen))
+		r = -EPROTO;
+	if (r < 0) {
+		d->device_id = id;
+		d->device_features = feat;
+		d->num_queues = nq;
+		d->queue_max = qmax;
+		d->config_len = clen;
+		log_err("%s: restarted device refused (%s)", d->name, strerror(-r));
+		pthread_mutex_unlock(&d->lock);
+		return r;
+	}
+	d->dead = false;
+	d->reset_done = false;
+	/* A running driver keeps running: the new process takes over from the
+	 * records of the old one, or starts the queues afresh if the old one
+	 * never got this activation. */
+	if (d->status & VDEV_ST_DRIVER_OK)
+		vdev_activate(d, d->activated);
+	log_info("%s: device process restarted%s", d->name,
+		 d->status & VDEV_ST_DRIVER_OK ? ", queues taken over" : "");
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	return d->dead ? -EPIPE : 0;
+}
+
+void vdev_give_up(struct vdev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->restartable = false;
+	if (d->dead)
+		vdev_mark_needs_reset(d);
+	pthread_mutex_unlock(&d->lock);
 }
 
 void vdev_destroy(struct vdev *d)
@@ -381,7 +480,11 @@ void vdev_destroy(struct vdev *d)
 		close(d->irq_fd);
 	if (d->link_fd >= 0)
 		close(d->link_fd);
-	d->irq_fd = d->link_fd = -1;
+	if (d->shared_fd >= 0)
+		close(d->shared_fd);
+	if (d->inflight_fd >= 0)
+		close(d->inflight_fd);
+	d->irq_fd = d->link_fd = d->shared_fd = d->inflight_fd = -1;
 	if (d->shared)
 		munmap(d->shared, sizeof(*d->shared));
 	d->shared = NULL;

@@ -40,6 +40,11 @@ struct vdev {
 	int link_fd;   /* core<->device link */
 	int irq_fd;    /* KVM irqfd: every interrupt (mmio), config changes (pci) */
 	struct devproc_shared *shared;
+	int shared_fd;	  /* the page's memfd, sent again to a restarted device */
+	int inflight_fd;  /* crash-recovery records (struct virtq_inflight per queue) */
+	bool queue_irqs;  /* Attach carries per-queue interrupt eventfds */
+	bool restartable; /* the launcher restarts the process if it dies */
+	bool activated;	  /* the current driver activation reached a device */
 	/* from the device's DeviceInfo */
 	uint32_t device_id;
 	uint64_t device_features;
@@ -92,6 +97,17 @@ void vdev_config_read(const struct vdev *d, uint64_t off, uint8_t *data, uint32_
 
 /* Raise a configuration-change interrupt (ISR bit 1). */
 void vdev_config_interrupt(struct vdev *d);
+
+/* The launcher restarted the dead device's process: attach the new one over
+ * link_fd (ownership taken) with the same eventfds, check that it is the
+ * same device, and if the driver is running have it take over the queues
+ * from the crash-recovery records. Returns 0 or -errno (the device stays
+ * dead). Main thread. */
+int vdev_reattach(struct vdev *d, int link_fd);
+
+/* The launcher gave up restarting the device: tell the driver it needs a
+ * reset. */
+void vdev_give_up(struct vdev *d);
 
 /* The main thread calls this when link_fd is readable. Returns 0, or -errno
  * when the device broke the protocol or went away (it is then dead). */

@@ -334,8 +334,39 @@ static int blk_activate(struct devproc *dp)
 		}
 		q->dq = dq;
 		q->live = true;
+		if (!dp->resume)
+			virtq_track(&q->vq, dq->inflight);
 	}
 	b->active = true;
+	return 0;
+}
+
+/* A crashed predecessor's requests still in flight are served again: reads
+ * and writes are idempotent, and the guest never saw them complete. */
+static int blk_resume(struct devproc *dp)
+{
+	static uint16_t heads[VIRTQ_MAX_SIZE];
+	struct blk *b = dp->priv;
+	int n;
+
+	for (uint32_t qi = 0; qi < b->num_queues; qi++) {
+		struct blk_queue *q = &b->q[qi];
+
+		if (!q->live || !q->dq->inflight)
+			continue;
+		n = virtq_resume(&q->vq, q->dq->inflight, heads, q->vq.size);
+		if (n < 0)
+			return n;
+		for (int k = 0; k < n && !dp->needs_reset; k++) {
+			if (!blk_io_room(&b->io, BLK_DWZ_SEG_MAX) &&
+			    blk_io_drain(&b->io, blk_on_cqe, b) < 0)
+				return -EIO;
+			if (virtq_chain_at(&q->vq, heads[k], &b->chain) < 0)
+				return -EINVAL;
+			blk_start(b, qi);
+		}
+	}
+	blk_flush(b);
 	return 0;
 }
 
@@ -488,6 +519,7 @@ const struct devproc_ops blk_ops = {
 	.setup = blk_setup,
 	.sandboxed = blk_sandboxed,
 	.activate = blk_activate,
+	.resume = blk_resume,
 	.kick = blk_kick,
 	.reset = blk_reset,
 };

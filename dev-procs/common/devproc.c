@@ -149,9 +149,27 @@ static int devproc_on_attach(void *ctx, const void *msg, int *fds, size_t nfds)
 	 * extra ones are closed. */
 	nper = a->queue_irqs ? 2 : 1;
 	if (a->num_queues < dp->info.num_queues || a->num_queues > DEVPROC_MAX_QUEUES ||
-	    nfds != 2 + (size_t)a->num_queues * nper) {
+	    nfds != 2 + (size_t)a->num_queues * nper + (a->inflight ? 1 : 0)) {
 		ipc_close_fds(fds, nfds);
 		return -EPROTO;
+	}
+	if (a->inflight) {
+		int ifd = fds[--nfds];
+		const size_t len = sizeof(struct virtq_inflight) * DEVPROC_MAX_QUEUES;
+
+		/* UNTRUSTED(core): the record's size before we map it. */
+		if (fstat(ifd, &st) < 0 || (size_t)st.st_size != len) {
+			close(ifd);
+			ipc_close_fds(fds, nfds);
+			return -EPROTO;
+		}
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, ifd, 0);
+		close(ifd);
+		if (p == MAP_FAILED) {
+			ipc_close_fds(fds, nfds);
+			return -errno;
+		}
+		dp->inflight = p;
 	}
 	ipc_close_fds(fds + 2 + dp->info.num_queues, a->num_queues - dp->info.num_queues);
 	if (a->queue_irqs)
@@ -175,7 +193,8 @@ static int devproc_on_attach(void *ctx, const void *msg, int *fds, size_t nfds)
 		dp->queues[i] = (struct devproc_queue){
 			.index = i,
 			.kick_fd = fds[2 + i],
-			.irq_fd = a->queue_irqs ? fds[2 + a->num_queues + i] : -1};
+			.irq_fd = a->queue_irqs ? fds[2 + a->num_queues + i] : -1,
+			.inflight = dp->inflight ? &dp->inflight[i] : NULL};
 		r = devproc_watch(dp, dp->queues[i].kick_fd, devproc_on_kick, &dp->queues[i]);
 		if (r < 0)
 			return r;
@@ -223,10 +242,23 @@ static int devproc_on_activate(void *ctx, const void *msg, int *fds, size_t nfds
 	}
 	dp->features = a->features;
 	dp->needs_reset = false;
+	dp->resume = a->resume;
+	if (dp->resume && (!dp->inflight || !dp->ops->resume)) {
+		devproc_needs_reset(dp, "cannot take over from a crashed device process");
+		return 0;
+	}
 	r = dp->ops->activate(dp);
 	if (r < 0) {
 		devproc_needs_reset(dp, "activation refused");
 		return 0;
+	}
+	if (dp->resume) {
+		r = dp->ops->resume(dp);
+		if (r < 0) {
+			devproc_needs_reset(dp, "the crash-recovery record does not add up");
+			return 0;
+		}
+		log_info("took over from a crashed device process");
 	}
 	dp->active = true;
 	loop.link.state = LINK_ACTIVE;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/gmem.h"
+#include "dev-procs/common/virtq.h"
 #include "device.pb-c.h"
 
 #define DEVPROC_CHANNEL_FD   3
@@ -37,8 +38,9 @@ struct devproc_queue {
 	uint32_t index;
 	uint32_t size;
 	uint64_t desc, avail, used;
-	int kick_fd; /* KVM ioeventfd on this queue's notify */
-	int irq_fd;  /* the queue's own interrupt (virtio-pci MSI-X), or -1 */
+	int kick_fd;			 /* KVM ioeventfd on this queue's notify */
+	int irq_fd;			 /* the queue's own interrupt (virtio-pci MSI-X), or -1 */
+	struct virtq_inflight *inflight; /* crash-recovery record, or NULL */
 	bool enabled;
 };
 
@@ -65,8 +67,15 @@ struct devproc_ops {
 	 * register fds with devproc_watch(). May be NULL. */
 	int (*sandboxed)(struct devproc *dp);
 	/* The driver set DRIVER_OK: dp->queues[] and dp->features are valid.
-	 * Returns 0, or -errno to refuse (the device then needs a reset). */
+	 * With dp->resume, this process replaces a crashed one: set the queues
+	 * up without starting them afresh (resume follows). Returns 0, or
+	 * -errno to refuse (the device then needs a reset). */
 	int (*activate)(struct devproc *dp);
+	/* After activate with dp->resume: take over each queue from its
+	 * crash-recovery record (virtq_resume) and serve again the requests
+	 * the predecessor left in flight. NULL: the device cannot, and asks for
+	 * a reset instead. */
+	int (*resume)(struct devproc *dp);
 	/* The queue's kick eventfd fired (already drained). */
 	void (*kick)(struct devproc *dp, struct devproc_queue *q);
 	/* The driver reset the device: stop the queues, complete or fail the
@@ -92,6 +101,8 @@ struct devproc {
 	uint64_t features; /* negotiated */
 	bool active;
 	bool needs_reset;
+	bool resume;			 /* this activation takes over from a crashed process */
+	struct virtq_inflight *inflight; /* DEVPROC_MAX_QUEUES records, or NULL */
 	uint32_t test_flags;
 	int backend_fds[DEVPROC_MAX_BACKENDS];
 	size_t nbackend;

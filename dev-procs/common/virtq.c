@@ -192,7 +192,75 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *ret)
 		return -EINVAL;
 	}
 	vq->last_avail++;
+	if (vq->inflight) {
+		/* The head is marked before the position moves past it: a
+		 * successor never loses a request it cannot see. */
+		__atomic_fetch_or(&vq->inflight->bits[head / 64], 1ULL << (head % 64),
+				  __ATOMIC_RELEASE);
+		__atomic_store_n(&vq->inflight->last_avail, vq->last_avail, __ATOMIC_RELEASE);
+	}
 	return 1;
+}
+
+void virtq_track(struct virtq *vq, struct virtq_inflight *rec)
+{
+	vq->inflight = rec;
+	if (!rec)
+		return;
+	memset(rec->bits, 0, sizeof(rec->bits));
+	rec->last_avail = vq->last_avail;
+	rec->used_idx = vq->used_idx;
+	__atomic_store_n(&rec->started, 1, __ATOMIC_RELEASE);
+}
+
+int virtq_chain_at(struct virtq *vq, uint16_t head, struct virtq_chain *ret)
+{
+	if (head >= vq->size || virtq_walk(vq, head, ret) < 0) {
+		vq->broken = true;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int virtq_resume(struct virtq *vq, struct virtq_inflight *rec, uint16_t *heads, uint32_t max)
+{
+	uint16_t used, done, taken;
+	uint32_t n = 0;
+
+	/* UNTRUSTED(device, guest): the record was written by the crashed
+	 * process, the used ring lives in guest RAM. */
+	used = vq_load16(vq->used_host + USED_IDX);
+	done = (uint16_t)(used - rec->used_idx);
+	taken = (uint16_t)(rec->last_avail - used);
+	if (!rec->started || done > vq->size || taken > vq->size) {
+		vq->broken = true;
+		return -EINVAL;
+	}
+	/* Entries the predecessor published after its last record update are
+	 * complete: their heads are no longer in flight. */
+	for (uint16_t i = rec->used_idx; i != used; i++) {
+		uint32_t id;
+		memcpy(&id, vq->used_host + USED_RING + 8 * (uint64_t)(i & (vq->size - 1)), 4);
+		id = le32toh(id);
+		if (id < vq->size)
+			rec->bits[id / 64] &= ~(1ULL << (id % 64));
+	}
+	rec->used_idx = used;
+	vq->used_idx = used;
+	vq->signalled_used = used;
+	vq->signalled_valid = false;
+	vq->last_avail = vq->avail_seen = rec->last_avail;
+	vq->inflight = rec;
+	for (uint32_t h = 0; h < vq->size; h++) {
+		if (!(rec->bits[h / 64] & (1ULL << (h % 64))))
+			continue;
+		if (n == max || n == taken) {
+			vq->broken = true;
+			return -EINVAL;
+		}
+		heads[n++] = (uint16_t)h;
+	}
+	return (int)n;
 }
 
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
@@ -205,6 +273,13 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	/* Release: the element (and the data and status written before this
 	 * call) is visible before the index that hands it to the driver. */
 	vq_store16(vq->used_host + USED_IDX, vq->used_idx, __ATOMIC_RELEASE);
+	if (vq->inflight && head < vq->size) {
+		/* After publishing: a successor that finds the head still marked
+		 * sees it in the used ring past the recorded index. */
+		__atomic_fetch_and(&vq->inflight->bits[head / 64], ~(1ULL << (head % 64)),
+				   __ATOMIC_RELEASE);
+		__atomic_store_n(&vq->inflight->used_idx, vq->used_idx, __ATOMIC_RELEASE);
+	}
 }
 
 bool virtq_should_notify(struct virtq *vq)

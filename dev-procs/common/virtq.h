@@ -36,6 +36,19 @@ struct virtq_used_elem {
 	uint32_t len;
 };
 
+/* Crash-recovery record of one queue, kept by the core in a memfd shared
+ * with the device process and handed to its successor when a crashed device
+ * is restarted: which heads were taken from the avail ring and not yet
+ * returned, and how far the device got. Written by the device (so a
+ * successor treats it as untrusted input like the rings themselves). */
+#define VIRTQ_INFLIGHT_WORDS (VIRTQ_MAX_SIZE / 64)
+struct virtq_inflight {
+	uint16_t last_avail; /* next avail entry to take */
+	uint16_t used_idx;   /* used->idx this record is in step with */
+	uint32_t started;    /* 1 once the queue ran */
+	uint64_t bits[VIRTQ_INFLIGHT_WORDS];
+};
+
 /* Bytes of each ring for a queue of size n (event fields included). */
 #define VIRTQ_DESC_BYTES(n)  ((uint64_t)(n)*16)
 #define VIRTQ_AVAIL_BYTES(n) (6 + (uint64_t)(n)*2)
@@ -52,7 +65,8 @@ struct virtq {
 	uint16_t used_idx;	 /* our copy of used->idx */
 	uint16_t signalled_used; /* used_idx at the last interrupt */
 	bool signalled_valid;
-	bool broken; /* a driver error was seen: NEEDS_RESET */
+	bool broken;			 /* a driver error was seen: NEEDS_RESET */
+	struct virtq_inflight *inflight; /* crash-recovery record, or NULL */
 	/* Host views of the rings, checked once by virtq_init(). */
 	uint8_t *desc_host, *avail_host, *used_host;
 };
@@ -80,6 +94,22 @@ struct virtq_chain {
  * Returns 0 or -EINVAL. */
 int virtq_init(struct virtq *vq, const struct gmem *mem, uint32_t size, uint64_t desc,
 	       uint64_t avail, uint64_t used, bool event_idx, bool indirect);
+
+/* Keep the crash-recovery record in rec from now on (a fresh queue: the
+ * record is cleared). */
+void virtq_track(struct virtq *vq, struct virtq_inflight *rec);
+
+/* Take over a queue that a crashed predecessor ran, from its record rec:
+ * continue at its avail position, forget the heads the guest can already see
+ * as used, and list the heads still in flight (at most max) in heads, to be
+ * walked with virtq_chain_at() and served again. Returns their count, or
+ * -EINVAL when the record or the used ring do not add up (the queue is then
+ * broken). */
+int virtq_resume(struct virtq *vq, struct virtq_inflight *rec, uint16_t *heads, uint32_t max);
+
+/* Walk the chain at head (a head virtq_resume() listed). Returns 0 or
+ * -EINVAL (the queue is then broken). */
+int virtq_chain_at(struct virtq *vq, uint16_t head, struct virtq_chain *ret);
 
 /* Take the next available chain. Returns 1 with *ret filled, 0 when the ring
  * is empty, -EINVAL for a driver error (the queue is marked broken; the

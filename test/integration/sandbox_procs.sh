@@ -69,7 +69,9 @@ check_proc() { # check_proc NAME PID ALLOWED_PATH_REGEX
 start_vm
 core=$(pgrep -P "$pid" -x cellvm-core) || fail "no cellvm-core child"
 blk=$(pgrep -P "$pid" -x cellvm-dev-blk) || fail "no cellvm-dev-blk child"
-check_proc cellvm-core "$core" '^/dev/kvm$|^anon_inode:kvm'
+# the core keeps each device's shared transport page and crash-recovery
+# records (memfds it created) for the device's restart
+check_proc cellvm-core "$core" '^/dev/kvm$|^anon_inode:kvm|^/memfd:cellvm-vdev-(shared|inflight) [(]deleted[)]$'
 check_proc cellvm-dev-blk "$blk" "^$tmp/disk.img\$"
 # the core holds no disk, the device no KVM and neither guest RAM's memfd
 ls -l /proc/"$core"/fd | grep -q disk.img && fail "core holds the disk image"

@@ -500,7 +500,7 @@ static void test_attach_and_identity(void **state)
 	 * every possible queue (the count comes only with DeviceInfo) */
 	assert_int_equal(c->f.attach_nq, VDEV_MAX_QUEUES);
 	assert_true(c->f.attach_queue_irqs);
-	assert_int_equal(c->f.nfds, 2 + 2 * VDEV_MAX_QUEUES);
+	assert_int_equal(c->f.nfds, 3 + 2 * VDEV_MAX_QUEUES); /* + crash-recovery records */
 	assert_non_null(c->f.shared);
 	/* the eventfds beyond the device's queues were closed */
 	assert_true(c->d.v.q[NQ].kick_fd < 0 && c->d.v.q[NQ].irq_fd < 0);
