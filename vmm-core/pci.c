@@ -102,17 +102,22 @@ int pci_bus_add(struct pci_bus *b, struct pci_func *f)
 	}
 	if (slot < 0)
 		return -ENOSPC;
-	/* Place the BARs as firmware would: each aligned to its size. */
+	/* Place the BARs as firmware would: each aligned to its size; all of
+	 * them or none. */
+	uint64_t next = b->mmio_next, addr[PCI_NUM_BARS] = {0};
 	for (int i = 0; i < PCI_NUM_BARS; i++) {
-		uint64_t size = f->bar_size[i], addr;
+		uint64_t size = f->bar_size[i];
 		if (!size)
 			continue;
-		addr = (b->mmio_next + size - 1) & ~(size - 1);
-		if (addr + size > PCI_MMIO32_BASE + PCI_MMIO32_SIZE)
+		addr[i] = (next + size - 1) & ~(size - 1);
+		if (addr[i] + size > PCI_MMIO32_BASE + PCI_MMIO32_SIZE)
 			return -ENOSPC;
-		pci_put32(f->cfg + PCI_BAR0 + 4 * i, (uint32_t)addr);
-		b->mmio_next = addr + size;
+		next = addr[i] + size;
 	}
+	for (int i = 0; i < PCI_NUM_BARS; i++)
+		if (f->bar_size[i])
+			pci_put32(f->cfg + PCI_BAR0 + 4 * i, (uint32_t)addr[i]);
+	b->mmio_next = next;
 	f->slot = (uint8_t)slot;
 	f->cfg[PCI_INTERRUPT_PIN] = 1; /* INTA */
 	f->cfg[PCI_INTERRUPT_LINE] = (uint8_t)PCI_INTX_PIN(slot);

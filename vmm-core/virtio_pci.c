@@ -83,6 +83,27 @@ static bool vpci_vector_masked(const struct vpci_dev *d, uint16_t v)
 	return (d->f.cfg[d->msix_cap + 3] & MSIX_CTRL_MASK) || (d->msix[v].ctrl & 1);
 }
 
+/* Attach (attach) or detach (!attach) the irqfds whose state differs from
+ * want. */
+static void vpci_set_irqfds(struct vpci_dev *d, const bool *want, bool attach)
+{
+	for (uint32_t k = 0; k <= d->v.num_queues; k++) {
+		struct kvm_irqfd irqfd = {.fd = (uint32_t)vpci_irq_fd(d, k),
+					  .gsi = d->gsi_base + k};
+
+		if (want[k] != attach || want[k] == d->irqfd_on[k] || vpci_irq_fd(d, k) < 0)
+			continue;
+		/* Attaching delivers what the eventfd kept while detached. */
+		if (!attach)
+			irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
+		if (ioctl(d->vm_fd, KVM_IRQFD, &irqfd) < 0)
+			log_err("%s: irqfd %s failed: %s", d->v.name, attach ? "attach" : "detach",
+				strerror(errno));
+		else
+			d->irqfd_on[k] = attach;
+	}
+}
+
 /* Route every interrupt source (configuration change and each queue) as the
  * driver set things up, and attach or detach its irqfd. Device lock held. */
 static void vpci_update_irqs(struct vpci_dev *d)
@@ -117,25 +138,14 @@ static void vpci_update_irqs(struct vpci_dev *d)
 			want[k] = !intx_off;
 		}
 	}
+	/* Detach before a route goes away and attach after it is there, so no
+	 * interrupt meets a GSI without a route: it stays in its eventfd. */
+	vpci_set_irqfds(d, want, false);
 	r = irq_routes_commit(d->routes);
 	irq_routes_unlock(d->routes);
 	if (r < 0)
 		log_err("%s: interrupt routing failed: %s", d->v.name, strerror(-r));
-	for (uint32_t k = 0; k <= d->v.num_queues; k++) {
-		struct kvm_irqfd irqfd = {.fd = (uint32_t)vpci_irq_fd(d, k),
-					  .gsi = d->gsi_base + k};
-
-		if (want[k] == d->irqfd_on[k] || vpci_irq_fd(d, k) < 0)
-			continue;
-		/* Attaching delivers what the eventfd kept while detached. */
-		if (!want[k])
-			irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
-		if (ioctl(d->vm_fd, KVM_IRQFD, &irqfd) < 0)
-			log_err("%s: irqfd %s failed: %s", d->v.name, want[k] ? "attach" : "detach",
-				strerror(errno));
-		else
-			d->irqfd_on[k] = want[k];
-	}
+	vpci_set_irqfds(d, want, true);
 }
 
 static uint64_t vpci_pba_word(const struct vpci_dev *d)
@@ -172,8 +182,11 @@ static void vpci_ioeventfds(struct vpci_dev *d, uint64_t bar, bool assign)
 			.fd = d->v.q[i].kick_fd,
 			.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN};
 
+		/* A guest can make this fail (two BARs at one address): its
+		 * doing, so a rate-limited line. */
 		if (ioctl(d->vm_fd, KVM_IOEVENTFD, &io) < 0 && assign)
-			log_err("%s: queue %u notify ioeventfd: %s", d->v.name, i, strerror(errno));
+			vdev_guest_error(&d->v, "BAR placed where a notify ioeventfd cannot go",
+					 VPCI_NOTIFY_OFF + (uint64_t)i * VPCI_NOTIFY_MULT);
 	}
 }
 

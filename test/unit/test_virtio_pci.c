@@ -1168,7 +1168,6 @@ static void test_device_breaks_protocol(void **state)
 	assert_int_equal(bar_rd(c, c->device, 4), 0x04030201);
 }
 
-#ifdef TEST_VIRTIO_PCI_KNOWN_BUGS
 /* Run fn with stderr captured; returns the number of lines written. */
 static int count_log_lines(void (*fn)(struct ctx *c, void *arg), struct ctx *c, void *arg)
 {
@@ -1200,12 +1199,10 @@ static void toggle_second_decode(struct ctx *c, void *arg)
 	}
 }
 
-/* KNOWN BUG (vmm-core/virtio_pci.c, vpci_ioeventfds): two virtio-pci
+/* Regression (vmm-core/virtio_pci.c, vpci_ioeventfds): two virtio-pci
  * functions whose BARs the guest puts on top of each other: every time the
- * second one starts decoding, KVM_IOEVENTFD fails with EEXIST and
- * "queue %u notify ioeventfd" is logged with log_err, once per queue, without
- * a rate limit: the guest writes the host log at will. Build with
- * -DTEST_VIRTIO_PCI_KNOWN_BUGS. */
+ * second one starts decoding, KVM_IOEVENTFD fails with EEXIST; that used to
+ * be logged without a rate limit: the guest wrote the host log at will. */
 static void test_overlapping_bars(void **state)
 {
 	struct ctx *c = *state;
@@ -1236,7 +1233,6 @@ static void test_overlapping_bars(void **state)
 	if (lines > 16)
 		fail_msg("%d log lines from 200 guest writes to COMMAND", lines);
 }
-#endif
 
 int main(void)
 {
@@ -1252,9 +1248,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_msix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_breaks_protocol, setup, teardown),
-#ifdef TEST_VIRTIO_PCI_KNOWN_BUGS
 		cmocka_unit_test_setup_teardown(test_overlapping_bars, setup, teardown),
-#endif
 		cmocka_unit_test_setup_teardown(test_isr_qword_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix_toggle_log_flood, setup, teardown),
 	};
