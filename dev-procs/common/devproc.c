@@ -286,6 +286,10 @@ static int devproc_on_reset(void *ctx, const void *msg, int *fds, size_t nfds)
 		dp->queues[i].enabled = false;
 	if (dp->shared)
 		atomic_store((_Atomic uint32_t *)&dp->shared->isr, 0);
+	/* The records describe the old rings: a successor that comes before
+	 * the next activation runs must not take them over. */
+	if (dp->inflight)
+		memset(dp->inflight, 0, sizeof(*dp->inflight) * DEVPROC_MAX_QUEUES);
 	loop.link.state = LINK_ATTACHED;
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET_DONE;
 	m.reset_done = &done;

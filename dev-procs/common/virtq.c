@@ -229,10 +229,16 @@ int virtq_resume(struct virtq *vq, struct virtq_inflight *rec, uint16_t *heads, 
 
 	/* UNTRUSTED(device, guest): the record was written by the crashed
 	 * process, the used ring lives in guest RAM. */
+	if (!__atomic_load_n(&rec->started, __ATOMIC_ACQUIRE)) {
+		/* The predecessor died before it started this activation's
+		 * queue: nothing was taken, start afresh. */
+		virtq_track(vq, rec);
+		return 0;
+	}
 	used = vq_load16(vq->used_host + USED_IDX);
 	done = (uint16_t)(used - rec->used_idx);
 	taken = (uint16_t)(rec->last_avail - used);
-	if (!rec->started || done > vq->size || taken > vq->size) {
+	if (done > vq->size || taken > vq->size) {
 		vq->broken = true;
 		return -EINVAL;
 	}

@@ -45,7 +45,7 @@ struct virtq_used_elem {
 struct virtq_inflight {
 	uint16_t last_avail; /* next avail entry to take */
 	uint16_t used_idx;   /* used->idx this record is in step with */
-	uint32_t started;    /* 1 once the queue ran */
+	uint32_t started;    /* 1 once this activation's queue ran; 0 after a reset */
 	uint64_t bits[VIRTQ_INFLIGHT_WORDS];
 };
 
@@ -102,7 +102,8 @@ void virtq_track(struct virtq *vq, struct virtq_inflight *rec);
 /* Take over a queue that a crashed predecessor ran, from its record rec:
  * continue at its avail position, forget the heads the guest can already see
  * as used, and list the heads still in flight (at most max) in heads, to be
- * walked with virtq_chain_at() and served again. Returns their count, or
+ * walked with virtq_chain_at() and served again. A record its predecessor
+ * never started is a fresh queue (nothing listed). Returns their count, or
  * -EINVAL when the record or the used ring do not add up (the queue is then
  * broken). */
 int virtq_resume(struct virtq *vq, struct virtq_inflight *rec, uint16_t *heads, uint32_t max);

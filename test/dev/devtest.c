@@ -90,12 +90,50 @@ static int dt_setup_queues(struct dt *t)
 	return vcore_activate(&t->core, t->negotiated, qs, t->nq);
 }
 
-int dt_start(struct dt *t, const struct dt_opts *o)
+/* Start the device process over the image (first start or a restart). */
+static int dt_launch(struct dt *t, bool restart)
 {
 	Cellvm__Device__BlkConfig bc = CELLVM__DEVICE__BLK_CONFIG__INIT;
 	struct device_config cfg = {.kind = "blk", .nbackend = 1};
 	char err[256];
 	int dev_fd, r;
+
+	/* The launcher's contract: a read-only disk gets a read-only fd. */
+	if (t->o.direct && fdatasync(t->image_fd) < 0)
+		return -errno;
+	dev_fd = open(t->path, (t->o.readonly ? O_RDONLY : O_RDWR) | (t->o.direct ? O_DIRECT : 0) |
+				       O_CLOEXEC);
+	if (dev_fd < 0)
+		return -errno;
+	bc.readonly = t->o.readonly;
+	bc.direct = t->o.direct;
+	bc.serial = (char *)t->o.serial;
+	bc.num_queues = t->o.num_queues;
+	bc.queue_size = t->o.queue_size;
+	cfg.backend_fds[0] = dev_fd;
+	cfg.blk = &bc;
+	if (restart) {
+		r = vcore_crash_restart(&t->core, &cfg, &t->mem, err, sizeof(err));
+	} else {
+		r = vcore_start(&t->core, &cfg, &t->mem, err, sizeof(err));
+		t->core.inflight = t->o.inflight;
+	}
+	close(dev_fd);
+	if (r < 0) {
+		fprintf(stderr, "device start: %s\n", err);
+		return r;
+	}
+	r = vcore_attach(&t->core, t->o.num_queues);
+	if (r < 0) {
+		fprintf(stderr, "attach: %s\n", strerror(-r));
+		return r;
+	}
+	return t->core.device_id == VIRTIO_ID_BLOCK ? 0 : -EPROTO;
+}
+
+int dt_start(struct dt *t, const struct dt_opts *o)
+{
+	int r;
 
 	memset(t, 0, sizeof(*t));
 	t->image_fd = -1;
@@ -117,37 +155,26 @@ int dt_start(struct dt *t, const struct dt_opts *o)
 		fprintf(stderr, "guest RAM: %s\n", strerror(-r));
 		return r;
 	}
-	/* The launcher's contract: a read-only disk gets a read-only fd. */
-	if (t->o.direct && fdatasync(t->image_fd) < 0)
-		return -errno;
-	dev_fd = open(t->path, (t->o.readonly ? O_RDONLY : O_RDWR) | (t->o.direct ? O_DIRECT : 0) |
-				       O_CLOEXEC);
-	if (dev_fd < 0)
-		return -errno;
-	bc.readonly = t->o.readonly;
-	bc.direct = t->o.direct;
-	bc.serial = (char *)t->o.serial;
-	bc.num_queues = t->o.num_queues;
-	bc.queue_size = t->o.queue_size;
-	cfg.backend_fds[0] = dev_fd;
-	cfg.blk = &bc;
-	r = vcore_start(&t->core, &cfg, &t->mem, err, sizeof(err));
-	close(dev_fd);
-	if (r < 0) {
-		fprintf(stderr, "device start: %s\n", err);
+	r = dt_launch(t, false);
+	if (r < 0)
 		return r;
-	}
-	r = vcore_attach(&t->core, t->o.num_queues);
-	if (r < 0) {
-		fprintf(stderr, "attach: %s\n", strerror(-r));
-		return r;
-	}
-	if (t->core.device_id != VIRTIO_ID_BLOCK)
-		return -EPROTO;
 	t->negotiated = (o->features ? o->features : DT_FEATURES_ALL) & t->core.features & ~o->drop;
 	if (t->o.no_activate)
 		return 0;
 	return dt_setup_queues(t);
+}
+
+int dt_crash_restart(struct dt *t, bool resume)
+{
+	struct vdrv_queue *qs[DT_MAX_QUEUES];
+	int r;
+
+	r = dt_launch(t, true);
+	if (r < 0 || !resume)
+		return r;
+	for (uint32_t i = 0; i < t->nq; i++)
+		qs[i] = &t->q[i];
+	return vcore_activate_resume(&t->core, t->negotiated, qs, t->nq);
 }
 
 int dt_stop(struct dt *t)

@@ -28,6 +28,7 @@ struct dt_opts {
 	bool no_activate;    /* stop after Attach */
 	bool direct;	     /* the device's image fd is O_DIRECT (reads hit the disk) */
 	const char *dir;     /* where the image lives; NULL: /tmp */
+	bool inflight;	     /* hand the device crash-recovery records */
 };
 
 struct dt {
@@ -49,6 +50,10 @@ void dt_require(void);
  * start the device, attach, set up the queues and activate. Returns 0 or
  * -errno (with a message on stderr). */
 int dt_start(struct dt *t, const struct dt_opts *o);
+/* Crash the device (SIGKILL), start another over the same image and RAM,
+ * attach it with the same records and, with resume, have it take over the
+ * queues as they are. Returns 0 or -errno. */
+int dt_crash_restart(struct dt *t, bool resume);
 /* Stop the device and remove the image; returns the device's exit status. */
 int dt_stop(struct dt *t);
 /* After a NeedsReset: reset, fresh rings, activate again. Returns 0 or -errno. */

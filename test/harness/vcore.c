@@ -23,7 +23,7 @@
 int vcore_start(struct vcore *c, const struct device_config *cfg, struct vdrv_mem *m, char *err,
 		size_t errlen)
 {
-	*c = (struct vcore){.irq_fd = -1, .shm_fd = -1};
+	*c = (struct vcore){.irq_fd = -1, .shm_fd = -1, .inflight_fd = -1};
 	for (uint32_t i = 0; i < DEVPROC_MAX_QUEUES; i++)
 		c->kick_fd[i] = c->qirq_fd[i] = -1;
 	return launcher_start_device(cfg, m->fd, m->size, m->mem.low_size, &c->proc, err, errlen);
@@ -89,8 +89,30 @@ int vcore_recv(struct vcore *c, int timeout_ms)
 	return r < 0 ? r : (int)mc;
 }
 
+static int vcore_make_inflight(struct vcore *c)
+{
+	const size_t len = sizeof(struct virtq_inflight) * DEVPROC_MAX_QUEUES;
+	void *p;
+
+	if (c->inflight_fd >= 0)
+		return 0;
+	c->inflight_fd = memfd_create("vcore-inflight", MFD_CLOEXEC);
+	if (c->inflight_fd < 0 || ftruncate(c->inflight_fd, (off_t)len) < 0)
+		return -errno;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->inflight_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	c->rec = p;
+	return 0;
+}
+
 static int vcore_make_fds(struct vcore *c, uint32_t nkicks)
 {
+	if (c->inflight) {
+		int r = vcore_make_inflight(c);
+		if (r < 0)
+			return r;
+	}
 	c->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	c->shm_fd = memfd_create("vcore-shared", MFD_CLOEXEC);
 	if (c->irq_fd < 0 || c->shm_fd < 0 ||
@@ -120,7 +142,7 @@ int vcore_attach(struct vcore *c, uint32_t nkicks)
 {
 	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
 	Cellvm__Device__Attach a = CELLVM__DEVICE__ATTACH__INIT;
-	int fds[2 + 2 * DEVPROC_MAX_QUEUES];
+	int fds[3 + 2 * DEVPROC_MAX_QUEUES];
 	size_t nfds;
 	int r;
 
@@ -137,8 +159,11 @@ int vcore_attach(struct vcore *c, uint32_t nkicks)
 	if (c->queue_irqs)
 		for (uint32_t i = 0; i < nkicks; i++)
 			fds[nfds++] = c->qirq_fd[i];
+	if (c->inflight)
+		fds[nfds++] = c->inflight_fd;
 	a.num_queues = nkicks;
 	a.queue_irqs = c->queue_irqs;
+	a.inflight = c->inflight;
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH;
 	m.attach = &a;
 	r = vcore_send(c, &m, fds, nfds);
@@ -155,8 +180,9 @@ void vcore_attach_queue(struct vcore *c, struct vdrv_queue *q)
 	q->kick_fd = q->index < c->nkick ? c->kick_fd[q->index] : -1;
 }
 
-int vcore_activate_raw(struct vcore *c, uint64_t features, const uint32_t *index,
-		       const uint32_t *size, const uint64_t (*addr)[3], uint32_t n)
+static int vcore_activate_msg(struct vcore *c, uint64_t features, const uint32_t *index,
+			      const uint32_t *size, const uint64_t (*addr)[3], uint32_t n,
+			      bool resume)
 {
 	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
 	Cellvm__Device__Activate a = CELLVM__DEVICE__ACTIVATE__INIT;
@@ -176,12 +202,34 @@ int vcore_activate_raw(struct vcore *c, uint64_t features, const uint32_t *index
 	a.features = features;
 	a.n_queues = n;
 	a.queues = pq;
+	a.resume = resume;
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_ACTIVATE;
 	m.activate = &a;
 	return vcore_send(c, &m, NULL, 0);
 }
 
+int vcore_activate_raw(struct vcore *c, uint64_t features, const uint32_t *index,
+		       const uint32_t *size, const uint64_t (*addr)[3], uint32_t n)
+{
+	return vcore_activate_msg(c, features, index, size, addr, n, false);
+}
+
+static int vcore_activate_queues(struct vcore *c, uint64_t features, struct vdrv_queue *const *qs,
+				 uint32_t n, bool resume);
+
 int vcore_activate(struct vcore *c, uint64_t features, struct vdrv_queue *const *qs, uint32_t n)
+{
+	return vcore_activate_queues(c, features, qs, n, false);
+}
+
+int vcore_activate_resume(struct vcore *c, uint64_t features, struct vdrv_queue *const *qs,
+			  uint32_t n)
+{
+	return vcore_activate_queues(c, features, qs, n, true);
+}
+
+static int vcore_activate_queues(struct vcore *c, uint64_t features, struct vdrv_queue *const *qs,
+				 uint32_t n, bool resume)
 {
 	uint32_t index[DEVPROC_MAX_QUEUES], size[DEVPROC_MAX_QUEUES];
 	uint64_t addr[DEVPROC_MAX_QUEUES][3];
@@ -196,7 +244,7 @@ int vcore_activate(struct vcore *c, uint64_t features, struct vdrv_queue *const 
 		addr[i][2] = qs[i]->used;
 		vcore_attach_queue(c, qs[i]);
 	}
-	return vcore_activate_raw(c, features, index, size, (const uint64_t(*)[3])addr, n);
+	return vcore_activate_msg(c, features, index, size, (const uint64_t(*)[3])addr, n, resume);
 }
 
 int vcore_reset(struct vcore *c, int timeout_ms)
@@ -235,6 +283,32 @@ uint64_t vcore_irq_take(struct vcore *c)
 	if (read(c->irq_fd, &v, sizeof(v)) != sizeof(v))
 		return 0;
 	return v;
+}
+
+int vcore_crash_restart(struct vcore *c, const struct device_config *cfg, struct vdrv_mem *m,
+			char *err, size_t errlen)
+{
+	/* SIGKILL: the process gets no chance to tidy anything. */
+	if (c->proc.pid > 0)
+		(void)launcher_stop_device(&c->proc, SIGKILL);
+	if (c->shared)
+		munmap(c->shared, sizeof(struct devproc_shared));
+	c->shared = NULL;
+	if (c->irq_fd >= 0)
+		close(c->irq_fd);
+	if (c->shm_fd >= 0)
+		close(c->shm_fd);
+	c->irq_fd = c->shm_fd = -1;
+	for (uint32_t i = 0; i < DEVPROC_MAX_QUEUES; i++) {
+		if (c->kick_fd[i] >= 0)
+			close(c->kick_fd[i]);
+		if (c->qirq_fd[i] >= 0)
+			close(c->qirq_fd[i]);
+		c->kick_fd[i] = c->qirq_fd[i] = -1;
+	}
+	c->link_closed = false;
+	c->needs_reset = c->reset_done = 0;
+	return launcher_start_device(cfg, m->fd, m->size, m->mem.low_size, &c->proc, err, errlen);
 }
 
 uint64_t vcore_qirq_take(struct vcore *c, uint32_t q)
@@ -289,5 +363,11 @@ int vcore_stop(struct vcore *c)
 			close(c->qirq_fd[i]);
 		c->kick_fd[i] = c->qirq_fd[i] = -1;
 	}
+	if (c->rec)
+		munmap(c->rec, sizeof(struct virtq_inflight) * DEVPROC_MAX_QUEUES);
+	if (c->inflight_fd >= 0)
+		close(c->inflight_fd);
+	c->rec = NULL;
+	c->inflight_fd = -1;
 	return status;
 }

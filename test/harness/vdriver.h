@@ -93,6 +93,11 @@ struct vcore {
 	 * per queue, as virtio-pci with MSI-X does. */
 	bool queue_irqs;
 	int qirq_fd[DEVPROC_MAX_QUEUES];
+	/* Set before vcore_attach() to hand the device crash-recovery records
+	 * (kept across vcore_crash_restart()), as cellvm-core does. */
+	bool inflight;
+	int inflight_fd;
+	struct virtq_inflight *rec; /* DEVPROC_MAX_QUEUES of them */
 	/* From DeviceInfo. */
 	uint32_t device_id;
 	uint64_t features;
@@ -119,6 +124,13 @@ int vcore_activate(struct vcore *c, uint64_t features, struct vdrv_queue *const 
 /* Activate with raw queue descriptions (hostile sizes and addresses). */
 int vcore_activate_raw(struct vcore *c, uint64_t features, const uint32_t *index,
 		       const uint32_t *size, const uint64_t (*addr)[3], uint32_t n);
+/* Activate with resume set: the device takes over from the records. */
+int vcore_activate_resume(struct vcore *c, uint64_t features, struct vdrv_queue *const *qs,
+			  uint32_t n);
+/* Crash the device (SIGKILL) and start a new one with cfg over guest RAM m,
+ * keeping the crash-recovery records; then vcore_attach() it again. */
+int vcore_crash_restart(struct vcore *c, const struct device_config *cfg, struct vdrv_mem *m,
+			char *err, size_t errlen);
 /* Send Reset and wait for ResetDone. */
 int vcore_reset(struct vcore *c, int timeout_ms);
 /* Receive one link message within timeout_ms; returns its case, -ETIMEDOUT,
