@@ -275,6 +275,7 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 		devs[i].transport = (char *)(cfg->device_transports && cfg->device_transports[i]
 						     ? cfg->device_transports[i]
 						     : "mmio");
+		devs[i].restartable = cfg->restart_devices;
 		pdevs[i] = &devs[i];
 	}
 	s.n_devices = cfg->ndevices;
@@ -417,6 +418,36 @@ out:
 int launcher_wait_core(struct core_proc *p)
 {
 	return launcher_reap(&p->pid);
+}
+
+int launcher_core_device_restarted(struct core_proc *core, uint32_t index, struct device_proc *dev)
+{
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__DeviceRestart dr = CELLVM__VM__DEVICE_RESTART__INIT;
+	int r;
+
+	dr.index = index;
+	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_DEVICE_RESTART;
+	m.device_restart = &dr;
+	r = vm_channel_send(core->chan, &m, &dev->link, 1);
+	if (r < 0)
+		return r;
+	/* The core has its end now. */
+	close(dev->link);
+	dev->link = -1;
+	return 0;
+}
+
+int launcher_core_device_gone(struct core_proc *core, uint32_t index)
+{
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__DeviceRestart dr = CELLVM__VM__DEVICE_RESTART__INIT;
+
+	dr.index = index;
+	dr.give_up = true;
+	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_DEVICE_RESTART;
+	m.device_restart = &dr;
+	return vm_channel_send(core->chan, &m, NULL, 0);
 }
 
 void launcher_close(struct core_proc *p)

@@ -2,6 +2,7 @@
  * channel inherited, and hands them their resources. Runs in the privileged
  * process (cellvm run today, cellvm-broker later). */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -23,6 +24,10 @@ struct core_config {
 	const char *const *device_transports; /* "pci" or "mmio" each; NULL: all mmio */
 	size_t ndevices;
 	uint32_t test_flags; /* CoreSetup.test_flags (test builds only) */
+	/* The caller restarts device processes that die (and tells the core
+	 * with launcher_core_device_restarted/_gone): the core keeps the
+	 * guest's view of a dead device until then. */
+	bool restart_devices;
 };
 
 struct core_proc {
@@ -76,6 +81,14 @@ int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t 
 /* Kill (if still running) and reap a device; closes its fds. Returns its
  * exit status (128+signal when killed), or -1. */
 int launcher_stop_device(struct device_proc *p, int sig);
+
+/* Device index (its place in core_config.devices) died and dev is its
+ * replacement, started and Ready: hand the core dev's link (dev->link is
+ * closed here). Returns 0 or -errno. */
+int launcher_core_device_restarted(struct core_proc *core, uint32_t index, struct device_proc *dev);
+/* Device index will not come back: the core tells the guest it needs a
+ * reset. Returns 0 or -errno. */
+int launcher_core_device_gone(struct core_proc *core, uint32_t index);
 
 /* Wait for the core to exit; returns its exit status (or 128+signal). */
 int launcher_wait_core(struct core_proc *p);
