@@ -73,6 +73,15 @@ int disk_opt_parse(const char *s, struct disk_opt *ret, char *err, size_t errlen
 				return -EINVAL;
 			}
 			ret->queues = q;
+		} else if (strcmp(key, "transport") == 0) {
+			if (strcmp(val, "pci") == 0) {
+				ret->transport = "pci";
+			} else if (strcmp(val, "mmio") == 0) {
+				ret->transport = "mmio";
+			} else {
+				snprintf(err, errlen, "transport: '%.40s' is not pci or mmio", val);
+				return -EINVAL;
+			}
 		} else {
 			snprintf(err, errlen, "unknown key '%s'", key);
 			return -EINVAL;

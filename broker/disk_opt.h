@@ -1,7 +1,8 @@
 /* --disk option of cellvm run (later also the broker's disk definitions):
- * "path=IMG[,readonly=on][,serial=S][,direct=on][,queues=N]". User input,
- * parsed and checked here in the launcher; the image is opened here too, with
- * the access the disk is allowed (read-only disks get an O_RDONLY fd). */
+ * "path=IMG[,readonly=on][,serial=S][,direct=on][,queues=N][,transport=pci|mmio]".
+ * User input, parsed and checked here in the launcher; the image is opened
+ * here too, with the access the disk is allowed (read-only disks get an
+ * O_RDONLY fd). */
 #pragma once
 #include <limits.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@ struct disk_opt {
 	char serial[DISK_SERIAL_MAX + 1];
 	bool readonly, direct;
 	unsigned queues;
+	const char *transport; /* "pci", "mmio" (static strings), or NULL: the default */
 	int fd;
 	Cellvm__Device__BlkConfig blk; /* points into this struct */
 };
