@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "broker/console.h"
 #include "broker/disk_opt.h"
 #include "broker/launcher.h"
+#include "broker/net_opt.h"
 #include "common/gmem.h"
 #include "common/log.h"
 #include "common/parse.h"
@@ -21,6 +23,11 @@
 #define RUN_MAX_MEMORY	(256ULL << 30)
 #define RUN_MAX_CPUS	64
 #define RUN_MAX_CMDLINE 2047
+/* The transport of a --disk or --net without transport=. */
+#define RUN_DEFAULT_TRANSPORT "pci"
+/* Tap queues one device process can take (one backend fd each). */
+#define RUN_MAX_NET_QUEUES                                                                         \
+	(NET_OPT_MAX_QUEUES < LAUNCHER_MAX_BACKENDS ? NET_OPT_MAX_QUEUES : LAUNCHER_MAX_BACKENDS)
 
 enum { EXIT_VMM_ERROR = 1, EXIT_BAD_INPUT = 2 };
 
@@ -35,30 +42,69 @@ static void usage(FILE *f)
 		"  --cpus N        vCPUs, 1-%d (default 1)\n"
 		"  --memory SIZE   guest RAM, 16M-256G, a multiple of 4K (default 256M)\n"
 		"  --disk path=IMG[,readonly=on][,serial=S][,direct=on][,queues=N]\n"
-		"                  a virtio-blk disk (repeatable, up to %d)\n"
+		"         [,transport=pci|mmio]\n"
+		"                  a virtio-blk disk (repeatable)\n"
+		"  --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,queues=N][,mtu=N][,rate=BYTES/S]\n"
+		"        [,burst=BYTES][,pps=PACKETS/S][,pps-burst=PACKETS][,transport=pci|mmio]\n"
+		"                  a virtio-net NIC on a tap, created when missing\n"
+		"                  (repeatable; at most %d disks and NICs in all)\n"
+		"                  transport=: pci (the default) or virtio-mmio\n"
 		"Exit status: 0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic.\n"
 		"On a terminal, Ctrl-A x ends the VM.\n",
-		RUN_MAX_CPUS, DISK_MAX);
+		RUN_MAX_CPUS, LAUNCHER_MAX_DEVICES);
 }
 
-static int run_vm(struct core_config *cfg, struct disk_opt *disks, size_t ndisks);
+/* The devices of the VM, as the options gave them. */
+struct run_devices {
+	struct disk_opt disks[DISK_MAX];
+	size_t ndisks;
+	struct net_opt nets[LAUNCHER_MAX_DEVICES];
+	size_t nnets;
+};
+
+static int run_vm(struct core_config *cfg, struct run_devices *rd);
+
+/* Parse one --net into rd; returns 0 or an exit status. */
+static int run_add_net(struct run_devices *rd, const char *arg)
+{
+	struct net_opt *n = &rd->nets[rd->nnets];
+	char err[512];
+	int r;
+
+	if (rd->ndisks + rd->nnets == LAUNCHER_MAX_DEVICES) {
+		log_err("--net: at most %d disks and NICs in all", LAUNCHER_MAX_DEVICES);
+		return EXIT_BAD_INPUT;
+	}
+	r = net_opt_parse(arg, n, err, sizeof(err));
+	if (r < 0) {
+		log_err("--net: %s", err);
+		return EXIT_BAD_INPUT;
+	}
+	if (n->queues > RUN_MAX_NET_QUEUES) {
+		log_err("--net: queues=%u, but a NIC takes at most %d queue pairs in this build",
+			n->queues, RUN_MAX_NET_QUEUES);
+		return EXIT_BAD_INPUT;
+	}
+	for (size_t i = 0; i < rd->nnets; i++)
+		if (strcmp(rd->nets[i].tap, n->tap) == 0) {
+			log_err("--net: tap=%s is given to two NICs", n->tap);
+			return EXIT_BAD_INPUT;
+		}
+	rd->nnets++;
+	return 0;
+}
 
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"kernel", required_argument, NULL, 'k'},
-		{"initrd", required_argument, NULL, 'i'},
-		{"cmdline", required_argument, NULL, 'c'},
-		{"cpus", required_argument, NULL, 'n'},
-		{"memory", required_argument, NULL, 'm'},
-		{"debug", no_argument, NULL, 'd'},
-		{"disk", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"kernel", required_argument, NULL, 'k'},  {"initrd", required_argument, NULL, 'i'},
+		{"cmdline", required_argument, NULL, 'c'}, {"cpus", required_argument, NULL, 'n'},
+		{"memory", required_argument, NULL, 'm'},  {"debug", no_argument, NULL, 'd'},
+		{"disk", required_argument, NULL, 'D'},	   {"net", required_argument, NULL, 'N'},
+		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
 	};
 	struct core_config cfg = {.cmdline = "console=ttyS0", .cpus = 1, .memory = 256ULL << 20};
-	struct disk_opt disks[DISK_MAX];
-	size_t ndisks = 0;
+	static struct run_devices rd;
 	char err[512];
 	int o, r;
 
@@ -87,16 +133,22 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'D':
-			if (ndisks == DISK_MAX) {
-				log_err("--disk: at most %d disks", DISK_MAX);
+			if (rd.ndisks == DISK_MAX || rd.ndisks + rd.nnets == LAUNCHER_MAX_DEVICES) {
+				log_err("--disk: at most %d disks, %d disks and NICs in all",
+					DISK_MAX, LAUNCHER_MAX_DEVICES);
 				return EXIT_BAD_INPUT;
 			}
-			r = disk_opt_parse(optarg, &disks[ndisks], err, sizeof(err));
+			r = disk_opt_parse(optarg, &rd.disks[rd.ndisks], err, sizeof(err));
 			if (r < 0) {
 				log_err("--disk: %s", err);
 				return EXIT_BAD_INPUT;
 			}
-			ndisks++;
+			rd.ndisks++;
+			break;
+		case 'N':
+			r = run_add_net(&rd, optarg);
+			if (r)
+				return r;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_BAD_INPUT;
@@ -117,19 +169,71 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_BAD_INPUT;
 	}
 
-	return run_vm(&cfg, disks, ndisks);
+	return run_vm(&cfg, &rd);
 }
 
-/* Start the devices, then the core; relay the console until the VM ends. */
-static int run_vm(struct core_config *cfg, struct disk_opt *disks, size_t ndisks)
+/* Open a disk's image or a NIC's tap and start its device process; the
+ * process holds its own copies of the fds afterwards. Returns 0 or an exit
+ * status. */
+static int run_start_device(struct core_config *cfg, struct run_devices *rd, size_t i,
+			    struct device_proc *ret)
 {
-	struct device_proc devs[DISK_MAX];
-	const char *kinds[DISK_MAX];
-	struct core_proc p;
+	bool is_disk = i < rd->ndisks;
+	struct disk_opt *d = is_disk ? &rd->disks[i] : NULL;
+	struct net_opt *n = is_disk ? NULL : &rd->nets[i - rd->ndisks];
+	struct device_config dc = {.kind = is_disk ? "blk" : "net", .debug = cfg->debug};
 	uint64_t low = cfg->memory < GMEM_MMIO_HOLE_START ? cfg->memory : GMEM_MMIO_HOLE_START;
+	const char *opt = is_disk ? "--disk" : "--net";
+	char err[512], mac[18];
+	int r;
+
+#ifdef CELLVM_TEST_HOOKS
+	if (getenv("CELLVM_TEST_DEVICE_FLAGS"))
+		dc.test_flags = (uint32_t)strtoul(getenv("CELLVM_TEST_DEVICE_FLAGS"), NULL, 0);
+#endif
+	r = is_disk ? disk_opt_open(d, err, sizeof(err)) : net_opt_open(n, err, sizeof(err));
+	if (r < 0) {
+		log_err("%s: %s", opt, err);
+		/* A tap the user named that cannot be had is bad input; a
+		 * missing tun driver or a lack of privilege is the host's. */
+		return is_disk || r == -EINVAL || r == -EBUSY ? EXIT_BAD_INPUT : EXIT_VMM_ERROR;
+	}
+	if (is_disk) {
+		dc.backend_fds[0] = d->fd;
+		dc.nbackend = 1;
+		dc.blk = &d->blk;
+	} else {
+		for (size_t q = 0; q < n->nfds; q++)
+			dc.backend_fds[q] = n->fds[q];
+		dc.nbackend = n->nfds;
+		dc.net = &n->net;
+		net_opt_format_mac(n->mac, mac, sizeof(mac));
+		log_info("net %zu: tap %s (%s), MAC %s%s, %u queue pair%s", i - rd->ndisks, n->tap,
+			 n->created ? "created" : "existing", mac, n->mac_given ? "" : " (random)",
+			 n->queues, n->queues > 1 ? "s" : "");
+	}
+	r = launcher_start_device(&dc, cfg->mem_fd, cfg->memory, low, ret, err, sizeof(err));
+	if (is_disk)
+		disk_opt_close(d);
+	else
+		net_opt_close(n);
+	if (r < 0) {
+		log_err("%s %zu: %s", is_disk ? "disk" : "net", is_disk ? i : i - rd->ndisks, err);
+		return EXIT_VMM_ERROR;
+	}
+	return 0;
+}
+
+/* Start the devices (disks, then NICs: their order on the bus), then the
+ * core; relay the console until the VM ends. */
+static int run_vm(struct core_config *cfg, struct run_devices *rd)
+{
+	struct device_proc devs[LAUNCHER_MAX_DEVICES];
+	const char *kinds[LAUNCHER_MAX_DEVICES], *transports[LAUNCHER_MAX_DEVICES];
+	struct core_proc p;
 	char err[512];
 	int r, status = EXIT_VMM_ERROR;
-	size_t ndev = 0;
+	size_t ndev = 0, total = rd->ndisks + rd->nnets;
 
 #ifdef CELLVM_TEST_HOOKS
 	/* Test builds: ask a child to try a forbidden syscall once sandboxed. */
@@ -141,33 +245,22 @@ static int run_vm(struct core_config *cfg, struct disk_opt *disks, size_t ndisks
 		log_err("guest memory: %s", strerror(-cfg->mem_fd));
 		return EXIT_VMM_ERROR;
 	}
-	for (; ndev < ndisks; ndev++) {
-		struct device_config dc = {.kind = "blk", .debug = cfg->debug};
-#ifdef CELLVM_TEST_HOOKS
-		if (getenv("CELLVM_TEST_DEVICE_FLAGS"))
-			dc.test_flags =
-				(uint32_t)strtoul(getenv("CELLVM_TEST_DEVICE_FLAGS"), NULL, 0);
-#endif
-		r = disk_opt_open(&disks[ndev], err, sizeof(err));
-		if (r < 0) {
-			log_err("--disk: %s", err);
-			status = EXIT_BAD_INPUT;
+	for (; ndev < total; ndev++) {
+		bool is_disk = ndev < rd->ndisks;
+		const char *t =
+			is_disk ? rd->disks[ndev].transport : rd->nets[ndev - rd->ndisks].transport;
+
+		r = run_start_device(cfg, rd, ndev, &devs[ndev]);
+		if (r) {
+			status = r;
 			goto out;
 		}
-		dc.backend_fds[0] = disks[ndev].fd;
-		dc.nbackend = 1;
-		dc.blk = &disks[ndev].blk;
-		r = launcher_start_device(&dc, cfg->mem_fd, cfg->memory, low, &devs[ndev], err,
-					  sizeof(err));
-		disk_opt_close(&disks[ndev]);
-		if (r < 0) {
-			log_err("disk %zu: %s", ndev, err);
-			goto out;
-		}
-		kinds[ndev] = "blk";
+		kinds[ndev] = is_disk ? "blk" : "net";
+		transports[ndev] = t ? t : RUN_DEFAULT_TRANSPORT;
 	}
 	cfg->devices = devs;
 	cfg->device_kinds = kinds;
+	cfg->device_transports = transports;
 	cfg->ndevices = ndev;
 	r = launcher_start_core(cfg, &p, err, sizeof(err), &status);
 	if (r < 0) {
@@ -203,7 +296,9 @@ out:
 		 * (a device is PID 1 of its namespace: SIGTERM would not reach it). */
 		int st = launcher_stop_device(&devs[i], SIGKILL);
 		if (st > 0 && st != 128 + SIGKILL)
-			log_warn("disk %zu: device process ended with status %d", i, st);
+			log_warn("%s %zu: device process ended with status %d",
+				 i < rd->ndisks ? "disk" : "net",
+				 i < rd->ndisks ? i : i - rd->ndisks, st);
 	}
 	close(cfg->mem_fd);
 	return status;

@@ -30,4 +30,42 @@ expect 'memory' run --kernel "$payload" --memory -64M
 expect 'cmdline' run --kernel "$payload" --cmdline "$(head -c 3000 /dev/zero | tr '\0' x)"
 expect 'unexpected argument' run --kernel "$payload" extra
 expect 'No such file' run --kernel /nonexistent/vmlinux
+# --disk transport= and --net: refused while parsing, before anything starts.
+expect 'transport: .PCI. is not pci or mmio' run --kernel "$payload" --disk path=/x,transport=PCI
+expect 'transport: .isa. is not pci or mmio' run --kernel "$payload" --net tap=t0,transport=isa
+expect 'net: empty option' run --kernel "$payload" --net ''
+expect 'empty item' run --kernel "$payload" --net tap=t0,,mtu=1500
+expect 'not key=value' run --kernel "$payload" --net tap
+expect "unknown key 'speed'" run --kernel "$payload" --net tap=t0,speed=10G
+expect 'tap= given twice' run --kernel "$payload" --net tap=t0,tap=t1
+expect 'tap= is required' run --kernel "$payload" --net mac=52:54:00:12:34:56
+expect 'not an interface name' run --kernel "$payload" --net tap=0123456789abcdef
+expect 'not an interface name' run --kernel "$payload" --net tap=a/b
+expect 'not an interface name' run --kernel "$payload" --net 'tap=tap%d'
+expect 'not an interface name' run --kernel "$payload" --net "tap=$(printf 'a\001')"
+expect 'multicast' run --kernel "$payload" --net tap=t0,mac=01:00:5e:00:00:01
+expect 'multicast' run --kernel "$payload" --net tap=t0,mac=ff:ff:ff:ff:ff:ff
+expect 'all-zero' run --kernel "$payload" --net tap=t0,mac=00:00:00:00:00:00
+expect 'not six hex bytes' run --kernel "$payload" --net tap=t0,mac=52:54:00:12:34
+expect 'not six hex bytes' run --kernel "$payload" --net tap=t0,mac=52:54:00:12:34:56:78
+expect 'queues: .0. is not a number from 1 to 8' run --kernel "$payload" --net tap=t0,queues=0
+expect 'queues: .9. is not a number from 1 to 8' run --kernel "$payload" --net tap=t0,queues=9
+expect 'queues' run --kernel "$payload" --net tap=t0,queues=99999999999999999999
+expect 'mtu: .67. is not a number from 68 to 65535' run --kernel "$payload" --net tap=t0,mtu=67
+expect 'mtu' run --kernel "$payload" --net tap=t0,mtu=65536
+expect 'rate: .0. is not a number above 0' run --kernel "$payload" --net tap=t0,rate=0
+expect 'rate: .* is too large' run --kernel "$payload" --net tap=t0,rate=18446744073709551616
+expect 'pps: .* is too large' run --kernel "$payload" --net tap=t0,pps=16777216T
+expect 'burst= needs rate=' run --kernel "$payload" --net tap=t0,burst=64K
+expect 'pps-burst= needs pps=' run --kernel "$payload" --net tap=t0,pps-burst=10
+expect 'longer than 1024' run --kernel "$payload" --net "tap=t0,mac=$(head -c 2000 /dev/zero | tr '\0' 0)"
+expect 'tap=t0 is given to two NICs' run --kernel "$payload" --net tap=t0 --net tap=t0,mtu=9000
+disks=()
+for _ in 1 2 3 4 5 6 7 8; do disks+=(--disk path=/x); done
+expect 'at most 8 disks and NICs' run --kernel "$payload" "${disks[@]}" --net tap=t0
+expect 'at most 8 disks' run --kernel "$payload" "${disks[@]}" --disk path=/x
+# An existing interface that is not a tap (needs the tun driver; opens nothing).
+if [ -w /dev/net/tun ]; then
+	expect 'tap=lo: the interface exists and is not a tap' run --kernel "$payload" --net tap=lo
+fi
 echo "PASS: $n cases"
