@@ -193,11 +193,38 @@ static uint8_t net_ctrl_mq(struct net *n, const struct net_ctrl *c)
 	return VIRTIO_NET_OK;
 }
 
-static void net_ctrl_run(struct net *n)
+/* Answer the command in n->chain. Returns 0, or -EINVAL after asking for a
+ * reset (no ack byte to answer in). */
+static int net_ctrl_one(struct net *n)
 {
 	struct net_ctrl *c = &n->ctrl;
+	uint8_t status = VIRTIO_NET_ERR;
+
+	if (net_ctrl_parse(&n->chain, c) < 0) {
+		n->ctrl_vq.broken = true;
+		devproc_needs_reset(n->dp, "control command without a device-writable ack");
+		return -EINVAL;
+	}
+	if (!c->too_big) {
+		switch (c->class) {
+		case VIRTIO_NET_CTRL_RX: status = net_ctrl_rx(n, c); break;
+		case VIRTIO_NET_CTRL_MAC: status = net_ctrl_mac(n, c); break;
+		case VIRTIO_NET_CTRL_MQ: status = net_ctrl_mq(n, c); break;
+		default: break;
+		}
+	}
+	if (status == VIRTIO_NET_OK)
+		n->c.ctrl_ok++;
+	else if (n->c.ctrl_err++ == 0)
+		log_warn("control command class %u cmd %u refused (logged once)", c->class, c->cmd);
+	*c->ack = status;
+	virtq_push(&n->ctrl_vq, n->chain.head, 1);
+	return 0;
+}
+
+static void net_ctrl_run(struct net *n)
+{
 	bool pushed = false;
-	uint8_t status;
 	int r;
 
 	while (n->active && n->ctrl_live && !n->dp->needs_reset) {
@@ -212,27 +239,8 @@ static void net_ctrl_run(struct net *n)
 				break;
 			continue;
 		}
-		if (net_ctrl_parse(&n->chain, c) < 0) {
-			n->ctrl_vq.broken = true;
-			devproc_needs_reset(n->dp, "control command without a device-writable ack");
+		if (net_ctrl_one(n) < 0)
 			return;
-		}
-		status = VIRTIO_NET_ERR;
-		if (!c->too_big) {
-			switch (c->class) {
-			case VIRTIO_NET_CTRL_RX: status = net_ctrl_rx(n, c); break;
-			case VIRTIO_NET_CTRL_MAC: status = net_ctrl_mac(n, c); break;
-			case VIRTIO_NET_CTRL_MQ: status = net_ctrl_mq(n, c); break;
-			default: break;
-			}
-		}
-		if (status == VIRTIO_NET_OK)
-			n->c.ctrl_ok++;
-		else if (n->c.ctrl_err++ == 0)
-			log_warn("control command class %u cmd %u refused (logged once)", c->class,
-				 c->cmd);
-		*c->ack = status;
-		virtq_push(&n->ctrl_vq, n->chain.head, 1);
 		pushed = true;
 	}
 	if (pushed && virtq_should_notify(&n->ctrl_vq))
@@ -276,6 +284,10 @@ static int net_queue_init(struct net *n, struct virtq *vq, uint32_t index, bool 
 	if (r < 0)
 		return r;
 	*live = true;
+	/* A fresh queue keeps its crash-recovery record from now on; one
+	 * taken over from a crashed process does in net_resume(). */
+	if (!n->dp->resume)
+		virtq_track(vq, dq->inflight);
 	return 0;
 }
 
@@ -372,6 +384,54 @@ static int net_activate(struct devproc *dp)
 	n->active = true;
 	for (uint32_t i = 0; i < n->pairs; i++)
 		net_update_watch(n, &n->tap[i]);
+	return 0;
+}
+
+/* This process replaces a crashed one: take each queue over from its
+ * record. RX chains the old process held go back to the stash (any frame
+ * fits any buffer); TX chains it took are returned unsent (at most once: it
+ * may have written them already); control commands are answered again
+ * (each sets a state, so running one twice is harmless). The old process's
+ * receive filter and queue-pair count are not known: the device starts
+ * promiscuous with one pair, receiving more, never less. */
+static int net_resume(struct devproc *dp)
+{
+	static uint16_t heads[VIRTQ_MAX_SIZE];
+	struct net *n = dp->priv;
+	int k;
+
+	for (uint32_t i = 0; i < n->pairs; i++) {
+		struct net_txq *tq = &n->tx[i];
+
+		if (n->rx[i].live && dp->queues[2 * i].inflight) {
+			k = virtq_resume(&n->rx[i].vq, dp->queues[2 * i].inflight, heads,
+					 n->rx[i].vq.size);
+			if (k < 0 || net_rx_restash(n, i, heads, (uint32_t)k) < 0)
+				return -EINVAL;
+		}
+		if (tq->live && dp->queues[2 * i + 1].inflight) {
+			k = virtq_resume(&tq->vq, dp->queues[2 * i + 1].inflight, heads,
+					 tq->vq.size);
+			if (k < 0)
+				return k;
+			for (int j = 0; j < k; j++)
+				virtq_push(&tq->vq, heads[j], 0);
+			n->c.tx_drop_restart += (uint64_t)k;
+			tq->pushed |= k > 0;
+		}
+	}
+	if (n->ctrl_live && dp->queues[n->ctrl_idx].inflight) {
+		k = virtq_resume(&n->ctrl_vq, dp->queues[n->ctrl_idx].inflight, heads,
+				 n->ctrl_vq.size);
+		if (k < 0)
+			return k;
+		for (int j = 0; j < k; j++)
+			if (virtq_chain_at(&n->ctrl_vq, heads[j], &n->chain) < 0 ||
+			    net_ctrl_one(n) < 0)
+				return -EINVAL;
+		if (k > 0 && virtq_should_notify(&n->ctrl_vq))
+			devproc_notify(dp, &dp->queues[n->ctrl_idx]);
+	}
 	return 0;
 }
 
@@ -495,6 +555,7 @@ const struct devproc_ops net_ops = {
 	.setup = net_setup,
 	.sandboxed = net_sandboxed,
 	.activate = net_activate,
+	.resume = net_resume,
 	.kick = net_kick,
 	.reset = net_reset,
 	.keep_fds = net_keep_fds,

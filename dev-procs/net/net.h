@@ -81,6 +81,7 @@ struct net_counters {
 	uint64_t rx_drop_reset;	   /* frames read but not delivered when the driver reset */
 	uint64_t tx_drop[NET_TX_NVERDICT];
 	uint64_t tx_drop_backend; /* the tap refused or is gone */
+	uint64_t tx_drop_restart; /* taken by a crashed predecessor: returned unsent */
 	uint64_t ctrl_ok, ctrl_err;
 	uint64_t rx_throttled, tx_throttled; /* times the rate limiter paused a direction */
 };
@@ -130,6 +131,9 @@ extern const struct devproc_ops net_ops;
 void net_rx_tap(struct net *n, struct net_tap *tap);
 void net_rx_kick(struct net *n, uint32_t pair);
 void net_rx_drop_all(struct net *n);
+/* Resume: put the chains a crashed process held back in pair's stash.
+ * Returns 0 or -EINVAL (the queue is broken). */
+int net_rx_restash(struct net *n, uint32_t pair, const uint16_t *heads, uint32_t nheads);
 void net_tx_run(struct net *n, uint32_t pair);
 void net_update_watch(struct net *n, struct net_tap *tap);
 void net_tap_gone(struct net *n, struct net_tap *tap, int err);

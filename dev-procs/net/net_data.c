@@ -62,7 +62,8 @@ static void net_on_tap(struct devproc *dp, void *arg)
 void net_update_watch(struct net *n, struct net_tap *tap)
 {
 	const struct net_rxq *q = &n->rx[net_tap_target(n, tap)];
-	const bool want = n->active && !tap->dead && !n->rx_limited && q->live && !q->starved;
+	const bool want = n->active && !n->dp->needs_reset && !tap->dead && !n->rx_limited &&
+			  q->live && !q->starved;
 	int r;
 
 	if (want == tap->watched)
@@ -98,6 +99,20 @@ static void net_stash_compact(struct net_rxq *q)
 	q->first = 0;
 }
 
+static void net_stash_add(struct net_rxq *q, const struct virtq_chain *c)
+{
+	struct net_rx_chain *s = &q->stash[q->first + q->nstash];
+
+	s->head = c->head;
+	s->iov0 = q->iov_end;
+	s->niov = (uint16_t)c->nseg;
+	s->cap = c->write_len;
+	for (uint32_t i = 0; i < c->nseg; i++)
+		q->iov[q->iov_end++] = (struct iovec){c->seg[i].host, c->seg[i].len};
+	q->stash_cap += c->write_len;
+	q->nstash++;
+}
+
 /* Take chains from the ring until the held ones can take want bytes.
  * Returns 1 when the ring ran empty first, 0 when the stash is full enough
  * (or cannot hold more), -EINVAL after asking for a reset. */
@@ -105,7 +120,6 @@ static int net_stash_fill(struct net *n, struct net_rxq *q, uint64_t want)
 {
 	const uint32_t max_segs = q->vq.size < VIRTQ_MAX_SEGS ? q->vq.size : VIRTQ_MAX_SEGS;
 	struct virtq_chain *c = &n->chain;
-	struct net_rx_chain *s;
 	int r;
 
 	while (q->stash_cap < want) {
@@ -132,15 +146,7 @@ static int net_stash_fill(struct net *n, struct net_rxq *q, uint64_t want)
 			q->pushed = true;
 			continue;
 		}
-		s = &q->stash[q->first + q->nstash];
-		s->head = c->head;
-		s->iov0 = q->iov_end;
-		s->niov = (uint16_t)c->nseg;
-		s->cap = c->write_len;
-		for (uint32_t i = 0; i < c->nseg; i++)
-			q->iov[q->iov_end++] = (struct iovec){c->seg[i].host, c->seg[i].len};
-		q->stash_cap += c->write_len;
-		q->nstash++;
+		net_stash_add(q, c);
 	}
 	return 0;
 }
@@ -307,6 +313,12 @@ void net_rx_tap(struct net *n, struct net_tap *tap)
 
 	if (!tap->watched)
 		return;
+	if (n->dp->needs_reset) {
+		/* Waiting for the driver's reset: the tap keeps its frames and
+		 * is not polled meanwhile (no spinning on a readable fd). */
+		net_update_watch(n, tap);
+		return;
+	}
 	for (uint32_t budget = NET_RX_BUDGET; budget && !n->dp->needs_reset; budget--) {
 		if (q->pending) {
 			r = net_rx_deliver_pending(n, q);
@@ -351,6 +363,28 @@ void net_rx_kick(struct net *n, uint32_t pair)
 		net_update_watch(n, &n->tap[i]);
 		net_rx_tap(n, &n->tap[i]);
 	}
+}
+
+int net_rx_restash(struct net *n, uint32_t pair, const uint16_t *heads, uint32_t nheads)
+{
+	const uint32_t max_segs =
+		n->rx[pair].vq.size < VIRTQ_MAX_SEGS ? n->rx[pair].vq.size : VIRTQ_MAX_SEGS;
+	struct net_rxq *q = &n->rx[pair];
+
+	for (uint32_t k = 0; k < nheads; k++) {
+		if (virtq_chain_at(&q->vq, heads[k], &n->chain) < 0)
+			return -EINVAL;
+		if (q->nstash < NET_RX_STASH && q->iov_end + max_segs <= NET_RX_MAX_IOV &&
+		    net_rx_chain_ok(&n->chain)) {
+			net_stash_add(q, &n->chain);
+		} else {
+			/* No room to hold it (or not a buffer): back empty. */
+			virtq_push(&q->vq, heads[k], 0);
+			q->pushed = true;
+		}
+	}
+	net_rx_notify(n, pair);
+	return 0;
 }
 
 void net_rx_drop_all(struct net *n)
@@ -466,11 +500,13 @@ void net_log_counters(const struct net *n)
 
 	log_info("counters: rx_packets=%lu rx_bytes=%lu tx_packets=%lu tx_bytes=%lu "
 		 "rx_drop_too_big=%lu rx_drop_filtered=%lu rx_drop_runt=%lu rx_bad_chain=%lu "
-		 "rx_drop_reset=%lu tx_drop_backend=%lu ctrl_ok=%lu ctrl_err=%lu "
+		 "rx_drop_reset=%lu tx_drop_backend=%lu tx_drop_restart=%lu ctrl_ok=%lu "
+		 "ctrl_err=%lu "
 		 "rx_throttled=%lu tx_throttled=%lu",
 		 c->rx_packets, c->rx_bytes, c->tx_packets, c->tx_bytes, c->rx_drop_too_big,
 		 c->rx_drop_filtered, c->rx_drop_runt, c->rx_bad_chain, c->rx_drop_reset,
-		 c->tx_drop_backend, c->ctrl_ok, c->ctrl_err, c->rx_throttled, c->tx_throttled);
+		 c->tx_drop_backend, c->tx_drop_restart, c->ctrl_ok, c->ctrl_err, c->rx_throttled,
+		 c->tx_throttled);
 	log_info("counters: tx_drop_writable=%lu tx_drop_short_hdr=%lu tx_drop_runt=%lu "
 		 "tx_drop_too_big=%lu tx_drop_bad_flags=%lu tx_drop_bad_gso=%lu "
 		 "tx_drop_bad_csum=%lu",
