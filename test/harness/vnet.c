@@ -119,8 +119,9 @@ static int vnet_make_pkt(struct vnet *t)
 	return 0;
 }
 
-/* Start the device with its stderr in t->log (unless keep_log). */
-static int vnet_start_device(struct vnet *t, const int *fds)
+/* Start the device with its stderr in t->log (unless keep_log); a restart
+ * appends to the same log. */
+static int vnet_start_device(struct vnet *t, const int *fds, bool restart)
 {
 	Cellvm__Device__NetConfig nc = CELLVM__DEVICE__NET_CONFIG__INIT;
 	struct device_config cfg = {.kind = "net", .nbackend = t->o.pairs};
@@ -141,17 +142,26 @@ static int vnet_start_device(struct vnet *t, const int *fds)
 	cfg.net = &nc;
 	cfg.test_flags = t->o.test_flags;
 	if (!t->o.keep_log) {
-		snprintf(t->log, sizeof(t->log), "/tmp/cvnet-log-XXXXXX");
-		lfd = mkostemp(t->log, O_CLOEXEC);
+		if (restart) {
+			lfd = open(t->log, O_WRONLY | O_APPEND | O_CLOEXEC);
+		} else {
+			snprintf(t->log, sizeof(t->log), "/tmp/cvnet-log-XXXXXX");
+			lfd = mkostemp(t->log, O_CLOEXEC);
+		}
 		if (lfd < 0)
 			return -errno;
 		fflush(stderr);
 		saved = fcntl(2, F_DUPFD_CLOEXEC, 10);
 		dup2(lfd, 2);
 	}
-	r = vcore_start(&t->core, &cfg, &t->mem, err, sizeof(err));
-	/* vcore_start() clears the struct; Attach reads this. */
-	t->core.queue_irqs = t->o.queue_irqs;
+	if (restart) {
+		r = vcore_crash_restart(&t->core, &cfg, &t->mem, err, sizeof(err));
+	} else {
+		r = vcore_start(&t->core, &cfg, &t->mem, err, sizeof(err));
+		/* vcore_start() clears the struct; Attach reads these. */
+		t->core.queue_irqs = t->o.queue_irqs;
+		t->core.inflight = t->o.inflight;
+	}
 	if (saved >= 0) {
 		dup2(saved, 2);
 		close(saved);
@@ -160,6 +170,20 @@ static int vnet_start_device(struct vnet *t, const int *fds)
 	if (r < 0)
 		fprintf(stderr, "device start: %s\n", err);
 	return r;
+}
+
+/* The driver's queues in index order. */
+static uint32_t vnet_queue_list(struct vnet *t, struct vdrv_queue **qs)
+{
+	uint32_t nq = 0;
+
+	for (uint32_t i = 0; i < t->used_pairs; i++) {
+		qs[nq++] = &t->rx[i];
+		qs[nq++] = &t->tx[i];
+	}
+	if (t->has_ctrl)
+		qs[nq++] = &t->ctrl;
+	return nq;
 }
 
 static int vnet_setup_queues(struct vnet *t)
@@ -198,15 +222,33 @@ int vnet_recover(struct vnet *t)
 	return vnet_setup_queues(t);
 }
 
+int vnet_crash_restart(struct vnet *t, bool resume)
+{
+	struct vdrv_queue *qs[2 * VNET_MAX_PAIRS + 1];
+	uint32_t nq;
+	int r;
+
+	r = vnet_start_device(t, t->tap_fd, true);
+	if (r < 0)
+		return r;
+	r = vcore_attach(&t->core, 2 * t->o.pairs + 1);
+	if (r < 0 || !resume)
+		return r;
+	nq = vnet_queue_list(t, qs);
+	return vcore_activate_resume(&t->core, t->negotiated, qs, nq);
+}
+
 int vnet_start(struct vnet *t, const struct vnet_opts *o)
 {
-	int fds[VNET_MAX_PAIRS] = {-1, -1, -1, -1};
+	int *fds = t->tap_fd;
 	int r;
 
 	free(t->logtext); /* a previous run's (t zeroed before first use) */
 	memset(t, 0, sizeof(*t));
 	t->pkt = -1;
 	t->mem.fd = -1;
+	for (uint32_t i = 0; i < VNET_MAX_PAIRS; i++)
+		t->tap_fd[i] = -1;
 	t->o = *o;
 	t->o.pairs = o->pairs ? o->pairs : 1;
 	t->o.queue_size = o->queue_size ? o->queue_size : 256;
@@ -218,10 +260,7 @@ int vnet_start(struct vnet *t, const struct vnet_opts *o)
 	if (r == 0)
 		r = vdrv_mem_create(&t->mem, 256ULL << 20);
 	if (r == 0)
-		r = vnet_start_device(t, fds);
-	for (uint32_t i = 0; i < t->o.pairs; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+		r = vnet_start_device(t, fds, false);
 	if (r < 0) {
 		fprintf(stderr, "vnet_start: %s\n", strerror(-r));
 		return r;
@@ -264,6 +303,11 @@ int vnet_stop(struct vnet *t)
 	if (t->pkt >= 0)
 		close(t->pkt);
 	t->pkt = -1;
+	for (uint32_t i = 0; i < VNET_MAX_PAIRS; i++) {
+		if (t->tap_fd[i] >= 0)
+			close(t->tap_fd[i]);
+		t->tap_fd[i] = -1;
+	}
 	vdrv_mem_destroy(&t->mem);
 	if (t->log[0]) {
 		free(t->logtext);

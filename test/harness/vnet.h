@@ -29,15 +29,17 @@ struct vnet_opts {
 	bool no_activate;    /* stop after Attach */
 	bool keep_log;	     /* leave the device's stderr alone (default: a file) */
 	uint32_t test_flags; /* DEVPROC_TEST_* */
+	bool inflight;	     /* hand the device crash-recovery records (restartable) */
 };
 
 struct vnet {
 	struct vnet_opts o;
 	char ifname[16];
 	int ifindex;
-	int pkt;       /* AF_PACKET socket on the tap, with PACKET_VNET_HDR */
-	char log[64];  /* the device's stderr, to read its counters */
-	char *logtext; /* its contents once the device stopped */
+	int pkt;		    /* AF_PACKET socket on the tap, with PACKET_VNET_HDR */
+	int tap_fd[VNET_MAX_PAIRS]; /* our copies of the queues, for a restart */
+	char log[64];		    /* the device's stderr, to read its counters */
+	char *logtext;		    /* its contents once the device stopped */
 	struct vdrv_mem mem;
 	struct vcore core;
 	struct vdrv_queue rx[VNET_MAX_PAIRS], tx[VNET_MAX_PAIRS], ctrl;
@@ -61,6 +63,9 @@ int vnet_start(struct vnet *t, const struct vnet_opts *o);
 int vnet_stop(struct vnet *t);
 /* After a NeedsReset: reset, fresh rings, activate again. Returns 0 or -errno. */
 int vnet_recover(struct vnet *t);
+/* Kill the device (SIGKILL) and start a new one on the same taps and
+ * records; with resume it takes over the running queues. Returns 0 or -errno. */
+int vnet_crash_restart(struct vnet *t, bool resume);
 /* Delete the tap interface while the device runs. */
 int vnet_del_tap(struct vnet *t);
 /* A counter from the device's exit log ("tx_drop_bad_gso"); -1 if absent. */
