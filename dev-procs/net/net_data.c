@@ -278,10 +278,9 @@ static int net_rx_read(struct net *n, struct net_tap *tap, struct net_rxq *q)
 	if (r == -EAGAIN)
 		return 0;
 	if (r < 0) {
-		if (net_io_gone((int)-r))
-			net_tap_gone(n, tap, (int)-r);
-		else
-			log_warn("tap queue %u: read: %s", tap->index, strerror((int)-r));
+		/* Any other failure would repeat on every wakeup of a readable
+		 * fd: the queue is given up like a tap that went away. */
+		net_tap_gone(n, tap, (int)-r);
 		return 0;
 	}
 	if ((uint64_t)r > cap) {
