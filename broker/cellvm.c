@@ -15,6 +15,7 @@
 #include "broker/disk_opt.h"
 #include "broker/launcher.h"
 #include "broker/net_opt.h"
+#include "broker/supervise.h"
 #include "common/gmem.h"
 #include "common/log.h"
 #include "common/parse.h"
@@ -172,56 +173,88 @@ static int cmd_run(int argc, char **argv)
 	return run_vm(&cfg, &rd);
 }
 
-/* Open a disk's image or a NIC's tap and start its device process; the
- * process holds its own copies of the fds afterwards. Returns 0 or an exit
- * status. */
-static int run_start_device(struct core_config *cfg, struct run_devices *rd, size_t i,
-			    struct device_proc *ret)
+/* Open a disk's image or a NIC's tap (kept open for the VM's life, so a
+ * restarted device gets the same ones). Returns 0 or an exit status. */
+static int run_open_device(struct run_devices *rd, size_t i)
 {
 	bool is_disk = i < rd->ndisks;
 	struct disk_opt *d = is_disk ? &rd->disks[i] : NULL;
 	struct net_opt *n = is_disk ? NULL : &rd->nets[i - rd->ndisks];
-	struct device_config dc = {.kind = is_disk ? "blk" : "net", .debug = cfg->debug};
-	uint64_t low = cfg->memory < GMEM_MMIO_HOLE_START ? cfg->memory : GMEM_MMIO_HOLE_START;
-	const char *opt = is_disk ? "--disk" : "--net";
 	char err[512], mac[18];
 	int r;
 
-#ifdef CELLVM_TEST_HOOKS
-	if (getenv("CELLVM_TEST_DEVICE_FLAGS"))
-		dc.test_flags = (uint32_t)strtoul(getenv("CELLVM_TEST_DEVICE_FLAGS"), NULL, 0);
-#endif
 	r = is_disk ? disk_opt_open(d, err, sizeof(err)) : net_opt_open(n, err, sizeof(err));
 	if (r < 0) {
-		log_err("%s: %s", opt, err);
+		log_err("%s: %s", is_disk ? "--disk" : "--net", err);
 		/* A tap the user named that cannot be had is bad input; a
 		 * missing tun driver or a lack of privilege is the host's. */
 		return is_disk || r == -EINVAL || r == -EBUSY ? EXIT_BAD_INPUT : EXIT_VMM_ERROR;
 	}
-	if (is_disk) {
-		dc.backend_fds[0] = d->fd;
-		dc.nbackend = 1;
-		dc.blk = &d->blk;
-	} else {
-		for (size_t q = 0; q < n->nfds; q++)
-			dc.backend_fds[q] = n->fds[q];
-		dc.nbackend = n->nfds;
-		dc.net = &n->net;
+	if (!is_disk) {
 		net_opt_format_mac(n->mac, mac, sizeof(mac));
 		log_info("net %zu: tap %s (%s), MAC %s%s, %u queue pair%s", i - rd->ndisks, n->tap,
 			 n->created ? "created" : "existing", mac, n->mac_given ? "" : " (random)",
 			 n->queues, n->queues > 1 ? "s" : "");
 	}
-	r = launcher_start_device(&dc, cfg->mem_fd, cfg->memory, low, ret, err, sizeof(err));
-	if (is_disk)
-		disk_opt_close(d);
-	else
-		net_opt_close(n);
-	if (r < 0) {
-		log_err("%s %zu: %s", is_disk ? "disk" : "net", is_disk ? i : i - rd->ndisks, err);
-		return EXIT_VMM_ERROR;
-	}
 	return 0;
+}
+
+static void run_close_device(struct run_devices *rd, size_t i)
+{
+	if (i < rd->ndisks)
+		disk_opt_close(&rd->disks[i]);
+	else
+		net_opt_close(&rd->nets[i - rd->ndisks]);
+}
+
+/* Start device i's process over its open image or tap. Returns 0 or -errno
+ * with a message in err. */
+static int run_launch_device(const struct core_config *cfg, struct run_devices *rd, size_t i,
+			     struct device_proc *ret, char *err, size_t errlen)
+{
+	bool is_disk = i < rd->ndisks;
+	struct device_config dc = {.kind = is_disk ? "blk" : "net", .debug = cfg->debug};
+	uint64_t low = cfg->memory < GMEM_MMIO_HOLE_START ? cfg->memory : GMEM_MMIO_HOLE_START;
+
+#ifdef CELLVM_TEST_HOOKS
+	if (getenv("CELLVM_TEST_DEVICE_FLAGS"))
+		dc.test_flags = (uint32_t)strtoul(getenv("CELLVM_TEST_DEVICE_FLAGS"), NULL, 0);
+#endif
+	if (is_disk) {
+		dc.backend_fds[0] = rd->disks[i].fd;
+		dc.nbackend = 1;
+		dc.blk = &rd->disks[i].blk;
+	} else {
+		const struct net_opt *n = &rd->nets[i - rd->ndisks];
+		for (size_t q = 0; q < n->nfds; q++)
+			dc.backend_fds[q] = n->fds[q];
+		dc.nbackend = n->nfds;
+		dc.net = &n->net;
+	}
+	return launcher_start_device(&dc, cfg->mem_fd, cfg->memory, low, ret, err, errlen);
+}
+
+struct run_restart {
+	const struct core_config *cfg;
+	struct run_devices *rd;
+};
+
+/* supervise_start_fn: a restarted device runs without test flags (a test
+ * that made the first one misbehave wants the next one to work). */
+static int run_restart_device(void *arg, size_t i, struct device_proc *ret)
+{
+	struct run_restart *rr = arg;
+	struct core_config cfg = *rr->cfg;
+	char err[512];
+	int r;
+
+#ifdef CELLVM_TEST_HOOKS
+	unsetenv("CELLVM_TEST_DEVICE_FLAGS");
+#endif
+	r = run_launch_device(&cfg, rr->rd, i, ret, err, sizeof(err));
+	if (r < 0)
+		log_err("%s", err);
+	return r;
 }
 
 /* Start the devices (disks, then NICs: their order on the bus), then the
@@ -230,6 +263,10 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 {
 	struct device_proc devs[LAUNCHER_MAX_DEVICES];
 	const char *kinds[LAUNCHER_MAX_DEVICES], *transports[LAUNCHER_MAX_DEVICES];
+	char names[LAUNCHER_MAX_DEVICES][16];
+	const char *pnames[LAUNCHER_MAX_DEVICES];
+	struct run_restart rr = {.cfg = cfg, .rd = rd};
+	struct supervisor sup;
 	struct core_proc p;
 	char err[512];
 	int r, status = EXIT_VMM_ERROR;
@@ -250,18 +287,30 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 		const char *t =
 			is_disk ? rd->disks[ndev].transport : rd->nets[ndev - rd->ndisks].transport;
 
-		r = run_start_device(cfg, rd, ndev, &devs[ndev]);
+		r = run_open_device(rd, ndev);
 		if (r) {
 			status = r;
 			goto out;
 		}
+		r = run_launch_device(cfg, rd, ndev, &devs[ndev], err, sizeof(err));
+		if (r < 0) {
+			log_err("%s %zu: %s", is_disk ? "disk" : "net",
+				is_disk ? ndev : ndev - rd->ndisks, err);
+			run_close_device(rd, ndev);
+			status = EXIT_VMM_ERROR;
+			goto out;
+		}
 		kinds[ndev] = is_disk ? "blk" : "net";
 		transports[ndev] = t ? t : RUN_DEFAULT_TRANSPORT;
+		snprintf(names[ndev], sizeof(names[ndev]), "%s %zu", is_disk ? "disk" : "net",
+			 is_disk ? ndev : ndev - rd->ndisks);
+		pnames[ndev] = names[ndev];
 	}
 	cfg->devices = devs;
 	cfg->device_kinds = kinds;
 	cfg->device_transports = transports;
 	cfg->ndevices = ndev;
+	cfg->restart_devices = true;
 	r = launcher_start_core(cfg, &p, err, sizeof(err), &status);
 	if (r < 0) {
 		log_err("%s", err);
@@ -277,7 +326,8 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 		close(devs[i].link);
 		devs[i].link = -1;
 	}
-	status = console_relay(&p);
+	supervise_init(&sup, &p, devs, pnames, ndev, run_restart_device, &rr);
+	status = console_relay(&p, &sup);
 	launcher_close(&p);
 	switch (status) {
 	case 0: log_info("VM powered off"); break;
@@ -299,6 +349,7 @@ out:
 			log_warn("%s %zu: device process ended with status %d",
 				 i < rd->ndisks ? "disk" : "net",
 				 i < rd->ndisks ? i : i - rd->ndisks, st);
+		run_close_device(rd, i);
 	}
 	close(cfg->mem_fd);
 	return status;

@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "broker/supervise.h"
 #include "common/fdutil.h"
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */
@@ -64,7 +65,7 @@ static bool console_forward_input(struct core_proc *p, const uint8_t *buf, size_
 	return true;
 }
 
-int console_relay(struct core_proc *p)
+int console_relay(struct core_proc *p, struct supervisor *sup)
 {
 	bool stdin_open = true, console_open = true, escape = false;
 	uint8_t buf[4096];
@@ -72,18 +73,22 @@ int console_relay(struct core_proc *p)
 
 	console_raw_tty();
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[3 + LAUNCHER_MAX_DEVICES] = {
 			{.fd = console_open ? p->console : -1, .events = POLLIN},
 			{.fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
 			{.fd = p->pidfd, .events = POLLIN},
 		};
-		int n = poll(pfd, 3, -1);
+		int timeout = -1;
+		size_t nsup = sup ? supervise_fill(sup, pfd + 3, &timeout) : 0;
+		int n = poll(pfd, 3 + nsup, timeout);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		if (sup && !pfd[2].revents)
+			supervise_ready(sup, pfd + 3);
 		if (pfd[0].revents) {
 			ssize_t got = read(p->console, buf, sizeof(buf));
 			if (got > 0)

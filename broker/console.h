@@ -3,5 +3,8 @@
 #pragma once
 #include "broker/launcher.h"
 
-/* Relay until the core exits; returns the core's exit status. */
-int console_relay(struct core_proc *p);
+struct supervisor;
+
+/* Relay until the core exits; returns the core's exit status. With sup,
+ * the same loop supervises the VM's device processes. */
+int console_relay(struct core_proc *p, struct supervisor *sup);

@@ -86,9 +86,11 @@ for flag in 1 2 4; do
 	stop_vm
 	[ "$st" -eq 0 ] || fail "device flag $flag: VM status $st: $(cat "$tmp/out")"
 	grep -q 'alive q' "$tmp/out" || fail "device flag $flag: the guest stopped answering"
-	grep -q "ended with status $((128 + 31))" "$tmp/out" ||
+	grep -q "ended (status $((128 + 31)))" "$tmp/out" ||
 		fail "device flag $flag: device did not die by SIGSYS: $(cat "$tmp/out")"
-	echo "ok: cellvm-dev-blk killed by SIGSYS (trigger $flag), VM went on"
+	grep -q "device process restarted" "$tmp/out" ||
+		fail "device flag $flag: the device was not restarted: $(cat "$tmp/out")"
+	echo "ok: cellvm-dev-blk killed by SIGSYS (trigger $flag), restarted, VM went on"
 done
 
 # The core that does the same ends its VM, by SIGSYS.
