@@ -28,8 +28,11 @@
 #define NET_QUEUE_SIZE_MAX     1024
 #define NET_RX_STASH	       256  /* RX chains taken from the ring, not yet filled */
 #define NET_RX_MAX_IOV	       1024 /* UIO_MAXIOV: one readv() */
-#define NET_RX_BOUNCE	       (NET_FRAME_MAX + NET_VLAN_HLEN + NET_HDR_LEN + 4096)
-#define NET_MTU_DEFAULT	       1500
+/* Held buffers: room for the longest chain (VIRTQ_MAX_SEGS) on top of a
+ * readv()'s worth, so one long chain never keeps the others out. */
+#define NET_RX_IOV_CAP	(NET_RX_MAX_IOV + VIRTQ_MAX_SEGS)
+#define NET_RX_BOUNCE	(NET_FRAME_MAX + NET_VLAN_HLEN + NET_HDR_LEN + 4096)
+#define NET_MTU_DEFAULT 1500
 
 /* One RX chain held by the device: its writable buffers are
  * iov[iov0 .. iov0+niov) of its queue. */
@@ -50,7 +53,7 @@ struct net_rxq {
 	uint32_t first, nstash;
 	uint64_t stash_cap;
 	uint32_t iov_end;
-	struct iovec iov[NET_RX_MAX_IOV];
+	struct iovec iov[NET_RX_IOV_CAP];
 	/* A frame read into bounce that waits for buffers (bounce path). */
 	uint8_t *bounce;
 	uint32_t pending; /* its length, 0: none */

@@ -125,10 +125,11 @@ static int net_stash_fill(struct net *n, struct net_rxq *q, uint64_t want)
 	while (q->stash_cap < want) {
 		if ((!n->mrg && q->nstash) || q->nstash == NET_RX_STASH)
 			return 0;
-		if (q->first + q->nstash == NET_RX_STASH || q->iov_end + max_segs > NET_RX_MAX_IOV)
+		if (q->first + q->nstash == NET_RX_STASH || q->iov_end + max_segs > NET_RX_IOV_CAP)
 			net_stash_compact(q);
-		/* Room for the longest chain the ring may hand over. */
-		if (q->iov_end + max_segs > NET_RX_MAX_IOV)
+		/* Room for the longest chain the ring may hand over; otherwise
+		 * the held chains already have over NET_RX_MAX_IOV buffers. */
+		if (q->iov_end + max_segs > NET_RX_IOV_CAP)
 			return 0;
 		r = virtq_pop(&q->vq, c);
 		if (r < 0) {
@@ -259,18 +260,36 @@ static void net_rx_notify(struct net *n, uint32_t t)
 /* Read one frame from tap into q: straight into the held chains when they
  * can take the largest frame, else into the bounce buffer. Returns 1 to go
  * on, 0 when the tap is empty or failed. */
+/* The held chains that take the largest frame, as one readv()'s iovecs:
+ * returns their count and capacity, or 0 when they do not (or need more
+ * iovecs than readv() takes). */
+static uint32_t net_rx_direct(const struct net *n, const struct net_rxq *q, uint64_t *ret_cap)
+{
+	uint64_t cap = 0;
+	uint32_t niov = 0;
+
+	for (uint32_t i = 0; i < q->nstash && cap < n->rx_frame_max; i++) {
+		cap += q->stash[q->first + i].cap;
+		niov += q->stash[q->first + i].niov;
+	}
+	if (cap < n->rx_frame_max || niov > NET_RX_MAX_IOV)
+		return 0;
+	*ret_cap = cap;
+	return niov;
+}
+
 static int net_rx_read(struct net *n, struct net_tap *tap, struct net_rxq *q)
 {
-	const bool direct = q->stash_cap >= n->rx_frame_max;
 	const struct net_rx_chain *f = &q->stash[q->first];
 	struct iovec bounce = {q->bounce, NET_RX_BOUNCE};
 	uint8_t dst[NET_ETH_ALEN];
-	uint64_t cap;
+	uint64_t cap = 0;
+	const uint32_t niov = net_rx_direct(n, q, &cap);
+	const bool direct = niov > 0;
 	ssize_t r;
 
 	if (direct) {
-		cap = q->stash_cap;
-		r = net_io_read(tap->fd, q->iov + f->iov0, (int)(q->iov_end - f->iov0));
+		r = net_io_read(tap->fd, q->iov + f->iov0, (int)niov);
 	} else {
 		cap = NET_RX_BOUNCE;
 		r = net_io_read(tap->fd, &bounce, 1);
@@ -373,7 +392,7 @@ int net_rx_restash(struct net *n, uint32_t pair, const uint16_t *heads, uint32_t
 	for (uint32_t k = 0; k < nheads; k++) {
 		if (virtq_chain_at(&q->vq, heads[k], &n->chain) < 0)
 			return -EINVAL;
-		if (q->nstash < NET_RX_STASH && q->iov_end + max_segs <= NET_RX_MAX_IOV &&
+		if (q->nstash < NET_RX_STASH && q->iov_end + max_segs <= NET_RX_IOV_CAP &&
 		    net_rx_chain_ok(&n->chain)) {
 			net_stash_add(q, &n->chain);
 		} else {
