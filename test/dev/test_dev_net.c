@@ -278,6 +278,41 @@ static void test_rx_mergeable_bounce(void **state)
 	}
 }
 
+/* A ring of 1024: chains may be that long, yet many short ones are held
+ * for one large frame (merged over 4 KiB buffers, straight from the tap). */
+static void test_rx_big_ring(void **state)
+{
+	struct net_hdr h, rh;
+	uint32_t ulen, off;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	start(&(struct vnet_opts){.queue_size = 1024});
+	vnet_rx_post(&T, 0, 64, 4096);
+	len = vnet_frame_tcp(frame, T.mac, peer, 30000, 8, true);
+	h = (struct net_hdr){.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+			     .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+			     .hdr_len = 54,
+			     .gso_size = 1448,
+			     .csum_start = 34,
+			     .csum_offset = 16};
+	assert_int_equal(vnet_pkt_send(&T, &h, frame, len), 0);
+	assert_int_equal(vnet_rx_next(&T, 0, VNET_TIMEOUT_MS, &buf, &ulen), 1);
+	net_hdr_decode(buf, &rh);
+	assert_int_equal(rh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(rh.num_buffers, (len + NET_HDR_LEN + 4095) / 4096);
+	memcpy(got, buf + NET_HDR_LEN, ulen - NET_HDR_LEN);
+	off = ulen - NET_HDR_LEN;
+	for (uint32_t i = 1; i < rh.num_buffers; i++) {
+		assert_int_equal(vnet_rx_next(&T, 0, VNET_TIMEOUT_MS, &buf, &ulen), 1);
+		memcpy(got + off, buf, ulen);
+		off += ulen;
+	}
+	assert_int_equal(off, len);
+	assert_memory_equal(got + 54, frame + 54, len - 54);
+}
+
 static void test_tx_offloads(void **state)
 {
 	struct net_hdr h, rh;
@@ -637,6 +672,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_rx, teardown),
 		cmocka_unit_test_teardown(test_rx_mergeable, teardown),
 		cmocka_unit_test_teardown(test_rx_mergeable_bounce, teardown),
+		cmocka_unit_test_teardown(test_rx_big_ring, teardown),
 		cmocka_unit_test_teardown(test_tx_offloads, teardown),
 		cmocka_unit_test_teardown(test_rx_offloads, teardown),
 		cmocka_unit_test_teardown(test_rx_no_offloads, teardown),
