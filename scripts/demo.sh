@@ -1,7 +1,9 @@
 #!/bin/sh
 # Run the cellvm demo: install deps, build the release VMM, find (or build) the
-# guest kernel, build a busybox initramfs, and boot it with the console here.
-# Usage: demo.sh [extra cellvm run options...]
+# guest kernel, build a busybox initramfs, and boot it with the console here,
+# with every device the build has: a virtio-blk disk (/dev/vda, ext2) and a
+# virtio-net NIC on the host tap cellvm0 (host 10.0.2.1, guest 10.0.2.15).
+# Usage: demo.sh [extra cellvm run options...]   CELLVM_DEMO_NET=off: no NIC
 set -eu
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +37,52 @@ clearcpuid=xsave,popcnt,smap,smep,avx,avx2,bmi1,bmi2,movbe,rdrand,rdseed,fsgsbas
 # lpj= skips the delay-loop calibration, very slow under the emulator.
 cmdline="console=ttyS0 panic=-1 rdinit=/init clearcpuid=$clearcpuid lpj=1000000"
 
+bin=build/release/bin
+# The devices go after the user's own options ("$@").
+
+# Every device the build has. A disk: a small ext2 image, mount /dev/vda in the guest.
+if [ -x $bin/cellvm-dev-blk ]; then
+	disk=build/demo-disk.img
+	if [ ! -f "$disk" ]; then
+		stage=$(mktemp -d)
+		echo "Hello from the cellvm demo disk (virtio-blk, cellvm-dev-blk)." >"$stage/README"
+		truncate -s 16M "$disk.tmp"
+		if command -v mke2fs >/dev/null; then
+			mke2fs -q -t ext2 -L cellvm-demo -d "$stage" "$disk.tmp"
+		fi
+		mv "$disk.tmp" "$disk"
+		rm -rf "$stage"
+	fi
+	set -- "$@" --disk "path=$disk,serial=cellvm-demo"
+fi
+
+# A NIC on the tap cellvm0 (host 10.0.2.1/24, guest 10.0.2.15 from ip=). The
+# launcher would create a missing tap itself, but only as the VM starts and
+# without an address: the demo makes a persistent one first, and removes it
+# at the end when it made it. CELLVM_DEMO_NET=off leaves the network out.
+tap=cellvm0 made_tap=
+net_host=10.0.2.1 net_guest=10.0.2.15
+trap '[ -z "$made_tap" ] || ip link delete "$tap" 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
+if [ "${CELLVM_DEMO_NET:-on}" = off ]; then
+	:
+elif [ ! -x $bin/cellvm-dev-net ] || [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null; then
+	echo "cellvm demo: no network (needs cellvm-dev-net, /dev/net/tun and ip)"
+elif ip -o addr show | grep -v " $tap " | grep -q ' inet 10\.0\.2\.'; then
+	echo "cellvm demo: no network (10.0.2.0/24 is in use on this host)"
+else
+	if ! ip link show "$tap" >/dev/null 2>&1; then
+		ip tuntap add dev "$tap" mode tap vnet_hdr
+		made_tap=1
+	fi
+	ip addr replace "$net_host/24" dev "$tap"
+	ip link set "$tap" up
+	set -- "$@" --net "tap=$tap,mac=52:54:00:12:34:56"
+	cmdline="$cmdline ip=$net_guest::$net_host:255.255.255.0::eth0:off"
+	echo "cellvm demo: from another terminal, ping $net_guest (the guest kernel answers)"
+fi
 echo "cellvm demo: console follows; Ctrl-A x quits"
-exec build/release/bin/cellvm run --kernel "$kdir/vmlinux" --initrd "$initrd" \
-	--cpus 2 --memory 512M --cmdline "$cmdline" "$@"
+st=0
+$bin/cellvm run --kernel "$kdir/vmlinux" --initrd "$initrd" \
+	--cpus 2 --memory 512M --cmdline "$cmdline" "$@" || st=$?
+exit "$st"
