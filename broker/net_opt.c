@@ -351,7 +351,7 @@ static int net_opt_configure(int sock, const char *name, uint32_t mtu, char *err
 
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (mtu) {
-		ifr.ifr_mtu = (int)mtu;
+		ifr.ifr_mtu = (int)(mtu < NET_OPT_TAP_MAX_MTU ? mtu : NET_OPT_TAP_MAX_MTU);
 		if (ioctl(sock, SIOCSIFMTU, &ifr) < 0)
 			goto fail;
 	}

@@ -15,7 +15,9 @@
 #define NET_OPT_MIN_MTU	   68
 #define NET_OPT_MAX_MTU	   65535
 #define NET_OPT_MAX_LEN	   1024 /* the whole option string */
-#define NET_OPT_ETH_ALEN   6
+/* A tap's own MTU stops 14 bytes (its Ethernet header) short of 65535. */
+#define NET_OPT_TAP_MAX_MTU 65521
+#define NET_OPT_ETH_ALEN    6
 
 struct net_opt {
 	char tap[IFNAMSIZ];
@@ -51,11 +53,11 @@ bool net_opt_tap_name_ok(const char *name);
 
 /* Open queues fds on the tap called name (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR,
  * plus IFF_MULTI_QUEUE when queues > 1). A tap that does not exist is created,
- * not persistent (it disappears with the last fd), given mtu when not 0 and
- * brought up; *ret_created says so. An existing interface that is not a tap,
- * a tap in use, or one of the other queue mode is refused. On success the
- * caller owns the fds (close-on-exec, blocking); on failure returns -errno
- * with a message in err and leaves nothing open. */
+ * not persistent (it disappears with the last fd), given mtu when not 0 (at
+ * most NET_OPT_TAP_MAX_MTU) and brought up; *ret_created says so. An existing interface that is not
+ * a tap, a tap in use, or one of the other queue mode is refused. On success the caller owns the
+ * fds (close-on-exec, blocking); on failure returns -errno with a message in err and leaves nothing
+ * open. */
 int net_opt_open_tap(const char *name, uint32_t queues, uint32_t mtu, int *ret_fds,
 		     bool *ret_created, char *err, size_t errlen);
 

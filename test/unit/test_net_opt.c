@@ -427,6 +427,11 @@ static void test_tap_create(void **state)
 	/* Not persistent: it goes with its fd. */
 	close(fds[0]);
 	assert_int_equal(if_nametoindex("cvt0"), 0);
+
+	/* The largest virtio MTU is more than a tap takes: the tap gets its most. */
+	assert_int_equal(net_opt_open_tap("cvt0", 1, 65535, fds, &created, err, sizeof(err)), 0);
+	assert_int_equal(if_mtu("cvt0"), NET_OPT_TAP_MAX_MTU);
+	close(fds[0]);
 }
 
 static void test_tap_multiqueue(void **state)
