@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Slow smoke test: the shared test kernel finds a virtio-blk disk served by a
-# sandboxed cellvm-dev-blk over virtio-mmio, with the right size, and mounts
+# sandboxed cellvm-dev-blk over virtio-mmio (transport=mmio: PCI, the default,
+# has its own smoke test), with the right size, and mounts
 # the ext2 file system on it as its root. The image holds no init that could
 # run here, so the kernel then panics and (panic=-1) resets: status 4.
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +16,7 @@ echo "cellvm smoke test" >"$tmp/root/etc/motd"
 mke2fs -q -t ext2 -d "$tmp/root" -L cellvm-root "$tmp/disk.img" 8M || fail "mke2fs failed"
 start=$(date +%s)
 timeout "${CELLVM_SMOKE_TIMEOUT:-240}" "$cellvm" run --kernel "$dir/vmlinux" --cpus 1 \
-	--memory 256M --disk "path=$tmp/disk.img,serial=cellvm-smoke" \
+	--memory 256M --disk "path=$tmp/disk.img,serial=cellvm-smoke,transport=mmio" \
 	--cmdline "console=ttyS0 panic=-1 root=/dev/vda rw $GUEST_CPU_WORDS" \
 	</dev/null >"$tmp/log" 2>&1
 st=$?
