@@ -52,7 +52,7 @@ int launcher_create_memory(uint64_t size);
 int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, char *err,
 			size_t errlen, int *ret_status);
 
-#define LAUNCHER_MAX_BACKENDS 4
+#define LAUNCHER_MAX_BACKENDS 8
 #define LAUNCHER_MAX_DEVICES  8
 
 struct device_config {

@@ -58,6 +58,12 @@ static void supervise_died(struct supervisor *s, size_t i)
 	int st;
 
 	st = launcher_stop_device(&s->procs[i], SIGKILL);
+	if (st == 0) {
+		/* A device ends cleanly only when its core link closes: the
+		 * VM is ending, there is nothing to restart. */
+		d->gone = true;
+		return;
+	}
 	if (now - d->started_at >= SUPERVISE_STABLE_MS)
 		d->in_a_row = 0;
 	if (d->in_a_row >= SUPERVISE_MAX_RESTARTS) {

@@ -14,7 +14,7 @@
 
 #define DEVPROC_CHANNEL_FD   3
 #define DEVPROC_MAX_QUEUES   24 /* virtio-net: 8 queue pairs + control, with room */
-#define DEVPROC_MAX_BACKENDS 4
+#define DEVPROC_MAX_BACKENDS 8
 #define DEVPROC_CONFIG_MAX   256
 
 /* DeviceSetup.test_flags (honoured only in builds with CELLVM_TEST_HOOKS):
