@@ -26,8 +26,14 @@ static void stream_free(struct stream *s)
 
 static void stream_on_close(struct evhttp_connection *evcon, void *arg)
 {
-	/* The client went away: evhttp frees the request after this. */
-	stream_free(arg);
+	struct stream *s = arg;
+
+	/* The client went away (EOF, error or timeout). evhttp has detached the
+	 * unfinished request from the connection and leaves it to us: ending the
+	 * reply without a connection frees it. */
+	if (!evhttp_request_get_connection(s->req))
+		evhttp_send_reply_end(s->req);
+	stream_free(s);
 }
 
 /* End a stream: cleanly (the reply's last chunk), or by dropping the client. */
