@@ -14,17 +14,15 @@
 
 #define DEF_DEFAULT_MEMORY (256ULL << 20)
 
-/* A string member, or NULL when it is absent. -EINVAL for a non-string or a
- * string with an embedded NUL or longer than max. */
+/* A string member. -EINVAL for anything else (JSON null included: json-c
+ * gives NULL for it), a string with an embedded NUL or longer than max. */
 static int def_string(json_object *o, const char *what, size_t max, const char **ret, char *err,
 		      size_t errlen)
 {
 	const char *s;
 
 	*ret = NULL;
-	if (!o)
-		return 0;
-	if (!json_object_is_type(o, json_type_string)) {
+	if (!o || !json_object_is_type(o, json_type_string)) {
 		snprintf(err, errlen, "%s: must be a string", what);
 		return -EINVAL;
 	}
