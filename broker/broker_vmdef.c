@@ -69,6 +69,12 @@ static int def_path(const struct tenant *t, const char *what, const char *p, cha
 	}
 	if (!t)
 		goto ok; /* reloading our own state file: checked again at boot */
+	/* The broker opens these files as root: a tenant only gets its own. */
+	if (!t->admin && !t->image_dir[0]) {
+		snprintf(err, errlen, "%s: tenant %s has no image_dir in the configuration", what,
+			 t->name);
+		return -EINVAL;
+	}
 	if (!realpath(p, real)) {
 		snprintf(err, errlen, "%s: %s", what, strerror(errno));
 		return -EINVAL;

@@ -23,7 +23,8 @@ uid = 1003
 max_vms = 1
 max_cpus = 2
 max_memory = 64M
-"""
+image_dir = %s
+""" % os.path.dirname(HELLO)
 
 
 def expect_err(resp, status, code):

@@ -190,3 +190,45 @@ def payload(paydir, name):
     if not os.path.exists(p):
         skip("payload %s missing" % p)
     return p
+
+
+def connect_as(sockpath, uid, gid):
+    """A unix socket connected by a child running as uid/gid: the broker
+    sees those credentials (SO_PEERCRED is taken at connect)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            s.connect(sockpath)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, st = os.waitpid(pid, 0)
+    if st != 0:
+        fail("connect as uid %d failed" % uid)
+    return s
+
+
+def http_on(s, method, path, body=b"", timeout=10):
+    """One request on a connected socket, Connection: close; (status, body)."""
+    s.settimeout(timeout)
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+    s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+               % (method, path, len(body))).encode() + body)
+    data = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        data += c
+    s.close()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    try:
+        return status, json.loads(rest)
+    except ValueError:
+        return status, rest.decode(errors="replace")
