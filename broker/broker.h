@@ -151,7 +151,7 @@ struct vm {
 	int tenant; /* index into broker.tenants */
 	struct vm_def def;
 	enum vm_state state;
-	uint64_t created_at;
+	uint64_t created_us; /* orders the registry: the default VM is the first */
 	/* running processes */
 	int mem_fd;
 	struct core_proc core;
@@ -209,7 +209,7 @@ void vm_console_read(const struct vm *vm, uint64_t *pos, struct evbuffer *out);
 void vm_registry_free(struct broker *b, bool stop_running);
 /* Add a VM loaded from the state directory (not running). */
 struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct vm_def *def,
-			   uint64_t created_at);
+			   uint64_t created_us);
 
 /* ---- the state directory (broker_state.c) ---- */
 
@@ -231,4 +231,5 @@ int rest_start(struct broker *b, int listen_fd, char *err, size_t errlen);
 void rest_stop(struct broker *b);
 
 uint64_t broker_now(void);
+uint64_t broker_now_us(void);
 void broker_request_shutdown(struct broker *b);

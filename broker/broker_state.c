@@ -94,7 +94,7 @@ int state_save(struct broker *b, const struct vm *vm)
 
 	json_object_object_add(o, "id", json_object_new_string(vm->id));
 	json_object_object_add(o, "tenant", json_object_new_string(b->tenants.t[vm->tenant].name));
-	json_object_object_add(o, "created_at", json_object_new_int64((int64_t)vm->created_at));
+	json_object_object_add(o, "created_us", json_object_new_int64((int64_t)vm->created_us));
 	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
 	json_object_object_add(o, "definition", vmdef_to_json(&vm->def));
 	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {
@@ -215,7 +215,7 @@ static int state_load_one(struct broker *b, const char *fname)
 		goto out;
 	}
 	vm = vm_registry_add(b, id, (int)(t - b->tenants.t), &def,
-			     json_object_object_get_ex(o, "created_at", &jcreated)
+			     json_object_object_get_ex(o, "created_us", &jcreated)
 				     ? (uint64_t)json_object_get_int64(jcreated)
 				     : 0);
 	if (!vm) {

@@ -41,6 +41,14 @@ uint64_t broker_now(void)
 	return (uint64_t)time(NULL);
 }
 
+uint64_t broker_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static struct tenant *vm_tenant(const struct vm *vm)
 {
 	return &vm->b->tenants.t[vm->tenant];
@@ -88,7 +96,7 @@ static void vm_make_id(char *out)
 }
 
 struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct vm_def *def,
-			   uint64_t created_at)
+			   uint64_t created_us)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	struct tenant *t = &b->tenants.t[tenant];
@@ -105,7 +113,7 @@ struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct 
 	vm->tenant = tenant;
 	vm->def = *def; /* takes def->extra */
 	vm->state = VM_STATE_CREATED;
-	vm->created_at = created_at;
+	vm->created_us = created_us;
 	vm->mem_fd = -1;
 	vm->core = (struct core_proc){.pid = -1, .pidfd = -1, .chan = -1, .console = -1};
 	if (!vm->def.name[0])
@@ -115,7 +123,7 @@ struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct 
 		 * default VM is the first created. */
 		struct vm *after;
 		TAILQ_FOREACH(after, &b->vms, link)
-		if (after->created_at > created_at)
+		if (after->created_us > created_us)
 			break;
 		if (after)
 			TAILQ_INSERT_BEFORE(after, vm, link);
@@ -151,7 +159,7 @@ enum api_err vm_create(struct broker *b, int tenant, struct vm_def *def, struct 
 		return API_QUOTA_EXCEEDED;
 	}
 	vm_make_id(id);
-	vm = vm_registry_add(b, id, tenant, def, broker_now());
+	vm = vm_registry_add(b, id, tenant, def, broker_now_us());
 	if (!vm) {
 		snprintf(err, errlen, "out of memory");
 		return API_INTERNAL;

@@ -24,7 +24,8 @@ json_object *vm_info_json(const struct vm *vm)
 	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
 	json_object_object_add(o, "input_backend",
 			       vm->def.input[0] ? json_object_new_string(vm->def.input) : NULL);
-	json_object_object_add(o, "created_at", json_object_new_int64((int64_t)vm->created_at));
+	json_object_object_add(o, "created_at",
+			       json_object_new_int64((int64_t)(vm->created_us / 1000000)));
 	json_object_object_add(o, "boots", json_object_new_int64(vm->boots));
 	json_object_object_add(o, "last_exit",
 			       vm->last_exit[0] ? json_object_new_string(vm->last_exit) : NULL);
