@@ -4,6 +4,7 @@
  * /vmm.shutdown. The only privileged cellvm process; see docs/broker.md. */
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "common/fdutil.h"
 #include "common/log.h"
 #include "common/parse.h"
 
@@ -190,13 +192,13 @@ static void broker_raise_nofile(void)
 	}
 }
 
-static int broker_run(struct broker *b, const struct broker_opts *o)
+static int broker_run(struct broker *b, const struct broker_opts *o, int fd)
 {
 	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL;
 	char err[512];
 	bool own_socket = false;
 	uint64_t wd_usec = 0;
-	int fd, r, n;
+	int r, n;
 
 	r = tenant_config_load(&b->tenants, o->config, err, sizeof(err));
 	if (r < 0) {
@@ -213,13 +215,18 @@ static int broker_run(struct broker *b, const struct broker_opts *o)
 		log_err("state directory: %s", strerror(-n));
 		return 1;
 	}
-	fd = broker_systemd_socket();
 	if (fd == -ENOENT) {
 		fd = broker_listen(o->api_socket, err, sizeof(err));
 		own_socket = true;
 	}
 	if (fd < 0) {
 		log_err("%s", own_socket ? err : "cannot take the socket from systemd");
+		return 1;
+	}
+	/* systemd passes blocking sockets (unless NonBlocking=): the listener
+	 * accepts until EAGAIN and must never block the loop. */
+	if (fd_set_nonblock(fd, 1) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		log_err("API socket: %s", strerror(errno));
 		return 1;
 	}
 	r = rest_start(b, fd, err, sizeof(err));
@@ -263,13 +270,15 @@ int main(int argc, char **argv)
 {
 	struct broker b = {.state_dirfd = -1};
 	struct broker_opts o;
-	int r;
+	int r, fd;
 
 	log_init("cellvm-broker", getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	r = broker_parse(argc, argv, &o);
 	if (r)
 		return r;
+	/* First, while the fds systemd passed are the only ones above stderr. */
+	fd = broker_systemd_socket();
 	if (geteuid() != 0)
 		log_warn("not running as root: VMs will not start (the launcher needs "
 			 "namespaces and /dev/kvm)");
@@ -282,7 +291,7 @@ int main(int argc, char **argv)
 		log_err("cannot create the event loop");
 		return 1;
 	}
-	r = broker_run(&b, &o);
+	r = broker_run(&b, &o, fd);
 	if (b.state_dirfd >= 0)
 		close(b.state_dirfd);
 	event_base_free(b.base);
