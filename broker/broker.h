@@ -17,6 +17,7 @@ struct event;
 struct event_base;
 struct evbuffer;
 struct rest;
+struct rpc;
 
 #define BROKER_DEFAULT_API_SOCKET "/run/cellvm/api.sock"
 #define BROKER_DEFAULT_RPC_SOCKET "/run/cellvm/rpc.sock"
@@ -183,6 +184,7 @@ struct broker {
 	bool stop_vms_on_exit; /* SIGTERM policy: see docs/broker.md */
 	bool shutting_down;
 	struct rest *rest;
+	struct rpc *rpc;
 	int client_timeout; /* seconds a client may take to send a request */
 	bool have_systemd;
 };
@@ -229,6 +231,13 @@ void rest_event(struct broker *b, const struct vm *vm, const char *what, const c
 void rest_console_update(struct broker *b, const struct vm *vm, bool vm_gone);
 int rest_start(struct broker *b, int listen_fd, char *err, size_t errlen);
 void rest_stop(struct broker *b);
+
+/* ---- the protobuf RPC API (broker_api_rpc.c) ---- */
+
+void rpc_event(struct broker *b, const struct vm *vm, const char *what, const char *detail);
+void rpc_console_update(struct broker *b, const struct vm *vm, bool vm_gone);
+int rpc_start(struct broker *b, int listen_fd, char *err, size_t errlen);
+void rpc_stop(struct broker *b);
 
 uint64_t broker_now(void);
 uint64_t broker_now_us(void);

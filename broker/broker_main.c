@@ -34,7 +34,7 @@ static void usage(FILE *f)
 		"usage: cellvm-broker [--api-socket PATH] [--rpc-socket PATH] [--state-dir DIR]\n"
 		"                     [--config FILE] [--foreground] [--client-timeout SECS]\n"
 		"  --api-socket PATH   REST/JSON socket (default %s)\n"
-		"  --rpc-socket PATH   protobuf RPC socket (default %s; not served yet)\n"
+		"  --rpc-socket PATH   protobuf RPC socket (default %s)\n"
 		"  --state-dir DIR     VM definitions (default %s)\n"
 		"  --config FILE       tenants and quotas (default %s)\n"
 		"  --foreground        do not detach (implied under systemd)\n"
@@ -70,8 +70,8 @@ static void broker_on_watchdog(evutil_socket_t fd, short what, void *arg)
 	sd_notify(0, status);
 }
 
-/* Create and listen on a unix socket at path, replacing a stale one. */
-static int broker_listen(const char *path, char *err, size_t errlen)
+/* Create and listen on a unix socket of type at path, replacing a stale one. */
+static int broker_listen(const char *path, int type, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char dir[sizeof(sa.sun_path)], *slash;
@@ -93,7 +93,7 @@ static int broker_listen(const char *path, char *err, size_t errlen)
 			return r;
 		}
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		goto fail;
 	/* A socket file left by a broker that died: nobody listens on it. */
@@ -117,25 +117,28 @@ fail:
 	return r;
 }
 
-/* Socket activation: the API socket from systemd (FileDescriptorName=api, or
- * the first one). Returns the fd, -ENOENT when not socket-activated. */
-static int broker_systemd_socket(void)
+/* Socket activation: the REST socket (a stream socket named "api", or the
+ * first stream socket) and the RPC socket (a seqpacket socket) from systemd.
+ * Each is -ENOENT when systemd did not pass it; other fds are closed. */
+static void broker_systemd_sockets(int *ret_api, int *ret_rpc)
 {
 	char **names = NULL;
-	int n = sd_listen_fds_with_names(1, &names), fd = -ENOENT;
+	int n = sd_listen_fds_with_names(1, &names);
 
+	*ret_api = *ret_rpc = -ENOENT;
 	for (int i = 0; i < n; i++) {
 		int cand = SD_LISTEN_FDS_START + i;
-		if (fd < 0 && sd_is_socket_unix(cand, SOCK_STREAM, 1, NULL, 0) > 0 &&
+		if (*ret_api < 0 && sd_is_socket_unix(cand, SOCK_STREAM, 1, NULL, 0) > 0 &&
 		    (!names || strcmp(names[i], "rpc") != 0))
-			fd = cand;
+			*ret_api = cand;
+		else if (*ret_rpc < 0 && sd_is_socket_unix(cand, SOCK_SEQPACKET, 1, NULL, 0) > 0)
+			*ret_rpc = cand;
 		else
-			close(cand); /* the RPC socket: not served yet */
+			close(cand);
 	}
 	for (int i = 0; names && names[i]; i++)
 		free(names[i]);
 	free(names);
-	return fd;
 }
 
 static int broker_parse(int argc, char **argv, struct broker_opts *o)
@@ -192,11 +195,26 @@ static void broker_raise_nofile(void)
 	}
 }
 
-static int broker_run(struct broker *b, const struct broker_opts *o, int fd)
+/* The socket systemd passed (made non-blocking: the loop accepts until
+ * EAGAIN), or our own at path. */
+static int broker_socket(int passed, const char *path, int type, bool *ret_own, char *err,
+			 size_t errlen)
+{
+	*ret_own = passed == -ENOENT;
+	if (*ret_own)
+		return broker_listen(path, type, err, errlen);
+	if (fd_set_nonblock(passed, 1) < 0 || fcntl(passed, F_SETFD, FD_CLOEXEC) < 0) {
+		snprintf(err, errlen, "socket from systemd: %s", strerror(errno));
+		return -errno;
+	}
+	return passed;
+}
+
+static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int rfd)
 {
 	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL;
 	char err[512];
-	bool own_socket = false;
+	bool own_socket = false, own_rpc = false;
 	uint64_t wd_usec = 0;
 	int r, n;
 
@@ -215,23 +233,20 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd)
 		log_err("state directory: %s", strerror(-n));
 		return 1;
 	}
-	if (fd == -ENOENT) {
-		fd = broker_listen(o->api_socket, err, sizeof(err));
-		own_socket = true;
-	}
+	fd = broker_socket(fd, o->api_socket, SOCK_STREAM, &own_socket, err, sizeof(err));
 	if (fd < 0) {
-		log_err("%s", own_socket ? err : "cannot take the socket from systemd");
-		return 1;
-	}
-	/* systemd passes blocking sockets (unless NonBlocking=): the listener
-	 * accepts until EAGAIN and must never block the loop. */
-	if (fd_set_nonblock(fd, 1) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		log_err("API socket: %s", strerror(errno));
+		log_err("%s", err);
 		return 1;
 	}
 	r = rest_start(b, fd, err, sizeof(err));
 	if (r < 0) {
 		log_err("%s", err);
+		return 1;
+	}
+	rfd = broker_socket(rfd, o->rpc_socket, SOCK_SEQPACKET, &own_rpc, err, sizeof(err));
+	if (rfd < 0 || rpc_start(b, rfd, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		rest_stop(b);
 		return 1;
 	}
 	sigterm = evsignal_new(b->base, SIGTERM, broker_on_signal, b);
@@ -256,6 +271,9 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd)
 
 	b->shutting_down = true;
 	rest_stop(b);
+	rpc_stop(b);
+	if (own_rpc)
+		unlink(o->rpc_socket);
 	vm_registry_free(b, true);
 	if (own_socket)
 		unlink(o->api_socket);
@@ -270,7 +288,7 @@ int main(int argc, char **argv)
 {
 	struct broker b = {.state_dirfd = -1};
 	struct broker_opts o;
-	int r, fd;
+	int r, fd, rfd;
 
 	log_init("cellvm-broker", getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
@@ -278,7 +296,7 @@ int main(int argc, char **argv)
 	if (r)
 		return r;
 	/* First, while the fds systemd passed are the only ones above stderr. */
-	fd = broker_systemd_socket();
+	broker_systemd_sockets(&fd, &rfd);
 	if (geteuid() != 0)
 		log_warn("not running as root: VMs will not start (the launcher needs "
 			 "namespaces and /dev/kvm)");
@@ -291,7 +309,7 @@ int main(int argc, char **argv)
 		log_err("cannot create the event loop");
 		return 1;
 	}
-	r = broker_run(&b, &o, fd);
+	r = broker_run(&b, &o, fd, rfd);
 	if (b.state_dirfd >= 0)
 		close(b.state_dirfd);
 	event_base_free(b.base);

@@ -30,6 +30,19 @@ static void vm_on_core_exit(evutil_socket_t fd, short what, void *arg);
 static void vm_on_console(evutil_socket_t fd, short what, void *arg);
 static void vm_on_device_exit(evutil_socket_t fd, short what, void *arg);
 
+/* Tell both APIs' subscribers (the REST call numbers the event). */
+static void vm_event(struct broker *b, const struct vm *vm, const char *what, const char *detail)
+{
+	rest_event(b, vm, what, detail);
+	rpc_event(b, vm, what, detail);
+}
+
+static void vm_console_notify(struct broker *b, const struct vm *vm, bool vm_gone)
+{
+	rest_console_update(b, vm, vm_gone);
+	rpc_console_update(b, vm, vm_gone);
+}
+
 const char *vm_state_name(enum vm_state s)
 {
 	static const char *const names[] = {"created", "running", "paused", "stopped"};
@@ -171,7 +184,7 @@ enum api_err vm_create(struct broker *b, int tenant, struct vm_def *def, struct 
 		return API_INTERNAL;
 	}
 	*ret = vm;
-	rest_event(b, vm, "created", NULL);
+	vm_event(b, vm, "created", NULL);
 	return API_OK;
 }
 
@@ -182,7 +195,7 @@ static void vm_set_state(struct vm *vm, enum vm_state s, const char *detail)
 	vm->state = s;
 	if (!vm->b->shutting_down)
 		(void)state_save(vm->b, vm);
-	rest_event(vm->b, vm, vm_state_name(s), detail);
+	vm_event(vm->b, vm, vm_state_name(s), detail);
 }
 
 static void vm_console_drain(struct vm *vm)
@@ -202,7 +215,7 @@ static void vm_console_drain(struct vm *vm)
 			vm->cons_total += k;
 			i += (ssize_t)k;
 		}
-		rest_console_update(vm->b, vm, false);
+		vm_console_notify(vm->b, vm, false);
 	}
 }
 
@@ -316,7 +329,7 @@ static void vm_on_core_exit(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	vm->state = VM_STATE_STOPPED;
-	rest_event(vm->b, vm, "rebooting", NULL);
+	vm_event(vm->b, vm, "rebooting", NULL);
 	if (vm_boot(vm, err, sizeof(err)) != API_OK) {
 		log_warn("vm %s: boot after guest reboot failed: %s", vm->id, err);
 		vm_set_state(vm, VM_STATE_STOPPED, err);
@@ -337,7 +350,7 @@ static void vm_on_device_exit(evutil_socket_t fd, short what, void *arg)
 	snprintf(detail, sizeof(detail), "device %zu (%s) exited with status %d", d->def_index,
 		 d->kind, d->last_status);
 	log_warn("vm %s: %s", d->vm->id, detail);
-	rest_event(d->vm->b, d->vm, "device-exited", detail);
+	vm_event(d->vm->b, d->vm, "device-exited", detail);
 }
 
 static enum api_err vm_start_devices(struct vm *vm, char *err, size_t errlen)
@@ -524,8 +537,8 @@ enum api_err vm_delete(struct vm *vm, char *err, size_t errlen)
 		vm_teardown(vm);
 	}
 	(void)state_remove(b, vm);
-	rest_event(b, vm, "deleted", NULL);
-	rest_console_update(b, vm, true);
+	vm_event(b, vm, "deleted", NULL);
+	vm_console_notify(b, vm, true);
 	TAILQ_REMOVE(&b->vms, vm, link);
 	b->nvms--;
 	t->used_vms--;

@@ -63,6 +63,7 @@ class Broker:
         self.tmp = tmp or tempfile.mkdtemp(prefix="cellvm-broker-")
         os.chmod(self.tmp, 0o755)  # other test uids reach the socket
         self.sock = os.path.join(self.tmp, "api.sock")
+        self.rpc = os.path.join(self.tmp, "rpc.sock")
         self.state = keep_state or os.path.join(self.tmp, "state")
         self.conf = os.path.join(self.tmp, "broker.conf")
         with open(self.conf, "w") as f:
@@ -78,7 +79,7 @@ class Broker:
         self.proc = subprocess.Popen(
             [os.path.join(self.bindir, "cellvm-broker"), "--foreground",
              "--api-socket", self.sock, "--state-dir", self.state,
-             "--config", self.conf] + self.args,
+             "--rpc-socket", self.rpc, "--config", self.conf] + self.args,
             stdout=self.logf, stderr=subprocess.STDOUT, env=env)
         wait_until(self._answers, 20, "the broker to listen")
         return self

@@ -25,13 +25,14 @@ try:
     # 1. the units
     units = os.path.join(srcdir, "packaging", "systemd")
     if shutil.which("systemd-analyze"):
-        for u in ("cellvm-broker.service", "cellvm-broker.socket"):
+        for u in ("cellvm-broker.service", "cellvm-broker.socket", "cellvm-broker-rpc.socket"):
             with open(os.path.join(units, u)) as f:
                 text = f.read().replace("/usr/local/sbin/cellvm-broker", broker)
             with open(os.path.join(tmp, u), "w") as f:
                 f.write(text)
         r = subprocess.run(["systemd-analyze", "verify", "--man=no",
                             os.path.join(tmp, "cellvm-broker.socket"),
+                            os.path.join(tmp, "cellvm-broker-rpc.socket"),
                             os.path.join(tmp, "cellvm-broker.service")],
                            capture_output=True, text=True)
         if r.returncode != 0 or r.stderr.strip():
@@ -44,25 +45,32 @@ try:
     lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     lsock.bind(api)
     lsock.listen(16)
+    rpc = os.path.join(tmp, "activated-rpc.sock")
+    rsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    rsock.bind(rpc)
+    rsock.listen(16)
     nsock_path = os.path.join(tmp, "notify.sock")
     nsock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     nsock.bind(nsock_path)
     nsock.settimeout(10)
     env = dict(os.environ, NOTIFY_SOCKET=nsock_path, WATCHDOG_USEC="200000",
-               LISTEN_FDS="1", LISTEN_FDNAMES="api")
+               LISTEN_FDS="2", LISTEN_FDNAMES="api:rpc")
     never = os.path.join(tmp, "not-this.sock")
 
-    # The socket on fd 3; LISTEN_PID must be the broker's own pid: both set
-    # by the shell that execs it.
-    n = lsock.fileno()
-    wrap = ("import os, sys; n = %d\nif n != 3: os.dup2(n, 3); os.close(n)\n"
+    # The sockets on fds 3 and 4; LISTEN_PID must be the broker's own pid:
+    # both set by a small wrapper that execs it.
+    n, m = lsock.fileno(), rsock.fileno()
+    wrap = ("import os, sys; a, r = os.dup(%d), os.dup(%d)\n"
+            "os.dup2(a, 3); os.dup2(r, 4)\n"
+            "os.closerange(5, 1024)\n"
             "os.environ['LISTEN_PID'] = str(os.getpid()); os.execv(sys.argv[1], sys.argv[1:])"
-            % n)
+            % (n, m))
     p = subprocess.Popen([sys.executable, "-c", wrap, broker,
                           "--foreground", "--api-socket", never,
+                          "--rpc-socket", os.path.join(tmp, "rpc.sock"),
                           "--state-dir", os.path.join(tmp, "state"),
                           "--config", os.path.join(tmp, "none.conf")],
-                         env=env, pass_fds=(n,),
+                         env=env, pass_fds=(n, m),
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     msgs = []
 
@@ -79,7 +87,11 @@ try:
     if c.getresponse().status != 200:
         fail("no answer on the activated socket")
     c.close()
-    if os.path.exists(never):
+    r = subprocess.run([os.path.join(bindir, "cellctl"), "--socket", rpc, "ping"],
+                       capture_output=True, timeout=10)
+    if r.returncode != 0 or b"tenant root" not in r.stdout:
+        fail("no answer on the activated RPC socket: %r" % r)
+    if os.path.exists(never) or os.path.exists(os.path.join(tmp, "rpc.sock")):
         fail("the broker bound --api-socket despite socket activation")
     # watchdog pings at half the interval
     t0 = time.monotonic()
