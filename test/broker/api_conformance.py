@@ -9,7 +9,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from brokertest import Broker, as_uid, fail, need_root_kvm, payload, pid_alive, wait_until
+from brokertest import (Broker, as_uid, fail, need_root_kvm, payload, pid_alive, unix_connect,
+                        wait_until)
 
 bindir, paydir = sys.argv[1], sys.argv[2]
 need_root_kvm()
@@ -35,9 +36,7 @@ def expect_err(resp, status, code):
 
 
 def stream_open(path, sock):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(sock)
+    s = unix_connect(sock)
     s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
     return s
 

@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from brokertest import Broker, fail, need_root_kvm, payload, wait_until
+from brokertest import Broker, fail, need_root_kvm, payload, unix_connect, wait_until
 
 bindir, paydir = sys.argv[1], sys.argv[2]
 need_root_kvm()
@@ -66,9 +66,7 @@ BAD_BODIES = [
 
 def raw(b, data, shut=True, timeout=10):
     """Send raw bytes; return the reply bytes (maybe empty)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(b.sock)
+    s = unix_connect(b.sock, timeout)
     try:
         s.sendall(data)
         if shut:

@@ -45,16 +45,30 @@ def wait_until(pred, timeout=10.0, what="condition"):
         time.sleep(0.02)
 
 
+def unix_connect(path, timeout=10, kind=socket.SOCK_STREAM):
+    """Connect, waiting (bounded) while the listen backlog is full: a unix
+    socket with a timeout fails with EAGAIN there instead of waiting."""
+    end = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, kind)
+        s.settimeout(timeout)
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.01)
+
+
 class UnixHTTP(http.client.HTTPConnection):
     def __init__(self, path, timeout=10):
         super().__init__("localhost", timeout=timeout)
         self.path = path
 
     def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
-        self.sock = s
+        self.sock = unix_connect(self.path, self.timeout)
 
 
 class Broker:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from brokertest import Broker, fail, need_root_kvm, payload, wait_until
+from brokertest import Broker, fail, need_root_kvm, payload, unix_connect, wait_until
 
 bindir, paydir = sys.argv[1], sys.argv[2]
 need_root_kvm()
@@ -57,9 +57,7 @@ def field(num, wire, payload_bytes):
 
 def dgram(b, data, fds=None):
     """Send one datagram; return the first reply datagram (b"" when closed)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.settimeout(10)
-    s.connect(b.rpc)
+    s = unix_connect(b.rpc, 10, socket.SOCK_SEQPACKET)
     try:
         if fds:
             s.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])

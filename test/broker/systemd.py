@@ -62,6 +62,7 @@ try:
     n, m = lsock.fileno(), rsock.fileno()
     wrap = ("import os, sys; a, r = os.dup(%d), os.dup(%d)\n"
             "os.dup2(a, 3); os.dup2(r, 4)\n"
+            "os.set_inheritable(3, True); os.set_inheritable(4, True)\n"
             "os.closerange(5, 1024)\n"
             "os.environ['LISTEN_PID'] = str(os.getpid()); os.execv(sys.argv[1], sys.argv[1:])"
             % (n, m))
@@ -83,9 +84,13 @@ try:
         fail("no STATUS with READY: %r" % msgs)
     # the API answers on the socket systemd passed, not on --api-socket
     c = UnixHTTP(api, 5)
-    c.request("GET", "/vmm.ping")
-    if c.getresponse().status != 200:
-        fail("no answer on the activated socket")
+    try:
+        c.request("GET", "/vmm.ping")
+        if c.getresponse().status != 200:
+            raise OSError("bad status")
+    except OSError as e:
+        p.kill()
+        fail("no answer on the activated socket (%r):\n%s" % (e, p.communicate()[0].decode()))
     c.close()
     r = subprocess.run([os.path.join(bindir, "cellctl"), "--socket", rpc, "ping"],
                        capture_output=True, timeout=10)
