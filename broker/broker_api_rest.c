@@ -374,12 +374,15 @@ static void rest_dispatch(struct rest_call *c, const char *path)
 			return;
 		}
 		snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
-		if (strcmp(sub, "info") == 0 || strcmp(sub, "delete") == 0)
-			sub = "";
-		if (strcmp(path + 4, "delete") == 0 && m != EVHTTP_REQ_DELETE) {
-			rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED", "DELETE /vm.delete");
+		/* /vm.info is GET /vm/{id}, /vm.delete is DELETE /vm/{id}: nothing else. */
+		if ((strcmp(sub, "info") == 0 && m != EVHTTP_REQ_GET) ||
+		    (strcmp(sub, "delete") == 0 && m != EVHTTP_REQ_DELETE) || !*sub) {
+			rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED",
+					 "GET /vm.info, DELETE /vm.delete");
 			return;
 		}
+		if (strcmp(sub, "info") == 0 || strcmp(sub, "delete") == 0)
+			sub = "";
 		rest_vm_route(c, vm, sub);
 	} else if (strncmp(path, "/vm/", 4) == 0) {
 		const char *id = path + 4, *slash = strchr(id, '/');

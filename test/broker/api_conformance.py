@@ -41,16 +41,38 @@ def stream_open(path, sock):
     return s
 
 
-def stream_until(s, needle, buf=b""):
-    end = time.monotonic() + 10
-    while needle not in buf:
-        if time.monotonic() > end:
-            fail("stream: %r never came; got %r" % (needle, buf[-300:]))
+def dechunk(raw):
+    """The payload of a chunked HTTP reply so far (headers dropped), and
+    whether its last chunk has come."""
+    body = raw.partition(b"\r\n\r\n")[2]
+    out = b""
+    while True:
+        line, sep, rest = body.partition(b"\r\n")
+        if not sep:
+            return out, False
+        n = int(line, 16)
+        if n == 0:
+            return out, True
+        if len(rest) < n + 2:
+            return out, False
+        out += rest[:n]
+        body = rest[n + 2:]
+
+
+def stream_until(s, needle, buf=b"", end=False):
+    """Read the stream until its payload holds needle (or, with end, until the
+    last chunk came); bounded."""
+    deadline = time.monotonic() + 10
+    while True:
+        payload, done = dechunk(buf)
+        if (end and done) or (not end and needle in payload):
+            return buf
+        if time.monotonic() > deadline:
+            fail("stream: %r never came; got %r" % (needle, payload[-300:]))
         chunk = s.recv(4096)
         if not chunk:
-            fail("stream closed before %r; got %r" % (needle, buf[-300:]))
+            fail("stream closed before %r; got %r" % (needle, payload[-300:]))
         buf += chunk
-    return buf
 
 
 b = Broker(bindir, CONF).start()
@@ -90,6 +112,9 @@ try:
         fail("info config: %r" % cfg)
     if b.ok("GET", "/vm.info")["id"] != vid:
         fail("/vm.info is not the first VM")
+    expect_err(b.req("DELETE", "/vm.info"), 405, "METHOD_NOT_ALLOWED")
+    expect_err(b.req("GET", "/vm.delete"), 405, "METHOD_NOT_ALLOWED")
+    expect_err(b.req("GET", "/vm."), 405, "METHOD_NOT_ALLOWED")
 
     # --- missing ids: every per-VM route answers the same
     missing = "00000000-0000-4000-8000-000000000000"
@@ -210,12 +235,15 @@ try:
     expect_err(b.req("GET", "/vm/" + vid), 404, "VM_NOT_FOUND")
     if pid_alive(core):
         fail("deleting a running VM left its core")
-    cbuf = stream_until(cs, b"0\r\n\r\n", cbuf)  # the follow stream ended
+    cbuf = stream_until(cs, None, cbuf, end=True)  # the follow stream ended
+    if b.ok("GET", "/vm.info")["id"] != rid:
+        fail("the default VM after deleting the first is not the next one")
+    b.ok("DELETE", "/vm.delete")
+    expect_err(b.req("GET", "/vm/" + rid), 404, "VM_NOT_FOUND")
     cs.close()
 
     evbuf = stream_until(ev, b'"deleted"', evbuf)
-    events = [json.loads(line) for line in
-              evbuf.split(b"\r\n") if line.startswith(b"{")]
+    events = [json.loads(line) for line in dechunk(evbuf)[0].split(b"\n") if line]
     kinds = [(e.get("vm_id"), e["event"]) for e in events]
     for want in [(vid, "created"), (vid, "running"), (vid, "paused"), (vid, "stopped"),
                  (rid, "rebooting"), (vid, "deleted")]:
