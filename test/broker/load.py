@@ -103,6 +103,38 @@ try:
         fail("broker memory grew by %d KiB" % grown)
     if b.ok("GET", "/vm.list") != []:
         fail("VMs left")
+
+    # Races on one VM: 6 clients hit every operation on the same id at once;
+    # each answer is a success, VM_BUSY or (once deleted) VM_NOT_FOUND.
+    vid = b.ok("POST", "/vm.create", {"kernel": SERIAL, "memory": "32M"})["vm_id"]
+    ops = [("PUT", "/boot"), ("PUT", "/pause"), ("PUT", "/resume"), ("PUT", "/power-off"),
+           ("PUT", "/reboot"), ("GET", ""), ("GET", "/counters"), ("GET", "/console")]
+    seen = set()
+
+    def racer(k):
+        end = time.monotonic() + 3
+        i = k
+        while time.monotonic() < end:
+            m, sub = ops[i % len(ops)]
+            i += 1
+            st, r = b.req(m, "/vm/" + vid + sub)
+            with lock:
+                seen.add(st)
+            if st not in (200, 404, 503):
+                errors.append("%s %s: %d %r" % (m, sub, st, r))
+        if k == 0:
+            b.req("DELETE", "/vm/" + vid)
+    ts = [threading.Thread(target=racer, args=(k,)) for k in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    b.req("DELETE", "/vm/" + vid)
+    if errors:
+        fail("; ".join(errors[:5]))
+    wait_until(lambda: children(pid) == 0, 10, "no children left after the races")
+    wait_until(lambda: fds(pid) <= base_fds, 10, "fds back at %d after the races" % base_fds)
+    print("races on one VM: answers %r" % sorted(seen))
     b.stop()  # LeakSanitizer checks at exit
     print("PASS")
 finally:

@@ -29,7 +29,9 @@ try:
     with open(b.conf, "w") as f:
         f.write("[tenant alice]\nuid = 1001\nimage_dir = %s/images-a\n\n"
                 "[tenant bob]\ngid = 1002\nimage_dir = %s/images-b\n\n"
-                "[tenant carol]\nuid = 1003\n" % (b.tmp, b.tmp))
+                "[tenant carol]\nuid = 1003\n\n"
+                "[tenant dave]\nuid = 1004\nmax_vms = 3\nimage_dir = %s/images-a\n"
+                % (b.tmp, b.tmp, b.tmp))
     b.start()
 
     def call(who, method, path, body=b""):
@@ -110,6 +112,31 @@ try:
         fail("delete: %r %r" % (r, r2))
     if "tenant=alice uid=1001 boot vm=" + vms["a"] not in b.logtext():
         fail("mutating calls are not logged with tenant and VM")
+    # Quotas hold under concurrent creates: 12 clients of dave (max 3 VMs),
+    # released at once, each from its own process.
+    go_r, go_w = os.pipe()
+    kids = []
+    for _ in range(12):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(go_w)
+                s = connect_as(b.sock, 1004, 1004)
+                os.read(go_r, 1)  # EOF when the parent lets everyone go
+                st, r = http_on(s, "POST", "/vm.create", {"kernel": imgs["a"]})
+                code = 0 if st == 200 else 3 if r.get("code") == "QUOTA_EXCEEDED" else 1
+            finally:
+                os._exit(code)
+        kids.append(pid)
+    os.close(go_r)
+    os.close(go_w)
+    codes = sorted(os.waitpid(k, 0)[1] >> 8 for k in kids)
+    if codes != [0] * 3 + [3] * 9:
+        fail("concurrent creates against a quota of 3: exit codes %r" % codes)
+    st, r = call((1004, 1004), "GET", "/vm.list")
+    if len(r) != 3:
+        fail("dave has %d VMs" % len(r))
     print("%d tenant cases" % n)
     b.stop()
     print("PASS")
