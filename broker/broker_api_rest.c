@@ -80,21 +80,16 @@ static void rest_reply_api_err(struct evhttp_request *req, enum api_err e, const
 	rest_reply_error(req, api_err_status(e), api_err_code(e), msg);
 }
 
-/* The tenant of the peer on this request's connection (SO_PEERCRED). */
+/* The tenant of the peer on this request's connection. */
 static struct tenant *rest_peer(struct rest *r, struct evhttp_request *req, uid_t *ret_uid)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
 	int fd;
 
 	if (!evcon)
 		return NULL;
 	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return NULL;
-	*ret_uid = cred.uid;
-	return tenant_for_peer(&r->b->tenants, cred.uid, cred.gid);
+	return fd < 0 ? NULL : tenant_for_socket(&r->b->tenants, fd, ret_uid);
 }
 
 /* UNTRUSTED(client): the body, at most the evhttp body limit. NULL with a

@@ -575,24 +575,20 @@ static void rpc_on_read(evutil_socket_t fd, short what, void *arg)
 static void rpc_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct rpc *r = arg;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
 	struct rpc_client *c;
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return; /* EAGAIN, or EMFILE: the REST guard pauses the other door */
 	c = calloc(1, sizeof(*c));
-	if (!c || r->nclients >= RPC_MAX_CLIENTS ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+	if (!c || r->nclients >= RPC_MAX_CLIENTS) {
 		free(c);
 		close(fd);
 		return;
 	}
 	c->r = r;
 	c->fd = fd;
-	c->uid = cred.uid;
-	c->tenant = tenant_for_peer(&r->b->tenants, cred.uid, cred.gid);
+	c->tenant = tenant_for_socket(&r->b->tenants, fd, &c->uid);
 	c->ev = event_new(r->b->base, fd, EV_READ | EV_PERSIST, rpc_on_read, c);
 	if (!c->ev) {
 		close(fd);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "broker/broker.h"
 #include "common/parse.h"
@@ -163,16 +164,46 @@ int tenant_config_load(struct tenants *ts, const char *path, char *err, size_t e
 	return r;
 }
 
-struct tenant *tenant_for_peer(struct tenants *ts, uid_t uid, gid_t gid)
+struct tenant *tenant_for_peer(struct tenants *ts, uid_t uid, gid_t gid, const gid_t *groups,
+			       size_t ngroups)
 {
 	/* A uid entry wins over a gid entry; root is always the administrator. */
 	for (size_t i = 0; i < ts->nmap; i++)
 		if (!ts->map[i].by_gid && ts->map[i].uid == uid)
 			return &ts->t[ts->map[i].tenant];
+	/* Then the primary group, then the supplementary groups, in the order
+	 * of the configuration file. */
 	for (size_t i = 0; i < ts->nmap; i++)
 		if (ts->map[i].by_gid && ts->map[i].gid == gid)
 			return &ts->t[ts->map[i].tenant];
+	for (size_t i = 0; i < ts->nmap; i++)
+		for (size_t k = 0; ts->map[i].by_gid && k < ngroups; k++)
+			if (ts->map[i].gid == groups[k])
+				return &ts->t[ts->map[i].tenant];
 	return NULL;
+}
+
+struct tenant *tenant_for_socket(struct tenants *ts, int fd, uid_t *ret_uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t small[64], *groups = small;
+	socklen_t glen = sizeof(small);
+	struct tenant *t;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return NULL;
+	*ret_uid = cred.uid;
+	/* Supplementary groups as they were at connect (SO_PEERGROUPS). */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0) {
+		groups = errno == ERANGE ? malloc(glen) : NULL;
+		if (!groups || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
+			glen = 0;
+	}
+	t = tenant_for_peer(ts, cred.uid, cred.gid, groups, groups ? glen / sizeof(gid_t) : 0);
+	if (groups != small)
+		free(groups);
+	return t;
 }
 
 struct tenant *tenant_by_name(struct tenants *ts, const char *name)

@@ -207,14 +207,14 @@ def payload(paydir, name):
     return p
 
 
-def connect_as(sockpath, uid, gid):
+def connect_as(sockpath, uid, gid, groups=()):
     """A unix socket connected by a child running as uid/gid: the broker
     sees those credentials (SO_PEERCRED is taken at connect)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
         try:
-            os.setgroups([])
+            os.setgroups(list(groups))
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
             s.connect(sockpath)

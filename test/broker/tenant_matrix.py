@@ -30,7 +30,8 @@ try:
         f.write("[tenant alice]\nuid = 1001\nimage_dir = %s/images-a\n\n"
                 "[tenant bob]\ngid = 1002\nimage_dir = %s/images-b\n\n"
                 "[tenant carol]\nuid = 1003\n\n"
-                "[tenant dave]\nuid = 1004\nmax_vms = 3\nimage_dir = %s/images-a\n"
+                "[tenant dave]\nuid = 1004\nmax_vms = 3\nimage_dir = %s/images-a\n\n"
+                "[tenant erin]\ngid = 2005\n"
                 % (b.tmp, b.tmp, b.tmp))
     b.start()
 
@@ -50,6 +51,18 @@ try:
     st, r = call((1003, 1003), "POST", "/vm.create", {"kernel": imgs["a"]})
     if st != 400:
         fail("a tenant without image_dir created a VM: %d %r" % (st, r))
+
+    # gid entries match the primary group and the supplementary groups
+    # (SO_PEERGROUPS), as they were at connect
+    st, r = http_on(connect_as(b.sock, 1005, 1005, [3000, 2005]), "GET", "/vmm.ping")
+    if st != 200 or r["tenant"] != "erin":
+        fail("supplementary group: %d %r" % (st, r))
+    st, r = http_on(connect_as(b.sock, 1005, 1005), "GET", "/vmm.ping")
+    if st != 403:
+        fail("uid 1005 without group 2005 got %d %r" % (st, r))
+    st, r = http_on(connect_as(b.sock, 1006, 1002), "GET", "/vmm.ping")
+    if st != 200 or r["tenant"] != "bob":
+        fail("primary gid 1002: %d %r" % (st, r))
 
     vms = {}
     for who, t in ((A, "a"), (B, "b")):
