@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 
 struct broker_opts {
 	const char *api_socket, *rpc_socket, *state_dir, *config;
+	char api_abs[PATH_MAX], rpc_abs[PATH_MAX]; /* unlinked at exit, after chdir("/") */
 	bool foreground;
 	uint32_t client_timeout;
 };
@@ -141,6 +143,17 @@ static void broker_systemd_sockets(int *ret_api, int *ret_rpc)
 	free(names);
 }
 
+static int broker_abs_path(const char *p, char *out)
+{
+	char cwd[PATH_MAX];
+
+	if (p[0] == '/')
+		return snprintf(out, PATH_MAX, "%s", p) < PATH_MAX ? 0 : -ENAMETOOLONG;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	return snprintf(out, PATH_MAX, "%s/%s", cwd, p) < PATH_MAX ? 0 : -ENAMETOOLONG;
+}
+
 static int broker_parse(int argc, char **argv, struct broker_opts *o)
 {
 	static const struct option opts[] = {
@@ -181,6 +194,14 @@ static int broker_parse(int argc, char **argv, struct broker_opts *o)
 		log_err("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
+	/* Detaching moves to "/": keep the socket paths valid for the unlink at exit. */
+	if (broker_abs_path(o->api_socket, o->api_abs) < 0 ||
+	    broker_abs_path(o->rpc_socket, o->rpc_abs) < 0) {
+		log_err("socket path too long");
+		return 2;
+	}
+	o->api_socket = o->api_abs;
+	o->rpc_socket = o->rpc_abs;
 	return 0;
 }
 
