@@ -18,6 +18,7 @@ struct event_base;
 struct evbuffer;
 struct rest;
 struct rpc;
+struct launcher_worker;
 
 #define BROKER_DEFAULT_API_SOCKET "/run/cellvm/api.sock"
 #define BROKER_DEFAULT_RPC_SOCKET "/run/cellvm/rpc.sock"
@@ -132,7 +133,13 @@ void vmdef_free(struct vm_def *d);
 
 /* ---- the registry (broker_vm.c) ---- */
 
-enum vm_state { VM_STATE_CREATED, VM_STATE_RUNNING, VM_STATE_PAUSED, VM_STATE_STOPPED };
+enum vm_state {
+	VM_STATE_CREATED,
+	VM_STATE_RUNNING,
+	VM_STATE_PAUSED,
+	VM_STATE_STOPPED,
+	VM_STATE_STARTING, /* its processes are being started (broker_launch.c) */
+};
 const char *vm_state_name(enum vm_state s);
 
 /* One device of a VM: its definition index and its process. Kept separate
@@ -190,6 +197,7 @@ struct broker {
 	bool shutting_down;
 	struct rest *rest;
 	struct rpc *rpc;
+	struct launcher_worker *launcher;
 	int client_timeout; /* seconds a client may take to send a request */
 	bool have_systemd;
 };
@@ -201,11 +209,16 @@ struct vm *vm_default(struct broker *b, const struct tenant *caller);
 enum api_err vm_create(struct broker *b, int tenant, struct vm_def *def, struct vm **ret, char *err,
 		       size_t errlen);
 enum api_err vm_delete(struct vm *vm, char *err, size_t errlen);
-enum api_err vm_boot(struct vm *vm, char *err, size_t errlen);
+/* Called in the loop when a boot has finished, well or not. */
+typedef void vm_boot_done_fn(struct vm *vm, enum api_err e, const char *err, void *arg);
+/* Start booting: API_OK means the VM is "starting" and done(arg) will be
+ * called (done may be NULL); any other answer is immediate, done is not called. */
+enum api_err vm_boot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err, size_t errlen);
+/* Power off, then boot; the same contract as vm_boot. */
+enum api_err vm_reboot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err, size_t errlen);
 enum api_err vm_pause(struct vm *vm, char *err, size_t errlen);
 enum api_err vm_resume(struct vm *vm, char *err, size_t errlen);
 enum api_err vm_power_off(struct vm *vm, char *err, size_t errlen);
-enum api_err vm_reboot(struct vm *vm, char *err, size_t errlen);
 enum api_err vm_console_input(struct vm *vm, const void *buf, size_t len, char *err, size_t errlen);
 json_object *vm_info_json(const struct vm *vm);
 json_object *vm_counters_json(const struct vm *vm);
@@ -217,6 +230,34 @@ void vm_registry_free(struct broker *b, bool stop_running);
 /* Add a VM loaded from the state directory (not running). */
 struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct vm_def *def,
 			   uint64_t created_us);
+
+/* ---- starting processes off the loop (broker_launch.c) ---- */
+
+/* One boot, handed to the launcher thread. vm and its definition are only
+ * read there; the results are installed by vm_boot_finish, in the loop. */
+struct launch_job {
+	struct vm *vm;
+	enum vm_state prev; /* the state to go back to when the boot fails */
+	vm_boot_done_fn *done;
+	void *arg;
+	/* results */
+	enum api_err e;
+	char err[512];
+	int mem_fd;
+	struct core_proc core;
+	struct device_proc devs[DISK_MAX];
+	size_t ndevs;
+};
+
+int launch_start(struct broker *b);
+/* Queue a job (the caller keeps it until vm_boot_finish). Returns 0 or -errno. */
+int launch_submit(struct broker *b, struct launch_job *j);
+/* Cancel queued jobs, let the running one finish, finish them all in the
+ * caller (the loop thread), and end the worker. */
+void launch_stop(struct broker *b);
+/* In the loop: install a finished job into its VM (or undo), tell the waiter,
+ * free the job. */
+void vm_boot_finish(struct launch_job *j);
 
 /* ---- the state directory (broker_state.c) ---- */
 

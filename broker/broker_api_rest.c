@@ -211,23 +211,63 @@ static void rest_list(struct rest_call *c)
 	rest_reply_json(c->req, 200, a);
 }
 
+/* A boot in flight: who asked, to log and answer when it is done. */
+struct rest_boot {
+	struct evhttp_request *req;
+	const struct tenant *tenant;
+	uid_t uid;
+	char action[16];
+};
+
+static void rest_on_booted(struct vm *vm, enum api_err e, const char *err, void *arg)
+{
+	struct rest_boot *rb = arg;
+
+	/* The request is still ours: if its client left, evhttp detached it and
+	 * answering frees it. */
+	log_info("api: tenant=%s uid=%u %s vm=%s -> %s", rb->tenant->name, (unsigned)rb->uid,
+		 rb->action, vm->id, api_err_code(e));
+	if (e != API_OK)
+		rest_reply_api_err(rb->req, e, err);
+	else
+		rest_reply_json(rb->req, 200, vm_info_json(vm));
+	free(rb);
+}
+
 static void rest_vm_action(struct rest_call *c, struct vm *vm, const char *action)
 {
 	static const struct {
 		const char *name;
 		enum api_err (*fn)(struct vm *, char *, size_t);
 	} actions[] = {
-		{"boot", vm_boot},     {"pause", vm_pause},	    {"resume", vm_resume},
-		{"reboot", vm_reboot}, {"power-off", vm_power_off},
+		{"pause", vm_pause},
+		{"resume", vm_resume},
+		{"power-off", vm_power_off},
 	};
 	char err[512] = "";
 	enum api_err e = API_INVALID_ARGUMENT;
 
-	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-		if (strcmp(actions[i].name, action) == 0) {
-			e = actions[i].fn(vm, err, sizeof(err));
-			break;
+	if (strcmp(action, "boot") == 0 || strcmp(action, "reboot") == 0) {
+		/* Answered when the VM is up (or failed to come up). */
+		struct rest_boot *rb = calloc(1, sizeof(*rb));
+		if (!rb) {
+			rest_reply_api_err(c->req, API_INTERNAL, "out of memory");
+			return;
 		}
+		*rb = (struct rest_boot){.req = c->req, .tenant = c->tenant, .uid = c->uid};
+		snprintf(rb->action, sizeof(rb->action), "%s", action);
+		e = action[0] == 'b' ? vm_boot(vm, rest_on_booted, rb, err, sizeof(err))
+				     : vm_reboot(vm, rest_on_booted, rb, err, sizeof(err));
+		if (e == API_OK)
+			return;
+		free(rb);
+	} else {
+		for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+			if (strcmp(actions[i].name, action) == 0) {
+				e = actions[i].fn(vm, err, sizeof(err));
+				break;
+			}
+	}
 	rest_log(c, action, vm, e);
 	if (e != API_OK) {
 		rest_reply_api_err(c->req, e, err);
@@ -283,9 +323,15 @@ static void rest_vm_route(struct rest_call *c, struct vm *vm, const char *sub)
 	if (!*sub && m == EVHTTP_REQ_GET) {
 		rest_reply_json(c->req, 200, vm_info_json(vm));
 	} else if (!*sub && m == EVHTTP_REQ_DELETE) {
-		rest_log(c, "delete", vm, API_OK);
-		vm_delete(vm, err, sizeof(err));
-		rest_reply_json(c->req, 200, json_object_new_object());
+		enum api_err e;
+		/* The VM is gone after: keep its id for the log. */
+		snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
+		e = vm_delete(vm, err, sizeof(err));
+		rest_log(c, "delete", NULL, e);
+		if (e != API_OK)
+			rest_reply_api_err(c->req, e, err);
+		else
+			rest_reply_json(c->req, 200, json_object_new_object());
 	} else if (strcmp(sub, "counters") == 0 && m == EVHTTP_REQ_GET) {
 		rest_reply_json(c->req, 200, vm_counters_json(vm));
 	} else if (strcmp(sub, "console") == 0 && m == EVHTTP_REQ_GET) {

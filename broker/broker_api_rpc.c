@@ -34,7 +34,9 @@ struct rpc_client {
 	struct tenant *tenant;
 	uid_t uid;
 	enum rpc_stream stream;
-	bool dead; /* broke the protocol or stopped reading: freed by the caller */
+	bool dead;    /* broke the protocol or stopped reading: freed by the caller */
+	bool waiting; /* a boot answers it later: not read, not freed until then */
+	char pending_action[16];
 	char vm_id[BROKER_ID_LEN + 1];
 	uint64_t pos;
 };
@@ -366,16 +368,33 @@ static struct vm *rpc_vm(struct rpc_client *c, const char *id)
 	return vm;
 }
 
+static void rpc_on_booted(struct vm *vm, enum api_err e, const char *err, void *arg)
+{
+	struct rpc_client *c = arg;
+
+	rpc_log(c, c->pending_action, vm->id, e);
+	if (e != API_OK)
+		rpc_error(c, e, err);
+	else
+		rpc_send_info(c, vm);
+	/* Back to reading this client's requests (paused while it waited). */
+	if (!c->dead && event_add(c->ev, NULL) < 0)
+		c->dead = true;
+	c->waiting = false;
+	if (c->dead)
+		rpc_free(c);
+}
+
 static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
 {
 	static const struct {
 		const char *name;
 		enum api_err (*fn)(struct vm *, char *, size_t);
 	} actions[] = {
-		[CELLVM__API__ACTION__ACTION_BOOT] = {"boot", vm_boot},
+		[CELLVM__API__ACTION__ACTION_BOOT] = {"boot", NULL},
 		[CELLVM__API__ACTION__ACTION_PAUSE] = {"pause", vm_pause},
 		[CELLVM__API__ACTION__ACTION_RESUME] = {"resume", vm_resume},
-		[CELLVM__API__ACTION__ACTION_REBOOT] = {"reboot", vm_reboot},
+		[CELLVM__API__ACTION__ACTION_REBOOT] = {"reboot", NULL},
 		[CELLVM__API__ACTION__ACTION_POWER_OFF] = {"power-off", vm_power_off},
 	};
 	struct vm *vm = rpc_vm(c, a->vm_id);
@@ -384,11 +403,27 @@ static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
 
 	if (!vm)
 		return;
-	if ((unsigned)a->action >= sizeof(actions) / sizeof(actions[0]) || !actions[a->action].fn) {
+	if ((unsigned)a->action >= sizeof(actions) / sizeof(actions[0]) ||
+	    !actions[a->action].name) {
 		rpc_error(c, API_INVALID_ARGUMENT, "unknown action");
 		return;
 	}
-	e = actions[a->action].fn(vm, err, sizeof(err));
+	if (!actions[a->action].fn) {
+		/* Boot and reboot answer when the VM is up; until then this client's
+		 * next requests wait (replies stay in order). */
+		snprintf(c->pending_action, sizeof(c->pending_action), "%s",
+			 actions[a->action].name);
+		e = a->action == CELLVM__API__ACTION__ACTION_BOOT
+			    ? vm_boot(vm, rpc_on_booted, c, err, sizeof(err))
+			    : vm_reboot(vm, rpc_on_booted, c, err, sizeof(err));
+		if (e == API_OK) {
+			c->waiting = true;
+			event_del(c->ev);
+			return;
+		}
+	} else {
+		e = actions[a->action].fn(vm, err, sizeof(err));
+	}
 	rpc_log(c, actions[a->action].name, vm->id, e);
 	if (e != API_OK)
 		rpc_error(c, e, err);
@@ -466,9 +501,16 @@ static void rpc_handle(struct rpc_client *c, Cellvm__Api__Request *q, uint32_t w
 	case CELLVM__API__REQUEST__MSG_ACTION: rpc_action(c, q->action); break;
 	case CELLVM__API__REQUEST__MSG_DELETE:
 		if ((vm = rpc_vm(c, q->delete_->vm_id))) {
-			rpc_log(c, "delete", vm->id, API_OK);
-			vm_delete(vm, err, sizeof(err));
-			rpc_ok(c);
+			char id[BROKER_ID_LEN + 1];
+			enum api_err e;
+
+			snprintf(id, sizeof(id), "%s", vm->id);
+			e = vm_delete(vm, err, sizeof(err));
+			rpc_log(c, "delete", id, e);
+			if (e == API_OK)
+				rpc_ok(c);
+			else
+				rpc_error(c, e, err);
 		}
 		break;
 	case CELLVM__API__REQUEST__MSG_COUNTERS:
@@ -568,7 +610,7 @@ static void rpc_on_read(evutil_socket_t fd, short what, void *arg)
 	else
 		rpc_handle(c, q, which);
 	protobuf_c_message_free_unpacked(&q->base, NULL);
-	if (c->dead)
+	if (c->dead && !c->waiting)
 		rpc_free(c);
 }
 

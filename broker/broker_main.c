@@ -270,6 +270,13 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 		rest_stop(b);
 		return 1;
 	}
+	r = launch_start(b);
+	if (r < 0) {
+		log_err("cannot start the launcher thread: %s", strerror(-r));
+		rpc_stop(b);
+		rest_stop(b);
+		return 1;
+	}
 	sigterm = evsignal_new(b->base, SIGTERM, broker_on_signal, b);
 	sigint = evsignal_new(b->base, SIGINT, broker_on_signal, b);
 	evsignal_add(sigterm, NULL);
@@ -291,6 +298,9 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 	event_base_dispatch(b->base);
 
 	b->shutting_down = true;
+	/* Boots in flight finish first: their callers are answered while the
+	 * APIs still stand. */
+	launch_stop(b);
 	rest_stop(b);
 	rpc_stop(b);
 	if (own_rpc)

@@ -4,6 +4,7 @@
  * console log. Runs in the broker's single loop, so every check-and-change here
  * is atomic with respect to other clients. Messages from the core are
  * untrusted (only its CoreStopped detail is read, as text). */
+#include <assert.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -45,7 +46,7 @@ static void vm_console_notify(struct broker *b, const struct vm *vm, bool vm_gon
 
 const char *vm_state_name(enum vm_state s)
 {
-	static const char *const names[] = {"created", "running", "paused", "stopped"};
+	static const char *const names[] = {"created", "running", "paused", "stopped", "starting"};
 	return names[s];
 }
 
@@ -330,7 +331,7 @@ static void vm_on_core_exit(evutil_socket_t fd, short what, void *arg)
 	}
 	vm->state = VM_STATE_STOPPED;
 	vm_event(vm->b, vm, "rebooting", NULL);
-	if (vm_boot(vm, err, sizeof(err)) != API_OK) {
+	if (vm_boot(vm, NULL, NULL, err, sizeof(err)) != API_OK) {
 		log_warn("vm %s: boot after guest reboot failed: %s", vm->id, err);
 		vm_set_state(vm, VM_STATE_STOPPED, err);
 	}
@@ -353,115 +354,89 @@ static void vm_on_device_exit(evutil_socket_t fd, short what, void *arg)
 	vm_event(d->vm->b, d->vm, "device-exited", detail);
 }
 
-static enum api_err vm_start_devices(struct vm *vm, char *err, size_t errlen)
+enum api_err vm_boot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err, size_t errlen)
 {
-	uint64_t low =
-		vm->def.memory < GMEM_MMIO_HOLE_START ? vm->def.memory : GMEM_MMIO_HOLE_START;
-	int r;
+	struct launch_job *j;
 
-	for (vm->ndevs = 0; vm->ndevs < vm->def.ndisks; vm->ndevs++) {
-		struct vm_device *d = &vm->devs[vm->ndevs];
-		struct disk_opt disk = vm->def.disks[vm->ndevs];
-		struct device_config dc = {.kind = "blk"};
-
-		*d = (struct vm_device){.vm = vm, .kind = "blk", .def_index = vm->ndevs};
-		d->proc = (struct device_proc){.pid = -1, .pidfd = -1, .ctl = -1, .link = -1};
-		r = disk_opt_open(&disk, err, errlen);
-		if (r < 0)
-			return r == -ENOENT || r == -EACCES || r == -EINVAL ? API_INVALID_ARGUMENT
-									    : API_INTERNAL;
-		dc.backend_fds[0] = disk.fd;
-		dc.nbackend = 1;
-		dc.blk = &disk.blk;
-		r = launcher_start_device(&dc, vm->mem_fd, vm->def.memory, low, &d->proc, err,
-					  errlen);
-		disk_opt_close(&disk);
-		if (r < 0)
-			return API_INTERNAL;
-		d->running = true;
-	}
-	return API_OK;
-}
-
-enum api_err vm_boot(struct vm *vm, char *err, size_t errlen)
-{
-	struct core_config cfg = {0};
-	struct device_proc procs[DISK_MAX];
-	const char *kinds[DISK_MAX];
-	enum api_err e;
-	int r, status;
-
-	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {
+	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED ||
+	    vm->state == VM_STATE_STARTING) {
 		snprintf(err, errlen, "the VM is %s", vm_state_name(vm->state));
+		return API_VM_BUSY;
+	}
+	if (vm->b->shutting_down) {
+		snprintf(err, errlen, "the broker is shutting down");
 		return API_VM_BUSY;
 	}
 	if (vmdef_check_paths(&vm->def, vm_tenant(vm), err, errlen) < 0)
 		return API_INVALID_ARGUMENT;
-	vm->mem_fd = launcher_create_memory(vm->def.memory);
-	if (vm->mem_fd < 0) {
-		snprintf(err, errlen, "guest memory: %s", strerror(-vm->mem_fd));
-		vm->mem_fd = -1;
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		snprintf(err, errlen, "out of memory");
 		return API_INTERNAL;
 	}
-	e = vm_start_devices(vm, err, errlen);
-	if (e != API_OK)
-		goto fail;
-	for (size_t i = 0; i < vm->ndevs; i++) {
-		procs[i] = vm->devs[i].proc;
-		kinds[i] = vm->devs[i].kind;
+	*j = (struct launch_job){.vm = vm, .prev = vm->state, .done = done, .arg = arg};
+	if (launch_submit(vm->b, j) < 0) {
+		free(j);
+		snprintf(err, errlen, "cannot hand the boot to the launcher thread");
+		return API_INTERNAL;
 	}
-	cfg = (struct core_config){.mem_fd = vm->mem_fd,
-				   .kernel = vm->def.kernel,
-				   .initrd = vm->def.initrd[0] ? vm->def.initrd : NULL,
-				   .cmdline = vm->def.cmdline,
-				   .cpus = vm->def.cpus,
-				   .memory = vm->def.memory,
-				   .devices = procs,
-				   .device_kinds = kinds,
-				   .ndevices = vm->ndevs};
-	r = launcher_start_core(&cfg, &vm->core, err, errlen, &status);
-	if (r < 0) {
-		/* 2: the core refused the kernel, initrd or command line. */
-		e = status == 2 || r == -ENOENT || r == -EACCES || r == -EISDIR
-			    ? API_INVALID_ARGUMENT
-			    : API_INTERNAL;
-		goto fail;
-	}
-	/* The core holds the links now; the devices end when it does. */
-	for (size_t i = 0; i < vm->ndevs; i++) {
-		close(vm->devs[i].proc.link);
-		vm->devs[i].proc.link = -1;
-	}
+	/* Until vm_boot_finish: the definition is read by the launcher thread,
+	 * so nothing may change or free this VM (every operation is VM_BUSY). */
+	vm->state = VM_STATE_STARTING;
+	vm_event(vm->b, vm, "starting", NULL);
+	return API_OK;
+}
+
+/* Install what the launcher thread started: events on its pidfds and console. */
+static enum api_err vm_boot_install(struct vm *vm, struct launch_job *j)
+{
+	vm->mem_fd = j->mem_fd;
+	vm->core = j->core;
+	vm->ndevs = j->ndevs;
+	for (size_t i = 0; i < j->ndevs; i++)
+		vm->devs[i] = (struct vm_device){.vm = vm,
+						 .kind = "blk",
+						 .def_index = i,
+						 .proc = j->devs[i],
+						 .running = true};
 	(void)fd_set_nonblock(vm->core.console, 1);
 	vm->core_ev = event_new(vm->b->base, vm->core.pidfd, EV_READ, vm_on_core_exit, vm);
 	vm->cons_ev =
 		event_new(vm->b->base, vm->core.console, EV_READ | EV_PERSIST, vm_on_console, vm);
 	if (!vm->core_ev || !vm->cons_ev || event_add(vm->core_ev, NULL) < 0 ||
 	    event_add(vm->cons_ev, NULL) < 0)
-		goto fail_running;
+		goto fail;
 	for (size_t i = 0; i < vm->ndevs; i++) {
 		struct vm_device *d = &vm->devs[i];
 		d->ev = event_new(vm->b->base, d->proc.pidfd, EV_READ, vm_on_device_exit, d);
 		if (!d->ev || event_add(d->ev, NULL) < 0)
-			goto fail_running;
+			goto fail;
 	}
-	vm->boots++;
-	vm->last_exit[0] = 0;
-	vm_set_state(vm, VM_STATE_RUNNING, NULL);
 	return API_OK;
-fail_running:
-	snprintf(err, errlen, "cannot watch the VM's processes");
-	e = API_INTERNAL;
+fail:
+	snprintf(j->err, sizeof(j->err), "cannot watch the VM's processes");
 	vm_kill_processes(vm);
 	vm_teardown(vm);
-	return e;
-fail:
-	for (size_t i = 0; i < vm->ndevs; i++)
-		launcher_stop_device(&vm->devs[i].proc, SIGKILL);
-	vm->ndevs = 0;
-	close(vm->mem_fd);
-	vm->mem_fd = -1;
-	return e;
+	return API_INTERNAL;
+}
+
+void vm_boot_finish(struct launch_job *j)
+{
+	struct vm *vm = j->vm;
+
+	vm->state = j->prev;
+	if (j->e == API_OK)
+		j->e = vm_boot_install(vm, j);
+	if (j->e == API_OK) {
+		vm->boots++;
+		vm->last_exit[0] = 0;
+		vm_set_state(vm, VM_STATE_RUNNING, NULL);
+	} else {
+		vm_event(vm->b, vm, "boot-failed", j->err);
+	}
+	if (j->done)
+		j->done(vm, j->e, j->err, j->arg);
+	free(j);
 }
 
 /* Signal every process of the VM (pause and resume). */
@@ -518,13 +493,13 @@ enum api_err vm_power_off(struct vm *vm, char *err, size_t errlen)
 	return API_OK;
 }
 
-enum api_err vm_reboot(struct vm *vm, char *err, size_t errlen)
+enum api_err vm_reboot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err, size_t errlen)
 {
 	enum api_err e = vm_power_off(vm, err, errlen);
 
 	if (e != API_OK)
 		return e;
-	return vm_boot(vm, err, errlen);
+	return vm_boot(vm, done, arg, err, errlen);
 }
 
 enum api_err vm_delete(struct vm *vm, char *err, size_t errlen)
@@ -532,6 +507,10 @@ enum api_err vm_delete(struct vm *vm, char *err, size_t errlen)
 	struct broker *b = vm->b;
 	struct tenant *t = vm_tenant(vm);
 
+	if (vm->state == VM_STATE_STARTING) {
+		snprintf(err, errlen, "the VM is starting");
+		return API_VM_BUSY;
+	}
 	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {
 		vm_kill_processes(vm);
 		vm_teardown(vm);
@@ -588,6 +567,8 @@ void vm_registry_free(struct broker *b, bool stop_running)
 	struct vm *vm;
 
 	while ((vm = TAILQ_FIRST(&b->vms))) {
+		/* launch_stop finished every boot before this. */
+		assert(vm->state != VM_STATE_STARTING);
 		if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {
 			vm_kill_processes(vm);
 			vm_teardown(vm);

@@ -124,9 +124,9 @@ try:
     import time
     time.sleep(0.2)  # the subscription is a request the broker must have read
     jctl(b, "boot", vid)
-    line = json.loads(ev.stdout.readline())
-    if line["event"] != "running" or line["vm_id"] != vid:
-        fail("event: %r" % line)
+    lines = [json.loads(ev.stdout.readline()) for _ in range(2)]
+    if [(e["event"], e["vm_id"]) for e in lines] != [("starting", vid), ("running", vid)]:
+        fail("events: %r" % lines)
     ev.kill()
     ev.wait()
     # console --follow ends when the VM is deleted
