@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "broker/broker.h"
 #include "common/parse.h"
@@ -90,16 +91,37 @@ ok:
 	return 0;
 }
 
+/* A clear answer for what cannot work (a directory, a FIFO, a device node as
+ * a kernel); the launcher checks what it opens again. */
+static int def_kind(const char *what, const char *p, bool disk, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(p, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", what, strerror(errno));
+		return -EINVAL;
+	}
+	if (!S_ISREG(st.st_mode) && !(disk && S_ISBLK(st.st_mode))) {
+		snprintf(err, errlen, "%s: not a regular file%s", what,
+			 disk ? " or block device" : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int vmdef_check_paths(const struct vm_def *d, const struct tenant *t, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX];
 
-	if (def_path(t, "kernel", d->kernel, tmp, err, errlen) < 0)
+	if (def_path(t, "kernel", d->kernel, tmp, err, errlen) < 0 ||
+	    def_kind("kernel", d->kernel, false, err, errlen) < 0)
 		return -EINVAL;
-	if (d->initrd[0] && def_path(t, "initrd", d->initrd, tmp, err, errlen) < 0)
+	if (d->initrd[0] && (def_path(t, "initrd", d->initrd, tmp, err, errlen) < 0 ||
+			     def_kind("initrd", d->initrd, false, err, errlen) < 0))
 		return -EINVAL;
 	for (size_t i = 0; i < d->ndisks; i++)
-		if (def_path(t, "disks[].path", d->disks[i].path, tmp, err, errlen) < 0)
+		if (def_path(t, "disks[].path", d->disks[i].path, tmp, err, errlen) < 0 ||
+		    def_kind("disks[].path", d->disks[i].path, true, err, errlen) < 0)
 			return -EINVAL;
 	return 0;
 }
@@ -325,6 +347,8 @@ bad_memory:
 	return -EINVAL;
 }
 
+static int def_kind(const char *what, const char *p, bool disk, char *err, size_t errlen);
+
 int vmdef_from_json(json_object *o, const struct tenant *t, struct vm_def *d, char *err,
 		    size_t errlen)
 {
@@ -348,6 +372,17 @@ int vmdef_from_json(json_object *o, const struct tenant *t, struct vm_def *d, ch
 		vmdef_free(d);
 		return -EINVAL;
 	}
+	/* From a client: say now what could never boot (checked again at boot). */
+	if (t && (def_kind("kernel", d->kernel, false, err, errlen) < 0 ||
+		  (d->initrd[0] && def_kind("initrd", d->initrd, false, err, errlen) < 0))) {
+		vmdef_free(d);
+		return -EINVAL;
+	}
+	for (size_t i = 0; t && i < d->ndisks; i++)
+		if (def_kind("disks[].path", d->disks[i].path, true, err, errlen) < 0) {
+			vmdef_free(d);
+			return -EINVAL;
+		}
 	return 0;
 }
 

@@ -206,6 +206,23 @@ try:
     if b.ok("GET", "/vm/" + bid)["state"] != "created":
         fail("a refused boot changed the state")
 
+    # FIFOs, directories and devices are refused as kernels and disks, at
+    # create and again at boot (a FIFO would hang whoever opens it)
+    fifo = os.path.join(b.tmp, "fifo")
+    os.mkfifo(fifo)
+    for d in ({"kernel": fifo}, {"kernel": b.tmp}, {"kernel": "/dev/null"},
+              {"kernel": HELLO, "initrd": fifo}, {"kernel": HELLO, "disks": [{"path": fifo}]},
+              {"kernel": HELLO, "disks": ["path=/dev/null"]}):
+        expect_err(b.req("POST", "/vm.create", d), 400, "INVALID_ARGUMENT")
+    swap = os.path.join(b.tmp, "swap.elf")
+    with open(swap, "wb") as f, open(HELLO, "rb") as g:
+        f.write(g.read())
+    sid = b.ok("POST", "/vm.create", {"kernel": swap})["vm_id"]
+    os.unlink(swap)
+    os.mkfifo(swap)
+    expect_err(b.req("PUT", "/vm/%s/boot" % sid, timeout=10), 400, "INVALID_ARGUMENT")
+    b.ok("DELETE", "/vm/" + sid)
+
     # quotas (tenant "quota": 1 VM, 2 vCPUs, 64M)
     def quota_client():
         out = []
