@@ -64,6 +64,17 @@ try:
     if st != 200 or r["tenant"] != "bob":
         fail("primary gid 1002: %d %r" % (st, r))
 
+    # event streams carry only the subscriber's VMs (root: all)
+    streams = {}
+    for who in (A, B, ROOT):
+        es = connect_as(b.sock, *who)
+        es.settimeout(10)
+        es.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while b"subscribed" not in got:
+            got += es.recv(4096)
+        streams[who] = [es, got]
+
     vms = {}
     for who, t in ((A, "a"), (B, "b")):
         st, r = call(who, "POST", "/vm.create", {"kernel": imgs[t], "name": "vm-" + t})
@@ -71,6 +82,26 @@ try:
             fail("create as %r: %d %r" % (who, st, r))
         vms[t] = r["vm_id"]
     missing = "00000000-0000-4000-8000-000000000000"
+
+    # the "created" events: each tenant's stream has its own VM only
+    for who, mine in ((A, [vms["a"]]), (B, [vms["b"]]), (ROOT, [vms["a"], vms["b"]])):
+        es, got = streams[who]
+        while got.count(b'"created"') < len(mine):
+            got += es.recv(4096)
+        es.settimeout(0.3)
+        try:
+            while True:  # whatever else is queued
+                chunk = es.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except OSError:
+            pass
+        es.close()
+        for vid in vms.values():
+            if (vid.encode() in got) != (vid in mine):
+                fail("event stream of %r: %s %s" % (who, vid, "missing" if vid in mine
+                                                     else "leaked"))
 
     # lists
     for who, want in ((A, {vms["a"]}), (B, {vms["b"]}), (ROOT, set(vms.values()))):
