@@ -122,10 +122,12 @@ struct vm_def {
 };
 
 /* UNTRUSTED(client): parse and check a definition; strict (unknown fields are
- * errors). tenant restricts paths. Returns 0 or -EINVAL with a message. */
+ * errors). tenant restricts paths; NULL: lexical checks only (reloading the
+ * state directory). Returns 0 or -EINVAL with a message. On success *ret
+ * holds a reference to the gpu/snd objects: release it with vmdef_free. */
 int vmdef_from_json(json_object *o, const struct tenant *tenant, struct vm_def *ret, char *err,
 		    size_t errlen);
-/* tenant NULL: lexical checks only (reloading the state directory). */
+/* A new JSON object (the caller puts it), as vmdef_from_json accepts it. */
 json_object *vmdef_to_json(const struct vm_def *d);
 /* Check the paths again (at boot): they may have changed since create. */
 int vmdef_check_paths(const struct vm_def *d, const struct tenant *t, char *err, size_t errlen);
@@ -220,6 +222,7 @@ enum api_err vm_pause(struct vm *vm, char *err, size_t errlen);
 enum api_err vm_resume(struct vm *vm, char *err, size_t errlen);
 enum api_err vm_power_off(struct vm *vm, char *err, size_t errlen);
 enum api_err vm_console_input(struct vm *vm, const void *buf, size_t len, char *err, size_t errlen);
+/* New JSON objects (the caller puts them): what clients see of a VM. */
 json_object *vm_info_json(const struct vm *vm);
 json_object *vm_counters_json(const struct vm *vm);
 /* Copy the console log from byte offset *pos (absolute) into out; advances *pos.

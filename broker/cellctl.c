@@ -161,6 +161,61 @@ static void ctl_print_info(const struct ctl *c, const Cellvm__Api__VmInfo *i)
 		printf("disk %zu:     %s\n", k, i->definition->disks[k]);
 }
 
+static void ctl_print_counters(const struct ctl *c, const Cellvm__Api__CountersReply *cr)
+{
+	json_object *o = json_object_new_object(), *devs = json_object_new_array();
+
+	json_object_object_add(o, "boots", json_object_new_int64(cr->boots));
+	json_object_object_add(o, "console_bytes",
+			       json_object_new_int64((int64_t)cr->console_bytes));
+	for (size_t i = 0; i < cr->n_devices; i++) {
+		const Cellvm__Api__DeviceCounters *d = cr->devices[i];
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "index", json_object_new_int64(d->index));
+		json_object_object_add(j, "kind", json_object_new_string(d->kind));
+		json_object_object_add(j, "state", json_object_new_string(d->state));
+		json_object_object_add(j, "restarts", json_object_new_int64(d->restarts));
+		json_object_object_add(j, "host_read_bytes",
+				       json_object_new_int64((int64_t)d->host_read_bytes));
+		json_object_object_add(j, "host_write_bytes",
+				       json_object_new_int64((int64_t)d->host_write_bytes));
+		json_object_array_add(devs, j);
+	}
+	json_object_object_add(o, "devices", devs);
+	if (c->json) {
+		ctl_print_json(o);
+		return;
+	}
+	json_object_put(o);
+	printf("boots: %u\nconsole bytes: %llu\n", cr->boots,
+	       (unsigned long long)cr->console_bytes);
+	for (size_t i = 0; i < cr->n_devices; i++)
+		printf("device %u (%s): %s, %u restarts, host read %llu B, write %llu B\n",
+		       cr->devices[i]->index, cr->devices[i]->kind, cr->devices[i]->state,
+		       cr->devices[i]->restarts,
+		       (unsigned long long)cr->devices[i]->host_read_bytes,
+		       (unsigned long long)cr->devices[i]->host_write_bytes);
+}
+
+static void ctl_print_event(const struct ctl *c, const Cellvm__Api__Event *e)
+{
+	if (c->json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "seq", json_object_new_int64((int64_t)e->seq));
+		json_object_object_add(o, "time", json_object_new_int64((int64_t)e->time));
+		json_object_object_add(o, "vm_id", json_object_new_string(e->vm_id));
+		json_object_object_add(o, "name", json_object_new_string(e->name));
+		json_object_object_add(o, "event", json_object_new_string(e->event));
+		json_object_object_add(o, "detail", json_object_new_string(e->detail));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+	} else {
+		printf("%llu %s %s %s%s%s\n", (unsigned long long)e->seq, e->vm_id, e->name,
+		       e->event, *e->detail ? ": " : "", e->detail);
+	}
+	fflush(stdout);
+}
+
 /* Print one reply; returns the exit status. */
 static int ctl_print(struct ctl *c, const Cellvm__Api__Response *m)
 {
@@ -219,69 +274,11 @@ static int ctl_print(struct ctl *c, const Cellvm__Api__Response *m)
 		if (c->json)
 			ctl_print_json(json_object_new_object());
 		return 0;
-	case CELLVM__API__RESPONSE__MSG_COUNTERS: {
-		const Cellvm__Api__CountersReply *cr = m->counters;
-		json_object *devs = json_object_new_array();
-		o = json_object_new_object();
-		json_object_object_add(o, "boots", json_object_new_int64(cr->boots));
-		json_object_object_add(o, "console_bytes",
-				       json_object_new_int64((int64_t)cr->console_bytes));
-		for (size_t i = 0; i < cr->n_devices; i++) {
-			json_object *d = json_object_new_object();
-			json_object_object_add(d, "index",
-					       json_object_new_int64(cr->devices[i]->index));
-			json_object_object_add(d, "kind",
-					       json_object_new_string(cr->devices[i]->kind));
-			json_object_object_add(d, "state",
-					       json_object_new_string(cr->devices[i]->state));
-			json_object_object_add(d, "restarts",
-					       json_object_new_int64(cr->devices[i]->restarts));
-			json_object_object_add(
-				d, "host_read_bytes",
-				json_object_new_int64((int64_t)cr->devices[i]->host_read_bytes));
-			json_object_object_add(
-				d, "host_write_bytes",
-				json_object_new_int64((int64_t)cr->devices[i]->host_write_bytes));
-			json_object_array_add(devs, d);
-		}
-		json_object_object_add(o, "devices", devs);
-		if (c->json) {
-			ctl_print_json(o);
-			return 0;
-		}
-		printf("boots: %u\nconsole bytes: %llu\n", cr->boots,
-		       (unsigned long long)cr->console_bytes);
-		for (size_t i = 0; i < cr->n_devices; i++)
-			printf("device %u (%s): %s, %u restarts, host read %llu B, write %llu B\n",
-			       cr->devices[i]->index, cr->devices[i]->kind, cr->devices[i]->state,
-			       cr->devices[i]->restarts,
-			       (unsigned long long)cr->devices[i]->host_read_bytes,
-			       (unsigned long long)cr->devices[i]->host_write_bytes);
-		json_object_put(o);
-		return 0;
-	}
+	case CELLVM__API__RESPONSE__MSG_COUNTERS: ctl_print_counters(c, m->counters); return 0;
 	case CELLVM__API__RESPONSE__MSG_CONSOLE:
 		(void)fd_write_all(STDOUT_FILENO, m->console->data.data, m->console->data.len);
 		return 0;
-	case CELLVM__API__RESPONSE__MSG_EVENT:
-		o = json_object_new_object();
-		json_object_object_add(o, "seq", json_object_new_int64((int64_t)m->event->seq));
-		json_object_object_add(o, "time", json_object_new_int64((int64_t)m->event->time));
-		json_object_object_add(o, "vm_id", json_object_new_string(m->event->vm_id));
-		json_object_object_add(o, "name", json_object_new_string(m->event->name));
-		json_object_object_add(o, "event", json_object_new_string(m->event->event));
-		json_object_object_add(o, "detail", json_object_new_string(m->event->detail));
-		if (c->json) {
-			printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-			json_object_put(o);
-		} else {
-			printf("%llu %s %s %s%s%s\n", (unsigned long long)m->event->seq,
-			       m->event->vm_id, m->event->name, m->event->event,
-			       *m->event->detail ? ": " : "", m->event->detail);
-			json_object_put(o);
-		}
-		fflush(stdout);
-		return 0;
+	case CELLVM__API__RESPONSE__MSG_EVENT: ctl_print_event(c, m->event); return 0;
 	default: fprintf(stderr, "cellctl: unexpected reply\n"); return EXIT_ERR;
 	}
 }
