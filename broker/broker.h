@@ -175,6 +175,7 @@ struct vm {
 	size_t ndevs;
 	/* history */
 	uint32_t boots, reboots_in_window;
+	bool restore; /* boot again at the next start (a clean --on-exit restore) */
 	uint64_t reboot_window_start;
 	char last_exit[160];
 	/* serial output: a ring of the last BROKER_CONSOLE_LOG bytes */
@@ -195,7 +196,7 @@ struct broker {
 	struct vm_list vms;
 	size_t nvms;
 	uint64_t event_seq;
-	bool stop_vms_on_exit; /* SIGTERM policy: see docs/broker.md */
+	bool restore_on_exit; /* --on-exit restore: see docs/broker.md */
 	bool shutting_down;
 	struct rest *rest;
 	struct rpc *rpc;
@@ -228,8 +229,11 @@ json_object *vm_counters_json(const struct vm *vm);
 /* Copy the console log from byte offset *pos (absolute) into out; advances *pos.
  * Bytes that fell out of the ring are skipped. */
 void vm_console_read(const struct vm *vm, uint64_t *pos, struct evbuffer *out);
-/* Stop every VM (broker exit) and free the registry. */
-void vm_registry_free(struct broker *b, bool stop_running);
+/* Power off every VM (broker exit) and free the registry; with restore, the
+ * ones that ran are marked to be booted again at the next start. */
+void vm_registry_free(struct broker *b, bool restore);
+/* At start: boot the VMs marked by a restoring shutdown. */
+void vm_registry_restore(struct broker *b);
 /* Add a VM loaded from the state directory (not running). */
 struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct vm_def *def,
 			   uint64_t created_us);

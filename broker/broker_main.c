@@ -25,8 +25,9 @@
 
 struct broker_opts {
 	const char *api_socket, *rpc_socket, *state_dir, *config;
-	char api_abs[PATH_MAX], rpc_abs[PATH_MAX]; /* unlinked at exit, after chdir("/") */
-	bool foreground;
+	/* Detaching moves to "/": every path made absolute first. */
+	char api_abs[PATH_MAX], rpc_abs[PATH_MAX], state_abs[PATH_MAX], config_abs[PATH_MAX];
+	bool foreground, restore;
 	uint32_t client_timeout;
 };
 
@@ -40,7 +41,9 @@ static void usage(FILE *f)
 		"  --state-dir DIR     VM definitions (default %s)\n"
 		"  --config FILE       tenants and quotas (default %s)\n"
 		"  --foreground        do not detach (implied under systemd)\n"
-		"  --client-timeout S  seconds a client may take per request (default 10)\n",
+		"  --client-timeout S  seconds a client may take per request (default 10)\n"
+		"  --on-exit stop|restore  running VMs are powered off at exit; restore boots\n"
+		"                      them again at the next start (default stop)\n",
 		BROKER_DEFAULT_API_SOCKET, BROKER_DEFAULT_RPC_SOCKET, BROKER_DEFAULT_STATE_DIR,
 		BROKER_DEFAULT_CONFIG);
 }
@@ -163,6 +166,7 @@ static int broker_parse(int argc, char **argv, struct broker_opts *o)
 		{"config", required_argument, NULL, 'c'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"client-timeout", required_argument, NULL, 't'},
+		{"on-exit", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -186,6 +190,13 @@ static int broker_parse(int argc, char **argv, struct broker_opts *o)
 				return 2;
 			}
 			break;
+		case 'o':
+			if (strcmp(optarg, "stop") != 0 && strcmp(optarg, "restore") != 0) {
+				log_err("--on-exit: stop or restore");
+				return 2;
+			}
+			o->restore = optarg[0] == 'r';
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return 2;
 		}
@@ -194,14 +205,17 @@ static int broker_parse(int argc, char **argv, struct broker_opts *o)
 		log_err("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	/* Detaching moves to "/": keep the socket paths valid for the unlink at exit. */
 	if (broker_abs_path(o->api_socket, o->api_abs) < 0 ||
-	    broker_abs_path(o->rpc_socket, o->rpc_abs) < 0) {
-		log_err("socket path too long");
+	    broker_abs_path(o->rpc_socket, o->rpc_abs) < 0 ||
+	    broker_abs_path(o->state_dir, o->state_abs) < 0 ||
+	    broker_abs_path(o->config, o->config_abs) < 0) {
+		log_err("path too long");
 		return 2;
 	}
 	o->api_socket = o->api_abs;
 	o->rpc_socket = o->rpc_abs;
+	o->state_dir = o->state_abs;
+	o->config = o->config_abs;
 	return 0;
 }
 
@@ -289,8 +303,7 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 	}
 	log_info("serving %s with %d VM definitions from %s",
 		 own_socket ? o->api_socket : "the systemd socket", n, o->state_dir);
-	if (!o->foreground && !b->have_systemd && daemon(0, 1) < 0)
-		log_warn("cannot detach: %s", strerror(errno));
+	vm_registry_restore(b);
 	if (b->have_systemd) {
 		snprintf(err, sizeof(err), "READY=1\nSTATUS=Serving %zu VMs", b->nvms);
 		sd_notify(0, err);
@@ -305,7 +318,7 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 	rpc_stop(b);
 	if (own_rpc)
 		unlink(o->rpc_socket);
-	vm_registry_free(b, true);
+	vm_registry_free(b, o->restore);
 	if (own_socket)
 		unlink(o->api_socket);
 	if (wd)
@@ -332,9 +345,15 @@ int main(int argc, char **argv)
 		log_warn("not running as root: VMs will not start (the launcher needs "
 			 "namespaces and /dev/kvm)");
 	broker_raise_nofile();
+	b.have_systemd = getenv("NOTIFY_SOCKET") != NULL;
+	/* Detach before anything that does not survive a fork: the event base,
+	 * the launcher thread, VM processes (they must be our children). */
+	if (!o.foreground && !b.have_systemd && daemon(0, 1) < 0) {
+		log_err("cannot detach: %s", strerror(errno));
+		return 1;
+	}
 	TAILQ_INIT(&b.vms);
 	b.client_timeout = (int)o.client_timeout;
-	b.have_systemd = getenv("NOTIFY_SOCKET") != NULL;
 	b.base = event_base_new();
 	if (!b.base) {
 		log_err("cannot create the event loop");

@@ -103,6 +103,8 @@ int state_save(struct broker *b, const struct vm *vm)
 			state_add_proc(procs, vm->devs[i].proc.pid);
 	}
 	json_object_object_add(o, "processes", procs);
+	if (vm->restore)
+		json_object_object_add(o, "restore", json_object_new_boolean(1));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", vm->id);
 	snprintf(name, sizeof(name), "%s.json", vm->id);
@@ -222,6 +224,11 @@ static int state_load_one(struct broker *b, const char *fname)
 		vmdef_free(&def);
 		r = -ENOMEM;
 		goto out;
+	}
+	{
+		json_object *jr;
+		vm->restore =
+			json_object_object_get_ex(o, "restore", &jr) && json_object_get_boolean(jr);
 	}
 	if (strcmp(json_object_get_string(jstate), "created") != 0) {
 		const char *was = json_object_get_string(jstate);

@@ -545,6 +545,26 @@ enum api_err vm_console_input(struct vm *vm, const void *buf, size_t len, char *
 	return API_OK;
 }
 
+void vm_registry_restore(struct broker *b)
+{
+	struct vm *vm;
+	char err[512];
+
+	TAILQ_FOREACH(vm, &b->vms, link)
+	{
+		enum api_err e;
+
+		if (!vm->restore)
+			continue;
+		vm->restore = false;
+		e = vm_boot(vm, NULL, NULL, err, sizeof(err));
+		log_info("vm %s (tenant %s): booting again, as it ran when the broker stopped: %s",
+			 vm->id, vm_tenant(vm)->name, e == API_OK ? "started" : err);
+		if (e != API_OK)
+			(void)state_save(b, vm);
+	}
+}
+
 void vm_console_read(const struct vm *vm, uint64_t *pos, struct evbuffer *out)
 {
 	uint64_t start =
@@ -562,7 +582,7 @@ void vm_console_read(const struct vm *vm, uint64_t *pos, struct evbuffer *out)
 	}
 }
 
-void vm_registry_free(struct broker *b, bool stop_running)
+void vm_registry_free(struct broker *b, bool restore)
 {
 	struct vm *vm;
 
@@ -572,11 +592,10 @@ void vm_registry_free(struct broker *b, bool stop_running)
 		if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {
 			vm_kill_processes(vm);
 			vm_teardown(vm);
-			if (stop_running) {
-				vm->state = VM_STATE_STOPPED;
-				snprintf(vm->last_exit, sizeof(vm->last_exit),
-					 "stopped: the broker shut down");
-			}
+			vm->state = VM_STATE_STOPPED;
+			vm->restore = restore;
+			snprintf(vm->last_exit, sizeof(vm->last_exit),
+				 "stopped: the broker shut down");
 			(void)state_save(b, vm);
 		}
 		TAILQ_REMOVE(&b->vms, vm, link);

@@ -68,6 +68,28 @@ try:
     info = b.ok("GET", "/vm/" + defs["run"])
     if info["state"] != "stopped":
         fail("after SIGTERM the VM is %r" % info)
+
+    # --on-exit restore: what ran at a clean exit is booted again at start
+    b.stop()
+    b.args = ["--on-exit", "restore"]
+    b.start()
+    core = b.ok("PUT", "/vm/%s/boot" % defs["run"])["core_pid"]
+    b.proc.send_signal(signal.SIGTERM)
+    if b.proc.wait(30) != 0 or pid_alive(core):
+        fail("SIGTERM with --on-exit restore: %d" % b.proc.returncode)
+    b.args = []
+    b.start()
+    wait_until(lambda: b.ok("GET", "/vm/" + defs["run"])["state"] == "running", 10,
+               "the VM to be booted again")
+    for name in ("pause", "idle"):
+        if b.ok("GET", "/vm/" + defs[name])["state"] == "running":
+            fail("%s was booted though it did not run at the exit" % name)
+    # booted once: a second restart does not boot it again on its own
+    b.ok("PUT", "/vm/%s/power-off" % defs["run"])
+    b.stop()
+    b.start()
+    if b.ok("GET", "/vm/" + defs["run"])["state"] != "stopped":
+        fail("the restore mark outlived its restore")
     b.stop()
     print("PASS")
 finally:
