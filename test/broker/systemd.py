@@ -23,6 +23,7 @@ broker = os.path.abspath(os.path.join(bindir, "cellvm-broker"))
 tmp = tempfile.mkdtemp(prefix="cellvm-systemd-")
 try:
     # 1. the units
+    unverified = False
     units = os.path.join(srcdir, "packaging", "systemd")
     if shutil.which("systemd-analyze"):
         for u in ("cellvm-broker.service", "cellvm-broker.socket", "cellvm-broker-rpc.socket"):
@@ -38,7 +39,7 @@ try:
         if r.returncode != 0 or r.stderr.strip():
             fail("systemd-analyze verify: %d %s" % (r.returncode, r.stderr))
     else:
-        print("systemd-analyze not installed: units not verified")
+        unverified = True  # reported as a skip at the end, never as a pass
 
     # 2. socket activation + notify
     api = os.path.join(tmp, "activated.sock")
@@ -111,6 +112,9 @@ try:
     out = p.communicate(timeout=30)[0].decode()
     if p.returncode != 0:
         fail("exit %d after SIGTERM:\n%s" % (p.returncode, out))
+    if unverified:
+        skip("systemd-analyze not installed: the units were not verified "
+             "(socket activation and notify passed)")
     print("PASS")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
