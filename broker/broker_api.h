@@ -6,10 +6,11 @@
 
 #include "broker/broker.h"
 
-#define REST_MAX_BODY	    (64 * 1024) /* request bodies; larger: 413 */
-#define REST_MAX_HEADERS    (8 * 1024)	/* request line and headers; larger: 400/413 */
-#define REST_STREAM_MAX_OUT (1 << 20)	/* unread stream bytes before we drop the client */
-#define REST_MAX_STREAMS    256
+#define REST_MAX_BODY		(64 * 1024) /* request bodies; larger: 413 */
+#define REST_MAX_HEADERS	(8 * 1024)  /* request line and headers; larger: 400/413 */
+#define REST_STREAM_MAX_OUT	(1 << 20)   /* unread stream bytes before we drop the client */
+#define REST_MAX_STREAMS	256
+#define REST_MAX_STREAMS_TENANT 32 /* so that one tenant cannot take them all */
 
 enum stream_kind { STREAM_CONSOLE, STREAM_EVENTS };
 

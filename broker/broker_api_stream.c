@@ -65,8 +65,11 @@ static bool stream_send(struct stream *s, struct evbuffer *buf)
 static struct stream *stream_start(struct rest_call *c, enum stream_kind kind, const char *type)
 {
 	struct stream *s;
+	size_t mine = 0;
 
-	if (c->r->nstreams >= REST_MAX_STREAMS) {
+	TAILQ_FOREACH(s, &c->r->streams, link)
+	mine += s->tenant == c->tenant;
+	if (c->r->nstreams >= REST_MAX_STREAMS || mine >= REST_MAX_STREAMS_TENANT) {
 		rest_reply_error(c->req, 503, "VM_BUSY", "too many open streams");
 		return NULL;
 	}

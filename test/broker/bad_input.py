@@ -234,6 +234,30 @@ try:
     ev.close()
     ncases += 1
 
+    # Streams are limited per tenant (32): the next one is refused, the
+    # broker goes on; closing them frees the slots.
+    held = []
+    for i in range(32):
+        s = unix_connect(b.sock)
+        s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while b"subscribed" not in got:
+            got += s.recv(4096)
+        held.append(s)
+    st, r = b.req("GET", "/events")
+    if st != 503 or r.get("code") != "VM_BUSY":
+        fail("stream 33: %d %r" % (st, r))
+    for s in held:
+        s.close()
+    wait_until(lambda: b.req("GET", "/vm.console")[0] == 404, 10, "the broker after streams")
+    s = unix_connect(b.sock)
+    s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(10)
+    if b"subscribed" not in s.recv(4096):
+        fail("no stream after the others closed")
+    s.close()
+    ncases += 1
+
     if b.ok("GET", "/vm.list") != []:
         fail("bad input created VMs: %r" % b.ok("GET", "/vm.list"))
     if not wait_until(lambda: b.proc.poll() is None, 1):
