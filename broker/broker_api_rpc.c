@@ -20,9 +20,10 @@
 #include "proto/channel.h"
 #include "proto/ipc.h"
 
-#define RPC_MAX_MSG	  (64 * 1024)
-#define RPC_MAX_CLIENTS	  256
-#define RPC_CONSOLE_CHUNK (32 * 1024)
+#define RPC_MAX_MSG	       (64 * 1024)
+#define RPC_MAX_CLIENTS	       256
+#define RPC_MAX_CLIENTS_TENANT 64 /* so that one tenant cannot take them all */
+#define RPC_CONSOLE_CHUNK      (32 * 1024)
 
 enum rpc_stream { RPC_NONE, RPC_CONSOLE, RPC_EVENTS };
 
@@ -631,6 +632,18 @@ static void rpc_on_accept(evutil_socket_t lfd, short what, void *arg)
 	c->r = r;
 	c->fd = fd;
 	c->tenant = tenant_for_socket(&r->b->tenants, fd, &c->uid);
+	if (c->tenant) {
+		struct rpc_client *o;
+		size_t mine = 0;
+
+		TAILQ_FOREACH(o, &r->clients, link)
+		mine += o->tenant == c->tenant;
+		if (mine >= RPC_MAX_CLIENTS_TENANT) {
+			close(fd);
+			free(c);
+			return;
+		}
+	}
 	c->ev = event_new(r->b->base, fd, EV_READ | EV_PERSIST, rpc_on_read, c);
 	if (!c->ev) {
 		close(fd);

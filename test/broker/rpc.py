@@ -213,6 +213,30 @@ try:
     s.close()
     wait_until(lambda: pong(b), 10, "pong after a client that does not read")
     n += 1
+    # one tenant holds 64 connections at most: alice's 65th is closed at
+    # once, root is still served
+    alice = []
+    for _ in range(64):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            os.setresgid(1001, 1001, 1001)
+            os.setresuid(1001, 1001, 1001)
+            c.connect(b.rpc)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        alice.append(c)
+    wait_until(lambda: "rpc:" in b.logtext(), 1)
+    r = ctl(b, "--json", "ping", uid=1001, ok=False)
+    if r.returncode != 1:
+        fail("alice's 65th RPC connection was served: %r" % r)
+    if jctl(b, "ping")["tenant"] != "root":
+        fail("root not served while alice holds 64 connections")
+    for c in alice:
+        c.close()
+    wait_until(lambda: ctl(b, "ping", uid=1001, ok=False).returncode == 0, 10,
+               "alice to be served again")
+    n += 1
     # a flood of idle RPC connections
     flood = []
     for _ in range(300):
