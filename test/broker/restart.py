@@ -37,10 +37,24 @@ try:
     before = {v["id"]: b.ok("GET", "/vm/" + v["id"])["config"] for v in b.ok("GET", "/vm.list")}
 
     b.kill9()
+    # what an interrupted write or a damaged disk could leave: skipped or removed
+    vmsdir = os.path.join(b.state, "vms")
+    with open(os.path.join(vmsdir, ".%s.tmp" % defs["idle"]), "w") as f:
+        f.write("{\"id\": ")
+    with open(os.path.join(vmsdir, "00000000-0000-4000-8000-00000000dead.json"), "w") as f:
+        f.write("{not json")
+    with open(os.path.join(vmsdir, "00000000-0000-4000-8000-00000000beef.json"), "w") as f:
+        f.write('{"id": "00000000-0000-4000-8000-00000000beef", "tenant": "nobody", '
+                '"state": "created", "definition": {"kernel": "/x"}}')
     b.start()
+    if os.path.exists(os.path.join(vmsdir, ".%s.tmp" % defs["idle"])):
+        fail("a leftover temporary file was not removed")
+    log = b.logtext()
+    if "dead.json is damaged" not in log or "tenant 'nobody'" not in log:
+        fail("damaged or foreign state files were not reported:\n" + log)
     wait_until(lambda: not any(pid_alive(p) for p in pids), 10, "the old VM processes to end")
     lst = {v["id"]: v for v in b.ok("GET", "/vm.list")}
-    if set(lst) != set(defs.values()):
+    if set(lst) != set(defs.values()):  # the damaged and foreign files are not VMs
         fail("definitions lost: %r" % lst)
     for name, vid in defs.items():
         info = b.ok("GET", "/vm/" + vid)
