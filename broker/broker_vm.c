@@ -199,13 +199,17 @@ static void vm_set_state(struct vm *vm, enum vm_state s, const char *detail)
 	vm_event(vm->b, vm, vm_state_name(s), detail);
 }
 
-static void vm_console_drain(struct vm *vm)
+/* Move what the guest wrote into the log, at most rounds reads of 4 KiB: a
+ * guest that writes without pause must not keep the loop here (the event
+ * fires again for the rest). rounds 0: until the socket is empty. */
+static void vm_console_drain(struct vm *vm, unsigned rounds)
 {
 	uint8_t buf[4096];
 	ssize_t n;
 
 	if (vm->core.console < 0)
 		return;
+	/* UNTRUSTED(guest): bytes, stored and relayed as they are. */
 	while ((n = recv(vm->core.console, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
 		for (ssize_t i = 0; i < n;) {
 			size_t off = vm->cons_total % BROKER_CONSOLE_LOG;
@@ -217,6 +221,8 @@ static void vm_console_drain(struct vm *vm)
 			i += (ssize_t)k;
 		}
 		vm_console_notify(vm->b, vm, false);
+		if (rounds && !--rounds)
+			break;
 	}
 }
 
@@ -224,7 +230,7 @@ static void vm_on_console(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm *vm = arg;
 
-	vm_console_drain(vm);
+	vm_console_drain(vm, 16);
 }
 
 /* Why the core stopped, from its CoreStopped (if it sent one) and its status. */
@@ -270,7 +276,7 @@ static void vm_teardown(struct vm *vm)
 {
 	int status;
 
-	vm_console_drain(vm);
+	vm_console_drain(vm, 0); /* the core is gone: what is left is finite */
 	status = launcher_wait_core(&vm->core);
 	vm_read_stopped(vm, status);
 	if (vm->core_ev)
