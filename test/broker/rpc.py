@@ -7,10 +7,12 @@ Usage: rpc.py BINDIR PAYLOADDIR"""
 import array
 import json
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from brokertest import Broker, fail, need_root_kvm, payload, unix_connect, wait_until
@@ -118,25 +120,44 @@ try:
         fail("human info: %r" % ctl(b, "info").stdout)
     if jctl(b, "power-off", vid)["state"] != "stopped":
         fail("power-off")
-    # events stream (cellctl events) sees a boot
+    # events stream (cellctl events) sees a boot. It is subscribed once it
+    # shows an event: create and delete scratch VMs until one shows.
     ev = subprocess.Popen([CELLCTL, "--socket", b.rpc, "--json", "events"], stdout=subprocess.PIPE)
-    wait_until(lambda: "rpc: tenant=root uid=0 " in b.logtext(), 5, "rpc log")
-    import time
-    time.sleep(0.2)  # the subscription is a request the broker must have read
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(json.loads(x)) for x in ev.stdout],
+                     daemon=True).start()
+
+    def scratch_event():
+        ctl(b, "delete", ctl(b, "create", "--kernel", SERIAL).stdout.decode().strip())
+        try:
+            lines.get(timeout=0.1)
+            return True
+        except queue.Empty:
+            return False
+    wait_until(scratch_event, 10, "the event subscription")
     jctl(b, "boot", vid)
-    lines = [json.loads(ev.stdout.readline()) for _ in range(2)]
-    if [(e["event"], e["vm_id"]) for e in lines] != [("starting", vid), ("running", vid)]:
-        fail("events: %r" % lines)
+    seen = []
+    while ("running", vid) not in seen:
+        e = lines.get(timeout=10)
+        seen.append((e["event"], e["vm_id"]))
+    mine = [x for x in seen if x[1] == vid]
+    if mine != [("starting", vid), ("running", vid)]:
+        fail("events: %r" % seen)
     ev.kill()
     ev.wait()
-    # console --follow ends when the VM is deleted
+    # console --follow ends when the VM is deleted; it is following once it
+    # printed the log so far (the banner)
     fol = subprocess.Popen([CELLCTL, "--socket", b.rpc, "console", vid, "--follow"],
                            stdout=subprocess.PIPE)
-    wait_until(lambda: True, 1)
-    time.sleep(0.2)
+    got = b""
+    while b"irq: banner" not in got:
+        chunk = fol.stdout.read1(4096)
+        if not chunk:
+            fail("console --follow ended early: %r" % got)
+        got += chunk
     ctl(b, "delete", vid)
-    out = fol.communicate(timeout=10)[0]
-    if b"irq: banner" not in out or fol.returncode != 0:
+    out = got + fol.communicate(timeout=10)[0]
+    if fol.returncode != 0:
         fail("console --follow: %d %r" % (fol.returncode, out[-200:]))
     r = ctl(b, "--json", "info", vid, ok=False)
     if r.returncode != 1 or json.loads(r.stdout)["code"] != "VM_NOT_FOUND":
