@@ -111,13 +111,16 @@ int disk_opt_open(struct disk_opt *d, char *err, size_t errlen)
 	int r;
 
 	d->blk.serial = d->serial; /* the struct may have been copied */
-	d->fd = open(d->path, flags);
+	/* O_NONBLOCK: opening a FIFO must not hang the launcher; it is cleared
+	 * again below for the image (io_uring would not wait on it otherwise). */
+	d->fd = open(d->path, flags | O_NONBLOCK);
 	if (d->fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "%s: %s", d->path, strerror(errno));
 		return r;
 	}
-	if (fstat(d->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+	if (fstat(d->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ||
+	    fcntl(d->fd, F_SETFL, fcntl(d->fd, F_GETFL) & ~O_NONBLOCK) < 0) {
 		snprintf(err, errlen, "%s: not a regular file or block device", d->path);
 		disk_opt_close(d);
 		return -EINVAL;

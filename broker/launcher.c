@@ -238,14 +238,16 @@ static int launcher_open_resources(const struct core_config *cfg, int *fds, size
 	if (fds[1] < 0)
 		goto fail;
 	what = cfg->kernel;
-	fds[2] = open(cfg->kernel, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named as the kernel must not hang the launcher
+	 * (the core refuses anything but a regular file). */
+	fds[2] = open(cfg->kernel, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fds[2] < 0)
 		goto fail;
 	/* fds[3] (console) is filled in by the caller. */
 	*nfds = 4;
 	if (cfg->initrd) {
 		what = cfg->initrd;
-		fds[4] = open(cfg->initrd, O_RDONLY | O_CLOEXEC);
+		fds[4] = open(cfg->initrd, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fds[4] < 0)
 			goto fail;
 		*nfds = 5;

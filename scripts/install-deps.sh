@@ -16,6 +16,9 @@ libevent-dev libprotobuf-c-dev protobuf-c-compiler libseccomp-dev liburing-dev
 libdrm-dev libsystemd-dev libcmocka-dev libjson-c-dev
 busybox-static cpio e2fsprogs python3 iproute2 iputils-ping"
 
+# systemd-analyze verifies the broker's units (test/broker/systemd.py).
+pkgs="$pkgs systemd"
+
 # Benchmarks (bench/): a reference VMM and measuring tools.
 bench_pkgs="qemu-system-x86 hyperfine fio"
 

@@ -1,0 +1,297 @@
+/* cellvm-broker: the shared context of the host service. One libevent loop,
+ * one process, the only privileged one: the VM registry (broker_vm.c), VM
+ * definitions (broker_vmdef.c), their persistence (broker_state.c), tenants and
+ * quotas (broker_tenant.c) and the REST API (broker_api_rest.c). Everything a
+ * client sends is untrusted and is checked where it enters (the API files). */
+#pragma once
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "broker/disk_opt.h"
+#include "broker/launcher.h"
+
+struct event;
+struct event_base;
+struct evbuffer;
+struct rest;
+struct rpc;
+struct launcher_worker;
+
+#define BROKER_DEFAULT_API_SOCKET "/run/cellvm/api.sock"
+#define BROKER_DEFAULT_RPC_SOCKET "/run/cellvm/rpc.sock"
+#define BROKER_DEFAULT_STATE_DIR  "/var/lib/cellvm"
+#define BROKER_DEFAULT_CONFIG	  "/etc/cellvm/broker.conf"
+
+#define BROKER_MAX_VMS	     1024
+#define BROKER_NAME_MAX	     64
+#define BROKER_TENANT_MAX    32
+#define BROKER_TENANT_NAME   32
+#define BROKER_NET_MAX	     8
+#define BROKER_CONSOLE_LOG   (64 * 1024) /* serial output kept per VM */
+#define BROKER_ID_LEN	     36		 /* UUID text */
+#define BROKER_MIN_MEMORY    (16ULL << 20)
+#define BROKER_MAX_MEMORY    (256ULL << 30)
+#define BROKER_MAX_CPUS	     64
+#define BROKER_MAX_CMDLINE   2047
+#define BROKER_REBOOT_LIMIT  10 /* guest reboots per BROKER_REBOOT_WINDOW before we stop it */
+#define BROKER_REBOOT_WINDOW 60
+
+/* Error codes of the API (REST and RPC). */
+enum api_err {
+	API_OK = 0,
+	API_VM_NOT_FOUND,      /* 404: missing, or another tenant's */
+	API_INVALID_ARGUMENT,  /* 400 */
+	API_VM_BUSY,	       /* 503: the VM's state does not allow this now */
+	API_QUOTA_EXCEEDED,    /* 403 */
+	API_INTERNAL,	       /* 500 */
+	API_NOT_SUPPORTED,     /* 501 */
+	API_PERMISSION_DENIED, /* 403: the peer maps to no tenant */
+};
+const char *api_err_code(enum api_err e);
+int api_err_status(enum api_err e);
+
+/* ---- tenants (broker_tenant.c) ---- */
+
+struct tenant_quota {
+	uint32_t max_vms;
+	uint32_t max_cpus;   /* vCPUs over all the tenant's VMs */
+	uint64_t max_memory; /* guest RAM bytes over all the tenant's VMs */
+};
+
+struct tenant {
+	char name[BROKER_TENANT_NAME];
+	bool admin; /* sees and drives every VM */
+	struct tenant_quota quota;
+	char image_dir[256]; /* non-empty: kernel/initrd/disk paths must lie below */
+	/* usage, kept by broker_vm.c in the same loop iteration as the change */
+	uint32_t used_vms, used_cpus;
+	uint64_t used_memory;
+};
+
+struct tenant_map {
+	uid_t uid;
+	gid_t gid;
+	bool by_gid;
+	int tenant; /* index */
+};
+
+struct tenants {
+	struct tenant t[BROKER_TENANT_MAX];
+	size_t n;
+	struct tenant_map map[128];
+	size_t nmap;
+	int admin; /* index of the built-in "root" tenant */
+};
+
+/* Load FILE (missing file: only root, the administrator). Returns 0 or -errno
+ * with a message in err. */
+int tenant_config_load(struct tenants *ts, const char *path, char *err, size_t errlen);
+/* The tenant of a peer (uid, primary gid, supplementary groups), or NULL
+ * when the peer has none (refused). */
+struct tenant *tenant_for_peer(struct tenants *ts, uid_t uid, gid_t gid, const gid_t *groups,
+			       size_t ngroups);
+/* The same for the peer of a connected unix socket (SO_PEERCRED and
+ * SO_PEERGROUPS, as they were at connect); its uid in *ret_uid. */
+struct tenant *tenant_for_socket(struct tenants *ts, int fd, uid_t *ret_uid);
+struct tenant *tenant_by_name(struct tenants *ts, const char *name);
+
+/* ---- VM definitions (broker_vmdef.c) ---- */
+
+struct net_def {
+	char tap[16]; /* IFNAMSIZ */
+	char mac[18];
+	uint32_t queues;
+};
+
+struct vm_def {
+	char name[BROKER_NAME_MAX];
+	uint32_t cpus;
+	uint64_t memory;
+	char kernel[PATH_MAX];
+	char initrd[PATH_MAX]; /* empty: none */
+	char cmdline[BROKER_MAX_CMDLINE + 1];
+	struct disk_opt disks[DISK_MAX];
+	size_t ndisks;
+	struct net_def nets[BROKER_NET_MAX]; /* stored, not attached yet (no net device) */
+	size_t nnets;
+	char input[16];	    /* "ps2", "usb", "virtio" or "" */
+	json_object *extra; /* gpu/snd definitions, kept as given (owned) */
+};
+
+/* UNTRUSTED(client): parse and check a definition; strict (unknown fields are
+ * errors). tenant restricts paths; NULL: lexical checks only (reloading the
+ * state directory). Returns 0 or -EINVAL with a message. On success *ret
+ * holds a reference to the gpu/snd objects: release it with vmdef_free. */
+int vmdef_from_json(json_object *o, const struct tenant *tenant, struct vm_def *ret, char *err,
+		    size_t errlen);
+/* A new JSON object (the caller puts it), as vmdef_from_json accepts it. */
+json_object *vmdef_to_json(const struct vm_def *d);
+/* Check the paths again (at boot): they may have changed since create. */
+int vmdef_check_paths(const struct vm_def *d, const struct tenant *t, char *err, size_t errlen);
+void vmdef_free(struct vm_def *d);
+
+/* ---- the registry (broker_vm.c) ---- */
+
+enum vm_state {
+	VM_STATE_CREATED,
+	VM_STATE_RUNNING,
+	VM_STATE_PAUSED,
+	VM_STATE_STOPPED,
+	VM_STATE_STARTING, /* its processes are being started (broker_launch.c) */
+};
+const char *vm_state_name(enum vm_state s);
+
+/* One device of a VM: its definition index and its process. Kept separate
+ * from the core so that a device can be restarted on its own later. */
+struct vm_device {
+	struct vm *vm;
+	const char *kind;
+	size_t def_index;
+	struct device_proc proc;
+	struct event *ev; /* pidfd */
+	bool running;
+	uint32_t restarts;
+	int last_status;
+};
+
+struct broker;
+
+struct vm {
+	TAILQ_ENTRY(vm) link;
+	struct broker *b;
+	char id[BROKER_ID_LEN + 1];
+	int tenant; /* index into broker.tenants */
+	struct vm_def def;
+	enum vm_state state;
+	uint64_t created_us; /* orders the registry: the default VM is the first */
+	/* running processes */
+	int mem_fd;
+	struct core_proc core;
+	struct event *core_ev, *cons_ev;
+	struct vm_device devs[DISK_MAX];
+	size_t ndevs;
+	/* history */
+	uint32_t boots, reboots_in_window;
+	bool restore; /* boot again at the next start (a clean --on-exit restore) */
+	uint64_t reboot_window_start;
+	char last_exit[160];
+	/* serial output: a ring of the last BROKER_CONSOLE_LOG bytes */
+	uint8_t *cons;
+	uint64_t cons_total;
+};
+
+TAILQ_HEAD(vm_list, vm);
+
+/* A streaming reply (console follow, events), owned by the REST layer. */
+struct stream;
+
+struct broker {
+	struct event_base *base;
+	struct tenants tenants;
+	char state_dir[PATH_MAX];
+	int state_dirfd;
+	struct vm_list vms;
+	size_t nvms;
+	uint64_t event_seq;
+	bool restore_on_exit; /* --on-exit restore: see docs/broker.md */
+	bool shutting_down;
+	struct rest *rest;
+	struct rpc *rpc;
+	struct launcher_worker *launcher;
+	int client_timeout; /* seconds a client may take to send a request */
+	bool have_systemd;
+};
+
+/* Registry operations. Each returns API_OK or an error with a message in err.
+ * tenant is the caller's; a VM it may not see is API_VM_NOT_FOUND. */
+struct vm *vm_lookup(struct broker *b, const struct tenant *caller, const char *id);
+struct vm *vm_default(struct broker *b, const struct tenant *caller);
+enum api_err vm_create(struct broker *b, int tenant, struct vm_def *def, struct vm **ret, char *err,
+		       size_t errlen);
+enum api_err vm_delete(struct vm *vm, char *err, size_t errlen);
+/* Called in the loop when a boot has finished, well or not. */
+typedef void vm_boot_done_fn(struct vm *vm, enum api_err e, const char *err, void *arg);
+/* Start booting: API_OK means the VM is "starting" and done(arg) will be
+ * called (done may be NULL); any other answer is immediate, done is not called. */
+enum api_err vm_boot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err, size_t errlen);
+/* Power off, then boot; the same contract as vm_boot. */
+enum api_err vm_reboot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err, size_t errlen);
+enum api_err vm_pause(struct vm *vm, char *err, size_t errlen);
+enum api_err vm_resume(struct vm *vm, char *err, size_t errlen);
+enum api_err vm_power_off(struct vm *vm, char *err, size_t errlen);
+enum api_err vm_console_input(struct vm *vm, const void *buf, size_t len, char *err, size_t errlen);
+/* New JSON objects (the caller puts them): what clients see of a VM. */
+json_object *vm_info_json(const struct vm *vm);
+json_object *vm_counters_json(const struct vm *vm);
+/* Copy the console log from byte offset *pos (absolute) into out; advances *pos.
+ * Bytes that fell out of the ring are skipped. */
+void vm_console_read(const struct vm *vm, uint64_t *pos, struct evbuffer *out);
+/* Power off every VM (broker exit) and free the registry; with restore, the
+ * ones that ran are marked to be booted again at the next start. */
+void vm_registry_free(struct broker *b, bool restore);
+/* At start: boot the VMs marked by a restoring shutdown. */
+void vm_registry_restore(struct broker *b);
+/* Add a VM loaded from the state directory (not running). */
+struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct vm_def *def,
+			   uint64_t created_us);
+
+/* ---- starting processes off the loop (broker_launch.c) ---- */
+
+/* One boot, handed to the launcher thread. vm and its definition are only
+ * read there; the results are installed by vm_boot_finish, in the loop. */
+struct launch_job {
+	struct vm *vm;
+	enum vm_state prev; /* the state to go back to when the boot fails */
+	vm_boot_done_fn *done;
+	void *arg;
+	/* results */
+	enum api_err e;
+	char err[512];
+	int mem_fd;
+	struct core_proc core;
+	struct device_proc devs[DISK_MAX];
+	size_t ndevs;
+};
+
+int launch_start(struct broker *b);
+/* Queue a job (the caller keeps it until vm_boot_finish). Returns 0 or -errno. */
+int launch_submit(struct broker *b, struct launch_job *j);
+/* Cancel queued jobs, let the running one finish, finish them all in the
+ * caller (the loop thread), and end the worker. */
+void launch_stop(struct broker *b);
+/* In the loop: install a finished job into its VM (or undo), tell the waiter,
+ * free the job. */
+void vm_boot_finish(struct launch_job *j);
+
+/* ---- the state directory (broker_state.c) ---- */
+
+int state_open(struct broker *b, const char *dir, char *err, size_t errlen);
+/* Write vm's definition and process ids atomically. Returns 0 or -errno. */
+int state_save(struct broker *b, const struct vm *vm);
+int state_remove(struct broker *b, const struct vm *vm);
+/* Reload every definition; kill what is left of VMs that ran under an earlier
+ * broker. Returns the number loaded or -errno. */
+int state_load(struct broker *b);
+
+/* ---- events, console followers (broker_api_rest.c) ---- */
+
+/* Tell event subscribers about vm (state change, device change). */
+void rest_event(struct broker *b, const struct vm *vm, const char *what, const char *detail);
+/* New console bytes of vm for followers; vm_gone ends their streams. */
+void rest_console_update(struct broker *b, const struct vm *vm, bool vm_gone);
+int rest_start(struct broker *b, int listen_fd, char *err, size_t errlen);
+void rest_stop(struct broker *b);
+
+/* ---- the protobuf RPC API (broker_api_rpc.c) ---- */
+
+void rpc_event(struct broker *b, const struct vm *vm, const char *what, const char *detail);
+void rpc_console_update(struct broker *b, const struct vm *vm, bool vm_gone);
+int rpc_start(struct broker *b, int listen_fd, char *err, size_t errlen);
+void rpc_stop(struct broker *b);
+
+uint64_t broker_now(void);
+uint64_t broker_now_us(void);
+void broker_request_shutdown(struct broker *b);

@@ -1,0 +1,522 @@
+/* The REST/JSON API of cellvm-broker: libevent's evhttp on a unix socket, one
+ * handler for every route, tenants from SO_PEERCRED. Runs in the broker's loop.
+ * UNTRUSTED(client): the request line, headers, query and body; evhttp bounds
+ * the headers and body, json-c parses the body with a depth limit, and
+ * broker_vmdef.c checks what it means. Streams (console follow, events) live in
+ * broker_api_stream.c. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker/broker_api.h"
+#include "common/log.h"
+
+#define REST_JSON_DEPTH	    16
+#define REST_MAX_CONSOLE_IN 4096
+
+const char *api_err_code(enum api_err e)
+{
+	static const char *const codes[] = {
+		[API_OK] = "OK",
+		[API_VM_NOT_FOUND] = "VM_NOT_FOUND",
+		[API_INVALID_ARGUMENT] = "INVALID_ARGUMENT",
+		[API_VM_BUSY] = "VM_BUSY",
+		[API_QUOTA_EXCEEDED] = "QUOTA_EXCEEDED",
+		[API_INTERNAL] = "INTERNAL",
+		[API_NOT_SUPPORTED] = "NOT_SUPPORTED",
+		[API_PERMISSION_DENIED] = "PERMISSION_DENIED",
+	};
+	return codes[e];
+}
+
+int api_err_status(enum api_err e)
+{
+	static const int status[] = {
+		[API_OK] = 200,
+		[API_VM_NOT_FOUND] = 404,
+		[API_INVALID_ARGUMENT] = 400,
+		[API_VM_BUSY] = 503,
+		[API_QUOTA_EXCEEDED] = 403,
+		[API_INTERNAL] = 500,
+		[API_NOT_SUPPORTED] = 501,
+		[API_PERMISSION_DENIED] = 403,
+	};
+	return status[e];
+}
+
+void rest_reply_json(struct evhttp_request *req, int status, json_object *o)
+{
+	struct evbuffer *out = evbuffer_new();
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	evbuffer_add_printf(out, "%s\n", text);
+	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
+	evbuffer_free(out);
+	json_object_put(o);
+}
+
+void rest_reply_error(struct evhttp_request *req, int status, const char *code, const char *msg)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "code", json_object_new_string(code));
+	rest_reply_json(req, status, o);
+}
+
+static void rest_reply_api_err(struct evhttp_request *req, enum api_err e, const char *msg)
+{
+	rest_reply_error(req, api_err_status(e), api_err_code(e), msg);
+}
+
+/* The tenant of the peer on this request's connection. */
+static struct tenant *rest_peer(struct rest *r, struct evhttp_request *req, uid_t *ret_uid)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	int fd;
+
+	if (!evcon)
+		return NULL;
+	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	return fd < 0 ? NULL : tenant_for_socket(&r->b->tenants, fd, ret_uid);
+}
+
+/* UNTRUSTED(client): the body, at most the evhttp body limit. NULL with a
+ * message when it is not one well-formed JSON value. */
+static json_object *rest_body_json(struct evhttp_request *req, char *err, size_t errlen)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct json_tokener *tok;
+	json_object *o = NULL;
+	char *buf;
+
+	if (len == 0 || len > REST_MAX_BODY) {
+		snprintf(err, errlen, "a JSON body is required");
+		return NULL;
+	}
+	buf = malloc(len + 1);
+	tok = json_tokener_new_ex(REST_JSON_DEPTH);
+	if (!buf || !tok)
+		goto out;
+	evbuffer_copyout(in, buf, len);
+	buf[len] = 0;
+	if (strlen(buf) != len) {
+		snprintf(err, errlen, "the body contains a NUL byte");
+		goto out;
+	}
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
+		enum json_tokener_error je = json_tokener_get_error(tok);
+		snprintf(err, errlen, "malformed JSON: %s",
+			 je == json_tokener_continue ? "truncated" : json_tokener_error_desc(je));
+		json_object_put(o);
+		o = NULL;
+		goto out;
+	}
+	/* Only white space may follow the value. */
+	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+		if (!strchr(" \t\r\n", buf[i])) {
+			snprintf(err, errlen, "malformed JSON: data after the value");
+			json_object_put(o);
+			o = NULL;
+			break;
+		}
+out:
+	if (tok)
+		json_tokener_free(tok);
+	free(buf);
+	return o;
+}
+
+static void rest_log(struct rest_call *c, const char *what, const struct vm *vm, enum api_err e)
+{
+	/* Every mutating call, with who asked, on which VM, and how it ended. */
+	log_info("api: tenant=%s uid=%u %s vm=%s -> %s", c->tenant->name, (unsigned)c->uid, what,
+		 vm	       ? vm->id
+		 : c->vm_id[0] ? c->vm_id
+			       : "-",
+		 api_err_code(e));
+}
+
+static void rest_create(struct rest_call *c)
+{
+	char err[512];
+	struct vm_def def;
+	struct vm *vm = NULL;
+	enum api_err e;
+	json_object *body = rest_body_json(c->req, err, sizeof(err)), *o;
+
+	if (!body) {
+		e = API_INVALID_ARGUMENT;
+		goto fail;
+	}
+	if (vmdef_from_json(body, c->tenant, &def, err, sizeof(err)) < 0) {
+		json_object_put(body);
+		e = API_INVALID_ARGUMENT;
+		goto fail;
+	}
+	json_object_put(body);
+	e = vm_create(c->r->b, (int)(c->tenant - c->r->b->tenants.t), &def, &vm, err, sizeof(err));
+	if (e != API_OK) {
+		vmdef_free(&def);
+		goto fail;
+	}
+	rest_log(c, "create", vm, e);
+	o = json_object_new_object();
+	json_object_object_add(o, "vm_id", json_object_new_string(vm->id));
+	rest_reply_json(c->req, 200, o);
+	return;
+fail:
+	rest_log(c, "create", NULL, e);
+	rest_reply_api_err(c->req, e, err);
+}
+
+static void rest_list(struct rest_call *c)
+{
+	json_object *a = json_object_new_array();
+	struct vm *vm;
+
+	TAILQ_FOREACH(vm, &c->r->b->vms, link)
+	{
+		json_object *o;
+
+		if (!c->tenant->admin && &c->r->b->tenants.t[vm->tenant] != c->tenant)
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(vm->id));
+		json_object_object_add(o, "name", json_object_new_string(vm->def.name));
+		json_object_object_add(o, "state",
+				       json_object_new_string(vm_state_name(vm->state)));
+		json_object_object_add(o, "input_backend",
+				       vm->def.input[0] ? json_object_new_string(vm->def.input)
+							: NULL);
+		if (c->tenant->admin)
+			json_object_object_add(
+				o, "tenant",
+				json_object_new_string(c->r->b->tenants.t[vm->tenant].name));
+		json_object_array_add(a, o);
+	}
+	rest_reply_json(c->req, 200, a);
+}
+
+/* A boot in flight: who asked, to log and answer when it is done. */
+struct rest_boot {
+	struct evhttp_request *req;
+	const struct tenant *tenant;
+	uid_t uid;
+	char action[16];
+};
+
+static void rest_on_booted(struct vm *vm, enum api_err e, const char *err, void *arg)
+{
+	struct rest_boot *rb = arg;
+
+	/* The request is still ours: if its client left, evhttp detached it and
+	 * answering frees it. */
+	log_info("api: tenant=%s uid=%u %s vm=%s -> %s", rb->tenant->name, (unsigned)rb->uid,
+		 rb->action, vm->id, api_err_code(e));
+	if (e != API_OK)
+		rest_reply_api_err(rb->req, e, err);
+	else
+		rest_reply_json(rb->req, 200, vm_info_json(vm));
+	free(rb);
+}
+
+static void rest_vm_action(struct rest_call *c, struct vm *vm, const char *action)
+{
+	static const struct {
+		const char *name;
+		enum api_err (*fn)(struct vm *, char *, size_t);
+	} actions[] = {
+		{"pause", vm_pause},
+		{"resume", vm_resume},
+		{"power-off", vm_power_off},
+	};
+	char err[512] = "";
+	enum api_err e = API_INVALID_ARGUMENT;
+
+	if (strcmp(action, "boot") == 0 || strcmp(action, "reboot") == 0) {
+		/* Answered when the VM is up (or failed to come up). */
+		struct rest_boot *rb = calloc(1, sizeof(*rb));
+		if (!rb) {
+			rest_reply_api_err(c->req, API_INTERNAL, "out of memory");
+			return;
+		}
+		*rb = (struct rest_boot){.req = c->req, .tenant = c->tenant, .uid = c->uid};
+		snprintf(rb->action, sizeof(rb->action), "%s", action);
+		e = action[0] == 'b' ? vm_boot(vm, rest_on_booted, rb, err, sizeof(err))
+				     : vm_reboot(vm, rest_on_booted, rb, err, sizeof(err));
+		if (e == API_OK)
+			return;
+		free(rb);
+	} else {
+		for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+			if (strcmp(actions[i].name, action) == 0) {
+				e = actions[i].fn(vm, err, sizeof(err));
+				break;
+			}
+	}
+	rest_log(c, action, vm, e);
+	if (e != API_OK) {
+		rest_reply_api_err(c->req, e, err);
+		return;
+	}
+	rest_reply_json(c->req, 200, vm_info_json(vm));
+}
+
+static void rest_console_in(struct rest_call *c, struct vm *vm)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	size_t len = evbuffer_get_length(in);
+	uint8_t buf[REST_MAX_CONSOLE_IN];
+	char err[128];
+	enum api_err e;
+
+	if (len == 0 || len > sizeof(buf)) {
+		rest_reply_api_err(c->req, API_INVALID_ARGUMENT,
+				   "console input: 1 to 4096 bytes of body");
+		return;
+	}
+	evbuffer_copyout(in, buf, len);
+	e = vm_console_input(vm, buf, len, err, sizeof(err));
+	rest_log(c, "console-input", vm, e);
+	if (e != API_OK) {
+		rest_reply_api_err(c->req, e, err);
+		return;
+	}
+	rest_reply_json(c->req, 200, json_object_new_object());
+}
+
+static bool rest_query_flag(struct evhttp_request *req, const char *key)
+{
+	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyvalq kv;
+	const char *v;
+	bool on;
+
+	if (!q || evhttp_parse_query_str(q, &kv) < 0)
+		return false;
+	v = evhttp_find_header(&kv, key);
+	on = v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+	evhttp_clear_headers(&kv);
+	return on;
+}
+
+/* Routes on one VM: "" (info/delete), counters, console, and the actions. */
+static void rest_vm_route(struct rest_call *c, struct vm *vm, const char *sub)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(c->req);
+	char err[128];
+
+	if (!*sub && m == EVHTTP_REQ_GET) {
+		rest_reply_json(c->req, 200, vm_info_json(vm));
+	} else if (!*sub && m == EVHTTP_REQ_DELETE) {
+		enum api_err e;
+		/* The VM is gone after: keep its id for the log. */
+		snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
+		e = vm_delete(vm, err, sizeof(err));
+		rest_log(c, "delete", NULL, e);
+		if (e != API_OK)
+			rest_reply_api_err(c->req, e, err);
+		else
+			rest_reply_json(c->req, 200, json_object_new_object());
+	} else if (strcmp(sub, "counters") == 0 && m == EVHTTP_REQ_GET) {
+		rest_reply_json(c->req, 200, vm_counters_json(vm));
+	} else if (strcmp(sub, "console") == 0 && m == EVHTTP_REQ_GET) {
+		rest_stream_console(c, vm, rest_query_flag(c->req, "follow"));
+	} else if (strcmp(sub, "console") == 0 && m == EVHTTP_REQ_PUT) {
+		rest_console_in(c, vm);
+	} else if (m == EVHTTP_REQ_PUT &&
+		   (strcmp(sub, "boot") == 0 || strcmp(sub, "pause") == 0 ||
+		    strcmp(sub, "resume") == 0 || strcmp(sub, "reboot") == 0 ||
+		    strcmp(sub, "power-off") == 0)) {
+		rest_vm_action(c, vm, sub);
+	} else {
+		rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED",
+				 "no such operation on a VM, or not with this method");
+	}
+}
+
+static void rest_on_shutdown_sent(struct evhttp_request *req, void *arg)
+{
+	broker_request_shutdown(arg);
+}
+
+static void rest_vmm(struct rest_call *c, const char *what)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(c->req);
+	json_object *o;
+
+	if (strcmp(what, "ping") == 0 && m == EVHTTP_REQ_GET) {
+		o = json_object_new_object();
+		json_object_object_add(o, "version", json_object_new_string(CELLVM_VERSION));
+		json_object_object_add(o, "tenant", json_object_new_string(c->tenant->name));
+		rest_reply_json(c->req, 200, o);
+	} else if (strcmp(what, "shutdown") == 0 && m == EVHTTP_REQ_PUT) {
+		/* The host service is the operator's: only the administrator stops it. */
+		if (!c->tenant->admin) {
+			rest_log(c, "vmm.shutdown", NULL, API_PERMISSION_DENIED);
+			rest_reply_api_err(c->req, API_PERMISSION_DENIED,
+					   "only the administrator can shut the broker down");
+			return;
+		}
+		rest_log(c, "vmm.shutdown", NULL, API_OK);
+		evhttp_request_set_on_complete_cb(c->req, rest_on_shutdown_sent, c->r->b);
+		rest_reply_json(c->req, 200, json_object_new_object());
+	} else {
+		rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED", "no such operation");
+	}
+}
+
+static bool rest_id_ok(const char *id, size_t len)
+{
+	if (len != BROKER_ID_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("0123456789abcdef-", id[i]))
+			return false;
+	return true;
+}
+
+static void rest_dispatch(struct rest_call *c, const char *path)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(c->req);
+	struct vm *vm;
+
+	if (strncmp(path, "/vmm.", 5) == 0) {
+		rest_vmm(c, path + 5);
+	} else if (strcmp(path, "/vm.create") == 0) {
+		if (m != EVHTTP_REQ_POST && m != EVHTTP_REQ_PUT)
+			rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED", "POST /vm.create");
+		else
+			rest_create(c);
+	} else if (strcmp(path, "/vm.list") == 0 && m == EVHTTP_REQ_GET) {
+		rest_list(c);
+	} else if (strcmp(path, "/events") == 0 && m == EVHTTP_REQ_GET) {
+		rest_stream_events(c);
+	} else if (strncmp(path, "/vm.", 4) == 0) {
+		/* Single-VM forms: /vm.info, /vm.boot, ... on the caller's default VM. */
+		const char *sub = path + 4;
+		vm = vm_default(c->r->b, c->tenant);
+		if (!vm) {
+			rest_reply_api_err(c->req, API_VM_NOT_FOUND, "there is no VM yet");
+			return;
+		}
+		snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
+		/* /vm.info is GET /vm/{id}, /vm.delete is DELETE /vm/{id}: nothing else. */
+		if ((strcmp(sub, "info") == 0 && m != EVHTTP_REQ_GET) ||
+		    (strcmp(sub, "delete") == 0 && m != EVHTTP_REQ_DELETE) || !*sub) {
+			rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED",
+					 "GET /vm.info, DELETE /vm.delete");
+			return;
+		}
+		if (strcmp(sub, "info") == 0 || strcmp(sub, "delete") == 0)
+			sub = "";
+		rest_vm_route(c, vm, sub);
+	} else if (strncmp(path, "/vm/", 4) == 0) {
+		const char *id = path + 4, *slash = strchr(id, '/');
+		size_t idlen = slash ? (size_t)(slash - id) : strlen(id);
+
+		/* UNTRUSTED(client): the id; a malformed one is simply not found. */
+		if (rest_id_ok(id, idlen))
+			memcpy(c->vm_id, id, idlen);
+		vm = c->vm_id[0] ? vm_lookup(c->r->b, c->tenant, c->vm_id) : NULL;
+		if (!vm) {
+			rest_reply_api_err(c->req, API_VM_NOT_FOUND, "no such VM");
+			return;
+		}
+		rest_vm_route(c, vm, slash ? slash + 1 : "");
+	} else {
+		rest_reply_error(c->req, 404, "ROUTE_NOT_FOUND", "no such route");
+	}
+}
+
+static void rest_on_request(struct evhttp_request *req, void *arg)
+{
+	struct rest_call c = {.r = arg, .req = req};
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+
+	c.tenant = rest_peer(c.r, req, &c.uid);
+	if (!c.tenant) {
+		rest_reply_api_err(req, API_PERMISSION_DENIED, "this user has no tenant here");
+		return;
+	}
+	if (c.r->b->shutting_down) {
+		rest_reply_api_err(req, API_VM_BUSY, "the broker is shutting down");
+		return;
+	}
+	if (!path || !*path) {
+		rest_reply_error(req, 404, "ROUTE_NOT_FOUND", "no such route");
+		return;
+	}
+	rest_dispatch(&c, path);
+}
+
+/* evhttp asks us for each new connection's bufferevent: the moment to check
+ * that the connection count stays below the limit. */
+static struct bufferevent *rest_on_connection(struct event_base *base, void *arg)
+{
+	struct rest *r = arg;
+
+	rest_guard_connections(r);
+	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+}
+
+int rest_start(struct broker *b, int listen_fd, char *err, size_t errlen)
+{
+	struct rest *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->b = b;
+	b->rest = r;
+	TAILQ_INIT(&r->streams);
+	r->http = evhttp_new(b->base);
+	if (!r->http)
+		goto fail;
+	evhttp_set_max_body_size(r->http, REST_MAX_BODY);
+	evhttp_set_max_headers_size(r->http, REST_MAX_HEADERS);
+	evhttp_set_timeout(r->http, b->client_timeout);
+	evhttp_set_allowed_methods(r->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_DELETE);
+	evhttp_set_default_content_type(r->http, "application/json");
+	evhttp_set_gencb(r->http, rest_on_request, r);
+	evhttp_set_bevcb(r->http, rest_on_connection, r);
+	r->listener = evconnlistener_new(
+		b->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
+	if (!r->listener)
+		goto fail;
+	evconnlistener_set_error_cb(r->listener, rest_on_listen_error);
+	if (!evhttp_bind_listener(r->http, r->listener))
+		goto fail;
+	return rest_streams_init(r);
+fail:
+	snprintf(err, errlen, "cannot start the HTTP server");
+	return -ENOMEM;
+}
+
+void rest_stop(struct broker *b)
+{
+	struct rest *r = b->rest;
+
+	if (!r)
+		return;
+	rest_streams_free(r);
+	if (r->http)
+		evhttp_free(r->http); /* frees the bound listener too */
+	free(r);
+	b->rest = NULL;
+}

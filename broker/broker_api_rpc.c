@@ -1,0 +1,758 @@
+/* The protobuf RPC API of cellvm-broker (proto/api.proto) on a SOCK_SEQPACKET
+ * unix socket: the same operations as the REST API, for programs and cellctl.
+ * Runs in the broker's loop; tenants from SO_PEERCRED at accept.
+ * UNTRUSTED(client): every datagram. Framing (proto/channel.c) refuses
+ * undecodable bytes and fds; unknown fields are refused here; definitions go
+ * through the same checks as REST (they are turned into the REST JSON). A
+ * client that breaks the protocol or does not read its replies is dropped. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api.pb-c.h"
+#include "broker/broker.h"
+#include "common/log.h"
+#include "proto/channel.h"
+#include "proto/ipc.h"
+
+#define RPC_MAX_MSG	       (64 * 1024)
+#define RPC_MAX_CLIENTS	       256
+#define RPC_MAX_CLIENTS_TENANT 64 /* so that one tenant cannot take them all */
+#define RPC_CONSOLE_CHUNK      (32 * 1024)
+
+enum rpc_stream { RPC_NONE, RPC_CONSOLE, RPC_EVENTS };
+
+struct rpc_client {
+	TAILQ_ENTRY(rpc_client) link;
+	struct rpc *r;
+	int fd;
+	struct event *ev;
+	struct tenant *tenant;
+	uid_t uid;
+	enum rpc_stream stream;
+	bool dead;    /* broke the protocol or stopped reading: freed by the caller */
+	bool waiting; /* a boot answers it later: not read, not freed until then */
+	char pending_action[16];
+	char vm_id[BROKER_ID_LEN + 1];
+	uint64_t pos;
+};
+
+struct rpc {
+	struct broker *b;
+	int lfd;
+	struct event *lev;
+	TAILQ_HEAD(, rpc_client) clients;
+	size_t nclients;
+};
+
+static void rpc_free(struct rpc_client *c)
+{
+	TAILQ_REMOVE(&c->r->clients, c, link);
+	c->r->nclients--;
+	event_free(c->ev);
+	close(c->fd);
+	free(c);
+}
+
+/* Send one Response; false (and the client dropped) when it cannot take it. */
+static bool rpc_send(struct rpc_client *c, Cellvm__Api__Response *m)
+{
+	if (c->dead)
+		return false;
+	int r = channel_send(c->fd, &m->base, RPC_MAX_MSG, NULL, 0);
+
+	if (r < 0) {
+		/* -EAGAIN: the client does not read its replies; never wait for it. */
+		log_debug("rpc: dropping a client: %s", strerror(-r));
+		c->dead = true;
+		return false;
+	}
+	return true;
+}
+
+static bool rpc_error(struct rpc_client *c, enum api_err e, const char *msg)
+{
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__Error er = CELLVM__API__ERROR__INIT;
+
+	er.code = (char *)api_err_code(e);
+	er.message = (char *)msg;
+	m.msg_case = CELLVM__API__RESPONSE__MSG_ERROR;
+	m.error = &er;
+	return rpc_send(c, &m);
+}
+
+static bool rpc_ok(struct rpc_client *c)
+{
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__Ok ok = CELLVM__API__OK__INIT;
+
+	m.msg_case = CELLVM__API__RESPONSE__MSG_OK;
+	m.ok = &ok;
+	return rpc_send(c, &m);
+}
+
+static const char *rpc_jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return "";
+	return json_object_get_string(v);
+}
+
+static int64_t rpc_jint(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_int64(v) : 0;
+}
+
+/* The VmInfo of vm, from the REST JSON (one source for both APIs). Strings
+ * point into *ret_json, which the caller puts after sending. */
+struct rpc_info {
+	Cellvm__Api__VmInfo info;
+	Cellvm__Api__VmDefinition def;
+	Cellvm__Api__DeviceInfo devs[DISK_MAX], *pdevs[DISK_MAX];
+	char *disks[DISK_MAX];
+	char diskbuf[DISK_MAX][PATH_MAX + 64];
+	Cellvm__Api__NetDefinition nets[BROKER_NET_MAX], *pnets[BROKER_NET_MAX];
+	json_object *json;
+};
+
+static void rpc_info_fill(struct rpc_info *ri, const struct vm *vm)
+{
+	json_object *o = vm_info_json(vm), *devs;
+
+	ri->json = o;
+	cellvm__api__vm_info__init(&ri->info);
+	cellvm__api__vm_definition__init(&ri->def);
+	ri->info.id = (char *)rpc_jstr(o, "id");
+	ri->info.name = (char *)rpc_jstr(o, "name");
+	ri->info.tenant = (char *)rpc_jstr(o, "tenant");
+	ri->info.state = (char *)rpc_jstr(o, "state");
+	ri->info.input_backend = (char *)rpc_jstr(o, "input_backend");
+	ri->info.created_at = (uint64_t)rpc_jint(o, "created_at");
+	ri->info.boots = (uint32_t)rpc_jint(o, "boots");
+	ri->info.last_exit = (char *)rpc_jstr(o, "last_exit");
+	ri->info.core_pid = (int32_t)rpc_jint(o, "core_pid");
+	if (json_object_object_get_ex(o, "devices", &devs))
+		for (size_t i = 0; i < json_object_array_length(devs) && i < DISK_MAX; i++) {
+			json_object *d = json_object_array_get_idx(devs, i), *run;
+			cellvm__api__device_info__init(&ri->devs[i]);
+			ri->devs[i].kind = (char *)rpc_jstr(d, "kind");
+			ri->devs[i].running = json_object_object_get_ex(d, "running", &run) &&
+					      json_object_get_boolean(run);
+			ri->devs[i].pid = (int32_t)rpc_jint(d, "pid");
+			ri->pdevs[i] = &ri->devs[i];
+			ri->info.n_devices = i + 1;
+		}
+	ri->info.devices = ri->pdevs;
+	ri->def.name = (char *)vm->def.name;
+	ri->def.cpus = vm->def.cpus;
+	ri->def.memory_bytes = vm->def.memory;
+	ri->def.kernel = (char *)vm->def.kernel;
+	ri->def.initrd = (char *)vm->def.initrd;
+	ri->def.cmdline = (char *)vm->def.cmdline;
+	ri->def.input_backend = (char *)vm->def.input;
+	for (size_t i = 0; i < vm->def.ndisks; i++) {
+		const struct disk_opt *d = &vm->def.disks[i];
+		snprintf(ri->diskbuf[i], sizeof(ri->diskbuf[i]), "path=%s%s%s%s%s,queues=%u",
+			 d->path, d->readonly ? ",readonly=on" : "", d->direct ? ",direct=on" : "",
+			 d->serial[0] ? ",serial=" : "", d->serial, d->queues);
+		ri->disks[i] = ri->diskbuf[i];
+	}
+	ri->def.n_disks = vm->def.ndisks;
+	ri->def.disks = ri->disks;
+	for (size_t i = 0; i < vm->def.nnets; i++) {
+		cellvm__api__net_definition__init(&ri->nets[i]);
+		ri->nets[i].tap = (char *)vm->def.nets[i].tap;
+		ri->nets[i].mac = (char *)vm->def.nets[i].mac;
+		ri->nets[i].queues = vm->def.nets[i].queues;
+		ri->pnets[i] = &ri->nets[i];
+	}
+	ri->def.n_nets = vm->def.nnets;
+	ri->def.nets = ri->pnets;
+	ri->info.definition = &ri->def;
+}
+
+static void rpc_send_info(struct rpc_client *c, const struct vm *vm)
+{
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	struct rpc_info *ri = calloc(1, sizeof(*ri));
+
+	if (!ri) {
+		rpc_error(c, API_INTERNAL, "out of memory");
+		return;
+	}
+	rpc_info_fill(ri, vm);
+	m.msg_case = CELLVM__API__RESPONSE__MSG_INFO;
+	m.info = &ri->info;
+	rpc_send(c, &m);
+	json_object_put(ri->json);
+	free(ri);
+}
+
+static void rpc_list(struct rpc_client *c)
+{
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__VmList l = CELLVM__API__VM_LIST__INIT;
+	struct rpc_info **ris = calloc(c->r->b->nvms + 1, sizeof(*ris));
+	Cellvm__Api__VmInfo **infos = calloc(c->r->b->nvms + 1, sizeof(*infos));
+	struct vm *vm;
+	size_t n = 0;
+
+	if (!ris || !infos)
+		goto out;
+	TAILQ_FOREACH(vm, &c->r->b->vms, link)
+	{
+		if (!c->tenant->admin && &c->r->b->tenants.t[vm->tenant] != c->tenant)
+			continue;
+		ris[n] = calloc(1, sizeof(**ris));
+		if (!ris[n])
+			goto out;
+		rpc_info_fill(ris[n], vm);
+		infos[n] = &ris[n]->info;
+		n++;
+	}
+	l.n_vms = n;
+	l.vms = infos;
+	m.msg_case = CELLVM__API__RESPONSE__MSG_LIST;
+	m.list = &l;
+	/* A long list may not fit one datagram: then the client gets an error. */
+	if (protobuf_c_message_get_packed_size(&m.base) > RPC_MAX_MSG)
+		rpc_error(c, API_INTERNAL, "the list is larger than one RPC message");
+	else
+		rpc_send(c, &m);
+out:
+	for (size_t i = 0; ris && i < n; i++) {
+		json_object_put(ris[i]->json);
+		free(ris[i]);
+	}
+	free(ris);
+	free(infos);
+}
+
+static void rpc_counters(struct rpc_client *c, const struct vm *vm)
+{
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__CountersReply cr = CELLVM__API__COUNTERS_REPLY__INIT;
+	Cellvm__Api__DeviceCounters dc[DISK_MAX], *pdc[DISK_MAX];
+	json_object *o = vm_counters_json(vm), *devs;
+
+	cr.boots = (uint32_t)rpc_jint(o, "boots");
+	cr.console_bytes = (uint64_t)rpc_jint(o, "console_bytes");
+	if (json_object_object_get_ex(o, "devices", &devs))
+		for (size_t i = 0; i < json_object_array_length(devs) && i < DISK_MAX; i++) {
+			json_object *d = json_object_array_get_idx(devs, i);
+			cellvm__api__device_counters__init(&dc[i]);
+			dc[i].index = (uint32_t)i;
+			dc[i].kind = (char *)rpc_jstr(d, "kind");
+			dc[i].state = (char *)rpc_jstr(d, "state");
+			dc[i].restarts = (uint32_t)rpc_jint(d, "restarts");
+			dc[i].host_read_bytes = (uint64_t)rpc_jint(d, "host_read_bytes");
+			dc[i].host_write_bytes = (uint64_t)rpc_jint(d, "host_write_bytes");
+			pdc[i] = &dc[i];
+			cr.n_devices = i + 1;
+		}
+	cr.devices = pdc;
+	m.msg_case = CELLVM__API__RESPONSE__MSG_COUNTERS;
+	m.counters = &cr;
+	rpc_send(c, &m);
+	json_object_put(o);
+}
+
+/* UNTRUSTED(client): the definition becomes the REST JSON body and goes
+ * through vmdef_from_json, like a POST /vm.create. */
+static json_object *rpc_def_json(const Cellvm__Api__VmDefinition *d)
+{
+	json_object *o = json_object_new_object();
+
+	if (d->name && *d->name)
+		json_object_object_add(o, "name", json_object_new_string(d->name));
+	if (d->cpus)
+		json_object_object_add(o, "cpus", json_object_new_int64(d->cpus));
+	if (d->memory_bytes)
+		json_object_object_add(o, "memory",
+				       json_object_new_int64(d->memory_bytes > INT64_MAX
+								     ? INT64_MAX
+								     : (int64_t)d->memory_bytes));
+	json_object_object_add(o, "kernel", json_object_new_string(d->kernel ? d->kernel : ""));
+	if (d->initrd && *d->initrd)
+		json_object_object_add(o, "initrd", json_object_new_string(d->initrd));
+	if (d->cmdline && *d->cmdline)
+		json_object_object_add(o, "cmdline", json_object_new_string(d->cmdline));
+	if (d->n_disks) {
+		json_object *a = json_object_new_array();
+		for (size_t i = 0; i < d->n_disks; i++)
+			json_object_array_add(a, json_object_new_string(d->disks[i]));
+		json_object_object_add(o, "disks", a);
+	}
+	if (d->n_nets) {
+		json_object *a = json_object_new_array();
+		for (size_t i = 0; i < d->n_nets; i++) {
+			json_object *n = json_object_new_object();
+			json_object_object_add(n, "tap", json_object_new_string(d->nets[i]->tap));
+			if (d->nets[i]->mac && *d->nets[i]->mac)
+				json_object_object_add(n, "mac",
+						       json_object_new_string(d->nets[i]->mac));
+			if (d->nets[i]->queues)
+				json_object_object_add(n, "queues",
+						       json_object_new_int64(d->nets[i]->queues));
+			json_object_array_add(a, n);
+		}
+		json_object_object_add(o, "nets", a);
+	}
+	if (d->input_backend && *d->input_backend) {
+		json_object *in = json_object_new_object();
+		json_object_object_add(in, "backend", json_object_new_string(d->input_backend));
+		json_object_object_add(o, "input_config", in);
+	}
+	return o;
+}
+
+static void rpc_log(struct rpc_client *c, const char *what, const char *vm_id, enum api_err e)
+{
+	log_info("rpc: tenant=%s uid=%u %s vm=%s -> %s", c->tenant->name, (unsigned)c->uid, what,
+		 vm_id && *vm_id ? vm_id : "-", api_err_code(e));
+}
+
+static void rpc_create(struct rpc_client *c, const Cellvm__Api__Create *cr)
+{
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__Created cd = CELLVM__API__CREATED__INIT;
+	char err[512];
+	struct vm_def def;
+	struct vm *vm = NULL;
+	enum api_err e = API_INVALID_ARGUMENT;
+	json_object *o;
+
+	if (!cr->definition) {
+		snprintf(err, sizeof(err), "definition is required");
+		goto fail;
+	}
+	o = rpc_def_json(cr->definition);
+	if (vmdef_from_json(o, c->tenant, &def, err, sizeof(err)) < 0) {
+		json_object_put(o);
+		goto fail;
+	}
+	json_object_put(o);
+	e = vm_create(c->r->b, (int)(c->tenant - c->r->b->tenants.t), &def, &vm, err, sizeof(err));
+	if (e != API_OK) {
+		vmdef_free(&def);
+		goto fail;
+	}
+	rpc_log(c, "create", vm->id, e);
+	cd.vm_id = vm->id;
+	m.msg_case = CELLVM__API__RESPONSE__MSG_CREATED;
+	m.created = &cd;
+	rpc_send(c, &m);
+	return;
+fail:
+	rpc_log(c, "create", NULL, e);
+	rpc_error(c, e, err);
+}
+
+/* The VM a request names (empty: the default VM), or NULL with the error sent. */
+static struct vm *rpc_vm(struct rpc_client *c, const char *id)
+{
+	struct vm *vm =
+		id && *id ? vm_lookup(c->r->b, c->tenant, id) : vm_default(c->r->b, c->tenant);
+
+	if (!vm)
+		rpc_error(c, API_VM_NOT_FOUND, "no such VM");
+	return vm;
+}
+
+static void rpc_on_booted(struct vm *vm, enum api_err e, const char *err, void *arg)
+{
+	struct rpc_client *c = arg;
+
+	rpc_log(c, c->pending_action, vm->id, e);
+	if (e != API_OK)
+		rpc_error(c, e, err);
+	else
+		rpc_send_info(c, vm);
+	/* Back to reading this client's requests (paused while it waited). */
+	if (!c->dead && event_add(c->ev, NULL) < 0)
+		c->dead = true;
+	c->waiting = false;
+	if (c->dead)
+		rpc_free(c);
+}
+
+static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
+{
+	static const struct {
+		const char *name;
+		enum api_err (*fn)(struct vm *, char *, size_t);
+	} actions[] = {
+		[CELLVM__API__ACTION__ACTION_BOOT] = {"boot", NULL},
+		[CELLVM__API__ACTION__ACTION_PAUSE] = {"pause", vm_pause},
+		[CELLVM__API__ACTION__ACTION_RESUME] = {"resume", vm_resume},
+		[CELLVM__API__ACTION__ACTION_REBOOT] = {"reboot", NULL},
+		[CELLVM__API__ACTION__ACTION_POWER_OFF] = {"power-off", vm_power_off},
+	};
+	struct vm *vm = rpc_vm(c, a->vm_id);
+	char err[512] = "";
+	enum api_err e;
+
+	if (!vm)
+		return;
+	if ((unsigned)a->action >= sizeof(actions) / sizeof(actions[0]) ||
+	    !actions[a->action].name) {
+		rpc_error(c, API_INVALID_ARGUMENT, "unknown action");
+		return;
+	}
+	if (!actions[a->action].fn) {
+		/* Boot and reboot answer when the VM is up; until then this client's
+		 * next requests wait (replies stay in order). */
+		snprintf(c->pending_action, sizeof(c->pending_action), "%s",
+			 actions[a->action].name);
+		e = a->action == CELLVM__API__ACTION__ACTION_BOOT
+			    ? vm_boot(vm, rpc_on_booted, c, err, sizeof(err))
+			    : vm_reboot(vm, rpc_on_booted, c, err, sizeof(err));
+		if (e == API_OK) {
+			c->waiting = true;
+			event_del(c->ev);
+			return;
+		}
+	} else {
+		e = actions[a->action].fn(vm, err, sizeof(err));
+	}
+	rpc_log(c, actions[a->action].name, vm->id, e);
+	if (e != API_OK)
+		rpc_error(c, e, err);
+	else
+		rpc_send_info(c, vm);
+}
+
+static void rpc_console(struct rpc_client *c, const Cellvm__Api__Console *cs)
+{
+	struct vm *vm = rpc_vm(c, cs->vm_id);
+	struct evbuffer *buf;
+
+	if (!vm)
+		return;
+	c->pos = 0;
+	snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
+	buf = evbuffer_new();
+	vm_console_read(vm, &c->pos, buf);
+	/* The log so far, in chunks; then, when following, whatever comes. */
+	do {
+		Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+		Cellvm__Api__ConsoleData d = CELLVM__API__CONSOLE_DATA__INIT;
+		uint8_t chunk[RPC_CONSOLE_CHUNK];
+		int n = evbuffer_remove(buf, chunk, sizeof(chunk));
+
+		d.data.data = chunk;
+		d.data.len = n > 0 ? (size_t)n : 0;
+		d.end = !cs->follow && evbuffer_get_length(buf) == 0;
+		m.msg_case = CELLVM__API__RESPONSE__MSG_CONSOLE;
+		m.console = &d;
+		if (!rpc_send(c, &m)) {
+			evbuffer_free(buf);
+			return;
+		}
+	} while (evbuffer_get_length(buf));
+	evbuffer_free(buf);
+	if (cs->follow)
+		c->stream = RPC_CONSOLE;
+}
+
+/* One request; on failure to answer, c->dead is set. */
+static void rpc_handle(struct rpc_client *c, Cellvm__Api__Request *q, uint32_t which)
+{
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	struct vm *vm;
+	char err[256];
+
+	switch (which) {
+	case CELLVM__API__REQUEST__MSG_PING: {
+		Cellvm__Api__Pong p = CELLVM__API__PONG__INIT;
+		p.version = (char *)CELLVM_VERSION;
+		p.tenant = c->tenant->name;
+		m.msg_case = CELLVM__API__RESPONSE__MSG_PONG;
+		m.pong = &p;
+		rpc_send(c, &m);
+		break;
+	}
+	case CELLVM__API__REQUEST__MSG_SHUTDOWN:
+		if (!c->tenant->admin) {
+			rpc_log(c, "vmm.shutdown", NULL, API_PERMISSION_DENIED);
+			rpc_error(c, API_PERMISSION_DENIED,
+				  "only the administrator can shut the broker down");
+			break;
+		}
+		rpc_log(c, "vmm.shutdown", NULL, API_OK);
+		if (rpc_ok(c))
+			broker_request_shutdown(c->r->b);
+		break;
+	case CELLVM__API__REQUEST__MSG_CREATE: rpc_create(c, q->create); break;
+	case CELLVM__API__REQUEST__MSG_LIST: rpc_list(c); break;
+	case CELLVM__API__REQUEST__MSG_INFO:
+		if ((vm = rpc_vm(c, q->info->vm_id)))
+			rpc_send_info(c, vm);
+		break;
+	case CELLVM__API__REQUEST__MSG_ACTION: rpc_action(c, q->action); break;
+	case CELLVM__API__REQUEST__MSG_DELETE:
+		if ((vm = rpc_vm(c, q->delete_->vm_id))) {
+			char id[BROKER_ID_LEN + 1];
+			enum api_err e;
+
+			snprintf(id, sizeof(id), "%s", vm->id);
+			e = vm_delete(vm, err, sizeof(err));
+			rpc_log(c, "delete", id, e);
+			if (e == API_OK)
+				rpc_ok(c);
+			else
+				rpc_error(c, e, err);
+		}
+		break;
+	case CELLVM__API__REQUEST__MSG_COUNTERS:
+		if ((vm = rpc_vm(c, q->counters->vm_id)))
+			rpc_counters(c, vm);
+		break;
+	case CELLVM__API__REQUEST__MSG_CONSOLE: rpc_console(c, q->console); break;
+	case CELLVM__API__REQUEST__MSG_CONSOLE_INPUT:
+		if ((vm = rpc_vm(c, q->console_input->vm_id))) {
+			enum api_err e = API_INVALID_ARGUMENT;
+			snprintf(err, sizeof(err), "console input: 1 to 4096 bytes");
+			if (q->console_input->data.len >= 1 && q->console_input->data.len <= 4096)
+				e = vm_console_input(vm, q->console_input->data.data,
+						     q->console_input->data.len, err, sizeof(err));
+			rpc_log(c, "console-input", vm->id, e);
+			if (e == API_OK)
+				rpc_ok(c);
+			else
+				rpc_error(c, e, err);
+		}
+		break;
+	case CELLVM__API__REQUEST__MSG_EVENTS:
+		if (rpc_ok(c))
+			c->stream = RPC_EVENTS;
+		break;
+	default: rpc_error(c, API_INVALID_ARGUMENT, "unknown request"); break;
+	}
+}
+
+/* protobuf-c keeps fields it does not know; the API refuses them. */
+static bool rpc_unknown_fields(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d;
+
+	if (!m)
+		return false;
+	if (m->n_unknown_fields)
+		return true;
+	d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m;
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *a =
+				*(ProtobufCMessage *const *const *)(base + f->offset);
+			for (size_t k = 0; k < n; k++)
+				if (rpc_unknown_fields(a[k]))
+					return true;
+		} else {
+			/* A oneof member that is not the set case shares the storage. */
+			if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+			    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+				continue;
+			if (rpc_unknown_fields(*(ProtobufCMessage *const *)(base + f->offset)))
+				return true;
+		}
+	}
+	return false;
+}
+
+static void rpc_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct rpc_client *c = arg;
+	Cellvm__Api__Request *q = NULL;
+	int fds[IPC_MAX_FDS];
+	size_t nfds = 0;
+	uint32_t which;
+	int r;
+
+	r = channel_recv(c->fd, &cellvm__api__request__descriptor, RPC_MAX_MSG,
+			 (ProtobufCMessage **)&q, &which, fds, IPC_MAX_FDS, &nfds);
+	if (r == -EAGAIN || r == -EINTR)
+		return;
+	if (r < 0 || nfds) {
+		ipc_close_fds(fds, nfds);
+		if (r >= 0)
+			protobuf_c_message_free_unpacked(&q->base, NULL);
+		/* EOF is a client leaving; anything else is a violation: tell it why. */
+		if (r != -ECONNRESET)
+			rpc_error(c, API_INVALID_ARGUMENT,
+				  nfds ? "no fds are accepted"
+				       : "undecodable or oversized request");
+		rpc_free(c);
+		return;
+	}
+	if (!c->tenant) {
+		rpc_error(c, API_PERMISSION_DENIED, "this user has no tenant here");
+		c->dead = true;
+	} else if (c->stream != RPC_NONE)
+		rpc_error(c, API_INVALID_ARGUMENT, "this connection carries a stream");
+	else if (rpc_unknown_fields(&q->base))
+		rpc_error(c, API_INVALID_ARGUMENT, "unknown fields in the request");
+	else
+		rpc_handle(c, q, which);
+	protobuf_c_message_free_unpacked(&q->base, NULL);
+	if (c->dead && !c->waiting)
+		rpc_free(c);
+}
+
+static void rpc_on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct rpc *r = arg;
+	struct rpc_client *c;
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return; /* EAGAIN, or EMFILE: the REST guard pauses the other door */
+	c = calloc(1, sizeof(*c));
+	if (!c || r->nclients >= RPC_MAX_CLIENTS) {
+		free(c);
+		close(fd);
+		return;
+	}
+	c->r = r;
+	c->fd = fd;
+	c->tenant = tenant_for_socket(&r->b->tenants, fd, &c->uid);
+	if (c->tenant) {
+		struct rpc_client *o;
+		size_t mine = 0;
+
+		TAILQ_FOREACH(o, &r->clients, link)
+		mine += o->tenant == c->tenant;
+		if (mine >= RPC_MAX_CLIENTS_TENANT) {
+			close(fd);
+			free(c);
+			return;
+		}
+	}
+	c->ev = event_new(r->b->base, fd, EV_READ | EV_PERSIST, rpc_on_read, c);
+	if (!c->ev) {
+		close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&r->clients, c, link);
+	r->nclients++;
+	/* A peer without a tenant is refused at its first request (answering
+	 * before it sent one could lose the answer in the hang-up). */
+	event_add(c->ev, NULL);
+}
+
+void rpc_event(struct broker *b, const struct vm *vm, const char *what, const char *detail)
+{
+	struct rpc_client *c, *next;
+
+	if (!b->rpc)
+		return;
+	for (c = TAILQ_FIRST(&b->rpc->clients); c; c = next) {
+		Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+		Cellvm__Api__Event e = CELLVM__API__EVENT__INIT;
+
+		next = TAILQ_NEXT(c, link);
+		if (c->stream != RPC_EVENTS ||
+		    (!c->tenant->admin && c->tenant != &b->tenants.t[vm->tenant]))
+			continue;
+		e.seq = b->event_seq;
+		e.time = broker_now();
+		e.vm_id = (char *)vm->id;
+		e.name = (char *)vm->def.name;
+		e.event = (char *)what;
+		e.detail = (char *)(detail ? detail : "");
+		m.msg_case = CELLVM__API__RESPONSE__MSG_EVENT;
+		m.event = &e;
+		if (!rpc_send(c, &m))
+			rpc_free(c);
+	}
+}
+
+void rpc_console_update(struct broker *b, const struct vm *vm, bool vm_gone)
+{
+	struct rpc_client *c, *next;
+
+	if (!b->rpc)
+		return;
+	for (c = TAILQ_FIRST(&b->rpc->clients); c; c = next) {
+		struct evbuffer *buf;
+
+		next = TAILQ_NEXT(c, link);
+		if (c->stream != RPC_CONSOLE || strcmp(c->vm_id, vm->id) != 0)
+			continue;
+		buf = evbuffer_new();
+		vm_console_read(vm, &c->pos, buf);
+		while (!c->dead && (evbuffer_get_length(buf) || vm_gone)) {
+			Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+			Cellvm__Api__ConsoleData d = CELLVM__API__CONSOLE_DATA__INIT;
+			uint8_t chunk[RPC_CONSOLE_CHUNK];
+			int n = evbuffer_remove(buf, chunk, sizeof(chunk));
+
+			d.data.data = chunk;
+			d.data.len = n > 0 ? (size_t)n : 0;
+			d.end = vm_gone && evbuffer_get_length(buf) == 0;
+			m.msg_case = CELLVM__API__RESPONSE__MSG_CONSOLE;
+			m.console = &d;
+			rpc_send(c, &m);
+			if (d.end)
+				c->stream = RPC_NONE;
+			if (d.end)
+				break;
+		}
+		evbuffer_free(buf);
+		if (c->dead)
+			rpc_free(c);
+	}
+}
+
+int rpc_start(struct broker *b, int listen_fd, char *err, size_t errlen)
+{
+	struct rpc *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->b = b;
+	r->lfd = listen_fd;
+	TAILQ_INIT(&r->clients);
+	r->lev = event_new(b->base, listen_fd, EV_READ | EV_PERSIST, rpc_on_accept, r);
+	if (!r->lev || event_add(r->lev, NULL) < 0) {
+		snprintf(err, errlen, "cannot watch the RPC socket");
+		if (r->lev)
+			event_free(r->lev);
+		free(r);
+		return -ENOMEM;
+	}
+	b->rpc = r;
+	return 0;
+}
+
+void rpc_stop(struct broker *b)
+{
+	struct rpc *r = b->rpc;
+	struct rpc_client *c;
+
+	if (!r)
+		return;
+	while ((c = TAILQ_FIRST(&r->clients)))
+		rpc_free(c);
+	event_free(r->lev);
+	close(r->lfd);
+	free(r);
+	b->rpc = NULL;
+}

@@ -1,0 +1,368 @@
+/* cellvm-broker: the host service. Parses its options, loads the tenant
+ * configuration and the state directory, opens its API socket (or takes it
+ * from systemd), then runs one libevent loop until SIGTERM or PUT
+ * /vmm.shutdown. The only privileged cellvm process; see docs/broker.md. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/fdutil.h"
+#include "common/log.h"
+#include "common/parse.h"
+
+struct broker_opts {
+	const char *api_socket, *rpc_socket, *state_dir, *config;
+	/* Detaching moves to "/": every path made absolute first. */
+	char api_abs[PATH_MAX], rpc_abs[PATH_MAX], state_abs[PATH_MAX], config_abs[PATH_MAX];
+	bool foreground, restore;
+	uint32_t client_timeout;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cellvm-broker [--api-socket PATH] [--rpc-socket PATH] [--state-dir DIR]\n"
+		"                     [--config FILE] [--foreground] [--client-timeout SECS]\n"
+		"  --api-socket PATH   REST/JSON socket (default %s)\n"
+		"  --rpc-socket PATH   protobuf RPC socket (default %s)\n"
+		"  --state-dir DIR     VM definitions (default %s)\n"
+		"  --config FILE       tenants and quotas (default %s)\n"
+		"  --foreground        do not detach (implied under systemd)\n"
+		"  --client-timeout S  seconds a client may take per request (default 10)\n"
+		"  --on-exit stop|restore  running VMs are powered off at exit; restore boots\n"
+		"                      them again at the next start (default stop)\n",
+		BROKER_DEFAULT_API_SOCKET, BROKER_DEFAULT_RPC_SOCKET, BROKER_DEFAULT_STATE_DIR,
+		BROKER_DEFAULT_CONFIG);
+}
+
+void broker_request_shutdown(struct broker *b)
+{
+	if (b->shutting_down)
+		return;
+	log_info("shutting down: running VMs are powered off");
+	b->shutting_down = true;
+	if (b->have_systemd)
+		sd_notify(0, "STOPPING=1\nSTATUS=Stopping: powering off the VMs");
+	event_base_loopexit(b->base, NULL);
+}
+
+static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	broker_request_shutdown(arg);
+}
+
+static void broker_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+	char status[96];
+
+	/* Sent from the loop itself: a stuck loop stops the pings and systemd
+	 * restarts us. */
+	snprintf(status, sizeof(status), "WATCHDOG=1\nSTATUS=Serving %zu VMs", b->nvms);
+	sd_notify(0, status);
+}
+
+/* Create and listen on a unix socket of type at path, replacing a stale one. */
+static int broker_listen(const char *path, int type, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char dir[sizeof(sa.sun_path)], *slash;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: path too long for a unix socket", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		/* Clients of every tenant connect: the directory is searchable. */
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+			return r;
+		}
+	}
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	/* A socket file left by a broker that died: nobody listens on it. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		snprintf(err, errlen, "%s: another broker is listening there", path);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	/* Access is decided per peer by SO_PEERCRED and the tenant map, so any
+	 * local user may connect. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
+	    listen(fd, 128) < 0)
+		goto fail;
+	return fd;
+fail:
+	r = -errno;
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* Socket activation: the REST socket (a stream socket named "api", or the
+ * first stream socket) and the RPC socket (a seqpacket socket) from systemd.
+ * Each is -ENOENT when systemd did not pass it; other fds are closed. */
+static void broker_systemd_sockets(int *ret_api, int *ret_rpc)
+{
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
+
+	*ret_api = *ret_rpc = -ENOENT;
+	for (int i = 0; i < n; i++) {
+		int cand = SD_LISTEN_FDS_START + i;
+		if (*ret_api < 0 && sd_is_socket_unix(cand, SOCK_STREAM, 1, NULL, 0) > 0 &&
+		    (!names || strcmp(names[i], "rpc") != 0))
+			*ret_api = cand;
+		else if (*ret_rpc < 0 && sd_is_socket_unix(cand, SOCK_SEQPACKET, 1, NULL, 0) > 0)
+			*ret_rpc = cand;
+		else
+			close(cand);
+	}
+	for (int i = 0; names && names[i]; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int broker_abs_path(const char *p, char *out)
+{
+	char cwd[PATH_MAX];
+
+	if (p[0] == '/')
+		return snprintf(out, PATH_MAX, "%s", p) < PATH_MAX ? 0 : -ENAMETOOLONG;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	return snprintf(out, PATH_MAX, "%s/%s", cwd, p) < PATH_MAX ? 0 : -ENAMETOOLONG;
+}
+
+static int broker_parse(int argc, char **argv, struct broker_opts *o)
+{
+	static const struct option opts[] = {
+		{"api-socket", required_argument, NULL, 'a'},
+		{"rpc-socket", required_argument, NULL, 'r'},
+		{"state-dir", required_argument, NULL, 's'},
+		{"config", required_argument, NULL, 'c'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"client-timeout", required_argument, NULL, 't'},
+		{"on-exit", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	*o = (struct broker_opts){.api_socket = BROKER_DEFAULT_API_SOCKET,
+				  .rpc_socket = BROKER_DEFAULT_RPC_SOCKET,
+				  .state_dir = BROKER_DEFAULT_STATE_DIR,
+				  .config = BROKER_DEFAULT_CONFIG,
+				  .client_timeout = 10};
+	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': o->api_socket = optarg; break;
+		case 'r': o->rpc_socket = optarg; break;
+		case 's': o->state_dir = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 't':
+			if (parse_u32(optarg, 1, 3600, &o->client_timeout) < 0) {
+				log_err("--client-timeout: 1 to 3600 seconds");
+				return 2;
+			}
+			break;
+		case 'o':
+			if (strcmp(optarg, "stop") != 0 && strcmp(optarg, "restore") != 0) {
+				log_err("--on-exit: stop or restore");
+				return 2;
+			}
+			o->restore = optarg[0] == 'r';
+			break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	if (broker_abs_path(o->api_socket, o->api_abs) < 0 ||
+	    broker_abs_path(o->rpc_socket, o->rpc_abs) < 0 ||
+	    broker_abs_path(o->state_dir, o->state_abs) < 0 ||
+	    broker_abs_path(o->config, o->config_abs) < 0) {
+		log_err("path too long");
+		return 2;
+	}
+	o->api_socket = o->api_abs;
+	o->rpc_socket = o->rpc_abs;
+	o->state_dir = o->state_abs;
+	o->config = o->config_abs;
+	return 0;
+}
+
+static void broker_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	/* Every VM holds a few fds and every client one: use what we may. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* The socket systemd passed (made non-blocking: the loop accepts until
+ * EAGAIN), or our own at path. */
+static int broker_socket(int passed, const char *path, int type, bool *ret_own, char *err,
+			 size_t errlen)
+{
+	*ret_own = passed == -ENOENT;
+	if (*ret_own)
+		return broker_listen(path, type, err, errlen);
+	if (fd_set_nonblock(passed, 1) < 0 || fcntl(passed, F_SETFD, FD_CLOEXEC) < 0) {
+		snprintf(err, errlen, "socket from systemd: %s", strerror(errno));
+		return -errno;
+	}
+	return passed;
+}
+
+static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int rfd)
+{
+	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL;
+	char err[512];
+	bool own_socket = false, own_rpc = false;
+	uint64_t wd_usec = 0;
+	int r, n;
+
+	r = tenant_config_load(&b->tenants, o->config, err, sizeof(err));
+	if (r < 0) {
+		log_err("config: %s", err);
+		return 2;
+	}
+	r = state_open(b, o->state_dir, err, sizeof(err));
+	if (r < 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	n = state_load(b);
+	if (n < 0) {
+		log_err("state directory: %s", strerror(-n));
+		return 1;
+	}
+	fd = broker_socket(fd, o->api_socket, SOCK_STREAM, &own_socket, err, sizeof(err));
+	if (fd < 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	r = rest_start(b, fd, err, sizeof(err));
+	if (r < 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	rfd = broker_socket(rfd, o->rpc_socket, SOCK_SEQPACKET, &own_rpc, err, sizeof(err));
+	if (rfd < 0 || rpc_start(b, rfd, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		rest_stop(b);
+		return 1;
+	}
+	r = launch_start(b);
+	if (r < 0) {
+		log_err("cannot start the launcher thread: %s", strerror(-r));
+		rpc_stop(b);
+		rest_stop(b);
+		return 1;
+	}
+	sigterm = evsignal_new(b->base, SIGTERM, broker_on_signal, b);
+	sigint = evsignal_new(b->base, SIGINT, broker_on_signal, b);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	if (b->have_systemd && sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec) {
+		struct timeval tv = {.tv_sec = (time_t)(wd_usec / 2000000),
+				     .tv_usec = (suseconds_t)(wd_usec / 2 % 1000000)};
+		wd = event_new(b->base, -1, EV_PERSIST, broker_on_watchdog, b);
+		event_add(wd, &tv);
+	}
+	log_info("serving %s with %d VM definitions from %s",
+		 own_socket ? o->api_socket : "the systemd socket", n, o->state_dir);
+	vm_registry_restore(b);
+	if (b->have_systemd) {
+		snprintf(err, sizeof(err), "READY=1\nSTATUS=Serving %zu VMs", b->nvms);
+		sd_notify(0, err);
+	}
+	event_base_dispatch(b->base);
+
+	b->shutting_down = true;
+	/* Boots in flight finish first: their callers are answered while the
+	 * APIs still stand. */
+	launch_stop(b);
+	rest_stop(b);
+	rpc_stop(b);
+	if (own_rpc)
+		unlink(o->rpc_socket);
+	vm_registry_free(b, o->restore);
+	if (own_socket)
+		unlink(o->api_socket);
+	if (wd)
+		event_free(wd);
+	event_free(sigterm);
+	event_free(sigint);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct broker b = {.state_dirfd = -1};
+	struct broker_opts o;
+	int r, fd, rfd;
+
+	log_init("cellvm-broker", getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	r = broker_parse(argc, argv, &o);
+	if (r)
+		return r;
+	/* First, while the fds systemd passed are the only ones above stderr. */
+	broker_systemd_sockets(&fd, &rfd);
+	if (geteuid() != 0)
+		log_warn("not running as root: VMs will not start (the launcher needs "
+			 "namespaces and /dev/kvm)");
+	broker_raise_nofile();
+	b.have_systemd = getenv("NOTIFY_SOCKET") != NULL;
+	/* Detach before anything that does not survive a fork: the event base,
+	 * the launcher thread, VM processes (they must be our children). */
+	if (!o.foreground && !b.have_systemd && daemon(0, 1) < 0) {
+		log_err("cannot detach: %s", strerror(errno));
+		return 1;
+	}
+	TAILQ_INIT(&b.vms);
+	b.client_timeout = (int)o.client_timeout;
+	b.base = event_base_new();
+	if (!b.base) {
+		log_err("cannot create the event loop");
+		return 1;
+	}
+	r = broker_run(&b, &o, fd, rfd);
+	if (b.state_dirfd >= 0)
+		close(b.state_dirfd);
+	event_base_free(b.base);
+	libevent_global_shutdown();
+	return r;
+}

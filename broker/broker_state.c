@@ -1,0 +1,279 @@
+/* The broker's state directory: one JSON file per VM (vms/<id>.json) with its
+ * definition, owner, last state and the pids (with start times) of its running
+ * processes. Writes are atomic (temporary file, fsync, rename, fsync of the
+ * directory). Runs in the broker. The files are ours, but are parsed as
+ * untrusted anyway: a damaged file is skipped with a warning, never trusted. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/fdutil.h"
+#include "common/log.h"
+
+#define STATE_MAX_FILE (256 * 1024)
+
+int state_open(struct broker *b, const char *dir, char *err, size_t errlen)
+{
+	int fd;
+
+	snprintf(b->state_dir, sizeof(b->state_dir), "%s", dir);
+	/* The definitions hold image paths of every tenant: root only. */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		goto fail;
+	fd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		goto fail;
+	if (mkdirat(fd, "vms", 0700) < 0 && errno != EEXIST) {
+		close(fd);
+		goto fail;
+	}
+	b->state_dirfd = openat(fd, "vms", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	close(fd);
+	if (b->state_dirfd < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
+	return -errno;
+}
+
+/* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat),
+ * to tell a pid we recorded from a later process that reuses it. 0 if gone. */
+static uint64_t state_proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+			 "%*d %*d %*d %*d %llu",
+			 &start) != 1)
+		return 0;
+	return start;
+}
+
+static void state_add_proc(json_object *procs, pid_t pid)
+{
+	json_object *p;
+
+	if (pid <= 0)
+		return;
+	p = json_object_new_object();
+	json_object_object_add(p, "pid", json_object_new_int64(pid));
+	json_object_object_add(p, "start", json_object_new_int64((int64_t)state_proc_start(pid)));
+	json_object_array_add(procs, p);
+}
+
+int state_save(struct broker *b, const struct vm *vm)
+{
+	json_object *o = json_object_new_object(), *procs = json_object_new_array();
+	char tmp[BROKER_ID_LEN + 16], name[BROKER_ID_LEN + 8];
+	const char *text;
+	int fd, r = 0;
+
+	json_object_object_add(o, "id", json_object_new_string(vm->id));
+	json_object_object_add(o, "tenant", json_object_new_string(b->tenants.t[vm->tenant].name));
+	json_object_object_add(o, "created_us", json_object_new_int64((int64_t)vm->created_us));
+	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
+	json_object_object_add(o, "definition", vmdef_to_json(&vm->def));
+	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {
+		state_add_proc(procs, vm->core.pid);
+		for (size_t i = 0; i < vm->ndevs; i++)
+			state_add_proc(procs, vm->devs[i].proc.pid);
+	}
+	json_object_object_add(o, "processes", procs);
+	if (vm->restore)
+		json_object_object_add(o, "restore", json_object_new_boolean(1));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", vm->id);
+	snprintf(name, sizeof(name), "%s.json", vm->id);
+	fd = openat(b->state_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = fd_write_all(fd, text, strlen(text));
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && renameat(b->state_dirfd, tmp, b->state_dirfd, name) < 0)
+		r = -errno;
+	if (r == 0 && fsync(b->state_dirfd) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(b->state_dirfd, tmp, 0);
+		log_err("state: cannot save vm %s: %s", vm->id, strerror(-r));
+	}
+out:
+	json_object_put(o);
+	return r;
+}
+
+int state_remove(struct broker *b, const struct vm *vm)
+{
+	char name[BROKER_ID_LEN + 8];
+
+	snprintf(name, sizeof(name), "%s.json", vm->id);
+	if (unlinkat(b->state_dirfd, name, 0) < 0)
+		return -errno;
+	return fsync(b->state_dirfd) < 0 ? -errno : 0;
+}
+
+/* Processes recorded by an earlier broker cannot be adopted (their channels
+ * died with it): kill any that still run. They are not our children, so init
+ * reaps them. */
+static void state_kill_leftovers(json_object *procs, const char *id)
+{
+	size_t n =
+		json_object_is_type(procs, json_type_array) ? json_object_array_length(procs) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(procs, i), *jpid, *jstart;
+		int64_t pid, start;
+		int pidfd;
+
+		if (!json_object_object_get_ex(p, "pid", &jpid) ||
+		    !json_object_object_get_ex(p, "start", &jstart))
+			continue;
+		pid = json_object_get_int64(jpid);
+		start = json_object_get_int64(jstart);
+		if (pid <= 1 || pid > 4194304 || start <= 0)
+			continue;
+		/* Open a pidfd first, then check the start time: the pidfd pins the
+		 * process we checked, so the kill cannot hit a newcomer. */
+		pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+		if (pidfd < 0)
+			continue;
+		if (state_proc_start((pid_t)pid) == (uint64_t)start) {
+			log_warn("vm %s: killing process %lld left by an earlier broker", id,
+				 (long long)pid);
+			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		}
+		close(pidfd);
+	}
+}
+
+static int state_load_one(struct broker *b, const char *fname)
+{
+	json_object *o = NULL, *jid, *jten, *jdef, *jstate, *jprocs, *jcreated;
+	char buf[STATE_MAX_FILE + 1], err[256];
+	struct vm_def def;
+	struct tenant *t;
+	struct vm *vm;
+	ssize_t n;
+	int fd, r = -EINVAL;
+	const char *id;
+
+	fd = openat(b->state_dirfd, fname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n <= 0 || n > STATE_MAX_FILE)
+		return -EINVAL;
+	buf[n] = 0;
+	o = json_tokener_parse(buf);
+	if (!o || !json_object_object_get_ex(o, "id", &jid) ||
+	    !json_object_object_get_ex(o, "tenant", &jten) ||
+	    !json_object_object_get_ex(o, "definition", &jdef) ||
+	    !json_object_object_get_ex(o, "state", &jstate))
+		goto out;
+	id = json_object_get_string(jid);
+	if (strlen(id) != BROKER_ID_LEN || strncmp(fname, id, BROKER_ID_LEN) != 0)
+		goto out;
+	if (json_object_object_get_ex(o, "processes", &jprocs))
+		state_kill_leftovers(jprocs, id);
+	t = tenant_by_name(&b->tenants, json_object_get_string(jten));
+	if (!t) {
+		log_warn("state: vm %s belongs to tenant '%s', not in the configuration: "
+			 "kept on disk, not loaded",
+			 id, json_object_get_string(jten));
+		r = -ENOENT;
+		goto out;
+	}
+	if (vmdef_from_json(jdef, NULL, &def, err, sizeof(err)) < 0) {
+		log_warn("state: vm %s: %s", id, err);
+		goto out;
+	}
+	vm = vm_registry_add(b, id, (int)(t - b->tenants.t), &def,
+			     json_object_object_get_ex(o, "created_us", &jcreated)
+				     ? (uint64_t)json_object_get_int64(jcreated)
+				     : 0);
+	if (!vm) {
+		vmdef_free(&def);
+		r = -ENOMEM;
+		goto out;
+	}
+	{
+		json_object *jr;
+		vm->restore =
+			json_object_object_get_ex(o, "restore", &jr) && json_object_get_boolean(jr);
+	}
+	if (strcmp(json_object_get_string(jstate), "created") != 0) {
+		const char *was = json_object_get_string(jstate);
+		vm->state = VM_STATE_STOPPED;
+		if (strcmp(was, "running") == 0 || strcmp(was, "paused") == 0)
+			snprintf(vm->last_exit, sizeof(vm->last_exit),
+				 "stopped: the broker restarted while the VM was %s", was);
+		(void)state_save(b, vm);
+	}
+	r = 0;
+out:
+	if (r == -EINVAL)
+		log_warn("state: %s is damaged: skipped", fname);
+	json_object_put(o);
+	return r;
+}
+
+int state_load(struct broker *b)
+{
+	DIR *d;
+	struct dirent *e;
+	int n = 0, fd = dup(b->state_dirfd);
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (e->d_name[0] == '.') {
+			/* A temporary file of an interrupted write: the rename never happened. */
+			if (len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0)
+				unlinkat(b->state_dirfd, e->d_name, 0);
+			continue;
+		}
+		if (len != BROKER_ID_LEN + 5 || strcmp(e->d_name + BROKER_ID_LEN, ".json") != 0)
+			continue;
+		if (b->nvms >= BROKER_MAX_VMS)
+			break;
+		if (state_load_one(b, e->d_name) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}

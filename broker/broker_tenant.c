@@ -1,0 +1,215 @@
+/* Tenants of cellvm-broker: the configuration file that maps client uids and
+ * gids to tenants, their quotas and image directories. Runs in the broker. The
+ * file is the operator's (trusted, but checked strictly so a typo is an error
+ * at start, not a silent default); peer credentials come from the kernel. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "broker/broker.h"
+#include "common/parse.h"
+
+#define TENANT_DEFAULT_VMS    16
+#define TENANT_DEFAULT_CPUS   64
+#define TENANT_DEFAULT_MEMORY (64ULL << 30)
+
+static char *tenant_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+static int tenant_add(struct tenants *ts, const char *name, bool admin)
+{
+	struct tenant *t;
+
+	if (ts->n == BROKER_TENANT_MAX)
+		return -E2BIG;
+	t = &ts->t[ts->n];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->admin = admin;
+	t->quota.max_vms = admin ? BROKER_MAX_VMS : TENANT_DEFAULT_VMS;
+	t->quota.max_cpus = admin ? UINT32_MAX : TENANT_DEFAULT_CPUS;
+	t->quota.max_memory = admin ? UINT64_MAX : TENANT_DEFAULT_MEMORY;
+	return (int)ts->n++;
+}
+
+static int tenant_name_ok(const char *n)
+{
+	if (!*n || strlen(n) >= BROKER_TENANT_NAME)
+		return 0;
+	for (; *n; n++)
+		if (!isalnum((unsigned char)*n) && *n != '-' && *n != '_')
+			return 0;
+	return 1;
+}
+
+static int tenant_map_add(struct tenants *ts, int tenant, const char *val, bool by_gid)
+{
+	uint32_t id;
+
+	if (ts->nmap == sizeof(ts->map) / sizeof(ts->map[0]))
+		return -E2BIG;
+	if (parse_u32(val, 0, UINT32_MAX - 1, &id) < 0)
+		return -EINVAL;
+	ts->map[ts->nmap++] = (struct tenant_map){
+		.uid = (uid_t)id, .gid = (gid_t)id, .by_gid = by_gid, .tenant = tenant};
+	return 0;
+}
+
+static int tenant_set(struct tenants *ts, int cur, const char *key, const char *val)
+{
+	struct tenant *t = &ts->t[cur];
+	uint64_t size;
+	uint32_t n;
+
+	if (strcmp(key, "uid") == 0)
+		return tenant_map_add(ts, cur, val, false);
+	if (strcmp(key, "gid") == 0)
+		return tenant_map_add(ts, cur, val, true);
+	if (strcmp(key, "max_vms") == 0) {
+		if (parse_u32(val, 0, BROKER_MAX_VMS, &n) < 0)
+			return -EINVAL;
+		t->quota.max_vms = n;
+	} else if (strcmp(key, "max_cpus") == 0) {
+		if (parse_u32(val, 0, UINT32_MAX - 1, &n) < 0)
+			return -EINVAL;
+		t->quota.max_cpus = n;
+	} else if (strcmp(key, "max_memory") == 0) {
+		if (parse_size(val, &size) < 0)
+			return -EINVAL;
+		t->quota.max_memory = size;
+	} else if (strcmp(key, "image_dir") == 0) {
+		if (val[0] != '/' || strlen(val) >= sizeof(t->image_dir) || strstr(val, "/.."))
+			return -EINVAL;
+		snprintf(t->image_dir, sizeof(t->image_dir), "%s", val);
+		/* Compare against it with a trailing slash. */
+		if (t->image_dir[strlen(t->image_dir) - 1] != '/' &&
+		    strlen(t->image_dir) + 1 < sizeof(t->image_dir))
+			strcat(t->image_dir, "/");
+	} else {
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int tenant_config_load(struct tenants *ts, const char *path, char *err, size_t errlen)
+{
+	char line[512];
+	int cur = -1, lineno = 0, r = 0;
+	FILE *f;
+
+	memset(ts, 0, sizeof(*ts));
+	ts->admin = tenant_add(ts, "root", true);
+	ts->map[ts->nmap++] = (struct tenant_map){.uid = 0, .tenant = ts->admin};
+	if (!path)
+		return 0;
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0; /* only root can use the broker then */
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s = tenant_trim(line), *eq;
+
+		lineno++;
+		if (!*s || *s == '#')
+			continue;
+		if (strncmp(s, "[tenant ", 8) == 0 && s[strlen(s) - 1] == ']') {
+			s[strlen(s) - 1] = 0;
+			s = tenant_trim(s + 8);
+			if (!tenant_name_ok(s) || tenant_by_name(ts, s)) {
+				snprintf(err, errlen, "%s:%d: bad or repeated tenant name", path,
+					 lineno);
+				r = -EINVAL;
+				break;
+			}
+			cur = tenant_add(ts, s, false);
+			if (cur < 0) {
+				snprintf(err, errlen, "%s:%d: too many tenants", path, lineno);
+				r = cur;
+				break;
+			}
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq || cur < 0) {
+			snprintf(err, errlen, "%s:%d: expected [tenant NAME] or key = value", path,
+				 lineno);
+			r = -EINVAL;
+			break;
+		}
+		*eq = 0;
+		r = tenant_set(ts, cur, tenant_trim(s), tenant_trim(eq + 1));
+		if (r < 0) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno,
+				 r == -ENOENT ? "unknown key" : "bad value");
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+struct tenant *tenant_for_peer(struct tenants *ts, uid_t uid, gid_t gid, const gid_t *groups,
+			       size_t ngroups)
+{
+	/* A uid entry wins over a gid entry; root is always the administrator. */
+	for (size_t i = 0; i < ts->nmap; i++)
+		if (!ts->map[i].by_gid && ts->map[i].uid == uid)
+			return &ts->t[ts->map[i].tenant];
+	/* Then the primary group, then the supplementary groups, in the order
+	 * of the configuration file. */
+	for (size_t i = 0; i < ts->nmap; i++)
+		if (ts->map[i].by_gid && ts->map[i].gid == gid)
+			return &ts->t[ts->map[i].tenant];
+	for (size_t i = 0; i < ts->nmap; i++)
+		for (size_t k = 0; ts->map[i].by_gid && k < ngroups; k++)
+			if (ts->map[i].gid == groups[k])
+				return &ts->t[ts->map[i].tenant];
+	return NULL;
+}
+
+struct tenant *tenant_for_socket(struct tenants *ts, int fd, uid_t *ret_uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t small[64], *groups = small;
+	socklen_t glen = sizeof(small);
+	struct tenant *t;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return NULL;
+	*ret_uid = cred.uid;
+	/* Supplementary groups as they were at connect (SO_PEERGROUPS). */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0) {
+		groups = errno == ERANGE ? malloc(glen) : NULL;
+		if (!groups || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
+			glen = 0;
+	}
+	t = tenant_for_peer(ts, cred.uid, cred.gid, groups, groups ? glen / sizeof(gid_t) : 0);
+	if (groups != small)
+		free(groups);
+	return t;
+}
+
+struct tenant *tenant_by_name(struct tenants *ts, const char *name)
+{
+	for (size_t i = 0; i < ts->n; i++)
+		if (strcmp(ts->t[i].name, name) == 0)
+			return &ts->t[i];
+	return NULL;
+}

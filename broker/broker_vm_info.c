@@ -1,0 +1,103 @@
+/* What the broker tells clients about a VM: its information and counters as
+ * JSON (the REST bodies; the RPC layer converts from them). Runs in the broker;
+ * reads /proc of the VM's own processes. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+
+static json_object *info_proc(pid_t pid)
+{
+	return pid > 0 ? json_object_new_int64(pid) : NULL;
+}
+
+json_object *vm_info_json(const struct vm *vm)
+{
+	json_object *o = json_object_new_object(), *devs = json_object_new_array();
+	const struct tenant *t = &vm->b->tenants.t[vm->tenant];
+
+	json_object_object_add(o, "id", json_object_new_string(vm->id));
+	json_object_object_add(o, "name", json_object_new_string(vm->def.name));
+	json_object_object_add(o, "tenant", json_object_new_string(t->name));
+	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
+	json_object_object_add(o, "input_backend",
+			       vm->def.input[0] ? json_object_new_string(vm->def.input) : NULL);
+	json_object_object_add(o, "created_at",
+			       json_object_new_int64((int64_t)(vm->created_us / 1000000)));
+	json_object_object_add(o, "boots", json_object_new_int64(vm->boots));
+	json_object_object_add(o, "last_exit",
+			       vm->last_exit[0] ? json_object_new_string(vm->last_exit) : NULL);
+	json_object_object_add(o, "core_pid", info_proc(vm->core.pid));
+	for (size_t i = 0; i < vm->ndevs; i++) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "kind", json_object_new_string(vm->devs[i].kind));
+		json_object_object_add(d, "running", json_object_new_boolean(vm->devs[i].running));
+		json_object_object_add(d, "pid", info_proc(vm->devs[i].proc.pid));
+		json_object_array_add(devs, d);
+	}
+	json_object_object_add(o, "devices", devs);
+	json_object_object_add(o, "config", vmdef_to_json(&vm->def));
+	return o;
+}
+
+/* Bytes the process read and wrote through the block layer (/proc/PID/io). */
+static void info_host_io(pid_t pid, json_object *d)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long rd = 0, wr = 0;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	p = strstr(buf, "\nread_bytes: ");
+	if (p)
+		rd = strtoull(p + 13, NULL, 10);
+	p = strstr(buf, "\nwrite_bytes: ");
+	if (p)
+		wr = strtoull(p + 14, NULL, 10);
+	json_object_object_add(d, "host_read_bytes", json_object_new_int64((int64_t)rd));
+	json_object_object_add(d, "host_write_bytes", json_object_new_int64((int64_t)wr));
+}
+
+json_object *vm_counters_json(const struct vm *vm)
+{
+	json_object *o = json_object_new_object(), *devs = json_object_new_array();
+
+	json_object_object_add(o, "boots", json_object_new_int64(vm->boots));
+	json_object_object_add(o, "console_bytes", json_object_new_int64((int64_t)vm->cons_total));
+	for (size_t i = 0; i < vm->def.ndisks; i++) {
+		json_object *d = json_object_new_object();
+		const struct vm_device *dev = i < vm->ndevs ? &vm->devs[i] : NULL;
+
+		json_object_object_add(d, "index", json_object_new_int64((int64_t)i));
+		json_object_object_add(d, "kind", json_object_new_string("blk"));
+		json_object_object_add(d, "state",
+				       json_object_new_string(!dev	     ? "stopped"
+							      : dev->running ? "running"
+									     : "exited"));
+		json_object_object_add(d, "restarts",
+				       json_object_new_int64(dev ? dev->restarts : 0));
+		/* Request, byte and error counts need a statistics message from the
+		 * device process (not in device.proto yet): null until then. */
+		json_object_object_add(d, "requests", NULL);
+		json_object_object_add(d, "bytes", NULL);
+		json_object_object_add(d, "errors", NULL);
+		if (dev && dev->running)
+			info_host_io(dev->proc.pid, d);
+		json_object_array_add(devs, d);
+	}
+	json_object_object_add(o, "devices", devs);
+	return o;
+}

@@ -1,0 +1,442 @@
+/* VM definitions of cellvm-broker: JSON to struct vm_def and back. Runs in the
+ * broker. UNTRUSTED(client): everything in a POST /vm.create body (and the RPC
+ * equivalent) passes through vmdef_from_json; it is strict: unknown fields,
+ * wrong types and out-of-range numbers are errors, never defaults. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "broker/broker.h"
+#include "common/parse.h"
+
+#define DEF_DEFAULT_MEMORY (256ULL << 20)
+
+/* A string member. -EINVAL for anything else (JSON null included: json-c
+ * gives NULL for it), a string with an embedded NUL or longer than max. */
+static int def_string(json_object *o, const char *what, size_t max, const char **ret, char *err,
+		      size_t errlen)
+{
+	const char *s;
+
+	*ret = NULL;
+	if (!o || !json_object_is_type(o, json_type_string)) {
+		snprintf(err, errlen, "%s: must be a string", what);
+		return -EINVAL;
+	}
+	s = json_object_get_string(o);
+	if ((size_t)json_object_get_string_len(o) != strlen(s) || strlen(s) > max) {
+		snprintf(err, errlen, "%s: embedded NUL or longer than %zu bytes", what, max);
+		return -EINVAL;
+	}
+	*ret = s;
+	return 0;
+}
+
+static int def_uint(json_object *o, const char *what, uint64_t min, uint64_t max, uint64_t *ret,
+		    char *err, size_t errlen)
+{
+	int64_t v;
+
+	/* Integers beyond int64 come back saturated: out of range either way. */
+	if (!json_object_is_type(o, json_type_int)) {
+		snprintf(err, errlen, "%s: must be an integer", what);
+		return -EINVAL;
+	}
+	v = json_object_get_int64(o);
+	if (v < 0 || (uint64_t)v < min || (uint64_t)v > max || v == INT64_MAX) {
+		snprintf(err, errlen, "%s: must be from %llu to %llu", what,
+			 (unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+/* Paths are opened by the privileged broker: absolute, no "..", and below the
+ * tenant's image directory (also after resolving symlinks) when it has one. */
+static int def_path(const struct tenant *t, const char *what, const char *p, char *out, char *err,
+		    size_t errlen)
+{
+	char real[PATH_MAX];
+
+	if (p[0] != '/' || strlen(p) >= PATH_MAX || strstr(p, "/../") ||
+	    (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0)) {
+		snprintf(err, errlen, "%s: must be an absolute path without '..'", what);
+		return -EINVAL;
+	}
+	if (!t)
+		goto ok; /* reloading our own state file: checked again at boot */
+	/* The broker opens these files as root: a tenant only gets its own. */
+	if (!t->admin && !t->image_dir[0]) {
+		snprintf(err, errlen, "%s: tenant %s has no image_dir in the configuration", what,
+			 t->name);
+		return -EINVAL;
+	}
+	if (!realpath(p, real)) {
+		snprintf(err, errlen, "%s: %s", what, strerror(errno));
+		return -EINVAL;
+	}
+	if (t->image_dir[0] && (strncmp(p, t->image_dir, strlen(t->image_dir)) != 0 ||
+				strncmp(real, t->image_dir, strlen(t->image_dir)) != 0)) {
+		snprintf(err, errlen, "%s: not below this tenant's image directory", what);
+		return -EINVAL;
+	}
+ok:
+	if (out != p)
+		strcpy(out, p);
+	return 0;
+}
+
+/* A clear answer for what cannot work (a directory, a FIFO, a device node as
+ * a kernel); the launcher checks what it opens again. */
+static int def_kind(const char *what, const char *p, bool disk, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(p, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", what, strerror(errno));
+		return -EINVAL;
+	}
+	if (!S_ISREG(st.st_mode) && !(disk && S_ISBLK(st.st_mode))) {
+		snprintf(err, errlen, "%s: not a regular file%s", what,
+			 disk ? " or block device" : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int vmdef_check_paths(const struct vm_def *d, const struct tenant *t, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+
+	if (def_path(t, "kernel", d->kernel, tmp, err, errlen) < 0 ||
+	    def_kind("kernel", d->kernel, false, err, errlen) < 0)
+		return -EINVAL;
+	if (d->initrd[0] && (def_path(t, "initrd", d->initrd, tmp, err, errlen) < 0 ||
+			     def_kind("initrd", d->initrd, false, err, errlen) < 0))
+		return -EINVAL;
+	for (size_t i = 0; i < d->ndisks; i++)
+		if (def_path(t, "disks[].path", d->disks[i].path, tmp, err, errlen) < 0 ||
+		    def_kind("disks[].path", d->disks[i].path, true, err, errlen) < 0)
+			return -EINVAL;
+	return 0;
+}
+
+static int def_disk(json_object *o, const struct tenant *t, struct disk_opt *d, char *err,
+		    size_t errlen)
+{
+	char opt[PATH_MAX + 128];
+	const char *s;
+	size_t n = 0;
+
+	if (json_object_is_type(o, json_type_string)) {
+		if (def_string(o, "disks[]", sizeof(opt) - 1, &s, err, errlen) < 0)
+			return -EINVAL;
+		snprintf(opt, sizeof(opt), "%s", s);
+	} else if (json_object_is_type(o, json_type_object)) {
+		/* The object form is spelled as the --disk option, then parsed by
+		 * the same code as cellvm run's. */
+		json_object_object_foreach(o, key, val)
+		{
+			uint64_t q;
+
+			if (strcmp(key, "path") == 0 || strcmp(key, "serial") == 0) {
+				if (def_string(val, key, PATH_MAX - 1, &s, err, errlen) < 0)
+					return -EINVAL;
+				if (strchr(s, ',')) {
+					snprintf(err, errlen, "disks[].%s: no ',' allowed", key);
+					return -EINVAL;
+				}
+				n += (size_t)snprintf(opt + n, sizeof(opt) - n, "%s%s=%s",
+						      n ? "," : "", key, s);
+			} else if (strcmp(key, "readonly") == 0 || strcmp(key, "direct") == 0) {
+				if (!json_object_is_type(val, json_type_boolean)) {
+					snprintf(err, errlen, "disks[].%s: must be a boolean", key);
+					return -EINVAL;
+				}
+				n += (size_t)snprintf(opt + n, sizeof(opt) - n, "%s%s=%s",
+						      n ? "," : "", key,
+						      json_object_get_boolean(val) ? "on" : "off");
+			} else if (strcmp(key, "queues") == 0) {
+				if (def_uint(val, "disks[].queues", 1, DISK_MAX_QUEUES, &q, err,
+					     errlen) < 0)
+					return -EINVAL;
+				n += (size_t)snprintf(opt + n, sizeof(opt) - n, "%squeues=%llu",
+						      n ? "," : "", (unsigned long long)q);
+			} else {
+				snprintf(err, errlen, "disks[]: unknown field '%.32s'", key);
+				return -EINVAL;
+			}
+			if (n >= sizeof(opt)) {
+				snprintf(err, errlen, "disks[]: too long");
+				return -EINVAL;
+			}
+		}
+	} else {
+		snprintf(err, errlen, "disks[]: must be a string or an object");
+		return -EINVAL;
+	}
+	if (disk_opt_parse(opt, d, err, errlen) < 0)
+		return -EINVAL;
+	return def_path(t, "disks[].path", d->path, d->path, err, errlen);
+}
+
+static int def_net(json_object *o, struct net_def *n, char *err, size_t errlen)
+{
+	const char *s;
+	uint64_t q;
+	unsigned m[6];
+	char tail;
+
+	memset(n, 0, sizeof(*n));
+	n->queues = 1;
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "nets[]: must be an object");
+		return -EINVAL;
+	}
+	json_object_object_foreach(o, key, val)
+	{
+		if (strcmp(key, "tap") == 0) {
+			if (def_string(val, "nets[].tap", sizeof(n->tap) - 1, &s, err, errlen) < 0)
+				return -EINVAL;
+			for (const char *c = s; *c; c++)
+				if (!isalnum((unsigned char)*c) && !strchr("-_.", *c)) {
+					snprintf(err, errlen, "nets[].tap: bad interface name");
+					return -EINVAL;
+				}
+			strcpy(n->tap, s);
+		} else if (strcmp(key, "mac") == 0) {
+			if (def_string(val, "nets[].mac", 17, &s, err, errlen) < 0)
+				return -EINVAL;
+			if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3],
+				   &m[4], &m[5], &tail) != 6 ||
+			    strlen(s) != 17 || (m[0] & 1)) {
+				snprintf(err, errlen, "nets[].mac: not a unicast MAC address");
+				return -EINVAL;
+			}
+			strcpy(n->mac, s);
+		} else if (strcmp(key, "queues") == 0) {
+			if (def_uint(val, "nets[].queues", 1, 8, &q, err, errlen) < 0)
+				return -EINVAL;
+			n->queues = (uint32_t)q;
+		} else {
+			snprintf(err, errlen, "nets[]: unknown field '%.32s'", key);
+			return -EINVAL;
+		}
+	}
+	if (!n->tap[0]) {
+		snprintf(err, errlen, "nets[].tap is required");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int def_array(json_object *a, const char *what, size_t max, char *err, size_t errlen)
+{
+	if (!json_object_is_type(a, json_type_array)) {
+		snprintf(err, errlen, "%s: must be an array", what);
+		return -EINVAL;
+	}
+	if (json_object_array_length(a) > max) {
+		snprintf(err, errlen, "%s: at most %zu", what, max);
+		return -EINVAL;
+	}
+	return (int)json_object_array_length(a);
+}
+
+static int def_input(json_object *o, struct vm_def *d, char *err, size_t errlen)
+{
+	const char *s = NULL;
+
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "input_config: must be an object");
+		return -EINVAL;
+	}
+	json_object_object_foreach(o, key, val)
+	{
+		if (strcmp(key, "backend") != 0) {
+			snprintf(err, errlen, "input_config: unknown field '%.32s'", key);
+			return -EINVAL;
+		}
+		if (def_string(val, "input_config.backend", 15, &s, err, errlen) < 0)
+			return -EINVAL;
+	}
+	if (!s || (strcmp(s, "ps2") && strcmp(s, "usb") && strcmp(s, "virtio"))) {
+		snprintf(err, errlen, "input_config.backend: one of ps2, usb, virtio");
+		return -EINVAL;
+	}
+	strcpy(d->input, s);
+	return 0;
+}
+
+static int def_member(const char *key, json_object *val, const struct tenant *t, struct vm_def *d,
+		      char *err, size_t errlen)
+{
+	const char *s;
+	uint64_t v;
+	int n;
+
+	if (strcmp(key, "name") == 0) {
+		if (def_string(val, "name", BROKER_NAME_MAX - 1, &s, err, errlen) < 0)
+			return -EINVAL;
+		for (const char *c = s; *c; c++)
+			if (!isalnum((unsigned char)*c) && !strchr("-_.", *c)) {
+				snprintf(err, errlen, "name: letters, digits, '-', '_', '.'");
+				return -EINVAL;
+			}
+		strcpy(d->name, s);
+	} else if (strcmp(key, "cpus") == 0) {
+		if (def_uint(val, "cpus", 1, BROKER_MAX_CPUS, &v, err, errlen) < 0)
+			return -EINVAL;
+		d->cpus = (uint32_t)v;
+	} else if (strcmp(key, "memory") == 0) {
+		if (json_object_is_type(val, json_type_string)) {
+			if (def_string(val, "memory", 32, &s, err, errlen) < 0 ||
+			    parse_size(s, &v) < 0)
+				goto bad_memory;
+		} else if (def_uint(val, "memory", 0, UINT64_MAX, &v, err, errlen) < 0) {
+			goto bad_memory;
+		}
+		if (v < BROKER_MIN_MEMORY || v > BROKER_MAX_MEMORY || (v & 0xfff))
+			goto bad_memory;
+		d->memory = v;
+	} else if (strcmp(key, "kernel") == 0 || strcmp(key, "initrd") == 0) {
+		if (def_string(val, key, PATH_MAX - 1, &s, err, errlen) < 0)
+			return -EINVAL;
+		return def_path(t, key, s, key[0] == 'k' ? d->kernel : d->initrd, err, errlen);
+	} else if (strcmp(key, "cmdline") == 0) {
+		if (def_string(val, "cmdline", BROKER_MAX_CMDLINE, &s, err, errlen) < 0)
+			return -EINVAL;
+		strcpy(d->cmdline, s);
+	} else if (strcmp(key, "disks") == 0) {
+		n = def_array(val, "disks", DISK_MAX, err, errlen);
+		for (int i = 0; i < n; i++)
+			if (def_disk(json_object_array_get_idx(val, (size_t)i), t,
+				     &d->disks[d->ndisks++], err, errlen) < 0)
+				return -EINVAL;
+		return n < 0 ? n : 0;
+	} else if (strcmp(key, "nets") == 0) {
+		n = def_array(val, "nets", BROKER_NET_MAX, err, errlen);
+		for (int i = 0; i < n; i++)
+			if (def_net(json_object_array_get_idx(val, (size_t)i), &d->nets[d->nnets++],
+				    err, errlen) < 0)
+				return -EINVAL;
+		return n < 0 ? n : 0;
+	} else if (strcmp(key, "input_config") == 0) {
+		return def_input(val, d, err, errlen);
+	} else if (strcmp(key, "gpu") == 0 || strcmp(key, "snd") == 0) {
+		/* Room for the gpu and snd devices: kept as given, not acted upon. */
+		if (!json_object_is_type(val, json_type_object)) {
+			snprintf(err, errlen, "%s: must be an object", key);
+			return -EINVAL;
+		}
+		if (!d->extra)
+			d->extra = json_object_new_object();
+		json_object_object_add(d->extra, key, json_object_get(val));
+	} else {
+		snprintf(err, errlen, "unknown field '%.32s'", key);
+		return -EINVAL;
+	}
+	return 0;
+bad_memory:
+	snprintf(err, errlen, "memory: a size from 16M to 256G in whole 4K pages");
+	return -EINVAL;
+}
+
+static int def_kind(const char *what, const char *p, bool disk, char *err, size_t errlen);
+
+int vmdef_from_json(json_object *o, const struct tenant *t, struct vm_def *d, char *err,
+		    size_t errlen)
+{
+	memset(d, 0, sizeof(*d));
+	d->cpus = 1;
+	d->memory = DEF_DEFAULT_MEMORY;
+	strcpy(d->cmdline, "console=ttyS0");
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "the body must be a JSON object");
+		return -EINVAL;
+	}
+	json_object_object_foreach(o, key, val)
+	{
+		if (def_member(key, val, t, d, err, errlen) < 0) {
+			vmdef_free(d);
+			return -EINVAL;
+		}
+	}
+	if (!d->kernel[0]) {
+		snprintf(err, errlen, "kernel is required");
+		vmdef_free(d);
+		return -EINVAL;
+	}
+	/* From a client: say now what could never boot (checked again at boot). */
+	if (t && (def_kind("kernel", d->kernel, false, err, errlen) < 0 ||
+		  (d->initrd[0] && def_kind("initrd", d->initrd, false, err, errlen) < 0))) {
+		vmdef_free(d);
+		return -EINVAL;
+	}
+	for (size_t i = 0; t && i < d->ndisks; i++)
+		if (def_kind("disks[].path", d->disks[i].path, true, err, errlen) < 0) {
+			vmdef_free(d);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+json_object *vmdef_to_json(const struct vm_def *d)
+{
+	json_object *o = json_object_new_object(), *disks = json_object_new_array();
+	json_object *nets = json_object_new_array();
+
+	json_object_object_add(o, "name", json_object_new_string(d->name));
+	json_object_object_add(o, "cpus", json_object_new_int64(d->cpus));
+	json_object_object_add(o, "memory", json_object_new_int64((int64_t)d->memory));
+	json_object_object_add(o, "kernel", json_object_new_string(d->kernel));
+	if (d->initrd[0])
+		json_object_object_add(o, "initrd", json_object_new_string(d->initrd));
+	json_object_object_add(o, "cmdline", json_object_new_string(d->cmdline));
+	for (size_t i = 0; i < d->ndisks; i++) {
+		json_object *k = json_object_new_object();
+		json_object_object_add(k, "path", json_object_new_string(d->disks[i].path));
+		json_object_object_add(k, "readonly",
+				       json_object_new_boolean(d->disks[i].readonly));
+		json_object_object_add(k, "direct", json_object_new_boolean(d->disks[i].direct));
+		if (d->disks[i].serial[0])
+			json_object_object_add(k, "serial",
+					       json_object_new_string(d->disks[i].serial));
+		json_object_object_add(k, "queues", json_object_new_int64(d->disks[i].queues));
+		json_object_array_add(disks, k);
+	}
+	json_object_object_add(o, "disks", disks);
+	for (size_t i = 0; i < d->nnets; i++) {
+		json_object *n = json_object_new_object();
+		json_object_object_add(n, "tap", json_object_new_string(d->nets[i].tap));
+		if (d->nets[i].mac[0])
+			json_object_object_add(n, "mac", json_object_new_string(d->nets[i].mac));
+		json_object_object_add(n, "queues", json_object_new_int64(d->nets[i].queues));
+		json_object_array_add(nets, n);
+	}
+	json_object_object_add(o, "nets", nets);
+	if (d->input[0]) {
+		json_object *in = json_object_new_object();
+		json_object_object_add(in, "backend", json_object_new_string(d->input));
+		json_object_object_add(o, "input_config", in);
+	}
+	if (d->extra) {
+		json_object_object_foreach(d->extra, key, val)
+		{
+			json_object_object_add(o, key, json_object_get(val));
+		}
+	}
+	return o;
+}
+
+void vmdef_free(struct vm_def *d)
+{
+	if (d->extra)
+		json_object_put(d->extra);
+	d->extra = NULL;
+}

@@ -1,0 +1,539 @@
+/* cellctl: the command-line client of cellvm-broker's protobuf RPC API
+ * (proto/api.proto). Runs as any user; the broker decides what that user's
+ * tenant may see and do. Replies from the broker are decoded by the channel
+ * framing and printed as text or, with --json, as JSON. */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "api.pb-c.h"
+#include "common/fdutil.h"
+#include "common/parse.h"
+#include "proto/channel.h"
+#include "proto/ipc.h"
+
+#define CTL_MAX_MSG   (64 * 1024)
+#define CTL_MAX_DISKS 8
+#define CTL_MAX_NETS  8
+
+enum { EXIT_ERR = 1, EXIT_USAGE = 2 };
+
+struct ctl {
+	int fd;
+	bool json;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cellctl [--socket PATH] [--json] COMMAND [ARGS]\n"
+		   "  ping | shutdown | list | events\n"
+		   "  create --kernel PATH [--name N] [--cpus N] [--memory SIZE] [--initrd PATH]\n"
+		   "         [--cmdline S] [--disk path=IMG[,readonly=on]...]... "
+		   "[--net tap=T[,mac=M][,queues=N]]...\n"
+		   "         [--input ps2|usb|virtio]\n"
+		   "  info|boot|pause|resume|reboot|power-off|delete|counters [VM_ID]\n"
+		   "  console [VM_ID] [--follow]\n"
+		   "Without VM_ID: the first VM of your tenant. Socket: $CELLVM_RPC_SOCKET or "
+		   "/run/cellvm/rpc.sock.\n");
+}
+
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* One reply; NULL (with a message) when the broker hung up or sent garbage. */
+static Cellvm__Api__Response *ctl_recv(struct ctl *c)
+{
+	Cellvm__Api__Response *m = NULL;
+	int fds[IPC_MAX_FDS];
+	size_t nfds = 0;
+	uint32_t which;
+	int r = channel_recv(c->fd, &cellvm__api__response__descriptor, CTL_MAX_MSG,
+			     (ProtobufCMessage **)&m, &which, fds, IPC_MAX_FDS, &nfds);
+
+	ipc_close_fds(fds, nfds);
+	if (r < 0) {
+		fprintf(stderr, "cellctl: %s\n",
+			r == -ECONNRESET ? "the broker closed the connection" : strerror(-r));
+		return NULL;
+	}
+	return m;
+}
+
+static Cellvm__Api__Response *ctl_call(struct ctl *c, Cellvm__Api__Request *q)
+{
+	int r = channel_send(c->fd, &q->base, CTL_MAX_MSG, NULL, 0);
+
+	/* A refused peer gets its error before the broker hangs up: read it. */
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
+		fprintf(stderr, "cellctl: cannot send: %s\n", strerror(-r));
+		return NULL;
+	}
+	return ctl_recv(c);
+}
+
+static void ctl_print_json(json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static json_object *ctl_info_json(const Cellvm__Api__VmInfo *i)
+{
+	json_object *o = json_object_new_object(), *devs = json_object_new_array();
+	json_object *def = json_object_new_object(), *disks = json_object_new_array();
+
+	json_object_object_add(o, "id", json_object_new_string(i->id));
+	json_object_object_add(o, "name", json_object_new_string(i->name));
+	json_object_object_add(o, "tenant", json_object_new_string(i->tenant));
+	json_object_object_add(o, "state", json_object_new_string(i->state));
+	json_object_object_add(o, "input_backend", json_object_new_string(i->input_backend));
+	json_object_object_add(o, "created_at", json_object_new_int64((int64_t)i->created_at));
+	json_object_object_add(o, "boots", json_object_new_int64(i->boots));
+	json_object_object_add(o, "last_exit", json_object_new_string(i->last_exit));
+	json_object_object_add(o, "core_pid", json_object_new_int64(i->core_pid));
+	for (size_t k = 0; k < i->n_devices; k++) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "kind", json_object_new_string(i->devices[k]->kind));
+		json_object_object_add(d, "running",
+				       json_object_new_boolean(i->devices[k]->running));
+		json_object_object_add(d, "pid", json_object_new_int64(i->devices[k]->pid));
+		json_object_array_add(devs, d);
+	}
+	json_object_object_add(o, "devices", devs);
+	if (i->definition) {
+		const Cellvm__Api__VmDefinition *d = i->definition;
+		json_object_object_add(def, "cpus", json_object_new_int64(d->cpus));
+		json_object_object_add(def, "memory",
+				       json_object_new_int64((int64_t)d->memory_bytes));
+		json_object_object_add(def, "kernel", json_object_new_string(d->kernel));
+		json_object_object_add(def, "initrd", json_object_new_string(d->initrd));
+		json_object_object_add(def, "cmdline", json_object_new_string(d->cmdline));
+		for (size_t k = 0; k < d->n_disks; k++)
+			json_object_array_add(disks, json_object_new_string(d->disks[k]));
+	}
+	json_object_object_add(def, "disks", disks);
+	json_object_object_add(o, "config", def);
+	return o;
+}
+
+static void ctl_print_info(const struct ctl *c, const Cellvm__Api__VmInfo *i)
+{
+	if (c->json) {
+		ctl_print_json(ctl_info_json(i));
+		return;
+	}
+	printf("id:         %s\nname:       %s\ntenant:     %s\nstate:      %s\n", i->id, i->name,
+	       i->tenant, i->state);
+	printf("boots:      %u\n", i->boots);
+	if (*i->last_exit)
+		printf("last exit:  %s\n", i->last_exit);
+	if (i->core_pid)
+		printf("core pid:   %d\n", i->core_pid);
+	if (i->definition)
+		printf("vcpus:      %u\nmemory:     %llu MiB\nkernel:     %s\n",
+		       i->definition->cpus, (unsigned long long)(i->definition->memory_bytes >> 20),
+		       i->definition->kernel);
+	for (size_t k = 0; i->definition && k < i->definition->n_disks; k++)
+		printf("disk %zu:     %s\n", k, i->definition->disks[k]);
+}
+
+static void ctl_print_counters(const struct ctl *c, const Cellvm__Api__CountersReply *cr)
+{
+	json_object *o = json_object_new_object(), *devs = json_object_new_array();
+
+	json_object_object_add(o, "boots", json_object_new_int64(cr->boots));
+	json_object_object_add(o, "console_bytes",
+			       json_object_new_int64((int64_t)cr->console_bytes));
+	for (size_t i = 0; i < cr->n_devices; i++) {
+		const Cellvm__Api__DeviceCounters *d = cr->devices[i];
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "index", json_object_new_int64(d->index));
+		json_object_object_add(j, "kind", json_object_new_string(d->kind));
+		json_object_object_add(j, "state", json_object_new_string(d->state));
+		json_object_object_add(j, "restarts", json_object_new_int64(d->restarts));
+		json_object_object_add(j, "host_read_bytes",
+				       json_object_new_int64((int64_t)d->host_read_bytes));
+		json_object_object_add(j, "host_write_bytes",
+				       json_object_new_int64((int64_t)d->host_write_bytes));
+		json_object_array_add(devs, j);
+	}
+	json_object_object_add(o, "devices", devs);
+	if (c->json) {
+		ctl_print_json(o);
+		return;
+	}
+	json_object_put(o);
+	printf("boots: %u\nconsole bytes: %llu\n", cr->boots,
+	       (unsigned long long)cr->console_bytes);
+	for (size_t i = 0; i < cr->n_devices; i++)
+		printf("device %u (%s): %s, %u restarts, host read %llu B, write %llu B\n",
+		       cr->devices[i]->index, cr->devices[i]->kind, cr->devices[i]->state,
+		       cr->devices[i]->restarts,
+		       (unsigned long long)cr->devices[i]->host_read_bytes,
+		       (unsigned long long)cr->devices[i]->host_write_bytes);
+}
+
+static void ctl_print_event(const struct ctl *c, const Cellvm__Api__Event *e)
+{
+	if (c->json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "seq", json_object_new_int64((int64_t)e->seq));
+		json_object_object_add(o, "time", json_object_new_int64((int64_t)e->time));
+		json_object_object_add(o, "vm_id", json_object_new_string(e->vm_id));
+		json_object_object_add(o, "name", json_object_new_string(e->name));
+		json_object_object_add(o, "event", json_object_new_string(e->event));
+		json_object_object_add(o, "detail", json_object_new_string(e->detail));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+	} else {
+		printf("%llu %s %s %s%s%s\n", (unsigned long long)e->seq, e->vm_id, e->name,
+		       e->event, *e->detail ? ": " : "", e->detail);
+	}
+	fflush(stdout);
+}
+
+/* Print one reply; returns the exit status. */
+static int ctl_print(struct ctl *c, const Cellvm__Api__Response *m)
+{
+	json_object *o;
+
+	switch (m->msg_case) {
+	case CELLVM__API__RESPONSE__MSG_ERROR:
+		if (c->json) {
+			o = json_object_new_object();
+			json_object_object_add(o, "error",
+					       json_object_new_string(m->error->message));
+			json_object_object_add(o, "code", json_object_new_string(m->error->code));
+			ctl_print_json(o);
+		} else {
+			fprintf(stderr, "cellctl: %s: %s\n", m->error->code, m->error->message);
+		}
+		return EXIT_ERR;
+	case CELLVM__API__RESPONSE__MSG_PONG:
+		if (c->json) {
+			o = json_object_new_object();
+			json_object_object_add(o, "version",
+					       json_object_new_string(m->pong->version));
+			json_object_object_add(o, "tenant",
+					       json_object_new_string(m->pong->tenant));
+			ctl_print_json(o);
+		} else {
+			printf("cellvm-broker %s, tenant %s\n", m->pong->version, m->pong->tenant);
+		}
+		return 0;
+	case CELLVM__API__RESPONSE__MSG_CREATED:
+		if (c->json) {
+			o = json_object_new_object();
+			json_object_object_add(o, "vm_id",
+					       json_object_new_string(m->created->vm_id));
+			ctl_print_json(o);
+		} else {
+			printf("%s\n", m->created->vm_id);
+		}
+		return 0;
+	case CELLVM__API__RESPONSE__MSG_LIST:
+		if (c->json) {
+			o = json_object_new_array();
+			for (size_t i = 0; i < m->list->n_vms; i++)
+				json_object_array_add(o, ctl_info_json(m->list->vms[i]));
+			ctl_print_json(o);
+			return 0;
+		}
+		printf("%-36s  %-16s  %-8s  %-8s\n", "ID", "NAME", "STATE", "TENANT");
+		for (size_t i = 0; i < m->list->n_vms; i++)
+			printf("%-36s  %-16s  %-8s  %-8s\n", m->list->vms[i]->id,
+			       m->list->vms[i]->name, m->list->vms[i]->state,
+			       m->list->vms[i]->tenant);
+		return 0;
+	case CELLVM__API__RESPONSE__MSG_INFO: ctl_print_info(c, m->info); return 0;
+	case CELLVM__API__RESPONSE__MSG_OK:
+		if (c->json)
+			ctl_print_json(json_object_new_object());
+		return 0;
+	case CELLVM__API__RESPONSE__MSG_COUNTERS: ctl_print_counters(c, m->counters); return 0;
+	case CELLVM__API__RESPONSE__MSG_CONSOLE:
+		(void)fd_write_all(STDOUT_FILENO, m->console->data.data, m->console->data.len);
+		return 0;
+	case CELLVM__API__RESPONSE__MSG_EVENT: ctl_print_event(c, m->event); return 0;
+	default: fprintf(stderr, "cellctl: unexpected reply\n"); return EXIT_ERR;
+	}
+}
+
+/* Streams: print replies until the end (console without --follow, or the VM
+ * gone) or the broker closes. */
+static int ctl_stream(struct ctl *c, Cellvm__Api__Request *q, bool console_once)
+{
+	Cellvm__Api__Response *m = ctl_call(c, q);
+	int st = EXIT_ERR;
+
+	while (m) {
+		bool end = m->msg_case == CELLVM__API__RESPONSE__MSG_CONSOLE && m->console->end;
+		/* The Ok that starts an event stream is not an event. */
+		st = m->msg_case == CELLVM__API__RESPONSE__MSG_OK ? 0 : ctl_print(c, m);
+		if (m->msg_case == CELLVM__API__RESPONSE__MSG_ERROR)
+			end = true;
+		cellvm__api__response__free_unpacked(m, NULL);
+		if (end || (console_once && st))
+			break;
+		m = ctl_recv(c);
+	}
+	return st;
+}
+
+/* "tap=T[,mac=M][,queues=N]" */
+static int ctl_parse_net(char *s, Cellvm__Api__NetDefinition *n)
+{
+	char *save = NULL;
+
+	cellvm__api__net_definition__init(n);
+	for (char *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		uint32_t q;
+
+		if (!eq)
+			return -EINVAL;
+		*eq = 0;
+		if (strcmp(tok, "tap") == 0)
+			n->tap = eq + 1;
+		else if (strcmp(tok, "mac") == 0)
+			n->mac = eq + 1;
+		else if (strcmp(tok, "queues") == 0 && parse_u32(eq + 1, 1, 64, &q) == 0)
+			n->queues = q;
+		else
+			return -EINVAL;
+	}
+	return n->tap && *n->tap ? 0 : -EINVAL;
+}
+
+static int ctl_create(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"kernel", required_argument, NULL, 'k'}, {"name", required_argument, NULL, 'N'},
+		{"cpus", required_argument, NULL, 'n'},	  {"memory", required_argument, NULL, 'm'},
+		{"initrd", required_argument, NULL, 'i'}, {"cmdline", required_argument, NULL, 'c'},
+		{"disk", required_argument, NULL, 'D'},	  {"net", required_argument, NULL, 'T'},
+		{"input", required_argument, NULL, 'I'},  {NULL, 0, NULL, 0},
+	};
+	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
+	Cellvm__Api__Create cr = CELLVM__API__CREATE__INIT;
+	Cellvm__Api__VmDefinition d = CELLVM__API__VM_DEFINITION__INIT;
+	char *disks[CTL_MAX_DISKS];
+	Cellvm__Api__NetDefinition nets[CTL_MAX_NETS], *pnets[CTL_MAX_NETS];
+	Cellvm__Api__Response *m;
+	int o, st;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'k': d.kernel = optarg; break;
+		case 'N': d.name = optarg; break;
+		case 'i': d.initrd = optarg; break;
+		case 'c': d.cmdline = optarg; break;
+		case 'I': d.input_backend = optarg; break;
+		case 'n':
+			if (parse_u32(optarg, 1, 1024, &d.cpus) < 0)
+				goto bad;
+			break;
+		case 'm':
+			if (parse_size(optarg, &d.memory_bytes) < 0)
+				goto bad;
+			break;
+		case 'D':
+			if (d.n_disks == CTL_MAX_DISKS)
+				goto bad;
+			disks[d.n_disks++] = optarg;
+			break;
+		case 'T':
+			if (d.n_nets == CTL_MAX_NETS || ctl_parse_net(optarg, &nets[d.n_nets]) < 0)
+				goto bad;
+			pnets[d.n_nets] = &nets[d.n_nets];
+			d.n_nets++;
+			break;
+		default: goto bad;
+		}
+	}
+	if (!d.kernel || optind < argc)
+		goto bad;
+	d.disks = disks;
+	d.nets = pnets;
+	cr.definition = &d;
+	q.msg_case = CELLVM__API__REQUEST__MSG_CREATE;
+	q.create = &cr;
+	m = ctl_call(c, &q);
+	if (!m)
+		return EXIT_ERR;
+	st = ctl_print(c, m);
+	cellvm__api__response__free_unpacked(m, NULL);
+	return st;
+bad:
+	fprintf(stderr, "cellctl create: bad or missing option (--kernel is required)\n");
+	return EXIT_USAGE;
+}
+
+static int ctl_vm_command(struct ctl *c, const char *cmd, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		Cellvm__Api__Action action;
+	} actions[] = {
+		{"boot", CELLVM__API__ACTION__ACTION_BOOT},
+		{"pause", CELLVM__API__ACTION__ACTION_PAUSE},
+		{"resume", CELLVM__API__ACTION__ACTION_RESUME},
+		{"reboot", CELLVM__API__ACTION__ACTION_REBOOT},
+		{"power-off", CELLVM__API__ACTION__ACTION_POWER_OFF},
+	};
+	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
+	Cellvm__Api__Info info = CELLVM__API__INFO__INIT;
+	Cellvm__Api__VmAction act = CELLVM__API__VM_ACTION__INIT;
+	Cellvm__Api__Delete del = CELLVM__API__DELETE__INIT;
+	Cellvm__Api__Counters cnt = CELLVM__API__COUNTERS__INIT;
+	Cellvm__Api__Console con = CELLVM__API__CONSOLE__INIT;
+	Cellvm__Api__Response *m;
+	char *id = (char *)"";
+	bool follow = false;
+	int st;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--follow") == 0 && strcmp(cmd, "console") == 0)
+			follow = true;
+		else if (!*id && argv[i][0] != '-')
+			id = argv[i];
+		else
+			return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "info") == 0) {
+		info.vm_id = id;
+		q.msg_case = CELLVM__API__REQUEST__MSG_INFO;
+		q.info = &info;
+	} else if (strcmp(cmd, "delete") == 0) {
+		del.vm_id = id;
+		q.msg_case = CELLVM__API__REQUEST__MSG_DELETE;
+		q.delete_ = &del;
+	} else if (strcmp(cmd, "counters") == 0) {
+		cnt.vm_id = id;
+		q.msg_case = CELLVM__API__REQUEST__MSG_COUNTERS;
+		q.counters = &cnt;
+	} else if (strcmp(cmd, "console") == 0) {
+		con.vm_id = id;
+		con.follow = follow;
+		q.msg_case = CELLVM__API__REQUEST__MSG_CONSOLE;
+		q.console = &con;
+		return ctl_stream(c, &q, !follow);
+	} else {
+		for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+			if (strcmp(cmd, actions[i].name) == 0)
+				act.action = actions[i].action;
+		if (!act.action)
+			return EXIT_USAGE;
+		act.vm_id = id;
+		q.msg_case = CELLVM__API__REQUEST__MSG_ACTION;
+		q.action = &act;
+	}
+	m = ctl_call(c, &q);
+	if (!m)
+		return EXIT_ERR;
+	st = ctl_print(c, m);
+	cellvm__api__response__free_unpacked(m, NULL);
+	return st;
+}
+
+static int ctl_simple(struct ctl *c, const char *cmd)
+{
+	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
+	Cellvm__Api__Ping ping = CELLVM__API__PING__INIT;
+	Cellvm__Api__Shutdown sd = CELLVM__API__SHUTDOWN__INIT;
+	Cellvm__Api__List list = CELLVM__API__LIST__INIT;
+	Cellvm__Api__Events ev = CELLVM__API__EVENTS__INIT;
+	Cellvm__Api__Response *m;
+	int st;
+
+	if (strcmp(cmd, "ping") == 0) {
+		q.msg_case = CELLVM__API__REQUEST__MSG_PING;
+		q.ping = &ping;
+	} else if (strcmp(cmd, "shutdown") == 0) {
+		q.msg_case = CELLVM__API__REQUEST__MSG_SHUTDOWN;
+		q.shutdown = &sd;
+	} else if (strcmp(cmd, "list") == 0) {
+		q.msg_case = CELLVM__API__REQUEST__MSG_LIST;
+		q.list = &list;
+	} else {
+		q.msg_case = CELLVM__API__REQUEST__MSG_EVENTS;
+		q.events = &ev;
+		return ctl_stream(c, &q, false);
+	}
+	m = ctl_call(c, &q);
+	if (!m)
+		return EXIT_ERR;
+	st = ctl_print(c, m);
+	cellvm__api__response__free_unpacked(m, NULL);
+	return st;
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = getenv("CELLVM_RPC_SOCKET");
+	struct ctl c = {.fd = -1};
+	const char *cmd;
+	int i = 1, st;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			c.json = true;
+		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			sock = argv[++i];
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[i];
+	if (!sock)
+		sock = "/run/cellvm/rpc.sock";
+	c.fd = ctl_connect(sock);
+	if (c.fd < 0) {
+		fprintf(stderr, "cellctl: %s: %s\n", sock, strerror(-c.fd));
+		return EXIT_ERR;
+	}
+	if (strcmp(cmd, "ping") == 0 || strcmp(cmd, "shutdown") == 0 || strcmp(cmd, "list") == 0 ||
+	    strcmp(cmd, "events") == 0)
+		st = i + 1 == argc ? ctl_simple(&c, cmd) : EXIT_USAGE;
+	else if (strcmp(cmd, "create") == 0)
+		st = ctl_create(&c, argc - i, argv + i);
+	else
+		st = ctl_vm_command(&c, cmd, argc - i, argv + i);
+	if (st == EXIT_USAGE)
+		usage(stderr);
+	close(c.fd);
+	return st;
+}

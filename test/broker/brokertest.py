@@ -1,0 +1,249 @@
+"""Helpers for the cellvm-broker tests: start the real broker on a temporary
+socket and state directory, talk HTTP to it over the unix socket (optionally
+as another uid, from a forked child), wait with bounds. Tests exit 0 pass,
+1 fail, 77 skip."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def skip(msg):
+    print("SKIP: " + msg, file=sys.stderr)
+    sys.exit(SKIP)
+
+
+def need_root_kvm():
+    if os.geteuid() != 0:
+        skip("needs root (the broker is the privileged process)")
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        skip("/dev/kvm not usable")
+
+
+def wait_until(pred, timeout=10.0, what="condition"):
+    """Poll pred() until true; bounded. Returns its value."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > end:
+            fail("timed out waiting for " + what)
+        time.sleep(0.02)
+
+
+def unix_connect(path, timeout=10, kind=socket.SOCK_STREAM):
+    """Connect, waiting (bounded) while the listen backlog is full: a unix
+    socket with a timeout fails with EAGAIN there instead of waiting."""
+    end = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, kind)
+        s.settimeout(timeout)
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.01)
+
+
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = unix_connect(self.path, self.timeout)
+
+
+class Broker:
+    def __init__(self, bindir, config="", args=(), tmp=None, keep_state=None):
+        self.bindir = bindir
+        self.tmp = tmp or tempfile.mkdtemp(prefix="cellvm-broker-")
+        os.chmod(self.tmp, 0o755)  # other test uids reach the socket
+        self.sock = os.path.join(self.tmp, "api.sock")
+        self.rpc = os.path.join(self.tmp, "rpc.sock")
+        self.state = keep_state or os.path.join(self.tmp, "state")
+        self.conf = os.path.join(self.tmp, "broker.conf")
+        with open(self.conf, "w") as f:
+            f.write(config)
+        self.args = list(args)
+        self.log = os.path.join(self.tmp, "broker.log")
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(self.bindir, "cellvm-broker"), "--foreground",
+             "--api-socket", self.sock, "--state-dir", self.state,
+             "--rpc-socket", self.rpc, "--config", self.conf] + self.args,
+            stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+        wait_until(self._answers, 20, "the broker to listen")
+        return self
+
+    def _answers(self):
+        if self.proc.poll() is not None:
+            fail("broker exited at start with %d:\n%s" % (self.proc.returncode, self.logtext()))
+        try:
+            return self.req("GET", "/vmm.ping")[0] == 200
+        except OSError:
+            return False
+
+    def logtext(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def req(self, method, path, body=None, timeout=20):
+        """One request on a new connection: (status, parsed JSON or text)."""
+        c = UnixHTTP(self.sock, timeout)
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body)
+            c.request(method, path, body=body)
+            r = c.getresponse()
+            data = r.read()
+            if "json" not in (r.getheader("Content-Type") or ""):
+                return r.status, data.decode(errors="replace")
+            try:
+                return r.status, json.loads(data)
+            except ValueError:
+                return r.status, data.decode(errors="replace")
+        finally:
+            c.close()
+
+    def ok(self, method, path, body=None):
+        st, b = self.req(method, path, body)
+        if st != 200:
+            fail("%s %s: %d %s" % (method, path, st, b))
+        return b
+
+    def stop(self, expect_clean=True):
+        """PUT /vmm.shutdown, wait for the exit; a leak or crash fails."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.req("PUT", "/vmm.shutdown")
+        except OSError:
+            pass
+        try:
+            rc = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            fail("broker did not stop")
+        if expect_clean and rc != 0:
+            fail("broker exited with %d:\n%s" % (rc, self.logtext()))
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def as_uid(uid, gid, fn):
+    """Run fn() in a forked child with the given credentials; return its
+    JSON-serialisable result."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            out = json.dumps(fn()).encode()
+            os.write(w, out)
+        except BaseException as e:  # report anything to the parent
+            os.write(w, json.dumps({"exception": repr(e)}).encode())
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def payload(paydir, name):
+    p = os.path.abspath(os.path.join(paydir, name))
+    if not os.path.exists(p):
+        skip("payload %s missing" % p)
+    return p
+
+
+def connect_as(sockpath, uid, gid, groups=()):
+    """A unix socket connected by a child running as uid/gid: the broker
+    sees those credentials (SO_PEERCRED is taken at connect)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups(list(groups))
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            s.connect(sockpath)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, st = os.waitpid(pid, 0)
+    if st != 0:
+        fail("connect as uid %d failed" % uid)
+    return s
+
+
+def http_on(s, method, path, body=b"", timeout=10):
+    """One request on a connected socket, Connection: close; (status, body)."""
+    s.settimeout(timeout)
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+    s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+               % (method, path, len(body))).encode() + body)
+    data = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        data += c
+    s.close()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    try:
+        return status, json.loads(rest)
+    except ValueError:
+        return status, rest.decode(errors="replace")

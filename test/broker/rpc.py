@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""The protobuf RPC socket of cellvm-broker: cellctl drives every operation
+(human and --json output), tenants are enforced as on REST, and hostile
+datagrams (garbage, truncations, unknown fields, fds, oversize, floods) get a
+clear error or a closed connection while the broker serves the next client.
+Usage: rpc.py BINDIR PAYLOADDIR"""
+import array
+import json
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from brokertest import Broker, fail, need_root_kvm, payload, unix_connect, wait_until
+
+bindir, paydir = sys.argv[1], sys.argv[2]
+need_root_kvm()
+SERIAL = payload(paydir, "serial_irq.elf")
+CELLCTL = os.path.join(bindir, "cellctl")
+
+
+def ctl(b, *args, uid=None, ok=True, timeout=20):
+    def drop():
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    r = subprocess.run([CELLCTL, "--socket", b.rpc] + list(args), capture_output=True,
+                       timeout=timeout, preexec_fn=drop if uid else None)
+    if ok and r.returncode != 0:
+        fail("cellctl %s: %d %s" % (" ".join(args), r.returncode, r.stderr.decode()))
+    return r
+
+
+def jctl(b, *args, **kw):
+    return json.loads(ctl(b, "--json", *args, **kw).stdout)
+
+
+def varint(n):
+    out = b""
+    while True:
+        byte = n & 0x7f
+        n >>= 7
+        if n:
+            out += bytes([byte | 0x80])
+        else:
+            return out + bytes([byte])
+
+
+def field(num, wire, payload_bytes):
+    tag = varint(num << 3 | wire)
+    if wire == 2:
+        return tag + varint(len(payload_bytes)) + payload_bytes
+    return tag + payload_bytes
+
+
+def dgram(b, data, fds=None):
+    """Send one datagram; return the first reply datagram (b"" when closed)."""
+    s = unix_connect(b.rpc, 10, socket.SOCK_SEQPACKET)
+    try:
+        if fds:
+            s.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        else:
+            s.send(data)
+        try:
+            return s.recv(70000)
+        except ConnectionResetError:
+            return b""
+    finally:
+        s.close()
+
+
+PING = field(2, 2, b"")
+
+
+def pong(b):
+    try:
+        return dgram(b, PING)[:1] == bytes([PONG_TAG])
+    except OSError:  # the backlog is full while a flood drains
+        return False
+ERROR_TAG, PONG_TAG = 0x12, 0x1a
+
+b = Broker(bindir, "")
+try:
+    imgs = os.path.join(b.tmp, "images")
+    os.mkdir(imgs)
+    shutil.copy(SERIAL, os.path.join(imgs, "k.elf"))
+    with open(b.conf, "w") as f:
+        f.write("[tenant alice]\nuid = 1001\nimage_dir = %s\n" % imgs)
+    b.start()
+    os.chmod(b.tmp, 0o755)
+
+    # --- cellctl, every command
+    if jctl(b, "ping")["tenant"] != "root":
+        fail("ping")
+    vid = ctl(b, "create", "--kernel", SERIAL, "--name", "rpc1", "--memory", "64M",
+              "--net", "tap=tap9,mac=52:54:00:00:00:09", "--input", "virtio").stdout.decode().strip()
+    if len(vid) != 36:
+        fail("create printed %r" % vid)
+    lst = jctl(b, "list")
+    if [v["id"] for v in lst] != [vid] or lst[0]["state"] != "created":
+        fail("list: %r" % lst)
+    if "rpc1" not in ctl(b, "list").stdout.decode():
+        fail("human list")
+    info = jctl(b, "boot", vid)
+    if info["state"] != "running" or info["boots"] != 1:
+        fail("boot: %r" % info)
+    if jctl(b, "pause", vid)["state"] != "paused" or jctl(b, "resume")["state"] != "running":
+        fail("pause/resume")
+    wait_until(lambda: b"irq: banner" in ctl(b, "console", vid).stdout, 10, "console over RPC")
+    if jctl(b, "reboot", vid)["boots"] != 2:
+        fail("reboot")
+    cnt = jctl(b, "counters", vid)
+    if cnt["boots"] != 2:
+        fail("counters: %r" % cnt)
+    if "state:      running" not in ctl(b, "info").stdout.decode():
+        fail("human info: %r" % ctl(b, "info").stdout)
+    if jctl(b, "power-off", vid)["state"] != "stopped":
+        fail("power-off")
+    # events stream (cellctl events) sees a boot. It is subscribed once it
+    # shows an event: create and delete scratch VMs until one shows.
+    ev = subprocess.Popen([CELLCTL, "--socket", b.rpc, "--json", "events"], stdout=subprocess.PIPE)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(json.loads(x)) for x in ev.stdout],
+                     daemon=True).start()
+
+    def scratch_event():
+        ctl(b, "delete", ctl(b, "create", "--kernel", SERIAL).stdout.decode().strip())
+        try:
+            lines.get(timeout=0.1)
+            return True
+        except queue.Empty:
+            return False
+    wait_until(scratch_event, 10, "the event subscription")
+    jctl(b, "boot", vid)
+    seen = []
+    while ("running", vid) not in seen:
+        e = lines.get(timeout=10)
+        seen.append((e["event"], e["vm_id"]))
+    mine = [x for x in seen if x[1] == vid]
+    if mine != [("starting", vid), ("running", vid)]:
+        fail("events: %r" % seen)
+    ev.kill()
+    ev.wait()
+    # console --follow ends when the VM is deleted; it is following once it
+    # printed the log so far (the banner)
+    fol = subprocess.Popen([CELLCTL, "--socket", b.rpc, "console", vid, "--follow"],
+                           stdout=subprocess.PIPE)
+    got = b""
+    while b"irq: banner" not in got:
+        chunk = fol.stdout.read1(4096)
+        if not chunk:
+            fail("console --follow ended early: %r" % got)
+        got += chunk
+    ctl(b, "delete", vid)
+    out = got + fol.communicate(timeout=10)[0]
+    if fol.returncode != 0:
+        fail("console --follow: %d %r" % (fol.returncode, out[-200:]))
+    r = ctl(b, "--json", "info", vid, ok=False)
+    if r.returncode != 1 or json.loads(r.stdout)["code"] != "VM_NOT_FOUND":
+        fail("info after delete: %r" % r)
+
+    # --- tenants: alice cannot see root's VM; another tenant's = missing
+    rid = ctl(b, "create", "--kernel", SERIAL).stdout.decode().strip()
+    a = ctl(b, "--json", "info", rid, uid=1001, ok=False)
+    m = ctl(b, "--json", "info", "00000000-0000-4000-8000-000000000000", uid=1001, ok=False)
+    if a.returncode != 1 or a.stdout != m.stdout:
+        fail("alice sees root's VM differently from a missing one: %r %r" % (a.stdout, m.stdout))
+    aid = ctl(b, "create", "--kernel", os.path.join(imgs, "k.elf"), uid=1001).stdout.decode().strip()
+    if [v["id"] for v in jctl(b, "list", uid=1001)] != [aid]:
+        fail("alice's list")
+    r = ctl(b, "--json", "shutdown", uid=1001, ok=False)
+    if json.loads(r.stdout)["code"] != "PERMISSION_DENIED":
+        fail("alice shut the broker down")
+    r = ctl(b, "--json", "ping", uid=1999, ok=False)
+    if r.returncode != 1 or json.loads(r.stdout)["code"] != "PERMISSION_DENIED":
+        fail("uid without tenant: %r" % r)
+
+    # --- hostile datagrams
+    n = 0
+    bad = [b"", b"\xff" * 10, b"\x12", b"\x12\x05\x00", field(2, 0, b"\x01"), b"\x08\x01",
+           field(6, 2, field(1, 2, b"x" * 100000)[:60000]), field(99, 0, b"\x01") + PING,
+           field(2, 2, field(7, 0, b"\x01")), field(4, 2, b""), field(4, 2, field(1, 2,
+           field(4, 2, b"/nonexistent") + field(99, 2, b"zz"))),
+           field(4, 2, field(1, 2, field(2, 0, varint(2**32 - 1)) + field(4, 2, SERIAL.encode()))),
+           field(4, 2, field(1, 2, field(3, 0, varint(2**64 - 1)) + field(4, 2, SERIAL.encode()))),
+           field(4, 2, field(1, 2, field(4, 2, b"rel/path"))),
+           field(7, 2, field(1, 2, b"x") + field(2, 0, b"\x09")),
+           field(7, 2, field(2, 0, varint(2**31))), field(1, 0, b"\x02") + PING,
+           field(8, 2, field(1, 2, b"00000000-0000-4000-8000-000000000000")),
+           field(11, 2, field(2, 2, b"q" * 5000)), field(10, 2, field(1, 2, b"x\0" * 18)),
+           b"\x0a" * 70000, field(2, 2, b"") * 3000, field(12, 2, b"") + field(2, 2, b"")]
+    for data in bad:
+        # any answer or a hang-up, but never a crash (protobuf allows some of
+        # these: a repeated oneof member is "last one wins")
+        dgram(b, data)
+        if dgram(b, PING)[:1] != bytes([PONG_TAG]):
+            fail("no pong after %r" % data[:40])
+        n += 1
+    # unknown fields are refused, at any depth
+    for data in (field(99, 0, b"\x01") + PING, field(2, 2, field(7, 0, b"\x01")),
+                 field(4, 2, field(1, 2, field(4, 2, SERIAL.encode()) + field(99, 2, b"zz"))),
+                 field(4, 2, field(1, 2, field(4, 2, SERIAL.encode()) +
+                                   field(8, 2, field(1, 2, b"tap0") + field(77, 0, b"\x01"))))):
+        reply = dgram(b, data)
+        if reply[:1] != bytes([ERROR_TAG]) or b"unknown fields" not in reply:
+            fail("unknown fields accepted: %r -> %r" % (data[:40], reply[:60]))
+        n += 1
+    # protobuf-c strings are C strings: an embedded NUL ends them (the path
+    # that is left is checked like any other).
+    reply = dgram(b, field(4, 2, field(1, 2, field(4, 2, b"rel\0" + SERIAL.encode()))))
+    if reply[:1] != bytes([ERROR_TAG]):
+        fail("NUL-cut path: %r" % reply)
+    n += 1
+    with open("/dev/null") as f:
+        reply = dgram(b, PING, [f.fileno()])
+        if reply[:1] != bytes([ERROR_TAG]):
+            fail("fds were accepted: %r" % reply)
+    n += 1
+    # a client that sends requests but never reads its replies is dropped
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(b.rpc)
+    s.setblocking(False)
+    sent = 0
+    try:
+        for _ in range(100000):
+            s.send(field(5, 2, b""))
+            sent += 1
+    except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+        pass
+    s.close()
+    wait_until(lambda: pong(b), 10, "pong after a client that does not read")
+    n += 1
+    # one tenant holds 64 connections at most: alice's 65th is closed at
+    # once, root is still served
+    alice = []
+    for _ in range(64):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            os.setresgid(1001, 1001, 1001)
+            os.setresuid(1001, 1001, 1001)
+            c.connect(b.rpc)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        alice.append(c)
+    wait_until(lambda: "rpc:" in b.logtext(), 1)
+    r = ctl(b, "--json", "ping", uid=1001, ok=False)
+    if r.returncode != 1:
+        fail("alice's 65th RPC connection was served: %r" % r)
+    if jctl(b, "ping")["tenant"] != "root":
+        fail("root not served while alice holds 64 connections")
+    for c in alice:
+        c.close()
+    wait_until(lambda: ctl(b, "ping", uid=1001, ok=False).returncode == 0, 10,
+               "alice to be served again")
+    n += 1
+    # a flood of idle RPC connections
+    flood = []
+    for _ in range(300):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        c.setblocking(False)
+        try:
+            c.connect(b.rpc)
+        except BlockingIOError:
+            pass
+        flood.append(c)
+    for c in flood:
+        c.close()
+    wait_until(lambda: pong(b), 10, "pong after a flood")
+    n += 1
+    print("%d hostile RPC cases" % n)
+    b.stop()
+    print("PASS")
+finally:
+    b.cleanup()
