@@ -656,7 +656,8 @@ static void test_sandboxed(void **state)
 	assert_int_equal(vnet_stop(&T), 0);
 	started = false;
 	/* An open() once attached is killed by the net policy. */
-	assert_int_equal(vnet_start(&T, &(struct vnet_opts){.test_flags = DEVPROC_TEST_TRY_OPEN}),
+	assert_int_equal(vnet_start(&T, &(struct vnet_opts){.test_flags = DEVPROC_TEST_TRY_OPEN,
+							    .no_activate = true}),
 			 0);
 	status = vcore_wait_exit(&T.core, VNET_TIMEOUT_MS);
 	assert_int_equal(status, 128 + SIGSYS);

@@ -209,7 +209,16 @@ static int vnet_setup_queues(struct vnet *t)
 			return r;
 		qs[nq++] = &t->ctrl;
 	}
-	return vcore_activate(&t->core, t->negotiated, qs, nq);
+	r = vcore_activate(&t->core, t->negotiated, qs, nq);
+	if (r < 0 || !t->has_ctrl)
+		return r;
+	/* Activate has no answer: a control command answered means the
+	 * device is active and its tap offloads are set (frames injected
+	 * earlier would be segmented by the kernel). Promiscuous is the
+	 * state after a reset anyway. */
+	return vnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, "\1", 1) >= 0
+		       ? 0
+		       : -ETIMEDOUT;
 }
 
 int vnet_recover(struct vnet *t)
