@@ -352,6 +352,22 @@ static long cpu_ticks(pid_t pid)
 	return (long)(ut + st);
 }
 
+/* Kicks for queues that exist but are not in use (rx1/tx1 without MQ, the
+ * control queue's old place) are ignored; the device serves on. */
+static void test_kick_unused_queues(void **state)
+{
+	uint64_t one = 1;
+
+	(void)state;
+	start(&(struct vnet_opts){.pairs = 2, .drop = 1ULL << VIRTIO_NET_F_MQ});
+	assert_int_equal(T.used_pairs, 1);
+	for (uint32_t q = 3; q < 5; q++)
+		assert_int_equal(write(T.core.kick_fd[q], &one, sizeof(one)), sizeof(one));
+	assert_tx_serves(1);
+	assert_true(vcore_alive(&T.core));
+	assert_int_equal(T.core.needs_reset, 0);
+}
+
 /* Waiting for the driver's reset with frames queued on the tap: the device
  * must not poll the readable tap meanwhile. */
 static void test_needs_reset_no_spin(void **state)
@@ -455,6 +471,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_rx_bad_chains, teardown),
 		cmocka_unit_test_teardown(test_ctrl_hostile, teardown),
 		cmocka_unit_test_teardown(test_ring_abuse, teardown),
+		cmocka_unit_test_teardown(test_kick_unused_queues, teardown),
 		cmocka_unit_test_teardown(test_needs_reset_no_spin, teardown),
 		cmocka_unit_test_teardown(test_tap_removed, teardown),
 		cmocka_unit_test_teardown(test_reset_with_pending, teardown),
