@@ -2,8 +2,9 @@
  * devproc frame: checks the launcher's setup and the tap fds, offers the
  * features and configuration space, sets the queues up at activation, runs
  * the control queue (rx mode, MAC filter, MAC address, queue pairs) and the
- * rate-limiter timers. Frames go through net_data.c. Control commands are
- * guest data, parsed by net_hdr.c; bad ones are answered VIRTIO_NET_ERR. */
+ * rate-limiter timers. Frames go through net_rx.c and net_tx.c. Control
+ * commands are guest data, parsed by net_hdr.c; bad ones are answered
+ * VIRTIO_NET_ERR. */
 #include "dev-procs/net/net.h"
 
 #include <errno.h>
@@ -76,7 +77,7 @@ void net_tap_gone(struct net *n, struct net_tap *tap, int err)
 	/* Once per tap queue; the fd is never polled again, so no spinning. */
 	log_warn("tap queue %u is gone (%s): link down", tap->index, strerror(err));
 	tap->dead = true;
-	net_update_watch(n, tap);
+	net_rx_watch(n, tap);
 	if (n->link_up) {
 		n->link_up = false;
 		net_fill_config(n, n->config + NET_CFG_MAC);
@@ -116,7 +117,7 @@ static void net_on_rx_timer(struct devproc *dp, void *arg)
 		return;
 	n->rx_limited = false;
 	for (uint32_t i = 0; i < n->pairs; i++) {
-		net_update_watch(n, &n->tap[i]);
+		net_rx_watch(n, &n->tap[i]);
 		net_rx_tap(n, &n->tap[i]);
 	}
 }
@@ -187,7 +188,7 @@ static uint8_t net_ctrl_mq(struct net *n, const struct net_ctrl *c)
 	/* Tap queue k feeds RX queue k % pairs: frames the kernel steers to a
 	 * queue the guest no longer uses still arrive. */
 	for (uint32_t i = 0; i < n->pairs; i++) {
-		net_update_watch(n, &n->tap[i]);
+		net_rx_watch(n, &n->tap[i]);
 		net_rx_tap(n, &n->tap[i]);
 	}
 	return VIRTIO_NET_OK;
@@ -383,7 +384,7 @@ static int net_activate(struct devproc *dp)
 	n->rx_limited = n->tx_limited = false;
 	n->active = true;
 	for (uint32_t i = 0; i < n->pairs; i++)
-		net_update_watch(n, &n->tap[i]);
+		net_rx_watch(n, &n->tap[i]);
 	return 0;
 }
 
@@ -444,7 +445,7 @@ static void net_reset(struct devproc *dp)
 	n->active = false;
 	net_rx_drop_all(n);
 	for (uint32_t i = 0; i < n->pairs; i++) {
-		net_update_watch(n, &n->tap[i]);
+		net_rx_watch(n, &n->tap[i]);
 		n->rx[i].live = n->tx[i].live = false;
 	}
 	n->ctrl_live = false;
@@ -560,3 +561,24 @@ const struct devproc_ops net_ops = {
 	.reset = net_reset,
 	.keep_fds = net_keep_fds,
 };
+
+void net_log_counters(const struct net *n)
+{
+	const struct net_counters *c = &n->c;
+
+	log_info("counters: rx_packets=%lu rx_bytes=%lu tx_packets=%lu tx_bytes=%lu "
+		 "rx_drop_too_big=%lu rx_drop_filtered=%lu rx_drop_runt=%lu rx_bad_chain=%lu "
+		 "rx_drop_reset=%lu tx_drop_backend=%lu tx_drop_restart=%lu ctrl_ok=%lu "
+		 "ctrl_err=%lu "
+		 "rx_throttled=%lu tx_throttled=%lu",
+		 c->rx_packets, c->rx_bytes, c->tx_packets, c->tx_bytes, c->rx_drop_too_big,
+		 c->rx_drop_filtered, c->rx_drop_runt, c->rx_bad_chain, c->rx_drop_reset,
+		 c->tx_drop_backend, c->tx_drop_restart, c->ctrl_ok, c->ctrl_err, c->rx_throttled,
+		 c->tx_throttled);
+	log_info("counters: tx_drop_writable=%lu tx_drop_short_hdr=%lu tx_drop_runt=%lu "
+		 "tx_drop_too_big=%lu tx_drop_bad_flags=%lu tx_drop_bad_gso=%lu "
+		 "tx_drop_bad_csum=%lu",
+		 c->tx_drop[NET_TX_WRITABLE], c->tx_drop[NET_TX_SHORT_HDR], c->tx_drop[NET_TX_RUNT],
+		 c->tx_drop[NET_TX_TOO_BIG], c->tx_drop[NET_TX_BAD_FLAGS],
+		 c->tx_drop[NET_TX_BAD_GSO], c->tx_drop[NET_TX_BAD_CSUM]);
+}

@@ -130,15 +130,18 @@ struct net {
 
 extern const struct devproc_ops net_ops;
 
-/* net_data.c: the data path. */
+/* net_rx.c: the receive path; net_rx_watch() (un)watches a tap as its RX
+ * queue, the rate limiter and the device state say. */
 void net_rx_tap(struct net *n, struct net_tap *tap);
 void net_rx_kick(struct net *n, uint32_t pair);
 void net_rx_drop_all(struct net *n);
 /* Resume: put the chains a crashed process held back in pair's stash.
  * Returns 0 or -EINVAL (the queue is broken). */
 int net_rx_restash(struct net *n, uint32_t pair, const uint16_t *heads, uint32_t nheads);
+void net_rx_watch(struct net *n, struct net_tap *tap);
+/* net_tx.c: the transmit path. */
 void net_tx_run(struct net *n, uint32_t pair);
-void net_update_watch(struct net *n, struct net_tap *tap);
+/* net.c */
 void net_tap_gone(struct net *n, struct net_tap *tap, int err);
 uint64_t net_now_ns(void);
 /* Fire once after ns nanoseconds; 0 disarms. */

@@ -62,3 +62,28 @@ bool net_io_gone(int err)
 {
 	return err == EIO || err == EBADFD || err == ENXIO || err == ENODEV || err == EBADF;
 }
+
+void net_io_iov_copy(const struct iovec *iov, uint32_t n, size_t off, void *buf, size_t len,
+		     bool to_iov)
+{
+	uint8_t *b = buf;
+
+	for (uint32_t i = 0; i < n && len; i++) {
+		size_t take;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		take = iov[i].iov_len - off;
+		if (take > len)
+			take = len;
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, b, take);
+		else
+			memcpy(b, (uint8_t *)iov[i].iov_base + off, take);
+		b += take;
+		len -= take;
+		off = 0;
+	}
+}

@@ -25,3 +25,7 @@ ssize_t net_io_write(int fd, const struct iovec *iov, int n);
 /* Whether an error from the tap means it is gone for good (interface
  * deleted or detached), not a passing condition. */
 bool net_io_gone(int err);
+/* Copy len bytes between buf and the bytes of iov[0..n) from offset off
+ * (into the iovecs when to_iov); stops where the iovecs end. */
+void net_io_iov_copy(const struct iovec *iov, uint32_t n, size_t off, void *buf, size_t len,
+		     bool to_iov);

@@ -1,48 +1,18 @@
-/* virtio-net data path; see net.h. Runs in cellvm-dev-net. RX: frames are
+/* virtio-net receive path; see net.h. Runs in cellvm-dev-net. Frames are
  * read from a tap queue straight into the guest's posted buffers when enough
  * of them are held (several chains with MRG_RXBUF), else through a bounce
  * buffer; with no buffers the tap is not watched until the queue is kicked,
- * so the kernel keeps what it can and nothing spins. TX: chains checked by
- * net_tx_parse() are written to the tap from guest RAM behind a private copy
- * of the header. Rings and headers are UNTRUSTED(guest); frames read from the
- * tap come from the host kernel. */
+ * so the kernel keeps what it can and nothing spins. The rings are
+ * UNTRUSTED(guest); the frames come from the host kernel. */
 #include "dev-procs/net/net.h"
 
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "dev-procs/net/net_io.h"
 
 #define NET_RX_BUDGET 64 /* frames per wakeup; the tap stays readable for more */
-
-/* ---- iovec helpers ---- */
-
-static void net_iov_copy(const struct iovec *iov, uint32_t n, size_t off, void *buf, size_t len,
-			 bool to_iov)
-{
-	uint8_t *b = buf;
-
-	for (uint32_t i = 0; i < n && len; i++) {
-		size_t take;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		take = iov[i].iov_len - off;
-		if (take > len)
-			take = len;
-		if (to_iov)
-			memcpy((uint8_t *)iov[i].iov_base + off, b, take);
-		else
-			memcpy(b, (uint8_t *)iov[i].iov_base + off, take);
-		b += take;
-		len -= take;
-		off = 0;
-	}
-}
 
 /* ---- watching the taps ---- */
 
@@ -59,7 +29,7 @@ static void net_on_tap(struct devproc *dp, void *arg)
 	net_rx_tap(tap->n, tap);
 }
 
-void net_update_watch(struct net *n, struct net_tap *tap)
+void net_rx_watch(struct net *n, struct net_tap *tap)
 {
 	const struct net_rxq *q = &n->rx[net_tap_target(n, tap)];
 	const bool want = n->active && !n->dp->needs_reset && !tap->dead && !n->rx_limited &&
@@ -165,10 +135,10 @@ static void net_rx_complete(struct net *n, struct net_rxq *q, uint32_t len)
 	/* The tap leaves num_buffers alone; flags only with GUEST_CSUM (5.1.6.4.1). */
 	nb[0] = (uint8_t)nbuf;
 	nb[1] = (uint8_t)(nbuf >> 8);
-	net_iov_copy(q->iov + f->iov0, f->niov, 10, nb, 2, true);
+	net_io_iov_copy(q->iov + f->iov0, f->niov, 10, nb, 2, true);
 	if (!n->guest_csum) {
 		static const uint8_t zero;
-		net_iov_copy(q->iov + f->iov0, f->niov, 0, (void *)&zero, 1, true);
+		net_io_iov_copy(q->iov + f->iov0, f->niov, 0, (void *)&zero, 1, true);
 	}
 	for (uint32_t i = 0; i < nbuf; i++) {
 		const struct net_rx_chain *s = &q->stash[q->first + i];
@@ -222,8 +192,8 @@ static int net_rx_deliver_pending(struct net *n, struct net_rxq *q)
 		q->pending = 0;
 		return 1;
 	}
-	net_iov_copy(q->iov + q->stash[q->first].iov0, q->iov_end - q->stash[q->first].iov0, 0,
-		     q->bounce, len, true);
+	net_io_iov_copy(q->iov + q->stash[q->first].iov0, q->iov_end - q->stash[q->first].iov0, 0,
+			q->bounce, len, true);
 	q->pending = 0;
 	net_rx_complete(n, q, len);
 	return 1;
@@ -242,7 +212,7 @@ static bool net_rx_starve(struct net *n, uint32_t t)
 	}
 	for (uint32_t i = 0; i < n->pairs; i++)
 		if (net_tap_target(n, &n->tap[i]) == t)
-			net_update_watch(n, &n->tap[i]);
+			net_rx_watch(n, &n->tap[i]);
 	return false;
 }
 
@@ -310,8 +280,8 @@ static int net_rx_read(struct net *n, struct net_tap *tap, struct net_rxq *q)
 	}
 	memset(dst, 0, sizeof(dst));
 	if (direct)
-		net_iov_copy(q->iov + f->iov0, q->iov_end - f->iov0, NET_HDR_LEN, dst, sizeof(dst),
-			     false);
+		net_io_iov_copy(q->iov + f->iov0, q->iov_end - f->iov0, NET_HDR_LEN, dst,
+				sizeof(dst), false);
 	else
 		memcpy(dst, q->bounce + NET_HDR_LEN, sizeof(dst));
 	if (!net_rx_wanted(n, (uint32_t)r, dst))
@@ -334,7 +304,7 @@ void net_rx_tap(struct net *n, struct net_tap *tap)
 	if (n->dp->needs_reset) {
 		/* Waiting for the driver's reset: the tap keeps its frames and
 		 * is not polled meanwhile (no spinning on a readable fd). */
-		net_update_watch(n, tap);
+		net_rx_watch(n, tap);
 		return;
 	}
 	for (uint32_t budget = NET_RX_BUDGET; budget && !n->dp->needs_reset; budget--) {
@@ -351,7 +321,7 @@ void net_rx_tap(struct net *n, struct net_tap *tap)
 			n->c.rx_throttled++;
 			net_arm_timer(n->rx_timer, net_rate_wait_ns(&n->rx_rate));
 			for (uint32_t i = 0; i < n->pairs; i++)
-				net_update_watch(n, &n->tap[i]);
+				net_rx_watch(n, &n->tap[i]);
 			break;
 		}
 		r = net_stash_fill(n, q, n->mrg ? n->rx_frame_max : 1);
@@ -378,7 +348,7 @@ void net_rx_kick(struct net *n, uint32_t pair)
 	for (uint32_t i = 0; i < n->pairs; i++) {
 		if (net_tap_target(n, &n->tap[i]) != pair)
 			continue;
-		net_update_watch(n, &n->tap[i]);
+		net_rx_watch(n, &n->tap[i]);
 		net_rx_tap(n, &n->tap[i]);
 	}
 }
@@ -419,116 +389,4 @@ void net_rx_drop_all(struct net *n)
 		q->stash_cap = 0;
 		q->starved = false;
 	}
-}
-
-/* ---- TX ---- */
-
-static void net_tx_send(struct net *n, struct net_tap *tap, struct net_tx_req *req)
-{
-	struct iovec one;
-	const struct iovec *iov = req->iov;
-	uint32_t niov = req->niov;
-	ssize_t r;
-
-	if (tap->dead) {
-		n->c.tx_drop_backend++;
-		return;
-	}
-	if (niov > NET_RX_MAX_IOV) {
-		/* More pieces than one writev takes: linearise (rare; <= 64 KiB). */
-		net_iov_copy(req->iov, niov, 0, n->tx_bounce, NET_HDR_LEN + req->frame_len, false);
-		one = (struct iovec){n->tx_bounce, NET_HDR_LEN + req->frame_len};
-		iov = &one;
-		niov = 1;
-	}
-	r = net_io_write(tap->fd, iov, (int)niov);
-	if (r < 0) {
-		if (net_io_gone((int)-r))
-			net_tap_gone(n, tap, (int)-r);
-		else if (n->c.tx_drop_backend == 0)
-			log_warn("tap queue %u: write: %s (logged once)", tap->index,
-				 strerror((int)-r));
-		n->c.tx_drop_backend++;
-		return;
-	}
-	n->c.tx_packets++;
-	n->c.tx_bytes += req->frame_len;
-	if (net_rate_limited(&n->tx_rate))
-		net_rate_consume(&n->tx_rate, req->frame_len);
-}
-
-void net_tx_run(struct net *n, uint32_t pair)
-{
-	struct net_txq *q = &n->tx[pair];
-	struct devproc_queue *dq = &n->dp->queues[2 * pair + 1];
-	enum net_tx_verdict v;
-	uint32_t budget;
-	int r;
-
-	if (!n->active || !q->live)
-		return;
-	budget = q->vq.size;
-	while (!n->dp->needs_reset && !n->tx_limited) {
-		if (net_rate_limited(&n->tx_rate) && !net_rate_allow(&n->tx_rate, net_now_ns())) {
-			n->tx_limited = true;
-			n->c.tx_throttled++;
-			net_arm_timer(n->tx_timer, net_rate_wait_ns(&n->tx_rate));
-			break;
-		}
-		if (budget == 0) {
-			/* One ring's worth per wakeup: come back through the kick
-			 * eventfd so the other queues and the link get their turn. */
-			uint64_t one = 1;
-
-			if (virtq_enable_kicks(&q->vq))
-				(void)!write(dq->kick_fd, &one, sizeof(one));
-			break;
-		}
-		r = virtq_pop(&q->vq, &n->chain);
-		if (r < 0) {
-			devproc_needs_reset(n->dp, "invalid TX chain or available index");
-			return;
-		}
-		if (r == 0) {
-			if (!virtq_enable_kicks(&q->vq))
-				break;
-			continue;
-		}
-		budget--;
-		v = net_tx_parse(&n->txlim, &n->chain, &n->txreq);
-		if (v == NET_TX_OK) {
-			net_tx_send(n, &n->tap[pair], &n->txreq);
-		} else if (n->c.tx_drop[v]++ == 0) {
-			log_warn("TX frame dropped: %s (first of its kind; counted from now on)",
-				 net_tx_verdict_name(v));
-		}
-		virtq_push(&q->vq, n->chain.head, 0);
-		q->pushed = true;
-	}
-	if (q->pushed) {
-		q->pushed = false;
-		if (virtq_should_notify(&q->vq))
-			devproc_notify(n->dp, dq);
-	}
-}
-
-void net_log_counters(const struct net *n)
-{
-	const struct net_counters *c = &n->c;
-
-	log_info("counters: rx_packets=%lu rx_bytes=%lu tx_packets=%lu tx_bytes=%lu "
-		 "rx_drop_too_big=%lu rx_drop_filtered=%lu rx_drop_runt=%lu rx_bad_chain=%lu "
-		 "rx_drop_reset=%lu tx_drop_backend=%lu tx_drop_restart=%lu ctrl_ok=%lu "
-		 "ctrl_err=%lu "
-		 "rx_throttled=%lu tx_throttled=%lu",
-		 c->rx_packets, c->rx_bytes, c->tx_packets, c->tx_bytes, c->rx_drop_too_big,
-		 c->rx_drop_filtered, c->rx_drop_runt, c->rx_bad_chain, c->rx_drop_reset,
-		 c->tx_drop_backend, c->tx_drop_restart, c->ctrl_ok, c->ctrl_err, c->rx_throttled,
-		 c->tx_throttled);
-	log_info("counters: tx_drop_writable=%lu tx_drop_short_hdr=%lu tx_drop_runt=%lu "
-		 "tx_drop_too_big=%lu tx_drop_bad_flags=%lu tx_drop_bad_gso=%lu "
-		 "tx_drop_bad_csum=%lu",
-		 c->tx_drop[NET_TX_WRITABLE], c->tx_drop[NET_TX_SHORT_HDR], c->tx_drop[NET_TX_RUNT],
-		 c->tx_drop[NET_TX_TOO_BIG], c->tx_drop[NET_TX_BAD_FLAGS],
-		 c->tx_drop[NET_TX_BAD_GSO], c->tx_drop[NET_TX_BAD_CSUM]);
 }
