@@ -25,19 +25,21 @@ struct launcher_worker;
 #define BROKER_DEFAULT_STATE_DIR  "/var/lib/cellvm"
 #define BROKER_DEFAULT_CONFIG	  "/etc/cellvm/broker.conf"
 
-#define BROKER_MAX_VMS	     1024
-#define BROKER_NAME_MAX	     64
-#define BROKER_TENANT_MAX    32
-#define BROKER_TENANT_NAME   32
-#define BROKER_NET_MAX	     8
-#define BROKER_CONSOLE_LOG   (64 * 1024) /* serial output kept per VM */
-#define BROKER_ID_LEN	     36		 /* UUID text */
-#define BROKER_MIN_MEMORY    (16ULL << 20)
-#define BROKER_MAX_MEMORY    (256ULL << 30)
-#define BROKER_MAX_CPUS	     64
-#define BROKER_MAX_CMDLINE   2047
-#define BROKER_REBOOT_LIMIT  10 /* guest reboots per BROKER_REBOOT_WINDOW before we stop it */
-#define BROKER_REBOOT_WINDOW 60
+#define BROKER_MAX_VMS	       1024
+#define BROKER_NAME_MAX	       64
+#define BROKER_TENANT_MAX      32
+#define BROKER_TENANT_NAME     32
+#define BROKER_NET_MAX	       8
+#define BROKER_CONSOLE_LOG     (64 * 1024) /* serial output kept per VM */
+#define BROKER_ID_LEN	       36	   /* UUID text */
+#define BROKER_MIN_MEMORY      (16ULL << 20)
+#define BROKER_MAX_MEMORY      (256ULL << 30)
+#define BROKER_MAX_CPUS	       64
+#define BROKER_MAX_CMDLINE     2047
+#define BROKER_REBOOT_LIMIT    10 /* guest reboots per BROKER_REBOOT_WINDOW before we stop it */
+#define BROKER_REBOOT_WINDOW   60
+#define BROKER_DEVICE_RESTARTS 8  /* restarts of a device in a row before giving up */
+#define BROKER_DEVICE_STABLE   60 /* s up before the next crash counts from 0 again */
 
 /* Error codes of the API (REST and RPC). */
 enum api_err {
@@ -153,7 +155,11 @@ struct vm_device {
 	struct device_proc proc;
 	struct event *ev; /* pidfd */
 	bool running;
-	uint32_t restarts;
+	uint32_t restarts;	  /* all restarts of this device process */
+	uint32_t in_a_row;	  /* restarts since it last stayed up */
+	uint64_t started;	  /* broker_now() when the current process started */
+	bool gone;		  /* restarts given up: the guest was told */
+	struct event *restart_ev; /* back-off timer of a pending restart */
 	int last_status;
 };
 
@@ -173,6 +179,7 @@ struct vm {
 	struct event *core_ev, *cons_ev;
 	struct vm_device devs[DISK_MAX];
 	size_t ndevs;
+	uint32_t dev_jobs; /* device restarts with the launcher thread: no delete */
 	/* history */
 	uint32_t boots, reboots_in_window;
 	bool restore; /* boot again at the next start (a clean --on-exit restore) */
@@ -244,6 +251,10 @@ struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct 
  * read there; the results are installed by vm_boot_finish, in the loop. */
 struct launch_job {
 	struct vm *vm;
+	/* -1: boot the VM; else restart this device (devs[0] gets the new
+	 * process, over mem_fd, a dup the job owns) */
+	int restart_dev;
+	uint32_t boot;	    /* vm->boots when a restart was asked for */
 	enum vm_state prev; /* the state to go back to when the boot fails */
 	vm_boot_done_fn *done;
 	void *arg;

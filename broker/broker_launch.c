@@ -31,28 +31,35 @@ struct launcher_worker {
 	size_t pending;
 };
 
-static enum api_err launch_devices(struct launch_job *j)
+/* Start disk i's device process into *ret. */
+static enum api_err launch_device(struct launch_job *j, size_t i, struct device_proc *ret)
 {
 	const struct vm_def *def = &j->vm->def;
 	uint64_t low = def->memory < GMEM_MMIO_HOLE_START ? def->memory : GMEM_MMIO_HOLE_START;
+	struct disk_opt disk = def->disks[i];
+	struct device_config dc = {.kind = "blk"};
 	int r;
 
-	for (j->ndevs = 0; j->ndevs < def->ndisks; j->ndevs++) {
-		struct disk_opt disk = def->disks[j->ndevs];
-		struct device_config dc = {.kind = "blk"};
+	r = disk_opt_open(&disk, j->err, sizeof(j->err));
+	if (r < 0)
+		return r == -ENOENT || r == -EACCES || r == -EINVAL ? API_INVALID_ARGUMENT
+								    : API_INTERNAL;
+	dc.backend_fds[0] = disk.fd;
+	dc.nbackend = 1;
+	dc.blk = &disk.blk;
+	r = launcher_start_device(&dc, j->mem_fd, def->memory, low, ret, j->err, sizeof(j->err));
+	disk_opt_close(&disk);
+	return r < 0 ? API_INTERNAL : API_OK;
+}
 
-		r = disk_opt_open(&disk, j->err, sizeof(j->err));
-		if (r < 0)
-			return r == -ENOENT || r == -EACCES || r == -EINVAL ? API_INVALID_ARGUMENT
-									    : API_INTERNAL;
-		dc.backend_fds[0] = disk.fd;
-		dc.nbackend = 1;
-		dc.blk = &disk.blk;
-		r = launcher_start_device(&dc, j->mem_fd, def->memory, low, &j->devs[j->ndevs],
-					  j->err, sizeof(j->err));
-		disk_opt_close(&disk);
-		if (r < 0)
-			return API_INTERNAL;
+static enum api_err launch_devices(struct launch_job *j)
+{
+	enum api_err e;
+
+	for (j->ndevs = 0; j->ndevs < j->vm->def.ndisks; j->ndevs++) {
+		e = launch_device(j, j->ndevs, &j->devs[j->ndevs]);
+		if (e != API_OK)
+			return e;
 	}
 	return API_OK;
 }
@@ -62,10 +69,18 @@ static enum api_err launch_devices(struct launch_job *j)
 static void launch_run(struct launch_job *j)
 {
 	const struct vm_def *def = &j->vm->def;
-	const char *kinds[DISK_MAX];
+	const char *kinds[DISK_MAX], *transports[DISK_MAX];
 	struct core_config cfg;
 	int r, status;
 
+	if (j->restart_dev >= 0) {
+		/* One device again, over the running VM's memory. */
+		j->ndevs = 0;
+		j->e = launch_device(j, (size_t)j->restart_dev, &j->devs[0]);
+		if (j->e == API_OK)
+			j->ndevs = 1;
+		return;
+	}
 	j->ndevs = 0;
 	j->core = (struct core_proc){.pid = -1, .pidfd = -1, .chan = -1, .console = -1};
 	j->mem_fd = launcher_create_memory(def->memory);
@@ -77,8 +92,10 @@ static void launch_run(struct launch_job *j)
 	j->e = launch_devices(j);
 	if (j->e != API_OK)
 		goto fail;
-	for (size_t i = 0; i < j->ndevs; i++)
+	for (size_t i = 0; i < j->ndevs; i++) {
 		kinds[i] = "blk";
+		transports[i] = def->disks[i].transport ? def->disks[i].transport : "pci";
+	}
 	cfg = (struct core_config){.mem_fd = j->mem_fd,
 				   .kernel = def->kernel,
 				   .initrd = def->initrd[0] ? def->initrd : NULL,
@@ -87,7 +104,9 @@ static void launch_run(struct launch_job *j)
 				   .memory = def->memory,
 				   .devices = j->devs,
 				   .device_kinds = kinds,
-				   .ndevices = j->ndevs};
+				   .device_transports = transports,
+				   .ndevices = j->ndevs,
+				   .restart_devices = true};
 	r = launcher_start_core(&cfg, &j->core, j->err, sizeof(j->err), &status);
 	if (r < 0) {
 		/* 2: the core refused the kernel, initrd or command line. */
@@ -120,6 +139,8 @@ static void *launch_worker(void *arg)
 		if (atomic_load(&w->cancel)) {
 			j->e = API_VM_BUSY;
 			snprintf(j->err, sizeof(j->err), "the broker is shutting down");
+			if (j->restart_dev >= 0 && j->mem_fd >= 0)
+				close(j->mem_fd); /* the job's own dup */
 			j->mem_fd = -1;
 			j->ndevs = 0;
 		} else {

@@ -290,6 +290,9 @@ static void vm_teardown(struct vm *vm)
 		if (d->ev)
 			event_free(d->ev);
 		d->ev = NULL;
+		if (d->restart_ev)
+			event_free(d->restart_ev);
+		d->restart_ev = NULL;
 		/* A device may be stopped (paused VM): SIGKILL ends it either way. */
 		if (d->proc.pid > 0)
 			d->last_status = launcher_stop_device(&d->proc, SIGKILL);
@@ -343,21 +346,152 @@ static void vm_on_core_exit(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void vm_on_device_exit(evutil_socket_t fd, short what, void *arg);
+
+/* Back-off timer: hand the restart to the launcher thread. */
+static void vm_on_restart_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm_device *d = arg;
+	struct vm *vm = d->vm;
+	struct launch_job *j;
+
+	(void)fd;
+	(void)what;
+	if (vm->state != VM_STATE_RUNNING && vm->state != VM_STATE_PAUSED)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		goto retry;
+	*j = (struct launch_job){.vm = vm,
+				 .restart_dev = (int)d->def_index,
+				 .boot = vm->boots,
+				 .prev = vm->state,
+				 .mem_fd = fcntl(vm->mem_fd, F_DUPFD_CLOEXEC, 3)};
+	if (j->mem_fd < 0 || launch_submit(vm->b, j) < 0) {
+		if (j->mem_fd >= 0)
+			close(j->mem_fd);
+		free(j);
+		goto retry;
+	}
+	vm->dev_jobs++;
+	return;
+retry:
+	log_warn("vm %s: device %zu: cannot start its restart now, trying again", vm->id,
+		 d->def_index);
+	{
+		struct timeval tv = {.tv_sec = 1};
+		evtimer_add(d->restart_ev, &tv);
+	}
+}
+
+/* The device process died: restart it with back-off (the core keeps the
+ * guest's view meanwhile, and the new process takes over the queues), or
+ * give up after too many in a row and let the core tell the guest. */
+static void vm_device_died(struct vm_device *d)
+{
+	struct vm *vm = d->vm;
+	uint64_t delay_ms;
+	char detail[128];
+
+	if (broker_now() - d->started >= BROKER_DEVICE_STABLE)
+		d->in_a_row = 0;
+	if (d->in_a_row >= BROKER_DEVICE_RESTARTS) {
+		d->gone = true;
+		snprintf(detail, sizeof(detail),
+			 "device %zu (%s): %u restarts in a row, giving up (the guest sees "
+			 "DEVICE_NEEDS_RESET)",
+			 d->def_index, d->kind, d->in_a_row);
+		log_err("vm %s: %s", vm->id, detail);
+		(void)launcher_core_device_gone(&vm->core, (uint32_t)d->def_index);
+		vm_event(vm->b, vm, "device-failed", detail);
+		return;
+	}
+	delay_ms = 100ULL << d->in_a_row;
+	if (delay_ms > 5000)
+		delay_ms = 5000;
+	if (!d->restart_ev)
+		d->restart_ev = evtimer_new(vm->b->base, vm_on_restart_timer, d);
+	if (!d->restart_ev) {
+		d->gone = true;
+		(void)launcher_core_device_gone(&vm->core, (uint32_t)d->def_index);
+		return;
+	}
+	{
+		struct timeval tv = {.tv_sec = (time_t)(delay_ms / 1000),
+				     .tv_usec = (suseconds_t)(delay_ms % 1000) * 1000};
+		evtimer_add(d->restart_ev, &tv);
+	}
+}
+
 static void vm_on_device_exit(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm_device *d = arg;
-	char detail[64];
+	char detail[96];
 
-	/* The core lives on; restarting the device needs the core's NEEDS_RESET
-	 * handling (not yet): record it and tell the clients. */
+	(void)fd;
+	(void)what;
 	event_free(d->ev);
 	d->ev = NULL;
 	d->last_status = launcher_stop_device(&d->proc, SIGKILL);
 	d->running = false;
+	/* Status 0: its core link closed, the VM is ending; the core's own
+	 * exit event tears the VM down. */
+	if (d->last_status == 0)
+		return;
 	snprintf(detail, sizeof(detail), "device %zu (%s) exited with status %d", d->def_index,
 		 d->kind, d->last_status);
 	log_warn("vm %s: %s", d->vm->id, detail);
 	vm_event(d->vm->b, d->vm, "device-exited", detail);
+	vm_device_died(d);
+}
+
+/* In the loop: what the launcher thread made of a device restart. */
+static void vm_restart_finish(struct launch_job *j)
+{
+	struct vm *vm = j->vm;
+	struct vm_device *d = &vm->devs[j->restart_dev];
+	char detail[96];
+	int r = -1;
+
+	vm->dev_jobs--;
+	if (j->mem_fd >= 0)
+		close(j->mem_fd);
+	if ((vm->state != VM_STATE_RUNNING && vm->state != VM_STATE_PAUSED) ||
+	    vm->boots != j->boot) {
+		/* The VM stopped or booted again meanwhile: not ours any more. */
+		if (j->ndevs)
+			(void)launcher_stop_device(&j->devs[0], SIGKILL);
+		free(j);
+		return;
+	}
+	d->in_a_row++;
+	d->started = broker_now();
+	if (j->e == API_OK)
+		r = launcher_core_device_restarted(&vm->core, (uint32_t)d->def_index, &j->devs[0]);
+	if (r < 0) {
+		log_warn("vm %s: device %zu: restart failed: %s", vm->id, d->def_index,
+			 j->e == API_OK ? "the core did not take it" : j->err);
+		if (j->ndevs)
+			(void)launcher_stop_device(&j->devs[0], SIGKILL);
+		free(j);
+		vm_device_died(d);
+		return;
+	}
+	d->proc = j->devs[0];
+	d->running = true;
+	d->restarts++;
+	free(j);
+	if (vm->state == VM_STATE_PAUSED && d->proc.pid > 0)
+		kill(d->proc.pid, SIGSTOP);
+	d->ev = event_new(vm->b->base, d->proc.pidfd, EV_READ, vm_on_device_exit, d);
+	if (!d->ev || event_add(d->ev, NULL) < 0) {
+		log_err("vm %s: device %zu: cannot watch its new process", vm->id, d->def_index);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "device %zu (%s) restarted (%u so far)", d->def_index,
+		 d->kind, d->restarts);
+	log_info("vm %s: %s", vm->id, detail);
+	vm_event(vm->b, vm, "device-restarted", detail);
 }
 
 enum api_err vm_boot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err, size_t errlen)
@@ -380,7 +514,8 @@ enum api_err vm_boot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err,
 		snprintf(err, errlen, "out of memory");
 		return API_INTERNAL;
 	}
-	*j = (struct launch_job){.vm = vm, .prev = vm->state, .done = done, .arg = arg};
+	*j = (struct launch_job){
+		.vm = vm, .restart_dev = -1, .prev = vm->state, .done = done, .arg = arg};
 	if (launch_submit(vm->b, j) < 0) {
 		free(j);
 		snprintf(err, errlen, "cannot hand the boot to the launcher thread");
@@ -404,7 +539,8 @@ static enum api_err vm_boot_install(struct vm *vm, struct launch_job *j)
 						 .kind = "blk",
 						 .def_index = i,
 						 .proc = j->devs[i],
-						 .running = true};
+						 .running = true,
+						 .started = broker_now()};
 	(void)fd_set_nonblock(vm->core.console, 1);
 	vm->core_ev = event_new(vm->b->base, vm->core.pidfd, EV_READ, vm_on_core_exit, vm);
 	vm->cons_ev =
@@ -429,6 +565,11 @@ fail:
 void vm_boot_finish(struct launch_job *j)
 {
 	struct vm *vm = j->vm;
+
+	if (j->restart_dev >= 0) {
+		vm_restart_finish(j);
+		return;
+	}
 
 	vm->state = j->prev;
 	if (j->e == API_OK)
@@ -515,6 +656,10 @@ enum api_err vm_delete(struct vm *vm, char *err, size_t errlen)
 
 	if (vm->state == VM_STATE_STARTING) {
 		snprintf(err, errlen, "the VM is starting");
+		return API_VM_BUSY;
+	}
+	if (vm->dev_jobs) {
+		snprintf(err, errlen, "a device of the VM is restarting");
 		return API_VM_BUSY;
 	}
 	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {

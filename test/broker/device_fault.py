@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A device process of a running VM is killed (kill -9): the broker sees it by
-its pidfd, reports a device-exited event and shows the device as not running;
-the VM's core lives on and the guest keeps running (it still echoes its
-console). Restarting the device is not done yet (docs/broker.md): this test
-checks the part that is.
+its pidfd and reports a device-exited event; the VM's core lives on and the
+guest keeps running (it still echoes its console); the broker starts a new
+device process (device-restarted event, a new pid, restarts 1 in the
+counters), which the core attaches in place of the old one.
 Usage: device_fault.py BINDIR PAYLOADDIR"""
 import json
 import os
@@ -16,6 +16,17 @@ from brokertest import Broker, fail, need_root_kvm, payload, pid_alive, unix_con
 bindir, paydir = sys.argv[1], sys.argv[2]
 need_root_kvm()
 SERIAL = payload(paydir, "serial_irq.elf")
+
+
+def event_line(ev, buf, name):
+    while b'"' + name + b'"' not in buf:
+        chunk = ev.recv(4096)
+        if not chunk:
+            fail("event stream closed")
+        buf += chunk
+    line = [x for x in buf.split(b"\n") if b'"' + name + b'"' in x][0]
+    return json.loads(line[line.index(b"{"):]), buf
+
 
 b = Broker(bindir, "")
 try:
@@ -31,30 +42,31 @@ try:
     core, dev = info["core_pid"], info["devices"][0]["pid"]
     wait_until(lambda: "irq: banner" in b.ok("GET", "/vm/%s/console" % vid), 10, "the banner")
     os.kill(dev, signal.SIGKILL)
-    wait_until(lambda: not b.ok("GET", "/vm/" + vid)["devices"][0]["running"], 10,
-               "the broker to notice the device died")
+    buf = b""
+    e, buf = event_line(ev, buf, b"device-exited")
+    if e["vm_id"] != vid or "device 0 (blk)" not in e["detail"]:
+        fail("event: %r" % e)
     info = b.ok("GET", "/vm/" + vid)
     if info["state"] != "running" or not pid_alive(core) or not info["devices"][1]["running"]:
         fail("the VM did not live on: %r" % info)
-    cnt = b.ok("GET", "/vm/%s/counters" % vid)
-    if [d["state"] for d in cnt["devices"]] != ["exited", "running"]:
-        fail("counters: %r" % cnt)
     b.ok("PUT", "/vm/%s/console" % vid, "still")
     wait_until(lambda: "still" in b.ok("GET", "/vm/%s/console" % vid), 10,
                "the guest to echo after the device died")
-    buf = b""
-    while b"device-exited" not in buf:
-        chunk = ev.recv(4096)
-        if not chunk:
-            fail("event stream closed")
-        buf += chunk
-    line = [x for x in buf.split(b"\n") if b"device-exited" in x][0]
-    e = json.loads(line[line.index(b"{"):])
+    # The device comes back (100 ms of back-off, then a new process).
+    e, buf = event_line(ev, buf, b"device-restarted")
     if e["vm_id"] != vid or "device 0 (blk)" not in e["detail"]:
         fail("event: %r" % e)
+    info = b.ok("GET", "/vm/" + vid)
+    d0 = info["devices"][0]
+    if not d0["running"] or d0["pid"] == dev or not pid_alive(d0["pid"]) or not pid_alive(core):
+        fail("device 0 not back: %r" % info)
+    cnt = b.ok("GET", "/vm/%s/counters" % vid)
+    if [d["state"] for d in cnt["devices"]] != ["running", "running"] or \
+            [d["restarts"] for d in cnt["devices"]] != [1, 0]:
+        fail("counters: %r" % cnt)
     ev.close()
     b.ok("PUT", "/vm/%s/power-off" % vid)
-    if pid_alive(core) or pid_alive(info["devices"][1]["pid"]):
+    if pid_alive(core) or pid_alive(d0["pid"]) or pid_alive(info["devices"][1]["pid"]):
         fail("power-off left processes")
     b.stop()
     print("PASS")
