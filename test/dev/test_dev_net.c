@@ -140,6 +140,28 @@ static void test_config_mq(void **state)
 	assert_int_equal(T.core.num_queues, 5);
 }
 
+/* The most pairs a device takes: 8 taps, 17 queues, all pairs in use. */
+static void test_mq_max(void **state)
+{
+	uint8_t pairs[2] = {NET_MAX_PAIRS, 0};
+	struct net_hdr h = {0};
+	size_t len;
+
+	(void)state;
+	start(&(struct vnet_opts){.pairs = NET_MAX_PAIRS, .queue_size = 64});
+	assert_int_equal(T.core.num_queues, 2 * NET_MAX_PAIRS + 1);
+	assert_int_equal(cfg16(NET_CFG_MAX_PAIRS), NET_MAX_PAIRS);
+	assert_int_equal(
+		vnet_ctrl(&T, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, pairs, 2),
+		VIRTIO_NET_OK);
+	for (uint32_t p = 0; p < NET_MAX_PAIRS; p++) {
+		len = vnet_frame_udp(frame, peer, T.mac, 100, (uint8_t)p);
+		assert_int_equal(vnet_tx(&T, p, &h, frame, (uint32_t)len, false), 0);
+		assert_int_equal(vnet_pkt_recv(&T, VNET_TIMEOUT_MS, NULL, got, sizeof(got)), len);
+		assert_memory_equal(got, frame, len);
+	}
+}
+
 static void test_tx(void **state)
 {
 	struct net_hdr h = {0}, rh;
@@ -669,6 +691,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_config_and_features, teardown),
 		cmocka_unit_test_teardown(test_config_mq, teardown),
+		cmocka_unit_test_teardown(test_mq_max, teardown),
 		cmocka_unit_test_teardown(test_tx, teardown),
 		cmocka_unit_test_teardown(test_rx, teardown),
 		cmocka_unit_test_teardown(test_rx_mergeable, teardown),
