@@ -17,6 +17,7 @@
 #include "broker/net_opt.h"
 #include "broker/supervise.h"
 #include "common/gmem.h"
+#include "dev-procs/common/devproc.h"
 #include "common/log.h"
 #include "common/parse.h"
 
@@ -61,6 +62,9 @@ struct run_devices {
 	size_t ndisks;
 	struct net_opt nets[LAUNCHER_MAX_DEVICES];
 	size_t nnets;
+	/* each device's counters page, kept across its restarts */
+	int stats_fd[LAUNCHER_MAX_DEVICES];
+	const struct devproc_stats *stats[LAUNCHER_MAX_DEVICES];
 };
 
 static int run_vm(struct core_config *cfg, struct run_devices *rd);
@@ -183,6 +187,12 @@ static int run_open_device(struct run_devices *rd, size_t i)
 	char err[512], mac[18];
 	int r;
 
+	r = launcher_stats_create(&rd->stats[i]);
+	if (r < 0) {
+		log_err("device counters: %s", strerror(-r));
+		return EXIT_VMM_ERROR;
+	}
+	rd->stats_fd[i] = r;
 	r = is_disk ? disk_opt_open(d, err, sizeof(err)) : net_opt_open(n, err, sizeof(err));
 	if (r < 0) {
 		log_err("%s: %s", is_disk ? "--disk" : "--net", err);
@@ -201,6 +211,24 @@ static int run_open_device(struct run_devices *rd, size_t i)
 
 static void run_close_device(struct run_devices *rd, size_t i)
 {
+	if (rd->stats[i]) {
+		struct devproc_stats c = {0};
+		launcher_stats_read(rd->stats[i], &c);
+		if (i < rd->ndisks)
+			log_info("disk %zu: %llu requests, %llu bytes read, %llu written, %llu "
+				 "failed",
+				 i, (unsigned long long)c.requests, (unsigned long long)c.bytes_out,
+				 (unsigned long long)c.bytes_in, (unsigned long long)c.errors);
+		else
+			log_info("net %zu: %llu frames, %llu bytes received, %llu sent, %llu "
+				 "dropped",
+				 i - rd->ndisks, (unsigned long long)c.requests,
+				 (unsigned long long)c.bytes_out, (unsigned long long)c.bytes_in,
+				 (unsigned long long)c.errors);
+	}
+	launcher_stats_close(rd->stats_fd[i], rd->stats[i]);
+	rd->stats_fd[i] = -1;
+	rd->stats[i] = NULL;
 	if (i < rd->ndisks)
 		disk_opt_close(&rd->disks[i]);
 	else
@@ -213,7 +241,8 @@ static int run_launch_device(const struct core_config *cfg, struct run_devices *
 			     struct device_proc *ret, char *err, size_t errlen)
 {
 	bool is_disk = i < rd->ndisks;
-	struct device_config dc = {.kind = is_disk ? "blk" : "net", .debug = cfg->debug};
+	struct device_config dc = {
+		.kind = is_disk ? "blk" : "net", .debug = cfg->debug, .stats_fd = rd->stats_fd[i]};
 	uint64_t low = cfg->memory < GMEM_MMIO_HOLE_START ? cfg->memory : GMEM_MMIO_HOLE_START;
 
 #ifdef CELLVM_TEST_HOOKS

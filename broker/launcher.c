@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dev-procs/common/devproc.h"
 #include "device.pb-c.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
@@ -462,6 +463,58 @@ void launcher_close(struct core_proc *p)
 
 /* ---- devices ---- */
 
+int launcher_stats_create(const struct devproc_stats **ret)
+{
+	void *p;
+	int fd;
+
+	fd = memfd_create("cellvm-dev-stats", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, DEVPROC_STATS_SIZE) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		close(fd);
+		return -errno;
+	}
+	/* Read-only here: only the device writes its counters. */
+	p = mmap(NULL, DEVPROC_STATS_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return -errno;
+	}
+	*ret = p;
+	return fd;
+}
+
+void launcher_stats_read(const struct devproc_stats *page, struct devproc_stats *out)
+{
+	uint32_t seq;
+
+	/* UNTRUSTED(device): the values are the device's word; a device stuck
+	 * mid-write gets its last values read a few times, then whatever is
+	 * there. */
+	for (int tries = 0; tries < 100; tries++) {
+		seq = __atomic_load_n(&page->seq, __ATOMIC_ACQUIRE);
+		if (seq & 1)
+			continue;
+		out->requests = __atomic_load_n(&page->requests, __ATOMIC_RELAXED);
+		out->bytes_in = __atomic_load_n(&page->bytes_in, __ATOMIC_RELAXED);
+		out->bytes_out = __atomic_load_n(&page->bytes_out, __ATOMIC_RELAXED);
+		out->errors = __atomic_load_n(&page->errors, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&page->seq, __ATOMIC_RELAXED) == seq)
+			return;
+	}
+}
+
+void launcher_stats_close(int fd, const struct devproc_stats *page)
+{
+	if (page)
+		munmap((void *)page, DEVPROC_STATS_SIZE);
+	if (fd > 0)
+		close(fd);
+}
+
 static int launcher_device_name(const char *kind, char *buf, size_t len)
 {
 	/* The kind becomes part of a path: letters only. */
@@ -479,7 +532,7 @@ static int launcher_device_setup(const struct device_config *cfg, int ctl, int m
 {
 	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
 	Cellvm__Device__DeviceSetup s = CELLVM__DEVICE__DEVICE_SETUP__INIT;
-	int fds[2 + LAUNCHER_MAX_BACKENDS];
+	int fds[3 + LAUNCHER_MAX_BACKENDS];
 	size_t nfds = 0;
 
 	if (cfg->nbackend > LAUNCHER_MAX_BACKENDS)
@@ -495,6 +548,10 @@ static int launcher_device_setup(const struct device_config *cfg, int ctl, int m
 	fds[nfds++] = link_end;
 	for (size_t i = 0; i < cfg->nbackend; i++)
 		fds[nfds++] = cfg->backend_fds[i];
+	if (cfg->stats_fd > 0) {
+		fds[nfds++] = cfg->stats_fd;
+		s.has_stats = true;
+	}
 	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SETUP;
 	m.setup = &s;
 	return channel_send(ctl, &m.base, LAUNCHER_DEVICE_MAX_MSG, fds, nfds);

@@ -63,6 +63,7 @@ struct device_config {
 	const void *net;     /* const Cellvm__Device__NetConfig *, for kind "net" */
 	uint32_t test_flags; /* DEVPROC_TEST_* (test builds only) */
 	int debug;
+	int stats_fd; /* > 0: the counters memfd from launcher_stats_create() */
 };
 
 struct device_proc {
@@ -78,6 +79,15 @@ struct device_proc {
  * nothing is left running. */
 int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t mem_size,
 			  uint64_t low_size, struct device_proc *ret, char *err, size_t errlen);
+struct devproc_stats;
+/* A device's counters page: a 4 KiB memfd (returned) to pass as
+ * device_config.stats_fd to each process of that device in turn, and a
+ * read-only mapping of it in *ret. Returns the fd or -errno. */
+int launcher_stats_create(const struct devproc_stats **ret);
+/* A consistent copy of the counters (the device writes them). */
+void launcher_stats_read(const struct devproc_stats *page, struct devproc_stats *out);
+void launcher_stats_close(int fd, const struct devproc_stats *page);
+
 /* Kill (if still running) and reap a device; closes its fds. Returns its
  * exit status (128+signal when killed), or -1. */
 int launcher_stop_device(struct device_proc *p, int sig);

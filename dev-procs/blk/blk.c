@@ -71,6 +71,13 @@ static void blk_complete(struct blk *b, uint32_t i, uint8_t status, uint32_t dat
 		virtq_push(&q->vq, s->head, blk_req_finish(&s->req, status, data_written));
 		q->pushed = true;
 	}
+	b->count.requests++;
+	if (status != VIRTIO_BLK_S_OK)
+		b->count.errors++;
+	else if (s->req.op == BLK_OP_READ)
+		b->count.bytes_out += s->req.len;
+	else if (s->req.op == BLK_OP_WRITE)
+		b->count.bytes_in += s->req.len;
 	blk_busy_set(q, s->head, false);
 	blk_slot_put(b, i);
 }
@@ -341,6 +348,13 @@ static int blk_activate(struct devproc *dp)
 	return 0;
 }
 
+static void blk_stats(struct devproc *dp, struct devproc_stats *out)
+{
+	const struct blk *b = dp->priv;
+
+	*out = b->count;
+}
+
 /* A crashed predecessor's requests still in flight are served again: reads
  * and writes are idempotent, and the guest never saw them complete. */
 static int blk_resume(struct devproc *dp)
@@ -520,6 +534,7 @@ const struct devproc_ops blk_ops = {
 	.sandboxed = blk_sandboxed,
 	.activate = blk_activate,
 	.resume = blk_resume,
+	.stats = blk_stats,
 	.kick = blk_kick,
 	.reset = blk_reset,
 };

@@ -78,8 +78,9 @@ struct blk {
 	struct blk_queue q[DEVPROC_MAX_QUEUES];
 	struct blk_slot *slots;
 	uint32_t nslots;
-	uint32_t free_head;	  /* UINT32_MAX: none */
-	struct virtq_chain chain; /* scratch for virtq_pop */
+	uint32_t free_head;	    /* UINT32_MAX: none */
+	struct virtq_chain chain;   /* scratch for virtq_pop */
+	struct devproc_stats count; /* this process's counts (devproc publishes them) */
 };
 
 extern const struct devproc_ops blk_ops;

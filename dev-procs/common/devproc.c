@@ -405,8 +405,33 @@ static Cellvm__Device__ControlMessage *devproc_recv_setup(struct devproc *dp)
 	}
 	/* Setup, once, first, with at least memory and link. */
 	if (c != CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SETUP || nfds < 2 ||
-	    nfds - 2 > DEVPROC_MAX_BACKENDS || strcmp(m->setup->kind, dp->ops->kind) != 0) {
+	    nfds - 2 > DEVPROC_MAX_BACKENDS + (m->setup->has_stats ? 1 : 0) ||
+	    strcmp(m->setup->kind, dp->ops->kind) != 0) {
 		log_err("launcher sent a setup this device does not take");
+		ipc_close_fds(fds, nfds);
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+		return NULL;
+	}
+	if (m->setup->has_stats) {
+		int sfd = fds[--nfds];
+		struct stat st;
+		void *p;
+
+		/* UNTRUSTED(launcher): the page's size before we map it. */
+		if (fstat(sfd, &st) < 0 || st.st_size != DEVPROC_STATS_SIZE ||
+		    (p = mmap(NULL, DEVPROC_STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, sfd,
+			      0)) == MAP_FAILED) {
+			log_err("launcher sent an unusable counters page");
+			close(sfd);
+			ipc_close_fds(fds, nfds);
+			protobuf_c_message_free_unpacked(&m->base, NULL);
+			return NULL;
+		}
+		close(sfd);
+		dp->stats = p;
+		dp->stats_base = *dp->stats;
+	}
+	if (nfds < 2) {
 		ipc_close_fds(fds, nfds);
 		protobuf_c_message_free_unpacked(&m->base, NULL);
 		return NULL;
@@ -416,6 +441,26 @@ static Cellvm__Device__ControlMessage *devproc_recv_setup(struct devproc *dp)
 	dp->nbackend = nfds - 2;
 	memcpy(dp->backend_fds, fds + 2, dp->nbackend * sizeof(int));
 	return m;
+}
+
+/* Publish the counts (seqlock: odd while writing). */
+static void devproc_publish_stats(struct devproc *dp)
+{
+	struct devproc_stats cur = {0};
+	struct devproc_stats *s = dp->stats;
+	uint32_t seq;
+
+	if (!s || !dp->ops->stats)
+		return;
+	dp->ops->stats(dp, &cur);
+	seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->seq, seq | 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&s->requests, dp->stats_base.requests + cur.requests, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->bytes_in, dp->stats_base.bytes_in + cur.bytes_in, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->bytes_out, dp->stats_base.bytes_out + cur.bytes_out, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->errors, dp->stats_base.errors + cur.errors, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->seq, (seq | 1) + 1, __ATOMIC_RELEASE);
 }
 
 static int devproc_send_ready(struct devproc *dp)
@@ -559,6 +604,7 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 			if (w->cb)
 				w->cb(dp, w->arg);
 		}
+		devproc_publish_stats(dp);
 	}
 	if (dp->active)
 		ops->reset(dp);

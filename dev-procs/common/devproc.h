@@ -44,6 +44,20 @@ struct devproc_queue {
 	bool enabled;
 };
 
+/* Counters the device publishes for the host's API, in a memfd the launcher
+ * created and reads (the device's view is the only writable one). A seqlock:
+ * seq is odd while the device writes. Counts go on from what a crashed
+ * predecessor left. */
+struct devproc_stats {
+	uint32_t seq;
+	uint32_t reserved;
+	uint64_t requests;  /* blk: requests completed; net: frames moved either way */
+	uint64_t bytes_in;  /* guest to backend: blk bytes written, net bytes sent */
+	uint64_t bytes_out; /* backend to guest: blk bytes read, net bytes received */
+	uint64_t errors;    /* blk: requests failed; net: frames dropped */
+};
+#define DEVPROC_STATS_SIZE 4096
+
 /* What the device offers; filled by ops->setup. */
 struct devproc_info {
 	uint32_t device_id; /* virtio device id: 2 block, 1 net, ... */
@@ -81,6 +95,9 @@ struct devproc_ops {
 	/* The driver reset the device: stop the queues, complete or fail the
 	 * requests in flight; return only when no guest memory will be touched. */
 	void (*reset)(struct devproc *dp);
+	/* This process's counts so far (the frame adds a predecessor's and
+	 * publishes them after each round of events). May be NULL. */
+	void (*stats)(struct devproc *dp, struct devproc_stats *out);
 	/* Extra fds the sandbox must keep open (beyond backends), or NULL. */
 	size_t (*keep_fds)(struct devproc *dp, int *fds, size_t max);
 };
@@ -106,6 +123,8 @@ struct devproc {
 	uint32_t test_flags;
 	int backend_fds[DEVPROC_MAX_BACKENDS];
 	size_t nbackend;
+	struct devproc_stats *stats;	 /* the launcher's counters page, or NULL */
+	struct devproc_stats stats_base; /* what predecessors counted */
 };
 
 /* Run the device process: receive setup, enter the sandbox, serve the core.

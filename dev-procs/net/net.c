@@ -25,6 +25,7 @@
 	 1ULL << VIRTIO_NET_F_CSUM | 1ULL << VIRTIO_NET_F_GUEST_CSUM |                             \
 	 1ULL << VIRTIO_NET_F_HOST_TSO4 | 1ULL << VIRTIO_NET_F_HOST_TSO6 |                         \
 	 1ULL << VIRTIO_NET_F_GUEST_TSO4 | 1ULL << VIRTIO_NET_F_GUEST_TSO6 |                       \
+	 1ULL << VIRTIO_NET_F_HOST_ECN | 1ULL << VIRTIO_NET_F_GUEST_ECN |                          \
 	 1ULL << VIRTIO_NET_F_MRG_RXBUF | 1ULL << VIRTIO_NET_F_CTRL_VQ |                           \
 	 1ULL << VIRTIO_NET_F_CTRL_RX | 1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR |                       \
 	 1ULL << VIRTIO_RING_F_EVENT_IDX | 1ULL << VIRTIO_RING_F_INDIRECT_DESC)
@@ -303,6 +304,9 @@ static unsigned net_tap_offloads(const struct net *n)
 			f |= TUN_F_TSO4;
 		if (net_has(n, VIRTIO_NET_F_GUEST_TSO6))
 			f |= TUN_F_TSO6;
+		/* TSO frames with CWR set stay whole only if the guest said so. */
+		if ((f & (TUN_F_TSO4 | TUN_F_TSO6)) && net_has(n, VIRTIO_NET_F_GUEST_ECN))
+			f |= TUN_F_TSO_ECN;
 	}
 	return f;
 }
@@ -358,6 +362,7 @@ static int net_activate(struct devproc *dp)
 		.csum = net_has(n, VIRTIO_NET_F_CSUM),
 		.tso4 = net_has(n, VIRTIO_NET_F_CSUM) && net_has(n, VIRTIO_NET_F_HOST_TSO4),
 		.tso6 = net_has(n, VIRTIO_NET_F_CSUM) && net_has(n, VIRTIO_NET_F_HOST_TSO6),
+		.ecn = net_has(n, VIRTIO_NET_F_HOST_ECN),
 		/* Without VIRTIO_NET_F_MTU the driver may pick any MTU. */
 		.frame_max = net_has(n, VIRTIO_NET_F_MTU) ? n->mtu + NET_ETH_HLEN + NET_VLAN_HLEN
 							  : NET_FRAME_MAX,
@@ -551,8 +556,24 @@ static size_t net_keep_fds(struct devproc *dp, int *fds, size_t max)
 	return 2;
 }
 
+/* For the host's API: frames either way, bytes each way, every drop. */
+static void net_stats(struct devproc *dp, struct devproc_stats *out)
+{
+	const struct net *n = dp->priv;
+	const struct net_counters *c = &n->c;
+
+	out->requests = c->rx_packets + c->tx_packets;
+	out->bytes_in = c->tx_bytes;
+	out->bytes_out = c->rx_bytes;
+	out->errors = c->rx_drop_too_big + c->rx_drop_filtered + c->rx_drop_runt + c->rx_bad_chain +
+		      c->rx_drop_reset + c->tx_drop_backend + c->tx_drop_restart;
+	for (int i = 0; i < NET_TX_NVERDICT; i++)
+		out->errors += c->tx_drop[i];
+}
+
 const struct devproc_ops net_ops = {
 	.kind = "net",
+	.stats = net_stats,
 	.setup = net_setup,
 	.sandboxed = net_sandboxed,
 	.activate = net_activate,

@@ -112,6 +112,14 @@ static int dt_launch(struct dt *t, bool restart)
 	bc.queue_size = t->o.queue_size;
 	cfg.backend_fds[0] = dev_fd;
 	cfg.blk = &bc;
+	if (t->o.stats && t->stats_fd <= 0) {
+		t->stats_fd = launcher_stats_create(&t->stats);
+		if (t->stats_fd < 0) {
+			close(dev_fd);
+			return t->stats_fd;
+		}
+	}
+	cfg.stats_fd = t->stats_fd;
 	if (restart) {
 		r = vcore_crash_restart(&t->core, &cfg, &t->mem, err, sizeof(err));
 	} else {
@@ -177,9 +185,27 @@ int dt_crash_restart(struct dt *t, bool resume)
 	return vcore_activate_resume(&t->core, t->negotiated, qs, t->nq);
 }
 
+struct devproc_stats dt_stats_wait(struct dt *t, uint64_t requests)
+{
+	struct devproc_stats c = {0};
+
+	for (int ms = 0; ms < DT_TIMEOUT_MS; ms += 10) {
+		launcher_stats_read(t->stats, &c);
+		if (c.requests >= requests)
+			break;
+		usleep(10 * 1000);
+	}
+	return c;
+}
+
 int dt_stop(struct dt *t)
 {
 	int status = vcore_stop(&t->core);
+
+	if (t->stats_fd > 0)
+		launcher_stats_close(t->stats_fd, t->stats);
+	t->stats_fd = -1;
+	t->stats = NULL;
 
 	if (t->image_fd >= 0)
 		close(t->image_fd);

@@ -29,6 +29,7 @@ struct dt_opts {
 	bool direct;	     /* the device's image fd is O_DIRECT (reads hit the disk) */
 	const char *dir;     /* where the image lives; NULL: /tmp */
 	bool inflight;	     /* hand the device crash-recovery records */
+	bool stats;	     /* hand the device a counters page */
 };
 
 struct dt {
@@ -41,6 +42,8 @@ struct dt {
 	struct vdrv_queue q[DT_MAX_QUEUES];
 	uint32_t nq;
 	uint64_t negotiated;
+	int stats_fd; /* with o.stats: the counters page, kept across restarts */
+	const struct devproc_stats *stats;
 };
 
 /* Exit 77 unless io_uring, memfd and the device binary are usable here. */
@@ -54,6 +57,9 @@ int dt_start(struct dt *t, const struct dt_opts *o);
  * attach it with the same records and, with resume, have it take over the
  * queues as they are. Returns 0 or -errno. */
 int dt_crash_restart(struct dt *t, bool resume);
+/* Wait up to DT_TIMEOUT_MS for the published request count to reach n;
+ * returns the counters then (or as they are on timeout). */
+struct devproc_stats dt_stats_wait(struct dt *t, uint64_t requests);
 /* Stop the device and remove the image; returns the device's exit status. */
 int dt_stop(struct dt *t);
 /* After a NeedsReset: reset, fresh rings, activate again. Returns 0 or -errno. */

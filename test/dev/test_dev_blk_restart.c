@@ -21,7 +21,7 @@ static bool started;
 
 static void start(void)
 {
-	struct dt_opts o = {.inflight = true, .queue_size = 16};
+	struct dt_opts o = {.inflight = true, .stats = true, .queue_size = 16};
 
 	assert_int_equal(dt_start(&T, &o), 0);
 	started = true;
@@ -69,6 +69,7 @@ static void crash(void)
 /* The device dies between requests: the next process carries on. */
 static void test_restart_between_requests(void **state)
 {
+	struct devproc_stats c;
 	uint64_t data;
 	uint16_t used_before;
 
@@ -76,9 +77,18 @@ static void test_restart_between_requests(void **state)
 	start();
 	data = dt_buf(&T, 512, 0);
 	assert_int_equal(dt_request(&T, 0, VIRTIO_BLK_T_IN, 3, data, 512, NULL), VIRTIO_BLK_S_OK);
+	c = dt_stats_wait(&T, 1);
+	assert_int_equal(c.requests, 1);
+	assert_int_equal(c.bytes_out, 512);
 	used_before = vdrv_used_idx(&T.q[0]);
 	assert_int_equal(dt_crash_restart(&T, true), 0);
 	assert_int_equal(dt_request(&T, 0, VIRTIO_BLK_T_IN, 5, data, 512, NULL), VIRTIO_BLK_S_OK);
+	/* The counters go on from the old process's. */
+	c = dt_stats_wait(&T, 2);
+	assert_int_equal(c.requests, 2);
+	assert_int_equal(c.bytes_out, 1024);
+	assert_int_equal(c.bytes_in, 0);
+	assert_int_equal(c.errors, 0);
 	assert_int_equal(*(uint8_t *)dt_host(&T, data, 1), dt_pattern(5, 0));
 	/* One more used entry, right after the old ones. */
 	assert_int_equal((uint16_t)(vdrv_used_idx(&T.q[0]) - used_before), 1);
