@@ -50,7 +50,7 @@ void net_hdr_encode(const struct net_hdr *h, uint8_t raw[NET_HDR_LEN])
 enum net_tx_verdict net_hdr_check_tx(const struct net_tx_limits *lim, const struct net_hdr *h,
 				     uint32_t frame_len)
 {
-	const uint8_t gso = h->gso_type;
+	const uint8_t gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
 
 	/* DATA_VALID and RSC_INFO are the device's to set (5.1.6.2.1). */
 	if (h->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
@@ -59,12 +59,15 @@ enum net_tx_verdict net_hdr_check_tx(const struct net_tx_limits *lim, const stru
 		return NET_TX_BAD_FLAGS;
 	if (frame_len < NET_ETH_HLEN)
 		return NET_TX_RUNT;
+	/* The ECN bit only on a TSO frame, and only with HOST_ECN. */
+	if ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) && (gso == VIRTIO_NET_HDR_GSO_NONE || !lim->ecn))
+		return NET_TX_BAD_GSO;
 	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
 		if (frame_len > lim->frame_max)
 			return NET_TX_TOO_BIG;
 	} else {
-		/* Only what was negotiated; no UFO and no ECN are offered.
-		 * GSO needs NEEDS_CSUM and an MSS (5.1.6.2.1). */
+		/* Only what was negotiated; no UFO is offered. GSO needs
+		 * NEEDS_CSUM and an MSS (5.1.6.2.1). */
 		if (!(gso == VIRTIO_NET_HDR_GSO_TCPV4 && lim->tso4) &&
 		    !(gso == VIRTIO_NET_HDR_GSO_TCPV6 && lim->tso6))
 			return NET_TX_BAD_GSO;

@@ -38,6 +38,7 @@ void net_hdr_encode(const struct net_hdr *h, uint8_t raw[NET_HDR_LEN]);
 struct net_tx_limits {
 	bool csum;	    /* VIRTIO_NET_F_CSUM */
 	bool tso4, tso6;    /* VIRTIO_NET_F_HOST_TSO4/6 */
+	bool ecn;	    /* VIRTIO_NET_F_HOST_ECN: TSO frames may carry the ECN bit */
 	uint32_t frame_max; /* largest non-GSO frame: MTU + Ethernet (+VLAN) header */
 };
 
@@ -49,7 +50,7 @@ enum net_tx_verdict {
 	NET_TX_RUNT,	  /* frame shorter than an Ethernet header */
 	NET_TX_TOO_BIG,	  /* over frame_max, or over NET_FRAME_MAX with GSO */
 	NET_TX_BAD_FLAGS, /* unknown flags, or NEEDS_CSUM without CSUM */
-	NET_TX_BAD_GSO,	  /* gso_type not negotiated, gso_size 0, hdr_len past the frame */
+	NET_TX_BAD_GSO,	  /* gso_type or ECN not negotiated, gso_size 0, hdr_len too big */
 	NET_TX_BAD_CSUM,  /* csum_start + csum_offset + 2 past the frame */
 	NET_TX_NVERDICT
 };
