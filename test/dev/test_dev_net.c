@@ -109,6 +109,7 @@ static void test_config_and_features(void **state)
 			VIRTIO_NET_F_CSUM,	 VIRTIO_NET_F_GUEST_CSUM,
 			VIRTIO_NET_F_HOST_TSO4,	 VIRTIO_NET_F_HOST_TSO6,
 			VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
+			VIRTIO_NET_F_HOST_ECN,	 VIRTIO_NET_F_GUEST_ECN,
 			VIRTIO_NET_F_MRG_RXBUF,	 VIRTIO_NET_F_CTRL_VQ,
 			VIRTIO_NET_F_CTRL_RX,	 VIRTIO_NET_F_CTRL_MAC_ADDR,
 			VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
@@ -370,6 +371,13 @@ static void test_tx_offloads(void **state)
 	assert_int_equal(rh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
 	assert_int_equal(rh.gso_size, 1000);
 	assert_memory_equal(got + 54, frame + 54, 4000);
+	/* HOST_ECN: a TSO frame with CWR set keeps its ECN bit. */
+	frame[34 + 13] |= 0x80; /* CWR */
+	h.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+	assert_int_equal(vnet_tx(&T, 0, &h, frame, (uint32_t)len, false), 0);
+	n = vnet_pkt_recv(&T, VNET_TIMEOUT_MS, &rh, got, sizeof(got));
+	assert_int_equal(n, len);
+	assert_int_equal(rh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN);
 }
 
 static void test_rx_offloads(void **state)
@@ -407,6 +415,16 @@ static void test_rx_offloads(void **state)
 	net_hdr_decode(buf, &rh);
 	assert_int_equal(rh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
 	assert_int_equal(rh.gso_size, 1400);
+	assert_int_equal(rh.num_buffers, (len + NET_HDR_LEN + 2047) / 2048);
+	for (uint32_t i = 1; i < rh.num_buffers; i++)
+		assert_int_equal(vnet_rx_next(&T, 0, VNET_TIMEOUT_MS, &buf, &ulen), 1);
+	/* GUEST_ECN: one with CWR set arrives whole, ECN bit and all. */
+	frame[34 + 13] |= 0x80;
+	h.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+	assert_int_equal(vnet_pkt_send(&T, &h, frame, len), 0);
+	assert_int_equal(vnet_rx_next(&T, 0, VNET_TIMEOUT_MS, &buf, &ulen), 1);
+	net_hdr_decode(buf, &rh);
+	assert_int_equal(rh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN);
 	assert_int_equal(rh.num_buffers, (len + NET_HDR_LEN + 2047) / 2048);
 	for (uint32_t i = 1; i < rh.num_buffers; i++)
 		assert_int_equal(vnet_rx_next(&T, 0, VNET_TIMEOUT_MS, &buf, &ulen), 1);

@@ -90,8 +90,8 @@ static void test_tx_bad_headers(void **state)
 				 .csum_start = 34,
 				 .csum_offset = 16},
 	       NET_FRAME_MAX + 1, 2);
-	/* gso_type: UFO and ECN not offered; gso_size 0; hdr_len past the
-	 * frame; GSO without NEEDS_CSUM. */
+	/* gso_type: UFO not offered, ECN on a frame that is not TSO; gso_size 0;
+	 * hdr_len past the frame; GSO without NEEDS_CSUM. */
 	tx_bad(&(struct net_hdr){.flags = csum,
 				 .gso_type = VIRTIO_NET_HDR_GSO_UDP,
 				 .gso_size = 100,
@@ -99,7 +99,7 @@ static void test_tx_bad_headers(void **state)
 				 .csum_offset = 6},
 	       600, 3);
 	tx_bad(&(struct net_hdr){.flags = csum,
-				 .gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN,
+				 .gso_type = VIRTIO_NET_HDR_GSO_NONE | VIRTIO_NET_HDR_GSO_ECN,
 				 .gso_size = 100,
 				 .csum_start = 34,
 				 .csum_offset = 16},

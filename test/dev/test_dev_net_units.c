@@ -103,6 +103,18 @@ static void test_hdr_check(void **state)
 	assert_int_equal(net_hdr_check_tx(&lim, &h, NET_FRAME_MAX + 1), NET_TX_TOO_BIG);
 	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
 	assert_int_equal(net_hdr_check_tx(&lim, &h, 1000), NET_TX_BAD_GSO);
+	/* ECN: on TSO frames with HOST_ECN only. */
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN;
+	assert_int_equal(net_hdr_check_tx(&lim, &h, 1000), NET_TX_BAD_GSO);
+	{
+		struct net_tx_limits e = lim;
+
+		e.ecn = true;
+		assert_int_equal(net_hdr_check_tx(&e, &h, 1000), NET_TX_OK);
+		h.gso_type = VIRTIO_NET_HDR_GSO_ECN;
+		assert_int_equal(net_hdr_check_tx(&e, &h, 1000), NET_TX_BAD_GSO);
+	}
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 	h.hdr_len = 1001;
 	assert_int_equal(net_hdr_check_tx(&lim, &h, 1000), NET_TX_BAD_GSO);

@@ -4,7 +4,7 @@
  * MAC table and the receive filter it sets) or an RX chain. Layout: byte 0
  * selects the parser (bits 0-1: TX, control, RX) and what was negotiated
  * (bit 2 CSUM, bit 3 HOST_TSO4, bit 4 HOST_TSO6, bit 5 a 9000-byte MTU
- * instead of 1500), byte 1 the segment count (mod 33), then 3 bytes per
+ * instead of 1500, bit 6 HOST_ECN), byte 1 the segment count (mod 33), then 3 bytes per
  * segment (le16 length mod 16385, flags bit 0 device-writable), the rest is
  * the guest memory the segments cover, one after another. Checks besides
  * the sanitizers: an accepted TX frame obeys every limit that was
@@ -73,8 +73,12 @@ static void fuzz_tx(const struct net_tx_limits *lim)
 	if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE)
 		CHECK(req.frame_len <= lim->frame_max);
 	else
-		CHECK((h->gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && lim->tso4) ||
-		      (h->gso_type == VIRTIO_NET_HDR_GSO_TCPV6 && lim->tso6));
+		CHECK(((h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV4 &&
+		       lim->tso4) ||
+		      ((h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV6 &&
+		       lim->tso6));
+	if (h->gso_type & VIRTIO_NET_HDR_GSO_ECN)
+		CHECK(lim->ecn && h->gso_type != VIRTIO_NET_HDR_GSO_ECN);
 	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
 		CHECK(lim->csum && (uint32_t)h->csum_start + h->csum_offset + 2 <= req.frame_len);
 	CHECK(req.iov[0].iov_base == req.hdr_raw && req.iov[0].iov_len == NET_HDR_LEN);
@@ -192,6 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.csum = data[0] & 4,
 		.tso4 = data[0] & 8,
 		.tso6 = data[0] & 16,
+		.ecn = data[0] & 64,
 		.frame_max = (data[0] & 32 ? 9000 : 1500) + NET_ETH_HLEN + NET_VLAN_HLEN,
 	};
 	fuzz_build(data + 2, n, data + 2 + 3 * n, size - 2 - 3 * n);
