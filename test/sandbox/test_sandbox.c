@@ -5,6 +5,9 @@
  * work (it must survive and exit normally). Usage: test_sandbox TEST. */
 #include <dirent.h>
 #include <errno.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -122,8 +125,21 @@ static int32_t child_forbidden(char cmd)
 		x = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		r = x == MAP_FAILED ? -1 : 0;
 		break;
+	case 'i': {
+		/* Attaching to (or creating) another tap: never allowed. */
+		struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI};
+		r = ioctl(0, TUNSETIFF, &ifr);
+		break;
+	}
 	}
 	return r < 0 ? -errno : 0;
+}
+
+/* The net device's one ioctl: allowed through the filter (fd 0 is no tap,
+ * so the kernel answers an error, which is the point: no SIGSYS). */
+static int32_t child_tun_offload(void)
+{
+	return ioctl(0, TUNSETOFFLOAD, 0) < 0 && errno != ENOSYS ? 0 : -EINVAL;
 }
 
 /* Sanitizer builds: a bug found inside the sandbox is reported in full. */
@@ -147,6 +163,7 @@ static int32_t child_command(char cmd, void *arg)
 	case 'A':
 	case 'B': return child_bug(cmd);
 	case 'w': return child_work();
+	case 'O': return child_tun_offload();
 	case 't': return child_threads();
 	case 'u': return sbtest_uring_child_io();
 	case 'U': return sbtest_uring_child_late();
@@ -524,6 +541,14 @@ int main(int argc, char **argv)
 		return test_kill(SANDBOX_CORE, 'f', "fork in the core");
 	if (!strcmp(t, "allowed"))
 		return test_allowed(SANDBOX_DEV_BLK, 'w');
+	if (!strcmp(t, "net_kill_open"))
+		return test_kill(SANDBOX_DEV_NET, 'o', "open in the net device");
+	if (!strcmp(t, "net_kill_tunsetiff"))
+		return test_kill(SANDBOX_DEV_NET, 'i', "ioctl(TUNSETIFF) in the net device");
+	if (!strcmp(t, "net_kill_socket"))
+		return test_kill(SANDBOX_DEV_NET, 's', "socket in the net device");
+	if (!strcmp(t, "net_offload_allowed"))
+		return test_allowed(SANDBOX_DEV_NET, 'O');
 	if (!strcmp(t, "core_threads"))
 		return test_allowed(SANDBOX_CORE, 't');
 	if (!strcmp(t, "seccomp_log"))
