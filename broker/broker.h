@@ -12,6 +12,7 @@
 
 #include "broker/disk_opt.h"
 #include "broker/launcher.h"
+#include "broker/net_opt.h"
 
 struct event;
 struct event_base;
@@ -68,6 +69,7 @@ struct tenant {
 	bool admin; /* sees and drives every VM */
 	struct tenant_quota quota;
 	char image_dir[256]; /* non-empty: kernel/initrd/disk paths must lie below */
+	char taps[256];	     /* tap names it may use ("NAME" or "PREFIX*", blank-separated) */
 	/* usage, kept by broker_vm.c in the same loop iteration as the change */
 	uint32_t used_vms, used_cpus;
 	uint64_t used_memory;
@@ -99,13 +101,20 @@ struct tenant *tenant_for_peer(struct tenants *ts, uid_t uid, gid_t gid, const g
  * SO_PEERGROUPS, as they were at connect); its uid in *ret_uid. */
 struct tenant *tenant_for_socket(struct tenants *ts, int fd, uid_t *ret_uid);
 struct tenant *tenant_by_name(struct tenants *ts, const char *name);
+/* Whether t may put a NIC on the tap called name: the administrator any,
+ * another tenant only those its taps list names. */
+bool tenant_tap_allowed(const struct tenant *t, const char *name);
 
 /* ---- VM definitions (broker_vmdef.c) ---- */
 
+/* A NIC: the --net option of cellvm run, parsed by the same code (net_opt.c). */
 struct net_def {
-	char tap[16]; /* IFNAMSIZ */
+	/* opt's tap, MAC (always set: a random one is picked at create) and
+	 * queue pairs, spelled out for the RPC view of a definition */
+	char tap[IFNAMSIZ];
 	char mac[18];
 	uint32_t queues;
+	struct net_opt opt; /* its fds are unused: the taps open at boot (broker_launch.c) */
 };
 
 struct vm_def {
@@ -117,7 +126,7 @@ struct vm_def {
 	char cmdline[BROKER_MAX_CMDLINE + 1];
 	struct disk_opt disks[DISK_MAX];
 	size_t ndisks;
-	struct net_def nets[BROKER_NET_MAX]; /* stored, not attached yet (no net device) */
+	struct net_def nets[BROKER_NET_MAX]; /* devices after the disks, in this order */
 	size_t nnets;
 	char input[16];	    /* "ps2", "usb", "virtio" or "" */
 	json_object *extra; /* gpu/snd definitions, kept as given (owned) */
@@ -131,7 +140,8 @@ int vmdef_from_json(json_object *o, const struct tenant *tenant, struct vm_def *
 		    size_t errlen);
 /* A new JSON object (the caller puts it), as vmdef_from_json accepts it. */
 json_object *vmdef_to_json(const struct vm_def *d);
-/* Check the paths again (at boot): they may have changed since create. */
+/* Check the paths and taps again (at boot): the files and the tenant's
+ * configuration may have changed since create. */
 int vmdef_check_paths(const struct vm_def *d, const struct tenant *t, char *err, size_t errlen);
 void vmdef_free(struct vm_def *d);
 
@@ -177,8 +187,12 @@ struct vm {
 	int mem_fd;
 	struct core_proc core;
 	struct event *core_ev, *cons_ev;
-	struct vm_device devs[DISK_MAX];
+	struct vm_device devs[LAUNCHER_MAX_DEVICES]; /* disks, then nets */
 	size_t ndevs;
+	/* The NICs' taps, opened at boot and kept while the VM runs, so a
+	 * restarted net device gets the same tap (broker_launch.c). */
+	struct net_opt taps[BROKER_NET_MAX];
+	size_t ntaps;
 	uint32_t dev_jobs; /* device restarts with the launcher thread: no delete */
 	/* history */
 	uint32_t boots, reboots_in_window;
@@ -252,7 +266,8 @@ struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct 
 struct launch_job {
 	struct vm *vm;
 	/* -1: boot the VM; else restart this device (devs[0] gets the new
-	 * process, over mem_fd, a dup the job owns) */
+	 * process, over mem_fd, a dup the job owns; a NIC's tap fds are
+	 * dups in nets[0], made by launch_submit) */
 	int restart_dev;
 	uint32_t boot;	    /* vm->boots when a restart was asked for */
 	enum vm_state prev; /* the state to go back to when the boot fails */
@@ -263,13 +278,19 @@ struct launch_job {
 	char err[512];
 	int mem_fd;
 	struct core_proc core;
-	struct device_proc devs[DISK_MAX];
+	struct device_proc devs[LAUNCHER_MAX_DEVICES];
 	size_t ndevs;
+	struct net_opt nets[BROKER_NET_MAX]; /* a boot's open taps, moved to the VM */
+	size_t nnets;
 };
 
 int launch_start(struct broker *b);
-/* Queue a job (the caller keeps it until vm_boot_finish). Returns 0 or -errno. */
+/* Queue a job (the caller keeps it until vm_boot_finish). Returns 0 or
+ * -errno. A boot whose taps another VM holds or is starting on is finished
+ * with that error (vm_boot_finish), not refused here. */
 int launch_submit(struct broker *b, struct launch_job *j);
+/* In the loop, when a VM's processes are gone: close the taps it kept. */
+void launch_taps_close(struct vm *vm);
 /* Cancel queued jobs, let the running one finish, finish them all in the
  * caller (the loop thread), and end the worker. */
 void launch_stop(struct broker *b);

@@ -4,6 +4,7 @@
  * at start, not a silent default); peer credentials come from the kernel. */
 #include <ctype.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,100 @@ static int tenant_map_add(struct tenants *ts, int tenant, const char *val, bool 
 	return 0;
 }
 
+/* One entry of a taps list: a tap name, or a name prefix ending in '*'. */
+static bool tenant_tap_pattern_ok(const char *p, size_t len)
+{
+	size_t n = len && p[len - 1] == '*' ? len - 1 : len;
+
+	if (n == 0 || n >= IFNAMSIZ)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)p[i]) && !strchr("-_.", p[i]))
+			return false;
+	return true;
+}
+
+/* Calls fn on each entry of a taps list (blank- or comma-separated); stops
+ * at the first that returns true and says so. */
+static bool tenant_taps_any(const char *list, bool (*fn)(const char *p, size_t len, void *arg),
+			    void *arg)
+{
+	const char *sep = " \t,";
+
+	for (const char *p = list + strspn(list, sep); *p; p += strspn(p, sep)) {
+		size_t len = strcspn(p, sep);
+		if (fn(p, len, arg))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+static bool tenant_tap_bad(const char *p, size_t len, void *arg)
+{
+	(void)arg;
+	return !tenant_tap_pattern_ok(p, len);
+}
+
+/* Whether two entries can name the same tap. */
+static bool tenant_taps_meet(const char *a, size_t alen, const char *b, size_t blen)
+{
+	bool ap = a[alen - 1] == '*', bp = b[blen - 1] == '*';
+
+	alen -= ap;
+	blen -= bp;
+	if (ap && bp)
+		return strncmp(a, b, alen < blen ? alen : blen) == 0;
+	if (ap)
+		return blen >= alen && strncmp(a, b, alen) == 0;
+	if (bp)
+		return alen >= blen && strncmp(a, b, blen) == 0;
+	return alen == blen && strncmp(a, b, alen) == 0;
+}
+
+struct tenant_tap_arg {
+	const char *p; /* an entry, or a tap name */
+	size_t len;
+	const char *list; /* the other tenant's list */
+};
+
+static bool tenant_tap_meets_entry(const char *p, size_t len, void *arg)
+{
+	struct tenant_tap_arg *a = arg;
+
+	return tenant_taps_meet(a->p, a->len, p, len);
+}
+
+static bool tenant_tap_meets_list(const char *p, size_t len, void *arg)
+{
+	struct tenant_tap_arg a = {.p = p, .len = len};
+
+	return tenant_taps_any(arg, tenant_tap_meets_entry, &a);
+}
+
+bool tenant_tap_allowed(const struct tenant *t, const char *name)
+{
+	struct tenant_tap_arg a = {.p = name, .len = strlen(name)};
+
+	if (t->admin)
+		return true;
+	return a.len && tenant_taps_any(t->taps, tenant_tap_meets_entry, &a);
+}
+
+/* Tenants may not share a tap (one could read the other's traffic). */
+static int tenant_taps_disjoint(const struct tenants *ts, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < ts->n; i++)
+		for (size_t k = i + 1; k < ts->n; k++)
+			if (tenant_taps_any(ts->t[i].taps, tenant_tap_meets_list,
+					    (void *)ts->t[k].taps)) {
+				snprintf(err, errlen, "tenants %s and %s: their taps overlap",
+					 ts->t[i].name, ts->t[k].name);
+				return -EINVAL;
+			}
+	return 0;
+}
+
 static int tenant_set(struct tenants *ts, int cur, const char *key, const char *val)
 {
 	struct tenant *t = &ts->t[cur];
@@ -97,6 +192,10 @@ static int tenant_set(struct tenants *ts, int cur, const char *key, const char *
 		if (t->image_dir[strlen(t->image_dir) - 1] != '/' &&
 		    strlen(t->image_dir) + 1 < sizeof(t->image_dir))
 			strcat(t->image_dir, "/");
+	} else if (strcmp(key, "taps") == 0) {
+		if (strlen(val) >= sizeof(t->taps) || tenant_taps_any(val, tenant_tap_bad, NULL))
+			return -EINVAL;
+		snprintf(t->taps, sizeof(t->taps), "%s", val);
 	} else {
 		return -ENOENT;
 	}
@@ -161,6 +260,8 @@ int tenant_config_load(struct tenants *ts, const char *path, char *err, size_t e
 		}
 	}
 	fclose(f);
+	if (r == 0)
+		r = tenant_taps_disjoint(ts, err, errlen);
 	return r;
 }
 

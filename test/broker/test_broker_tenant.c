@@ -89,6 +89,10 @@ static void test_errors(void **state)
 		"[tenant ]\n",				 /* empty name */
 		"[tenant a]\njust words\n",		 /* not key = value */
 		"[tenant a\n",				 /* unclosed section */
+		"[tenant a]\ntaps = *\n",		 /* every tap */
+		"[tenant a]\ntaps = a*b\n",		 /* '*' inside */
+		"[tenant a]\ntaps = tap%d\n",		 /* not an interface name */
+		"[tenant a]\ntaps = 0123456789abcdef\n", /* IFNAMSIZ */
 	};
 	struct tenants ts;
 	char err[256];
@@ -100,6 +104,52 @@ static void test_errors(void **state)
 		if (!strstr(err, ":"))
 			fail_msg("no line number in '%s' for: %s", err, bad[i]);
 	}
+}
+
+/* taps: names and prefixes; the administrator any; tenants never share one. */
+static void test_taps(void **state)
+{
+	static const char *const overlap[] = {
+		"[tenant a]\ntaps = x*\n[tenant b]\ntaps = xy0\n",
+		"[tenant a]\ntaps = q0 q1\n[tenant b]\ntaps = q2,q1\n",
+		"[tenant a]\ntaps = ab*\n[tenant b]\ntaps = a*\n",
+		"[tenant a]\ntaps = a*\n[tenant b]\ntaps = a*\n",
+	};
+	struct tenants ts;
+	struct tenant *a, *b;
+	char err[256] = "";
+
+	assert_int_equal(load(&ts,
+			      "[tenant a]\ntaps = ta-*  a0,\tfoo.1\n[tenant b]\ntaps = tb0\n"
+			      "[tenant c]\nuid = 5\n",
+			      err, sizeof(err)),
+			 0);
+	a = tenant_by_name(&ts, "a");
+	b = tenant_by_name(&ts, "b");
+	assert_true(tenant_tap_allowed(a, "ta-0"));
+	assert_true(tenant_tap_allowed(a, "ta-"));
+	assert_true(tenant_tap_allowed(a, "a0"));
+	assert_true(tenant_tap_allowed(a, "foo.1"));
+	assert_false(tenant_tap_allowed(a, "ta"));
+	assert_false(tenant_tap_allowed(a, "a01"));
+	assert_false(tenant_tap_allowed(a, "a"));
+	assert_false(tenant_tap_allowed(a, "tb0"));
+	assert_false(tenant_tap_allowed(a, ""));
+	assert_true(tenant_tap_allowed(b, "tb0"));
+	assert_false(tenant_tap_allowed(b, "tb00"));
+	assert_false(tenant_tap_allowed(tenant_by_name(&ts, "c"), "tb0"));
+	assert_true(tenant_tap_allowed(&ts.t[ts.admin], "anything"));
+	for (size_t i = 0; i < sizeof(overlap) / sizeof(overlap[0]); i++) {
+		err[0] = 0;
+		if (load(&ts, overlap[i], err, sizeof(err)) >= 0)
+			fail_msg("accepted: %s", overlap[i]);
+		if (!strstr(err, "overlap"))
+			fail_msg("'%s' for: %s", err, overlap[i]);
+	}
+	/* Prefixes that do not meet. */
+	assert_int_equal(
+		load(&ts, "[tenant a]\ntaps = ab*\n[tenant b]\ntaps = ac* a\n", err, sizeof(err)),
+		0);
 }
 
 static void test_too_many_tenants(void **state)
@@ -120,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_too_many_tenants),
+		cmocka_unit_test(test_taps),
 	};
 	int fd = mkstemp(conf_path), r;
 
