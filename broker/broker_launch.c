@@ -7,6 +7,7 @@
  * loop (broker_vm.c finishes the job there). The thread lives as long as the
  * broker: the launcher's children get PR_SET_PDEATHSIG, which fires when the
  * thread that forked them ends. */
+#include <assert.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -31,15 +32,36 @@ struct launcher_worker {
 	size_t pending;
 };
 
-/* Start disk i's device process into *ret. */
+/* Copy a NIC's options and open taps; the copy's NetConfig points into itself. */
+static void launch_net_copy(struct net_opt *dst, const struct net_opt *src)
+{
+	*dst = *src;
+	dst->net.mac.data = dst->mac;
+}
+
+/* Start device i (disks first, then NICs: index = position) into *ret. A
+ * disk's image is opened here; a NIC's tap is open already (j->nets). */
 static enum api_err launch_device(struct launch_job *j, size_t i, struct device_proc *ret)
 {
 	const struct vm_def *def = &j->vm->def;
 	uint64_t low = def->memory < GMEM_MMIO_HOLE_START ? def->memory : GMEM_MMIO_HOLE_START;
-	struct disk_opt disk = def->disks[i];
-	struct device_config dc = {.kind = "blk"};
+	struct device_config dc = {.kind = i < def->ndisks ? "blk" : "net"};
+	struct disk_opt disk;
+	const struct net_opt *n;
 	int r;
 
+	if (i >= def->ndisks) {
+		/* A boot opened nets[] in order; a restart has its one NIC in nets[0]. */
+		n = &j->nets[j->restart_dev >= 0 ? 0 : i - def->ndisks];
+		for (size_t q = 0; q < n->nfds; q++)
+			dc.backend_fds[q] = n->fds[q];
+		dc.nbackend = n->nfds;
+		dc.net = &n->net;
+		r = launcher_start_device(&dc, j->mem_fd, def->memory, low, ret, j->err,
+					  sizeof(j->err));
+		return r < 0 ? API_INTERNAL : API_OK;
+	}
+	disk = def->disks[i];
 	r = disk_opt_open(&disk, j->err, sizeof(j->err));
 	if (r < 0)
 		return r == -ENOENT || r == -EACCES || r == -EINVAL ? API_INVALID_ARGUMENT
@@ -52,16 +74,52 @@ static enum api_err launch_device(struct launch_job *j, size_t i, struct device_
 	return r < 0 ? API_INTERNAL : API_OK;
 }
 
+/* Open (or create) NIC k's tap into j->nets[k]. */
+static enum api_err launch_open_tap(struct launch_job *j, size_t k)
+{
+	struct net_opt *n = &j->nets[k];
+	char why[400];
+	int r;
+
+	launch_net_copy(n, &j->vm->def.nets[k].opt);
+	r = net_opt_open(n, why, sizeof(why));
+	if (r < 0) {
+		snprintf(j->err, sizeof(j->err), "nets[%zu]: %s", k, why);
+		/* A tap that cannot be had (in use, not a tap) is the client's
+		 * choice; no tun driver or no privilege is the host's. */
+		return r == -EINVAL || r == -EBUSY ? API_INVALID_ARGUMENT : API_INTERNAL;
+	}
+	j->nnets = k + 1;
+	return API_OK;
+}
+
 static enum api_err launch_devices(struct launch_job *j)
 {
+	const struct vm_def *def = &j->vm->def;
 	enum api_err e;
 
-	for (j->ndevs = 0; j->ndevs < j->vm->def.ndisks; j->ndevs++) {
+	for (j->ndevs = 0; j->ndevs < def->ndisks + def->nnets; j->ndevs++) {
+		if (j->ndevs >= def->ndisks) {
+			e = launch_open_tap(j, j->ndevs - def->ndisks);
+			if (e != API_OK)
+				return e;
+		}
 		e = launch_device(j, j->ndevs, &j->devs[j->ndevs]);
-		if (e != API_OK)
+		if (e != API_OK) {
+			if (j->ndevs >= def->ndisks)
+				snprintf(j->err + strlen(j->err), sizeof(j->err) - strlen(j->err),
+					 " (nets[%zu])", j->ndevs - def->ndisks);
 			return e;
+		}
 	}
 	return API_OK;
+}
+
+static void launch_nets_close(struct launch_job *j)
+{
+	for (size_t k = 0; k < j->nnets; k++)
+		net_opt_close(&j->nets[k]);
+	j->nnets = 0;
 }
 
 /* In the worker: everything vm_boot used to do between the checks and the
@@ -69,7 +127,7 @@ static enum api_err launch_devices(struct launch_job *j)
 static void launch_run(struct launch_job *j)
 {
 	const struct vm_def *def = &j->vm->def;
-	const char *kinds[DISK_MAX], *transports[DISK_MAX];
+	const char *kinds[LAUNCHER_MAX_DEVICES], *transports[LAUNCHER_MAX_DEVICES];
 	struct core_config cfg;
 	int r, status;
 
@@ -79,6 +137,7 @@ static void launch_run(struct launch_job *j)
 		j->e = launch_device(j, (size_t)j->restart_dev, &j->devs[0]);
 		if (j->e == API_OK)
 			j->ndevs = 1;
+		launch_nets_close(j); /* the dups: the VM keeps its taps open */
 		return;
 	}
 	j->ndevs = 0;
@@ -93,8 +152,10 @@ static void launch_run(struct launch_job *j)
 	if (j->e != API_OK)
 		goto fail;
 	for (size_t i = 0; i < j->ndevs; i++) {
-		kinds[i] = "blk";
-		transports[i] = def->disks[i].transport ? def->disks[i].transport : "pci";
+		const char *t = i < def->ndisks ? def->disks[i].transport
+						: def->nets[i - def->ndisks].opt.transport;
+		kinds[i] = i < def->ndisks ? "blk" : "net";
+		transports[i] = t ? t : "pci";
 	}
 	cfg = (struct core_config){.mem_fd = j->mem_fd,
 				   .kernel = def->kernel,
@@ -126,6 +187,7 @@ fail:
 	for (size_t i = 0; i < j->ndevs; i++)
 		launcher_stop_device(&j->devs[i], SIGKILL);
 	j->ndevs = 0;
+	launch_nets_close(j);
 	close(j->mem_fd);
 	j->mem_fd = -1;
 }
@@ -143,6 +205,7 @@ static void *launch_worker(void *arg)
 				close(j->mem_fd); /* the job's own dup */
 			j->mem_fd = -1;
 			j->ndevs = 0;
+			launch_nets_close(j); /* a restart's dups */
 		} else {
 			launch_run(j);
 		}
@@ -153,6 +216,22 @@ static void *launch_worker(void *arg)
 	return NULL;
 }
 
+/* In the loop: a booted VM keeps its taps (launch_taps_close in its
+ * teardown closes them, also when vm_boot_finish cannot install it). */
+static void launch_finish(struct launch_job *j)
+{
+	struct vm *vm = j->vm;
+
+	if (j->restart_dev < 0 && j->e == API_OK) {
+		assert(vm->ntaps == 0);
+		for (size_t k = 0; k < j->nnets; k++)
+			launch_net_copy(&vm->taps[k], &j->nets[k]);
+		vm->ntaps = j->nnets;
+		j->nnets = 0;
+	}
+	vm_boot_finish(j);
+}
+
 static void launch_on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct launcher_worker *w = arg;
@@ -160,7 +239,7 @@ static void launch_on_done(evutil_socket_t fd, short what, void *arg)
 
 	while (read(w->done[0], &j, sizeof(j)) == (ssize_t)sizeof(j)) {
 		w->pending--;
-		vm_boot_finish(j);
+		launch_finish(j);
 	}
 }
 
@@ -200,16 +279,92 @@ fail:
 	return r;
 }
 
+/* Whether another VM holds (running, paused) or is opening (starting) the
+ * tap called name. A multi-queue tap takes more queues from anyone who asks:
+ * without this, a second VM would get part of the first one's traffic. */
+static bool launch_tap_taken(struct broker *b, const struct vm *self, const char *name)
+{
+	const struct vm *vm;
+
+	TAILQ_FOREACH(vm, &b->vms, link)
+	{
+		if (vm == self)
+			continue;
+		for (size_t k = 0; k < vm->ntaps; k++)
+			if (strcmp(vm->taps[k].tap, name) == 0)
+				return true;
+		/* The launcher thread only reads a starting VM's definition. */
+		for (size_t k = 0; vm->state == VM_STATE_STARTING && k < vm->def.nnets; k++)
+			if (strcmp(vm->def.nets[k].tap, name) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Dups of a running NIC's tap fds for a restart of its device (the VM may
+ * close its own while the thread works). */
+static int launch_dup_taps(struct launch_job *j)
+{
+	const struct vm *vm = j->vm;
+	size_t k = (size_t)j->restart_dev - vm->def.ndisks;
+	struct net_opt *n = &j->nets[0];
+
+	if (k >= vm->ntaps)
+		return -ENODEV;
+	launch_net_copy(n, &vm->taps[k]);
+	for (size_t q = 0; q < n->nfds; q++) {
+		n->fds[q] = fcntl(vm->taps[k].fds[q], F_DUPFD_CLOEXEC, 3);
+		if (n->fds[q] < 0) {
+			int r = -errno;
+			n->nfds = q;
+			net_opt_close(n);
+			return r;
+		}
+	}
+	j->nnets = 1;
+	return 0;
+}
+
 int launch_submit(struct broker *b, struct launch_job *j)
 {
 	struct launcher_worker *w = b->launcher;
+	const struct vm_def *def = &j->vm->def;
+	int r;
 
 	if (!w)
 		return -ESHUTDOWN;
-	if (write(w->jobs[1], &j, sizeof(j)) != (ssize_t)sizeof(j))
-		return -errno;
+	j->nnets = 0;
+	if (j->restart_dev >= 0 && (size_t)j->restart_dev >= def->ndisks) {
+		r = launch_dup_taps(j);
+		if (r < 0)
+			return r;
+	}
+	for (size_t k = 0; j->restart_dev < 0 && k < def->nnets; k++)
+		if (launch_tap_taken(b, j->vm, def->nets[k].tap)) {
+			/* Answered like a failed boot, through the done pipe. */
+			j->e = API_INVALID_ARGUMENT;
+			snprintf(j->err, sizeof(j->err),
+				 "nets[%zu]: tap %s is in use by another VM", k, def->nets[k].tap);
+			j->mem_fd = -1;
+			if (write(w->done[1], &j, sizeof(j)) != (ssize_t)sizeof(j))
+				return -errno;
+			w->pending++;
+			return 0;
+		}
+	if (write(w->jobs[1], &j, sizeof(j)) != (ssize_t)sizeof(j)) {
+		r = -errno;
+		launch_nets_close(j);
+		return r;
+	}
 	w->pending++;
 	return 0;
+}
+
+void launch_taps_close(struct vm *vm)
+{
+	for (size_t k = 0; k < vm->ntaps; k++)
+		net_opt_close(&vm->taps[k]);
+	vm->ntaps = 0;
 }
 
 void launch_stop(struct broker *b)
@@ -227,7 +382,7 @@ void launch_stop(struct broker *b)
 	(void)fd_set_nonblock(w->done[0], 1);
 	while (w->pending && read(w->done[0], &j, sizeof(j)) == (ssize_t)sizeof(j)) {
 		w->pending--;
-		vm_boot_finish(j);
+		launch_finish(j);
 	}
 	event_free(w->ev);
 	close(w->jobs[0]);

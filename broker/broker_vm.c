@@ -303,6 +303,7 @@ static void vm_teardown(struct vm *vm)
 	if (vm->mem_fd >= 0)
 		close(vm->mem_fd);
 	vm->mem_fd = -1;
+	launch_taps_close(vm);
 }
 
 static void vm_kill_processes(struct vm *vm)
@@ -536,7 +537,7 @@ static enum api_err vm_boot_install(struct vm *vm, struct launch_job *j)
 	vm->ndevs = j->ndevs;
 	for (size_t i = 0; i < j->ndevs; i++)
 		vm->devs[i] = (struct vm_device){.vm = vm,
-						 .kind = "blk",
+						 .kind = i < vm->def.ndisks ? "blk" : "net",
 						 .def_index = i,
 						 .proc = j->devs[i],
 						 .running = true,

@@ -13,6 +13,22 @@ static json_object *info_proc(pid_t pid)
 	return pid > 0 ? json_object_new_int64(pid) : NULL;
 }
 
+/* Device i of the definition (disks, then nets): its kind, and a NIC's tap
+ * and MAC (the definition's: fixed at create). */
+static void info_device(const struct vm *vm, size_t i, json_object *d)
+{
+	const struct net_def *n;
+
+	json_object_object_add(d, "index", json_object_new_int64((int64_t)i));
+	json_object_object_add(d, "kind",
+			       json_object_new_string(i < vm->def.ndisks ? "blk" : "net"));
+	if (i < vm->def.ndisks)
+		return;
+	n = &vm->def.nets[i - vm->def.ndisks];
+	json_object_object_add(d, "tap", json_object_new_string(n->tap));
+	json_object_object_add(d, "mac", json_object_new_string(n->mac));
+}
+
 json_object *vm_info_json(const struct vm *vm)
 {
 	json_object *o = json_object_new_object(), *devs = json_object_new_array();
@@ -32,7 +48,7 @@ json_object *vm_info_json(const struct vm *vm)
 	json_object_object_add(o, "core_pid", info_proc(vm->core.pid));
 	for (size_t i = 0; i < vm->ndevs; i++) {
 		json_object *d = json_object_new_object();
-		json_object_object_add(d, "kind", json_object_new_string(vm->devs[i].kind));
+		info_device(vm, vm->devs[i].def_index, d);
 		json_object_object_add(d, "running", json_object_new_boolean(vm->devs[i].running));
 		json_object_object_add(d, "pid", info_proc(vm->devs[i].proc.pid));
 		json_object_array_add(devs, d);
@@ -77,12 +93,11 @@ json_object *vm_counters_json(const struct vm *vm)
 
 	json_object_object_add(o, "boots", json_object_new_int64(vm->boots));
 	json_object_object_add(o, "console_bytes", json_object_new_int64((int64_t)vm->cons_total));
-	for (size_t i = 0; i < vm->def.ndisks; i++) {
+	for (size_t i = 0; i < vm->def.ndisks + vm->def.nnets; i++) {
 		json_object *d = json_object_new_object();
 		const struct vm_device *dev = i < vm->ndevs ? &vm->devs[i] : NULL;
 
-		json_object_object_add(d, "index", json_object_new_int64((int64_t)i));
-		json_object_object_add(d, "kind", json_object_new_string("blk"));
+		info_device(vm, i, d);
 		json_object_object_add(d, "state",
 				       json_object_new_string(!dev	     ? "stopped"
 							      : dev->running ? "running"
@@ -94,7 +109,7 @@ json_object *vm_counters_json(const struct vm *vm)
 		json_object_object_add(d, "requests", NULL);
 		json_object_object_add(d, "bytes", NULL);
 		json_object_object_add(d, "errors", NULL);
-		if (dev && dev->running)
+		if (dev && dev->running && i < vm->def.ndisks)
 			info_host_io(dev->proc.pid, d);
 		json_object_array_add(devs, d);
 	}

@@ -109,9 +109,34 @@ static int def_kind(const char *what, const char *p, bool disk, char *err, size_
 	return 0;
 }
 
+static int def_tap(const struct tenant *t, const char *tap, char *err, size_t errlen);
+
+/* What a VM can boot with: devices in all, one NIC per tap, the tenant's taps. */
+static int def_devices(const struct vm_def *d, const struct tenant *t, char *err, size_t errlen)
+{
+	if (d->ndisks + d->nnets > LAUNCHER_MAX_DEVICES) {
+		snprintf(err, errlen, "at most %d disks and nets in all", LAUNCHER_MAX_DEVICES);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < d->nnets; i++) {
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(d->nets[i].tap, d->nets[k].tap) == 0) {
+				snprintf(err, errlen, "nets[].tap: '%s' is given to two NICs",
+					 d->nets[i].tap);
+				return -EINVAL;
+			}
+		if (def_tap(t, d->nets[i].tap, err, errlen) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 int vmdef_check_paths(const struct vm_def *d, const struct tenant *t, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX];
+
+	if (def_devices(d, t, err, errlen) < 0)
+		return -EINVAL;
 
 	if (def_path(t, "kernel", d->kernel, tmp, err, errlen) < 0 ||
 	    def_kind("kernel", d->kernel, false, err, errlen) < 0)
@@ -144,7 +169,8 @@ static int def_disk(json_object *o, const struct tenant *t, struct disk_opt *d, 
 		{
 			uint64_t q;
 
-			if (strcmp(key, "path") == 0 || strcmp(key, "serial") == 0) {
+			if (strcmp(key, "path") == 0 || strcmp(key, "serial") == 0 ||
+			    strcmp(key, "transport") == 0) {
 				if (def_string(val, key, PATH_MAX - 1, &s, err, errlen) < 0)
 					return -EINVAL;
 				if (strchr(s, ',')) {
@@ -185,54 +211,128 @@ static int def_disk(json_object *o, const struct tenant *t, struct disk_opt *d, 
 	return def_path(t, "disks[].path", d->path, d->path, err, errlen);
 }
 
-static int def_net(json_object *o, struct net_def *n, char *err, size_t errlen)
+/* The tap of a NIC: a tenant may only use the taps its configuration lists,
+ * as the broker opens (or creates) them with CAP_NET_ADMIN. */
+static int def_tap(const struct tenant *t, const char *tap, char *err, size_t errlen)
 {
-	const char *s;
-	uint64_t q;
-	unsigned m[6];
-	char tail;
+	if (!t || tenant_tap_allowed(t, tap))
+		return 0;
+	if (!t->taps[0])
+		snprintf(err, errlen, "nets[].tap: tenant %s has no taps in the configuration",
+			 t->name);
+	else
+		snprintf(err, errlen, "nets[].tap: '%s' is not one of tenant %s's taps", tap,
+			 t->name);
+	return -EINVAL;
+}
 
-	memset(n, 0, sizeof(*n));
-	n->queues = 1;
-	if (!json_object_is_type(o, json_type_object)) {
-		snprintf(err, errlen, "nets[]: must be an object");
-		return -EINVAL;
-	}
-	json_object_object_foreach(o, key, val)
-	{
-		if (strcmp(key, "tap") == 0) {
-			if (def_string(val, "nets[].tap", sizeof(n->tap) - 1, &s, err, errlen) < 0)
-				return -EINVAL;
-			for (const char *c = s; *c; c++)
-				if (!isalnum((unsigned char)*c) && !strchr("-_.", *c)) {
-					snprintf(err, errlen, "nets[].tap: bad interface name");
-					return -EINVAL;
-				}
-			strcpy(n->tap, s);
-		} else if (strcmp(key, "mac") == 0) {
-			if (def_string(val, "nets[].mac", 17, &s, err, errlen) < 0)
-				return -EINVAL;
-			if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3],
-				   &m[4], &m[5], &tail) != 6 ||
-			    strlen(s) != 17 || (m[0] & 1)) {
-				snprintf(err, errlen, "nets[].mac: not a unicast MAC address");
-				return -EINVAL;
-			}
-			strcpy(n->mac, s);
-		} else if (strcmp(key, "queues") == 0) {
-			if (def_uint(val, "nets[].queues", 1, 8, &q, err, errlen) < 0)
-				return -EINVAL;
-			n->queues = (uint32_t)q;
-		} else {
-			snprintf(err, errlen, "nets[]: unknown field '%.32s'", key);
+/* A value of the object form, spelled as the --net option's key=value. */
+static int def_net_value(const char *key, json_object *val, char *opt, size_t *n, char *err,
+			 size_t errlen)
+{
+	char what[32];
+	const char *s;
+	uint64_t v;
+	int r = -EINVAL;
+
+	snprintf(what, sizeof(what), "nets[].%s", key);
+	if (strcmp(key, "tap") == 0 || strcmp(key, "mac") == 0 || strcmp(key, "transport") == 0 ||
+	    (json_object_is_type(val, json_type_string) &&
+	     (strcmp(key, "rate") == 0 || strcmp(key, "burst") == 0 || strcmp(key, "pps") == 0 ||
+	      strcmp(key, "pps-burst") == 0))) {
+		/* Strings; rates may carry a K/M/G/T suffix as in --net. */
+		if (def_string(val, what, 64, &s, err, errlen) < 0)
+			return -EINVAL;
+		if (strchr(s, ',')) {
+			snprintf(err, errlen, "%s: no ',' allowed", what);
 			return -EINVAL;
 		}
-	}
-	if (!n->tap[0]) {
-		snprintf(err, errlen, "nets[].tap is required");
+		r = snprintf(opt + *n, NET_OPT_MAX_LEN + 1 - *n, "%s%s=%s", *n ? "," : "", key, s);
+	} else if (strcmp(key, "queues") == 0 || strcmp(key, "mtu") == 0 ||
+		   strcmp(key, "rate") == 0 || strcmp(key, "burst") == 0 ||
+		   strcmp(key, "pps") == 0 || strcmp(key, "pps-burst") == 0) {
+		/* The ranges are net_opt_parse's, checked there again. */
+		if (strcmp(key, "queues") == 0)
+			r = def_uint(val, what, 1, NET_OPT_MAX_QUEUES, &v, err, errlen);
+		else if (strcmp(key, "mtu") == 0)
+			r = def_uint(val, what, NET_OPT_MIN_MTU, NET_OPT_MAX_MTU, &v, err, errlen);
+		else
+			r = def_uint(val, what, 1, UINT64_MAX, &v, err, errlen);
+		if (r < 0)
+			return -EINVAL;
+		r = snprintf(opt + *n, NET_OPT_MAX_LEN + 1 - *n, "%s%s=%llu", *n ? "," : "", key,
+			     (unsigned long long)v);
+	} else {
+		snprintf(err, errlen,
+			 "nets[]: unknown field '%.32s' (tap, mac, queues, mtu, rate, burst, pps, "
+			 "pps-burst, transport)",
+			 key);
 		return -EINVAL;
 	}
+	if (r < 0 || (size_t)r >= NET_OPT_MAX_LEN + 1 - *n) {
+		snprintf(err, errlen, "nets[]: too long");
+		return -EINVAL;
+	}
+	*n += (size_t)r;
 	return 0;
+}
+
+/* A NIC: the --net string of cellvm run, or an object with its keys, parsed
+ * by net_opt_parse (the same rules as --net). */
+static int def_net(json_object *o, const struct tenant *t, struct net_def *d, char *err,
+		   size_t errlen)
+{
+	char opt[NET_OPT_MAX_LEN + 1], why[400];
+	const char *s;
+	size_t n = 0;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if (json_object_is_type(o, json_type_string)) {
+		if (def_string(o, "nets[]", NET_OPT_MAX_LEN, &s, err, errlen) < 0)
+			return -EINVAL;
+		snprintf(opt, sizeof(opt), "%s", s);
+	} else if (json_object_is_type(o, json_type_object)) {
+		opt[0] = 0;
+		json_object_object_foreach(o, key, val)
+		{
+			if (def_net_value(key, val, opt, &n, err, errlen) < 0)
+				return -EINVAL;
+		}
+	} else {
+		snprintf(err, errlen, "nets[]: must be a string or an object");
+		return -EINVAL;
+	}
+	if (net_opt_parse(opt, &d->opt, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "nets[]: %s", why);
+		return -EINVAL;
+	}
+	/* Stored as JSON integers: int64, less the value json-c saturates to. */
+	if (d->opt.rate_bytes >= INT64_MAX || d->opt.burst_bytes >= INT64_MAX ||
+	    d->opt.rate_packets >= INT64_MAX || d->opt.burst_packets >= INT64_MAX) {
+		snprintf(err, errlen, "nets[]: a rate or burst above %lld",
+			 (long long)INT64_MAX - 1);
+		return -EINVAL;
+	}
+	if (d->opt.queues > LAUNCHER_MAX_BACKENDS) {
+		snprintf(err, errlen, "nets[].queues: at most %d in this build",
+			 LAUNCHER_MAX_BACKENDS);
+		return -EINVAL;
+	}
+	/* A stable MAC: picked once, kept in the definition (the guest's
+	 * address must not change at each boot). */
+	if (!d->opt.mac_given) {
+		r = net_opt_random_mac(d->opt.mac);
+		if (r < 0) {
+			snprintf(err, errlen, "nets[].mac: getrandom: %s", strerror(-r));
+			return -EINVAL;
+		}
+		d->opt.mac_given = true;
+	}
+	snprintf(d->tap, sizeof(d->tap), "%s", d->opt.tap);
+	net_opt_format_mac(d->opt.mac, d->mac, sizeof(d->mac));
+	d->queues = d->opt.queues;
+	return def_tap(t, d->tap, err, errlen);
 }
 
 static int def_array(json_object *a, const char *what, size_t max, char *err, size_t errlen)
@@ -322,8 +422,8 @@ static int def_member(const char *key, json_object *val, const struct tenant *t,
 	} else if (strcmp(key, "nets") == 0) {
 		n = def_array(val, "nets", BROKER_NET_MAX, err, errlen);
 		for (int i = 0; i < n; i++)
-			if (def_net(json_object_array_get_idx(val, (size_t)i), &d->nets[d->nnets++],
-				    err, errlen) < 0)
+			if (def_net(json_object_array_get_idx(val, (size_t)i), t,
+				    &d->nets[d->nnets++], err, errlen) < 0)
 				return -EINVAL;
 		return n < 0 ? n : 0;
 	} else if (strcmp(key, "input_config") == 0) {
@@ -383,7 +483,39 @@ int vmdef_from_json(json_object *o, const struct tenant *t, struct vm_def *d, ch
 			vmdef_free(d);
 			return -EINVAL;
 		}
+	/* A state file is taken as written (checked again at boot). */
+	if (t && def_devices(d, t, err, errlen) < 0) {
+		vmdef_free(d);
+		return -EINVAL;
+	}
 	return 0;
+}
+
+/* The object form of a NIC, every key it was given (and its MAC). */
+static json_object *def_net_json(const struct net_opt *n)
+{
+	json_object *o = json_object_new_object();
+	char mac[18];
+
+	net_opt_format_mac(n->mac, mac, sizeof(mac));
+	json_object_object_add(o, "tap", json_object_new_string(n->tap));
+	json_object_object_add(o, "mac", json_object_new_string(mac));
+	json_object_object_add(o, "queues", json_object_new_int64(n->queues));
+	if (n->mtu)
+		json_object_object_add(o, "mtu", json_object_new_int64(n->mtu));
+	/* def_net keeps the counts below INT64_MAX. */
+	if (n->rate_bytes)
+		json_object_object_add(o, "rate", json_object_new_int64((int64_t)n->rate_bytes));
+	if (n->burst_bytes)
+		json_object_object_add(o, "burst", json_object_new_int64((int64_t)n->burst_bytes));
+	if (n->rate_packets)
+		json_object_object_add(o, "pps", json_object_new_int64((int64_t)n->rate_packets));
+	if (n->burst_packets)
+		json_object_object_add(o, "pps-burst",
+				       json_object_new_int64((int64_t)n->burst_packets));
+	if (n->transport)
+		json_object_object_add(o, "transport", json_object_new_string(n->transport));
+	return o;
 }
 
 json_object *vmdef_to_json(const struct vm_def *d)
@@ -408,17 +540,14 @@ json_object *vmdef_to_json(const struct vm_def *d)
 			json_object_object_add(k, "serial",
 					       json_object_new_string(d->disks[i].serial));
 		json_object_object_add(k, "queues", json_object_new_int64(d->disks[i].queues));
+		if (d->disks[i].transport)
+			json_object_object_add(k, "transport",
+					       json_object_new_string(d->disks[i].transport));
 		json_object_array_add(disks, k);
 	}
 	json_object_object_add(o, "disks", disks);
-	for (size_t i = 0; i < d->nnets; i++) {
-		json_object *n = json_object_new_object();
-		json_object_object_add(n, "tap", json_object_new_string(d->nets[i].tap));
-		if (d->nets[i].mac[0])
-			json_object_object_add(n, "mac", json_object_new_string(d->nets[i].mac));
-		json_object_object_add(n, "queues", json_object_new_int64(d->nets[i].queues));
-		json_object_array_add(nets, n);
-	}
+	for (size_t i = 0; i < d->nnets; i++)
+		json_object_array_add(nets, def_net_json(&d->nets[i].opt));
 	json_object_object_add(o, "nets", nets);
 	if (d->input[0]) {
 		json_object *in = json_object_new_object();

@@ -33,6 +33,20 @@ def need_root_kvm():
         skip("/dev/kvm not usable")
 
 
+def have_tun():
+    return os.path.exists("/dev/net/tun")
+
+
+def private_netns():
+    """Move this process (and the broker it starts) into a network namespace
+    of its own: taps the broker creates for VMs never touch the host's
+    network, and go with the namespace."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x40000000) != 0:  # CLONE_NEWNET
+        fail("unshare(CLONE_NEWNET): %s" % os.strerror(ctypes.get_errno()))
+
+
 def wait_until(pred, timeout=10.0, what="condition"):
     """Poll pred() until true; bounded. Returns its value."""
     end = time.monotonic() + timeout

@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* "/" is the image directory: every existing absolute path is inside. */
-	static const struct tenant t = {.name = "fuzz", .image_dir = "/"};
+	static const struct tenant t = {.name = "fuzz", .image_dir = "/", .taps = "tap* t*"};
 	struct json_tokener *tok = json_tokener_new_ex(16);
 	struct vm_def d, d2;
 	json_object *o, *back;
@@ -71,6 +71,9 @@ static const char *const seeds[] = {
 	"{\"kernel\":\"/bin/true\",\"nets\":[{\"tap\":\"tap0\",\"mac\":\"52:54:00:00:00:01\","
 	"\"queues\":2}],\"input_config\":{\"backend\":\"virtio\"},\"gpu\":{\"x\":[1,2]}}",
 	"{\"kernel\":\"/bin/true\",\"memory\":268435456,\"snd\":{}}",
+	"{\"kernel\":\"/bin/true\",\"nets\":[\"tap=t1,queues=2,mtu=9000,rate=10M,burst=1M,pps=1K,"
+	"pps-burst=64,transport=mmio\",{\"tap\":\"tap2\",\"mtu\":1500,\"rate\":1000,\"pps\":\"2K\","
+	"\"transport\":\"pci\"}],\"disks\":[{\"path\":\"/bin/true\",\"transport\":\"mmio\"}]}",
 };
 
 int main(int argc, char **argv)
