@@ -282,6 +282,23 @@ try:
     if link("ta-0"):
         fail("shutdown left alice's tap")
 
+    # --- a broker restart reloads the nets as they were (MACs included)
+    with open(b.conf) as f:
+        conf = f.read()
+    b2 = Broker(bindir, conf, tmp=b.tmp, keep_state=b.state)
+    try:
+        b2.start()
+        back = b2.ok("GET", "/vm/" + vid)["config"]["nets"]
+        if back != cfg:
+            fail("nets after a restart: %r, were %r" % (back, cfg))
+        if b2.ok("PUT", "/vm/%s/boot" % vid)["devices"][2]["mac"] != mac1:
+            fail("MAC changed across a broker restart")
+        b2.stop()
+    finally:
+        if b2.proc and b2.proc.poll() is None:
+            b2.proc.kill()
+            b2.proc.wait()
+
     # --- overlapping taps lists are refused at start
     for conf in ("[tenant a]\nuid = 1001\ntaps = x*\n[tenant b]\nuid = 1002\ntaps = xy0\n",
                  "[tenant a]\nuid = 1001\ntaps = q0 q1\n[tenant b]\nuid = 1002\ntaps = q1\n",
