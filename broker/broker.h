@@ -194,6 +194,11 @@ struct vm {
 	struct net_opt taps[BROKER_NET_MAX];
 	size_t ntaps;
 	uint32_t dev_jobs; /* device restarts with the launcher thread: no delete */
+	/* Each device's counters page (launcher_stats_create), made at its first
+	 * boot and kept until the VM is deleted: counts go on across device
+	 * restarts and VM boots. */
+	int stats_fd[LAUNCHER_MAX_DEVICES];
+	const struct devproc_stats *stats[LAUNCHER_MAX_DEVICES];
 	/* history */
 	uint32_t boots, reboots_in_window;
 	bool restore; /* boot again at the next start (a clean --on-exit restore) */
@@ -282,6 +287,7 @@ struct launch_job {
 	size_t ndevs;
 	struct net_opt nets[BROKER_NET_MAX]; /* a boot's open taps, moved to the VM */
 	size_t nnets;
+	int stats_fd[LAUNCHER_MAX_DEVICES]; /* the VM's counters pages (the VM owns them) */
 };
 
 int launch_start(struct broker *b);

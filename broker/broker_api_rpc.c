@@ -257,6 +257,10 @@ static void rpc_counters(struct rpc_client *c, const struct vm *vm)
 			dc[i].restarts = (uint32_t)rpc_jint(d, "restarts");
 			dc[i].host_read_bytes = (uint64_t)rpc_jint(d, "host_read_bytes");
 			dc[i].host_write_bytes = (uint64_t)rpc_jint(d, "host_write_bytes");
+			dc[i].requests = (uint64_t)rpc_jint(d, "requests");
+			dc[i].bytes_in = (uint64_t)rpc_jint(d, "bytes_in");
+			dc[i].bytes_out = (uint64_t)rpc_jint(d, "bytes_out");
+			dc[i].errors = (uint64_t)rpc_jint(d, "errors");
 			pdc[i] = &dc[i];
 			cr.n_devices = i + 1;
 		}

@@ -45,7 +45,8 @@ static enum api_err launch_device(struct launch_job *j, size_t i, struct device_
 {
 	const struct vm_def *def = &j->vm->def;
 	uint64_t low = def->memory < GMEM_MMIO_HOLE_START ? def->memory : GMEM_MMIO_HOLE_START;
-	struct device_config dc = {.kind = i < def->ndisks ? "blk" : "net"};
+	struct device_config dc = {.kind = i < def->ndisks ? "blk" : "net",
+				   .stats_fd = j->stats_fd[i]};
 	struct disk_opt disk;
 	const struct net_opt *n;
 	int r;

@@ -368,6 +368,7 @@ static void vm_on_restart_timer(evutil_socket_t fd, short what, void *arg)
 				 .boot = vm->boots,
 				 .prev = vm->state,
 				 .mem_fd = fcntl(vm->mem_fd, F_DUPFD_CLOEXEC, 3)};
+	j->stats_fd[d->def_index] = vm->stats_fd[d->def_index];
 	if (j->mem_fd < 0 || launch_submit(vm->b, j) < 0) {
 		if (j->mem_fd >= 0)
 			close(j->mem_fd);
@@ -517,6 +518,14 @@ enum api_err vm_boot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err,
 	}
 	*j = (struct launch_job){
 		.vm = vm, .restart_dev = -1, .prev = vm->state, .done = done, .arg = arg};
+	for (size_t i = 0; i < vm->def.ndisks + vm->def.nnets && i < LAUNCHER_MAX_DEVICES; i++) {
+		if (vm->stats_fd[i] <= 0) {
+			int fd = launcher_stats_create(&vm->stats[i]);
+			/* Without a page the device runs all the same, uncounted. */
+			vm->stats_fd[i] = fd > 0 ? fd : 0;
+		}
+		j->stats_fd[i] = vm->stats_fd[i];
+	}
 	if (launch_submit(vm->b, j) < 0) {
 		free(j);
 		snprintf(err, errlen, "cannot hand the boot to the launcher thread");
@@ -650,6 +659,15 @@ enum api_err vm_reboot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *er
 	return vm_boot(vm, done, arg, err, errlen);
 }
 
+static void vm_stats_close(struct vm *vm)
+{
+	for (size_t i = 0; i < LAUNCHER_MAX_DEVICES; i++) {
+		launcher_stats_close(vm->stats_fd[i], vm->stats[i]);
+		vm->stats_fd[i] = 0;
+		vm->stats[i] = NULL;
+	}
+}
+
 enum api_err vm_delete(struct vm *vm, char *err, size_t errlen)
 {
 	struct broker *b = vm->b;
@@ -676,6 +694,7 @@ enum api_err vm_delete(struct vm *vm, char *err, size_t errlen)
 	t->used_cpus -= vm->def.cpus;
 	t->used_memory -= vm->def.memory;
 	vmdef_free(&vm->def);
+	vm_stats_close(vm);
 	free(vm->cons);
 	free(vm);
 	return API_OK;
@@ -752,6 +771,7 @@ void vm_registry_free(struct broker *b, bool restore)
 		}
 		TAILQ_REMOVE(&b->vms, vm, link);
 		vmdef_free(&vm->def);
+		vm_stats_close(vm);
 		free(vm->cons);
 		free(vm);
 	}

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "dev-procs/common/devproc.h"
 
 static json_object *info_proc(pid_t pid)
 {
@@ -104,11 +105,27 @@ json_object *vm_counters_json(const struct vm *vm)
 									     : "exited"));
 		json_object_object_add(d, "restarts",
 				       json_object_new_int64(dev ? dev->restarts : 0));
-		/* Request, byte and error counts need a statistics message from the
-		 * device process (not in device.proto yet): null until then. */
-		json_object_object_add(d, "requests", NULL);
-		json_object_object_add(d, "bytes", NULL);
-		json_object_object_add(d, "errors", NULL);
+		/* What the device processes published (every process of this
+		 * device since the VM was created): null before its first boot. */
+		if (i < LAUNCHER_MAX_DEVICES && vm->stats[i]) {
+			struct devproc_stats c = {0};
+			launcher_stats_read(vm->stats[i], &c);
+			json_object_object_add(d, "requests",
+					       json_object_new_int64((int64_t)c.requests));
+			json_object_object_add(
+				d, "bytes",
+				json_object_new_int64((int64_t)(c.bytes_in + c.bytes_out)));
+			json_object_object_add(d, "bytes_in",
+					       json_object_new_int64((int64_t)c.bytes_in));
+			json_object_object_add(d, "bytes_out",
+					       json_object_new_int64((int64_t)c.bytes_out));
+			json_object_object_add(d, "errors",
+					       json_object_new_int64((int64_t)c.errors));
+		} else {
+			json_object_object_add(d, "requests", NULL);
+			json_object_object_add(d, "bytes", NULL);
+			json_object_object_add(d, "errors", NULL);
+		}
 		if (dev && dev->running && i < vm->def.ndisks)
 			info_host_io(dev->proc.pid, d);
 		json_object_array_add(devs, d);

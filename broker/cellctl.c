@@ -179,6 +179,11 @@ static void ctl_print_counters(const struct ctl *c, const Cellvm__Api__CountersR
 				       json_object_new_int64((int64_t)d->host_read_bytes));
 		json_object_object_add(j, "host_write_bytes",
 				       json_object_new_int64((int64_t)d->host_write_bytes));
+		json_object_object_add(j, "requests", json_object_new_int64((int64_t)d->requests));
+		json_object_object_add(j, "bytes_in", json_object_new_int64((int64_t)d->bytes_in));
+		json_object_object_add(j, "bytes_out",
+				       json_object_new_int64((int64_t)d->bytes_out));
+		json_object_object_add(j, "errors", json_object_new_int64((int64_t)d->errors));
 		json_object_array_add(devs, j);
 	}
 	json_object_object_add(o, "devices", devs);
@@ -190,9 +195,13 @@ static void ctl_print_counters(const struct ctl *c, const Cellvm__Api__CountersR
 	printf("boots: %u\nconsole bytes: %llu\n", cr->boots,
 	       (unsigned long long)cr->console_bytes);
 	for (size_t i = 0; i < cr->n_devices; i++)
-		printf("device %u (%s): %s, %u restarts, host read %llu B, write %llu B\n",
+		printf("device %u (%s): %s, %u restarts, %llu requests, %llu B in, %llu B out, "
+		       "%llu errors, host read %llu B, write %llu B\n",
 		       cr->devices[i]->index, cr->devices[i]->kind, cr->devices[i]->state,
-		       cr->devices[i]->restarts,
+		       cr->devices[i]->restarts, (unsigned long long)cr->devices[i]->requests,
+		       (unsigned long long)cr->devices[i]->bytes_in,
+		       (unsigned long long)cr->devices[i]->bytes_out,
+		       (unsigned long long)cr->devices[i]->errors,
 		       (unsigned long long)cr->devices[i]->host_read_bytes,
 		       (unsigned long long)cr->devices[i]->host_write_bytes);
 }

@@ -64,6 +64,10 @@ try:
     if [d["state"] for d in cnt["devices"]] != ["running", "running"] or \
             [d["restarts"] for d in cnt["devices"]] != [1, 0]:
         fail("counters: %r" % cnt)
+    # The devices' own counts (this guest does no disk I/O): published, zero.
+    for d in cnt["devices"]:
+        if [d.get(k) for k in ("requests", "bytes", "bytes_in", "bytes_out", "errors")] != [0] * 5:
+            fail("device counts: %r" % d)
     ev.close()
     b.ok("PUT", "/vm/%s/power-off" % vid)
     if pid_alive(core) or pid_alive(d0["pid"]) or pid_alive(info["devices"][1]["pid"]):
