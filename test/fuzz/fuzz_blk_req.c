@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "dev-procs/blk/blk_req.h"
+#include "test/fuzz/fuzz_chain.h"
 
 #define MAX_SEGS 32
 #define RAM_SIZE 0x20000
@@ -115,36 +116,7 @@ static void fuzz_check(const struct blk_limits *lim, const struct blk_req *r)
 /* Build the chain: segments in input order, readable ones first. */
 static void fuzz_build(const uint8_t *desc, uint32_t n, const uint8_t *mem, size_t memlen)
 {
-	struct virtq_seg tmp[MAX_SEGS];
-	uint32_t off = 0, nt = 0;
-
-	memset(ram, 0, sizeof(ram));
-	memcpy(ram, mem, memlen < sizeof(ram) ? memlen : sizeof(ram));
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t len = (uint32_t)(desc[3 * i] | desc[3 * i + 1] << 8) % 4097;
-
-		if (len == 0)
-			continue; /* virtq_pop never hands over empty segments */
-		if (off + len > sizeof(ram))
-			off = 0;
-		tmp[nt++] = (struct virtq_seg){
-			.gpa = off, .len = len, .write = desc[3 * i + 2] & 1, .host = ram + off};
-		off += len;
-	}
-	chain = (struct virtq_chain){.head = 0};
-	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t i = 0; i < nt; i++) {
-			if (tmp[i].write != (pass == 1))
-				continue;
-			chain.seg[chain.nseg++] = tmp[i];
-			if (tmp[i].write) {
-				chain.write_len += tmp[i].len;
-			} else {
-				chain.read_len += tmp[i].len;
-				chain.nread++;
-			}
-		}
-	}
+	fuzz_chain_build(&chain, ram, sizeof(ram), 4096, desc, n, mem, memlen);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
