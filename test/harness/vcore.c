@@ -285,12 +285,9 @@ uint64_t vcore_irq_take(struct vcore *c)
 	return v;
 }
 
-int vcore_crash_restart(struct vcore *c, const struct device_config *cfg, struct vdrv_mem *m,
-			char *err, size_t errlen)
+/* What an Attach handed over (the crash-recovery records stay). */
+static void vcore_close_attach(struct vcore *c)
 {
-	/* SIGKILL: the process gets no chance to tidy anything. */
-	if (c->proc.pid > 0)
-		(void)launcher_stop_device(&c->proc, SIGKILL);
 	if (c->shared)
 		munmap(c->shared, sizeof(struct devproc_shared));
 	c->shared = NULL;
@@ -306,6 +303,15 @@ int vcore_crash_restart(struct vcore *c, const struct device_config *cfg, struct
 			close(c->qirq_fd[i]);
 		c->kick_fd[i] = c->qirq_fd[i] = -1;
 	}
+}
+
+int vcore_crash_restart(struct vcore *c, const struct device_config *cfg, struct vdrv_mem *m,
+			char *err, size_t errlen)
+{
+	/* SIGKILL: the process gets no chance to tidy anything. */
+	if (c->proc.pid > 0)
+		(void)launcher_stop_device(&c->proc, SIGKILL);
+	vcore_close_attach(c);
 	c->link_closed = false;
 	c->needs_reset = c->reset_done = 0;
 	return launcher_start_device(cfg, m->fd, m->size, m->mem.low_size, &c->proc, err, errlen);
@@ -348,21 +354,7 @@ int vcore_stop(struct vcore *c)
 	}
 	if (c->proc.pid > 0)
 		status = launcher_stop_device(&c->proc, SIGTERM);
-	if (c->shared)
-		munmap(c->shared, sizeof(struct devproc_shared));
-	c->shared = NULL;
-	if (c->irq_fd >= 0)
-		close(c->irq_fd);
-	if (c->shm_fd >= 0)
-		close(c->shm_fd);
-	c->irq_fd = c->shm_fd = -1;
-	for (uint32_t i = 0; i < DEVPROC_MAX_QUEUES; i++) {
-		if (c->kick_fd[i] >= 0)
-			close(c->kick_fd[i]);
-		if (c->qirq_fd[i] >= 0)
-			close(c->qirq_fd[i]);
-		c->kick_fd[i] = c->qirq_fd[i] = -1;
-	}
+	vcore_close_attach(c);
 	if (c->rec)
 		munmap(c->rec, sizeof(struct virtq_inflight) * DEVPROC_MAX_QUEUES);
 	if (c->inflight_fd >= 0)
