@@ -153,31 +153,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #else /* FUZZ_SEEDGEN */
 
-struct seed {
-	uint8_t b[4096];
-	size_t n;
-	uint8_t mem[2048];
-	size_t memlen;
-};
-
-static void seed_begin(struct seed *s, uint8_t flags)
-{
-	memset(s, 0, sizeof(*s));
-	s->b[0] = flags;
-	s->n = 2;
-}
-
-static void seed_seg(struct seed *s, const void *content, uint16_t len, bool write)
-{
-	s->b[1]++;
-	s->b[s->n++] = (uint8_t)len;
-	s->b[s->n++] = (uint8_t)(len >> 8);
-	s->b[s->n++] = write;
-	if (content)
-		memcpy(s->mem + s->memlen, content, len);
-	s->memlen += len;
-}
-
 static void seed_hdr(struct seed *s, uint32_t type, uint64_t sector)
 {
 	uint8_t h[16] = {0};
@@ -187,22 +162,6 @@ static void seed_hdr(struct seed *s, uint32_t type, uint64_t sector)
 	memcpy(h, &t, 4);
 	memcpy(h + 8, &se, 8);
 	seed_seg(s, h, 16, false);
-}
-
-static int seed_write(const char *dir, const char *name, struct seed *s)
-{
-	char path[4096];
-	FILE *f;
-
-	memcpy(s->b + s->n, s->mem, s->memlen);
-	s->n += s->memlen;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f) != 0) {
-		perror(path);
-		return 1;
-	}
-	return 0;
 }
 
 int main(int argc, char **argv)

@@ -6,7 +6,9 @@
  * other in ram (wrapping to its start), which is cleared and then filled
  * with mem; readable segments come first, as virtq_pop requires. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dev-procs/common/virtq.h"
@@ -48,3 +50,48 @@ static inline void fuzz_chain_build(struct virtq_chain *chain, uint8_t *ram, siz
 		}
 	}
 }
+
+#ifdef FUZZ_SEEDGEN
+/* Seed corpora in the same layout: flags byte, segment count, the segments'
+ * 3-byte descriptions, then their contents (the memory). */
+struct seed {
+	uint8_t b[8192];
+	size_t n;
+	uint8_t mem[8192];
+	size_t memlen;
+};
+
+static inline void seed_begin(struct seed *s, uint8_t flags)
+{
+	memset(s, 0, sizeof(*s));
+	s->b[0] = flags;
+	s->n = 2;
+}
+
+static inline void seed_seg(struct seed *s, const void *content, uint16_t len, bool write)
+{
+	s->b[1]++;
+	s->b[s->n++] = (uint8_t)len;
+	s->b[s->n++] = (uint8_t)(len >> 8);
+	s->b[s->n++] = write;
+	if (content)
+		memcpy(s->mem + s->memlen, content, len);
+	s->memlen += len;
+}
+
+static inline int seed_write(const char *dir, const char *name, struct seed *s)
+{
+	char path[4096];
+	FILE *f;
+
+	memcpy(s->b + s->n, s->mem, s->memlen);
+	s->n += s->memlen;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f) != 0) {
+		perror(path);
+		return 1;
+	}
+	return 0;
+}
+#endif
