@@ -7,7 +7,9 @@ set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-scripts/install-deps.sh
+# --bench: the suite runs every benchmark briefly against its reference
+# (QEMU, qemu-storage-daemon, fio).
+scripts/install-deps.sh --bench
 scripts/check-format.sh
 
 # CI=true (as CI sets it) selects the ci preset: dev plus -Werror.

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# A short run of one benchmark, so CI exercises every benchmark end to end:
+# it must run and print its figures next to its reference. It asserts no
+# timing (benchmarks report; see bench/README.md). Exit 77 when a reference
+# the benchmark compares with is not installed (scripts/install-deps.sh
+# --bench) or the run needs root/tun that this machine lacks.
+# Usage: smoke.sh blk|net|broker BINDIR SRCDIR
+set -u
+what=$1 bindir=$2 srcdir=$3
+skip() { echo "SKIP: $*" >&2; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || skip "needs root"
+[ -c /dev/kvm ] || skip "no /dev/kvm"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+case $what in
+blk)
+	command -v fio >/dev/null || skip "fio not installed (install-deps.sh --bench)"
+	command -v qemu-storage-daemon >/dev/null || skip "qemu-storage-daemon not installed"
+	"$bindir/bench-blk" --seconds 1 --size 16M --dir /var/tmp >"$out" 2>&1 || { cat "$out"; fail "bench-blk failed"; }
+	grep -q '^targets: cellvm' "$out" || { cat "$out"; fail "no figures"; }
+	;;
+net)
+	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+	"$bindir/bench-net" --seconds 1 --repeat 1 >"$out" 2>&1 || { cat "$out"; fail "bench-net failed"; }
+	grep -q '^64 KiB TSO   RX' "$out" || { cat "$out"; fail "no figures"; }
+	;;
+broker)
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
+	python3 "$srcdir/bench/broker.py" --build "$(dirname "$bindir")" --cycles 5 --rate 50 \
+		--seconds 2 --vms 1 >"$out" 2>&1 || { cat "$out"; fail "bench/broker.py failed"; }
+	grep -q 'qemu microvm' "$out" || { cat "$out"; fail "no figures"; }
+	;;
+*) fail "unknown benchmark $what" ;;
+esac
+cat "$out"
+echo "PASS"
