@@ -26,21 +26,19 @@ struct launcher_worker;
 #define BROKER_DEFAULT_STATE_DIR  "/var/lib/cellvm"
 #define BROKER_DEFAULT_CONFIG	  "/etc/cellvm/broker.conf"
 
-#define BROKER_MAX_VMS	       1024
-#define BROKER_NAME_MAX	       64
-#define BROKER_TENANT_MAX      32
-#define BROKER_TENANT_NAME     32
-#define BROKER_NET_MAX	       8
-#define BROKER_CONSOLE_LOG     (64 * 1024) /* serial output kept per VM */
-#define BROKER_ID_LEN	       36	   /* UUID text */
-#define BROKER_MIN_MEMORY      (16ULL << 20)
-#define BROKER_MAX_MEMORY      (256ULL << 30)
-#define BROKER_MAX_CPUS	       64
-#define BROKER_MAX_CMDLINE     2047
-#define BROKER_REBOOT_LIMIT    10 /* guest reboots per BROKER_REBOOT_WINDOW before we stop it */
-#define BROKER_REBOOT_WINDOW   60
-#define BROKER_DEVICE_RESTARTS 8  /* restarts of a device in a row before giving up */
-#define BROKER_DEVICE_STABLE   60 /* s up before the next crash counts from 0 again */
+#define BROKER_MAX_VMS	     1024
+#define BROKER_NAME_MAX	     64
+#define BROKER_TENANT_MAX    32
+#define BROKER_TENANT_NAME   32
+#define BROKER_NET_MAX	     8
+#define BROKER_CONSOLE_LOG   (64 * 1024) /* serial output kept per VM */
+#define BROKER_ID_LEN	     36		 /* UUID text */
+#define BROKER_MIN_MEMORY    (16ULL << 20)
+#define BROKER_MAX_MEMORY    (256ULL << 30)
+#define BROKER_MAX_CPUS	     64
+#define BROKER_MAX_CMDLINE   2047
+#define BROKER_REBOOT_LIMIT  10 /* guest reboots per BROKER_REBOOT_WINDOW before we stop it */
+#define BROKER_REBOOT_WINDOW 60
 
 /* Error codes of the API (REST and RPC). */
 enum api_err {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/supervise.h"
 #include "common/fdutil.h"
 #include "common/gmem.h"
 #include "common/log.h"
@@ -392,12 +393,12 @@ retry:
 static void vm_device_died(struct vm_device *d)
 {
 	struct vm *vm = d->vm;
-	uint64_t delay_ms;
+	int64_t delay_ms;
 	char detail[128];
 
-	if (broker_now() - d->started >= BROKER_DEVICE_STABLE)
-		d->in_a_row = 0;
-	if (d->in_a_row >= BROKER_DEVICE_RESTARTS) {
+	/* The same policy as cellvm run's (supervise.c). */
+	delay_ms = supervise_next_restart(&d->in_a_row, (broker_now() - d->started) * 1000);
+	if (delay_ms < 0) {
 		d->gone = true;
 		snprintf(detail, sizeof(detail),
 			 "device %zu (%s): %u restarts in a row, giving up (the guest sees "
@@ -408,9 +409,6 @@ static void vm_device_died(struct vm_device *d)
 		vm_event(vm->b, vm, "device-failed", detail);
 		return;
 	}
-	delay_ms = 100ULL << d->in_a_row;
-	if (delay_ms > 5000)
-		delay_ms = 5000;
 	if (!d->restart_ev)
 		d->restart_ev = evtimer_new(vm->b->base, vm_on_restart_timer, d);
 	if (!d->restart_ev) {

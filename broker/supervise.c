@@ -51,10 +51,23 @@ size_t supervise_fill(struct supervisor *s, struct pollfd *pfd, int *timeout_ms)
 	return s->n;
 }
 
+int64_t supervise_next_restart(uint32_t *in_a_row, uint64_t up_ms)
+{
+	uint64_t delay;
+
+	if (up_ms >= SUPERVISE_STABLE_MS)
+		*in_a_row = 0;
+	if (*in_a_row >= SUPERVISE_MAX_RESTARTS)
+		return -1;
+	delay = (uint64_t)SUPERVISE_BACKOFF_MIN_MS << *in_a_row;
+	return (int64_t)(delay < SUPERVISE_BACKOFF_MAX_MS ? delay : SUPERVISE_BACKOFF_MAX_MS);
+}
+
 static void supervise_died(struct supervisor *s, size_t i)
 {
 	struct supervised *d = &s->dev[i];
-	uint64_t now = supervise_now_ms(), delay;
+	uint64_t now = supervise_now_ms();
+	int64_t delay;
 	int st;
 
 	st = launcher_stop_device(&s->procs[i], SIGKILL);
@@ -64,9 +77,8 @@ static void supervise_died(struct supervisor *s, size_t i)
 		d->gone = true;
 		return;
 	}
-	if (now - d->started_at >= SUPERVISE_STABLE_MS)
-		d->in_a_row = 0;
-	if (d->in_a_row >= SUPERVISE_MAX_RESTARTS) {
+	delay = supervise_next_restart(&d->in_a_row, now - d->started_at);
+	if (delay < 0) {
 		log_err("%s: device process ended (status %d) after %u restarts in a row: "
 			"giving up, the guest is told the device needs a reset",
 			d->name, st, d->in_a_row);
@@ -74,9 +86,6 @@ static void supervise_died(struct supervisor *s, size_t i)
 		(void)launcher_core_device_gone(s->core, (uint32_t)i);
 		return;
 	}
-	delay = (uint64_t)SUPERVISE_BACKOFF_MIN_MS << d->in_a_row;
-	if (delay > SUPERVISE_BACKOFF_MAX_MS)
-		delay = SUPERVISE_BACKOFF_MAX_MS;
 	log_warn("%s: device process ended (status %d): restarting in %llu ms", d->name, st,
 		 (unsigned long long)delay);
 	d->restart_at = now + delay;

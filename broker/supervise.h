@@ -16,6 +16,12 @@
 #define SUPERVISE_BACKOFF_MAX_MS 5000
 #define SUPERVISE_STABLE_MS	 60000 /* up this long: the next crash counts from 0 */
 
+/* The restart policy, shared with cellvm-broker: whether a device that
+ * crashed after up_ms of running, with in_a_row restarts before, is
+ * restarted (*in_a_row updated: a device that stayed up counts from 0), and
+ * after how many milliseconds. Returns the delay, or -1 to give up. */
+int64_t supervise_next_restart(uint32_t *in_a_row, uint64_t up_ms);
+
 /* Start device i again into *ret (Ready, its link not yet given away).
  * Returns 0 or -errno. */
 typedef int (*supervise_start_fn)(void *arg, size_t i, struct device_proc *ret);
