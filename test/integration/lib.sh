@@ -15,3 +15,25 @@ guest_dir() {
 # Words the nested-KVM test machines need on the kernel command line
 # (see ../shared/guest/README.md); kept under 128 characters.
 GUEST_CPU_WORDS="clearcpuid=xsave,popcnt,smap,smep,avx,avx2,bmi1,bmi2,movbe,rdrand,rdseed,fsgsbase,erms,fsrm,sse4_1,sse4_2,pku,lzcnt lpj=1000000"
+# wait_until SECONDS PID COMMAND...: run COMMAND until it succeeds, to wait
+# for what a test synchronises on; false after SECONDS, or once PID (the
+# process that would bring it about; "" for none) has ended and COMMAND has
+# had a last try.
+wait_until() {
+	local end=$((SECONDS + $1)) pid=$2
+	shift 2
+	while ! "$@"; do
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			"$@"
+			return
+		fi
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.02
+	done
+}
+# has_text FILE TEXT: FILE holds TEXT, literally (newlines included).
+has_text() {
+	local content=
+	IFS= read -r -d '' content <"$1" 2>/dev/null
+	[[ $content == *"$2"* ]]
+}

@@ -2,12 +2,34 @@
 # Terminal input reaches the guest through the 8250's RX interrupt while the
 # guest sits in HLT, and the guest's output leaves through THR-empty
 # interrupts: the serial_irq payload echoes what it receives until 'q'.
+# Input is typed once the guest has shown it reads: after its whole banner
+# line (its RX interrupt is on by then), and the second word after the echo
+# of the first, however slow the guest is.
 . "$(dirname "$0")/lib.sh"
 cellvm=$1 payload=$2
 need_kvm
-out=$( (sleep 1; printf 'ping'; sleep 0.5; printf ' pong q') |
-	timeout 60 "$cellvm" run --kernel "$payload" 2>&1)
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	exec 3>&- 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkfifo "$tmp/in"
+timeout 60 "$cellvm" run --kernel "$payload" <"$tmp/in" >"$tmp/out" 2>&1 &
+pid=$!
+exec 3>"$tmp/in"
+banner=$'irq: banner sent by THR-empty interrupts\n'
+wait_until 60 "$pid" has_text "$tmp/out" "$banner" || fail "no banner: $(cat "$tmp/out")"
+printf 'ping' >&3
+wait_until 60 "$pid" has_text "$tmp/out" ping || fail "ping not echoed: $(cat "$tmp/out")"
+printf ' pong q' >&3
+exec 3>&-
+wait "$pid"
 st=$?
+pid=
+out=$(cat "$tmp/out")
 echo "$out"
 [ "$st" -eq 0 ] || fail "status $st, expected 0"
 echo "$out" | grep -q 'irq: banner sent by THR-empty interrupts' || fail "no banner"
