@@ -26,10 +26,10 @@ start_vm() {
 		<"$tmp/in" >"$tmp/out" 2>&1 &
 	pid=$!
 	exec 3>"$tmp/in"
-	for _ in $(seq 100); do
-		grep -q 'irq: banner' "$tmp/out" 2>/dev/null && return 0
-		sleep 0.1
-	done
+	# the whole banner line: input typed from now on is echoed on a line
+	# of its own
+	wait_until 10 "$pid" has_text "$tmp/out" $'irq: banner sent by THR-empty interrupts\n' &&
+		return 0
 	cat "$tmp/out"
 	fail "the VM did not start"
 }
@@ -82,7 +82,12 @@ stop_vm
 # A device that tries a forbidden syscall dies by SIGSYS; the VM goes on.
 for flag in 1 2 4; do
 	start_vm CELLVM_TEST_DEVICE_FLAGS=$flag
-	sleep 0.5
+	# The core's line comes last: it has handed the queues to the new
+	# process (cellvm run's own "restarted" line comes before it).
+	wait_until 30 "$pid" grep -Eq '^cellvm-core: .*device process restarted' "$tmp/out" ||
+		fail "device flag $flag: no restart seen: $(cat "$tmp/out")"
+	blk=$(pgrep -P "$pid" -x cellvm-dev-blk) || fail "device flag $flag: no new cellvm-dev-blk"
+	check_proc "restarted cellvm-dev-blk" "$blk" "^$tmp/disk.img\$"
 	stop_vm
 	[ "$st" -eq 0 ] || fail "device flag $flag: VM status $st: $(cat "$tmp/out")"
 	grep -q 'alive q' "$tmp/out" || fail "device flag $flag: the guest stopped answering"
