@@ -8,12 +8,14 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -45,12 +47,13 @@
 static int kvm_fd = -1, vm_fd = -1;
 
 /* The scripted device: answers Attach with DeviceInfo, Reset with ResetDone,
- * and records the last Activate. */
+ * and records the last Activate (signalling changed when it does). */
 struct fake_dev {
 	int sock;
 	pthread_t thread;
 	struct vmmio_dev *d;
 	pthread_mutex_t lock;
+	pthread_cond_t changed;
 	int activates, resets;
 	uint64_t act_features;
 	uint32_t act_nq, act_size;
@@ -99,6 +102,7 @@ static void *fake_dev_thread(void *arg)
 				f->act_size = m->activate->queues[0]->size;
 				f->act_desc = m->activate->queues[0]->desc;
 			}
+			pthread_cond_broadcast(&f->changed);
 		} else if (c == CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET) {
 			Cellvm__Device__ResetDone done = CELLVM__DEVICE__RESET_DONE__INIT;
 			f->resets++;
@@ -133,6 +137,21 @@ static void wr(struct ctx *c, uint64_t off, uint32_t v)
 	vmmio_access(&c->d, off, (uint8_t *)&v, 4, true);
 }
 
+/* Wait (under f->lock) up to 5 s for the device to have seen n Activates;
+ * false on timeout. Activate has no answer, so this is how the driver's
+ * side learns it arrived. */
+static bool fake_dev_wait_activates(struct fake_dev *f, int n)
+{
+	struct timespec end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 5;
+	while (f->activates < n)
+		if (pthread_cond_timedwait(&f->changed, &f->lock, &end) == ETIMEDOUT)
+			return f->activates >= n;
+	return true;
+}
+
 static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
@@ -142,6 +161,14 @@ static int setup(void **state)
 	c->f.sock = sv[1];
 	c->f.d = &c->d;
 	pthread_mutex_init(&c->f.lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->f.changed, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	assert_int_equal(pthread_create(&c->f.thread, NULL, fake_dev_thread, &c->f), 0);
 	assert_int_equal(vmmio_attach(&c->d, vm_fd, sv[0], VMMIO_BASE, 5), 0);
 	vmmio_attach_finish(&c->d, vm_fd);
@@ -158,6 +185,8 @@ static int teardown(void **state)
 	shutdown(c->f.sock, SHUT_RDWR);
 	shutdown(c->d.v.link_fd, SHUT_RDWR);
 	pthread_join(c->f.thread, NULL);
+	pthread_cond_destroy(&c->f.changed);
+	pthread_mutex_destroy(&c->f.lock);
 	close(c->f.sock);
 	ioctl(vm_fd, KVM_IRQFD, &irqfd);
 	for (uint32_t i = 0; i < c->d.v.num_queues; i++) {
@@ -228,13 +257,19 @@ static void test_bringup_and_activate(void **state)
 	assert_int_equal(rd(c, R_QREADY), 1);
 	wr(c, R_STATUS, 1 | 2 | 8 | 4);
 	assert_int_equal(rd(c, R_STATUS), 1 | 2 | 8 | 4);
-	usleep(50000);
 	pthread_mutex_lock(&c->f.lock);
-	assert_int_equal(c->f.activates, 1);
+	assert_true(fake_dev_wait_activates(&c->f, 1));
 	assert_int_equal(c->f.act_features, (1ULL << 32) | (1ULL << 9));
 	assert_int_equal(c->f.act_nq, 1);
 	assert_int_equal(c->f.act_size, 128);
 	assert_int_equal(c->f.act_desc, 0x100000);
+	pthread_mutex_unlock(&c->f.lock);
+	/* Exactly one: a reset is answered only after the device has read
+	 * everything sent before it, a second Activate included. */
+	wr(c, R_STATUS, 0);
+	assert_int_equal(rd(c, R_STATUS), 0);
+	pthread_mutex_lock(&c->f.lock);
+	assert_int_equal(c->f.activates, 1);
 	pthread_mutex_unlock(&c->f.lock);
 }
 
