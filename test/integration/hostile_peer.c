@@ -46,19 +46,25 @@ static pid_t spawn(const char *path, int chan)
 	return pid;
 }
 
-/* Wait up to 10 s; returns the exit status, 128+sig, or -1 on timeout. */
+/* Wait for the exit (its pidfd turns readable), up to 60 s: well beyond the
+ * launcher's own 10 s wait for a silent core, which a loaded machine
+ * stretches. Returns the exit status, 128+sig, or -1 on timeout. */
 static int reap(pid_t pid)
 {
-	for (int i = 0; i < 1000; i++) {
-		int st;
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		usleep(10000);
+	struct pollfd pfd = {.fd = (int)syscall(SYS_pidfd_open, pid, 0), .events = POLLIN};
+	int st;
+
+	if (pfd.fd < 0 || poll(&pfd, 1, 60 * 1000) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (pfd.fd >= 0)
+			close(pfd.fd);
+		return -1;
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
+	close(pfd.fd);
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static void expect_exit(const char *name, pid_t pid, int want)
