@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device.pb-c.h"
@@ -332,6 +335,48 @@ bool vcore_alive(struct vcore *c)
 	struct pollfd pfd = {.fd = c->proc.pidfd, .events = POLLIN};
 
 	return c->proc.pidfd >= 0 && poll(&pfd, 1, 0) == 0;
+}
+
+/* Whether the task's current syscall (/proc/<pid>/syscall: the number, then
+ * the arguments in hex; "running" when it is not blocked) is an epoll wait
+ * with no timeout. */
+static bool vcore_in_epoll_wait(pid_t pid)
+{
+	unsigned long a[4];
+	char path[64], line[256];
+	bool idle = false;
+	FILE *f;
+	long nr;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fgets(line, sizeof(line), f) &&
+	    sscanf(line, "%ld %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3]) == 5) {
+#ifdef SYS_epoll_wait
+		idle |= nr == SYS_epoll_wait && (int)a[3] == -1;
+#endif
+		idle |= nr == SYS_epoll_pwait && (int)a[3] == -1;
+#ifdef SYS_epoll_pwait2
+		idle |= nr == SYS_epoll_pwait2 && a[3] == 0; /* no timespec: no timeout */
+#endif
+	}
+	fclose(f);
+	return idle;
+}
+
+bool vcore_wait_idle(struct vcore *c, int timeout_ms)
+{
+	const struct timespec nap = {.tv_nsec = 1000 * 1000};
+
+	for (int waited = 0;; waited++) {
+		if (c->proc.pid > 0 && vcore_in_epoll_wait(c->proc.pid))
+			return true;
+		if (waited >= timeout_ms || !vcore_alive(c))
+			return false;
+		nanosleep(&nap, NULL);
+	}
 }
 
 int vcore_wait_exit(struct vcore *c, int timeout_ms)

@@ -144,6 +144,11 @@ uint64_t vcore_irq_take(struct vcore *c);
 uint64_t vcore_qirq_take(struct vcore *c, uint32_t q);
 /* Alive: its pidfd is not readable. */
 bool vcore_alive(struct vcore *c);
+/* Wait up to timeout_ms for the device to be idle: its main thread asleep in
+ * epoll_wait() without a timeout. Seen at any instant, that means nothing it
+ * watches is ready (a ready fd would have woken it), so it does not run again
+ * until something new happens: it does not spin. True once seen. */
+bool vcore_wait_idle(struct vcore *c, int timeout_ms);
 /* Wait up to timeout_ms for the device to exit; returns its status (as
  * launcher_stop_device) or -ETIMEDOUT. */
 int vcore_wait_exit(struct vcore *c, int timeout_ms);

@@ -525,6 +525,47 @@ int vnet_pkt_send(struct vnet *t, const struct net_hdr *h, const void *frame, si
 	return sendmsg(t->pkt, &mh, 0) < 0 ? -errno : 0;
 }
 
+long vnet_tap_reads(struct vnet *t)
+{
+	char line[512], name[32];
+	long reads = -1;
+	FILE *f;
+
+	/* This process's network namespace, where the tap lives. */
+	f = fopen("/proc/self/net/dev", "re");
+	if (!f)
+		return -1;
+	snprintf(name, sizeof(name), "%s:", t->ifname);
+	while (reads < 0 && fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " ");
+		unsigned long long v[10];
+
+		if (strncmp(p, name, strlen(name)) != 0)
+			continue;
+		/* Receive: bytes packets errs drop fifo frame compressed
+		 * multicast; then transmit: bytes packets ... */
+		if (sscanf(p + strlen(name), "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
+			   &v[9]) == 10)
+			reads = (long)v[9];
+	}
+	fclose(f);
+	return reads;
+}
+
+bool vnet_wait_tap_reads(struct vnet *t, long n, int timeout_ms)
+{
+	const struct timespec nap = {.tv_nsec = 1000 * 1000};
+
+	for (int waited = 0;; waited++) {
+		if (vnet_tap_reads(t) >= n)
+			return true;
+		if (waited >= timeout_ms)
+			return false;
+		nanosleep(&nap, NULL);
+	}
+}
+
 /* ---- frames ---- */
 
 static uint32_t vnet_sum(uint32_t sum, const uint8_t *p, size_t len)

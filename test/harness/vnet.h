@@ -100,6 +100,13 @@ uint64_t vnet_guest_copy(struct vnet *t, const void *p, uint32_t len);
 ssize_t vnet_pkt_recv(struct vnet *t, int timeout_ms, struct net_hdr *h, void *buf, size_t cap);
 /* Inject a frame towards the guest with vnet header h (NULL: none). */
 int vnet_pkt_send(struct vnet *t, const struct net_hdr *h, const void *frame, size_t len);
+/* Frames the device has read from the tap so far: the tap's transmit count,
+ * which the kernel raises when a reader takes a frame (not when it queues
+ * one). -1 if it cannot be read. */
+long vnet_tap_reads(struct vnet *t);
+/* Wait up to timeout_ms until the device has read n frames from the tap in
+ * all; true if it has. */
+bool vnet_wait_tap_reads(struct vnet *t, long n, int timeout_ms);
 
 /* ---- frames ---- */
 
