@@ -1,10 +1,16 @@
 """Helpers for the cellvm-broker tests: start the real broker on a temporary
 socket and state directory, talk HTTP to it over the unix socket (optionally
 as another uid, from a forked child), wait with bounds. Tests exit 0 pass,
-1 fail, 77 skip."""
+1 fail, 77 skip.
+
+Waits are for events (a reply, a state, a line in the log, a hang-up), each
+bounded by DEADLINE, never a sleep followed by a check: the same tests run on
+emulated KVM hosts about ten times slower than native, where only a generous
+bound keeps a correct broker from failing."""
 import http.client
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -14,6 +20,9 @@ import tempfile
 import time
 
 SKIP = 77
+# How long one wait may take before it fails the test (seconds). Generous: a
+# wait that is met returns at once, so the bound only costs time on a failure.
+DEADLINE = 60.0
 
 
 def fail(msg):
@@ -47,7 +56,49 @@ def private_netns():
         fail("unshare(CLONE_NEWNET): %s" % os.strerror(ctypes.get_errno()))
 
 
-def wait_until(pred, timeout=10.0, what="condition"):
+def scratch_dir(prefix):
+    """A new private directory where unix sockets can be created, for the
+    broker's sockets, state directory and images. $TMPDIR when set, else a
+    tmpfs (/dev/shm, /run: some tests make thousands of state writes, each
+    with two fsyncs, and none tests durability), else the system's temporary
+    directory. One that cannot hold sockets is passed over (an emulated KVM
+    host shares /tmp over 9p)."""
+    parents = [os.environ["TMPDIR"]] if os.environ.get("TMPDIR") else []
+    parents += ["/dev/shm", "/run", tempfile.gettempdir()]
+    for parent in parents:
+        try:
+            d = tempfile.mkdtemp(prefix=prefix, dir=parent)
+        except OSError:
+            continue
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.bind(os.path.join(d, "probe.sock"))
+            os.unlink(os.path.join(d, "probe.sock"))
+            return d
+        except OSError:
+            shutil.rmtree(d, ignore_errors=True)
+        finally:
+            s.close()
+    fail("no directory can hold unix sockets (tried %s)" % ", ".join(parents))
+
+
+def hung_up(s, timeout=0):
+    """Whether the peer of a connected socket has closed it, seen without
+    reading (what is queued stays queued); waits up to timeout seconds."""
+    p = select.poll()
+    p.register(s, select.POLLRDHUP | select.POLLHUP)
+    return any(ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+               for _, ev in p.poll(timeout * 1000))
+
+
+def proc_start(pid):
+    """Start time of pid in clock ticks since boot (/proc/PID/stat field 22),
+    as the broker records it in its state files."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(") ", 1)[1].split()[19])
+
+
+def wait_until(pred, timeout=DEADLINE, what="condition"):
     """Poll pred() until true; bounded. Returns its value."""
     end = time.monotonic() + timeout
     while True:
@@ -59,7 +110,7 @@ def wait_until(pred, timeout=10.0, what="condition"):
         time.sleep(0.02)
 
 
-def unix_connect(path, timeout=10, kind=socket.SOCK_STREAM):
+def unix_connect(path, timeout=DEADLINE, kind=socket.SOCK_STREAM):
     """Connect, waiting (bounded) while the listen backlog is full: a unix
     socket with a timeout fails with EAGAIN there instead of waiting."""
     end = time.monotonic() + timeout
@@ -77,7 +128,7 @@ def unix_connect(path, timeout=10, kind=socket.SOCK_STREAM):
 
 
 class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path, timeout=10):
+    def __init__(self, path, timeout=DEADLINE):
         super().__init__("localhost", timeout=timeout)
         self.path = path
 
@@ -88,7 +139,7 @@ class UnixHTTP(http.client.HTTPConnection):
 class Broker:
     def __init__(self, bindir, config="", args=(), tmp=None, keep_state=None):
         self.bindir = bindir
-        self.tmp = tmp or tempfile.mkdtemp(prefix="cellvm-broker-")
+        self.tmp = tmp or scratch_dir("cellvm-broker-")
         os.chmod(self.tmp, 0o755)  # other test uids reach the socket
         self.sock = os.path.join(self.tmp, "api.sock")
         self.rpc = os.path.join(self.tmp, "rpc.sock")
@@ -109,7 +160,7 @@ class Broker:
              "--api-socket", self.sock, "--state-dir", self.state,
              "--rpc-socket", self.rpc, "--config", self.conf] + self.args,
             stdout=self.logf, stderr=subprocess.STDOUT, env=env)
-        wait_until(self._answers, 20, "the broker to listen")
+        wait_until(self._answers, DEADLINE, "the broker to listen")
         return self
 
     def _answers(self):
@@ -124,7 +175,7 @@ class Broker:
         with open(self.log, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def req(self, method, path, body=None, timeout=20):
+    def req(self, method, path, body=None, timeout=DEADLINE):
         """One request on a new connection: (status, parsed JSON or text)."""
         c = UnixHTTP(self.sock, timeout)
         try:
@@ -157,7 +208,7 @@ class Broker:
         except OSError:
             pass
         try:
-            rc = self.proc.wait(30)
+            rc = self.proc.wait(DEADLINE)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             fail("broker did not stop")
@@ -166,7 +217,7 @@ class Broker:
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        self.proc.wait(DEADLINE)
 
     def cleanup(self):
         if self.proc and self.proc.poll() is None:
@@ -241,7 +292,7 @@ def connect_as(sockpath, uid, gid, groups=()):
     return s
 
 
-def http_on(s, method, path, body=b"", timeout=10):
+def http_on(s, method, path, body=b"", timeout=DEADLINE):
     """One request on a connected socket, Connection: close; (status, body)."""
     s.settimeout(timeout)
     if isinstance(body, (dict, list)):
