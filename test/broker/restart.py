@@ -2,22 +2,45 @@
 """cellvm-broker restarts: kill -9 the broker with a running and a paused VM
 (each with a disk device process), start it again on the same state
 directory: every definition is back, the VMs are reported stopped and no
-process of theirs is left (a paused core cannot notice its broker died: the new
-broker kills it by its recorded pid and start time). Then SIGTERM: running
-VMs are powered off and the broker exits 0.
+process of theirs is left. Then SIGTERM: running VMs are powered off and the
+broker exits 0; with --on-exit restore they are booted again at the next start.
+
+What ends the old VM's processes: the kernel, first. The launcher gives each
+one PR_SET_PDEATHSIG(SIGKILL), so the broker's death kills them all, paused
+ones included; whether the new broker still sees them (as zombies) depends on
+how fast init reaps, so its log cannot be asserted about them. The new
+broker's own kill of what an earlier broker left (pids and start times from
+the state file) is checked with stand-ins: stopped processes of this test,
+which outlive the broker, written into the paused VM's state file; one with
+its true start time (killed), one with another (a reused pid: spared).
 Usage: restart.py BINDIR PAYLOADDIR"""
+import json
 import os
 import signal
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from brokertest import Broker, fail, need_root_kvm, payload, pid_alive, wait_until
+from brokertest import (DEADLINE, Broker, fail, need_root_kvm, payload, pid_alive, proc_start,
+                        wait_until)
 
 bindir, paydir = sys.argv[1], sys.argv[2]
 need_root_kvm()
 SERIAL = payload(paydir, "serial_irq.elf")
 
+
+def stand_in():
+    """A stopped process that does not die with the broker (as a paused core
+    would if PR_SET_PDEATHSIG were lost)."""
+    p = subprocess.Popen(["sleep", "3600"])
+    p.send_signal(signal.SIGSTOP)
+    wait_until(lambda: open("/proc/%d/stat" % p.pid).read().rsplit(") ", 1)[1][0] == "T",
+               what="the stand-in to stop")
+    return p
+
+
 b = Broker(bindir, "")
+stand_ins = []
 try:
     img = os.path.join(b.tmp, "disk.img")
     with open(img, "wb") as f:
@@ -37,8 +60,22 @@ try:
     before = {v["id"]: b.ok("GET", "/vm/" + v["id"])["config"] for v in b.ok("GET", "/vm.list")}
 
     b.kill9()
-    # what an interrupted write or a damaged disk could leave: skipped or removed
     vmsdir = os.path.join(b.state, "vms")
+    # Stand-ins for processes that outlived the broker, recorded with the
+    # paused VM: the first with a wrong start time (a pid reused since), then
+    # one with its own. The broker goes through a file's list in order.
+    spared, killed = stand_in(), stand_in()
+    stand_ins += [spared, killed]
+    path = os.path.join(vmsdir, defs["pause"] + ".json")
+    with open(path) as f:
+        st = json.load(f)
+    if st["state"] != "paused" or len(st["processes"]) != 2:
+        fail("state file of the paused VM: %r" % st)
+    st["processes"] += [{"pid": spared.pid, "start": proc_start(spared.pid) + 1},
+                        {"pid": killed.pid, "start": proc_start(killed.pid)}]
+    with open(path, "w") as f:
+        json.dump(st, f)
+    # what an interrupted write or a damaged disk could leave: skipped or removed
     with open(os.path.join(vmsdir, ".%s.tmp" % defs["idle"]), "w") as f:
         f.write("{\"id\": ")
     with open(os.path.join(vmsdir, "00000000-0000-4000-8000-00000000dead.json"), "w") as f:
@@ -52,7 +89,18 @@ try:
     log = b.logtext()
     if "dead.json is damaged" not in log or "tenant 'nobody'" not in log:
         fail("damaged or foreign state files were not reported:\n" + log)
-    wait_until(lambda: not any(pid_alive(p) for p in pids), 10, "the old VM processes to end")
+    wait_until(lambda: not any(pid_alive(p) for p in pids), what="the old VM processes to end")
+    # The broker read the state files before it answered: the stand-in with
+    # its true start time was sent SIGKILL, the other never was.
+    wait_until(lambda: killed.poll() is not None, what="the stand-in to be killed")
+    if killed.returncode != -signal.SIGKILL:
+        fail("the stand-in ended with %d, not by SIGKILL" % killed.returncode)
+    if "killing process %d left by an earlier broker" % killed.pid not in b.logtext():
+        fail("the broker did not report the process it killed:\n" + b.logtext())
+    if spared.poll() is not None or "process %d " % spared.pid in b.logtext():
+        fail("the broker killed a process whose start time differs from the recorded one")
+    spared.kill()
+    spared.wait()
     lst = {v["id"]: v for v in b.ok("GET", "/vm.list")}
     if set(lst) != set(defs.values()):  # the damaged and foreign files are not VMs
         fail("definitions lost: %r" % lst)
@@ -65,8 +113,6 @@ try:
             fail("%s is %s after the restart" % (name, info["state"]))
         if name != "idle" and "broker restarted" not in (info["last_exit"] or ""):
             fail("last_exit of %s: %r" % (name, info["last_exit"]))
-    if "left by an earlier broker" not in b.logtext():
-        fail("the paused VM's processes were not killed by the new broker")
 
     # the VMs boot again; SIGTERM powers them off and the broker exits cleanly
     info = b.ok("PUT", "/vm/%s/boot" % defs["run"])
@@ -74,7 +120,7 @@ try:
     if b.ok("GET", "/vm.info")["id"] != defs["run"]:
         fail("the default VM changed across the restart")
     b.proc.send_signal(signal.SIGTERM)
-    if b.proc.wait(30) != 0:
+    if b.proc.wait(DEADLINE) != 0:
         fail("SIGTERM: exit status %d\n%s" % (b.proc.returncode, b.logtext()))
     if pid_alive(core):
         fail("SIGTERM left a core running")
@@ -89,12 +135,12 @@ try:
     b.start()
     core = b.ok("PUT", "/vm/%s/boot" % defs["run"])["core_pid"]
     b.proc.send_signal(signal.SIGTERM)
-    if b.proc.wait(30) != 0 or pid_alive(core):
+    if b.proc.wait(DEADLINE) != 0 or pid_alive(core):
         fail("SIGTERM with --on-exit restore: %d" % b.proc.returncode)
     b.args = []
     b.start()
-    wait_until(lambda: b.ok("GET", "/vm/" + defs["run"])["state"] == "running", 10,
-               "the VM to be booted again")
+    wait_until(lambda: b.ok("GET", "/vm/" + defs["run"])["state"] == "running",
+               what="the VM to be booted again")
     for name in ("pause", "idle"):
         if b.ok("GET", "/vm/" + defs[name])["state"] == "running":
             fail("%s was booted though it did not run at the exit" % name)
@@ -107,4 +153,8 @@ try:
     b.stop()
     print("PASS")
 finally:
+    for p in stand_ins:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     b.cleanup()
