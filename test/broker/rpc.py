@@ -2,21 +2,24 @@
 """The protobuf RPC socket of cellvm-broker: cellctl drives every operation
 (human and --json output), tenants are enforced as on REST, and hostile
 datagrams (garbage, truncations, unknown fields, fds, oversize, floods) get a
-clear error or a closed connection while the broker serves the next client.
+clear error or a closed connection while the broker serves the next client; a
+client that does not read its replies is dropped.
 Usage: rpc.py BINDIR PAYLOADDIR"""
 import array
 import json
 import os
 import queue
+import select
 import shutil
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from brokertest import (Broker, fail, have_tun, need_root_kvm, payload, private_netns,
-                        unix_connect, wait_until)
+from brokertest import (DEADLINE, Broker, fail, have_tun, hung_up, need_root_kvm, payload,
+                        private_netns, unix_connect, wait_until)
 
 bindir, paydir = sys.argv[1], sys.argv[2]
 need_root_kvm()
@@ -27,7 +30,7 @@ SERIAL = payload(paydir, "serial_irq.elf")
 CELLCTL = os.path.join(bindir, "cellctl")
 
 
-def ctl(b, *args, uid=None, ok=True, timeout=20):
+def ctl(b, *args, uid=None, ok=True, timeout=DEADLINE):
     def drop():
         os.setgroups([])
         os.setresgid(uid, uid, uid)
@@ -63,7 +66,7 @@ def field(num, wire, payload_bytes):
 
 def dgram(b, data, fds=None):
     """Send one datagram; return the first reply datagram (b"" when closed)."""
-    s = unix_connect(b.rpc, 10, socket.SOCK_SEQPACKET)
+    s = unix_connect(b.rpc, DEADLINE, socket.SOCK_SEQPACKET)
     try:
         if fds:
             s.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
@@ -85,7 +88,7 @@ def pong(b):
         return dgram(b, PING)[:1] == bytes([PONG_TAG])
     except OSError:  # the backlog is full while a flood drains
         return False
-ERROR_TAG, PONG_TAG = 0x12, 0x1a
+ERROR_TAG, PONG_TAG, LIST_TAG = 0x12, 0x1a, 0x2a
 
 b = Broker(bindir, "")
 try:
@@ -114,7 +117,7 @@ try:
         fail("boot: %r" % info)
     if jctl(b, "pause", vid)["state"] != "paused" or jctl(b, "resume")["state"] != "running":
         fail("pause/resume")
-    wait_until(lambda: b"irq: banner" in ctl(b, "console", vid).stdout, 10, "console over RPC")
+    wait_until(lambda: b"irq: banner" in ctl(b, "console", vid).stdout, what="console over RPC")
     if jctl(b, "reboot", vid)["boots"] != 2:
         fail("reboot")
     cnt = jctl(b, "counters", vid)
@@ -138,11 +141,11 @@ try:
             return True
         except queue.Empty:
             return False
-    wait_until(scratch_event, 10, "the event subscription")
+    wait_until(scratch_event, what="the event subscription")
     jctl(b, "boot", vid)
     seen = []
     while ("running", vid) not in seen:
-        e = lines.get(timeout=10)
+        e = lines.get(timeout=DEADLINE)
         seen.append((e["event"], e["vm_id"]))
     mine = [x for x in seen if x[1] == vid]
     if mine != [("starting", vid), ("running", vid)]:
@@ -160,7 +163,7 @@ try:
             fail("console --follow ended early: %r" % got)
         got += chunk
     ctl(b, "delete", vid)
-    out = got + fol.communicate(timeout=10)[0]
+    out = got + fol.communicate(timeout=DEADLINE)[0]
     if fol.returncode != 0:
         fail("console --follow: %d %r" % (fol.returncode, out[-200:]))
     r = ctl(b, "--json", "info", vid, ok=False)
@@ -224,19 +227,55 @@ try:
         if reply[:1] != bytes([ERROR_TAG]):
             fail("fds were accepted: %r" % reply)
     n += 1
-    # a client that sends requests but never reads its replies is dropped
+    # A client that sends requests but never reads its replies is dropped:
+    # its replies pile up until the broker's send would block, and the broker
+    # closes the connection instead of waiting. The hang-up shows here
+    # without reading anything.
+    LIST = field(5, 2, b"")
+    if dgram(b, LIST)[:1] != bytes([LIST_TAG]):
+        fail("list request: %r" % dgram(b, LIST))
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.connect(b.rpc)
     s.setblocking(False)
-    sent = 0
-    try:
-        for _ in range(100000):
-            s.send(field(5, 2, b""))
-            sent += 1
-    except (BlockingIOError, BrokenPipeError, ConnectionResetError):
-        pass
+    p = select.poll()
+    p.register(s, select.POLLOUT | select.POLLRDHUP)
+    sent, end, dropped = 0, time.monotonic() + DEADLINE, False
+    while not dropped:
+        if time.monotonic() > end:
+            fail("a client that never reads was not dropped (%d requests sent)" % sent)
+        for _, evs in p.poll(1000):
+            if evs & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
+                dropped = True
+            elif evs & select.POLLOUT:
+                try:
+                    s.send(LIST)
+                    sent += 1
+                except BlockingIOError:
+                    pass
+                except (BrokenPipeError, ConnectionResetError):
+                    dropped = True
+    if not hung_up(s, DEADLINE):
+        fail("the dropped client's connection is not closed")
+    # What the broker sent before it gave up is still queued here: answers to
+    # the requests (it was dropped for not reading, not for a bad request),
+    # fewer than were asked (the one that would have blocked was not sent).
+    replies = []
+    while True:
+        try:
+            d = s.recv(70000)
+        except ConnectionResetError:
+            continue  # reported once, before the queue: requests went unread
+        except BlockingIOError:
+            break
+        if not d:
+            break
+        replies.append(d)
     s.close()
-    wait_until(lambda: pong(b), 10, "pong after a client that does not read")
+    if not replies or any(d[:1] != bytes([LIST_TAG]) for d in replies) or len(replies) >= sent:
+        fail("dropped client: %d requests, %d replies, first kinds %r"
+             % (sent, len(replies), sorted({d[:1] for d in replies})))
+    if not pong(b):
+        fail("no pong after a client that does not read")
     n += 1
     # one tenant holds 64 connections at most: alice's 65th is closed at
     # once, root is still served
@@ -250,8 +289,13 @@ try:
             c.connect(b.rpc)
             os._exit(0)
         os.waitpid(pid, 0)
+        # a pong: the broker has accepted it and counts it (a connection
+        # still in the backlog would not be)
+        c.settimeout(DEADLINE)
+        c.send(PING)
+        if c.recv(70000)[:1] != bytes([PONG_TAG]):
+            fail("alice's RPC connection %d was not served" % len(alice))
         alice.append(c)
-    wait_until(lambda: "rpc:" in b.logtext(), 1)
     r = ctl(b, "--json", "ping", uid=1001, ok=False)
     if r.returncode != 1:
         fail("alice's 65th RPC connection was served: %r" % r)
@@ -259,8 +303,8 @@ try:
         fail("root not served while alice holds 64 connections")
     for c in alice:
         c.close()
-    wait_until(lambda: ctl(b, "ping", uid=1001, ok=False).returncode == 0, 10,
-               "alice to be served again")
+    wait_until(lambda: ctl(b, "ping", uid=1001, ok=False).returncode == 0,
+               what="alice to be served again")
     n += 1
     # a flood of idle RPC connections
     flood = []
@@ -274,7 +318,7 @@ try:
         flood.append(c)
     for c in flood:
         c.close()
-    wait_until(lambda: pong(b), 10, "pong after a flood")
+    wait_until(lambda: pong(b), what="pong after a flood")
     n += 1
     print("%d hostile RPC cases" % n)
     b.stop()
