@@ -3,6 +3,8 @@
 `systemd-analyze verify` on the units; socket activation with the listening
 socket on fd 3 and LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES as systemd passes them;
 sd_notify READY/STATUS, WATCHDOG pings and STOPPING on a NOTIFY_SOCKET we own.
+The watchdog is checked as behaviour (pings keep coming while the broker
+runs), not by their period, which a slow host cannot promise.
 Usage: systemd.py BINDIR PAYLOADDIR SRCDIR"""
 import os
 import shutil
@@ -10,17 +12,17 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from brokertest import UnixHTTP, fail, skip, wait_until
+from brokertest import DEADLINE, UnixHTTP, fail, scratch_dir, skip
 
 bindir, paydir, srcdir = sys.argv[1], sys.argv[2], sys.argv[3]
 if os.geteuid() != 0:
     skip("needs root")
 broker = os.path.abspath(os.path.join(bindir, "cellvm-broker"))
-tmp = tempfile.mkdtemp(prefix="cellvm-systemd-")
+tmp = scratch_dir("cellvm-systemd-")
+p = None
 try:
     # 1. the units
     unverified = False
@@ -53,7 +55,7 @@ try:
     nsock_path = os.path.join(tmp, "notify.sock")
     nsock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     nsock.bind(nsock_path)
-    nsock.settimeout(10)
+    nsock.settimeout(DEADLINE)
     env = dict(os.environ, NOTIFY_SOCKET=nsock_path, WATCHDOG_USEC="200000",
                LISTEN_FDS="2", LISTEN_FDNAMES="api:rpc")
     never = os.path.join(tmp, "not-this.sock")
@@ -78,13 +80,16 @@ try:
 
     def got(prefix):
         while not any(m.startswith(prefix) or ("\n" + prefix) in m for m in msgs):
-            msgs.append(nsock.recv(4096).decode())
+            try:
+                msgs.append(nsock.recv(4096).decode())
+            except socket.timeout:
+                fail("no %s within %d s; got %r" % (prefix, DEADLINE, msgs))
         return True
     got("READY=1")
     if not any("STATUS=" in m for m in msgs):
         fail("no STATUS with READY: %r" % msgs)
     # the API answers on the socket systemd passed, not on --api-socket
-    c = UnixHTTP(api, 5)
+    c = UnixHTTP(api)
     try:
         c.request("GET", "/vmm.ping")
         if c.getresponse().status != 200:
@@ -94,22 +99,25 @@ try:
         fail("no answer on the activated socket (%r):\n%s" % (e, p.communicate()[0].decode()))
     c.close()
     r = subprocess.run([os.path.join(bindir, "cellctl"), "--socket", rpc, "ping"],
-                       capture_output=True, timeout=10)
+                       capture_output=True, timeout=DEADLINE)
     if r.returncode != 0 or b"tenant root" not in r.stdout:
         fail("no answer on the activated RPC socket: %r" % r)
     if os.path.exists(never) or os.path.exists(os.path.join(tmp, "rpc.sock")):
         fail("the broker bound --api-socket despite socket activation")
-    # watchdog pings at half the interval
+    # watchdog pings keep coming (a few, each within the bound); their
+    # period (half of WATCHDOG_USEC) is printed, not asserted
     t0 = time.monotonic()
     wd = 0
-    while wd < 3:
-        if "WATCHDOG=1" in nsock.recv(4096).decode():
-            wd += 1
-    if time.monotonic() - t0 > 2:
-        fail("watchdog pings too slow")
+    while wd < 5:
+        try:
+            m = nsock.recv(4096).decode()
+        except socket.timeout:
+            fail("no WATCHDOG=1 within %d s (%d so far)" % (DEADLINE, wd))
+        wd += m.count("WATCHDOG=1")
+    print("watchdog: %d pings in %.2f s (WATCHDOG_USEC 200000)" % (wd, time.monotonic() - t0))
     p.send_signal(signal.SIGTERM)
     got("STOPPING=1")
-    out = p.communicate(timeout=30)[0].decode()
+    out = p.communicate(timeout=DEADLINE)[0].decode()
     if p.returncode != 0:
         fail("exit %d after SIGTERM:\n%s" % (p.returncode, out))
     if unverified:
@@ -117,4 +125,7 @@ try:
              "(socket activation and notify passed)")
     print("PASS")
 finally:
+    if p and p.poll() is None:
+        p.kill()
+        p.wait()
     shutil.rmtree(tmp, ignore_errors=True)
