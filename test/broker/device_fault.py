@@ -40,7 +40,7 @@ try:
                                         "disks": [{"path": img}, {"path": img, "readonly": True}]})["vm_id"]
     info = b.ok("PUT", "/vm/%s/boot" % vid)
     core, dev = info["core_pid"], info["devices"][0]["pid"]
-    wait_until(lambda: "irq: banner" in b.ok("GET", "/vm/%s/console" % vid), 10, "the banner")
+    wait_until(lambda: "irq: banner" in b.ok("GET", "/vm/%s/console" % vid), what="the banner")
     os.kill(dev, signal.SIGKILL)
     buf = b""
     e, buf = event_line(ev, buf, b"device-exited")
@@ -50,8 +50,8 @@ try:
     if info["state"] != "running" or not pid_alive(core) or not info["devices"][1]["running"]:
         fail("the VM did not live on: %r" % info)
     b.ok("PUT", "/vm/%s/console" % vid, "still")
-    wait_until(lambda: "still" in b.ok("GET", "/vm/%s/console" % vid), 10,
-               "the guest to echo after the device died")
+    wait_until(lambda: "still" in b.ok("GET", "/vm/%s/console" % vid),
+               what="the guest to echo after the device died")
     # The device comes back (100 ms of back-off, then a new process).
     e, buf = event_line(ev, buf, b"device-restarted")
     if e["vm_id"] != vid or "device 0 (blk)" not in e["detail"]:

@@ -116,7 +116,7 @@ try:
             fail("tap not a tap, or down: %r" % l)
     if l0["mtu"] != 9000 or not l0["linkinfo"]["info_data"].get("multi_queue"):
         fail("cv0: MTU 9000, multi-queue: %r" % l0)
-    wait_until(lambda: "irq: banner" in b.ok("GET", "/vm/%s/console" % vid), 10, "the banner")
+    wait_until(lambda: "irq: banner" in b.ok("GET", "/vm/%s/console" % vid), what="the banner")
     cnt = b.ok("GET", "/vm/%s/counters" % vid)
     if [(d["index"], d["kind"], d["state"], d["restarts"]) for d in cnt["devices"]] != \
             [(0, "blk", "running", 0), (1, "net", "running", 0), (2, "net", "running", 0)] or \
@@ -146,8 +146,8 @@ try:
             [d["state"] for d in cnt["devices"]] != ["running"] * 3:
         fail("counters after the restart: %r" % cnt)
     b.ok("PUT", "/vm/%s/console" % vid, "still")
-    wait_until(lambda: "still" in b.ok("GET", "/vm/%s/console" % vid), 10,
-               "the guest to echo after the restart")
+    wait_until(lambda: "still" in b.ok("GET", "/vm/%s/console" % vid),
+               what="the guest to echo after the restart")
     ev.close()
 
     # --- one tap, one VM: a second VM cannot boot on cv0 while the first holds it

@@ -10,7 +10,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from brokertest import Broker, connect_as, fail, http_on, need_root_kvm, payload
+from brokertest import DEADLINE, Broker, connect_as, fail, http_on, need_root_kvm, payload
 
 bindir, paydir = sys.argv[1], sys.argv[2]
 need_root_kvm()
@@ -68,7 +68,7 @@ try:
     streams = {}
     for who in (A, B, ROOT):
         es = connect_as(b.sock, *who)
-        es.settimeout(10)
+        es.settimeout(DEADLINE)
         es.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
         got = b""
         while b"subscribed" not in got:
@@ -83,25 +83,32 @@ try:
         vms[t] = r["vm_id"]
     missing = "00000000-0000-4000-8000-000000000000"
 
-    # the "created" events: each tenant's stream has its own VM only
+    # the "created" events: each tenant's stream has its own VM only. A
+    # stream carries events in order: once a sentinel VM created after both
+    # shows in it, any event of the other tenant's VM would have shown too.
+    sentinel = {}
+    for who, t in ((A, "a"), (B, "b")):
+        st, r = call(who, "POST", "/vm.create", {"kernel": imgs[t], "name": "sentinel-" + t})
+        if st != 200:
+            fail("create as %r: %d %r" % (who, st, r))
+        sentinel[who] = r["vm_id"]
     for who, mine in ((A, [vms["a"]]), (B, [vms["b"]]), (ROOT, [vms["a"], vms["b"]])):
         es, got = streams[who]
-        while got.count(b'"created"') < len(mine):
-            got += es.recv(4096)
-        es.settimeout(0.3)
-        try:
-            while True:  # whatever else is queued
-                chunk = es.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
-        except OSError:
-            pass
+        last = list(sentinel.values()) if who == ROOT else [sentinel[who]]
+        while not all(v.encode() in got for v in last):
+            chunk = es.recv(4096)
+            if not chunk:
+                fail("event stream of %r closed" % (who,))
+            got += chunk
         es.close()
         for vid in vms.values():
             if (vid.encode() in got) != (vid in mine):
                 fail("event stream of %r: %s %s" % (who, vid, "missing" if vid in mine
                                                      else "leaked"))
+    for who, vid in sentinel.items():
+        st, r = call(who, "DELETE", "/vm/" + vid)
+        if st != 200:
+            fail("delete of a sentinel: %d %r" % (st, r))
 
     # lists
     for who, want in ((A, {vms["a"]}), (B, {vms["b"]}), (ROOT, set(vms.values()))):
