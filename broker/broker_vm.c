@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "proto/ipc.h"
 #include "proto/vm_channel.h"
+#include "proto/vm_exit.h"
 
 static void vm_on_core_exit(evutil_socket_t fd, short what, void *arg);
 static void vm_on_console(evutil_socket_t fd, short what, void *arg);
@@ -234,8 +235,9 @@ static void vm_on_console(evutil_socket_t fd, short what, void *arg)
 	vm_console_drain(vm, 16);
 }
 
-/* Why the core stopped, from its CoreStopped (if it sent one) and its status. */
-static void vm_read_stopped(struct vm *vm, int status)
+/* Why the core stopped, from its CoreStopped (if it sent one) and its status;
+ * returns the status. */
+static int vm_read_stopped(struct vm *vm, int status)
 {
 	struct pollfd p = {.fd = vm->core.chan, .events = POLLIN};
 	Cellvm__Vm__VmMessage *m = NULL;
@@ -243,19 +245,15 @@ static void vm_read_stopped(struct vm *vm, int status)
 	size_t nfds = 0;
 	const char *what;
 
-	switch (status) {
-	case 0: what = "power-off"; break;
-	case 2: what = "bad input"; break;
-	case 3: what = "reboot"; break;
-	case 4: what = "guest panic"; break;
-	default: what = status > 128 ? "killed" : "VMM error"; break;
-	}
+	what = vm_exit_name(status);
+	if (!what)
+		what = status > 128 ? "killed" : "VMM error";
 	snprintf(vm->last_exit, sizeof(vm->last_exit), "%s (status %d)", what, status);
 	if (vm->core.chan < 0 || poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
-		return;
+		return status;
 	/* UNTRUSTED(core): only the detail text is used, and only as text. */
 	if (vm_channel_recv(vm->core.chan, &m, fds, IPC_MAX_FDS, &nfds) < 0)
-		return;
+		return status;
 	ipc_close_fds(fds, nfds);
 	if (m->msg_case == CELLVM__VM__VM_MESSAGE__MSG_STOPPED && m->stopped->detail &&
 	    m->stopped->detail[0]) {
@@ -270,16 +268,17 @@ static void vm_read_stopped(struct vm *vm, int status)
 			 clean);
 	}
 	cellvm__vm__vm_message__free_unpacked(m, NULL);
+	return status;
 }
 
-/* Tear down a VM whose core has exited (or was killed): reap everything. */
-static void vm_teardown(struct vm *vm)
+/* Tear down a VM whose core has exited (or was killed): reap everything.
+ * Returns the core's exit status (enum vm_exit, or 128+signal). */
+static int vm_teardown(struct vm *vm)
 {
 	int status;
 
 	vm_console_drain(vm, 0); /* the core is gone: what is left is finite */
-	status = launcher_wait_core(&vm->core);
-	vm_read_stopped(vm, status);
+	status = vm_read_stopped(vm, launcher_wait_core(&vm->core));
 	if (vm->core_ev)
 		event_free(vm->core_ev);
 	if (vm->cons_ev)
@@ -305,6 +304,7 @@ static void vm_teardown(struct vm *vm)
 		close(vm->mem_fd);
 	vm->mem_fd = -1;
 	launch_taps_close(vm);
+	return status;
 }
 
 static void vm_kill_processes(struct vm *vm)
@@ -321,10 +321,11 @@ static void vm_on_core_exit(evutil_socket_t fd, short what, void *arg)
 	struct vm *vm = arg;
 	uint64_t now = broker_now();
 	char err[256];
+	int status;
 
-	vm_teardown(vm);
+	status = vm_teardown(vm);
 	log_info("vm %s (tenant %s): %s", vm->id, vm_tenant(vm)->name, vm->last_exit);
-	if (strncmp(vm->last_exit, "reboot", 6) != 0 || vm->b->shutting_down) {
+	if (status != VM_EXIT_REBOOT || vm->b->shutting_down) {
 		vm_set_state(vm, VM_STATE_STOPPED, vm->last_exit);
 		return;
 	}

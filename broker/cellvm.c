@@ -1,7 +1,7 @@
 /* cellvm: the user's command line. `cellvm run` starts one VM's processes
  * through the launcher and relays its console to the terminal. Arguments are
  * user input: checked here, before anything starts. Exit status: as cellvm-core
- * (0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic). */
+ * (proto/vm_exit.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -20,6 +20,7 @@
 #include "dev-procs/common/devproc.h"
 #include "common/log.h"
 #include "common/parse.h"
+#include "proto/vm_exit.h"
 
 #define RUN_MIN_MEMORY	(16ULL << 20)
 #define RUN_MAX_MEMORY	(256ULL << 30)
@@ -30,8 +31,6 @@
 /* Tap queues one device process can take (one backend fd each). */
 #define RUN_MAX_NET_QUEUES                                                                         \
 	(NET_OPT_MAX_QUEUES < LAUNCHER_MAX_BACKENDS ? NET_OPT_MAX_QUEUES : LAUNCHER_MAX_BACKENDS)
-
-enum { EXIT_VMM_ERROR = 1, EXIT_BAD_INPUT = 2 };
 
 static void usage(FILE *f)
 {
@@ -51,7 +50,8 @@ static void usage(FILE *f)
 		"                  a virtio-net NIC on a tap, created when missing\n"
 		"                  (repeatable; at most %d disks and NICs in all)\n"
 		"                  transport=: pci (the default) or virtio-mmio\n"
-		"Exit status: 0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic.\n"
+		"Exit status: 0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic,\n"
+		"5 guest halted (every vCPU halted with interrupts off).\n"
 		"On a terminal, Ctrl-A x ends the VM.\n",
 		RUN_MAX_CPUS, LAUNCHER_MAX_DEVICES);
 }
@@ -78,22 +78,22 @@ static int run_add_net(struct run_devices *rd, const char *arg)
 
 	if (rd->ndisks + rd->nnets == LAUNCHER_MAX_DEVICES) {
 		log_err("--net: at most %d disks and NICs in all", LAUNCHER_MAX_DEVICES);
-		return EXIT_BAD_INPUT;
+		return VM_EXIT_BAD_INPUT;
 	}
 	r = net_opt_parse(arg, n, err, sizeof(err));
 	if (r < 0) {
 		log_err("--net: %s", err);
-		return EXIT_BAD_INPUT;
+		return VM_EXIT_BAD_INPUT;
 	}
 	if (n->queues > RUN_MAX_NET_QUEUES) {
 		log_err("--net: queues=%u, but a NIC takes at most %d queue pairs in this build",
 			n->queues, RUN_MAX_NET_QUEUES);
-		return EXIT_BAD_INPUT;
+		return VM_EXIT_BAD_INPUT;
 	}
 	for (size_t i = 0; i < rd->nnets; i++)
 		if (strcmp(rd->nets[i].tap, n->tap) == 0) {
 			log_err("--net: tap=%s is given to two NICs", n->tap);
-			return EXIT_BAD_INPUT;
+			return VM_EXIT_BAD_INPUT;
 		}
 	rd->nnets++;
 	return 0;
@@ -124,7 +124,7 @@ static int cmd_run(int argc, char **argv)
 			if (parse_u32(optarg, 1, RUN_MAX_CPUS, &cfg.cpus) < 0) {
 				log_err("--cpus: '%s' is not a number from 1 to %d", optarg,
 					RUN_MAX_CPUS);
-				return EXIT_BAD_INPUT;
+				return VM_EXIT_BAD_INPUT;
 			}
 			break;
 		case 'm':
@@ -134,19 +134,19 @@ static int cmd_run(int argc, char **argv)
 				log_err("--memory: '%s' is not a size from 16M to 256G in whole "
 					"4K pages",
 					optarg);
-				return EXIT_BAD_INPUT;
+				return VM_EXIT_BAD_INPUT;
 			}
 			break;
 		case 'D':
 			if (rd.ndisks == DISK_MAX || rd.ndisks + rd.nnets == LAUNCHER_MAX_DEVICES) {
 				log_err("--disk: at most %d disks, %d disks and NICs in all",
 					DISK_MAX, LAUNCHER_MAX_DEVICES);
-				return EXIT_BAD_INPUT;
+				return VM_EXIT_BAD_INPUT;
 			}
 			r = disk_opt_parse(optarg, &rd.disks[rd.ndisks], err, sizeof(err));
 			if (r < 0) {
 				log_err("--disk: %s", err);
-				return EXIT_BAD_INPUT;
+				return VM_EXIT_BAD_INPUT;
 			}
 			rd.ndisks++;
 			break;
@@ -156,22 +156,22 @@ static int cmd_run(int argc, char **argv)
 				return r;
 			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_BAD_INPUT;
+		default: usage(stderr); return VM_EXIT_BAD_INPUT;
 		}
 	}
 	if (optind < argc) {
 		log_err("unexpected argument '%s'", argv[optind]);
-		return EXIT_BAD_INPUT;
+		return VM_EXIT_BAD_INPUT;
 	}
 	if (!cfg.kernel) {
 		log_err("--kernel is required");
 		usage(stderr);
-		return EXIT_BAD_INPUT;
+		return VM_EXIT_BAD_INPUT;
 	}
 	if (strlen(cfg.cmdline) > RUN_MAX_CMDLINE) {
 		log_err("--cmdline: %zu bytes, the limit is %d", strlen(cfg.cmdline),
 			RUN_MAX_CMDLINE);
-		return EXIT_BAD_INPUT;
+		return VM_EXIT_BAD_INPUT;
 	}
 
 	return run_vm(&cfg, &rd);
@@ -190,7 +190,7 @@ static int run_open_device(struct run_devices *rd, size_t i)
 	r = launcher_stats_create(&rd->stats[i]);
 	if (r < 0) {
 		log_err("device counters: %s", strerror(-r));
-		return EXIT_VMM_ERROR;
+		return VM_EXIT_ERROR;
 	}
 	rd->stats_fd[i] = r;
 	r = is_disk ? disk_opt_open(d, err, sizeof(err)) : net_opt_open(n, err, sizeof(err));
@@ -198,7 +198,7 @@ static int run_open_device(struct run_devices *rd, size_t i)
 		log_err("%s: %s", is_disk ? "--disk" : "--net", err);
 		/* A tap the user named that cannot be had is bad input; a
 		 * missing tun driver or a lack of privilege is the host's. */
-		return is_disk || r == -EINVAL || r == -EBUSY ? EXIT_BAD_INPUT : EXIT_VMM_ERROR;
+		return is_disk || r == -EINVAL || r == -EBUSY ? VM_EXIT_BAD_INPUT : VM_EXIT_ERROR;
 	}
 	if (!is_disk) {
 		net_opt_format_mac(n->mac, mac, sizeof(mac));
@@ -298,7 +298,7 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 	struct supervisor sup;
 	struct core_proc p;
 	char err[512];
-	int r, status = EXIT_VMM_ERROR;
+	int r, status = VM_EXIT_ERROR;
 	size_t ndev = 0, total = rd->ndisks + rd->nnets;
 
 #ifdef CELLVM_TEST_HOOKS
@@ -309,7 +309,7 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 	cfg->mem_fd = launcher_create_memory(cfg->memory);
 	if (cfg->mem_fd < 0) {
 		log_err("guest memory: %s", strerror(-cfg->mem_fd));
-		return EXIT_VMM_ERROR;
+		return VM_EXIT_ERROR;
 	}
 	for (; ndev < total; ndev++) {
 		bool is_disk = ndev < rd->ndisks;
@@ -326,7 +326,7 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 			log_err("%s %zu: %s", is_disk ? "disk" : "net",
 				is_disk ? ndev : ndev - rd->ndisks, err);
 			run_close_device(rd, ndev);
-			status = EXIT_VMM_ERROR;
+			status = VM_EXIT_ERROR;
 			goto out;
 		}
 		kinds[ndev] = is_disk ? "blk" : "net";
@@ -343,11 +343,11 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 	r = launcher_start_core(cfg, &p, err, sizeof(err), &status);
 	if (r < 0) {
 		log_err("%s", err);
-		/* Only the core's own statuses (0-4) mean something to the user. */
-		if (status < 0 || status > 4)
+		/* Only the core's own statuses mean something to the user. */
+		if (!vm_exit_name(status))
 			/* Opening the user's files failed: that is bad input. */
-			status = (r == -ENOENT || r == -EACCES || r == -EISDIR) ? EXIT_BAD_INPUT
-										: EXIT_VMM_ERROR;
+			status = (r == -ENOENT || r == -EACCES || r == -EISDIR) ? VM_EXIT_BAD_INPUT
+										: VM_EXIT_ERROR;
 		goto out;
 	}
 	/* The core holds the links now; the devices end when it does. */
@@ -359,15 +359,16 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 	status = console_relay(&p, &sup);
 	launcher_close(&p);
 	switch (status) {
-	case 0: log_info("VM powered off"); break;
-	case 3: log_info("VM rebooted"); break;
-	case 4: log_info("guest kernel panicked"); break;
+	case VM_EXIT_POWER_OFF: log_info("VM powered off"); break;
+	case VM_EXIT_REBOOT: log_info("VM rebooted"); break;
+	case VM_EXIT_PANIC: log_info("guest kernel panicked"); break;
+	case VM_EXIT_HALT: log_info("guest halted: every vCPU stopped with interrupts off"); break;
 	default:
 		if (status > 128)
 			log_err("cellvm-core killed by signal %d", status - 128);
-		status = EXIT_VMM_ERROR;
+		status = VM_EXIT_ERROR;
 		break;
-	case EXIT_VMM_ERROR: log_err("VM stopped on a VMM error"); break;
+	case VM_EXIT_ERROR: log_err("VM stopped on a VMM error"); break;
 	}
 out:
 	for (size_t i = 0; i < ndev; i++) {
@@ -390,11 +391,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_BAD_INPUT : 0;
+		return argc < 2 ? VM_EXIT_BAD_INPUT : 0;
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
 	log_err("unknown command '%s'", argv[1]);
 	usage(stderr);
-	return EXIT_BAD_INPUT;
+	return VM_EXIT_BAD_INPUT;
 }

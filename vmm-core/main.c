@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -84,6 +85,7 @@ static void core_send_stopped(struct core *c, enum vm_exit why, const char *deta
 		[VM_EXIT_BAD_INPUT] = CELLVM__VM__STOP_REASON__STOP_BAD_INPUT,
 		[VM_EXIT_REBOOT] = CELLVM__VM__STOP_REASON__STOP_REBOOT,
 		[VM_EXIT_PANIC] = CELLVM__VM__STOP_REASON__STOP_PANIC,
+		[VM_EXIT_HALT] = CELLVM__VM__STOP_REASON__STOP_HALT,
 	};
 	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
 	Cellvm__Vm__CoreStopped s = CELLVM__VM__CORE_STOPPED__INIT;
@@ -374,12 +376,25 @@ out:
 	return r;
 }
 
-/* Main thread: console input, the launcher's channel, and the stop event. */
+/* How often the main loop looks for a VM whose vCPUs all halted for good. */
+#define CORE_HALT_CHECK_MS 1000
+
+static uint64_t core_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Main thread: console input, the launcher's channel, the stop event, and
+ * once a second the halt check (vm_check_halted). */
 static void core_loop(struct core *c)
 {
 	struct vm *vm = &c->vm;
 	bool console_open = true;
 	unsigned ticks = 0;
+	uint64_t next_halt_check = core_now_ms() + CORE_HALT_CHECK_MS;
 
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_RUNNING) {
 		struct pollfd p[3 + VM_MAX_DEVS] = {
@@ -394,7 +409,8 @@ static void core_loop(struct core *c)
 			p[3 + i] = (struct pollfd){.fd = vm->vdevs[i]->dead ? -1
 									    : vm->vdevs[i]->link_fd,
 						   .events = POLLIN};
-		n = poll(p, 3 + vm->nvdevs, console_open || vm->debug_unclaimed ? 100 : -1);
+		n = poll(p, 3 + vm->nvdevs,
+			 console_open || vm->debug_unclaimed ? 100 : CORE_HALT_CHECK_MS);
 		for (uint32_t i = 0; n > 0 && i < vm->nvdevs; i++)
 			if (p[3 + i].revents)
 				(void)vdev_on_link(vm->vdevs[i]);
@@ -405,6 +421,10 @@ static void core_loop(struct core *c)
 				atomic_store(&vm->vcpus[i].sample_req, true);
 				vcpu_kick(&vm->vcpus[i]);
 			}
+		}
+		if (core_now_ms() >= next_halt_check) {
+			vm_check_halted(vm);
+			next_halt_check = core_now_ms() + CORE_HALT_CHECK_MS;
 		}
 		if (n < 0 && errno != EINTR) {
 			vm_request_stop(vm, VM_EXIT_ERROR, "poll failed");

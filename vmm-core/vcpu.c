@@ -285,6 +285,30 @@ static void vcpu_log_sample(struct vcpu *v)
 	log_debug("vcpu%u: %s", v->index, line);
 }
 
+/* In the vCPU thread, out of KVM_RUN: can anything still wake this vCPU?
+ * HLT with IF clear waits for an NMI, SMI or INIT, and nothing in cellvm
+ * sends those to a halted vCPU; an AP the guest never started waits for
+ * INIT/SIPI from another vCPU. */
+static enum vcpu_halt vcpu_probe_halt(struct vcpu *v)
+{
+	struct kvm_mp_state mp;
+	struct kvm_regs regs;
+	struct kvm_vcpu_events ev;
+
+	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
+		return VCPU_HALT_ACTIVE;
+	if (mp.mp_state == KVM_MP_STATE_UNINITIALIZED || mp.mp_state == KVM_MP_STATE_INIT_RECEIVED)
+		return v->index == 0 ? VCPU_HALT_ACTIVE : VCPU_HALT_PARKED;
+	if (mp.mp_state != KVM_MP_STATE_HALTED)
+		return VCPU_HALT_ACTIVE;
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || (regs.rflags & (1U << 9)))
+		return VCPU_HALT_ACTIVE;
+	if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || ev.nmi.pending || ev.nmi.injected ||
+	    ev.smi.pending)
+		return VCPU_HALT_ACTIVE;
+	return VCPU_HALT_DEAD;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -300,6 +324,8 @@ static void *vcpu_thread(void *arg)
 				v->run->immediate_exit = 0;
 				if (atomic_exchange(&v->sample_req, false))
 					vcpu_log_sample(v);
+				if (atomic_exchange(&v->probe_req, false))
+					atomic_store(&v->halt_state, (int)vcpu_probe_halt(v));
 				continue;
 			}
 			vm_request_stop(v->vm, VM_EXIT_ERROR, "KVM_RUN failed");
@@ -343,6 +369,12 @@ void vcpu_kick(struct vcpu *v)
 		return;
 	v->run->immediate_exit = 1;
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_probe(struct vcpu *v)
+{
+	atomic_store(&v->probe_req, true);
+	vcpu_kick(v);
 }
 
 void vcpu_destroy(struct vcpu *v)

@@ -154,6 +154,28 @@ void vm_request_stop(struct vm *vm, enum vm_exit why, const char *detail)
 	(void)!write(vm->stop_efd, &one, sizeof(one));
 }
 
+void vm_check_halted(struct vm *vm)
+{
+	bool dead = false, halted = true;
+
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		enum vcpu_halt h = (enum vcpu_halt)atomic_load(&vm->vcpus[i].halt_state);
+		dead |= h == VCPU_HALT_DEAD;
+		halted &= h == VCPU_HALT_DEAD || h == VCPU_HALT_PARKED;
+	}
+	/* Two rounds: the probes of one round are not taken at one instant, and
+	 * a vCPU still running during the round could have woken another. */
+	vm->halt_rounds = dead && halted ? vm->halt_rounds + 1 : 0;
+	if (vm->halt_rounds >= 2) {
+		vm_request_stop(vm, VM_EXIT_HALT, "every vCPU halted with interrupts disabled");
+		return;
+	}
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		atomic_store(&vm->vcpus[i].halt_state, VCPU_HALT_UNKNOWN);
+		vcpu_probe(&vm->vcpus[i]);
+	}
+}
+
 void vm_stop_vcpus(struct vm *vm)
 {
 	vm_request_stop(vm, VM_EXIT_ERROR, "stopped by the VMM");
@@ -245,13 +267,18 @@ void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_
 	}
 	if (pci_pio(&vm->pci, port, data, size, is_write))
 		return;
-	if (port == PM1A_CNT_PORT && size == 2) {
-		uint16_t v;
+	/* PM1a_CNT as a word, or its high byte alone (SLP_EN is bit 13): a byte
+	 * is what guest user space can write through /dev/port. */
+	if ((port == PM1A_CNT_PORT && size == 2) || (port == PM1A_CNT_PORT + 1 && size == 1)) {
+		uint16_t v = 0;
 		if (!is_write) {
 			memset(data, 0, size);
 			return;
 		}
-		memcpy(&v, data, sizeof(v));
+		if (size == 2)
+			memcpy(&v, data, sizeof(v));
+		else
+			v = (uint16_t)(data[0] << 8);
 		if (v & PM1_SLP_EN)
 			vm_request_stop(vm, VM_EXIT_POWER_OFF, "power-off port");
 		return;

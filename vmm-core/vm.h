@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "proto/vm_exit.h"
 #include "vmm-core/boot.h"
 #include "vmm-core/gmem.h"
 #include "vmm-core/i8042.h"
@@ -20,16 +21,6 @@
 #define VM_MAX_CPUS 64
 #define VM_MAX_DEVS 8 /* virtio devices, either transport */
 
-/* How the VM ended; also the process exit status of cellvm-core and cellvm run. */
-enum vm_exit {
-	VM_EXIT_POWER_OFF = 0,
-	VM_EXIT_ERROR = 1,     /* the VMM failed */
-	VM_EXIT_BAD_INPUT = 2, /* bad arguments, kernel, initrd or command line */
-	VM_EXIT_REBOOT = 3,    /* the guest asked for a reset (i8042, triple fault) */
-	VM_EXIT_PANIC = 4,     /* the guest kernel panicked */
-	VM_EXIT_RUNNING = -1,
-};
-
 struct vm;
 
 struct vcpu {
@@ -41,6 +32,16 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	atomic_bool sample_req; /* --debug: log RIP at the next kick */
+	atomic_bool probe_req;	/* look at the halt state at the next kick */
+	atomic_int halt_state;	/* enum vcpu_halt, as of the last probe */
+};
+
+/* What a probe of a vCPU found (vcpu_probe_halt). */
+enum vcpu_halt {
+	VCPU_HALT_UNKNOWN = 0, /* not probed yet */
+	VCPU_HALT_ACTIVE,      /* running, or halted with a way to wake up */
+	VCPU_HALT_DEAD,	       /* halted, interrupts off, no NMI pending */
+	VCPU_HALT_PARKED,      /* an AP never started (waiting for INIT/SIPI) */
 };
 
 struct vm {
@@ -68,6 +69,7 @@ struct vm {
 	uint32_t npci;
 	struct vdev *vdevs[VM_MAX_DEVS]; /* every virtio device, in setup order */
 	uint32_t nvdevs;
+	uint32_t halt_rounds; /* consecutive probe rounds that found the VM halted */
 };
 
 /* Create the KVM VM (irqchip, PIT, memory slots) over RAM mapped from mem_fd.
@@ -80,6 +82,10 @@ int vm_setup_vcpus(struct vm *vm);
 int vm_start(struct vm *vm);
 /* Record why the VM stops (the first caller wins) and wake the main thread. */
 void vm_request_stop(struct vm *vm, enum vm_exit why, const char *detail);
+/* Once a second from the main loop: read the last probe of every vCPU and
+ * ask for a new one; ends the VM with VM_EXIT_HALT when two rounds in a row
+ * found every vCPU halted with interrupts off (or never started). */
+void vm_check_halted(struct vm *vm);
 /* Kick and join every vCPU thread. */
 void vm_stop_vcpus(struct vm *vm);
 void vm_destroy(struct vm *vm);
@@ -94,6 +100,8 @@ void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_
 int vcpu_init(struct vm *vm, struct vcpu *v, uint32_t index);
 int vcpu_start(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
+/* Ask the vCPU thread to record its enum vcpu_halt in halt_state, and kick it. */
+void vcpu_probe(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 
 /* cpuid.c: KVM's supported CPUID fixed up for vCPU index of n. */
