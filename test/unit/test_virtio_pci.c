@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -65,12 +66,13 @@ static int kvm_fd = -1;
 
 /* The scripted device: answers Attach with DeviceInfo and keeps the fds it
  * got (to kick and raise interrupts like a real device), answers Reset with
- * ResetDone, records the last Activate. */
+ * ResetDone, records the last Activate (signalling changed when it does). */
 struct fake_dev {
 	int sock;
 	pthread_t thread;
 	struct vpci_dev *d;
 	pthread_mutex_t lock;
+	pthread_cond_t changed;
 	int activates, resets;
 	uint32_t attach_nq;
 	bool attach_queue_irqs;
@@ -144,6 +146,7 @@ static void *fake_dev_thread(void *arg)
 				f->act_avail[i] = m->activate->queues[i]->avail;
 				f->act_used[i] = m->activate->queues[i]->used;
 			}
+			pthread_cond_broadcast(&f->changed);
 		} else if (c == CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET) {
 			Cellvm__Device__ResetDone done = CELLVM__DEVICE__RESET_DONE__INIT;
 			ipc_close_fds(fds, nfds);
@@ -302,6 +305,14 @@ static void fake_start(struct fake_dev *f, struct vpci_dev *d, int *ret_link)
 	f->sock = sv[1];
 	f->d = d;
 	pthread_mutex_init(&f->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&f->changed, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	assert_int_equal(pthread_create(&f->thread, NULL, fake_dev_thread, f), 0);
 	*ret_link = sv[0];
 }
@@ -315,6 +326,7 @@ static void fake_stop(struct fake_dev *f, struct vpci_dev *d)
 	if (f->shared)
 		munmap(f->shared, sizeof(*f->shared));
 	ipc_close_fds(f->fds, f->nfds);
+	pthread_cond_destroy(&f->changed);
 	pthread_mutex_destroy(&f->lock);
 }
 
@@ -476,18 +488,39 @@ static void assert_unchanged(struct ctx *c, const struct snap *before)
 	assert_false(c->d.v.dead);
 }
 
-/* Wait (up to 2 s) until the device has seen n Activate messages. */
-static void wait_activates(struct ctx *c, int n)
+/* Wait (under f->lock) up to 5 s for the device to have seen n Activates;
+ * false on timeout. Activate has no answer, so this is how the driver's
+ * side learns it arrived. */
+static bool fake_wait_activates(struct fake_dev *f, int n)
 {
-	for (int i = 0; i < 2000; i++) {
-		int got;
-		pthread_mutex_lock(&c->f.lock);
-		got = c->f.activates;
-		pthread_mutex_unlock(&c->f.lock);
-		if (got >= n)
-			return;
-		usleep(1000);
-	}
+	struct timespec end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 5;
+	while (f->activates < n)
+		if (pthread_cond_timedwait(&f->changed, &f->lock, &end) == ETIMEDOUT)
+			return f->activates >= n;
+	return true;
+}
+
+/* Reset the device (vp_reset(): write 0, read until 0) and return how many
+ * Activates it had seen by then. The write returns once the device has
+ * answered the Reset, so after it has read everything sent to it before,
+ * an Activate included: a count taken here is final for what came before. */
+static int activates_after_reset(struct ctx *c)
+{
+	int n, resets;
+
+	pthread_mutex_lock(&c->f.lock);
+	resets = c->f.resets;
+	pthread_mutex_unlock(&c->f.lock);
+	cc_wr(c, CC_STATUS, 1, 0);
+	assert_int_equal(cc_rd(c, CC_STATUS, 1), 0);
+	pthread_mutex_lock(&c->f.lock);
+	assert_int_equal(c->f.resets, resets + 1);
+	n = c->f.activates;
+	pthread_mutex_unlock(&c->f.lock);
+	return n;
 }
 
 /* ---- tests ---- */
@@ -591,8 +624,8 @@ static void test_bringup_and_activate(void **state)
 	assert_int_equal(cc_rd(c, CC_Q_USED + 4, 4), 1);
 	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	assert_int_equal(cc_rd(c, CC_STATUS, 1), ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
-	wait_activates(c, 1);
 	pthread_mutex_lock(&c->f.lock);
+	assert_true(fake_wait_activates(&c->f, 1));
 	assert_int_equal(c->f.activates, 1);
 	assert_int_equal(c->f.act_features, feats);
 	assert_int_equal(c->f.act_nq, 2);
@@ -613,6 +646,8 @@ static void test_bringup_and_activate(void **state)
 	for (uint32_t k = 0; k <= NQ; k++)
 		assert_true(c->d.irqfd_on[k]);
 	assert_int_equal(pba(c), 0);
+	/* exactly one Activate for one DRIVER_OK */
+	assert_int_equal(activates_after_reset(c), 1);
 }
 
 static void test_notify(void **state)
@@ -794,11 +829,12 @@ static void test_reset(void **state)
 	negotiate(c, 1ULL << 32);
 	setup_queue(c, 0, 64, 1, 0x300000);
 	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
-	wait_activates(c, 2);
 	pthread_mutex_lock(&c->f.lock);
+	assert_true(fake_wait_activates(&c->f, 2));
 	assert_int_equal(c->f.act_nq, 1);
 	assert_int_equal(c->f.act_desc[0], 0x300000);
 	pthread_mutex_unlock(&c->f.lock);
+	assert_int_equal(activates_after_reset(c), 2);
 }
 
 static void test_isr_and_config_change(void **state)
@@ -909,13 +945,11 @@ static void test_hostile_sequences(void **state)
 	assert_int_equal(c->d.v.q[0].num, 0);
 	assert_int_equal(c->d.v.q[0].desc, 0);
 	assert_int_equal(cc_rd(c, CC_Q_ENABLE, 2), 0);
-	/* DRIVER_OK before FEATURES_OK: refused, nothing activated */
+	/* DRIVER_OK before FEATURES_OK: refused, nothing activated (an
+	 * Activate would have reached the device before the Reset after it) */
 	cc_wr(c, CC_STATUS, 1, ST_ACK | ST_DRIVER | ST_DRIVER_OK);
 	assert_int_equal(cc_rd(c, CC_STATUS, 1), ST_ACK | ST_DRIVER);
-	usleep(20000);
-	pthread_mutex_lock(&c->f.lock);
-	assert_int_equal(c->f.activates, 0);
-	pthread_mutex_unlock(&c->f.lock);
+	assert_int_equal(activates_after_reset(c), 0);
 
 	/* features not offered, or a legacy driver: FEATURES_OK does not stick */
 	negotiate(c, (1ULL << 32) | (1ULL << 10));
