@@ -1,7 +1,14 @@
 #!/bin/sh
 # Run all of cellvm's checks: install deps, check formatting, build the dev (or,
-# with $CI set, the ci) preset and run its ctest suite; exits with ctest's status.
-# Usage: test.sh [extra ctest options, e.g. -R parse]
+# with $CI set, the ci) preset, and run its ctest suite in tiers:
+#   host  every test that needs no KVM, on this machine;
+#   kvm   every test that needs KVM (label "kvm"): here when /dev/kvm has
+#         hardware virtualization, else inside one emulated KVM host
+#         (scripts/kvm-host.sh), one boot for the whole tier;
+#   fuzz  short libFuzzer runs of every fuzz target (a clang build of its own).
+# Prints each tier's time and status; exits non-zero when any test failed.
+# Usage: test.sh [extra ctest options, e.g. -R parse]   (the fuzz tier runs only
+# without options). CELLVM_KVM=native|emulated overrides the KVM choice.
 set -eu
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,24 +28,57 @@ esac
 cmake --preset "$preset"
 cmake --build "build/$preset" -j"$(nproc)"
 
-# The guest kernel for the smoke tests. Without one they skip; the kernel is
-# not built here (scripts/build-kernel.sh does that, in a few minutes).
+# The guest kernel for the Linux smoke tests and the guest checks; the test
+# initramfs is part of the build (test/guest).
 if kdir=$(scripts/find-kernel.sh 2>/dev/null); then
 	export CELLVM_GUEST_DIR="$kdir"
 	echo "test: guest kernel: $kdir"
 elif [ -n "${CELLVM_GUEST_DIR:-}" ]; then
 	scripts/find-kernel.sh >/dev/null || exit 1 # it says what is wrong
 else
-	echo "test: no guest kernel found: the guest smoke tests will skip"
+	echo "test: no guest kernel found: the guest tests will skip"
+	echo "test: (scripts/build-kernel.sh builds one in a few minutes)"
 fi
+
+kvm=$(scripts/kvm-env.sh)
+echo "test: KVM tier: ${kvm%% *}: ${kvm#* }"
 
 status=0
-ctest --preset "$preset" --output-on-failure "$@" || status=$?
+times=""
+# tier NAME CMD...: run one tier, note its time and whether it failed.
+tier() {
+	name=$1
+	shift
+	echo "test: ---- tier $name ----"
+	t0=$(date +%s)
+	st=0
+	"$@" || st=$?
+	t=$(($(date +%s) - t0))
+	[ "$st" -eq 0 ] || status=1
+	res=passed
+	[ "$st" -eq 0 ] || res="FAILED (status $st)"
+	times="$times
+test:   $name: $((t / 60))m$((t % 60))s, $res"
+	echo "test: tier $name: ${t}s, $res"
+}
 
-# Short libFuzzer runs of every fuzz target (a clang build of its own).
+tier host ctest --preset "$preset" --output-on-failure -LE kvm -j"$(nproc)" "$@"
+case $kvm in
+native*)
+	tier kvm ctest --preset "$preset" --output-on-failure -L kvm -j"$(nproc)" "$@"
+	;;
+*)
+	# One emulated host for the whole tier: one CPU (see scripts/kvm-host.sh),
+	# the repository shared read-write so the build tree and ctest's logs
+	# are the same files. 60 minutes at most, well inside CI's 90.
+	tier kvm scripts/kvm-host.sh -t 3600 -w "$repo" -- \
+		ctest --test-dir "build/$preset" --output-on-failure -L kvm "$@"
+	;;
+esac
+
 if [ "$#" -eq 0 ]; then
-	cmake --preset fuzz
-	cmake --build build/fuzz -j"$(nproc)"
-	ctest --test-dir build/fuzz -L fuzz --output-on-failure || status=$?
+	tier fuzz sh -c 'cmake --preset fuzz >/dev/null && cmake --build build/fuzz -j"$(nproc)" &&
+		ctest --test-dir build/fuzz -L fuzz --output-on-failure'
 fi
+echo "test: summary (KVM tier ${kvm%% *}):$times"
 exit "$status"
