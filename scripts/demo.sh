@@ -3,39 +3,59 @@
 # guest kernel, build a busybox initramfs, and boot it with the console here,
 # with every device the build has: a virtio-blk disk (/dev/vda, ext2) and a
 # virtio-net NIC on the host tap cellvm0 (host 10.0.2.1, guest 10.0.2.15).
+# Without hardware virtualization (no /dev/kvm, or a nested kvm_pvm one where
+# guest user space cannot run) the VM runs inside the emulated KVM host
+# (scripts/kvm-host.sh): slower, but the same VMM and the same shell.
 # Usage: demo.sh [extra cellvm run options...]   CELLVM_DEMO_NET=off: no NIC
+#        CELLVM_KVM=native|emulated overrides where the VM runs.
 set -eu
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-scripts/install-deps.sh
+# The second stage, inside the emulated host: only the tap and the VM.
+if [ "${CELLVM_DEMO_STAGE:-}" != run ]; then
+	scripts/install-deps.sh
 
-cmake --preset release
-cmake --build build/release -j"$(nproc)"
+	cmake --preset release
+	cmake --build build/release -j"$(nproc)"
 
-# The guest kernel: the usual places (scripts/find-kernel.sh), else build one
-# into the cache. An explicit but wrong $CELLVM_GUEST_DIR is an error, not a
-# reason to build.
-if [ -n "${CELLVM_GUEST_DIR:-}" ]; then
-	kdir=$(scripts/find-kernel.sh)
-elif ! kdir=$(scripts/find-kernel.sh 2>/dev/null); then
-	echo "cellvm demo: building the guest kernel (a few minutes, once)"
-	scripts/build-kernel.sh
-	kdir=$(scripts/find-kernel.sh)
+	# The guest kernel: the usual places (scripts/find-kernel.sh), else build
+	# one into the cache. An explicit but wrong $CELLVM_GUEST_DIR is an error,
+	# not a reason to build.
+	if [ -n "${CELLVM_GUEST_DIR:-}" ]; then
+		kdir=$(scripts/find-kernel.sh)
+	elif ! kdir=$(scripts/find-kernel.sh 2>/dev/null); then
+		echo "cellvm demo: building the guest kernel (a few minutes, once)"
+		scripts/build-kernel.sh
+		kdir=$(scripts/find-kernel.sh)
+	fi
+	export CELLVM_GUEST_DIR="$kdir"
+
+	# cellvm-poweroff (test/guest) lets the guest power the VM off.
+	scripts/mkinitramfs.sh build/demo-initramfs.cpio.gz \
+		build/release/guest/cellvm-poweroff:/bin/cellvm-poweroff
+
+	kvm=$(scripts/kvm-env.sh)
+	case $kvm in
+	emulated*)
+		echo "cellvm demo: no hardware KVM here: ${kvm#* }"
+		echo "cellvm demo: running the VM inside the emulated KVM host (QEMU TCG with"
+		echo "cellvm demo: nested SVM; about a minute to the guest's shell)"
+		CELLVM_DEMO_STAGE=run exec scripts/kvm-host.sh -i -w "$repo" -- scripts/demo.sh "$@"
+		;;
+	esac
 fi
-
+kdir=$CELLVM_GUEST_DIR
 initrd=build/demo-initramfs.cpio.gz
-scripts/mkinitramfs.sh "$initrd"
-
-# CPU features to hide from the guest. On nested-KVM (kvm_pvm) hosts guest ring 0
-# runs in KVM's instruction emulator, which cannot execute these instructions; the
-# kernel would stop with an emulation failure. Linux limits the whole clearcpuid=
-# argument to 128 characters, so keep this list short.
-clearcpuid=xsave,popcnt,smap,smep,avx,avx2,bmi1,bmi2,movbe,rdrand,rdseed,fsgsbase,erms,fsrm,sse4_1,sse4_2,pku,lzcnt
-
-# lpj= skips the delay-loop calibration, very slow under the emulator.
-cmdline="console=ttyS0 panic=-1 rdinit=/init clearcpuid=$clearcpuid lpj=1000000"
+cmdline="console=ttyS0 panic=-1 rdinit=/init"
+if [ -d /sys/module/kvm_pvm ] && [ "${CELLVM_KVM_HOST:-}" != emulated ]; then
+	# Native on a nested kvm_pvm host (CELLVM_KVM=native): guest ring 0 runs
+	# in KVM's instruction emulator, which cannot execute these instructions;
+	# lpj= skips the slow delay-loop calibration. (Linux limits clearcpuid=
+	# to 128 characters.) Guest user space cannot run there.
+	cmdline="$cmdline clearcpuid=xsave,popcnt,smap,smep,avx,avx2,bmi1,bmi2,movbe,rdrand,rdseed,fsgsbase,erms,fsrm,sse4_1,sse4_2,pku,lzcnt lpj=1000000"
+fi
 
 bin=build/release/bin
 # The devices go after the user's own options ("$@").
@@ -79,9 +99,13 @@ else
 	ip link set "$tap" up
 	set -- "$@" --net "tap=$tap,mac=52:54:00:12:34:56"
 	cmdline="$cmdline ip=$net_guest::$net_host:255.255.255.0::eth0:off"
-	echo "cellvm demo: from another terminal, ping $net_guest (the guest kernel answers)"
+	if [ "${CELLVM_KVM_HOST:-}" = emulated ]; then
+		echo "cellvm demo: the tap $tap is inside the emulated host; in the guest: ping $net_host"
+	else
+		echo "cellvm demo: from another terminal, ping $net_guest (the guest kernel answers)"
+	fi
 fi
-echo "cellvm demo: console follows; Ctrl-A x quits"
+echo "cellvm demo: console follows; Ctrl-A x quits, 'exit' in the guest's shell powers off"
 st=0
 $bin/cellvm run --kernel "$kdir/vmlinux" --initrd "$initrd" \
 	--cpus 2 --memory 512M --cmdline "$cmdline" "$@" || st=$?

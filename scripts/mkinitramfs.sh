@@ -1,17 +1,37 @@
 #!/bin/sh
-# Build a small busybox initramfs (gzip'd newc cpio) for the cellvm demo: /init
-# mounts proc/sys/dev, prints "cellvm demo: init started" and runs a console shell.
-# Usage: mkinitramfs.sh OUT.cpio.gz   (skipped when OUT is newer than this script)
+# Build a small busybox initramfs (gzip'd newc cpio). By default /init is the
+# demo's: it mounts proc/sys/dev, prints "cellvm demo: init started" and runs
+# a console shell. --init FILE puts FILE there instead (the test guest's);
+# each SRC:DEST adds the file SRC at DEST (mode kept), e.g. the static
+# programs of test/guest.
+# Usage: mkinitramfs.sh OUT.cpio.gz [--init FILE] [SRC:DEST]...
+#   (skipped when OUT is newer than this script, busybox and every input)
 set -eu
 
-out=${1:?usage: mkinitramfs.sh OUT.cpio.gz}
+out=${1:?usage: mkinitramfs.sh OUT.cpio.gz [--init FILE] [SRC:DEST]...}
+shift
 self=$0
 busybox=/bin/busybox
+init=
+adds=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--init) init=${2:?--init needs a file}; shift 2 ;;
+	*:*) adds="$adds $1"; shift ;;
+	*) echo "mkinitramfs: not SRC:DEST: $1" >&2; exit 2 ;;
+	esac
+done
 
-# Cache: nothing to do when OUT is newer than both this script and busybox.
-if [ -f "$out" ] && [ -n "$(find "$out" -newer "$self" -newer "$busybox")" ]; then
-	echo "mkinitramfs: up to date: $out"
-	exit 0
+# Cache: nothing to do when OUT is newer than this script, busybox and inputs.
+if [ -f "$out" ]; then
+	stale=
+	for f in "$self" "$busybox" $init $(for a in $adds; do echo "${a%%:*}"; done); do
+		[ -n "$(find "$out" -newer "$f")" ] || stale=1
+	done
+	if [ -z "$stale" ]; then
+		echo "mkinitramfs: up to date: $out"
+		exit 0
+	fi
 fi
 
 # The guest needs a statically linked busybox: Debian's busybox-static.
@@ -21,11 +41,16 @@ if ! dpkg-query -W -f='${db:Status-Status}' busybox-static 2>/dev/null | grep -q
 	exit 1
 fi
 
-# Absolute output path: the archive is made from inside the staging directory.
-case $out in
-/*) ;;
-*) out=$PWD/$out ;;
-esac
+# Absolute paths: the archive is made from inside the staging directory.
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+out=$(abs "$out")
+[ -z "$init" ] || init=$(abs "$init")
+abs_adds=
+for a in $adds; do
+	src=$(abs "${a%%:*}")
+	[ -f "$src" ] || { echo "mkinitramfs: no such file: $src" >&2; exit 1; }
+	abs_adds="$abs_adds $src:${a#*:}"
+done
 mkdir -p "$(dirname "$out")"
 tmp=$out.tmp.$$
 
@@ -76,13 +101,24 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 PS1='\h:\w\$ '
 EOF
 
-cat >init <<'EOF'
+for a in $abs_adds; do
+	dest=${a#*:}
+	dest=${dest#/}
+	mkdir -p "$(dirname "$dest")"
+	cp "${a%%:*}" "$dest"
+done
+
+if [ -n "$init" ]; then
+	cp "$init" init
+else
+	cat >init <<'EOF'
 #!/bin/sh
 # cellvm demo init: mount the kernel file systems, greet, and give the console a
 # shell. When the shell exits, end the VM. init must never return (the kernel
 # would panic), so everything runs in a loop. The test kernel has no ACPI, so
-# "poweroff" would only halt it: "reboot -f" resets through the i8042, which
-# cellvm reports as a reboot (exit status 3) and ends the VM.
+# "poweroff" only halts it (cellvm then ends the VM as halted, status 5);
+# cellvm-poweroff (test/guest), when the archive has it, powers off through
+# cellvm's power-off port (status 0).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -94,10 +130,12 @@ while :; do
 	# console device (e.g. ttyS0), so job control and Ctrl-C work.
 	setsid cttyhack sh -l
 	echo "cellvm demo: shell exited, ending the VM" >/dev/console
-	reboot -f
+	command -v cellvm-poweroff >/dev/null && cellvm-poweroff
+	poweroff -f
 	sleep 1
 done
 EOF
+fi
 chmod 755 init
 
 # Deterministic archive: fixed mtimes, sorted names, owner root, no inode or

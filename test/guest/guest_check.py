@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""End-to-end checks in the test guest's user space: `cellvm run` boots the
+test kernel with the test initramfs (test/guest), whose /init runs one check
+and powers the VM off; this script reads the console, plays the host's part
+(the device restart, the network peer) and verifies the result from the host
+side (the image file, the bytes served).
+
+Usage: guest_check.py BINDIR GUESTDIR SRCDIR CHECK
+  CHECK: blk          pattern over virtio-blk with O_DIRECT, read back
+         blk-restart  the same, with the device process killed halfway
+         net          ping the host and fetch a file from its server on the tap
+Exit: 0 pass, 1 fail, 77 skip (KVM here cannot run guest user space, or no
+test kernel).
+"""
+import http.server
+import os
+import queue
+import random
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+
+BOOT_DEADLINE = 240  # s, from start to the check's result line
+BLK_BYTES = 16 << 20
+M64 = (1 << 64) - 1
+
+
+def skip(why):
+    print(f"SKIP: {why}", file=sys.stderr)
+    sys.exit(77)
+
+
+def fail(why, log=None):
+    if log:
+        print("---- console (last 60 lines) ----")
+        print("\n".join(log[-60:]))
+    print(f"FAIL: {why}", file=sys.stderr)
+    sys.exit(1)
+
+
+def mix(z):
+    z = (z + 0x9E3779B97F4A7C15) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def blk_pattern(seed, nbytes):
+    """What cellvm-check-blk writes (test/guest/blk.c)."""
+    return b"".join(struct.pack("<QQ", mix(seed ^ s), s) * 32 for s in range(nbytes // 512))
+
+
+class Vm:
+    """One `cellvm run`: its console as lines, its stdin, its exit."""
+
+    def __init__(self, argv):
+        print("+ " + " ".join(argv))
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.lines = queue.Queue()
+        self.log = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            self.log.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_line(self, prefix, deadline):
+        """The first console line containing prefix, before deadline."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                fail(f"no console line with {prefix!r} in time", self.log)
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                fail(f"cellvm ended (status {self.proc.wait()}) before {prefix!r}", self.log)
+            if prefix in line:
+                return line[line.index(prefix):]
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def finish(self, deadline):
+        try:
+            st = self.proc.wait(timeout=max(1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            fail("the VM did not end after the check", self.log)
+        if st != 0:
+            fail(f"cellvm run exited {st}, expected 0 (the guest's cellvm-poweroff)", self.log)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def data_fields(line):
+    """'CELLVM-DATA blk a=1 b=2' -> {'a': '1', 'b': '2'}"""
+    return dict(w.split("=", 1) for w in line.split()[2:] if "=" in w)
+
+
+def children(pid, comm):
+    """Pids of pid's children whose command name is comm."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        if ppid == pid and name == comm:
+            found.append(int(d))
+    return found
+
+
+def kill_and_wait(pid, deadline):
+    """SIGKILL pid and wait for its exit event (pidfd), not a guess."""
+    fd = os.pidfd_open(pid)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        if not select.select([fd], [], [], max(0, deadline - time.monotonic()))[0]:
+            fail(f"process {pid} did not end after SIGKILL")
+    finally:
+        os.close(fd)
+
+
+def boot(args, guest, check_args, extra, deadline_s=BOOT_DEADLINE):
+    cmdline = ("console=ttyS0 panic=-1 quiet rdinit=/init cellvm.limit=%d %s"
+               % (deadline_s - 30, check_args))
+    argv = [f"{args.bin}/cellvm", "run", "--kernel", f"{guest}/vmlinux", "--initrd",
+            args.initrd, "--cpus", "1", "--memory", "256M", "--cmdline", cmdline] + extra
+    return Vm(argv)
+
+
+def check_blk(args, guest, restart):
+    seed = random.getrandbits(63)
+    with tempfile.TemporaryDirectory() as tmp:
+        img = os.path.join(tmp, "disk.img")
+        with open(img, "wb") as f:
+            f.truncate(64 << 20)
+        start = time.monotonic()
+        deadline = start + BOOT_DEADLINE
+        vm = boot(args, guest,
+                  f"cellvm.check=blk cellvm.seed={seed} cellvm.blk_bytes={BLK_BYTES} "
+                  f"cellvm.blk_pause={1 if restart else 0}",
+                  ["--disk", f"path={img},serial=guest-check"])
+        try:
+            if restart:
+                vm.wait_line("CELLVM-CHECK-PAUSE blk", deadline)
+                old = children(vm.proc.pid, "cellvm-dev-blk")
+                if len(old) != 1:
+                    fail(f"expected one cellvm-dev-blk child, found {old}", vm.log)
+                kill_and_wait(old[0], deadline)
+                print(f"killed cellvm-dev-blk {old[0]} halfway; the guest goes on")
+                # The guest writes the second half while the device is down
+                # and being restarted: its requests wait in the ring.
+                vm.send("go\n")
+            data = data_fields(vm.wait_line("CELLVM-DATA blk", deadline))
+            result = vm.wait_line("CELLVM-CHECK blk", deadline)
+            vm.finish(deadline)
+        finally:
+            vm.kill()
+        print(f"guest: {result}; {data}; {time.monotonic() - start:.1f} s")
+        if restart and not any("device process restarted" in line for line in vm.log):
+            fail("cellvm run did not report the device restart", vm.log)
+        if "pass" not in result.split():
+            fail(f"the guest's check failed: {result} {data}", vm.log)
+        if int(data.get("bytes", 0)) != BLK_BYTES or data.get("mismatches") != "0":
+            fail(f"unexpected guest data: {data}", vm.log)
+        with open(img, "rb") as f:
+            content = f.read(BLK_BYTES)
+        if content != blk_pattern(seed, BLK_BYTES):
+            fail("the image file does not hold the guest's pattern")
+        if "%08x" % zlib.crc32(content) != data.get("crc32"):
+            fail(f"CRC-32 of the image {zlib.crc32(content):08x} != the guest's {data.get('crc32')}")
+    print("PASS")
+
+
+def check_net(args, guest):
+    if os.environ.get("CELLVM_GUEST_NETNS") != "1":
+        # A network namespace of our own: the tap and its address never
+        # touch the host's network.
+        env = dict(os.environ, CELLVM_GUEST_NETNS="1")
+        os.execvpe("unshare", ["unshare", "--net", "--", sys.executable] + sys.argv, env)
+    if not os.path.exists("/dev/net/tun"):
+        skip("/dev/net/tun missing")
+    host, guest_ip, tap = "10.0.2.1", "10.0.2.15", "cvmchk0"
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["ip", "tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr"],
+                ["ip", "addr", "add", f"{host}/24", "dev", tap],
+                ["ip", "link", "set", tap, "up"]):
+        subprocess.run(cmd, check=True)
+    blob = os.urandom(256 * 1024 + 123)
+    served = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/blob":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(blob)))
+            self.end_headers()
+            self.wfile.write(blob)
+            served.append(self.client_address[0])
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer((host, 0), Handler)
+    server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    start = time.monotonic()
+    deadline = start + BOOT_DEADLINE
+    vm = boot(args, guest,
+              f"cellvm.check=net cellvm.host={host} cellvm.port={port} "
+              f"ip={guest_ip}::{host}:255.255.255.0::eth0:off",
+              ["--net", f"tap={tap},mac=52:54:00:12:34:57"])
+    try:
+        data = data_fields(vm.wait_line("CELLVM-DATA net", deadline))
+        result = vm.wait_line("CELLVM-CHECK net", deadline)
+        vm.finish(deadline)
+    finally:
+        vm.kill()
+        server.shutdown()
+    print(f"guest: {result}; {data}; {time.monotonic() - start:.1f} s")
+    if "pass" not in result.split():
+        fail(f"the guest's check failed: {result} {data}", vm.log)
+    if data.get("bytes") != str(len(blob)) or data.get("crc32") != "%08x" % zlib.crc32(blob):
+        fail(f"the guest got other bytes than served: {data}")
+    if served != [guest_ip]:
+        fail(f"the server saw requests from {served}, expected one from {guest_ip}")
+    print("PASS")
+
+
+def main():
+    if len(sys.argv) != 5:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+
+    class Args:
+        pass
+
+    args = Args()
+    args.bin, guestdir, srcdir, check = sys.argv[1:]
+    args.initrd = os.path.join(guestdir, "test-initramfs.cpio.gz")
+    if os.geteuid() != 0:
+        skip("needs root (taps, killing the device process)")
+    env = subprocess.run([os.path.join(srcdir, "scripts/kvm-env.sh")], capture_output=True,
+                         text=True).stdout.strip()
+    if not env.startswith("native"):
+        # scripts/test.sh runs this test inside the emulated KVM host then.
+        skip(f"guest user space cannot run on this machine's KVM: {env}")
+    guest = os.environ.get("CELLVM_GUEST_DIR") or os.path.join(srcdir, "../shared/guest")
+    if not os.path.isfile(os.path.join(guest, "vmlinux")):
+        skip(f"no test kernel in {guest} (set CELLVM_GUEST_DIR)")
+    if not os.path.isfile(args.initrd):
+        fail(f"the test initramfs {args.initrd} was not built")
+    if check == "blk":
+        check_blk(args, guest, restart=False)
+    elif check == "blk-restart":
+        check_blk(args, guest, restart=True)
+    elif check == "net":
+        check_net(args, guest)
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
