@@ -133,13 +133,12 @@ try:
     expect_busy(b.req("DELETE", "/vm/" + vid), "delete")
     expect_busy(b.req("PUT", "/vm/%s/boot" % vid), "a second boot")
     expect_busy(b.req("PUT", "/vm/%s/pause" % vid), "pause")
+    # (few requests: the hold counts against the launcher's Ready timeout)
     other = b.ok("POST", "/vm.create", {"kernel": SERIAL, "memory": "32M",
                                          "name": "other"})["vm_id"]
-    if b.ok("GET", "/vm/" + other)["state"] != "created":
-        fail("another VM created during the boot")
-    if sorted(v["state"] for v in b.ok("GET", "/vm.list")) != ["created", "starting"]:
-        fail("list during the boot: %r" % b.ok("GET", "/vm.list"))
-    b.ok("GET", "/vmm.ping")
+    lst = {v["id"]: v["state"] for v in b.ok("GET", "/vm.list")}
+    if lst != {vid: "starting", other: "created"}:
+        fail("list during the boot: %r" % lst)
     ev.until(b'"starting"')
     if b'"running"' in ev.queued():
         fail("a running event while the core is held: %r" % ev.buf)

@@ -99,14 +99,15 @@ def proc_start(pid):
 
 
 def wait_until(pred, timeout=DEADLINE, what="condition"):
-    """Poll pred() until true; bounded. Returns its value."""
+    """Poll pred() until true; bounded. Returns its value. what names the
+    condition in the failure; a callable is asked then (to show a state)."""
     end = time.monotonic() + timeout
     while True:
         v = pred()
         if v:
             return v
         if time.monotonic() > end:
-            fail("timed out waiting for " + what)
+            fail("timed out waiting for " + (what() if callable(what) else what))
         time.sleep(0.02)
 
 

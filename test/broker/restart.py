@@ -140,7 +140,8 @@ try:
     b.args = []
     b.start()
     wait_until(lambda: b.ok("GET", "/vm/" + defs["run"])["state"] == "running",
-               what="the VM to be booted again")
+               what=lambda: "the VM to be booted again: %r\n%s"
+               % (b.ok("GET", "/vm/" + defs["run"]), b.logtext()[-2000:]))
     for name in ("pause", "idle"):
         if b.ok("GET", "/vm/" + defs[name])["state"] == "running":
             fail("%s was booted though it did not run at the exit" % name)
