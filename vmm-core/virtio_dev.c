@@ -27,7 +27,15 @@ void vdev_init(struct vdev *d, const char *name)
 {
 	memset(d, 0, sizeof(*d));
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->cond, NULL);
+	{
+		pthread_condattr_t a;
+		/* Reset deadlines on the monotonic clock: a wall-clock step must
+		 * not shorten or stretch them. */
+		pthread_condattr_init(&a);
+		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+		pthread_cond_init(&d->cond, &a);
+		pthread_condattr_destroy(&a);
+	}
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->link_fd = d->irq_fd = d->shared_fd = d->inflight_fd = -1;
 	d->log_budget = 16;
@@ -223,7 +231,7 @@ static void vdev_reset(struct vdev *d)
 		d->dead = true;
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &deadline);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += VDEV_RESET_TIMEOUT_MS / 1000;
 	while (!d->reset_done && !d->dead) {
 		if (pthread_cond_timedwait(&d->cond, &d->lock, &deadline) == ETIMEDOUT) {
