@@ -34,6 +34,8 @@ wait_until() {
 # has_text FILE TEXT: FILE holds TEXT, literally (newlines included).
 has_text() {
 	local content=
-	IFS= read -r -d '' content <"$1" 2>/dev/null
+	# (the file may not exist yet: a command starting in the background
+	# has not opened it)
+	{ IFS= read -r -d '' content <"$1"; } 2>/dev/null
 	[[ $content == *"$2"* ]]
 }

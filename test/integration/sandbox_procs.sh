@@ -28,7 +28,7 @@ start_vm() {
 	exec 3>"$tmp/in"
 	# the whole banner line: input typed from now on is echoed on a line
 	# of its own
-	wait_until 10 "$pid" has_text "$tmp/out" $'irq: banner sent by THR-empty interrupts\n' &&
+	wait_until 120 "$pid" has_text "$tmp/out" $'irq: banner sent by THR-empty interrupts\n' &&
 		return 0
 	cat "$tmp/out"
 	fail "the VM did not start"
@@ -84,7 +84,7 @@ for flag in 1 2 4; do
 	start_vm CELLVM_TEST_DEVICE_FLAGS=$flag
 	# The core's line comes last: it has handed the queues to the new
 	# process (cellvm run's own "restarted" line comes before it).
-	wait_until 30 "$pid" grep -Eq '^cellvm-core: .*device process restarted' "$tmp/out" ||
+	wait_until 120 "$pid" grep -Eq '^cellvm-core: .*device process restarted' "$tmp/out" ||
 		fail "device flag $flag: no restart seen: $(cat "$tmp/out")"
 	blk=$(pgrep -P "$pid" -x cellvm-dev-blk) || fail "device flag $flag: no new cellvm-dev-blk"
 	check_proc "restarted cellvm-dev-blk" "$blk" "^$tmp/disk.img\$"
