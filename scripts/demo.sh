@@ -100,7 +100,7 @@ else
 	set -- "$@" --net "tap=$tap,mac=52:54:00:12:34:56"
 	cmdline="$cmdline ip=$net_guest::$net_host:255.255.255.0::eth0:off"
 	if [ "${CELLVM_KVM_HOST:-}" = emulated ]; then
-		echo "cellvm demo: the tap $tap is inside the emulated host; in the guest: ping $net_host"
+		echo "cellvm demo: the tap $tap ($net_host) lives inside the emulated host; the guest is $net_guest"
 	else
 		echo "cellvm demo: from another terminal, ping $net_guest (the guest kernel answers)"
 	fi

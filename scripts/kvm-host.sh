@@ -137,12 +137,14 @@ mount -t overlay -o lowerdir=/host,upperdir=/overlay/u,workdir=/overlay/w root /
 	die "overlay root"
 mount -t tmpfs -o mode=755 run /overlay/root/run && mkdir /overlay/root/run/kvm-host
 mount -t 9p -o "$o" job /overlay/root/run/kvm-host || die "no job share"
+for d in tmp var/tmp; do mount -t tmpfs -o mode=1777 t /overlay/root/$d; done
+# The shares last, so that one may lie under /tmp.
 i=0
 for p in $(arg shares | tr , ' '); do
+	mkdir -p "/overlay/root$p"
 	mount -t 9p -o "$o" "rw$i" "/overlay/root$p" || die "share $p"
 	i=$((i + 1))
 done
-for d in tmp var/tmp; do mount -t tmpfs -o mode=1777 t /overlay/root/$d; done
 mount --move /dev /overlay/root/dev; mount --move /proc /overlay/root/proc
 mount --move /sys /overlay/root/sys
 exec switch_root /overlay/root /bin/bash /run/kvm-host/job.sh

@@ -20,17 +20,18 @@ truncate -s 16M "$tmp/disk.img"
 
 # start_vm [env...]: the serial_irq payload echoes input until 'q'.
 start_vm() {
-	rm -f "$tmp/in" "$tmp/out"
+	rm -f "$tmp/in" "$tmp/out" "$tmp/err"
 	mkfifo "$tmp/in"
 	env "$@" "$cellvm" run --kernel "$payload" --disk "path=$tmp/disk.img" \
-		<"$tmp/in" >"$tmp/out" 2>&1 &
+		<"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
 	pid=$!
 	exec 3>"$tmp/in"
 	# the whole banner line: input typed from now on is echoed on a line
-	# of its own
+	# of its own (the console alone: the processes' log lines, on stderr,
+	# could land in the middle of it)
 	wait_until 120 "$pid" has_text "$tmp/out" $'irq: banner sent by THR-empty interrupts\n' &&
 		return 0
-	cat "$tmp/out"
+	cat "$tmp/out" "$tmp/err"
 	fail "the VM did not start"
 }
 
@@ -84,17 +85,17 @@ for flag in 1 2 4; do
 	start_vm CELLVM_TEST_DEVICE_FLAGS=$flag
 	# The core's line comes last: it has handed the queues to the new
 	# process (cellvm run's own "restarted" line comes before it).
-	wait_until 120 "$pid" grep -Eq '^cellvm-core: .*device process restarted' "$tmp/out" ||
-		fail "device flag $flag: no restart seen: $(cat "$tmp/out")"
+	wait_until 120 "$pid" grep -Eq '^cellvm-core: .*device process restarted' "$tmp/err" ||
+		fail "device flag $flag: no restart seen: $(cat "$tmp/out" "$tmp/err")"
 	blk=$(pgrep -P "$pid" -x cellvm-dev-blk) || fail "device flag $flag: no new cellvm-dev-blk"
 	check_proc "restarted cellvm-dev-blk" "$blk" "^$tmp/disk.img\$"
 	stop_vm
-	[ "$st" -eq 0 ] || fail "device flag $flag: VM status $st: $(cat "$tmp/out")"
+	[ "$st" -eq 0 ] || fail "device flag $flag: VM status $st: $(cat "$tmp/out" "$tmp/err")"
 	grep -q 'alive q' "$tmp/out" || fail "device flag $flag: the guest stopped answering"
-	grep -q "ended (status $((128 + 31)))" "$tmp/out" ||
-		fail "device flag $flag: device did not die by SIGSYS: $(cat "$tmp/out")"
-	grep -q "device process restarted" "$tmp/out" ||
-		fail "device flag $flag: the device was not restarted: $(cat "$tmp/out")"
+	grep -q "ended (status $((128 + 31)))" "$tmp/err" ||
+		fail "device flag $flag: device did not die by SIGSYS: $(cat "$tmp/err")"
+	grep -q "device process restarted" "$tmp/err" ||
+		fail "device flag $flag: the device was not restarted: $(cat "$tmp/err")"
 	echo "ok: cellvm-dev-blk killed by SIGSYS (trigger $flag), restarted, VM went on"
 done
 

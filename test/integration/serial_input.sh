@@ -17,7 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT
 mkfifo "$tmp/in"
-timeout 60 "$cellvm" run --kernel "$payload" <"$tmp/in" >"$tmp/out" 2>&1 &
+# The console alone in out: log lines on stderr could split the banner.
+timeout 120 "$cellvm" run --kernel "$payload" <"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 exec 3>"$tmp/in"
 banner=$'irq: banner sent by THR-empty interrupts\n'
@@ -31,6 +32,7 @@ st=$?
 pid=
 out=$(cat "$tmp/out")
 echo "$out"
+cat "$tmp/err"
 [ "$st" -eq 0 ] || fail "status $st, expected 0"
 echo "$out" | grep -q 'irq: banner sent by THR-empty interrupts' || fail "no banner"
 echo "$out" | grep -q 'ping pong q' || fail "input was not echoed"
