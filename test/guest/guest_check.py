@@ -62,6 +62,8 @@ class Vm:
 
     def __init__(self, argv):
         print("+ " + " ".join(argv))
+        self.start = time.monotonic()
+        self.deadline = self.start + BOOT_DEADLINE
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         self.lines = queue.Queue()
@@ -103,6 +105,17 @@ class Vm:
         if st != 0:
             fail(f"cellvm run exited {st}, expected 0 (the guest's cellvm-poweroff)", self.log)
 
+    def outcome(self, name):
+        """Wait for the check's CELLVM-DATA and result lines and the VM's
+        power-off; the check must have passed. Returns the data fields."""
+        data = data_fields(self.wait_line(f"CELLVM-DATA {name}", self.deadline))
+        result = self.wait_line(f"CELLVM-CHECK {name}", self.deadline)
+        self.finish(self.deadline)
+        print(f"guest: {result}; {data}; {time.monotonic() - self.start:.1f} s")
+        if "pass" not in result.split():
+            fail(f"the guest's check failed: {result} {data}", self.log)
+        return data
+
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
@@ -143,9 +156,10 @@ def kill_and_wait(pid, deadline):
         os.close(fd)
 
 
-def boot(args, guest, check_args, extra, deadline_s=BOOT_DEADLINE):
+def boot(args, guest, check_args, extra):
+    # The guest's own limit ends the check before the host's deadline.
     cmdline = ("console=ttyS0 panic=-1 quiet rdinit=/init cellvm.limit=%d %s"
-               % (deadline_s - 30, check_args))
+               % (BOOT_DEADLINE - 30, check_args))
     argv = [f"{args.bin}/cellvm", "run", "--kernel", f"{guest}/vmlinux", "--initrd",
             args.initrd, "--cpus", "1", "--memory", "256M", "--cmdline", cmdline] + extra
     return Vm(argv)
@@ -157,33 +171,26 @@ def check_blk(args, guest, restart):
         img = os.path.join(tmp, "disk.img")
         with open(img, "wb") as f:
             f.truncate(64 << 20)
-        start = time.monotonic()
-        deadline = start + BOOT_DEADLINE
         vm = boot(args, guest,
                   f"cellvm.check=blk cellvm.seed={seed} cellvm.blk_bytes={BLK_BYTES} "
                   f"cellvm.blk_pause={1 if restart else 0}",
                   ["--disk", f"path={img},serial=guest-check"])
         try:
             if restart:
-                vm.wait_line("CELLVM-CHECK-PAUSE blk", deadline)
+                vm.wait_line("CELLVM-CHECK-PAUSE blk", vm.deadline)
                 old = children(vm.proc.pid, "cellvm-dev-blk")
                 if len(old) != 1:
                     fail(f"expected one cellvm-dev-blk child, found {old}", vm.log)
-                kill_and_wait(old[0], deadline)
+                kill_and_wait(old[0], vm.deadline)
                 print(f"killed cellvm-dev-blk {old[0]} halfway; the guest goes on")
                 # The guest writes the second half while the device is down
                 # and being restarted: its requests wait in the ring.
                 vm.send("go\n")
-            data = data_fields(vm.wait_line("CELLVM-DATA blk", deadline))
-            result = vm.wait_line("CELLVM-CHECK blk", deadline)
-            vm.finish(deadline)
+            data = vm.outcome("blk")
         finally:
             vm.kill()
-        print(f"guest: {result}; {data}; {time.monotonic() - start:.1f} s")
         if restart and not any("device process restarted" in line for line in vm.log):
             fail("cellvm run did not report the device restart", vm.log)
-        if "pass" not in result.split():
-            fail(f"the guest's check failed: {result} {data}", vm.log)
         if int(data.get("bytes", 0)) != BLK_BYTES or data.get("mismatches") != "0":
             fail(f"unexpected guest data: {data}", vm.log)
         with open(img, "rb") as f:
@@ -230,22 +237,15 @@ def check_net(args, guest):
     server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    start = time.monotonic()
-    deadline = start + BOOT_DEADLINE
     vm = boot(args, guest,
               f"cellvm.check=net cellvm.host={host} cellvm.port={port} "
               f"ip={guest_ip}::{host}:255.255.255.0::eth0:off",
               ["--net", f"tap={tap},mac=52:54:00:12:34:57"])
     try:
-        data = data_fields(vm.wait_line("CELLVM-DATA net", deadline))
-        result = vm.wait_line("CELLVM-CHECK net", deadline)
-        vm.finish(deadline)
+        data = vm.outcome("net")
     finally:
         vm.kill()
         server.shutdown()
-    print(f"guest: {result}; {data}; {time.monotonic() - start:.1f} s")
-    if "pass" not in result.split():
-        fail(f"the guest's check failed: {result} {data}", vm.log)
     if data.get("bytes") != str(len(blob)) or data.get("crc32") != "%08x" % zlib.crc32(blob):
         fail(f"the guest got other bytes than served: {data}")
     if served != [guest_ip]:
