@@ -10,9 +10,9 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
-#include "broker/disk_opt.h"
-#include "broker/launcher.h"
-#include "broker/net_opt.h"
+#include "launcher/disk_opt.h"
+#include "launcher/launcher.h"
+#include "launcher/net_opt.h"
 
 struct event;
 struct event_base;

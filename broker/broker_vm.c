@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/supervise.h"
+#include "launcher/supervise.h"
 #include "common/fdutil.h"
 #include "common/gmem.h"
 #include "common/log.h"

@@ -19,7 +19,7 @@ done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-dirs="vmm-core dev-procs proto broker sandbox common test bench"
+dirs="vmm-core dev-procs proto launcher broker cli cellctl sandbox common test bench"
 cf=${CLANG_FORMAT:-clang-format}
 command -v "$cf" >/dev/null || { echo "check-format: $cf not found (scripts/install-deps.sh)" >&2; exit 2; }
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/launcher.h"
+#include "launcher/launcher.h"
 #include "common/gmem.h"
 #include "dev-procs/common/devproc.h"
 #include "dev-procs/common/virtq.h"

@@ -21,8 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "broker/disk_opt.h"
-#include "broker/net_opt.h"
+#include "launcher/disk_opt.h"
+#include "launcher/net_opt.h"
 
 /* ---- parsing ---- */
 

@@ -1,7 +1,7 @@
 /* Console relay for cellvm run: guest serial output to stdout, terminal input
  * to the guest, until the core exits. Runs in the launcher process. */
 #pragma once
-#include "broker/launcher.h"
+#include "launcher/launcher.h"
 
 struct supervisor;
 

@@ -1,5 +1,5 @@
 /* Device supervision; see supervise.h. */
-#include "broker/supervise.h"
+#include "launcher/supervise.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
 /* --disk parsing and image opening; see disk_opt.h. */
-#include "broker/disk_opt.h"
+#include "launcher/disk_opt.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * sealed guest-RAM memfd, starts device processes and cellvm-core with
  * fork+exec (only the channel inherited), and hands them their resources.
  * Messages from children are untrusted: anything unexpected ends that child. */
-#include "broker/launcher.h"
+#include "launcher/launcher.h"
 
 #include <errno.h>
 #include <fcntl.h>

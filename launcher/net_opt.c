@@ -2,7 +2,7 @@
  * run, later cellvm-broker). The option string is user input: every value is
  * checked and quoted back sanitised. Kernel answers about an existing
  * interface are trusted. */
-#include "broker/net_opt.h"
+#include "launcher/net_opt.h"
 
 #include <assert.h>
 #include <errno.h>

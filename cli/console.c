@@ -1,6 +1,6 @@
 /* Console relay; see console.h. On a terminal, input is raw (so ^C reaches the
  * guest) and Ctrl-A x ends the VM, as in other VMMs. */
-#include "broker/console.h"
+#include "cli/console.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -11,7 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "broker/supervise.h"
+#include "launcher/supervise.h"
 #include "common/fdutil.h"
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */

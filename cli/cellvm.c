@@ -11,11 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/console.h"
-#include "broker/disk_opt.h"
-#include "broker/launcher.h"
-#include "broker/net_opt.h"
-#include "broker/supervise.h"
+#include "cli/console.h"
+#include "launcher/disk_opt.h"
+#include "launcher/launcher.h"
+#include "launcher/net_opt.h"
+#include "launcher/supervise.h"
 #include "common/gmem.h"
 #include "dev-procs/common/devproc.h"
 #include "common/log.h"

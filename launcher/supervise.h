@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/launcher.h"
+#include "launcher/launcher.h"
 
 #define SUPERVISE_MAX_RESTARTS	 8   /* in a row, then the device stays down */
 #define SUPERVISE_BACKOFF_MIN_MS 100 /* doubled per restart in a row */
