@@ -22,6 +22,7 @@
 #include "broker/broker.h"
 #include "common/fdutil.h"
 #include "common/gmem.h"
+#include "launcher/net_tap.h"
 
 struct launcher_worker {
 	struct broker *b;
@@ -83,7 +84,7 @@ static enum api_err launch_open_tap(struct launch_job *j, size_t k)
 	int r;
 
 	launch_net_copy(n, &j->vm->def.nets[k].opt);
-	r = net_opt_open(n, why, sizeof(why));
+	r = net_tap_open_opt(n, why, sizeof(why));
 	if (r < 0) {
 		snprintf(j->err, sizeof(j->err), "nets[%zu]: %s", k, why);
 		/* A tap that cannot be had (in use, not a tap) is the client's
@@ -119,7 +120,7 @@ static enum api_err launch_devices(struct launch_job *j)
 static void launch_nets_close(struct launch_job *j)
 {
 	for (size_t k = 0; k < j->nnets; k++)
-		net_opt_close(&j->nets[k]);
+		net_tap_close_opt(&j->nets[k]);
 	j->nnets = 0;
 }
 
@@ -318,7 +319,7 @@ static int launch_dup_taps(struct launch_job *j)
 		if (n->fds[q] < 0) {
 			int r = -errno;
 			n->nfds = q;
-			net_opt_close(n);
+			net_tap_close_opt(n);
 			return r;
 		}
 	}
@@ -364,7 +365,7 @@ int launch_submit(struct broker *b, struct launch_job *j)
 void launch_taps_close(struct vm *vm)
 {
 	for (size_t k = 0; k < vm->ntaps; k++)
-		net_opt_close(&vm->taps[k]);
+		net_tap_close_opt(&vm->taps[k]);
 	vm->ntaps = 0;
 }
 

@@ -15,6 +15,7 @@
 #include "launcher/disk_opt.h"
 #include "launcher/launcher.h"
 #include "launcher/net_opt.h"
+#include "launcher/net_tap.h"
 #include "launcher/supervise.h"
 #include "common/gmem.h"
 #include "dev-procs/common/devproc.h"
@@ -193,7 +194,7 @@ static int run_open_device(struct run_devices *rd, size_t i)
 		return VM_EXIT_ERROR;
 	}
 	rd->stats_fd[i] = r;
-	r = is_disk ? disk_opt_open(d, err, sizeof(err)) : net_opt_open(n, err, sizeof(err));
+	r = is_disk ? disk_opt_open(d, err, sizeof(err)) : net_tap_open_opt(n, err, sizeof(err));
 	if (r < 0) {
 		log_err("%s: %s", is_disk ? "--disk" : "--net", err);
 		/* A tap the user named that cannot be had is bad input; a
@@ -232,7 +233,7 @@ static void run_close_device(struct run_devices *rd, size_t i)
 	if (i < rd->ndisks)
 		disk_opt_close(&rd->disks[i]);
 	else
-		net_opt_close(&rd->nets[i - rd->ndisks]);
+		net_tap_close_opt(&rd->nets[i - rd->ndisks]);
 }
 
 /* Start device i's process over its open image or tap. Returns 0 or -errno

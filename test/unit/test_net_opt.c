@@ -23,6 +23,7 @@
 
 #include "launcher/disk_opt.h"
 #include "launcher/net_opt.h"
+#include "launcher/net_tap.h"
 
 /* ---- parsing ---- */
 
@@ -405,7 +406,7 @@ static void test_tap_create(void **state)
 
 	(void)state;
 	assert_int_equal(if_nametoindex("cvt0"), 0);
-	assert_int_equal(net_opt_open_tap("cvt0", 1, 9000, fds, &created, err, sizeof(err)), 0);
+	assert_int_equal(net_tap_open("cvt0", 1, 9000, fds, &created, err, sizeof(err)), 0);
 	assert_true(created);
 	assert_true(if_nametoindex("cvt0") != 0);
 	assert_true(if_flags("cvt0") & IFF_UP);
@@ -417,11 +418,11 @@ static void test_tap_create(void **state)
 
 	/* One queue, in use: a second VM on it is refused. */
 	int again[1];
-	assert_int_equal(net_opt_open_tap("cvt0", 1, 0, again, &created, err, sizeof(err)), -EBUSY);
+	assert_int_equal(net_tap_open("cvt0", 1, 0, again, &created, err, sizeof(err)), -EBUSY);
 	assert_non_null(strstr(err, "in use"));
 	/* Single-queue, asked for two. */
 	int two[2];
-	assert_int_equal(net_opt_open_tap("cvt0", 2, 0, two, &created, err, sizeof(err)), -EINVAL);
+	assert_int_equal(net_tap_open("cvt0", 2, 0, two, &created, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "is not multi-queue"));
 
 	/* Not persistent: it goes with its fd. */
@@ -429,7 +430,7 @@ static void test_tap_create(void **state)
 	assert_int_equal(if_nametoindex("cvt0"), 0);
 
 	/* The largest virtio MTU is more than a tap takes: the tap gets its most. */
-	assert_int_equal(net_opt_open_tap("cvt0", 1, 65535, fds, &created, err, sizeof(err)), 0);
+	assert_int_equal(net_tap_open("cvt0", 1, 65535, fds, &created, err, sizeof(err)), 0);
 	assert_int_equal(if_mtu("cvt0"), NET_OPT_TAP_MAX_MTU);
 	close(fds[0]);
 }
@@ -442,8 +443,7 @@ static void test_tap_multiqueue(void **state)
 
 	(void)state;
 	assert_int_equal(
-		net_opt_open_tap("cvt-mq", NET_OPT_MAX_QUEUES, 0, fds, &created, err, sizeof(err)),
-		0);
+		net_tap_open("cvt-mq", NET_OPT_MAX_QUEUES, 0, fds, &created, err, sizeof(err)), 0);
 	assert_true(created);
 	assert_true(if_flags("cvt-mq") & IFF_UP);
 	assert_int_equal(if_mtu("cvt-mq"), 1500);
@@ -454,8 +454,7 @@ static void test_tap_multiqueue(void **state)
 	}
 	/* Multi-queue, asked for one queue. */
 	int one[1];
-	assert_int_equal(net_opt_open_tap("cvt-mq", 1, 0, one, &created, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(net_tap_open("cvt-mq", 1, 0, one, &created, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "is multi-queue; queues=1 needs one that is not"));
 	close_all(fds, NET_OPT_MAX_QUEUES);
 	assert_int_equal(if_nametoindex("cvt-mq"), 0);
@@ -471,7 +470,7 @@ static void test_tap_existing(void **state)
 	(void)state;
 	/* A persistent tap the user made (and left down, at its MTU): used as is. */
 	make_persistent("cvt-p", tap);
-	assert_int_equal(net_opt_open_tap("cvt-p", 1, 9000, fds, &created, err, sizeof(err)), 0);
+	assert_int_equal(net_tap_open("cvt-p", 1, 9000, fds, &created, err, sizeof(err)), 0);
 	assert_false(created);
 	assert_false(if_flags("cvt-p") & IFF_UP);
 	assert_int_equal(if_mtu("cvt-p"), 1500);
@@ -481,28 +480,27 @@ static void test_tap_existing(void **state)
 
 	/* A persistent multi-queue tap takes several queues. */
 	make_persistent("cvt-pm", tap | IFF_MULTI_QUEUE);
-	assert_int_equal(net_opt_open_tap("cvt-pm", 3, 0, fds, &created, err, sizeof(err)), 0);
+	assert_int_equal(net_tap_open("cvt-pm", 3, 0, fds, &created, err, sizeof(err)), 0);
 	assert_false(created);
 	close_all(fds, 3);
 	remove_persistent("cvt-pm", tap | IFF_MULTI_QUEUE);
 
 	/* A tun is not a tap. */
 	make_persistent("cvt-tun", IFF_TUN | IFF_NO_PI);
-	assert_int_equal(net_opt_open_tap("cvt-tun", 1, 0, fds, &created, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(net_tap_open("cvt-tun", 1, 0, fds, &created, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "is a tun (IP), not a tap"));
 	remove_persistent("cvt-tun", IFF_TUN | IFF_NO_PI);
 
 	/* Nor is the loopback device. */
-	assert_int_equal(net_opt_open_tap("lo", 1, 0, fds, &created, err, sizeof(err)), -EINVAL);
+	assert_int_equal(net_tap_open("lo", 1, 0, fds, &created, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "tap=lo: the interface exists and is not a tap");
-	assert_int_equal(net_opt_open_tap("lo", 2, 0, fds, &created, err, sizeof(err)), -EINVAL);
+	assert_int_equal(net_tap_open("lo", 2, 0, fds, &created, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "is not a tap"));
 
 	/* Names the kernel would not take never reach it. */
-	assert_int_equal(net_opt_open_tap("tap%d", 1, 0, fds, &created, err, sizeof(err)), -EINVAL);
-	assert_int_equal(net_opt_open_tap("a", 0, 0, fds, &created, err, sizeof(err)), -EINVAL);
-	assert_int_equal(net_opt_open_tap("a", 9, 0, fds, &created, err, sizeof(err)), -EINVAL);
+	assert_int_equal(net_tap_open("tap%d", 1, 0, fds, &created, err, sizeof(err)), -EINVAL);
+	assert_int_equal(net_tap_open("a", 0, 0, fds, &created, err, sizeof(err)), -EINVAL);
+	assert_int_equal(net_tap_open("a", 9, 0, fds, &created, err, sizeof(err)), -EINVAL);
 }
 
 static void test_net_opt_open(void **state)
@@ -514,7 +512,7 @@ static void test_net_opt_open(void **state)
 	assert_int_equal(net_opt_parse("tap=cvt-o,queues=2,mtu=4000,rate=1M,burst=64K,pps=1000", &n,
 				       err, sizeof(err)),
 			 0);
-	assert_int_equal(net_opt_open(&n, err, sizeof(err)), 0);
+	assert_int_equal(net_tap_open_opt(&n, err, sizeof(err)), 0);
 	assert_int_equal(n.nfds, 2);
 	assert_true(n.created);
 	assert_int_equal(n.mac[0] & 3, 2);
@@ -536,21 +534,21 @@ static void test_net_opt_open(void **state)
 	assert_int_equal(u->queue_pairs, 2);
 	assert_memory_equal(u->mac.data, n.mac, 6);
 	cellvm__device__net_config__free_unpacked(u, NULL);
-	net_opt_close(&n);
-	net_opt_close(&n); /* idempotent */
+	net_tap_close_opt(&n);
+	net_tap_close_opt(&n); /* idempotent */
 	assert_int_equal(n.nfds, 0);
 	assert_int_equal(if_nametoindex("cvt-o"), 0);
 
 	/* A given MAC is kept. */
 	assert_int_equal(net_opt_parse("tap=cvt-o,mac=52:54:00:12:34:56", &n, err, sizeof(err)), 0);
-	assert_int_equal(net_opt_open(&n, err, sizeof(err)), 0);
+	assert_int_equal(net_tap_open_opt(&n, err, sizeof(err)), 0);
 	assert_memory_equal(n.mac, ((uint8_t[]){0x52, 0x54, 0, 0x12, 0x34, 0x56}), 6);
-	net_opt_close(&n);
+	net_tap_close_opt(&n);
 	/* A failed open leaves nothing open. */
 	assert_int_equal(net_opt_parse("tap=lo", &n, err, sizeof(err)), 0);
-	assert_int_equal(net_opt_open(&n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(net_tap_open_opt(&n, err, sizeof(err)), -EINVAL);
 	assert_int_equal(n.nfds, 0);
-	net_opt_close(&n);
+	net_tap_close_opt(&n);
 }
 
 static int run_tap_tests(void)
