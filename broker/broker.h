@@ -1,8 +1,10 @@
 /* cellvm-broker: the shared context of the host service. One libevent loop,
- * one process, the only privileged one: the VM registry (broker_vm.c), VM
- * definitions (broker_vmdef.c), their persistence (broker_state.c), tenants and
- * quotas (broker_tenant.c) and the REST API (broker_api_rest.c). Everything a
- * client sends is untrusted and is checked where it enters (the API files). */
+ * one process, the only privileged one: the VM registry (broker_vm.c), the
+ * supervision of VM processes (broker_supervise.c), console logs
+ * (broker_console.c), VM definitions (broker_vmdef.c), their persistence
+ * (broker_state.c), tenants and quotas (broker_tenant.c) and the REST and RPC
+ * APIs (broker_api_*.c). Everything a client sends is untrusted and is checked
+ * where it enters (the API files). */
 #pragma once
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -20,6 +22,7 @@ struct evbuffer;
 struct rest;
 struct rpc;
 struct launcher_worker;
+struct launch_job;
 
 #define BROKER_DEFAULT_API_SOCKET "/run/cellvm/api.sock"
 #define BROKER_DEFAULT_RPC_SOCKET "/run/cellvm/rpc.sock"
@@ -246,13 +249,9 @@ enum api_err vm_reboot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *er
 enum api_err vm_pause(struct vm *vm, char *err, size_t errlen);
 enum api_err vm_resume(struct vm *vm, char *err, size_t errlen);
 enum api_err vm_power_off(struct vm *vm, char *err, size_t errlen);
-enum api_err vm_console_input(struct vm *vm, const void *buf, size_t len, char *err, size_t errlen);
 /* New JSON objects (the caller puts them): what clients see of a VM. */
 json_object *vm_info_json(const struct vm *vm);
 json_object *vm_counters_json(const struct vm *vm);
-/* Copy the console log from byte offset *pos (absolute) into out; advances *pos.
- * Bytes that fell out of the ring are skipped. */
-void vm_console_read(const struct vm *vm, uint64_t *pos, struct evbuffer *out);
 /* Power off every VM (broker exit) and free the registry; with restore, the
  * ones that ran are marked to be booted again at the next start. */
 void vm_registry_free(struct broker *b, bool restore);
@@ -261,6 +260,39 @@ void vm_registry_restore(struct broker *b);
 /* Add a VM loaded from the state directory (not running). */
 struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct vm_def *def,
 			   uint64_t created_us);
+
+/* For broker_supervise.c and broker_console.c: the VM's tenant; tell both
+ * APIs' subscribers about vm; change its state (saved, and told); tear down a
+ * VM whose core has exited or was killed, reaping everything (returns the
+ * core's exit status: enum vm_exit, or 128+signal). */
+struct tenant *broker_vm_tenant(const struct vm *vm);
+void broker_vm_event(struct broker *b, const struct vm *vm, const char *what, const char *detail);
+void broker_vm_set_state(struct vm *vm, enum vm_state s, const char *detail);
+int broker_vm_teardown(struct vm *vm);
+
+/* ---- supervision of a running VM's processes (broker_supervise.c) ---- */
+
+/* Watch the core's and the devices' pidfds (events in vm). Returns 0 or
+ * -ENOMEM; the caller tears the VM down then. */
+int broker_supervise_watch(struct vm *vm);
+/* In the loop: install a device restart the launcher thread finished, or
+ * try again later; frees the job. */
+void broker_supervise_restart_finish(struct launch_job *j);
+
+/* ---- the serial console (broker_console.c) ---- */
+
+/* Watch the core's console stream (an event in vm). Returns 0 or -ENOMEM. */
+int broker_console_watch(struct vm *vm);
+/* Move what the guest wrote into the log, at most rounds reads (0: until the
+ * stream is empty), and tell the followers. */
+void broker_console_drain(struct vm *vm, unsigned rounds);
+/* Tell both APIs' console followers about new bytes; vm_gone ends their streams. */
+void broker_console_notify(struct broker *b, const struct vm *vm, bool vm_gone);
+/* Copy the console log from byte offset *pos (absolute) into out; advances *pos.
+ * Bytes that fell out of the ring are skipped. */
+void broker_console_read(const struct vm *vm, uint64_t *pos, struct evbuffer *out);
+enum api_err broker_console_input(struct vm *vm, const void *buf, size_t len, char *err,
+				  size_t errlen);
 
 /* ---- starting processes off the loop (broker_launch.c) ---- */
 

@@ -290,7 +290,7 @@ static void rest_console_in(struct rest_call *c, struct vm *vm)
 		return;
 	}
 	evbuffer_copyout(in, buf, len);
-	e = vm_console_input(vm, buf, len, err, sizeof(err));
+	e = broker_console_input(vm, buf, len, err, sizeof(err));
 	rest_log(c, "console-input", vm, e);
 	if (e != API_OK) {
 		rest_reply_api_err(c->req, e, err);

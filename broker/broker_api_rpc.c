@@ -3,8 +3,9 @@
  * Runs in the broker's loop; tenants from SO_PEERCRED at accept.
  * UNTRUSTED(client): every datagram. Framing (proto/channel.c) refuses
  * undecodable bytes and fds; unknown fields are refused here; definitions go
- * through the same checks as REST (they are turned into the REST JSON). A
- * client that breaks the protocol or does not read its replies is dropped. */
+ * through the same checks as REST (broker_rpc_json.c turns them into the REST
+ * JSON). A client that breaks the protocol or does not read its replies is
+ * dropped. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -16,6 +17,7 @@
 
 #include "api.pb-c.h"
 #include "broker/broker.h"
+#include "broker/broker_rpc_json.h"
 #include "common/log.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
@@ -97,90 +99,6 @@ static bool rpc_ok(struct rpc_client *c)
 	return rpc_send(c, &m);
 }
 
-static const char *rpc_jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !v)
-		return "";
-	return json_object_get_string(v);
-}
-
-static int64_t rpc_jint(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_int64(v) : 0;
-}
-
-/* The VmInfo of vm, from the REST JSON (one source for both APIs). Strings
- * point into *ret_json, which the caller puts after sending. */
-struct rpc_info {
-	Cellvm__Api__VmInfo info;
-	Cellvm__Api__VmDefinition def;
-	Cellvm__Api__DeviceInfo devs[DISK_MAX], *pdevs[DISK_MAX];
-	char *disks[DISK_MAX];
-	char diskbuf[DISK_MAX][PATH_MAX + 64];
-	Cellvm__Api__NetDefinition nets[BROKER_NET_MAX], *pnets[BROKER_NET_MAX];
-	json_object *json;
-};
-
-static void rpc_info_fill(struct rpc_info *ri, const struct vm *vm)
-{
-	json_object *o = vm_info_json(vm), *devs;
-
-	ri->json = o;
-	cellvm__api__vm_info__init(&ri->info);
-	cellvm__api__vm_definition__init(&ri->def);
-	ri->info.id = (char *)rpc_jstr(o, "id");
-	ri->info.name = (char *)rpc_jstr(o, "name");
-	ri->info.tenant = (char *)rpc_jstr(o, "tenant");
-	ri->info.state = (char *)rpc_jstr(o, "state");
-	ri->info.input_backend = (char *)rpc_jstr(o, "input_backend");
-	ri->info.created_at = (uint64_t)rpc_jint(o, "created_at");
-	ri->info.boots = (uint32_t)rpc_jint(o, "boots");
-	ri->info.last_exit = (char *)rpc_jstr(o, "last_exit");
-	ri->info.core_pid = (int32_t)rpc_jint(o, "core_pid");
-	if (json_object_object_get_ex(o, "devices", &devs))
-		for (size_t i = 0; i < json_object_array_length(devs) && i < DISK_MAX; i++) {
-			json_object *d = json_object_array_get_idx(devs, i), *run;
-			cellvm__api__device_info__init(&ri->devs[i]);
-			ri->devs[i].kind = (char *)rpc_jstr(d, "kind");
-			ri->devs[i].running = json_object_object_get_ex(d, "running", &run) &&
-					      json_object_get_boolean(run);
-			ri->devs[i].pid = (int32_t)rpc_jint(d, "pid");
-			ri->pdevs[i] = &ri->devs[i];
-			ri->info.n_devices = i + 1;
-		}
-	ri->info.devices = ri->pdevs;
-	ri->def.name = (char *)vm->def.name;
-	ri->def.cpus = vm->def.cpus;
-	ri->def.memory_bytes = vm->def.memory;
-	ri->def.kernel = (char *)vm->def.kernel;
-	ri->def.initrd = (char *)vm->def.initrd;
-	ri->def.cmdline = (char *)vm->def.cmdline;
-	ri->def.input_backend = (char *)vm->def.input;
-	for (size_t i = 0; i < vm->def.ndisks; i++) {
-		const struct disk_opt *d = &vm->def.disks[i];
-		snprintf(ri->diskbuf[i], sizeof(ri->diskbuf[i]), "path=%s%s%s%s%s,queues=%u",
-			 d->path, d->readonly ? ",readonly=on" : "", d->direct ? ",direct=on" : "",
-			 d->serial[0] ? ",serial=" : "", d->serial, d->queues);
-		ri->disks[i] = ri->diskbuf[i];
-	}
-	ri->def.n_disks = vm->def.ndisks;
-	ri->def.disks = ri->disks;
-	for (size_t i = 0; i < vm->def.nnets; i++) {
-		cellvm__api__net_definition__init(&ri->nets[i]);
-		ri->nets[i].tap = (char *)vm->def.nets[i].tap;
-		ri->nets[i].mac = (char *)vm->def.nets[i].mac;
-		ri->nets[i].queues = vm->def.nets[i].queues;
-		ri->pnets[i] = &ri->nets[i];
-	}
-	ri->def.n_nets = vm->def.nnets;
-	ri->def.nets = ri->pnets;
-	ri->info.definition = &ri->def;
-}
-
 static void rpc_send_info(struct rpc_client *c, const struct vm *vm)
 {
 	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
@@ -190,7 +108,7 @@ static void rpc_send_info(struct rpc_client *c, const struct vm *vm)
 		rpc_error(c, API_INTERNAL, "out of memory");
 		return;
 	}
-	rpc_info_fill(ri, vm);
+	broker_rpc_json_fill_info(ri, vm);
 	m.msg_case = CELLVM__API__RESPONSE__MSG_INFO;
 	m.info = &ri->info;
 	rpc_send(c, &m);
@@ -216,7 +134,7 @@ static void rpc_list(struct rpc_client *c)
 		ris[n] = calloc(1, sizeof(**ris));
 		if (!ris[n])
 			goto out;
-		rpc_info_fill(ris[n], vm);
+		broker_rpc_json_fill_info(ris[n], vm);
 		infos[n] = &ris[n]->info;
 		n++;
 	}
@@ -241,83 +159,13 @@ out:
 static void rpc_counters(struct rpc_client *c, const struct vm *vm)
 {
 	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
-	Cellvm__Api__CountersReply cr = CELLVM__API__COUNTERS_REPLY__INIT;
-	Cellvm__Api__DeviceCounters dc[DISK_MAX], *pdc[DISK_MAX];
-	json_object *o = vm_counters_json(vm), *devs;
+	struct rpc_counters_info rc;
 
-	cr.boots = (uint32_t)rpc_jint(o, "boots");
-	cr.console_bytes = (uint64_t)rpc_jint(o, "console_bytes");
-	if (json_object_object_get_ex(o, "devices", &devs))
-		for (size_t i = 0; i < json_object_array_length(devs) && i < DISK_MAX; i++) {
-			json_object *d = json_object_array_get_idx(devs, i);
-			cellvm__api__device_counters__init(&dc[i]);
-			dc[i].index = (uint32_t)i;
-			dc[i].kind = (char *)rpc_jstr(d, "kind");
-			dc[i].state = (char *)rpc_jstr(d, "state");
-			dc[i].restarts = (uint32_t)rpc_jint(d, "restarts");
-			dc[i].host_read_bytes = (uint64_t)rpc_jint(d, "host_read_bytes");
-			dc[i].host_write_bytes = (uint64_t)rpc_jint(d, "host_write_bytes");
-			dc[i].requests = (uint64_t)rpc_jint(d, "requests");
-			dc[i].bytes_in = (uint64_t)rpc_jint(d, "bytes_in");
-			dc[i].bytes_out = (uint64_t)rpc_jint(d, "bytes_out");
-			dc[i].errors = (uint64_t)rpc_jint(d, "errors");
-			pdc[i] = &dc[i];
-			cr.n_devices = i + 1;
-		}
-	cr.devices = pdc;
+	broker_rpc_json_fill_counters(&rc, vm);
 	m.msg_case = CELLVM__API__RESPONSE__MSG_COUNTERS;
-	m.counters = &cr;
+	m.counters = &rc.reply;
 	rpc_send(c, &m);
-	json_object_put(o);
-}
-
-/* UNTRUSTED(client): the definition becomes the REST JSON body and goes
- * through vmdef_from_json, like a POST /vm.create. */
-static json_object *rpc_def_json(const Cellvm__Api__VmDefinition *d)
-{
-	json_object *o = json_object_new_object();
-
-	if (d->name && *d->name)
-		json_object_object_add(o, "name", json_object_new_string(d->name));
-	if (d->cpus)
-		json_object_object_add(o, "cpus", json_object_new_int64(d->cpus));
-	if (d->memory_bytes)
-		json_object_object_add(o, "memory",
-				       json_object_new_int64(d->memory_bytes > INT64_MAX
-								     ? INT64_MAX
-								     : (int64_t)d->memory_bytes));
-	json_object_object_add(o, "kernel", json_object_new_string(d->kernel ? d->kernel : ""));
-	if (d->initrd && *d->initrd)
-		json_object_object_add(o, "initrd", json_object_new_string(d->initrd));
-	if (d->cmdline && *d->cmdline)
-		json_object_object_add(o, "cmdline", json_object_new_string(d->cmdline));
-	if (d->n_disks) {
-		json_object *a = json_object_new_array();
-		for (size_t i = 0; i < d->n_disks; i++)
-			json_object_array_add(a, json_object_new_string(d->disks[i]));
-		json_object_object_add(o, "disks", a);
-	}
-	if (d->n_nets) {
-		json_object *a = json_object_new_array();
-		for (size_t i = 0; i < d->n_nets; i++) {
-			json_object *n = json_object_new_object();
-			json_object_object_add(n, "tap", json_object_new_string(d->nets[i]->tap));
-			if (d->nets[i]->mac && *d->nets[i]->mac)
-				json_object_object_add(n, "mac",
-						       json_object_new_string(d->nets[i]->mac));
-			if (d->nets[i]->queues)
-				json_object_object_add(n, "queues",
-						       json_object_new_int64(d->nets[i]->queues));
-			json_object_array_add(a, n);
-		}
-		json_object_object_add(o, "nets", a);
-	}
-	if (d->input_backend && *d->input_backend) {
-		json_object *in = json_object_new_object();
-		json_object_object_add(in, "backend", json_object_new_string(d->input_backend));
-		json_object_object_add(o, "input_config", in);
-	}
-	return o;
+	json_object_put(rc.json);
 }
 
 static void rpc_log(struct rpc_client *c, const char *what, const char *vm_id, enum api_err e)
@@ -340,7 +188,7 @@ static void rpc_create(struct rpc_client *c, const Cellvm__Api__Create *cr)
 		snprintf(err, sizeof(err), "definition is required");
 		goto fail;
 	}
-	o = rpc_def_json(cr->definition);
+	o = broker_rpc_json_create_body(cr->definition);
 	if (vmdef_from_json(o, c->tenant, &def, err, sizeof(err)) < 0) {
 		json_object_put(o);
 		goto fail;
@@ -446,7 +294,7 @@ static void rpc_console(struct rpc_client *c, const Cellvm__Api__Console *cs)
 	c->pos = 0;
 	snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
 	buf = evbuffer_new();
-	vm_console_read(vm, &c->pos, buf);
+	broker_console_read(vm, &c->pos, buf);
 	/* The log so far, in chunks; then, when following, whatever comes. */
 	do {
 		Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
@@ -528,8 +376,9 @@ static void rpc_handle(struct rpc_client *c, Cellvm__Api__Request *q, uint32_t w
 			enum api_err e = API_INVALID_ARGUMENT;
 			snprintf(err, sizeof(err), "console input: 1 to 4096 bytes");
 			if (q->console_input->data.len >= 1 && q->console_input->data.len <= 4096)
-				e = vm_console_input(vm, q->console_input->data.data,
-						     q->console_input->data.len, err, sizeof(err));
+				e = broker_console_input(vm, q->console_input->data.data,
+							 q->console_input->data.len, err,
+							 sizeof(err));
 			rpc_log(c, "console-input", vm->id, e);
 			if (e == API_OK)
 				rpc_ok(c);
@@ -701,7 +550,7 @@ void rpc_console_update(struct broker *b, const struct vm *vm, bool vm_gone)
 		if (c->stream != RPC_CONSOLE || strcmp(c->vm_id, vm->id) != 0)
 			continue;
 		buf = evbuffer_new();
-		vm_console_read(vm, &c->pos, buf);
+		broker_console_read(vm, &c->pos, buf);
 		while (!c->dead && (evbuffer_get_length(buf) || vm_gone)) {
 			Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
 			Cellvm__Api__ConsoleData d = CELLVM__API__CONSOLE_DATA__INIT;

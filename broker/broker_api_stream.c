@@ -100,7 +100,7 @@ void rest_stream_console(struct rest_call *c, struct vm *vm, bool follow)
 	struct stream *s;
 	uint64_t pos = 0;
 
-	vm_console_read(vm, &pos, out);
+	broker_console_read(vm, &pos, out);
 	if (!follow) {
 		evhttp_add_header(evhttp_request_get_output_headers(c->req), "Content-Type",
 				  "text/plain; charset=utf-8");
@@ -173,7 +173,7 @@ void rest_console_update(struct broker *b, const struct vm *vm, bool vm_gone)
 		if (s->kind != STREAM_CONSOLE || strcmp(s->vm_id, vm->id) != 0)
 			continue;
 		out = evbuffer_new();
-		vm_console_read(vm, &s->pos, out);
+		broker_console_read(vm, &s->pos, out);
 		if (!evbuffer_get_length(out) || stream_send(s, out)) {
 			if (vm_gone)
 				stream_end(s, false);

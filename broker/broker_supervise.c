@@ -1,0 +1,212 @@
+/* Supervision of a running VM's processes in cellvm-broker: pidfd events for
+ * the core and each device process. A guest reboot boots the VM again (unless
+ * it loops); a device process that dies is restarted with back-off through the
+ * launcher thread and handed to the core, or given up on after too many
+ * restarts in a row. Runs in the broker's loop; only the children's exit
+ * statuses are read here. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/log.h"
+#include "launcher/supervise.h"
+#include "proto/vm_exit.h"
+
+static void broker_supervise_on_core_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm *vm = arg;
+	uint64_t now = broker_now();
+	char err[256];
+	int status;
+
+	status = broker_vm_teardown(vm);
+	log_info("vm %s (tenant %s): %s", vm->id, broker_vm_tenant(vm)->name, vm->last_exit);
+	if (status != VM_EXIT_REBOOT || vm->b->shutting_down) {
+		broker_vm_set_state(vm, VM_STATE_STOPPED, vm->last_exit);
+		return;
+	}
+	/* The guest rebooted: boot it again, like a machine does, unless it loops. */
+	if (now - vm->reboot_window_start > BROKER_REBOOT_WINDOW) {
+		vm->reboot_window_start = now;
+		vm->reboots_in_window = 0;
+	}
+	if (++vm->reboots_in_window > BROKER_REBOOT_LIMIT) {
+		snprintf(vm->last_exit, sizeof(vm->last_exit),
+			 "stopped: more than %d guest reboots in %d s", BROKER_REBOOT_LIMIT,
+			 BROKER_REBOOT_WINDOW);
+		broker_vm_set_state(vm, VM_STATE_STOPPED, vm->last_exit);
+		return;
+	}
+	vm->state = VM_STATE_STOPPED;
+	broker_vm_event(vm->b, vm, "rebooting", NULL);
+	if (vm_boot(vm, NULL, NULL, err, sizeof(err)) != API_OK) {
+		log_warn("vm %s: boot after guest reboot failed: %s", vm->id, err);
+		broker_vm_set_state(vm, VM_STATE_STOPPED, err);
+	}
+}
+
+/* Back-off timer: hand the restart to the launcher thread. */
+static void broker_supervise_on_restart_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm_device *d = arg;
+	struct vm *vm = d->vm;
+	struct launch_job *j;
+
+	(void)fd;
+	(void)what;
+	if (vm->state != VM_STATE_RUNNING && vm->state != VM_STATE_PAUSED)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		goto retry;
+	*j = (struct launch_job){.vm = vm,
+				 .restart_dev = (int)d->def_index,
+				 .boot = vm->boots,
+				 .prev = vm->state,
+				 .mem_fd = fcntl(vm->mem_fd, F_DUPFD_CLOEXEC, 3)};
+	j->stats_fd[d->def_index] = vm->stats_fd[d->def_index];
+	if (j->mem_fd < 0 || launch_submit(vm->b, j) < 0) {
+		if (j->mem_fd >= 0)
+			close(j->mem_fd);
+		free(j);
+		goto retry;
+	}
+	vm->dev_jobs++;
+	return;
+retry:
+	log_warn("vm %s: device %zu: cannot start its restart now, trying again", vm->id,
+		 d->def_index);
+	{
+		struct timeval tv = {.tv_sec = 1};
+		evtimer_add(d->restart_ev, &tv);
+	}
+}
+
+/* The device process died: restart it with back-off (the core keeps the
+ * guest's view meanwhile, and the new process takes over the queues), or
+ * give up after too many in a row and let the core tell the guest. */
+static void broker_supervise_device_died(struct vm_device *d)
+{
+	struct vm *vm = d->vm;
+	int64_t delay_ms;
+	char detail[128];
+
+	/* The same policy as cellvm run's (supervise.c). */
+	delay_ms = supervise_next_restart(&d->in_a_row, (broker_now() - d->started) * 1000);
+	if (delay_ms < 0) {
+		d->gone = true;
+		snprintf(detail, sizeof(detail),
+			 "device %zu (%s): %u restarts in a row, giving up (the guest sees "
+			 "DEVICE_NEEDS_RESET)",
+			 d->def_index, d->kind, d->in_a_row);
+		log_err("vm %s: %s", vm->id, detail);
+		(void)launcher_core_device_gone(&vm->core, (uint32_t)d->def_index);
+		broker_vm_event(vm->b, vm, "device-failed", detail);
+		return;
+	}
+	if (!d->restart_ev)
+		d->restart_ev = evtimer_new(vm->b->base, broker_supervise_on_restart_timer, d);
+	if (!d->restart_ev) {
+		d->gone = true;
+		(void)launcher_core_device_gone(&vm->core, (uint32_t)d->def_index);
+		return;
+	}
+	{
+		struct timeval tv = {.tv_sec = (time_t)(delay_ms / 1000),
+				     .tv_usec = (suseconds_t)(delay_ms % 1000) * 1000};
+		evtimer_add(d->restart_ev, &tv);
+	}
+}
+
+static void broker_supervise_on_device_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm_device *d = arg;
+	char detail[96];
+
+	(void)fd;
+	(void)what;
+	event_free(d->ev);
+	d->ev = NULL;
+	d->last_status = launcher_stop_device(&d->proc, SIGKILL);
+	d->running = false;
+	/* Status 0: its core link closed, the VM is ending; the core's own
+	 * exit event tears the VM down. */
+	if (d->last_status == 0)
+		return;
+	snprintf(detail, sizeof(detail), "device %zu (%s) exited with status %d", d->def_index,
+		 d->kind, d->last_status);
+	log_warn("vm %s: %s", d->vm->id, detail);
+	broker_vm_event(d->vm->b, d->vm, "device-exited", detail);
+	broker_supervise_device_died(d);
+}
+
+/* In the loop: what the launcher thread made of a device restart. */
+void broker_supervise_restart_finish(struct launch_job *j)
+{
+	struct vm *vm = j->vm;
+	struct vm_device *d = &vm->devs[j->restart_dev];
+	char detail[96];
+	int r = -1;
+
+	vm->dev_jobs--;
+	if (j->mem_fd >= 0)
+		close(j->mem_fd);
+	if ((vm->state != VM_STATE_RUNNING && vm->state != VM_STATE_PAUSED) ||
+	    vm->boots != j->boot) {
+		/* The VM stopped or booted again meanwhile: not ours any more. */
+		if (j->ndevs)
+			(void)launcher_stop_device(&j->devs[0], SIGKILL);
+		free(j);
+		return;
+	}
+	d->in_a_row++;
+	d->started = broker_now();
+	if (j->e == API_OK)
+		r = launcher_core_device_restarted(&vm->core, (uint32_t)d->def_index, &j->devs[0]);
+	if (r < 0) {
+		log_warn("vm %s: device %zu: restart failed: %s", vm->id, d->def_index,
+			 j->e == API_OK ? "the core did not take it" : j->err);
+		if (j->ndevs)
+			(void)launcher_stop_device(&j->devs[0], SIGKILL);
+		free(j);
+		broker_supervise_device_died(d);
+		return;
+	}
+	d->proc = j->devs[0];
+	d->running = true;
+	d->restarts++;
+	free(j);
+	if (vm->state == VM_STATE_PAUSED && d->proc.pid > 0)
+		kill(d->proc.pid, SIGSTOP);
+	d->ev = event_new(vm->b->base, d->proc.pidfd, EV_READ, broker_supervise_on_device_exit, d);
+	if (!d->ev || event_add(d->ev, NULL) < 0) {
+		log_err("vm %s: device %zu: cannot watch its new process", vm->id, d->def_index);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "device %zu (%s) restarted (%u so far)", d->def_index,
+		 d->kind, d->restarts);
+	log_info("vm %s: %s", vm->id, detail);
+	broker_vm_event(vm->b, vm, "device-restarted", detail);
+}
+
+int broker_supervise_watch(struct vm *vm)
+{
+	vm->core_ev =
+		event_new(vm->b->base, vm->core.pidfd, EV_READ, broker_supervise_on_core_exit, vm);
+	if (!vm->core_ev || event_add(vm->core_ev, NULL) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < vm->ndevs; i++) {
+		struct vm_device *d = &vm->devs[i];
+		d->ev = event_new(vm->b->base, d->proc.pidfd, EV_READ,
+				  broker_supervise_on_device_exit, d);
+		if (!d->ev || event_add(d->ev, NULL) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
