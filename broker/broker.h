@@ -148,19 +148,19 @@ void vmdef_free(struct vm_def *d);
 
 /* ---- the registry (broker_vm.c) ---- */
 
-enum vm_state {
-	VM_STATE_CREATED,
-	VM_STATE_RUNNING,
-	VM_STATE_PAUSED,
-	VM_STATE_STOPPED,
-	VM_STATE_STARTING, /* its processes are being started (broker_launch.c) */
+enum broker_vm_state {
+	BROKER_VM_CREATED,
+	BROKER_VM_RUNNING,
+	BROKER_VM_PAUSED,
+	BROKER_VM_STOPPED,
+	BROKER_VM_STARTING, /* its processes are being started (broker_launch.c) */
 };
-const char *vm_state_name(enum vm_state s);
+const char *broker_vm_state_name(enum broker_vm_state s);
 
 /* One device of a VM: its definition index and its process. Kept separate
  * from the core so that a device can be restarted on its own later. */
-struct vm_device {
-	struct vm *vm;
+struct broker_vm_device {
+	struct broker_vm *vm;
 	const char *kind;
 	size_t def_index;
 	struct device_proc proc;
@@ -176,19 +176,19 @@ struct vm_device {
 
 struct broker;
 
-struct vm {
-	TAILQ_ENTRY(vm) link;
+struct broker_vm {
+	TAILQ_ENTRY(broker_vm) link;
 	struct broker *b;
 	char id[BROKER_ID_LEN + 1];
 	int tenant; /* index into broker.tenants */
 	struct vm_def def;
-	enum vm_state state;
+	enum broker_vm_state state;
 	uint64_t created_us; /* orders the registry: the default VM is the first */
 	/* running processes */
 	int mem_fd;
 	struct core_proc core;
 	struct event *core_ev, *cons_ev;
-	struct vm_device devs[LAUNCHER_MAX_DEVICES]; /* disks, then nets */
+	struct broker_vm_device devs[LAUNCHER_MAX_DEVICES]; /* disks, then nets */
 	size_t ndevs;
 	/* The NICs' taps, opened at boot and kept while the VM runs, so a
 	 * restarted net device gets the same tap (broker_launch.c). */
@@ -210,7 +210,7 @@ struct vm {
 	uint64_t cons_total;
 };
 
-TAILQ_HEAD(vm_list, vm);
+TAILQ_HEAD(broker_vm_list, broker_vm);
 
 /* A streaming reply (console follow, events), owned by the REST layer. */
 struct stream;
@@ -220,7 +220,7 @@ struct broker {
 	struct tenants tenants;
 	char state_dir[PATH_MAX];
 	int state_dirfd;
-	struct vm_list vms;
+	struct broker_vm_list vms;
 	size_t nvms;
 	uint64_t event_seq;
 	bool restore_on_exit; /* --on-exit restore: see docs/broker.md */
@@ -234,47 +234,52 @@ struct broker {
 
 /* Registry operations. Each returns API_OK or an error with a message in err.
  * tenant is the caller's; a VM it may not see is API_VM_NOT_FOUND. */
-struct vm *vm_lookup(struct broker *b, const struct tenant *caller, const char *id);
-struct vm *vm_default(struct broker *b, const struct tenant *caller);
-enum api_err vm_create(struct broker *b, int tenant, struct vm_def *def, struct vm **ret, char *err,
-		       size_t errlen);
-enum api_err vm_delete(struct vm *vm, char *err, size_t errlen);
+struct broker_vm *broker_vm_lookup(struct broker *b, const struct tenant *caller, const char *id);
+struct broker_vm *broker_vm_default(struct broker *b, const struct tenant *caller);
+enum api_err broker_vm_create(struct broker *b, int tenant, struct vm_def *def,
+			      struct broker_vm **ret, char *err, size_t errlen);
+enum api_err broker_vm_delete(struct broker_vm *vm, char *err, size_t errlen);
 /* Called in the loop when a boot has finished, well or not. */
-typedef void vm_boot_done_fn(struct vm *vm, enum api_err e, const char *err, void *arg);
+typedef void broker_vm_boot_done_fn(struct broker_vm *vm, enum api_err e, const char *err,
+				    void *arg);
 /* Start booting: API_OK means the VM is "starting" and done(arg) will be
  * called (done may be NULL); any other answer is immediate, done is not called. */
-enum api_err vm_boot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err, size_t errlen);
-/* Power off, then boot; the same contract as vm_boot. */
-enum api_err vm_reboot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err, size_t errlen);
-enum api_err vm_pause(struct vm *vm, char *err, size_t errlen);
-enum api_err vm_resume(struct vm *vm, char *err, size_t errlen);
-enum api_err vm_power_off(struct vm *vm, char *err, size_t errlen);
-/* New JSON objects (the caller puts them): what clients see of a VM. */
-json_object *vm_info_json(const struct vm *vm);
-json_object *vm_counters_json(const struct vm *vm);
+enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+			    char *err, size_t errlen);
+/* Power off, then boot; the same contract as broker_vm_boot. */
+enum api_err broker_vm_reboot(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+			      char *err, size_t errlen);
+enum api_err broker_vm_pause(struct broker_vm *vm, char *err, size_t errlen);
+enum api_err broker_vm_resume(struct broker_vm *vm, char *err, size_t errlen);
+enum api_err broker_vm_power_off(struct broker_vm *vm, char *err, size_t errlen);
+/* New JSON objects (the caller puts them): what clients see of a VM
+ * (broker_vm_info.c). */
+json_object *broker_vm_info_json(const struct broker_vm *vm);
+json_object *broker_vm_info_counters_json(const struct broker_vm *vm);
 /* Power off every VM (broker exit) and free the registry; with restore, the
  * ones that ran are marked to be booted again at the next start. */
-void vm_registry_free(struct broker *b, bool restore);
+void broker_vm_registry_free(struct broker *b, bool restore);
 /* At start: boot the VMs marked by a restoring shutdown. */
-void vm_registry_restore(struct broker *b);
+void broker_vm_registry_restore(struct broker *b);
 /* Add a VM loaded from the state directory (not running). */
-struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct vm_def *def,
-			   uint64_t created_us);
+struct broker_vm *broker_vm_registry_add(struct broker *b, const char *id, int tenant,
+					 struct vm_def *def, uint64_t created_us);
 
 /* For broker_supervise.c and broker_console.c: the VM's tenant; tell both
  * APIs' subscribers about vm; change its state (saved, and told); tear down a
  * VM whose core has exited or was killed, reaping everything (returns the
  * core's exit status: enum vm_exit, or 128+signal). */
-struct tenant *broker_vm_tenant(const struct vm *vm);
-void broker_vm_event(struct broker *b, const struct vm *vm, const char *what, const char *detail);
-void broker_vm_set_state(struct vm *vm, enum vm_state s, const char *detail);
-int broker_vm_teardown(struct vm *vm);
+struct tenant *broker_vm_tenant(const struct broker_vm *vm);
+void broker_vm_event(struct broker *b, const struct broker_vm *vm, const char *what,
+		     const char *detail);
+void broker_vm_set_state(struct broker_vm *vm, enum broker_vm_state s, const char *detail);
+int broker_vm_teardown(struct broker_vm *vm);
 
 /* ---- supervision of a running VM's processes (broker_supervise.c) ---- */
 
 /* Watch the core's and the devices' pidfds (events in vm). Returns 0 or
  * -ENOMEM; the caller tears the VM down then. */
-int broker_supervise_watch(struct vm *vm);
+int broker_supervise_watch(struct broker_vm *vm);
 /* In the loop: install a device restart the launcher thread finished, or
  * try again later; frees the job. */
 void broker_supervise_restart_finish(struct launch_job *j);
@@ -282,31 +287,31 @@ void broker_supervise_restart_finish(struct launch_job *j);
 /* ---- the serial console (broker_console.c) ---- */
 
 /* Watch the core's console stream (an event in vm). Returns 0 or -ENOMEM. */
-int broker_console_watch(struct vm *vm);
+int broker_console_watch(struct broker_vm *vm);
 /* Move what the guest wrote into the log, at most rounds reads (0: until the
  * stream is empty), and tell the followers. */
-void broker_console_drain(struct vm *vm, unsigned rounds);
+void broker_console_drain(struct broker_vm *vm, unsigned rounds);
 /* Tell both APIs' console followers about new bytes; vm_gone ends their streams. */
-void broker_console_notify(struct broker *b, const struct vm *vm, bool vm_gone);
+void broker_console_notify(struct broker *b, const struct broker_vm *vm, bool vm_gone);
 /* Copy the console log from byte offset *pos (absolute) into out; advances *pos.
  * Bytes that fell out of the ring are skipped. */
-void broker_console_read(const struct vm *vm, uint64_t *pos, struct evbuffer *out);
-enum api_err broker_console_input(struct vm *vm, const void *buf, size_t len, char *err,
+void broker_console_read(const struct broker_vm *vm, uint64_t *pos, struct evbuffer *out);
+enum api_err broker_console_input(struct broker_vm *vm, const void *buf, size_t len, char *err,
 				  size_t errlen);
 
 /* ---- starting processes off the loop (broker_launch.c) ---- */
 
 /* One boot, handed to the launcher thread. vm and its definition are only
- * read there; the results are installed by vm_boot_finish, in the loop. */
+ * read there; the results are installed by broker_vm_boot_finish, in the loop. */
 struct launch_job {
-	struct vm *vm;
+	struct broker_vm *vm;
 	/* -1: boot the VM; else restart this device (devs[0] gets the new
 	 * process, over mem_fd, a dup the job owns; a NIC's tap fds are
 	 * dups in nets[0], made by launch_submit) */
 	int restart_dev;
-	uint32_t boot;	    /* vm->boots when a restart was asked for */
-	enum vm_state prev; /* the state to go back to when the boot fails */
-	vm_boot_done_fn *done;
+	uint32_t boot;		   /* vm->boots when a restart was asked for */
+	enum broker_vm_state prev; /* the state to go back to when the boot fails */
+	broker_vm_boot_done_fn *done;
 	void *arg;
 	/* results */
 	enum api_err e;
@@ -321,25 +326,25 @@ struct launch_job {
 };
 
 int launch_start(struct broker *b);
-/* Queue a job (the caller keeps it until vm_boot_finish). Returns 0 or
+/* Queue a job (the caller keeps it until broker_vm_boot_finish). Returns 0 or
  * -errno. A boot whose taps another VM holds or is starting on is finished
- * with that error (vm_boot_finish), not refused here. */
+ * with that error (broker_vm_boot_finish), not refused here. */
 int launch_submit(struct broker *b, struct launch_job *j);
 /* In the loop, when a VM's processes are gone: close the taps it kept. */
-void launch_taps_close(struct vm *vm);
+void launch_taps_close(struct broker_vm *vm);
 /* Cancel queued jobs, let the running one finish, finish them all in the
  * caller (the loop thread), and end the worker. */
 void launch_stop(struct broker *b);
 /* In the loop: install a finished job into its VM (or undo), tell the waiter,
  * free the job. */
-void vm_boot_finish(struct launch_job *j);
+void broker_vm_boot_finish(struct launch_job *j);
 
 /* ---- the state directory (broker_state.c) ---- */
 
 int state_open(struct broker *b, const char *dir, char *err, size_t errlen);
 /* Write vm's definition and process ids atomically. Returns 0 or -errno. */
-int state_save(struct broker *b, const struct vm *vm);
-int state_remove(struct broker *b, const struct vm *vm);
+int state_save(struct broker *b, const struct broker_vm *vm);
+int state_remove(struct broker *b, const struct broker_vm *vm);
 /* Reload every definition; kill what is left of VMs that ran under an earlier
  * broker. Returns the number loaded or -errno. */
 int state_load(struct broker *b);
@@ -347,16 +352,16 @@ int state_load(struct broker *b);
 /* ---- events, console followers (broker_api_rest.c) ---- */
 
 /* Tell event subscribers about vm (state change, device change). */
-void rest_event(struct broker *b, const struct vm *vm, const char *what, const char *detail);
+void rest_event(struct broker *b, const struct broker_vm *vm, const char *what, const char *detail);
 /* New console bytes of vm for followers; vm_gone ends their streams. */
-void rest_console_update(struct broker *b, const struct vm *vm, bool vm_gone);
+void rest_console_update(struct broker *b, const struct broker_vm *vm, bool vm_gone);
 int rest_start(struct broker *b, int listen_fd, char *err, size_t errlen);
 void rest_stop(struct broker *b);
 
 /* ---- the protobuf RPC API (broker_api_rpc.c) ---- */
 
-void rpc_event(struct broker *b, const struct vm *vm, const char *what, const char *detail);
-void rpc_console_update(struct broker *b, const struct vm *vm, bool vm_gone);
+void rpc_event(struct broker *b, const struct broker_vm *vm, const char *what, const char *detail);
+void rpc_console_update(struct broker *b, const struct broker_vm *vm, bool vm_gone);
 int rpc_start(struct broker *b, int listen_fd, char *err, size_t errlen);
 void rpc_stop(struct broker *b);
 

@@ -47,7 +47,7 @@ struct rest_call {
 void rest_reply_json(struct evhttp_request *req, int status, json_object *o);
 void rest_reply_error(struct evhttp_request *req, int status, const char *code, const char *msg);
 
-void rest_stream_console(struct rest_call *c, struct vm *vm, bool follow);
+void rest_stream_console(struct rest_call *c, struct broker_vm *vm, bool follow);
 void rest_stream_events(struct rest_call *c);
 void rest_guard_connections(struct rest *r);
 void rest_on_listen_error(struct evconnlistener *l, void *arg);

@@ -140,7 +140,8 @@ out:
 	return o;
 }
 
-static void rest_log(struct rest_call *c, const char *what, const struct vm *vm, enum api_err e)
+static void rest_log(struct rest_call *c, const char *what, const struct broker_vm *vm,
+		     enum api_err e)
 {
 	/* Every mutating call, with who asked, on which VM, and how it ended. */
 	log_info("api: tenant=%s uid=%u %s vm=%s -> %s", c->tenant->name, (unsigned)c->uid, what,
@@ -154,7 +155,7 @@ static void rest_create(struct rest_call *c)
 {
 	char err[512];
 	struct vm_def def;
-	struct vm *vm = NULL;
+	struct broker_vm *vm = NULL;
 	enum api_err e;
 	json_object *body = rest_body_json(c->req, err, sizeof(err)), *o;
 
@@ -168,7 +169,8 @@ static void rest_create(struct rest_call *c)
 		goto fail;
 	}
 	json_object_put(body);
-	e = vm_create(c->r->b, (int)(c->tenant - c->r->b->tenants.t), &def, &vm, err, sizeof(err));
+	e = broker_vm_create(c->r->b, (int)(c->tenant - c->r->b->tenants.t), &def, &vm, err,
+			     sizeof(err));
 	if (e != API_OK) {
 		vmdef_free(&def);
 		goto fail;
@@ -186,7 +188,7 @@ fail:
 static void rest_list(struct rest_call *c)
 {
 	json_object *a = json_object_new_array();
-	struct vm *vm;
+	struct broker_vm *vm;
 
 	TAILQ_FOREACH(vm, &c->r->b->vms, link)
 	{
@@ -198,7 +200,7 @@ static void rest_list(struct rest_call *c)
 		json_object_object_add(o, "id", json_object_new_string(vm->id));
 		json_object_object_add(o, "name", json_object_new_string(vm->def.name));
 		json_object_object_add(o, "state",
-				       json_object_new_string(vm_state_name(vm->state)));
+				       json_object_new_string(broker_vm_state_name(vm->state)));
 		json_object_object_add(o, "input_backend",
 				       vm->def.input[0] ? json_object_new_string(vm->def.input)
 							: NULL);
@@ -219,7 +221,7 @@ struct rest_boot {
 	char action[16];
 };
 
-static void rest_on_booted(struct vm *vm, enum api_err e, const char *err, void *arg)
+static void rest_on_booted(struct broker_vm *vm, enum api_err e, const char *err, void *arg)
 {
 	struct rest_boot *rb = arg;
 
@@ -230,19 +232,19 @@ static void rest_on_booted(struct vm *vm, enum api_err e, const char *err, void 
 	if (e != API_OK)
 		rest_reply_api_err(rb->req, e, err);
 	else
-		rest_reply_json(rb->req, 200, vm_info_json(vm));
+		rest_reply_json(rb->req, 200, broker_vm_info_json(vm));
 	free(rb);
 }
 
-static void rest_vm_action(struct rest_call *c, struct vm *vm, const char *action)
+static void rest_vm_action(struct rest_call *c, struct broker_vm *vm, const char *action)
 {
 	static const struct {
 		const char *name;
-		enum api_err (*fn)(struct vm *, char *, size_t);
+		enum api_err (*fn)(struct broker_vm *, char *, size_t);
 	} actions[] = {
-		{"pause", vm_pause},
-		{"resume", vm_resume},
-		{"power-off", vm_power_off},
+		{"pause", broker_vm_pause},
+		{"resume", broker_vm_resume},
+		{"power-off", broker_vm_power_off},
 	};
 	char err[512] = "";
 	enum api_err e = API_INVALID_ARGUMENT;
@@ -256,8 +258,8 @@ static void rest_vm_action(struct rest_call *c, struct vm *vm, const char *actio
 		}
 		*rb = (struct rest_boot){.req = c->req, .tenant = c->tenant, .uid = c->uid};
 		snprintf(rb->action, sizeof(rb->action), "%s", action);
-		e = action[0] == 'b' ? vm_boot(vm, rest_on_booted, rb, err, sizeof(err))
-				     : vm_reboot(vm, rest_on_booted, rb, err, sizeof(err));
+		e = action[0] == 'b' ? broker_vm_boot(vm, rest_on_booted, rb, err, sizeof(err))
+				     : broker_vm_reboot(vm, rest_on_booted, rb, err, sizeof(err));
 		if (e == API_OK)
 			return;
 		free(rb);
@@ -273,10 +275,10 @@ static void rest_vm_action(struct rest_call *c, struct vm *vm, const char *actio
 		rest_reply_api_err(c->req, e, err);
 		return;
 	}
-	rest_reply_json(c->req, 200, vm_info_json(vm));
+	rest_reply_json(c->req, 200, broker_vm_info_json(vm));
 }
 
-static void rest_console_in(struct rest_call *c, struct vm *vm)
+static void rest_console_in(struct rest_call *c, struct broker_vm *vm)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
 	size_t len = evbuffer_get_length(in);
@@ -315,25 +317,25 @@ static bool rest_query_flag(struct evhttp_request *req, const char *key)
 }
 
 /* Routes on one VM: "" (info/delete), counters, console, and the actions. */
-static void rest_vm_route(struct rest_call *c, struct vm *vm, const char *sub)
+static void rest_vm_route(struct rest_call *c, struct broker_vm *vm, const char *sub)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(c->req);
 	char err[128];
 
 	if (!*sub && m == EVHTTP_REQ_GET) {
-		rest_reply_json(c->req, 200, vm_info_json(vm));
+		rest_reply_json(c->req, 200, broker_vm_info_json(vm));
 	} else if (!*sub && m == EVHTTP_REQ_DELETE) {
 		enum api_err e;
 		/* The VM is gone after: keep its id for the log. */
 		snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
-		e = vm_delete(vm, err, sizeof(err));
+		e = broker_vm_delete(vm, err, sizeof(err));
 		rest_log(c, "delete", NULL, e);
 		if (e != API_OK)
 			rest_reply_api_err(c->req, e, err);
 		else
 			rest_reply_json(c->req, 200, json_object_new_object());
 	} else if (strcmp(sub, "counters") == 0 && m == EVHTTP_REQ_GET) {
-		rest_reply_json(c->req, 200, vm_counters_json(vm));
+		rest_reply_json(c->req, 200, broker_vm_info_counters_json(vm));
 	} else if (strcmp(sub, "console") == 0 && m == EVHTTP_REQ_GET) {
 		rest_stream_console(c, vm, rest_query_flag(c->req, "follow"));
 	} else if (strcmp(sub, "console") == 0 && m == EVHTTP_REQ_PUT) {
@@ -393,7 +395,7 @@ static bool rest_id_ok(const char *id, size_t len)
 static void rest_dispatch(struct rest_call *c, const char *path)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(c->req);
-	struct vm *vm;
+	struct broker_vm *vm;
 
 	if (strncmp(path, "/vmm.", 5) == 0) {
 		rest_vmm(c, path + 5);
@@ -409,7 +411,7 @@ static void rest_dispatch(struct rest_call *c, const char *path)
 	} else if (strncmp(path, "/vm.", 4) == 0) {
 		/* Single-VM forms: /vm.info, /vm.boot, ... on the caller's default VM. */
 		const char *sub = path + 4;
-		vm = vm_default(c->r->b, c->tenant);
+		vm = broker_vm_default(c->r->b, c->tenant);
 		if (!vm) {
 			rest_reply_api_err(c->req, API_VM_NOT_FOUND, "there is no VM yet");
 			return;
@@ -432,7 +434,7 @@ static void rest_dispatch(struct rest_call *c, const char *path)
 		/* UNTRUSTED(client): the id; a malformed one is simply not found. */
 		if (rest_id_ok(id, idlen))
 			memcpy(c->vm_id, id, idlen);
-		vm = c->vm_id[0] ? vm_lookup(c->r->b, c->tenant, c->vm_id) : NULL;
+		vm = c->vm_id[0] ? broker_vm_lookup(c->r->b, c->tenant, c->vm_id) : NULL;
 		if (!vm) {
 			rest_reply_api_err(c->req, API_VM_NOT_FOUND, "no such VM");
 			return;

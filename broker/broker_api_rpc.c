@@ -99,7 +99,7 @@ static bool rpc_ok(struct rpc_client *c)
 	return rpc_send(c, &m);
 }
 
-static void rpc_send_info(struct rpc_client *c, const struct vm *vm)
+static void rpc_send_info(struct rpc_client *c, const struct broker_vm *vm)
 {
 	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
 	struct rpc_info *ri = calloc(1, sizeof(*ri));
@@ -122,7 +122,7 @@ static void rpc_list(struct rpc_client *c)
 	Cellvm__Api__VmList l = CELLVM__API__VM_LIST__INIT;
 	struct rpc_info **ris = calloc(c->r->b->nvms + 1, sizeof(*ris));
 	Cellvm__Api__VmInfo **infos = calloc(c->r->b->nvms + 1, sizeof(*infos));
-	struct vm *vm;
+	struct broker_vm *vm;
 	size_t n = 0;
 
 	if (!ris || !infos)
@@ -156,7 +156,7 @@ out:
 	free(infos);
 }
 
-static void rpc_counters(struct rpc_client *c, const struct vm *vm)
+static void rpc_counters(struct rpc_client *c, const struct broker_vm *vm)
 {
 	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
 	struct rpc_counters_info rc;
@@ -180,7 +180,7 @@ static void rpc_create(struct rpc_client *c, const Cellvm__Api__Create *cr)
 	Cellvm__Api__Created cd = CELLVM__API__CREATED__INIT;
 	char err[512];
 	struct vm_def def;
-	struct vm *vm = NULL;
+	struct broker_vm *vm = NULL;
 	enum api_err e = API_INVALID_ARGUMENT;
 	json_object *o;
 
@@ -194,7 +194,8 @@ static void rpc_create(struct rpc_client *c, const Cellvm__Api__Create *cr)
 		goto fail;
 	}
 	json_object_put(o);
-	e = vm_create(c->r->b, (int)(c->tenant - c->r->b->tenants.t), &def, &vm, err, sizeof(err));
+	e = broker_vm_create(c->r->b, (int)(c->tenant - c->r->b->tenants.t), &def, &vm, err,
+			     sizeof(err));
 	if (e != API_OK) {
 		vmdef_free(&def);
 		goto fail;
@@ -211,17 +212,17 @@ fail:
 }
 
 /* The VM a request names (empty: the default VM), or NULL with the error sent. */
-static struct vm *rpc_vm(struct rpc_client *c, const char *id)
+static struct broker_vm *rpc_vm(struct rpc_client *c, const char *id)
 {
-	struct vm *vm =
-		id && *id ? vm_lookup(c->r->b, c->tenant, id) : vm_default(c->r->b, c->tenant);
+	struct broker_vm *vm = id && *id ? broker_vm_lookup(c->r->b, c->tenant, id)
+					 : broker_vm_default(c->r->b, c->tenant);
 
 	if (!vm)
 		rpc_error(c, API_VM_NOT_FOUND, "no such VM");
 	return vm;
 }
 
-static void rpc_on_booted(struct vm *vm, enum api_err e, const char *err, void *arg)
+static void rpc_on_booted(struct broker_vm *vm, enum api_err e, const char *err, void *arg)
 {
 	struct rpc_client *c = arg;
 
@@ -242,15 +243,15 @@ static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
 {
 	static const struct {
 		const char *name;
-		enum api_err (*fn)(struct vm *, char *, size_t);
+		enum api_err (*fn)(struct broker_vm *, char *, size_t);
 	} actions[] = {
 		[CELLVM__API__ACTION__ACTION_BOOT] = {"boot", NULL},
-		[CELLVM__API__ACTION__ACTION_PAUSE] = {"pause", vm_pause},
-		[CELLVM__API__ACTION__ACTION_RESUME] = {"resume", vm_resume},
+		[CELLVM__API__ACTION__ACTION_PAUSE] = {"pause", broker_vm_pause},
+		[CELLVM__API__ACTION__ACTION_RESUME] = {"resume", broker_vm_resume},
 		[CELLVM__API__ACTION__ACTION_REBOOT] = {"reboot", NULL},
-		[CELLVM__API__ACTION__ACTION_POWER_OFF] = {"power-off", vm_power_off},
+		[CELLVM__API__ACTION__ACTION_POWER_OFF] = {"power-off", broker_vm_power_off},
 	};
-	struct vm *vm = rpc_vm(c, a->vm_id);
+	struct broker_vm *vm = rpc_vm(c, a->vm_id);
 	char err[512] = "";
 	enum api_err e;
 
@@ -267,8 +268,8 @@ static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
 		snprintf(c->pending_action, sizeof(c->pending_action), "%s",
 			 actions[a->action].name);
 		e = a->action == CELLVM__API__ACTION__ACTION_BOOT
-			    ? vm_boot(vm, rpc_on_booted, c, err, sizeof(err))
-			    : vm_reboot(vm, rpc_on_booted, c, err, sizeof(err));
+			    ? broker_vm_boot(vm, rpc_on_booted, c, err, sizeof(err))
+			    : broker_vm_reboot(vm, rpc_on_booted, c, err, sizeof(err));
 		if (e == API_OK) {
 			c->waiting = true;
 			event_del(c->ev);
@@ -286,7 +287,7 @@ static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
 
 static void rpc_console(struct rpc_client *c, const Cellvm__Api__Console *cs)
 {
-	struct vm *vm = rpc_vm(c, cs->vm_id);
+	struct broker_vm *vm = rpc_vm(c, cs->vm_id);
 	struct evbuffer *buf;
 
 	if (!vm)
@@ -321,7 +322,7 @@ static void rpc_console(struct rpc_client *c, const Cellvm__Api__Console *cs)
 static void rpc_handle(struct rpc_client *c, Cellvm__Api__Request *q, uint32_t which)
 {
 	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
-	struct vm *vm;
+	struct broker_vm *vm;
 	char err[256];
 
 	switch (which) {
@@ -358,7 +359,7 @@ static void rpc_handle(struct rpc_client *c, Cellvm__Api__Request *q, uint32_t w
 			enum api_err e;
 
 			snprintf(id, sizeof(id), "%s", vm->id);
-			e = vm_delete(vm, err, sizeof(err));
+			e = broker_vm_delete(vm, err, sizeof(err));
 			rpc_log(c, "delete", id, e);
 			if (e == API_OK)
 				rpc_ok(c);
@@ -510,7 +511,7 @@ static void rpc_on_accept(evutil_socket_t lfd, short what, void *arg)
 	event_add(c->ev, NULL);
 }
 
-void rpc_event(struct broker *b, const struct vm *vm, const char *what, const char *detail)
+void rpc_event(struct broker *b, const struct broker_vm *vm, const char *what, const char *detail)
 {
 	struct rpc_client *c, *next;
 
@@ -537,7 +538,7 @@ void rpc_event(struct broker *b, const struct vm *vm, const char *what, const ch
 	}
 }
 
-void rpc_console_update(struct broker *b, const struct vm *vm, bool vm_gone)
+void rpc_console_update(struct broker *b, const struct broker_vm *vm, bool vm_gone)
 {
 	struct rpc_client *c, *next;
 

@@ -94,7 +94,7 @@ static struct stream *stream_start(struct rest_call *c, enum stream_kind kind, c
 	return s;
 }
 
-void rest_stream_console(struct rest_call *c, struct vm *vm, bool follow)
+void rest_stream_console(struct rest_call *c, struct broker_vm *vm, bool follow)
 {
 	struct evbuffer *out = evbuffer_new();
 	struct stream *s;
@@ -133,7 +133,7 @@ void rest_stream_events(struct rest_call *c)
 	evbuffer_free(out);
 }
 
-void rest_event(struct broker *b, const struct vm *vm, const char *what, const char *detail)
+void rest_event(struct broker *b, const struct broker_vm *vm, const char *what, const char *detail)
 {
 	json_object *o = json_object_new_object();
 	struct stream *s, *next;
@@ -162,7 +162,7 @@ void rest_event(struct broker *b, const struct vm *vm, const char *what, const c
 	json_object_put(o);
 }
 
-void rest_console_update(struct broker *b, const struct vm *vm, bool vm_gone)
+void rest_console_update(struct broker *b, const struct broker_vm *vm, bool vm_gone)
 {
 	struct stream *s, *next;
 

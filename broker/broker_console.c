@@ -12,7 +12,7 @@
 #include "broker/broker.h"
 #include "common/fdutil.h"
 
-void broker_console_notify(struct broker *b, const struct vm *vm, bool vm_gone)
+void broker_console_notify(struct broker *b, const struct broker_vm *vm, bool vm_gone)
 {
 	rest_console_update(b, vm, vm_gone);
 	rpc_console_update(b, vm, vm_gone);
@@ -21,7 +21,7 @@ void broker_console_notify(struct broker *b, const struct vm *vm, bool vm_gone)
 /* Move what the guest wrote into the log, at most rounds reads of 4 KiB: a
  * guest that writes without pause must not keep the loop here (the event
  * fires again for the rest). rounds 0: until the socket is empty. */
-void broker_console_drain(struct vm *vm, unsigned rounds)
+void broker_console_drain(struct broker_vm *vm, unsigned rounds)
 {
 	uint8_t buf[4096];
 	ssize_t n;
@@ -47,12 +47,12 @@ void broker_console_drain(struct vm *vm, unsigned rounds)
 
 static void broker_console_on_read(evutil_socket_t fd, short what, void *arg)
 {
-	struct vm *vm = arg;
+	struct broker_vm *vm = arg;
 
 	broker_console_drain(vm, 16);
 }
 
-int broker_console_watch(struct vm *vm)
+int broker_console_watch(struct broker_vm *vm)
 {
 	(void)fd_set_nonblock(vm->core.console, 1);
 	vm->cons_ev = event_new(vm->b->base, vm->core.console, EV_READ | EV_PERSIST,
@@ -62,7 +62,7 @@ int broker_console_watch(struct vm *vm)
 	return 0;
 }
 
-void broker_console_read(const struct vm *vm, uint64_t *pos, struct evbuffer *out)
+void broker_console_read(const struct broker_vm *vm, uint64_t *pos, struct evbuffer *out)
 {
 	uint64_t start =
 		vm->cons_total > BROKER_CONSOLE_LOG ? vm->cons_total - BROKER_CONSOLE_LOG : 0;
@@ -79,12 +79,12 @@ void broker_console_read(const struct vm *vm, uint64_t *pos, struct evbuffer *ou
 	}
 }
 
-enum api_err broker_console_input(struct vm *vm, const void *buf, size_t len, char *err,
+enum api_err broker_console_input(struct broker_vm *vm, const void *buf, size_t len, char *err,
 				  size_t errlen)
 {
 	ssize_t n;
 
-	if (vm->state != VM_STATE_RUNNING || vm->core.console < 0) {
+	if (vm->state != BROKER_VM_RUNNING || vm->core.console < 0) {
 		snprintf(err, errlen, "the VM is not running");
 		return API_VM_BUSY;
 	}

@@ -124,7 +124,7 @@ static void launch_nets_close(struct launch_job *j)
 	j->nnets = 0;
 }
 
-/* In the worker: everything vm_boot used to do between the checks and the
+/* In the worker: everything broker_vm_boot used to do between the checks and the
  * events. On failure nothing is left running or open. */
 static void launch_run(struct launch_job *j)
 {
@@ -219,10 +219,10 @@ static void *launch_worker(void *arg)
 }
 
 /* In the loop: a booted VM keeps its taps (launch_taps_close in its
- * teardown closes them, also when vm_boot_finish cannot install it). */
+ * teardown closes them, also when broker_vm_boot_finish cannot install it). */
 static void launch_finish(struct launch_job *j)
 {
-	struct vm *vm = j->vm;
+	struct broker_vm *vm = j->vm;
 
 	if (j->restart_dev < 0 && j->e == API_OK) {
 		assert(vm->ntaps == 0);
@@ -231,7 +231,7 @@ static void launch_finish(struct launch_job *j)
 		vm->ntaps = j->nnets;
 		j->nnets = 0;
 	}
-	vm_boot_finish(j);
+	broker_vm_boot_finish(j);
 }
 
 static void launch_on_done(evutil_socket_t fd, short what, void *arg)
@@ -284,9 +284,9 @@ fail:
 /* Whether another VM holds (running, paused) or is opening (starting) the
  * tap called name. A multi-queue tap takes more queues from anyone who asks:
  * without this, a second VM would get part of the first one's traffic. */
-static bool launch_tap_taken(struct broker *b, const struct vm *self, const char *name)
+static bool launch_tap_taken(struct broker *b, const struct broker_vm *self, const char *name)
 {
-	const struct vm *vm;
+	const struct broker_vm *vm;
 
 	TAILQ_FOREACH(vm, &b->vms, link)
 	{
@@ -296,7 +296,7 @@ static bool launch_tap_taken(struct broker *b, const struct vm *self, const char
 			if (strcmp(vm->taps[k].tap, name) == 0)
 				return true;
 		/* The launcher thread only reads a starting VM's definition. */
-		for (size_t k = 0; vm->state == VM_STATE_STARTING && k < vm->def.nnets; k++)
+		for (size_t k = 0; vm->state == BROKER_VM_STARTING && k < vm->def.nnets; k++)
 			if (strcmp(vm->def.nets[k].tap, name) == 0)
 				return true;
 	}
@@ -307,7 +307,7 @@ static bool launch_tap_taken(struct broker *b, const struct vm *self, const char
  * close its own while the thread works). */
 static int launch_dup_taps(struct launch_job *j)
 {
-	const struct vm *vm = j->vm;
+	const struct broker_vm *vm = j->vm;
 	size_t k = (size_t)j->restart_dev - vm->def.ndisks;
 	struct net_opt *n = &j->nets[0];
 
@@ -362,7 +362,7 @@ int launch_submit(struct broker *b, struct launch_job *j)
 	return 0;
 }
 
-void launch_taps_close(struct vm *vm)
+void launch_taps_close(struct broker_vm *vm)
 {
 	for (size_t k = 0; k < vm->ntaps; k++)
 		net_tap_close_opt(&vm->taps[k]);

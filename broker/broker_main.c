@@ -303,7 +303,7 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 	}
 	log_info("serving %s with %d VM definitions from %s",
 		 own_socket ? o->api_socket : "the systemd socket", n, o->state_dir);
-	vm_registry_restore(b);
+	broker_vm_registry_restore(b);
 	if (b->have_systemd) {
 		snprintf(err, sizeof(err), "READY=1\nSTATUS=Serving %zu VMs", b->nvms);
 		sd_notify(0, err);
@@ -318,7 +318,7 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 	rpc_stop(b);
 	if (own_rpc)
 		unlink(o->rpc_socket);
-	vm_registry_free(b, o->restore);
+	broker_vm_registry_free(b, o->restore);
 	if (own_socket)
 		unlink(o->api_socket);
 	if (wd)

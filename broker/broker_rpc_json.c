@@ -23,9 +23,9 @@ static int64_t broker_rpc_json_int(json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_int64(v) : 0;
 }
 
-void broker_rpc_json_fill_info(struct rpc_info *ri, const struct vm *vm)
+void broker_rpc_json_fill_info(struct rpc_info *ri, const struct broker_vm *vm)
 {
-	json_object *o = vm_info_json(vm), *devs;
+	json_object *o = broker_vm_info_json(vm), *devs;
 
 	ri->json = o;
 	cellvm__api__vm_info__init(&ri->info);
@@ -79,9 +79,9 @@ void broker_rpc_json_fill_info(struct rpc_info *ri, const struct vm *vm)
 	ri->info.definition = &ri->def;
 }
 
-void broker_rpc_json_fill_counters(struct rpc_counters_info *rc, const struct vm *vm)
+void broker_rpc_json_fill_counters(struct rpc_counters_info *rc, const struct broker_vm *vm)
 {
-	json_object *o = vm_counters_json(vm), *devs;
+	json_object *o = broker_vm_info_counters_json(vm), *devs;
 
 	rc->json = o;
 	cellvm__api__counters_reply__init(&rc->reply);

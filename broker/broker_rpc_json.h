@@ -23,8 +23,8 @@ struct rpc_counters_info {
 };
 
 /* Fill *ri (*rc) from the REST JSON of vm's info (counters). */
-void broker_rpc_json_fill_info(struct rpc_info *ri, const struct vm *vm);
-void broker_rpc_json_fill_counters(struct rpc_counters_info *rc, const struct vm *vm);
+void broker_rpc_json_fill_info(struct rpc_info *ri, const struct broker_vm *vm);
+void broker_rpc_json_fill_counters(struct rpc_counters_info *rc, const struct broker_vm *vm);
 /* UNTRUSTED(client): d as the REST body of a create (a new JSON object, the
  * caller puts it), for vmdef_from_json to check like a POST /vm.create. */
 json_object *broker_rpc_json_create_body(const Cellvm__Api__VmDefinition *d);

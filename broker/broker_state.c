@@ -85,7 +85,7 @@ static void state_add_proc(json_object *procs, pid_t pid)
 	json_object_array_add(procs, p);
 }
 
-int state_save(struct broker *b, const struct vm *vm)
+int state_save(struct broker *b, const struct broker_vm *vm)
 {
 	json_object *o = json_object_new_object(), *procs = json_object_new_array();
 	char tmp[BROKER_ID_LEN + 16], name[BROKER_ID_LEN + 8];
@@ -95,9 +95,9 @@ int state_save(struct broker *b, const struct vm *vm)
 	json_object_object_add(o, "id", json_object_new_string(vm->id));
 	json_object_object_add(o, "tenant", json_object_new_string(b->tenants.t[vm->tenant].name));
 	json_object_object_add(o, "created_us", json_object_new_int64((int64_t)vm->created_us));
-	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
+	json_object_object_add(o, "state", json_object_new_string(broker_vm_state_name(vm->state)));
 	json_object_object_add(o, "definition", vmdef_to_json(&vm->def));
-	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {
+	if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED) {
 		state_add_proc(procs, vm->core.pid);
 		for (size_t i = 0; i < vm->ndevs; i++)
 			state_add_proc(procs, vm->devs[i].proc.pid);
@@ -130,7 +130,7 @@ out:
 	return r;
 }
 
-int state_remove(struct broker *b, const struct vm *vm)
+int state_remove(struct broker *b, const struct broker_vm *vm)
 {
 	char name[BROKER_ID_LEN + 8];
 
@@ -180,7 +180,7 @@ static int state_load_one(struct broker *b, const char *fname)
 	char buf[STATE_MAX_FILE + 1], err[256];
 	struct vm_def def;
 	struct tenant *t;
-	struct vm *vm;
+	struct broker_vm *vm;
 	ssize_t n;
 	int fd, r = -EINVAL;
 	const char *id;
@@ -216,10 +216,10 @@ static int state_load_one(struct broker *b, const char *fname)
 		log_warn("state: vm %s: %s", id, err);
 		goto out;
 	}
-	vm = vm_registry_add(b, id, (int)(t - b->tenants.t), &def,
-			     json_object_object_get_ex(o, "created_us", &jcreated)
-				     ? (uint64_t)json_object_get_int64(jcreated)
-				     : 0);
+	vm = broker_vm_registry_add(b, id, (int)(t - b->tenants.t), &def,
+				    json_object_object_get_ex(o, "created_us", &jcreated)
+					    ? (uint64_t)json_object_get_int64(jcreated)
+					    : 0);
 	if (!vm) {
 		vmdef_free(&def);
 		r = -ENOMEM;
@@ -232,7 +232,7 @@ static int state_load_one(struct broker *b, const char *fname)
 	}
 	if (strcmp(json_object_get_string(jstate), "created") != 0) {
 		const char *was = json_object_get_string(jstate);
-		vm->state = VM_STATE_STOPPED;
+		vm->state = BROKER_VM_STOPPED;
 		if (strcmp(was, "running") == 0 || strcmp(was, "paused") == 0)
 			snprintf(vm->last_exit, sizeof(vm->last_exit),
 				 "stopped: the broker restarted while the VM was %s", was);

@@ -20,7 +20,7 @@
 
 static void broker_supervise_on_core_exit(evutil_socket_t fd, short what, void *arg)
 {
-	struct vm *vm = arg;
+	struct broker_vm *vm = arg;
 	uint64_t now = broker_now();
 	char err[256];
 	int status;
@@ -28,7 +28,7 @@ static void broker_supervise_on_core_exit(evutil_socket_t fd, short what, void *
 	status = broker_vm_teardown(vm);
 	log_info("vm %s (tenant %s): %s", vm->id, broker_vm_tenant(vm)->name, vm->last_exit);
 	if (status != VM_EXIT_REBOOT || vm->b->shutting_down) {
-		broker_vm_set_state(vm, VM_STATE_STOPPED, vm->last_exit);
+		broker_vm_set_state(vm, BROKER_VM_STOPPED, vm->last_exit);
 		return;
 	}
 	/* The guest rebooted: boot it again, like a machine does, unless it loops. */
@@ -40,27 +40,27 @@ static void broker_supervise_on_core_exit(evutil_socket_t fd, short what, void *
 		snprintf(vm->last_exit, sizeof(vm->last_exit),
 			 "stopped: more than %d guest reboots in %d s", BROKER_REBOOT_LIMIT,
 			 BROKER_REBOOT_WINDOW);
-		broker_vm_set_state(vm, VM_STATE_STOPPED, vm->last_exit);
+		broker_vm_set_state(vm, BROKER_VM_STOPPED, vm->last_exit);
 		return;
 	}
-	vm->state = VM_STATE_STOPPED;
+	vm->state = BROKER_VM_STOPPED;
 	broker_vm_event(vm->b, vm, "rebooting", NULL);
-	if (vm_boot(vm, NULL, NULL, err, sizeof(err)) != API_OK) {
+	if (broker_vm_boot(vm, NULL, NULL, err, sizeof(err)) != API_OK) {
 		log_warn("vm %s: boot after guest reboot failed: %s", vm->id, err);
-		broker_vm_set_state(vm, VM_STATE_STOPPED, err);
+		broker_vm_set_state(vm, BROKER_VM_STOPPED, err);
 	}
 }
 
 /* Back-off timer: hand the restart to the launcher thread. */
 static void broker_supervise_on_restart_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct vm_device *d = arg;
-	struct vm *vm = d->vm;
+	struct broker_vm_device *d = arg;
+	struct broker_vm *vm = d->vm;
 	struct launch_job *j;
 
 	(void)fd;
 	(void)what;
-	if (vm->state != VM_STATE_RUNNING && vm->state != VM_STATE_PAUSED)
+	if (vm->state != BROKER_VM_RUNNING && vm->state != BROKER_VM_PAUSED)
 		return;
 	j = calloc(1, sizeof(*j));
 	if (!j)
@@ -91,9 +91,9 @@ retry:
 /* The device process died: restart it with back-off (the core keeps the
  * guest's view meanwhile, and the new process takes over the queues), or
  * give up after too many in a row and let the core tell the guest. */
-static void broker_supervise_device_died(struct vm_device *d)
+static void broker_supervise_device_died(struct broker_vm_device *d)
 {
-	struct vm *vm = d->vm;
+	struct broker_vm *vm = d->vm;
 	int64_t delay_ms;
 	char detail[128];
 
@@ -126,7 +126,7 @@ static void broker_supervise_device_died(struct vm_device *d)
 
 static void broker_supervise_on_device_exit(evutil_socket_t fd, short what, void *arg)
 {
-	struct vm_device *d = arg;
+	struct broker_vm_device *d = arg;
 	char detail[96];
 
 	(void)fd;
@@ -149,15 +149,15 @@ static void broker_supervise_on_device_exit(evutil_socket_t fd, short what, void
 /* In the loop: what the launcher thread made of a device restart. */
 void broker_supervise_restart_finish(struct launch_job *j)
 {
-	struct vm *vm = j->vm;
-	struct vm_device *d = &vm->devs[j->restart_dev];
+	struct broker_vm *vm = j->vm;
+	struct broker_vm_device *d = &vm->devs[j->restart_dev];
 	char detail[96];
 	int r = -1;
 
 	vm->dev_jobs--;
 	if (j->mem_fd >= 0)
 		close(j->mem_fd);
-	if ((vm->state != VM_STATE_RUNNING && vm->state != VM_STATE_PAUSED) ||
+	if ((vm->state != BROKER_VM_RUNNING && vm->state != BROKER_VM_PAUSED) ||
 	    vm->boots != j->boot) {
 		/* The VM stopped or booted again meanwhile: not ours any more. */
 		if (j->ndevs)
@@ -182,7 +182,7 @@ void broker_supervise_restart_finish(struct launch_job *j)
 	d->running = true;
 	d->restarts++;
 	free(j);
-	if (vm->state == VM_STATE_PAUSED && d->proc.pid > 0)
+	if (vm->state == BROKER_VM_PAUSED && d->proc.pid > 0)
 		kill(d->proc.pid, SIGSTOP);
 	d->ev = event_new(vm->b->base, d->proc.pidfd, EV_READ, broker_supervise_on_device_exit, d);
 	if (!d->ev || event_add(d->ev, NULL) < 0) {
@@ -195,14 +195,14 @@ void broker_supervise_restart_finish(struct launch_job *j)
 	broker_vm_event(vm->b, vm, "device-restarted", detail);
 }
 
-int broker_supervise_watch(struct vm *vm)
+int broker_supervise_watch(struct broker_vm *vm)
 {
 	vm->core_ev =
 		event_new(vm->b->base, vm->core.pidfd, EV_READ, broker_supervise_on_core_exit, vm);
 	if (!vm->core_ev || event_add(vm->core_ev, NULL) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < vm->ndevs; i++) {
-		struct vm_device *d = &vm->devs[i];
+		struct broker_vm_device *d = &vm->devs[i];
 		d->ev = event_new(vm->b->base, d->proc.pidfd, EV_READ,
 				  broker_supervise_on_device_exit, d);
 		if (!d->ev || event_add(d->ev, NULL) < 0)

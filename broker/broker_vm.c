@@ -24,13 +24,14 @@
 #include "proto/vm_exit.h"
 
 /* Tell both APIs' subscribers (the REST call numbers the event). */
-void broker_vm_event(struct broker *b, const struct vm *vm, const char *what, const char *detail)
+void broker_vm_event(struct broker *b, const struct broker_vm *vm, const char *what,
+		     const char *detail)
 {
 	rest_event(b, vm, what, detail);
 	rpc_event(b, vm, what, detail);
 }
 
-const char *vm_state_name(enum vm_state s)
+const char *broker_vm_state_name(enum broker_vm_state s)
 {
 	static const char *const names[] = {"created", "running", "paused", "stopped", "starting"};
 	return names[s];
@@ -49,39 +50,39 @@ uint64_t broker_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-struct tenant *broker_vm_tenant(const struct vm *vm)
+struct tenant *broker_vm_tenant(const struct broker_vm *vm)
 {
 	return &vm->b->tenants.t[vm->tenant];
 }
 
-static bool vm_visible(const struct vm *vm, const struct tenant *caller)
+static bool broker_vm_visible(const struct broker_vm *vm, const struct tenant *caller)
 {
 	return caller->admin || broker_vm_tenant(vm) == caller;
 }
 
-struct vm *vm_lookup(struct broker *b, const struct tenant *caller, const char *id)
+struct broker_vm *broker_vm_lookup(struct broker *b, const struct tenant *caller, const char *id)
 {
-	struct vm *vm;
+	struct broker_vm *vm;
 
 	/* Another tenant's VM is looked up like a missing one: same path, same answer. */
 	TAILQ_FOREACH(vm, &b->vms, link)
 	if (strcmp(vm->id, id) == 0)
-		return vm_visible(vm, caller) ? vm : NULL;
+		return broker_vm_visible(vm, caller) ? vm : NULL;
 	return NULL;
 }
 
-struct vm *vm_default(struct broker *b, const struct tenant *caller)
+struct broker_vm *broker_vm_default(struct broker *b, const struct tenant *caller)
 {
-	struct vm *vm;
+	struct broker_vm *vm;
 
 	/* The list is in creation order: the first visible VM is the default. */
 	TAILQ_FOREACH(vm, &b->vms, link)
-	if (vm_visible(vm, caller))
+	if (broker_vm_visible(vm, caller))
 		return vm;
 	return NULL;
 }
 
-static void vm_make_id(char *out)
+static void broker_vm_make_id(char *out)
 {
 	uint8_t u[16];
 
@@ -95,10 +96,10 @@ static void vm_make_id(char *out)
 		 u[15]);
 }
 
-struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct vm_def *def,
-			   uint64_t created_us)
+struct broker_vm *broker_vm_registry_add(struct broker *b, const char *id, int tenant,
+					 struct vm_def *def, uint64_t created_us)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct broker_vm *vm = calloc(1, sizeof(*vm));
 	struct tenant *t = &b->tenants.t[tenant];
 
 	if (!vm)
@@ -112,7 +113,7 @@ struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct 
 	snprintf(vm->id, sizeof(vm->id), "%s", id);
 	vm->tenant = tenant;
 	vm->def = *def; /* takes def->extra */
-	vm->state = VM_STATE_CREATED;
+	vm->state = BROKER_VM_CREATED;
 	vm->created_us = created_us;
 	vm->mem_fd = -1;
 	vm->core = (struct core_proc){.pid = -1, .pidfd = -1, .chan = -1, .console = -1};
@@ -121,7 +122,7 @@ struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct 
 	{
 		/* Creation order (reloaded files come in directory order): the
 		 * default VM is the first created. */
-		struct vm *after;
+		struct broker_vm *after;
 		TAILQ_FOREACH(after, &b->vms, link)
 		if (after->created_us > created_us)
 			break;
@@ -137,12 +138,12 @@ struct vm *vm_registry_add(struct broker *b, const char *id, int tenant, struct 
 	return vm;
 }
 
-enum api_err vm_create(struct broker *b, int tenant, struct vm_def *def, struct vm **ret, char *err,
-		       size_t errlen)
+enum api_err broker_vm_create(struct broker *b, int tenant, struct vm_def *def,
+			      struct broker_vm **ret, char *err, size_t errlen)
 {
 	struct tenant *t = &b->tenants.t[tenant];
 	char id[BROKER_ID_LEN + 1];
-	struct vm *vm;
+	struct broker_vm *vm;
 	int r;
 
 	/* Single-threaded loop: the check and the accounting below cannot interleave
@@ -158,8 +159,8 @@ enum api_err vm_create(struct broker *b, int tenant, struct vm_def *def, struct 
 			 (unsigned long long)t->quota.max_memory);
 		return API_QUOTA_EXCEEDED;
 	}
-	vm_make_id(id);
-	vm = vm_registry_add(b, id, tenant, def, broker_now_us());
+	broker_vm_make_id(id);
+	vm = broker_vm_registry_add(b, id, tenant, def, broker_now_us());
 	if (!vm) {
 		snprintf(err, errlen, "out of memory");
 		return API_INTERNAL;
@@ -167,7 +168,7 @@ enum api_err vm_create(struct broker *b, int tenant, struct vm_def *def, struct 
 	r = state_save(b, vm);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot save the definition: %s", strerror(-r));
-		vm_delete(vm, NULL, 0);
+		broker_vm_delete(vm, NULL, 0);
 		return API_INTERNAL;
 	}
 	*ret = vm;
@@ -177,17 +178,17 @@ enum api_err vm_create(struct broker *b, int tenant, struct vm_def *def, struct 
 
 /* ---- processes ---- */
 
-void broker_vm_set_state(struct vm *vm, enum vm_state s, const char *detail)
+void broker_vm_set_state(struct broker_vm *vm, enum broker_vm_state s, const char *detail)
 {
 	vm->state = s;
 	if (!vm->b->shutting_down)
 		(void)state_save(vm->b, vm);
-	broker_vm_event(vm->b, vm, vm_state_name(s), detail);
+	broker_vm_event(vm->b, vm, broker_vm_state_name(s), detail);
 }
 
 /* Why the core stopped, from its CoreStopped (if it sent one) and its status;
  * returns the status. */
-static int vm_read_stopped(struct vm *vm, int status)
+static int broker_vm_read_stopped(struct broker_vm *vm, int status)
 {
 	struct pollfd p = {.fd = vm->core.chan, .events = POLLIN};
 	Cellvm__Vm__VmMessage *m = NULL;
@@ -223,12 +224,12 @@ static int vm_read_stopped(struct vm *vm, int status)
 
 /* Tear down a VM whose core has exited (or was killed): reap everything.
  * Returns the core's exit status (enum vm_exit, or 128+signal). */
-int broker_vm_teardown(struct vm *vm)
+int broker_vm_teardown(struct broker_vm *vm)
 {
 	int status;
 
 	broker_console_drain(vm, 0); /* the core is gone: what is left is finite */
-	status = vm_read_stopped(vm, launcher_wait_core(&vm->core));
+	status = broker_vm_read_stopped(vm, launcher_wait_core(&vm->core));
 	if (vm->core_ev)
 		event_free(vm->core_ev);
 	if (vm->cons_ev)
@@ -236,7 +237,7 @@ int broker_vm_teardown(struct vm *vm)
 	vm->core_ev = vm->cons_ev = NULL;
 	launcher_close(&vm->core);
 	for (size_t i = 0; i < vm->ndevs; i++) {
-		struct vm_device *d = &vm->devs[i];
+		struct broker_vm_device *d = &vm->devs[i];
 		if (d->ev)
 			event_free(d->ev);
 		d->ev = NULL;
@@ -257,7 +258,7 @@ int broker_vm_teardown(struct vm *vm)
 	return status;
 }
 
-static void vm_kill_processes(struct vm *vm)
+static void broker_vm_kill_processes(struct broker_vm *vm)
 {
 	if (vm->core.pid > 0)
 		kill(vm->core.pid, SIGKILL);
@@ -266,13 +267,14 @@ static void vm_kill_processes(struct vm *vm)
 			kill(vm->devs[i].proc.pid, SIGKILL);
 }
 
-enum api_err vm_boot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err, size_t errlen)
+enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+			    char *err, size_t errlen)
 {
 	struct launch_job *j;
 
-	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED ||
-	    vm->state == VM_STATE_STARTING) {
-		snprintf(err, errlen, "the VM is %s", vm_state_name(vm->state));
+	if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED ||
+	    vm->state == BROKER_VM_STARTING) {
+		snprintf(err, errlen, "the VM is %s", broker_vm_state_name(vm->state));
 		return API_VM_BUSY;
 	}
 	if (vm->b->shutting_down) {
@@ -301,39 +303,39 @@ enum api_err vm_boot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err,
 		snprintf(err, errlen, "cannot hand the boot to the launcher thread");
 		return API_INTERNAL;
 	}
-	/* Until vm_boot_finish: the definition is read by the launcher thread,
+	/* Until broker_vm_boot_finish: the definition is read by the launcher thread,
 	 * so nothing may change or free this VM (every operation is VM_BUSY). */
-	vm->state = VM_STATE_STARTING;
+	vm->state = BROKER_VM_STARTING;
 	broker_vm_event(vm->b, vm, "starting", NULL);
 	return API_OK;
 }
 
 /* Install what the launcher thread started: events on its pidfds and console. */
-static enum api_err vm_boot_install(struct vm *vm, struct launch_job *j)
+static enum api_err broker_vm_boot_install(struct broker_vm *vm, struct launch_job *j)
 {
 	vm->mem_fd = j->mem_fd;
 	vm->core = j->core;
 	vm->ndevs = j->ndevs;
 	for (size_t i = 0; i < j->ndevs; i++)
-		vm->devs[i] = (struct vm_device){.vm = vm,
-						 .kind = i < vm->def.ndisks ? "blk" : "net",
-						 .def_index = i,
-						 .proc = j->devs[i],
-						 .running = true,
-						 .started = broker_now()};
+		vm->devs[i] = (struct broker_vm_device){.vm = vm,
+							.kind = i < vm->def.ndisks ? "blk" : "net",
+							.def_index = i,
+							.proc = j->devs[i],
+							.running = true,
+							.started = broker_now()};
 	if (broker_console_watch(vm) < 0 || broker_supervise_watch(vm) < 0)
 		goto fail;
 	return API_OK;
 fail:
 	snprintf(j->err, sizeof(j->err), "cannot watch the VM's processes");
-	vm_kill_processes(vm);
+	broker_vm_kill_processes(vm);
 	broker_vm_teardown(vm);
 	return API_INTERNAL;
 }
 
-void vm_boot_finish(struct launch_job *j)
+void broker_vm_boot_finish(struct launch_job *j)
 {
-	struct vm *vm = j->vm;
+	struct broker_vm *vm = j->vm;
 
 	if (j->restart_dev >= 0) {
 		broker_supervise_restart_finish(j);
@@ -342,11 +344,11 @@ void vm_boot_finish(struct launch_job *j)
 
 	vm->state = j->prev;
 	if (j->e == API_OK)
-		j->e = vm_boot_install(vm, j);
+		j->e = broker_vm_boot_install(vm, j);
 	if (j->e == API_OK) {
 		vm->boots++;
 		vm->last_exit[0] = 0;
-		broker_vm_set_state(vm, VM_STATE_RUNNING, NULL);
+		broker_vm_set_state(vm, BROKER_VM_RUNNING, NULL);
 	} else {
 		broker_vm_event(vm->b, vm, "boot-failed", j->err);
 	}
@@ -356,7 +358,7 @@ void vm_boot_finish(struct launch_job *j)
 }
 
 /* Signal every process of the VM (pause and resume). */
-static void vm_signal_all(struct vm *vm, int sig)
+static void broker_vm_signal_all(struct broker_vm *vm, int sig)
 {
 	/* SIGSTOP and SIGCONT reach a pid namespace's init from outside it. */
 	for (size_t i = 0; i < vm->ndevs; i++)
@@ -366,59 +368,60 @@ static void vm_signal_all(struct vm *vm, int sig)
 		kill(vm->core.pid, sig);
 }
 
-enum api_err vm_pause(struct vm *vm, char *err, size_t errlen)
+enum api_err broker_vm_pause(struct broker_vm *vm, char *err, size_t errlen)
 {
 	siginfo_t si;
 
-	if (vm->state != VM_STATE_RUNNING) {
-		snprintf(err, errlen, "the VM is %s, not running", vm_state_name(vm->state));
+	if (vm->state != BROKER_VM_RUNNING) {
+		snprintf(err, errlen, "the VM is %s, not running", broker_vm_state_name(vm->state));
 		return API_VM_BUSY;
 	}
-	vm_signal_all(vm, SIGSTOP);
+	broker_vm_signal_all(vm, SIGSTOP);
 	/* Answer once the core is really stopped (or gone); WNOWAIT leaves an
 	 * exit for the pidfd event to reap. */
 	while (waitid(P_PID, (id_t)vm->core.pid, &si, WSTOPPED | WEXITED | WNOWAIT) < 0 &&
 	       errno == EINTR)
 		;
-	broker_vm_set_state(vm, VM_STATE_PAUSED, NULL);
+	broker_vm_set_state(vm, BROKER_VM_PAUSED, NULL);
 	return API_OK;
 }
 
-enum api_err vm_resume(struct vm *vm, char *err, size_t errlen)
+enum api_err broker_vm_resume(struct broker_vm *vm, char *err, size_t errlen)
 {
-	if (vm->state != VM_STATE_PAUSED) {
-		snprintf(err, errlen, "the VM is %s, not paused", vm_state_name(vm->state));
+	if (vm->state != BROKER_VM_PAUSED) {
+		snprintf(err, errlen, "the VM is %s, not paused", broker_vm_state_name(vm->state));
 		return API_VM_BUSY;
 	}
-	vm_signal_all(vm, SIGCONT);
-	broker_vm_set_state(vm, VM_STATE_RUNNING, NULL);
+	broker_vm_signal_all(vm, SIGCONT);
+	broker_vm_set_state(vm, BROKER_VM_RUNNING, NULL);
 	return API_OK;
 }
 
-enum api_err vm_power_off(struct vm *vm, char *err, size_t errlen)
+enum api_err broker_vm_power_off(struct broker_vm *vm, char *err, size_t errlen)
 {
-	if (vm->state != VM_STATE_RUNNING && vm->state != VM_STATE_PAUSED) {
-		snprintf(err, errlen, "the VM is %s", vm_state_name(vm->state));
+	if (vm->state != BROKER_VM_RUNNING && vm->state != BROKER_VM_PAUSED) {
+		snprintf(err, errlen, "the VM is %s", broker_vm_state_name(vm->state));
 		return API_VM_BUSY;
 	}
 	/* A hard power-off: the guest gets no say (no ACPI yet). */
-	vm_kill_processes(vm);
+	broker_vm_kill_processes(vm);
 	broker_vm_teardown(vm);
 	snprintf(vm->last_exit, sizeof(vm->last_exit), "powered off by the API");
-	broker_vm_set_state(vm, VM_STATE_STOPPED, vm->last_exit);
+	broker_vm_set_state(vm, BROKER_VM_STOPPED, vm->last_exit);
 	return API_OK;
 }
 
-enum api_err vm_reboot(struct vm *vm, vm_boot_done_fn *done, void *arg, char *err, size_t errlen)
+enum api_err broker_vm_reboot(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+			      char *err, size_t errlen)
 {
-	enum api_err e = vm_power_off(vm, err, errlen);
+	enum api_err e = broker_vm_power_off(vm, err, errlen);
 
 	if (e != API_OK)
 		return e;
-	return vm_boot(vm, done, arg, err, errlen);
+	return broker_vm_boot(vm, done, arg, err, errlen);
 }
 
-static void vm_stats_close(struct vm *vm)
+static void broker_vm_stats_close(struct broker_vm *vm)
 {
 	for (size_t i = 0; i < LAUNCHER_MAX_DEVICES; i++) {
 		launcher_stats_close(vm->stats_fd[i], vm->stats[i]);
@@ -427,12 +430,12 @@ static void vm_stats_close(struct vm *vm)
 	}
 }
 
-enum api_err vm_delete(struct vm *vm, char *err, size_t errlen)
+enum api_err broker_vm_delete(struct broker_vm *vm, char *err, size_t errlen)
 {
 	struct broker *b = vm->b;
 	struct tenant *t = broker_vm_tenant(vm);
 
-	if (vm->state == VM_STATE_STARTING) {
+	if (vm->state == BROKER_VM_STARTING) {
 		snprintf(err, errlen, "the VM is starting");
 		return API_VM_BUSY;
 	}
@@ -440,8 +443,8 @@ enum api_err vm_delete(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "a device of the VM is restarting");
 		return API_VM_BUSY;
 	}
-	if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {
-		vm_kill_processes(vm);
+	if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED) {
+		broker_vm_kill_processes(vm);
 		broker_vm_teardown(vm);
 	}
 	(void)state_remove(b, vm);
@@ -453,15 +456,15 @@ enum api_err vm_delete(struct vm *vm, char *err, size_t errlen)
 	t->used_cpus -= vm->def.cpus;
 	t->used_memory -= vm->def.memory;
 	vmdef_free(&vm->def);
-	vm_stats_close(vm);
+	broker_vm_stats_close(vm);
 	free(vm->cons);
 	free(vm);
 	return API_OK;
 }
 
-void vm_registry_restore(struct broker *b)
+void broker_vm_registry_restore(struct broker *b)
 {
-	struct vm *vm;
+	struct broker_vm *vm;
 	char err[512];
 
 	TAILQ_FOREACH(vm, &b->vms, link)
@@ -471,7 +474,7 @@ void vm_registry_restore(struct broker *b)
 		if (!vm->restore)
 			continue;
 		vm->restore = false;
-		e = vm_boot(vm, NULL, NULL, err, sizeof(err));
+		e = broker_vm_boot(vm, NULL, NULL, err, sizeof(err));
 		log_info("vm %s (tenant %s): booting again, as it ran when the broker stopped: %s",
 			 vm->id, broker_vm_tenant(vm)->name, e == API_OK ? "started" : err);
 		if (e != API_OK)
@@ -479,17 +482,17 @@ void vm_registry_restore(struct broker *b)
 	}
 }
 
-void vm_registry_free(struct broker *b, bool restore)
+void broker_vm_registry_free(struct broker *b, bool restore)
 {
-	struct vm *vm;
+	struct broker_vm *vm;
 
 	while ((vm = TAILQ_FIRST(&b->vms))) {
 		/* launch_stop finished every boot before this. */
-		assert(vm->state != VM_STATE_STARTING);
-		if (vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED) {
-			vm_kill_processes(vm);
+		assert(vm->state != BROKER_VM_STARTING);
+		if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED) {
+			broker_vm_kill_processes(vm);
 			broker_vm_teardown(vm);
-			vm->state = VM_STATE_STOPPED;
+			vm->state = BROKER_VM_STOPPED;
 			vm->restore = restore;
 			snprintf(vm->last_exit, sizeof(vm->last_exit),
 				 "stopped: the broker shut down");
@@ -497,7 +500,7 @@ void vm_registry_free(struct broker *b, bool restore)
 		}
 		TAILQ_REMOVE(&b->vms, vm, link);
 		vmdef_free(&vm->def);
-		vm_stats_close(vm);
+		broker_vm_stats_close(vm);
 		free(vm->cons);
 		free(vm);
 	}

@@ -16,7 +16,7 @@ static json_object *info_proc(pid_t pid)
 
 /* Device i of the definition (disks, then nets): its kind, and a NIC's tap
  * and MAC (the definition's: fixed at create). */
-static void info_device(const struct vm *vm, size_t i, json_object *d)
+static void info_device(const struct broker_vm *vm, size_t i, json_object *d)
 {
 	const struct net_def *n;
 
@@ -30,7 +30,7 @@ static void info_device(const struct vm *vm, size_t i, json_object *d)
 	json_object_object_add(d, "mac", json_object_new_string(n->mac));
 }
 
-json_object *vm_info_json(const struct vm *vm)
+json_object *broker_vm_info_json(const struct broker_vm *vm)
 {
 	json_object *o = json_object_new_object(), *devs = json_object_new_array();
 	const struct tenant *t = &vm->b->tenants.t[vm->tenant];
@@ -38,7 +38,7 @@ json_object *vm_info_json(const struct vm *vm)
 	json_object_object_add(o, "id", json_object_new_string(vm->id));
 	json_object_object_add(o, "name", json_object_new_string(vm->def.name));
 	json_object_object_add(o, "tenant", json_object_new_string(t->name));
-	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
+	json_object_object_add(o, "state", json_object_new_string(broker_vm_state_name(vm->state)));
 	json_object_object_add(o, "input_backend",
 			       vm->def.input[0] ? json_object_new_string(vm->def.input) : NULL);
 	json_object_object_add(o, "created_at",
@@ -88,7 +88,7 @@ static void info_host_io(pid_t pid, json_object *d)
 	json_object_object_add(d, "host_write_bytes", json_object_new_int64((int64_t)wr));
 }
 
-json_object *vm_counters_json(const struct vm *vm)
+json_object *broker_vm_info_counters_json(const struct broker_vm *vm)
 {
 	json_object *o = json_object_new_object(), *devs = json_object_new_array();
 
@@ -96,7 +96,7 @@ json_object *vm_counters_json(const struct vm *vm)
 	json_object_object_add(o, "console_bytes", json_object_new_int64((int64_t)vm->cons_total));
 	for (size_t i = 0; i < vm->def.ndisks + vm->def.nnets; i++) {
 		json_object *d = json_object_new_object();
-		const struct vm_device *dev = i < vm->ndevs ? &vm->devs[i] : NULL;
+		const struct broker_vm_device *dev = i < vm->ndevs ? &vm->devs[i] : NULL;
 
 		info_device(vm, i, d);
 		json_object_object_add(d, "state",
