@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "dev-procs/common/devproc.h"
+#include "proto/devshm.h"
 
 static json_object *info_proc(pid_t pid)
 {

@@ -12,15 +12,15 @@
 #include <unistd.h>
 
 #include "cli/console.h"
+#include "common/gmem.h"
+#include "common/log.h"
+#include "common/parse.h"
 #include "launcher/disk_opt.h"
 #include "launcher/launcher.h"
 #include "launcher/net_opt.h"
 #include "launcher/net_tap.h"
 #include "launcher/supervise.h"
-#include "common/gmem.h"
-#include "dev-procs/common/devproc.h"
-#include "common/log.h"
-#include "common/parse.h"
+#include "proto/devshm.h"
 #include "proto/vm_exit.h"
 
 #define RUN_MIN_MEMORY	(16ULL << 20)

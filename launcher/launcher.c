@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dev-procs/common/devproc.h"
 #include "device.pb-c.h"
 #include "proto/channel.h"
+#include "proto/devshm.h"
 #include "proto/ipc.h"
 #include "proto/vm_channel.h"
 #ifdef CELLVM_HAVE_SANDBOX

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "device.pb-c.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
 

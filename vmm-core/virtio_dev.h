@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dev-procs/common/devproc.h"
+#include "proto/devshm.h"
 
 #define VDEV_MAX_QUEUES DEVPROC_MAX_QUEUES
 #define VDEV_NO_VECTOR	0xffff

@@ -11,11 +11,10 @@
 #include "common/gmem.h"
 #include "dev-procs/common/virtq.h"
 #include "device.pb-c.h"
+#include "proto/devshm.h" /* the transport page, in-flight records, counters page */
 
 #define DEVPROC_CHANNEL_FD   3
-#define DEVPROC_MAX_QUEUES   24 /* virtio-net: 8 queue pairs + control, with room */
 #define DEVPROC_MAX_BACKENDS 8
-#define DEVPROC_CONFIG_MAX   256
 
 /* DeviceSetup.test_flags (honoured only in builds with CELLVM_TEST_HOOKS):
  * once attached to the core, attempt a forbidden syscall so tests can see
@@ -23,16 +22,6 @@
 #define DEVPROC_TEST_TRY_OPEN	(1U << 0)
 #define DEVPROC_TEST_TRY_EXECVE (1U << 1)
 #define DEVPROC_TEST_TRY_SOCKET (1U << 2)
-
-/* The transport page shared with the core (a 4 KiB memfd). The device sets
- * bits in isr before it signals the interrupt; the core serves the guest's
- * InterruptStatus reads from it and clears bits on InterruptACK. */
-struct devproc_shared {
-	uint32_t isr; /* atomic; bit 0 used buffer, bit 1 configuration change */
-	uint32_t reserved[1023];
-};
-#define DEVPROC_ISR_QUEUE  1U
-#define DEVPROC_ISR_CONFIG 2U
 
 struct devproc_queue {
 	uint32_t index;
@@ -43,20 +32,6 @@ struct devproc_queue {
 	struct virtq_inflight *inflight; /* crash-recovery record, or NULL */
 	bool enabled;
 };
-
-/* Counters the device publishes for the host's API, in a memfd the launcher
- * created and reads (the device's view is the only writable one). A seqlock:
- * seq is odd while the device writes. Counts go on from what a crashed
- * predecessor left. */
-struct devproc_stats {
-	uint32_t seq;
-	uint32_t reserved;
-	uint64_t requests;  /* blk: requests completed; net: frames moved either way */
-	uint64_t bytes_in;  /* guest to backend: blk bytes written, net bytes sent */
-	uint64_t bytes_out; /* backend to guest: blk bytes read, net bytes received */
-	uint64_t errors;    /* blk: requests failed; net: frames dropped */
-};
-#define DEVPROC_STATS_SIZE 4096
 
 /* What the device offers; filled by ops->setup. */
 struct devproc_info {

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "common/gmem.h"
+#include "proto/devshm.h" /* VIRTQ_MAX_SIZE, struct virtq_inflight */
 
-#define VIRTQ_MAX_SIZE 32768
 #define VIRTQ_MAX_SEGS 1024 /* longest chain accepted, direct or indirect */
 
 #define VIRTQ_DESC_F_NEXT     1
@@ -34,19 +34,6 @@ struct virtq_desc {
 struct virtq_used_elem {
 	uint32_t id;
 	uint32_t len;
-};
-
-/* Crash-recovery record of one queue, kept by the core in a memfd shared
- * with the device process and handed to its successor when a crashed device
- * is restarted: which heads were taken from the avail ring and not yet
- * returned, and how far the device got. Written by the device (so a
- * successor treats it as untrusted input like the rings themselves). */
-#define VIRTQ_INFLIGHT_WORDS (VIRTQ_MAX_SIZE / 64)
-struct virtq_inflight {
-	uint16_t last_avail; /* next avail entry to take */
-	uint16_t used_idx;   /* used->idx this record is in step with */
-	uint32_t started;    /* 1 once this activation's queue ran; 0 after a reset */
-	uint64_t bits[VIRTQ_INFLIGHT_WORDS];
 };
 
 /* Bytes of each ring for a queue of size n (event fields included). */

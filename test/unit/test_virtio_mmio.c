@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "device.pb-c.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
 #include "vmm-core/virtio_mmio.h"

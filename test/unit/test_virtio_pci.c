@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "device.pb-c.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
 #include "vmm-core/virtio_pci.h"
