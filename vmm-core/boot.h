@@ -5,8 +5,8 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include "common/gmem.h"
 #include "vmm-core/e820.h"
-#include "vmm-core/gmem.h"
 
 /* Fixed guest-physical addresses of boot data (below the EBDA). */
 #define BOOT_GDT_ADDR	     0x500ULL

@@ -2,7 +2,7 @@
  * start_info). Built from the gmem layout; runs in cellvm-core. */
 #pragma once
 #include <stdint.h>
-#include "vmm-core/gmem.h"
+#include "common/gmem.h"
 
 #define E820_RAM      1
 #define E820_RESERVED 2

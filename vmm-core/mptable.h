@@ -2,7 +2,7 @@
  * the IOAPIC and the ISA interrupt routing. Runs in cellvm-core. */
 #pragma once
 #include <stdint.h>
-#include "vmm-core/gmem.h"
+#include "common/gmem.h"
 
 #define MPTABLE_MAX_CPUS 64
 #define IOAPIC_ADDR	 0xfec00000U

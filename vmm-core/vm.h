@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/gmem.h"
 #include "proto/vm_exit.h"
 #include "vmm-core/boot.h"
-#include "vmm-core/gmem.h"
 #include "vmm-core/i8042.h"
 #include "vmm-core/serial.h"
 #include "vmm-core/irq_route.h"

@@ -1,4 +1,4 @@
-/* Unit tests for vmm-core/gmem: layout limits and the bounds-checked
+/* Unit tests for common/gmem: layout limits and the bounds-checked
  * translation every guest-supplied address goes through. The host side is a
  * PROT_NONE reservation: gmem never touches it, and large layouts cost nothing. */
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include <errno.h>
 #include <sys/mman.h>
-#include "vmm-core/gmem.h"
+#include "common/gmem.h"
 
 #define GiB (1ULL << 30)
 #define MiB (1ULL << 20)

@@ -3,7 +3,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
-#include "vmm-core/gmem.h"
+#include "common/gmem.h"
 
 struct test_guest {
 	struct gmem mem;
