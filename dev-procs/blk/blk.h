@@ -8,8 +8,8 @@
 
 #include "dev-procs/blk/blk_io.h"
 #include "dev-procs/blk/blk_req.h"
-#include "dev-procs/common/devproc.h"
-#include "dev-procs/common/virtq.h"
+#include "dev-procs/devlib/devproc.h"
+#include "dev-procs/devlib/virtq.h"
 
 #define VIRTIO_ID_BLOCK 2
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "dev-procs/common/virtq.h"
+#include "dev-procs/devlib/virtq.h"
 
 #define VIRTIO_BLK_T_IN		  0
 #define VIRTIO_BLK_T_OUT	  1

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "dev-procs/common/devproc.h"
-#include "dev-procs/common/virtq.h"
+#include "dev-procs/devlib/devproc.h"
+#include "dev-procs/devlib/virtq.h"
 #include "dev-procs/net/net_hdr.h"
 #include "dev-procs/net/net_rate.h"
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "dev-procs/common/virtq.h"
+#include "dev-procs/devlib/virtq.h"
 
 #define NET_HDR_LEN	  12U /* virtio 1.x: num_buffers is always there */
 #define NET_ETH_HLEN	  14U

@@ -1,4 +1,4 @@
-/* In-process tests of dev-procs/common/virtq: the device-side split ring
+/* In-process tests of dev-procs/devlib/virtq: the device-side split ring
  * walker driven by the harness's driver side over a real memfd. Covers the
  * ring checks at init, every chain rule of HOSTILE_INPUTS.md (Virtqueues),
  * the avail index rules, 16-bit wrap of both indexes, vring_need_event around

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dev-procs/common/virtq.h"
+#include "dev-procs/devlib/virtq.h"
 
 static inline void fuzz_chain_build(struct virtq_chain *chain, uint8_t *ram, size_t ramlen,
 				    uint32_t max_len, const uint8_t *desc, uint32_t n,

@@ -1,4 +1,4 @@
-/* libFuzzer target for dev-procs/common/virtq: the input is untrusted guest
+/* libFuzzer target for dev-procs/devlib/virtq: the input is untrusted guest
  * RAM (rings, descriptor tables, indirect tables) plus the ring parameters.
  * Layout: byte 0 queue size as log2 (mod 9: 1..256), byte 1 flags (bit 0
  * EVENT_IDX, bit 1 INDIRECT_DESC), bytes 2-3 the device's starting avail and
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dev-procs/common/virtq.h"
+#include "dev-procs/devlib/virtq.h"
 
 #define RAM_SIZE  GMEM_MIN_SIZE
 #define HDR_BYTES 5

@@ -11,8 +11,8 @@
 
 #include "launcher/launcher.h"
 #include "common/gmem.h"
-#include "dev-procs/common/devproc.h"
-#include "dev-procs/common/virtq.h"
+#include "dev-procs/devlib/devproc.h"
+#include "dev-procs/devlib/virtq.h"
 
 #define VDRV_ALLOC_START (1ULL << 20) /* the bump allocator starts at 1 MiB */
 

@@ -1,7 +1,7 @@
 /* The device-process frame; see devproc.h. Runs in every cellvm-dev-KIND.
  * Both channels carry untrusted bytes: anything out of place makes this
  * process exit (the unprivileged side of a protocol violation). */
-#include "dev-procs/common/devproc.h"
+#include "dev-procs/devlib/devproc.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "common/gmem.h"
-#include "dev-procs/common/virtq.h"
+#include "dev-procs/devlib/virtq.h"
 #include "device.pb-c.h"
 #include "proto/devshm.h" /* the transport page, in-flight records, counters page */
 

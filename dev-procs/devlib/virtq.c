@@ -3,7 +3,7 @@
  * guest may rewrite them at any moment: every index, descriptor and event
  * field read here is untrusted, read once into a private copy, and checked
  * before it is used to reach memory. */
-#include "dev-procs/common/virtq.h"
+#include "dev-procs/devlib/virtq.h"
 
 #include <endian.h>
 #include <errno.h>
