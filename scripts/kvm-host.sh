@@ -15,7 +15,9 @@
 #   -w   share DIR read-write (repeatable; the current directory's git
 #        top level by default, "-w none" for no share)
 # Exit status: CMD's; 124 on timeout; 125 when the emulated host could not run
-# CMD (its console's tail is printed).
+# CMD to its end: it did not start, or it stopped making progress (no
+# heartbeat for CELLVM_KVM_HOST_STALL seconds, 180 by default; its console's
+# tail is printed). A caller may try again on 125.
 #
 # What was learned (docs/testing.md has the rest):
 # - kvm-amd loads with npt=0: with nested paging some workloads froze the
@@ -128,6 +130,9 @@ arg() { sed -n "s/.*kvmhost\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 die() { echo "kvm-host init: $*"; echo o >/proc/sysrq-trigger; sleep 60; }
 echo 1 >/proc/sys/kernel/sysrq
 for m in virtio_pci 9pnet_virtio 9p overlay tun veth bridge; do modprobe $m || die "modprobe $m"; done
+# No PMU for the inner guests: their perf counters and NMIs would go through
+# TCG's emulation of an AMD PMU, which is not worth the risk.
+modprobe kvm enable_pmu=0 || die "modprobe kvm"
 modprobe kvm-amd $(arg kvmamd | tr , ' ') || die "modprobe kvm-amd"
 [ -c /dev/kvm ] || die "no /dev/kvm (is SVM emulated?)"
 o="trans=virtio,version=9p2000.L,msize=512000"
@@ -182,6 +187,9 @@ if [ -n "$interactive" ] && [ -t 0 ]; then size=$(stty size 2>/dev/null || true)
 	export -p | grep -v -E '^declare -x (PATH|PWD|OLDPWD|SHLVL|_|TERM|HOSTNAME|TMPDIR)='
 	echo "export CELLVM_KVM_HOST=emulated"
 	echo "export TERM=${TERM:-dumb}"
+	# A heartbeat through the job share: the watchdog outside sees the host
+	# stop making progress (docs/testing.md: the freezes).
+	echo '(while :; do date +%s >/run/kvm-host/beat; sleep 5; done) &'
 	printf 'cd %q || exit 125\n' "$PWD"
 	if [ -n "$interactive" ]; then
 		echo "stty -F /dev/ttyS1 sane${size:+ rows ${size% *} cols ${size#* }}"
@@ -209,19 +217,46 @@ run=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm -smp 1 -m 
 	-serial "file:$job/console.log" -chardev stdio,id=io,signal=off -serial chardev:io
 	-monitor "unix:$job/monitor,server=on,wait=off"
 	-kernel "$img/vmlinuz" -initrd "$img/initrd.gz"
-	-append "console=ttyS0 quiet panic=-1 mitigations=off kvmhost.kvmamd=${CELLVM_KVM_AMD_PARAMS-npt=0} kvmhost.shares=$shares_arg"
+	-append "console=ttyS0 quiet panic=-1 mitigations=off nmi_watchdog=0 kvmhost.kvmamd=${CELLVM_KVM_AMD_PARAMS-npt=0} kvmhost.shares=$shares_arg"
 	"${virtfs[@]}")
+# Past this many seconds without a heartbeat (the host writes one every 5 s
+# once it runs the job), the emulated host has stopped making progress.
+stall=${CELLVM_KVM_HOST_STALL:-180}
 st=0
-if [ "$limit" != 0 ]; then
-	if [ -n "$interactive" ]; then
+if [ -n "$interactive" ]; then
+	# A person watches: the terminal stays QEMU's, in the foreground.
+	if [ "$limit" != 0 ]; then
 		timeout --foreground "$limit" "${run[@]}" 2>"$job/qemu.err" || st=$?
 	else
-		timeout "$limit" "${run[@]}" </dev/null 2>"$job/qemu.err" || st=$?
+		"${run[@]}" 2>"$job/qemu.err" || st=$?
 	fi
-elif [ -n "$interactive" ]; then
-	"${run[@]}" 2>"$job/qemu.err" || st=$?
 else
-	"${run[@]}" </dev/null 2>"$job/qemu.err" || st=$?
+	start=$(date +%s)
+	"${run[@]}" </dev/null 2>"$job/qemu.err" &
+	qemu=$!
+	trap 'kill "$qemu" 2>/dev/null || true; rm -rf "$job"' EXIT
+	# The watchdog polls: it looks at the heartbeat and the time limit every
+	# few seconds while QEMU runs.
+	while kill -0 "$qemu" 2>/dev/null; do
+		sleep 2
+		now=$(date +%s)
+		beat=$start
+		[ -s "$job/beat" ] && beat=$(stat -c %Y "$job/beat")
+		if [ "$limit" != 0 ] && [ $((now - start)) -ge "$limit" ]; then
+			kill "$qemu" 2>/dev/null
+			st=124
+			break
+		fi
+		if [ ! -s "$job/rc" ] && [ $((now - beat)) -ge "$stall" ]; then
+			log "the emulated host stopped making progress (no heartbeat for $((now - beat)) s): stopping it"
+			kill "$qemu" 2>/dev/null
+			st=125
+			break
+		fi
+	done
+	qst=0
+	wait "$qemu" 2>/dev/null || qst=$?
+	[ "$st" != 0 ] || st=$qst
 fi
 if [ "$st" = 124 ]; then
 	log "stopped after ${limit}s (-t); console tail:"
@@ -229,7 +264,7 @@ if [ "$st" = 124 ]; then
 	exit 124
 fi
 if [ ! -s "$job/rc" ]; then
-	log "the command did not finish (qemu status $st); qemu and console tail:"
+	log "the command did not finish (status $st); qemu and console tail:"
 	tail -n 5 "$job/qemu.err" >&2
 	tail -n 20 "$job/console.log" >&2
 	exit 125
