@@ -23,6 +23,7 @@
 #include "device.pb-c.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
+#include "test/unit/fakedev.h"
 #include "vmm-core/virtio_mmio.h"
 
 #define R_MAGIC	     0x000
@@ -47,83 +48,9 @@
 
 static int kvm_fd = -1, vm_fd = -1;
 
-/* The scripted device: answers Attach with DeviceInfo, Reset with ResetDone,
- * and records the last Activate (signalling changed when it does). */
-struct fake_dev {
-	int sock;
-	pthread_t thread;
-	struct vmmio_dev *d;
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	int activates, resets;
-	uint64_t act_features;
-	uint32_t act_nq, act_size;
-	uint64_t act_desc;
-	uint32_t attach_nfds;
-};
-
-static int send_link(int sock, Cellvm__Device__LinkMessage *m)
-{
-	return channel_send(sock, &m->base, 16384, NULL, 0);
-}
-
-static void *fake_dev_thread(void *arg)
-{
-	struct fake_dev *f = arg;
-
-	for (;;) {
-		Cellvm__Device__LinkMessage *m = NULL, out = CELLVM__DEVICE__LINK_MESSAGE__INIT;
-		int fds[IPC_MAX_FDS];
-		size_t nfds = 0;
-		uint32_t c;
-
-		if (channel_recv(f->sock, &cellvm__device__link_message__descriptor, 16384,
-				 (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS, &nfds) < 0)
-			break;
-		ipc_close_fds(fds, nfds);
-		pthread_mutex_lock(&f->lock);
-		if (c == CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH) {
-			static uint8_t cfg[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-			Cellvm__Device__DeviceInfo info = CELLVM__DEVICE__DEVICE_INFO__INIT;
-			f->attach_nfds = (uint32_t)nfds;
-			info.device_id = 2;
-			info.features = (1ULL << 32) | (1ULL << 9) | (1ULL << 6);
-			info.config.data = cfg;
-			info.config.len = sizeof(cfg);
-			info.num_queues = 2;
-			info.queue_max_size = 256;
-			out.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_INFO;
-			out.info = &info;
-			send_link(f->sock, &out);
-		} else if (c == CELLVM__DEVICE__LINK_MESSAGE__MSG_ACTIVATE) {
-			f->activates++;
-			f->act_features = m->activate->features;
-			f->act_nq = (uint32_t)m->activate->n_queues;
-			if (m->activate->n_queues) {
-				f->act_size = m->activate->queues[0]->size;
-				f->act_desc = m->activate->queues[0]->desc;
-			}
-			pthread_cond_broadcast(&f->changed);
-		} else if (c == CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET) {
-			Cellvm__Device__ResetDone done = CELLVM__DEVICE__RESET_DONE__INIT;
-			f->resets++;
-			out.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET_DONE;
-			out.reset_done = &done;
-			send_link(f->sock, &out);
-			pthread_mutex_unlock(&f->lock);
-			/* Play the core's main loop too: deliver ResetDone. */
-			vmmio_on_link(f->d);
-			pthread_mutex_lock(&f->lock);
-		}
-		pthread_mutex_unlock(&f->lock);
-		protobuf_c_message_free_unpacked(&m->base, NULL);
-	}
-	return NULL;
-}
-
 struct ctx {
 	struct vmmio_dev d;
-	struct fake_dev f;
+	struct fakedev f;
 };
 
 static uint32_t rd(struct ctx *c, uint64_t off)
@@ -138,40 +65,13 @@ static void wr(struct ctx *c, uint64_t off, uint32_t v)
 	vmmio_access(&c->d, off, (uint8_t *)&v, 4, true);
 }
 
-/* Wait (under f->lock) up to 5 s for the device to have seen n Activates;
- * false on timeout. Activate has no answer, so this is how the driver's
- * side learns it arrived. */
-static bool fake_dev_wait_activates(struct fake_dev *f, int n)
-{
-	struct timespec end;
-
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += 5;
-	while (f->activates < n)
-		if (pthread_cond_timedwait(&f->changed, &f->lock, &end) == ETIMEDOUT)
-			return f->activates >= n;
-	return true;
-}
-
 static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
-	int sv[2];
+	int link;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	c->f.sock = sv[1];
-	c->f.d = &c->d;
-	pthread_mutex_init(&c->f.lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&c->f.changed, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	assert_int_equal(pthread_create(&c->f.thread, NULL, fake_dev_thread, &c->f), 0);
-	assert_int_equal(vmmio_attach(&c->d, vm_fd, sv[0], VMMIO_BASE, 5), 0);
+	fakedev_start(&c->f, &c->d.v, &link);
+	assert_int_equal(vmmio_attach(&c->d, vm_fd, link, VMMIO_BASE, 5), 0);
 	vmmio_attach_finish(&c->d, vm_fd);
 	*state = c;
 	return 0;
@@ -183,12 +83,7 @@ static int teardown(void **state)
 	struct kvm_irqfd irqfd = {
 		.fd = (uint32_t)c->d.v.irq_fd, .gsi = 5, .flags = KVM_IRQFD_FLAG_DEASSIGN};
 
-	shutdown(c->f.sock, SHUT_RDWR);
-	shutdown(c->d.v.link_fd, SHUT_RDWR);
-	pthread_join(c->f.thread, NULL);
-	pthread_cond_destroy(&c->f.changed);
-	pthread_mutex_destroy(&c->f.lock);
-	close(c->f.sock);
+	fakedev_stop(&c->f);
 	ioctl(vm_fd, KVM_IRQFD, &irqfd);
 	for (uint32_t i = 0; i < c->d.v.num_queues; i++) {
 		struct kvm_ioeventfd io = {.addr = VMMIO_BASE + 0x50,
@@ -234,7 +129,7 @@ static void test_identity(void **state)
 	assert_int_equal(rd(c, R_MAGIC), 0x74726976);
 	assert_int_equal(rd(c, R_VERSION), 2);
 	assert_int_equal(rd(c, R_DEVICE_ID), 2);
-	assert_int_equal(c->f.attach_nfds, 3 + VMMIO_MAX_QUEUES); /* + crash-recovery records */
+	assert_int_equal(c->f.nfds, 3 + VMMIO_MAX_QUEUES); /* + crash-recovery records */
 	assert_int_equal(c->d.v.num_queues, 2);
 	/* the kicks beyond the device's two queues were dropped */
 	assert_true(c->d.v.q[2].kick_fd < 0);
@@ -259,11 +154,11 @@ static void test_bringup_and_activate(void **state)
 	wr(c, R_STATUS, 1 | 2 | 8 | 4);
 	assert_int_equal(rd(c, R_STATUS), 1 | 2 | 8 | 4);
 	pthread_mutex_lock(&c->f.lock);
-	assert_true(fake_dev_wait_activates(&c->f, 1));
+	assert_true(fakedev_wait_activates(&c->f, 1));
 	assert_int_equal(c->f.act_features, (1ULL << 32) | (1ULL << 9));
 	assert_int_equal(c->f.act_nq, 1);
-	assert_int_equal(c->f.act_size, 128);
-	assert_int_equal(c->f.act_desc, 0x100000);
+	assert_int_equal(c->f.act_size[0], 128);
+	assert_int_equal(c->f.act_desc[0], 0x100000);
 	pthread_mutex_unlock(&c->f.lock);
 	/* Exactly one: a reset is answered only after the device has read
 	 * everything sent before it, a second Activate included. */
@@ -404,7 +299,7 @@ static void test_needs_reset_and_isr(void **state)
 	nr.reason = (char *)"test";
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_NEEDS_RESET;
 	m.needs_reset = &nr;
-	assert_int_equal(send_link(c->f.sock, &m), 0);
+	assert_int_equal(fakedev_send(c->f.sock, &m), 0);
 	assert_int_equal(vmmio_on_link(&c->d), 0);
 	assert_int_equal(rd(c, R_STATUS) & 64, 64);
 	assert_int_equal(rd(c, R_ISR) & 2, 2);

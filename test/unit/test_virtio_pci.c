@@ -28,6 +28,7 @@
 #include "device.pb-c.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
+#include "test/unit/fakedev.h"
 #include "vmm-core/virtio_pci.h"
 
 /* struct virtio_pci_common_cfg (virtio 1.2 4.1.4.3) */
@@ -54,8 +55,8 @@
 #define MSIX_ENABLE	 0x8000
 #define MSIX_FUNC_MASK	 0x4000
 #define MSI_ADDR	 0xfee00000U
-#define NQ		 2 /* the fake device's queues */
-#define DEV_FEATURES	 ((1ULL << 32) | (1ULL << 9) | (1ULL << 6))
+#define NQ		 FAKEDEV_NQ
+#define DEV_FEATURES	 FAKEDEV_FEATURES
 #define ST_ACK		 1
 #define ST_DRIVER	 2
 #define ST_DRIVER_OK	 4
@@ -65,127 +66,12 @@
 
 static int kvm_fd = -1;
 
-/* The scripted device: answers Attach with DeviceInfo and keeps the fds it
- * got (to kick and raise interrupts like a real device), answers Reset with
- * ResetDone, records the last Activate (signalling changed when it does). */
-struct fake_dev {
-	int sock;
-	pthread_t thread;
-	struct vpci_dev *d;
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	int activates, resets;
-	uint32_t attach_nq;
-	bool attach_queue_irqs;
-	int fds[IPC_MAX_FDS];
-	size_t nfds;
-	struct devproc_shared *shared;
-	uint64_t act_features;
-	size_t act_nq;
-	uint32_t act_index[NQ], act_size[NQ];
-	uint64_t act_desc[NQ], act_avail[NQ], act_used[NQ];
-};
-
-static const uint8_t dev_config[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-
-static int send_link(int sock, Cellvm__Device__LinkMessage *m)
-{
-	return channel_send(sock, &m->base, 16384, NULL, 0);
-}
-
-static void fake_on_attach(struct fake_dev *f, const Cellvm__Device__Attach *a, int *fds,
-			   size_t nfds)
-{
-	Cellvm__Device__LinkMessage out = CELLVM__DEVICE__LINK_MESSAGE__INIT;
-	Cellvm__Device__DeviceInfo info = CELLVM__DEVICE__DEVICE_INFO__INIT;
-
-	f->attach_nq = a->num_queues;
-	f->attach_queue_irqs = a->queue_irqs;
-	memcpy(f->fds, fds, nfds * sizeof(int));
-	f->nfds = nfds;
-	if (nfds >= 2) {
-		void *p = mmap(NULL, sizeof(*f->shared), PROT_READ | PROT_WRITE, MAP_SHARED, fds[1],
-			       0);
-		f->shared = p == MAP_FAILED ? NULL : p;
-	}
-	info.device_id = 2;
-	info.features = DEV_FEATURES;
-	info.config.data = (uint8_t *)dev_config;
-	info.config.len = sizeof(dev_config);
-	info.num_queues = NQ;
-	info.queue_max_size = 256;
-	out.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_INFO;
-	out.info = &info;
-	send_link(f->sock, &out);
-}
-
-static void *fake_dev_thread(void *arg)
-{
-	struct fake_dev *f = arg;
-
-	for (;;) {
-		Cellvm__Device__LinkMessage *m = NULL, out = CELLVM__DEVICE__LINK_MESSAGE__INIT;
-		int fds[IPC_MAX_FDS];
-		size_t nfds = 0;
-		uint32_t c;
-
-		if (channel_recv(f->sock, &cellvm__device__link_message__descriptor, 16384,
-				 (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS, &nfds) < 0)
-			break;
-		pthread_mutex_lock(&f->lock);
-		if (c == CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH && f->nfds == 0) {
-			fake_on_attach(f, m->attach, fds, nfds);
-		} else if (c == CELLVM__DEVICE__LINK_MESSAGE__MSG_ACTIVATE) {
-			ipc_close_fds(fds, nfds);
-			f->activates++;
-			f->act_features = m->activate->features;
-			f->act_nq = m->activate->n_queues;
-			for (size_t i = 0; i < m->activate->n_queues && i < NQ; i++) {
-				f->act_index[i] = m->activate->queues[i]->index;
-				f->act_size[i] = m->activate->queues[i]->size;
-				f->act_desc[i] = m->activate->queues[i]->desc;
-				f->act_avail[i] = m->activate->queues[i]->avail;
-				f->act_used[i] = m->activate->queues[i]->used;
-			}
-			pthread_cond_broadcast(&f->changed);
-		} else if (c == CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET) {
-			Cellvm__Device__ResetDone done = CELLVM__DEVICE__RESET_DONE__INIT;
-			ipc_close_fds(fds, nfds);
-			f->resets++;
-			out.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET_DONE;
-			out.reset_done = &done;
-			send_link(f->sock, &out);
-			pthread_mutex_unlock(&f->lock);
-			/* Play the core's main loop too: deliver ResetDone. */
-			vpci_on_link(f->d);
-			pthread_mutex_lock(&f->lock);
-		} else {
-			ipc_close_fds(fds, nfds);
-		}
-		pthread_mutex_unlock(&f->lock);
-		protobuf_c_message_free_unpacked(&m->base, NULL);
-	}
-	return NULL;
-}
-
-/* The device's copies of the eventfds: [0] config irq, [1] shared page,
- * [2 + i] kick i, [2 + VDEV_MAX_QUEUES + i] interrupt of queue i. */
-static int fake_kick_fd(const struct fake_dev *f, uint32_t q)
-{
-	return f->fds[2 + q];
-}
-
-static int fake_irq_fd(const struct fake_dev *f, uint32_t q)
-{
-	return f->fds[2 + VDEV_MAX_QUEUES + q];
-}
-
 struct ctx {
 	int vm_fd;
 	struct irq_routes routes;
 	struct pci_bus bus;
 	struct vpci_dev d;
-	struct fake_dev f;
+	struct fakedev f;
 	int slot;
 	uint64_t bar0;
 	/* what the driver found walking the capabilities */
@@ -297,40 +183,6 @@ static void find_caps(struct ctx *c)
 
 /* ---- fixture ---- */
 
-/* Start a scripted device for d; the core's end of the link in *ret_link. */
-static void fake_start(struct fake_dev *f, struct vpci_dev *d, int *ret_link)
-{
-	int sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	f->sock = sv[1];
-	f->d = d;
-	pthread_mutex_init(&f->lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&f->changed, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	assert_int_equal(pthread_create(&f->thread, NULL, fake_dev_thread, f), 0);
-	*ret_link = sv[0];
-}
-
-static void fake_stop(struct fake_dev *f, struct vpci_dev *d)
-{
-	shutdown(f->sock, SHUT_RDWR);
-	shutdown(d->v.link_fd, SHUT_RDWR);
-	pthread_join(f->thread, NULL);
-	close(f->sock);
-	if (f->shared)
-		munmap(f->shared, sizeof(*f->shared));
-	ipc_close_fds(f->fds, f->nfds);
-	pthread_cond_destroy(&f->changed);
-	pthread_mutex_destroy(&f->lock);
-}
-
 static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
@@ -342,7 +194,7 @@ static int setup(void **state)
 	assert_int_equal(ioctl(c->vm_fd, KVM_CREATE_IRQCHIP, 0), 0);
 	assert_int_equal(irq_routes_init(&c->routes, c->vm_fd), 0);
 	pci_bus_init(&c->bus);
-	fake_start(&c->f, &c->d, &link);
+	fakedev_start(&c->f, &c->d.v, &link);
 	assert_int_equal(vpci_attach(&c->d, c->vm_fd, &c->routes, link), 0);
 	c->slot = pci_bus_add(&c->bus, &c->d.f);
 	assert_int_equal(c->slot, 1);
@@ -357,7 +209,7 @@ static int teardown(void **state)
 {
 	struct ctx *c = *state;
 
-	fake_stop(&c->f, &c->d);
+	fakedev_stop(&c->f);
 	vpci_destroy(&c->d);
 	irq_routes_destroy(&c->routes);
 	pci_bus_destroy(&c->bus);
@@ -489,21 +341,6 @@ static void assert_unchanged(struct ctx *c, const struct snap *before)
 	assert_false(c->d.v.dead);
 }
 
-/* Wait (under f->lock) up to 5 s for the device to have seen n Activates;
- * false on timeout. Activate has no answer, so this is how the driver's
- * side learns it arrived. */
-static bool fake_wait_activates(struct fake_dev *f, int n)
-{
-	struct timespec end;
-
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += 5;
-	while (f->activates < n)
-		if (pthread_cond_timedwait(&f->changed, &f->lock, &end) == ETIMEDOUT)
-			return f->activates >= n;
-	return true;
-}
-
 /* Reset the device (vp_reset(): write 0, read until 0) and return how many
  * Activates it had seen by then. The write returns once the device has
  * answered the Reset, so after it has read everything sent to it before,
@@ -557,7 +394,7 @@ static void test_attach_and_identity(void **state)
 	assert_int_equal(c->common, VPCI_COMMON_OFF);
 	assert_int_equal(c->isr, VPCI_ISR_OFF);
 	assert_int_equal(c->device, VPCI_DEVICE_OFF);
-	assert_int_equal(c->device_len, sizeof(dev_config));
+	assert_int_equal(c->device_len, sizeof(fakedev_config));
 	assert_int_equal(c->notify, VPCI_NOTIFY_OFF);
 	assert_int_equal(c->notify_mult, VPCI_NOTIFY_MULT);
 	assert_int_equal(c->notify_len, NQ * VPCI_NOTIFY_MULT);
@@ -626,7 +463,7 @@ static void test_bringup_and_activate(void **state)
 	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	assert_int_equal(cc_rd(c, CC_STATUS, 1), ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	pthread_mutex_lock(&c->f.lock);
-	assert_true(fake_wait_activates(&c->f, 1));
+	assert_true(fakedev_wait_activates(&c->f, 1));
 	assert_int_equal(c->f.activates, 1);
 	assert_int_equal(c->f.act_features, feats);
 	assert_int_equal(c->f.act_nq, 2);
@@ -660,18 +497,18 @@ static void test_notify(void **state)
 	enable_memory(c);
 	/* vp_notify(): iowrite16(queue index) at notify + off * multiplier */
 	for (uint32_t q = 0; q < NQ; q++) {
-		assert_false(fd_readable(fake_kick_fd(&c->f, q)));
+		assert_false(fd_readable(fakedev_kick_fd(&c->f, q)));
 		bar_wr(c, c->notify + q * c->notify_mult, 2, q);
-		assert_int_equal(fd_drain(fake_kick_fd(&c->f, q)), 1);
-		assert_false(fd_readable(fake_kick_fd(&c->f, q ^ 1)));
+		assert_int_equal(fd_drain(fakedev_kick_fd(&c->f, q)), 1);
+		assert_false(fd_readable(fakedev_kick_fd(&c->f, q ^ 1)));
 	}
 	/* past the last queue: nothing, and other sizes still kick */
 	bar_wr(c, c->notify + NQ * c->notify_mult, 2, NQ);
 	bar_wr(c, c->notify + 0x100, 4, 0);
 	for (uint32_t q = 0; q < NQ; q++)
-		assert_false(fd_readable(fake_kick_fd(&c->f, q)));
+		assert_false(fd_readable(fakedev_kick_fd(&c->f, q)));
 	bar_wr(c, c->notify + 4, 1, 1);
-	assert_int_equal(fd_drain(fake_kick_fd(&c->f, 1)), 1);
+	assert_int_equal(fd_drain(fakedev_kick_fd(&c->f, 1)), 1);
 	assert_int_equal(bar_rd(c, c->notify, 4), 0);
 
 	/* the ioeventfds follow the BAR: registered while it decodes (a second
@@ -728,7 +565,7 @@ static void test_msix_mask_and_pba(void **state)
 	assert_int_equal(pba(c), 0);
 
 	/* the device signals queue 0 (vector 1) while masked: pending */
-	assert_int_equal(write(fake_irq_fd(&c->f, 0), &one, sizeof(one)), sizeof(one));
+	assert_int_equal(write(fakedev_irq_fd(&c->f, 0), &one, sizeof(one)), sizeof(one));
 	assert_int_equal(pba(c), 1U << 1);
 	assert_int_equal(bar_rd(c, VPCI_PBA_OFF, 1), 2);
 	assert_int_equal(bar_rd(c, VPCI_PBA_OFF + 4, 4), 0);
@@ -740,12 +577,12 @@ static void test_msix_mask_and_pba(void **state)
 	assert_true(c->d.irqfd_on[1]);
 	assert_int_equal(pba(c), 0);
 	/* the next one goes straight to KVM: the eventfd is consumed */
-	assert_int_equal(write(fake_irq_fd(&c->f, 0), &one, sizeof(one)), sizeof(one));
-	assert_false(fd_readable(fake_irq_fd(&c->f, 0)));
+	assert_int_equal(write(fakedev_irq_fd(&c->f, 0), &one, sizeof(one)), sizeof(one));
+	assert_false(fd_readable(fakedev_irq_fd(&c->f, 0)));
 	assert_int_equal(pba(c), 0);
 
 	/* queue 1 (vector 2) and configuration (vector 0) pend separately */
-	assert_int_equal(write(fake_irq_fd(&c->f, 1), &one, sizeof(one)), sizeof(one));
+	assert_int_equal(write(fakedev_irq_fd(&c->f, 1), &one, sizeof(one)), sizeof(one));
 	assert_int_equal(write(c->f.fds[0], &one, sizeof(one)), sizeof(one));
 	assert_int_equal(pba(c), (1U << 2) | 1U);
 	bar_wr(c, VPCI_MSIX_OFF + 0 + 12, 4, 0);
@@ -758,7 +595,7 @@ static void test_msix_mask_and_pba(void **state)
 	cfg_wr(c, c->msix_cap + 2, 2, MSIX_ENABLE | MSIX_FUNC_MASK);
 	for (uint32_t k = 0; k <= NQ; k++)
 		assert_false(c->d.irqfd_on[k]);
-	assert_int_equal(write(fake_irq_fd(&c->f, 1), &one, sizeof(one)), sizeof(one));
+	assert_int_equal(write(fakedev_irq_fd(&c->f, 1), &one, sizeof(one)), sizeof(one));
 	assert_int_equal(pba(c), 1U << 2);
 	/* reprogramming an entry under the function mask leaves it masked */
 	msix_entry(c, 2, 0x40, false);
@@ -831,7 +668,7 @@ static void test_reset(void **state)
 	setup_queue(c, 0, 64, 1, 0x300000);
 	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	pthread_mutex_lock(&c->f.lock);
-	assert_true(fake_wait_activates(&c->f, 2));
+	assert_true(fakedev_wait_activates(&c->f, 2));
 	assert_int_equal(c->f.act_nq, 1);
 	assert_int_equal(c->f.act_desc[0], 0x300000);
 	pthread_mutex_unlock(&c->f.lock);
@@ -870,7 +707,7 @@ static void test_isr_and_config_change(void **state)
 	cu.config.len = sizeof(newcfg);
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_CONFIG_UPDATE;
 	m.config_update = &cu;
-	assert_int_equal(send_link(c->f.sock, &m), 0);
+	assert_int_equal(fakedev_send(c->f.sock, &m), 0);
 	assert_int_equal(vpci_on_link(&c->d), 0);
 	assert_int_not_equal(cc_rd(c, CC_CFG_GEN, 1), gen);
 	assert_int_equal(bar_rd(c, c->device, 8), 0x0909090909090909ULL);
@@ -1242,13 +1079,13 @@ static void test_overlapping_bars(void **state)
 {
 	struct ctx *c = *state;
 	struct vpci_dev *d2 = calloc(1, sizeof(*d2));
-	struct fake_dev *f2 = calloc(1, sizeof(*f2));
+	struct fakedev *f2 = calloc(1, sizeof(*f2));
 	uint32_t bar = (uint32_t)c->bar0;
 	int link, lines;
 
 	assert_non_null(d2);
 	assert_non_null(f2);
-	fake_start(f2, d2, &link);
+	fakedev_start(f2, &d2->v, &link);
 	assert_int_equal(vpci_attach(d2, c->vm_fd, &c->routes, link), 0);
 	assert_int_equal(pci_bus_add(&c->bus, &d2->f), 2);
 	assert_int_equal(vpci_start(d2), 0);
@@ -1259,9 +1096,9 @@ static void test_overlapping_bars(void **state)
 	/* the first function still answers at its BAR, and its notifies work */
 	assert_int_equal(cc_rd(c, CC_NUM_QUEUES, 2), NQ);
 	bar_wr(c, c->notify, 2, 0);
-	assert_int_equal(fd_drain(fake_kick_fd(&c->f, 0)), 1);
+	assert_int_equal(fd_drain(fakedev_kick_fd(&c->f, 0)), 1);
 	assert_false(d2->v.dead);
-	fake_stop(f2, d2);
+	fakedev_stop(f2);
 	vpci_destroy(d2);
 	free(f2);
 	free(d2);
