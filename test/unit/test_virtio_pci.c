@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/pci_regs.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -31,37 +34,14 @@
 #include "test/unit/fakedev.h"
 #include "vmm-core/virtio_pci.h"
 
-/* struct virtio_pci_common_cfg (virtio 1.2 4.1.4.3) */
-#define CC_DFSELECT    0x00
-#define CC_DF	       0x04
-#define CC_GFSELECT    0x08
-#define CC_GF	       0x0c
-#define CC_MSIX_CONFIG 0x10
-#define CC_NUM_QUEUES  0x12
-#define CC_STATUS      0x14
-#define CC_CFG_GEN     0x15
-#define CC_Q_SELECT    0x16
-#define CC_Q_SIZE      0x18
-#define CC_Q_MSIX      0x1a
-#define CC_Q_ENABLE    0x1c
-#define CC_Q_NOFF      0x1e
-#define CC_Q_DESC      0x20
-#define CC_Q_AVAIL     0x28
-#define CC_Q_USED      0x30
-
-#define CAP_ID_VNDR 0x09
-#define CAP_ID_MSIX 0x11
-
-#define MSIX_ENABLE	 0x8000
-#define MSIX_FUNC_MASK	 0x4000
 #define MSI_ADDR	 0xfee00000U
 #define NQ		 FAKEDEV_NQ
 #define DEV_FEATURES	 FAKEDEV_FEATURES
-#define ST_ACK		 1
-#define ST_DRIVER	 2
-#define ST_DRIVER_OK	 4
-#define ST_FEATURES_OK	 8
-#define ST_NEEDS_RESET	 64
+#define ST_ACK		 VIRTIO_CONFIG_S_ACKNOWLEDGE
+#define ST_DRIVER	 VIRTIO_CONFIG_S_DRIVER
+#define ST_DRIVER_OK	 VIRTIO_CONFIG_S_DRIVER_OK
+#define ST_FEATURES_OK	 VIRTIO_CONFIG_S_FEATURES_OK
+#define ST_NEEDS_RESET	 VIRTIO_CONFIG_S_NEEDS_RESET
 #define ST_UP_TO_FEAT_OK (ST_ACK | ST_DRIVER | ST_FEATURES_OK)
 
 static int kvm_fd = -1;
@@ -148,33 +128,35 @@ static void find_caps(struct ctx *c)
 		const uint32_t id = cfg_rd(c, ptr, 1);
 		assert_true(ptr >= 0x40 && ptr <= 0xfc && !(ptr & 3));
 		assert_true(n++ < 16);
-		if (id == CAP_ID_MSIX) {
+		if (id == PCI_CAP_ID_MSIX) {
 			c->msix_cap = (uint8_t)ptr;
-		} else if (id == CAP_ID_VNDR) {
-			const uint32_t type = cfg_rd(c, ptr + 3, 1);
-			const uint32_t bar = cfg_rd(c, ptr + 4, 1);
-			const uint32_t off = cfg_rd(c, ptr + 8, 4), len = cfg_rd(c, ptr + 12, 4);
+		} else if (id == PCI_CAP_ID_VNDR) {
+			const uint32_t type = cfg_rd(c, ptr + VIRTIO_PCI_CAP_CFG_TYPE, 1);
+			const uint32_t bar = cfg_rd(c, ptr + VIRTIO_PCI_CAP_BAR, 1);
+			const uint32_t off = cfg_rd(c, ptr + VIRTIO_PCI_CAP_OFFSET, 4);
+			const uint32_t len = cfg_rd(c, ptr + VIRTIO_PCI_CAP_LENGTH, 4);
 			assert_int_equal(bar, 0);
 			switch (type) {
-			case 1:
+			case VIRTIO_PCI_CAP_COMMON_CFG:
 				c->common = off;
 				assert_true(len >= 0x38);
 				break;
-			case 2:
+			case VIRTIO_PCI_CAP_NOTIFY_CFG:
 				c->notify = off;
 				c->notify_len = len;
 				assert_true(cfg_rd(c, ptr + 2, 1) >= 20);
 				c->notify_mult = cfg_rd(c, ptr + 16, 4);
 				break;
-			case 3: c->isr = off; break;
-			case 4:
+			case VIRTIO_PCI_CAP_ISR_CFG: c->isr = off; break;
+			case VIRTIO_PCI_CAP_DEVICE_CFG:
 				c->device = off;
 				c->device_len = len;
 				break;
-			case 5: c->cfg_cap = (uint8_t)ptr; break;
+			case VIRTIO_PCI_CAP_PCI_CFG: c->cfg_cap = (uint8_t)ptr; break;
 			default: fail_msg("unknown virtio cap type %u", type);
 			}
-			assert_true(type == 5 || (uint64_t)off + len <= VPCI_BAR_SIZE);
+			assert_true(type == VIRTIO_PCI_CAP_PCI_CFG ||
+				    (uint64_t)off + len <= VPCI_BAR_SIZE);
 		}
 		assert_true(cfg_rd(c, ptr + 1, 1) == 0 || cfg_rd(c, ptr + 1, 1) > ptr);
 		ptr = cfg_rd(c, ptr + 1, 1);
@@ -228,35 +210,35 @@ static void enable_memory(struct ctx *c)
 /* virtio core up to FEATURES_OK with the given features. */
 static void negotiate(struct ctx *c, uint64_t features)
 {
-	cc_wr(c, CC_STATUS, 1, 0);
-	cc_wr(c, CC_STATUS, 1, ST_ACK);
-	cc_wr(c, CC_STATUS, 1, ST_ACK | ST_DRIVER);
-	cc_wr(c, CC_GFSELECT, 4, 0);
-	cc_wr(c, CC_GF, 4, (uint32_t)features);
-	cc_wr(c, CC_GFSELECT, 4, 1);
-	cc_wr(c, CC_GF, 4, features >> 32);
-	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_ACK);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_ACK | ST_DRIVER);
+	cc_wr(c, VIRTIO_PCI_COMMON_GFSELECT, 4, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_GF, 4, (uint32_t)features);
+	cc_wr(c, VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
+	cc_wr(c, VIRTIO_PCI_COMMON_GF, 4, features >> 32);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_UP_TO_FEAT_OK);
 }
 
 /* vp_modern setup_vq(): select, size, vector (read back), the three
  * addresses as two 32-bit halves each, enable. */
 static void setup_queue(struct ctx *c, uint16_t q, uint16_t num, uint16_t vec, uint64_t desc)
 {
-	cc_wr(c, CC_Q_SELECT, 2, q);
-	assert_int_equal(cc_rd(c, CC_Q_SIZE, 2), 256);
-	assert_int_equal(cc_rd(c, CC_Q_ENABLE, 2), 0);
-	cc_wr(c, CC_Q_SIZE, 2, num);
-	cc_wr(c, CC_Q_MSIX, 2, vec);
-	assert_int_equal(cc_rd(c, CC_Q_MSIX, 2), vec);
-	cc_wr(c, CC_Q_DESC, 4, (uint32_t)desc);
-	cc_wr(c, CC_Q_DESC + 4, 4, desc >> 32);
-	cc_wr(c, CC_Q_AVAIL, 4, (uint32_t)(desc + 0x1000));
-	cc_wr(c, CC_Q_AVAIL + 4, 4, (desc + 0x1000) >> 32);
-	cc_wr(c, CC_Q_USED, 4, (uint32_t)(desc + 0x2000));
-	cc_wr(c, CC_Q_USED + 4, 4, (desc + 0x2000) >> 32);
-	assert_int_equal(cc_rd(c, CC_Q_NOFF, 2), q);
-	cc_wr(c, CC_Q_ENABLE, 2, 1);
-	assert_int_equal(cc_rd(c, CC_Q_ENABLE, 2), 1);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_SIZE, 2), 256);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SIZE, 2, num);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_MSIX, 2, vec);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_MSIX, 2), vec);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_DESCLO, 4, (uint32_t)desc);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_DESCHI, 4, desc >> 32);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_AVAILLO, 4, (uint32_t)(desc + 0x1000));
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_AVAILHI, 4, (desc + 0x1000) >> 32);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_USEDLO, 4, (uint32_t)(desc + 0x2000));
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_USEDHI, 4, (desc + 0x2000) >> 32);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_NOFF, 2), q);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 1);
 }
 
 static void msix_entry(struct ctx *c, uint32_t v, uint32_t data, bool masked)
@@ -273,10 +255,10 @@ static void msix_entry(struct ctx *c, uint32_t v, uint32_t data, bool masked)
  * program the table (entries masked), then lift the function mask. */
 static void msix_enable(struct ctx *c)
 {
-	cfg_wr(c, c->msix_cap + 2, 2, MSIX_ENABLE | MSIX_FUNC_MASK);
+	cfg_wr(c, c->msix_cap + 2, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
 	for (uint32_t v = 0; v < c->d.nvec; v++)
 		msix_entry(c, v, 0x30 + v, true);
-	cfg_wr(c, c->msix_cap + 2, 2, MSIX_ENABLE);
+	cfg_wr(c, c->msix_cap + 2, 2, PCI_MSIX_FLAGS_ENABLE);
 }
 
 static uint64_t pba(struct ctx *c)
@@ -352,8 +334,8 @@ static int activates_after_reset(struct ctx *c)
 	pthread_mutex_lock(&c->f.lock);
 	resets = c->f.resets;
 	pthread_mutex_unlock(&c->f.lock);
-	cc_wr(c, CC_STATUS, 1, 0);
-	assert_int_equal(cc_rd(c, CC_STATUS, 1), 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1), 0);
 	pthread_mutex_lock(&c->f.lock);
 	assert_int_equal(c->f.resets, resets + 1);
 	n = c->f.activates;
@@ -412,16 +394,16 @@ static void test_attach_and_identity(void **state)
 
 	/* before memory decoding, nothing answers in BAR 0 */
 	assert_int_equal(c->d.bar_addr, 0);
-	assert_int_equal(bar_rd(c, CC_NUM_QUEUES, 2), 0xffff);
+	assert_int_equal(bar_rd(c, VIRTIO_PCI_COMMON_NUMQ, 2), 0xffff);
 	enable_memory(c);
-	assert_int_equal(cc_rd(c, CC_NUM_QUEUES, 2), NQ);
-	cc_wr(c, CC_DFSELECT, 4, 0);
-	assert_int_equal(cc_rd(c, CC_DF, 4), (uint32_t)DEV_FEATURES);
-	cc_wr(c, CC_DFSELECT, 4, 1);
-	assert_int_equal(cc_rd(c, CC_DF, 4), DEV_FEATURES >> 32);
-	cc_wr(c, CC_DFSELECT, 4, 2);
-	assert_int_equal(cc_rd(c, CC_DF, 4), 0);
-	assert_int_equal(cc_rd(c, CC_MSIX_CONFIG, 2), VDEV_NO_VECTOR);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_NUMQ, 2), NQ);
+	cc_wr(c, VIRTIO_PCI_COMMON_DFSELECT, 4, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_DF, 4), (uint32_t)DEV_FEATURES);
+	cc_wr(c, VIRTIO_PCI_COMMON_DFSELECT, 4, 1);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_DF, 4), DEV_FEATURES >> 32);
+	cc_wr(c, VIRTIO_PCI_COMMON_DFSELECT, 4, 2);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_DF, 4), 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_MSIX, 2), VDEV_NO_VECTOR);
 	/* device configuration, any size */
 	assert_int_equal(bar_rd(c, c->device, 4), 0x04030201);
 	assert_int_equal(bar_rd(c, c->device + 6, 2), 0x0807);
@@ -439,29 +421,29 @@ static void test_bringup_and_activate(void **state)
 	enable_memory(c);
 	msix_enable(c);
 	negotiate(c, feats);
-	assert_int_equal(cc_rd(c, CC_STATUS, 1), ST_UP_TO_FEAT_OK);
-	cc_wr(c, CC_GFSELECT, 4, 0);
-	assert_int_equal(cc_rd(c, CC_GF, 4), (uint32_t)feats);
-	cc_wr(c, CC_GFSELECT, 4, 1);
-	assert_int_equal(cc_rd(c, CC_GF, 4), 1);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1), ST_UP_TO_FEAT_OK);
+	cc_wr(c, VIRTIO_PCI_COMMON_GFSELECT, 4, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_GF, 4), (uint32_t)feats);
+	cc_wr(c, VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_GF, 4), 1);
 	/* vp_modern_config_vector(): vector 0 for configuration changes */
-	cc_wr(c, CC_MSIX_CONFIG, 2, 0);
-	assert_int_equal(cc_rd(c, CC_MSIX_CONFIG, 2), 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_MSIX, 2, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_MSIX, 2), 0);
 	/* a vector the table does not have reads back as NO_VECTOR */
-	cc_wr(c, CC_MSIX_CONFIG, 2, NQ + 1);
-	assert_int_equal(cc_rd(c, CC_MSIX_CONFIG, 2), VDEV_NO_VECTOR);
-	cc_wr(c, CC_MSIX_CONFIG, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_MSIX, 2, NQ + 1);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_MSIX, 2), VDEV_NO_VECTOR);
+	cc_wr(c, VIRTIO_PCI_COMMON_MSIX, 2, 0);
 	setup_queue(c, 0, 128, 1, 0x100000);
 	setup_queue(c, 1, 64, 2, 0x123400000ULL); /* above 4 GiB */
-	cc_wr(c, CC_Q_SELECT, 2, 1);
-	cc_wr(c, CC_Q_MSIX, 2, 0x7fff);
-	assert_int_equal(cc_rd(c, CC_Q_MSIX, 2), VDEV_NO_VECTOR);
-	cc_wr(c, CC_Q_MSIX, 2, 2);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, 1);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_MSIX, 2, 0x7fff);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_MSIX, 2), VDEV_NO_VECTOR);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_MSIX, 2, 2);
 	/* 64-bit reads of what was written in halves */
-	assert_int_equal(cc_rd(c, CC_Q_DESC, 8), 0x123400000ULL);
-	assert_int_equal(cc_rd(c, CC_Q_USED + 4, 4), 1);
-	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
-	assert_int_equal(cc_rd(c, CC_STATUS, 1), ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_DESCLO, 8), 0x123400000ULL);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_USEDHI, 4), 1);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1), ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	pthread_mutex_lock(&c->f.lock);
 	assert_true(fakedev_wait_activates(&c->f, 1));
 	assert_int_equal(c->f.activates, 1);
@@ -547,10 +529,10 @@ static void test_msix_mask_and_pba(void **state)
 	enable_memory(c);
 	negotiate(c, 1ULL << 32);
 	msix_enable(c);
-	cc_wr(c, CC_MSIX_CONFIG, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_MSIX, 2, 0);
 	setup_queue(c, 0, 128, 1, 0x100000);
 	setup_queue(c, 1, 128, 2, 0x200000);
-	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	/* table entries read back; only the mask bit of vector control sticks */
 	assert_int_equal(bar_rd(c, VPCI_MSIX_OFF + 16 + 0, 4), MSI_ADDR);
 	assert_int_equal(bar_rd(c, VPCI_MSIX_OFF + 16 + 8, 4), 0x31);
@@ -592,7 +574,7 @@ static void test_msix_mask_and_pba(void **state)
 		assert_true(c->d.irqfd_on[k]);
 
 	/* function mask: every vector masked at once, and pending again */
-	cfg_wr(c, c->msix_cap + 2, 2, MSIX_ENABLE | MSIX_FUNC_MASK);
+	cfg_wr(c, c->msix_cap + 2, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
 	for (uint32_t k = 0; k <= NQ; k++)
 		assert_false(c->d.irqfd_on[k]);
 	assert_int_equal(write(fakedev_irq_fd(&c->f, 1), &one, sizeof(one)), sizeof(one));
@@ -601,14 +583,14 @@ static void test_msix_mask_and_pba(void **state)
 	msix_entry(c, 2, 0x40, false);
 	assert_false(c->d.irqfd_on[2]);
 	assert_int_equal(pba(c), 1U << 2);
-	cfg_wr(c, c->msix_cap + 2, 2, MSIX_ENABLE);
+	cfg_wr(c, c->msix_cap + 2, 2, PCI_MSIX_FLAGS_ENABLE);
 	for (uint32_t k = 0; k <= NQ; k++)
 		assert_true(c->d.irqfd_on[k]);
 	assert_int_equal(pba(c), 0);
 
 	/* a queue moved to NO_VECTOR: its irqfd comes off */
-	cc_wr(c, CC_Q_SELECT, 2, 0);
-	cc_wr(c, CC_Q_MSIX, 2, VDEV_NO_VECTOR);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_MSIX, 2, VDEV_NO_VECTOR);
 	assert_false(c->d.irqfd_on[1]);
 	assert_int_equal(pba(c), 0);
 
@@ -634,39 +616,39 @@ static void test_reset(void **state)
 	enable_memory(c);
 	msix_enable(c);
 	negotiate(c, 1ULL << 32);
-	cc_wr(c, CC_MSIX_CONFIG, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_MSIX, 2, 0);
 	setup_queue(c, 0, 128, 1, 0x100000);
 	setup_queue(c, 1, 32, 2, 0x200000);
-	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	pthread_mutex_lock(&c->f.lock);
 	resets = c->f.resets;
 	pthread_mutex_unlock(&c->f.lock);
 	/* vp_reset(): write 0, then poll until it reads 0 */
-	cc_wr(c, CC_STATUS, 1, 0);
-	assert_int_equal(cc_rd(c, CC_STATUS, 1), 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1), 0);
 	pthread_mutex_lock(&c->f.lock);
 	assert_int_equal(c->f.resets, resets + 1);
 	pthread_mutex_unlock(&c->f.lock);
 	assert_false(c->d.v.dead);
 	/* vectors back to NO_VECTOR, queues off, sizes at the maximum */
-	assert_int_equal(cc_rd(c, CC_MSIX_CONFIG, 2), VDEV_NO_VECTOR);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_MSIX, 2), VDEV_NO_VECTOR);
 	for (uint16_t q = 0; q < NQ; q++) {
-		cc_wr(c, CC_Q_SELECT, 2, q);
-		assert_int_equal(cc_rd(c, CC_Q_MSIX, 2), VDEV_NO_VECTOR);
-		assert_int_equal(cc_rd(c, CC_Q_ENABLE, 2), 0);
-		assert_int_equal(cc_rd(c, CC_Q_SIZE, 2), 256);
-		assert_int_equal(cc_rd(c, CC_Q_DESC, 8), 0);
-		assert_int_equal(cc_rd(c, CC_Q_AVAIL, 8), 0);
-		assert_int_equal(cc_rd(c, CC_Q_USED, 8), 0);
+		cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
+		assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_MSIX, 2), VDEV_NO_VECTOR);
+		assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
+		assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_SIZE, 2), 256);
+		assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_DESCLO, 8), 0);
+		assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_AVAILLO, 8), 0);
+		assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_USEDLO, 8), 0);
 	}
 	for (uint32_t k = 0; k <= NQ; k++)
 		assert_false(c->d.irqfd_on[k]);
-	cc_wr(c, CC_GFSELECT, 4, 1);
-	assert_int_equal(cc_rd(c, CC_GF, 4), 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_GF, 4), 0);
 	/* and the driver can come up again */
 	negotiate(c, 1ULL << 32);
 	setup_queue(c, 0, 64, 1, 0x300000);
-	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	pthread_mutex_lock(&c->f.lock);
 	assert_true(fakedev_wait_activates(&c->f, 2));
 	assert_int_equal(c->f.act_nq, 1);
@@ -686,7 +668,7 @@ static void test_isr_and_config_change(void **state)
 	enable_memory(c);
 	negotiate(c, 1ULL << 32);
 	setup_queue(c, 0, 64, VDEV_NO_VECTOR, 0x100000);
-	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	/* ISR: read to clear (vp_interrupt() with INTx) */
 	assert_int_equal(bar_rd(c, c->isr, 1), 0);
 	__atomic_fetch_or(&c->f.shared->isr, 1, __ATOMIC_SEQ_CST);
@@ -702,14 +684,14 @@ static void test_isr_and_config_change(void **state)
 
 	/* a configuration change: new bytes, generation moves, ISR bit 1 and
 	 * the config interrupt eventfd */
-	gen = (uint32_t)cc_rd(c, CC_CFG_GEN, 1);
+	gen = (uint32_t)cc_rd(c, VIRTIO_PCI_COMMON_CFGGENERATION, 1);
 	cu.config.data = newcfg;
 	cu.config.len = sizeof(newcfg);
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_CONFIG_UPDATE;
 	m.config_update = &cu;
 	assert_int_equal(fakedev_send(c->f.sock, &m), 0);
 	assert_int_equal(vpci_on_link(&c->d), 0);
-	assert_int_not_equal(cc_rd(c, CC_CFG_GEN, 1), gen);
+	assert_int_not_equal(cc_rd(c, VIRTIO_PCI_COMMON_CFGGENERATION, 1), gen);
 	assert_int_equal(bar_rd(c, c->device, 8), 0x0909090909090909ULL);
 	assert_int_equal(bar_rd(c, c->isr, 1), 2);
 	/* with INTx, the config irqfd is attached: KVM took the interrupt */
@@ -730,7 +712,7 @@ static void test_hostile_common_sizes(void **state)
 	enable_memory(c);
 	negotiate(c, 1ULL << 32);
 	setup_queue(c, 0, 64, VDEV_NO_VECTOR, 0x100000);
-	cc_wr(c, CC_Q_SELECT, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
 	take_snap(c, &s);
 	/* wrong sizes and misaligned accesses: reads all ones, writes ignored */
 	for (uint32_t off = 0; off < 0x38; off++) {
@@ -755,9 +737,9 @@ static void test_hostile_common_sizes(void **state)
 	}
 	assert_unchanged(c, &s);
 	/* a word write to status (a byte register) does not reset the device */
-	cc_wr(c, CC_STATUS, 2, 0);
-	cc_wr(c, CC_STATUS, 4, 0);
-	assert_int_equal(cc_rd(c, CC_STATUS, 1), ST_UP_TO_FEAT_OK);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 4, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1), ST_UP_TO_FEAT_OK);
 	assert_unchanged(c, &s);
 	/* past the common structure: zero, writes dropped */
 	assert_int_equal(bar_rd(c, 0x38, 4), 0);
@@ -774,79 +756,79 @@ static void test_hostile_sequences(void **state)
 
 	enable_memory(c);
 	/* queue setup before FEATURES_OK: ignored */
-	cc_wr(c, CC_STATUS, 1, 0);
-	cc_wr(c, CC_STATUS, 1, ST_ACK | ST_DRIVER);
-	cc_wr(c, CC_Q_SELECT, 2, 0);
-	cc_wr(c, CC_Q_SIZE, 2, 64);
-	cc_wr(c, CC_Q_DESC, 8, 0x100000);
-	cc_wr(c, CC_Q_ENABLE, 2, 1);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_ACK | ST_DRIVER);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SIZE, 2, 64);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_DESCLO, 8, 0x100000);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
 	assert_int_equal(c->d.v.q[0].num, 0);
 	assert_int_equal(c->d.v.q[0].desc, 0);
-	assert_int_equal(cc_rd(c, CC_Q_ENABLE, 2), 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
 	/* DRIVER_OK before FEATURES_OK: refused, nothing activated (an
 	 * Activate would have reached the device before the Reset after it) */
-	cc_wr(c, CC_STATUS, 1, ST_ACK | ST_DRIVER | ST_DRIVER_OK);
-	assert_int_equal(cc_rd(c, CC_STATUS, 1), ST_ACK | ST_DRIVER);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_ACK | ST_DRIVER | ST_DRIVER_OK);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1), ST_ACK | ST_DRIVER);
 	assert_int_equal(activates_after_reset(c), 0);
 
 	/* features not offered, or a legacy driver: FEATURES_OK does not stick */
 	negotiate(c, (1ULL << 32) | (1ULL << 10));
-	assert_int_equal(cc_rd(c, CC_STATUS, 1) & ST_FEATURES_OK, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1) & ST_FEATURES_OK, 0);
 	negotiate(c, 1ULL << 9);
-	assert_int_equal(cc_rd(c, CC_STATUS, 1) & ST_FEATURES_OK, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1) & ST_FEATURES_OK, 0);
 	/* feature words past 63 */
-	cc_wr(c, CC_GFSELECT, 4, 7);
-	cc_wr(c, CC_GF, 4, 0xffffffff);
-	assert_int_equal(cc_rd(c, CC_GF, 4), 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_GFSELECT, 4, 7);
+	cc_wr(c, VIRTIO_PCI_COMMON_GF, 4, 0xffffffff);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_GF, 4), 0);
 
 	negotiate(c, 1ULL << 32);
 	/* bad queue sizes, a queue that does not exist, enable with other than 1 */
-	cc_wr(c, CC_Q_SELECT, 2, 0);
-	cc_wr(c, CC_Q_SIZE, 2, 0);
-	cc_wr(c, CC_Q_SIZE, 2, 100);
-	cc_wr(c, CC_Q_SIZE, 2, 512);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SIZE, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SIZE, 2, 100);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SIZE, 2, 512);
 	assert_int_equal(c->d.v.q[0].num, 0);
-	cc_wr(c, CC_Q_ENABLE, 2, 2);
-	assert_int_equal(cc_rd(c, CC_Q_ENABLE, 2), 0);
-	cc_wr(c, CC_Q_SELECT, 2, 0xffff);
-	assert_int_equal(cc_rd(c, CC_Q_SIZE, 2), 0);
-	assert_int_equal(cc_rd(c, CC_Q_MSIX, 2), VDEV_NO_VECTOR);
-	assert_int_equal(cc_rd(c, CC_Q_DESC, 8), 0);
-	cc_wr(c, CC_Q_SIZE, 2, 64);
-	cc_wr(c, CC_Q_MSIX, 2, 0);
-	cc_wr(c, CC_Q_DESC, 8, 0x1000);
-	cc_wr(c, CC_Q_ENABLE, 2, 1);
-	cc_wr(c, CC_Q_SELECT, 2, NQ);
-	cc_wr(c, CC_Q_ENABLE, 2, 1);
-	assert_int_equal(cc_rd(c, CC_Q_ENABLE, 2), 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 2);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, 0xffff);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_SIZE, 2), 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_MSIX, 2), VDEV_NO_VECTOR);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_DESCLO, 8), 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SIZE, 2, 64);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_MSIX, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_DESCLO, 8, 0x1000);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, NQ);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
 	/* writes to read-only fields */
 	take_snap(c, &s);
-	cc_wr(c, CC_DF, 4, 0);
-	cc_wr(c, CC_NUM_QUEUES, 2, 24);
-	cc_wr(c, CC_CFG_GEN, 1, 0x55);
-	cc_wr(c, CC_Q_NOFF, 2, 7);
-	assert_int_equal(cc_rd(c, CC_NUM_QUEUES, 2), NQ);
-	cc_wr(c, CC_DFSELECT, 4, 0);
-	assert_int_equal(cc_rd(c, CC_DF, 4), (uint32_t)DEV_FEATURES);
+	cc_wr(c, VIRTIO_PCI_COMMON_DF, 4, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_NUMQ, 2, 24);
+	cc_wr(c, VIRTIO_PCI_COMMON_CFGGENERATION, 1, 0x55);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_NOFF, 2, 7);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_NUMQ, 2), NQ);
+	cc_wr(c, VIRTIO_PCI_COMMON_DFSELECT, 4, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_DF, 4), (uint32_t)DEV_FEATURES);
 	assert_unchanged(c, &s);
 	assert_int_equal(c->d.v.num_queues, NQ);
 
 	setup_queue(c, 0, 64, VDEV_NO_VECTOR, 0x200000);
-	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	take_snap(c, &s);
 	/* after DRIVER_OK the queues are frozen (CVE-2026-5747's class), and
 	 * so are the features; status cannot go backwards */
-	cc_wr(c, CC_Q_SELECT, 2, 0);
-	cc_wr(c, CC_Q_DESC, 8, 0xdead000);
-	cc_wr(c, CC_Q_AVAIL + 4, 4, 0xdead);
-	cc_wr(c, CC_Q_SIZE, 2, 32);
-	cc_wr(c, CC_Q_ENABLE, 2, 1);
-	cc_wr(c, CC_GFSELECT, 4, 0);
-	cc_wr(c, CC_GF, 4, 0xffffffff);
-	cc_wr(c, CC_STATUS, 1, ST_ACK | ST_DRIVER);
-	cc_wr(c, CC_STATUS, 1, 0xff & ~ST_NEEDS_RESET);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_DESCLO, 8, 0xdead000);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_AVAILHI, 4, 0xdead);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SIZE, 2, 32);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+	cc_wr(c, VIRTIO_PCI_COMMON_GFSELECT, 4, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_GF, 4, 0xffffffff);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_ACK | ST_DRIVER);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, 0xff & ~ST_NEEDS_RESET);
 	assert_unchanged(c, &s);
-	assert_int_equal(cc_rd(c, CC_STATUS, 1), ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1), ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 }
 
 static void test_hostile_msix(void **state)
@@ -886,18 +868,19 @@ static void test_hostile_msix(void **state)
 	assert_int_equal(c->d.msix[1].addr_hi, 1);
 	/* Message Control: only enable and function mask are the guest's */
 	cfg_wr(c, c->msix_cap + 2, 2, 0xffff);
-	assert_int_equal(cfg_rd(c, c->msix_cap + 2, 2), MSIX_ENABLE | MSIX_FUNC_MASK | NQ);
+	assert_int_equal(cfg_rd(c, c->msix_cap + 2, 2),
+			 PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL | NQ);
 	cfg_wr(c, c->msix_cap, 4, 0);
-	assert_int_equal(cfg_rd(c, c->msix_cap, 1), CAP_ID_MSIX);
+	assert_int_equal(cfg_rd(c, c->msix_cap, 1), PCI_CAP_ID_MSIX);
 	assert_int_equal(cfg_rd(c, c->msix_cap + 2, 2), NQ);
 	/* vectors the table does not have, for a queue that does not exist */
 	negotiate(c, 1ULL << 32);
-	cc_wr(c, CC_Q_SELECT, 2, 9);
-	cc_wr(c, CC_Q_MSIX, 2, 0);
-	assert_int_equal(cc_rd(c, CC_Q_MSIX, 2), VDEV_NO_VECTOR);
-	cc_wr(c, CC_Q_SELECT, 2, 0);
-	cc_wr(c, CC_Q_MSIX, 2, (uint16_t)c->d.nvec);
-	assert_int_equal(cc_rd(c, CC_Q_MSIX, 2), VDEV_NO_VECTOR);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, 9);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_MSIX, 2, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_MSIX, 2), VDEV_NO_VECTOR);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_Q_MSIX, 2, (uint16_t)c->d.nvec);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_Q_MSIX, 2), VDEV_NO_VECTOR);
 	assert_false(c->d.v.dead);
 }
 
@@ -911,7 +894,7 @@ static void test_cfg_window(void **state)
 	 * it is for): read the device features through it */
 	assert_int_equal(c->d.bar_addr, 0);
 	cfg_wr(c, w + 4, 1, 0);
-	cfg_wr(c, w + 8, 4, VPCI_COMMON_OFF + CC_DF);
+	cfg_wr(c, w + 8, 4, VPCI_COMMON_OFF + VIRTIO_PCI_COMMON_DF);
 	cfg_wr(c, w + 12, 4, 4);
 	assert_int_equal(cfg_rd(c, w + 16, 4), (uint32_t)DEV_FEATURES);
 	/* and the device configuration, a byte */
@@ -919,7 +902,7 @@ static void test_cfg_window(void **state)
 	cfg_wr(c, w + 12, 4, 1);
 	assert_int_equal(cfg_rd(c, w + 16, 1), 3);
 	/* a write: status ACKNOWLEDGE */
-	cfg_wr(c, w + 8, 4, VPCI_COMMON_OFF + CC_STATUS);
+	cfg_wr(c, w + 8, 4, VPCI_COMMON_OFF + VIRTIO_PCI_COMMON_STATUS);
 	cfg_wr(c, w + 12, 4, 1);
 	cfg_wr(c, w + 16, 1, ST_ACK);
 	assert_int_equal(c->d.v.status, ST_ACK);
@@ -930,10 +913,18 @@ static void test_cfg_window(void **state)
 		uint8_t bar;
 		uint32_t off, len;
 	} bad[] = {
-		{1, CC_STATUS, 1},	    {5, CC_STATUS, 1},	       {0xff, CC_STATUS, 1},
-		{0, CC_STATUS, 0},	    {0, CC_STATUS, 3},	       {0, CC_STATUS, 8},
-		{0, CC_STATUS, 0xffffffff}, {0, CC_STATUS + 1, 2},     {0, CC_GFSELECT + 2, 4},
-		{0, VPCI_BAR_SIZE, 1},	    {0, VPCI_BAR_SIZE - 2, 4}, {0, 0xfffffffc, 4},
+		{1, VIRTIO_PCI_COMMON_STATUS, 1},
+		{5, VIRTIO_PCI_COMMON_STATUS, 1},
+		{0xff, VIRTIO_PCI_COMMON_STATUS, 1},
+		{0, VIRTIO_PCI_COMMON_STATUS, 0},
+		{0, VIRTIO_PCI_COMMON_STATUS, 3},
+		{0, VIRTIO_PCI_COMMON_STATUS, 8},
+		{0, VIRTIO_PCI_COMMON_STATUS, 0xffffffff},
+		{0, VIRTIO_PCI_COMMON_STATUS + 1, 2},
+		{0, VIRTIO_PCI_COMMON_GFSELECT + 2, 4},
+		{0, VPCI_BAR_SIZE, 1},
+		{0, VPCI_BAR_SIZE - 2, 4},
+		{0, 0xfffffffc, 4},
 		{0, 0xffffffff, 1},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -953,7 +944,7 @@ static void test_cfg_window(void **state)
 	/* a reset through the window (bus lock held while the device finishes
 	 * it) completes and leaves nothing stuck */
 	cfg_wr(c, w + 4, 1, 0);
-	cfg_wr(c, w + 8, 4, VPCI_COMMON_OFF + CC_STATUS);
+	cfg_wr(c, w + 8, 4, VPCI_COMMON_OFF + VIRTIO_PCI_COMMON_STATUS);
 	cfg_wr(c, w + 12, 4, 1);
 	cfg_wr(c, w + 16, 1, 0);
 	assert_int_equal(c->d.v.status, 0);
@@ -964,7 +955,7 @@ static void test_cfg_window(void **state)
 	/* the capability header and its type, BAR-independent fields stay */
 	cfg_wr(c, w, 4, 0);
 	cfg_wr(c, w + 5, 1, 0xff);
-	assert_int_equal(cfg_rd(c, w, 1), CAP_ID_VNDR);
+	assert_int_equal(cfg_rd(c, w, 1), PCI_CAP_ID_VNDR);
 	assert_int_equal(cfg_rd(c, w + 3, 1), 5);
 	assert_int_equal(cfg_rd(c, w + 5, 1), 0);
 	assert_false(c->d.v.dead);
@@ -1000,7 +991,7 @@ static void test_msix_toggle_log_flood(void **state)
 	assert_true(saved >= 0 && mfd >= 0);
 	assert_int_equal(dup2(mfd, STDERR_FILENO), STDERR_FILENO);
 	for (int i = 0; i < 500; i++) {
-		cfg_wr(c, c->msix_cap + 2, 2, MSIX_ENABLE);
+		cfg_wr(c, c->msix_cap + 2, 2, PCI_MSIX_FLAGS_ENABLE);
 		cfg_wr(c, c->msix_cap + 2, 2, 0);
 	}
 	dup2(saved, STDERR_FILENO);
@@ -1021,22 +1012,22 @@ static void test_device_breaks_protocol(void **state)
 	enable_memory(c);
 	negotiate(c, 1ULL << 32);
 	setup_queue(c, 0, 64, VDEV_NO_VECTOR, 0x300000);
-	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
 	memset(junk, 0xff, sizeof(junk));
 	assert_int_equal(ipc_send(c->f.sock, junk, sizeof(junk), NULL, 0), 0);
 	assert_true(vpci_on_link(&c->d) < 0);
 	assert_true(c->d.v.dead);
 	/* the guest learns through NEEDS_RESET and a configuration interrupt */
-	assert_int_equal(cc_rd(c, CC_STATUS, 1) & ST_NEEDS_RESET, ST_NEEDS_RESET);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1) & ST_NEEDS_RESET, ST_NEEDS_RESET);
 	assert_int_equal(bar_rd(c, c->isr, 1) & 2, 2);
 	/* the driver may not clear NEEDS_RESET by writing status */
-	cc_wr(c, CC_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
-	assert_int_equal(cc_rd(c, CC_STATUS, 1) & ST_NEEDS_RESET, ST_NEEDS_RESET);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1) & ST_NEEDS_RESET, ST_NEEDS_RESET);
 	/* a reset does not wait for a device that is gone */
-	cc_wr(c, CC_STATUS, 1, 0);
-	assert_int_equal(cc_rd(c, CC_STATUS, 1), 0);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1), 0);
 	/* and the registers still answer */
-	assert_int_equal(cc_rd(c, CC_NUM_QUEUES, 2), NQ);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_NUMQ, 2), NQ);
 	assert_int_equal(bar_rd(c, c->device, 4), 0x04030201);
 }
 
@@ -1094,7 +1085,7 @@ static void test_overlapping_bars(void **state)
 		pci_mmio(&c->bus, PCI_ECAM_BASE + (2 << 15) + PCI_BAR0, (uint8_t *)&bar, 4, true));
 	lines = count_log_lines(toggle_second_decode, c, NULL);
 	/* the first function still answers at its BAR, and its notifies work */
-	assert_int_equal(cc_rd(c, CC_NUM_QUEUES, 2), NQ);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_NUMQ, 2), NQ);
 	bar_wr(c, c->notify, 2, 0);
 	assert_int_equal(fd_drain(fakedev_kick_fd(&c->f, 0)), 1);
 	assert_false(d2->v.dead);
