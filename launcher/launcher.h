@@ -80,7 +80,7 @@ struct device_proc {
 int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t mem_size,
 			  uint64_t low_size, struct device_proc *ret, char *err, size_t errlen);
 struct devproc_stats;
-/* A device's counters page: a 4 KiB memfd (returned) to pass as
+/* A device's counters page (launcher_stats.c): a 4 KiB memfd (returned) to pass as
  * device_config.stats_fd to each process of that device in turn, and a
  * read-only mapping of it in *ret. Returns the fd or -errno. */
 int launcher_stats_create(const struct devproc_stats **ret);
