@@ -230,6 +230,10 @@ struct broker {
 	struct launcher_worker *launcher;
 	int client_timeout; /* seconds a client may take to send a request */
 	bool have_systemd;
+	/* Stop serving: the administrator asked (PUT /vmm.shutdown, RPC
+	 * Shutdown). Set by whoever runs the loop (broker_main.c), which ends it
+	 * and powers the VMs off; the library never ends the loop itself. */
+	void (*request_shutdown)(struct broker *b);
 };
 
 /* Registry operations. Each returns API_OK or an error with a message in err.
@@ -367,4 +371,3 @@ void rpc_stop(struct broker *b);
 
 uint64_t broker_now(void);
 uint64_t broker_now_us(void);
-void broker_request_shutdown(struct broker *b);

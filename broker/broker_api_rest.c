@@ -353,7 +353,9 @@ static void rest_vm_route(struct rest_call *c, struct broker_vm *vm, const char 
 
 static void rest_on_shutdown_sent(struct evhttp_request *req, void *arg)
 {
-	broker_request_shutdown(arg);
+	struct broker *b = arg;
+
+	b->request_shutdown(b);
 }
 
 static void rest_vmm(struct rest_call *c, const char *what)

@@ -344,7 +344,7 @@ static void rpc_handle(struct rpc_client *c, Cellvm__Api__Request *q, uint32_t w
 		}
 		rpc_log(c, "vmm.shutdown", NULL, API_OK);
 		if (rpc_ok(c))
-			broker_request_shutdown(c->r->b);
+			c->r->b->request_shutdown(c->r->b);
 		break;
 	case CELLVM__API__REQUEST__MSG_CREATE: rpc_create(c, q->create); break;
 	case CELLVM__API__REQUEST__MSG_LIST: rpc_list(c); break;

@@ -48,7 +48,8 @@ static void usage(FILE *f)
 		BROKER_DEFAULT_CONFIG);
 }
 
-void broker_request_shutdown(struct broker *b)
+/* broker.request_shutdown: SIGTERM, SIGINT, or an administrator's request. */
+static void broker_shutdown(struct broker *b)
 {
 	if (b->shutting_down)
 		return;
@@ -61,7 +62,7 @@ void broker_request_shutdown(struct broker *b)
 
 static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
 {
-	broker_request_shutdown(arg);
+	broker_shutdown(arg);
 }
 
 static void broker_on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -354,6 +355,7 @@ int main(int argc, char **argv)
 	}
 	TAILQ_INIT(&b.vms);
 	b.client_timeout = (int)o.client_timeout;
+	b.request_shutdown = broker_shutdown;
 	b.base = event_base_new();
 	if (!b.base) {
 		log_err("cannot create the event loop");
