@@ -194,11 +194,9 @@ static int broker_vm_read_stopped(struct broker_vm *vm, int status)
 	Cellvm__Vm__VmMessage *m = NULL;
 	int fds[IPC_MAX_FDS];
 	size_t nfds = 0;
-	const char *what;
+	char what[32];
 
-	what = vm_exit_name(status);
-	if (!what)
-		what = status > 128 ? "killed" : "VMM error";
+	launcher_exit_text(status, what, sizeof(what));
 	snprintf(vm->last_exit, sizeof(vm->last_exit), "%s (status %d)", what, status);
 	if (vm->core.chan < 0 || poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
 		return status;

@@ -287,6 +287,33 @@ static int run_restart_device(void *arg, size_t i, struct device_proc *ret)
 	return r;
 }
 
+/* Say how the VM ended; returns the exit status of cellvm run for the
+ * core's exit status. */
+static int run_exit(int status)
+{
+	char what[32];
+	int sig;
+	enum vm_exit e = launcher_exit_decode(status, &sig);
+
+	switch (e) {
+	case VM_EXIT_POWER_OFF: log_info("VM powered off"); break;
+	case VM_EXIT_REBOOT: log_info("VM rebooted"); break;
+	case VM_EXIT_PANIC: log_info("guest kernel panicked"); break;
+	case VM_EXIT_HALT: log_info("guest halted: every vCPU stopped with interrupts off"); break;
+	case VM_EXIT_ERROR:
+		if (sig)
+			log_err("cellvm-core %s", launcher_exit_text(status, what, sizeof(what)));
+		else if (status == VM_EXIT_ERROR)
+			log_err("VM stopped on a VMM error");
+		break;
+	default:
+		/* Bad input is only said before Ready: not the guest's doing now. */
+		e = VM_EXIT_ERROR;
+		break;
+	}
+	return e;
+}
+
 /* Start the devices (disks, then NICs: their order on the bus), then the
  * core; relay the console until the VM ends. */
 static int run_vm(struct core_config *cfg, struct run_devices *rd)
@@ -359,18 +386,7 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 	supervise_init(&sup, &p, devs, pnames, ndev, run_restart_device, &rr);
 	status = console_relay(&p, &sup);
 	launcher_close(&p);
-	switch (status) {
-	case VM_EXIT_POWER_OFF: log_info("VM powered off"); break;
-	case VM_EXIT_REBOOT: log_info("VM rebooted"); break;
-	case VM_EXIT_PANIC: log_info("guest kernel panicked"); break;
-	case VM_EXIT_HALT: log_info("guest halted: every vCPU stopped with interrupts off"); break;
-	default:
-		if (status > 128)
-			log_err("cellvm-core killed by signal %d", status - 128);
-		status = VM_EXIT_ERROR;
-		break;
-	case VM_EXIT_ERROR: log_err("VM stopped on a VMM error"); break;
-	}
+	status = run_exit(status);
 out:
 	for (size_t i = 0; i < ndev; i++) {
 		/* Each device gets a second to notice the core is gone, then SIGKILL

@@ -195,11 +195,7 @@ static int launcher_reap(pid_t *pid)
 			return -1;
 	}
 	*pid = -1;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return -1;
+	return launcher_exit_status(status);
 }
 
 /* Wait until chan is readable or the child exits; -ETIMEDOUT after the bound. */

@@ -3,8 +3,11 @@
  * process (cellvm run today, cellvm-broker later). */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "proto/vm_exit.h"
 
 #define LAUNCHER_CHILD_CHANNEL_FD 3
 #define LAUNCHER_READY_TIMEOUT_MS 10000
@@ -103,3 +106,16 @@ int launcher_core_device_gone(struct core_proc *core, uint32_t index);
 /* Wait for the core to exit; returns its exit status (or 128+signal). */
 int launcher_wait_core(struct core_proc *p);
 void launcher_close(struct core_proc *p);
+
+/* ---- how a process ended (launcher_exit.c) ---- */
+
+/* A wait status as one number: the exit status, 128+N when signal N ended
+ * the process, or -1 (not an end). */
+int launcher_exit_status(int wstatus);
+/* What a core's exit status (launcher_wait_core) means: the core's own
+ * (enum vm_exit), or VM_EXIT_ERROR for anything else (a failed exec, a kill,
+ * -1); the signal that killed it in *ret_signal, or 0. */
+enum vm_exit launcher_exit_decode(int status, int *ret_signal);
+/* The same in a few words, for logs and the broker's last_exit: vm_exit_name()
+ * of it, or "killed by signal N". Writes into buf, returns buf. */
+const char *launcher_exit_text(int status, char *buf, size_t len);
