@@ -19,17 +19,10 @@
 
 #include "dev-procs/blk/blk_req.h"
 #include "test/fuzz/fuzz_chain.h"
+#include "test/fuzz/fuzz_check.h"
 
 #define MAX_SEGS 32
 #define RAM_SIZE 0x20000
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 #ifndef FUZZ_SEEDGEN
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

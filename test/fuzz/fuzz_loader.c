@@ -10,19 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include "test/fuzz/fuzz_check.h"
 #include "vmm-core/boot.h"
 
 #define FUZZ_RAM  (64ULL << 20)
 #define FUZZ_PAGE 4096ULL
 #define CMDLINE	  "console=ttyS0 panic=-1 root=/dev/vda rw"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 struct fuzz_ctx {
 	uint8_t *ram; /* anonymous mapping: untouched pages are not resident */

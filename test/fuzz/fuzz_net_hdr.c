@@ -22,17 +22,10 @@
 
 #include "dev-procs/net/net_hdr.h"
 #include "test/fuzz/fuzz_chain.h"
+#include "test/fuzz/fuzz_check.h"
 
 #define MAX_SEGS 32
 #define RAM_SIZE 0x40000
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 enum { FUZZ_TX, FUZZ_CTRL, FUZZ_RX };
 

@@ -28,15 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test/fuzz/fuzz_check.h"
 #include "vmm-core/pci.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 enum { K_PIO, K_ECAM, K_BAR, K_TYPE1 };
 

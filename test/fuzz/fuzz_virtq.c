@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dev-procs/devlib/virtq.h"
+#include "test/fuzz/fuzz_check.h"
 
 #define RAM_SIZE  GMEM_MIN_SIZE
 #define HDR_BYTES 5
@@ -23,14 +24,6 @@
 #define AVAIL_GPA 0x1000
 #define USED_GPA  0x2000
 #define IMAGE_MAX 0x10000 /* bytes of RAM an input can set */
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 #ifndef FUZZ_SEEDGEN
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

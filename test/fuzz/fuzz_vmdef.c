@@ -16,13 +16,7 @@
 #include "broker/broker.h"
 #endif
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "test/fuzz/fuzz_check.h"
 
 #ifndef FUZZ_SEEDGEN
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
