@@ -167,9 +167,10 @@ int dt_start(struct dt *t, const struct dt_opts *o)
 	if (r < 0)
 		return r;
 	t->negotiated = (o->features ? o->features : DT_FEATURES_ALL) & t->core.features & ~o->drop;
-	if (t->o.no_activate)
-		return 0;
-	return dt_setup_queues(t);
+	r = t->o.no_activate ? 0 : dt_setup_queues(t);
+	if (r >= 0)
+		t->started = true;
+	return r;
 }
 
 int dt_crash_restart(struct dt *t, bool resume)
@@ -216,7 +217,22 @@ int dt_stop(struct dt *t)
 		rmdir(t->dir);
 	t->path[0] = t->dir[0] = 0;
 	vdrv_mem_destroy(&t->mem);
+	t->started = false;
 	return status;
+}
+
+int dt_teardown(struct dt *t)
+{
+	int status;
+
+	if (!t->started)
+		return 0;
+	status = dt_stop(t);
+	if (status != 0) {
+		fprintf(stderr, "device exit status %d\n", status);
+		return -1;
+	}
+	return 0;
 }
 
 int dt_recover(struct dt *t)

@@ -44,6 +44,7 @@ struct dt {
 	uint64_t negotiated;
 	int stats_fd; /* with o.stats: the counters page, kept across restarts */
 	const struct devproc_stats *stats;
+	bool started; /* dt_start succeeded, dt_stop has not run since */
 };
 
 /* Exit 77 unless io_uring, memfd and the device binary are usable here. */
@@ -62,6 +63,10 @@ int dt_crash_restart(struct dt *t, bool resume);
 struct devproc_stats dt_stats_wait(struct dt *t, uint64_t requests);
 /* Stop the device and remove the image; returns the device's exit status. */
 int dt_stop(struct dt *t);
+/* The cmocka teardown of the tests that run one device at a time: stop the
+ * device if it was started and not stopped yet; -1 (the test fails) unless
+ * it exited with status 0, as a device does when its link closes. */
+int dt_teardown(struct dt *t);
 /* After a NeedsReset: reset, fresh rings, activate again. Returns 0 or -errno. */
 int dt_recover(struct dt *t);
 /* The device's process is still there and a read on queue 0 succeeds. */

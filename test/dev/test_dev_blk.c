@@ -22,27 +22,16 @@
 #include "test/dev/devtest.h"
 
 static struct dt T;
-static bool started;
 
 static void start(const struct dt_opts *o)
 {
 	assert_int_equal(dt_start(&T, o), 0);
-	started = true;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (started) {
-		/* The device ends cleanly when its link closes: status 0. */
-		int status = dt_stop(&T);
-		started = false;
-		if (status != 0) {
-			fprintf(stderr, "device exit status %d\n", status);
-			return -1;
-		}
-	}
-	return 0;
+	return dt_teardown(&T);
 }
 
 static uint64_t cfg_le(size_t off, size_t n)
@@ -649,7 +638,6 @@ static void test_reset_inflight(void **state)
 	assert_int_equal(vcore_stop(&T.core), 0);
 	assert_int_equal(vdrv_used_idx(&old), used);
 	(void)dt_stop(&T); /* the image and RAM; the device's status was taken */
-	started = false;
 }
 
 /* TMPFS_DIR is a tmpfs this process may write to. */

@@ -19,13 +19,11 @@
 #define MiB (1ULL << 20)
 
 static struct dt T;
-static bool started;
 static uint64_t hash0, size0;
 
 static void start(const struct dt_opts *o)
 {
 	assert_int_equal(dt_start(&T, o), 0);
-	started = true;
 	hash0 = dt_image_hash(&T);
 	size0 = dt_image_size(&T);
 }
@@ -33,15 +31,7 @@ static void start(const struct dt_opts *o)
 static int teardown(void **state)
 {
 	(void)state;
-	if (started) {
-		int status = dt_stop(&T);
-		started = false;
-		if (status != 0) {
-			fprintf(stderr, "device exit status %d\n", status);
-			return -1;
-		}
-	}
-	return 0;
+	return dt_teardown(&T);
 }
 
 static void assert_disk_unchanged(void)

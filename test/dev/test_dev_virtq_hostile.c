@@ -25,26 +25,16 @@
 #define MiB (1ULL << 20)
 
 static struct dt T;
-static bool started;
 
 static void start(const struct dt_opts *o)
 {
 	assert_int_equal(dt_start(&T, o), 0);
-	started = true;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (started) {
-		int status = dt_stop(&T);
-		started = false;
-		if (status != 0) {
-			fprintf(stderr, "device exit status %d\n", status);
-			return -1;
-		}
-	}
-	return 0;
+	return dt_teardown(&T);
 }
 
 /* The device refused the ring and still works after a reset. */
@@ -379,7 +369,6 @@ static void expect_exit_after_activate(uint32_t size)
 			 0);
 	assert_int_equal(vcore_wait_exit(&T.core, DT_TIMEOUT_MS), 1);
 	dt_stop(&T);
-	started = false;
 }
 
 static void test_core_violations(void **state)
