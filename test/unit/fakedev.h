@@ -2,8 +2,7 @@
  * test_virtio_pci) attach the core to: a thread on the device end of a real
  * link socket that answers the way a device process does, and records what
  * the core sent it. Test code only; it asserts with cmocka. */
-#ifndef CELLVM_TEST_FAKEDEV_H
-#define CELLVM_TEST_FAKEDEV_H
+#pragma once
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -69,5 +68,3 @@ bool fakedev_wait_activates(struct fakedev *f, int n);
  * queue_irqs), then the crash-recovery records. */
 int fakedev_kick_fd(const struct fakedev *f, uint32_t q);
 int fakedev_irq_fd(const struct fakedev *f, uint32_t q);
-
-#endif
