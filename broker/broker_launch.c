@@ -21,7 +21,7 @@
 
 #include "broker/broker.h"
 #include "common/fdutil.h"
-#include "common/gmem.h"
+#include "launcher/launcher_dev.h"
 #include "launcher/net_tap.h"
 
 struct launcher_worker {
@@ -40,56 +40,67 @@ static void launch_net_copy(struct net_opt *dst, const struct net_opt *src)
 	dst->net.mac.data = dst->mac;
 }
 
-/* Start device i (disks first, then NICs: index = position) into *ret. A
- * disk's image is opened here; a NIC's tap is open already (j->nets). */
-static enum api_err launch_device(struct launch_job *j, size_t i, struct device_proc *ret)
+/* A failed start in API terms, as the launcher reads it (launcher_dev_open,
+ * launcher_exit_start_failed): what the client named cannot be had, or the
+ * host failed. */
+static enum api_err launch_err(enum vm_exit e)
+{
+	return e == VM_EXIT_BAD_INPUT ? API_INVALID_ARGUMENT : API_INTERNAL;
+}
+
+/* Device i of the job's VM (disks first, then NICs: index = position) as the
+ * launcher brings it up: a disk over *disk, a copy of its definition's
+ * options; a NIC over its tap in j->nets (a boot's in order, a restart's one
+ * NIC in nets[0]). */
+static struct launcher_dev launch_dev(struct launch_job *j, size_t i, struct disk_opt *disk)
 {
 	const struct vm_def *def = &j->vm->def;
-	uint64_t low = def->memory < GMEM_MMIO_HOLE_START ? def->memory : GMEM_MMIO_HOLE_START;
-	struct device_config dc = {.kind = i < def->ndisks ? "blk" : "net",
-				   .stats_fd = j->stats_fd[i]};
+	struct launcher_dev dev = {.kind = LAUNCHER_DEV_NET, .stats_fd = j->stats_fd[i]};
+
+	if (i < def->ndisks) {
+		*disk = def->disks[i];
+		dev.kind = LAUNCHER_DEV_BLK;
+		dev.disk = disk;
+	} else {
+		dev.net = &j->nets[j->restart_dev >= 0 ? 0 : i - def->ndisks];
+	}
+	return dev;
+}
+
+/* Start device i into *ret. A disk's image is opened for this start only; a
+ * NIC's tap is open already. */
+static enum api_err launch_device(struct launch_job *j, size_t i, struct device_proc *ret)
+{
 	struct disk_opt disk;
-	const struct net_opt *n;
+	struct launcher_dev dev = launch_dev(j, i, &disk);
+	uint64_t memory = j->vm->def.memory;
+	enum vm_exit e;
 	int r;
 
-	if (i >= def->ndisks) {
-		/* A boot opened nets[] in order; a restart has its one NIC in nets[0]. */
-		n = &j->nets[j->restart_dev >= 0 ? 0 : i - def->ndisks];
-		for (size_t q = 0; q < n->nfds; q++)
-			dc.backend_fds[q] = n->fds[q];
-		dc.nbackend = n->nfds;
-		dc.net = &n->net;
-		r = launcher_start_device(&dc, j->mem_fd, def->memory, low, ret, j->err,
-					  sizeof(j->err));
-		return r < 0 ? API_INTERNAL : API_OK;
+	if (dev.kind == LAUNCHER_DEV_BLK) {
+		r = launcher_dev_open(&dev, j->err, sizeof(j->err), &e);
+		if (r < 0)
+			return launch_err(e);
 	}
-	disk = def->disks[i];
-	r = disk_opt_open(&disk, j->err, sizeof(j->err));
-	if (r < 0)
-		return r == -ENOENT || r == -EACCES || r == -EINVAL ? API_INVALID_ARGUMENT
-								    : API_INTERNAL;
-	dc.backend_fds[0] = disk.fd;
-	dc.nbackend = 1;
-	dc.blk = &disk.blk;
-	r = launcher_start_device(&dc, j->mem_fd, def->memory, low, ret, j->err, sizeof(j->err));
-	disk_opt_close(&disk);
-	return r < 0 ? API_INTERNAL : API_OK;
+	r = launcher_dev_start(&dev, j->mem_fd, memory, ret, j->err, sizeof(j->err));
+	if (dev.kind == LAUNCHER_DEV_BLK)
+		launcher_dev_close(&dev);
+	return r < 0 ? launch_err(VM_EXIT_ERROR) : API_OK;
 }
 
 /* Open (or create) NIC k's tap into j->nets[k]. */
 static enum api_err launch_open_tap(struct launch_job *j, size_t k)
 {
-	struct net_opt *n = &j->nets[k];
+	struct launcher_dev dev = {.kind = LAUNCHER_DEV_NET, .net = &j->nets[k]};
 	char why[400];
+	enum vm_exit e;
 	int r;
 
-	launch_net_copy(n, &j->vm->def.nets[k].opt);
-	r = net_tap_open_opt(n, why, sizeof(why));
+	launch_net_copy(dev.net, &j->vm->def.nets[k].opt);
+	r = launcher_dev_open(&dev, why, sizeof(why), &e);
 	if (r < 0) {
 		snprintf(j->err, sizeof(j->err), "nets[%zu]: %s", k, why);
-		/* A tap that cannot be had (in use, not a tap) is the client's
-		 * choice; no tun driver or no privilege is the host's. */
-		return r == -EINVAL || r == -EBUSY ? API_INVALID_ARGUMENT : API_INTERNAL;
+		return launch_err(e);
 	}
 	j->nnets = k + 1;
 	return API_OK;
@@ -154,10 +165,12 @@ static void launch_run(struct launch_job *j)
 	if (j->e != API_OK)
 		goto fail;
 	for (size_t i = 0; i < j->ndevs; i++) {
-		const char *t = i < def->ndisks ? def->disks[i].transport
-						: def->nets[i - def->ndisks].opt.transport;
-		kinds[i] = i < def->ndisks ? "blk" : "net";
-		transports[i] = t ? t : "pci";
+		struct disk_opt disk;
+		struct launcher_dev dev = launch_dev(j, i, &disk);
+
+		/* Static strings: they outlive the copy. */
+		kinds[i] = launcher_dev_name(&dev);
+		transports[i] = launcher_dev_transport(&dev);
 	}
 	cfg = (struct core_config){.mem_fd = j->mem_fd,
 				   .kernel = def->kernel,
@@ -172,10 +185,7 @@ static void launch_run(struct launch_job *j)
 				   .restart_devices = true};
 	r = launcher_start_core(&cfg, &j->core, j->err, sizeof(j->err), &status);
 	if (r < 0) {
-		/* 2: the core refused the kernel, initrd or command line. */
-		j->e = status == 2 || r == -ENOENT || r == -EACCES || r == -EISDIR
-			       ? API_INVALID_ARGUMENT
-			       : API_INTERNAL;
+		j->e = launch_err(launcher_exit_start_failed(r, status));
 		goto fail;
 	}
 	/* The core holds the links now; the devices end when it does. */

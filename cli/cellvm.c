@@ -12,13 +12,12 @@
 #include <unistd.h>
 
 #include "cli/console.h"
-#include "common/gmem.h"
 #include "common/log.h"
 #include "common/parse.h"
 #include "launcher/disk_opt.h"
 #include "launcher/launcher.h"
+#include "launcher/launcher_dev.h"
 #include "launcher/net_opt.h"
-#include "launcher/net_tap.h"
 #include "launcher/supervise.h"
 #include "proto/devshm.h"
 #include "proto/vm_exit.h"
@@ -27,8 +26,6 @@
 #define RUN_MAX_MEMORY	(256ULL << 30)
 #define RUN_MAX_CPUS	64
 #define RUN_MAX_CMDLINE 2047
-/* The transport of a --disk or --net without transport=. */
-#define RUN_DEFAULT_TRANSPORT "pci"
 /* Tap queues one device process can take (one backend fd each). */
 #define RUN_MAX_NET_QUEUES                                                                         \
 	(NET_OPT_MAX_QUEUES < LAUNCHER_MAX_BACKENDS ? NET_OPT_MAX_QUEUES : LAUNCHER_MAX_BACKENDS)
@@ -63,8 +60,9 @@ struct run_devices {
 	size_t ndisks;
 	struct net_opt nets[LAUNCHER_MAX_DEVICES];
 	size_t nnets;
-	/* each device's counters page, kept across its restarts */
-	int stats_fd[LAUNCHER_MAX_DEVICES];
+	/* disks, then NICs, as the launcher brings them up; each one's
+	 * counters page (stats_fd) is kept across its restarts */
+	struct launcher_dev dev[LAUNCHER_MAX_DEVICES];
 	const struct devproc_stats *stats[LAUNCHER_MAX_DEVICES];
 };
 
@@ -183,23 +181,31 @@ static int cmd_run(int argc, char **argv)
 static int run_open_device(struct run_devices *rd, size_t i)
 {
 	bool is_disk = i < rd->ndisks;
-	struct disk_opt *d = is_disk ? &rd->disks[i] : NULL;
+	struct launcher_dev *d = &rd->dev[i];
 	struct net_opt *n = is_disk ? NULL : &rd->nets[i - rd->ndisks];
 	char err[512], mac[18];
+	enum vm_exit e;
 	int r;
 
+	if (is_disk)
+		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_BLK, .disk = &rd->disks[i]};
+	else
+		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_NET, .net = n};
+#ifdef CELLVM_TEST_HOOKS
+	/* Test builds: the device's first process is to misbehave. */
+	if (getenv("CELLVM_TEST_DEVICE_FLAGS"))
+		d->test_flags = (uint32_t)strtoul(getenv("CELLVM_TEST_DEVICE_FLAGS"), NULL, 0);
+#endif
 	r = launcher_stats_create(&rd->stats[i]);
 	if (r < 0) {
 		log_err("device counters: %s", strerror(-r));
 		return VM_EXIT_ERROR;
 	}
-	rd->stats_fd[i] = r;
-	r = is_disk ? disk_opt_open(d, err, sizeof(err)) : net_tap_open_opt(n, err, sizeof(err));
+	d->stats_fd = r;
+	r = launcher_dev_open(d, err, sizeof(err), &e);
 	if (r < 0) {
 		log_err("%s: %s", is_disk ? "--disk" : "--net", err);
-		/* A tap the user named that cannot be had is bad input; a
-		 * missing tun driver or a lack of privilege is the host's. */
-		return is_disk || r == -EINVAL || r == -EBUSY ? VM_EXIT_BAD_INPUT : VM_EXIT_ERROR;
+		return e;
 	}
 	if (!is_disk) {
 		net_opt_format_mac(n->mac, mac, sizeof(mac));
@@ -227,13 +233,10 @@ static void run_close_device(struct run_devices *rd, size_t i)
 				 (unsigned long long)c.bytes_out, (unsigned long long)c.bytes_in,
 				 (unsigned long long)c.errors);
 	}
-	launcher_stats_close(rd->stats_fd[i], rd->stats[i]);
-	rd->stats_fd[i] = -1;
+	launcher_stats_close(rd->dev[i].stats_fd, rd->stats[i]);
+	rd->dev[i].stats_fd = -1;
 	rd->stats[i] = NULL;
-	if (i < rd->ndisks)
-		disk_opt_close(&rd->disks[i]);
-	else
-		net_tap_close_opt(&rd->nets[i - rd->ndisks]);
+	launcher_dev_close(&rd->dev[i]);
 }
 
 /* Start device i's process over its open image or tap. Returns 0 or -errno
@@ -241,27 +244,8 @@ static void run_close_device(struct run_devices *rd, size_t i)
 static int run_launch_device(const struct core_config *cfg, struct run_devices *rd, size_t i,
 			     struct device_proc *ret, char *err, size_t errlen)
 {
-	bool is_disk = i < rd->ndisks;
-	struct device_config dc = {
-		.kind = is_disk ? "blk" : "net", .debug = cfg->debug, .stats_fd = rd->stats_fd[i]};
-	uint64_t low = cfg->memory < GMEM_MMIO_HOLE_START ? cfg->memory : GMEM_MMIO_HOLE_START;
-
-#ifdef CELLVM_TEST_HOOKS
-	if (getenv("CELLVM_TEST_DEVICE_FLAGS"))
-		dc.test_flags = (uint32_t)strtoul(getenv("CELLVM_TEST_DEVICE_FLAGS"), NULL, 0);
-#endif
-	if (is_disk) {
-		dc.backend_fds[0] = rd->disks[i].fd;
-		dc.nbackend = 1;
-		dc.blk = &rd->disks[i].blk;
-	} else {
-		const struct net_opt *n = &rd->nets[i - rd->ndisks];
-		for (size_t q = 0; q < n->nfds; q++)
-			dc.backend_fds[q] = n->fds[q];
-		dc.nbackend = n->nfds;
-		dc.net = &n->net;
-	}
-	return launcher_start_device(&dc, cfg->mem_fd, cfg->memory, low, ret, err, errlen);
+	rd->dev[i].debug = cfg->debug;
+	return launcher_dev_start(&rd->dev[i], cfg->mem_fd, cfg->memory, ret, err, errlen);
 }
 
 struct run_restart {
@@ -274,14 +258,11 @@ struct run_restart {
 static int run_restart_device(void *arg, size_t i, struct device_proc *ret)
 {
 	struct run_restart *rr = arg;
-	struct core_config cfg = *rr->cfg;
 	char err[512];
 	int r;
 
-#ifdef CELLVM_TEST_HOOKS
-	unsetenv("CELLVM_TEST_DEVICE_FLAGS");
-#endif
-	r = run_launch_device(&cfg, rr->rd, i, ret, err, sizeof(err));
+	rr->rd->dev[i].test_flags = 0;
+	r = run_launch_device(rr->cfg, rr->rd, i, ret, err, sizeof(err));
 	if (r < 0)
 		log_err("%s", err);
 	return r;
@@ -341,8 +322,6 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 	}
 	for (; ndev < total; ndev++) {
 		bool is_disk = ndev < rd->ndisks;
-		const char *t =
-			is_disk ? rd->disks[ndev].transport : rd->nets[ndev - rd->ndisks].transport;
 
 		r = run_open_device(rd, ndev);
 		if (r) {
@@ -357,8 +336,8 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 			status = VM_EXIT_ERROR;
 			goto out;
 		}
-		kinds[ndev] = is_disk ? "blk" : "net";
-		transports[ndev] = t ? t : RUN_DEFAULT_TRANSPORT;
+		kinds[ndev] = launcher_dev_name(&rd->dev[ndev]);
+		transports[ndev] = launcher_dev_transport(&rd->dev[ndev]);
 		snprintf(names[ndev], sizeof(names[ndev]), "%s %zu", is_disk ? "disk" : "net",
 			 is_disk ? ndev : ndev - rd->ndisks);
 		pnames[ndev] = names[ndev];
@@ -371,11 +350,7 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 	r = launcher_start_core(cfg, &p, err, sizeof(err), &status);
 	if (r < 0) {
 		log_err("%s", err);
-		/* Only the core's own statuses mean something to the user. */
-		if (!vm_exit_name(status))
-			/* Opening the user's files failed: that is bad input. */
-			status = (r == -ENOENT || r == -EACCES || r == -EISDIR) ? VM_EXIT_BAD_INPUT
-										: VM_EXIT_ERROR;
+		status = launcher_exit_start_failed(r, status);
 		goto out;
 	}
 	/* The core holds the links now; the devices end when it does. */

@@ -119,3 +119,9 @@ enum vm_exit launcher_exit_decode(int status, int *ret_signal);
 /* The same in a few words, for logs and the broker's last_exit: vm_exit_name()
  * of it, or "killed by signal N". Writes into buf, returns buf. */
 const char *launcher_exit_text(int status, char *buf, size_t len);
+/* Whose fault a failed launcher_start_core (its return r and *ret_status)
+ * is, as launcher_dev_open says it for a device: the core's own status when
+ * it refused its input (VM_EXIT_BAD_INPUT for the kernel, initrd or command
+ * line), VM_EXIT_BAD_INPUT when a file the user named cannot be opened, else
+ * VM_EXIT_ERROR. */
+enum vm_exit launcher_exit_start_failed(int r, int status);

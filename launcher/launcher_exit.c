@@ -4,6 +4,7 @@
  * kernel's, the numbers in them the children's (any value is handled). */
 #include "launcher/launcher.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <sys/wait.h>
 
@@ -34,4 +35,11 @@ const char *launcher_exit_text(int status, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s", vm_exit_name(e));
 	return buf;
+}
+
+enum vm_exit launcher_exit_start_failed(int r, int status)
+{
+	if (vm_exit_name(status))
+		return (enum vm_exit)status;
+	return r == -ENOENT || r == -EACCES || r == -EISDIR ? VM_EXIT_BAD_INPUT : VM_EXIT_ERROR;
 }

@@ -1,0 +1,143 @@
+/* Device bring-up; see launcher_dev.h. One row per device kind; the rest is
+ * the same for every kind. Runs in the privileged process (cellvm run,
+ * cellvm-broker). */
+#include "launcher/launcher_dev.h"
+
+#include <assert.h>
+#include <errno.h>
+
+#include "common/gmem.h"
+#include "launcher/net_tap.h"
+
+struct launcher_dev_ops {
+	const char *name; /* cellvm-dev-NAME; CoreDevice.kind */
+	const char *(*transport)(const struct launcher_dev *d);
+	int (*open)(struct launcher_dev *d, char *err, size_t errlen);
+	/* Whether a failure r of open is the user's rather than the host's. */
+	bool (*bad_input)(int r);
+	/* The backend fds and the kind's configuration in DeviceSetup. */
+	void (*setup)(const struct launcher_dev *d, struct device_config *dc);
+	void (*close)(struct launcher_dev *d);
+};
+
+/* ---- blk ---- */
+
+static const char *launcher_dev_blk_transport(const struct launcher_dev *d)
+{
+	return d->disk->transport;
+}
+
+static int launcher_dev_blk_open(struct launcher_dev *d, char *err, size_t errlen)
+{
+	return disk_opt_open(d->disk, err, errlen);
+}
+
+static bool launcher_dev_blk_bad_input(int r)
+{
+	/* The image the user named cannot be had (missing, no access, not a
+	 * file, read-only, no O_DIRECT there); only a host out of fds or memory
+	 * is not the user's doing. */
+	return r != -EMFILE && r != -ENFILE && r != -ENOMEM;
+}
+
+static void launcher_dev_blk_setup(const struct launcher_dev *d, struct device_config *dc)
+{
+	dc->backend_fds[0] = d->disk->fd;
+	dc->nbackend = 1;
+	dc->blk = &d->disk->blk;
+}
+
+static void launcher_dev_blk_close(struct launcher_dev *d)
+{
+	disk_opt_close(d->disk);
+}
+
+/* ---- net ---- */
+
+static const char *launcher_dev_net_transport(const struct launcher_dev *d)
+{
+	return d->net->transport;
+}
+
+static int launcher_dev_net_open(struct launcher_dev *d, char *err, size_t errlen)
+{
+	return net_tap_open_opt(d->net, err, errlen);
+}
+
+static bool launcher_dev_net_bad_input(int r)
+{
+	/* A tap that cannot be had (in use, not a tap, the other queue mode) is
+	 * the user's choice; no tun driver or no privilege is the host's. */
+	return r == -EINVAL || r == -EBUSY;
+}
+
+static void launcher_dev_net_setup(const struct launcher_dev *d, struct device_config *dc)
+{
+	for (size_t q = 0; q < d->net->nfds; q++)
+		dc->backend_fds[q] = d->net->fds[q];
+	dc->nbackend = d->net->nfds;
+	dc->net = &d->net->net;
+}
+
+static void launcher_dev_net_close(struct launcher_dev *d)
+{
+	net_tap_close_opt(d->net);
+}
+
+static const struct launcher_dev_ops launcher_dev_kinds[] = {
+	[LAUNCHER_DEV_BLK] = {"blk", launcher_dev_blk_transport, launcher_dev_blk_open,
+			      launcher_dev_blk_bad_input, launcher_dev_blk_setup,
+			      launcher_dev_blk_close},
+	[LAUNCHER_DEV_NET] = {"net", launcher_dev_net_transport, launcher_dev_net_open,
+			      launcher_dev_net_bad_input, launcher_dev_net_setup,
+			      launcher_dev_net_close},
+};
+
+/* ---- every kind ---- */
+
+static const struct launcher_dev_ops *launcher_dev_ops(const struct launcher_dev *d)
+{
+	assert((size_t)d->kind < sizeof(launcher_dev_kinds) / sizeof(launcher_dev_kinds[0]));
+	return &launcher_dev_kinds[d->kind];
+}
+
+const char *launcher_dev_name(const struct launcher_dev *d)
+{
+	return launcher_dev_ops(d)->name;
+}
+
+const char *launcher_dev_transport(const struct launcher_dev *d)
+{
+	const char *t = launcher_dev_ops(d)->transport(d);
+
+	return t ? t : LAUNCHER_DEV_DEFAULT_TRANSPORT;
+}
+
+int launcher_dev_open(struct launcher_dev *d, char *err, size_t errlen, enum vm_exit *ret_exit)
+{
+	const struct launcher_dev_ops *k = launcher_dev_ops(d);
+	int r = k->open(d, err, errlen);
+
+	if (r < 0)
+		*ret_exit = k->bad_input(r) ? VM_EXIT_BAD_INPUT : VM_EXIT_ERROR;
+	return r;
+}
+
+int launcher_dev_start(const struct launcher_dev *d, int mem_fd, uint64_t mem_size,
+		       struct device_proc *ret, char *err, size_t errlen)
+{
+	const struct launcher_dev_ops *k = launcher_dev_ops(d);
+	struct device_config dc = {.kind = k->name,
+				   .stats_fd = d->stats_fd,
+				   .debug = d->debug,
+				   .test_flags = d->test_flags};
+	uint64_t low = mem_size < GMEM_MMIO_HOLE_START ? mem_size : GMEM_MMIO_HOLE_START;
+
+	k->setup(d, &dc);
+	return launcher_start_device(&dc, mem_fd, mem_size, low, ret, err, errlen);
+}
+
+void launcher_dev_close(struct launcher_dev *d)
+{
+	launcher_dev_ops(d)->close(d);
+}
