@@ -63,9 +63,13 @@ int channel_send(int sock, ProtobufCMessage *msg, size_t max_len, const int *fds
 int channel_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
 		   size_t nfds_received, ProtobufCMessage **ret_msg, uint32_t *ret_case)
 {
-	ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, buf);
+	ProtobufCMessage *m;
 	uint32_t *nf, c = 0;
 
+	/* UNTRUSTED(peer): buf, len and the fd count are the peer's; protobuf-c
+	 * bounds the decoding, the envelope's nfds must match what arrived and
+	 * one oneof case must be set. */
+	m = protobuf_c_message_unpack(desc, NULL, len, buf);
 	if (!m)
 		return -EPROTO;
 	nf = channel_nfds_field(m);
@@ -88,6 +92,8 @@ int channel_recv(int sock, const ProtobufCMessageDescriptor *desc, size_t max_le
 
 	if (!buf)
 		return -ENOMEM;
+	/* UNTRUSTED(peer): the datagram and its fds, bounded by max_len and
+	 * max_fds (ipc_recv refuses more). */
 	n = ipc_recv(sock, buf, cap, ret_fds, max_fds, ret_nfds);
 	if (n < 0) {
 		free(buf);

@@ -24,24 +24,11 @@
 #include "sandbox/sandbox.h"
 #endif
 
-#define DEVPROC_MAX_MSG	    16384
-#define DEVPROC_MAX_WATCHES 64
+#define DEVPROC_MAX_MSG 16384
 
+/* Where the launcher is on the control channel, and the core on the link. */
+enum { CTL_SETUP, CTL_RUNNING };
 enum { LINK_INIT, LINK_ATTACHED, LINK_ACTIVE };
-
-struct devproc_watch {
-	int fd;
-	void (*cb)(struct devproc *dp, void *arg);
-	void *arg;
-};
-
-/* Per-process loop state, kept out of the public struct. */
-static struct {
-	struct devproc_watch w[DEVPROC_MAX_WATCHES];
-	struct dispatch link;
-	bool quit;
-	int status;
-} loop;
 
 static int devproc_send_link(struct devproc *dp, Cellvm__Device__LinkMessage *m)
 {
@@ -52,11 +39,11 @@ int devproc_watch(struct devproc *dp, int fd, void (*cb)(struct devproc *dp, voi
 {
 	for (uint32_t i = 0; i < DEVPROC_MAX_WATCHES; i++) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
-		if (loop.w[i].cb)
+		if (dp->watches[i].cb)
 			continue;
 		if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 			return -errno;
-		loop.w[i] = (struct devproc_watch){fd, cb, arg};
+		dp->watches[i] = (struct devproc_watch){fd, cb, arg};
 		return 0;
 	}
 	return -ENOSPC;
@@ -65,9 +52,9 @@ int devproc_watch(struct devproc *dp, int fd, void (*cb)(struct devproc *dp, voi
 int devproc_unwatch(struct devproc *dp, int fd)
 {
 	for (uint32_t i = 0; i < DEVPROC_MAX_WATCHES; i++) {
-		if (loop.w[i].cb && loop.w[i].fd == fd) {
+		if (dp->watches[i].cb && dp->watches[i].fd == fd) {
 			epoll_ctl(dp->epfd, EPOLL_CTL_DEL, fd, NULL);
-			loop.w[i] = (struct devproc_watch){.fd = -1};
+			dp->watches[i] = (struct devproc_watch){.fd = -1};
 			return 0;
 		}
 	}
@@ -114,7 +101,7 @@ void devproc_needs_reset(struct devproc *dp, const char *reason)
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_NEEDS_RESET;
 	m.needs_reset = &nr;
 	if (devproc_send_link(dp, &m) < 0)
-		loop.quit = true;
+		dp->quit = true;
 }
 
 static void devproc_on_kick(struct devproc *dp, void *arg)
@@ -136,70 +123,60 @@ static int devproc_on_attach(void *ctx, const void *msg, int *fds, size_t nfds)
 {
 	const Cellvm__Device__Attach *a = msg;
 	struct devproc *dp = ctx;
-	size_t nper;
 	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
 	Cellvm__Device__DeviceInfo info = CELLVM__DEVICE__DEVICE_INFO__INIT;
+	size_t nper;
 	struct stat st;
 	void *p;
 	int r;
 
 	/* fds: irqfd, shared page, one kick per queue, then (queue_irqs) one
-	 * interrupt per queue. The core does not know our queue count before
-	 * DeviceInfo, so it may send more of them than we have queues: the
-	 * extra ones are closed. */
+	 * interrupt per queue, then (inflight) the records. The core does not
+	 * know our queue count before DeviceInfo, so it may send more of them
+	 * than we have queues: the ones not taken here are closed afterwards.
+	 * UNTRUSTED(core): the counts say which fd is which. */
 	nper = a->queue_irqs ? 2 : 1;
 	if (a->num_queues < dp->info.num_queues || a->num_queues > DEVPROC_MAX_QUEUES ||
-	    nfds != 2 + (size_t)a->num_queues * nper + (a->inflight ? 1 : 0)) {
-		ipc_close_fds(fds, nfds);
+	    nfds != 2 + (size_t)a->num_queues * nper + (a->inflight ? 1 : 0))
 		return -EPROTO;
-	}
 	if (a->inflight) {
-		int ifd = fds[--nfds];
 		const size_t len = sizeof(struct virtq_inflight) * DEVPROC_MAX_QUEUES;
 
 		/* UNTRUSTED(core): the record's size before we map it. */
-		if (fstat(ifd, &st) < 0 || (size_t)st.st_size != len) {
-			close(ifd);
-			ipc_close_fds(fds, nfds);
+		if (fstat(fds[nfds - 1], &st) < 0 || (size_t)st.st_size != len)
 			return -EPROTO;
-		}
-		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, ifd, 0);
-		close(ifd);
-		if (p == MAP_FAILED) {
-			ipc_close_fds(fds, nfds);
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[nfds - 1], 0);
+		if (p == MAP_FAILED)
 			return -errno;
-		}
 		dp->inflight = p;
 	}
-	ipc_close_fds(fds + 2 + dp->info.num_queues, a->num_queues - dp->info.num_queues);
-	if (a->queue_irqs)
-		ipc_close_fds(fds + 2 + a->num_queues + dp->info.num_queues,
-			      a->num_queues - dp->info.num_queues);
-	if (fstat(fds[1], &st) < 0 || st.st_size != (off_t)sizeof(struct devproc_shared)) {
-		ipc_close_fds(fds, nfds);
+	if (fstat(fds[1], &st) < 0 || st.st_size != (off_t)sizeof(struct devproc_shared))
 		return -EPROTO;
-	}
 	p = mmap(NULL, sizeof(struct devproc_shared), PROT_READ | PROT_WRITE, MAP_SHARED, fds[1],
 		 0);
-	close(fds[1]);
-	if (p == MAP_FAILED) {
-		ipc_close_fds(fds, nfds);
+	if (p == MAP_FAILED)
 		return -errno;
-	}
 	dp->shared = p;
 	dp->irq_fd = fds[0];
+	fds[0] = -1;
 	dp->num_queues = dp->info.num_queues;
 	for (uint32_t i = 0; i < dp->num_queues; i++) {
-		dp->queues[i] = (struct devproc_queue){
-			.index = i,
-			.kick_fd = fds[2 + i],
-			.irq_fd = a->queue_irqs ? fds[2 + a->num_queues + i] : -1,
-			.inflight = dp->inflight ? &dp->inflight[i] : NULL};
+		int *kick = &fds[2 + i];
+		int *irq = a->queue_irqs ? &fds[2 + a->num_queues + i] : NULL;
+
+		dp->queues[i] =
+			(struct devproc_queue){.index = i,
+					       .kick_fd = *kick,
+					       .irq_fd = irq ? *irq : -1,
+					       .inflight = dp->inflight ? &dp->inflight[i] : NULL};
+		*kick = -1;
+		if (irq)
+			*irq = -1;
 		r = devproc_watch(dp, dp->queues[i].kick_fd, devproc_on_kick, &dp->queues[i]);
 		if (r < 0)
 			return r;
 	}
-	loop.link.state = LINK_ATTACHED;
+	dp->link_proto.state = LINK_ATTACHED;
 
 	info.device_id = dp->info.device_id;
 	info.features = dp->info.features;
@@ -261,7 +238,7 @@ static int devproc_on_activate(void *ctx, const void *msg, int *fds, size_t nfds
 		log_info("took over from a crashed device process");
 	}
 	dp->active = true;
-	loop.link.state = LINK_ACTIVE;
+	dp->link_proto.state = LINK_ACTIVE;
 	/* Work queued before DRIVER_OK would otherwise wait for the next kick. */
 	for (uint32_t i = 0; i < dp->num_queues; i++)
 		if (dp->queues[i].enabled && !dp->needs_reset)
@@ -290,79 +267,127 @@ static int devproc_on_reset(void *ctx, const void *msg, int *fds, size_t nfds)
 	 * the next activation runs must not take them over. */
 	if (dp->inflight)
 		memset(dp->inflight, 0, sizeof(*dp->inflight) * DEVPROC_MAX_QUEUES);
-	loop.link.state = LINK_ATTACHED;
+	dp->link_proto.state = LINK_ATTACHED;
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET_DONE;
 	m.reset_done = &done;
 	return devproc_send_link(dp, &m);
 }
 
+/* What the core may send, when: Attach once and first (with its fds),
+ * Activate while attached and not active, Reset once attached. The link
+ * carries no fds after Attach. */
 static const struct dispatch_entry link_table[] = {
 	[CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH] = {devproc_on_attach, DISPATCH_STATE(LINK_INIT),
-						      DISPATCH_ONCE | DISPATCH_FDS},
+						      DISPATCH_ONCE | DISPATCH_NEEDS_FDS},
 	[CELLVM__DEVICE__LINK_MESSAGE__MSG_ACTIVATE] = {devproc_on_activate,
 							DISPATCH_STATE(LINK_ATTACHED), 0},
 	[CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET] =
 		{devproc_on_reset, DISPATCH_STATE(LINK_ATTACHED) | DISPATCH_STATE(LINK_ACTIVE), 0},
+	/* DeviceInfo, ResetDone, NeedsReset and ConfigUpdate go the other way. */
 };
 
-static const void *link_payload(const Cellvm__Device__LinkMessage *m)
-{
-	switch (m->msg_case) {
-	case CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH: return m->attach;
-	case CELLVM__DEVICE__LINK_MESSAGE__MSG_ACTIVATE: return m->activate;
-	case CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET: return m->reset;
-	default: return NULL;
-	}
-}
+static const struct dispatch_channel link_channel = {
+	.envelope = &cellvm__device__link_message__descriptor,
+	.max_len = DEVPROC_MAX_MSG,
+	.max_fds = IPC_MAX_FDS,
+	.table = link_table,
+	.n = sizeof(link_table) / sizeof(link_table[0]),
+};
 
 static void devproc_on_link(struct devproc *dp, void *arg)
 {
-	Cellvm__Device__LinkMessage *m = NULL;
-	int fds[IPC_MAX_FDS];
-	size_t nfds = 0;
-	uint32_t c;
 	int r;
 
 	(void)arg;
-	r = channel_recv(dp->link_fd, &cellvm__device__link_message__descriptor, DEVPROC_MAX_MSG,
-			 (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS, &nfds);
+	/* UNTRUSTED(core): every message on the link, checked by link_table. */
+	r = dispatch_recv(dp->link_fd, &dp->link_proto, dp);
 	if (r == -ECONNRESET) {
 		/* The core is gone: so is the VM. */
-		loop.quit = true;
+		dp->quit = true;
 		return;
 	}
 	if (r < 0) {
-		log_err("core link: protocol violation (%s)", strerror(-r));
-		loop.quit = true;
-		loop.status = 1;
-		return;
-	}
-	r = dispatch_run(&loop.link, c, dp, link_payload(m), fds, nfds);
-	protobuf_c_message_free_unpacked(&m->base, NULL);
-	if (r < 0) {
-		log_err("core link: message %u refused (%s)", c, strerror(-r));
-		loop.quit = true;
-		loop.status = 1;
+		log_err("core link: protocol violation (message %u: %s)", dp->link_proto.last_case,
+			dispatch_strerror(r));
+		dp->quit = true;
+		dp->status = 1;
 	}
 }
 
+/* ---- control channel (launcher -> device) ---- */
+
+static int devproc_on_setup(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Device__DeviceSetup *s = msg;
+	struct devproc *dp = ctx;
+	size_t n = nfds;
+
+	/* UNTRUSTED(launcher): memory and link first, then the backends, then
+	 * the counters page when has_stats. */
+	if (n < 2 || n - 2 > DEVPROC_MAX_BACKENDS + (s->has_stats ? 1 : 0) ||
+	    strcmp(s->kind, dp->ops->kind) != 0) {
+		log_err("launcher sent a setup this device does not take");
+		return -EPROTO;
+	}
+	if (s->has_stats) {
+		int sfd = fds[--n]; /* left to be closed: the mapping is enough */
+		struct stat st;
+		void *p;
+
+		/* UNTRUSTED(launcher): the page's size before we map it. */
+		if (fstat(sfd, &st) < 0 || st.st_size != DEVPROC_STATS_SIZE ||
+		    (p = mmap(NULL, DEVPROC_STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, sfd,
+			      0)) == MAP_FAILED) {
+			log_err("launcher sent an unusable counters page");
+			return -EPROTO;
+		}
+		dp->stats = p;
+		dp->stats_base = *dp->stats;
+	}
+	if (n < 2)
+		return -EPROTO;
+	dp->mem_fd = fds[0];
+	dp->link_fd = fds[1];
+	dp->nbackend = n - 2;
+	memcpy(dp->backend_fds, fds + 2, dp->nbackend * sizeof(int));
+	for (size_t i = 0; i < n; i++)
+		fds[i] = -1;
+	dp->ctl_proto.state = CTL_RUNNING;
+	return 0;
+}
+
+/* What the launcher may send, when: DeviceSetup once and first, with at
+ * least memory and link; nothing after it (it only listens for EOF). */
+static const struct dispatch_entry ctl_table[] = {
+	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SETUP] = {devproc_on_setup, DISPATCH_STATE(CTL_SETUP),
+							DISPATCH_ONCE | DISPATCH_NEEDS_FDS |
+								DISPATCH_KEEP},
+	/* DeviceReady goes the other way. */
+};
+
+static const struct dispatch_channel ctl_channel = {
+	.envelope = &cellvm__device__control_message__descriptor,
+	.max_len = DEVPROC_MAX_MSG,
+	.max_fds = IPC_MAX_FDS,
+	.table = ctl_table,
+	.n = sizeof(ctl_table) / sizeof(ctl_table[0]),
+};
+
 static void devproc_on_ctl(struct devproc *dp, void *arg)
 {
-	char b;
-	ssize_t n;
+	int r;
 
 	(void)arg;
-	/* Nothing is expected from the launcher after setup; EOF means it is gone. */
-	n = recv(dp->ctl_fd, &b, 1, MSG_DONTWAIT);
-	if (n == 0) {
-		loop.quit = true;
-	} else if (n > 0) {
-		log_err("launcher channel: unexpected message");
-		loop.quit = true;
-		loop.status = 1;
-	} else if (errno != EAGAIN && errno != EINTR) {
-		loop.quit = true;
+	/* UNTRUSTED(launcher): after the setup it has nothing to say
+	 * (ctl_table allows nothing in CTL_RUNNING); EOF means it is gone. */
+	r = dispatch_recv(dp->ctl_fd, &dp->ctl_proto, dp);
+	if (r == -EAGAIN || r == -EINTR)
+		return;
+	if (r < 0 && dispatch_violation(r)) {
+		log_err("launcher channel: protocol violation (%s)", dispatch_strerror(r));
+		dp->status = 1;
 	}
+	dp->quit = true;
 }
 
 /* ---- setup ---- */
@@ -389,58 +414,18 @@ static int devproc_map_memory(struct devproc *dp, const Cellvm__Device__DeviceSe
 	return 0;
 }
 
-static Cellvm__Device__ControlMessage *devproc_recv_setup(struct devproc *dp)
+/* The launcher's DeviceSetup (kept in dp->ctl_proto.kept until freed), or
+ * NULL when it sent none that this device takes. */
+static const Cellvm__Device__DeviceSetup *devproc_recv_setup(struct devproc *dp)
 {
-	Cellvm__Device__ControlMessage *m = NULL;
-	int fds[IPC_MAX_FDS];
-	size_t nfds = 0;
-	uint32_t c;
 	int r;
 
-	r = channel_recv(dp->ctl_fd, &cellvm__device__control_message__descriptor, DEVPROC_MAX_MSG,
-			 (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS, &nfds);
+	r = dispatch_recv(dp->ctl_fd, &dp->ctl_proto, dp);
 	if (r < 0) {
-		log_err("no valid setup from the launcher: %s", strerror(-r));
+		log_err("no valid setup from the launcher: %s", dispatch_strerror(r));
 		return NULL;
 	}
-	/* Setup, once, first, with at least memory and link. */
-	if (c != CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SETUP || nfds < 2 ||
-	    nfds - 2 > DEVPROC_MAX_BACKENDS + (m->setup->has_stats ? 1 : 0) ||
-	    strcmp(m->setup->kind, dp->ops->kind) != 0) {
-		log_err("launcher sent a setup this device does not take");
-		ipc_close_fds(fds, nfds);
-		protobuf_c_message_free_unpacked(&m->base, NULL);
-		return NULL;
-	}
-	if (m->setup->has_stats) {
-		int sfd = fds[--nfds];
-		struct stat st;
-		void *p;
-
-		/* UNTRUSTED(launcher): the page's size before we map it. */
-		if (fstat(sfd, &st) < 0 || st.st_size != DEVPROC_STATS_SIZE ||
-		    (p = mmap(NULL, DEVPROC_STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, sfd,
-			      0)) == MAP_FAILED) {
-			log_err("launcher sent an unusable counters page");
-			close(sfd);
-			ipc_close_fds(fds, nfds);
-			protobuf_c_message_free_unpacked(&m->base, NULL);
-			return NULL;
-		}
-		close(sfd);
-		dp->stats = p;
-		dp->stats_base = *dp->stats;
-	}
-	if (nfds < 2) {
-		ipc_close_fds(fds, nfds);
-		protobuf_c_message_free_unpacked(&m->base, NULL);
-		return NULL;
-	}
-	dp->mem_fd = fds[0];
-	dp->link_fd = fds[1];
-	dp->nbackend = nfds - 2;
-	memcpy(dp->backend_fds, fds + 2, dp->nbackend * sizeof(int));
-	return m;
+	return ((const Cellvm__Device__ControlMessage *)(const void *)dp->ctl_proto.kept)->setup;
 }
 
 /* Publish the counts (seqlock: odd while writing). */
@@ -522,7 +507,7 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 {
 	static struct devproc d;
 	struct devproc *dp = &d;
-	Cellvm__Device__ControlMessage *setup;
+	const Cellvm__Device__DeviceSetup *setup;
 	char role[64];
 	int r;
 
@@ -538,9 +523,8 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 	snprintf(role, sizeof(role), "cellvm-dev-%s", ops->kind);
 	log_init(role, getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
-	loop.link = (struct dispatch){.table = link_table,
-				      .n = sizeof(link_table) / sizeof(link_table[0]),
-				      .state = LINK_INIT};
+	dispatch_init(&dp->ctl_proto, &ctl_channel, CTL_SETUP);
+	dispatch_init(&dp->link_proto, &link_channel, LINK_INIT);
 	if (fcntl(dp->ctl_fd, F_GETFD) < 0) {
 		log_err("no channel on fd %d: %s is started by the launcher", DEVPROC_CHANNEL_FD,
 			role);
@@ -549,18 +533,19 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 	setup = devproc_recv_setup(dp);
 	if (!setup)
 		return 1;
-	if (setup->setup->log_level)
+	if (setup->log_level)
 		log_init(role, LOG_DEBUG);
-	dp->test_flags = setup->setup->test_flags;
-	r = devproc_map_memory(dp, setup->setup);
+	dp->test_flags = setup->test_flags;
+	r = devproc_map_memory(dp, setup);
 	if (r < 0) {
 		log_err("guest memory: %s", strerror(-r));
 		return 1;
 	}
 	close(dp->mem_fd);
 	dp->mem_fd = -1;
-	r = ops->setup(dp, setup->setup, dp->backend_fds, dp->nbackend, &dp->info);
-	protobuf_c_message_free_unpacked(&setup->base, NULL);
+	r = ops->setup(dp, setup, dp->backend_fds, dp->nbackend, &dp->info);
+	protobuf_c_message_free_unpacked(dp->ctl_proto.kept, NULL);
+	dp->ctl_proto.kept = NULL;
 	if (r < 0) {
 		log_err("setup refused: %s", strerror(-r));
 		return 1;
@@ -591,7 +576,7 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 	if (devproc_send_ready(dp) < 0)
 		return 1;
 
-	while (!loop.quit) {
+	while (!dp->quit) {
 		struct epoll_event ev[16];
 		int n = epoll_wait(dp->epfd, ev, 16, -1);
 		if (n < 0) {
@@ -599,8 +584,9 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 				continue;
 			return 1;
 		}
-		for (int i = 0; i < n && !loop.quit; i++) {
-			struct devproc_watch *w = &loop.w[ev[i].data.u32 % DEVPROC_MAX_WATCHES];
+		for (int i = 0; i < n && !dp->quit; i++) {
+			struct devproc_watch *w =
+				&dp->watches[ev[i].data.u32 % DEVPROC_MAX_WATCHES];
 			if (w->cb)
 				w->cb(dp, w->arg);
 		}
@@ -608,5 +594,5 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 	}
 	if (dp->active)
 		ops->reset(dp);
-	return loop.status;
+	return dp->status;
 }

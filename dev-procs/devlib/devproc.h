@@ -12,9 +12,11 @@
 #include "dev-procs/devlib/virtq.h"
 #include "device.pb-c.h"
 #include "proto/devshm.h" /* the transport page, in-flight records, counters page */
+#include "proto/dispatch.h"
 
 #define DEVPROC_CHANNEL_FD   3
 #define DEVPROC_MAX_BACKENDS 8
+#define DEVPROC_MAX_WATCHES  64
 
 /* DeviceSetup.test_flags (honoured only in builds with CELLVM_TEST_HOOKS):
  * once attached to the core, attempt a forbidden syscall so tests can see
@@ -44,6 +46,13 @@ struct devproc_info {
 };
 
 struct devproc;
+
+/* An fd the loop watches (devproc_watch). */
+struct devproc_watch {
+	int fd;
+	void (*cb)(struct devproc *dp, void *arg);
+	void *arg;
+};
 
 struct devproc_ops {
 	const char *kind; /* "blk": also names the sandbox policy */
@@ -100,6 +109,12 @@ struct devproc {
 	size_t nbackend;
 	struct devproc_stats *stats;	 /* the launcher's counters page, or NULL */
 	struct devproc_stats stats_base; /* what predecessors counted */
+	/* the loop */
+	struct devproc_watch watches[DEVPROC_MAX_WATCHES];
+	struct dispatch ctl_proto;  /* where the launcher is in the control protocol */
+	struct dispatch link_proto; /* where the core is in the link protocol */
+	bool quit;
+	int status; /* the exit status once quit */
 };
 
 /* Run the device process: receive setup, enter the sandbox, serve the core.
