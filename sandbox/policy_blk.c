@@ -6,16 +6,18 @@
 
 #include <linux/io_uring.h>
 
+/* clang-format off */
 static const struct sb_rule blk_rules[] = {
-	SB_ALLOW(io_uring_enter), /* submit and reap disk I/O */
+	SB_ALLOW(io_uring_enter),	/* submit and reap disk I/O */
 	/* blk_sandboxed() sets its ring up after sandbox_enter(); the rules
 	 * below go once the ring and its eventfd are made before it. */
-	SB_ALLOW(io_uring_setup),				     /* creating the disk ring */
-	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_FILES),   /* the image */
-	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_EVENTFD), /* completion wakeups */
-	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_RESTRICTIONS), /* narrowing it */
-	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_ENABLE_RINGS), /* then enabling it */
-	SB_ALLOW(eventfd2), /* the ring's completion eventfd */
+	SB_ALLOW(io_uring_setup),					/* creating the disk ring */
+	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_FILES),	/* the image */
+	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_EVENTFD),	/* completion wakeups */
+	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_RESTRICTIONS),	/* narrowing it */
+	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_ENABLE_RINGS),	/* enabling it */
+	SB_ALLOW(eventfd2),						/* the completion eventfd */
 };
+/* clang-format on */
 
 SB_POLICY(policy_blk, "blk", blk_rules);

@@ -18,23 +18,25 @@
 	 CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
 #define CORE_FLAGS_MASK 0xffffffffULL /* the kernel reads the low 32 bits only */
 
+/* clang-format off */
 static const struct sb_rule core_rules[] = {
-	SB_ALLOW_ARG(ioctl, 1, KVM_RUN),	     /* running the vCPUs */
-	SB_ALLOW_ARG(ioctl, 1, KVM_IRQ_LINE),	     /* legacy interrupts (UART, i8042) */
-	SB_ALLOW_ARG(ioctl, 1, KVM_GET_REGS),	     /* exit reports, --debug sampling */
-	SB_ALLOW_ARG(ioctl, 1, KVM_GET_SREGS),	     /* --debug sampling */
-	SB_ALLOW_ARG(ioctl, 1, KVM_GET_MP_STATE),    /* halt check: is a vCPU halted */
-	SB_ALLOW_ARG(ioctl, 1, KVM_GET_VCPU_EVENTS), /* halt check: an NMI pending */
-	SB_ALLOW_ARG(ioctl, 1, KVM_SET_GSI_ROUTING), /* virtio-pci: MSI-X vectors are routes */
-	SB_ALLOW_ARG(ioctl, 1, KVM_IRQFD),	     /* virtio-pci: masking detaches an irqfd */
-	SB_ALLOW_ARG(ioctl, 1, KVM_IOEVENTFD),	     /* virtio-pci: a BAR move moves notifies */
-	SB_ALLOW(poll),				     /* the main loop, device replies */
-	SB_ALLOW(ppoll),			     /* same, where libc uses ppoll */
-	SB_ALLOW_MASKED(clone, 0, CORE_FLAGS_MASK, CORE_THREAD_FLAGS), /* threads, nothing else */
-	SB_ERRNO(clone3, ENOSYS),	     /* flags out of reach: glibc falls back to clone */
-	SB_ALLOW(set_robust_list),	     /* a new thread registers its robust futexes */
-	SB_ALLOW(rseq),			     /* a new thread registers its rseq area */
-	SB_ALLOW_ARG(prctl, 0, PR_SET_NAME), /* naming vCPU threads */
+	SB_ALLOW_ARG(ioctl, 1, KVM_RUN),		/* running the vCPUs */
+	SB_ALLOW_ARG(ioctl, 1, KVM_IRQ_LINE),		/* legacy interrupts (UART, i8042) */
+	SB_ALLOW_ARG(ioctl, 1, KVM_GET_REGS),		/* exit reports, --debug sampling */
+	SB_ALLOW_ARG(ioctl, 1, KVM_GET_SREGS),		/* --debug sampling */
+	SB_ALLOW_ARG(ioctl, 1, KVM_GET_MP_STATE),	/* halt check: is a vCPU halted */
+	SB_ALLOW_ARG(ioctl, 1, KVM_GET_VCPU_EVENTS),	/* halt check: an NMI pending */
+	SB_ALLOW_ARG(ioctl, 1, KVM_SET_GSI_ROUTING),	/* virtio-pci: MSI-X vectors are routes */
+	SB_ALLOW_ARG(ioctl, 1, KVM_IRQFD),		/* virtio-pci: masking detaches an irqfd */
+	SB_ALLOW_ARG(ioctl, 1, KVM_IOEVENTFD),		/* virtio-pci: a BAR move moves notifies */
+	SB_ALLOW(poll),					/* the main loop, device replies */
+	SB_ALLOW(ppoll),				/* same, where libc uses ppoll */
+	SB_ALLOW_MASKED(clone, 0, CORE_FLAGS_MASK, CORE_THREAD_FLAGS),	/* threads, nothing else */
+	SB_ERRNO(clone3, ENOSYS),			/* flags out of reach: glibc uses clone */
+	SB_ALLOW(set_robust_list),			/* a new thread's robust futex list */
+	SB_ALLOW(rseq),					/* a new thread registers its rseq area */
+	SB_ALLOW_ARG(prctl, 0, PR_SET_NAME),		/* naming vCPU threads */
 };
+/* clang-format on */
 
 SB_POLICY(policy_core, "core", core_rules);

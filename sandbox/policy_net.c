@@ -8,10 +8,12 @@
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
 
+/* clang-format off */
 static const struct sb_rule net_rules[] = {
-	SB_ALLOW(readv),		       /* RX: a frame straight into guest buffers */
-	SB_ALLOW_ARG(ioctl, 1, TUNSETOFFLOAD), /* guest-negotiated offloads, at activation */
-	SB_ALLOW(timerfd_settime),	       /* rate limiter: resume when tokens are back */
+	SB_ALLOW(readv),			/* RX: a frame straight into guest buffers */
+	SB_ALLOW_ARG(ioctl, 1, TUNSETOFFLOAD),	/* guest-negotiated offloads, at activation */
+	SB_ALLOW(timerfd_settime),		/* rate limiter: resume when tokens are back */
 };
+/* clang-format on */
 
 SB_POLICY(policy_net, "net", net_rules);
