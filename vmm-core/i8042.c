@@ -50,6 +50,8 @@ static void i8042_command(struct i8042 *k, uint8_t cmd)
 
 bool i8042_pio(struct i8042 *k, uint16_t port, uint8_t *data, bool is_write)
 {
+	/* UNTRUSTED(guest): any command or data byte, in any order; unknown
+	 * ones are dropped and the only effect outside the model is a reset. */
 	if (!is_write) {
 		if (port == I8042_CMD_PORT) {
 			*data = (uint8_t)(ST_SYS | ST_UNLOCK | (k->pending ? ST_CMD : 0) |

@@ -104,6 +104,9 @@ static uint8_t serial_msr(const struct serial *s)
 
 void serial_pio(struct serial *s, uint16_t off, uint8_t *data, bool is_write)
 {
+	/* UNTRUSTED(guest): the register offset and the byte written; unknown
+	 * offsets are ignored, each value is kept to the bits its register
+	 * has, THR bytes go to the console as they are. */
 	pthread_mutex_lock(&s->lock);
 	if (is_write) {
 		uint8_t v = *data;
@@ -173,6 +176,8 @@ size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
 {
 	size_t n = 0;
 
+	/* UNTRUSTED(client): console bytes, queued as they are; what does not
+	 * fit in the receive queue is left to the caller. */
 	pthread_mutex_lock(&s->lock);
 	while (n < len && s->rx_len < SERIAL_RX_CAP) {
 		s->rx[(s->rx_head + s->rx_len) % SERIAL_RX_CAP] = buf[n++];

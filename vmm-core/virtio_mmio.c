@@ -178,6 +178,11 @@ static uint32_t vmmio_read(struct vmmio_dev *d, uint64_t off)
 
 void vmmio_access(struct vmmio_dev *d, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
+	/* UNTRUSTED(guest): offset, length and value as the guest chose.
+	 * Registers take aligned 32-bit accesses only; the virtio rules (status
+	 * order, features, queue sizes, no queue changes after DRIVER_OK) are
+	 * vdev's; ring addresses are kept as written, and the device process
+	 * checks them against guest RAM when it activates. */
 	pthread_mutex_lock(&d->v.lock);
 	if (off >= REG_CONFIG) {
 		if (!is_write)
@@ -202,6 +207,7 @@ void vmmio_access(struct vmmio_dev *d, uint64_t off, uint8_t *data, uint32_t len
 
 int vmmio_on_link(struct vmmio_dev *d)
 {
+	/* UNTRUSTED(device): checked by vdev_on_link's dispatch table. */
 	return vdev_on_link(&d->v);
 }
 

@@ -18,6 +18,8 @@ int net_io_setup(int fd)
 	struct ifreq ifr;
 	int fl, sz = NET_HDR_LEN;
 
+	/* UNTRUSTED(launcher): fd must be a tap with a vnet header and no
+	 * packet information, whatever the launcher meant to send. */
 	memset(&ifr, 0, sizeof(ifr));
 	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
 		return -errno;
@@ -52,6 +54,9 @@ ssize_t net_io_write(int fd, const struct iovec *iov, int n)
 {
 	ssize_t r;
 
+	/* UNTRUSTED(guest): a frame and its vnet header, already held to the
+	 * negotiated limits by net_tx_parse(); the kernel checks the header
+	 * again. */
 	do
 		r = writev(fd, iov, n);
 	while (r < 0 && errno == EINTR);
