@@ -1,12 +1,16 @@
 /* virtio-pci modern transport with MSI-X for out-of-process devices; see
  * virtio_pci.h. The virtio rules themselves (status, features, queue setup)
- * are in virtio_dev.c; the PCI bus and BAR placement in pci.c. */
+ * are in virtio_dev.c; the PCI bus and BAR placement in pci.c. The register
+ * map (common configuration, capability layouts) is Linux's uapi one. */
 #include "vmm-core/virtio_pci.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <linux/pci_regs.h>
+#include <linux/virtio_pci.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -18,36 +22,13 @@
 #define PCI_VENDOR_REDHAT_QUMRANET 0x1af4
 #define VIRTIO_PCI_DEVICE_BASE	   0x1040 /* + virtio device id (modern) */
 #define VIRTIO_PCI_SUBSYS_ID	   0x1100
-#define PCI_CAP_ID_VNDR		   0x09
-#define PCI_CAP_ID_MSIX		   0x11
 
-#define VIRTIO_PCI_CAP_COMMON_CFG 1
-#define VIRTIO_PCI_CAP_NOTIFY_CFG 2
-#define VIRTIO_PCI_CAP_ISR_CFG	  3
-#define VIRTIO_PCI_CAP_DEVICE_CFG 4
-#define VIRTIO_PCI_CAP_PCI_CFG	  5
+/* The common configuration: the 64-bit queue addresses as one field each. */
+#define CC_SIZE sizeof(struct virtio_pci_common_cfg)
 
-/* struct virtio_pci_common_cfg */
-#define CC_DFSELECT    0x00
-#define CC_DF	       0x04
-#define CC_GFSELECT    0x08
-#define CC_GF	       0x0c
-#define CC_MSIX_CONFIG 0x10
-#define CC_NUM_QUEUES  0x12
-#define CC_STATUS      0x14
-#define CC_CFG_GEN     0x15
-#define CC_Q_SELECT    0x16
-#define CC_Q_SIZE      0x18
-#define CC_Q_MSIX      0x1a
-#define CC_Q_ENABLE    0x1c
-#define CC_Q_NOFF      0x1e
-#define CC_Q_DESC      0x20
-#define CC_Q_AVAIL     0x28
-#define CC_Q_USED      0x30
-#define CC_SIZE	       0x38
-
-#define MSIX_CTRL_ENABLE 0x80 /* in the high byte of Message Control */
-#define MSIX_CTRL_MASK	 0x40
+/* Message Control's high byte (PCI_MSIX_FLAGS + 1). */
+#define MSIX_CTRL_ENABLE (PCI_MSIX_FLAGS_ENABLE >> 8)
+#define MSIX_CTRL_MASK	 (PCI_MSIX_FLAGS_MASKALL >> 8)
 
 static uint32_t vpci_class(uint32_t device_id)
 {
@@ -75,12 +56,13 @@ static uint16_t vpci_vector(const struct vpci_dev *d, uint32_t k)
 
 static bool vpci_msix_enabled(const struct vpci_dev *d)
 {
-	return d->f.cfg[d->msix_cap + 3] & MSIX_CTRL_ENABLE;
+	return d->f.cfg[d->msix_cap + PCI_MSIX_FLAGS + 1] & MSIX_CTRL_ENABLE;
 }
 
 static bool vpci_vector_masked(const struct vpci_dev *d, uint16_t v)
 {
-	return (d->f.cfg[d->msix_cap + 3] & MSIX_CTRL_MASK) || (d->msix[v].ctrl & 1);
+	return (d->f.cfg[d->msix_cap + PCI_MSIX_FLAGS + 1] & MSIX_CTRL_MASK) ||
+	       (d->msix[v].ctrl & 1);
 }
 
 /* Attach (attach) or detach (!attach) the irqfds whose state differs from
@@ -213,25 +195,25 @@ static uint64_t vpci_common_read(struct vpci_dev *d, uint32_t field)
 	const struct vdev_queue *q = vd->queue_sel < vd->num_queues ? &vd->q[vd->queue_sel] : NULL;
 
 	switch (field) {
-	case CC_DFSELECT: return vd->dev_features_sel;
-	case CC_DF: return vdev_device_features(vd, vd->dev_features_sel);
-	case CC_GFSELECT: return vd->drv_features_sel;
-	case CC_GF:
+	case VIRTIO_PCI_COMMON_DFSELECT: return vd->dev_features_sel;
+	case VIRTIO_PCI_COMMON_DF: return vdev_device_features(vd, vd->dev_features_sel);
+	case VIRTIO_PCI_COMMON_GFSELECT: return vd->drv_features_sel;
+	case VIRTIO_PCI_COMMON_GF:
 		return vd->drv_features_sel > 1
 			       ? 0
 			       : (uint32_t)(vd->driver_features >> (32 * vd->drv_features_sel));
-	case CC_MSIX_CONFIG: return d->config_msix_vector;
-	case CC_NUM_QUEUES: return vd->num_queues;
-	case CC_STATUS: return vd->status;
-	case CC_CFG_GEN: return vd->config_generation & 0xff;
-	case CC_Q_SELECT: return vd->queue_sel;
-	case CC_Q_SIZE: return q ? (q->num ? q->num : vd->queue_max) : 0;
-	case CC_Q_MSIX: return q ? q->msix_vector : VDEV_NO_VECTOR;
-	case CC_Q_ENABLE: return q ? q->ready : 0;
-	case CC_Q_NOFF: return q ? vd->queue_sel : 0;
-	case CC_Q_DESC: return q ? q->desc : 0;
-	case CC_Q_AVAIL: return q ? q->avail : 0;
-	case CC_Q_USED: return q ? q->used : 0;
+	case VIRTIO_PCI_COMMON_MSIX: return d->config_msix_vector;
+	case VIRTIO_PCI_COMMON_NUMQ: return vd->num_queues;
+	case VIRTIO_PCI_COMMON_STATUS: return vd->status;
+	case VIRTIO_PCI_COMMON_CFGGENERATION: return vd->config_generation & 0xff;
+	case VIRTIO_PCI_COMMON_Q_SELECT: return vd->queue_sel;
+	case VIRTIO_PCI_COMMON_Q_SIZE: return q ? (q->num ? q->num : vd->queue_max) : 0;
+	case VIRTIO_PCI_COMMON_Q_MSIX: return q ? q->msix_vector : VDEV_NO_VECTOR;
+	case VIRTIO_PCI_COMMON_Q_ENABLE: return q ? q->ready : 0;
+	case VIRTIO_PCI_COMMON_Q_NOFF: return q ? vd->queue_sel : 0;
+	case VIRTIO_PCI_COMMON_Q_DESCLO: return q ? q->desc : 0;
+	case VIRTIO_PCI_COMMON_Q_AVAILLO: return q ? q->avail : 0;
+	case VIRTIO_PCI_COMMON_Q_USEDLO: return q ? q->used : 0;
 	default: return 0;
 	}
 }
@@ -242,22 +224,24 @@ static void vpci_common_write(struct vpci_dev *d, uint32_t field, uint64_t v, ui
 	struct vdev_queue *q;
 
 	switch (field) {
-	case CC_DFSELECT: vd->dev_features_sel = (uint32_t)v; break;
-	case CC_GFSELECT: vd->drv_features_sel = (uint32_t)v; break;
-	case CC_GF: vdev_write_driver_features(vd, vd->drv_features_sel, (uint32_t)v, off); break;
-	case CC_MSIX_CONFIG:
+	case VIRTIO_PCI_COMMON_DFSELECT: vd->dev_features_sel = (uint32_t)v; break;
+	case VIRTIO_PCI_COMMON_GFSELECT: vd->drv_features_sel = (uint32_t)v; break;
+	case VIRTIO_PCI_COMMON_GF:
+		vdev_write_driver_features(vd, vd->drv_features_sel, (uint32_t)v, off);
+		break;
+	case VIRTIO_PCI_COMMON_MSIX:
 		/* A vector the table does not have reads back as NO_VECTOR. */
 		d->config_msix_vector = v < d->nvec ? (uint16_t)v : VDEV_NO_VECTOR;
 		vpci_update_irqs(d);
 		break;
-	case CC_STATUS: vdev_write_status(vd, (uint32_t)v); break;
-	case CC_Q_SELECT: vd->queue_sel = (uint32_t)v; break;
-	case CC_Q_SIZE:
+	case VIRTIO_PCI_COMMON_STATUS: vdev_write_status(vd, (uint32_t)v); break;
+	case VIRTIO_PCI_COMMON_Q_SELECT: vd->queue_sel = (uint32_t)v; break;
+	case VIRTIO_PCI_COMMON_Q_SIZE:
 		q = vdev_queue_for_write(vd, off);
 		if (q)
 			vdev_set_queue_size(vd, q, (uint32_t)v, off);
 		break;
-	case CC_Q_MSIX:
+	case VIRTIO_PCI_COMMON_Q_MSIX:
 		if (vd->queue_sel >= vd->num_queues) {
 			vdev_guest_error(vd, "vector for a queue that does not exist", off);
 			break;
@@ -265,7 +249,7 @@ static void vpci_common_write(struct vpci_dev *d, uint32_t field, uint64_t v, ui
 		vd->q[vd->queue_sel].msix_vector = v < d->nvec ? (uint16_t)v : VDEV_NO_VECTOR;
 		vpci_update_irqs(d);
 		break;
-	case CC_Q_ENABLE:
+	case VIRTIO_PCI_COMMON_Q_ENABLE:
 		q = vdev_queue_for_write(vd, off);
 		if (!q)
 			break;
@@ -284,10 +268,23 @@ static void vpci_common_write(struct vpci_dev *d, uint32_t field, uint64_t v, ui
 /* Field at off: its start and size, or 0 when off is in no field. */
 static uint32_t vpci_common_field(uint32_t off, uint32_t *size)
 {
-	static const uint8_t start[] = {
-		CC_DFSELECT, CC_DF,	 CC_GFSELECT, CC_GF,	 CC_MSIX_CONFIG, CC_NUM_QUEUES,
-		CC_STATUS,   CC_CFG_GEN, CC_Q_SELECT, CC_Q_SIZE, CC_Q_MSIX,	 CC_Q_ENABLE,
-		CC_Q_NOFF,   CC_Q_DESC,	 CC_Q_AVAIL,  CC_Q_USED, CC_SIZE};
+	static const uint8_t start[] = {VIRTIO_PCI_COMMON_DFSELECT,
+					VIRTIO_PCI_COMMON_DF,
+					VIRTIO_PCI_COMMON_GFSELECT,
+					VIRTIO_PCI_COMMON_GF,
+					VIRTIO_PCI_COMMON_MSIX,
+					VIRTIO_PCI_COMMON_NUMQ,
+					VIRTIO_PCI_COMMON_STATUS,
+					VIRTIO_PCI_COMMON_CFGGENERATION,
+					VIRTIO_PCI_COMMON_Q_SELECT,
+					VIRTIO_PCI_COMMON_Q_SIZE,
+					VIRTIO_PCI_COMMON_Q_MSIX,
+					VIRTIO_PCI_COMMON_Q_ENABLE,
+					VIRTIO_PCI_COMMON_Q_NOFF,
+					VIRTIO_PCI_COMMON_Q_DESCLO,
+					VIRTIO_PCI_COMMON_Q_AVAILLO,
+					VIRTIO_PCI_COMMON_Q_USEDLO,
+					CC_SIZE};
 
 	for (size_t i = 0; i + 1 < sizeof(start); i++) {
 		if (off >= start[i] && off < start[i + 1]) {
@@ -324,7 +321,9 @@ static void vpci_common_access(struct vpci_dev *d, uint32_t off, uint8_t *data, 
 		uint64_t *addr;
 		if (!q)
 			return;
-		addr = field == CC_Q_DESC ? &q->desc : field == CC_Q_AVAIL ? &q->avail : &q->used;
+		addr = field == VIRTIO_PCI_COMMON_Q_DESCLO    ? &q->desc
+		       : field == VIRTIO_PCI_COMMON_Q_AVAILLO ? &q->avail
+							      : &q->used;
 		if (len == 8)
 			*addr = v;
 		else if (off == field)
@@ -425,18 +424,22 @@ static bool overlaps(uint32_t off, uint32_t len, uint32_t start, uint32_t n)
 	return off < start + n && start < off + len;
 }
 
+/* The data of VIRTIO_PCI_CAP_PCI_CFG (struct virtio_pci_cfg_cap). */
+#define VPCI_CFG_DATA offsetof(struct virtio_pci_cfg_cap, pci_cfg_data)
+
 /* VIRTIO_PCI_CAP_PCI_CFG: a window into BAR 0 through configuration space. */
 static void vpci_cfg_window(struct vpci_dev *d, bool is_write)
 {
 	uint8_t *cap = d->f.cfg + d->cfg_cap;
-	uint32_t off = pci_get32(cap + 8), len = pci_get32(cap + 12);
+	uint32_t off = pci_get32(cap + VIRTIO_PCI_CAP_OFFSET);
+	uint32_t len = pci_get32(cap + VIRTIO_PCI_CAP_LENGTH);
 
 	/* UNTRUSTED(guest): bar, offset and length as written. */
-	if (cap[4] != 0 || (len != 1 && len != 2 && len != 4) || (off & (len - 1)) ||
-	    off > VPCI_BAR_SIZE - len)
+	if (cap[VIRTIO_PCI_CAP_BAR] != 0 || (len != 1 && len != 2 && len != 4) ||
+	    (off & (len - 1)) || off > VPCI_BAR_SIZE - len)
 		return;
 	pthread_mutex_lock(&d->v.lock);
-	vpci_bar_access_locked(d, off, cap + 16, len, is_write);
+	vpci_bar_access_locked(d, off, cap + VPCI_CFG_DATA, len, is_write);
 	pthread_mutex_unlock(&d->v.lock);
 }
 
@@ -444,12 +447,13 @@ static void vpci_config_written(struct pci_func *f, uint32_t off, uint32_t len)
 {
 	struct vpci_dev *d = f->priv;
 
-	if (overlaps(off, len, d->msix_cap + 2, 2) || overlaps(off, len, PCI_COMMAND, 2)) {
+	if (overlaps(off, len, d->msix_cap + PCI_MSIX_FLAGS, 2) ||
+	    overlaps(off, len, PCI_COMMAND, 2)) {
 		pthread_mutex_lock(&d->v.lock);
 		vpci_update_irqs(d);
 		pthread_mutex_unlock(&d->v.lock);
 	}
-	if (overlaps(off, len, d->cfg_cap + 16, 4))
+	if (overlaps(off, len, d->cfg_cap + VPCI_CFG_DATA, 4))
 		vpci_cfg_window(d, true);
 }
 
@@ -457,7 +461,7 @@ static void vpci_config_read(struct pci_func *f, uint32_t off, uint32_t len)
 {
 	struct vpci_dev *d = f->priv;
 
-	if (overlaps(off, len, d->cfg_cap + 16, 4))
+	if (overlaps(off, len, d->cfg_cap + VPCI_CFG_DATA, 4))
 		vpci_cfg_window(d, false);
 }
 
@@ -470,25 +474,31 @@ static const struct pci_func_ops vpci_ops = {
 
 /* ---- setup ---- */
 
+/* A virtio capability: struct virtio_pci_cap, or (caplen 20) one with a
+ * 32-bit word after it (struct virtio_pci_notify_cap's multiplier, struct
+ * virtio_pci_cfg_cap's data). */
 static int vpci_add_vcap(struct vpci_dev *d, uint8_t type, uint32_t off, uint32_t len,
 			 uint8_t caplen, uint32_t extra)
 {
-	uint8_t body[18] = {0};
+	/* pci_func_add_cap() writes cap_vndr and cap_next: the body starts at
+	 * cap_len. */
+	uint8_t cap[sizeof(struct virtio_pci_notify_cap)] = {0};
+	uint8_t *body = cap + VIRTIO_PCI_CAP_LEN;
 
-	/* struct virtio_pci_cap after cap_vndr and cap_next. */
-	body[0] = caplen;
-	body[1] = type;
-	body[2] = 0; /* bar */
-	pci_put32(body + 6, off);
-	pci_put32(body + 10, len);
-	if (caplen > 16)
-		pci_put32(body + 14, extra);
+	cap[VIRTIO_PCI_CAP_LEN] = caplen;
+	cap[VIRTIO_PCI_CAP_CFG_TYPE] = type;
+	cap[VIRTIO_PCI_CAP_BAR] = 0;
+	pci_put32(cap + VIRTIO_PCI_CAP_OFFSET, off);
+	pci_put32(cap + VIRTIO_PCI_CAP_LENGTH, len);
+	if (caplen > sizeof(struct virtio_pci_cap))
+		pci_put32(cap + offsetof(struct virtio_pci_notify_cap, notify_off_multiplier),
+			  extra);
 	return pci_func_add_cap(&d->f, PCI_CAP_ID_VNDR, body, caplen);
 }
 
 static int vpci_build_function(struct vpci_dev *d)
 {
-	uint8_t msix[10] = {0};
+	uint8_t msix[PCI_CAP_MSIX_SIZEOF] = {0}; /* from Message Control on */
 	uint32_t dev_len = d->v.config_len < 4 ? 4 : (d->v.config_len + 3) & ~3U;
 	int r;
 
@@ -499,28 +509,32 @@ static int vpci_build_function(struct vpci_dev *d)
 	r = pci_func_add_bar(&d->f, 0, VPCI_BAR_SIZE);
 	if (r < 0)
 		return r;
-	/* MSI-X: table and PBA in BAR 0. */
+	/* MSI-X: table and PBA in BAR 0 (the body starts at Message Control). */
 	pci_put16(msix, (uint16_t)(d->nvec - 1));
-	pci_put32(msix + 2, VPCI_MSIX_OFF);
-	pci_put32(msix + 6, VPCI_PBA_OFF);
-	r = pci_func_add_cap(&d->f, PCI_CAP_ID_MSIX, msix, 12);
+	pci_put32(msix + PCI_MSIX_TABLE - PCI_MSIX_FLAGS, VPCI_MSIX_OFF);
+	pci_put32(msix + PCI_MSIX_PBA - PCI_MSIX_FLAGS, VPCI_PBA_OFF);
+	r = pci_func_add_cap(&d->f, PCI_CAP_ID_MSIX, msix, PCI_CAP_MSIX_SIZEOF);
 	if (r < 0)
 		return r;
 	d->msix_cap = (uint8_t)r;
-	d->f.wmask[d->msix_cap + 3] = MSIX_CTRL_ENABLE | MSIX_CTRL_MASK;
-	if ((r = vpci_add_vcap(d, VIRTIO_PCI_CAP_COMMON_CFG, VPCI_COMMON_OFF, CC_SIZE, 16, 0)) <
-		    0 ||
+	d->f.wmask[d->msix_cap + PCI_MSIX_FLAGS + 1] = MSIX_CTRL_ENABLE | MSIX_CTRL_MASK;
+	if ((r = vpci_add_vcap(d, VIRTIO_PCI_CAP_COMMON_CFG, VPCI_COMMON_OFF, CC_SIZE,
+			       sizeof(struct virtio_pci_cap), 0)) < 0 ||
 	    (r = vpci_add_vcap(d, VIRTIO_PCI_CAP_NOTIFY_CFG, VPCI_NOTIFY_OFF,
-			       d->v.num_queues * VPCI_NOTIFY_MULT, 20, VPCI_NOTIFY_MULT)) < 0 ||
-	    (r = vpci_add_vcap(d, VIRTIO_PCI_CAP_ISR_CFG, VPCI_ISR_OFF, 4, 16, 0)) < 0 ||
-	    (r = vpci_add_vcap(d, VIRTIO_PCI_CAP_DEVICE_CFG, VPCI_DEVICE_OFF, dev_len, 16, 0)) <
-		    0 ||
-	    (r = vpci_add_vcap(d, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, 20, 0)) < 0)
+			       d->v.num_queues * VPCI_NOTIFY_MULT,
+			       sizeof(struct virtio_pci_notify_cap), VPCI_NOTIFY_MULT)) < 0 ||
+	    (r = vpci_add_vcap(d, VIRTIO_PCI_CAP_ISR_CFG, VPCI_ISR_OFF, 4,
+			       sizeof(struct virtio_pci_cap), 0)) < 0 ||
+	    (r = vpci_add_vcap(d, VIRTIO_PCI_CAP_DEVICE_CFG, VPCI_DEVICE_OFF, dev_len,
+			       sizeof(struct virtio_pci_cap), 0)) < 0 ||
+	    (r = vpci_add_vcap(d, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, sizeof(struct virtio_pci_cfg_cap),
+			       0)) < 0)
 		return r;
 	d->cfg_cap = (uint8_t)r;
 	/* The window's bar, offset, length and data are the driver's. */
-	d->f.wmask[d->cfg_cap + 4] = 0xff;
-	memset(d->f.wmask + d->cfg_cap + 8, 0xff, 12);
+	d->f.wmask[d->cfg_cap + VIRTIO_PCI_CAP_BAR] = 0xff;
+	memset(d->f.wmask + d->cfg_cap + VIRTIO_PCI_CAP_OFFSET, 0xff,
+	       sizeof(struct virtio_pci_cfg_cap) - VIRTIO_PCI_CAP_OFFSET);
 	return 0;
 }
 
