@@ -1,7 +1,9 @@
 /* cellvm-core: one VM's KVM process. Receives its resources from the launcher
  * on fd 3 (CoreSetup), loads the kernel, runs the vCPUs and reports why the VM
  * stopped. The kernel, initrd and command line are user input; guest register
- * accesses are guest input. Exit status: enum vm_exit. */
+ * accesses are guest input; the launcher's and the devices' messages are
+ * checked by dispatch tables (the launcher's here, the devices' in
+ * virtio_dev.c). Exit status: enum vm_exit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "proto/dispatch.h"
 #include "proto/ipc.h"
 #include "proto/vm_channel.h"
 #include "vmm-core/mptable.h"
@@ -35,12 +38,16 @@ enum { FD_KVM, FD_MEM, FD_KERNEL, FD_CONSOLE, FD_INITRD, FD_BASE_COUNT };
 /* Legacy ISA interrupts free for virtio-mmio devices (edge-triggered). */
 static const uint32_t vmmio_gsis[VMMIO_MAX_DEVS] = {5, 6, 7, 9, 10, 11, 14, 15};
 
+/* Where the launcher is on the channel: before CoreSetup (and until the core
+ * is Ready it is not read), then running. */
+enum { CHAN_SETUP, CHAN_RUNNING };
+
 struct core {
 	int chan;
+	struct dispatch chan_proto; /* the launcher's place in the protocol */
 	int fds[FD_COUNT];
 	size_t nfds;
-	Cellvm__Vm__CoreSetup *setup;
-	Cellvm__Vm__VmMessage *setup_msg;
+	const Cellvm__Vm__CoreSetup *setup; /* inside chan_proto.kept */
 	struct vm vm;
 };
 
@@ -107,29 +114,79 @@ static int core_fail(struct core *c, enum vm_exit why, const char *what, int err
 	return why;
 }
 
-/* Only CoreSetup is allowed, once, first; anything else is a protocol violation. */
+static int core_on_setup(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Vm__CoreSetup *s = msg;
+	struct core *c = ctx;
+
+	/* UNTRUSTED(launcher): the fd count must be what the setup says. */
+	if (s->n_devices > VMMIO_MAX_DEVS || nfds != (s->has_initrd ? 5u : 4u) + s->n_devices)
+		return -EPROTO;
+	for (size_t i = 0; i < nfds; i++) {
+		c->fds[i] = fds[i];
+		fds[i] = -1;
+	}
+	c->nfds = nfds;
+	c->setup = s;
+	return 0;
+}
+
+static int core_on_device_restart(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Vm__DeviceRestart *dr = msg;
+	struct core *c = ctx;
+	struct vdev *d;
+	int link, r;
+
+	/* UNTRUSTED(launcher): the index, and one fd (the link) unless give_up. */
+	if (dr->index >= c->vm.nvdevs || nfds != (dr->give_up ? 0u : 1u) ||
+	    !c->vm.vdevs[dr->index]->restartable)
+		return -EPROTO;
+	d = c->vm.vdevs[dr->index];
+	if (dr->give_up) {
+		log_warn("%s: the device process will not be restarted", d->name);
+		vdev_give_up(d);
+		return 0;
+	}
+	link = fds[0];
+	fds[0] = -1;
+	/* A refused successor leaves the device dead; the launcher sees that
+	 * process exit and tries again or gives up. */
+	r = vdev_reattach(d, link);
+	if (r < 0)
+		log_err("%s: restarted device refused (%s)", d->name, strerror(-r));
+	else
+		log_info("%s: device process restarted%s", d->name,
+			 r > 0 ? ", queues taken over" : "");
+	return 0;
+}
+
+/* What the launcher may send, when: CoreSetup once and first, with its fds;
+ * DeviceRestart once the core is Ready (an fd unless it gives up). */
+static const struct dispatch_entry core_chan_table[] = {
+	[CELLVM__VM__VM_MESSAGE__MSG_SETUP] = {core_on_setup, DISPATCH_STATE(CHAN_SETUP),
+					       DISPATCH_ONCE | DISPATCH_NEEDS_FDS | DISPATCH_KEEP},
+	[CELLVM__VM__VM_MESSAGE__MSG_DEVICE_RESTART] = {core_on_device_restart,
+							DISPATCH_STATE(CHAN_RUNNING), DISPATCH_FDS},
+	/* CoreReady and CoreStopped go the other way. */
+};
+
+static const struct dispatch_channel core_chan = {
+	.envelope = &cellvm__vm__vm_message__descriptor,
+	.max_len = VM_CHANNEL_MAX_MSG,
+	.max_fds = FD_COUNT,
+	.table = core_chan_table,
+	.n = sizeof(core_chan_table) / sizeof(core_chan_table[0]),
+};
+
+/* The first message: CoreSetup, or a protocol violation. */
 static int core_recv_setup(struct core *c)
 {
-	Cellvm__Vm__VmMessage *m = NULL;
-	int r;
-
 	for (int i = 0; i < FD_COUNT; i++)
 		c->fds[i] = -1;
-	r = vm_channel_recv(c->chan, &m, c->fds, FD_COUNT, &c->nfds);
-	if (r < 0)
-		return r;
-	if (m->msg_case != CELLVM__VM__VM_MESSAGE__MSG_SETUP)
-		goto proto;
-	if (m->setup->n_devices > VMMIO_MAX_DEVS ||
-	    c->nfds != (m->setup->has_initrd ? 5u : 4u) + m->setup->n_devices)
-		goto proto;
-	c->setup_msg = m;
-	c->setup = m->setup;
-	return 0;
-proto:
-	cellvm__vm__vm_message__free_unpacked(m, NULL);
-	ipc_close_fds(c->fds, c->nfds);
-	return -EPROTO;
+	dispatch_init(&c->chan_proto, &core_chan, CHAN_SETUP);
+	/* UNTRUSTED(launcher): checked by core_chan_table. */
+	return dispatch_recv(c->chan, &c->chan_proto, c);
 }
 
 static int core_check_memfd(int fd, uint64_t size)
@@ -149,6 +206,27 @@ static int core_check_memfd(int fd, uint64_t size)
 	return 0;
 }
 
+/* The transports report; the core decides: one log line for each report
+ * (the transport rate-limits what the guest can cause). Lock held, any
+ * thread. */
+static void core_vdev_report(const struct vdev *d, enum vdev_report what, const char *detail,
+			     uint64_t off, int err)
+{
+	switch (what) {
+	case VDEV_REPORT_GUEST_ERROR:
+		log_warn("%s: guest %s (register 0x%llx) ignored", d->name, detail,
+			 (unsigned long long)off);
+		break;
+	case VDEV_REPORT_RESET_TIMEOUT:
+		log_err("%s: device did not finish its reset", d->name);
+		break;
+	case VDEV_REPORT_MSIX_ENABLED: log_info("%s: MSI-X enabled", d->name); break;
+	case VDEV_REPORT_HOST_ERROR:
+		log_err("%s: %s failed: %s", d->name, detail, strerror(-err));
+		break;
+	}
+}
+
 static int core_attach_mmio(struct core *c, int link, char *cmdline, size_t len, size_t *used)
 {
 	struct vmmio_dev *d = &c->vm.mmio[c->vm.nmmio];
@@ -158,6 +236,7 @@ static int core_attach_mmio(struct core *c, int link, char *cmdline, size_t len,
 		return -ENOSPC;
 	r = vmmio_attach(d, c->vm.vm_fd, link, VMMIO_BASE + c->vm.nmmio * VMMIO_SIZE,
 			 vmmio_gsis[c->vm.nmmio]);
+	d->v.report = core_vdev_report;
 	c->vm.vdevs[c->vm.nvdevs++] = &d->v;
 	c->vm.nmmio++;
 	if (r < 0)
@@ -177,6 +256,7 @@ static int core_attach_pci(struct core *c, int link)
 	int r;
 
 	r = vpci_attach(d, c->vm.vm_fd, &c->vm.routes, link);
+	d->v.report = core_vdev_report;
 	c->vm.vdevs[c->vm.nvdevs++] = &d->v;
 	c->vm.npci++;
 	if (r < 0)
@@ -339,41 +419,15 @@ static int core_send_ready(struct core *c)
 	return vm_channel_send(c->chan, &m, NULL, 0);
 }
 
-/* A message from the launcher after Ready: only DeviceRestart. Returns 0, or
- * -errno when the channel is closed or the launcher broke the protocol. */
-static int core_on_channel(struct core *c)
+/* A device's link is readable: its transport takes the message. A device it
+ * had to drop (gone, or in breach of the protocol) is logged here, once. */
+static void core_on_device_link(struct vdev *d)
 {
-	Cellvm__Vm__VmMessage *m = NULL;
-	const Cellvm__Vm__DeviceRestart *dr;
-	int fds[2];
-	size_t nfds = 0;
-	int r;
+	int r = vdev_on_link(d);
 
-	r = vm_channel_recv(c->chan, &m, fds, 2, &nfds);
 	if (r < 0)
-		return r;
-	r = -EPROTO;
-	if (m->msg_case != CELLVM__VM__VM_MESSAGE__MSG_DEVICE_RESTART)
-		goto out;
-	dr = m->device_restart;
-	if (dr->index >= c->vm.nvdevs || nfds != (dr->give_up ? 0u : 1u) ||
-	    !c->vm.vdevs[dr->index]->restartable)
-		goto out;
-	if (dr->give_up) {
-		log_warn("%s: the device process will not be restarted",
-			 c->vm.vdevs[dr->index]->name);
-		vdev_give_up(c->vm.vdevs[dr->index]);
-	} else {
-		/* A refused successor leaves the device dead; the launcher sees
-		 * that process exit and tries again or gives up. */
-		(void)vdev_reattach(c->vm.vdevs[dr->index], fds[0]);
-		nfds = 0;
-	}
-	r = 0;
-out:
-	ipc_close_fds(fds, nfds);
-	cellvm__vm__vm_message__free_unpacked(m, NULL);
-	return r;
+		log_err("%s: device link lost (%s)%s", d->name, dispatch_strerror(r),
+			d->restartable ? ": waiting for its restart" : "");
 }
 
 /* How often the main loop looks for a VM whose vCPUs all halted for good. */
@@ -403,7 +457,7 @@ static void core_loop(struct core *c)
 			{.fd = console_open && serial_input_room(&vm->serial) ? vm->console_fd : -1,
 			 .events = POLLIN},
 		};
-		int n;
+		int n, r;
 
 		for (uint32_t i = 0; i < vm->nvdevs; i++)
 			p[3 + i] = (struct pollfd){.fd = vm->vdevs[i]->dead ? -1
@@ -413,7 +467,7 @@ static void core_loop(struct core *c)
 			 console_open || vm->debug_unclaimed ? 100 : CORE_HALT_CHECK_MS);
 		for (uint32_t i = 0; n > 0 && i < vm->nvdevs; i++)
 			if (p[3 + i].revents)
-				(void)vdev_on_link(vm->vdevs[i]);
+				core_on_device_link(vm->vdevs[i]);
 
 		if (n == 0 && vm->debug_unclaimed && ++ticks % 20 == 0) {
 			/* --debug: sample where the vCPUs are every two seconds. */
@@ -430,9 +484,12 @@ static void core_loop(struct core *c)
 			vm_request_stop(vm, VM_EXIT_ERROR, "poll failed");
 			break;
 		}
-		if (p[1].revents && core_on_channel(c) < 0) {
+		/* UNTRUSTED(launcher): checked by core_chan_table. */
+		if (p[1].revents && (r = dispatch_recv(c->chan, &c->chan_proto, c)) < 0) {
 			/* EOF means the launcher is gone; anything out of place is
 			 * a protocol violation. */
+			if (r != -ECONNRESET)
+				log_err("launcher channel: %s", dispatch_strerror(r));
 			vm_request_stop(vm, VM_EXIT_ERROR, "launcher channel closed or violated");
 			break;
 		}
@@ -466,7 +523,7 @@ int main(int argc, char **argv)
 	}
 	r = core_recv_setup(&c);
 	if (r < 0) {
-		log_err("launcher sent no valid setup: %s", strerror(-r));
+		log_err("launcher sent no valid setup: %s", dispatch_strerror(r));
 		return VM_EXIT_ERROR;
 	}
 	if (c.setup->log_level)
@@ -502,6 +559,7 @@ int main(int argc, char **argv)
 		r = VM_EXIT_ERROR;
 		goto out;
 	}
+	c.chan_proto.state = CHAN_RUNNING;
 #ifdef CELLVM_TEST_HOOKS
 	/* Test builds only: prove the sandbox by trying what it forbids. */
 	if (c.setup->test_flags & 1)
@@ -526,7 +584,7 @@ int main(int argc, char **argv)
 out:
 	vm_destroy(&c.vm);
 	ipc_close_fds(c.fds, FD_COUNT);
-	if (c.setup_msg)
-		cellvm__vm__vm_message__free_unpacked(c.setup_msg, NULL);
+	if (c.chan_proto.kept)
+		protobuf_c_message_free_unpacked(c.chan_proto.kept, NULL);
 	return r;
 }

@@ -1,7 +1,7 @@
 /* Transport-independent virtio device state in the core; see virtio_dev.h.
  * Guest writes are checked against the virtio 1.2 rules: queue setup only
  * between FEATURES_OK and DRIVER_OK, features only those offered, status
- * never skipping steps. */
+ * never skipping steps. The device's link messages go through link_table. */
 #include "vmm-core/virtio_dev.h"
 
 #include <errno.h>
@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log.h"
 #include "device.pb-c.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
@@ -23,6 +22,12 @@
 #define VDEV_LINK_MAX_MSG     16384
 #define VDEV_RESET_TIMEOUT_MS 2000
 #define VDEV_INFO_TIMEOUT_MS  5000
+
+/* Where the device is on the link: Attach sent and DeviceInfo awaited;
+ * attached; a Reset sent and its ResetDone awaited. */
+enum { LINK_ATTACHING, LINK_IDLE, LINK_RESETTING };
+
+static const struct dispatch_channel vdev_link_channel;
 
 void vdev_init(struct vdev *d, const char *name)
 {
@@ -39,20 +44,27 @@ void vdev_init(struct vdev *d, const char *name)
 	}
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->link_fd = d->irq_fd = d->shared_fd = d->inflight_fd = -1;
-	d->log_budget = 16;
+	d->guest_reports = VDEV_GUEST_REPORTS;
+	dispatch_init(&d->link_proto, &vdev_link_channel, LINK_ATTACHING);
 	for (uint32_t i = 0; i < VDEV_MAX_QUEUES; i++) {
 		d->q[i].kick_fd = d->q[i].irq_fd = -1;
 		d->q[i].msix_vector = VDEV_NO_VECTOR;
 	}
 }
 
+void vdev_report(const struct vdev *d, enum vdev_report what, const char *detail, uint64_t off,
+		 int err)
+{
+	if (d->report)
+		d->report(d, what, detail, off, err);
+}
+
 void vdev_guest_error(struct vdev *d, const char *what, uint64_t off)
 {
 	/* Rate-limited: a guest must not be able to flood the host log. */
-	if (d->log_budget > 0) {
-		d->log_budget--;
-		log_warn("%s: guest %s (register 0x%llx) ignored", d->name, what,
-			 (unsigned long long)off);
+	if (d->guest_reports > 0) {
+		d->guest_reports--;
+		vdev_report(d, VDEV_REPORT_GUEST_ERROR, what, off, 0);
 	}
 }
 
@@ -64,39 +76,12 @@ static int vdev_send(struct vdev *d, Cellvm__Device__LinkMessage *m, const int *
 static int vdev_recv_info(struct vdev *d)
 {
 	struct pollfd pfd = {.fd = d->link_fd, .events = POLLIN};
-	Cellvm__Device__LinkMessage *m = NULL;
-	const Cellvm__Device__DeviceInfo *in;
-	int fds[IPC_MAX_FDS];
-	size_t nfds = 0;
-	uint32_t c;
-	int r;
 
 	if (poll(&pfd, 1, VDEV_INFO_TIMEOUT_MS) <= 0)
 		return -ETIMEDOUT;
-	r = channel_recv(d->link_fd, &cellvm__device__link_message__descriptor, VDEV_LINK_MAX_MSG,
-			 (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS, &nfds);
-	if (r < 0)
-		return r;
-	r = -EPROTO;
-	if (nfds || c != CELLVM__DEVICE__LINK_MESSAGE__MSG_INFO)
-		goto out;
-	in = m->info;
-	/* UNTRUSTED(device): sizes bound our copies and the guest's view. */
-	if (in->num_queues == 0 || in->num_queues > VDEV_MAX_QUEUES || in->queue_max_size == 0 ||
-	    in->queue_max_size > 32768 || (in->queue_max_size & (in->queue_max_size - 1)) ||
-	    in->config.len > DEVPROC_CONFIG_MAX || !(in->features & (1ULL << VIRTIO_F_VERSION_1)))
-		goto out;
-	d->device_id = in->device_id;
-	d->device_features = in->features;
-	d->num_queues = in->num_queues;
-	d->queue_max = in->queue_max_size;
-	d->config_len = (uint32_t)in->config.len;
-	memcpy(d->config, in->config.data, in->config.len);
-	r = 0;
-out:
-	ipc_close_fds(fds, nfds);
-	protobuf_c_message_free_unpacked(&m->base, NULL);
-	return r;
+	/* UNTRUSTED(device): its answer to Attach; in LINK_ATTACHING the table
+	 * takes DeviceInfo alone. */
+	return dispatch_recv(d->link_fd, &d->link_proto, d);
 }
 
 static int vdev_make_shared(struct vdev *d)
@@ -135,8 +120,10 @@ static int vdev_make_inflight(struct vdev *d)
 		return -errno;
 	if (ftruncate(fd, (off_t)len) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int r = -errno; /* before close() can change it */
+
 		close(fd);
-		return -errno;
+		return r;
 	}
 	d->inflight_fd = fd;
 	return 0;
@@ -165,6 +152,8 @@ static int vdev_send_attach(struct vdev *d, uint32_t nq)
 	a.inflight = true;
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_ATTACH;
 	m.attach = &a;
+	/* A new peer: nothing seen from it yet. */
+	dispatch_init(&d->link_proto, &vdev_link_channel, LINK_ATTACHING);
 	r = vdev_send(d, &m, fds, nfds);
 	if (r < 0)
 		return r;
@@ -208,6 +197,7 @@ static void vdev_reset(struct vdev *d)
 	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
 	Cellvm__Device__Reset rs = CELLVM__DEVICE__RESET__INIT;
 	struct timespec deadline;
+	uint32_t seq;
 
 	d->status = 0;
 	d->activated = false;
@@ -227,16 +217,19 @@ static void vdev_reset(struct vdev *d)
 		return;
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET;
 	m.reset = &rs;
-	d->reset_done = false;
+	/* From now on the link takes a ResetDone (one per Reset: two vCPUs
+	 * may reset at once, each waiting for its own). */
+	seq = ++d->resets_sent;
+	d->link_proto.state = LINK_RESETTING;
 	if (vdev_send(d, &m, NULL, 0) < 0) {
 		d->dead = true;
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += VDEV_RESET_TIMEOUT_MS / 1000;
-	while (!d->reset_done && !d->dead) {
+	while ((int32_t)(d->resets_done - seq) < 0 && !d->dead) {
 		if (pthread_cond_timedwait(&d->cond, &d->lock, &deadline) == ETIMEDOUT) {
-			log_err("%s: device did not finish its reset", d->name);
+			vdev_report(d, VDEV_REPORT_RESET_TIMEOUT, NULL, 0, -ETIMEDOUT);
 			d->dead = true;
 		}
 	}
@@ -368,46 +361,109 @@ static void vdev_mark_needs_reset(struct vdev *d)
 	}
 }
 
+/* ---- the device's link messages (main thread, lock held) ---- */
+
+static int vdev_on_info(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Device__DeviceInfo *in = msg;
+	struct vdev *d = ctx;
+
+	(void)fds;
+	(void)nfds;
+	/* UNTRUSTED(device): sizes bound our copies and the guest's view. */
+	if (in->num_queues == 0 || in->num_queues > VDEV_MAX_QUEUES || in->queue_max_size == 0 ||
+	    in->queue_max_size > 32768 || (in->queue_max_size & (in->queue_max_size - 1)) ||
+	    in->config.len > DEVPROC_CONFIG_MAX || !(in->features & (1ULL << VIRTIO_F_VERSION_1)))
+		return -EPROTO;
+	d->device_id = in->device_id;
+	d->device_features = in->features;
+	d->num_queues = in->num_queues;
+	d->queue_max = in->queue_max_size;
+	d->config_len = (uint32_t)in->config.len;
+	memcpy(d->config, in->config.data, in->config.len);
+	d->link_proto.state = LINK_IDLE;
+	return 0;
+}
+
+static int vdev_on_reset_done(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	struct vdev *d = ctx;
+
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	/* The table takes it only while a reset is pending: done < sent. */
+	if (++d->resets_done == d->resets_sent)
+		d->link_proto.state = LINK_IDLE;
+	return 0;
+}
+
+static int vdev_on_needs_reset(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	vdev_mark_needs_reset(ctx);
+	return 0;
+}
+
+static int vdev_on_config_update(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Device__ConfigUpdate *cu = msg;
+	struct vdev *d = ctx;
+
+	(void)fds;
+	(void)nfds;
+	/* UNTRUSTED(device): the same size as the configuration it offered. */
+	if (cu->config.len != d->config_len)
+		return -EPROTO;
+	memcpy(d->config, cu->config.data, d->config_len);
+	vdev_config_interrupt(d);
+	return 0;
+}
+
+/* What a device may send, when: DeviceInfo once, answering Attach; ResetDone
+ * only while a Reset of ours waits for it; NeedsReset and ConfigUpdate once
+ * attached (also while a reset is pending: they may cross it). Never fds. */
+static const struct dispatch_entry vdev_link_table[] = {
+	[CELLVM__DEVICE__LINK_MESSAGE__MSG_INFO] = {vdev_on_info, DISPATCH_STATE(LINK_ATTACHING),
+						    DISPATCH_ONCE},
+	[CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET_DONE] = {vdev_on_reset_done,
+							  DISPATCH_STATE(LINK_RESETTING), 0},
+	[CELLVM__DEVICE__LINK_MESSAGE__MSG_NEEDS_RESET] = {vdev_on_needs_reset,
+							   DISPATCH_STATE(LINK_IDLE) |
+								   DISPATCH_STATE(LINK_RESETTING),
+							   0},
+	[CELLVM__DEVICE__LINK_MESSAGE__MSG_CONFIG_UPDATE] = {vdev_on_config_update,
+							     DISPATCH_STATE(LINK_IDLE) |
+								     DISPATCH_STATE(LINK_RESETTING),
+							     0},
+	/* Attach, Activate and Reset go the other way. */
+};
+
+static const struct dispatch_channel vdev_link_channel = {
+	.envelope = &cellvm__device__link_message__descriptor,
+	.max_len = VDEV_LINK_MAX_MSG,
+	.max_fds = IPC_MAX_FDS,
+	.table = vdev_link_table,
+	.n = sizeof(vdev_link_table) / sizeof(vdev_link_table[0]),
+};
+
 int vdev_on_link(struct vdev *d)
 {
-	Cellvm__Device__LinkMessage *m = NULL;
-	int fds[IPC_MAX_FDS];
-	size_t nfds = 0;
-	uint32_t c;
+	bool was_dead;
 	int r;
 
-	r = channel_recv(d->link_fd, &cellvm__device__link_message__descriptor, VDEV_LINK_MAX_MSG,
-			 (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS, &nfds);
 	pthread_mutex_lock(&d->lock);
-	if (r < 0 || nfds) {
-		ipc_close_fds(fds, nfds);
-		r = r < 0 ? r : -EPROTO;
-		goto dead;
+	/* UNTRUSTED(device): one message; the link is readable, so this does
+	 * not block. */
+	r = dispatch_recv(d->link_fd, &d->link_proto, d);
+	if (r >= 0) {
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		return 0;
 	}
-	switch (c) {
-	case CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET_DONE: d->reset_done = true; break;
-	case CELLVM__DEVICE__LINK_MESSAGE__MSG_NEEDS_RESET: vdev_mark_needs_reset(d); break;
-	case CELLVM__DEVICE__LINK_MESSAGE__MSG_CONFIG_UPDATE:
-		/* UNTRUSTED(device): the same size as the configuration it offered. */
-		if (m->config_update->config.len != d->config_len) {
-			r = -EPROTO;
-			goto dead;
-		}
-		memcpy(d->config, m->config_update->config.data, d->config_len);
-		vdev_config_interrupt(d);
-		break;
-	default: r = -EPROTO; goto dead;
-	}
-	protobuf_c_message_free_unpacked(&m->base, NULL);
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-	return 0;
-dead:
-	if (m)
-		protobuf_c_message_free_unpacked(&m->base, NULL);
-	if (!d->dead)
-		log_err("%s: device link lost (%s)%s", d->name, strerror(-r),
-			d->restartable ? ": waiting for its restart" : "");
+	was_dead = d->dead;
 	d->dead = true;
 	/* A device the launcher restarts keeps the guest's view meanwhile:
 	 * kicks and interrupts wait in their eventfds. */
@@ -415,12 +471,13 @@ dead:
 		vdev_mark_needs_reset(d);
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
-	return r;
+	return was_dead ? 0 : r;
 }
 
 int vdev_reattach(struct vdev *d, int link_fd)
 {
 	uint32_t id, nq, qmax, clen;
+	bool took_over;
 	uint64_t feat;
 	int r;
 
@@ -449,22 +506,23 @@ int vdev_reattach(struct vdev *d, int link_fd)
 		d->num_queues = nq;
 		d->queue_max = qmax;
 		d->config_len = clen;
-		log_err("%s: restarted device refused (%s)", d->name, strerror(-r));
 		pthread_mutex_unlock(&d->lock);
 		return r;
 	}
 	d->dead = false;
-	d->reset_done = false;
+	/* The new process owes no ResetDone: a vCPU still waiting for the old
+	 * one's stops waiting. */
+	d->resets_done = d->resets_sent;
 	/* A running driver keeps running: the new process takes over from the
 	 * records of the old one, or starts the queues afresh if the old one
 	 * never got this activation. */
-	if (d->status & VDEV_ST_DRIVER_OK)
+	took_over = d->status & VDEV_ST_DRIVER_OK;
+	if (took_over)
 		vdev_activate(d, d->activated);
-	log_info("%s: device process restarted%s", d->name,
-		 d->status & VDEV_ST_DRIVER_OK ? ", queues taken over" : "");
+	r = d->dead ? -EPIPE : took_over;
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
-	return d->dead ? -EPIPE : 0;
+	return r;
 }
 
 void vdev_give_up(struct vdev *d)

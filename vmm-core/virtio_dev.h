@@ -4,13 +4,17 @@
  * setup, reset, NEEDS_RESET), checked against the virtio 1.2 rules. The
  * transports (virtio_mmio.c, virtio_pci.c) decode registers and own the KVM
  * ioeventfds and irqfds; they call in here with the device lock held.
- * Register values are guest input; link messages are device input. */
+ * Register values are guest input; link messages are device input, read
+ * through one dispatch table (virtio_dev.c). This library does not log: it
+ * returns errors, and reports what happens in the vCPU threads to its owner
+ * (struct vdev.report), which decides what to log. */
 #pragma once
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "proto/devshm.h"
+#include "proto/dispatch.h"
 
 #define VDEV_MAX_QUEUES DEVPROC_MAX_QUEUES
 #define VDEV_NO_VECTOR	0xffff
@@ -23,6 +27,18 @@
 #define VDEV_ST_FAILED	    128U
 
 #define VIRTIO_F_VERSION_1 32
+
+/* Refused guest accesses reported per device, at most: a guest must not be
+ * able to flood the host log. */
+#define VDEV_GUEST_REPORTS 16
+
+/* What the transport reports to its owner (struct vdev.report). */
+enum vdev_report {
+	VDEV_REPORT_GUEST_ERROR,   /* a guest access refused: detail, at register off */
+	VDEV_REPORT_RESET_TIMEOUT, /* the device did not finish its reset: it is dead now */
+	VDEV_REPORT_MSIX_ENABLED,  /* the driver enabled MSI-X (once per device) */
+	VDEV_REPORT_HOST_ERROR,	   /* a KVM call failed: detail names it, err is -errno */
+};
 
 struct vdev_queue {
 	uint32_t num;
@@ -57,13 +73,20 @@ struct vdev {
 	uint64_t driver_features;
 	uint32_t config_generation;
 	struct vdev_queue q[VDEV_MAX_QUEUES];
-	bool reset_done; /* set by the main thread on ResetDone */
-	bool dead;	 /* the device process is gone or broke the protocol */
-	uint32_t log_budget;
+	/* Resets sent to the device and answered by it (ResetDone); a vCPU
+	 * waits until its own is answered. */
+	uint32_t resets_sent, resets_done;
+	bool dead;		    /* the device process is gone or broke the protocol */
+	struct dispatch link_proto; /* where the device is in the link protocol */
+	uint32_t guest_reports;	    /* refused guest accesses left to report */
 	/* Called (lock held) after a reset, so the transport can reset its own
 	 * registers too; may be NULL. */
 	void (*on_reset)(struct vdev *d);
 	void *transport;
+	/* Set by the owner after the transport's attach; called with the lock
+	 * held, from any thread. NULL: nothing is reported. */
+	void (*report)(const struct vdev *d, enum vdev_report what, const char *detail,
+		       uint64_t off, int err);
 };
 
 /* Initialise d; every fd -1. */
@@ -75,7 +98,11 @@ void vdev_init(struct vdev *d, const char *name);
  * wait for DeviceInfo. The transport registers the eventfds with KVM. */
 int vdev_attach(struct vdev *d, int link_fd, uint32_t nq, bool queue_irqs);
 
-/* Log a refused guest access (rate-limited). */
+/* Report to the owner (when it set d->report). Lock held. */
+void vdev_report(const struct vdev *d, enum vdev_report what, const char *detail, uint64_t off,
+		 int err);
+
+/* Report a refused guest access (VDEV_GUEST_REPORTS per device at most). */
 void vdev_guest_error(struct vdev *d, const char *what, uint64_t off);
 
 /* The driver wrote the status register (lock held). */
@@ -87,7 +114,7 @@ uint32_t vdev_device_features(const struct vdev *d, uint32_t sel);
 void vdev_write_driver_features(struct vdev *d, uint32_t sel, uint32_t v, uint64_t off);
 
 /* The selected queue when its setup may change now (between FEATURES_OK and
- * DRIVER_OK), else NULL after logging why. */
+ * DRIVER_OK), else NULL after reporting why. */
 struct vdev_queue *vdev_queue_for_write(struct vdev *d, uint64_t off);
 /* Queue size write: a power of two up to the maximum. */
 void vdev_set_queue_size(struct vdev *d, struct vdev_queue *q, uint32_t v, uint64_t off);
@@ -101,16 +128,21 @@ void vdev_config_interrupt(struct vdev *d);
 /* The launcher restarted the dead device's process: attach the new one over
  * link_fd (ownership taken) with the same eventfds, check that it is the
  * same device, and if the driver is running have it take over the queues
- * from the crash-recovery records. Returns 0 or -errno (the device stays
- * dead). Main thread. */
+ * from the crash-recovery records. Returns 1 when it took the queues over, 0
+ * when the driver was not running, or -errno (the device stays dead: -EBUSY
+ * when it was not dead). Main thread. */
 int vdev_reattach(struct vdev *d, int link_fd);
 
 /* The launcher gave up restarting the device: tell the driver it needs a
  * reset. */
 void vdev_give_up(struct vdev *d);
 
-/* The main thread calls this when link_fd is readable. Returns 0, or -errno
- * when the device broke the protocol or went away (it is then dead). */
+/* The main thread calls this when link_fd is readable: one message, through
+ * the link's dispatch table (DeviceInfo only while attaching, ResetDone only
+ * while a reset is pending, NeedsReset and ConfigUpdate once attached, no
+ * fds). Returns 0, or -errno when this call found the device gone or in
+ * breach of the protocol: it is dead then (and, unless restartable, the
+ * driver sees NEEDS_RESET); the caller reports it. */
 int vdev_on_link(struct vdev *d);
 
 /* Close the link, the shared page and every eventfd in d (the transport

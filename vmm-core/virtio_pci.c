@@ -17,8 +17,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "common/log.h"
-
 #define PCI_VENDOR_REDHAT_QUMRANET 0x1af4
 #define VIRTIO_PCI_DEVICE_BASE	   0x1040 /* + virtio device id (modern) */
 #define VIRTIO_PCI_SUBSYS_ID	   0x1100
@@ -79,8 +77,8 @@ static void vpci_set_irqfds(struct vpci_dev *d, const bool *want, bool attach)
 		if (!attach)
 			irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
 		if (ioctl(d->vm_fd, KVM_IRQFD, &irqfd) < 0)
-			log_err("%s: irqfd %s failed: %s", d->v.name, attach ? "attach" : "detach",
-				strerror(errno));
+			vdev_report(&d->v, VDEV_REPORT_HOST_ERROR,
+				    attach ? "irqfd attach" : "irqfd detach", 0, -errno);
 		else
 			d->irqfd_on[k] = attach;
 	}
@@ -95,11 +93,11 @@ static void vpci_update_irqs(struct vpci_dev *d)
 	bool want[1 + VDEV_MAX_QUEUES];
 	int r;
 
-	if (msix && !d->msix_logged) {
+	if (msix && !d->msix_reported) {
 		/* Once per device: tests look for it to see MSI-X in use. A guest
 		 * toggling the enable bit must not fill the host log. */
-		log_info("%s: MSI-X enabled", d->v.name);
-		d->msix_logged = true;
+		vdev_report(&d->v, VDEV_REPORT_MSIX_ENABLED, NULL, 0, 0);
+		d->msix_reported = true;
 	}
 	irq_routes_lock(d->routes);
 	for (uint32_t k = 0; k <= d->v.num_queues; k++) {
@@ -126,7 +124,7 @@ static void vpci_update_irqs(struct vpci_dev *d)
 	r = irq_routes_commit(d->routes);
 	irq_routes_unlock(d->routes);
 	if (r < 0)
-		log_err("%s: interrupt routing failed: %s", d->v.name, strerror(-r));
+		vdev_report(&d->v, VDEV_REPORT_HOST_ERROR, "interrupt routing", 0, r);
 	vpci_set_irqfds(d, want, true);
 }
 

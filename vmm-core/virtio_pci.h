@@ -47,7 +47,7 @@ struct vpci_dev {
 	bool irqfd_on[1 + VDEV_MAX_QUEUES];
 	uint64_t bar_addr; /* where BAR 0 decodes, 0 when it does not */
 	bool ioevent_any_len;
-	bool msix_logged;	   /* "MSI-X enabled" was logged (once per device) */
+	bool msix_reported;	   /* "MSI-X enabled" was reported (once per device) */
 	uint8_t msix_cap, cfg_cap; /* capability offsets */
 };
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -22,6 +23,18 @@ const uint8_t fakedev_config[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 int fakedev_send(int sock, Cellvm__Device__LinkMessage *m)
 {
 	return channel_send(sock, &m->base, LINK_MAX, NULL, 0);
+}
+
+int fakedev_send_fd(int sock, Cellvm__Device__LinkMessage *m, int fd)
+{
+	return channel_send(sock, &m->base, LINK_MAX, &fd, 1);
+}
+
+void fakedev_report(const struct vdev *d, enum vdev_report what, const char *detail, uint64_t off,
+		    int err)
+{
+	fprintf(stderr, "%s: report %d: %s (0x%llx, %d)\n", d->name, (int)what,
+		detail ? detail : "-", (unsigned long long)off, err);
 }
 
 static void fakedev_on_attach(struct fakedev *f, const Cellvm__Device__Attach *a, int *fds,

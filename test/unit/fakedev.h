@@ -57,6 +57,14 @@ void fakedev_stop(struct fakedev *f);
 
 /* Send m on a link end; 0 or -errno. */
 int fakedev_send(int sock, Cellvm__Device__LinkMessage *m);
+/* The same with one fd (the envelope says so). */
+int fakedev_send_fd(int sock, Cellvm__Device__LinkMessage *m, int fd);
+
+/* The reporter the tests give the transport (struct vdev.report): one line
+ * on stderr per report, as cellvm-core logs them, so that a test can count
+ * the lines a guest makes the host write. */
+void fakedev_report(const struct vdev *d, enum vdev_report what, const char *detail, uint64_t off,
+		    int err);
 
 /* Wait (under f->lock) up to 5 s for the device to have seen n Activates;
  * false on timeout. Activate has no answer, so this is how the driver's

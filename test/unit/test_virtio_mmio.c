@@ -72,6 +72,7 @@ static int setup(void **state)
 
 	fakedev_start(&c->f, &c->d.v, &link);
 	assert_int_equal(vmmio_attach(&c->d, vm_fd, link, VMMIO_BASE, 5), 0);
+	c->d.v.report = fakedev_report;
 	vmmio_attach_finish(&c->d, vm_fd);
 	*state = c;
 	return 0;
@@ -327,6 +328,51 @@ static void test_device_breaks_protocol(void **state)
 	assert_int_equal(rd(c, R_STATUS), 0);
 }
 
+/* The driver is running when the device sends m, which the link's table
+ * refuses: the core drops the device (dead, NEEDS_RESET and a configuration
+ * interrupt) and the transport stays healthy. */
+static void expect_link_violation(struct ctx *c, Cellvm__Device__LinkMessage *m)
+{
+	negotiate(c, 1ULL << 32);
+	setup_queue(c, 0, 64, 0x300000);
+	wr(c, R_STATUS, 1 | 2 | 8 | 4);
+	assert_false(c->d.v.dead);
+	assert_int_equal(fakedev_send(c->f.sock, m), 0);
+	assert_true(vmmio_on_link(&c->d) < 0);
+	assert_true(c->d.v.dead);
+	assert_int_equal(rd(c, R_STATUS) & 64, 64);
+	assert_int_equal(rd(c, R_ISR) & 2, 2);
+	wr(c, R_STATUS, 0);
+	assert_int_equal(rd(c, R_STATUS), 0);
+	assert_int_equal(rd(c, R_MAGIC), 0x74726976);
+}
+
+/* ResetDone with no Reset of the core's waiting for it. */
+static void test_link_reset_done_unasked(void **state)
+{
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__ResetDone done = CELLVM__DEVICE__RESET_DONE__INIT;
+
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET_DONE;
+	m.reset_done = &done;
+	expect_link_violation(*state, &m);
+}
+
+/* A second DeviceInfo (it answers Attach, once). */
+static void test_link_info_again(void **state)
+{
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__DeviceInfo info = CELLVM__DEVICE__DEVICE_INFO__INIT;
+
+	info.device_id = FAKEDEV_DEVICE_ID;
+	info.features = FAKEDEV_FEATURES;
+	info.num_queues = FAKEDEV_NQ;
+	info.queue_max_size = FAKEDEV_QUEUE_MAX;
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_INFO;
+	m.info = &info;
+	expect_link_violation(*state, &m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +384,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_and_odd_accesses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_needs_reset_and_isr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_breaks_protocol, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_reset_done_unasked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_info_again, setup, teardown),
 	};
 
 	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);

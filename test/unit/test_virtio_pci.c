@@ -178,6 +178,7 @@ static int setup(void **state)
 	pci_bus_init(&c->bus);
 	fakedev_start(&c->f, &c->d.v, &link);
 	assert_int_equal(vpci_attach(&c->d, c->vm_fd, &c->routes, link), 0);
+	c->d.v.report = fakedev_report;
 	c->slot = pci_bus_add(&c->bus, &c->d.f);
 	assert_int_equal(c->slot, 1);
 	assert_int_equal(vpci_start(&c->d), 0);
@@ -1031,6 +1032,91 @@ static void test_device_breaks_protocol(void **state)
 	assert_int_equal(bar_rd(c, c->device, 4), 0x04030201);
 }
 
+/* ---- the device's link: its dispatch table's rules ---- */
+
+/* The driver is running when the device sends m (with fd, when not -1),
+ * which the link's table refuses: the core drops the device as a protocol
+ * violator (dead; the guest sees NEEDS_RESET and a configuration interrupt)
+ * and the transport stays healthy: a reset does not wait for the device,
+ * the registers answer. */
+static void expect_link_violation(struct ctx *c, Cellvm__Device__LinkMessage *m, int fd)
+{
+	enable_memory(c);
+	negotiate(c, 1ULL << 32);
+	setup_queue(c, 0, 64, VDEV_NO_VECTOR, 0x300000);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, ST_UP_TO_FEAT_OK | ST_DRIVER_OK);
+	assert_false(c->d.v.dead);
+	if (fd >= 0)
+		assert_int_equal(fakedev_send_fd(c->f.sock, m, fd), 0);
+	else
+		assert_int_equal(fakedev_send(c->f.sock, m), 0);
+	assert_true(vpci_on_link(&c->d) < 0);
+	assert_true(c->d.v.dead);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1) & ST_NEEDS_RESET, ST_NEEDS_RESET);
+	assert_int_equal(bar_rd(c, c->isr, 1) & 2, 2);
+	cc_wr(c, VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_STATUS, 1), 0);
+	assert_int_equal(cc_rd(c, VIRTIO_PCI_COMMON_NUMQ, 2), NQ);
+	assert_int_equal(bar_rd(c, c->device, 4), 0x04030201);
+}
+
+/* ResetDone is taken only while a Reset of the core's waits for it: one that
+ * nobody asked for is a violation (it used to be taken at any time). */
+static void test_link_reset_done_unasked(void **state)
+{
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__ResetDone done = CELLVM__DEVICE__RESET_DONE__INIT;
+
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET_DONE;
+	m.reset_done = &done;
+	expect_link_violation(*state, &m, -1);
+}
+
+/* DeviceInfo is the answer to Attach, once: a second one is a violation. */
+static void test_link_info_again(void **state)
+{
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__DeviceInfo info = CELLVM__DEVICE__DEVICE_INFO__INIT;
+
+	info.device_id = FAKEDEV_DEVICE_ID;
+	info.features = FAKEDEV_FEATURES;
+	info.config.data = (uint8_t *)fakedev_config;
+	info.config.len = sizeof(fakedev_config);
+	info.num_queues = NQ;
+	info.queue_max_size = FAKEDEV_QUEUE_MAX;
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_INFO;
+	m.info = &info;
+	expect_link_violation(*state, &m, -1);
+}
+
+/* The device never sends fds: a well-formed ConfigUpdate with one is a
+ * violation. */
+static void test_link_fds(void **state)
+{
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__ConfigUpdate cu = CELLVM__DEVICE__CONFIG_UPDATE__INIT;
+	int fd = eventfd(0, EFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	cu.config.data = (uint8_t *)fakedev_config;
+	cu.config.len = sizeof(fakedev_config);
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_CONFIG_UPDATE;
+	m.config_update = &cu;
+	expect_link_violation(*state, &m, fd);
+	close(fd);
+}
+
+/* A message that goes the other way (the core's Reset) is a violation. */
+static void test_link_wrong_direction(void **state)
+{
+	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
+	Cellvm__Device__Reset rs = CELLVM__DEVICE__RESET__INIT;
+
+	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_RESET;
+	m.reset = &rs;
+	expect_link_violation(*state, &m, -1);
+}
+
 /* Run fn with stderr captured; returns the number of lines written. */
 static int count_log_lines(void (*fn)(struct ctx *c, void *arg), struct ctx *c, void *arg)
 {
@@ -1078,6 +1164,7 @@ static void test_overlapping_bars(void **state)
 	assert_non_null(f2);
 	fakedev_start(f2, &d2->v, &link);
 	assert_int_equal(vpci_attach(d2, c->vm_fd, &c->routes, link), 0);
+	d2->v.report = fakedev_report;
 	assert_int_equal(pci_bus_add(&c->bus, &d2->f), 2);
 	assert_int_equal(vpci_start(d2), 0);
 	enable_memory(c);
@@ -1111,6 +1198,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_msix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_breaks_protocol, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_reset_done_unasked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_info_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_wrong_direction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlapping_bars, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isr_qword_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix_toggle_log_flood, setup, teardown),
