@@ -15,6 +15,7 @@
 #include "launcher/disk_opt.h"
 #include "launcher/launcher.h"
 #include "launcher/net_opt.h"
+#include "launcher/supervise.h"
 
 struct event;
 struct event_base;
@@ -166,10 +167,7 @@ struct broker_vm_device {
 	struct device_proc proc;
 	struct event *ev; /* pidfd */
 	bool running;
-	uint32_t restarts;	  /* all restarts of this device process */
-	uint32_t in_a_row;	  /* restarts since it last stayed up */
-	uint64_t started;	  /* broker_now() when the current process started */
-	bool gone;		  /* restarts given up: the guest was told */
+	struct supervise_dev sup; /* restarts (launcher/supervise.c) */
 	struct event *restart_ev; /* back-off timer of a pending restart */
 	int last_status;
 };

@@ -77,6 +77,7 @@ static void broker_supervise_on_restart_timer(evutil_socket_t fd, short what, vo
 		free(j);
 		goto retry;
 	}
+	supervise_restarting(&d->sup, supervise_now_ms());
 	vm->dev_jobs++;
 	return;
 retry:
@@ -88,32 +89,38 @@ retry:
 	}
 }
 
-/* The device process died: restart it with back-off (the core keeps the
- * guest's view meanwhile, and the new process takes over the queues), or
- * give up after too many in a row and let the core tell the guest. */
-static void broker_supervise_device_died(struct broker_vm_device *d)
+/* The device process ended with status (or a restart of it failed: -1):
+ * restart it with back-off (the core keeps the guest's view meanwhile, and
+ * the new process takes over the queues), or give up after too many in a row
+ * and let the core tell the guest. The policy is cellvm run's too
+ * (launcher/supervise.c). */
+static void broker_supervise_device_died(struct broker_vm_device *d, int status)
 {
 	struct broker_vm *vm = d->vm;
+	uint64_t now = supervise_now_ms();
 	int64_t delay_ms;
 	char detail[128];
 
-	/* The same policy as cellvm run's (supervise.c). */
-	delay_ms = supervise_next_restart(&d->in_a_row, (broker_now() - d->started) * 1000);
-	if (delay_ms < 0) {
-		d->gone = true;
+	switch (supervise_died(&d->sup, status, now)) {
+	case SUPERVISE_VM_ENDING:
+		/* Its core link closed: the core's own exit event tears the VM down. */
+		return;
+	case SUPERVISE_GIVE_UP:
 		snprintf(detail, sizeof(detail),
 			 "device %zu (%s): %u restarts in a row, giving up (the guest sees "
 			 "DEVICE_NEEDS_RESET)",
-			 d->def_index, d->kind, d->in_a_row);
+			 d->def_index, d->kind, d->sup.in_a_row);
 		log_err("vm %s: %s", vm->id, detail);
 		(void)launcher_core_device_gone(&vm->core, (uint32_t)d->def_index);
 		broker_vm_event(vm->b, vm, "device-failed", detail);
 		return;
+	case SUPERVISE_RESTART: break;
 	}
+	delay_ms = supervise_wait_ms(&d->sup, now);
 	if (!d->restart_ev)
 		d->restart_ev = evtimer_new(vm->b->base, broker_supervise_on_restart_timer, d);
 	if (!d->restart_ev) {
-		d->gone = true;
+		d->sup.gone = true;
 		(void)launcher_core_device_gone(&vm->core, (uint32_t)d->def_index);
 		return;
 	}
@@ -135,15 +142,13 @@ static void broker_supervise_on_device_exit(evutil_socket_t fd, short what, void
 	d->ev = NULL;
 	d->last_status = launcher_stop_device(&d->proc, SIGKILL);
 	d->running = false;
-	/* Status 0: its core link closed, the VM is ending; the core's own
-	 * exit event tears the VM down. */
-	if (d->last_status == 0)
-		return;
-	snprintf(detail, sizeof(detail), "device %zu (%s) exited with status %d", d->def_index,
-		 d->kind, d->last_status);
-	log_warn("vm %s: %s", d->vm->id, detail);
-	broker_vm_event(d->vm->b, d->vm, "device-exited", detail);
-	broker_supervise_device_died(d);
+	if (d->last_status != 0) {
+		snprintf(detail, sizeof(detail), "device %zu (%s) exited with status %d",
+			 d->def_index, d->kind, d->last_status);
+		log_warn("vm %s: %s", d->vm->id, detail);
+		broker_vm_event(d->vm->b, d->vm, "device-exited", detail);
+	}
+	broker_supervise_device_died(d, d->last_status);
 }
 
 /* In the loop: what the launcher thread made of a device restart. */
@@ -165,8 +170,6 @@ void broker_supervise_restart_finish(struct launch_job *j)
 		free(j);
 		return;
 	}
-	d->in_a_row++;
-	d->started = broker_now();
 	if (j->e == API_OK)
 		r = launcher_core_device_restarted(&vm->core, (uint32_t)d->def_index, &j->devs[0]);
 	if (r < 0) {
@@ -175,12 +178,12 @@ void broker_supervise_restart_finish(struct launch_job *j)
 		if (j->ndevs)
 			(void)launcher_stop_device(&j->devs[0], SIGKILL);
 		free(j);
-		broker_supervise_device_died(d);
+		broker_supervise_device_died(d, -1);
 		return;
 	}
 	d->proc = j->devs[0];
 	d->running = true;
-	d->restarts++;
+	supervise_restarted(&d->sup);
 	free(j);
 	if (vm->state == BROKER_VM_PAUSED && d->proc.pid > 0)
 		kill(d->proc.pid, SIGSTOP);
@@ -190,7 +193,7 @@ void broker_supervise_restart_finish(struct launch_job *j)
 		return;
 	}
 	snprintf(detail, sizeof(detail), "device %zu (%s) restarted (%u so far)", d->def_index,
-		 d->kind, d->restarts);
+		 d->kind, d->sup.restarts);
 	log_info("vm %s: %s", vm->id, detail);
 	broker_vm_event(vm->b, vm, "device-restarted", detail);
 }
@@ -203,6 +206,7 @@ int broker_supervise_watch(struct broker_vm *vm)
 		return -ENOMEM;
 	for (size_t i = 0; i < vm->ndevs; i++) {
 		struct broker_vm_device *d = &vm->devs[i];
+		supervise_init(&d->sup, supervise_now_ms());
 		d->ev = event_new(vm->b->base, d->proc.pidfd, EV_READ,
 				  broker_supervise_on_device_exit, d);
 		if (!d->ev || event_add(d->ev, NULL) < 0)

@@ -319,8 +319,7 @@ static enum api_err broker_vm_boot_install(struct broker_vm *vm, struct launch_j
 							.kind = i < vm->def.ndisks ? "blk" : "net",
 							.def_index = i,
 							.proc = j->devs[i],
-							.running = true,
-							.started = broker_now()};
+							.running = true};
 	if (broker_console_watch(vm) < 0 || broker_supervise_watch(vm) < 0)
 		goto fail;
 	return API_OK;

@@ -104,7 +104,7 @@ json_object *broker_vm_info_counters_json(const struct broker_vm *vm)
 							      : dev->running ? "running"
 									     : "exited"));
 		json_object_object_add(d, "restarts",
-				       json_object_new_int64(dev ? dev->restarts : 0));
+				       json_object_new_int64(dev ? dev->sup.restarts : 0));
 		/* What the device processes published (every process of this
 		 * device since the VM was created): null before its first boot. */
 		if (i < LAUNCHER_MAX_DEVICES && vm->stats[i]) {

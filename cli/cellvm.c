@@ -2,33 +2,24 @@
  * through the launcher and relays its console to the terminal. Arguments are
  * user input: checked here, before anything starts. Exit status: as cellvm-core
  * (proto/vm_exit.h). */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/console.h"
+#include "cli/devices.h"
 #include "common/log.h"
 #include "common/parse.h"
-#include "launcher/disk_opt.h"
 #include "launcher/launcher.h"
-#include "launcher/launcher_dev.h"
-#include "launcher/net_opt.h"
-#include "launcher/supervise.h"
-#include "proto/devshm.h"
 #include "proto/vm_exit.h"
 
 #define RUN_MIN_MEMORY	(16ULL << 20)
 #define RUN_MAX_MEMORY	(256ULL << 30)
 #define RUN_MAX_CPUS	64
 #define RUN_MAX_CMDLINE 2047
-/* Tap queues one device process can take (one backend fd each). */
-#define RUN_MAX_NET_QUEUES                                                                         \
-	(NET_OPT_MAX_QUEUES < LAUNCHER_MAX_BACKENDS ? NET_OPT_MAX_QUEUES : LAUNCHER_MAX_BACKENDS)
 
 static void usage(FILE *f)
 {
@@ -54,49 +45,7 @@ static void usage(FILE *f)
 		RUN_MAX_CPUS, LAUNCHER_MAX_DEVICES);
 }
 
-/* The devices of the VM, as the options gave them. */
-struct run_devices {
-	struct disk_opt disks[DISK_MAX];
-	size_t ndisks;
-	struct net_opt nets[LAUNCHER_MAX_DEVICES];
-	size_t nnets;
-	/* disks, then NICs, as the launcher brings them up; each one's
-	 * counters page (stats_fd) is kept across its restarts */
-	struct launcher_dev dev[LAUNCHER_MAX_DEVICES];
-	const struct devproc_stats *stats[LAUNCHER_MAX_DEVICES];
-};
-
-static int run_vm(struct core_config *cfg, struct run_devices *rd);
-
-/* Parse one --net into rd; returns 0 or an exit status. */
-static int run_add_net(struct run_devices *rd, const char *arg)
-{
-	struct net_opt *n = &rd->nets[rd->nnets];
-	char err[512];
-	int r;
-
-	if (rd->ndisks + rd->nnets == LAUNCHER_MAX_DEVICES) {
-		log_err("--net: at most %d disks and NICs in all", LAUNCHER_MAX_DEVICES);
-		return VM_EXIT_BAD_INPUT;
-	}
-	r = net_opt_parse(arg, n, err, sizeof(err));
-	if (r < 0) {
-		log_err("--net: %s", err);
-		return VM_EXIT_BAD_INPUT;
-	}
-	if (n->queues > RUN_MAX_NET_QUEUES) {
-		log_err("--net: queues=%u, but a NIC takes at most %d queue pairs in this build",
-			n->queues, RUN_MAX_NET_QUEUES);
-		return VM_EXIT_BAD_INPUT;
-	}
-	for (size_t i = 0; i < rd->nnets; i++)
-		if (strcmp(rd->nets[i].tap, n->tap) == 0) {
-			log_err("--net: tap=%s is given to two NICs", n->tap);
-			return VM_EXIT_BAD_INPUT;
-		}
-	rd->nnets++;
-	return 0;
-}
+static int run_vm(struct core_config *cfg, struct devices *ds);
 
 static int cmd_run(int argc, char **argv)
 {
@@ -108,8 +57,7 @@ static int cmd_run(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
 	};
 	struct core_config cfg = {.cmdline = "console=ttyS0", .cpus = 1, .memory = 256ULL << 20};
-	static struct run_devices rd;
-	char err[512];
+	static struct devices ds;
 	int o, r;
 
 	optind = 1;
@@ -137,20 +85,12 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'D':
-			if (rd.ndisks == DISK_MAX || rd.ndisks + rd.nnets == LAUNCHER_MAX_DEVICES) {
-				log_err("--disk: at most %d disks, %d disks and NICs in all",
-					DISK_MAX, LAUNCHER_MAX_DEVICES);
-				return VM_EXIT_BAD_INPUT;
-			}
-			r = disk_opt_parse(optarg, &rd.disks[rd.ndisks], err, sizeof(err));
-			if (r < 0) {
-				log_err("--disk: %s", err);
-				return VM_EXIT_BAD_INPUT;
-			}
-			rd.ndisks++;
+			r = devices_add_disk(&ds, optarg);
+			if (r)
+				return r;
 			break;
 		case 'N':
-			r = run_add_net(&rd, optarg);
+			r = devices_add_net(&ds, optarg);
 			if (r)
 				return r;
 			break;
@@ -173,99 +113,7 @@ static int cmd_run(int argc, char **argv)
 		return VM_EXIT_BAD_INPUT;
 	}
 
-	return run_vm(&cfg, &rd);
-}
-
-/* Open a disk's image or a NIC's tap (kept open for the VM's life, so a
- * restarted device gets the same ones). Returns 0 or an exit status. */
-static int run_open_device(struct run_devices *rd, size_t i)
-{
-	bool is_disk = i < rd->ndisks;
-	struct launcher_dev *d = &rd->dev[i];
-	struct net_opt *n = is_disk ? NULL : &rd->nets[i - rd->ndisks];
-	char err[512], mac[18];
-	enum vm_exit e;
-	int r;
-
-	if (is_disk)
-		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_BLK, .disk = &rd->disks[i]};
-	else
-		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_NET, .net = n};
-#ifdef CELLVM_TEST_HOOKS
-	/* Test builds: the device's first process is to misbehave. */
-	if (getenv("CELLVM_TEST_DEVICE_FLAGS"))
-		d->test_flags = (uint32_t)strtoul(getenv("CELLVM_TEST_DEVICE_FLAGS"), NULL, 0);
-#endif
-	r = launcher_stats_create(&rd->stats[i]);
-	if (r < 0) {
-		log_err("device counters: %s", strerror(-r));
-		return VM_EXIT_ERROR;
-	}
-	d->stats_fd = r;
-	r = launcher_dev_open(d, err, sizeof(err), &e);
-	if (r < 0) {
-		log_err("%s: %s", is_disk ? "--disk" : "--net", err);
-		return e;
-	}
-	if (!is_disk) {
-		net_opt_format_mac(n->mac, mac, sizeof(mac));
-		log_info("net %zu: tap %s (%s), MAC %s%s, %u queue pair%s", i - rd->ndisks, n->tap,
-			 n->created ? "created" : "existing", mac, n->mac_given ? "" : " (random)",
-			 n->queues, n->queues > 1 ? "s" : "");
-	}
-	return 0;
-}
-
-static void run_close_device(struct run_devices *rd, size_t i)
-{
-	if (rd->stats[i]) {
-		struct devproc_stats c = {0};
-		launcher_stats_read(rd->stats[i], &c);
-		if (i < rd->ndisks)
-			log_info("disk %zu: %llu requests, %llu bytes read, %llu written, %llu "
-				 "failed",
-				 i, (unsigned long long)c.requests, (unsigned long long)c.bytes_out,
-				 (unsigned long long)c.bytes_in, (unsigned long long)c.errors);
-		else
-			log_info("net %zu: %llu frames, %llu bytes received, %llu sent, %llu "
-				 "dropped",
-				 i - rd->ndisks, (unsigned long long)c.requests,
-				 (unsigned long long)c.bytes_out, (unsigned long long)c.bytes_in,
-				 (unsigned long long)c.errors);
-	}
-	launcher_stats_close(rd->dev[i].stats_fd, rd->stats[i]);
-	rd->dev[i].stats_fd = -1;
-	rd->stats[i] = NULL;
-	launcher_dev_close(&rd->dev[i]);
-}
-
-/* Start device i's process over its open image or tap. Returns 0 or -errno
- * with a message in err. */
-static int run_launch_device(const struct core_config *cfg, struct run_devices *rd, size_t i,
-			     struct device_proc *ret, char *err, size_t errlen)
-{
-	rd->dev[i].debug = cfg->debug;
-	return launcher_dev_start(&rd->dev[i], cfg->mem_fd, cfg->memory, ret, err, errlen);
-}
-
-struct run_restart {
-	const struct core_config *cfg;
-	struct run_devices *rd;
-};
-
-/* supervise_start_fn: a restarted device runs without test flags (a test
- * that made the first one misbehave wants the next one to work). */
-static int run_restart_device(void *arg, size_t i, struct device_proc *ret)
-{
-	struct run_restart *rr = arg;
-	char err[512];
-	int r;
-
-	rr->rd->dev[i].test_flags = 0;
-	r = run_launch_device(rr->cfg, rr->rd, i, ret, err, sizeof(err));
-	if (r < 0)
-		log_err("%s", err);
-	return r;
+	return run_vm(&cfg, &ds);
 }
 
 /* Say how the VM ended; returns the exit status of cellvm run for the
@@ -297,18 +145,12 @@ static int run_exit(int status)
 
 /* Start the devices (disks, then NICs: their order on the bus), then the
  * core; relay the console until the VM ends. */
-static int run_vm(struct core_config *cfg, struct run_devices *rd)
+static int run_vm(struct core_config *cfg, struct devices *ds)
 {
-	struct device_proc devs[LAUNCHER_MAX_DEVICES];
 	const char *kinds[LAUNCHER_MAX_DEVICES], *transports[LAUNCHER_MAX_DEVICES];
-	char names[LAUNCHER_MAX_DEVICES][16];
-	const char *pnames[LAUNCHER_MAX_DEVICES];
-	struct run_restart rr = {.cfg = cfg, .rd = rd};
-	struct supervisor sup;
 	struct core_proc p;
 	char err[512];
-	int r, status = VM_EXIT_ERROR;
-	size_t ndev = 0, total = rd->ndisks + rd->nnets;
+	int r, status;
 
 #ifdef CELLVM_TEST_HOOKS
 	/* Test builds: ask a child to try a forbidden syscall once sandboxed. */
@@ -320,32 +162,10 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 		log_err("guest memory: %s", strerror(-cfg->mem_fd));
 		return VM_EXIT_ERROR;
 	}
-	for (; ndev < total; ndev++) {
-		bool is_disk = ndev < rd->ndisks;
-
-		r = run_open_device(rd, ndev);
-		if (r) {
-			status = r;
-			goto out;
-		}
-		r = run_launch_device(cfg, rd, ndev, &devs[ndev], err, sizeof(err));
-		if (r < 0) {
-			log_err("%s %zu: %s", is_disk ? "disk" : "net",
-				is_disk ? ndev : ndev - rd->ndisks, err);
-			run_close_device(rd, ndev);
-			status = VM_EXIT_ERROR;
-			goto out;
-		}
-		kinds[ndev] = launcher_dev_name(&rd->dev[ndev]);
-		transports[ndev] = launcher_dev_transport(&rd->dev[ndev]);
-		snprintf(names[ndev], sizeof(names[ndev]), "%s %zu", is_disk ? "disk" : "net",
-			 is_disk ? ndev : ndev - rd->ndisks);
-		pnames[ndev] = names[ndev];
-	}
-	cfg->devices = devs;
-	cfg->device_kinds = kinds;
-	cfg->device_transports = transports;
-	cfg->ndevices = ndev;
+	status = devices_start(ds, cfg);
+	if (status)
+		goto out;
+	devices_core_config(ds, cfg, kinds, transports);
 	cfg->restart_devices = true;
 	r = launcher_start_core(cfg, &p, err, sizeof(err), &status);
 	if (r < 0) {
@@ -353,26 +173,12 @@ static int run_vm(struct core_config *cfg, struct run_devices *rd)
 		status = launcher_exit_start_failed(r, status);
 		goto out;
 	}
-	/* The core holds the links now; the devices end when it does. */
-	for (size_t i = 0; i < ndev; i++) {
-		close(devs[i].link);
-		devs[i].link = -1;
-	}
-	supervise_init(&sup, &p, devs, pnames, ndev, run_restart_device, &rr);
-	status = console_relay(&p, &sup);
+	devices_supervise(ds, &p);
+	status = console_relay(&p, ds);
 	launcher_close(&p);
 	status = run_exit(status);
 out:
-	for (size_t i = 0; i < ndev; i++) {
-		/* Each device gets a second to notice the core is gone, then SIGKILL
-		 * (a device is PID 1 of its namespace: SIGTERM would not reach it). */
-		int st = launcher_stop_device(&devs[i], SIGKILL);
-		if (st > 0 && st != 128 + SIGKILL)
-			log_warn("%s %zu: device process ended with status %d",
-				 i < rd->ndisks ? "disk" : "net",
-				 i < rd->ndisks ? i : i - rd->ndisks, st);
-		run_close_device(rd, i);
-	}
+	devices_stop(ds);
 	close(cfg->mem_fd);
 	return status;
 }

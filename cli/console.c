@@ -11,7 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "launcher/supervise.h"
+#include "cli/devices.h"
 #include "common/fdutil.h"
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */
@@ -65,7 +65,7 @@ static bool console_forward_input(struct core_proc *p, const uint8_t *buf, size_
 	return true;
 }
 
-int console_relay(struct core_proc *p, struct supervisor *sup)
+int console_relay(struct core_proc *p, struct devices *ds)
 {
 	bool stdin_open = true, console_open = true, escape = false;
 	uint8_t buf[4096];
@@ -79,16 +79,16 @@ int console_relay(struct core_proc *p, struct supervisor *sup)
 			{.fd = p->pidfd, .events = POLLIN},
 		};
 		int timeout = -1;
-		size_t nsup = sup ? supervise_fill(sup, pfd + 3, &timeout) : 0;
-		int n = poll(pfd, 3 + nsup, timeout);
+		size_t ndev = ds ? devices_poll_fill(ds, pfd + 3, &timeout) : 0;
+		int n = poll(pfd, 3 + ndev, timeout);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (sup && !pfd[2].revents)
-			supervise_ready(sup, pfd + 3);
+		if (ds && !pfd[2].revents)
+			devices_poll_ready(ds, pfd + 3);
 		if (pfd[0].revents) {
 			ssize_t got = read(p->console, buf, sizeof(buf));
 			if (got > 0)

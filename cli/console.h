@@ -3,8 +3,8 @@
 #pragma once
 #include "launcher/launcher.h"
 
-struct supervisor;
+struct devices;
 
-/* Relay until the core exits; returns the core's exit status. With sup,
- * the same loop supervises the VM's device processes. */
-int console_relay(struct core_proc *p, struct supervisor *sup);
+/* Relay until the core exits; returns the core's exit status. With ds,
+ * the same loop supervises the VM's device processes (cli/devices.c). */
+int console_relay(struct core_proc *p, struct devices *ds);

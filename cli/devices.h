@@ -1,0 +1,59 @@
+/* The devices of the VM that `cellvm run` runs: their --disk and --net
+ * options (user input, checked as they are added), their open backends and
+ * counters pages, their processes, and their supervision from the console
+ * relay's poll loop (the policy is launcher/supervise.c's). Runs in the
+ * launcher process. */
+#pragma once
+#include <poll.h>
+#include <stddef.h>
+
+#include "launcher/disk_opt.h"
+#include "launcher/launcher.h"
+#include "launcher/launcher_dev.h"
+#include "launcher/net_opt.h"
+#include "launcher/supervise.h"
+
+struct devproc_stats;
+
+struct devices {
+	struct disk_opt disks[DISK_MAX];
+	size_t ndisks;
+	struct net_opt nets[LAUNCHER_MAX_DEVICES];
+	size_t nnets;
+	/* Disks, then NICs (their order on the bus), from here on. */
+	struct launcher_dev dev[LAUNCHER_MAX_DEVICES]; /* each one's counters page is
+							   kept across its restarts */
+	const struct devproc_stats *stats[LAUNCHER_MAX_DEVICES];
+	struct device_proc procs[LAUNCHER_MAX_DEVICES];
+	struct supervise_dev sup[LAUNCHER_MAX_DEVICES];
+	char names[LAUNCHER_MAX_DEVICES][16]; /* "disk 0", "net 1": for logs */
+	size_t n;			      /* started */
+	/* what a restart needs: the VM's guest RAM and its core */
+	const struct core_config *cfg;
+	struct core_proc *core;
+};
+
+/* Parse one --disk or --net into ds; return 0 or an exit status (a message
+ * is logged). */
+int devices_add_disk(struct devices *ds, const char *arg);
+int devices_add_net(struct devices *ds, const char *arg);
+
+/* Open each device's backend and start its process over cfg's guest RAM
+ * (cfg->debug too). Returns 0, or an exit status with a message logged; the
+ * devices started so far are left for devices_stop. */
+int devices_start(struct devices *ds, const struct core_config *cfg);
+/* What the core is to be told about them: cfg->devices, kinds, transports. */
+void devices_core_config(struct devices *ds, struct core_config *cfg, const char **kinds,
+			 const char **transports);
+/* The core has the devices' links: close ours and supervise the processes,
+ * handing restarted ones to core. */
+void devices_supervise(struct devices *ds, struct core_proc *core);
+
+/* Before poll: the pidfds to watch (pfd[0..n)) and the time to the next
+ * restart (lowers *timeout_ms). Returns the number of pfd entries. */
+size_t devices_poll_fill(struct devices *ds, struct pollfd *pfd, int *timeout_ms);
+/* After poll: reap dead devices, run due restarts. */
+void devices_poll_ready(struct devices *ds, const struct pollfd *pfd);
+
+/* Stop every device process, log its counters and close its backend. */
+void devices_stop(struct devices *ds);
