@@ -7,7 +7,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +18,7 @@
 
 #include "broker/broker.h"
 #include "common/log.h"
-#include "proto/ipc.h"
-#include "proto/vm_channel.h"
+#include "proto/dispatch.h"
 #include "proto/vm_exit.h"
 
 /* Tell both APIs' subscribers (the REST call numbers the event). */
@@ -190,33 +188,27 @@ void broker_vm_set_state(struct broker_vm *vm, enum broker_vm_state s, const cha
  * returns the status. */
 static int broker_vm_read_stopped(struct broker_vm *vm, int status)
 {
-	struct pollfd p = {.fd = vm->core.chan, .events = POLLIN};
-	Cellvm__Vm__VmMessage *m = NULL;
-	int fds[IPC_MAX_FDS];
-	size_t nfds = 0;
-	char what[32];
+	char what[32], detail[100];
+	int r;
 
 	launcher_exit_text(status, what, sizeof(what));
 	snprintf(vm->last_exit, sizeof(vm->last_exit), "%s (status %d)", what, status);
-	if (vm->core.chan < 0 || poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+	/* UNTRUSTED(core): read by the launcher's table for the core channel
+	 * (only CoreStopped may follow Ready); its detail is used as text. */
+	r = launcher_core_stopped(&vm->core, detail, sizeof(detail));
+	if (r < 0) {
+		/* The core is gone already: what it said is dropped. */
+		log_warn("vm %s: the core broke the protocol on its way out (%s)", vm->id,
+			 dispatch_strerror(r));
 		return status;
-	/* UNTRUSTED(core): only the detail text is used, and only as text. */
-	if (vm_channel_recv(vm->core.chan, &m, fds, IPC_MAX_FDS, &nfds) < 0)
-		return status;
-	ipc_close_fds(fds, nfds);
-	if (m->msg_case == CELLVM__VM__VM_MESSAGE__MSG_STOPPED && m->stopped->detail &&
-	    m->stopped->detail[0]) {
-		char clean[100];
-		size_t i;
-		for (i = 0; i < sizeof(clean) - 1 && m->stopped->detail[i]; i++) {
-			char c = m->stopped->detail[i];
-			clean[i] = (c >= 0x20 && c < 0x7f) ? c : '?';
-		}
-		clean[i] = 0;
-		snprintf(vm->last_exit, sizeof(vm->last_exit), "%s (status %d): %s", what, status,
-			 clean);
 	}
-	cellvm__vm__vm_message__free_unpacked(m, NULL);
+	if (r > 0 && detail[0]) {
+		for (size_t i = 0; detail[i]; i++)
+			if (detail[i] < 0x20 || detail[i] >= 0x7f)
+				detail[i] = '?';
+		snprintf(vm->last_exit, sizeof(vm->last_exit), "%s (status %d): %s", what, status,
+			 detail);
+	}
 	return status;
 }
 

@@ -1,7 +1,8 @@
 /* Launcher; see launcher.h. Opens /dev/kvm, the kernel and initrd, creates the
  * sealed guest-RAM memfd, starts device processes and cellvm-core with
  * fork+exec (only the channel inherited), and hands them their resources.
- * Messages from children are untrusted: anything unexpected ends that child. */
+ * Messages from children are untrusted: a dispatch table says what each may
+ * send when, and anything else ends that child. */
 #include "launcher/launcher.h"
 
 #include <errno.h>
@@ -22,6 +23,7 @@
 
 #include "device.pb-c.h"
 #include "proto/channel.h"
+#include "proto/dispatch.h"
 #include "proto/ipc.h"
 #include "proto/vm_channel.h"
 #ifdef CELLVM_HAVE_SANDBOX
@@ -300,44 +302,93 @@ static int launcher_drop_child(pid_t *pid, int pidfd)
 	return launcher_reap(pid);
 }
 
+/* Where a core is in its protocol, as its launcher sees it: starting (until
+ * Ready), then running (until Stopped). */
+enum { CORE_STARTING, CORE_RUNNING };
+
+/* What the core's message said. */
+struct launcher_core_msg {
+	bool ready, stopped;
+	char *detail; /* CoreStopped's detail goes here */
+	size_t len;
+};
+
+static int launcher_on_core_ready(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	struct launcher_core_msg *cm = ctx;
+
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	cm->ready = true;
+	return 0;
+}
+
+static int launcher_on_core_stopped(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Vm__CoreStopped *st = msg;
+	struct launcher_core_msg *cm = ctx;
+
+	(void)fds;
+	(void)nfds;
+	/* UNTRUSTED(core): the detail is text for a message, nothing more. */
+	if (cm->len)
+		snprintf(cm->detail, cm->len, "%s", st->detail ? st->detail : "stopped");
+	cm->stopped = true;
+	return 0;
+}
+
+/* What a core may send, when: CoreReady once, while starting; CoreStopped
+ * once, while starting (it refused its input) or running (the VM ended).
+ * Never fds. */
+static const struct dispatch_entry launcher_core_table[] = {
+	[CELLVM__VM__VM_MESSAGE__MSG_READY] = {launcher_on_core_ready,
+					       DISPATCH_STATE(CORE_STARTING), DISPATCH_ONCE},
+	[CELLVM__VM__VM_MESSAGE__MSG_STOPPED] = {launcher_on_core_stopped,
+						 DISPATCH_STATE(CORE_STARTING) |
+							 DISPATCH_STATE(CORE_RUNNING),
+						 DISPATCH_ONCE},
+	/* CoreSetup and DeviceRestart go the other way. */
+};
+
+static const struct dispatch_channel launcher_core_chan = {
+	.envelope = &cellvm__vm__vm_message__descriptor,
+	.max_len = VM_CHANNEL_MAX_MSG,
+	.max_fds = IPC_MAX_FDS,
+	.table = launcher_core_table,
+	.n = sizeof(launcher_core_table) / sizeof(launcher_core_table[0]),
+};
+
 /* Wait for Ready. A Stopped first is the core refusing its input (its status
  * tells why); anything else is a protocol violation and the core is dropped. */
 static int launcher_wait_ready(struct core_proc *p, char *err, size_t errlen, int *ret_status)
 {
-	Cellvm__Vm__VmMessage *m = NULL;
-	int fds[IPC_MAX_FDS];
-	size_t nfds = 0;
+	struct launcher_core_msg cm = {.detail = err, .len = errlen};
+	struct dispatch d;
 	int r;
 
 	r = launcher_wait_chan(p->chan, p->pidfd, "cellvm-core", err, errlen);
 	if (r < 0)
 		goto drop;
-	r = vm_channel_recv(p->chan, &m, fds, IPC_MAX_FDS, &nfds);
+	dispatch_init(&d, &launcher_core_chan, CORE_STARTING);
+	/* UNTRUSTED(core): its first message, checked by launcher_core_table. */
+	r = dispatch_recv(p->chan, &d, &cm);
 	if (r == -ECONNRESET) {
 		*ret_status = launcher_drop_child(&p->pid, p->pidfd);
 		snprintf(err, errlen, "cellvm-core exited during setup (status %d)", *ret_status);
 		return -ECHILD;
 	}
-	if (r < 0 || nfds) {
-		ipc_close_fds(fds, nfds);
+	if (r < 0) {
 		snprintf(err, errlen, "cellvm-core broke the protocol during setup (%s)",
-			 strerror(r < 0 ? -r : EPROTO));
+			 dispatch_strerror(r));
 		r = -EPROTO;
 		goto drop;
 	}
-	if (m->msg_case == CELLVM__VM__VM_MESSAGE__MSG_READY) {
-		cellvm__vm__vm_message__free_unpacked(m, NULL);
-		return 0;
-	}
-	if (m->msg_case == CELLVM__VM__VM_MESSAGE__MSG_STOPPED) {
-		snprintf(err, errlen, "%s", m->stopped->detail ? m->stopped->detail : "stopped");
-		cellvm__vm__vm_message__free_unpacked(m, NULL);
+	if (cm.stopped) {
 		*ret_status = launcher_drop_child(&p->pid, p->pidfd);
 		return -ECHILD;
 	}
-	snprintf(err, errlen, "cellvm-core broke the protocol during setup");
-	cellvm__vm__vm_message__free_unpacked(m, NULL);
-	r = -EPROTO;
+	return 0;
 drop:
 	kill(p->pid, SIGKILL);
 	launcher_reap(&p->pid);
@@ -411,6 +462,26 @@ out:
 	ipc_close_fds(chan, 2);
 	ipc_close_fds(cons, 1);
 	return r;
+}
+
+int launcher_core_stopped(struct core_proc *p, char *detail, size_t len)
+{
+	struct pollfd pfd = {.fd = p->chan, .events = POLLIN};
+	struct launcher_core_msg cm = {.detail = detail, .len = len};
+	struct dispatch d;
+	int r;
+
+	if (len)
+		detail[0] = 0;
+	if (p->chan < 0 || poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
+		return 0;
+	dispatch_init(&d, &launcher_core_chan, CORE_RUNNING);
+	/* UNTRUSTED(core): what it left on its way out, checked by
+	 * launcher_core_table (only CoreStopped follows Ready). */
+	r = dispatch_recv(p->chan, &d, &cm);
+	if (r == -ECONNRESET)
+		return 0;
+	return r < 0 ? r : 1;
 }
 
 int launcher_wait_core(struct core_proc *p)
@@ -500,15 +571,42 @@ static int launcher_device_setup(const struct device_config *cfg, int ctl, int m
 	return channel_send(ctl, &m.base, LAUNCHER_DEVICE_MAX_MSG, fds, nfds);
 }
 
+/* Where a device is in its protocol, as its launcher sees it: only its start
+ * is read. */
+enum { DEVICE_STARTING };
+
+static int launcher_on_device_ready(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	(void)ctx;
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	return 0;
+}
+
+/* What a device may send its launcher: DeviceReady once, while it starts
+ * (nothing after it is read). Never fds. */
+static const struct dispatch_entry launcher_device_table[] = {
+	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_READY] = {launcher_on_device_ready,
+							DISPATCH_STATE(DEVICE_STARTING),
+							DISPATCH_ONCE},
+	/* DeviceSetup goes the other way. */
+};
+
+static const struct dispatch_channel launcher_device_chan = {
+	.envelope = &cellvm__device__control_message__descriptor,
+	.max_len = LAUNCHER_DEVICE_MAX_MSG,
+	.max_fds = IPC_MAX_FDS,
+	.table = launcher_device_table,
+	.n = sizeof(launcher_device_table) / sizeof(launcher_device_table[0]),
+};
+
 int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t mem_size,
 			  uint64_t low_size, struct device_proc *ret, char *err, size_t errlen)
 {
-	Cellvm__Device__ControlMessage *m = NULL;
 	int ctl[2] = {-1, -1}, link[2] = {-1, -1};
-	int fds[IPC_MAX_FDS];
-	size_t nfds = 0;
+	struct dispatch d;
 	char name[64];
-	uint32_t c;
 	int r;
 
 	*ret = (struct device_proc){.pid = -1, .pidfd = -1, .ctl = -1, .link = -1};
@@ -538,18 +636,14 @@ int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t 
 	r = launcher_wait_chan(ret->ctl, ret->pidfd, name, err, errlen);
 	if (r < 0)
 		goto fail;
-	r = channel_recv(ret->ctl, &cellvm__device__control_message__descriptor,
-			 LAUNCHER_DEVICE_MAX_MSG, (ProtobufCMessage **)&m, &c, fds, IPC_MAX_FDS,
-			 &nfds);
-	if (r < 0 || nfds || c != CELLVM__DEVICE__CONTROL_MESSAGE__MSG_READY) {
-		ipc_close_fds(fds, nfds);
-		if (r >= 0)
-			protobuf_c_message_free_unpacked(&m->base, NULL);
+	dispatch_init(&d, &launcher_device_chan, DEVICE_STARTING);
+	/* UNTRUSTED(device): its first message, checked by launcher_device_table. */
+	r = dispatch_recv(ret->ctl, &d, NULL);
+	if (r < 0) {
 		snprintf(err, errlen, "%s failed to start (see its messages above)", name);
 		r = -ECHILD;
 		goto fail;
 	}
-	protobuf_c_message_free_unpacked(&m->base, NULL);
 	ret->link = link[0];
 	close(link[1]);
 	ipc_close_fds(ctl, 2);

@@ -103,6 +103,12 @@ int launcher_core_device_restarted(struct core_proc *core, uint32_t index, struc
  * reset. Returns 0 or -errno. */
 int launcher_core_device_gone(struct core_proc *core, uint32_t index);
 
+/* After Ready, once the core has exited: read the CoreStopped it left on its
+ * channel (the only message a core sends after Ready) and copy its detail
+ * (the core's text: untrusted) into detail. Does not wait. Returns 1 when
+ * there was one, 0 when the core left nothing, or -errno when what it left
+ * breaks the protocol. */
+int launcher_core_stopped(struct core_proc *p, char *detail, size_t len);
 /* Wait for the core to exit; returns its exit status (or 128+signal). */
 int launcher_wait_core(struct core_proc *p);
 void launcher_close(struct core_proc *p);
