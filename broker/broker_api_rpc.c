@@ -285,19 +285,18 @@ static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
 		rpc_send_info(c, vm);
 }
 
-static void rpc_console(struct rpc_client *c, const Cellvm__Api__Console *cs)
+/* Send c what vm's console log holds past c->pos, in ConsoleData of at most
+ * RPC_CONSOLE_CHUNK bytes each: at least one when first (the answer to the
+ * request, empty if need be), and, when end, end set on the last one (an
+ * empty one when nothing is left). Returns false when c could not take it
+ * (c->dead). */
+static bool rpc_console_send(struct rpc_client *c, const struct broker_vm *vm, bool first, bool end)
 {
-	struct broker_vm *vm = rpc_vm(c, cs->vm_id);
-	struct evbuffer *buf;
+	struct evbuffer *buf = evbuffer_new();
+	bool sent = false, ok = true;
 
-	if (!vm)
-		return;
-	c->pos = 0;
-	snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
-	buf = evbuffer_new();
 	broker_console_read(vm, &c->pos, buf);
-	/* The log so far, in chunks; then, when following, whatever comes. */
-	do {
+	while (ok && (evbuffer_get_length(buf) || (!sent && (first || end)))) {
 		Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
 		Cellvm__Api__ConsoleData d = CELLVM__API__CONSOLE_DATA__INIT;
 		uint8_t chunk[RPC_CONSOLE_CHUNK];
@@ -305,16 +304,26 @@ static void rpc_console(struct rpc_client *c, const Cellvm__Api__Console *cs)
 
 		d.data.data = chunk;
 		d.data.len = n > 0 ? (size_t)n : 0;
-		d.end = !cs->follow && evbuffer_get_length(buf) == 0;
+		d.end = end && evbuffer_get_length(buf) == 0;
 		m.msg_case = CELLVM__API__RESPONSE__MSG_CONSOLE;
 		m.console = &d;
-		if (!rpc_send(c, &m)) {
-			evbuffer_free(buf);
-			return;
-		}
-	} while (evbuffer_get_length(buf));
+		ok = rpc_send(c, &m);
+		sent = true;
+	}
 	evbuffer_free(buf);
-	if (cs->follow)
+	return ok;
+}
+
+static void rpc_console(struct rpc_client *c, const Cellvm__Api__Console *cs)
+{
+	struct broker_vm *vm = rpc_vm(c, cs->vm_id);
+
+	if (!vm)
+		return;
+	c->pos = 0;
+	snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
+	/* The log so far; then, when following, whatever comes. */
+	if (rpc_console_send(c, vm, true, !cs->follow) && cs->follow)
 		c->stream = RPC_CONSOLE;
 }
 
@@ -545,31 +554,12 @@ void rpc_console_update(struct broker *b, const struct broker_vm *vm, bool vm_go
 	if (!b->rpc)
 		return;
 	for (c = TAILQ_FIRST(&b->rpc->clients); c; c = next) {
-		struct evbuffer *buf;
-
 		next = TAILQ_NEXT(c, link);
 		if (c->stream != RPC_CONSOLE || strcmp(c->vm_id, vm->id) != 0)
 			continue;
-		buf = evbuffer_new();
-		broker_console_read(vm, &c->pos, buf);
-		while (!c->dead && (evbuffer_get_length(buf) || vm_gone)) {
-			Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
-			Cellvm__Api__ConsoleData d = CELLVM__API__CONSOLE_DATA__INIT;
-			uint8_t chunk[RPC_CONSOLE_CHUNK];
-			int n = evbuffer_remove(buf, chunk, sizeof(chunk));
-
-			d.data.data = chunk;
-			d.data.len = n > 0 ? (size_t)n : 0;
-			d.end = vm_gone && evbuffer_get_length(buf) == 0;
-			m.msg_case = CELLVM__API__RESPONSE__MSG_CONSOLE;
-			m.console = &d;
-			rpc_send(c, &m);
-			if (d.end)
-				c->stream = RPC_NONE;
-			if (d.end)
-				break;
-		}
-		evbuffer_free(buf);
+		(void)rpc_console_send(c, vm, false, vm_gone);
+		if (vm_gone)
+			c->stream = RPC_NONE;
 		if (c->dead)
 			rpc_free(c);
 	}
