@@ -20,6 +20,7 @@
 #include "broker/broker_rpc_json.h"
 #include "common/log.h"
 #include "proto/channel.h"
+#include "proto/dispatch.h"
 #include "proto/ipc.h"
 
 #define RPC_MAX_MSG	       (64 * 1024)
@@ -37,8 +38,9 @@ struct rpc_client {
 	struct tenant *tenant;
 	uid_t uid;
 	enum rpc_stream stream;
-	bool dead;    /* broke the protocol or stopped reading: freed by the caller */
-	bool waiting; /* a boot answers it later: not read, not freed until then */
+	bool dead;	       /* broke the protocol or stopped reading: freed by the caller */
+	bool waiting;	       /* a boot answers it later: not read, not freed until then */
+	struct dispatch proto; /* what it may ask now: rpc_table */
 	char pending_action[16];
 	char vm_id[BROKER_ID_LEN + 1];
 	uint64_t pos;
@@ -327,81 +329,154 @@ static void rpc_console(struct rpc_client *c, const Cellvm__Api__Console *cs)
 		c->stream = RPC_CONSOLE;
 }
 
-/* One request; on failure to answer, c->dead is set. */
-static void rpc_handle(struct rpc_client *c, Cellvm__Api__Request *q, uint32_t which)
+/* ---- requests (the rules: rpc_table) ---- */
+
+/* Each handler answers one request; on failure to answer, c->dead is set. */
+
+static int rpc_on_ping(void *ctx, const void *msg, int *fds, size_t nfds)
 {
+	struct rpc_client *c = ctx;
 	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__Pong p = CELLVM__API__PONG__INIT;
+
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	p.version = (char *)CELLVM_VERSION;
+	p.tenant = c->tenant->name;
+	m.msg_case = CELLVM__API__RESPONSE__MSG_PONG;
+	m.pong = &p;
+	rpc_send(c, &m);
+	return 0;
+}
+
+static int rpc_on_shutdown(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	struct rpc_client *c = ctx;
+
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	rpc_log(c, "vmm.shutdown", NULL, API_OK);
+	if (rpc_ok(c))
+		c->r->b->request_shutdown(c->r->b);
+	return 0;
+}
+
+static int rpc_on_create(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	(void)fds;
+	(void)nfds;
+	rpc_create(ctx, msg);
+	return 0;
+}
+
+static int rpc_on_list(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	rpc_list(ctx);
+	return 0;
+}
+
+static int rpc_on_info(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__Info *q = msg;
+	struct rpc_client *c = ctx;
+	struct broker_vm *vm;
+
+	(void)fds;
+	(void)nfds;
+	if ((vm = rpc_vm(c, q->vm_id)))
+		rpc_send_info(c, vm);
+	return 0;
+}
+
+static int rpc_on_action(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	(void)fds;
+	(void)nfds;
+	rpc_action(ctx, msg);
+	return 0;
+}
+
+static int rpc_on_delete(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__Delete *q = msg;
+	struct rpc_client *c = ctx;
+	char id[BROKER_ID_LEN + 1], err[256];
+	struct broker_vm *vm;
+	enum api_err e;
+
+	(void)fds;
+	(void)nfds;
+	if (!(vm = rpc_vm(c, q->vm_id)))
+		return 0;
+	snprintf(id, sizeof(id), "%s", vm->id);
+	e = broker_vm_delete(vm, err, sizeof(err));
+	rpc_log(c, "delete", id, e);
+	if (e == API_OK)
+		rpc_ok(c);
+	else
+		rpc_error(c, e, err);
+	return 0;
+}
+
+static int rpc_on_counters(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__Counters *q = msg;
+	struct rpc_client *c = ctx;
+	struct broker_vm *vm;
+
+	(void)fds;
+	(void)nfds;
+	if ((vm = rpc_vm(c, q->vm_id)))
+		rpc_counters(c, vm);
+	return 0;
+}
+
+static int rpc_on_console(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	(void)fds;
+	(void)nfds;
+	rpc_console(ctx, msg);
+	return 0;
+}
+
+static int rpc_on_console_input(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__ConsoleInput *q = msg;
+	struct rpc_client *c = ctx;
+	enum api_err e = API_INVALID_ARGUMENT;
 	struct broker_vm *vm;
 	char err[256];
 
-	switch (which) {
-	case CELLVM__API__REQUEST__MSG_PING: {
-		Cellvm__Api__Pong p = CELLVM__API__PONG__INIT;
-		p.version = (char *)CELLVM_VERSION;
-		p.tenant = c->tenant->name;
-		m.msg_case = CELLVM__API__RESPONSE__MSG_PONG;
-		m.pong = &p;
-		rpc_send(c, &m);
-		break;
-	}
-	case CELLVM__API__REQUEST__MSG_SHUTDOWN:
-		if (!c->tenant->admin) {
-			rpc_log(c, "vmm.shutdown", NULL, API_PERMISSION_DENIED);
-			rpc_error(c, API_PERMISSION_DENIED,
-				  "only the administrator can shut the broker down");
-			break;
-		}
-		rpc_log(c, "vmm.shutdown", NULL, API_OK);
-		if (rpc_ok(c))
-			c->r->b->request_shutdown(c->r->b);
-		break;
-	case CELLVM__API__REQUEST__MSG_CREATE: rpc_create(c, q->create); break;
-	case CELLVM__API__REQUEST__MSG_LIST: rpc_list(c); break;
-	case CELLVM__API__REQUEST__MSG_INFO:
-		if ((vm = rpc_vm(c, q->info->vm_id)))
-			rpc_send_info(c, vm);
-		break;
-	case CELLVM__API__REQUEST__MSG_ACTION: rpc_action(c, q->action); break;
-	case CELLVM__API__REQUEST__MSG_DELETE:
-		if ((vm = rpc_vm(c, q->delete_->vm_id))) {
-			char id[BROKER_ID_LEN + 1];
-			enum api_err e;
+	(void)fds;
+	(void)nfds;
+	if (!(vm = rpc_vm(c, q->vm_id)))
+		return 0;
+	snprintf(err, sizeof(err), "console input: 1 to 4096 bytes");
+	if (q->data.len >= 1 && q->data.len <= 4096)
+		e = broker_console_input(vm, q->data.data, q->data.len, err, sizeof(err));
+	rpc_log(c, "console-input", vm->id, e);
+	if (e == API_OK)
+		rpc_ok(c);
+	else
+		rpc_error(c, e, err);
+	return 0;
+}
 
-			snprintf(id, sizeof(id), "%s", vm->id);
-			e = broker_vm_delete(vm, err, sizeof(err));
-			rpc_log(c, "delete", id, e);
-			if (e == API_OK)
-				rpc_ok(c);
-			else
-				rpc_error(c, e, err);
-		}
-		break;
-	case CELLVM__API__REQUEST__MSG_COUNTERS:
-		if ((vm = rpc_vm(c, q->counters->vm_id)))
-			rpc_counters(c, vm);
-		break;
-	case CELLVM__API__REQUEST__MSG_CONSOLE: rpc_console(c, q->console); break;
-	case CELLVM__API__REQUEST__MSG_CONSOLE_INPUT:
-		if ((vm = rpc_vm(c, q->console_input->vm_id))) {
-			enum api_err e = API_INVALID_ARGUMENT;
-			snprintf(err, sizeof(err), "console input: 1 to 4096 bytes");
-			if (q->console_input->data.len >= 1 && q->console_input->data.len <= 4096)
-				e = broker_console_input(vm, q->console_input->data.data,
-							 q->console_input->data.len, err,
-							 sizeof(err));
-			rpc_log(c, "console-input", vm->id, e);
-			if (e == API_OK)
-				rpc_ok(c);
-			else
-				rpc_error(c, e, err);
-		}
-		break;
-	case CELLVM__API__REQUEST__MSG_EVENTS:
-		if (rpc_ok(c))
-			c->stream = RPC_EVENTS;
-		break;
-	default: rpc_error(c, API_INVALID_ARGUMENT, "unknown request"); break;
-	}
+static int rpc_on_events(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	struct rpc_client *c = ctx;
+
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	if (rpc_ok(c))
+		c->stream = RPC_EVENTS;
+	return 0;
 }
 
 /* protobuf-c keeps fields it does not know; the API refuses them. */
@@ -439,41 +514,107 @@ static bool rpc_unknown_fields(const ProtobufCMessage *m)
 	return false;
 }
 
+/* A request with fields the API does not know (rpc_check_fields). */
+#define RPC_E_UNKNOWN_FIELDS (-EINVAL)
+
+static int rpc_check_fields(void *ctx, const ProtobufCMessage *m)
+{
+	(void)ctx;
+	return rpc_unknown_fields(m) ? RPC_E_UNKNOWN_FIELDS : 0;
+}
+
+/* A connection's state: its peer maps to no tenant (every request is refused
+ * and the connection closed), to a tenant, to the administrator; or it
+ * carries a stream (console follow, events), which takes no more requests. */
+enum { RPC_ST_NO_TENANT, RPC_ST_TENANT, RPC_ST_ADMIN, RPC_ST_STREAM };
+
+#define RPC_ST_ANY_TENANT (DISPATCH_STATE(RPC_ST_TENANT) | DISPATCH_STATE(RPC_ST_ADMIN))
+
+static uint32_t rpc_state(const struct rpc_client *c)
+{
+	if (!c->tenant)
+		return RPC_ST_NO_TENANT;
+	if (c->stream != RPC_NONE)
+		return RPC_ST_STREAM;
+	return c->tenant->admin ? RPC_ST_ADMIN : RPC_ST_TENANT;
+}
+
+/* What a connection may ask, when: everything once it has a tenant and no
+ * stream, Shutdown only as the administrator. Never fds; never a field the
+ * API does not know (rpc_check_fields). */
+static const struct dispatch_entry rpc_table[] = {
+	[CELLVM__API__REQUEST__MSG_PING] = {rpc_on_ping, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_SHUTDOWN] = {rpc_on_shutdown, DISPATCH_STATE(RPC_ST_ADMIN), 0},
+	[CELLVM__API__REQUEST__MSG_CREATE] = {rpc_on_create, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_LIST] = {rpc_on_list, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_INFO] = {rpc_on_info, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_ACTION] = {rpc_on_action, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_DELETE] = {rpc_on_delete, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_COUNTERS] = {rpc_on_counters, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_CONSOLE] = {rpc_on_console, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_CONSOLE_INPUT] = {rpc_on_console_input, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_EVENTS] = {rpc_on_events, RPC_ST_ANY_TENANT, 0},
+};
+
+static const struct dispatch_channel rpc_channel = {
+	.envelope = &cellvm__api__request__descriptor,
+	.max_len = RPC_MAX_MSG,
+	.max_fds = IPC_MAX_FDS,
+	.table = rpc_table,
+	.n = sizeof(rpc_table) / sizeof(rpc_table[0]),
+	.check = rpc_check_fields,
+};
+
+/* Answer a request that was refused (r from dispatch_recv). Returns false
+ * when the connection is to be closed now: the client left, or broke the
+ * protocol. */
+static bool rpc_refuse(struct rpc_client *c, int r)
+{
+	switch (r) {
+	case -ECONNRESET: return false; /* the client left */
+	case DISPATCH_E_FDS:
+		rpc_error(c, API_INVALID_ARGUMENT, "no fds are accepted");
+		return false;
+	case DISPATCH_E_STATE:
+		if (!c->tenant) {
+			rpc_error(c, API_PERMISSION_DENIED, "this user has no tenant here");
+			c->dead = true;
+		} else if (c->stream != RPC_NONE) {
+			rpc_error(c, API_INVALID_ARGUMENT, "this connection carries a stream");
+		} else {
+			/* A tenant asked for what is the administrator's alone. */
+			rpc_log(c, "vmm.shutdown", NULL, API_PERMISSION_DENIED);
+			rpc_error(c, API_PERMISSION_DENIED,
+				  "only the administrator can shut the broker down");
+		}
+		return true;
+	case RPC_E_UNKNOWN_FIELDS:
+		rpc_error(c, API_INVALID_ARGUMENT, "unknown fields in the request");
+		return true;
+	case DISPATCH_E_UNEXPECTED:
+		rpc_error(c, API_INVALID_ARGUMENT, "unknown request");
+		return true;
+	default:
+		rpc_error(c, API_INVALID_ARGUMENT, "undecodable or oversized request");
+		return false;
+	}
+}
+
 static void rpc_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct rpc_client *c = arg;
-	Cellvm__Api__Request *q = NULL;
-	int fds[IPC_MAX_FDS];
-	size_t nfds = 0;
-	uint32_t which;
 	int r;
 
-	r = channel_recv(c->fd, &cellvm__api__request__descriptor, RPC_MAX_MSG,
-			 (ProtobufCMessage **)&q, &which, fds, IPC_MAX_FDS, &nfds);
+	/* The rules depend on the connection's state as it is now. */
+	c->proto.state = rpc_state(c);
+	/* UNTRUSTED(client): one request, checked by rpc_table. */
+	r = dispatch_recv(c->fd, &c->proto, c);
 	if (r == -EAGAIN || r == -EINTR)
 		return;
-	if (r < 0 || nfds) {
-		ipc_close_fds(fds, nfds);
-		if (r >= 0)
-			protobuf_c_message_free_unpacked(&q->base, NULL);
-		/* EOF is a client leaving; anything else is a violation: tell it why. */
-		if (r != -ECONNRESET)
-			rpc_error(c, API_INVALID_ARGUMENT,
-				  nfds ? "no fds are accepted"
-				       : "undecodable or oversized request");
+	if (r < 0 && !rpc_refuse(c, r)) {
 		rpc_free(c);
 		return;
 	}
-	if (!c->tenant) {
-		rpc_error(c, API_PERMISSION_DENIED, "this user has no tenant here");
-		c->dead = true;
-	} else if (c->stream != RPC_NONE)
-		rpc_error(c, API_INVALID_ARGUMENT, "this connection carries a stream");
-	else if (rpc_unknown_fields(&q->base))
-		rpc_error(c, API_INVALID_ARGUMENT, "unknown fields in the request");
-	else
-		rpc_handle(c, q, which);
-	protobuf_c_message_free_unpacked(&q->base, NULL);
 	if (c->dead && !c->waiting)
 		rpc_free(c);
 }
@@ -495,6 +636,7 @@ static void rpc_on_accept(evutil_socket_t lfd, short what, void *arg)
 	c->r = r;
 	c->fd = fd;
 	c->tenant = tenant_for_socket(&r->b->tenants, fd, &c->uid);
+	dispatch_init(&c->proto, &rpc_channel, rpc_state(c));
 	if (c->tenant) {
 		struct rpc_client *o;
 		size_t mine = 0;

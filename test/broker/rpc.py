@@ -79,6 +79,7 @@ def dgram(b, data, fds=None):
 
 
 PING = field(2, 2, b"")
+LIST = field(5, 2, b"")
 
 
 def pong(b):
@@ -214,6 +215,79 @@ try:
         if reply[:1] != bytes([ERROR_TAG]) or b"unknown fields" not in reply:
             fail("unknown fields accepted: %r -> %r" % (data[:40], reply[:60]))
         n += 1
+    # The RPC dispatch table's rules, per connection state (each a datagram
+    # on one connection, its answer, and whether the connection stays):
+    # no tenant: refused and closed; a tenant asking the administrator's
+    # Shutdown: refused, served on; a stream connection: every request
+    # refused, the stream goes on; fds (the envelope honest about them):
+    # refused and closed.
+    OK_TAG, EVENT_TAG = 0x3a, 0x52
+    EVENTS = field(12, 2, b"")
+
+    def conn(uid=None):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        c.settimeout(DEADLINE)
+        if uid is None:
+            c.connect(b.rpc)
+            return c
+        pid = os.fork()
+        if pid == 0:  # the broker takes the peer's credentials at connect
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            c.connect(b.rpc)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        return c
+
+    def ask(c, data):
+        """Send a request, return its answer (events a stream carries
+        meanwhile are skipped)."""
+        c.send(data)
+        while True:
+            reply = c.recv(70000)
+            if reply[:1] != bytes([EVENT_TAG]):
+                return reply
+
+    c = conn(1999)
+    reply = ask(c, PING)
+    if reply[:1] != bytes([ERROR_TAG]) or b"PERMISSION_DENIED" not in reply:
+        fail("a peer without a tenant: %r" % reply[:80])
+    if not hung_up(c, DEADLINE):
+        fail("a peer without a tenant keeps its connection")
+    c.close()
+    n += 1
+    c = conn(1001)
+    reply = ask(c, field(3, 2, b""))
+    if reply[:1] != bytes([ERROR_TAG]) or b"only the administrator" not in reply:
+        fail("alice's Shutdown: %r" % reply[:80])
+    if ask(c, PING)[:1] != bytes([PONG_TAG]):
+        fail("alice's connection not served after her refused Shutdown")
+    c.close()
+    n += 1
+    c = conn()
+    if ask(c, EVENTS)[:1] != bytes([OK_TAG]):
+        fail("events request refused")
+    for data in (PING, LIST, EVENTS, field(3, 2, b"")):
+        reply = ask(c, data)
+        if reply[:1] != bytes([ERROR_TAG]) or b"carries a stream" not in reply:
+            fail("request %r on an event stream: %r" % (data[:10], reply[:80]))
+    if hung_up(c):
+        fail("an event stream closed for a refused request")
+    c.close()
+    if not pong(b):
+        fail("no pong after requests on a stream")
+    n += 1
+    c = conn()
+    with open("/dev/null") as f:
+        c.sendmsg([field(1, 0, b"\x01") + PING],
+                  [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [f.fileno()]))])
+    reply = c.recv(70000)
+    if reply[:1] != bytes([ERROR_TAG]) or b"no fds" not in reply:
+        fail("a request with an fd (nfds 1): %r" % reply[:80])
+    if not hung_up(c, DEADLINE):
+        fail("a client that sent an fd keeps its connection")
+    c.close()
+    n += 1
     # protobuf-c strings are C strings: an embedded NUL ends them (the path
     # that is left is checked like any other).
     reply = dgram(b, field(4, 2, field(1, 2, field(4, 2, b"rel\0" + SERIAL.encode()))))
@@ -229,7 +303,6 @@ try:
     # its replies pile up until the broker's send would block, and the broker
     # closes the connection instead of waiting. The hang-up shows here
     # without reading anything.
-    LIST = field(5, 2, b"")
     if dgram(b, LIST)[:1] != bytes([LIST_TAG]):
         fail("list request: %r" % dgram(b, LIST))
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
