@@ -94,18 +94,18 @@ struct tenants {
 
 /* Load FILE (missing file: only root, the administrator). Returns 0 or -errno
  * with a message in err. */
-int tenant_config_load(struct tenants *ts, const char *path, char *err, size_t errlen);
+int broker_tenant_config_load(struct tenants *ts, const char *path, char *err, size_t errlen);
 /* The tenant of a peer (uid, primary gid, supplementary groups), or NULL
  * when the peer has none (refused). */
-struct tenant *tenant_for_peer(struct tenants *ts, uid_t uid, gid_t gid, const gid_t *groups,
-			       size_t ngroups);
+struct tenant *broker_tenant_for_peer(struct tenants *ts, uid_t uid, gid_t gid, const gid_t *groups,
+				      size_t ngroups);
 /* The same for the peer of a connected unix socket (SO_PEERCRED and
  * SO_PEERGROUPS, as they were at connect); its uid in *ret_uid. */
-struct tenant *tenant_for_socket(struct tenants *ts, int fd, uid_t *ret_uid);
-struct tenant *tenant_by_name(struct tenants *ts, const char *name);
+struct tenant *broker_tenant_for_socket(struct tenants *ts, int fd, uid_t *ret_uid);
+struct tenant *broker_tenant_by_name(struct tenants *ts, const char *name);
 /* Whether t may put a NIC on the tap called name: the administrator any,
  * another tenant only those its taps list names. */
-bool tenant_tap_allowed(const struct tenant *t, const char *name);
+bool broker_tenant_tap_allowed(const struct tenant *t, const char *name);
 
 /* ---- VM definitions (broker_vmdef.c) ---- */
 

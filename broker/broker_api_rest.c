@@ -89,7 +89,7 @@ static struct tenant *rest_peer(struct rest *r, struct evhttp_request *req, uid_
 	if (!evcon)
 		return NULL;
 	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-	return fd < 0 ? NULL : tenant_for_socket(&r->b->tenants, fd, ret_uid);
+	return fd < 0 ? NULL : broker_tenant_for_socket(&r->b->tenants, fd, ret_uid);
 }
 
 /* UNTRUSTED(client): the body, at most the evhttp body limit. NULL with a

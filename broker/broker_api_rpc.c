@@ -635,7 +635,7 @@ static void rpc_on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 	c->r = r;
 	c->fd = fd;
-	c->tenant = tenant_for_socket(&r->b->tenants, fd, &c->uid);
+	c->tenant = broker_tenant_for_socket(&r->b->tenants, fd, &c->uid);
 	dispatch_init(&c->proto, &rpc_channel, rpc_state(c));
 	if (c->tenant) {
 		struct rpc_client *o;

@@ -254,7 +254,7 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 	uint64_t wd_usec = 0;
 	int r, n;
 
-	r = tenant_config_load(&b->tenants, o->config, err, sizeof(err));
+	r = broker_tenant_config_load(&b->tenants, o->config, err, sizeof(err));
 	if (r < 0) {
 		log_err("config: %s", err);
 		return 2;

@@ -204,7 +204,7 @@ static int state_load_one(struct broker *b, const char *fname)
 		goto out;
 	if (json_object_object_get_ex(o, "processes", &jprocs))
 		state_kill_leftovers(jprocs, id);
-	t = tenant_by_name(&b->tenants, json_object_get_string(jten));
+	t = broker_tenant_by_name(&b->tenants, json_object_get_string(jten));
 	if (!t) {
 		log_warn("state: vm %s belongs to tenant '%s', not in the configuration: "
 			 "kept on disk, not loaded",

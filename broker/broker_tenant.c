@@ -17,7 +17,7 @@
 #define TENANT_DEFAULT_CPUS   64
 #define TENANT_DEFAULT_MEMORY (64ULL << 30)
 
-static char *tenant_trim(char *s)
+static char *broker_tenant_trim(char *s)
 {
 	char *e;
 
@@ -29,7 +29,7 @@ static char *tenant_trim(char *s)
 	return s;
 }
 
-static int tenant_add(struct tenants *ts, const char *name, bool admin)
+static int broker_tenant_add(struct tenants *ts, const char *name, bool admin)
 {
 	struct tenant *t;
 
@@ -45,7 +45,7 @@ static int tenant_add(struct tenants *ts, const char *name, bool admin)
 	return (int)ts->n++;
 }
 
-static int tenant_name_ok(const char *n)
+static int broker_tenant_name_ok(const char *n)
 {
 	if (!*n || strlen(n) >= BROKER_TENANT_NAME)
 		return 0;
@@ -55,7 +55,7 @@ static int tenant_name_ok(const char *n)
 	return 1;
 }
 
-static int tenant_map_add(struct tenants *ts, int tenant, const char *val, bool by_gid)
+static int broker_tenant_map_add(struct tenants *ts, int tenant, const char *val, bool by_gid)
 {
 	uint32_t id;
 
@@ -69,7 +69,7 @@ static int tenant_map_add(struct tenants *ts, int tenant, const char *val, bool 
 }
 
 /* One entry of a taps list: a tap name, or a name prefix ending in '*'. */
-static bool tenant_tap_pattern_ok(const char *p, size_t len)
+static bool broker_tenant_tap_pattern_ok(const char *p, size_t len)
 {
 	size_t n = len && p[len - 1] == '*' ? len - 1 : len;
 
@@ -83,8 +83,8 @@ static bool tenant_tap_pattern_ok(const char *p, size_t len)
 
 /* Calls fn on each entry of a taps list (blank- or comma-separated); stops
  * at the first that returns true and says so. */
-static bool tenant_taps_any(const char *list, bool (*fn)(const char *p, size_t len, void *arg),
-			    void *arg)
+static bool broker_tenant_taps_any(const char *list,
+				   bool (*fn)(const char *p, size_t len, void *arg), void *arg)
 {
 	const char *sep = " \t,";
 
@@ -97,14 +97,14 @@ static bool tenant_taps_any(const char *list, bool (*fn)(const char *p, size_t l
 	return false;
 }
 
-static bool tenant_tap_bad(const char *p, size_t len, void *arg)
+static bool broker_tenant_tap_bad(const char *p, size_t len, void *arg)
 {
 	(void)arg;
-	return !tenant_tap_pattern_ok(p, len);
+	return !broker_tenant_tap_pattern_ok(p, len);
 }
 
 /* Whether two entries can name the same tap. */
-static bool tenant_taps_meet(const char *a, size_t alen, const char *b, size_t blen)
+static bool broker_tenant_taps_meet(const char *a, size_t alen, const char *b, size_t blen)
 {
 	bool ap = a[alen - 1] == '*', bp = b[blen - 1] == '*';
 
@@ -125,36 +125,36 @@ struct tenant_tap_arg {
 	const char *list; /* the other tenant's list */
 };
 
-static bool tenant_tap_meets_entry(const char *p, size_t len, void *arg)
+static bool broker_tenant_tap_meets_entry(const char *p, size_t len, void *arg)
 {
 	struct tenant_tap_arg *a = arg;
 
-	return tenant_taps_meet(a->p, a->len, p, len);
+	return broker_tenant_taps_meet(a->p, a->len, p, len);
 }
 
-static bool tenant_tap_meets_list(const char *p, size_t len, void *arg)
+static bool broker_tenant_tap_meets_list(const char *p, size_t len, void *arg)
 {
 	struct tenant_tap_arg a = {.p = p, .len = len};
 
-	return tenant_taps_any(arg, tenant_tap_meets_entry, &a);
+	return broker_tenant_taps_any(arg, broker_tenant_tap_meets_entry, &a);
 }
 
-bool tenant_tap_allowed(const struct tenant *t, const char *name)
+bool broker_tenant_tap_allowed(const struct tenant *t, const char *name)
 {
 	struct tenant_tap_arg a = {.p = name, .len = strlen(name)};
 
 	if (t->admin)
 		return true;
-	return a.len && tenant_taps_any(t->taps, tenant_tap_meets_entry, &a);
+	return a.len && broker_tenant_taps_any(t->taps, broker_tenant_tap_meets_entry, &a);
 }
 
 /* Tenants may not share a tap (one could read the other's traffic). */
-static int tenant_taps_disjoint(const struct tenants *ts, char *err, size_t errlen)
+static int broker_tenant_taps_disjoint(const struct tenants *ts, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < ts->n; i++)
 		for (size_t k = i + 1; k < ts->n; k++)
-			if (tenant_taps_any(ts->t[i].taps, tenant_tap_meets_list,
-					    (void *)ts->t[k].taps)) {
+			if (broker_tenant_taps_any(ts->t[i].taps, broker_tenant_tap_meets_list,
+						   (void *)ts->t[k].taps)) {
 				snprintf(err, errlen, "tenants %s and %s: their taps overlap",
 					 ts->t[i].name, ts->t[k].name);
 				return -EINVAL;
@@ -162,16 +162,16 @@ static int tenant_taps_disjoint(const struct tenants *ts, char *err, size_t errl
 	return 0;
 }
 
-static int tenant_set(struct tenants *ts, int cur, const char *key, const char *val)
+static int broker_tenant_set(struct tenants *ts, int cur, const char *key, const char *val)
 {
 	struct tenant *t = &ts->t[cur];
 	uint64_t size;
 	uint32_t n;
 
 	if (strcmp(key, "uid") == 0)
-		return tenant_map_add(ts, cur, val, false);
+		return broker_tenant_map_add(ts, cur, val, false);
 	if (strcmp(key, "gid") == 0)
-		return tenant_map_add(ts, cur, val, true);
+		return broker_tenant_map_add(ts, cur, val, true);
 	if (strcmp(key, "max_vms") == 0) {
 		if (parse_u32(val, 0, BROKER_MAX_VMS, &n) < 0)
 			return -EINVAL;
@@ -193,7 +193,8 @@ static int tenant_set(struct tenants *ts, int cur, const char *key, const char *
 		    strlen(t->image_dir) + 1 < sizeof(t->image_dir))
 			strcat(t->image_dir, "/");
 	} else if (strcmp(key, "taps") == 0) {
-		if (strlen(val) >= sizeof(t->taps) || tenant_taps_any(val, tenant_tap_bad, NULL))
+		if (strlen(val) >= sizeof(t->taps) ||
+		    broker_tenant_taps_any(val, broker_tenant_tap_bad, NULL))
 			return -EINVAL;
 		snprintf(t->taps, sizeof(t->taps), "%s", val);
 	} else {
@@ -202,14 +203,14 @@ static int tenant_set(struct tenants *ts, int cur, const char *key, const char *
 	return 0;
 }
 
-int tenant_config_load(struct tenants *ts, const char *path, char *err, size_t errlen)
+int broker_tenant_config_load(struct tenants *ts, const char *path, char *err, size_t errlen)
 {
 	char line[512];
 	int cur = -1, lineno = 0, r = 0;
 	FILE *f;
 
 	memset(ts, 0, sizeof(*ts));
-	ts->admin = tenant_add(ts, "root", true);
+	ts->admin = broker_tenant_add(ts, "root", true);
 	ts->map[ts->nmap++] = (struct tenant_map){.uid = 0, .tenant = ts->admin};
 	if (!path)
 		return 0;
@@ -222,21 +223,21 @@ int tenant_config_load(struct tenants *ts, const char *path, char *err, size_t e
 		return r;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char *s = tenant_trim(line), *eq;
+		char *s = broker_tenant_trim(line), *eq;
 
 		lineno++;
 		if (!*s || *s == '#')
 			continue;
 		if (strncmp(s, "[tenant ", 8) == 0 && s[strlen(s) - 1] == ']') {
 			s[strlen(s) - 1] = 0;
-			s = tenant_trim(s + 8);
-			if (!tenant_name_ok(s) || tenant_by_name(ts, s)) {
+			s = broker_tenant_trim(s + 8);
+			if (!broker_tenant_name_ok(s) || broker_tenant_by_name(ts, s)) {
 				snprintf(err, errlen, "%s:%d: bad or repeated tenant name", path,
 					 lineno);
 				r = -EINVAL;
 				break;
 			}
-			cur = tenant_add(ts, s, false);
+			cur = broker_tenant_add(ts, s, false);
 			if (cur < 0) {
 				snprintf(err, errlen, "%s:%d: too many tenants", path, lineno);
 				r = cur;
@@ -252,7 +253,7 @@ int tenant_config_load(struct tenants *ts, const char *path, char *err, size_t e
 			break;
 		}
 		*eq = 0;
-		r = tenant_set(ts, cur, tenant_trim(s), tenant_trim(eq + 1));
+		r = broker_tenant_set(ts, cur, broker_tenant_trim(s), broker_tenant_trim(eq + 1));
 		if (r < 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno,
 				 r == -ENOENT ? "unknown key" : "bad value");
@@ -261,12 +262,12 @@ int tenant_config_load(struct tenants *ts, const char *path, char *err, size_t e
 	}
 	fclose(f);
 	if (r == 0)
-		r = tenant_taps_disjoint(ts, err, errlen);
+		r = broker_tenant_taps_disjoint(ts, err, errlen);
 	return r;
 }
 
-struct tenant *tenant_for_peer(struct tenants *ts, uid_t uid, gid_t gid, const gid_t *groups,
-			       size_t ngroups)
+struct tenant *broker_tenant_for_peer(struct tenants *ts, uid_t uid, gid_t gid, const gid_t *groups,
+				      size_t ngroups)
 {
 	/* A uid entry wins over a gid entry; root is always the administrator. */
 	for (size_t i = 0; i < ts->nmap; i++)
@@ -284,7 +285,7 @@ struct tenant *tenant_for_peer(struct tenants *ts, uid_t uid, gid_t gid, const g
 	return NULL;
 }
 
-struct tenant *tenant_for_socket(struct tenants *ts, int fd, uid_t *ret_uid)
+struct tenant *broker_tenant_for_socket(struct tenants *ts, int fd, uid_t *ret_uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -301,13 +302,14 @@ struct tenant *tenant_for_socket(struct tenants *ts, int fd, uid_t *ret_uid)
 		if (!groups || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
 			glen = 0;
 	}
-	t = tenant_for_peer(ts, cred.uid, cred.gid, groups, groups ? glen / sizeof(gid_t) : 0);
+	t = broker_tenant_for_peer(ts, cred.uid, cred.gid, groups,
+				   groups ? glen / sizeof(gid_t) : 0);
 	if (groups != small)
 		free(groups);
 	return t;
 }
 
-struct tenant *tenant_by_name(struct tenants *ts, const char *name)
+struct tenant *broker_tenant_by_name(struct tenants *ts, const char *name)
 {
 	for (size_t i = 0; i < ts->n; i++)
 		if (strcmp(ts->t[i].name, name) == 0)

@@ -215,7 +215,7 @@ static int def_disk(json_object *o, const struct tenant *t, struct disk_opt *d, 
  * as the broker opens (or creates) them with CAP_NET_ADMIN. */
 static int def_tap(const struct tenant *t, const char *tap, char *err, size_t errlen)
 {
-	if (!t || tenant_tap_allowed(t, tap))
+	if (!t || broker_tenant_tap_allowed(t, tap))
 		return 0;
 	if (!t->taps[0])
 		snprintf(err, errlen, "nets[].tap: tenant %s has no taps in the configuration",

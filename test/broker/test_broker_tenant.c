@@ -24,7 +24,7 @@ static int load(struct tenants *ts, const char *text, char *err, size_t errlen)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
-	return tenant_config_load(ts, conf_path, err, errlen);
+	return broker_tenant_config_load(ts, conf_path, err, errlen);
 }
 
 static void test_missing_file_is_root_only(void **state)
@@ -32,10 +32,11 @@ static void test_missing_file_is_root_only(void **state)
 	struct tenants ts;
 	char err[256];
 
-	assert_int_equal(tenant_config_load(&ts, "/nonexistent/broker.conf", err, sizeof(err)), 0);
+	assert_int_equal(
+		broker_tenant_config_load(&ts, "/nonexistent/broker.conf", err, sizeof(err)), 0);
 	assert_int_equal(ts.n, 1);
-	assert_true(tenant_for_peer(&ts, 0, 0, NULL, 0)->admin);
-	assert_null(tenant_for_peer(&ts, 1000, 1000, NULL, 0));
+	assert_true(broker_tenant_for_peer(&ts, 0, 0, NULL, 0)->admin);
+	assert_null(broker_tenant_for_peer(&ts, 1000, 1000, NULL, 0));
 }
 
 static void test_valid(void **state)
@@ -51,8 +52,8 @@ static void test_valid(void **state)
 			      "[tenant bob]\ngid = 2001\nuid = 1002\n",
 			      err, sizeof(err)),
 			 0);
-	a = tenant_by_name(&ts, "alice");
-	b = tenant_by_name(&ts, "bob");
+	a = broker_tenant_by_name(&ts, "alice");
+	b = broker_tenant_by_name(&ts, "bob");
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_false(a->admin);
@@ -64,11 +65,11 @@ static void test_valid(void **state)
 	assert_int_equal(b->quota.max_vms, 16);
 	assert_string_equal(b->image_dir, "");
 	/* uid entries win over gid entries; gids match supplementary groups */
-	assert_ptr_equal(tenant_for_peer(&ts, 1001, 2001, NULL, 0), a);
-	assert_ptr_equal(tenant_for_peer(&ts, 1500, 2001, NULL, 0), b);
-	assert_ptr_equal(tenant_for_peer(&ts, 1500, 1500, groups, 2), b);
-	assert_null(tenant_for_peer(&ts, 1500, 1500, groups, 1));
-	assert_true(tenant_for_peer(&ts, 0, 2001, NULL, 0)->admin);
+	assert_ptr_equal(broker_tenant_for_peer(&ts, 1001, 2001, NULL, 0), a);
+	assert_ptr_equal(broker_tenant_for_peer(&ts, 1500, 2001, NULL, 0), b);
+	assert_ptr_equal(broker_tenant_for_peer(&ts, 1500, 1500, groups, 2), b);
+	assert_null(broker_tenant_for_peer(&ts, 1500, 1500, groups, 1));
+	assert_true(broker_tenant_for_peer(&ts, 0, 2001, NULL, 0)->admin);
 }
 
 static void test_errors(void **state)
@@ -124,21 +125,21 @@ static void test_taps(void **state)
 			      "[tenant c]\nuid = 5\n",
 			      err, sizeof(err)),
 			 0);
-	a = tenant_by_name(&ts, "a");
-	b = tenant_by_name(&ts, "b");
-	assert_true(tenant_tap_allowed(a, "ta-0"));
-	assert_true(tenant_tap_allowed(a, "ta-"));
-	assert_true(tenant_tap_allowed(a, "a0"));
-	assert_true(tenant_tap_allowed(a, "foo.1"));
-	assert_false(tenant_tap_allowed(a, "ta"));
-	assert_false(tenant_tap_allowed(a, "a01"));
-	assert_false(tenant_tap_allowed(a, "a"));
-	assert_false(tenant_tap_allowed(a, "tb0"));
-	assert_false(tenant_tap_allowed(a, ""));
-	assert_true(tenant_tap_allowed(b, "tb0"));
-	assert_false(tenant_tap_allowed(b, "tb00"));
-	assert_false(tenant_tap_allowed(tenant_by_name(&ts, "c"), "tb0"));
-	assert_true(tenant_tap_allowed(&ts.t[ts.admin], "anything"));
+	a = broker_tenant_by_name(&ts, "a");
+	b = broker_tenant_by_name(&ts, "b");
+	assert_true(broker_tenant_tap_allowed(a, "ta-0"));
+	assert_true(broker_tenant_tap_allowed(a, "ta-"));
+	assert_true(broker_tenant_tap_allowed(a, "a0"));
+	assert_true(broker_tenant_tap_allowed(a, "foo.1"));
+	assert_false(broker_tenant_tap_allowed(a, "ta"));
+	assert_false(broker_tenant_tap_allowed(a, "a01"));
+	assert_false(broker_tenant_tap_allowed(a, "a"));
+	assert_false(broker_tenant_tap_allowed(a, "tb0"));
+	assert_false(broker_tenant_tap_allowed(a, ""));
+	assert_true(broker_tenant_tap_allowed(b, "tb0"));
+	assert_false(broker_tenant_tap_allowed(b, "tb00"));
+	assert_false(broker_tenant_tap_allowed(broker_tenant_by_name(&ts, "c"), "tb0"));
+	assert_true(broker_tenant_tap_allowed(&ts.t[ts.admin], "anything"));
 	for (size_t i = 0; i < sizeof(overlap) / sizeof(overlap[0]); i++) {
 		err[0] = 0;
 		if (load(&ts, overlap[i], err, sizeof(err)) >= 0)
