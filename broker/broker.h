@@ -110,7 +110,7 @@ bool broker_tenant_tap_allowed(const struct tenant *t, const char *name);
 /* ---- VM definitions (broker_vmdef.c) ---- */
 
 /* A NIC: the --net option of cellvm run, parsed by the same code (net_opt.c). */
-struct net_def {
+struct broker_vmdef_net {
 	/* opt's tap, MAC (always set: a random one is picked at create) and
 	 * queue pairs, spelled out for the RPC view of a definition */
 	char tap[IFNAMSIZ];
@@ -119,7 +119,7 @@ struct net_def {
 	struct net_opt opt; /* its fds are unused: the taps open at boot (broker_launch.c) */
 };
 
-struct vm_def {
+struct broker_vmdef {
 	char name[BROKER_NAME_MAX];
 	uint32_t cpus;
 	uint64_t memory;
@@ -128,7 +128,7 @@ struct vm_def {
 	char cmdline[BROKER_MAX_CMDLINE + 1];
 	struct disk_opt disks[DISK_MAX];
 	size_t ndisks;
-	struct net_def nets[BROKER_NET_MAX]; /* devices after the disks, in this order */
+	struct broker_vmdef_net nets[BROKER_NET_MAX]; /* devices after the disks, in this order */
 	size_t nnets;
 	char input[16];	    /* "ps2", "usb", "virtio" or "" */
 	json_object *extra; /* gpu/snd definitions, kept as given (owned) */
@@ -137,15 +137,16 @@ struct vm_def {
 /* UNTRUSTED(client): parse and check a definition; strict (unknown fields are
  * errors). tenant restricts paths; NULL: lexical checks only (reloading the
  * state directory). Returns 0 or -EINVAL with a message. On success *ret
- * holds a reference to the gpu/snd objects: release it with vmdef_free. */
-int vmdef_from_json(json_object *o, const struct tenant *tenant, struct vm_def *ret, char *err,
-		    size_t errlen);
-/* A new JSON object (the caller puts it), as vmdef_from_json accepts it. */
-json_object *vmdef_to_json(const struct vm_def *d);
+ * holds a reference to the gpu/snd objects: release it with broker_vmdef_free. */
+int broker_vmdef_from_json(json_object *o, const struct tenant *tenant, struct broker_vmdef *ret,
+			   char *err, size_t errlen);
+/* A new JSON object (the caller puts it), as broker_vmdef_from_json accepts it. */
+json_object *broker_vmdef_to_json(const struct broker_vmdef *d);
 /* Check the paths and taps again (at boot): the files and the tenant's
  * configuration may have changed since create. */
-int vmdef_check_paths(const struct vm_def *d, const struct tenant *t, char *err, size_t errlen);
-void vmdef_free(struct vm_def *d);
+int broker_vmdef_check_paths(const struct broker_vmdef *d, const struct tenant *t, char *err,
+			     size_t errlen);
+void broker_vmdef_free(struct broker_vmdef *d);
 
 /* ---- the registry (broker_vm.c) ---- */
 
@@ -179,7 +180,7 @@ struct broker_vm {
 	struct broker *b;
 	char id[BROKER_ID_LEN + 1];
 	int tenant; /* index into broker.tenants */
-	struct vm_def def;
+	struct broker_vmdef def;
 	enum broker_vm_state state;
 	uint64_t created_us; /* orders the registry: the default VM is the first */
 	/* running processes */
@@ -238,7 +239,7 @@ struct broker {
  * tenant is the caller's; a VM it may not see is API_VM_NOT_FOUND. */
 struct broker_vm *broker_vm_lookup(struct broker *b, const struct tenant *caller, const char *id);
 struct broker_vm *broker_vm_default(struct broker *b, const struct tenant *caller);
-enum api_err broker_vm_create(struct broker *b, int tenant, struct vm_def *def,
+enum api_err broker_vm_create(struct broker *b, int tenant, struct broker_vmdef *def,
 			      struct broker_vm **ret, char *err, size_t errlen);
 enum api_err broker_vm_delete(struct broker_vm *vm, char *err, size_t errlen);
 /* Called in the loop when a boot has finished, well or not. */
@@ -265,7 +266,7 @@ void broker_vm_registry_free(struct broker *b, bool restore);
 void broker_vm_registry_restore(struct broker *b);
 /* Add a VM loaded from the state directory (not running). */
 struct broker_vm *broker_vm_registry_add(struct broker *b, const char *id, int tenant,
-					 struct vm_def *def, uint64_t created_us);
+					 struct broker_vmdef *def, uint64_t created_us);
 
 /* For broker_supervise.c and broker_console.c: the VM's tenant; tell both
  * APIs' subscribers about vm; change its state (saved, and told); tear down a

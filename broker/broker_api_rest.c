@@ -154,7 +154,7 @@ static void rest_log(struct rest_call *c, const char *what, const struct broker_
 static void rest_create(struct rest_call *c)
 {
 	char err[512];
-	struct vm_def def;
+	struct broker_vmdef def;
 	struct broker_vm *vm = NULL;
 	enum api_err e;
 	json_object *body = rest_body_json(c->req, err, sizeof(err)), *o;
@@ -163,7 +163,7 @@ static void rest_create(struct rest_call *c)
 		e = API_INVALID_ARGUMENT;
 		goto fail;
 	}
-	if (vmdef_from_json(body, c->tenant, &def, err, sizeof(err)) < 0) {
+	if (broker_vmdef_from_json(body, c->tenant, &def, err, sizeof(err)) < 0) {
 		json_object_put(body);
 		e = API_INVALID_ARGUMENT;
 		goto fail;
@@ -172,7 +172,7 @@ static void rest_create(struct rest_call *c)
 	e = broker_vm_create(c->r->b, (int)(c->tenant - c->r->b->tenants.t), &def, &vm, err,
 			     sizeof(err));
 	if (e != API_OK) {
-		vmdef_free(&def);
+		broker_vmdef_free(&def);
 		goto fail;
 	}
 	rest_log(c, "create", vm, e);

@@ -181,7 +181,7 @@ static void rpc_create(struct rpc_client *c, const Cellvm__Api__Create *cr)
 	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
 	Cellvm__Api__Created cd = CELLVM__API__CREATED__INIT;
 	char err[512];
-	struct vm_def def;
+	struct broker_vmdef def;
 	struct broker_vm *vm = NULL;
 	enum api_err e = API_INVALID_ARGUMENT;
 	json_object *o;
@@ -191,7 +191,7 @@ static void rpc_create(struct rpc_client *c, const Cellvm__Api__Create *cr)
 		goto fail;
 	}
 	o = broker_rpc_json_create_body(cr->definition);
-	if (vmdef_from_json(o, c->tenant, &def, err, sizeof(err)) < 0) {
+	if (broker_vmdef_from_json(o, c->tenant, &def, err, sizeof(err)) < 0) {
 		json_object_put(o);
 		goto fail;
 	}
@@ -199,7 +199,7 @@ static void rpc_create(struct rpc_client *c, const Cellvm__Api__Create *cr)
 	e = broker_vm_create(c->r->b, (int)(c->tenant - c->r->b->tenants.t), &def, &vm, err,
 			     sizeof(err));
 	if (e != API_OK) {
-		vmdef_free(&def);
+		broker_vmdef_free(&def);
 		goto fail;
 	}
 	rpc_log(c, "create", vm->id, e);

@@ -54,7 +54,7 @@ static enum api_err launch_err(enum vm_exit e)
  * NIC in nets[0]). */
 static struct launcher_dev launch_dev(struct launch_job *j, size_t i, struct disk_opt *disk)
 {
-	const struct vm_def *def = &j->vm->def;
+	const struct broker_vmdef *def = &j->vm->def;
 	struct launcher_dev dev = {.kind = LAUNCHER_DEV_NET, .stats_fd = j->stats_fd[i]};
 
 	if (i < def->ndisks) {
@@ -108,7 +108,7 @@ static enum api_err launch_open_tap(struct launch_job *j, size_t k)
 
 static enum api_err launch_devices(struct launch_job *j)
 {
-	const struct vm_def *def = &j->vm->def;
+	const struct broker_vmdef *def = &j->vm->def;
 	enum api_err e;
 
 	for (j->ndevs = 0; j->ndevs < def->ndisks + def->nnets; j->ndevs++) {
@@ -139,7 +139,7 @@ static void launch_nets_close(struct launch_job *j)
  * events. On failure nothing is left running or open. */
 static void launch_run(struct launch_job *j)
 {
-	const struct vm_def *def = &j->vm->def;
+	const struct broker_vmdef *def = &j->vm->def;
 	const char *kinds[LAUNCHER_MAX_DEVICES], *transports[LAUNCHER_MAX_DEVICES];
 	struct core_config cfg;
 	int r, status;
@@ -340,7 +340,7 @@ static int launch_dup_taps(struct launch_job *j)
 int launch_submit(struct broker *b, struct launch_job *j)
 {
 	struct launcher_worker *w = b->launcher;
-	const struct vm_def *def = &j->vm->def;
+	const struct broker_vmdef *def = &j->vm->def;
 	int r;
 
 	if (!w)

@@ -109,7 +109,7 @@ void broker_rpc_json_fill_counters(struct rpc_counters_info *rc, const struct br
 }
 
 /* UNTRUSTED(client): the definition becomes the REST JSON body and goes
- * through vmdef_from_json, like a POST /vm.create. */
+ * through broker_vmdef_from_json, like a POST /vm.create. */
 json_object *broker_rpc_json_create_body(const Cellvm__Api__VmDefinition *d)
 {
 	json_object *o = json_object_new_object();

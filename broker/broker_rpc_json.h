@@ -26,5 +26,5 @@ struct rpc_counters_info {
 void broker_rpc_json_fill_info(struct rpc_info *ri, const struct broker_vm *vm);
 void broker_rpc_json_fill_counters(struct rpc_counters_info *rc, const struct broker_vm *vm);
 /* UNTRUSTED(client): d as the REST body of a create (a new JSON object, the
- * caller puts it), for vmdef_from_json to check like a POST /vm.create. */
+ * caller puts it), for broker_vmdef_from_json to check like a POST /vm.create. */
 json_object *broker_rpc_json_create_body(const Cellvm__Api__VmDefinition *d);

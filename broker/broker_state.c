@@ -96,7 +96,7 @@ int state_save(struct broker *b, const struct broker_vm *vm)
 	json_object_object_add(o, "tenant", json_object_new_string(b->tenants.t[vm->tenant].name));
 	json_object_object_add(o, "created_us", json_object_new_int64((int64_t)vm->created_us));
 	json_object_object_add(o, "state", json_object_new_string(broker_vm_state_name(vm->state)));
-	json_object_object_add(o, "definition", vmdef_to_json(&vm->def));
+	json_object_object_add(o, "definition", broker_vmdef_to_json(&vm->def));
 	if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED) {
 		state_add_proc(procs, vm->core.pid);
 		for (size_t i = 0; i < vm->ndevs; i++)
@@ -178,7 +178,7 @@ static int state_load_one(struct broker *b, const char *fname)
 {
 	json_object *o = NULL, *jid, *jten, *jdef, *jstate, *jprocs, *jcreated;
 	char buf[STATE_MAX_FILE + 1], err[256];
-	struct vm_def def;
+	struct broker_vmdef def;
 	struct tenant *t;
 	struct broker_vm *vm;
 	ssize_t n;
@@ -212,7 +212,7 @@ static int state_load_one(struct broker *b, const char *fname)
 		r = -ENOENT;
 		goto out;
 	}
-	if (vmdef_from_json(jdef, NULL, &def, err, sizeof(err)) < 0) {
+	if (broker_vmdef_from_json(jdef, NULL, &def, err, sizeof(err)) < 0) {
 		log_warn("state: vm %s: %s", id, err);
 		goto out;
 	}
@@ -221,7 +221,7 @@ static int state_load_one(struct broker *b, const char *fname)
 					    ? (uint64_t)json_object_get_int64(jcreated)
 					    : 0);
 	if (!vm) {
-		vmdef_free(&def);
+		broker_vmdef_free(&def);
 		r = -ENOMEM;
 		goto out;
 	}

@@ -95,7 +95,7 @@ static void broker_vm_make_id(char *out)
 }
 
 struct broker_vm *broker_vm_registry_add(struct broker *b, const char *id, int tenant,
-					 struct vm_def *def, uint64_t created_us)
+					 struct broker_vmdef *def, uint64_t created_us)
 {
 	struct broker_vm *vm = calloc(1, sizeof(*vm));
 	struct tenant *t = &b->tenants.t[tenant];
@@ -136,7 +136,7 @@ struct broker_vm *broker_vm_registry_add(struct broker *b, const char *id, int t
 	return vm;
 }
 
-enum api_err broker_vm_create(struct broker *b, int tenant, struct vm_def *def,
+enum api_err broker_vm_create(struct broker *b, int tenant, struct broker_vmdef *def,
 			      struct broker_vm **ret, char *err, size_t errlen)
 {
 	struct tenant *t = &b->tenants.t[tenant];
@@ -271,7 +271,7 @@ enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, 
 		snprintf(err, errlen, "the broker is shutting down");
 		return API_VM_BUSY;
 	}
-	if (vmdef_check_paths(&vm->def, broker_vm_tenant(vm), err, errlen) < 0)
+	if (broker_vmdef_check_paths(&vm->def, broker_vm_tenant(vm), err, errlen) < 0)
 		return API_INVALID_ARGUMENT;
 	j = calloc(1, sizeof(*j));
 	if (!j) {
@@ -444,7 +444,7 @@ enum api_err broker_vm_delete(struct broker_vm *vm, char *err, size_t errlen)
 	t->used_vms--;
 	t->used_cpus -= vm->def.cpus;
 	t->used_memory -= vm->def.memory;
-	vmdef_free(&vm->def);
+	broker_vmdef_free(&vm->def);
 	broker_vm_stats_close(vm);
 	free(vm->cons);
 	free(vm);
@@ -488,7 +488,7 @@ void broker_vm_registry_free(struct broker *b, bool restore)
 			(void)state_save(b, vm);
 		}
 		TAILQ_REMOVE(&b->vms, vm, link);
-		vmdef_free(&vm->def);
+		broker_vmdef_free(&vm->def);
 		broker_vm_stats_close(vm);
 		free(vm->cons);
 		free(vm);

@@ -18,7 +18,7 @@ static json_object *info_proc(pid_t pid)
  * and MAC (the definition's: fixed at create). */
 static void info_device(const struct broker_vm *vm, size_t i, json_object *d)
 {
-	const struct net_def *n;
+	const struct broker_vmdef_net *n;
 
 	json_object_object_add(d, "index", json_object_new_int64((int64_t)i));
 	json_object_object_add(d, "kind",
@@ -55,7 +55,7 @@ json_object *broker_vm_info_json(const struct broker_vm *vm)
 		json_object_array_add(devs, d);
 	}
 	json_object_object_add(o, "devices", devs);
-	json_object_object_add(o, "config", vmdef_to_json(&vm->def));
+	json_object_object_add(o, "config", broker_vmdef_to_json(&vm->def));
 	return o;
 }
 

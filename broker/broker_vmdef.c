@@ -1,6 +1,6 @@
-/* VM definitions of cellvm-broker: JSON to struct vm_def and back. Runs in the
+/* VM definitions of cellvm-broker: JSON to struct broker_vmdef and back. Runs in the
  * broker. UNTRUSTED(client): everything in a POST /vm.create body (and the RPC
- * equivalent) passes through vmdef_from_json; it is strict: unknown fields,
+ * equivalent) passes through broker_vmdef_from_json; it is strict: unknown fields,
  * wrong types and out-of-range numbers are errors, never defaults. */
 #include <ctype.h>
 #include <errno.h>
@@ -17,8 +17,8 @@
 
 /* A string member. -EINVAL for anything else (JSON null included: json-c
  * gives NULL for it), a string with an embedded NUL or longer than max. */
-static int def_string(json_object *o, const char *what, size_t max, const char **ret, char *err,
-		      size_t errlen)
+static int broker_vmdef_string(json_object *o, const char *what, size_t max, const char **ret,
+			       char *err, size_t errlen)
 {
 	const char *s;
 
@@ -36,8 +36,8 @@ static int def_string(json_object *o, const char *what, size_t max, const char *
 	return 0;
 }
 
-static int def_uint(json_object *o, const char *what, uint64_t min, uint64_t max, uint64_t *ret,
-		    char *err, size_t errlen)
+static int broker_vmdef_uint(json_object *o, const char *what, uint64_t min, uint64_t max,
+			     uint64_t *ret, char *err, size_t errlen)
 {
 	int64_t v;
 
@@ -58,8 +58,8 @@ static int def_uint(json_object *o, const char *what, uint64_t min, uint64_t max
 
 /* Paths are opened by the privileged broker: absolute, no "..", and below the
  * tenant's image directory (also after resolving symlinks) when it has one. */
-static int def_path(const struct tenant *t, const char *what, const char *p, char *out, char *err,
-		    size_t errlen)
+static int broker_vmdef_path(const struct tenant *t, const char *what, const char *p, char *out,
+			     char *err, size_t errlen)
 {
 	char real[PATH_MAX];
 
@@ -93,7 +93,7 @@ ok:
 
 /* A clear answer for what cannot work (a directory, a FIFO, a device node as
  * a kernel); the launcher checks what it opens again. */
-static int def_kind(const char *what, const char *p, bool disk, char *err, size_t errlen)
+static int broker_vmdef_kind(const char *what, const char *p, bool disk, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -109,10 +109,11 @@ static int def_kind(const char *what, const char *p, bool disk, char *err, size_
 	return 0;
 }
 
-static int def_tap(const struct tenant *t, const char *tap, char *err, size_t errlen);
+static int broker_vmdef_tap(const struct tenant *t, const char *tap, char *err, size_t errlen);
 
 /* What a VM can boot with: devices in all, one NIC per tap, the tenant's taps. */
-static int def_devices(const struct vm_def *d, const struct tenant *t, char *err, size_t errlen)
+static int broker_vmdef_devices(const struct broker_vmdef *d, const struct tenant *t, char *err,
+				size_t errlen)
 {
 	if (d->ndisks + d->nnets > LAUNCHER_MAX_DEVICES) {
 		snprintf(err, errlen, "at most %d disks and nets in all", LAUNCHER_MAX_DEVICES);
@@ -125,41 +126,42 @@ static int def_devices(const struct vm_def *d, const struct tenant *t, char *err
 					 d->nets[i].tap);
 				return -EINVAL;
 			}
-		if (def_tap(t, d->nets[i].tap, err, errlen) < 0)
+		if (broker_vmdef_tap(t, d->nets[i].tap, err, errlen) < 0)
 			return -EINVAL;
 	}
 	return 0;
 }
 
-int vmdef_check_paths(const struct vm_def *d, const struct tenant *t, char *err, size_t errlen)
+int broker_vmdef_check_paths(const struct broker_vmdef *d, const struct tenant *t, char *err,
+			     size_t errlen)
 {
 	char tmp[PATH_MAX];
 
-	if (def_devices(d, t, err, errlen) < 0)
+	if (broker_vmdef_devices(d, t, err, errlen) < 0)
 		return -EINVAL;
 
-	if (def_path(t, "kernel", d->kernel, tmp, err, errlen) < 0 ||
-	    def_kind("kernel", d->kernel, false, err, errlen) < 0)
+	if (broker_vmdef_path(t, "kernel", d->kernel, tmp, err, errlen) < 0 ||
+	    broker_vmdef_kind("kernel", d->kernel, false, err, errlen) < 0)
 		return -EINVAL;
-	if (d->initrd[0] && (def_path(t, "initrd", d->initrd, tmp, err, errlen) < 0 ||
-			     def_kind("initrd", d->initrd, false, err, errlen) < 0))
+	if (d->initrd[0] && (broker_vmdef_path(t, "initrd", d->initrd, tmp, err, errlen) < 0 ||
+			     broker_vmdef_kind("initrd", d->initrd, false, err, errlen) < 0))
 		return -EINVAL;
 	for (size_t i = 0; i < d->ndisks; i++)
-		if (def_path(t, "disks[].path", d->disks[i].path, tmp, err, errlen) < 0 ||
-		    def_kind("disks[].path", d->disks[i].path, true, err, errlen) < 0)
+		if (broker_vmdef_path(t, "disks[].path", d->disks[i].path, tmp, err, errlen) < 0 ||
+		    broker_vmdef_kind("disks[].path", d->disks[i].path, true, err, errlen) < 0)
 			return -EINVAL;
 	return 0;
 }
 
-static int def_disk(json_object *o, const struct tenant *t, struct disk_opt *d, char *err,
-		    size_t errlen)
+static int broker_vmdef_disk(json_object *o, const struct tenant *t, struct disk_opt *d, char *err,
+			     size_t errlen)
 {
 	char opt[PATH_MAX + 128];
 	const char *s;
 	size_t n = 0;
 
 	if (json_object_is_type(o, json_type_string)) {
-		if (def_string(o, "disks[]", sizeof(opt) - 1, &s, err, errlen) < 0)
+		if (broker_vmdef_string(o, "disks[]", sizeof(opt) - 1, &s, err, errlen) < 0)
 			return -EINVAL;
 		snprintf(opt, sizeof(opt), "%s", s);
 	} else if (json_object_is_type(o, json_type_object)) {
@@ -171,7 +173,8 @@ static int def_disk(json_object *o, const struct tenant *t, struct disk_opt *d, 
 
 			if (strcmp(key, "path") == 0 || strcmp(key, "serial") == 0 ||
 			    strcmp(key, "transport") == 0) {
-				if (def_string(val, key, PATH_MAX - 1, &s, err, errlen) < 0)
+				if (broker_vmdef_string(val, key, PATH_MAX - 1, &s, err, errlen) <
+				    0)
 					return -EINVAL;
 				if (strchr(s, ',')) {
 					snprintf(err, errlen, "disks[].%s: no ',' allowed", key);
@@ -188,8 +191,8 @@ static int def_disk(json_object *o, const struct tenant *t, struct disk_opt *d, 
 						      n ? "," : "", key,
 						      json_object_get_boolean(val) ? "on" : "off");
 			} else if (strcmp(key, "queues") == 0) {
-				if (def_uint(val, "disks[].queues", 1, DISK_MAX_QUEUES, &q, err,
-					     errlen) < 0)
+				if (broker_vmdef_uint(val, "disks[].queues", 1, DISK_MAX_QUEUES, &q,
+						      err, errlen) < 0)
 					return -EINVAL;
 				n += (size_t)snprintf(opt + n, sizeof(opt) - n, "%squeues=%llu",
 						      n ? "," : "", (unsigned long long)q);
@@ -208,12 +211,12 @@ static int def_disk(json_object *o, const struct tenant *t, struct disk_opt *d, 
 	}
 	if (disk_opt_parse(opt, d, err, errlen) < 0)
 		return -EINVAL;
-	return def_path(t, "disks[].path", d->path, d->path, err, errlen);
+	return broker_vmdef_path(t, "disks[].path", d->path, d->path, err, errlen);
 }
 
 /* The tap of a NIC: a tenant may only use the taps its configuration lists,
  * as the broker opens (or creates) them with CAP_NET_ADMIN. */
-static int def_tap(const struct tenant *t, const char *tap, char *err, size_t errlen)
+static int broker_vmdef_tap(const struct tenant *t, const char *tap, char *err, size_t errlen)
 {
 	if (!t || broker_tenant_tap_allowed(t, tap))
 		return 0;
@@ -227,8 +230,8 @@ static int def_tap(const struct tenant *t, const char *tap, char *err, size_t er
 }
 
 /* A value of the object form, spelled as the --net option's key=value. */
-static int def_net_value(const char *key, json_object *val, char *opt, size_t *n, char *err,
-			 size_t errlen)
+static int broker_vmdef_net_value(const char *key, json_object *val, char *opt, size_t *n,
+				  char *err, size_t errlen)
 {
 	char what[32];
 	const char *s;
@@ -241,7 +244,7 @@ static int def_net_value(const char *key, json_object *val, char *opt, size_t *n
 	     (strcmp(key, "rate") == 0 || strcmp(key, "burst") == 0 || strcmp(key, "pps") == 0 ||
 	      strcmp(key, "pps-burst") == 0))) {
 		/* Strings; rates may carry a K/M/G/T suffix as in --net. */
-		if (def_string(val, what, 64, &s, err, errlen) < 0)
+		if (broker_vmdef_string(val, what, 64, &s, err, errlen) < 0)
 			return -EINVAL;
 		if (strchr(s, ',')) {
 			snprintf(err, errlen, "%s: no ',' allowed", what);
@@ -253,11 +256,12 @@ static int def_net_value(const char *key, json_object *val, char *opt, size_t *n
 		   strcmp(key, "pps") == 0 || strcmp(key, "pps-burst") == 0) {
 		/* The ranges are net_opt_parse's, checked there again. */
 		if (strcmp(key, "queues") == 0)
-			r = def_uint(val, what, 1, NET_OPT_MAX_QUEUES, &v, err, errlen);
+			r = broker_vmdef_uint(val, what, 1, NET_OPT_MAX_QUEUES, &v, err, errlen);
 		else if (strcmp(key, "mtu") == 0)
-			r = def_uint(val, what, NET_OPT_MIN_MTU, NET_OPT_MAX_MTU, &v, err, errlen);
+			r = broker_vmdef_uint(val, what, NET_OPT_MIN_MTU, NET_OPT_MAX_MTU, &v, err,
+					      errlen);
 		else
-			r = def_uint(val, what, 1, UINT64_MAX, &v, err, errlen);
+			r = broker_vmdef_uint(val, what, 1, UINT64_MAX, &v, err, errlen);
 		if (r < 0)
 			return -EINVAL;
 		r = snprintf(opt + *n, NET_OPT_MAX_LEN + 1 - *n, "%s%s=%llu", *n ? "," : "", key,
@@ -279,8 +283,8 @@ static int def_net_value(const char *key, json_object *val, char *opt, size_t *n
 
 /* A NIC: the --net string of cellvm run, or an object with its keys, parsed
  * by net_opt_parse (the same rules as --net). */
-static int def_net(json_object *o, const struct tenant *t, struct net_def *d, char *err,
-		   size_t errlen)
+static int broker_vmdef_net_parse(json_object *o, const struct tenant *t,
+				  struct broker_vmdef_net *d, char *err, size_t errlen)
 {
 	char opt[NET_OPT_MAX_LEN + 1], why[400];
 	const char *s;
@@ -289,14 +293,14 @@ static int def_net(json_object *o, const struct tenant *t, struct net_def *d, ch
 
 	memset(d, 0, sizeof(*d));
 	if (json_object_is_type(o, json_type_string)) {
-		if (def_string(o, "nets[]", NET_OPT_MAX_LEN, &s, err, errlen) < 0)
+		if (broker_vmdef_string(o, "nets[]", NET_OPT_MAX_LEN, &s, err, errlen) < 0)
 			return -EINVAL;
 		snprintf(opt, sizeof(opt), "%s", s);
 	} else if (json_object_is_type(o, json_type_object)) {
 		opt[0] = 0;
 		json_object_object_foreach(o, key, val)
 		{
-			if (def_net_value(key, val, opt, &n, err, errlen) < 0)
+			if (broker_vmdef_net_value(key, val, opt, &n, err, errlen) < 0)
 				return -EINVAL;
 		}
 	} else {
@@ -332,10 +336,11 @@ static int def_net(json_object *o, const struct tenant *t, struct net_def *d, ch
 	snprintf(d->tap, sizeof(d->tap), "%s", d->opt.tap);
 	net_opt_format_mac(d->opt.mac, d->mac, sizeof(d->mac));
 	d->queues = d->opt.queues;
-	return def_tap(t, d->tap, err, errlen);
+	return broker_vmdef_tap(t, d->tap, err, errlen);
 }
 
-static int def_array(json_object *a, const char *what, size_t max, char *err, size_t errlen)
+static int broker_vmdef_array(json_object *a, const char *what, size_t max, char *err,
+			      size_t errlen)
 {
 	if (!json_object_is_type(a, json_type_array)) {
 		snprintf(err, errlen, "%s: must be an array", what);
@@ -348,7 +353,7 @@ static int def_array(json_object *a, const char *what, size_t max, char *err, si
 	return (int)json_object_array_length(a);
 }
 
-static int def_input(json_object *o, struct vm_def *d, char *err, size_t errlen)
+static int broker_vmdef_input(json_object *o, struct broker_vmdef *d, char *err, size_t errlen)
 {
 	const char *s = NULL;
 
@@ -362,7 +367,7 @@ static int def_input(json_object *o, struct vm_def *d, char *err, size_t errlen)
 			snprintf(err, errlen, "input_config: unknown field '%.32s'", key);
 			return -EINVAL;
 		}
-		if (def_string(val, "input_config.backend", 15, &s, err, errlen) < 0)
+		if (broker_vmdef_string(val, "input_config.backend", 15, &s, err, errlen) < 0)
 			return -EINVAL;
 	}
 	if (!s || (strcmp(s, "ps2") && strcmp(s, "usb") && strcmp(s, "virtio"))) {
@@ -373,15 +378,15 @@ static int def_input(json_object *o, struct vm_def *d, char *err, size_t errlen)
 	return 0;
 }
 
-static int def_member(const char *key, json_object *val, const struct tenant *t, struct vm_def *d,
-		      char *err, size_t errlen)
+static int broker_vmdef_member(const char *key, json_object *val, const struct tenant *t,
+			       struct broker_vmdef *d, char *err, size_t errlen)
 {
 	const char *s;
 	uint64_t v;
 	int n;
 
 	if (strcmp(key, "name") == 0) {
-		if (def_string(val, "name", BROKER_NAME_MAX - 1, &s, err, errlen) < 0)
+		if (broker_vmdef_string(val, "name", BROKER_NAME_MAX - 1, &s, err, errlen) < 0)
 			return -EINVAL;
 		for (const char *c = s; *c; c++)
 			if (!isalnum((unsigned char)*c) && !strchr("-_.", *c)) {
@@ -390,44 +395,45 @@ static int def_member(const char *key, json_object *val, const struct tenant *t,
 			}
 		strcpy(d->name, s);
 	} else if (strcmp(key, "cpus") == 0) {
-		if (def_uint(val, "cpus", 1, BROKER_MAX_CPUS, &v, err, errlen) < 0)
+		if (broker_vmdef_uint(val, "cpus", 1, BROKER_MAX_CPUS, &v, err, errlen) < 0)
 			return -EINVAL;
 		d->cpus = (uint32_t)v;
 	} else if (strcmp(key, "memory") == 0) {
 		if (json_object_is_type(val, json_type_string)) {
-			if (def_string(val, "memory", 32, &s, err, errlen) < 0 ||
+			if (broker_vmdef_string(val, "memory", 32, &s, err, errlen) < 0 ||
 			    parse_size(s, &v) < 0)
 				goto bad_memory;
-		} else if (def_uint(val, "memory", 0, UINT64_MAX, &v, err, errlen) < 0) {
+		} else if (broker_vmdef_uint(val, "memory", 0, UINT64_MAX, &v, err, errlen) < 0) {
 			goto bad_memory;
 		}
 		if (v < BROKER_MIN_MEMORY || v > BROKER_MAX_MEMORY || (v & 0xfff))
 			goto bad_memory;
 		d->memory = v;
 	} else if (strcmp(key, "kernel") == 0 || strcmp(key, "initrd") == 0) {
-		if (def_string(val, key, PATH_MAX - 1, &s, err, errlen) < 0)
+		if (broker_vmdef_string(val, key, PATH_MAX - 1, &s, err, errlen) < 0)
 			return -EINVAL;
-		return def_path(t, key, s, key[0] == 'k' ? d->kernel : d->initrd, err, errlen);
+		return broker_vmdef_path(t, key, s, key[0] == 'k' ? d->kernel : d->initrd, err,
+					 errlen);
 	} else if (strcmp(key, "cmdline") == 0) {
-		if (def_string(val, "cmdline", BROKER_MAX_CMDLINE, &s, err, errlen) < 0)
+		if (broker_vmdef_string(val, "cmdline", BROKER_MAX_CMDLINE, &s, err, errlen) < 0)
 			return -EINVAL;
 		strcpy(d->cmdline, s);
 	} else if (strcmp(key, "disks") == 0) {
-		n = def_array(val, "disks", DISK_MAX, err, errlen);
+		n = broker_vmdef_array(val, "disks", DISK_MAX, err, errlen);
 		for (int i = 0; i < n; i++)
-			if (def_disk(json_object_array_get_idx(val, (size_t)i), t,
-				     &d->disks[d->ndisks++], err, errlen) < 0)
+			if (broker_vmdef_disk(json_object_array_get_idx(val, (size_t)i), t,
+					      &d->disks[d->ndisks++], err, errlen) < 0)
 				return -EINVAL;
 		return n < 0 ? n : 0;
 	} else if (strcmp(key, "nets") == 0) {
-		n = def_array(val, "nets", BROKER_NET_MAX, err, errlen);
+		n = broker_vmdef_array(val, "nets", BROKER_NET_MAX, err, errlen);
 		for (int i = 0; i < n; i++)
-			if (def_net(json_object_array_get_idx(val, (size_t)i), t,
-				    &d->nets[d->nnets++], err, errlen) < 0)
+			if (broker_vmdef_net_parse(json_object_array_get_idx(val, (size_t)i), t,
+						   &d->nets[d->nnets++], err, errlen) < 0)
 				return -EINVAL;
 		return n < 0 ? n : 0;
 	} else if (strcmp(key, "input_config") == 0) {
-		return def_input(val, d, err, errlen);
+		return broker_vmdef_input(val, d, err, errlen);
 	} else if (strcmp(key, "gpu") == 0 || strcmp(key, "snd") == 0) {
 		/* Room for the gpu and snd devices: kept as given, not acted upon. */
 		if (!json_object_is_type(val, json_type_object)) {
@@ -447,10 +453,10 @@ bad_memory:
 	return -EINVAL;
 }
 
-static int def_kind(const char *what, const char *p, bool disk, char *err, size_t errlen);
+static int broker_vmdef_kind(const char *what, const char *p, bool disk, char *err, size_t errlen);
 
-int vmdef_from_json(json_object *o, const struct tenant *t, struct vm_def *d, char *err,
-		    size_t errlen)
+int broker_vmdef_from_json(json_object *o, const struct tenant *t, struct broker_vmdef *d,
+			   char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
 	d->cpus = 1;
@@ -462,37 +468,38 @@ int vmdef_from_json(json_object *o, const struct tenant *t, struct vm_def *d, ch
 	}
 	json_object_object_foreach(o, key, val)
 	{
-		if (def_member(key, val, t, d, err, errlen) < 0) {
-			vmdef_free(d);
+		if (broker_vmdef_member(key, val, t, d, err, errlen) < 0) {
+			broker_vmdef_free(d);
 			return -EINVAL;
 		}
 	}
 	if (!d->kernel[0]) {
 		snprintf(err, errlen, "kernel is required");
-		vmdef_free(d);
+		broker_vmdef_free(d);
 		return -EINVAL;
 	}
 	/* From a client: say now what could never boot (checked again at boot). */
-	if (t && (def_kind("kernel", d->kernel, false, err, errlen) < 0 ||
-		  (d->initrd[0] && def_kind("initrd", d->initrd, false, err, errlen) < 0))) {
-		vmdef_free(d);
+	if (t &&
+	    (broker_vmdef_kind("kernel", d->kernel, false, err, errlen) < 0 ||
+	     (d->initrd[0] && broker_vmdef_kind("initrd", d->initrd, false, err, errlen) < 0))) {
+		broker_vmdef_free(d);
 		return -EINVAL;
 	}
 	for (size_t i = 0; t && i < d->ndisks; i++)
-		if (def_kind("disks[].path", d->disks[i].path, true, err, errlen) < 0) {
-			vmdef_free(d);
+		if (broker_vmdef_kind("disks[].path", d->disks[i].path, true, err, errlen) < 0) {
+			broker_vmdef_free(d);
 			return -EINVAL;
 		}
 	/* A state file is taken as written (checked again at boot). */
-	if (t && def_devices(d, t, err, errlen) < 0) {
-		vmdef_free(d);
+	if (t && broker_vmdef_devices(d, t, err, errlen) < 0) {
+		broker_vmdef_free(d);
 		return -EINVAL;
 	}
 	return 0;
 }
 
 /* The object form of a NIC, every key it was given (and its MAC). */
-static json_object *def_net_json(const struct net_opt *n)
+static json_object *broker_vmdef_net_json(const struct net_opt *n)
 {
 	json_object *o = json_object_new_object();
 	char mac[18];
@@ -503,7 +510,7 @@ static json_object *def_net_json(const struct net_opt *n)
 	json_object_object_add(o, "queues", json_object_new_int64(n->queues));
 	if (n->mtu)
 		json_object_object_add(o, "mtu", json_object_new_int64(n->mtu));
-	/* def_net keeps the counts below INT64_MAX. */
+	/* broker_vmdef_net_parse keeps the counts below INT64_MAX. */
 	if (n->rate_bytes)
 		json_object_object_add(o, "rate", json_object_new_int64((int64_t)n->rate_bytes));
 	if (n->burst_bytes)
@@ -518,7 +525,7 @@ static json_object *def_net_json(const struct net_opt *n)
 	return o;
 }
 
-json_object *vmdef_to_json(const struct vm_def *d)
+json_object *broker_vmdef_to_json(const struct broker_vmdef *d)
 {
 	json_object *o = json_object_new_object(), *disks = json_object_new_array();
 	json_object *nets = json_object_new_array();
@@ -547,7 +554,7 @@ json_object *vmdef_to_json(const struct vm_def *d)
 	}
 	json_object_object_add(o, "disks", disks);
 	for (size_t i = 0; i < d->nnets; i++)
-		json_object_array_add(nets, def_net_json(&d->nets[i].opt));
+		json_object_array_add(nets, broker_vmdef_net_json(&d->nets[i].opt));
 	json_object_object_add(o, "nets", nets);
 	if (d->input[0]) {
 		json_object *in = json_object_new_object();
@@ -563,7 +570,7 @@ json_object *vmdef_to_json(const struct vm_def *d)
 	return o;
 }
 
-void vmdef_free(struct vm_def *d)
+void broker_vmdef_free(struct broker_vmdef *d)
 {
 	if (d->extra)
 		json_object_put(d->extra);

@@ -1,9 +1,9 @@
 /* libFuzzer target for broker/broker_vmdef.c: arbitrary bytes as the body of
  * POST /vm.create (UNTRUSTED(client)), parsed the way the REST layer parses
- * it (json-c with the same depth limit) and checked by vmdef_from_json for a
+ * it (json-c with the same depth limit) and checked by broker_vmdef_from_json for a
  * tenant with an image directory. Checks besides the sanitizers: an accepted
  * definition is within every documented limit, and survives a round trip
- * through vmdef_to_json unchanged (what the state directory relies on).
+ * through broker_vmdef_to_json unchanged (what the state directory relies on).
  * Built with -DFUZZ_SEEDGEN it writes seed inputs into the folder it is given. */
 #include <stdint.h>
 #include <stdio.h>
@@ -26,30 +26,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* "/" is the image directory: every existing absolute path is inside. */
 	static const struct tenant t = {.name = "fuzz", .image_dir = "/", .taps = "tap* t*"};
 	struct json_tokener *tok = json_tokener_new_ex(16);
-	struct vm_def d, d2;
+	struct broker_vmdef d, d2;
 	json_object *o, *back;
 	char err[512];
 
 	if (!tok)
 		return 0;
 	o = json_tokener_parse_ex(tok, (const char *)data, (int)size);
-	if (o && vmdef_from_json(o, &t, &d, err, sizeof(err)) == 0) {
+	if (o && broker_vmdef_from_json(o, &t, &d, err, sizeof(err)) == 0) {
 		CHECK(d.cpus >= 1 && d.cpus <= BROKER_MAX_CPUS);
 		CHECK(d.memory >= BROKER_MIN_MEMORY && d.memory <= BROKER_MAX_MEMORY);
 		CHECK((d.memory & 0xfff) == 0);
 		CHECK(d.kernel[0] == '/' && d.ndisks <= DISK_MAX && d.nnets <= BROKER_NET_MAX);
 		CHECK(strlen(d.cmdline) <= BROKER_MAX_CMDLINE);
-		back = vmdef_to_json(&d);
-		CHECK(vmdef_from_json(back, &t, &d2, err, sizeof(err)) == 0);
+		back = broker_vmdef_to_json(&d);
+		CHECK(broker_vmdef_from_json(back, &t, &d2, err, sizeof(err)) == 0);
 		{
-			json_object *again = vmdef_to_json(&d2);
+			json_object *again = broker_vmdef_to_json(&d2);
 			CHECK(strcmp(json_object_to_json_string(back),
 				     json_object_to_json_string(again)) == 0);
 			json_object_put(again);
 		}
-		vmdef_free(&d2);
+		broker_vmdef_free(&d2);
 		json_object_put(back);
-		vmdef_free(&d);
+		broker_vmdef_free(&d);
 	}
 	json_object_put(o);
 	json_tokener_free(tok);
