@@ -344,13 +344,13 @@ void broker_vm_boot_finish(struct launch_job *j);
 
 /* ---- the state directory (broker_state.c) ---- */
 
-int state_open(struct broker *b, const char *dir, char *err, size_t errlen);
+int broker_state_open(struct broker *b, const char *dir, char *err, size_t errlen);
 /* Write vm's definition and process ids atomically. Returns 0 or -errno. */
-int state_save(struct broker *b, const struct broker_vm *vm);
-int state_remove(struct broker *b, const struct broker_vm *vm);
+int broker_state_save(struct broker *b, const struct broker_vm *vm);
+int broker_state_remove(struct broker *b, const struct broker_vm *vm);
 /* Reload every definition; kill what is left of VMs that ran under an earlier
  * broker. Returns the number loaded or -errno. */
-int state_load(struct broker *b);
+int broker_state_load(struct broker *b);
 
 /* ---- events, console followers (broker_api_rest.c) ---- */
 

@@ -259,12 +259,12 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 		log_err("config: %s", err);
 		return 2;
 	}
-	r = state_open(b, o->state_dir, err, sizeof(err));
+	r = broker_state_open(b, o->state_dir, err, sizeof(err));
 	if (r < 0) {
 		log_err("%s", err);
 		return 1;
 	}
-	n = state_load(b);
+	n = broker_state_load(b);
 	if (n < 0) {
 		log_err("state directory: %s", strerror(-n));
 		return 1;

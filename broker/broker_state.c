@@ -20,7 +20,7 @@
 
 #define STATE_MAX_FILE (256 * 1024)
 
-int state_open(struct broker *b, const char *dir, char *err, size_t errlen)
+int broker_state_open(struct broker *b, const char *dir, char *err, size_t errlen)
 {
 	int fd;
 
@@ -47,7 +47,7 @@ fail:
 
 /* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat),
  * to tell a pid we recorded from a later process that reuses it. 0 if gone. */
-static uint64_t state_proc_start(pid_t pid)
+static uint64_t broker_state_proc_start(pid_t pid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long start = 0;
@@ -73,7 +73,7 @@ static uint64_t state_proc_start(pid_t pid)
 	return start;
 }
 
-static void state_add_proc(json_object *procs, pid_t pid)
+static void broker_state_add_proc(json_object *procs, pid_t pid)
 {
 	json_object *p;
 
@@ -81,11 +81,11 @@ static void state_add_proc(json_object *procs, pid_t pid)
 		return;
 	p = json_object_new_object();
 	json_object_object_add(p, "pid", json_object_new_int64(pid));
-	json_object_object_add(p, "start", json_object_new_int64((int64_t)state_proc_start(pid)));
+	json_object_object_add(p, "start", json_object_new_int64((int64_t)broker_state_proc_start(pid)));
 	json_object_array_add(procs, p);
 }
 
-int state_save(struct broker *b, const struct broker_vm *vm)
+int broker_state_save(struct broker *b, const struct broker_vm *vm)
 {
 	json_object *o = json_object_new_object(), *procs = json_object_new_array();
 	char tmp[BROKER_ID_LEN + 16], name[BROKER_ID_LEN + 8];
@@ -98,9 +98,9 @@ int state_save(struct broker *b, const struct broker_vm *vm)
 	json_object_object_add(o, "state", json_object_new_string(broker_vm_state_name(vm->state)));
 	json_object_object_add(o, "definition", broker_vmdef_to_json(&vm->def));
 	if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED) {
-		state_add_proc(procs, vm->core.pid);
+		broker_state_add_proc(procs, vm->core.pid);
 		for (size_t i = 0; i < vm->ndevs; i++)
-			state_add_proc(procs, vm->devs[i].proc.pid);
+			broker_state_add_proc(procs, vm->devs[i].proc.pid);
 	}
 	json_object_object_add(o, "processes", procs);
 	if (vm->restore)
@@ -130,7 +130,7 @@ out:
 	return r;
 }
 
-int state_remove(struct broker *b, const struct broker_vm *vm)
+int broker_state_remove(struct broker *b, const struct broker_vm *vm)
 {
 	char name[BROKER_ID_LEN + 8];
 
@@ -143,7 +143,7 @@ int state_remove(struct broker *b, const struct broker_vm *vm)
 /* Processes recorded by an earlier broker cannot be adopted (their channels
  * died with it): kill any that still run. They are not our children, so init
  * reaps them. */
-static void state_kill_leftovers(json_object *procs, const char *id)
+static void broker_state_kill_leftovers(json_object *procs, const char *id)
 {
 	size_t n =
 		json_object_is_type(procs, json_type_array) ? json_object_array_length(procs) : 0;
@@ -165,7 +165,7 @@ static void state_kill_leftovers(json_object *procs, const char *id)
 		pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
 		if (pidfd < 0)
 			continue;
-		if (state_proc_start((pid_t)pid) == (uint64_t)start) {
+		if (broker_state_proc_start((pid_t)pid) == (uint64_t)start) {
 			log_warn("vm %s: killing process %lld left by an earlier broker", id,
 				 (long long)pid);
 			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
@@ -174,7 +174,7 @@ static void state_kill_leftovers(json_object *procs, const char *id)
 	}
 }
 
-static int state_load_one(struct broker *b, const char *fname)
+static int broker_state_load_one(struct broker *b, const char *fname)
 {
 	json_object *o = NULL, *jid, *jten, *jdef, *jstate, *jprocs, *jcreated;
 	char buf[STATE_MAX_FILE + 1], err[256];
@@ -203,7 +203,7 @@ static int state_load_one(struct broker *b, const char *fname)
 	if (strlen(id) != BROKER_ID_LEN || strncmp(fname, id, BROKER_ID_LEN) != 0)
 		goto out;
 	if (json_object_object_get_ex(o, "processes", &jprocs))
-		state_kill_leftovers(jprocs, id);
+		broker_state_kill_leftovers(jprocs, id);
 	t = broker_tenant_by_name(&b->tenants, json_object_get_string(jten));
 	if (!t) {
 		log_warn("state: vm %s belongs to tenant '%s', not in the configuration: "
@@ -236,7 +236,7 @@ static int state_load_one(struct broker *b, const char *fname)
 		if (strcmp(was, "running") == 0 || strcmp(was, "paused") == 0)
 			snprintf(vm->last_exit, sizeof(vm->last_exit),
 				 "stopped: the broker restarted while the VM was %s", was);
-		(void)state_save(b, vm);
+		(void)broker_state_save(b, vm);
 	}
 	r = 0;
 out:
@@ -246,7 +246,7 @@ out:
 	return r;
 }
 
-int state_load(struct broker *b)
+int broker_state_load(struct broker *b)
 {
 	DIR *d;
 	struct dirent *e;
@@ -271,7 +271,7 @@ int state_load(struct broker *b)
 			continue;
 		if (b->nvms >= BROKER_MAX_VMS)
 			break;
-		if (state_load_one(b, e->d_name) == 0)
+		if (broker_state_load_one(b, e->d_name) == 0)
 			n++;
 	}
 	closedir(d);

@@ -163,7 +163,7 @@ enum api_err broker_vm_create(struct broker *b, int tenant, struct broker_vmdef 
 		snprintf(err, errlen, "out of memory");
 		return API_INTERNAL;
 	}
-	r = state_save(b, vm);
+	r = broker_state_save(b, vm);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot save the definition: %s", strerror(-r));
 		broker_vm_delete(vm, NULL, 0);
@@ -180,7 +180,7 @@ void broker_vm_set_state(struct broker_vm *vm, enum broker_vm_state s, const cha
 {
 	vm->state = s;
 	if (!vm->b->shutting_down)
-		(void)state_save(vm->b, vm);
+		(void)broker_state_save(vm->b, vm);
 	broker_vm_event(vm->b, vm, broker_vm_state_name(s), detail);
 }
 
@@ -436,7 +436,7 @@ enum api_err broker_vm_delete(struct broker_vm *vm, char *err, size_t errlen)
 		broker_vm_kill_processes(vm);
 		broker_vm_teardown(vm);
 	}
-	(void)state_remove(b, vm);
+	(void)broker_state_remove(b, vm);
 	broker_vm_event(b, vm, "deleted", NULL);
 	broker_console_notify(b, vm, true);
 	TAILQ_REMOVE(&b->vms, vm, link);
@@ -467,7 +467,7 @@ void broker_vm_registry_restore(struct broker *b)
 		log_info("vm %s (tenant %s): booting again, as it ran when the broker stopped: %s",
 			 vm->id, broker_vm_tenant(vm)->name, e == API_OK ? "started" : err);
 		if (e != API_OK)
-			(void)state_save(b, vm);
+			(void)broker_state_save(b, vm);
 	}
 }
 
@@ -485,7 +485,7 @@ void broker_vm_registry_free(struct broker *b, bool restore)
 			vm->restore = restore;
 			snprintf(vm->last_exit, sizeof(vm->last_exit),
 				 "stopped: the broker shut down");
-			(void)state_save(b, vm);
+			(void)broker_state_save(b, vm);
 		}
 		TAILQ_REMOVE(&b->vms, vm, link);
 		broker_vmdef_free(&vm->def);
