@@ -81,7 +81,8 @@ static void broker_state_add_proc(json_object *procs, pid_t pid)
 		return;
 	p = json_object_new_object();
 	json_object_object_add(p, "pid", json_object_new_int64(pid));
-	json_object_object_add(p, "start", json_object_new_int64((int64_t)broker_state_proc_start(pid)));
+	json_object_object_add(p, "start",
+			       json_object_new_int64((int64_t)broker_state_proc_start(pid)));
 	json_object_array_add(procs, p);
 }
 
