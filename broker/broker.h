@@ -22,8 +22,8 @@ struct event_base;
 struct evbuffer;
 struct rest;
 struct rpc;
-struct launcher_worker;
-struct launch_job;
+struct broker_launch_worker;
+struct broker_launch_job;
 
 #define BROKER_DEFAULT_API_SOCKET "/run/cellvm/api.sock"
 #define BROKER_DEFAULT_RPC_SOCKET "/run/cellvm/rpc.sock"
@@ -226,7 +226,7 @@ struct broker {
 	bool shutting_down;
 	struct rest *rest;
 	struct rpc *rpc;
-	struct launcher_worker *launcher;
+	struct broker_launch_worker *launcher;
 	int client_timeout; /* seconds a client may take to send a request */
 	bool have_systemd;
 	/* Stop serving: the administrator asked (PUT /vmm.shutdown, RPC
@@ -285,7 +285,7 @@ int broker_vm_teardown(struct broker_vm *vm);
 int broker_supervise_watch(struct broker_vm *vm);
 /* In the loop: install a device restart the launcher thread finished, or
  * try again later; frees the job. */
-void broker_supervise_restart_finish(struct launch_job *j);
+void broker_supervise_restart_finish(struct broker_launch_job *j);
 
 /* ---- the serial console (broker_console.c) ---- */
 
@@ -306,11 +306,11 @@ enum api_err broker_console_input(struct broker_vm *vm, const void *buf, size_t 
 
 /* One boot, handed to the launcher thread. vm and its definition are only
  * read there; the results are installed by broker_vm_boot_finish, in the loop. */
-struct launch_job {
+struct broker_launch_job {
 	struct broker_vm *vm;
 	/* -1: boot the VM; else restart this device (devs[0] gets the new
 	 * process, over mem_fd, a dup the job owns; a NIC's tap fds are
-	 * dups in nets[0], made by launch_submit) */
+	 * dups in nets[0], made by broker_launch_submit) */
 	int restart_dev;
 	uint32_t boot;		   /* vm->boots when a restart was asked for */
 	enum broker_vm_state prev; /* the state to go back to when the boot fails */
@@ -328,19 +328,19 @@ struct launch_job {
 	int stats_fd[LAUNCHER_MAX_DEVICES]; /* the VM's counters pages (the VM owns them) */
 };
 
-int launch_start(struct broker *b);
+int broker_launch_start(struct broker *b);
 /* Queue a job (the caller keeps it until broker_vm_boot_finish). Returns 0 or
  * -errno. A boot whose taps another VM holds or is starting on is finished
  * with that error (broker_vm_boot_finish), not refused here. */
-int launch_submit(struct broker *b, struct launch_job *j);
+int broker_launch_submit(struct broker *b, struct broker_launch_job *j);
 /* In the loop, when a VM's processes are gone: close the taps it kept. */
-void launch_taps_close(struct broker_vm *vm);
+void broker_launch_taps_close(struct broker_vm *vm);
 /* Cancel queued jobs, let the running one finish, finish them all in the
  * caller (the loop thread), and end the worker. */
-void launch_stop(struct broker *b);
+void broker_launch_stop(struct broker *b);
 /* In the loop: install a finished job into its VM (or undo), tell the waiter,
  * free the job. */
-void broker_vm_boot_finish(struct launch_job *j);
+void broker_vm_boot_finish(struct broker_launch_job *j);
 
 /* ---- the state directory (broker_state.c) ---- */
 

@@ -24,7 +24,7 @@
 #include "launcher/launcher_dev.h"
 #include "launcher/net_tap.h"
 
-struct launcher_worker {
+struct broker_launch_worker {
 	struct broker *b;
 	pthread_t thread;
 	int jobs[2], done[2]; /* pipes of job pointers: to the worker, back to the loop */
@@ -34,7 +34,7 @@ struct launcher_worker {
 };
 
 /* Copy a NIC's options and open taps; the copy's NetConfig points into itself. */
-static void launch_net_copy(struct net_opt *dst, const struct net_opt *src)
+static void broker_launch_net_copy(struct net_opt *dst, const struct net_opt *src)
 {
 	*dst = *src;
 	dst->net.mac.data = dst->mac;
@@ -43,7 +43,7 @@ static void launch_net_copy(struct net_opt *dst, const struct net_opt *src)
 /* A failed start in API terms, as the launcher reads it (launcher_dev_open,
  * launcher_exit_start_failed): what the client named cannot be had, or the
  * host failed. */
-static enum api_err launch_err(enum vm_exit e)
+static enum api_err broker_launch_err(enum vm_exit e)
 {
 	return e == VM_EXIT_BAD_INPUT ? API_INVALID_ARGUMENT : API_INTERNAL;
 }
@@ -52,7 +52,8 @@ static enum api_err launch_err(enum vm_exit e)
  * launcher brings it up: a disk over *disk, a copy of its definition's
  * options; a NIC over its tap in j->nets (a boot's in order, a restart's one
  * NIC in nets[0]). */
-static struct launcher_dev launch_dev(struct launch_job *j, size_t i, struct disk_opt *disk)
+static struct launcher_dev broker_launch_dev(struct broker_launch_job *j, size_t i,
+					     struct disk_opt *disk)
 {
 	const struct broker_vmdef *def = &j->vm->def;
 	struct launcher_dev dev = {.kind = LAUNCHER_DEV_NET, .stats_fd = j->stats_fd[i]};
@@ -69,10 +70,11 @@ static struct launcher_dev launch_dev(struct launch_job *j, size_t i, struct dis
 
 /* Start device i into *ret. A disk's image is opened for this start only; a
  * NIC's tap is open already. */
-static enum api_err launch_device(struct launch_job *j, size_t i, struct device_proc *ret)
+static enum api_err broker_launch_device(struct broker_launch_job *j, size_t i,
+					 struct device_proc *ret)
 {
 	struct disk_opt disk;
-	struct launcher_dev dev = launch_dev(j, i, &disk);
+	struct launcher_dev dev = broker_launch_dev(j, i, &disk);
 	uint64_t memory = j->vm->def.memory;
 	enum vm_exit e;
 	int r;
@@ -80,44 +82,44 @@ static enum api_err launch_device(struct launch_job *j, size_t i, struct device_
 	if (dev.kind == LAUNCHER_DEV_BLK) {
 		r = launcher_dev_open(&dev, j->err, sizeof(j->err), &e);
 		if (r < 0)
-			return launch_err(e);
+			return broker_launch_err(e);
 	}
 	r = launcher_dev_start(&dev, j->mem_fd, memory, ret, j->err, sizeof(j->err));
 	if (dev.kind == LAUNCHER_DEV_BLK)
 		launcher_dev_close(&dev);
-	return r < 0 ? launch_err(VM_EXIT_ERROR) : API_OK;
+	return r < 0 ? broker_launch_err(VM_EXIT_ERROR) : API_OK;
 }
 
 /* Open (or create) NIC k's tap into j->nets[k]. */
-static enum api_err launch_open_tap(struct launch_job *j, size_t k)
+static enum api_err broker_launch_open_tap(struct broker_launch_job *j, size_t k)
 {
 	struct launcher_dev dev = {.kind = LAUNCHER_DEV_NET, .net = &j->nets[k]};
 	char why[400];
 	enum vm_exit e;
 	int r;
 
-	launch_net_copy(dev.net, &j->vm->def.nets[k].opt);
+	broker_launch_net_copy(dev.net, &j->vm->def.nets[k].opt);
 	r = launcher_dev_open(&dev, why, sizeof(why), &e);
 	if (r < 0) {
 		snprintf(j->err, sizeof(j->err), "nets[%zu]: %s", k, why);
-		return launch_err(e);
+		return broker_launch_err(e);
 	}
 	j->nnets = k + 1;
 	return API_OK;
 }
 
-static enum api_err launch_devices(struct launch_job *j)
+static enum api_err broker_launch_devices(struct broker_launch_job *j)
 {
 	const struct broker_vmdef *def = &j->vm->def;
 	enum api_err e;
 
 	for (j->ndevs = 0; j->ndevs < def->ndisks + def->nnets; j->ndevs++) {
 		if (j->ndevs >= def->ndisks) {
-			e = launch_open_tap(j, j->ndevs - def->ndisks);
+			e = broker_launch_open_tap(j, j->ndevs - def->ndisks);
 			if (e != API_OK)
 				return e;
 		}
-		e = launch_device(j, j->ndevs, &j->devs[j->ndevs]);
+		e = broker_launch_device(j, j->ndevs, &j->devs[j->ndevs]);
 		if (e != API_OK) {
 			if (j->ndevs >= def->ndisks)
 				snprintf(j->err + strlen(j->err), sizeof(j->err) - strlen(j->err),
@@ -128,7 +130,7 @@ static enum api_err launch_devices(struct launch_job *j)
 	return API_OK;
 }
 
-static void launch_nets_close(struct launch_job *j)
+static void broker_launch_nets_close(struct broker_launch_job *j)
 {
 	for (size_t k = 0; k < j->nnets; k++)
 		net_tap_close_opt(&j->nets[k]);
@@ -137,7 +139,7 @@ static void launch_nets_close(struct launch_job *j)
 
 /* In the worker: everything broker_vm_boot used to do between the checks and the
  * events. On failure nothing is left running or open. */
-static void launch_run(struct launch_job *j)
+static void broker_launch_run(struct broker_launch_job *j)
 {
 	const struct broker_vmdef *def = &j->vm->def;
 	const char *kinds[LAUNCHER_MAX_DEVICES], *transports[LAUNCHER_MAX_DEVICES];
@@ -147,10 +149,10 @@ static void launch_run(struct launch_job *j)
 	if (j->restart_dev >= 0) {
 		/* One device again, over the running VM's memory. */
 		j->ndevs = 0;
-		j->e = launch_device(j, (size_t)j->restart_dev, &j->devs[0]);
+		j->e = broker_launch_device(j, (size_t)j->restart_dev, &j->devs[0]);
 		if (j->e == API_OK)
 			j->ndevs = 1;
-		launch_nets_close(j); /* the dups: the VM keeps its taps open */
+		broker_launch_nets_close(j); /* the dups: the VM keeps its taps open */
 		return;
 	}
 	j->ndevs = 0;
@@ -161,12 +163,12 @@ static void launch_run(struct launch_job *j)
 		j->e = API_INTERNAL;
 		return;
 	}
-	j->e = launch_devices(j);
+	j->e = broker_launch_devices(j);
 	if (j->e != API_OK)
 		goto fail;
 	for (size_t i = 0; i < j->ndevs; i++) {
 		struct disk_opt disk;
-		struct launcher_dev dev = launch_dev(j, i, &disk);
+		struct launcher_dev dev = broker_launch_dev(j, i, &disk);
 
 		/* Static strings: they outlive the copy. */
 		kinds[i] = launcher_dev_name(&dev);
@@ -185,7 +187,7 @@ static void launch_run(struct launch_job *j)
 				   .restart_devices = true};
 	r = launcher_start_core(&cfg, &j->core, j->err, sizeof(j->err), &status);
 	if (r < 0) {
-		j->e = launch_err(launcher_exit_start_failed(r, status));
+		j->e = broker_launch_err(launcher_exit_start_failed(r, status));
 		goto fail;
 	}
 	/* The core holds the links now; the devices end when it does. */
@@ -199,15 +201,15 @@ fail:
 	for (size_t i = 0; i < j->ndevs; i++)
 		launcher_stop_device(&j->devs[i], SIGKILL);
 	j->ndevs = 0;
-	launch_nets_close(j);
+	broker_launch_nets_close(j);
 	close(j->mem_fd);
 	j->mem_fd = -1;
 }
 
-static void *launch_worker(void *arg)
+static void *broker_launch_work(void *arg)
 {
-	struct launcher_worker *w = arg;
-	struct launch_job *j;
+	struct broker_launch_worker *w = arg;
+	struct broker_launch_job *j;
 
 	while (read(w->jobs[0], &j, sizeof(j)) == (ssize_t)sizeof(j)) {
 		if (atomic_load(&w->cancel)) {
@@ -217,9 +219,9 @@ static void *launch_worker(void *arg)
 				close(j->mem_fd); /* the job's own dup */
 			j->mem_fd = -1;
 			j->ndevs = 0;
-			launch_nets_close(j); /* a restart's dups */
+			broker_launch_nets_close(j); /* a restart's dups */
 		} else {
-			launch_run(j);
+			broker_launch_run(j);
 		}
 		/* A pointer fits in PIPE_BUF: the write is atomic. */
 		if (write(w->done[1], &j, sizeof(j)) != (ssize_t)sizeof(j))
@@ -228,36 +230,36 @@ static void *launch_worker(void *arg)
 	return NULL;
 }
 
-/* In the loop: a booted VM keeps its taps (launch_taps_close in its
+/* In the loop: a booted VM keeps its taps (broker_launch_taps_close in its
  * teardown closes them, also when broker_vm_boot_finish cannot install it). */
-static void launch_finish(struct launch_job *j)
+static void broker_launch_finish(struct broker_launch_job *j)
 {
 	struct broker_vm *vm = j->vm;
 
 	if (j->restart_dev < 0 && j->e == API_OK) {
 		assert(vm->ntaps == 0);
 		for (size_t k = 0; k < j->nnets; k++)
-			launch_net_copy(&vm->taps[k], &j->nets[k]);
+			broker_launch_net_copy(&vm->taps[k], &j->nets[k]);
 		vm->ntaps = j->nnets;
 		j->nnets = 0;
 	}
 	broker_vm_boot_finish(j);
 }
 
-static void launch_on_done(evutil_socket_t fd, short what, void *arg)
+static void broker_launch_on_done(evutil_socket_t fd, short what, void *arg)
 {
-	struct launcher_worker *w = arg;
-	struct launch_job *j;
+	struct broker_launch_worker *w = arg;
+	struct broker_launch_job *j;
 
 	while (read(w->done[0], &j, sizeof(j)) == (ssize_t)sizeof(j)) {
 		w->pending--;
-		launch_finish(j);
+		broker_launch_finish(j);
 	}
 }
 
-int launch_start(struct broker *b)
+int broker_launch_start(struct broker *b)
 {
-	struct launcher_worker *w = calloc(1, sizeof(*w));
+	struct broker_launch_worker *w = calloc(1, sizeof(*w));
 	int r;
 
 	if (!w)
@@ -268,12 +270,12 @@ int launch_start(struct broker *b)
 		r = -errno;
 		goto fail;
 	}
-	w->ev = event_new(b->base, w->done[0], EV_READ | EV_PERSIST, launch_on_done, w);
+	w->ev = event_new(b->base, w->done[0], EV_READ | EV_PERSIST, broker_launch_on_done, w);
 	if (!w->ev || event_add(w->ev, NULL) < 0) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = -pthread_create(&w->thread, NULL, launch_worker, w);
+	r = -pthread_create(&w->thread, NULL, broker_launch_work, w);
 	if (r < 0)
 		goto fail;
 	b->launcher = w;
@@ -294,7 +296,8 @@ fail:
 /* Whether another VM holds (running, paused) or is opening (starting) the
  * tap called name. A multi-queue tap takes more queues from anyone who asks:
  * without this, a second VM would get part of the first one's traffic. */
-static bool launch_tap_taken(struct broker *b, const struct broker_vm *self, const char *name)
+static bool broker_launch_tap_taken(struct broker *b, const struct broker_vm *self,
+				    const char *name)
 {
 	const struct broker_vm *vm;
 
@@ -315,7 +318,7 @@ static bool launch_tap_taken(struct broker *b, const struct broker_vm *self, con
 
 /* Dups of a running NIC's tap fds for a restart of its device (the VM may
  * close its own while the thread works). */
-static int launch_dup_taps(struct launch_job *j)
+static int broker_launch_dup_taps(struct broker_launch_job *j)
 {
 	const struct broker_vm *vm = j->vm;
 	size_t k = (size_t)j->restart_dev - vm->def.ndisks;
@@ -323,7 +326,7 @@ static int launch_dup_taps(struct launch_job *j)
 
 	if (k >= vm->ntaps)
 		return -ENODEV;
-	launch_net_copy(n, &vm->taps[k]);
+	broker_launch_net_copy(n, &vm->taps[k]);
 	for (size_t q = 0; q < n->nfds; q++) {
 		n->fds[q] = fcntl(vm->taps[k].fds[q], F_DUPFD_CLOEXEC, 3);
 		if (n->fds[q] < 0) {
@@ -337,9 +340,9 @@ static int launch_dup_taps(struct launch_job *j)
 	return 0;
 }
 
-int launch_submit(struct broker *b, struct launch_job *j)
+int broker_launch_submit(struct broker *b, struct broker_launch_job *j)
 {
-	struct launcher_worker *w = b->launcher;
+	struct broker_launch_worker *w = b->launcher;
 	const struct broker_vmdef *def = &j->vm->def;
 	int r;
 
@@ -347,12 +350,12 @@ int launch_submit(struct broker *b, struct launch_job *j)
 		return -ESHUTDOWN;
 	j->nnets = 0;
 	if (j->restart_dev >= 0 && (size_t)j->restart_dev >= def->ndisks) {
-		r = launch_dup_taps(j);
+		r = broker_launch_dup_taps(j);
 		if (r < 0)
 			return r;
 	}
 	for (size_t k = 0; j->restart_dev < 0 && k < def->nnets; k++)
-		if (launch_tap_taken(b, j->vm, def->nets[k].tap)) {
+		if (broker_launch_tap_taken(b, j->vm, def->nets[k].tap)) {
 			/* Answered like a failed boot, through the done pipe. */
 			j->e = API_INVALID_ARGUMENT;
 			snprintf(j->err, sizeof(j->err),
@@ -365,24 +368,24 @@ int launch_submit(struct broker *b, struct launch_job *j)
 		}
 	if (write(w->jobs[1], &j, sizeof(j)) != (ssize_t)sizeof(j)) {
 		r = -errno;
-		launch_nets_close(j);
+		broker_launch_nets_close(j);
 		return r;
 	}
 	w->pending++;
 	return 0;
 }
 
-void launch_taps_close(struct broker_vm *vm)
+void broker_launch_taps_close(struct broker_vm *vm)
 {
 	for (size_t k = 0; k < vm->ntaps; k++)
 		net_tap_close_opt(&vm->taps[k]);
 	vm->ntaps = 0;
 }
 
-void launch_stop(struct broker *b)
+void broker_launch_stop(struct broker *b)
 {
-	struct launcher_worker *w = b->launcher;
-	struct launch_job *j;
+	struct broker_launch_worker *w = b->launcher;
+	struct broker_launch_job *j;
 
 	if (!w)
 		return;
@@ -394,7 +397,7 @@ void launch_stop(struct broker *b)
 	(void)fd_set_nonblock(w->done[0], 1);
 	while (w->pending && read(w->done[0], &j, sizeof(j)) == (ssize_t)sizeof(j)) {
 		w->pending--;
-		launch_finish(j);
+		broker_launch_finish(j);
 	}
 	event_free(w->ev);
 	close(w->jobs[0]);

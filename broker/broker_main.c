@@ -285,7 +285,7 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 		rest_stop(b);
 		return 1;
 	}
-	r = launch_start(b);
+	r = broker_launch_start(b);
 	if (r < 0) {
 		log_err("cannot start the launcher thread: %s", strerror(-r));
 		rpc_stop(b);
@@ -314,7 +314,7 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 	b->shutting_down = true;
 	/* Boots in flight finish first: their callers are answered while the
 	 * APIs still stand. */
-	launch_stop(b);
+	broker_launch_stop(b);
 	rest_stop(b);
 	rpc_stop(b);
 	if (own_rpc)

@@ -56,7 +56,7 @@ static void broker_supervise_on_restart_timer(evutil_socket_t fd, short what, vo
 {
 	struct broker_vm_device *d = arg;
 	struct broker_vm *vm = d->vm;
-	struct launch_job *j;
+	struct broker_launch_job *j;
 
 	(void)fd;
 	(void)what;
@@ -65,13 +65,13 @@ static void broker_supervise_on_restart_timer(evutil_socket_t fd, short what, vo
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		goto retry;
-	*j = (struct launch_job){.vm = vm,
-				 .restart_dev = (int)d->def_index,
-				 .boot = vm->boots,
-				 .prev = vm->state,
-				 .mem_fd = fcntl(vm->mem_fd, F_DUPFD_CLOEXEC, 3)};
+	*j = (struct broker_launch_job){.vm = vm,
+					.restart_dev = (int)d->def_index,
+					.boot = vm->boots,
+					.prev = vm->state,
+					.mem_fd = fcntl(vm->mem_fd, F_DUPFD_CLOEXEC, 3)};
 	j->stats_fd[d->def_index] = vm->stats_fd[d->def_index];
-	if (j->mem_fd < 0 || launch_submit(vm->b, j) < 0) {
+	if (j->mem_fd < 0 || broker_launch_submit(vm->b, j) < 0) {
 		if (j->mem_fd >= 0)
 			close(j->mem_fd);
 		free(j);
@@ -152,7 +152,7 @@ static void broker_supervise_on_device_exit(evutil_socket_t fd, short what, void
 }
 
 /* In the loop: what the launcher thread made of a device restart. */
-void broker_supervise_restart_finish(struct launch_job *j)
+void broker_supervise_restart_finish(struct broker_launch_job *j)
 {
 	struct broker_vm *vm = j->vm;
 	struct broker_vm_device *d = &vm->devs[j->restart_dev];

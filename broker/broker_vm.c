@@ -244,7 +244,7 @@ int broker_vm_teardown(struct broker_vm *vm)
 	if (vm->mem_fd >= 0)
 		close(vm->mem_fd);
 	vm->mem_fd = -1;
-	launch_taps_close(vm);
+	broker_launch_taps_close(vm);
 	return status;
 }
 
@@ -260,7 +260,7 @@ static void broker_vm_kill_processes(struct broker_vm *vm)
 enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
 			    char *err, size_t errlen)
 {
-	struct launch_job *j;
+	struct broker_launch_job *j;
 
 	if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED ||
 	    vm->state == BROKER_VM_STARTING) {
@@ -278,7 +278,7 @@ enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, 
 		snprintf(err, errlen, "out of memory");
 		return API_INTERNAL;
 	}
-	*j = (struct launch_job){
+	*j = (struct broker_launch_job){
 		.vm = vm, .restart_dev = -1, .prev = vm->state, .done = done, .arg = arg};
 	for (size_t i = 0; i < vm->def.ndisks + vm->def.nnets && i < LAUNCHER_MAX_DEVICES; i++) {
 		if (vm->stats_fd[i] <= 0) {
@@ -288,7 +288,7 @@ enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, 
 		}
 		j->stats_fd[i] = vm->stats_fd[i];
 	}
-	if (launch_submit(vm->b, j) < 0) {
+	if (broker_launch_submit(vm->b, j) < 0) {
 		free(j);
 		snprintf(err, errlen, "cannot hand the boot to the launcher thread");
 		return API_INTERNAL;
@@ -301,7 +301,7 @@ enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, 
 }
 
 /* Install what the launcher thread started: events on its pidfds and console. */
-static enum api_err broker_vm_boot_install(struct broker_vm *vm, struct launch_job *j)
+static enum api_err broker_vm_boot_install(struct broker_vm *vm, struct broker_launch_job *j)
 {
 	vm->mem_fd = j->mem_fd;
 	vm->core = j->core;
@@ -322,7 +322,7 @@ fail:
 	return API_INTERNAL;
 }
 
-void broker_vm_boot_finish(struct launch_job *j)
+void broker_vm_boot_finish(struct broker_launch_job *j)
 {
 	struct broker_vm *vm = j->vm;
 
@@ -476,7 +476,7 @@ void broker_vm_registry_free(struct broker *b, bool restore)
 	struct broker_vm *vm;
 
 	while ((vm = TAILQ_FIRST(&b->vms))) {
-		/* launch_stop finished every boot before this. */
+		/* broker_launch_stop finished every boot before this. */
 		assert(vm->state != BROKER_VM_STARTING);
 		if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED) {
 			broker_vm_kill_processes(vm);
