@@ -358,8 +358,8 @@ int broker_state_load(struct broker *b);
 void rest_event(struct broker *b, const struct broker_vm *vm, const char *what, const char *detail);
 /* New console bytes of vm for followers; vm_gone ends their streams. */
 void rest_console_update(struct broker *b, const struct broker_vm *vm, bool vm_gone);
-int rest_start(struct broker *b, int listen_fd, char *err, size_t errlen);
-void rest_stop(struct broker *b);
+int broker_api_rest_start(struct broker *b, int listen_fd, char *err, size_t errlen);
+void broker_api_rest_stop(struct broker *b);
 
 /* ---- the protobuf RPC API (broker_api_rpc.c) ---- */
 

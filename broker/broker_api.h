@@ -44,8 +44,9 @@ struct rest_call {
 	char vm_id[BROKER_ID_LEN + 1];
 };
 
-void rest_reply_json(struct evhttp_request *req, int status, json_object *o);
-void rest_reply_error(struct evhttp_request *req, int status, const char *code, const char *msg);
+void broker_api_rest_reply_json(struct evhttp_request *req, int status, json_object *o);
+void broker_api_rest_reply_error(struct evhttp_request *req, int status, const char *code,
+				 const char *msg);
 
 void rest_stream_console(struct rest_call *c, struct broker_vm *vm, bool follow);
 void rest_stream_events(struct rest_call *c);

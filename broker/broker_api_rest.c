@@ -53,7 +53,7 @@ int api_err_status(enum api_err e)
 	return status[e];
 }
 
-void rest_reply_json(struct evhttp_request *req, int status, json_object *o)
+void broker_api_rest_reply_json(struct evhttp_request *req, int status, json_object *o)
 {
 	struct evbuffer *out = evbuffer_new();
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
@@ -66,22 +66,25 @@ void rest_reply_json(struct evhttp_request *req, int status, json_object *o)
 	json_object_put(o);
 }
 
-void rest_reply_error(struct evhttp_request *req, int status, const char *code, const char *msg)
+void broker_api_rest_reply_error(struct evhttp_request *req, int status, const char *code,
+				 const char *msg)
 {
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	json_object_object_add(o, "code", json_object_new_string(code));
-	rest_reply_json(req, status, o);
+	broker_api_rest_reply_json(req, status, o);
 }
 
-static void rest_reply_api_err(struct evhttp_request *req, enum api_err e, const char *msg)
+static void broker_api_rest_reply_api_err(struct evhttp_request *req, enum api_err e,
+					  const char *msg)
 {
-	rest_reply_error(req, api_err_status(e), api_err_code(e), msg);
+	broker_api_rest_reply_error(req, api_err_status(e), api_err_code(e), msg);
 }
 
 /* The tenant of the peer on this request's connection. */
-static struct tenant *rest_peer(struct rest *r, struct evhttp_request *req, uid_t *ret_uid)
+static struct tenant *broker_api_rest_peer(struct rest *r, struct evhttp_request *req,
+					   uid_t *ret_uid)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	int fd;
@@ -94,7 +97,7 @@ static struct tenant *rest_peer(struct rest *r, struct evhttp_request *req, uid_
 
 /* UNTRUSTED(client): the body, at most the evhttp body limit. NULL with a
  * message when it is not one well-formed JSON value. */
-static json_object *rest_body_json(struct evhttp_request *req, char *err, size_t errlen)
+static json_object *broker_api_rest_body_json(struct evhttp_request *req, char *err, size_t errlen)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
@@ -140,8 +143,8 @@ out:
 	return o;
 }
 
-static void rest_log(struct rest_call *c, const char *what, const struct broker_vm *vm,
-		     enum api_err e)
+static void broker_api_rest_log(struct rest_call *c, const char *what, const struct broker_vm *vm,
+				enum api_err e)
 {
 	/* Every mutating call, with who asked, on which VM, and how it ended. */
 	log_info("api: tenant=%s uid=%u %s vm=%s -> %s", c->tenant->name, (unsigned)c->uid, what,
@@ -151,13 +154,13 @@ static void rest_log(struct rest_call *c, const char *what, const struct broker_
 		 api_err_code(e));
 }
 
-static void rest_create(struct rest_call *c)
+static void broker_api_rest_create(struct rest_call *c)
 {
 	char err[512];
 	struct broker_vmdef def;
 	struct broker_vm *vm = NULL;
 	enum api_err e;
-	json_object *body = rest_body_json(c->req, err, sizeof(err)), *o;
+	json_object *body = broker_api_rest_body_json(c->req, err, sizeof(err)), *o;
 
 	if (!body) {
 		e = API_INVALID_ARGUMENT;
@@ -175,17 +178,17 @@ static void rest_create(struct rest_call *c)
 		broker_vmdef_free(&def);
 		goto fail;
 	}
-	rest_log(c, "create", vm, e);
+	broker_api_rest_log(c, "create", vm, e);
 	o = json_object_new_object();
 	json_object_object_add(o, "vm_id", json_object_new_string(vm->id));
-	rest_reply_json(c->req, 200, o);
+	broker_api_rest_reply_json(c->req, 200, o);
 	return;
 fail:
-	rest_log(c, "create", NULL, e);
-	rest_reply_api_err(c->req, e, err);
+	broker_api_rest_log(c, "create", NULL, e);
+	broker_api_rest_reply_api_err(c->req, e, err);
 }
 
-static void rest_list(struct rest_call *c)
+static void broker_api_rest_list(struct rest_call *c)
 {
 	json_object *a = json_object_new_array();
 	struct broker_vm *vm;
@@ -210,7 +213,7 @@ static void rest_list(struct rest_call *c)
 				json_object_new_string(c->r->b->tenants.t[vm->tenant].name));
 		json_object_array_add(a, o);
 	}
-	rest_reply_json(c->req, 200, a);
+	broker_api_rest_reply_json(c->req, 200, a);
 }
 
 /* A boot in flight: who asked, to log and answer when it is done. */
@@ -221,7 +224,8 @@ struct rest_boot {
 	char action[16];
 };
 
-static void rest_on_booted(struct broker_vm *vm, enum api_err e, const char *err, void *arg)
+static void broker_api_rest_on_booted(struct broker_vm *vm, enum api_err e, const char *err,
+				      void *arg)
 {
 	struct rest_boot *rb = arg;
 
@@ -230,13 +234,13 @@ static void rest_on_booted(struct broker_vm *vm, enum api_err e, const char *err
 	log_info("api: tenant=%s uid=%u %s vm=%s -> %s", rb->tenant->name, (unsigned)rb->uid,
 		 rb->action, vm->id, api_err_code(e));
 	if (e != API_OK)
-		rest_reply_api_err(rb->req, e, err);
+		broker_api_rest_reply_api_err(rb->req, e, err);
 	else
-		rest_reply_json(rb->req, 200, broker_vm_info_json(vm));
+		broker_api_rest_reply_json(rb->req, 200, broker_vm_info_json(vm));
 	free(rb);
 }
 
-static void rest_vm_action(struct rest_call *c, struct broker_vm *vm, const char *action)
+static void broker_api_rest_vm_action(struct rest_call *c, struct broker_vm *vm, const char *action)
 {
 	static const struct {
 		const char *name;
@@ -253,13 +257,14 @@ static void rest_vm_action(struct rest_call *c, struct broker_vm *vm, const char
 		/* Answered when the VM is up (or failed to come up). */
 		struct rest_boot *rb = calloc(1, sizeof(*rb));
 		if (!rb) {
-			rest_reply_api_err(c->req, API_INTERNAL, "out of memory");
+			broker_api_rest_reply_api_err(c->req, API_INTERNAL, "out of memory");
 			return;
 		}
 		*rb = (struct rest_boot){.req = c->req, .tenant = c->tenant, .uid = c->uid};
 		snprintf(rb->action, sizeof(rb->action), "%s", action);
-		e = action[0] == 'b' ? broker_vm_boot(vm, rest_on_booted, rb, err, sizeof(err))
-				     : broker_vm_reboot(vm, rest_on_booted, rb, err, sizeof(err));
+		e = action[0] == 'b'
+			    ? broker_vm_boot(vm, broker_api_rest_on_booted, rb, err, sizeof(err))
+			    : broker_vm_reboot(vm, broker_api_rest_on_booted, rb, err, sizeof(err));
 		if (e == API_OK)
 			return;
 		free(rb);
@@ -270,15 +275,15 @@ static void rest_vm_action(struct rest_call *c, struct broker_vm *vm, const char
 				break;
 			}
 	}
-	rest_log(c, action, vm, e);
+	broker_api_rest_log(c, action, vm, e);
 	if (e != API_OK) {
-		rest_reply_api_err(c->req, e, err);
+		broker_api_rest_reply_api_err(c->req, e, err);
 		return;
 	}
-	rest_reply_json(c->req, 200, broker_vm_info_json(vm));
+	broker_api_rest_reply_json(c->req, 200, broker_vm_info_json(vm));
 }
 
-static void rest_console_in(struct rest_call *c, struct broker_vm *vm)
+static void broker_api_rest_console_in(struct rest_call *c, struct broker_vm *vm)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
 	size_t len = evbuffer_get_length(in);
@@ -287,21 +292,21 @@ static void rest_console_in(struct rest_call *c, struct broker_vm *vm)
 	enum api_err e;
 
 	if (len == 0 || len > sizeof(buf)) {
-		rest_reply_api_err(c->req, API_INVALID_ARGUMENT,
-				   "console input: 1 to 4096 bytes of body");
+		broker_api_rest_reply_api_err(c->req, API_INVALID_ARGUMENT,
+					      "console input: 1 to 4096 bytes of body");
 		return;
 	}
 	evbuffer_copyout(in, buf, len);
 	e = broker_console_input(vm, buf, len, err, sizeof(err));
-	rest_log(c, "console-input", vm, e);
+	broker_api_rest_log(c, "console-input", vm, e);
 	if (e != API_OK) {
-		rest_reply_api_err(c->req, e, err);
+		broker_api_rest_reply_api_err(c->req, e, err);
 		return;
 	}
-	rest_reply_json(c->req, 200, json_object_new_object());
+	broker_api_rest_reply_json(c->req, 200, json_object_new_object());
 }
 
-static bool rest_query_flag(struct evhttp_request *req, const char *key)
+static bool broker_api_rest_query_flag(struct evhttp_request *req, const char *key)
 {
 	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
 	struct evkeyvalq kv;
@@ -317,48 +322,48 @@ static bool rest_query_flag(struct evhttp_request *req, const char *key)
 }
 
 /* Routes on one VM: "" (info/delete), counters, console, and the actions. */
-static void rest_vm_route(struct rest_call *c, struct broker_vm *vm, const char *sub)
+static void broker_api_rest_vm_route(struct rest_call *c, struct broker_vm *vm, const char *sub)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(c->req);
 	char err[128];
 
 	if (!*sub && m == EVHTTP_REQ_GET) {
-		rest_reply_json(c->req, 200, broker_vm_info_json(vm));
+		broker_api_rest_reply_json(c->req, 200, broker_vm_info_json(vm));
 	} else if (!*sub && m == EVHTTP_REQ_DELETE) {
 		enum api_err e;
 		/* The VM is gone after: keep its id for the log. */
 		snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
 		e = broker_vm_delete(vm, err, sizeof(err));
-		rest_log(c, "delete", NULL, e);
+		broker_api_rest_log(c, "delete", NULL, e);
 		if (e != API_OK)
-			rest_reply_api_err(c->req, e, err);
+			broker_api_rest_reply_api_err(c->req, e, err);
 		else
-			rest_reply_json(c->req, 200, json_object_new_object());
+			broker_api_rest_reply_json(c->req, 200, json_object_new_object());
 	} else if (strcmp(sub, "counters") == 0 && m == EVHTTP_REQ_GET) {
-		rest_reply_json(c->req, 200, broker_vm_info_counters_json(vm));
+		broker_api_rest_reply_json(c->req, 200, broker_vm_info_counters_json(vm));
 	} else if (strcmp(sub, "console") == 0 && m == EVHTTP_REQ_GET) {
-		rest_stream_console(c, vm, rest_query_flag(c->req, "follow"));
+		rest_stream_console(c, vm, broker_api_rest_query_flag(c->req, "follow"));
 	} else if (strcmp(sub, "console") == 0 && m == EVHTTP_REQ_PUT) {
-		rest_console_in(c, vm);
+		broker_api_rest_console_in(c, vm);
 	} else if (m == EVHTTP_REQ_PUT &&
 		   (strcmp(sub, "boot") == 0 || strcmp(sub, "pause") == 0 ||
 		    strcmp(sub, "resume") == 0 || strcmp(sub, "reboot") == 0 ||
 		    strcmp(sub, "power-off") == 0)) {
-		rest_vm_action(c, vm, sub);
+		broker_api_rest_vm_action(c, vm, sub);
 	} else {
-		rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED",
-				 "no such operation on a VM, or not with this method");
+		broker_api_rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED",
+					    "no such operation on a VM, or not with this method");
 	}
 }
 
-static void rest_on_shutdown_sent(struct evhttp_request *req, void *arg)
+static void broker_api_rest_on_shutdown_sent(struct evhttp_request *req, void *arg)
 {
 	struct broker *b = arg;
 
 	b->request_shutdown(b);
 }
 
-static void rest_vmm(struct rest_call *c, const char *what)
+static void broker_api_rest_vmm(struct rest_call *c, const char *what)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(c->req);
 	json_object *o;
@@ -367,24 +372,26 @@ static void rest_vmm(struct rest_call *c, const char *what)
 		o = json_object_new_object();
 		json_object_object_add(o, "version", json_object_new_string(CELLVM_VERSION));
 		json_object_object_add(o, "tenant", json_object_new_string(c->tenant->name));
-		rest_reply_json(c->req, 200, o);
+		broker_api_rest_reply_json(c->req, 200, o);
 	} else if (strcmp(what, "shutdown") == 0 && m == EVHTTP_REQ_PUT) {
 		/* The host service is the operator's: only the administrator stops it. */
 		if (!c->tenant->admin) {
-			rest_log(c, "vmm.shutdown", NULL, API_PERMISSION_DENIED);
-			rest_reply_api_err(c->req, API_PERMISSION_DENIED,
-					   "only the administrator can shut the broker down");
+			broker_api_rest_log(c, "vmm.shutdown", NULL, API_PERMISSION_DENIED);
+			broker_api_rest_reply_api_err(
+				c->req, API_PERMISSION_DENIED,
+				"only the administrator can shut the broker down");
 			return;
 		}
-		rest_log(c, "vmm.shutdown", NULL, API_OK);
-		evhttp_request_set_on_complete_cb(c->req, rest_on_shutdown_sent, c->r->b);
-		rest_reply_json(c->req, 200, json_object_new_object());
+		broker_api_rest_log(c, "vmm.shutdown", NULL, API_OK);
+		evhttp_request_set_on_complete_cb(c->req, broker_api_rest_on_shutdown_sent,
+						  c->r->b);
+		broker_api_rest_reply_json(c->req, 200, json_object_new_object());
 	} else {
-		rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED", "no such operation");
+		broker_api_rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED", "no such operation");
 	}
 }
 
-static bool rest_id_ok(const char *id, size_t len)
+static bool broker_api_rest_id_ok(const char *id, size_t len)
 {
 	if (len != BROKER_ID_LEN)
 		return false;
@@ -394,20 +401,21 @@ static bool rest_id_ok(const char *id, size_t len)
 	return true;
 }
 
-static void rest_dispatch(struct rest_call *c, const char *path)
+static void broker_api_rest_dispatch(struct rest_call *c, const char *path)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(c->req);
 	struct broker_vm *vm;
 
 	if (strncmp(path, "/vmm.", 5) == 0) {
-		rest_vmm(c, path + 5);
+		broker_api_rest_vmm(c, path + 5);
 	} else if (strcmp(path, "/vm.create") == 0) {
 		if (m != EVHTTP_REQ_POST && m != EVHTTP_REQ_PUT)
-			rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED", "POST /vm.create");
+			broker_api_rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED",
+						    "POST /vm.create");
 		else
-			rest_create(c);
+			broker_api_rest_create(c);
 	} else if (strcmp(path, "/vm.list") == 0 && m == EVHTTP_REQ_GET) {
-		rest_list(c);
+		broker_api_rest_list(c);
 	} else if (strcmp(path, "/events") == 0 && m == EVHTTP_REQ_GET) {
 		rest_stream_events(c);
 	} else if (strncmp(path, "/vm.", 4) == 0) {
@@ -415,63 +423,65 @@ static void rest_dispatch(struct rest_call *c, const char *path)
 		const char *sub = path + 4;
 		vm = broker_vm_default(c->r->b, c->tenant);
 		if (!vm) {
-			rest_reply_api_err(c->req, API_VM_NOT_FOUND, "there is no VM yet");
+			broker_api_rest_reply_api_err(c->req, API_VM_NOT_FOUND,
+						      "there is no VM yet");
 			return;
 		}
 		snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
 		/* /vm.info is GET /vm/{id}, /vm.delete is DELETE /vm/{id}: nothing else. */
 		if ((strcmp(sub, "info") == 0 && m != EVHTTP_REQ_GET) ||
 		    (strcmp(sub, "delete") == 0 && m != EVHTTP_REQ_DELETE) || !*sub) {
-			rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED",
-					 "GET /vm.info, DELETE /vm.delete");
+			broker_api_rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED",
+						    "GET /vm.info, DELETE /vm.delete");
 			return;
 		}
 		if (strcmp(sub, "info") == 0 || strcmp(sub, "delete") == 0)
 			sub = "";
-		rest_vm_route(c, vm, sub);
+		broker_api_rest_vm_route(c, vm, sub);
 	} else if (strncmp(path, "/vm/", 4) == 0) {
 		const char *id = path + 4, *slash = strchr(id, '/');
 		size_t idlen = slash ? (size_t)(slash - id) : strlen(id);
 
 		/* UNTRUSTED(client): the id; a malformed one is simply not found. */
-		if (rest_id_ok(id, idlen))
+		if (broker_api_rest_id_ok(id, idlen))
 			memcpy(c->vm_id, id, idlen);
 		vm = c->vm_id[0] ? broker_vm_lookup(c->r->b, c->tenant, c->vm_id) : NULL;
 		if (!vm) {
-			rest_reply_api_err(c->req, API_VM_NOT_FOUND, "no such VM");
+			broker_api_rest_reply_api_err(c->req, API_VM_NOT_FOUND, "no such VM");
 			return;
 		}
-		rest_vm_route(c, vm, slash ? slash + 1 : "");
+		broker_api_rest_vm_route(c, vm, slash ? slash + 1 : "");
 	} else {
-		rest_reply_error(c->req, 404, "ROUTE_NOT_FOUND", "no such route");
+		broker_api_rest_reply_error(c->req, 404, "ROUTE_NOT_FOUND", "no such route");
 	}
 }
 
-static void rest_on_request(struct evhttp_request *req, void *arg)
+static void broker_api_rest_on_request(struct evhttp_request *req, void *arg)
 {
 	struct rest_call c = {.r = arg, .req = req};
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 
-	c.tenant = rest_peer(c.r, req, &c.uid);
+	c.tenant = broker_api_rest_peer(c.r, req, &c.uid);
 	if (!c.tenant) {
-		rest_reply_api_err(req, API_PERMISSION_DENIED, "this user has no tenant here");
+		broker_api_rest_reply_api_err(req, API_PERMISSION_DENIED,
+					      "this user has no tenant here");
 		return;
 	}
 	if (c.r->b->shutting_down) {
-		rest_reply_api_err(req, API_VM_BUSY, "the broker is shutting down");
+		broker_api_rest_reply_api_err(req, API_VM_BUSY, "the broker is shutting down");
 		return;
 	}
 	if (!path || !*path) {
-		rest_reply_error(req, 404, "ROUTE_NOT_FOUND", "no such route");
+		broker_api_rest_reply_error(req, 404, "ROUTE_NOT_FOUND", "no such route");
 		return;
 	}
-	rest_dispatch(&c, path);
+	broker_api_rest_dispatch(&c, path);
 }
 
 /* evhttp asks us for each new connection's bufferevent: the moment to check
  * that the connection count stays below the limit. */
-static struct bufferevent *rest_on_connection(struct event_base *base, void *arg)
+static struct bufferevent *broker_api_rest_on_connection(struct event_base *base, void *arg)
 {
 	struct rest *r = arg;
 
@@ -479,7 +489,7 @@ static struct bufferevent *rest_on_connection(struct event_base *base, void *arg
 	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 }
 
-int rest_start(struct broker *b, int listen_fd, char *err, size_t errlen)
+int broker_api_rest_start(struct broker *b, int listen_fd, char *err, size_t errlen)
 {
 	struct rest *r = calloc(1, sizeof(*r));
 
@@ -497,8 +507,8 @@ int rest_start(struct broker *b, int listen_fd, char *err, size_t errlen)
 	evhttp_set_allowed_methods(r->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 						    EVHTTP_REQ_DELETE);
 	evhttp_set_default_content_type(r->http, "application/json");
-	evhttp_set_gencb(r->http, rest_on_request, r);
-	evhttp_set_bevcb(r->http, rest_on_connection, r);
+	evhttp_set_gencb(r->http, broker_api_rest_on_request, r);
+	evhttp_set_bevcb(r->http, broker_api_rest_on_connection, r);
 	r->listener = evconnlistener_new(
 		b->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
 	if (!r->listener)
@@ -512,7 +522,7 @@ fail:
 	return -ENOMEM;
 }
 
-void rest_stop(struct broker *b)
+void broker_api_rest_stop(struct broker *b)
 {
 	struct rest *r = b->rest;
 

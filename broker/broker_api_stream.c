@@ -70,12 +70,12 @@ static struct stream *stream_start(struct rest_call *c, enum stream_kind kind, c
 	TAILQ_FOREACH(s, &c->r->streams, link)
 	mine += s->tenant == c->tenant;
 	if (c->r->nstreams >= REST_MAX_STREAMS || mine >= REST_MAX_STREAMS_TENANT) {
-		rest_reply_error(c->req, 503, "VM_BUSY", "too many open streams");
+		broker_api_rest_reply_error(c->req, 503, "VM_BUSY", "too many open streams");
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		rest_reply_error(c->req, 500, "INTERNAL", "out of memory");
+		broker_api_rest_reply_error(c->req, 500, "INTERNAL", "out of memory");
 		return NULL;
 	}
 	s->r = c->r;

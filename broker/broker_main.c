@@ -274,7 +274,7 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 		log_err("%s", err);
 		return 1;
 	}
-	r = rest_start(b, fd, err, sizeof(err));
+	r = broker_api_rest_start(b, fd, err, sizeof(err));
 	if (r < 0) {
 		log_err("%s", err);
 		return 1;
@@ -282,14 +282,14 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 	rfd = broker_socket(rfd, o->rpc_socket, SOCK_SEQPACKET, &own_rpc, err, sizeof(err));
 	if (rfd < 0 || rpc_start(b, rfd, err, sizeof(err)) < 0) {
 		log_err("%s", err);
-		rest_stop(b);
+		broker_api_rest_stop(b);
 		return 1;
 	}
 	r = broker_launch_start(b);
 	if (r < 0) {
 		log_err("cannot start the launcher thread: %s", strerror(-r));
 		rpc_stop(b);
-		rest_stop(b);
+		broker_api_rest_stop(b);
 		return 1;
 	}
 	sigterm = evsignal_new(b->base, SIGTERM, broker_on_signal, b);
@@ -315,7 +315,7 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 	/* Boots in flight finish first: their callers are answered while the
 	 * APIs still stand. */
 	broker_launch_stop(b);
-	rest_stop(b);
+	broker_api_rest_stop(b);
 	rpc_stop(b);
 	if (own_rpc)
 		unlink(o->rpc_socket);
