@@ -9,14 +9,14 @@
 #include "broker/broker.h"
 #include "proto/devshm.h"
 
-static json_object *info_proc(pid_t pid)
+static json_object *broker_vm_info_proc(pid_t pid)
 {
 	return pid > 0 ? json_object_new_int64(pid) : NULL;
 }
 
 /* Device i of the definition (disks, then nets): its kind, and a NIC's tap
  * and MAC (the definition's: fixed at create). */
-static void info_device(const struct broker_vm *vm, size_t i, json_object *d)
+static void broker_vm_info_device(const struct broker_vm *vm, size_t i, json_object *d)
 {
 	const struct broker_vmdef_net *n;
 
@@ -46,12 +46,12 @@ json_object *broker_vm_info_json(const struct broker_vm *vm)
 	json_object_object_add(o, "boots", json_object_new_int64(vm->boots));
 	json_object_object_add(o, "last_exit",
 			       vm->last_exit[0] ? json_object_new_string(vm->last_exit) : NULL);
-	json_object_object_add(o, "core_pid", info_proc(vm->core.pid));
+	json_object_object_add(o, "core_pid", broker_vm_info_proc(vm->core.pid));
 	for (size_t i = 0; i < vm->ndevs; i++) {
 		json_object *d = json_object_new_object();
-		info_device(vm, vm->devs[i].def_index, d);
+		broker_vm_info_device(vm, vm->devs[i].def_index, d);
 		json_object_object_add(d, "running", json_object_new_boolean(vm->devs[i].running));
-		json_object_object_add(d, "pid", info_proc(vm->devs[i].proc.pid));
+		json_object_object_add(d, "pid", broker_vm_info_proc(vm->devs[i].proc.pid));
 		json_object_array_add(devs, d);
 	}
 	json_object_object_add(o, "devices", devs);
@@ -60,7 +60,7 @@ json_object *broker_vm_info_json(const struct broker_vm *vm)
 }
 
 /* Bytes the process read and wrote through the block layer (/proc/PID/io). */
-static void info_host_io(pid_t pid, json_object *d)
+static void broker_vm_info_host_io(pid_t pid, json_object *d)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long rd = 0, wr = 0;
@@ -98,7 +98,7 @@ json_object *broker_vm_info_counters_json(const struct broker_vm *vm)
 		json_object *d = json_object_new_object();
 		const struct broker_vm_device *dev = i < vm->ndevs ? &vm->devs[i] : NULL;
 
-		info_device(vm, i, d);
+		broker_vm_info_device(vm, i, d);
 		json_object_object_add(d, "state",
 				       json_object_new_string(!dev	     ? "stopped"
 							      : dev->running ? "running"
@@ -127,7 +127,7 @@ json_object *broker_vm_info_counters_json(const struct broker_vm *vm)
 			json_object_object_add(d, "errors", NULL);
 		}
 		if (dev && dev->running && i < vm->def.ndisks)
-			info_host_io(dev->proc.pid, d);
+			broker_vm_info_host_io(dev->proc.pid, d);
 		json_object_array_add(devs, d);
 	}
 	json_object_object_add(o, "devices", devs);
