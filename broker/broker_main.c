@@ -23,7 +23,7 @@
 #include "common/log.h"
 #include "common/parse.h"
 
-struct broker_opts {
+struct broker_main_opts {
 	const char *api_socket, *rpc_socket, *state_dir, *config;
 	/* Detaching moves to "/": every path made absolute first. */
 	char api_abs[PATH_MAX], rpc_abs[PATH_MAX], state_abs[PATH_MAX], config_abs[PATH_MAX];
@@ -31,7 +31,7 @@ struct broker_opts {
 	uint32_t client_timeout;
 };
 
-static void usage(FILE *f)
+static void broker_main_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cellvm-broker [--api-socket PATH] [--rpc-socket PATH] [--state-dir DIR]\n"
@@ -49,7 +49,7 @@ static void usage(FILE *f)
 }
 
 /* broker.request_shutdown: SIGTERM, SIGINT, or an administrator's request. */
-static void broker_shutdown(struct broker *b)
+static void broker_main_shutdown(struct broker *b)
 {
 	if (b->shutting_down)
 		return;
@@ -60,12 +60,12 @@ static void broker_shutdown(struct broker *b)
 	event_base_loopexit(b->base, NULL);
 }
 
-static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
+static void broker_main_on_signal(evutil_socket_t sig, short what, void *arg)
 {
-	broker_shutdown(arg);
+	broker_main_shutdown(arg);
 }
 
-static void broker_on_watchdog(evutil_socket_t fd, short what, void *arg)
+static void broker_main_on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker *b = arg;
 	char status[96];
@@ -77,7 +77,7 @@ static void broker_on_watchdog(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Create and listen on a unix socket of type at path, replacing a stale one. */
-static int broker_listen(const char *path, int type, char *err, size_t errlen)
+static int broker_main_listen(const char *path, int type, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char dir[sizeof(sa.sun_path)], *slash;
@@ -126,7 +126,7 @@ fail:
 /* Socket activation: the REST socket (a stream socket named "api", or the
  * first stream socket) and the RPC socket (a seqpacket socket) from systemd.
  * Each is -ENOENT when systemd did not pass it; other fds are closed. */
-static void broker_systemd_sockets(int *ret_api, int *ret_rpc)
+static void broker_main_systemd_sockets(int *ret_api, int *ret_rpc)
 {
 	char **names = NULL;
 	int n = sd_listen_fds_with_names(1, &names);
@@ -147,7 +147,7 @@ static void broker_systemd_sockets(int *ret_api, int *ret_rpc)
 	free(names);
 }
 
-static int broker_abs_path(const char *p, char *out)
+static int broker_main_abs_path(const char *p, char *out)
 {
 	char cwd[PATH_MAX];
 
@@ -158,7 +158,7 @@ static int broker_abs_path(const char *p, char *out)
 	return snprintf(out, PATH_MAX, "%s/%s", cwd, p) < PATH_MAX ? 0 : -ENAMETOOLONG;
 }
 
-static int broker_parse(int argc, char **argv, struct broker_opts *o)
+static int broker_main_parse(int argc, char **argv, struct broker_main_opts *o)
 {
 	static const struct option opts[] = {
 		{"api-socket", required_argument, NULL, 'a'},
@@ -173,11 +173,11 @@ static int broker_parse(int argc, char **argv, struct broker_opts *o)
 	};
 	int c;
 
-	*o = (struct broker_opts){.api_socket = BROKER_DEFAULT_API_SOCKET,
-				  .rpc_socket = BROKER_DEFAULT_RPC_SOCKET,
-				  .state_dir = BROKER_DEFAULT_STATE_DIR,
-				  .config = BROKER_DEFAULT_CONFIG,
-				  .client_timeout = 10};
+	*o = (struct broker_main_opts){.api_socket = BROKER_DEFAULT_API_SOCKET,
+				       .rpc_socket = BROKER_DEFAULT_RPC_SOCKET,
+				       .state_dir = BROKER_DEFAULT_STATE_DIR,
+				       .config = BROKER_DEFAULT_CONFIG,
+				       .client_timeout = 10};
 	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': o->api_socket = optarg; break;
@@ -198,18 +198,18 @@ static int broker_parse(int argc, char **argv, struct broker_opts *o)
 			}
 			o->restore = optarg[0] == 'r';
 			break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return 2;
+		case 'h': broker_main_usage(stdout); exit(0);
+		default: broker_main_usage(stderr); return 2;
 		}
 	}
 	if (optind < argc) {
 		log_err("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	if (broker_abs_path(o->api_socket, o->api_abs) < 0 ||
-	    broker_abs_path(o->rpc_socket, o->rpc_abs) < 0 ||
-	    broker_abs_path(o->state_dir, o->state_abs) < 0 ||
-	    broker_abs_path(o->config, o->config_abs) < 0) {
+	if (broker_main_abs_path(o->api_socket, o->api_abs) < 0 ||
+	    broker_main_abs_path(o->rpc_socket, o->rpc_abs) < 0 ||
+	    broker_main_abs_path(o->state_dir, o->state_abs) < 0 ||
+	    broker_main_abs_path(o->config, o->config_abs) < 0) {
 		log_err("path too long");
 		return 2;
 	}
@@ -220,7 +220,7 @@ static int broker_parse(int argc, char **argv, struct broker_opts *o)
 	return 0;
 }
 
-static void broker_raise_nofile(void)
+static void broker_main_raise_nofile(void)
 {
 	struct rlimit rl;
 
@@ -233,12 +233,12 @@ static void broker_raise_nofile(void)
 
 /* The socket systemd passed (made non-blocking: the loop accepts until
  * EAGAIN), or our own at path. */
-static int broker_socket(int passed, const char *path, int type, bool *ret_own, char *err,
-			 size_t errlen)
+static int broker_main_socket(int passed, const char *path, int type, bool *ret_own, char *err,
+			      size_t errlen)
 {
 	*ret_own = passed == -ENOENT;
 	if (*ret_own)
-		return broker_listen(path, type, err, errlen);
+		return broker_main_listen(path, type, err, errlen);
 	if (fd_set_nonblock(passed, 1) < 0 || fcntl(passed, F_SETFD, FD_CLOEXEC) < 0) {
 		snprintf(err, errlen, "socket from systemd: %s", strerror(errno));
 		return -errno;
@@ -246,7 +246,7 @@ static int broker_socket(int passed, const char *path, int type, bool *ret_own, 
 	return passed;
 }
 
-static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int rfd)
+static int broker_main_run(struct broker *b, const struct broker_main_opts *o, int fd, int rfd)
 {
 	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL;
 	char err[512];
@@ -269,7 +269,7 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 		log_err("state directory: %s", strerror(-n));
 		return 1;
 	}
-	fd = broker_socket(fd, o->api_socket, SOCK_STREAM, &own_socket, err, sizeof(err));
+	fd = broker_main_socket(fd, o->api_socket, SOCK_STREAM, &own_socket, err, sizeof(err));
 	if (fd < 0) {
 		log_err("%s", err);
 		return 1;
@@ -279,7 +279,7 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 		log_err("%s", err);
 		return 1;
 	}
-	rfd = broker_socket(rfd, o->rpc_socket, SOCK_SEQPACKET, &own_rpc, err, sizeof(err));
+	rfd = broker_main_socket(rfd, o->rpc_socket, SOCK_SEQPACKET, &own_rpc, err, sizeof(err));
 	if (rfd < 0 || rpc_start(b, rfd, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		broker_api_rest_stop(b);
@@ -292,14 +292,14 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 		broker_api_rest_stop(b);
 		return 1;
 	}
-	sigterm = evsignal_new(b->base, SIGTERM, broker_on_signal, b);
-	sigint = evsignal_new(b->base, SIGINT, broker_on_signal, b);
+	sigterm = evsignal_new(b->base, SIGTERM, broker_main_on_signal, b);
+	sigint = evsignal_new(b->base, SIGINT, broker_main_on_signal, b);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	if (b->have_systemd && sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec) {
 		struct timeval tv = {.tv_sec = (time_t)(wd_usec / 2000000),
 				     .tv_usec = (suseconds_t)(wd_usec / 2 % 1000000)};
-		wd = event_new(b->base, -1, EV_PERSIST, broker_on_watchdog, b);
+		wd = event_new(b->base, -1, EV_PERSIST, broker_main_on_watchdog, b);
 		event_add(wd, &tv);
 	}
 	log_info("serving %s with %d VM definitions from %s",
@@ -332,20 +332,20 @@ static int broker_run(struct broker *b, const struct broker_opts *o, int fd, int
 int main(int argc, char **argv)
 {
 	struct broker b = {.state_dirfd = -1};
-	struct broker_opts o;
+	struct broker_main_opts o;
 	int r, fd, rfd;
 
 	log_init("cellvm-broker", getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
-	r = broker_parse(argc, argv, &o);
+	r = broker_main_parse(argc, argv, &o);
 	if (r)
 		return r;
 	/* First, while the fds systemd passed are the only ones above stderr. */
-	broker_systemd_sockets(&fd, &rfd);
+	broker_main_systemd_sockets(&fd, &rfd);
 	if (geteuid() != 0)
 		log_warn("not running as root: VMs will not start (the launcher needs "
 			 "namespaces and /dev/kvm)");
-	broker_raise_nofile();
+	broker_main_raise_nofile();
 	b.have_systemd = getenv("NOTIFY_SOCKET") != NULL;
 	/* Detach before anything that does not survive a fork: the event base,
 	 * the launcher thread, VM processes (they must be our children). */
@@ -355,13 +355,13 @@ int main(int argc, char **argv)
 	}
 	TAILQ_INIT(&b.vms);
 	b.client_timeout = (int)o.client_timeout;
-	b.request_shutdown = broker_shutdown;
+	b.request_shutdown = broker_main_shutdown;
 	b.base = event_base_new();
 	if (!b.base) {
 		log_err("cannot create the event loop");
 		return 1;
 	}
-	r = broker_run(&b, &o, fd, rfd);
+	r = broker_main_run(&b, &o, fd, rfd);
 	if (b.state_dirfd >= 0)
 		close(b.state_dirfd);
 	event_base_free(b.base);
