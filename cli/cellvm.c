@@ -16,12 +16,12 @@
 #include "launcher/launcher.h"
 #include "proto/vm_exit.h"
 
-#define RUN_MIN_MEMORY	(16ULL << 20)
-#define RUN_MAX_MEMORY	(256ULL << 30)
-#define RUN_MAX_CPUS	64
-#define RUN_MAX_CMDLINE 2047
+#define CELLVM_RUN_MIN_MEMORY  (16ULL << 20)
+#define CELLVM_RUN_MAX_MEMORY  (256ULL << 30)
+#define CELLVM_RUN_MAX_CPUS    64
+#define CELLVM_RUN_MAX_CMDLINE 2047
 
-static void usage(FILE *f)
+static void cellvm_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cellvm run --kernel PATH [--initrd PATH] [--cmdline STR]\n"
@@ -42,12 +42,12 @@ static void usage(FILE *f)
 		"Exit status: 0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic,\n"
 		"5 guest halted (every vCPU halted with interrupts off).\n"
 		"On a terminal, Ctrl-A x ends the VM.\n",
-		RUN_MAX_CPUS, LAUNCHER_MAX_DEVICES);
+		CELLVM_RUN_MAX_CPUS, LAUNCHER_MAX_DEVICES);
 }
 
-static int run_vm(struct core_config *cfg, struct devices *ds);
+static int cellvm_run_vm(struct core_config *cfg, struct devices *ds);
 
-static int cmd_run(int argc, char **argv)
+static int cellvm_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"kernel", required_argument, NULL, 'k'},  {"initrd", required_argument, NULL, 'i'},
@@ -68,16 +68,16 @@ static int cmd_run(int argc, char **argv)
 		case 'c': cfg.cmdline = optarg; break;
 		case 'd': cfg.debug = 1; break;
 		case 'n':
-			if (parse_u32(optarg, 1, RUN_MAX_CPUS, &cfg.cpus) < 0) {
+			if (parse_u32(optarg, 1, CELLVM_RUN_MAX_CPUS, &cfg.cpus) < 0) {
 				log_err("--cpus: '%s' is not a number from 1 to %d", optarg,
-					RUN_MAX_CPUS);
+					CELLVM_RUN_MAX_CPUS);
 				return VM_EXIT_BAD_INPUT;
 			}
 			break;
 		case 'm':
 			r = parse_size(optarg, &cfg.memory);
-			if (r < 0 || cfg.memory < RUN_MIN_MEMORY || cfg.memory > RUN_MAX_MEMORY ||
-			    (cfg.memory & 0xfff)) {
+			if (r < 0 || cfg.memory < CELLVM_RUN_MIN_MEMORY ||
+			    cfg.memory > CELLVM_RUN_MAX_MEMORY || (cfg.memory & 0xfff)) {
 				log_err("--memory: '%s' is not a size from 16M to 256G in whole "
 					"4K pages",
 					optarg);
@@ -94,8 +94,8 @@ static int cmd_run(int argc, char **argv)
 			if (r)
 				return r;
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return VM_EXIT_BAD_INPUT;
+		case 'h': cellvm_usage(stdout); return 0;
+		default: cellvm_usage(stderr); return VM_EXIT_BAD_INPUT;
 		}
 	}
 	if (optind < argc) {
@@ -104,16 +104,16 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (!cfg.kernel) {
 		log_err("--kernel is required");
-		usage(stderr);
+		cellvm_usage(stderr);
 		return VM_EXIT_BAD_INPUT;
 	}
-	if (strlen(cfg.cmdline) > RUN_MAX_CMDLINE) {
+	if (strlen(cfg.cmdline) > CELLVM_RUN_MAX_CMDLINE) {
 		log_err("--cmdline: %zu bytes, the limit is %d", strlen(cfg.cmdline),
-			RUN_MAX_CMDLINE);
+			CELLVM_RUN_MAX_CMDLINE);
 		return VM_EXIT_BAD_INPUT;
 	}
 
-	return run_vm(&cfg, &ds);
+	return cellvm_run_vm(&cfg, &ds);
 }
 
 /* Say how the VM ended; returns the exit status of cellvm run for the
@@ -145,7 +145,7 @@ static int run_exit(int status)
 
 /* Start the devices (disks, then NICs: their order on the bus), then the
  * core; relay the console until the VM ends. */
-static int run_vm(struct core_config *cfg, struct devices *ds)
+static int cellvm_run_vm(struct core_config *cfg, struct devices *ds)
 {
 	const char *kinds[LAUNCHER_MAX_DEVICES], *transports[LAUNCHER_MAX_DEVICES];
 	struct core_proc p;
@@ -176,7 +176,7 @@ static int run_vm(struct core_config *cfg, struct devices *ds)
 	devices_supervise(ds, &p);
 	status = console_relay(&p, ds);
 	launcher_close(&p);
-	status = run_exit(status);
+	status = cellvm_run_exit(status);
 out:
 	devices_stop(ds);
 	close(cfg->mem_fd);
@@ -188,12 +188,12 @@ int main(int argc, char **argv)
 	log_init("cellvm", getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		usage(argc < 2 ? stderr : stdout);
+		cellvm_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? VM_EXIT_BAD_INPUT : 0;
 	}
 	if (strcmp(argv[1], "run") == 0)
-		return cmd_run(argc - 1, argv + 1);
+		return cellvm_run(argc - 1, argv + 1);
 	log_err("unknown command '%s'", argv[1]);
-	usage(stderr);
+	cellvm_usage(stderr);
 	return VM_EXIT_BAD_INPUT;
 }
