@@ -32,18 +32,6 @@ static uint8_t ram[RAM_SIZE];
 static struct virtq_chain chain;
 static struct blk_req req;
 
-/* Is [p, p+len) inside one segment of direction write? */
-static bool fuzz_in_seg(const struct virtq_chain *c, const uint8_t *p, size_t len, bool write)
-{
-	for (uint32_t i = 0; i < c->nseg; i++) {
-		const struct virtq_seg *s = &c->seg[i];
-
-		if (s->write == write && p >= s->host && p + len <= s->host + s->len)
-			return true;
-	}
-	return false;
-}
-
 static void fuzz_check_iov(const struct blk_limits *lim, const struct blk_req *r, bool write,
 			   uint32_t max_piece)
 {
@@ -52,7 +40,7 @@ static void fuzz_check_iov(const struct blk_limits *lim, const struct blk_req *r
 	CHECK(r->niov <= BLK_SEG_MAX && r->niov <= lim->seg_max + BLK_ID_BYTES);
 	for (uint32_t i = 0; i < r->niov; i++) {
 		CHECK(r->iov[i].iov_len > 0 && r->iov[i].iov_len <= max_piece);
-		CHECK(fuzz_in_seg(&chain, r->iov[i].iov_base, r->iov[i].iov_len, write));
+		CHECK(fuzz_chain_in_seg(&chain, r->iov[i].iov_base, r->iov[i].iov_len, write));
 		/* Data never covers the status byte. */
 		CHECK(!(r->status_byte >= (uint8_t *)r->iov[i].iov_base &&
 			r->status_byte < (uint8_t *)r->iov[i].iov_base + r->iov[i].iov_len));

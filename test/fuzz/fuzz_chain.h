@@ -51,6 +51,20 @@ static inline void fuzz_chain_build(struct virtq_chain *chain, uint8_t *ram, siz
 	}
 }
 
+/* Whether [p, p+len) lies inside one segment of c that is device-writable
+ * (write) or readable (!write): where a parser's iovecs must point. */
+static inline bool fuzz_chain_in_seg(const struct virtq_chain *c, const uint8_t *p, size_t len,
+				     bool write)
+{
+	for (uint32_t i = 0; i < c->nseg; i++) {
+		const struct virtq_seg *s = &c->seg[i];
+
+		if (s->write == write && p >= s->host && p + len <= s->host + s->len)
+			return true;
+	}
+	return false;
+}
+
 #ifdef FUZZ_SEEDGEN
 /* Seed corpora in the same layout: flags byte, segment count, the segments'
  * 3-byte descriptions, then their contents (the memory). */

@@ -38,17 +38,6 @@ static struct net_tx_req req;
 static struct net_ctrl ctrl;
 static struct net_filter filter;
 
-static bool fuzz_in_seg(const struct virtq_chain *c, const uint8_t *p, size_t len, bool write)
-{
-	for (uint32_t i = 0; i < c->nseg; i++) {
-		const struct virtq_seg *s = &c->seg[i];
-
-		if (s->write == write && p >= s->host && p + len <= s->host + s->len)
-			return true;
-	}
-	return false;
-}
-
 static void fuzz_tx(const struct net_tx_limits *lim)
 {
 	enum net_tx_verdict v = net_tx_parse(lim, &chain, &req);
@@ -80,7 +69,8 @@ static void fuzz_tx(const struct net_tx_limits *lim)
 	for (uint32_t i = 0; i < req.niov; i++) {
 		CHECK(req.iov[i].iov_len > 0);
 		if (i)
-			CHECK(fuzz_in_seg(&chain, req.iov[i].iov_base, req.iov[i].iov_len, false));
+			CHECK(fuzz_chain_in_seg(&chain, req.iov[i].iov_base, req.iov[i].iov_len,
+						false));
 		total += req.iov[i].iov_len;
 	}
 	CHECK(req.niov <= NET_TX_MAX_IOV);
