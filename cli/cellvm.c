@@ -118,7 +118,7 @@ static int cellvm_run(int argc, char **argv)
 
 /* Say how the VM ended; returns the exit status of cellvm run for the
  * core's exit status. */
-static int run_exit(int status)
+static int cellvm_run_exit(int status)
 {
 	char what[32];
 	int sig;
