@@ -19,18 +19,18 @@
 #include "proto/channel.h"
 #include "proto/ipc.h"
 
-#define CTL_MAX_MSG   (64 * 1024)
-#define CTL_MAX_DISKS 8
-#define CTL_MAX_NETS  8
+#define CELLCTL_MAX_MSG	  (64 * 1024)
+#define CELLCTL_MAX_DISKS 8
+#define CELLCTL_MAX_NETS  8
 
 enum { EXIT_ERR = 1, EXIT_USAGE = 2 };
 
-struct ctl {
+struct cellctl {
 	int fd;
 	bool json;
 };
 
-static void usage(FILE *f)
+static void cellctl_usage(FILE *f)
 {
 	fprintf(f, "usage: cellctl [--socket PATH] [--json] COMMAND [ARGS]\n"
 		   "  ping | shutdown | list | events\n"
@@ -44,7 +44,7 @@ static void usage(FILE *f)
 		   "/run/cellvm/rpc.sock.\n");
 }
 
-static int ctl_connect(const char *path)
+static int cellctl_connect(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd;
@@ -64,13 +64,13 @@ static int ctl_connect(const char *path)
 }
 
 /* One reply; NULL (with a message) when the broker hung up or sent garbage. */
-static Cellvm__Api__Response *ctl_recv(struct ctl *c)
+static Cellvm__Api__Response *cellctl_recv(struct cellctl *c)
 {
 	Cellvm__Api__Response *m = NULL;
 	int fds[IPC_MAX_FDS];
 	size_t nfds = 0;
 	uint32_t which;
-	int r = channel_recv(c->fd, &cellvm__api__response__descriptor, CTL_MAX_MSG,
+	int r = channel_recv(c->fd, &cellvm__api__response__descriptor, CELLCTL_MAX_MSG,
 			     (ProtobufCMessage **)&m, &which, fds, IPC_MAX_FDS, &nfds);
 
 	ipc_close_fds(fds, nfds);
@@ -82,26 +82,26 @@ static Cellvm__Api__Response *ctl_recv(struct ctl *c)
 	return m;
 }
 
-static Cellvm__Api__Response *ctl_call(struct ctl *c, Cellvm__Api__Request *q)
+static Cellvm__Api__Response *cellctl_call(struct cellctl *c, Cellvm__Api__Request *q)
 {
-	int r = channel_send(c->fd, &q->base, CTL_MAX_MSG, NULL, 0);
+	int r = channel_send(c->fd, &q->base, CELLCTL_MAX_MSG, NULL, 0);
 
 	/* A refused peer gets its error before the broker hangs up: read it. */
 	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
 		fprintf(stderr, "cellctl: cannot send: %s\n", strerror(-r));
 		return NULL;
 	}
-	return ctl_recv(c);
+	return cellctl_recv(c);
 }
 
-static void ctl_print_json(json_object *o)
+static void cellctl_print_json(json_object *o)
 {
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 								 JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 
-static json_object *ctl_info_json(const Cellvm__Api__VmInfo *i)
+static json_object *cellctl_info_json(const Cellvm__Api__VmInfo *i)
 {
 	json_object *o = json_object_new_object(), *devs = json_object_new_array();
 	json_object *def = json_object_new_object(), *disks = json_object_new_array();
@@ -140,10 +140,10 @@ static json_object *ctl_info_json(const Cellvm__Api__VmInfo *i)
 	return o;
 }
 
-static void ctl_print_info(const struct ctl *c, const Cellvm__Api__VmInfo *i)
+static void cellctl_print_info(const struct cellctl *c, const Cellvm__Api__VmInfo *i)
 {
 	if (c->json) {
-		ctl_print_json(ctl_info_json(i));
+		cellctl_print_json(cellctl_info_json(i));
 		return;
 	}
 	printf("id:         %s\nname:       %s\ntenant:     %s\nstate:      %s\n", i->id, i->name,
@@ -161,7 +161,7 @@ static void ctl_print_info(const struct ctl *c, const Cellvm__Api__VmInfo *i)
 		printf("disk %zu:     %s\n", k, i->definition->disks[k]);
 }
 
-static void ctl_print_counters(const struct ctl *c, const Cellvm__Api__CountersReply *cr)
+static void cellctl_print_counters(const struct cellctl *c, const Cellvm__Api__CountersReply *cr)
 {
 	json_object *o = json_object_new_object(), *devs = json_object_new_array();
 
@@ -188,7 +188,7 @@ static void ctl_print_counters(const struct ctl *c, const Cellvm__Api__CountersR
 	}
 	json_object_object_add(o, "devices", devs);
 	if (c->json) {
-		ctl_print_json(o);
+		cellctl_print_json(o);
 		return;
 	}
 	json_object_put(o);
@@ -206,7 +206,7 @@ static void ctl_print_counters(const struct ctl *c, const Cellvm__Api__CountersR
 		       (unsigned long long)cr->devices[i]->host_write_bytes);
 }
 
-static void ctl_print_event(const struct ctl *c, const Cellvm__Api__Event *e)
+static void cellctl_print_event(const struct cellctl *c, const Cellvm__Api__Event *e)
 {
 	if (c->json) {
 		json_object *o = json_object_new_object();
@@ -226,7 +226,7 @@ static void ctl_print_event(const struct ctl *c, const Cellvm__Api__Event *e)
 }
 
 /* Print one reply; returns the exit status. */
-static int ctl_print(struct ctl *c, const Cellvm__Api__Response *m)
+static int cellctl_print(struct cellctl *c, const Cellvm__Api__Response *m)
 {
 	json_object *o;
 
@@ -237,7 +237,7 @@ static int ctl_print(struct ctl *c, const Cellvm__Api__Response *m)
 			json_object_object_add(o, "error",
 					       json_object_new_string(m->error->message));
 			json_object_object_add(o, "code", json_object_new_string(m->error->code));
-			ctl_print_json(o);
+			cellctl_print_json(o);
 		} else {
 			fprintf(stderr, "cellctl: %s: %s\n", m->error->code, m->error->message);
 		}
@@ -249,7 +249,7 @@ static int ctl_print(struct ctl *c, const Cellvm__Api__Response *m)
 					       json_object_new_string(m->pong->version));
 			json_object_object_add(o, "tenant",
 					       json_object_new_string(m->pong->tenant));
-			ctl_print_json(o);
+			cellctl_print_json(o);
 		} else {
 			printf("cellvm-broker %s, tenant %s\n", m->pong->version, m->pong->tenant);
 		}
@@ -259,7 +259,7 @@ static int ctl_print(struct ctl *c, const Cellvm__Api__Response *m)
 			o = json_object_new_object();
 			json_object_object_add(o, "vm_id",
 					       json_object_new_string(m->created->vm_id));
-			ctl_print_json(o);
+			cellctl_print_json(o);
 		} else {
 			printf("%s\n", m->created->vm_id);
 		}
@@ -268,8 +268,8 @@ static int ctl_print(struct ctl *c, const Cellvm__Api__Response *m)
 		if (c->json) {
 			o = json_object_new_array();
 			for (size_t i = 0; i < m->list->n_vms; i++)
-				json_object_array_add(o, ctl_info_json(m->list->vms[i]));
-			ctl_print_json(o);
+				json_object_array_add(o, cellctl_info_json(m->list->vms[i]));
+			cellctl_print_json(o);
 			return 0;
 		}
 		printf("%-36s  %-16s  %-8s  %-8s\n", "ID", "NAME", "STATE", "TENANT");
@@ -278,43 +278,56 @@ static int ctl_print(struct ctl *c, const Cellvm__Api__Response *m)
 			       m->list->vms[i]->name, m->list->vms[i]->state,
 			       m->list->vms[i]->tenant);
 		return 0;
-	case CELLVM__API__RESPONSE__MSG_INFO: ctl_print_info(c, m->info); return 0;
+	case CELLVM__API__RESPONSE__MSG_INFO: cellctl_print_info(c, m->info); return 0;
 	case CELLVM__API__RESPONSE__MSG_OK:
 		if (c->json)
-			ctl_print_json(json_object_new_object());
+			cellctl_print_json(json_object_new_object());
 		return 0;
-	case CELLVM__API__RESPONSE__MSG_COUNTERS: ctl_print_counters(c, m->counters); return 0;
+	case CELLVM__API__RESPONSE__MSG_COUNTERS: cellctl_print_counters(c, m->counters); return 0;
 	case CELLVM__API__RESPONSE__MSG_CONSOLE:
 		(void)fd_write_all(STDOUT_FILENO, m->console->data.data, m->console->data.len);
 		return 0;
-	case CELLVM__API__RESPONSE__MSG_EVENT: ctl_print_event(c, m->event); return 0;
+	case CELLVM__API__RESPONSE__MSG_EVENT: cellctl_print_event(c, m->event); return 0;
 	default: fprintf(stderr, "cellctl: unexpected reply\n"); return EXIT_ERR;
 	}
 }
 
+/* One request, its reply printed; returns the exit status. */
+static int cellctl_call_print(struct cellctl *c, Cellvm__Api__Request *q)
+{
+	Cellvm__Api__Response *m = cellctl_call(c, q);
+	int st;
+
+	if (!m)
+		return EXIT_ERR;
+	st = cellctl_print(c, m);
+	cellvm__api__response__free_unpacked(m, NULL);
+	return st;
+}
+
 /* Streams: print replies until the end (console without --follow, or the VM
  * gone) or the broker closes. */
-static int ctl_stream(struct ctl *c, Cellvm__Api__Request *q, bool console_once)
+static int cellctl_stream(struct cellctl *c, Cellvm__Api__Request *q, bool console_once)
 {
-	Cellvm__Api__Response *m = ctl_call(c, q);
+	Cellvm__Api__Response *m = cellctl_call(c, q);
 	int st = EXIT_ERR;
 
 	while (m) {
 		bool end = m->msg_case == CELLVM__API__RESPONSE__MSG_CONSOLE && m->console->end;
 		/* The Ok that starts an event stream is not an event. */
-		st = m->msg_case == CELLVM__API__RESPONSE__MSG_OK ? 0 : ctl_print(c, m);
+		st = m->msg_case == CELLVM__API__RESPONSE__MSG_OK ? 0 : cellctl_print(c, m);
 		if (m->msg_case == CELLVM__API__RESPONSE__MSG_ERROR)
 			end = true;
 		cellvm__api__response__free_unpacked(m, NULL);
 		if (end || (console_once && st))
 			break;
-		m = ctl_recv(c);
+		m = cellctl_recv(c);
 	}
 	return st;
 }
 
 /* "tap=T[,mac=M][,queues=N]" */
-static int ctl_parse_net(char *s, Cellvm__Api__NetDefinition *n)
+static int cellctl_parse_net(char *s, Cellvm__Api__NetDefinition *n)
 {
 	char *save = NULL;
 
@@ -338,7 +351,7 @@ static int ctl_parse_net(char *s, Cellvm__Api__NetDefinition *n)
 	return n->tap && *n->tap ? 0 : -EINVAL;
 }
 
-static int ctl_create(struct ctl *c, int argc, char **argv)
+static int cellctl_create(struct cellctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"kernel", required_argument, NULL, 'k'}, {"name", required_argument, NULL, 'N'},
@@ -350,10 +363,9 @@ static int ctl_create(struct ctl *c, int argc, char **argv)
 	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
 	Cellvm__Api__Create cr = CELLVM__API__CREATE__INIT;
 	Cellvm__Api__VmDefinition d = CELLVM__API__VM_DEFINITION__INIT;
-	char *disks[CTL_MAX_DISKS];
-	Cellvm__Api__NetDefinition nets[CTL_MAX_NETS], *pnets[CTL_MAX_NETS];
-	Cellvm__Api__Response *m;
-	int o, st;
+	char *disks[CELLCTL_MAX_DISKS];
+	Cellvm__Api__NetDefinition nets[CELLCTL_MAX_NETS], *pnets[CELLCTL_MAX_NETS];
+	int o;
 
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -372,12 +384,13 @@ static int ctl_create(struct ctl *c, int argc, char **argv)
 				goto bad;
 			break;
 		case 'D':
-			if (d.n_disks == CTL_MAX_DISKS)
+			if (d.n_disks == CELLCTL_MAX_DISKS)
 				goto bad;
 			disks[d.n_disks++] = optarg;
 			break;
 		case 'T':
-			if (d.n_nets == CTL_MAX_NETS || ctl_parse_net(optarg, &nets[d.n_nets]) < 0)
+			if (d.n_nets == CELLCTL_MAX_NETS ||
+			    cellctl_parse_net(optarg, &nets[d.n_nets]) < 0)
 				goto bad;
 			pnets[d.n_nets] = &nets[d.n_nets];
 			d.n_nets++;
@@ -392,18 +405,13 @@ static int ctl_create(struct ctl *c, int argc, char **argv)
 	cr.definition = &d;
 	q.msg_case = CELLVM__API__REQUEST__MSG_CREATE;
 	q.create = &cr;
-	m = ctl_call(c, &q);
-	if (!m)
-		return EXIT_ERR;
-	st = ctl_print(c, m);
-	cellvm__api__response__free_unpacked(m, NULL);
-	return st;
+	return cellctl_call_print(c, &q);
 bad:
 	fprintf(stderr, "cellctl create: bad or missing option (--kernel is required)\n");
 	return EXIT_USAGE;
 }
 
-static int ctl_vm_command(struct ctl *c, const char *cmd, int argc, char **argv)
+static int cellctl_vm_command(struct cellctl *c, const char *cmd, int argc, char **argv)
 {
 	static const struct {
 		const char *name;
@@ -421,10 +429,8 @@ static int ctl_vm_command(struct ctl *c, const char *cmd, int argc, char **argv)
 	Cellvm__Api__Delete del = CELLVM__API__DELETE__INIT;
 	Cellvm__Api__Counters cnt = CELLVM__API__COUNTERS__INIT;
 	Cellvm__Api__Console con = CELLVM__API__CONSOLE__INIT;
-	Cellvm__Api__Response *m;
 	char *id = (char *)"";
 	bool follow = false;
-	int st;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--follow") == 0 && strcmp(cmd, "console") == 0)
@@ -451,7 +457,7 @@ static int ctl_vm_command(struct ctl *c, const char *cmd, int argc, char **argv)
 		con.follow = follow;
 		q.msg_case = CELLVM__API__REQUEST__MSG_CONSOLE;
 		q.console = &con;
-		return ctl_stream(c, &q, !follow);
+		return cellctl_stream(c, &q, !follow);
 	} else {
 		for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 			if (strcmp(cmd, actions[i].name) == 0)
@@ -462,23 +468,16 @@ static int ctl_vm_command(struct ctl *c, const char *cmd, int argc, char **argv)
 		q.msg_case = CELLVM__API__REQUEST__MSG_ACTION;
 		q.action = &act;
 	}
-	m = ctl_call(c, &q);
-	if (!m)
-		return EXIT_ERR;
-	st = ctl_print(c, m);
-	cellvm__api__response__free_unpacked(m, NULL);
-	return st;
+	return cellctl_call_print(c, &q);
 }
 
-static int ctl_simple(struct ctl *c, const char *cmd)
+static int cellctl_simple(struct cellctl *c, const char *cmd)
 {
 	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
 	Cellvm__Api__Ping ping = CELLVM__API__PING__INIT;
 	Cellvm__Api__Shutdown sd = CELLVM__API__SHUTDOWN__INIT;
 	Cellvm__Api__List list = CELLVM__API__LIST__INIT;
 	Cellvm__Api__Events ev = CELLVM__API__EVENTS__INIT;
-	Cellvm__Api__Response *m;
-	int st;
 
 	if (strcmp(cmd, "ping") == 0) {
 		q.msg_case = CELLVM__API__REQUEST__MSG_PING;
@@ -492,20 +491,15 @@ static int ctl_simple(struct ctl *c, const char *cmd)
 	} else {
 		q.msg_case = CELLVM__API__REQUEST__MSG_EVENTS;
 		q.events = &ev;
-		return ctl_stream(c, &q, false);
+		return cellctl_stream(c, &q, false);
 	}
-	m = ctl_call(c, &q);
-	if (!m)
-		return EXIT_ERR;
-	st = ctl_print(c, m);
-	cellvm__api__response__free_unpacked(m, NULL);
-	return st;
+	return cellctl_call_print(c, &q);
 }
 
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("CELLVM_RPC_SOCKET");
-	struct ctl c = {.fd = -1};
+	struct cellctl c = {.fd = -1};
 	const char *cmd;
 	int i = 1, st;
 
@@ -515,34 +509,34 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
 			sock = argv[++i];
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
+			cellctl_usage(stdout);
 			return 0;
 		} else {
-			usage(stderr);
+			cellctl_usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (i >= argc) {
-		usage(stderr);
+		cellctl_usage(stderr);
 		return EXIT_USAGE;
 	}
 	cmd = argv[i];
 	if (!sock)
 		sock = "/run/cellvm/rpc.sock";
-	c.fd = ctl_connect(sock);
+	c.fd = cellctl_connect(sock);
 	if (c.fd < 0) {
 		fprintf(stderr, "cellctl: %s: %s\n", sock, strerror(-c.fd));
 		return EXIT_ERR;
 	}
 	if (strcmp(cmd, "ping") == 0 || strcmp(cmd, "shutdown") == 0 || strcmp(cmd, "list") == 0 ||
 	    strcmp(cmd, "events") == 0)
-		st = i + 1 == argc ? ctl_simple(&c, cmd) : EXIT_USAGE;
+		st = i + 1 == argc ? cellctl_simple(&c, cmd) : EXIT_USAGE;
 	else if (strcmp(cmd, "create") == 0)
-		st = ctl_create(&c, argc - i, argv + i);
+		st = cellctl_create(&c, argc - i, argv + i);
 	else
-		st = ctl_vm_command(&c, cmd, argc - i, argv + i);
+		st = cellctl_vm_command(&c, cmd, argc - i, argv + i);
 	if (st == EXIT_USAGE)
-		usage(stderr);
+		cellctl_usage(stderr);
 	close(c.fd);
 	return st;
 }
