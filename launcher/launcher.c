@@ -640,7 +640,11 @@ int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t 
 	/* UNTRUSTED(device): its first message, checked by launcher_device_table. */
 	r = dispatch_recv(ret->ctl, &d, NULL);
 	if (r < 0) {
-		snprintf(err, errlen, "%s failed to start (see its messages above)", name);
+		if (dispatch_violation(r))
+			snprintf(err, errlen, "%s broke the protocol during setup (%s)", name,
+				 dispatch_strerror(r));
+		else
+			snprintf(err, errlen, "%s failed to start (see its messages above)", name);
 		r = -ECHILD;
 		goto fail;
 	}
