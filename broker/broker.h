@@ -3,8 +3,10 @@
  * supervision of VM processes (broker_supervise.c), console logs
  * (broker_console.c), VM definitions (broker_vmdef.c), their persistence
  * (broker_state.c), tenants and quotas (broker_tenant.c) and the REST and RPC
- * APIs (broker_api_*.c). Everything a client sends is untrusted and is checked
- * where it enters (the API files). */
+ * APIs (broker_api_*.c). VMs are started through the launcher library
+ * (launcher/, as cellvm run starts them) by a launcher thread
+ * (broker_launch.c). Everything a client sends is untrusted and is checked
+ * where it enters (the API files); so is what the state directory holds. */
 #pragma once
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -159,8 +161,9 @@ enum broker_vm_state {
 };
 const char *broker_vm_state_name(enum broker_vm_state s);
 
-/* One device of a VM: its definition index and its process. Kept separate
- * from the core so that a device can be restarted on its own later. */
+/* One device of a VM: its definition index, its process and its restarts
+ * (a device process is restarted on its own, the core and the guest live on:
+ * broker_supervise.c). */
 struct broker_vm_device {
 	struct broker_vm *vm;
 	const char *kind;

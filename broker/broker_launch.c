@@ -137,8 +137,9 @@ static void broker_launch_nets_close(struct broker_launch_job *j)
 	j->nnets = 0;
 }
 
-/* In the worker: everything broker_vm_boot used to do between the checks and the
- * events. On failure nothing is left running or open. */
+/* In the worker: start the job's processes (a boot: guest RAM, the devices,
+ * the core; a restart: one device). On failure nothing is left running or
+ * open. */
 static void broker_launch_run(struct broker_launch_job *j)
 {
 	const struct broker_vmdef *def = &j->vm->def;

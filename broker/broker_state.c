@@ -1,8 +1,9 @@
 /* The broker's state directory: one JSON file per VM (vms/<id>.json) with its
  * definition, owner, last state and the pids (with start times) of its running
  * processes. Writes are atomic (temporary file, fsync, rename, fsync of the
- * directory). Runs in the broker. The files are ours, but are parsed as
- * untrusted anyway: a damaged file is skipped with a warning, never trusted. */
+ * directory). Runs in the broker. The files are ours, but are read as
+ * untrusted anyway (UNTRUSTED(state), where broker_state_load reads them): a
+ * damaged file is skipped with a warning, never trusted. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -157,6 +158,8 @@ static void broker_state_kill_leftovers(json_object *procs, const char *id)
 		if (!json_object_object_get_ex(p, "pid", &jpid) ||
 		    !json_object_object_get_ex(p, "start", &jstart))
 			continue;
+		/* UNTRUSTED(state): any numbers; a pid in range whose start time
+		 * matches the record's is the one process killed. */
 		pid = json_object_get_int64(jpid);
 		start = json_object_get_int64(jstart);
 		if (pid <= 1 || pid > 4194304 || start <= 0)
@@ -186,6 +189,11 @@ static int broker_state_load_one(struct broker *b, const char *fname)
 	int fd, r = -EINVAL;
 	const char *id;
 
+	/* UNTRUSTED(state): a crash, a full disk or a hand may have left anything
+	 * here. The size is bounded, the id must be the file's name, the
+	 * definition passes the checks a client's does (broker_vmdef_from_json,
+	 * paths lexically), and recorded processes are only killed when their
+	 * start time matches. */
 	fd = openat(b->state_dirfd, fname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;

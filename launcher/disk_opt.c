@@ -1,4 +1,5 @@
-/* --disk parsing and image opening; see disk_opt.h. */
+/* --disk parsing and image opening; see disk_opt.h. Runs in the launcher's
+ * processes (cellvm run, cellvm-broker); the option string is user input. */
 #include "launcher/disk_opt.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* --disk option of cellvm run (later also the broker's disk definitions):
+/* A disk's options: --disk of cellvm run, and each disk of a cellvm-broker VM
+ * definition (broker_vmdef.c turns it into this same string):
  * "path=IMG[,readonly=on][,serial=S][,direct=on][,queues=N][,transport=pci|mmio]".
  * User input, parsed and checked here in the launcher; the image is opened
  * here too, with the access the disk is allowed (read-only disks get an

@@ -1,6 +1,8 @@
 /* The launcher: starts a VM's processes with fork+exec, each with only its
- * channel inherited, and hands them their resources. Runs in the privileged
- * process (cellvm run today, cellvm-broker later). */
+ * channel inherited, and hands them their resources. The library of both
+ * privileged processes, cellvm run (cli/) and cellvm-broker (broker/): they
+ * start VMs through it, bring devices up and restart them through
+ * launcher_dev.h, and follow the restart policy of supervise.h. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

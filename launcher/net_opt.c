@@ -1,5 +1,5 @@
-/* --net parsing; see net_opt.h. Runs in the launcher (cellvm run,
- * cellvm-broker). The option string is user input: every value is checked and
+/* --net parsing; see net_opt.h. Runs in the launcher's processes (cellvm
+ * run, cellvm-broker). The option string is user input: every value is checked and
  * quoted back sanitised. The tap is opened in net_tap.c. */
 #include "launcher/net_opt.h"
 

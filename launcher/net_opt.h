@@ -1,4 +1,5 @@
-/* --net option of cellvm run (later also the broker's NIC definitions):
+/* A NIC's options: --net of cellvm run, and each NIC of a cellvm-broker VM
+ * definition (broker_vmdef.c turns it into this same string):
  * "tap=NAME[,mac=..][,queues=N][,mtu=N][,rate=..][,burst=..][,pps=..]
  * [,pps-burst=..][,transport=pci|mmio]". User input, parsed and checked here
  * in the launcher; the tap is opened by net_tap.h. */
