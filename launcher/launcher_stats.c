@@ -14,24 +14,24 @@
 int launcher_stats_create(const struct devproc_stats **ret)
 {
 	void *p;
-	int fd;
+	int fd, r;
 
 	fd = memfd_create("cellvm-dev-stats", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, DEVPROC_STATS_SIZE) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		close(fd);
-		return -errno;
-	}
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
 	/* Read-only here: only the device writes its counters. */
 	p = mmap(NULL, DEVPROC_STATS_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		close(fd);
-		return -errno;
-	}
+	if (p == MAP_FAILED)
+		goto fail;
 	*ret = p;
 	return fd;
+fail:
+	r = -errno; /* before close() can change it */
+	close(fd);
+	return r;
 }
 
 void launcher_stats_read(const struct devproc_stats *page, struct devproc_stats *out)
