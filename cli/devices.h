@@ -20,9 +20,9 @@ struct devices {
 	size_t ndisks;
 	struct net_opt nets[LAUNCHER_MAX_DEVICES];
 	size_t nnets;
-	/* Disks, then NICs (their order on the bus), from here on. */
-	struct launcher_dev dev[LAUNCHER_MAX_DEVICES]; /* each one's counters page is
-							   kept across its restarts */
+	/* Disks, then NICs (their order on the bus), from here on. Each
+	 * device's counters page (dev[i].stats_fd) is kept across its restarts. */
+	struct launcher_dev dev[LAUNCHER_MAX_DEVICES];
 	const struct devproc_stats *stats[LAUNCHER_MAX_DEVICES];
 	struct device_proc procs[LAUNCHER_MAX_DEVICES];
 	struct supervise_dev sup[LAUNCHER_MAX_DEVICES];
