@@ -9,6 +9,9 @@
  *    message that goes the other way, and, on a device's core link, Attach
  *    and Reset out of order, repeated or with fds against the rule. The core
  *    stops with status 1, the device exits with status 1.
+ *  - As a core that ended: what it left on its channel, read by the
+ *    launcher (and the broker) through launcher_core_stopped: a CoreStopped,
+ *    or a violation, with no fd left open.
  *  - As a hostile child: this same binary, started as "cellvm-core" or
  *    "cellvm-dev-blk" by the real `cellvm run` (CELLVM_LIBEXEC points at a
  *    directory of links to it), misbehaves on its channel; the launcher must
@@ -514,6 +517,90 @@ static void attack_running(const char *bin_dir, const char *kernel)
 	running_device_case("ResetDone (the device's own message)", dev_reset_done_to_device);
 }
 
+/* ---- the launcher reading what a core left (launcher_core_stopped) ---- */
+
+static int count_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+enum last_words { LW_STOPPED, LW_NOTHING, LW_READY, LW_STOPPED_FD, LW_SETUP, LW_GARBAGE };
+
+static void say_last_words(int sock, enum last_words w)
+{
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__CoreStopped st = CELLVM__VM__CORE_STOPPED__INIT;
+	Cellvm__Vm__CoreReady rd = CELLVM__VM__CORE_READY__INIT;
+	Cellvm__Vm__CoreSetup su = CELLVM__VM__CORE_SETUP__INIT;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	st.reason = CELLVM__VM__STOP_REASON__STOP_POWER_OFF;
+	st.detail = (char *)"power-off port";
+	su.cmdline = (char *)"";
+	switch (w) {
+	case LW_STOPPED:
+	case LW_STOPPED_FD:
+		m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_STOPPED;
+		m.stopped = &st;
+		channel_send(sock, &m.base, 8192, &fd, w == LW_STOPPED_FD ? 1 : 0);
+		break;
+	case LW_READY:
+		m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_READY;
+		m.ready = &rd;
+		channel_send(sock, &m.base, 8192, NULL, 0);
+		break;
+	case LW_SETUP:
+		m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_SETUP;
+		m.setup = &su;
+		channel_send(sock, &m.base, 8192, NULL, 0);
+		break;
+	case LW_GARBAGE: ipc_send(sock, "\xff\xff\xff\xff", 4, NULL, 0); break;
+	case LW_NOTHING: break;
+	}
+	close(fd);
+}
+
+/* A core that ended left w on its channel: the launcher's table takes a
+ * CoreStopped (1, its detail) or nothing (0) and refuses anything else
+ * (< 0), never leaving an fd open. */
+static void last_words_case(const char *name, enum last_words w, int want)
+{
+	struct core_proc p = {.pid = -1, .pidfd = -1, .chan = -1, .console = -1};
+	char detail[64], label[128];
+	int sv[2], before, r;
+	bool ok;
+
+	snprintf(label, sizeof(label), "launcher, a core's last words: %s", name);
+	before = count_fds();
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		check(label, false, strerror(errno));
+		return;
+	}
+	p.chan = sv[0];
+	say_last_words(sv[1], w);
+	close(sv[1]);
+	r = launcher_core_stopped(&p, detail, sizeof(detail));
+	launcher_close(&p);
+	ok = want < 0 ? r < 0 : r == want;
+	if (ok && r == 1)
+		ok = strcmp(detail, "power-off port") == 0;
+	check(label, ok && count_fds() == before, "wrong answer, or an fd left open");
+}
+
+static void attack_last_words(void)
+{
+	last_words_case("CoreStopped", LW_STOPPED, 1);
+	last_words_case("nothing", LW_NOTHING, 0);
+	last_words_case("CoreReady again", LW_READY, -1);
+	last_words_case("CoreStopped with an fd", LW_STOPPED_FD, -1);
+	last_words_case("CoreSetup (the launcher's own)", LW_SETUP, -1);
+	last_words_case("garbage", LW_GARBAGE, -1);
+}
+
 /* ---- as a hostile child of the real launcher ---- */
 
 static int fake_core(const char *mode)
@@ -702,6 +789,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	attack_last_words();
 	snprintf(path, sizeof(path), "%s/cellvm-core", argv[1]);
 	attack_child(path, 1);
 	snprintf(path, sizeof(path), "%s/cellvm-dev-blk", argv[1]);
