@@ -72,6 +72,8 @@ int ipc_recv(int sock, void *buf, size_t cap, int *ret_fds, size_t max_fds, size
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	/* UNTRUSTED(peer): the control messages and how many fds they carry;
+	 * anything but SCM_RIGHTS, or more fds than max_fds, is refused. */
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		size_t cnt;
 		int *p;

@@ -420,6 +420,7 @@ static const Cellvm__Device__DeviceSetup *devproc_recv_setup(struct devproc *dp)
 {
 	int r;
 
+	/* UNTRUSTED(launcher): its first message, checked by ctl_table. */
 	r = dispatch_recv(dp->ctl_fd, &dp->ctl_proto, dp);
 	if (r < 0) {
 		log_err("no valid setup from the launcher: %s", dispatch_strerror(r));
