@@ -120,7 +120,7 @@ static void broker_supervise_device_died(struct broker_vm_device *d, int status)
 	if (!d->restart_ev)
 		d->restart_ev = evtimer_new(vm->b->base, broker_supervise_on_restart_timer, d);
 	if (!d->restart_ev) {
-		d->sup.gone = true;
+		supervise_give_up(&d->sup);
 		(void)launcher_core_device_gone(&vm->core, (uint32_t)d->def_index);
 		return;
 	}

@@ -59,3 +59,9 @@ void supervise_restarted(struct supervise_dev *d)
 {
 	d->restarts++;
 }
+
+void supervise_give_up(struct supervise_dev *d)
+{
+	d->restart_at = 0;
+	d->gone = true;
+}

@@ -46,3 +46,6 @@ int64_t supervise_wait_ms(const struct supervise_dev *d, uint64_t now);
 void supervise_restarting(struct supervise_dev *d, uint64_t now);
 /* The attempt worked: the new process is running and the core has it. */
 void supervise_restarted(struct supervise_dev *d);
+/* The caller cannot restart it at all (out of memory for a timer): given up
+ * on, as after too many restarts; the caller tells the core. */
+void supervise_give_up(struct supervise_dev *d);

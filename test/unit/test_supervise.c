@@ -138,6 +138,12 @@ static void test_clean_exit_is_the_vm_ending(void **state)
 	assert_int_equal(supervise_died(&d, 137, T0), SUPERVISE_RESTART);
 	assert_int_equal(supervise_died(&d, 0, T0 + 1), SUPERVISE_VM_ENDING);
 	assert_int_equal(supervise_wait_ms(&d, T0 + 100000), -1);
+	/* So does giving up for want of a timer. */
+	supervise_init(&d, T0);
+	assert_int_equal(supervise_died(&d, 137, T0), SUPERVISE_RESTART);
+	supervise_give_up(&d);
+	assert_true(d.gone);
+	assert_int_equal(supervise_wait_ms(&d, T0 + 100000), -1);
 }
 
 static void test_now_is_monotonic(void **state)
