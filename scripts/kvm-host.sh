@@ -8,8 +8,11 @@
 # The command runs in the same working directory with the same environment;
 # its output comes back on stdout and its exit status is this script's.
 #
-# Usage: kvm-host.sh [-i] [-m MEM] [-t SECONDS] [-w DIR]... -- CMD [ARGS...]
+# Usage: kvm-host.sh [-i] [-s] [-m MEM] [-t SECONDS] [-w DIR]... -- CMD [ARGS...]
 #   -i   interactive: CMD gets this terminal (its own serial port, raw)
+#   -s   systemd: the host boots this machine's systemd as PID 1 and runs
+#        CMD as a service once sysinit.target is reached (for tests of the
+#        broker's systemd units under a real service manager)
 #   -m   memory of the emulated host (default 6G)
 #   -t   wall-clock limit; past it the emulated host is stopped (status 124)
 #   -w   share DIR read-write (repeatable; the current directory's git
@@ -28,11 +31,12 @@
 # - 9p cannot hold unix sockets; /tmp and /run are tmpfs inside.
 set -euo pipefail
 
-interactive= mem=6G limit=0
+interactive= systemd= mem=6G limit=0
 shares=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	-i) interactive=1; shift ;;
+	-s) systemd=1; shift ;;
 	-m) mem=$2; shift 2 ;;
 	-t) limit=$2; shift 2 ;;
 	-w) shares+=("$2"); shift 2 ;;
@@ -41,7 +45,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 if [ $# -eq 0 ]; then
-	echo "usage: kvm-host.sh [-i] [-m MEM] [-t SECONDS] [-w DIR]... -- CMD [ARGS...]" >&2
+	echo "usage: kvm-host.sh [-i] [-s] [-m MEM] [-t SECONDS] [-w DIR]... -- CMD [ARGS...]" >&2
 	exit 2
 fi
 if [ ${#shares[@]} -eq 0 ]; then
@@ -73,7 +77,7 @@ kernel_package() {
 # Modules the host needs (with what they depend on, from modules.dep):
 # KVM on the emulated AMD CPU, 9p over virtio-pci for the shares, overlayfs
 # for a writable root, and what the network tests use.
-modules="kvm-amd 9p 9pnet_virtio virtio_pci overlay tun veth bridge"
+modules="kvm-amd 9p 9pnet_virtio virtio_pci overlay tun veth bridge loop"
 
 build_image() {
 	local pkg dir ver kdir stage
@@ -92,7 +96,8 @@ build_image() {
 		return
 	fi
 	log "preparing the emulated host once: $pkg (apt-get download), into $dir"
-	rm -rf "$dir" && mkdir -p "$dir/deb"
+	# Images of older recipes go.
+	rm -rf "$dir" "$cache/$pkg"-* && mkdir -p "$dir/deb"
 	(cd "$dir/deb" && apt-get download "$pkg" >/dev/null 2>&1) ||
 		(apt-get update -qq >/dev/null 2>&1 && cd "$dir/deb" && apt-get download "$pkg" >/dev/null) || {
 		log "cannot download $pkg"
@@ -129,7 +134,8 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 arg() { sed -n "s/.*kvmhost\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 die() { echo "kvm-host init: $*"; echo o >/proc/sysrq-trigger; sleep 60; }
 echo 1 >/proc/sys/kernel/sysrq
-for m in virtio_pci 9pnet_virtio 9p overlay tun veth bridge; do modprobe $m || die "modprobe $m"; done
+init=$(arg init)
+for m in virtio_pci 9pnet_virtio 9p overlay tun veth bridge loop; do modprobe $m || die "modprobe $m"; done
 # No PMU for the inner guests: their perf counters and NMIs would go through
 # TCG's emulation of an AMD PMU, which is not worth the risk.
 modprobe kvm enable_pmu=0 || die "modprobe kvm"
@@ -152,6 +158,16 @@ for p in $(arg shares | tr , ' '); do
 done
 mount --move /dev /overlay/root/dev; mount --move /proc /overlay/root/proc
 mount --move /sys /overlay/root/sys
+if [ "$init" = systemd ]; then
+	# systemd as PID 1, the job as a service of its own target (the unit
+	# files come with the job); systemd keeps the /run mounted here.
+	mkdir -p /overlay/root/run/systemd/system
+	cp /overlay/root/run/kvm-host/units/* /overlay/root/run/systemd/system/
+	# This machine may be a container: its marker would make systemd act as
+	# a container's manager (and ignore the kernel command line).
+	rm -f /overlay/root/.dockerenv
+	exec switch_root /overlay/root /lib/systemd/systemd --unit=kvm-host-job.target
+fi
 exec switch_root /overlay/root /bin/bash /run/kvm-host/job.sh
 INIT
 	chmod 755 "$stage/init"
@@ -167,7 +183,7 @@ img=$(build_image)
 
 # --- The job: a script the emulated host's init runs -------------------------
 job=$(mktemp -d "${TMPDIR:-/tmp}/cellvm-kvm-host.XXXXXX")
-trap 'rm -rf "$job"' EXIT
+trap '[ -n "${CELLVM_KVM_HOST_KEEP:-}" ] || rm -rf "$job"' EXIT
 shared=()
 for d in "${shares[@]}"; do
 	[ "$d" = none ] && continue
@@ -180,8 +196,9 @@ if [ -n "$interactive" ] && [ -t 0 ]; then size=$(stty size 2>/dev/null || true)
 {
 	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	echo 'mkdir -p /dev/pts /dev/shm /run/lock'
-	echo 'mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts; ln -sf pts/ptmx /dev/ptmx'
-	echo 'mount -t tmpfs -o mode=1777 shm /dev/shm'
+	# (systemd, with -s, mounts these itself)
+	echo 'mountpoint -q /dev/pts || { mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts; ln -sf pts/ptmx /dev/ptmx; }'
+	echo 'mountpoint -q /dev/shm || mount -t tmpfs -o mode=1777 shm /dev/shm'
 	echo 'ip link set lo up'
 	# The caller's environment, less what describes this machine's session.
 	export -p | grep -v -E '^declare -x (PATH|PWD|OLDPWD|SHLVL|_|TERM|HOSTNAME|TMPDIR)='
@@ -203,6 +220,28 @@ if [ -n "$interactive" ] && [ -t 0 ]; then size=$(stty size 2>/dev/null || true)
 	echo 'echo o >/proc/sysrq-trigger; sleep 60'
 } >"$job/job.sh"
 
+init_args=
+if [ -n "$systemd" ]; then
+	[ -x /lib/systemd/systemd ] || { log "-s needs systemd installed here"; exit 2; }
+	mkdir -p "$job/units"
+	cat >"$job/units/kvm-host-job.target" <<'UNIT'
+[Unit]
+Description=kvm-host.sh job
+Requires=sysinit.target kvm-host-job.service
+After=sysinit.target kvm-host-job.service
+AllowIsolate=yes
+UNIT
+	cat >"$job/units/kvm-host-job.service" <<'UNIT'
+[Unit]
+Description=kvm-host.sh job (the command, then power-off)
+After=sysinit.target
+[Service]
+Type=oneshot
+ExecStart=/bin/bash /run/kvm-host/job.sh
+UNIT
+	init_args=" kvmhost.init=systemd systemd.show_status=0"
+fi
+
 virtfs=(-virtfs "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$job,mount_tag=job,security_model=none")
 i=0
@@ -217,7 +256,7 @@ run=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm -smp 1 -m 
 	-serial "file:$job/console.log" -chardev stdio,id=io,signal=off -serial chardev:io
 	-monitor "unix:$job/monitor,server=on,wait=off"
 	-kernel "$img/vmlinuz" -initrd "$img/initrd.gz"
-	-append "console=ttyS0 quiet panic=-1 mitigations=off nmi_watchdog=0 kvmhost.kvmamd=${CELLVM_KVM_AMD_PARAMS-npt=0} kvmhost.shares=$shares_arg"
+	-append "console=ttyS0 quiet panic=-1 mitigations=off nmi_watchdog=0 kvmhost.kvmamd=${CELLVM_KVM_AMD_PARAMS-npt=0} kvmhost.shares=$shares_arg$init_args"
 	"${virtfs[@]}")
 # Past this many seconds without a heartbeat (the host writes one every 5 s
 # once it runs the job), the emulated host has stopped making progress.
@@ -234,7 +273,7 @@ else
 	start=$(date +%s)
 	"${run[@]}" </dev/null 2>"$job/qemu.err" &
 	qemu=$!
-	trap 'kill "$qemu" 2>/dev/null || true; rm -rf "$job"' EXIT
+	trap 'kill "$qemu" 2>/dev/null || true; [ -n "${CELLVM_KVM_HOST_KEEP:-}" ] || rm -rf "$job"' EXIT
 	# The watchdog polls: it looks at the heartbeat and the time limit every
 	# few seconds while QEMU runs.
 	while kill -0 "$qemu" 2>/dev/null; do

@@ -5,6 +5,9 @@
 #   kvm   every test that needs KVM (label "kvm"): here when /dev/kvm has
 #         hardware virtualization, else inside one emulated KVM host
 #         (scripts/kvm-host.sh), one boot for the whole tier;
+#   systemd  the tests of the broker's units under a real systemd (label
+#         "systemd"): here when systemd is PID 1 and KVM is native, else in
+#         an emulated KVM host booted with systemd (kvm-host.sh -s);
 #   fuzz  short libFuzzer runs of every fuzz target (a clang build of its own).
 # Prints each tier's time and status; exits non-zero when any test failed.
 # Usage: test.sh [extra ctest options, e.g. -R parse]   (the fuzz tier runs only
@@ -62,7 +65,7 @@ test:   $name: $((t / 60))m$((t % 60))s, $res"
 	echo "test: tier $name: ${t}s, $res"
 }
 
-tier host ctest --preset "$preset" --output-on-failure -LE kvm -j"$(nproc)" "$@"
+tier host ctest --preset "$preset" --output-on-failure -LE 'kvm|systemd' -j"$(nproc)" "$@"
 # The kvm tier in the emulated host: one host for the whole tier, one CPU
 # (see scripts/kvm-host.sh), the repository shared read-write so the build
 # tree and ctest's logs are the same files; 45 minutes at most. A host that
@@ -100,6 +103,13 @@ native*)
 	tier kvm kvm_emulated "$@"
 	;;
 esac
+
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && [ "${kvm%% *}" = native ]; then
+	tier systemd ctest --preset "$preset" --output-on-failure -L systemd "$@"
+else
+	tier systemd scripts/kvm-host.sh -s -t 1800 -w "$repo" -- \
+		ctest --test-dir "build/$preset" --output-on-failure -L systemd "$@"
+fi
 
 if [ "$#" -eq 0 ]; then
 	tier fuzz sh -c 'cmake --preset fuzz >/dev/null && cmake --build build/fuzz -j"$(nproc)" &&
