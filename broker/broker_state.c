@@ -1,9 +1,10 @@
 /* The broker's state directory: one JSON file per VM (vms/<id>.json) with its
- * definition, owner, last state and the pids (with start times) of its running
- * processes. Writes are atomic (temporary file, fsync, rename, fsync of the
- * directory). Runs in the broker. The files are ours, but are read as
- * untrusted anyway (UNTRUSTED(state), where broker_state_load reads them): a
- * damaged file is skipped with a warning, never trusted. */
+ * definition, owner, last state and the pids (with start times and the boot
+ * they belong to) of its running processes. Writes are atomic (temporary
+ * file, fsync, rename, fsync of the directory). Runs in the broker. The files
+ * are ours, but are read as untrusted anyway (UNTRUSTED(state), where
+ * broker_state_load reads them): a damaged file is skipped with a warning,
+ * never trusted. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,8 @@
 #include "common/log.h"
 
 #define STATE_MAX_FILE (256 * 1024)
+/* A boot id as the kernel writes it: a UUID, 36 characters. */
+#define BROKER_STATE_BOOT_ID_LEN 36
 
 int broker_state_open(struct broker *b, const char *dir, char *err, size_t errlen)
 {
@@ -74,7 +77,22 @@ static uint64_t broker_state_proc_start(pid_t pid)
 	return start;
 }
 
-static void broker_state_add_proc(json_object *procs, pid_t pid)
+/* This boot of the host (/proc/sys/kernel/random/boot_id, 36 characters):
+ * a pid and a start time in ticks since boot name a process only within one
+ * boot. Empty when it cannot be read. */
+static void broker_state_boot_id(char out[BROKER_STATE_BOOT_ID_LEN + 1])
+{
+	ssize_t n = -1;
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, out, BROKER_STATE_BOOT_ID_LEN);
+		close(fd);
+	}
+	out[n == BROKER_STATE_BOOT_ID_LEN ? n : 0] = 0;
+}
+
+static void broker_state_add_proc(json_object *procs, pid_t pid, const char *boot_id)
 {
 	json_object *p;
 
@@ -84,6 +102,8 @@ static void broker_state_add_proc(json_object *procs, pid_t pid)
 	json_object_object_add(p, "pid", json_object_new_int64(pid));
 	json_object_object_add(p, "start",
 			       json_object_new_int64((int64_t)broker_state_proc_start(pid)));
+	if (*boot_id)
+		json_object_object_add(p, "boot_id", json_object_new_string(boot_id));
 	json_object_array_add(procs, p);
 }
 
@@ -100,9 +120,12 @@ int broker_state_save(struct broker *b, const struct broker_vm *vm)
 	json_object_object_add(o, "state", json_object_new_string(broker_vm_state_name(vm->state)));
 	json_object_object_add(o, "definition", broker_vmdef_to_json(&vm->def));
 	if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED) {
-		broker_state_add_proc(procs, vm->core.pid);
+		char boot_id[BROKER_STATE_BOOT_ID_LEN + 1];
+
+		broker_state_boot_id(boot_id);
+		broker_state_add_proc(procs, vm->core.pid, boot_id);
 		for (size_t i = 0; i < vm->ndevs; i++)
-			broker_state_add_proc(procs, vm->devs[i].proc.pid);
+			broker_state_add_proc(procs, vm->devs[i].proc.pid, boot_id);
 	}
 	json_object_object_add(o, "processes", procs);
 	if (vm->restore)
@@ -144,14 +167,18 @@ int broker_state_remove(struct broker *b, const struct broker_vm *vm)
 
 /* Processes recorded by an earlier broker cannot be adopted (their channels
  * died with it): kill any that still run. They are not our children, so init
- * reaps them. */
+ * reaps them. A record of another boot of the host (or of none: state files
+ * written before boot ids were recorded) names no process of ours: after a
+ * reboot its pid and start time may well match an unrelated process. */
 static void broker_state_kill_leftovers(json_object *procs, const char *id)
 {
 	size_t n =
 		json_object_is_type(procs, json_type_array) ? json_object_array_length(procs) : 0;
+	char boot_id[BROKER_STATE_BOOT_ID_LEN + 1];
 
+	broker_state_boot_id(boot_id);
 	for (size_t i = 0; i < n; i++) {
-		json_object *p = json_object_array_get_idx(procs, i), *jpid, *jstart;
+		json_object *p = json_object_array_get_idx(procs, i), *jpid, *jstart, *jboot;
 		int64_t pid, start;
 		int pidfd;
 
@@ -159,11 +186,20 @@ static void broker_state_kill_leftovers(json_object *procs, const char *id)
 		    !json_object_object_get_ex(p, "start", &jstart))
 			continue;
 		/* UNTRUSTED(state): any numbers; a pid in range whose start time
-		 * matches the record's is the one process killed. */
+		 * matches the record's, recorded in this boot, is the one process
+		 * killed. */
 		pid = json_object_get_int64(jpid);
 		start = json_object_get_int64(jstart);
 		if (pid <= 1 || pid > 4194304 || start <= 0)
 			continue;
+		if (!*boot_id || !json_object_object_get_ex(p, "boot_id", &jboot) ||
+		    !json_object_is_type(jboot, json_type_string) ||
+		    strcmp(json_object_get_string(jboot), boot_id) != 0) {
+			log_info("vm %s: process %lld was recorded in another boot of the host: "
+				 "left alone",
+				 id, (long long)pid);
+			continue;
+		}
 		/* Open a pidfd first, then check the start time: the pidfd pins the
 		 * process we checked, so the kill cannot hit a newcomer. */
 		pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);

@@ -12,7 +12,11 @@ how fast init reaps, so its log cannot be asserted about them. The new
 broker's own kill of what an earlier broker left (pids and start times from
 the state file) is checked with stand-ins: stopped processes of this test,
 which outlive the broker, written into the paused VM's state file; one with
-its true start time (killed), one with another (a reused pid: spared).
+its true start time and this boot's id (killed), one with another start time
+(a reused pid: spared), one with its true start time but another boot's id
+(after a host reboot the same pid and start time name an unrelated process:
+spared), and one without a boot id (a state file of an older broker: spared
+the same way).
 Usage: restart.py BINDIR PAYLOADDIR"""
 import json
 import os
@@ -64,15 +68,23 @@ try:
     # Stand-ins for processes that outlived the broker, recorded with the
     # paused VM: the first with a wrong start time (a pid reused since), then
     # one with its own. The broker goes through a file's list in order.
-    spared, killed = stand_in(), stand_in()
-    stand_ins += [spared, killed]
+    spared, other_boot, no_boot, killed = stand_in(), stand_in(), stand_in(), stand_in()
+    stand_ins += [spared, other_boot, no_boot, killed]
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        boot_id = f.read().strip()
+    # another boot: this one's id with its first hex digit changed
+    another = ("1" if boot_id[0] != "1" else "2") + boot_id[1:]
     path = os.path.join(vmsdir, defs["pause"] + ".json")
     with open(path) as f:
         st = json.load(f)
-    if st["state"] != "paused" or len(st["processes"]) != 2:
-        fail("state file of the paused VM: %r" % st)
-    st["processes"] += [{"pid": spared.pid, "start": proc_start(spared.pid) + 1},
-                        {"pid": killed.pid, "start": proc_start(killed.pid)}]
+    if st["state"] != "paused" or len(st["processes"]) != 2 or \
+            any(p.get("boot_id") != boot_id for p in st["processes"]):
+        fail("state file of the paused VM (pids with this boot's id): %r" % st)
+    st["processes"] += [
+        {"pid": spared.pid, "start": proc_start(spared.pid) + 1, "boot_id": boot_id},
+        {"pid": other_boot.pid, "start": proc_start(other_boot.pid), "boot_id": another},
+        {"pid": no_boot.pid, "start": proc_start(no_boot.pid)},
+        {"pid": killed.pid, "start": proc_start(killed.pid), "boot_id": boot_id}]
     with open(path, "w") as f:
         json.dump(st, f)
     # what an interrupted write or a damaged disk could leave: skipped or removed
@@ -99,8 +111,15 @@ try:
         fail("the broker did not report the process it killed:\n" + b.logtext())
     if spared.poll() is not None or "process %d " % spared.pid in b.logtext():
         fail("the broker killed a process whose start time differs from the recorded one")
-    spared.kill()
-    spared.wait()
+    for p, what in ((other_boot, "recorded in another boot"), (no_boot, "recorded without a boot id")):
+        if p.poll() is not None or "killing process %d " % p.pid in b.logtext():
+            fail("the broker killed a process %s" % what)
+        if "process %d was recorded in another boot" % p.pid not in b.logtext():
+            fail("the broker did not say it left process %d (%s) alone:\n%s"
+                 % (p.pid, what, b.logtext()))
+    for p in (spared, other_boot, no_boot):
+        p.kill()
+        p.wait()
     lst = {v["id"]: v for v in b.ok("GET", "/vm.list")}
     if set(lst) != set(defs.values()):  # the damaged and foreign files are not VMs
         fail("definitions lost: %r" % lst)
