@@ -36,6 +36,7 @@ struct broker_launch_job;
 #define BROKER_NAME_MAX	     64
 #define BROKER_TENANT_MAX    32
 #define BROKER_TENANT_NAME   32
+#define BROKER_TENANT_IDS    16 /* uid lines, and gid lines, of one tenant */
 #define BROKER_NET_MAX	     8
 #define BROKER_CONSOLE_LOG   (64 * 1024) /* serial output kept per VM */
 #define BROKER_ID_LEN	     36		 /* UUID text */
@@ -74,6 +75,12 @@ struct tenant {
 	struct tenant_quota quota;
 	char image_dir[256]; /* non-empty: kernel/initrd/disk paths must lie below */
 	char taps[256];	     /* tap names it may use ("NAME" or "PREFIX*", blank-separated) */
+	/* Its uid and gid lines: whose access to a file the broker grants on
+	 * its behalf (broker_vmdef.c checks an image's owner and mode bits). */
+	uid_t uids[BROKER_TENANT_IDS];
+	size_t nuids;
+	gid_t gids[BROKER_TENANT_IDS];
+	size_t ngids;
 	/* usage, kept by broker_vm.c in the same loop iteration as the change */
 	uint32_t used_vms, used_cpus;
 	uint64_t used_memory;
@@ -121,12 +128,22 @@ struct broker_vmdef_net {
 	struct net_opt opt; /* its fds are unused: the taps open at boot (broker_launch.c) */
 };
 
+/* A path that names the Nth fd passed with an RPC create (1-based): "fd:N". */
+#define BROKER_VMDEF_FD_PREFIX "fd:"
+
 struct broker_vmdef {
 	char name[BROKER_NAME_MAX];
 	uint32_t cpus;
 	uint64_t memory;
 	char kernel[PATH_MAX];
 	char initrd[PATH_MAX]; /* empty: none */
+	/* The files, opened once where they are checked (create, or the first
+	 * boot after a reload of the state directory) and kept until the
+	 * definition is freed; every boot and device restart gets dups, and
+	 * nothing opens the names again. -1: not open yet. Each disk's image is
+	 * disks[i].image_fd, with its OFD lock (shared read-only, exclusive
+	 * read-write). */
+	int kernel_fd, initrd_fd;
 	char cmdline[BROKER_MAX_CMDLINE + 1];
 	struct disk_opt disks[DISK_MAX];
 	size_t ndisks;
@@ -137,17 +154,27 @@ struct broker_vmdef {
 };
 
 /* UNTRUSTED(client): parse and check a definition; strict (unknown fields are
- * errors). tenant restricts paths; NULL: lexical checks only (reloading the
- * state directory). Returns 0 or -EINVAL with a message. On success *ret
- * holds a reference to the gpu/snd objects: release it with broker_vmdef_free. */
+ * errors). tenant restricts paths and opens the files (kernel_fd, initrd_fd,
+ * each disk's image_fd, locked): below its image_dir, beneath an fd of that
+ * directory with no symlink followed, of the right kind, with the access the
+ * tenant itself has (see docs/broker.md); NULL: lexical checks only, nothing
+ * opened (reloading the state directory). Returns 0 or -EINVAL with a
+ * message. On success *ret holds the open files and a reference to the
+ * gpu/snd objects: release both with broker_vmdef_free. */
 int broker_vmdef_from_json(json_object *o, const struct tenant *tenant, struct broker_vmdef *ret,
 			   char *err, size_t errlen);
+/* The same, for an RPC create that passed fds: a path "fd:N" names fds[N-1]
+ * (checked for its kind and access mode, then dup'd: fds stay the caller's). */
+int broker_vmdef_from_json_fds(json_object *o, const struct tenant *tenant, const int *fds,
+			       size_t nfds, struct broker_vmdef *ret, char *err, size_t errlen);
 /* A new JSON object (the caller puts it), as broker_vmdef_from_json accepts it. */
 json_object *broker_vmdef_to_json(const struct broker_vmdef *d);
-/* Check the paths and taps again (at boot): the files and the tenant's
- * configuration may have changed since create. */
-int broker_vmdef_check_paths(const struct broker_vmdef *d, const struct tenant *t, char *err,
+/* At boot: check the taps again, open the files of a definition that has
+ * none open yet (reloaded from the state directory) as a create does, and
+ * check the kept ones again (kind, owner and mode may have changed). */
+int broker_vmdef_check_paths(struct broker_vmdef *d, const struct tenant *t, char *err,
 			     size_t errlen);
+/* Close the kept files (releasing their locks) and the gpu/snd objects. */
 void broker_vmdef_free(struct broker_vmdef *d);
 
 /* ---- the registry (broker_vm.c) ---- */
@@ -329,6 +356,10 @@ struct broker_launch_job {
 	struct net_opt nets[BROKER_NET_MAX]; /* a boot's open taps, moved to the VM */
 	size_t nnets;
 	int stats_fd[LAUNCHER_MAX_DEVICES]; /* the VM's counters pages (the VM owns them) */
+	/* Dups of the definition's kept files (kernel_fd, initrd_fd, each disk's
+	 * image_fd), made by broker_launch_submit in the loop, closed by the
+	 * worker when it is done with the job; -1: none. */
+	int kernel_fd, initrd_fd, disk_fds[DISK_MAX];
 };
 
 int broker_launch_start(struct broker *b);

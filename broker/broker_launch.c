@@ -60,6 +60,8 @@ static struct launcher_dev broker_launch_dev(struct broker_launch_job *j, size_t
 
 	if (i < def->ndisks) {
 		*disk = def->disks[i];
+		disk->image_fd = j->disk_fds[i]; /* the job's dup: each start dups it again */
+		disk->fd = -1;
 		dev.kind = LAUNCHER_DEV_BLK;
 		dev.disk = disk;
 	} else {
@@ -68,8 +70,8 @@ static struct launcher_dev broker_launch_dev(struct broker_launch_job *j, size_t
 	return dev;
 }
 
-/* Start device i into *ret. A disk's image is opened for this start only; a
- * NIC's tap is open already. */
+/* Start device i into *ret. A disk's image is a dup of the VM's kept one, for
+ * this start only; a NIC's tap is open already. */
 static enum api_err broker_launch_device(struct broker_launch_job *j, size_t i,
 					 struct device_proc *ret)
 {
@@ -176,8 +178,8 @@ static void broker_launch_run(struct broker_launch_job *j)
 		transports[i] = launcher_dev_transport(&dev);
 	}
 	cfg = (struct core_config){.mem_fd = j->mem_fd,
-				   .kernel = def->kernel,
-				   .initrd = def->initrd[0] ? def->initrd : NULL,
+				   .kernel_fd = j->kernel_fd,
+				   .initrd_fd = j->initrd_fd,
 				   .cmdline = def->cmdline,
 				   .cpus = def->cpus,
 				   .memory = def->memory,
@@ -207,6 +209,64 @@ fail:
 	j->mem_fd = -1;
 }
 
+/* The job's dups of the VM's files (broker_launch_files_dup). */
+static void broker_launch_files_close(struct broker_launch_job *j)
+{
+	int *fds[] = {&j->kernel_fd, &j->initrd_fd};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+	for (size_t i = 0; i < DISK_MAX; i++) {
+		if (j->disk_fds[i] >= 0)
+			close(j->disk_fds[i]);
+		j->disk_fds[i] = -1;
+	}
+}
+
+/* In the loop: dups of the files the VM's definition keeps (opened and
+ * checked once, broker_vmdef.c), so the worker never opens a name and never
+ * uses an fd the loop may close. A restart needs only its disk. */
+static int broker_launch_files_dup(struct broker_launch_job *j)
+{
+	const struct broker_vmdef *def = &j->vm->def;
+	int r;
+
+	j->kernel_fd = j->initrd_fd = -1;
+	for (size_t i = 0; i < DISK_MAX; i++)
+		j->disk_fds[i] = -1;
+	if (j->restart_dev < 0) {
+		if (def->kernel_fd < 0 || (def->initrd[0] && def->initrd_fd < 0))
+			return -EBADF; /* broker_vmdef_check_paths opens them first */
+		j->kernel_fd = fcntl(def->kernel_fd, F_DUPFD_CLOEXEC, 3);
+		if (j->kernel_fd < 0)
+			goto fail;
+		if (def->initrd_fd >= 0) {
+			j->initrd_fd = fcntl(def->initrd_fd, F_DUPFD_CLOEXEC, 3);
+			if (j->initrd_fd < 0)
+				goto fail;
+		}
+	}
+	for (size_t i = 0; i < def->ndisks; i++) {
+		if (j->restart_dev >= 0 && (size_t)j->restart_dev != i)
+			continue;
+		if (def->disks[i].image_fd < 0) {
+			broker_launch_files_close(j);
+			return -EBADF;
+		}
+		j->disk_fds[i] = fcntl(def->disks[i].image_fd, F_DUPFD_CLOEXEC, 3);
+		if (j->disk_fds[i] < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	r = -errno;
+	broker_launch_files_close(j);
+	return r;
+}
+
 static void *broker_launch_work(void *arg)
 {
 	struct broker_launch_worker *w = arg;
@@ -224,6 +284,7 @@ static void *broker_launch_work(void *arg)
 		} else {
 			broker_launch_run(j);
 		}
+		broker_launch_files_close(j);
 		/* A pointer fits in PIPE_BUF: the write is atomic. */
 		if (write(w->done[1], &j, sizeof(j)) != (ssize_t)sizeof(j))
 			abort(); /* the loop's end of the pipe is open until we are joined */
@@ -350,10 +411,15 @@ int broker_launch_submit(struct broker *b, struct broker_launch_job *j)
 	if (!w)
 		return -ESHUTDOWN;
 	j->nnets = 0;
+	r = broker_launch_files_dup(j);
+	if (r < 0)
+		return r;
 	if (j->restart_dev >= 0 && (size_t)j->restart_dev >= def->ndisks) {
 		r = broker_launch_dup_taps(j);
-		if (r < 0)
+		if (r < 0) {
+			broker_launch_files_close(j);
 			return r;
+		}
 	}
 	for (size_t k = 0; j->restart_dev < 0 && k < def->nnets; k++)
 		if (broker_launch_tap_taken(b, j->vm, def->nets[k].tap)) {
@@ -362,6 +428,7 @@ int broker_launch_submit(struct broker *b, struct broker_launch_job *j)
 			snprintf(j->err, sizeof(j->err),
 				 "nets[%zu]: tap %s is in use by another VM", k, def->nets[k].tap);
 			j->mem_fd = -1;
+			broker_launch_files_close(j);
 			if (write(w->done[1], &j, sizeof(j)) != (ssize_t)sizeof(j))
 				return -errno;
 			w->pending++;
@@ -370,6 +437,7 @@ int broker_launch_submit(struct broker *b, struct broker_launch_job *j)
 	if (write(w->jobs[1], &j, sizeof(j)) != (ssize_t)sizeof(j)) {
 		r = -errno;
 		broker_launch_nets_close(j);
+		broker_launch_files_close(j);
 		return r;
 	}
 	w->pending++;

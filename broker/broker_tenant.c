@@ -4,7 +4,9 @@
  * at start, not a silent default); peer credentials come from the kernel. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,12 +59,19 @@ static int broker_tenant_name_ok(const char *n)
 
 static int broker_tenant_map_add(struct tenants *ts, int tenant, const char *val, bool by_gid)
 {
+	struct tenant *t = &ts->t[tenant];
 	uint32_t id;
 
-	if (ts->nmap == sizeof(ts->map) / sizeof(ts->map[0]))
+	if (ts->nmap == sizeof(ts->map) / sizeof(ts->map[0]) ||
+	    (by_gid ? t->ngids : t->nuids) == BROKER_TENANT_IDS)
 		return -E2BIG;
 	if (parse_u32(val, 0, UINT32_MAX - 1, &id) < 0)
 		return -EINVAL;
+	/* Whose access the broker grants on the tenant's behalf (broker_vmdef.c). */
+	if (by_gid)
+		t->gids[t->ngids++] = (gid_t)id;
+	else
+		t->uids[t->nuids++] = (uid_t)id;
 	ts->map[ts->nmap++] = (struct tenant_map){
 		.uid = (uid_t)id, .gid = (gid_t)id, .by_gid = by_gid, .tenant = tenant};
 	return 0;
@@ -162,6 +171,88 @@ static int broker_tenant_taps_disjoint(const struct tenants *ts, char *err, size
 	return 0;
 }
 
+/* An image directory as it is compared: absolute, one '/' between
+ * components, no "." or "..", ending in '/' (so /srv/a never admits
+ * /srv/ab/x, and two tenants' directories are compared component-wise). */
+static int broker_tenant_image_dir(struct tenant *t, const char *val)
+{
+	char out[sizeof(t->image_dir)];
+	size_t n = 0;
+
+	if (val[0] != '/')
+		return -EINVAL;
+	for (const char *p = val; *p;) {
+		size_t len;
+
+		p += strspn(p, "/");
+		len = strcspn(p, "/");
+		if (!len)
+			break;
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return -EINVAL;
+		if (n + 1 + len + 1 >= sizeof(out))
+			return -EINVAL;
+		out[n++] = '/';
+		memcpy(out + n, p, len);
+		n += len;
+		p += len;
+	}
+	out[n++] = '/';
+	out[n] = 0;
+	memcpy(t->image_dir, out, n + 1);
+	return 0;
+}
+
+/* Whether directory a (a normalised image_dir, or a resolved path with a
+ * trailing '/') is b or lies below it. */
+static bool broker_tenant_dir_within(const char *a, const char *b)
+{
+	return strncmp(a, b, strlen(b)) == 0;
+}
+
+/* The directory as it resolves now (symlinks followed), with a trailing '/';
+ * false when it does not resolve (it does not exist yet). */
+static bool broker_tenant_dir_real(const char *dir, char *out, size_t len)
+{
+	char real[PATH_MAX];
+
+	if (!realpath(dir, real) || strlen(real) + 2 > len)
+		return false;
+	snprintf(out, len, "%s%s", real, strcmp(real, "/") == 0 ? "" : "/");
+	return true;
+}
+
+/* No tenant's image directory may be another's, or lie below it ('/' is above
+ * every one): a tenant's files would be another's. Compared as written and, where
+ * they exist, as they resolve. */
+static int broker_tenant_dirs_disjoint(const struct tenants *ts, char *err, size_t errlen)
+{
+	char ri[PATH_MAX + 1], rk[PATH_MAX + 1];
+
+	for (size_t i = 0; i < ts->n; i++)
+		for (size_t k = 0; k < ts->n; k++) {
+			const struct tenant *a = &ts->t[i], *b = &ts->t[k];
+			bool meet;
+
+			if (k <= i || !a->image_dir[0] || !b->image_dir[0])
+				continue;
+			meet = broker_tenant_dir_within(a->image_dir, b->image_dir) ||
+			       broker_tenant_dir_within(b->image_dir, a->image_dir);
+			if (!meet && broker_tenant_dir_real(a->image_dir, ri, sizeof(ri)) &&
+			    broker_tenant_dir_real(b->image_dir, rk, sizeof(rk)))
+				meet = broker_tenant_dir_within(ri, rk) ||
+				       broker_tenant_dir_within(rk, ri);
+			if (meet) {
+				snprintf(err, errlen,
+					 "tenants %s and %s: their image directories overlap (%s "
+					 "and %s): one is the other or lies below it",
+					 a->name, b->name, a->image_dir, b->image_dir);
+				return -EINVAL;
+			}
+		}
+	return 0;
+}
+
 static int broker_tenant_set(struct tenants *ts, int cur, const char *key, const char *val)
 {
 	struct tenant *t = &ts->t[cur];
@@ -185,13 +276,7 @@ static int broker_tenant_set(struct tenants *ts, int cur, const char *key, const
 			return -EINVAL;
 		t->quota.max_memory = size;
 	} else if (strcmp(key, "image_dir") == 0) {
-		if (val[0] != '/' || strlen(val) >= sizeof(t->image_dir) || strstr(val, "/.."))
-			return -EINVAL;
-		snprintf(t->image_dir, sizeof(t->image_dir), "%s", val);
-		/* Compare against it with a trailing slash. */
-		if (t->image_dir[strlen(t->image_dir) - 1] != '/' &&
-		    strlen(t->image_dir) + 1 < sizeof(t->image_dir))
-			strcat(t->image_dir, "/");
+		return broker_tenant_image_dir(t, val);
 	} else if (strcmp(key, "taps") == 0) {
 		if (strlen(val) >= sizeof(t->taps) ||
 		    broker_tenant_taps_any(val, broker_tenant_tap_bad, NULL))
@@ -256,13 +341,17 @@ int broker_tenant_config_load(struct tenants *ts, const char *path, char *err, s
 		r = broker_tenant_set(ts, cur, broker_tenant_trim(s), broker_tenant_trim(eq + 1));
 		if (r < 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno,
-				 r == -ENOENT ? "unknown key" : "bad value");
+				 r == -ENOENT  ? "unknown key"
+				 : r == -E2BIG ? "too many uid or gid lines"
+					       : "bad value");
 			break;
 		}
 	}
 	fclose(f);
 	if (r == 0)
 		r = broker_tenant_taps_disjoint(ts, err, errlen);
+	if (r == 0)
+		r = broker_tenant_dirs_disjoint(ts, err, errlen);
 	return r;
 }
 

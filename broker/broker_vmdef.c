@@ -1,14 +1,24 @@
-/* VM definitions of cellvm-broker: JSON to struct broker_vmdef and back. Runs in the
+/* VM definitions of cellvm-broker: JSON to struct broker_vmdef and back, and the
+ * files a definition names, opened once on the tenant's behalf. Runs in the
  * broker. UNTRUSTED(client): everything in a POST /vm.create body (and the RPC
- * equivalent) passes through broker_vmdef_from_json; it is strict: unknown fields,
- * wrong types and out-of-range numbers are errors, never defaults. */
+ * equivalent, with the fds it passed) passes through broker_vmdef_from_json; it
+ * is strict: unknown fields, wrong types and out-of-range numbers are errors,
+ * never defaults. The files below a tenant's image_dir are the tenant's: they
+ * may change under us at any time, so they are opened beneath an fd of that
+ * directory without following a symlink, and only the fds are used after. */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include "broker/broker.h"
 #include "common/parse.h"
@@ -56,32 +66,60 @@ static int broker_vmdef_uint(json_object *o, const char *what, uint64_t min, uin
 	return 0;
 }
 
+#define DEF_FD_MAX 64 /* "fd:N": at most IPC_MAX_FDS fds come with one request */
+
+/* Whether p names an fd passed with the request ("fd:N") rather than a file. */
+static bool broker_vmdef_is_fd(const char *p)
+{
+	return strncmp(p, BROKER_VMDEF_FD_PREFIX, strlen(BROKER_VMDEF_FD_PREFIX)) == 0;
+}
+
+/* "fd:N" with N from 1 to DEF_FD_MAX, else 0. */
+static unsigned broker_vmdef_fd_index(const char *p)
+{
+	const char *n = p + strlen(BROKER_VMDEF_FD_PREFIX);
+	unsigned v = 0;
+
+	if (!broker_vmdef_is_fd(p) || !*n || *n == '0' || strlen(n) > 2)
+		return 0;
+	for (; *n; n++) {
+		if (!isdigit((unsigned char)*n))
+			return 0;
+		v = v * 10 + (unsigned)(*n - '0');
+	}
+	return v <= DEF_FD_MAX ? v : 0;
+}
+
 /* Paths are opened by the privileged broker: absolute, no "..", and below the
- * tenant's image directory (also after resolving symlinks) when it has one. */
+ * tenant's image directory when it has one (its image_dir ends in '/': /srv/a
+ * never admits /srv/ab); or "fd:N", an fd passed with an RPC create. Checked
+ * lexically here; broker_vmdef_open resolves them without following links. */
 static int broker_vmdef_path(const struct tenant *t, const char *what, const char *p, char *out,
 			     char *err, size_t errlen)
 {
-	char real[PATH_MAX];
-
+	if (broker_vmdef_is_fd(p)) {
+		if (!broker_vmdef_fd_index(p)) {
+			snprintf(err, errlen, "%s: '%.8s' is not fd:N with N from 1 to %d", what, p,
+				 DEF_FD_MAX);
+			return -EINVAL;
+		}
+		goto ok;
+	}
 	if (p[0] != '/' || strlen(p) >= PATH_MAX || strstr(p, "/../") ||
 	    (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0)) {
 		snprintf(err, errlen, "%s: must be an absolute path without '..'", what);
 		return -EINVAL;
 	}
 	if (!t)
-		goto ok; /* reloading our own state file: checked again at boot */
+		goto ok; /* reloading our own state file: opened (and checked) at boot */
 	/* The broker opens these files as root: a tenant only gets its own. */
 	if (!t->admin && !t->image_dir[0]) {
 		snprintf(err, errlen, "%s: tenant %s has no image_dir in the configuration", what,
 			 t->name);
 		return -EINVAL;
 	}
-	if (!realpath(p, real)) {
-		snprintf(err, errlen, "%s: %s", what, strerror(errno));
-		return -EINVAL;
-	}
-	if (t->image_dir[0] && (strncmp(p, t->image_dir, strlen(t->image_dir)) != 0 ||
-				strncmp(real, t->image_dir, strlen(t->image_dir)) != 0)) {
+	if (t->image_dir[0] &&
+	    (strncmp(p, t->image_dir, strlen(t->image_dir)) != 0 || !p[strlen(t->image_dir)])) {
 		snprintf(err, errlen, "%s: not below this tenant's image directory", what);
 		return -EINVAL;
 	}
@@ -91,20 +129,291 @@ ok:
 	return 0;
 }
 
-/* A clear answer for what cannot work (a directory, a FIFO, a device node as
- * a kernel); the launcher checks what it opens again. */
-static int broker_vmdef_kind(const char *what, const char *p, bool disk, char *err, size_t errlen)
-{
-	struct stat st;
+/* One file of a definition, as broker_vmdef_open opens it. */
+struct broker_vmdef_file {
+	const char *what; /* "kernel", "initrd", "disks[N].path" */
+	const char *path;
+	bool disk, write;
+};
 
-	if (stat(p, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", what, strerror(errno));
+/* Open p beneath the tenant's image directory: RESOLVE_BENEATH (no "..", no
+ * absolute symlink out), RESOLVE_NO_SYMLINKS (a symlink anywhere on the way
+ * is refused, so a tenant that swaps a file for a link in a loop only ever
+ * gets its own file or an error), no magic links, no other mount. The
+ * administrator's paths are its own: opened by name. Returns the fd or -errno
+ * with a message. */
+static int broker_vmdef_openat(const struct tenant *t, const struct broker_vmdef_file *f, int flags,
+			       char *err, size_t errlen)
+{
+	struct open_how how = {.flags = (uint64_t)flags,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+					  RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+	int dfd, fd, r;
+
+	if (!t->image_dir[0]) {
+		assert(t->admin);
+		fd = open(f->path, flags);
+		if (fd < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", f->what, strerror(-r));
+			return r;
+		}
+		return fd;
+	}
+	/* The directory itself is the operator's (broker.conf). */
+	dfd = open(t->image_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: image directory %s: %s", f->what, t->image_dir,
+			 strerror(-r));
+		return r;
+	}
+	/* EAGAIN: a rename or mount raced with the lookup; try again, a few times. */
+	for (int i = 0; i < 8; i++) {
+		fd = (int)syscall(SYS_openat2, dfd, f->path + strlen(t->image_dir), &how,
+				  sizeof(how));
+		if (fd >= 0 || errno != EAGAIN)
+			break;
+	}
+	r = fd < 0 ? -errno : fd;
+	close(dfd);
+	if (r == -ELOOP || r == -EXDEV)
+		snprintf(err, errlen,
+			 "%s: a symlink, or not on the image directory's file system (links are "
+			 "not followed below it)",
+			 f->what);
+	else if (r == -ENOSYS)
+		snprintf(err, errlen, "%s: openat2 is not available (Linux 5.6 or later)", f->what);
+	else if (r < 0)
+		snprintf(err, errlen, "%s: %s", f->what, strerror(-r));
+	return r;
+}
+
+static bool broker_vmdef_has_uid(const struct tenant *t, uid_t uid)
+{
+	for (size_t i = 0; i < t->nuids; i++)
+		if (t->uids[i] == uid)
+			return true;
+	return false;
+}
+
+static bool broker_vmdef_has_gid(const struct tenant *t, gid_t gid)
+{
+	for (size_t i = 0; i < t->ngids; i++)
+		if (t->gids[i] == gid)
+			return true;
+	return false;
+}
+
+/* The kind of what fd is (a FIFO would hang whoever reads it, a directory
+ * is nothing to boot) and, for a tenant, whether the tenant itself may have
+ * it as asked: the broker opened it with CAP_DAC_OVERRIDE, so the mode bits
+ * are checked here against the tenant's uids and gids, the way the kernel
+ * would check them for one of its processes: the owner's bits when a tenant
+ * uid owns it, else the group's when its group is a tenant gid, else the
+ * others'. Writing needs the owner's or the group's w bit, never the others':
+ * a root-owned image is never written on a tenant's behalf. With an access
+ * ACL the group bits are only its mask: no access through them then. */
+static int broker_vmdef_access(const struct tenant *t, const struct broker_vmdef_file *f, int fd,
+			       char *err, size_t errlen)
+{
+	const char *who = "others";
+	struct stat st;
+	mode_t bits;
+
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", f->what, strerror(errno));
 		return -EINVAL;
 	}
-	if (!S_ISREG(st.st_mode) && !(disk && S_ISBLK(st.st_mode))) {
-		snprintf(err, errlen, "%s: not a regular file%s", what,
-			 disk ? " or block device" : "");
+	if (!S_ISREG(st.st_mode) && !(f->disk && S_ISBLK(st.st_mode))) {
+		snprintf(err, errlen, "%s: not a regular file%s", f->what,
+			 f->disk ? " or block device" : "");
 		return -EINVAL;
+	}
+	if (!t || t->admin)
+		return 0;
+	if (broker_vmdef_has_uid(t, st.st_uid)) {
+		bits = (st.st_mode >> 6) & 7;
+		who = "owner";
+	} else if (broker_vmdef_has_gid(t, st.st_gid) &&
+		   fgetxattr(fd, "system.posix_acl_access", NULL, 0) < 0) {
+		bits = (st.st_mode >> 3) & 7;
+		who = "group";
+	} else {
+		bits = st.st_mode & 7;
+	}
+	if (f->write && (bits & 6) == 6 && strcmp(who, "others") != 0)
+		return 0;
+	if (!f->write && (bits & 4))
+		return 0;
+	snprintf(err, errlen,
+		 "%s: tenant %s may not %s this file (owner %u, group %u, mode %04o; %s)", f->what,
+		 t->name, f->write ? "write" : "read", (unsigned)st.st_uid, (unsigned)st.st_gid,
+		 (unsigned)(st.st_mode & 07777),
+		 f->write ? "a read-write disk must be the tenant's own: owned by one of its "
+			    "uids, or by one of its gids, and writable by it"
+			  : "it must be readable by one of the tenant's uids or gids, or by all");
+	return -EACCES;
+}
+
+/* An fd the client passed (RPC), checked like a file the broker opens: its
+ * kind, and the access it was opened with (O_PATH is no access; a read-write
+ * disk needs O_RDWR, a read-only one O_RDONLY: the device gets no more than
+ * the disk is allowed). A disk is reopened through /proc/self/fd with the same
+ * access, so that its lock is the broker's own open file and not one the
+ * client still holds (and could unlock, or pass again for a second VM).
+ * Returns the broker's fd or -errno with a message. */
+static int broker_vmdef_passed(const struct broker_vmdef_file *f, const int *fds, size_t nfds,
+			       char *err, size_t errlen)
+{
+	unsigned n = broker_vmdef_fd_index(f->path);
+	char proc[64];
+	int fl, fd, r;
+
+	if (n == 0 || n > nfds) {
+		snprintf(err, errlen, "%s: %s names fd %u, but the request carries %zu fds",
+			 f->what, f->path, n, nfds);
+		return -EINVAL;
+	}
+	fd = fds[n - 1];
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY) {
+		snprintf(err, errlen, "%s: the fd passed is not open for reading", f->what);
+		return -EINVAL;
+	}
+	r = broker_vmdef_access(NULL, f, fd, err, errlen);
+	if (r < 0)
+		return r;
+	if (f->disk && (fl & O_ACCMODE) != (f->write ? O_RDWR : O_RDONLY)) {
+		snprintf(err, errlen, "%s: %s", f->what,
+			 f->write ? "a read-write disk needs an fd open read-write (O_RDWR)"
+				  : "a read-only disk needs an fd open read-only (O_RDONLY)");
+		return -EINVAL;
+	}
+	if (!f->disk)
+		fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	else {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		fd = open(proc, (fl & O_ACCMODE) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	}
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: the fd passed: %s", f->what, strerror(-r));
+		return r;
+	}
+	return fd;
+}
+
+/* Open one file of the definition for tenant t (or take the fd the client
+ * passed) and check it. Returns the fd or -errno with a message. */
+static int broker_vmdef_open(const struct tenant *t, const struct broker_vmdef_file *f,
+			     const int *fds, size_t nfds, char *err, size_t errlen)
+{
+	int fd, r;
+
+	if (broker_vmdef_is_fd(f->path)) {
+		if (!fds) {
+			snprintf(err, errlen,
+				 "%s: %s was an fd passed at create; the broker has restarted "
+				 "since: delete the VM and create it again",
+				 f->what, f->path);
+			return -EINVAL;
+		}
+		return broker_vmdef_passed(f, fds, nfds, err, errlen);
+	}
+	/* O_NONBLOCK: opening a FIFO must not hang the broker (refused below). */
+	fd = broker_vmdef_openat(t, f,
+				 (f->write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+				 err, errlen);
+	if (fd < 0)
+		return fd;
+	r = broker_vmdef_access(t, f, fd, err, errlen);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static void broker_vmdef_close_files(struct broker_vmdef *d)
+{
+	if (d->kernel_fd >= 0)
+		close(d->kernel_fd);
+	if (d->initrd_fd >= 0)
+		close(d->initrd_fd);
+	d->kernel_fd = d->initrd_fd = -1;
+	for (size_t i = 0; i < d->ndisks; i++)
+		disk_opt_close_image(&d->disks[i]);
+}
+
+/* Open every file of d once, for tenant t (fds: what an RPC create passed;
+ * NULL: none may be named), and lock the disks' images. On failure nothing
+ * is left open. */
+static int broker_vmdef_open_files(struct broker_vmdef *d, const struct tenant *t, const int *fds,
+				   size_t nfds, char *err, size_t errlen)
+{
+	struct broker_vmdef_file f = {.what = "kernel", .path = d->kernel};
+	char what[40];
+	int r;
+
+	broker_vmdef_close_files(d);
+	r = d->kernel_fd = broker_vmdef_open(t, &f, fds, nfds, err, errlen);
+	if (r < 0)
+		goto fail;
+	if (d->initrd[0]) {
+		f = (struct broker_vmdef_file){.what = "initrd", .path = d->initrd};
+		r = d->initrd_fd = broker_vmdef_open(t, &f, fds, nfds, err, errlen);
+		if (r < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < d->ndisks; i++) {
+		struct disk_opt *k = &d->disks[i];
+
+		snprintf(what, sizeof(what), "disks[%zu].path", i);
+		f = (struct broker_vmdef_file){
+			.what = what, .path = k->path, .disk = true, .write = !k->readonly};
+		r = k->image_fd = broker_vmdef_open(t, &f, fds, nfds, err, errlen);
+		if (r < 0)
+			goto fail;
+		r = disk_opt_check_image(k->image_fd, k->readonly, what, err, errlen);
+		if (r < 0)
+			goto fail;
+		r = disk_opt_lock_image(k->image_fd, k->readonly, what, err, errlen);
+		if (r == -EBUSY)
+			snprintf(err + strlen(err), errlen - strlen(err), ": %s", k->path);
+		if (r < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	broker_vmdef_close_files(d);
+	return -EINVAL;
+}
+
+/* At boot: the kept files once more (their owner or mode may have changed
+ * since create; what the client passed is checked for its kind only). */
+static int broker_vmdef_recheck_files(const struct broker_vmdef *d, const struct tenant *t,
+				      char *err, size_t errlen)
+{
+	struct broker_vmdef_file f = {.what = "kernel", .path = d->kernel};
+	char what[40];
+
+	if (broker_vmdef_access(broker_vmdef_is_fd(d->kernel) ? NULL : t, &f, d->kernel_fd, err,
+				errlen) < 0)
+		return -EINVAL;
+	f = (struct broker_vmdef_file){.what = "initrd", .path = d->initrd};
+	if (d->initrd_fd >= 0 && broker_vmdef_access(broker_vmdef_is_fd(d->initrd) ? NULL : t, &f,
+						     d->initrd_fd, err, errlen) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < d->ndisks; i++) {
+		snprintf(what, sizeof(what), "disks[%zu].path", i);
+		f = (struct broker_vmdef_file){.what = what,
+					       .path = d->disks[i].path,
+					       .disk = true,
+					       .write = !d->disks[i].readonly};
+		if (broker_vmdef_access(broker_vmdef_is_fd(f.path) ? NULL : t, &f,
+					d->disks[i].image_fd, err, errlen) < 0)
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -132,25 +441,23 @@ static int broker_vmdef_devices(const struct broker_vmdef *d, const struct tenan
 	return 0;
 }
 
-int broker_vmdef_check_paths(const struct broker_vmdef *d, const struct tenant *t, char *err,
+int broker_vmdef_check_paths(struct broker_vmdef *d, const struct tenant *t, char *err,
 			     size_t errlen)
 {
 	char tmp[PATH_MAX];
 
 	if (broker_vmdef_devices(d, t, err, errlen) < 0)
 		return -EINVAL;
-
+	/* Lexically again: a state file is only checked that way at load. */
 	if (broker_vmdef_path(t, "kernel", d->kernel, tmp, err, errlen) < 0 ||
-	    broker_vmdef_kind("kernel", d->kernel, false, err, errlen) < 0)
-		return -EINVAL;
-	if (d->initrd[0] && (broker_vmdef_path(t, "initrd", d->initrd, tmp, err, errlen) < 0 ||
-			     broker_vmdef_kind("initrd", d->initrd, false, err, errlen) < 0))
+	    (d->initrd[0] && broker_vmdef_path(t, "initrd", d->initrd, tmp, err, errlen) < 0))
 		return -EINVAL;
 	for (size_t i = 0; i < d->ndisks; i++)
-		if (broker_vmdef_path(t, "disks[].path", d->disks[i].path, tmp, err, errlen) < 0 ||
-		    broker_vmdef_kind("disks[].path", d->disks[i].path, true, err, errlen) < 0)
+		if (broker_vmdef_path(t, "disks[].path", d->disks[i].path, tmp, err, errlen) < 0)
 			return -EINVAL;
-	return 0;
+	if (d->kernel_fd < 0)
+		return broker_vmdef_open_files(d, t, NULL, 0, err, errlen);
+	return broker_vmdef_recheck_files(d, t, err, errlen);
 }
 
 static int broker_vmdef_disk(json_object *o, const struct tenant *t, struct disk_opt *d, char *err,
@@ -233,7 +540,7 @@ static int broker_vmdef_tap(const struct tenant *t, const char *tap, char *err, 
 static int broker_vmdef_net_value(const char *key, json_object *val, char *opt, size_t *n,
 				  char *err, size_t errlen)
 {
-	char what[32];
+	char what[40];
 	const char *s;
 	uint64_t v;
 	int r = -EINVAL;
@@ -453,12 +760,13 @@ bad_memory:
 	return -EINVAL;
 }
 
-static int broker_vmdef_kind(const char *what, const char *p, bool disk, char *err, size_t errlen);
-
-int broker_vmdef_from_json(json_object *o, const struct tenant *t, struct broker_vmdef *d,
-			   char *err, size_t errlen)
+int broker_vmdef_from_json_fds(json_object *o, const struct tenant *t, const int *fds, size_t nfds,
+			       struct broker_vmdef *d, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
+	d->kernel_fd = d->initrd_fd = -1;
+	for (size_t i = 0; i < DISK_MAX; i++)
+		d->disks[i].image_fd = d->disks[i].fd = -1;
 	d->cpus = 1;
 	d->memory = DEF_DEFAULT_MEMORY;
 	strcpy(d->cmdline, "console=ttyS0");
@@ -478,24 +786,24 @@ int broker_vmdef_from_json(json_object *o, const struct tenant *t, struct broker
 		broker_vmdef_free(d);
 		return -EINVAL;
 	}
-	/* From a client: say now what could never boot (checked again at boot). */
-	if (t &&
-	    (broker_vmdef_kind("kernel", d->kernel, false, err, errlen) < 0 ||
-	     (d->initrd[0] && broker_vmdef_kind("initrd", d->initrd, false, err, errlen) < 0))) {
-		broker_vmdef_free(d);
-		return -EINVAL;
-	}
-	for (size_t i = 0; t && i < d->ndisks; i++)
-		if (broker_vmdef_kind("disks[].path", d->disks[i].path, true, err, errlen) < 0) {
-			broker_vmdef_free(d);
-			return -EINVAL;
-		}
-	/* A state file is taken as written (checked again at boot). */
+	/* A state file is taken as written (its files are opened at boot). */
 	if (t && broker_vmdef_devices(d, t, err, errlen) < 0) {
 		broker_vmdef_free(d);
 		return -EINVAL;
 	}
+	/* From a client: open the files now, once; the VM keeps them. */
+	if (t &&
+	    broker_vmdef_open_files(d, t, fds ? fds : (const int[]){-1}, nfds, err, errlen) < 0) {
+		broker_vmdef_free(d);
+		return -EINVAL;
+	}
 	return 0;
+}
+
+int broker_vmdef_from_json(json_object *o, const struct tenant *t, struct broker_vmdef *d,
+			   char *err, size_t errlen)
+{
+	return broker_vmdef_from_json_fds(o, t, NULL, 0, d, err, errlen);
 }
 
 /* The object form of a NIC, every key it was given (and its MAC). */
@@ -572,6 +880,7 @@ json_object *broker_vmdef_to_json(const struct broker_vmdef *d)
 
 void broker_vmdef_free(struct broker_vmdef *d)
 {
+	broker_vmdef_close_files(d);
 	if (d->extra)
 		json_object_put(d->extra);
 	d->extra = NULL;

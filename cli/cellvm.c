@@ -2,7 +2,10 @@
  * through the launcher and relays its console to the terminal. Arguments are
  * user input: checked here, before anything starts. Exit status: as cellvm-core
  * (proto/vm_exit.h). */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +49,58 @@ static void cellvm_usage(FILE *f)
 }
 
 static int cellvm_run_vm(struct core_config *cfg, struct devices *ds);
+
+/* Whose fault a failed open is: the user's (status 2), unless the host ran out. */
+static int cellvm_open_status(int r)
+{
+	return r == -EMFILE || r == -ENFILE || r == -ENOMEM ? VM_EXIT_ERROR : VM_EXIT_BAD_INPUT;
+}
+
+/* The user's own files, opened once by name before anything starts: the
+ * launcher takes fds (the core and every device start get dups). Each disk's
+ * image is locked as the broker locks its VMs' images (shared read-only,
+ * exclusive read-write): an image another VM writes is refused. Returns 0 or
+ * an exit status. */
+static int cellvm_open_files(struct core_config *cfg, struct devices *ds)
+{
+	const char *what = cfg->kernel;
+	char err[PATH_MAX + 128];
+	int r;
+
+	cfg->kernel_fd = cfg->initrd_fd = -1;
+	for (size_t i = 0; i < ds->ndisks; i++)
+		ds->disks[i].image_fd = -1;
+	/* O_NONBLOCK: a FIFO must not hang us (the core refuses what is not a file). */
+	cfg->kernel_fd = open(cfg->kernel, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (cfg->kernel_fd >= 0 && cfg->initrd) {
+		what = cfg->initrd;
+		cfg->initrd_fd = open(cfg->initrd, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	}
+	if (cfg->kernel_fd < 0 || (cfg->initrd && cfg->initrd_fd < 0)) {
+		r = -errno;
+		log_err("%s: %s", what, strerror(-r));
+		return cellvm_open_status(r);
+	}
+	for (size_t i = 0; i < ds->ndisks; i++) {
+		r = disk_opt_open_image(&ds->disks[i], err, sizeof(err));
+		if (r < 0) {
+			log_err("--disk: %s", err);
+			return cellvm_open_status(r);
+		}
+	}
+	return 0;
+}
+
+static void cellvm_close_files(struct core_config *cfg, struct devices *ds)
+{
+	if (cfg->kernel_fd >= 0)
+		close(cfg->kernel_fd);
+	if (cfg->initrd_fd >= 0)
+		close(cfg->initrd_fd);
+	cfg->kernel_fd = cfg->initrd_fd = -1;
+	for (size_t i = 0; i < ds->ndisks; i++)
+		disk_opt_close_image(&ds->disks[i]);
+}
 
 static int cellvm_run(int argc, char **argv)
 {
@@ -113,7 +168,11 @@ static int cellvm_run(int argc, char **argv)
 		return VM_EXIT_BAD_INPUT;
 	}
 
-	return cellvm_run_vm(&cfg, &ds);
+	r = cellvm_open_files(&cfg, &ds);
+	if (r == 0)
+		r = cellvm_run_vm(&cfg, &ds);
+	cellvm_close_files(&cfg, &ds);
+	return r;
 }
 
 /* Say how the VM ended; returns the exit status of cellvm run for the

@@ -28,7 +28,7 @@ int disk_opt_parse(const char *s, struct disk_opt *ret, char *err, size_t errlen
 	uint32_t q;
 
 	memset(ret, 0, sizeof(*ret));
-	ret->fd = -1;
+	ret->image_fd = ret->fd = -1;
 	ret->queues = 1;
 	if (strlen(s) >= sizeof(buf)) {
 		snprintf(err, errlen, "option too long");
@@ -105,26 +105,109 @@ int disk_opt_parse(const char *s, struct disk_opt *ret, char *err, size_t errlen
 	return 0;
 }
 
-int disk_opt_open(struct disk_opt *d, char *err, size_t errlen)
+int disk_opt_image_flags(const struct disk_opt *d)
 {
-	int flags = (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (d->direct ? O_DIRECT : 0);
+	return (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+}
+
+int disk_opt_check_image(int fd, bool readonly, const char *what, char *err, size_t errlen)
+{
 	struct stat st;
+	int fl, r;
+
+	if (fstat(fd, &st) < 0 || (fl = fcntl(fd, F_GETFL)) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", what, strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file or block device", what);
+		return -EINVAL;
+	}
+	if ((fl & O_ACCMODE) != (readonly ? O_RDONLY : O_RDWR)) {
+		snprintf(err, errlen, "%s: %s", what,
+			 readonly ? "a read-only disk needs a file open read-only (O_RDONLY)"
+				  : "a read-write disk needs a file open read-write (O_RDWR)");
+		return -EBADF;
+	}
+	if ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", what, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int disk_opt_lock_image(int fd, bool readonly, const char *what, char *err, size_t errlen)
+{
+	struct flock l = {.l_type = readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
 	int r;
 
+	if (fcntl(fd, F_OFD_SETLK, &l) == 0)
+		return 0;
+	r = -errno;
+	if (r == -EAGAIN || r == -EACCES) {
+		snprintf(err, errlen, "%s: the image is in use by another VM (%s)", what,
+			 readonly ? "it is attached read-write there"
+				  : "it is attached there, read-write or read-only");
+		return -EBUSY;
+	}
+	snprintf(err, errlen, "%s: cannot lock the image: %s", what, strerror(-r));
+	return r;
+}
+
+int disk_opt_open_image(struct disk_opt *d, char *err, size_t errlen)
+{
+	int r;
+
+	disk_opt_close_image(d);
+	d->image_fd = open(d->path, disk_opt_image_flags(d));
+	if (d->image_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", d->path, strerror(errno));
+		return r;
+	}
+	r = disk_opt_check_image(d->image_fd, d->readonly, d->path, err, errlen);
+	if (r >= 0)
+		r = disk_opt_lock_image(d->image_fd, d->readonly, d->path, err, errlen);
+	if (r < 0)
+		disk_opt_close_image(d);
+	return r;
+}
+
+void disk_opt_close_image(struct disk_opt *d)
+{
+	if (d->image_fd >= 0)
+		close(d->image_fd);
+	d->image_fd = -1;
+}
+
+int disk_opt_open(struct disk_opt *d, char *err, size_t errlen)
+{
+	int fl, r;
+
 	d->blk.serial = d->serial; /* the struct may have been copied */
-	/* O_NONBLOCK: opening a FIFO must not hang the launcher; it is cleared
-	 * again below for the image (io_uring would not wait on it otherwise). */
-	d->fd = open(d->path, flags | O_NONBLOCK);
+	if (d->image_fd < 0) {
+		snprintf(err, errlen, "%s: the image is not open", d->path);
+		return -EBADF;
+	}
+	/* A dup: the same open file, checked and locked when it was opened. */
+	d->fd = fcntl(d->image_fd, F_DUPFD_CLOEXEC, 3);
 	if (d->fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "%s: %s", d->path, strerror(errno));
 		return r;
 	}
-	if (fstat(d->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ||
-	    fcntl(d->fd, F_SETFL, fcntl(d->fd, F_GETFL) & ~O_NONBLOCK) < 0) {
-		snprintf(err, errlen, "%s: not a regular file or block device", d->path);
-		disk_opt_close(d);
-		return -EINVAL;
+	if (d->direct) {
+		/* O_DIRECT belongs to the open file, as O_NONBLOCK: set it here,
+		 * where the file system may refuse it (EINVAL: the user's choice). */
+		fl = fcntl(d->fd, F_GETFL);
+		if (fl < 0 || fcntl(d->fd, F_SETFL, fl | O_DIRECT) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: direct=on: %s", d->path, strerror(errno));
+			disk_opt_close(d);
+			return r;
+		}
 	}
 	return 0;
 }

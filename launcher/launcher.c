@@ -222,6 +222,22 @@ static int launcher_wait_chan(int chan, int pidfd, const char *who, char *err, s
 
 /* ---- core ---- */
 
+/* The core's copy of a kernel or initrd: a dup of the front end's fd, or the
+ * caller's own path opened here. O_NONBLOCK: a FIFO named as the kernel must
+ * not hang the launcher (the core refuses anything but a regular file). The
+ * core maps the file (MAP_PRIVATE from offset 0): the shared offset of a dup
+ * does not matter. Returns the fd, or -1 with errno set. */
+static int launcher_open_file(int fd, const char *path)
+{
+	if (fd > 0)
+		return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (!path) {
+		errno = EBADF;
+		return -1;
+	}
+	return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+}
+
 static int launcher_open_resources(const struct core_config *cfg, int *fds, size_t *nfds, char *err,
 				   size_t errlen)
 {
@@ -235,17 +251,15 @@ static int launcher_open_resources(const struct core_config *cfg, int *fds, size
 	what = "guest memory";
 	if (fds[1] < 0)
 		goto fail;
-	what = cfg->kernel;
-	/* O_NONBLOCK: a FIFO named as the kernel must not hang the launcher
-	 * (the core refuses anything but a regular file). */
-	fds[2] = open(cfg->kernel, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	what = cfg->kernel_fd > 0 || !cfg->kernel ? "kernel" : cfg->kernel;
+	fds[2] = launcher_open_file(cfg->kernel_fd, cfg->kernel);
 	if (fds[2] < 0)
 		goto fail;
 	/* fds[3] (console) is filled in by the caller. */
 	*nfds = 4;
-	if (cfg->initrd) {
-		what = cfg->initrd;
-		fds[4] = open(cfg->initrd, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (cfg->initrd_fd > 0 || cfg->initrd) {
+		what = cfg->initrd_fd > 0 ? "initrd" : cfg->initrd;
+		fds[4] = launcher_open_file(cfg->initrd_fd, cfg->initrd);
 		if (fds[4] < 0)
 			goto fail;
 		*nfds = 5;
@@ -266,7 +280,7 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 	s.cpus = cfg->cpus;
 	s.memory_bytes = cfg->memory;
 	s.cmdline = (char *)(cfg->cmdline ? cfg->cmdline : "");
-	s.has_initrd = cfg->initrd != NULL;
+	s.has_initrd = cfg->initrd_fd > 0 || cfg->initrd != NULL;
 	s.log_level = cfg->debug ? 1 : 0;
 	s.test_flags = cfg->test_flags;
 	for (size_t i = 0; i < cfg->ndevices; i++) {

@@ -17,9 +17,15 @@
 struct device_proc;
 
 struct core_config {
-	int mem_fd;	     /* guest RAM from launcher_create_memory() */
-	const char *kernel;  /* path, opened here and passed as an fd */
-	const char *initrd;  /* optional */
+	int mem_fd; /* guest RAM from launcher_create_memory() */
+	/* The kernel and the (optional) initrd, open for reading: the core gets
+	 * a dup of each (not consumed). The front end opened them once where it
+	 * checked them; the broker never hands a name to the launcher. */
+	int kernel_fd, initrd_fd; /* > 0: given */
+	/* Without kernel_fd (initrd_fd): a path of the caller's own user, opened
+	 * here by name (tests that start a core directly). */
+	const char *kernel;
+	const char *initrd;
 	const char *cmdline; /* optional */
 	uint32_t cpus;
 	uint64_t memory;
