@@ -66,9 +66,10 @@ static int launcher_dev_net_open(struct launcher_dev *d, char *err, size_t errle
 
 static bool launcher_dev_net_bad_input(int r)
 {
-	/* A tap that cannot be had (in use, not a tap, the other queue mode) is
-	 * the user's choice; no tun driver or no privilege is the host's. */
-	return r == -EINVAL || r == -EBUSY;
+	/* A tap that cannot be had (in use, not a tap, the other queue mode, a
+	 * multi-queue tap anyone could attach to) is the user's choice; no tun
+	 * driver or no privilege is the host's. */
+	return r == -EINVAL || r == -EBUSY || r == -EACCES;
 }
 
 static void launcher_dev_net_setup(const struct launcher_dev *d, struct device_config *dc)

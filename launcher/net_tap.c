@@ -7,13 +7,36 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
+#include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* Who may attach to a tap the launcher creates: its owner root and a group
+ * nobody is in. The kernel lets a process without CAP_NET_ADMIN attach a
+ * queue only when its euid is the owner and it is in the group (each when
+ * set), so with both only CAP_NET_ADMIN attaches: the launcher, which opens
+ * every queue a device process gets (the device never attaches one itself).
+ * Not the sandbox's 65534: every sandboxed child of every VM, and the host's
+ * "nobody" processes, run as that id. Not root alone either: a root process
+ * that dropped CAP_NET_ADMIN (a hardened service) would still pass. The
+ * group is (gid_t)-2, the highest valid id, which no account has. */
+#define NET_TAP_OWNER 0U
+#define NET_TAP_GROUP 4294967294U
+
+/* What the kernel says of a tap (rtnetlink, IFLA_INFO_DATA of kind "tun");
+ * owner and group are -1 when unset. */
+struct net_tap_info {
+	int64_t owner, group;
+	uint32_t queues, disabled;
+};
 
 /* TUNSETIFF said EINVAL about the existing interface name: it is not a tap,
  * or a tap of the other queue mode. The tun driver tells which over ethtool. */
@@ -72,6 +95,143 @@ static int net_tap_attach(int sock, const char *name, uint32_t queues, bool exis
 	return r;
 }
 
+static int net_tap_parse_tun(const struct nlattr *data, size_t len, struct net_tap_info *ret)
+{
+	for (const struct nlattr *a = data;
+	     len >= sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= len;) {
+		const void *v = (const char *)a + NLA_HDRLEN;
+		uint32_t u = 0;
+		size_t step = NLA_ALIGN(a->nla_len);
+
+		if (a->nla_len >= NLA_HDRLEN + sizeof(u))
+			memcpy(&u, v, sizeof(u));
+		switch (a->nla_type & NLA_TYPE_MASK) {
+		case IFLA_TUN_OWNER: ret->owner = u; break;
+		case IFLA_TUN_GROUP: ret->group = u; break;
+		case IFLA_TUN_NUM_QUEUES: ret->queues = u; break;
+		case IFLA_TUN_NUM_DISABLED_QUEUES: ret->disabled = u; break;
+		}
+		if (step >= len)
+			break;
+		len -= step;
+		a = (const struct nlattr *)((const char *)a + step);
+	}
+	return 0;
+}
+
+/* Ask the kernel who may attach to the tap, and how many queues are on it
+ * (attached, and detached but held). -EOPNOTSUPP when the kernel does not
+ * say (before Linux 4.15). */
+static int net_tap_info(const char *name, struct net_tap_info *ret)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} req = {.h = {.nlmsg_len = sizeof(req),
+		       .nlmsg_type = RTM_GETLINK,
+		       .nlmsg_flags = NLM_F_REQUEST},
+		 .i = {.ifi_family = AF_UNSPEC}};
+	union {
+		struct nlmsghdr h;
+		char buf[16384];
+	} resp;
+	const struct nlmsghdr *h = &resp.h;
+	ssize_t n;
+	size_t len;
+	int fd, r = -EOPNOTSUPP;
+
+	*ret = (struct net_tap_info){.owner = -1, .group = -1};
+	req.i.ifi_index = (int)if_nametoindex(name);
+	if (req.i.ifi_index == 0)
+		return -ENODEV;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, sizeof(req), 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	n = recv(fd, &resp, sizeof(resp), 0);
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	len = (size_t)n;
+	if (!NLMSG_OK(h, len) || h->nlmsg_type != RTM_NEWLINK) {
+		r = h->nlmsg_type == NLMSG_ERROR ? -ENODEV : -EPROTO;
+		goto out;
+	}
+	/* IFLA_LINKINFO { IFLA_INFO_KIND "tun", IFLA_INFO_DATA { IFLA_TUN_* } } */
+	len = IFLA_PAYLOAD(h);
+	for (const struct rtattr *a = IFLA_RTA(NLMSG_DATA(h)); RTA_OK(a, len);
+	     a = RTA_NEXT(a, len)) {
+		size_t ilen = RTA_PAYLOAD(a);
+
+		if (a->rta_type != IFLA_LINKINFO)
+			continue;
+		for (const struct rtattr *b = RTA_DATA(a); RTA_OK(b, ilen); b = RTA_NEXT(b, ilen))
+			if (b->rta_type == IFLA_INFO_DATA)
+				r = net_tap_parse_tun(RTA_DATA(b), RTA_PAYLOAD(b), ret);
+	}
+out:
+	close(fd);
+	return r;
+}
+
+/* Set the owner and group of the tap attached to fd (see NET_TAP_OWNER): on
+ * the fd that created it, before anything else is done with it. */
+static int net_tap_set_owner(int fd, const char *name, char *err, size_t errlen)
+{
+	const char *what = "TUNSETOWNER";
+	int r;
+
+	if (ioctl(fd, TUNSETOWNER, (unsigned long)NET_TAP_OWNER) < 0)
+		goto fail;
+	what = "TUNSETGROUP";
+	if (ioctl(fd, TUNSETGROUP, (unsigned long)NET_TAP_GROUP) < 0)
+		goto fail;
+	return 0;
+fail:
+	r = -errno;
+	snprintf(err, errlen, "tap=%s: %s: %s", name, what, strerror(-r));
+	return r;
+}
+
+/* A multi-queue tap hands a queue, and part of the traffic, to whoever
+ * attaches one. Refuse a tap without owner or group (anyone with
+ * /dev/net/tun could attach), and one with queues besides our own (someone
+ * attached before its owner was set, or uses it now). */
+static int net_tap_check_mq(const char *name, uint32_t queues, bool existed, char *err,
+			    size_t errlen)
+{
+	struct net_tap_info ti;
+	int r = net_tap_info(name, &ti);
+
+	if (r == -EOPNOTSUPP && !existed)
+		return 0; /* an old kernel: the owner we set is all we can do */
+	if (r < 0) {
+		snprintf(err, errlen, "tap=%s: cannot tell who may attach to it: %s", name,
+			 strerror(-r));
+		return r;
+	}
+	if (ti.owner < 0 && ti.group < 0) {
+		snprintf(err, errlen,
+			 "tap=%s: the multi-queue tap has no owner or group, so any user could "
+			 "attach a queue and take part of its traffic (ip tuntap add ... user "
+			 "or group)",
+			 name);
+		return -EACCES;
+	}
+	if (ti.queues != queues || ti.disabled != 0) {
+		snprintf(err, errlen,
+			 "tap=%s: %u queues are attached to it, %u held detached; "
+			 "only our %u may be: it is in use by someone else",
+			 name, ti.queues, ti.disabled, queues);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 /* A tap we created: the MTU the guest is told, and up. */
 static int net_tap_configure(int sock, const char *name, uint32_t mtu, char *err, size_t errlen)
 {
@@ -123,6 +283,19 @@ int net_tap_open(const char *name, uint32_t queues, uint32_t mtu, int *ret_fds, 
 		if (r < 0)
 			goto fail;
 		ret_fds[n] = r;
+		/* The tap we just created gets its owner before its next queue. */
+		if (n == 0 && !existed) {
+			r = net_tap_set_owner(ret_fds[0], name, err, errlen);
+			if (r < 0) {
+				n++;
+				goto fail;
+			}
+		}
+	}
+	if (queues > 1) {
+		r = net_tap_check_mq(name, queues, existed, err, errlen);
+		if (r < 0)
+			goto fail;
 	}
 	if (!existed) {
 		r = net_tap_configure(sock, name, mtu, err, errlen);

@@ -10,9 +10,13 @@
 
 /* Open queues fds on the tap called name (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR,
  * plus IFF_MULTI_QUEUE when queues > 1). A tap that does not exist is created,
- * not persistent (it disappears with the last fd), given mtu when not 0 (at
- * most NET_OPT_TAP_MAX_MTU) and brought up; *ret_created says so. An existing interface that is not
- * a tap, a tap in use, or one of the other queue mode is refused. On success the caller owns the
+ * not persistent (it disappears with the last fd), owned so that only
+ * CAP_NET_ADMIN can attach to it (owner root, a group nobody is in), given
+ * mtu when not 0 (at most NET_OPT_TAP_MAX_MTU) and brought up; *ret_created
+ * says so. An existing interface that is not a tap, a tap in use, or one of
+ * the other queue mode is refused (-EINVAL, -EBUSY); so is a multi-queue tap
+ * without owner or group, which any user could attach a queue to (-EACCES),
+ * and one with queues besides ours (-EBUSY). On success the caller owns the
  * fds (close-on-exec, blocking); on failure returns -errno with a message in err and leaves nothing
  * open. */
 int net_tap_open(const char *name, uint32_t queues, uint32_t mtu, int *ret_fds, bool *ret_created,

@@ -5,6 +5,11 @@ a cellvm-dev-net process per NIC on its tap (created by the broker, up, with
 the MTU asked for); info and counters show them; a net device killed with
 kill -9 comes back on the same tap (the broker keeps the tap open); a second
 VM cannot boot on a tap the first holds; power-off lets a created tap go.
+A multi-queue tap the broker creates has an owner and a group (root, and a
+group nobody is in): an unprivileged process that opens /dev/net/tun cannot
+attach a queue to it (EPERM), where an ownerless one would hand it part of
+the VM's traffic; an existing multi-queue tap without owner or group is
+refused at boot with the reason.
 Tenants only get the taps their configuration lists (taps = ...), never
 another tenant's, and overlapping lists are refused at start. Bad nets
 inputs are 400 INVALID_ARGUMENT with a message that names the problem.
@@ -43,6 +48,31 @@ def event_line(ev, buf, name):
         buf += chunk
     line = [x for x in buf.split(b"\n") if b'"' + name + b'"' in x][0]
     return json.loads(line[line.index(b"{"):]), buf
+
+
+def attach_queue(who, name):
+    """As uid/gid who (no capabilities), try to attach a queue to the
+    multi-queue tap name: None when it worked, else the errno name. The
+    /dev/net/tun fd is opened first, as root: the attacker is any user who
+    can open it (0666 on many hosts); the kernel checks the caller's
+    credentials at the TUNSETIFF."""
+    import errno
+    import fcntl
+    import struct
+    TUNSETIFF = 0x400454ca
+    flags = 0x0002 | 0x1000 | 0x4000 | 0x0100  # IFF_TAP|IFF_NO_PI|IFF_VNET_HDR|IFF_MULTI_QUEUE
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+
+    def attach():
+        try:
+            fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", name.encode(), flags))
+            return None
+        except OSError as e:
+            return errno.errorcode.get(e.errno, str(e.errno))
+    try:
+        return as_uid(who[0], who[1], attach)
+    finally:
+        os.close(fd)
 
 
 def cmdline(pid):
@@ -116,6 +146,12 @@ try:
             fail("tap not a tap, or down: %r" % l)
     if l0["mtu"] != 9000 or not l0["linkinfo"]["info_data"].get("multi_queue"):
         fail("cv0: MTU 9000, multi-queue: %r" % l0)
+    # Nobody but CAP_NET_ADMIN attaches a queue to the tap the broker made: not
+    # the sandbox's id, not a tenant's (as_uid drops every capability).
+    for who in ((65534, 65534), ALICE):
+        got = attach_queue(who, "cv0")
+        if got != "EPERM":
+            fail("uid %d attaching a queue to cv0: %r, expected EPERM" % (who[0], got))
     wait_until(lambda: "irq: banner" in b.ok("GET", "/vm/%s/console" % vid), what="the banner")
     cnt = b.ok("GET", "/vm/%s/counters" % vid)
     if [(d["index"], d["kind"], d["state"], d["restarts"]) for d in cnt["devices"]] != \
@@ -184,6 +220,23 @@ try:
     b.ok("DELETE", "/vm/" + op["vm_id"])
     if not link("op0"):
         fail("the operator's tap went away")
+    # An existing multi-queue tap without owner or group: anyone could attach
+    # a queue to it, so it is refused with the reason; with an owner it is used.
+    subprocess.run(["ip", "tuntap", "add", "dev", "op1", "mode", "tap", "vnet_hdr",
+                    "multi_queue"], check=True)
+    if attach_queue((65534, 65534), "op1") is not None:
+        fail("control: an unprivileged user cannot attach to an ownerless tap here")
+    mq = b.ok("POST", "/vm.create", {"kernel": kernel, "memory": "32M",
+                                      "nets": [{"tap": "op1", "queues": 2}]})["vm_id"]
+    st, r = b.req("PUT", "/vm/%s/boot" % mq)
+    if st != 400 or "has no owner or group" not in r.get("error", ""):
+        fail("boot on an ownerless multi-queue tap: %d %r" % (st, r))
+    subprocess.run(["ip", "tuntap", "del", "dev", "op1", "mode", "tap", "multi_queue"],
+                   check=True)
+    subprocess.run(["ip", "tuntap", "add", "dev", "op1", "mode", "tap", "vnet_hdr",
+                    "multi_queue", "user", "0"], check=True)
+    b.ok("PUT", "/vm/%s/boot" % mq)
+    b.ok("DELETE", "/vm/" + mq)
     # An interface that is not a tap (lo, a tun): refused at boot.
     subprocess.run(["ip", "tuntap", "add", "dev", "tun0", "mode", "tun"], check=True)
     for name, why in (("lo", "exists and is not a tap"), ("tun0", "a tun (IP), not a tap")):
