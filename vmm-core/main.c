@@ -168,7 +168,7 @@ static const struct dispatch_entry core_chan_table[] = {
 					       DISPATCH_ONCE | DISPATCH_NEEDS_FDS | DISPATCH_KEEP},
 	[CELLVM__VM__VM_MESSAGE__MSG_DEVICE_RESTART] = {core_on_device_restart,
 							DISPATCH_STATE(CHAN_RUNNING), DISPATCH_FDS},
-	/* CoreReady and CoreStopped go the other way. */
+	/* CoreReady, CoreStopped and DeviceFault go the other way. */
 };
 
 static const struct dispatch_channel core_chan = {
@@ -468,6 +468,9 @@ static void core_loop(struct core *c)
 		for (uint32_t i = 0; n > 0 && i < vm->nvdevs; i++)
 			if (p[3 + i].revents)
 				core_on_device_link(vm->vdevs[i]);
+		/* A device dropped while its process may live (a reset it did not
+		 * finish, a breach): the launcher kills and restarts it. */
+		(void)vm_send_device_faults(vm, c->chan);
 
 		if (n == 0 && vm->debug_unclaimed && ++ticks % 20 == 0) {
 			/* --debug: sample where the vCPUs are every two seconds. */

@@ -190,8 +190,32 @@ void vdev_config_interrupt(struct vdev *d)
 	(void)!write(d->irq_fd, &one, sizeof(one));
 }
 
+/* The core stops reading the device's link (lock held). A device the
+ * launcher restarts may still have a process (hung, or hostile): note why,
+ * for the launcher, which kills and restarts it (vdev_take_fault). */
+static void vdev_drop(struct vdev *d, enum vdev_fault why)
+{
+	if (!d->dead && d->restartable)
+		d->fault = why;
+	d->dead = true;
+}
+
+enum vdev_fault vdev_take_fault(struct vdev *d, uint32_t *ret_restarts)
+{
+	enum vdev_fault f;
+
+	pthread_mutex_lock(&d->lock);
+	f = d->fault;
+	d->fault = VDEV_FAULT_NONE;
+	*ret_restarts = d->restarts;
+	pthread_mutex_unlock(&d->lock);
+	return f;
+}
+
 /* Reset from the guest (status 0): the device quiesces before we return, so
- * nothing of the old driver's rings is touched afterwards. Lock held. */
+ * nothing of the old driver's rings is touched afterwards. Lock held. A
+ * device that does not answer in VDEV_RESET_TIMEOUT_MS is dropped, and the
+ * launcher told (its process lives, and must not keep the guest's disk hung). */
 static void vdev_reset(struct vdev *d)
 {
 	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;
@@ -222,7 +246,7 @@ static void vdev_reset(struct vdev *d)
 	seq = ++d->resets_sent;
 	d->link_proto.state = LINK_RESETTING;
 	if (vdev_send(d, &m, NULL, 0) < 0) {
-		d->dead = true;
+		vdev_drop(d, VDEV_FAULT_LINK_LOST);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -230,7 +254,7 @@ static void vdev_reset(struct vdev *d)
 	while ((int32_t)(d->resets_done - seq) < 0 && !d->dead) {
 		if (pthread_cond_timedwait(&d->cond, &d->lock, &deadline) == ETIMEDOUT) {
 			vdev_report(d, VDEV_REPORT_RESET_TIMEOUT, NULL, 0, -ETIMEDOUT);
-			d->dead = true;
+			vdev_drop(d, VDEV_FAULT_RESET_TIMEOUT);
 		}
 	}
 }
@@ -263,7 +287,7 @@ static void vdev_activate(struct vdev *d, bool resume)
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_ACTIVATE;
 	m.activate = &act;
 	if (d->dead || vdev_send(d, &m, NULL, 0) < 0)
-		d->dead = true;
+		vdev_drop(d, VDEV_FAULT_LINK_LOST);
 	else
 		d->activated = true;
 }
@@ -464,7 +488,11 @@ int vdev_on_link(struct vdev *d)
 		return 0;
 	}
 	was_dead = d->dead;
-	d->dead = true;
+	/* EOF or a failed receive: the process is gone or going; anything else
+	 * is a breach of the protocol by a process that may live on. */
+	vdev_drop(d, r == -ECONNRESET || !(dispatch_violation(r) || r == -EPROTO)
+			     ? VDEV_FAULT_LINK_LOST
+			     : VDEV_FAULT_PROTOCOL);
 	/* A device the launcher restarts keeps the guest's view meanwhile:
 	 * kicks and interrupts wait in their eventfds. */
 	if (!d->restartable)
@@ -482,11 +510,15 @@ int vdev_reattach(struct vdev *d, int link_fd)
 	int r;
 
 	pthread_mutex_lock(&d->lock);
+	/* Counted whatever comes of it: the launcher counts what it sent. */
+	d->restarts++;
 	if (!d->dead) {
 		pthread_mutex_unlock(&d->lock);
 		close(link_fd);
 		return -EBUSY;
 	}
+	/* A fault not told yet is about the process this one replaces. */
+	d->fault = VDEV_FAULT_NONE;
 	if (d->link_fd >= 0)
 		close(d->link_fd);
 	d->link_fd = link_fd;
@@ -506,6 +538,10 @@ int vdev_reattach(struct vdev *d, int link_fd)
 		d->num_queues = nq;
 		d->queue_max = qmax;
 		d->config_len = clen;
+		/* The refused successor may live on (waiting on its link): the
+		 * launcher is to end it and try again or give up. */
+		if (d->restartable)
+			d->fault = r == -EPROTO ? VDEV_FAULT_PROTOCOL : VDEV_FAULT_LINK_LOST;
 		pthread_mutex_unlock(&d->lock);
 		return r;
 	}

@@ -40,6 +40,15 @@ enum vdev_report {
 	VDEV_REPORT_HOST_ERROR,	   /* a KVM call failed: detail names it, err is -errno */
 };
 
+/* Why the core dropped a device whose process may live on: what it tells
+ * the launcher (DeviceFault), which kills that process and restarts it. */
+enum vdev_fault {
+	VDEV_FAULT_NONE,	  /* nothing to tell */
+	VDEV_FAULT_RESET_TIMEOUT, /* it did not finish a reset in time */
+	VDEV_FAULT_PROTOCOL,	  /* it broke the link protocol (or was refused) */
+	VDEV_FAULT_LINK_LOST,	  /* its link closed or failed */
+};
+
 struct vdev_queue {
 	uint32_t num;
 	bool ready;
@@ -76,7 +85,13 @@ struct vdev {
 	/* Resets sent to the device and answered by it (ResetDone); a vCPU
 	 * waits until its own is answered. */
 	uint32_t resets_sent, resets_done;
-	bool dead;		    /* the device process is gone or broke the protocol */
+	bool dead; /* the device process is gone or broke the protocol */
+	/* A restartable device dropped since the owner last looked: why
+	 * (vdev_take_fault). restarts counts the successors the launcher sent
+	 * (vdev_reattach calls), so the launcher can tell which process a
+	 * fault is about. */
+	enum vdev_fault fault;
+	uint32_t restarts;
 	struct dispatch link_proto; /* where the device is in the link protocol */
 	uint32_t guest_reports;	    /* refused guest accesses left to report */
 	/* Called (lock held) after a reset, so the transport can reset its own
@@ -132,6 +147,10 @@ void vdev_config_interrupt(struct vdev *d);
  * when the driver was not running, or -errno (the device stays dead: -EBUSY
  * when it was not dead). Main thread. */
 int vdev_reattach(struct vdev *d, int link_fd);
+
+/* The fault the core has to tell the launcher about, once (VDEV_FAULT_NONE
+ * when there is none), and the restarts it had seen then. Any thread. */
+enum vdev_fault vdev_take_fault(struct vdev *d, uint32_t *ret_restarts);
 
 /* The launcher gave up restarting the device: tell the driver it needs a
  * reset. */

@@ -13,6 +13,7 @@
 
 #include "common/fdutil.h"
 #include "common/log.h"
+#include "proto/vm_channel.h"
 
 #define KVM_TSS_ADDR	      0xfffbd000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
@@ -174,6 +175,45 @@ void vm_check_halted(struct vm *vm)
 		atomic_store(&vm->vcpus[i].halt_state, VCPU_HALT_UNKNOWN);
 		vcpu_probe(&vm->vcpus[i]);
 	}
+}
+
+int vm_send_device_faults(struct vm *vm, int chan)
+{
+	static const struct {
+		Cellvm__Vm__DeviceFaultReason reason;
+		const char *detail;
+	} why[] = {
+		[VDEV_FAULT_RESET_TIMEOUT] = {CELLVM__VM__DEVICE_FAULT_REASON__FAULT_RESET_TIMEOUT,
+					      "did not finish the guest's reset"},
+		[VDEV_FAULT_PROTOCOL] = {CELLVM__VM__DEVICE_FAULT_REASON__FAULT_PROTOCOL,
+					 "broke the link protocol"},
+		[VDEV_FAULT_LINK_LOST] = {CELLVM__VM__DEVICE_FAULT_REASON__FAULT_LINK_LOST,
+					  "link closed or failed"},
+	};
+	int ret = 0;
+
+	for (uint32_t i = 0; i < vm->nvdevs; i++) {
+		Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+		Cellvm__Vm__DeviceFault f = CELLVM__VM__DEVICE_FAULT__INIT;
+		enum vdev_fault what = vdev_take_fault(vm->vdevs[i], &f.restarts);
+		int r;
+
+		if (what == VDEV_FAULT_NONE)
+			continue;
+		f.index = i;
+		f.reason = why[what].reason;
+		f.detail = (char *)why[what].detail;
+		m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_DEVICE_FAULT;
+		m.device_fault = &f;
+		r = vm_channel_send(chan, &m, NULL, 0);
+		if (r < 0 && ret == 0)
+			ret = r;
+		if (what != VDEV_FAULT_LINK_LOST || r < 0)
+			log_warn("%s: device %s: %s the launcher to end its process",
+				 vm->vdevs[i]->name, why[what].detail,
+				 r < 0 ? "cannot ask" : "asking");
+	}
+	return ret;
 }
 
 void vm_stop_vcpus(struct vm *vm)

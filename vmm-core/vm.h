@@ -86,6 +86,12 @@ void vm_request_stop(struct vm *vm, enum vm_exit why, const char *detail);
  * ask for a new one; ends the VM with VM_EXIT_HALT when two rounds in a row
  * found every vCPU halted with interrupts off (or never started). */
 void vm_check_halted(struct vm *vm);
+/* Main thread, each turn of its loop: tell the launcher (DeviceFault on the
+ * VM channel chan) about every restartable device the core dropped while its
+ * process may live on (a reset it did not finish, a breach of the protocol),
+ * so that the launcher kills and restarts it. Logs each. Returns 0 or the
+ * first -errno of a send. */
+int vm_send_device_faults(struct vm *vm, int chan);
 /* Kick and join every vCPU thread. */
 void vm_stop_vcpus(struct vm *vm);
 void vm_destroy(struct vm *vm);
@@ -98,6 +104,9 @@ void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_
 
 /* vcpu.c */
 int vcpu_init(struct vm *vm, struct vcpu *v, uint32_t index);
+/* The boot vCPU's registers for vm->plan (set again once the kernel is
+ * parsed: cellvm-core parses it inside its sandbox, after vcpu_init). */
+int vcpu_set_boot_regs(struct vcpu *v);
 int vcpu_start(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
 /* Ask the vCPU thread to record its enum vcpu_halt in halt_state, and kick it. */
