@@ -73,7 +73,7 @@ int console_relay(struct core_proc *p, struct devices *ds)
 
 	console_raw_tty();
 	for (;;) {
-		struct pollfd pfd[3 + LAUNCHER_MAX_DEVICES] = {
+		struct pollfd pfd[3 + DEVICES_POLL_MAX] = {
 			{.fd = console_open ? p->console : -1, .events = POLLIN},
 			{.fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
 			{.fd = p->pidfd, .events = POLLIN},

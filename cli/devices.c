@@ -3,6 +3,7 @@
  * exit statuses and counters are their word, only logged. */
 #include "cli/devices.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,8 +12,10 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "launcher/launcher_fault.h"
 #include "launcher/net_tap.h"
 #include "proto/devshm.h"
+#include "proto/dispatch.h"
 #include "proto/vm_exit.h"
 
 /* Tap queues one device process can take (one backend fd each). */
@@ -196,7 +199,42 @@ size_t devices_poll_fill(struct devices *ds, struct pollfd *pfd, int *timeout_ms
 		if (wait >= 0 && (*timeout_ms < 0 || wait < *timeout_ms))
 			*timeout_ms = (int)wait;
 	}
-	return ds->n;
+	pfd[ds->n] = (struct pollfd){.fd = ds->core && !ds->core_ending ? ds->core->chan : -1,
+				     .events = POLLIN};
+	return ds->n + 1;
+}
+
+/* The core's channel is readable: a device it dropped while the process
+ * lives is killed (then reaped and restarted as after a crash); a core that
+ * breaks the protocol is killed, which ends the VM. */
+static void devices_on_core_chan(struct devices *ds)
+{
+	struct launcher_fault f;
+	int r = launcher_fault_recv(ds->core->chan, ds->n, &f);
+
+	if (r == 0) {
+		ds->core_ending = true;
+		return;
+	}
+	if (r == -EAGAIN)
+		return;
+	if (r < 0) {
+		log_err("cellvm-core broke the protocol (%s): stopping the VM",
+			dispatch_strerror(r));
+		ds->core_ending = true;
+		kill(ds->core->pid, SIGKILL);
+		return;
+	}
+	if (ds->procs[f.index].pid <= 0 || !supervise_fault(&ds->sup[f.index], f.restarts))
+		return; /* about a process already gone or replaced */
+	r = launcher_fault_kill(&ds->procs[f.index]);
+	if (r > 0)
+		log_warn("%s: the core dropped the device (%s): its process is killed and "
+			 "restarted",
+			 ds->names[f.index], f.detail);
+	else if (r < 0)
+		log_err("%s: cannot kill the device process the core dropped: %s",
+			ds->names[f.index], strerror(-r));
 }
 
 /* Device i's process ended (or a restart of it failed): reap it and do what
@@ -251,8 +289,11 @@ static void devices_restart(struct devices *ds, size_t i)
 
 void devices_poll_ready(struct devices *ds, const struct pollfd *pfd)
 {
-	uint64_t now = supervise_now_ms();
+	uint64_t now;
 
+	if (pfd[ds->n].fd >= 0 && pfd[ds->n].revents)
+		devices_on_core_chan(ds);
+	now = supervise_now_ms();
 	for (size_t i = 0; i < ds->n; i++) {
 		if (ds->sup[i].gone)
 			continue;

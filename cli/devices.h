@@ -5,6 +5,7 @@
  * launcher process. */
 #pragma once
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "launcher/disk_opt.h"
@@ -14,6 +15,10 @@
 #include "launcher/supervise.h"
 
 struct devproc_stats;
+
+/* pollfd entries devices_poll_fill may fill: a pidfd per device and the
+ * core's channel. */
+#define DEVICES_POLL_MAX (LAUNCHER_MAX_DEVICES + 1)
 
 struct devices {
 	struct disk_opt disks[DISK_MAX];
@@ -31,6 +36,7 @@ struct devices {
 	/* what a restart needs: the VM's guest RAM and its core */
 	const struct core_config *cfg;
 	struct core_proc *core;
+	bool core_ending; /* its channel closed or holds its CoreStopped: not watched */
 };
 
 /* Parse one --disk or --net into ds; return 0 or an exit status (a message
@@ -46,13 +52,16 @@ int devices_start(struct devices *ds, const struct core_config *cfg);
 void devices_core_config(struct devices *ds, struct core_config *cfg, const char **kinds,
 			 const char **transports);
 /* The core has the devices' links: close ours and supervise the processes,
- * handing restarted ones to core. */
+ * handing restarted ones to core, and watch core's channel for the devices
+ * it drops while their processes live (DeviceFault: killed and restarted). */
 void devices_supervise(struct devices *ds, struct core_proc *core);
 
-/* Before poll: the pidfds to watch (pfd[0..n)) and the time to the next
- * restart (lowers *timeout_ms). Returns the number of pfd entries. */
+/* Before poll: the pidfds and the core's channel to watch (pfd[0..n), n at
+ * most DEVICES_POLL_MAX) and the time to the next restart (lowers
+ * *timeout_ms). Returns the number of pfd entries. */
 size_t devices_poll_fill(struct devices *ds, struct pollfd *pfd, int *timeout_ms);
-/* After poll: reap dead devices, run due restarts. */
+/* After poll: take the core's DeviceFaults (killing the process meant), reap
+ * dead devices, run due restarts. */
 void devices_poll_ready(struct devices *ds, const struct pollfd *pfd);
 
 /* Stop every device process, log its counters and close its backend. */

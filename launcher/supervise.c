@@ -22,7 +22,7 @@ enum supervise_verdict supervise_died(struct supervise_dev *d, int status, uint6
 	uint64_t delay;
 
 	d->restart_at = 0;
-	if (status == 0) {
+	if (status == 0 && !d->faulted) {
 		/* A device ends cleanly only when its core link closes: the VM
 		 * is ending, there is nothing to restart. */
 		d->gone = true;
@@ -41,6 +41,16 @@ enum supervise_verdict supervise_died(struct supervise_dev *d, int status, uint6
 	return SUPERVISE_RESTART;
 }
 
+bool supervise_fault(struct supervise_dev *d, uint32_t restarts)
+{
+	/* UNTRUSTED(core): restarts only picks which process is meant; a count
+	 * that is not ours names none. */
+	if (d->gone || d->restart_at || restarts != d->restarts)
+		return false;
+	d->faulted = true;
+	return true;
+}
+
 int64_t supervise_wait_ms(const struct supervise_dev *d, uint64_t now)
 {
 	if (!d->restart_at || d->gone)
@@ -51,6 +61,7 @@ int64_t supervise_wait_ms(const struct supervise_dev *d, uint64_t now)
 void supervise_restarting(struct supervise_dev *d, uint64_t now)
 {
 	d->restart_at = 0;
+	d->faulted = false;
 	d->in_a_row++;
 	d->started_ms = now;
 }

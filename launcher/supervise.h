@@ -23,6 +23,7 @@ struct supervise_dev {
 	uint64_t started_ms; /* when its process (or the last restart attempt) started */
 	uint64_t restart_at; /* when the pending restart is due; 0: none pending */
 	bool gone;	     /* given up on, or ended with the VM: never restarted */
+	bool faulted;	     /* its process was ended for a fault (supervise_fault) */
 };
 
 /* What to do about a device whose process ended. */
@@ -39,6 +40,13 @@ void supervise_init(struct supervise_dev *d, uint64_t now);
  * exit, 128+signal, -1 unknown); a restart attempt that failed is status -1.
  * A crash after SUPERVISE_STABLE_MS up counts from 0 again. */
 enum supervise_verdict supervise_died(struct supervise_dev *d, int status, uint64_t now);
+/* The core dropped the device (DeviceFault: a reset it did not finish, a
+ * breach of the protocol) when it had received restarts successors. True
+ * when that is about the process running now (not one already replaced, nor
+ * a device given up on or waiting for its restart): the caller kills it, and
+ * its end, whatever its status, counts as a crash (restarted with back-off,
+ * within the limit: a device that keeps breaking is given up on). */
+bool supervise_fault(struct supervise_dev *d, uint32_t restarts);
 /* Milliseconds from now until the pending restart is due (0: due); -1 when
  * none is pending. */
 int64_t supervise_wait_ms(const struct supervise_dev *d, uint64_t now);

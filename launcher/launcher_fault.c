@@ -1,0 +1,121 @@
+/* The launcher's reading of a running core; see launcher_fault.h. Runs in the
+ * privileged process. What the core sends is untrusted: one table says what
+ * a running core may send its watcher (DeviceFault alone, never with fds),
+ * and the index it names is checked against the devices it was given. */
+#include "launcher/launcher_fault.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "proto/dispatch.h"
+#include "proto/ipc.h"
+#include "proto/vm_channel.h"
+
+/* The watcher reads a core only once it runs. */
+enum { FAULT_CORE_RUNNING };
+
+struct launcher_fault_ctx {
+	size_t ndevs;
+	struct launcher_fault *out;
+};
+
+static int launcher_fault_on_device_fault(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Vm__DeviceFault *f = msg;
+	struct launcher_fault_ctx *c = ctx;
+	size_t n = 0;
+
+	(void)fds;
+	(void)nfds;
+	/* UNTRUSTED(core): the index must name one of its devices; restarts
+	 * only picks a process (supervise_fault); the detail is text to log. */
+	if (f->index >= c->ndevs)
+		return -EPROTO;
+	c->out->index = f->index;
+	c->out->restarts = f->restarts;
+	c->out->reason = (int)f->reason;
+	for (const char *p = f->detail ? f->detail : ""; *p && n < sizeof(c->out->detail) - 1; p++)
+		c->out->detail[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+	c->out->detail[n] = 0;
+	return 0;
+}
+
+/* What a running core may send the launcher that watches it: DeviceFault,
+ * any number of times, never with fds. Its CoreStopped is not taken here: it
+ * is left for launcher_core_stopped (launcher_core_table in launcher.c), which
+ * reads it once the core has exited. CoreSetup and DeviceRestart go the other
+ * way; CoreReady came before the watch. */
+static const struct dispatch_entry launcher_fault_table[] = {
+	[CELLVM__VM__VM_MESSAGE__MSG_DEVICE_FAULT] = {launcher_fault_on_device_fault,
+						      DISPATCH_STATE(FAULT_CORE_RUNNING), 0},
+};
+
+static const struct dispatch_channel launcher_fault_chan = {
+	.envelope = &cellvm__vm__vm_message__descriptor,
+	.max_len = VM_CHANNEL_MAX_MSG,
+	.max_fds = IPC_MAX_FDS,
+	.table = launcher_fault_table,
+	.n = sizeof(launcher_fault_table) / sizeof(launcher_fault_table[0]),
+};
+
+/* Whether the next datagram is the core's CoreStopped (looked at, not taken:
+ * its fds, if any, stay queued with it). */
+static int launcher_fault_peek_stopped(int chan)
+{
+	uint8_t buf[VM_CHANNEL_MAX_MSG];
+	Cellvm__Vm__VmMessage *m;
+	ssize_t n;
+	int stopped;
+
+	n = recv(chan, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 1; /* EOF: the core is gone */
+	/* UNTRUSTED(core): decoded only to see its case; dispatch_recv checks
+	 * it in full when it is taken. */
+	m = cellvm__vm__vm_message__unpack(NULL, (size_t)n, buf);
+	if (!m)
+		return 0;
+	stopped = m->msg_case == CELLVM__VM__VM_MESSAGE__MSG_STOPPED;
+	cellvm__vm__vm_message__free_unpacked(m, NULL);
+	return stopped;
+}
+
+int launcher_fault_recv(int chan, size_t ndevs, struct launcher_fault *ret)
+{
+	struct launcher_fault_ctx c = {.ndevs = ndevs, .out = ret};
+	struct dispatch d;
+	int r;
+
+	*ret = (struct launcher_fault){0};
+	r = launcher_fault_peek_stopped(chan);
+	if (r != 0)
+		return r > 0 ? 0 : r;
+	dispatch_init(&d, &launcher_fault_chan, FAULT_CORE_RUNNING);
+	/* UNTRUSTED(core): checked by launcher_fault_table. */
+	r = dispatch_recv(chan, &d, &c);
+	if (r == -ECONNRESET)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
+int launcher_fault_kill(const struct device_proc *p)
+{
+	struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+
+	if (p->pid <= 0 || p->pidfd < 0)
+		return 0;
+	/* Exited already (it crashed, and the core saw its link close): its
+	 * own status is the one to report. */
+	if (poll(&pfd, 1, 0) > 0)
+		return 0;
+	if (syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0) < 0)
+		return errno == ESRCH ? 0 : -errno;
+	return 1;
+}
