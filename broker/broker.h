@@ -217,6 +217,7 @@ struct broker_vm {
 	int mem_fd;
 	struct core_proc core;
 	struct event *core_ev, *cons_ev;
+	struct event *chan_ev; /* the core's channel: its DeviceFaults (broker_supervise.c) */
 	struct broker_vm_device devs[LAUNCHER_MAX_DEVICES]; /* disks, then nets */
 	size_t ndevs;
 	/* The NICs' taps, opened at boot and kept while the VM runs, so a

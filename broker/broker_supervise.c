@@ -1,21 +1,27 @@
 /* Supervision of a running VM's processes in cellvm-broker: pidfd events for
- * the core and each device process. A guest reboot boots the VM again (unless
- * it loops); a device process that dies is restarted with back-off through the
- * launcher thread and handed to the core, or given up on after too many
- * restarts in a row. Runs in the broker's loop; only the children's exit
- * statuses are read here. */
+ * the core and each device process, and the core's channel. A guest reboot
+ * boots the VM again (unless it loops); a device process that dies, or that
+ * the core dropped while it lived (DeviceFault: a reset it did not finish, a
+ * breach of the link protocol; it is killed first), is restarted with
+ * back-off through the launcher thread and handed to the core, or given up
+ * on after too many restarts in a row. Runs in the broker's loop; the
+ * children's exit statuses are read here, and the core's messages through
+ * the launcher's table (launcher_fault.c). */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
 #include "common/log.h"
+#include "launcher/launcher_fault.h"
 #include "launcher/supervise.h"
+#include "proto/dispatch.h"
 #include "proto/vm_exit.h"
 
 static void broker_supervise_on_core_exit(evutil_socket_t fd, short what, void *arg)
@@ -198,11 +204,54 @@ void broker_supervise_restart_finish(struct broker_launch_job *j)
 	broker_vm_event(vm->b, vm, "device-restarted", detail);
 }
 
+/* The running core's channel is readable: a device it dropped while the
+ * process lives is killed (its pidfd event then restarts it as after a
+ * crash); a core that breaks the protocol is killed (its exit event stops
+ * the VM). */
+static void broker_supervise_on_core_chan(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker_vm *vm = arg;
+	struct broker_vm_device *d;
+	struct launcher_fault f;
+	int r;
+
+	(void)fd;
+	(void)what;
+	r = launcher_fault_recv(vm->core.chan, vm->ndevs, &f);
+	if (r == -EAGAIN)
+		return;
+	if (r <= 0) {
+		/* Ending (its CoreStopped waits for the teardown), or in breach. */
+		if (r < 0) {
+			log_err("vm %s: the core broke the protocol (%s): stopping the VM", vm->id,
+				dispatch_strerror(r));
+			kill(vm->core.pid, SIGKILL);
+		}
+		event_del(vm->chan_ev);
+		return;
+	}
+	d = &vm->devs[f.index];
+	if (!d->running || !supervise_fault(&d->sup, f.restarts))
+		return; /* about a process already gone or replaced */
+	r = launcher_fault_kill(&d->proc);
+	if (r > 0)
+		log_warn("vm %s: device %zu (%s): the core dropped it (%s): its process is "
+			 "killed and restarted",
+			 vm->id, d->def_index, d->kind, f.detail);
+	else if (r < 0)
+		log_err("vm %s: device %zu: cannot kill the process the core dropped: %s", vm->id,
+			d->def_index, strerror(-r));
+}
+
 int broker_supervise_watch(struct broker_vm *vm)
 {
 	vm->core_ev =
 		event_new(vm->b->base, vm->core.pidfd, EV_READ, broker_supervise_on_core_exit, vm);
 	if (!vm->core_ev || event_add(vm->core_ev, NULL) < 0)
+		return -ENOMEM;
+	vm->chan_ev = event_new(vm->b->base, vm->core.chan, EV_READ | EV_PERSIST,
+				broker_supervise_on_core_chan, vm);
+	if (!vm->chan_ev || event_add(vm->chan_ev, NULL) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < vm->ndevs; i++) {
 		struct broker_vm_device *d = &vm->devs[i];

@@ -224,7 +224,9 @@ int broker_vm_teardown(struct broker_vm *vm)
 		event_free(vm->core_ev);
 	if (vm->cons_ev)
 		event_free(vm->cons_ev);
-	vm->core_ev = vm->cons_ev = NULL;
+	if (vm->chan_ev)
+		event_free(vm->chan_ev);
+	vm->core_ev = vm->cons_ev = vm->chan_ev = NULL;
 	launcher_close(&vm->core);
 	for (size_t i = 0; i < vm->ndevs; i++) {
 		struct broker_vm_device *d = &vm->devs[i];
