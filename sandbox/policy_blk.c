@@ -9,14 +9,10 @@
 /* clang-format off */
 static const struct sb_rule blk_rules[] = {
 	SB_ALLOW(io_uring_enter),	/* submit and reap disk I/O */
-	/* blk_sandboxed() sets its ring up after sandbox_enter(); the rules
-	 * below go once the ring and its eventfd are made before it. */
-	SB_ALLOW(io_uring_setup),					/* creating the disk ring */
-	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_FILES),	/* the image */
-	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_EVENTFD),	/* completion wakeups */
-	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_RESTRICTIONS),	/* narrowing it */
-	SB_ALLOW_ARG(io_uring_register, 1, IORING_REGISTER_ENABLE_RINGS),	/* enabling it */
-	SB_ALLOW(eventfd2),						/* the completion eventfd */
+	/* Not io_uring_setup, io_uring_register or eventfd2: the ring and its
+	 * eventfd are made, restricted and enabled before sandbox_enter()
+	 * (blk_setup); a fresh ring would be free of the restrictions
+	 * (IORING_OP_SOCKET, OPENAT...). */
 };
 /* clang-format on */
 

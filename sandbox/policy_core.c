@@ -1,6 +1,7 @@
 /* seccomp rules of cellvm-core (SANDBOX_CORE), on top of policy_base.c. The
  * VM, its memory slots, the vCPUs and the device links are all set up before
- * the sandbox; what is left is running vCPU threads, the main loop, and the
+ * the sandbox; what is left is parsing the kernel (mapped read-only) and
+ * setting the boot vCPU's registers from it, running vCPU threads, the main loop, and the
  * interrupt and notify wiring virtio-pci changes when the guest programs
  * MSI-X or moves a BAR. A KVM ioctl goes here when code calls it after
  * sandbox_enter(). */
@@ -23,7 +24,10 @@ static const struct sb_rule core_rules[] = {
 	SB_ALLOW_ARG(ioctl, 1, KVM_RUN),		/* running the vCPUs */
 	SB_ALLOW_ARG(ioctl, 1, KVM_IRQ_LINE),		/* legacy interrupts (UART, i8042) */
 	SB_ALLOW_ARG(ioctl, 1, KVM_GET_REGS),		/* exit reports, --debug sampling */
-	SB_ALLOW_ARG(ioctl, 1, KVM_GET_SREGS),		/* --debug sampling */
+	SB_ALLOW_ARG(ioctl, 1, KVM_GET_SREGS),		/* --debug sampling, boot registers */
+	SB_ALLOW_ARG(ioctl, 1, KVM_SET_SREGS),		/* boot registers: the kernel is parsed */
+	SB_ALLOW_ARG(ioctl, 1, KVM_SET_REGS),		/*   inside the sandbox, its entry */
+	SB_ALLOW_ARG(ioctl, 1, KVM_SET_FPU),		/*   known only then (vcpu_set_boot_regs) */
 	SB_ALLOW_ARG(ioctl, 1, KVM_GET_MP_STATE),	/* halt check: is a vCPU halted */
 	SB_ALLOW_ARG(ioctl, 1, KVM_GET_VCPU_EVENTS),	/* halt check: an NMI pending */
 	SB_ALLOW_ARG(ioctl, 1, KVM_SET_GSI_ROUTING),	/* virtio-pci: MSI-X vectors are routes */

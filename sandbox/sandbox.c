@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -64,27 +66,84 @@ static int sandbox_close_fds(const int *keep, size_t nkeep)
 	}
 }
 
-static int sandbox_set_rlimits(enum sandbox_kind kind, int max_fd)
+/* The address space mapped now (guest RAM included), from /proc while the
+ * process still sees it. 0 if unknown. */
+static uint64_t sandbox_vm_bytes(void)
 {
-	struct rlimit none = {0, 0}, nofile;
-	rlim_t want = (rlim_t)max_fd + 1 + sandbox_fd_slack[kind];
+	char buf[128];
+	unsigned long long pages = 0;
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu", &pages) != 1)
+		return 0;
+	return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Lower a limit, soft and hard alike (no way back); never raise one. */
+static int sandbox_lower(int res, rlim_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(res, &rl) < 0)
+		return -errno;
+	if (want < rl.rlim_max)
+		rl.rlim_max = want;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(res, &rl) < 0 ? -errno : 0;
+}
+
+/* Room beyond what is mapped at entry: allocator arenas and a stack per
+ * thread (glibc: up to 64 MiB of arena and RLIMIT_STACK, 8 MiB, each), and
+ * 256 MiB for the process's own growth. */
+#define SANDBOX_AS_ROOM	    (256ULL << 20)
+#define SANDBOX_AS_PER_TASK (80ULL << 20)
+
+static int sandbox_set_rlimits(enum sandbox_kind kind, int max_fd, uint64_t vm_bytes,
+			       struct sandbox_opts *o)
+{
+	uint32_t tasks = o->tasks ? o->tasks : 1;
+	int r;
 
 	/* No core files: they would hold guest memory. */
-	if (setrlimit(RLIMIT_CORE, &none) < 0)
-		return -errno;
+	r = sandbox_lower(RLIMIT_CORE, 0);
 	/* A compromised process cannot hoard fds (hard limit too: no way back). */
-	if (getrlimit(RLIMIT_NOFILE, &nofile) < 0)
-		return -errno;
-	if (want < nofile.rlim_max)
-		nofile.rlim_max = want;
-	nofile.rlim_cur = nofile.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
-		return -errno;
-	/* Not RLIMIT_NPROC: vCPU threads and io_uring's io-wq workers count
-	 * against it. Not RLIMIT_FSIZE either: stderr may be a regular file,
-	 * and a log line would then end the process with SIGXFSZ; no file can
-	 * be opened anyway. */
-	return 0;
+	if (r == 0)
+		r = sandbox_lower(RLIMIT_NOFILE, (rlim_t)max_fd + 1 + sandbox_fd_slack[kind]);
+	/* Rings and memory are set up before: nothing is pinned afterwards. */
+	if (r == 0)
+		r = sandbox_lower(RLIMIT_MEMLOCK, 0);
+	/* No fork; only the threads the kind says it runs (vCPUs, io_uring's
+	 * workers). Counted per user of the process's user namespace (root
+	 * of its own, 65534 outside): only this process's tasks count. */
+	if (r == 0)
+		r = sandbox_lower(RLIMIT_NPROC, tasks);
+	/* The disk image may not grow past its size: a write beyond it fails
+	 * with EFBIG (SIGXFSZ ignored), which the guest sees as an I/O error.
+	 * A log line to a regular-file stderr already past that size fails
+	 * the same way instead of killing the process. */
+	if (r == 0 && o->limit_file_size) {
+		if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+			return -errno;
+		r = sandbox_lower(RLIMIT_FSIZE, (rlim_t)o->file_size);
+	}
+#ifndef CELLVM_SANITIZER_RUNTIME
+	/* Sanitizer builds: none (their shadow memory reserves terabytes). */
+	if (r == 0 && vm_bytes) {
+		o->as_limit = vm_bytes + SANDBOX_AS_ROOM + SANDBOX_AS_PER_TASK * tasks;
+		r = sandbox_lower(RLIMIT_AS, o->as_limit);
+	}
+#else
+	(void)vm_bytes;
+#endif
+	return r;
 }
 
 static int sandbox_drop_privileges(void)
@@ -119,11 +178,30 @@ static int sandbox_drop_privileges(void)
 	return 0;
 }
 
-int sandbox_enter(enum sandbox_kind kind, const int *keep, size_t nkeep)
+static void sandbox_describe(struct sandbox_opts *o)
 {
-	bool landlock;
+	char ll[24];
+
+	if (o->landlock_abi > 0)
+		snprintf(ll, sizeof(ll), "landlock:%d", o->landlock_abi);
+	else
+		snprintf(ll, sizeof(ll), "landlock:none");
+	snprintf(o->layers, sizeof(o->layers),
+		 "namespaces seccomp %s no_new_privs rlimits(core nofile memlock nproc:%u%s%s)", ll,
+		 o->tasks ? o->tasks : 1, o->limit_file_size ? " fsize" : "",
+		 o->as_limit ? " as" : "");
+}
+
+int sandbox_enter_opts(enum sandbox_kind kind, const int *keep, size_t nkeep,
+		       struct sandbox_opts *opts)
+{
+	struct sandbox_opts none = {0}, *o = opts ? opts : &none;
+	uint64_t vm_bytes;
 	int r, max_fd;
 
+	o->landlock_abi = 0;
+	o->as_limit = 0;
+	o->layers[0] = 0;
 	if ((unsigned)kind >= SANDBOX_KIND_COUNT || (nkeep && !keep))
 		return -EINVAL;
 	r = sandbox_check_keep(keep, nkeep, &max_fd);
@@ -135,6 +213,7 @@ int sandbox_enter(enum sandbox_kind kind, const int *keep, size_t nkeep)
 	r = sandbox_ns_become_root();
 	if (r < 0)
 		return r;
+	vm_bytes = sandbox_vm_bytes();
 	r = sandbox_ns_empty_root();
 	if (r < 0)
 		return r;
@@ -144,18 +223,25 @@ int sandbox_enter(enum sandbox_kind kind, const int *keep, size_t nkeep)
 	r = sandbox_close_fds(keep, nkeep);
 	if (r < 0)
 		return r;
-	r = sandbox_set_rlimits(kind, max_fd);
+	r = sandbox_set_rlimits(kind, max_fd, vm_bytes, o);
 	if (r < 0)
 		return r;
 	r = sandbox_drop_privileges();
 	if (r < 0)
 		return r;
-	r = sandbox_landlock_restrict(&landlock);
+	r = sandbox_landlock_restrict(&o->landlock_abi);
 	if (r < 0)
 		return r;
 	/* Last: every step above needed system calls the filter forbids. */
 	r = sandbox_seccomp_load(kind);
 	if (r < 0)
 		return r;
-	return landlock ? 0 : SANDBOX_NO_LANDLOCK;
+	sandbox_describe(o);
+	sandbox_title_set(o->layers);
+	return o->landlock_abi ? 0 : SANDBOX_NO_LANDLOCK;
+}
+
+int sandbox_enter(enum sandbox_kind kind, const int *keep, size_t nkeep)
+{
+	return sandbox_enter_opts(kind, keep, nkeep, NULL);
 }

@@ -6,6 +6,7 @@
  * itself, before it reads anything untrusted. Returns no memory, takes no fd. */
 #pragma once
 #include <liburing.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -24,6 +25,21 @@ enum sandbox_kind {
 /* What sandbox_enter() could not do on this kernel (a positive return). */
 enum sandbox_degraded {
 	SANDBOX_NO_LANDLOCK = 1 << 0, /* Landlock not built in or disabled at boot */
+};
+
+/* What a process asks of sandbox_enter_opts() beyond its kind, and what it
+ * got. */
+struct sandbox_opts {
+	/* in */
+	bool limit_file_size; /* set RLIMIT_FSIZE to file_size (and ignore SIGXFSZ) */
+	uint64_t file_size;   /* bytes no file the process writes may grow past */
+	uint32_t tasks;	      /* RLIMIT_NPROC: threads (io_uring workers count too),
+			       * the process itself included; 0: 1 */
+	/* out: filled by sandbox_enter_opts() as it goes */
+	int landlock_abi;  /* 0: the kernel has no Landlock */
+	uint64_t as_limit; /* RLIMIT_AS set, or 0 (sanitizer builds: none) */
+	char layers[160];  /* "namespaces seccomp landlock:N no_new_privs rlimits",
+			    * what sandbox_enter_opts() put in place */
 };
 
 /* The namespaces a child gets, as clone(2) flags: CLONE_NEWUSER|CLONE_NEWPID|
@@ -61,8 +77,12 @@ int sandbox_map_ids(pid_t child, uid_t uid, gid_t gid);
  *  4. every fd above 2 not in keep[] (any order, duplicates fine) is closed;
  *     -EBADF if a kept fd is not open;
  *  5. rlimits: RLIMIT_CORE 0, RLIMIT_NOFILE the highest kept fd + 1 + a
- *     per-kind slack (64: a channel message's fds and more); not RLIMIT_NPROC (vCPU threads and
- *     io-wq workers count) nor RLIMIT_FSIZE (stderr may be a regular file);
+ *     per-kind slack (a channel message's fds and more), RLIMIT_MEMLOCK 0
+ *     (rings are made before: nothing is pinned later), RLIMIT_NPROC
+ *     opts->tasks (1 by default: no fork, no thread), RLIMIT_FSIZE only
+ *     when asked (opts->limit_file_size), RLIMIT_AS the address space in
+ *     use + room for the tasks' stacks and arenas (not in sanitizer builds:
+ *     their shadow memory reserves terabytes);
  *  6. capabilities: securebits locked (root means nothing), bounding set,
  *     ambient, effective, permitted, inheritable all empty; no_new_privs;
  *     not dumpable (no core dump of guest RAM, no ptrace or /proc/PID/mem by
@@ -81,6 +101,16 @@ int sandbox_map_ids(pid_t child, uid_t uid, gid_t gid);
  * check runs here instead of at exit (it needs /proc and ptrace), and the
  * symbols a report needs are loaded (see sandbox_ns.c). */
 int sandbox_enter(enum sandbox_kind kind, const int *keep, size_t nkeep);
+
+/* sandbox_enter() with the limits in *opts (NULL: the defaults), which also
+ * gets what was put in place. Last, the process title (/proc/PID/cmdline,
+ * which root outside reads without ptrace rights, as of a non-dumpable
+ * process) becomes "ARGV0 [sandbox: LAYERS]", in the argv and environment
+ * area (the environment strings are moved to the heap first, as
+ * setproctitle(3) does; truncated if the area is short): the broker's
+ * `info` reads it (broker_vm_info.c). */
+int sandbox_enter_opts(enum sandbox_kind kind, const int *keep, size_t nkeep,
+		       struct sandbox_opts *opts);
 
 /* io_uring requests bypass seccomp, so a ring is created with
  * IORING_SETUP_R_DISABLED, its files registered (io_uring_register_files)

@@ -19,9 +19,12 @@ int sandbox_ns_become_root(void);
 int sandbox_ns_empty_root(void);
 
 /* Landlock with every right of the running kernel's ABI handled and none
- * granted. *ret_active: false when the kernel has no Landlock (returns 0).
- * Needs no_new_privs (or CAP_SYS_ADMIN). */
-int sandbox_landlock_restrict(bool *ret_active);
+ * granted. *ret_abi: the ABI version in force, 0 when the kernel has no
+ * Landlock (returns 0). Needs no_new_privs (or CAP_SYS_ADMIN). */
+int sandbox_landlock_restrict(int *ret_abi);
+
+/* The process title becomes "ARGV0 [sandbox: text]" (see sandbox.h). */
+void sandbox_title_set(const char *text);
 
 /* Build and load the seccomp filter of `kind` (policy_base + the kind's). */
 int sandbox_seccomp_load(enum sandbox_kind kind);

@@ -35,14 +35,14 @@ struct sandbox_landlock_attr {
 	uint64_t scoped;
 };
 
-int sandbox_landlock_restrict(bool *ret_active)
+int sandbox_landlock_restrict(int *ret_abi)
 {
 	struct sandbox_landlock_attr attr = {0};
 	size_t size = sizeof(attr.handled_access_fs);
 	long abi;
 	int fd, r = 0;
 
-	*ret_active = false;
+	*ret_abi = 0;
 	abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0)
 		return (errno == ENOSYS || errno == EOPNOTSUPP) ? 0 : -errno;
@@ -72,6 +72,6 @@ int sandbox_landlock_restrict(bool *ret_active)
 		r = -errno;
 	close(fd);
 	if (r == 0)
-		*ret_active = true;
+		*ret_abi = (int)abi;
 	return r;
 }

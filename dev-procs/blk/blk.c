@@ -139,7 +139,14 @@ static int blk_start_io(struct blk *b, uint32_t i)
 	case BLK_OP_WRITE:
 		r = blk_io_writev(&b->io, req->iov, req->niov, req->offset, BLK_TAG(i, 0));
 		break;
-	case BLK_OP_FLUSH: r = blk_io_fsync(&b->io, BLK_TAG(i, 0)); break;
+	case BLK_OP_FLUSH:
+		/* A failed fsync is reported once by the kernel (errseq), and the
+		 * dirty data it could not write may be gone: every later FLUSH of
+		 * this device process fails too, as nothing can say it is safe. */
+		if (b->flush_failed)
+			return -EIO;
+		r = blk_io_fsync(&b->io, BLK_TAG(i, 0));
+		break;
 	default: return blk_start_dwz(b, i);
 	}
 	if (r == 0)
@@ -276,8 +283,14 @@ static void blk_on_cqe(void *arg, uint64_t tag, int32_t res)
 		ok = res >= 0 && (uint64_t)res == s->req.len; /* short: past the end */
 	else
 		ok = res == 0;
-	if (!ok)
+	if (!ok) {
 		s->failed = true;
+		if (s->req.op == BLK_OP_FLUSH && !b->flush_failed) {
+			b->flush_failed = true;
+			log_err("disk backend: fsync failed (%s): every later flush fails",
+				strerror(res < 0 ? -res : EIO));
+		}
+	}
 	if (--s->pending)
 		return;
 	blk_complete(b, i, s->failed ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK,
@@ -355,9 +368,9 @@ static void blk_stats(struct devproc *dp, struct devproc_stats *out)
 	*out = b->count;
 }
 
-/* A crashed predecessor's requests still in flight are served again: reads
- * and writes are idempotent, and the guest never saw them complete. */
-static int blk_resume(struct devproc *dp)
+static void blk_reset(struct devproc *dp);
+
+static int blk_resume_queues(struct devproc *dp)
 {
 	static uint16_t heads[VIRTQ_MAX_SIZE];
 	struct blk *b = dp->priv;
@@ -382,6 +395,20 @@ static int blk_resume(struct devproc *dp)
 	}
 	blk_flush(b);
 	return 0;
+}
+
+/* A crashed predecessor's requests still in flight are served again: reads
+ * and writes are idempotent, and the guest never saw them complete. On
+ * failure (a record of a later queue that does not add up) everything is
+ * rolled back: what was started is drained, no queue stays live, and the
+ * device waits for the driver's reset. */
+static int blk_resume(struct devproc *dp)
+{
+	int r = blk_resume_queues(dp);
+
+	if (r < 0)
+		blk_reset(dp);
+	return r;
 }
 
 static void blk_reset(struct devproc *dp)
@@ -510,28 +537,68 @@ static int blk_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setu
 		.dwz_sect_max = BLK_DWZ_SECT_MAX,
 		.readonly = b->readonly,
 	};
+	b->image_size = size;
+#ifdef CELLVM_TEST_HOOKS
+	/* Test builds only: claim sectors the image does not have, as a
+	 * compromised process could, to show RLIMIT_FSIZE stops the growth. */
+	if (getenv("CELLVM_TEST_BLK_EXTRA_SECTORS"))
+		b->lim.capacity += strtoull(getenv("CELLVM_TEST_BLK_EXTRA_SECTORS"), NULL, 0);
+#endif
 	r = blk_alloc(b);
+	if (r < 0)
+		return r;
+	/* Before the sandbox: made disabled, the image and the eventfd
+	 * registered, restricted to blk's opcodes, then enabled. */
+	r = blk_io_init(&b->io, b->image_fd, BLK_RING_ENTRIES);
 	if (r < 0)
 		return r;
 	blk_fill_info(b, info);
 	return 0;
 }
 
+/* The ring and its eventfd were made in blk_setup(): the sandbox allows
+ * neither io_uring_setup nor io_uring_register nor eventfd2. */
 static int blk_sandboxed(struct devproc *dp)
 {
 	struct blk *b = dp->priv;
-	int r;
 
-	r = blk_io_init(&b->io, b->image_fd, BLK_RING_ENTRIES);
-	if (r < 0)
-		return r;
 	return devproc_watch(dp, b->io.efd, blk_on_io, b);
+}
+
+static size_t blk_keep_fds(struct devproc *dp, int *fds, size_t max)
+{
+	const struct blk *b = dp->priv;
+
+	if (max < 2)
+		return 0;
+	fds[0] = b->io.ring.ring_fd;
+	fds[1] = b->io.efd;
+	return 2;
+}
+
+/* The process itself and the io-wq workers the kernel may start for the
+ * ring: every operation on a regular file or a block device is "bounded"
+ * work, at most min(submission entries, 4 per CPU) workers. The image may
+ * not grow past its size: the image is the only file the process writes
+ * (stderr aside, see sandbox.c). */
+static void blk_limits(struct devproc *dp, struct sandbox_opts *o)
+{
+	const struct blk *b = dp->priv;
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	uint32_t workers =
+		cpus > 0 && cpus < BLK_RING_ENTRIES / 4 ? (uint32_t)cpus * 4 : BLK_RING_ENTRIES;
+
+	o->tasks = 1 + workers;
+	o->limit_file_size = true;
+	o->file_size = b->image_size;
 }
 
 const struct devproc_ops blk_ops = {
 	.kind = "blk",
 	.setup = blk_setup,
 	.sandboxed = blk_sandboxed,
+	.keep_fds = blk_keep_fds,
+	.limits = blk_limits,
 	.activate = blk_activate,
 	.resume = blk_resume,
 	.stats = blk_stats,

@@ -1,4 +1,5 @@
-/* io_uring backend of cellvm-dev-blk; see blk_io.h. Runs inside the sandbox.
+/* io_uring backend of cellvm-dev-blk; see blk_io.h. The ring is made before
+ * the sandbox, which forbids making another; the I/O runs inside it.
  * The ring can only do what blk needs: vectored reads and writes, fsync and
  * fallocate, on registered file 0 (the image) and nothing else. */
 #include "dev-procs/blk/blk_io.h"

@@ -1,8 +1,8 @@
 /* The io_uring backend of cellvm-dev-blk: one ring shared by every queue,
  * the disk image as registered file 0, the ring restricted to the opcodes
  * below before it is enabled (io_uring is invisible to seccomp), completions
- * signalled on an eventfd. Runs inside the sandbox. Offsets and iovecs come
- * from requests that blk_req.c already checked. */
+ * signalled on an eventfd. Made before the sandbox (blk_setup), used inside. Offsets and iovecs
+ * come from requests that blk_req.c already checked. */
 #pragma once
 #include <liburing.h>
 #include <stdbool.h>

@@ -255,8 +255,10 @@ static int devproc_on_reset(void *ctx, const void *msg, int *fds, size_t nfds)
 	(void)msg;
 	(void)fds;
 	(void)nfds;
-	if (dp->active)
-		dp->ops->reset(dp);
+	/* Always: an activation or a takeover that failed half-way may have
+	 * left queues set up and requests in flight (the model's reset is a
+	 * no-op when nothing is). */
+	dp->ops->reset(dp);
 	dp->active = false;
 	dp->needs_reset = false;
 	for (uint32_t i = 0; i < dp->num_queues; i++)
@@ -464,8 +466,10 @@ static int devproc_enter_sandbox(struct devproc *dp)
 {
 #ifdef CELLVM_HAVE_SANDBOX
 	int keep[DEVPROC_MAX_BACKENDS + 16];
+	struct sandbox_opts opts = {0};
 	size_t n = 0;
 	enum sandbox_kind kind;
+	int r;
 
 	if (strcmp(dp->ops->kind, "blk") == 0)
 		kind = SANDBOX_DEV_BLK;
@@ -480,7 +484,17 @@ static int devproc_enter_sandbox(struct devproc *dp)
 		keep[n++] = dp->backend_fds[i];
 	if (dp->ops->keep_fds)
 		n += dp->ops->keep_fds(dp, keep + n, sizeof(keep) / sizeof(keep[0]) - n);
-	return sandbox_enter(kind, keep, n);
+	if (dp->ops->limits)
+		dp->ops->limits(dp, &opts);
+	r = sandbox_enter_opts(kind, keep, n, &opts);
+	if (r < 0)
+		return r;
+	/* Once per process start: what it really got. */
+	if (r & SANDBOX_NO_LANDLOCK)
+		log_warn("sandbox: NO LANDLOCK on this kernel: paths are closed only by the "
+			 "empty root and seccomp (also through io_uring)");
+	log_info("sandbox: %s", opts.layers);
+	return 0;
 #else
 	(void)dp;
 	return 0;

@@ -13,6 +13,7 @@
 #include "device.pb-c.h"
 #include "proto/devshm.h" /* the transport page, in-flight records, counters page */
 #include "proto/dispatch.h"
+#include "sandbox/sandbox.h"
 
 #define DEVPROC_CHANNEL_FD   3
 #define DEVPROC_MAX_BACKENDS 8
@@ -84,6 +85,9 @@ struct devproc_ops {
 	void (*stats)(struct devproc *dp, struct devproc_stats *out);
 	/* Extra fds the sandbox must keep open (beyond backends), or NULL. */
 	size_t (*keep_fds)(struct devproc *dp, int *fds, size_t max);
+	/* The limits the sandbox sets beyond the defaults (sandbox.h: threads,
+	 * file size), or NULL: one task, no file-size limit. */
+	void (*limits)(struct devproc *dp, struct sandbox_opts *opts);
 };
 
 struct devproc {

@@ -25,8 +25,9 @@ static void sbtest_reply(int fd, int32_t v)
 
 /* The child: wait for "go" (the launcher's pattern), sandbox, serve. */
 static void sbtest_child(struct sbchild *c, enum sandbox_kind kind, sbtest_prep_fn prep,
-			 sbtest_cmd_fn on_cmd, void *arg)
+			 sbtest_cmd_fn on_cmd, void *arg, const struct sandbox_opts *want)
 {
+	struct sandbox_opts opts = {.tasks = SBTEST_TASKS};
 	int keep[10] = {c->keep[0], c->keep[1]};
 	size_t nkeep = 2;
 	char cmd;
@@ -36,7 +37,7 @@ static void sbtest_child(struct sbchild *c, enum sandbox_kind kind, sbtest_prep_
 		_exit(2);
 	r = prep ? prep(keep, &nkeep, arg) : 0;
 	if (r >= 0)
-		r = sandbox_enter(kind, keep, nkeep);
+		r = sandbox_enter_opts(kind, keep, nkeep, want ? (opts = *want, &opts) : &opts);
 	sbtest_reply(c->keep[1], r);
 	if (r < 0)
 		_exit(2);
@@ -50,6 +51,12 @@ static void sbtest_child(struct sbchild *c, enum sandbox_kind kind, sbtest_prep_
 
 int sbtest_start(struct sbchild *c, enum sandbox_kind kind, sbtest_prep_fn prep,
 		 sbtest_cmd_fn on_cmd, void *arg)
+{
+	return sbtest_start_opts(c, kind, prep, on_cmd, arg, NULL);
+}
+
+int sbtest_start_opts(struct sbchild *c, enum sandbox_kind kind, sbtest_prep_fn prep,
+		      sbtest_cmd_fn on_cmd, void *arg, const struct sandbox_opts *opts)
 {
 	int to_child[2], from_child[2], r;
 	int32_t entered;
@@ -73,7 +80,7 @@ int sbtest_start(struct sbchild *c, enum sandbox_kind kind, sbtest_prep_fn prep,
 	if (c->pid == 0) {
 		close(c->cmd);
 		close(c->rep);
-		sbtest_child(c, kind, prep, on_cmd, arg);
+		sbtest_child(c, kind, prep, on_cmd, arg, opts);
 	}
 	close(c->keep[0]);
 	close(c->keep[1]);

@@ -49,6 +49,14 @@ void sbtest_require_root(void);
 int sbtest_start(struct sbchild *c, enum sandbox_kind kind, sbtest_prep_fn prep,
 		 sbtest_cmd_fn on_cmd, void *arg);
 
+/* The threads a child may have by default (RLIMIT_NPROC): itself, a
+ * vCPU-like thread, io_uring workers. */
+#define SBTEST_TASKS 8
+
+/* The same with limits of its own (opts->tasks 0: 1, as sandbox.h says). */
+int sbtest_start_opts(struct sbchild *c, enum sandbox_kind kind, sbtest_prep_fn prep,
+		      sbtest_cmd_fn on_cmd, void *arg, const struct sandbox_opts *opts);
+
 /* Send a command; *ret_reply gets the reply. -EPIPE when the child died. */
 int sbtest_command(struct sbchild *c, char cmd, int32_t *ret_reply);
 

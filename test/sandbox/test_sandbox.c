@@ -76,6 +76,39 @@ static int32_t child_threads(void)
 	return atomic_load(&kicked) ? 0 : -ETIMEDOUT;
 }
 
+static atomic_int hold;
+
+static void *held_thread(void *arg)
+{
+	struct timespec ms = {0, 1000 * 1000};
+
+	(void)arg;
+	for (int i = 0; i < 10000 && atomic_load(&hold); i++)
+		nanosleep(&ms, NULL);
+	return NULL;
+}
+
+/* With RLIMIT_NPROC 2: one thread besides the main one, not two. Returns 0
+ * when the second is refused with EAGAIN. */
+static int32_t child_thread_limit(void)
+{
+	pthread_t a, b;
+	int r, r2;
+
+	atomic_store(&hold, 1);
+	r = pthread_create(&a, NULL, held_thread, NULL);
+	if (r)
+		return -r - 1000;
+	r2 = pthread_create(&b, NULL, held_thread, NULL);
+	atomic_store(&hold, 0);
+	pthread_join(a, NULL);
+	if (r2 == 0) {
+		pthread_join(b, NULL);
+		return -1;
+	}
+	return r2 == EAGAIN ? 0 : -r2;
+}
+
 /* Allowed work: memory, randomness, time, the pipes. */
 static int32_t child_work(void)
 {
@@ -167,6 +200,8 @@ static int32_t child_command(char cmd, void *arg)
 	case 't': return child_threads();
 	case 'u': return sbtest_uring_child_io();
 	case 'U': return sbtest_uring_child_late();
+	case 'F': return sbtest_uring_child_grow();
+	case 'T': return child_thread_limit();
 	default: return child_forbidden(cmd);
 	}
 }
@@ -295,6 +330,13 @@ static void check_limits(const struct sbchild *c)
 	/* highest kept fd + 1 + the kind's slack (128 for a device) */
 	sbtest_check(cur == max && max <= (c->keep[1] > c->keep[0] ? c->keep[1] : c->keep[0]) + 129,
 		     "open files limit %ld/%ld", cur, max);
+	l = strstr(buf, "Max processes");
+	sbtest_check(l && sscanf(l + 13, "%ld %ld", &cur, &max) == 2, "no processes limit");
+	sbtest_check(cur == SBTEST_TASKS && max == SBTEST_TASKS, "processes limit %ld/%ld", cur,
+		     max);
+	l = strstr(buf, "Max locked memory");
+	sbtest_check(l && sscanf(l + 17, "%ld %ld", &cur, &max) == 2 && cur == 0 && max == 0,
+		     "locked memory limit not 0");
 }
 
 /* The hostname, seen from a helper that joins the child's uts namespace. */
@@ -340,6 +382,44 @@ static int start(struct sbchild *c, enum sandbox_kind kind, sbtest_prep_fn prep)
 	if (r & SANDBOX_NO_LANDLOCK)
 		printf("note: no Landlock on this kernel\n");
 	return r;
+}
+
+static int start_opts(struct sbchild *c, enum sandbox_kind kind, sbtest_prep_fn prep,
+		      const struct sandbox_opts *opts)
+{
+	int r = sbtest_start_opts(c, kind, prep, child_command, NULL, opts);
+
+	sbtest_check(r >= 0, "sandbox_enter in the child: %s", strerror(-r));
+	return r;
+}
+
+static int log_prep(int *keep, size_t *nkeep, void *arg);
+
+/* RLIMIT_NPROC, counted for the sandbox's own user (root of its user
+ * namespace, 65534 outside): a device (1 task) cannot fork, even where
+ * seccomp would let it (the log mode of test builds), and a core with one
+ * vCPU (2 tasks) gets one thread and no second. */
+static int test_nproc(void)
+{
+	struct sandbox_opts one = {.tasks = 1}, two = {.tasks = 2};
+	struct sbchild c;
+	int32_t reply;
+
+	start_opts(&c, SANDBOX_CORE, NULL, &two);
+	sbtest_check(sbtest_command(&c, 'T', &reply) == 0, "the child died making threads");
+	sbtest_check(reply == 0, "a thread beyond RLIMIT_NPROC: %d", reply);
+	expect_exit0(sbtest_finish(&c, 'q'), "exit after the thread limit");
+#ifdef CELLVM_TEST_HOOKS
+	start_opts(&c, SANDBOX_DEV_BLK, log_prep, &one);
+	sbtest_check(sbtest_command(&c, 'f', &reply) == 0, "the child died forking");
+	sbtest_check(reply == -EAGAIN, "fork under RLIMIT_NPROC 1: %d", reply);
+	expect_exit0(sbtest_finish(&c, 'q'), "exit after the fork");
+#else
+	(void)one;
+	(void)log_prep;
+	printf("note: fork past seccomp needs CELLVM_SECCOMP_LOG (test hooks): threads only\n");
+#endif
+	return 0;
 }
 
 static int test_layers(void)
@@ -491,13 +571,13 @@ static int test_landlock(void)
 
 	if (pid == 0) {
 		char c;
-		bool active;
+		int abi;
 		int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
 
 		if (fd < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-		    sandbox_landlock_restrict(&active) < 0)
+		    sandbox_landlock_restrict(&abi) < 0)
 			_exit(1);
-		if (!active)
+		if (abi == 0)
 			_exit(SBTEST_SKIP);
 		if (open("/etc/passwd", O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
 			_exit(2);
@@ -539,6 +619,12 @@ int main(int argc, char **argv)
 		return test_kill(SANDBOX_CORE, 'x', "mmap(PROT_EXEC)");
 	if (!strcmp(t, "kill_fork"))
 		return test_kill(SANDBOX_CORE, 'f', "fork in the core");
+	if (!strcmp(t, "kill_uring_setup"))
+		return test_kill(SANDBOX_DEV_BLK, 'U', "io_uring_setup in the blk device");
+	if (!strcmp(t, "nproc"))
+		return test_nproc();
+	if (!strcmp(t, "uring_fsize"))
+		return sbtest_uring_fsize(start_opts);
 	if (!strcmp(t, "allowed"))
 		return test_allowed(SANDBOX_DEV_BLK, 'w');
 	if (!strcmp(t, "net_kill_open"))
