@@ -49,7 +49,12 @@ struct core {
 	size_t nfds;
 	const Cellvm__Vm__CoreSetup *setup; /* inside chan_proto.kept */
 	struct vm vm;
+	char cmdline[BOOT_CMDLINE_MAX + 512]; /* the setup's and the devices' parts */
 };
+
+/* CoreSetup.test_flags (test builds only): 1 open, 2 execve, 4 socket after
+ * Ready; this one open() right before the kernel is parsed. */
+#define CORE_TEST_TRY_OPEN_AT_PARSE (1U << 3)
 
 struct mapped_file {
 	const uint8_t *p;
@@ -307,12 +312,33 @@ static int core_attach_devices(struct core *c, char *cmdline, size_t len)
 	return 0;
 }
 
+/* Before the sandbox: attach every device (eventfds, memfds, KVM wiring),
+ * which adds its part of the command line; the kernel is not looked at. */
+static int core_attach(struct core *c)
+{
+	if (strlen(c->setup->cmdline) >= BOOT_CMDLINE_MAX)
+		return core_fail(c, VM_EXIT_BAD_INPUT,
+				 "command line: longer than the kernel accepts", -E2BIG);
+	strcpy(c->cmdline, c->setup->cmdline);
+	return core_attach_devices(c, c->cmdline, sizeof(c->cmdline));
+}
+
+/* Inside the sandbox: parse the tenant's kernel and initrd (user input: the
+ * loaders check every header field) and lay out the boot structures. Needs
+ * only fstat, mmap (read-only), munmap and getrandom, and, for the boot
+ * vCPU's registers, which depend on the kernel's entry, KVM_SET_SREGS,
+ * KVM_SET_REGS and KVM_SET_FPU. */
 static int core_load(struct core *c)
 {
 	struct mapped_file kernel = {0}, initrd = {0};
 	struct e820_map map;
 	int r;
 
+#ifdef CELLVM_TEST_HOOKS
+	/* Test builds only: show the parse runs under the filter (SIGSYS). */
+	if (c->setup->test_flags & CORE_TEST_TRY_OPEN_AT_PARSE)
+		(void)!open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+#endif
 	r = map_file(c->fds[FD_KERNEL], CORE_MAX_KERNEL, &kernel);
 	if (r < 0)
 		return core_fail(c, VM_EXIT_BAD_INPUT, "kernel: cannot read", r);
@@ -345,18 +371,7 @@ static int core_load(struct core *c)
 	r = e820_build(&map, &c->vm.mem);
 	if (r < 0)
 		return core_fail(c, VM_EXIT_ERROR, "e820", r);
-	{
-		char cmdline[BOOT_CMDLINE_MAX + 512];
-
-		if (strlen(c->setup->cmdline) >= BOOT_CMDLINE_MAX)
-			return core_fail(c, VM_EXIT_BAD_INPUT,
-					 "command line: longer than the kernel accepts", -E2BIG);
-		strcpy(cmdline, c->setup->cmdline);
-		r = core_attach_devices(c, cmdline, sizeof(cmdline));
-		if (r != 0)
-			return r;
-		r = boot_write_info(&c->vm.mem, &c->vm.plan, cmdline, &map);
-	}
+	r = boot_write_info(&c->vm.mem, &c->vm.plan, c->cmdline, &map);
 	if (r < 0)
 		return core_fail(c, VM_EXIT_BAD_INPUT,
 				 "command line: longer than the kernel accepts", r);
@@ -368,6 +383,11 @@ static int core_load(struct core *c)
 	}
 	if (r < 0)
 		return core_fail(c, VM_EXIT_ERROR, "MP table", r);
+	/* The vCPUs were made before the sandbox; the boot one starts where
+	 * the kernel just parsed says. */
+	r = vcpu_set_boot_regs(&c->vm.vcpus[0]);
+	if (r < 0)
+		return core_fail(c, VM_EXIT_ERROR, "boot registers", r);
 	return 0;
 }
 
@@ -377,14 +397,20 @@ static int core_enter_sandbox(struct core *c)
 {
 #ifdef CELLVM_HAVE_SANDBOX
 	int keep[8 + VM_MAX_CPUS + VM_MAX_DEVS * (4 + 2 * VDEV_MAX_QUEUES)];
+	struct sandbox_opts opts = {0};
 	struct vm *vm = &c->vm;
 	size_t n = 0;
+	int r;
 
 	keep[n++] = c->chan;
 	keep[n++] = vm->console_fd;
 	keep[n++] = vm->kvm_fd;
 	keep[n++] = vm->vm_fd;
 	keep[n++] = vm->stop_efd;
+	/* Parsed inside the sandbox, closed after. */
+	keep[n++] = c->fds[FD_KERNEL];
+	if (c->setup->has_initrd)
+		keep[n++] = c->fds[FD_INITRD];
 	for (uint32_t i = 0; i < vm->ncpus; i++)
 		keep[n++] = vm->vcpus[i].fd;
 	for (uint32_t i = 0; i < vm->nvdevs; i++) {
@@ -400,7 +426,17 @@ static int core_enter_sandbox(struct core *c)
 				keep[n++] = d->q[q].irq_fd;
 		}
 	}
-	return sandbox_enter(SANDBOX_CORE, keep, n);
+	/* The main thread and one thread per vCPU. */
+	opts.tasks = 1 + vm->ncpus;
+	r = sandbox_enter_opts(SANDBOX_CORE, keep, n, &opts);
+	if (r < 0)
+		return r;
+	/* Once per process start: what it really got. */
+	if (r & SANDBOX_NO_LANDLOCK)
+		log_warn("sandbox: NO LANDLOCK on this kernel: paths are closed only by the "
+			 "empty root and seccomp");
+	log_info("sandbox: %s", opts.layers);
+	return 0;
 #else
 	(void)c;
 	return 0;
@@ -544,7 +580,7 @@ int main(int argc, char **argv)
 	}
 	if (c.setup->log_level)
 		c.vm.debug_unclaimed = calloc(65536, sizeof(uint32_t));
-	r = core_load(&c);
+	r = core_attach(&c);
 	if (r != 0)
 		goto out;
 	r = vm_setup_vcpus(&c.vm);
@@ -552,11 +588,18 @@ int main(int argc, char **argv)
 		r = core_fail(&c, VM_EXIT_ERROR, "vCPU setup", r);
 		goto out;
 	}
+	/* Sandboxed before the tenant's kernel and initrd are parsed. */
 	r = core_enter_sandbox(&c);
 	if (r < 0) {
 		r = core_fail(&c, VM_EXIT_ERROR, "entering the sandbox", r);
 		goto out;
 	}
+	r = core_load(&c);
+	if (r != 0)
+		goto out;
+	ipc_close_fds(&c.fds[FD_KERNEL], 1);
+	if (c.setup->has_initrd)
+		ipc_close_fds(&c.fds[FD_INITRD], 1);
 	r = core_send_ready(&c);
 	if (r < 0) {
 		r = VM_EXIT_ERROR;

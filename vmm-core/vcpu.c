@@ -81,7 +81,7 @@ static void seg_flat(struct kvm_segment *s, uint16_t sel, uint8_t type, int l, i
 				  .g = 1};
 }
 
-static int vcpu_set_boot_regs(struct vcpu *v)
+int vcpu_set_boot_regs(struct vcpu *v)
 {
 	const struct boot_plan *plan = &v->vm->plan;
 	struct kvm_sregs sr;
