@@ -1,11 +1,13 @@
 /* The protobuf RPC API of cellvm-broker (proto/api.proto) on a SOCK_SEQPACKET
  * unix socket: the same operations as the REST API, for programs and cellctl.
  * Runs in the broker's loop; tenants from SO_PEERCRED at accept.
- * UNTRUSTED(client): every datagram. Framing (proto/channel.c) refuses
- * undecodable bytes and fds; unknown fields are refused here; definitions go
- * through the same checks as REST (broker_rpc_json.c turns them into the REST
- * JSON). A client that breaks the protocol or does not read its replies is
- * dropped. */
+ * UNTRUSTED(client): every datagram, and the fds a Create may carry (its
+ * kernel, initrd and disks as open files, named "fd:N": their kind and access
+ * mode are checked in broker_vmdef.c). Framing (proto/channel.c) refuses
+ * undecodable bytes; fds on any other request are refused; unknown fields are
+ * refused here; definitions go through the same checks as REST
+ * (broker_rpc_json.c turns them into the REST JSON). A client that breaks the
+ * protocol or does not read its replies is dropped. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -176,7 +178,8 @@ static void rpc_log(struct rpc_client *c, const char *what, const char *vm_id, e
 		 vm_id && *vm_id ? vm_id : "-", api_err_code(e));
 }
 
-static void rpc_create(struct rpc_client *c, const Cellvm__Api__Create *cr)
+static void rpc_create(struct rpc_client *c, const Cellvm__Api__Create *cr, const int *fds,
+		       size_t nfds)
 {
 	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
 	Cellvm__Api__Created cd = CELLVM__API__CREATED__INIT;
@@ -191,7 +194,8 @@ static void rpc_create(struct rpc_client *c, const Cellvm__Api__Create *cr)
 		goto fail;
 	}
 	o = broker_rpc_json_create_body(cr->definition);
-	if (broker_vmdef_from_json(o, c->tenant, &def, err, sizeof(err)) < 0) {
+	/* The files it passed are dup'd (the dispatcher closes fds after us). */
+	if (broker_vmdef_from_json_fds(o, c->tenant, fds, nfds, &def, err, sizeof(err)) < 0) {
 		json_object_put(o);
 		goto fail;
 	}
@@ -365,9 +369,7 @@ static int rpc_on_shutdown(void *ctx, const void *msg, int *fds, size_t nfds)
 
 static int rpc_on_create(void *ctx, const void *msg, int *fds, size_t nfds)
 {
-	(void)fds;
-	(void)nfds;
-	rpc_create(ctx, msg);
+	rpc_create(ctx, msg, fds, nfds);
 	return 0;
 }
 
@@ -540,12 +542,13 @@ static uint32_t rpc_state(const struct rpc_client *c)
 }
 
 /* What a connection may ask, when: everything once it has a tenant and no
- * stream, Shutdown only as the administrator. Never fds; never a field the
- * API does not know (rpc_check_fields). */
+ * stream, Shutdown only as the administrator. Fds only with a Create (its
+ * files); never a field the API does not know (rpc_check_fields). */
 static const struct dispatch_entry rpc_table[] = {
 	[CELLVM__API__REQUEST__MSG_PING] = {rpc_on_ping, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_SHUTDOWN] = {rpc_on_shutdown, DISPATCH_STATE(RPC_ST_ADMIN), 0},
-	[CELLVM__API__REQUEST__MSG_CREATE] = {rpc_on_create, RPC_ST_ANY_TENANT, 0},
+	/* A create may pass its files open (SCM_RIGHTS), named "fd:N". */
+	[CELLVM__API__REQUEST__MSG_CREATE] = {rpc_on_create, RPC_ST_ANY_TENANT, DISPATCH_FDS},
 	[CELLVM__API__REQUEST__MSG_LIST] = {rpc_on_list, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_INFO] = {rpc_on_info, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_ACTION] = {rpc_on_action, RPC_ST_ANY_TENANT, 0},
@@ -573,7 +576,7 @@ static bool rpc_refuse(struct rpc_client *c, int r)
 	switch (r) {
 	case -ECONNRESET: return false; /* the client left */
 	case DISPATCH_E_FDS:
-		rpc_error(c, API_INVALID_ARGUMENT, "no fds are accepted");
+		rpc_error(c, API_INVALID_ARGUMENT, "no fds are accepted (but with a Create)");
 		return false;
 	case DISPATCH_E_STATE:
 		if (!c->tenant) {

@@ -3,6 +3,7 @@
  * tenant may see and do. Replies from the broker are decoded by the channel
  * framing and printed as text or, with --json, as JSON. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -37,7 +38,9 @@ static void cellctl_usage(FILE *f)
 		   "  create --kernel PATH [--name N] [--cpus N] [--memory SIZE] [--initrd PATH]\n"
 		   "         [--cmdline S] [--disk path=IMG[,readonly=on]...]... "
 		   "[--net tap=T[,mac=M][,queues=N]]...\n"
-		   "         [--input ps2|usb|virtio]\n"
+		   "         [--input ps2|usb|virtio] [--pass-files]\n"
+		   "         --pass-files: open the kernel, initrd and disks here, as you, and\n"
+		   "         pass the open files (they need not be in your tenant's image_dir)\n"
 		   "  info|boot|pause|resume|reboot|power-off|delete|counters [VM_ID]\n"
 		   "  console [VM_ID] [--follow]\n"
 		   "Without VM_ID: the first VM of your tenant. Socket: $CELLVM_RPC_SOCKET or "
@@ -82,9 +85,10 @@ static Cellvm__Api__Response *cellctl_recv(struct cellctl *c)
 	return m;
 }
 
-static Cellvm__Api__Response *cellctl_call(struct cellctl *c, Cellvm__Api__Request *q)
+static Cellvm__Api__Response *cellctl_call_fds(struct cellctl *c, Cellvm__Api__Request *q,
+					       const int *fds, size_t nfds)
 {
-	int r = channel_send(c->fd, &q->base, CELLCTL_MAX_MSG, NULL, 0);
+	int r = channel_send(c->fd, &q->base, CELLCTL_MAX_MSG, fds, nfds);
 
 	/* A refused peer gets its error before the broker hangs up: read it. */
 	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
@@ -92,6 +96,11 @@ static Cellvm__Api__Response *cellctl_call(struct cellctl *c, Cellvm__Api__Reque
 		return NULL;
 	}
 	return cellctl_recv(c);
+}
+
+static Cellvm__Api__Response *cellctl_call(struct cellctl *c, Cellvm__Api__Request *q)
+{
+	return cellctl_call_fds(c, q, NULL, 0);
 }
 
 static void cellctl_print_json(json_object *o)
@@ -292,10 +301,12 @@ static int cellctl_print(struct cellctl *c, const Cellvm__Api__Response *m)
 	}
 }
 
-/* One request, its reply printed; returns the exit status. */
-static int cellctl_call_print(struct cellctl *c, Cellvm__Api__Request *q)
+/* One request (with fds, sent as SCM_RIGHTS), its reply printed; returns the
+ * exit status. */
+static int cellctl_call_print_fds(struct cellctl *c, Cellvm__Api__Request *q, const int *fds,
+				  size_t nfds)
 {
-	Cellvm__Api__Response *m = cellctl_call(c, q);
+	Cellvm__Api__Response *m = cellctl_call_fds(c, q, fds, nfds);
 	int st;
 
 	if (!m)
@@ -303,6 +314,11 @@ static int cellctl_call_print(struct cellctl *c, Cellvm__Api__Request *q)
 	st = cellctl_print(c, m);
 	cellvm__api__response__free_unpacked(m, NULL);
 	return st;
+}
+
+static int cellctl_call_print(struct cellctl *c, Cellvm__Api__Request *q)
+{
+	return cellctl_call_print_fds(c, q, NULL, 0);
 }
 
 /* Streams: print replies until the end (console without --follow, or the VM
@@ -351,15 +367,80 @@ static int cellctl_parse_net(char *s, Cellvm__Api__NetDefinition *n)
 	return n->tap && *n->tap ? 0 : -EINVAL;
 }
 
+/* --pass-files: the files a create names, opened here as the user who runs
+ * cellctl and passed open (SCM_RIGHTS); the definition names each "fd:N". */
+struct cellctl_files {
+	int fds[2 + CELLCTL_MAX_DISKS];
+	size_t n;
+	char names[2][16];
+	char disks[CELLCTL_MAX_DISKS][4096];
+};
+
+/* Open path for the create; *name becomes its "fd:N". Returns 0 or -errno. */
+static int cellctl_pass(struct cellctl_files *f, const char *path, int flags, char *name,
+			size_t len)
+{
+	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0) {
+		int r = -errno;
+		fprintf(stderr, "cellctl: %s: %s\n", path, strerror(errno));
+		return r;
+	}
+	f->fds[f->n++] = fd;
+	snprintf(name, len, "fd:%zu", f->n);
+	return 0;
+}
+
+/* A --disk string with its path= opened and replaced by fd:N (read-only
+ * when it says readonly=on, as the broker requires). */
+static int cellctl_pass_disk(struct cellctl_files *f, const char *opt, char *out, size_t len)
+{
+	char buf[4096], *save = NULL, *tok, name[16] = "";
+	const char *path = NULL;
+	bool ro = false;
+	size_t n = 0;
+
+	if (strlen(opt) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, opt);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (strncmp(tok, "path=", 5) == 0)
+			path = tok + 5;
+		else if (strcmp(tok, "readonly=on") == 0 || strcmp(tok, "readonly=true") == 0 ||
+			 strcmp(tok, "readonly=1") == 0)
+			ro = true;
+	if (!path || cellctl_pass(f, path, ro ? O_RDONLY : O_RDWR, name, sizeof(name)) < 0)
+		return -EINVAL;
+	strcpy(buf, opt);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		const char *item = strncmp(tok, "path=", 5) == 0 ? "path=" : tok;
+		n += (size_t)snprintf(out + n, len - n, "%s%s%s", n ? "," : "", item,
+				      item == tok ? "" : name);
+		if (n >= len)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static int cellctl_create(struct cellctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"kernel", required_argument, NULL, 'k'}, {"name", required_argument, NULL, 'N'},
-		{"cpus", required_argument, NULL, 'n'},	  {"memory", required_argument, NULL, 'm'},
-		{"initrd", required_argument, NULL, 'i'}, {"cmdline", required_argument, NULL, 'c'},
-		{"disk", required_argument, NULL, 'D'},	  {"net", required_argument, NULL, 'T'},
-		{"input", required_argument, NULL, 'I'},  {NULL, 0, NULL, 0},
+		{"kernel", required_argument, NULL, 'k'},
+		{"name", required_argument, NULL, 'N'},
+		{"cpus", required_argument, NULL, 'n'},
+		{"memory", required_argument, NULL, 'm'},
+		{"initrd", required_argument, NULL, 'i'},
+		{"cmdline", required_argument, NULL, 'c'},
+		{"disk", required_argument, NULL, 'D'},
+		{"net", required_argument, NULL, 'T'},
+		{"input", required_argument, NULL, 'I'},
+		{"pass-files", no_argument, NULL, 'P'},
+		{NULL, 0, NULL, 0},
 	};
+	static struct cellctl_files files;
+	bool pass = false;
+	int st;
 	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
 	Cellvm__Api__Create cr = CELLVM__API__CREATE__INIT;
 	Cellvm__Api__VmDefinition d = CELLVM__API__VM_DEFINITION__INIT;
@@ -375,6 +456,7 @@ static int cellctl_create(struct cellctl *c, int argc, char **argv)
 		case 'i': d.initrd = optarg; break;
 		case 'c': d.cmdline = optarg; break;
 		case 'I': d.input_backend = optarg; break;
+		case 'P': pass = true; break;
 		case 'n':
 			if (parse_u32(optarg, 1, 1024, &d.cpus) < 0)
 				goto bad;
@@ -400,12 +482,38 @@ static int cellctl_create(struct cellctl *c, int argc, char **argv)
 	}
 	if (!d.kernel || optind < argc)
 		goto bad;
+	files.n = 0;
+	if (pass) {
+		st = EXIT_ERR;
+		if (cellctl_pass(&files, d.kernel, O_RDONLY, files.names[0],
+				 sizeof(files.names[0])) < 0)
+			goto out;
+		d.kernel = files.names[0];
+		if (d.initrd) {
+			if (cellctl_pass(&files, d.initrd, O_RDONLY, files.names[1],
+					 sizeof(files.names[1])) < 0)
+				goto out;
+			d.initrd = files.names[1];
+		}
+		for (size_t i = 0; i < d.n_disks; i++) {
+			if (cellctl_pass_disk(&files, disks[i], files.disks[i],
+					      sizeof(files.disks[i])) < 0) {
+				fprintf(stderr, "cellctl: --disk %s: cannot pass it\n", disks[i]);
+				goto out;
+			}
+			disks[i] = files.disks[i];
+		}
+	}
 	d.disks = disks;
 	d.nets = pnets;
 	cr.definition = &d;
 	q.msg_case = CELLVM__API__REQUEST__MSG_CREATE;
 	q.create = &cr;
-	return cellctl_call_print(c, &q);
+	st = cellctl_call_print_fds(c, &q, files.fds, files.n);
+out:
+	for (size_t i = 0; i < files.n; i++)
+		close(files.fds[i]);
+	return st;
 bad:
 	fprintf(stderr, "cellctl create: bad or missing option (--kernel is required)\n");
 	return EXIT_USAGE;
