@@ -43,13 +43,15 @@ def event_line(ev, buf, name):
 b = Broker(bindir, "")
 try:
     img = os.path.join(b.tmp, "disk.img")
-    with open(img, "wb") as f:
-        f.truncate(1 << 20)
+    img_ro = os.path.join(b.tmp, "disk-ro.img")  # one image is never rw and ro at once
+    for path in (img, img_ro):
+        with open(path, "wb") as f:
+            f.truncate(1 << 20)
     b.start()
     ev = unix_connect(b.sock)
     ev.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
     vid = b.ok("POST", "/vm.create", {"kernel": SERIAL, "memory": "32M",
-                                        "disks": [{"path": img}, {"path": img, "readonly": True}]})["vm_id"]
+                                        "disks": [{"path": img}, {"path": img_ro, "readonly": True}]})["vm_id"]
     info = b.ok("PUT", "/vm/%s/boot" % vid)
     core, dev = info["core_pid"], info["devices"][0]["pid"]
     wait_until(lambda: "irq: banner" in b.ok("GET", "/vm/%s/console" % vid), what="the banner")

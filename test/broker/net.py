@@ -99,10 +99,18 @@ try:
     img = os.path.join(imgs, "disk.img")
     with open(img, "wb") as f:
         f.truncate(1 << 20)
+    # Each tenant its own image directory (overlapping ones are refused),
+    # with a copy of the kernel.
+    tdirs = {}
+    for who in (ALICE, BOB, CAROL):
+        tdirs[who] = os.path.join(b.tmp, "images-%d" % who[0])
+        os.mkdir(tdirs[who])
+        shutil.copy(SERIAL, os.path.join(tdirs[who], "k.elf"))
     with open(b.conf, "w") as f:
         f.write("[tenant alice]\nuid = 1001\nimage_dir = %s\ntaps = ta-* alice0\n"
                 "[tenant bob]\nuid = 1002\nimage_dir = %s\ntaps = tb0, tb1\n"
-                "[tenant carol]\nuid = 1003\nimage_dir = %s\n" % (imgs, imgs, imgs))
+                "[tenant carol]\nuid = 1003\nimage_dir = %s\n"
+                % (tdirs[ALICE], tdirs[BOB], tdirs[CAROL]))
     b.start()
     ev = unix_connect(b.sock)
     ev.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -250,7 +258,8 @@ try:
     # --- tenants: only the taps their configuration lists
     def create(who, tap):
         return as_uid(who[0], who[1], lambda: b.req("POST", "/vm.create", {
-            "kernel": kernel, "memory": "32M", "nets": [{"tap": tap}]}))
+            "kernel": os.path.join(tdirs[who], "k.elf"), "memory": "32M",
+            "nets": [{"tap": tap}]}))
 
     st, r = create(ALICE, "ta-0")
     if st != 200:

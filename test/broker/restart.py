@@ -52,8 +52,12 @@ try:
     b.start()
     defs, pids = {}, []
     for name in ("run", "pause", "idle"):
+        # One image per VM: an image is read-write in one VM at a time (locks).
+        with open(img + "." + name, "wb") as f:
+            f.truncate(1 << 20)
         vid = b.ok("POST", "/vm.create", {"kernel": SERIAL, "name": name, "memory": "32M",
-                                            "disks": [{"path": img, "serial": name}]})["vm_id"]
+                                            "disks": [{"path": img + "." + name,
+                                                       "serial": name}]})["vm_id"]
         defs[name] = vid
     for name in ("run", "pause"):
         info = b.ok("PUT", "/vm/%s/boot" % defs[name])

@@ -20,7 +20,7 @@ A, B, ROOT = (1001, 1001), (1002, 1002), (0, 0)
 b = Broker(bindir, "")
 try:
     imgs = {}
-    for t in ("a", "b"):
+    for t in ("a", "b", "d"):
         d = os.path.join(b.tmp, "images-" + t)
         os.mkdir(d)
         shutil.copy(SERIAL, os.path.join(d, "k.elf"))
@@ -30,7 +30,7 @@ try:
         f.write("[tenant alice]\nuid = 1001\nimage_dir = %s/images-a\n\n"
                 "[tenant bob]\ngid = 1002\nimage_dir = %s/images-b\n\n"
                 "[tenant carol]\nuid = 1003\n\n"
-                "[tenant dave]\nuid = 1004\nmax_vms = 3\nimage_dir = %s/images-a\n\n"
+                "[tenant dave]\nuid = 1004\nmax_vms = 3\nimage_dir = %s/images-d\n\n"
                 "[tenant erin]\ngid = 2005\n"
                 % (b.tmp, b.tmp, b.tmp))
     b.start()
@@ -144,7 +144,7 @@ try:
                                                                         ref))
                 n += 1
     # nothing another tenant did changed the VMs
-    for t in ("a", "b"):
+    for t in ("a", "b", "d"):
         st, r = call(ROOT, "GET", "/vm/" + vms[t])
         if st != 200 or r["state"] != "created" or r["boots"] != 0:
             fail("another tenant changed vm %s: %r" % (t, r))
@@ -175,7 +175,7 @@ try:
                 os.close(go_w)
                 s = connect_as(b.sock, 1004, 1004)
                 os.read(go_r, 1)  # EOF when the parent lets everyone go
-                st, r = http_on(s, "POST", "/vm.create", {"kernel": imgs["a"]})
+                st, r = http_on(s, "POST", "/vm.create", {"kernel": imgs["d"]})
                 code = 0 if st == 200 else 3 if r.get("code") == "QUOTA_EXCEEDED" else 1
             finally:
                 os._exit(code)
