@@ -279,6 +279,13 @@ static void blk_on_cqe(void *arg, uint64_t tag, int32_t res)
 				     rg->len, tag | BLK_TAG_RETRY) == 0)
 			return;
 	}
+#ifdef CELLVM_TEST_HOOKS
+	/* Test builds only: the first fsync fails as after a writeback error. */
+	if (s->req.op == BLK_OP_FLUSH && b->test_fail_fsync) {
+		b->test_fail_fsync = false;
+		res = -EIO;
+	}
+#endif
 	if (s->req.op == BLK_OP_READ || s->req.op == BLK_OP_WRITE)
 		ok = res >= 0 && (uint64_t)res == s->req.len; /* short: past the end */
 	else
@@ -543,6 +550,7 @@ static int blk_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setu
 	 * compromised process could, to show RLIMIT_FSIZE stops the growth. */
 	if (getenv("CELLVM_TEST_BLK_EXTRA_SECTORS"))
 		b->lim.capacity += strtoull(getenv("CELLVM_TEST_BLK_EXTRA_SECTORS"), NULL, 0);
+	b->test_fail_fsync = getenv("CELLVM_TEST_BLK_FAIL_FSYNC") != NULL;
 #endif
 	r = blk_alloc(b);
 	if (r < 0)

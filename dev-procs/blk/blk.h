@@ -74,9 +74,10 @@ struct blk {
 	struct blk_limits lim;
 	struct blk_io io;
 	bool active;
-	bool no_zero_range;  /* the file system refused FALLOC_FL_ZERO_RANGE */
-	bool flush_failed;   /* an fsync failed: every later FLUSH fails (sticky) */
-	uint64_t image_size; /* bytes: RLIMIT_FSIZE, the image cannot grow */
+	bool no_zero_range;   /* the file system refused FALLOC_FL_ZERO_RANGE */
+	bool flush_failed;    /* an fsync failed: every later FLUSH fails (sticky) */
+	uint64_t image_size;  /* bytes: RLIMIT_FSIZE, the image cannot grow */
+	bool test_fail_fsync; /* test builds: CELLVM_TEST_BLK_FAIL_FSYNC */
 	struct blk_queue q[DEVPROC_MAX_QUEUES];
 	struct blk_slot *slots;
 	uint32_t nslots;

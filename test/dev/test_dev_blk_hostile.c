@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test/dev/devtest.h"
@@ -271,6 +272,61 @@ static void test_get_id_readable(void **state)
 	assert_int_equal(rq(VIRTIO_BLK_T_GET_ID, 0, 0, 0), VIRTIO_BLK_S_OK);
 }
 
+/* A device that claims sectors its image does not have (a test hook, as a
+ * compromised process could): a guest write past the image's end fails with
+ * an I/O error (RLIMIT_FSIZE: EFBIG, SIGXFSZ ignored) and the image does not
+ * grow; the device lives on. */
+static void test_write_past_image(void **state)
+{
+#ifdef CELLVM_TEST_HOOKS
+	struct dt_opts o = {0};
+	uint64_t data;
+
+	(void)state;
+	assert_int_equal(setenv("CELLVM_TEST_BLK_EXTRA_SECTORS", "64", 1), 0);
+	start(&o);
+	unsetenv("CELLVM_TEST_BLK_EXTRA_SECTORS");
+	data = dt_buf(&T, 4096, 0x77);
+	assert_int_equal(rq(VIRTIO_BLK_T_OUT, DT_IMAGE_SECT, data, 4096), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rq(VIRTIO_BLK_T_OUT, DT_IMAGE_SECT + 56, data, 4096), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rq(VIRTIO_BLK_T_FLUSH, 0, 0, 0), VIRTIO_BLK_S_OK);
+	assert_disk_unchanged();
+	assert_true(dt_healthy(&T));
+#else
+	(void)state;
+	skip();
+#endif
+}
+
+/* After an fsync error (injected by a test hook at the first FLUSH's
+ * completion: the kernel reports a writeback error once per file), every
+ * later FLUSH fails too, although the kernel's next fsync succeeds: the
+ * data it could not write may be gone. */
+static void test_flush_error_sticky(void **state)
+{
+#ifdef CELLVM_TEST_HOOKS
+	struct dt_opts o = {0};
+	uint64_t data;
+
+	(void)state;
+	assert_int_equal(setenv("CELLVM_TEST_BLK_FAIL_FSYNC", "1", 1), 0);
+	start(&o);
+	unsetenv("CELLVM_TEST_BLK_FAIL_FSYNC");
+	data = dt_buf(&T, 512, 0x42);
+	assert_int_equal(rq(VIRTIO_BLK_T_OUT, 5, data, 512), VIRTIO_BLK_S_OK);
+	assert_int_equal(rq(VIRTIO_BLK_T_FLUSH, 0, 0, 0), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rq(VIRTIO_BLK_T_OUT, 6, data, 512), VIRTIO_BLK_S_OK);
+	assert_int_equal(rq(VIRTIO_BLK_T_FLUSH, 0, 0, 0), VIRTIO_BLK_S_IOERR);
+	/* A reset does not make it safe again either. */
+	assert_int_equal(dt_recover(&T), 0);
+	assert_int_equal(rq(VIRTIO_BLK_T_FLUSH, 0, 0, 0), VIRTIO_BLK_S_IOERR);
+	assert_true(dt_healthy(&T));
+#else
+	(void)state;
+	skip();
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +339,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_dwz_not_negotiated, teardown),
 		cmocka_unit_test_teardown(test_segment_limits, teardown),
 		cmocka_unit_test_teardown(test_get_id_readable, teardown),
+		cmocka_unit_test_teardown(test_write_past_image, teardown),
+		cmocka_unit_test_teardown(test_flush_error_sticky, teardown),
 	};
 
 	dt_require();

@@ -225,6 +225,48 @@ static void test_hostile_records(void **state)
 	}
 }
 
+/* A takeover that fails half-way: queue 0's requests are started again,
+ * then queue 1's record does not add up. The device rolls back (drains what
+ * it started, no queue live) and asks for a reset; the driver's reset is
+ * served (not skipped as for a device never active), and after it nothing
+ * of the old requests reaches the new rings: only the health check's read
+ * completes. */
+static void test_resume_fails_half_way(void **state)
+{
+	struct dt_opts o = {.inflight = true, .stats = true, .queue_size = 16, .num_queues = 2};
+	struct virtq_inflight *rec;
+	uint64_t st[2];
+	uint16_t h[2], used;
+	uint32_t id, len;
+
+	(void)state;
+	assert_int_equal(dt_start(&T, &o), 0);
+	started = true;
+	crash();
+	h[0] = post_write(11, 0xc1, &st[0]);
+	h[1] = post_write(12, 0xc2, &st[1]);
+	rec = &T.core.rec[0];
+	used = vdrv_used_idx(&T.q[0]);
+	rec->last_avail = (uint16_t)(used + 2);
+	rec->bits[h[0] / 64] |= 1ULL << (h[0] % 64);
+	rec->bits[h[1] / 64] |= 1ULL << (h[1] % 64);
+	rec = &T.core.rec[1];
+	used = vdrv_used_idx(&T.q[1]);
+	rec->last_avail = (uint16_t)(used + 40); /* more than the ring holds */
+	rec->used_idx = used;
+	rec->started = 1;
+	assert_int_equal(dt_crash_restart(&T, true), 0);
+	assert_true(vcore_wait_needs_reset(&T.core, DT_TIMEOUT_MS));
+	assert_true(vcore_alive(&T.core));
+	assert_int_equal(dt_recover(&T), 0);
+	assert_true(dt_healthy(&T));
+	/* Nothing but the health check's read on the new ring. */
+	assert_int_equal(dt_wait(&T, 0, &id, &len), 0);
+	assert_true(dt_healthy(&T));
+	assert_int_equal(dt_stop(&T), 0);
+	started = false;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +275,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_published_not_recorded, teardown),
 		cmocka_unit_test_teardown(test_never_started, teardown),
 		cmocka_unit_test_teardown(test_hostile_records, teardown),
+		cmocka_unit_test_teardown(test_resume_fails_half_way, teardown),
 	};
 
 	dt_require();
