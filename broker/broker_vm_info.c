@@ -1,8 +1,10 @@
 /* What the broker tells clients about a VM: its information and counters as
  * JSON (the REST bodies; the RPC layer converts from them). Runs in the broker;
- * reads /proc of the VM's own processes. */
+ * reads /proc of the VM's own processes (their status, and their process
+ * titles, which carry each one's report of its sandbox layers: untrusted). */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,6 +14,91 @@
 static json_object *broker_vm_info_proc(pid_t pid)
 {
 	return pid > 0 ? json_object_new_int64(pid) : NULL;
+}
+
+static ssize_t broker_vm_info_read(pid_t pid, const char *file, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
+/* The sandbox layers a VM process really has, or NULL when it is gone.
+ * From /proc/PID/status, which root reads without ptrace rights: the seccomp
+ * mode (2: filter), no_new_privs, and a pid namespace of its own (NSpid has
+ * two ids). The rest — namespaces, Landlock's ABI, rlimits — is the
+ * process's own report at the end of sandbox_enter_opts(), in its title
+ * (/proc/PID/cmdline, "[sandbox: ...]"): what it got at start, not a proof. */
+static json_object *broker_vm_info_sandbox(pid_t pid)
+{
+	char buf[4096], *p, *end;
+	json_object *o;
+	long v;
+	ssize_t n;
+
+	if (pid <= 0 || broker_vm_info_read(pid, "status", buf, sizeof(buf)) <= 0)
+		return NULL;
+	o = json_object_new_object();
+	p = strstr(buf, "\nSeccomp:");
+	v = p ? strtol(p + 9, NULL, 10) : -1;
+	json_object_object_add(o, "seccomp", json_object_new_boolean(v == 2));
+	p = strstr(buf, "\nNoNewPrivs:");
+	v = p ? strtol(p + 12, NULL, 10) : -1;
+	json_object_object_add(o, "no_new_privs", json_object_new_boolean(v == 1));
+	p = strstr(buf, "\nNSpid:");
+	if (p) {
+		end = strchr(p + 1, '\n');
+		if (end)
+			*end = 0;
+		v = 0;
+		for (p += 7; *p; v++) {
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (!*p)
+				break;
+			while (*p && *p != ' ' && *p != '\t')
+				p++;
+		}
+		json_object_object_add(o, "pid_namespace", json_object_new_boolean(v > 1));
+	}
+	/* UNTRUSTED(device): the process's own words, bounded and parsed
+	 * as text only. */
+	n = broker_vm_info_read(pid, "cmdline", buf, sizeof(buf));
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == 0)
+			buf[i] = ' ';
+	p = n > 0 ? strstr(buf, "[sandbox: ") : NULL;
+	end = p ? strchr(p, ']') : NULL;
+	if (p && end) {
+		*end = 0;
+		p += 10;
+		json_object_object_add(o, "reported", json_object_new_string(p));
+		json_object_object_add(o, "namespaces",
+				       json_object_new_boolean(strstr(p, "namespaces") != NULL));
+		json_object_object_add(o, "rlimits",
+				       json_object_new_boolean(strstr(p, "rlimits") != NULL));
+		p = strstr(p, "landlock:");
+		if (p && p[9] >= '0' && p[9] <= '9')
+			json_object_object_add(o, "landlock_abi",
+					       json_object_new_int64(strtol(p + 9, NULL, 10)));
+		else
+			json_object_object_add(o, "landlock_abi", json_object_new_int64(0));
+	} else {
+		/* No report: unknown, not absent. */
+		json_object_object_add(o, "reported", NULL);
+	}
+	return o;
 }
 
 /* Device i of the definition (disks, then nets): its kind, and a NIC's tap
@@ -47,11 +134,15 @@ json_object *broker_vm_info_json(const struct broker_vm *vm)
 	json_object_object_add(o, "last_exit",
 			       vm->last_exit[0] ? json_object_new_string(vm->last_exit) : NULL);
 	json_object_object_add(o, "core_pid", broker_vm_info_proc(vm->core.pid));
+	json_object_object_add(o, "core_sandbox", broker_vm_info_sandbox(vm->core.pid));
 	for (size_t i = 0; i < vm->ndevs; i++) {
 		json_object *d = json_object_new_object();
 		broker_vm_info_device(vm, vm->devs[i].def_index, d);
 		json_object_object_add(d, "running", json_object_new_boolean(vm->devs[i].running));
 		json_object_object_add(d, "pid", broker_vm_info_proc(vm->devs[i].proc.pid));
+		json_object_object_add(
+			d, "sandbox",
+			broker_vm_info_sandbox(vm->devs[i].running ? vm->devs[i].proc.pid : -1));
 		json_object_array_add(devs, d);
 	}
 	json_object_object_add(o, "devices", devs);

@@ -136,6 +136,16 @@ try:
     if st["state"] != "running" or not pid_alive(st["core_pid"]):
         fail("boot: %r" % st)
     core = st["core_pid"]
+    # the sandbox layers the core really has: seccomp, no_new_privs and its
+    # pid namespace from /proc/PID/status, the rest from its own report
+    sb = b.ok("GET", "/vm/" + vid).get("core_sandbox") or {}
+    if not (sb.get("seccomp") and sb.get("no_new_privs") and sb.get("pid_namespace") and
+            sb.get("namespaces") and sb.get("rlimits") and
+            isinstance(sb.get("landlock_abi"), int) and "seccomp" in (sb.get("reported") or "")):
+        fail("core_sandbox: %r" % sb)
+    for d in b.ok("GET", "/vm/" + vid)["devices"]:
+        if d["running"] and not ((d.get("sandbox") or {}).get("seccomp")):
+            fail("device sandbox: %r" % d)
     expect_err(b.req("PUT", "/vm/%s/boot" % vid), 503, "VM_BUSY")
     expect_err(b.req("PUT", "/vm/%s/resume" % vid), 503, "VM_BUSY")
     wait_until(lambda: "irq: banner" in b.ok("GET", "/vm/%s/console" % vid), what="the banner")
