@@ -346,6 +346,24 @@ static void broker_vmdef_close_files(struct broker_vmdef *d)
 		disk_opt_close_image(&d->disks[i]);
 }
 
+/* ": PATH" of a disk's image for a message; a passed fd by the name it has now. */
+static void broker_vmdef_name_image(const struct disk_opt *k, char *out, size_t len)
+{
+	char proc[64], name[PATH_MAX];
+	ssize_t n = -1;
+
+	if (broker_vmdef_is_fd(k->path)) {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", k->image_fd);
+		n = readlink(proc, name, sizeof(name) - 1);
+	}
+	if (n > 0) {
+		name[n] = 0;
+		snprintf(out, len, ": %s (%s)", name, k->path);
+	} else {
+		snprintf(out, len, ": %s", k->path);
+	}
+}
+
 /* Open every file of d once, for tenant t (fds: what an RPC create passed;
  * NULL: none may be named), and lock the disks' images. On failure nothing
  * is left open. */
@@ -380,7 +398,7 @@ static int broker_vmdef_open_files(struct broker_vmdef *d, const struct tenant *
 			goto fail;
 		r = disk_opt_lock_image(k->image_fd, k->readonly, what, err, errlen);
 		if (r == -EBUSY)
-			snprintf(err + strlen(err), errlen - strlen(err), ": %s", k->path);
+			broker_vmdef_name_image(k, err + strlen(err), errlen - strlen(err));
 		if (r < 0)
 			goto fail;
 	}

@@ -489,7 +489,7 @@ static int cellctl_create(struct cellctl *c, int argc, char **argv)
 				 sizeof(files.names[0])) < 0)
 			goto out;
 		d.kernel = files.names[0];
-		if (d.initrd) {
+		if (d.initrd && *d.initrd) {
 			if (cellctl_pass(&files, d.initrd, O_RDONLY, files.names[1],
 					 sizeof(files.names[1])) < 0)
 				goto out;
