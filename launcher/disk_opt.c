@@ -184,30 +184,34 @@ void disk_opt_close_image(struct disk_opt *d)
 
 int disk_opt_open(struct disk_opt *d, char *err, size_t errlen)
 {
+	char proc[64];
+	struct stat a, b;
 	int fl, r;
 
 	d->blk.serial = d->serial; /* the struct may have been copied */
-	if (d->image_fd < 0) {
+	if (d->image_fd < 0 || (fl = fcntl(d->image_fd, F_GETFL)) < 0) {
 		snprintf(err, errlen, "%s: the image is not open", d->path);
 		return -EBADF;
 	}
-	/* A dup: the same open file, checked and locked when it was opened. */
-	d->fd = fcntl(d->image_fd, F_DUPFD_CLOEXEC, 3);
+	/* The same file, reopened through our own fd (never the name again),
+	 * with the same access: an open file of its own for the device, so the
+	 * lock stays on the front end's alone. It goes when the front end
+	 * closes the image (or exits), not when the last of the device's
+	 * processes does, and a device cannot unlock it. O_DIRECT here, where
+	 * the file system may refuse it (EINVAL: the user's choice). */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", d->image_fd);
+	d->fd = open(proc, (fl & O_ACCMODE) | O_CLOEXEC | O_NOCTTY | (d->direct ? O_DIRECT : 0));
 	if (d->fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "%s: %s", d->path, strerror(errno));
+		snprintf(err, errlen, "%s: %s%s", d->path, d->direct ? "direct=on: " : "",
+			 strerror(-r));
 		return r;
 	}
-	if (d->direct) {
-		/* O_DIRECT belongs to the open file, as O_NONBLOCK: set it here,
-		 * where the file system may refuse it (EINVAL: the user's choice). */
-		fl = fcntl(d->fd, F_GETFL);
-		if (fl < 0 || fcntl(d->fd, F_SETFL, fl | O_DIRECT) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "%s: direct=on: %s", d->path, strerror(errno));
-			disk_opt_close(d);
-			return r;
-		}
+	if (fstat(d->image_fd, &a) < 0 || fstat(d->fd, &b) < 0 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino) {
+		snprintf(err, errlen, "%s: the image changed under its fd", d->path);
+		disk_opt_close(d);
+		return -ESTALE;
 	}
 	return 0;
 }

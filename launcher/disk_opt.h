@@ -5,7 +5,7 @@
  * once by the front end (cellvm run by name, disk_opt_open_image; the broker
  * beneath the tenant's directory) with the access the disk is allowed
  * (read-only disks get an O_RDONLY fd) and locked; each start of the device
- * gets a dup of that fd (disk_opt_open), never the name again. */
+ * gets that file reopened through the fd (disk_opt_open), never the name. */
 #pragma once
 #include <limits.h>
 #include <stdbool.h>
@@ -48,7 +48,8 @@ int disk_opt_lock_image(int fd, bool readonly, const char *what, char *err, size
  * d->image_fd. Returns 0 or -errno with a message. */
 int disk_opt_open_image(struct disk_opt *d, char *err, size_t errlen);
 void disk_opt_close_image(struct disk_opt *d);
-/* One start of the device: d->fd, a dup of d->image_fd (O_DIRECT set on it
- * when direct). Returns 0 or -errno with a message. */
+/* One start of the device: d->fd, d->image_fd's file reopened through
+ * /proc/self/fd with the same access (its own open file, so the lock stays
+ * the front end's; O_DIRECT when direct). Returns 0 or -errno with a message. */
 int disk_opt_open(struct disk_opt *d, char *err, size_t errlen);
 void disk_opt_close(struct disk_opt *d);
