@@ -1,8 +1,9 @@
 /* libFuzzer target for broker/broker_vmdef.c: arbitrary bytes as the body of
  * POST /vm.create (UNTRUSTED(client)), parsed the way the REST layer parses
  * it (json-c with the same depth limit) and checked by broker_vmdef_from_json for a
- * tenant with an image directory. Checks besides the sanitizers: an accepted
- * definition is within every documented limit, and survives a round trip
+ * tenant with an image directory (the files it names are opened, as at a
+ * create; "fd:N" names an fd no REST body has). Checks besides the
+ * sanitizers: an accepted definition is within every documented limit, and survives a round trip
  * through broker_vmdef_to_json unchanged (what the state directory relies on).
  * Built with -DFUZZ_SEEDGEN it writes seed inputs into the folder it is given. */
 #include <stdint.h>
@@ -65,6 +66,8 @@ static const char *const seeds[] = {
 	"{\"kernel\":\"/bin/true\",\"nets\":[{\"tap\":\"tap0\",\"mac\":\"52:54:00:00:00:01\","
 	"\"queues\":2}],\"input_config\":{\"backend\":\"virtio\"},\"gpu\":{\"x\":[1,2]}}",
 	"{\"kernel\":\"/bin/true\",\"memory\":268435456,\"snd\":{}}",
+	/* files passed as fds (RPC): refused without fds, as over REST */
+	"{\"kernel\":\"fd:1\",\"initrd\":\"fd:2\",\"disks\":[\"path=fd:3,readonly=on\"]}",
 	"{\"kernel\":\"/bin/true\",\"nets\":[\"tap=t1,queues=2,mtu=9000,rate=10M,burst=1M,pps=1K,"
 	"pps-burst=64,transport=mmio\",{\"tap\":\"tap2\",\"mtu\":1500,\"rate\":1000,\"pps\":\"2K\","
 	"\"transport\":\"pci\"}],\"disks\":[{\"path\":\"/bin/true\",\"transport\":\"mmio\"}]}",
