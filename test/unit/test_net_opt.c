@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sched.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "launcher/disk_opt.h"
@@ -384,6 +386,21 @@ static void make_persistent(const char *name, short flags)
 	close(fd);
 }
 
+/* The same, owned by root (as `ip tuntap add ... user 0` makes it). */
+static void make_persistent_owned(const char *name, short flags)
+{
+	struct ifreq ifr = {0};
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_flags = flags;
+	assert_int_equal(ioctl(fd, TUNSETIFF, &ifr), 0);
+	assert_int_equal(ioctl(fd, TUNSETOWNER, 0UL), 0);
+	assert_int_equal(ioctl(fd, TUNSETPERSIST, 1), 0);
+	close(fd);
+}
+
 static void remove_persistent(const char *name, short flags)
 {
 	struct ifreq ifr = {0};
@@ -435,6 +452,31 @@ static void test_tap_create(void **state)
 	close(fds[0]);
 }
 
+/* As uid/gid 65534 with no capabilities, with a /dev/net/tun fd opened
+ * before (any user who may open it), try to attach a queue to the
+ * multi-queue tap name: the errno (0 when it worked). */
+static int attach_unprivileged(const char *name)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), st = -1;
+	pid_t pid;
+
+	assert_true(fd >= 0);
+	pid = fork();
+	if (pid == 0) {
+		struct ifreq ifr = {0};
+
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(100);
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE;
+		_exit(ioctl(fd, TUNSETIFF, &ifr) == 0 ? 0 : errno);
+	}
+	close(fd);
+	assert_true(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
 static void test_tap_multiqueue(void **state)
 {
 	int fds[NET_OPT_MAX_QUEUES];
@@ -452,6 +494,8 @@ static void test_tap_multiqueue(void **state)
 		for (int j = 0; j < i; j++)
 			assert_int_not_equal(fds[i], fds[j]);
 	}
+	/* Its owner and group let nobody without CAP_NET_ADMIN attach a queue. */
+	assert_int_equal(attach_unprivileged("cvt-mq"), EPERM);
 	/* Multi-queue, asked for one queue. */
 	int one[1];
 	assert_int_equal(net_tap_open("cvt-mq", 1, 0, one, &created, err, sizeof(err)), -EINVAL);
@@ -478,8 +522,20 @@ static void test_tap_existing(void **state)
 	assert_true(if_nametoindex("cvt-p") != 0);
 	remove_persistent("cvt-p", tap);
 
-	/* A persistent multi-queue tap takes several queues. */
+	/* A persistent multi-queue tap without owner or group: any user could
+	 * attach a queue to it, so it is refused. */
 	make_persistent("cvt-pm", tap | IFF_MULTI_QUEUE);
+	assert_int_equal(net_tap_open("cvt-pm", 3, 0, fds, &created, err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "has no owner or group"));
+	remove_persistent("cvt-pm", tap | IFF_MULTI_QUEUE);
+
+	/* (the attack it would allow: an unprivileged user attaches a queue) */
+	make_persistent("cvt-pm", tap | IFF_MULTI_QUEUE);
+	assert_int_equal(attach_unprivileged("cvt-pm"), 0);
+	remove_persistent("cvt-pm", tap | IFF_MULTI_QUEUE);
+
+	/* With an owner, it takes several queues. */
+	make_persistent_owned("cvt-pm", tap | IFF_MULTI_QUEUE);
 	assert_int_equal(net_tap_open("cvt-pm", 3, 0, fds, &created, err, sizeof(err)), 0);
 	assert_false(created);
 	close_all(fds, 3);
