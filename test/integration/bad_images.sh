@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Hostile kernels, initrds and command lines reach cellvm-core, which refuses
 # them with status 2 and a message, and never starts a half-loaded guest (no
-# payload output appears).
+# payload output appears). A disk image another VM has read-write (its lock)
+# is refused with status 2 before anything starts.
 . "$(dirname "$0")/lib.sh"
 cellvm=$1 payloads=$2
 need_kvm
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 n=0
 expect() { # expect REGEX ARGS...
 	local regex=$1
@@ -63,4 +65,27 @@ expect 'does not fit' --kernel "$tmp/bz-initsize" --memory 64M
 expect 'command line' --kernel "$tmp/bz-cmdsize" --cmdline "$(head -c 200 /dev/zero | tr '\0' y)"
 expect 'initrd: does not fit' --kernel "$hello" --initrd "$tmp/big-initrd" --memory 16M
 expect 'kernel: cannot read' --kernel "$tmp"
+expect 'kernel: .*No such file' --kernel "$tmp/missing"
+
+# One image read-write in two VMs (or read-write and read-only): the second
+# cellvm run is refused by the first one's lock, naming the image.
+serial=$payloads/serial_irq.elf
+[ -f "$serial" ] || skip "$serial missing"
+truncate -s 1M "$tmp/disk.img"
+mkfifo "$tmp/in"
+"$cellvm" run --kernel "$serial" --memory 32M --disk "path=$tmp/disk.img" \
+	<"$tmp/in" >"$tmp/out" 2>&1 &
+pid=$!
+exec 3>"$tmp/in"
+wait_until 120 $pid has_text "$tmp/out" 'irq: banner' || { cat "$tmp/out"; fail "the first VM did not start"; }
+expect "in use by another VM.*$tmp/disk.img|$tmp/disk.img.*in use by another VM" \
+	--kernel "$hello" --disk "path=$tmp/disk.img"
+expect 'in use by another VM' --kernel "$hello" --disk "path=$tmp/disk.img,readonly=on"
+printf q >&3
+exec 3>&-
+wait $pid
+pid=
+# Its lock went with it.
+out=$(timeout 60 "$cellvm" run --kernel "$hello" --memory 32M --disk "path=$tmp/disk.img" \
+	</dev/null 2>&1) || fail "the image after the first VM ended: $out"
 echo "PASS: $n cases"
