@@ -65,7 +65,7 @@ expect 'does not fit' --kernel "$tmp/bz-initsize" --memory 64M
 expect 'command line' --kernel "$tmp/bz-cmdsize" --cmdline "$(head -c 200 /dev/zero | tr '\0' y)"
 expect 'initrd: does not fit' --kernel "$hello" --initrd "$tmp/big-initrd" --memory 16M
 expect 'kernel: cannot read' --kernel "$tmp"
-expect 'kernel: .*No such file' --kernel "$tmp/missing"
+expect 'missing: No such file' --kernel "$tmp/missing"
 
 # One image read-write in two VMs (or read-write and read-only): the second
 # cellvm run is refused by the first one's lock, naming the image.
