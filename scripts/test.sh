@@ -70,7 +70,9 @@ tier host ctest --preset "$preset" --output-on-failure -LE 'kvm|systemd' -j"$(np
 # (see scripts/kvm-host.sh), the repository shared read-write so the build
 # tree and ctest's logs are the same files; 45 minutes at most. A host that
 # stops making progress (kvm-host.sh's status 125; docs/testing.md) is
-# started again for the tests that had not passed yet, twice at most.
+# started again for the tests that had not passed yet, four times at most;
+# which test was running at each stop goes into the summary.
+stalls=
 kvm_emulated() {
 	log="build/$preset/kvm-tier.log"
 	passed=
@@ -83,12 +85,16 @@ kvm_emulated() {
 		fi
 		{
 			r=0
-			scripts/kvm-host.sh -t 2700 -w "$repo" -- \
+			CELLVM_KVM_HOST_STALL=${CELLVM_KVM_HOST_STALL:-120} \
+				scripts/kvm-host.sh -t 2700 -w "$repo" -- \
 				ctest --test-dir "build/$preset" --output-on-failure -L kvm "$@" || r=$?
 			echo "$r" >"$log.status"
 		} | tee "$log"
 		r=$(cat "$log.status")
-		[ "$r" -eq 125 ] && [ "$attempt" -lt 3 ] || return "$r"
+		[ "$r" -eq 125 ] || return "$r"
+		during=$(sed -n 's/^ *Start *[0-9]*: \([^ ]*\).*/\1/p' "$log" | tail -n 1)
+		stalls="$stalls ${during:-(before the first test)}"
+		[ "$attempt" -lt 5 ] || return "$r"
 		more=$(sed -n 's/.*Test *#[0-9]*: \([^ ]*\) \.*  *Passed.*/\1/p' "$log" | paste -sd '|')
 		passed=${passed:+$passed|}$more
 		attempt=$((attempt + 1))
@@ -116,4 +122,5 @@ if [ "$#" -eq 0 ]; then
 		ctest --test-dir build/fuzz -L fuzz --output-on-failure'
 fi
 echo "test: summary (KVM tier ${kvm%% *}):$times"
+[ -z "$stalls" ] || echo "test: the emulated host stopped making progress during:$stalls"
 exit "$status"
