@@ -337,7 +337,8 @@ try:
     expect_400(b, dict(K, disks=[{"path": img, "readonly": True}] * 8, nets=["tap=t0"]),
                "at most 8 disks and nets in all")
     # Tenants are checked the same way, before their taps list.
-    expect_400(b, {"kernel": kernel, "nets": [{"tap": "ta-1", "queues": 0}]}, "queues", ALICE)
+    expect_400(b, {"kernel": os.path.join(tdirs[ALICE], "k.elf"),
+                   "nets": [{"tap": "ta-1", "queues": 0}]}, "queues", ALICE)
     if len(b.ok("GET", "/vm.list")) != 5:
         fail("refused creates left VMs: %r" % b.ok("GET", "/vm.list"))
     b.stop()
