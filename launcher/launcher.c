@@ -30,7 +30,8 @@
 #include "sandbox/sandbox.h"
 #endif
 
-/* Root inside a child's user namespace is this unprivileged id outside. */
+/* Root inside a child's user namespace is this unprivileged id outside,
+ * unless the front end gives its VM one of its own (struct launcher_jail). */
 #define LAUNCHER_CHILD_UID 65534
 #define LAUNCHER_CHILD_GID 65534
 
@@ -115,11 +116,15 @@ static void launcher_exec_child(int exe, const char *argv0, int chan, int sync)
 	_exit(127);
 }
 
-/* Start bin_dir/name with child_chan as its fd 3. */
-static int launcher_spawn(const char *name, int child_chan, pid_t *ret_pid, int *ret_pidfd,
-			  char *err, size_t errlen)
+/* Start bin_dir/name with child_chan as its fd 3, as jail says (NULL: 65534,
+ * our own cgroup). */
+static int launcher_spawn(const char *name, int child_chan, const struct launcher_jail *jail,
+			  pid_t *ret_pid, int *ret_pidfd, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 64];
+	uid_t uid = jail ? jail->uid : LAUNCHER_CHILD_UID;
+	gid_t gid = jail ? jail->gid : LAUNCHER_CHILD_GID;
+	int cgroup_fd = jail ? jail->cgroup_fd : -1;
 	int sync[2], exe;
 	pid_t pid;
 	int r;
@@ -145,14 +150,19 @@ static int launcher_spawn(const char *name, int child_chan, pid_t *ret_pid, int 
 		return r;
 	}
 #ifdef CELLVM_HAVE_SANDBOX
-	/* New user, pid, mount, ipc, uts and net namespaces from the start. */
-	pid = sandbox_fork();
+	/* New user, pid, mount, ipc, uts and net namespaces from the start, and
+	 * the VM's cgroup (its pids.max may refuse the clone: EAGAIN). */
+	pid = sandbox_fork_cgroup(cgroup_fd);
 #else
+	(void)uid;
+	(void)gid;
+	(void)cgroup_fd;
 	pid = fork();
 #endif
 	if (pid < 0) {
 		r = pid == -1 ? -errno : (int)pid;
-		snprintf(err, errlen, "fork: %s", strerror(-r));
+		snprintf(err, errlen, "fork%s: %s", cgroup_fd >= 0 ? " into the VM's cgroup" : "",
+			 strerror(-r));
 		close(sync[0]);
 		close(sync[1]);
 		close(exe);
@@ -163,7 +173,7 @@ static int launcher_spawn(const char *name, int child_chan, pid_t *ret_pid, int 
 	close(sync[0]);
 	close(exe);
 #ifdef CELLVM_HAVE_SANDBOX
-	r = sandbox_map_ids(pid, LAUNCHER_CHILD_UID, LAUNCHER_CHILD_GID);
+	r = sandbox_map_ids(pid, uid, gid);
 	if (r < 0) {
 		snprintf(err, errlen, "%s: cannot map its user namespace: %s", name, strerror(-r));
 		close(sync[1]);
@@ -445,7 +455,7 @@ int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, ch
 		goto out;
 	}
 	fds[3] = cons[1];
-	r = launcher_spawn("cellvm-core", chan[1], &ret->pid, &ret->pidfd, err, errlen);
+	r = launcher_spawn("cellvm-core", chan[1], cfg->jail, &ret->pid, &ret->pidfd, err, errlen);
 	if (r < 0)
 		goto out;
 	/* Only the child holds its end now: its exit shows as EOF. */
@@ -635,7 +645,7 @@ int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t 
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		goto fail;
 	}
-	r = launcher_spawn(name, ctl[1], &ret->pid, &ret->pidfd, err, errlen);
+	r = launcher_spawn(name, ctl[1], cfg->jail, &ret->pid, &ret->pidfd, err, errlen);
 	if (r < 0)
 		goto fail;
 	close(ctl[1]);

@@ -16,6 +16,16 @@
 
 struct device_proc;
 
+/* Where a VM's sandboxed processes run on the host, the same for its core and
+ * every device process: the ids root of their user namespace maps to, and
+ * the cgroup they start in. NULL where a config takes one: 65534 (nobody, as
+ * cellvm run has it) and the launcher's own cgroup. */
+struct launcher_jail {
+	uid_t uid; /* one id of the broker's pool per VM (docs/sandbox.md) */
+	gid_t gid;
+	int cgroup_fd; /* >= 0: an O_DIRECTORY fd of the VM's cgroup (not taken) */
+};
+
 struct core_config {
 	int mem_fd; /* guest RAM from launcher_create_memory() */
 	/* The kernel and the (optional) initrd, open for reading: the core gets
@@ -39,6 +49,7 @@ struct core_config {
 	 * with launcher_core_device_restarted/_gone): the core keeps the
 	 * guest's view of a dead device until then. */
 	bool restart_devices;
+	const struct launcher_jail *jail; /* NULL: 65534, the launcher's cgroup */
 };
 
 struct core_proc {
@@ -74,7 +85,8 @@ struct device_config {
 	const void *net;     /* const Cellvm__Device__NetConfig *, for kind "net" */
 	uint32_t test_flags; /* DEVPROC_TEST_* (test builds only) */
 	int debug;
-	int stats_fd; /* > 0: the counters memfd from launcher_stats_create() */
+	int stats_fd;			  /* > 0: the counters memfd from launcher_stats_create() */
+	const struct launcher_jail *jail; /* NULL: 65534, the launcher's cgroup */
 };
 
 struct device_proc {

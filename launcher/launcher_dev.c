@@ -131,7 +131,8 @@ int launcher_dev_start(const struct launcher_dev *d, int mem_fd, uint64_t mem_si
 	struct device_config dc = {.kind = k->name,
 				   .stats_fd = d->stats_fd,
 				   .debug = d->debug,
-				   .test_flags = d->test_flags};
+				   .test_flags = d->test_flags,
+				   .jail = d->jail};
 	uint64_t low = mem_size < GMEM_MMIO_HOLE_START ? mem_size : GMEM_MMIO_HOLE_START;
 
 	k->setup(d, &dc);

@@ -32,7 +32,8 @@ struct launcher_dev {
 	};
 	int stats_fd; /* > 0: its counters page (launcher_stats_create) */
 	int debug;
-	uint32_t test_flags; /* DEVPROC_TEST_* (test builds only) */
+	uint32_t test_flags;		  /* DEVPROC_TEST_* (test builds only) */
+	const struct launcher_jail *jail; /* the VM's ids and cgroup; NULL: 65534 */
 };
 
 /* "blk", "net": the kind as the core and the device processes name it. */

@@ -11,7 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Root inside a child's user namespace is this unprivileged id outside. */
+/* Root inside a child's user namespace is this unprivileged id outside,
+ * unless its launcher maps another (the broker: one id of its pool per VM). */
 #define SANDBOX_UID_DEFAULT 65534
 #define SANDBOX_GID_DEFAULT 65534
 
@@ -58,6 +59,11 @@ unsigned long sandbox_clone_flags(void);
  * Like vfork, the child of a multi-threaded parent may only exec or call
  * async-signal-safe functions (glibc's cached thread id is the parent's). */
 pid_t sandbox_fork(void);
+/* sandbox_fork() into the cgroup v2 directory cgroup_fd (an O_DIRECTORY fd,
+ * not taken): clone3 with CLONE_INTO_CGROUP, so the child starts there and
+ * its cgroup's limits (pids.max...) apply to the clone itself. cgroup_fd < 0:
+ * sandbox_fork(). */
+pid_t sandbox_fork_cgroup(int cgroup_fd);
 
 /* Launcher side, right after sandbox_fork(): map root inside the child's user
  * namespace to uid/gid outside ("0 UID 1"; SANDBOX_UID_DEFAULT and

@@ -4,6 +4,7 @@
  * has not received any yet. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,8 +58,24 @@ static void sandbox_ns_wait_ids(void)
 
 pid_t sandbox_fork(void)
 {
-	long pid = syscall(SYS_clone, SANDBOX_NS_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
+	return sandbox_fork_cgroup(-1);
+}
 
+pid_t sandbox_fork_cgroup(int cgroup_fd)
+{
+	long pid;
+
+	if (cgroup_fd >= 0) {
+		/* clone3 with CLONE_INTO_CGROUP: the child is never counted in the
+		 * launcher's cgroup, not even until its exec (stack 0: like fork). */
+		struct clone_args args = {.flags = SANDBOX_NS_FLAGS | CLONE_INTO_CGROUP,
+					  .exit_signal = SIGCHLD,
+					  .cgroup = (uint64_t)cgroup_fd};
+
+		pid = syscall(SYS_clone3, &args, sizeof(args));
+	} else {
+		pid = syscall(SYS_clone, SANDBOX_NS_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
+	}
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
