@@ -93,7 +93,18 @@ struct tenant_map {
 	int tenant; /* index */
 };
 
+/* What the configuration file says before its first [tenant] section: what
+ * each VM takes from the host (broker_host.c). */
+struct broker_host_config {
+	uint32_t id_start, id_count; /* uid_pool: one uid (and the same gid) per VM */
+	char cgroup[PATH_MAX];	     /* "auto", "off" or a cgroup v2 directory */
+	uint64_t memory_overhead;    /* memory.max = guest RAM + this */
+	uint32_t pids_max;	     /* 0: from the VM's vCPUs and devices */
+	uint32_t cpu_weight;	     /* cpu.weight of every VM */
+};
+
 struct tenants {
+	struct broker_host_config host;
 	struct tenant t[BROKER_TENANT_MAX];
 	size_t n;
 	struct tenant_map map[128];
@@ -225,6 +236,13 @@ struct broker_vm {
 	struct net_opt taps[BROKER_NET_MAX];
 	size_t ntaps;
 	uint32_t dev_jobs; /* device restarts with the launcher thread: no delete */
+	/* Its host uid and gid from the pool (0: none yet), taken at create and
+	 * kept in its state file until delete; its cgroup (> 0: open, made at
+	 * its first boot, removed at delete); both as its processes get them
+	 * (broker_host.c). */
+	uint32_t host_id;
+	int cgroup_fd;
+	struct launcher_jail jail;
 	/* Each device's counters page (launcher_stats_create), made at its first
 	 * boot and kept until the VM is deleted: counts go on across device
 	 * restarts and VM boots. */
@@ -260,6 +278,12 @@ struct broker {
 	struct broker_launch_worker *launcher;
 	int client_timeout; /* seconds a client may take to send a request */
 	bool have_systemd;
+	/* VMs' cgroups: an fd of the delegated subtree (> 0), its path, or why
+	 * there is none; the next uid of the pool to try (broker_host.c). */
+	int cgroup_fd;
+	char cgroup_path[PATH_MAX];
+	char cgroup_off[PATH_MAX + 256];
+	uint32_t id_next;
 	/* Stop serving: the administrator asked (PUT /vmm.shutdown, RPC
 	 * Shutdown). Set by whoever runs the loop (broker_main.c), which ends it
 	 * and powers the VMs off; the library never ends the loop itself. */
@@ -386,6 +410,32 @@ int broker_state_remove(struct broker *b, const struct broker_vm *vm);
 /* Reload every definition; kill what is left of VMs that ran under an earlier
  * broker. Returns the number loaded or -errno. */
 int broker_state_load(struct broker *b);
+
+/* ---- what each VM takes from the host (broker_host.c) ---- */
+
+void broker_host_config_defaults(struct broker_host_config *c);
+/* A key of the configuration file's global part: 0, -ENOENT (not one of
+ * these keys) or -EINVAL. */
+int broker_host_config_set(struct broker_host_config *c, const char *key, const char *val);
+/* -EEXIST with a message when the pool overlaps an id of ETC/passwd,
+ * ETC/group, ETC/subuid or ETC/subgid. */
+int broker_host_pool_check(const struct broker_host_config *c, const char *etc, char *err,
+			   size_t errlen);
+/* At start, after the state directory is loaded: check the pool, give every
+ * loaded VM an id (its recorded one when it is free and in the pool), take
+ * the cgroup subtree or say once why there is none. Returns 0 or -errno with
+ * a message (then the broker does not start). */
+int broker_host_start(struct broker *b, char *err, size_t errlen);
+/* Give vm a uid/gid of the pool: want when it is in the pool and no other
+ * VM has it, else the next free one. -ENOSPC: the pool is exhausted. */
+int broker_host_vm_ids(struct broker *b, struct broker_vm *vm, uint32_t want);
+/* Before a boot: make the VM's cgroup (once) and fill vm->jail. Returns 0
+ * or -errno with a message. */
+int broker_host_vm_boot(struct broker_vm *vm, char *err, size_t errlen);
+/* At delete (its processes are reaped): remove its cgroup. */
+void broker_host_vm_release(struct broker_vm *vm);
+/* Its uid and cgroup figures, as info and counters show them (a new object). */
+json_object *broker_host_vm_json(const struct broker_vm *vm);
 
 /* ---- events, console followers (broker_api_rest.c) ---- */
 

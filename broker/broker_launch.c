@@ -56,7 +56,8 @@ static struct launcher_dev broker_launch_dev(struct broker_launch_job *j, size_t
 					     struct disk_opt *disk)
 {
 	const struct broker_vmdef *def = &j->vm->def;
-	struct launcher_dev dev = {.kind = LAUNCHER_DEV_NET, .stats_fd = j->stats_fd[i]};
+	struct launcher_dev dev = {
+		.kind = LAUNCHER_DEV_NET, .stats_fd = j->stats_fd[i], .jail = &j->vm->jail};
 
 	if (i < def->ndisks) {
 		*disk = def->disks[i];
@@ -187,7 +188,8 @@ static void broker_launch_run(struct broker_launch_job *j)
 				   .device_kinds = kinds,
 				   .device_transports = transports,
 				   .ndevices = j->ndevs,
-				   .restart_devices = true};
+				   .restart_devices = true,
+				   .jail = &j->vm->jail};
 	r = launcher_start_core(&cfg, &j->core, j->err, sizeof(j->err), &status);
 	if (r < 0) {
 		j->e = broker_launch_err(launcher_exit_start_failed(r, status));

@@ -269,6 +269,12 @@ static int broker_main_run(struct broker *b, const struct broker_main_opts *o, i
 		log_err("state directory: %s", strerror(-n));
 		return 1;
 	}
+	/* The VMs' uids and cgroups, before the launcher thread exists. */
+	r = broker_host_start(b, err, sizeof(err));
+	if (r < 0) {
+		log_err("config: %s", err);
+		return 2;
+	}
 	fd = broker_main_socket(fd, o->api_socket, SOCK_STREAM, &own_socket, err, sizeof(err));
 	if (fd < 0) {
 		log_err("%s", err);

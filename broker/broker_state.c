@@ -118,6 +118,8 @@ int broker_state_save(struct broker *b, const struct broker_vm *vm)
 	json_object_object_add(o, "tenant", json_object_new_string(b->tenants.t[vm->tenant].name));
 	json_object_object_add(o, "created_us", json_object_new_int64((int64_t)vm->created_us));
 	json_object_object_add(o, "state", json_object_new_string(broker_vm_state_name(vm->state)));
+	/* Its uid/gid of the pool: a restarted broker gives it no other VM. */
+	json_object_object_add(o, "host_id", json_object_new_int64(vm->host_id));
 	json_object_object_add(o, "definition", broker_vmdef_to_json(&vm->def));
 	if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED) {
 		char boot_id[BROKER_STATE_BOOT_ID_LEN + 1];
@@ -274,6 +276,12 @@ static int broker_state_load_one(struct broker *b, const char *fname)
 		json_object *jr;
 		vm->restore =
 			json_object_object_get_ex(o, "restore", &jr) && json_object_get_boolean(jr);
+		/* UNTRUSTED(state): any number; broker_host_start keeps it only
+		 * inside the pool and not another VM's. */
+		if (json_object_object_get_ex(o, "host_id", &jr) &&
+		    json_object_is_type(jr, json_type_int) && json_object_get_int64(jr) > 0 &&
+		    json_object_get_int64(jr) <= UINT32_MAX)
+			vm->host_id = (uint32_t)json_object_get_int64(jr);
 	}
 	if (strcmp(json_object_get_string(jstate), "created") != 0) {
 		const char *was = json_object_get_string(jstate);

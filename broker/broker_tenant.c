@@ -295,6 +295,7 @@ int broker_tenant_config_load(struct tenants *ts, const char *path, char *err, s
 	FILE *f;
 
 	memset(ts, 0, sizeof(*ts));
+	broker_host_config_defaults(&ts->host);
 	ts->admin = broker_tenant_add(ts, "root", true);
 	ts->map[ts->nmap++] = (struct tenant_map){.uid = 0, .tenant = ts->admin};
 	if (!path)
@@ -331,14 +332,20 @@ int broker_tenant_config_load(struct tenants *ts, const char *path, char *err, s
 			continue;
 		}
 		eq = strchr(s, '=');
-		if (!eq || cur < 0) {
+		if (!eq) {
 			snprintf(err, errlen, "%s:%d: expected [tenant NAME] or key = value", path,
 				 lineno);
 			r = -EINVAL;
 			break;
 		}
 		*eq = 0;
-		r = broker_tenant_set(ts, cur, broker_tenant_trim(s), broker_tenant_trim(eq + 1));
+		/* Before the first [tenant]: the broker's own keys (broker_host.c). */
+		if (cur < 0)
+			r = broker_host_config_set(&ts->host, broker_tenant_trim(s),
+						   broker_tenant_trim(eq + 1));
+		else
+			r = broker_tenant_set(ts, cur, broker_tenant_trim(s),
+					      broker_tenant_trim(eq + 1));
 		if (r < 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno,
 				 r == -ENOENT  ? "unknown key"

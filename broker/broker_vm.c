@@ -163,6 +163,11 @@ enum api_err broker_vm_create(struct broker *b, int tenant, struct broker_vmdef 
 		snprintf(err, errlen, "out of memory");
 		return API_INTERNAL;
 	}
+	if (broker_host_vm_ids(b, vm, 0) < 0) {
+		snprintf(err, errlen, "every uid of the broker's uid_pool has a VM");
+		broker_vm_delete(vm, NULL, 0);
+		return API_QUOTA_EXCEEDED;
+	}
 	r = broker_state_save(b, vm);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot save the definition: %s", strerror(-r));
@@ -275,6 +280,8 @@ enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, 
 	}
 	if (broker_vmdef_check_paths(&vm->def, broker_vm_tenant(vm), err, errlen) < 0)
 		return API_INVALID_ARGUMENT;
+	if (broker_host_vm_boot(vm, err, errlen) < 0)
+		return API_INTERNAL;
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		snprintf(err, errlen, "out of memory");
@@ -446,6 +453,7 @@ enum api_err broker_vm_delete(struct broker_vm *vm, char *err, size_t errlen)
 	t->used_vms--;
 	t->used_cpus -= vm->def.cpus;
 	t->used_memory -= vm->def.memory;
+	broker_host_vm_release(vm);
 	broker_vmdef_free(&vm->def);
 	broker_vm_stats_close(vm);
 	free(vm->cons);
@@ -490,6 +498,7 @@ void broker_vm_registry_free(struct broker *b, bool restore)
 			(void)broker_state_save(b, vm);
 		}
 		TAILQ_REMOVE(&b->vms, vm, link);
+		broker_host_vm_release(vm);
 		broker_vmdef_free(&vm->def);
 		broker_vm_stats_close(vm);
 		free(vm->cons);

@@ -146,6 +146,7 @@ json_object *broker_vm_info_json(const struct broker_vm *vm)
 		json_object_array_add(devs, d);
 	}
 	json_object_object_add(o, "devices", devs);
+	json_object_object_add(o, "host", broker_host_vm_json(vm));
 	json_object_object_add(o, "config", broker_vmdef_to_json(&vm->def));
 	return o;
 }
@@ -222,5 +223,7 @@ json_object *broker_vm_info_counters_json(const struct broker_vm *vm)
 		json_object_array_add(devs, d);
 	}
 	json_object_object_add(o, "devices", devs);
+	/* The VM's cgroup: memory, tasks and CPU time of all its processes. */
+	json_object_object_add(o, "host", broker_host_vm_json(vm));
 	return o;
 }
