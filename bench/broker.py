@@ -102,7 +102,7 @@ def bench_memory(b, kernel, img, k, mem):
     vms, per = [], []
     for _ in range(k):
         vid = b.ok("POST", "/vm.create", {"kernel": kernel, "memory": mem,
-                                            "disks": [{"path": img}]})["vm_id"]
+                                            "disks": [{"path": img, "readonly": True}]})["vm_id"]
         info = b.ok("PUT", "/vm/%s/boot" % vid)
         vms.append(vid)
         while "banner" not in b.ok("GET", "/vm/%s/console" % vid):
@@ -121,7 +121,7 @@ def qemu_memory(kernel, img, mem):
     p = subprocess.Popen([qemu, "-M", "microvm,accel=kvm,rtc=off", "-m", mem, "-nodefaults",
                           "-no-user-config", "-display", "none", "-serial", "stdio",
                           "-kernel", kernel, "-append", "console=ttyS0",
-                          "-drive", "file=%s,if=none,id=d0,format=raw" % img,
+                          "-drive", "file=%s,if=none,id=d0,format=raw,readonly=on" % img,
                           "-device", "virtio-blk-device,drive=d0"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL)
