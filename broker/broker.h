@@ -277,6 +277,12 @@ struct broker {
 	struct rpc *rpc;
 	struct broker_launch_worker *launcher;
 	int client_timeout; /* seconds a client may take to send a request */
+	int idle_timeout;   /* seconds an RPC connection may sit idle */
+	/* Open API connections per uid, REST and RPC together (uid 0 is not
+	 * limited): broker_api_stream.c. */
+	uint32_t max_conns_per_uid;
+	struct broker_uid_conns *uid_conns;
+	size_t nuid_conns;
 	bool have_systemd;
 	/* VMs' cgroups: an fd of the delegated subtree (> 0), its path, or why
 	 * there is none; the next uid of the pool to try (broker_host.c). */
@@ -452,6 +458,12 @@ void rpc_event(struct broker *b, const struct broker_vm *vm, const char *what, c
 void rpc_console_update(struct broker *b, const struct broker_vm *vm, bool vm_gone);
 int rpc_start(struct broker *b, int listen_fd, char *err, size_t errlen);
 void rpc_stop(struct broker *b);
+
+/* One more API connection of uid (false: it has max_conns_per_uid already;
+ * uid 0 always true), and one fewer (broker_api_stream.c). */
+bool broker_conn_uid_take(struct broker *b, uid_t uid);
+void broker_conn_uid_put(struct broker *b, uid_t uid);
+void broker_conn_uid_free(struct broker *b);
 
 uint64_t broker_now(void);
 uint64_t broker_now_us(void);

@@ -12,7 +12,26 @@
 #define REST_MAX_STREAMS	256
 #define REST_MAX_STREAMS_TENANT 32 /* so that one tenant cannot take them all */
 
+#define REST_MAX_NO_TENANT 16 /* open connections of peers without a tenant, all together */
+
 enum stream_kind { STREAM_CONSOLE, STREAM_EVENTS };
+
+/* One accepted connection, as the broker tracks it next to evhttp: who the
+ * peer is (SO_PEERCRED at accept) and the deadline by which its next request
+ * must have arrived whole. Indexed by fd in struct rest; freed when evhttp
+ * closes the connection. */
+struct rest_conn {
+	struct rest *r;
+	struct bufferevent *bev;
+	struct evhttp_connection *evcon;
+	struct event *check;	/* runs once right after accept, before any read */
+	struct event *deadline; /* armed while a request is awaited */
+	struct stream *stream;	/* the stream it carries, if any */
+	int fd;
+	uid_t uid;
+	bool counted;	/* holds one of its uid's connections */
+	bool no_tenant; /* holds one of the REST_MAX_NO_TENANT places */
+};
 
 struct stream {
 	TAILQ_ENTRY(stream) link;
@@ -23,6 +42,7 @@ struct stream {
 	const struct tenant *tenant;
 	char vm_id[BROKER_ID_LEN + 1];
 	uint64_t pos; /* console: next byte to send */
+	struct rest_conn *conn;
 };
 
 struct rest {
@@ -30,7 +50,12 @@ struct rest {
 	struct evhttp *http;
 	struct evconnlistener *listener;
 	struct event *relisten;
-	int conn_fd_limit; /* listening pauses while this fd number is in use */
+	int conn_fd_limit;	  /* listening pauses while this fd number is in use */
+	struct rest_conn **conns; /* by fd, conns_len of them */
+	size_t conns_len;
+	size_t nno_tenant;
+	uint64_t refused_logged; /* broker_now() of the last "refused" line */
+	uint64_t nrefused;	 /* refused since that line */
 	TAILQ_HEAD(, stream) streams;
 	size_t nstreams;
 };
@@ -40,6 +65,7 @@ struct rest_call {
 	struct rest *r;
 	struct evhttp_request *req;
 	struct tenant *tenant;
+	struct rest_conn *conn;
 	uid_t uid;
 	char vm_id[BROKER_ID_LEN + 1];
 };
@@ -51,6 +77,12 @@ void broker_api_rest_reply_error(struct evhttp_request *req, int status, const c
 void rest_stream_console(struct rest_call *c, struct broker_vm *vm, bool follow);
 void rest_stream_events(struct rest_call *c);
 void rest_guard_connections(struct rest *r);
+/* The connection evhttp asks a bufferevent for (bevcb); NULL on failure. */
+struct bufferevent *rest_conn_new(struct rest *r);
+/* A request arrived whole on evcon: its deadline stops until the reply is
+ * sent. The tracked connection, or NULL. */
+struct rest_conn *rest_conn_request(struct rest *r, struct evhttp_request *req);
 void rest_on_listen_error(struct evconnlistener *l, void *arg);
 int rest_streams_init(struct rest *r);
 void rest_streams_free(struct rest *r);
+void rest_conns_free(struct rest *r);

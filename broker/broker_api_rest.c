@@ -462,8 +462,11 @@ static void broker_api_rest_on_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 
+	c.conn = rest_conn_request(c.r, req);
 	c.tenant = broker_api_rest_peer(c.r, req, &c.uid);
 	if (!c.tenant) {
+		/* Answered, and the connection closed after the answer. */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		broker_api_rest_reply_api_err(req, API_PERMISSION_DENIED,
 					      "this user has no tenant here");
 		return;
@@ -480,13 +483,14 @@ static void broker_api_rest_on_request(struct evhttp_request *req, void *arg)
 }
 
 /* evhttp asks us for each new connection's bufferevent: the moment to check
- * that the connection count stays below the limit. */
+ * that the connection count stays below the limit, and to start tracking the
+ * connection (its peer, its deadline: broker_api_stream.c). */
 static struct bufferevent *broker_api_rest_on_connection(struct event_base *base, void *arg)
 {
 	struct rest *r = arg;
 
 	rest_guard_connections(r);
-	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	return rest_conn_new(r);
 }
 
 int broker_api_rest_start(struct broker *b, int listen_fd, char *err, size_t errlen)
@@ -531,6 +535,7 @@ void broker_api_rest_stop(struct broker *b)
 	rest_streams_free(r);
 	if (r->http)
 		evhttp_free(r->http); /* frees the bound listener too */
+	rest_conns_free(r);
 	free(r);
 	b->rest = NULL;
 }

@@ -7,7 +7,11 @@
  * undecodable bytes; fds on any other request are refused; unknown fields are
  * refused here; definitions go through the same checks as REST
  * (broker_rpc_json.c turns them into the REST JSON). A client that breaks the
- * protocol or does not read its replies is dropped. */
+ * protocol or does not read its replies is dropped. Peers are classified at
+ * accept: one without a tenant gets a place among RPC_MAX_NO_TENANT of its
+ * own, for one answer or client_timeout seconds; a tenant's connections count
+ * against its uid's limit (broker_conn_uid_take); an idle connection is closed
+ * after idle_timeout seconds. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -29,6 +33,7 @@
 #define RPC_MAX_CLIENTS	       256
 #define RPC_MAX_CLIENTS_TENANT 64 /* so that one tenant cannot take them all */
 #define RPC_CONSOLE_CHUNK      (32 * 1024)
+#define RPC_MAX_NO_TENANT      16 /* connections of peers without a tenant, all together */
 
 enum rpc_stream { RPC_NONE, RPC_CONSOLE, RPC_EVENTS };
 
@@ -37,11 +42,13 @@ struct rpc_client {
 	struct rpc *r;
 	int fd;
 	struct event *ev;
+	struct event *idle; /* closes it when no request came for a while */
 	struct tenant *tenant;
 	uid_t uid;
 	enum rpc_stream stream;
 	bool dead;	       /* broke the protocol or stopped reading: freed by the caller */
 	bool waiting;	       /* a boot answers it later: not read, not freed until then */
+	bool counted;	       /* holds one of its uid's connections */
 	struct dispatch proto; /* what it may ask now: rpc_table */
 	char pending_action[16];
 	char vm_id[BROKER_ID_LEN + 1];
@@ -53,16 +60,62 @@ struct rpc {
 	int lfd;
 	struct event *lev;
 	TAILQ_HEAD(, rpc_client) clients;
-	size_t nclients;
+	size_t nclients;   /* of tenants */
+	size_t nno_tenant; /* of peers without a tenant */
+	uint64_t refused_logged, nrefused;
 };
 
 static void rpc_free(struct rpc_client *c)
 {
 	TAILQ_REMOVE(&c->r->clients, c, link);
-	c->r->nclients--;
+	if (c->tenant)
+		c->r->nclients--;
+	else
+		c->r->nno_tenant--;
+	if (c->counted)
+		broker_conn_uid_put(c->r->b, c->uid);
 	event_free(c->ev);
+	event_free(c->idle);
 	close(c->fd);
 	free(c);
+}
+
+/* The idle clock: it runs while the connection has nothing going on (no
+ * stream, no boot being waited for). A peer without a tenant gets
+ * client_timeout to ask its one question. */
+static void rpc_idle_arm(struct rpc_client *c)
+{
+	int secs = c->tenant ? c->r->b->idle_timeout : c->r->b->client_timeout;
+
+	if (c->stream != RPC_NONE || c->waiting)
+		evtimer_del(c->idle);
+	else
+		evtimer_add(c->idle, &(struct timeval){.tv_sec = secs});
+}
+
+static void rpc_on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct rpc_client *c = arg;
+
+	if (c->stream != RPC_NONE || c->waiting)
+		return;
+	log_debug("rpc: closing a connection of uid %u idle for %d s", (unsigned)c->uid,
+		  c->tenant ? c->r->b->idle_timeout : c->r->b->client_timeout);
+	rpc_free(c);
+}
+
+static void rpc_refused(struct rpc *r, const char *why, uid_t uid)
+{
+	uint64_t now = broker_now();
+
+	/* Refusals come in floods: one line a second, with a count. */
+	r->nrefused++;
+	if (r->refused_logged == now)
+		return;
+	log_warn("rpc: connection of uid %u refused: %s (%llu refused)", (unsigned)uid, why,
+		 (unsigned long long)r->nrefused);
+	r->refused_logged = now;
+	r->nrefused = 0;
 }
 
 /* Send one Response; false (and the client dropped) when it cannot take it. */
@@ -243,6 +296,8 @@ static void rpc_on_booted(struct broker_vm *vm, enum api_err e, const char *err,
 	c->waiting = false;
 	if (c->dead)
 		rpc_free(c);
+	else
+		rpc_idle_arm(c);
 }
 
 static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
@@ -620,49 +675,73 @@ static void rpc_on_read(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->dead && !c->waiting)
 		rpc_free(c);
+	else
+		rpc_idle_arm(c);
 }
 
 static void rpc_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct rpc *r = arg;
-	struct rpc_client *c;
+	struct rpc_client *c, *o;
+	const char *why = NULL;
+	size_t mine = 0;
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return; /* EAGAIN, or EMFILE: the REST guard pauses the other door */
 	c = calloc(1, sizeof(*c));
-	if (!c || r->nclients >= RPC_MAX_CLIENTS) {
-		free(c);
+	if (!c) {
 		close(fd);
 		return;
 	}
 	c->r = r;
 	c->fd = fd;
 	c->tenant = broker_tenant_for_socket(&r->b->tenants, fd, &c->uid);
-	dispatch_init(&c->proto, &rpc_channel, rpc_state(c));
-	if (c->tenant) {
-		struct rpc_client *o;
-		size_t mine = 0;
-
+	if (!c->tenant) {
+		/* Places of their own, few: a peer without a tenant never takes
+		 * one of a tenant's. */
+		if (r->nno_tenant >= RPC_MAX_NO_TENANT)
+			why = "no tenant, and too many such connections";
+	} else {
 		TAILQ_FOREACH(o, &r->clients, link)
 		mine += o->tenant == c->tenant;
-		if (mine >= RPC_MAX_CLIENTS_TENANT) {
-			close(fd);
-			free(c);
-			return;
-		}
+		if (r->nclients >= RPC_MAX_CLIENTS)
+			why = "too many clients";
+		else if (mine >= RPC_MAX_CLIENTS_TENANT)
+			why = "too many clients of this tenant";
+		else if (!broker_conn_uid_take(r->b, c->uid))
+			why = "too many connections of this uid";
+		else
+			c->counted = true;
 	}
+	if (why) {
+		rpc_refused(r, why, c->uid);
+		goto fail;
+	}
+	dispatch_init(&c->proto, &rpc_channel, rpc_state(c));
 	c->ev = event_new(r->b->base, fd, EV_READ | EV_PERSIST, rpc_on_read, c);
-	if (!c->ev) {
-		close(fd);
-		free(c);
-		return;
-	}
+	c->idle = evtimer_new(r->b->base, rpc_on_idle, c);
+	if (!c->ev || !c->idle)
+		goto fail;
 	TAILQ_INSERT_TAIL(&r->clients, c, link);
-	r->nclients++;
+	if (c->tenant)
+		r->nclients++;
+	else
+		r->nno_tenant++;
 	/* A peer without a tenant is refused at its first request (answering
 	 * before it sent one could lose the answer in the hang-up). */
 	event_add(c->ev, NULL);
+	rpc_idle_arm(c);
+	return;
+fail:
+	if (c->counted)
+		broker_conn_uid_put(r->b, c->uid);
+	if (c->ev)
+		event_free(c->ev);
+	if (c->idle)
+		event_free(c->idle);
+	close(fd);
+	free(c);
 }
 
 void rpc_event(struct broker *b, const struct broker_vm *vm, const char *what, const char *detail)
@@ -707,6 +786,8 @@ void rpc_console_update(struct broker *b, const struct broker_vm *vm, bool vm_go
 			c->stream = RPC_NONE;
 		if (c->dead)
 			rpc_free(c);
+		else
+			rpc_idle_arm(c);
 	}
 }
 

@@ -1,8 +1,11 @@
 /* Streaming replies of the broker's REST API (console follow, the event
- * stream) as chunked HTTP, and the guard that keeps floods of connections from
- * exhausting the broker's fds. Runs in the broker's loop. A client that stops
- * reading a stream is dropped once REST_STREAM_MAX_OUT bytes wait for it: it
- * never makes the broker buffer without bound or wait. */
+ * stream) as chunked HTTP, and what keeps floods of connections from locking
+ * tenants out: peers classified at accept (SO_PEERCRED), connections per uid
+ * counted over both APIs, an absolute deadline for each request, and the fd
+ * guard. Runs in the broker's loop. A client that stops reading a stream is
+ * dropped once REST_STREAM_MAX_OUT bytes wait for it: it never makes the
+ * broker buffer without bound or wait. */
+#include <assert.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -24,9 +27,8 @@ static void stream_free(struct stream *s)
 	free(s);
 }
 
-static void stream_on_close(struct evhttp_connection *evcon, void *arg)
+static void stream_on_close(struct stream *s)
 {
-	struct stream *s = arg;
 
 	/* The client went away (EOF, error or timeout). evhttp has detached the
 	 * unfinished request from the connection and leaves it to us: ending the
@@ -39,7 +41,7 @@ static void stream_on_close(struct evhttp_connection *evcon, void *arg)
 /* End a stream: cleanly (the reply's last chunk), or by dropping the client. */
 static void stream_end(struct stream *s, bool drop)
 {
-	evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+	s->conn->stream = NULL;
 	if (drop)
 		evhttp_connection_free(s->evcon);
 	else
@@ -69,6 +71,10 @@ static struct stream *stream_start(struct rest_call *c, enum stream_kind kind, c
 
 	TAILQ_FOREACH(s, &c->r->streams, link)
 	mine += s->tenant == c->tenant;
+	if (!c->conn) {
+		broker_api_rest_reply_error(c->req, 500, "INTERNAL", "untracked connection");
+		return NULL;
+	}
 	if (c->r->nstreams >= REST_MAX_STREAMS || mine >= REST_MAX_STREAMS_TENANT) {
 		broker_api_rest_reply_error(c->req, 503, "VM_BUSY", "too many open streams");
 		return NULL;
@@ -83,12 +89,13 @@ static struct stream *stream_start(struct rest_call *c, enum stream_kind kind, c
 	s->evcon = evhttp_request_get_connection(c->req);
 	s->kind = kind;
 	s->tenant = c->tenant;
+	s->conn = c->conn;
 	/* A stream may be quiet for long: no read timeout, a write timeout only. */
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(s->evcon), NULL,
 				 &(struct timeval){.tv_sec = c->r->b->client_timeout});
 	TAILQ_INSERT_TAIL(&c->r->streams, s, link);
 	c->r->nstreams++;
-	evhttp_connection_set_closecb(s->evcon, stream_on_close, s);
+	c->conn->stream = s;
 	evhttp_add_header(evhttp_request_get_output_headers(c->req), "Content-Type", type);
 	evhttp_send_reply_start(c->req, 200, "OK");
 	return s;
@@ -182,7 +189,233 @@ void rest_console_update(struct broker *b, const struct broker_vm *vm, bool vm_g
 	}
 }
 
-/* ---- connection limits ---- */
+/* ---- connections per uid (REST and RPC) ---- */
+
+struct broker_uid_conns {
+	uid_t uid;
+	uint32_t n;
+};
+
+bool broker_conn_uid_take(struct broker *b, uid_t uid)
+{
+	struct broker_uid_conns *u, *grown;
+	size_t i;
+
+	/* The administrator can kill the broker anyway; its tools are not
+	 * limited. */
+	if (uid == 0)
+		return true;
+	for (i = 0; i < b->nuid_conns; i++) {
+		u = &b->uid_conns[i];
+		if (u->uid != uid)
+			continue;
+		if (u->n >= b->max_conns_per_uid)
+			return false;
+		u->n++;
+		return true;
+	}
+	/* Only uids of tenants get here (others are never counted): few. */
+	grown = realloc(b->uid_conns, (b->nuid_conns + 1) * sizeof(*grown));
+	if (!grown)
+		return false;
+	b->uid_conns = grown;
+	b->uid_conns[b->nuid_conns++] = (struct broker_uid_conns){.uid = uid, .n = 1};
+	return true;
+}
+
+void broker_conn_uid_put(struct broker *b, uid_t uid)
+{
+	if (uid == 0)
+		return;
+	for (size_t i = 0; i < b->nuid_conns; i++) {
+		if (b->uid_conns[i].uid != uid)
+			continue;
+		assert(b->uid_conns[i].n > 0);
+		if (--b->uid_conns[i].n == 0)
+			b->uid_conns[i] = b->uid_conns[--b->nuid_conns];
+		return;
+	}
+	assert(!"a uid's connection put back that was never taken");
+}
+
+void broker_conn_uid_free(struct broker *b)
+{
+	free(b->uid_conns);
+	b->uid_conns = NULL;
+	b->nuid_conns = 0;
+}
+
+/* ---- REST connections: who, and by when ---- */
+
+static void rest_conn_refused(struct rest *r, const char *why, uid_t uid)
+{
+	uint64_t now = broker_now();
+
+	/* Refusals come in floods: one line a second, with a count. */
+	r->nrefused++;
+	if (r->refused_logged == now)
+		return;
+	log_warn("api: connection of uid %u refused: %s (%llu refused)", (unsigned)uid, why,
+		 (unsigned long long)r->nrefused);
+	r->refused_logged = now;
+	r->nrefused = 0;
+}
+
+static void rest_conn_free(struct rest_conn *rc)
+{
+	if (rc->fd >= 0 && (size_t)rc->fd < rc->r->conns_len && rc->r->conns[rc->fd] == rc)
+		rc->r->conns[rc->fd] = NULL;
+	if (rc->counted)
+		broker_conn_uid_put(rc->r->b, rc->uid);
+	if (rc->no_tenant)
+		rc->r->nno_tenant--;
+	if (rc->check)
+		event_free(rc->check);
+	if (rc->deadline)
+		event_free(rc->deadline);
+	free(rc);
+}
+
+static void rest_conn_on_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct rest_conn *rc = arg;
+
+	if (rc->stream)
+		stream_on_close(rc->stream);
+	rest_conn_free(rc);
+}
+
+static void rest_conn_arm(struct rest_conn *rc)
+{
+	evtimer_add(rc->deadline, &(struct timeval){.tv_sec = rc->r->b->client_timeout});
+}
+
+static void rest_conn_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct rest_conn *rc = arg;
+
+	/* evhttp's own timeout restarts with every byte: a client trickling its
+	 * headers would keep the connection for ever. This one does not. */
+	log_debug("api: dropping a client that did not send its request within %d s",
+		  rc->r->b->client_timeout);
+	evhttp_connection_free(rc->evcon); /* calls rest_conn_on_close */
+}
+
+static void rest_conn_on_check(evutil_socket_t unused, short what, void *arg)
+{
+	struct rest_conn *rc = arg;
+	struct rest *r = rc->r;
+	struct bufferevent *bev = rc->bev;
+	bufferevent_event_cb eventcb = NULL;
+	struct tenant *t;
+	void *cbarg = NULL;
+	int fd;
+
+	/* evhttp made its connection over our bufferevent in the same call
+	 * that accepted it, and is its callbacks' argument. A bufferevent
+	 * without callbacks was freed again (our reference kept it). */
+	bufferevent_getcb(bev, NULL, NULL, &eventcb, &cbarg);
+	fd = bufferevent_getfd(bev);
+	if (!eventcb || !cbarg || fd < 0 || evhttp_connection_get_bufferevent(cbarg) != bev) {
+		event_free(rc->check);
+		rc->check = NULL;
+		rc->fd = -1;
+		rest_conn_free(rc);
+		bufferevent_decref(bev);
+		return;
+	}
+	rc->evcon = cbarg;
+	rc->fd = fd;
+	t = broker_tenant_for_socket(&r->b->tenants, fd, &rc->uid);
+	if (!t) {
+		/* A peer without a tenant is answered 403 at its request and
+		 * closed; its connections have places of their own, few, so they
+		 * never take a tenant's. */
+		if (r->nno_tenant >= REST_MAX_NO_TENANT) {
+			rest_conn_refused(r, "no tenant, and too many such connections", rc->uid);
+			goto refuse;
+		}
+		rc->no_tenant = true;
+		r->nno_tenant++;
+	} else if (!broker_conn_uid_take(r->b, rc->uid)) {
+		rest_conn_refused(r, "too many connections of this uid", rc->uid);
+		goto refuse;
+	} else {
+		rc->counted = true;
+	}
+	if ((size_t)fd >= r->conns_len) {
+		rest_conn_refused(r, "fd beyond the table", rc->uid);
+		goto refuse;
+	}
+	r->conns[fd] = rc;
+	evhttp_connection_set_closecb(rc->evcon, rest_conn_on_close, rc);
+	rest_conn_arm(rc);
+	bufferevent_decref(bev);
+	return;
+refuse:
+	evhttp_connection_free(rc->evcon);
+	rc->fd = -1;
+	rest_conn_free(rc);
+	bufferevent_decref(bev);
+}
+
+struct bufferevent *rest_conn_new(struct rest *r)
+{
+	struct rest_conn *rc = calloc(1, sizeof(*rc));
+
+	if (!rc)
+		return NULL;
+	rc->r = r;
+	rc->fd = -1;
+	rc->bev = bufferevent_socket_new(r->b->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	rc->check = event_new(r->b->base, -1, 0, rest_conn_on_check, rc);
+	rc->deadline = evtimer_new(r->b->base, rest_conn_on_deadline, rc);
+	if (!rc->bev || !rc->check || !rc->deadline) {
+		if (rc->bev)
+			bufferevent_free(rc->bev);
+		rest_conn_free(rc);
+		return NULL;
+	}
+	/* evhttp sets the accepted fd on the bufferevent once this returns, and
+	 * reads nothing before the loop runs again. An event made active now
+	 * runs in this pass of the loop, before any read of the connection:
+	 * there the peer is looked at. Our reference keeps the bufferevent
+	 * until then whatever evhttp does. */
+	bufferevent_incref(rc->bev);
+	event_active(rc->check, EV_TIMEOUT, 0);
+	return rc->bev;
+}
+
+static void rest_conn_on_complete(struct evhttp_request *req, void *arg)
+{
+	struct rest_conn *rc = arg;
+
+	/* The reply is out; the connection may carry another request, which
+	 * gets a deadline of its own (if evhttp closes instead, our close
+	 * callback runs next). */
+	rest_conn_arm(rc);
+}
+
+struct rest_conn *rest_conn_request(struct rest *r, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct rest_conn *rc;
+	int fd;
+
+	if (!evcon)
+		return NULL;
+	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	if (fd < 0 || (size_t)fd >= r->conns_len)
+		return NULL;
+	rc = r->conns[fd];
+	if (!rc || rc->evcon != evcon)
+		return NULL;
+	evtimer_del(rc->deadline);
+	evhttp_request_set_on_complete_cb(req, rest_conn_on_complete, rc);
+	return rc;
+}
+
+/* ---- the fd guard ---- */
 
 static void rest_on_relisten(evutil_socket_t fd, short what, void *arg)
 {
@@ -229,6 +462,10 @@ int rest_streams_init(struct rest *r)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -errno;
 	r->conn_fd_limit = (int)(rl.rlim_cur > (1 << 20) ? (1 << 20) : rl.rlim_cur) / 4 * 3;
+	r->conns_len = rl.rlim_cur > (1 << 20) ? (1 << 20) : rl.rlim_cur;
+	r->conns = calloc(r->conns_len, sizeof(*r->conns));
+	if (!r->conns)
+		return -ENOMEM;
 	r->relisten = evtimer_new(r->b->base, rest_on_relisten, r);
 	return r->relisten ? 0 : -ENOMEM;
 }
@@ -241,4 +478,12 @@ void rest_streams_free(struct rest *r)
 		stream_end(s, false);
 	if (r->relisten)
 		event_free(r->relisten);
+}
+
+void rest_conns_free(struct rest *r)
+{
+	/* evhttp_free has closed every connection (our close callbacks ran);
+	 * what is left never got past its check. */
+	free(r->conns);
+	r->conns = NULL;
 }

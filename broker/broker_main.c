@@ -28,7 +28,7 @@ struct broker_main_opts {
 	/* Detaching moves to "/": every path made absolute first. */
 	char api_abs[PATH_MAX], rpc_abs[PATH_MAX], state_abs[PATH_MAX], config_abs[PATH_MAX];
 	bool foreground, restore;
-	uint32_t client_timeout;
+	uint32_t client_timeout, idle_timeout, max_conns_per_uid;
 };
 
 static void broker_main_usage(FILE *f)
@@ -36,12 +36,17 @@ static void broker_main_usage(FILE *f)
 	fprintf(f,
 		"usage: cellvm-broker [--api-socket PATH] [--rpc-socket PATH] [--state-dir DIR]\n"
 		"                     [--config FILE] [--foreground] [--client-timeout SECS]\n"
+		"                     [--idle-timeout SECS] [--max-conns-per-uid N]\n"
 		"  --api-socket PATH   REST/JSON socket (default %s)\n"
 		"  --rpc-socket PATH   protobuf RPC socket (default %s)\n"
 		"  --state-dir DIR     VM definitions (default %s)\n"
 		"  --config FILE       tenants and quotas (default %s)\n"
 		"  --foreground        do not detach (implied under systemd)\n"
-		"  --client-timeout S  seconds a client may take per request (default 10)\n"
+		"  --client-timeout S  seconds a client may take to send a request whole,\n"
+		"                      and per read and write (default 10)\n"
+		"  --idle-timeout S    seconds an RPC connection may stay idle (default 60)\n"
+		"  --max-conns-per-uid N  open API connections per uid, REST and RPC\n"
+		"                      together; uid 0 is not limited (default 64)\n"
 		"  --on-exit stop|restore  running VMs are powered off at exit; restore boots\n"
 		"                      them again at the next start (default stop)\n",
 		BROKER_DEFAULT_API_SOCKET, BROKER_DEFAULT_RPC_SOCKET, BROKER_DEFAULT_STATE_DIR,
@@ -167,6 +172,8 @@ static int broker_main_parse(int argc, char **argv, struct broker_main_opts *o)
 		{"config", required_argument, NULL, 'c'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"client-timeout", required_argument, NULL, 't'},
+		{"idle-timeout", required_argument, NULL, 'i'},
+		{"max-conns-per-uid", required_argument, NULL, 'm'},
 		{"on-exit", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -177,7 +184,9 @@ static int broker_main_parse(int argc, char **argv, struct broker_main_opts *o)
 				       .rpc_socket = BROKER_DEFAULT_RPC_SOCKET,
 				       .state_dir = BROKER_DEFAULT_STATE_DIR,
 				       .config = BROKER_DEFAULT_CONFIG,
-				       .client_timeout = 10};
+				       .client_timeout = 10,
+				       .idle_timeout = 60,
+				       .max_conns_per_uid = 64};
 	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': o->api_socket = optarg; break;
@@ -188,6 +197,18 @@ static int broker_main_parse(int argc, char **argv, struct broker_main_opts *o)
 		case 't':
 			if (parse_u32(optarg, 1, 3600, &o->client_timeout) < 0) {
 				log_err("--client-timeout: 1 to 3600 seconds");
+				return 2;
+			}
+			break;
+		case 'i':
+			if (parse_u32(optarg, 1, 86400, &o->idle_timeout) < 0) {
+				log_err("--idle-timeout: 1 to 86400 seconds");
+				return 2;
+			}
+			break;
+		case 'm':
+			if (parse_u32(optarg, 1, 65536, &o->max_conns_per_uid) < 0) {
+				log_err("--max-conns-per-uid: 1 to 65536");
 				return 2;
 			}
 			break;
@@ -361,6 +382,8 @@ int main(int argc, char **argv)
 	}
 	TAILQ_INIT(&b.vms);
 	b.client_timeout = (int)o.client_timeout;
+	b.idle_timeout = (int)o.idle_timeout;
+	b.max_conns_per_uid = o.max_conns_per_uid;
 	b.request_shutdown = broker_main_shutdown;
 	b.base = event_base_new();
 	if (!b.base) {
@@ -368,6 +391,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r = broker_main_run(&b, &o, fd, rfd);
+	broker_conn_uid_free(&b);
 	if (b.state_dirfd >= 0)
 		close(b.state_dirfd);
 	event_base_free(b.base);
