@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,10 +62,27 @@ pid_t sandbox_fork(void)
 	return sandbox_fork_cgroup(-1);
 }
 
+/* Move a child that waits for its ids into cgroup_fd (cgroup.procs). */
+static int sandbox_ns_move(pid_t pid, int cgroup_fd)
+{
+	char s[16];
+	int fd = openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC), r = 0;
+	int len = snprintf(s, sizeof(s), "%d", (int)pid);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, (size_t)len) != len)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 pid_t sandbox_fork_cgroup(int cgroup_fd)
 {
-	long pid;
+	bool cloned_into = true;
+	long pid = -1;
 
+	errno = ENOSYS;
 	if (cgroup_fd >= 0) {
 		/* clone3 with CLONE_INTO_CGROUP: the child is never counted in the
 		 * launcher's cgroup, not even until its exec (stack 0: like fork). */
@@ -73,13 +91,31 @@ pid_t sandbox_fork_cgroup(int cgroup_fd)
 					  .cgroup = (uint64_t)cgroup_fd};
 
 		pid = syscall(SYS_clone3, &args, sizeof(args));
-	} else {
+	}
+	/* systemd's RestrictNamespaces= answers clone3 with ENOSYS (its filter
+	 * cannot see clone3's flags): clone, and move the child before it is
+	 * let go (it waits for its ids). A move is not refused by pids.max, a
+	 * clone3 into the cgroup would be; the child's own threads still are. */
+	if (pid < 0 && errno == ENOSYS) {
+		cloned_into = false;
 		pid = syscall(SYS_clone, SANDBOX_NS_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
 	}
 	if (pid < 0)
 		return -errno;
-	if (pid == 0)
+	if (pid == 0) {
 		sandbox_ns_wait_ids();
+		return 0;
+	}
+	if (cgroup_fd >= 0 && !cloned_into) {
+		int r = sandbox_ns_move((pid_t)pid, cgroup_fd);
+
+		if (r < 0) {
+			kill((pid_t)pid, SIGKILL);
+			while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			return r;
+		}
+	}
 	return (pid_t)pid;
 }
 
