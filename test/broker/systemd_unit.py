@@ -147,6 +147,18 @@ def main():
         if kinds != ["blk", "net"] or not all(pid_alive(d["pid"]) for d in info["devices"]):
             fail("devices under the shipped unit: %r" % info["devices"])
         print("ok: under the shipped unit a VM boots with a NIC on %s and a disk on %s" % (TAP, loop))
+        # Delegate=yes: the broker in <unit>/broker, the VM in <unit>/vm-<id>.
+        unit_cg = sh("systemctl", "show", "-p", "ControlGroup", "--value",
+                     "cellvm-broker.service").strip()
+        procs = [info["core_pid"]] + [d["pid"] for d in info["devices"]]
+        where = {p: open("/proc/%d/cgroup" % p).read().strip() for p in procs}
+        host = info.get("host") or {}
+        if any(w != "0::%s/vm-%s" % (unit_cg, vid) for w in where.values()) or \
+                not host.get("cgroup", "").endswith("%s/vm-%s" % (unit_cg, vid)) or \
+                host.get("memory_max") != (64 << 20) + (256 << 20) or \
+                host.get("pids_current", 0) < 3:
+            fail("the VM's cgroup under Delegate=yes: %r, info %r\n%s" % (where, host, journal()))
+        print("ok: the VM's processes are in %s/vm-%s: %r" % (unit_cg, vid, host))
         if ok("PUT", "/vm/%s/power-off" % vid)["state"] != "stopped":
             fail("power-off")
         ok("DELETE", "/vm/" + vid)
