@@ -15,43 +15,16 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "common/fdutil.h"
+
 /* Read the small file dirfd/name into buf (NUL-terminated). */
 static int cgroup_read(int dirfd, const char *name, char *buf, size_t len)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	ssize_t n = fd_read_file_at(dirfd, name, buf, len);
 
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	close(fd);
-	buf[n] = 0;
-	return 0;
+	return n < 0 ? (int)n : 0;
 }
 
-/* A cgroup file takes one value per write(2), all of it or nothing. */
-static int cgroup_write(int dirfd, const char *name, const char *val)
-{
-	int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC);
-	size_t len = strlen(val);
-	ssize_t n;
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, len);
-	if (n < 0)
-		r = -errno;
-	else if ((size_t)n != len)
-		r = -EIO;
-	close(fd);
-	return r;
-}
 
 static int cgroup_write_u64(int dirfd, const char *name, uint64_t v)
 {
@@ -61,7 +34,7 @@ static int cgroup_write_u64(int dirfd, const char *name, uint64_t v)
 		snprintf(val, sizeof(val), "max");
 	else
 		snprintf(val, sizeof(val), "%" PRIu64, v);
-	return cgroup_write(dirfd, name, val);
+	return fd_write_file_at(dirfd, name, val);
 }
 
 /* The cgroup2 mount: its mount point and the cgroup path it shows as "/"
@@ -181,12 +154,12 @@ int cgroup_take(const char *dir, const char *leaf)
 		goto fail;
 	}
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	r = cgroup_write(leaffd, "cgroup.procs", pid);
+	r = fd_write_file_at(leaffd, "cgroup.procs", pid);
 	if (r < 0)
 		goto fail;
 	snprintf(want, sizeof(want), "+memory +pids%s",
 		 cgroup_has_word(avail, "cpu") ? " +cpu" : "");
-	r = cgroup_write(fd, "cgroup.subtree_control", want);
+	r = fd_write_file_at(fd, "cgroup.subtree_control", want);
 	if (r < 0)
 		goto fail;
 	close(leaffd);
@@ -220,7 +193,7 @@ int cgroup_child_create(int parent_fd, const char *name, const struct cgroup_lim
 		goto fail;
 	/* Guest RAM pushed to swap would be memory beyond memory.max. Without
 	 * swap accounting the file is missing, and there is nothing to bound. */
-	r = cgroup_write(fd, "memory.swap.max", "0");
+	r = fd_write_file_at(fd, "memory.swap.max", "0");
 	if (r < 0 && r != -ENOENT)
 		goto fail;
 	r = cgroup_write_u64(fd, "pids.max", l->pids_max);

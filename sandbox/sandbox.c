@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/fdutil.h"
 #include "sandbox/sandbox_internal.h"
 
 /* New fds a kind may still get after the sandbox, beyond those it keeps.
@@ -72,16 +73,9 @@ static uint64_t sandbox_vm_bytes(void)
 {
 	char buf[128];
 	unsigned long long pages = 0;
-	ssize_t n;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (fd_read_file_at(AT_FDCWD, "/proc/self/statm", buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	if (sscanf(buf, "%llu", &pages) != 1)
 		return 0;
 	return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);

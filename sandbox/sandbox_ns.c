@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdutil.h"
 #include "sandbox/sandbox_internal.h"
 
 #define SANDBOX_NS_FLAGS                                                                           \
@@ -122,22 +123,10 @@ pid_t sandbox_fork_cgroup(int cgroup_fd)
 static int sandbox_ns_write(pid_t pid, const char *file, const char *s)
 {
 	char path[64];
-	size_t len = strlen(s);
-	ssize_t n;
-	int fd, r = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	/* The kernel takes a map in one write or not at all. */
-	n = write(fd, s, len);
-	if (n < 0)
-		r = -errno;
-	else if ((size_t)n != len)
-		r = -EIO;
-	close(fd);
-	return r;
+	return fd_write_file_at(AT_FDCWD, path, s);
 }
 
 int sandbox_map_ids(pid_t child, uid_t uid, gid_t gid)
