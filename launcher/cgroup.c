@@ -25,7 +25,6 @@ static int cgroup_read(int dirfd, const char *name, char *buf, size_t len)
 	return n < 0 ? (int)n : 0;
 }
 
-
 static int cgroup_write_u64(int dirfd, const char *name, uint64_t v)
 {
 	char val[32];
