@@ -196,6 +196,7 @@ enum broker_vm_state {
 	BROKER_VM_PAUSED,
 	BROKER_VM_STOPPED,
 	BROKER_VM_STARTING, /* its processes are being started (broker_launch.c) */
+	BROKER_VM_STOPPING, /* killed, its processes not all reaped yet (broker_vm.c) */
 };
 const char *broker_vm_state_name(enum broker_vm_state s);
 
@@ -215,6 +216,10 @@ struct broker_vm_device {
 };
 
 struct broker;
+struct broker_vm;
+/* Called in the loop when a boot (or a stop, below) has finished, well or not. */
+typedef void broker_vm_boot_done_fn(struct broker_vm *vm, enum api_err e, const char *err,
+				    void *arg);
 
 struct broker_vm {
 	TAILQ_ENTRY(broker_vm) link;
@@ -236,6 +241,13 @@ struct broker_vm {
 	struct net_opt taps[BROKER_NET_MAX];
 	size_t ntaps;
 	uint32_t dev_jobs; /* device restarts with the launcher thread: no delete */
+	/* While stopping: what comes once its last process is reaped, who waits
+	 * for it, the core's status, and a timer for a zombie a tracer holds. */
+	int then; /* enum broker_vm_then (broker_vm.c) */
+	broker_vm_boot_done_fn *then_done;
+	void *then_arg;
+	int core_status;
+	struct event *reap_ev;
 	/* Its host uid and gid from the pool (0: none yet), taken at create and
 	 * kept in its state file until delete; its cgroup (> 0: open, made at
 	 * its first boot, removed at delete); both as its processes get them
@@ -303,9 +315,6 @@ struct broker_vm *broker_vm_default(struct broker *b, const struct tenant *calle
 enum api_err broker_vm_create(struct broker *b, int tenant, struct broker_vmdef *def,
 			      struct broker_vm **ret, char *err, size_t errlen);
 enum api_err broker_vm_delete(struct broker_vm *vm, char *err, size_t errlen);
-/* Called in the loop when a boot has finished, well or not. */
-typedef void broker_vm_boot_done_fn(struct broker_vm *vm, enum api_err e, const char *err,
-				    void *arg);
 /* Start booting: API_OK means the VM is "starting" and done(arg) will be
  * called (done may be NULL); any other answer is immediate, done is not called. */
 enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
@@ -315,7 +324,15 @@ enum api_err broker_vm_reboot(struct broker_vm *vm, broker_vm_boot_done_fn *done
 			      char *err, size_t errlen);
 enum api_err broker_vm_pause(struct broker_vm *vm, char *err, size_t errlen);
 enum api_err broker_vm_resume(struct broker_vm *vm, char *err, size_t errlen);
-enum api_err broker_vm_power_off(struct broker_vm *vm, char *err, size_t errlen);
+/* Power off and delete end the VM's processes without waiting for them:
+ * API_OK means the VM is "stopping" and done(arg) will be called once its
+ * last process is reaped (the VM is "stopped" then, or, for delete, freed
+ * right after done returns); any other answer is immediate, done is not
+ * called. */
+enum api_err broker_vm_power_off(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+				 char *err, size_t errlen);
+enum api_err broker_vm_delete_async(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+				    bool *ret_pending, char *err, size_t errlen);
 /* New JSON objects (the caller puts them): what clients see of a VM
  * (broker_vm_info.c). */
 json_object *broker_vm_info_json(const struct broker_vm *vm);
@@ -338,6 +355,25 @@ void broker_vm_event(struct broker *b, const struct broker_vm *vm, const char *w
 		     const char *detail);
 void broker_vm_set_state(struct broker_vm *vm, enum broker_vm_state s, const char *detail);
 int broker_vm_teardown(struct broker_vm *vm);
+/* A pidfd of the VM fired (broker_supervise.c): reap without waiting; when the
+ * core ended by itself the VM starts stopping; once nothing is left, the
+ * stop finishes. */
+void broker_vm_on_core_exit(struct broker_vm *vm);
+/* Reap a device whose pidfd fired: 1 when done (its status in d->last_status,
+ * its fds closed, its event freed), 0 when it is looked at again later. */
+int broker_vm_reap_device(struct broker_vm_device *d);
+/* Kill every process of a running VM and make it "stopping" (then: enum
+ * broker_vm_then); done(arg) when the stop is finished. */
+void broker_vm_stop_begin(struct broker_vm *vm, int then, broker_vm_boot_done_fn *done, void *arg);
+/* Finish a stop whose processes are all reaped (and whose device restart
+ * jobs are back); does nothing before. */
+void broker_vm_stop_check(struct broker_vm *vm);
+/* At exit, before the APIs close: answer whoever waits for a stop (power-off
+ * and delete as done, since the exit finishes them; reboot as refused). */
+void broker_vm_stops_answer(struct broker *b);
+/* The core ended by itself and everything is reaped: stop, or boot again after
+ * a guest reboot (broker_supervise.c). */
+void broker_supervise_core_ended(struct broker_vm *vm, int status);
 
 /* ---- supervision of a running VM's processes (broker_supervise.c) ---- */
 

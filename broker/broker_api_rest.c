@@ -235,6 +235,8 @@ static void broker_api_rest_on_booted(struct broker_vm *vm, enum api_err e, cons
 		 rb->action, vm->id, api_err_code(e));
 	if (e != API_OK)
 		broker_api_rest_reply_api_err(rb->req, e, err);
+	else if (strcmp(rb->action, "delete") == 0)
+		broker_api_rest_reply_json(rb->req, 200, json_object_new_object());
 	else
 		broker_api_rest_reply_json(rb->req, 200, broker_vm_info_json(vm));
 	free(rb);
@@ -248,13 +250,15 @@ static void broker_api_rest_vm_action(struct rest_call *c, struct broker_vm *vm,
 	} actions[] = {
 		{"pause", broker_vm_pause},
 		{"resume", broker_vm_resume},
-		{"power-off", broker_vm_power_off},
 	};
 	char err[512] = "";
 	enum api_err e = API_INVALID_ARGUMENT;
 
-	if (strcmp(action, "boot") == 0 || strcmp(action, "reboot") == 0) {
-		/* Answered when the VM is up (or failed to come up). */
+	if (strcmp(action, "boot") == 0 || strcmp(action, "reboot") == 0 ||
+	    strcmp(action, "power-off") == 0) {
+		/* Answered when the VM is up (or failed to come up), or, for
+		 * power-off, when its processes are gone: the loop serves everyone
+		 * meanwhile. */
 		struct rest_boot *rb = calloc(1, sizeof(*rb));
 		if (!rb) {
 			broker_api_rest_reply_api_err(c->req, API_INTERNAL, "out of memory");
@@ -262,9 +266,13 @@ static void broker_api_rest_vm_action(struct rest_call *c, struct broker_vm *vm,
 		}
 		*rb = (struct rest_boot){.req = c->req, .tenant = c->tenant, .uid = c->uid};
 		snprintf(rb->action, sizeof(rb->action), "%s", action);
-		e = action[0] == 'b'
-			    ? broker_vm_boot(vm, broker_api_rest_on_booted, rb, err, sizeof(err))
-			    : broker_vm_reboot(vm, broker_api_rest_on_booted, rb, err, sizeof(err));
+		if (action[0] == 'b')
+			e = broker_vm_boot(vm, broker_api_rest_on_booted, rb, err, sizeof(err));
+		else if (action[0] == 'r')
+			e = broker_vm_reboot(vm, broker_api_rest_on_booted, rb, err, sizeof(err));
+		else
+			e = broker_vm_power_off(vm, broker_api_rest_on_booted, rb, err,
+						sizeof(err));
 		if (e == API_OK)
 			return;
 		free(rb);
@@ -330,10 +338,24 @@ static void broker_api_rest_vm_route(struct rest_call *c, struct broker_vm *vm, 
 	if (!*sub && m == EVHTTP_REQ_GET) {
 		broker_api_rest_reply_json(c->req, 200, broker_vm_info_json(vm));
 	} else if (!*sub && m == EVHTTP_REQ_DELETE) {
-		enum api_err e;
-		/* The VM is gone after: keep its id for the log. */
+		struct rest_boot *rb = calloc(1, sizeof(*rb));
+		bool pending = false;
+		enum api_err e = API_INTERNAL;
+
+		/* The VM is gone after: keep its id for the log. A running VM is
+		 * answered for once its processes are gone. */
 		snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
-		e = broker_vm_delete(vm, err, sizeof(err));
+		if (rb) {
+			*rb = (struct rest_boot){.req = c->req, .tenant = c->tenant, .uid = c->uid};
+			snprintf(rb->action, sizeof(rb->action), "delete");
+			e = broker_vm_delete_async(vm, broker_api_rest_on_booted, rb, &pending, err,
+						   sizeof(err));
+		} else {
+			snprintf(err, sizeof(err), "out of memory");
+		}
+		if (pending)
+			return;
+		free(rb);
 		broker_api_rest_log(c, "delete", NULL, e);
 		if (e != API_OK)
 			broker_api_rest_reply_api_err(c->req, e, err);

@@ -310,7 +310,7 @@ static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
 		[CELLVM__API__ACTION__ACTION_PAUSE] = {"pause", broker_vm_pause},
 		[CELLVM__API__ACTION__ACTION_RESUME] = {"resume", broker_vm_resume},
 		[CELLVM__API__ACTION__ACTION_REBOOT] = {"reboot", NULL},
-		[CELLVM__API__ACTION__ACTION_POWER_OFF] = {"power-off", broker_vm_power_off},
+		[CELLVM__API__ACTION__ACTION_POWER_OFF] = {"power-off", NULL},
 	};
 	struct broker_vm *vm = rpc_vm(c, a->vm_id);
 	char err[512] = "";
@@ -324,13 +324,17 @@ static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
 		return;
 	}
 	if (!actions[a->action].fn) {
-		/* Boot and reboot answer when the VM is up; until then this client's
-		 * next requests wait (replies stay in order). */
+		/* Boot and reboot answer when the VM is up, power-off when its
+		 * processes are gone; until then this client's next requests wait
+		 * (replies stay in order). */
 		snprintf(c->pending_action, sizeof(c->pending_action), "%s",
 			 actions[a->action].name);
-		e = a->action == CELLVM__API__ACTION__ACTION_BOOT
-			    ? broker_vm_boot(vm, rpc_on_booted, c, err, sizeof(err))
-			    : broker_vm_reboot(vm, rpc_on_booted, c, err, sizeof(err));
+		if (a->action == CELLVM__API__ACTION__ACTION_BOOT)
+			e = broker_vm_boot(vm, rpc_on_booted, c, err, sizeof(err));
+		else if (a->action == CELLVM__API__ACTION__ACTION_REBOOT)
+			e = broker_vm_reboot(vm, rpc_on_booted, c, err, sizeof(err));
+		else
+			e = broker_vm_power_off(vm, rpc_on_booted, c, err, sizeof(err));
 		if (e == API_OK) {
 			c->waiting = true;
 			event_del(c->ev);
@@ -458,12 +462,33 @@ static int rpc_on_action(void *ctx, const void *msg, int *fds, size_t nfds)
 	return 0;
 }
 
+/* A running VM's delete is answered once its processes are gone (the VM is
+ * freed right after this). */
+static void rpc_on_deleted(struct broker_vm *vm, enum api_err e, const char *err, void *arg)
+{
+	struct rpc_client *c = arg;
+
+	rpc_log(c, "delete", vm->id, e);
+	if (e != API_OK)
+		rpc_error(c, e, err);
+	else
+		rpc_ok(c);
+	if (!c->dead && event_add(c->ev, NULL) < 0)
+		c->dead = true;
+	c->waiting = false;
+	if (c->dead)
+		rpc_free(c);
+	else
+		rpc_idle_arm(c);
+}
+
 static int rpc_on_delete(void *ctx, const void *msg, int *fds, size_t nfds)
 {
 	const Cellvm__Api__Delete *q = msg;
 	struct rpc_client *c = ctx;
 	char id[BROKER_ID_LEN + 1], err[256];
 	struct broker_vm *vm;
+	bool pending;
 	enum api_err e;
 
 	(void)fds;
@@ -471,7 +496,12 @@ static int rpc_on_delete(void *ctx, const void *msg, int *fds, size_t nfds)
 	if (!(vm = rpc_vm(c, q->vm_id)))
 		return 0;
 	snprintf(id, sizeof(id), "%s", vm->id);
-	e = broker_vm_delete(vm, err, sizeof(err));
+	e = broker_vm_delete_async(vm, rpc_on_deleted, c, &pending, err, sizeof(err));
+	if (pending) {
+		c->waiting = true;
+		event_del(c->ev);
+		return 0;
+	}
 	rpc_log(c, "delete", id, e);
 	if (e == API_OK)
 		rpc_ok(c);

@@ -458,6 +458,9 @@ void broker_launch_stop(struct broker *b)
 	struct broker_launch_worker *w = b->launcher;
 	struct broker_launch_job *j;
 
+	/* Stops in flight are answered too while the APIs stand (the
+	 * registry's end reaps their processes). */
+	broker_vm_stops_answer(b);
 	if (!w)
 		return;
 	/* Jobs not started yet are cancelled; the one running finishes. */

@@ -18,20 +18,46 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "common/fdutil.h"
 #include "common/log.h"
 #include "launcher/launcher_fault.h"
 #include "launcher/supervise.h"
 #include "proto/dispatch.h"
 #include "proto/vm_exit.h"
 
+/* A send to the core found its channel full (-EAGAIN; the broker's end is
+ * non-blocking, see broker_supervise_watch): the core has left a whole
+ * queue of our messages unread, which a core that runs its loop never
+ * does. Kill it (its exit event stops the VM) rather than wait for it or
+ * keep what it would not read. */
+static void broker_supervise_core_full(struct broker_vm *vm, int r)
+{
+	char detail[128];
+
+	if (r != -EAGAIN)
+		return;
+	snprintf(detail, sizeof(detail),
+		 "the core leaves its channel unread (full): killed, the VM stops");
+	log_err("vm %s: %s", vm->id, detail);
+	broker_vm_event(vm->b, vm, "core-killed", detail);
+	if (vm->core.pid > 0)
+		kill(vm->core.pid, SIGKILL);
+}
+
 static void broker_supervise_on_core_exit(evutil_socket_t fd, short what, void *arg)
 {
-	struct broker_vm *vm = arg;
+	(void)fd;
+	(void)what;
+	/* Reaped without waiting; the devices are killed and reaped by their own
+	 * pidfd events, then broker_supervise_core_ended. */
+	broker_vm_on_core_exit(arg);
+}
+
+void broker_supervise_core_ended(struct broker_vm *vm, int status)
+{
 	uint64_t now = broker_now();
 	char err[256];
-	int status;
 
-	status = broker_vm_teardown(vm);
 	log_info("vm %s (tenant %s): %s", vm->id, broker_vm_tenant(vm)->name, vm->last_exit);
 	if (status != VM_EXIT_REBOOT || vm->b->shutting_down) {
 		broker_vm_set_state(vm, BROKER_VM_STOPPED, vm->last_exit);
@@ -117,7 +143,8 @@ static void broker_supervise_device_died(struct broker_vm_device *d, int status)
 			 "DEVICE_NEEDS_RESET)",
 			 d->def_index, d->kind, d->sup.in_a_row);
 		log_err("vm %s: %s", vm->id, detail);
-		(void)launcher_core_device_gone(&vm->core, (uint32_t)d->def_index);
+		broker_supervise_core_full(
+			vm, launcher_core_device_gone(&vm->core, (uint32_t)d->def_index));
 		broker_vm_event(vm->b, vm, "device-failed", detail);
 		return;
 	case SUPERVISE_RESTART: break;
@@ -127,7 +154,8 @@ static void broker_supervise_device_died(struct broker_vm_device *d, int status)
 		d->restart_ev = evtimer_new(vm->b->base, broker_supervise_on_restart_timer, d);
 	if (!d->restart_ev) {
 		supervise_give_up(&d->sup);
-		(void)launcher_core_device_gone(&vm->core, (uint32_t)d->def_index);
+		broker_supervise_core_full(
+			vm, launcher_core_device_gone(&vm->core, (uint32_t)d->def_index));
 		return;
 	}
 	{
@@ -144,10 +172,12 @@ static void broker_supervise_on_device_exit(evutil_socket_t fd, short what, void
 
 	(void)fd;
 	(void)what;
-	event_free(d->ev);
-	d->ev = NULL;
-	d->last_status = launcher_stop_device(&d->proc, SIGKILL);
-	d->running = false;
+	if (!broker_vm_reap_device(d))
+		return; /* looked at again shortly */
+	if (d->vm->state == BROKER_VM_STOPPING) {
+		broker_vm_stop_check(d->vm);
+		return;
+	}
 	if (d->last_status != 0) {
 		snprintf(detail, sizeof(detail), "device %zu (%s) exited with status %d",
 			 d->def_index, d->kind, d->last_status);
@@ -174,10 +204,18 @@ void broker_supervise_restart_finish(struct broker_launch_job *j)
 		if (j->ndevs)
 			(void)launcher_stop_device(&j->devs[0], SIGKILL);
 		free(j);
+		broker_vm_stop_check(vm); /* a stop may have waited for this job */
 		return;
 	}
 	if (j->e == API_OK)
 		r = launcher_core_device_restarted(&vm->core, (uint32_t)d->def_index, &j->devs[0]);
+	if (r == -EAGAIN) {
+		/* Not a failed restart: the core is killed, the VM stops. */
+		(void)launcher_stop_device(&j->devs[0], SIGKILL);
+		free(j);
+		broker_supervise_core_full(vm, r);
+		return;
+	}
 	if (r < 0) {
 		log_warn("vm %s: device %zu: restart failed: %s", vm->id, d->def_index,
 			 j->e == API_OK ? "the core did not take it" : j->err);
@@ -245,6 +283,14 @@ static void broker_supervise_on_core_chan(evutil_socket_t fd, short what, void *
 
 int broker_supervise_watch(struct broker_vm *vm)
 {
+	/* The broker's end of the core's channel never blocks: a core that does
+	 * not read it would otherwise hold the loop, and every tenant, in a
+	 * send. A send that finds it full kills the core instead
+	 * (broker_supervise_core_full). */
+	int r = fd_set_nonblock(vm->core.chan, 1);
+
+	if (r < 0)
+		return r;
 	vm->core_ev =
 		event_new(vm->b->base, vm->core.pidfd, EV_READ, broker_supervise_on_core_exit, vm);
 	if (!vm->core_ev || event_add(vm->core_ev, NULL) < 0)

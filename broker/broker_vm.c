@@ -21,6 +21,18 @@
 #include "proto/dispatch.h"
 #include "proto/vm_exit.h"
 
+#ifndef P_PIDFD
+#define P_PIDFD 3 /* waitid on a pidfd: Linux 5.4, glibc 2.36 */
+#endif
+
+/* What a stop leads to once its last process is reaped (broker_vm.then). */
+enum broker_vm_then {
+	BROKER_VM_THEN_EXIT,   /* the core ended by itself: broker_supervise_core_ended */
+	BROKER_VM_THEN_STOP,   /* power-off */
+	BROKER_VM_THEN_BOOT,   /* reboot: a new core */
+	BROKER_VM_THEN_DELETE, /* delete */
+};
+
 /* Tell both APIs' subscribers (the REST call numbers the event). */
 void broker_vm_event(struct broker *b, const struct broker_vm *vm, const char *what,
 		     const char *detail)
@@ -31,7 +43,8 @@ void broker_vm_event(struct broker *b, const struct broker_vm *vm, const char *w
 
 const char *broker_vm_state_name(enum broker_vm_state s)
 {
-	static const char *const names[] = {"created", "running", "paused", "stopped", "starting"};
+	static const char *const names[] = {"created", "running",  "paused",
+					    "stopped", "starting", "stopping"};
 	return names[s];
 }
 
@@ -218,13 +231,19 @@ static int broker_vm_read_stopped(struct broker_vm *vm, int status)
 }
 
 /* Tear down a VM whose core has exited (or was killed): reap everything.
- * Returns the core's exit status (enum vm_exit, or 128+signal). */
+ * Returns the core's exit status (enum vm_exit, or 128+signal). Waits for
+ * what is not reaped yet: only at shutdown and on a failed install; a stop
+ * in the loop calls it once every pidfd has fired (broker_vm_stop_check). */
 int broker_vm_teardown(struct broker_vm *vm)
 {
 	int status;
 
 	broker_console_drain(vm, 0); /* the core is gone: what is left is finite */
-	status = broker_vm_read_stopped(vm, launcher_wait_core(&vm->core));
+	status = broker_vm_read_stopped(vm, vm->core.pid > 0 ? launcher_wait_core(&vm->core)
+							     : vm->core_status);
+	if (vm->reap_ev)
+		event_free(vm->reap_ev);
+	vm->reap_ev = NULL;
 	if (vm->core_ev)
 		event_free(vm->core_ev);
 	if (vm->cons_ev)
@@ -264,13 +283,180 @@ static void broker_vm_kill_processes(struct broker_vm *vm)
 			kill(vm->devs[i].proc.pid, SIGKILL);
 }
 
+static void broker_vm_free_deleted(struct broker_vm *vm);
+
+/* ---- stopping: the loop never waits for a process ----
+ * A stop kills every process of the VM and returns; each pidfd event reaps
+ * its process with WNOHANG, and the last one finishes the stop. A process
+ * that takes its time to die (in uninterruptible sleep behind a disk flush,
+ * or a zombie that a tracer holds) keeps only its own VM "stopping". */
+
+static void broker_vm_on_reap_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker_vm *vm = arg;
+
+	(void)fd;
+	(void)what;
+	/* The pidfd events are one-shot: armed again, a readable one fires now. */
+	if (vm->core.pid > 0 && vm->core_ev)
+		event_add(vm->core_ev, NULL);
+	for (size_t i = 0; i < vm->ndevs; i++)
+		if (vm->devs[i].proc.pid > 0 && vm->devs[i].ev)
+			event_add(vm->devs[i].ev, NULL);
+}
+
+/* A pidfd fired but its zombie cannot be reaped yet (a tracer holds it; the
+ * pidfd stays readable): look again shortly rather than spin. */
+static void broker_vm_reap_later(struct broker_vm *vm)
+{
+	struct timeval tv = {.tv_usec = 50 * 1000};
+
+	if (!vm->reap_ev)
+		vm->reap_ev = evtimer_new(vm->b->base, broker_vm_on_reap_timer, vm);
+	if (vm->reap_ev)
+		evtimer_add(vm->reap_ev, &tv);
+}
+
+/* Reap *pid through its pidfd without waiting. Returns 1 when it is reaped
+ * (its status, 128+signal when killed, or -1 in *ret_status; *pid is -1),
+ * 0 while it has not ended or cannot be reaped yet. */
+static int broker_vm_reap(int pidfd, pid_t *pid, int *ret_status)
+{
+	siginfo_t si;
+
+	*ret_status = -1;
+	if (*pid <= 0)
+		return 1;
+	memset(&si, 0, sizeof(si));
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) < 0) {
+		if (errno == EINTR)
+			continue;
+		*pid = -1; /* ECHILD: nothing left to wait for */
+		return 1;
+	}
+	if (si.si_pid == 0)
+		return 0;
+	*pid = -1;
+	*ret_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	return 1;
+}
+
+void broker_vm_on_core_exit(struct broker_vm *vm)
+{
+	int status;
+
+	if (!broker_vm_reap(vm->core.pidfd, &vm->core.pid, &status)) {
+		broker_vm_reap_later(vm);
+		return;
+	}
+	vm->core_status = status;
+	if (vm->state != BROKER_VM_STOPPING)
+		broker_vm_stop_begin(vm, BROKER_VM_THEN_EXIT, NULL, NULL);
+	broker_vm_stop_check(vm);
+}
+
+int broker_vm_reap_device(struct broker_vm_device *d)
+{
+	int status;
+
+	if (!broker_vm_reap(d->proc.pidfd, &d->proc.pid, &status)) {
+		broker_vm_reap_later(d->vm);
+		return 0;
+	}
+	if (d->ev)
+		event_free(d->ev);
+	d->ev = NULL;
+	d->last_status = status;
+	launcher_stop_device(&d->proc, SIGKILL); /* reaped: closes its fds */
+	d->running = false;
+	return 1;
+}
+
+void broker_vm_stop_begin(struct broker_vm *vm, int then, broker_vm_boot_done_fn *done, void *arg)
+{
+	vm->then = then;
+	vm->then_done = done;
+	vm->then_arg = arg;
+	/* Not saved: the state file keeps the pids, which a broker restarted
+	 * meanwhile kills. */
+	vm->state = BROKER_VM_STOPPING;
+	broker_vm_event(vm->b, vm, "stopping", NULL);
+	if (vm->chan_ev)
+		event_del(vm->chan_ev);
+	for (size_t i = 0; i < vm->ndevs; i++) {
+		if (vm->devs[i].restart_ev)
+			event_del(vm->devs[i].restart_ev);
+	}
+	/* Our children, not reaped yet: their pids cannot have been reused. */
+	broker_vm_kill_processes(vm);
+}
+
+void broker_vm_stop_check(struct broker_vm *vm)
+{
+	broker_vm_boot_done_fn *done = vm->then_done;
+	void *arg = vm->then_arg;
+	char err[512];
+	enum api_err e;
+	int status;
+
+	if (vm->state != BROKER_VM_STOPPING || vm->core.pid > 0 || vm->dev_jobs)
+		return;
+	for (size_t i = 0; i < vm->ndevs; i++)
+		if (vm->devs[i].proc.pid > 0)
+			return;
+	status = broker_vm_teardown(vm); /* waits for nothing now */
+	vm->then_done = NULL;
+	vm->then_arg = NULL;
+	switch ((enum broker_vm_then)vm->then) {
+	case BROKER_VM_THEN_EXIT: broker_supervise_core_ended(vm, status); return;
+	case BROKER_VM_THEN_STOP:
+	case BROKER_VM_THEN_BOOT:
+		snprintf(vm->last_exit, sizeof(vm->last_exit), "powered off by the API");
+		broker_vm_set_state(vm, BROKER_VM_STOPPED, vm->last_exit);
+		if (vm->then == BROKER_VM_THEN_STOP) {
+			if (done)
+				done(vm, API_OK, "", arg);
+			return;
+		}
+		e = broker_vm_boot(vm, done, arg, err, sizeof(err));
+		if (e != API_OK && done)
+			done(vm, e, err, arg);
+		return;
+	case BROKER_VM_THEN_DELETE:
+		vm->state = BROKER_VM_STOPPED;
+		if (done)
+			done(vm, API_OK, "", arg);
+		broker_vm_free_deleted(vm);
+		return;
+	}
+}
+
+void broker_vm_stops_answer(struct broker *b)
+{
+	struct broker_vm *vm;
+
+	TAILQ_FOREACH(vm, &b->vms, link)
+	{
+		broker_vm_boot_done_fn *done = vm->then_done;
+
+		if (vm->state != BROKER_VM_STOPPING || !done)
+			continue;
+		vm->then_done = NULL;
+		if (vm->then == BROKER_VM_THEN_BOOT)
+			done(vm, API_VM_BUSY, "the broker is shutting down", vm->then_arg);
+		else
+			done(vm, API_OK, "", vm->then_arg);
+		vm->then_arg = NULL;
+	}
+}
+
 enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
 			    char *err, size_t errlen)
 {
 	struct broker_launch_job *j;
 
 	if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED ||
-	    vm->state == BROKER_VM_STARTING) {
+	    vm->state == BROKER_VM_STARTING || vm->state == BROKER_VM_STOPPING) {
 		snprintf(err, errlen, "the VM is %s", broker_vm_state_name(vm->state));
 		return API_VM_BUSY;
 	}
@@ -368,18 +554,16 @@ static void broker_vm_signal_all(struct broker_vm *vm, int sig)
 
 enum api_err broker_vm_pause(struct broker_vm *vm, char *err, size_t errlen)
 {
-	siginfo_t si;
-
 	if (vm->state != BROKER_VM_RUNNING) {
 		snprintf(err, errlen, "the VM is %s, not running", broker_vm_state_name(vm->state));
 		return API_VM_BUSY;
 	}
+	/* Paused once SIGSTOP is sent, not once each process has taken it: a
+	 * process in uninterruptible sleep (a disk flush) stops only when it
+	 * leaves it, and waiting for that here would stall every tenant (a pidfd
+	 * does not tell stops). A vCPU stops within a signal delivery; the
+	 * counters of a device in such a sleep may still move for that long. */
 	broker_vm_signal_all(vm, SIGSTOP);
-	/* Answer once the core is really stopped (or gone); WNOWAIT leaves an
-	 * exit for the pidfd event to reap. */
-	while (waitid(P_PID, (id_t)vm->core.pid, &si, WSTOPPED | WEXITED | WNOWAIT) < 0 &&
-	       errno == EINTR)
-		;
 	broker_vm_set_state(vm, BROKER_VM_PAUSED, NULL);
 	return API_OK;
 }
@@ -395,28 +579,31 @@ enum api_err broker_vm_resume(struct broker_vm *vm, char *err, size_t errlen)
 	return API_OK;
 }
 
-enum api_err broker_vm_power_off(struct broker_vm *vm, char *err, size_t errlen)
+enum api_err broker_vm_power_off(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+				 char *err, size_t errlen)
 {
 	if (vm->state != BROKER_VM_RUNNING && vm->state != BROKER_VM_PAUSED) {
 		snprintf(err, errlen, "the VM is %s", broker_vm_state_name(vm->state));
 		return API_VM_BUSY;
 	}
 	/* A hard power-off: the guest gets no say (no ACPI yet). */
-	broker_vm_kill_processes(vm);
-	broker_vm_teardown(vm);
-	snprintf(vm->last_exit, sizeof(vm->last_exit), "powered off by the API");
-	broker_vm_set_state(vm, BROKER_VM_STOPPED, vm->last_exit);
+	broker_vm_stop_begin(vm, BROKER_VM_THEN_STOP, done, arg);
 	return API_OK;
 }
 
 enum api_err broker_vm_reboot(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
 			      char *err, size_t errlen)
 {
-	enum api_err e = broker_vm_power_off(vm, err, errlen);
-
-	if (e != API_OK)
-		return e;
-	return broker_vm_boot(vm, done, arg, err, errlen);
+	if (vm->state != BROKER_VM_RUNNING && vm->state != BROKER_VM_PAUSED) {
+		snprintf(err, errlen, "the VM is %s", broker_vm_state_name(vm->state));
+		return API_VM_BUSY;
+	}
+	if (vm->b->shutting_down) {
+		snprintf(err, errlen, "the broker is shutting down");
+		return API_VM_BUSY;
+	}
+	broker_vm_stop_begin(vm, BROKER_VM_THEN_BOOT, done, arg);
+	return API_OK;
 }
 
 static void broker_vm_stats_close(struct broker_vm *vm)
@@ -428,23 +615,12 @@ static void broker_vm_stats_close(struct broker_vm *vm)
 	}
 }
 
-enum api_err broker_vm_delete(struct broker_vm *vm, char *err, size_t errlen)
+/* Drop a VM without processes from the registry and free it. */
+static void broker_vm_free_deleted(struct broker_vm *vm)
 {
 	struct broker *b = vm->b;
 	struct tenant *t = broker_vm_tenant(vm);
 
-	if (vm->state == BROKER_VM_STARTING) {
-		snprintf(err, errlen, "the VM is starting");
-		return API_VM_BUSY;
-	}
-	if (vm->dev_jobs) {
-		snprintf(err, errlen, "a device of the VM is restarting");
-		return API_VM_BUSY;
-	}
-	if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED) {
-		broker_vm_kill_processes(vm);
-		broker_vm_teardown(vm);
-	}
 	(void)broker_state_remove(b, vm);
 	broker_vm_event(b, vm, "deleted", NULL);
 	broker_console_notify(b, vm, true);
@@ -458,7 +634,46 @@ enum api_err broker_vm_delete(struct broker_vm *vm, char *err, size_t errlen)
 	broker_vm_stats_close(vm);
 	free(vm->cons);
 	free(vm);
+}
+
+enum api_err broker_vm_delete_async(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+				    bool *ret_pending, char *err, size_t errlen)
+{
+	*ret_pending = false;
+	if (vm->state == BROKER_VM_STARTING) {
+		snprintf(err, errlen, "the VM is starting");
+		return API_VM_BUSY;
+	}
+	if (vm->dev_jobs) {
+		snprintf(err, errlen, "a device of the VM is restarting");
+		return API_VM_BUSY;
+	}
+	if (vm->state == BROKER_VM_STOPPING) {
+		/* Someone waits for this stop already (power-off, reboot). */
+		if (vm->then != BROKER_VM_THEN_EXIT) {
+			snprintf(err, errlen, "the VM is stopping");
+			return API_VM_BUSY;
+		}
+		vm->then = BROKER_VM_THEN_DELETE;
+		vm->then_done = done;
+		vm->then_arg = arg;
+		*ret_pending = true;
+		return API_OK;
+	}
+	if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED) {
+		broker_vm_stop_begin(vm, BROKER_VM_THEN_DELETE, done, arg);
+		*ret_pending = true;
+		return API_OK;
+	}
+	broker_vm_free_deleted(vm);
 	return API_OK;
+}
+
+enum api_err broker_vm_delete(struct broker_vm *vm, char *err, size_t errlen)
+{
+	bool pending;
+
+	return broker_vm_delete_async(vm, NULL, NULL, &pending, err, errlen);
 }
 
 void broker_vm_registry_restore(struct broker *b)
@@ -488,11 +703,21 @@ void broker_vm_registry_free(struct broker *b, bool restore)
 	while ((vm = TAILQ_FIRST(&b->vms))) {
 		/* broker_launch_stop finished every boot before this. */
 		assert(vm->state != BROKER_VM_STARTING);
-		if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED) {
+		if (vm->state == BROKER_VM_STOPPING && vm->then == BROKER_VM_THEN_DELETE) {
+			/* Deleted while its processes ended: delete it now. Its
+			 * waiter (an API client) is gone with the API already. */
 			broker_vm_kill_processes(vm);
 			broker_vm_teardown(vm);
 			vm->state = BROKER_VM_STOPPED;
-			vm->restore = restore;
+			(void)broker_state_remove(b, vm);
+		} else if (vm->state == BROKER_VM_RUNNING || vm->state == BROKER_VM_PAUSED ||
+			   vm->state == BROKER_VM_STOPPING) {
+			bool ran = vm->state != BROKER_VM_STOPPING;
+
+			broker_vm_kill_processes(vm);
+			broker_vm_teardown(vm);
+			vm->state = BROKER_VM_STOPPED;
+			vm->restore = restore && ran;
 			snprintf(vm->last_exit, sizeof(vm->last_exit),
 				 "stopped: the broker shut down");
 			(void)broker_state_save(b, vm);
