@@ -306,6 +306,7 @@ struct broker {
 	 * Shutdown). Set by whoever runs the loop (broker_main.c), which ends it
 	 * and powers the VMs off; the library never ends the loop itself. */
 	void (*request_shutdown)(struct broker *b);
+	struct broker_childlog *childlogs; /* the VMs' processes' stderr (broker_childlog.c) */
 };
 
 /* Registry operations. Each returns API_OK or an error with a message in err.
@@ -383,6 +384,21 @@ int broker_supervise_watch(struct broker_vm *vm);
 /* In the loop: install a device restart the launcher thread finished, or
  * try again later; frees the job. */
 void broker_supervise_restart_finish(struct broker_launch_job *j);
+
+/* ---- the VM processes' stderr (broker_childlog.c) ---- */
+
+/* Take a process's stderr pipe (*log > 0; set to -1, closed here on failure)
+ * and re-emit its lines through the broker's log, "vm=ID WHO: ..." (WHO:
+ * core, blk0, net0), escaped, cut and rate-limited. The reader lives until
+ * the pipe's EOF (every holder of the write end gone), apart from the VM.
+ * Returns 0 or -ENOMEM. */
+int broker_childlog_watch(struct broker *b, const char *vm_id, const char *who, int *log);
+/* The core's and every device's pipe of a VM just booted; a device's new
+ * process. Returns 0 or -ENOMEM. */
+int broker_childlog_watch_vm(struct broker_vm *vm);
+int broker_childlog_watch_dev(struct broker_vm_device *d);
+/* At exit: read what is left in each pipe and free the readers. */
+void broker_childlog_free_all(struct broker *b);
 
 /* ---- the serial console (broker_console.c) ---- */
 

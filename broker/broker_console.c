@@ -54,6 +54,9 @@ static void broker_console_on_read(evutil_socket_t fd, short what, void *arg)
 
 int broker_console_watch(struct broker_vm *vm)
 {
+	/* The processes' stderr, alongside the guest's console. */
+	if (broker_childlog_watch_vm(vm) < 0)
+		return -ENOMEM;
 	(void)fd_set_nonblock(vm->core.console, 1);
 	vm->cons_ev = event_new(vm->b->base, vm->core.console, EV_READ | EV_PERSIST,
 				broker_console_on_read, vm);

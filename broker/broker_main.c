@@ -391,6 +391,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r = broker_main_run(&b, &o, fd, rfd);
+	broker_childlog_free_all(&b);
 	broker_conn_uid_free(&b);
 	if (b.state_dirfd >= 0)
 		close(b.state_dirfd);

@@ -227,6 +227,9 @@ void broker_supervise_restart_finish(struct broker_launch_job *j)
 	}
 	d->proc = j->devs[0];
 	d->running = true;
+	/* A new process, a new stderr pipe. */
+	if (broker_childlog_watch_dev(d) < 0)
+		log_warn("vm %s: device %zu: cannot read its stderr", vm->id, d->def_index);
 	supervise_restarted(&d->sup);
 	free(j);
 	if (vm->state == BROKER_VM_PAUSED && d->proc.pid > 0)

@@ -79,7 +79,7 @@ int launcher_create_memory(uint64_t size)
 }
 
 /* In the child between fork and exec: only async-signal-safe calls. */
-static void launcher_exec_child(int exe, const char *argv0, int chan, int sync)
+static void launcher_exec_child(int exe, const char *argv0, int chan, int sync, int log)
 {
 	char *const argv[] = {(char *)argv0, NULL};
 	char go;
@@ -96,6 +96,9 @@ static void launcher_exec_child(int exe, const char *argv0, int chan, int sync)
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		_exit(127);
 #endif
+	/* Its own stderr where the front end reads each process apart. */
+	if (log >= 0 && dup2(log, STDERR_FILENO) < 0)
+		_exit(127);
 	if (dup2(chan, LAUNCHER_CHILD_CHANNEL_FD) < 0)
 		_exit(127);
 	/* The binary was opened by the launcher: the child, an unprivileged id
@@ -116,11 +119,34 @@ static void launcher_exec_child(int exe, const char *argv0, int chan, int sync)
 	_exit(127);
 }
 
-/* Start bin_dir/name with child_chan as its fd 3, as jail says (NULL: 65534,
- * our own cgroup). */
-static int launcher_spawn(const char *name, int child_chan, const struct launcher_jail *jail,
-			  pid_t *ret_pid, int *ret_pidfd, char *err, size_t errlen)
+/* Its stderr pipe where jail asks for one: the read end in *ret_log, the
+ * write end to give the child in log[1]. Both non-blocking: the front end's
+ * loop must never wait on a child, and no child may wait on the front end (a
+ * device that stalled on a full pipe would stall its guest's I/O, and one
+ * before its Ready, its boot). A child whose pipe is full loses the line
+ * (EAGAIN; a line up to PIPE_BUF goes whole or not at all). 0, or -errno. */
+static int launcher_log_pipe(const struct launcher_jail *jail, int log[2], int *ret_log)
 {
+	if (!jail || !jail->log_pipe)
+		return 0;
+	if (pipe2(log, O_CLOEXEC) < 0)
+		return -errno;
+	if (fcntl(log[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(log[1], F_SETFL, O_NONBLOCK) < 0) {
+		int r = -errno;
+		ipc_close_fds(log, 2);
+		return r;
+	}
+	*ret_log = log[0];
+	log[0] = -1;
+	return 0;
+}
+
+/* Start bin_dir/name with child_chan as its fd 3, as jail says (NULL: 65534,
+ * our own cgroup, our stderr); its stderr pipe's read end in *ret_log. */
+static int launcher_spawn(const char *name, int child_chan, const struct launcher_jail *jail,
+			  pid_t *ret_pid, int *ret_pidfd, int *ret_log, char *err, size_t errlen)
+{
+	int log[2] = {-1, -1};
 	char dir[PATH_MAX], path[PATH_MAX + 64];
 	uid_t uid = jail ? jail->uid : LAUNCHER_CHILD_UID;
 	gid_t gid = jail ? jail->gid : LAUNCHER_CHILD_GID;
@@ -143,10 +169,12 @@ static int launcher_spawn(const char *name, int child_chan, const struct launche
 		/* Our own binary missing is an installation problem, not bad input. */
 		return -ELIBACC;
 	}
-	if (pipe2(sync, O_CLOEXEC) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+	r = launcher_log_pipe(jail, log, ret_log);
+	if (r < 0 || pipe2(sync, O_CLOEXEC) < 0) {
+		r = r < 0 ? r : -errno;
+		snprintf(err, errlen, "pipe: %s", strerror(-r));
 		close(exe);
+		ipc_close_fds(log, 2);
 		return r;
 	}
 #ifdef CELLVM_HAVE_SANDBOX
@@ -166,12 +194,15 @@ static int launcher_spawn(const char *name, int child_chan, const struct launche
 		close(sync[0]);
 		close(sync[1]);
 		close(exe);
+		ipc_close_fds(log, 2);
 		return r;
 	}
 	if (pid == 0)
-		launcher_exec_child(exe, name, child_chan, sync[0]);
+		launcher_exec_child(exe, name, child_chan, sync[0], log[1]);
 	close(sync[0]);
 	close(exe);
+	/* Only the child holds the write end: its exit shows as EOF. */
+	ipc_close_fds(log, 2);
 #ifdef CELLVM_HAVE_SANDBOX
 	r = sandbox_map_ids(pid, uid, gid);
 	if (r < 0) {
@@ -431,7 +462,7 @@ int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, ch
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		fds[i] = -1;
 	*ret_status = -1;
-	*ret = (struct core_proc){.pid = -1, .pidfd = -1, .chan = -1, .console = -1};
+	*ret = (struct core_proc){.pid = -1, .pidfd = -1, .chan = -1, .console = -1, .log = -1};
 	if (cfg->ndevices > LAUNCHER_MAX_DEVICES) {
 		snprintf(err, errlen, "at most %d devices", LAUNCHER_MAX_DEVICES);
 		return -E2BIG;
@@ -455,7 +486,8 @@ int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, ch
 		goto out;
 	}
 	fds[3] = cons[1];
-	r = launcher_spawn("cellvm-core", chan[1], cfg->jail, &ret->pid, &ret->pidfd, err, errlen);
+	r = launcher_spawn("cellvm-core", chan[1], cfg->jail, &ret->pid, &ret->pidfd, &ret->log,
+			   err, errlen);
 	if (r < 0)
 		goto out;
 	/* Only the child holds its end now: its exit shows as EOF. */
@@ -548,7 +580,9 @@ void launcher_close(struct core_proc *p)
 	int fds[3] = {p->pidfd, p->chan, p->console};
 
 	ipc_close_fds(fds, 3);
-	p->pidfd = p->chan = p->console = -1;
+	if (p->log > 0)
+		close(p->log);
+	p->pidfd = p->chan = p->console = p->log = -1;
 }
 
 /* ---- devices ---- */
@@ -633,7 +667,7 @@ int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t 
 	char name[64];
 	int r;
 
-	*ret = (struct device_proc){.pid = -1, .pidfd = -1, .ctl = -1, .link = -1};
+	*ret = (struct device_proc){.pid = -1, .pidfd = -1, .ctl = -1, .link = -1, .log = -1};
 	r = launcher_device_name(cfg->kind, name, sizeof(name));
 	if (r < 0) {
 		snprintf(err, errlen, "invalid device kind");
@@ -645,7 +679,7 @@ int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t 
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		goto fail;
 	}
-	r = launcher_spawn(name, ctl[1], cfg->jail, &ret->pid, &ret->pidfd, err, errlen);
+	r = launcher_spawn(name, ctl[1], cfg->jail, &ret->pid, &ret->pidfd, &ret->log, err, errlen);
 	if (r < 0)
 		goto fail;
 	close(ctl[1]);
@@ -700,6 +734,8 @@ int launcher_stop_device(struct device_proc *p, int sig)
 		status = launcher_reap(&p->pid);
 	}
 	ipc_close_fds(fds, 3);
-	p->pidfd = p->ctl = p->link = -1;
+	if (p->log > 0)
+		close(p->log);
+	p->pidfd = p->ctl = p->link = p->log = -1;
 	return status;
 }

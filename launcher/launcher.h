@@ -24,6 +24,10 @@ struct launcher_jail {
 	uid_t uid; /* one id of the broker's pool per VM (docs/sandbox.md) */
 	gid_t gid;
 	int cgroup_fd; /* >= 0: an O_DIRECTORY fd of the VM's cgroup (not taken) */
+	/* Each process gets its own stderr, a pipe whose read end (non-blocking)
+	 * comes back in core_proc.log / device_proc.log; false: the launcher's
+	 * own stderr, inherited (cellvm run). docs/broker.md, "Child logs". */
+	bool log_pipe;
 };
 
 struct core_config {
@@ -57,6 +61,7 @@ struct core_proc {
 	int pidfd;   /* readable when the core exits */
 	int chan;    /* our end of the vm.proto channel */
 	int console; /* our end of the console stream */
+	int log;     /* > 0: its stderr pipe (jail->log_pipe); the caller may take it */
 };
 
 /* Directory of the running executable, where the other cellvm binaries live
@@ -94,6 +99,7 @@ struct device_proc {
 	int pidfd;
 	int ctl;  /* our end of the control channel */
 	int link; /* the core's end of the core<->device link: hand it to the core */
+	int log;  /* > 0: its stderr pipe (jail->log_pipe); the caller may take it */
 };
 
 /* Start cellvm-dev-KIND with guest RAM mem_fd (size mem_size, low_size below
@@ -111,7 +117,8 @@ int launcher_stats_create(const struct devproc_stats **ret);
 void launcher_stats_read(const struct devproc_stats *page, struct devproc_stats *out);
 void launcher_stats_close(int fd, const struct devproc_stats *page);
 
-/* Kill (if still running) and reap a device; closes its fds. Returns its
+/* Kill (if still running) and reap a device; closes its fds (log too, unless
+ * taken: set to -1). Returns its
  * exit status (128+signal when killed), or -1. */
 int launcher_stop_device(struct device_proc *p, int sig);
 

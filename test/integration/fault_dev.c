@@ -8,6 +8,11 @@
  *   violate         right after its DeviceInfo, a ResetDone nobody asked for
  *                   (a breach of the link protocol)
  *   violate-always  the same, in every process (never a working device)
+ *   log-flood       on its stderr: a line that imitates the broker's own
+ *                   audit line (with a terminal escape), then FAULT_FLOOD
+ *                   lines from a child of its own, while it becomes the real
+ *                   device; a successor says one line before it does
+ *                   (test/broker/child_log.py)
  * Only the first process of a test misbehaves, except with violate-always:
  * the one that creates $CELLVM_FAULT_MARK (O_EXCL); the others exec the real
  * device as they are. The launcher started this process in the device's
@@ -28,6 +33,7 @@
 #include "proto/ipc.h"
 
 #define FAULT_MAX_MSG 16384
+#define FAULT_FLOOD   10000
 
 static uint32_t fault_case(const uint8_t *buf, size_t len)
 {
@@ -68,6 +74,47 @@ static void fault_send_reset_done(int link)
 	(void)channel_send(link, &m.base, FAULT_MAX_MSG, NULL, 0);
 }
 
+/* One flood line on stderr, which the launcher made non-blocking: a flooder
+ * that wants every line through waits for room. */
+static void fault_say(int i)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "fault_dev: flood %d\n", i);
+	struct pollfd p = {.fd = STDERR_FILENO, .events = POLLOUT};
+
+	while (write(STDERR_FILENO, line, (size_t)n) < 0 && errno == EAGAIN)
+		(void)poll(&p, 1, -1);
+}
+
+/* log-flood: the first process (it creates mark) forges and floods, every
+ * one then becomes the real device. The flooder is a child that waits when
+ * the pipe is full (the front end reads it once the device is Ready); it
+ * holds none of the device's channels. */
+static int fault_log_flood(const char *mark, const char *real, char *const *real_argv)
+{
+	int fd = mark ? open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+	pid_t pid;
+
+	if (fd < 0) {
+		dprintf(STDERR_FILENO, "fault_dev: a successor speaks\n");
+	} else {
+		close(fd);
+		dprintf(STDERR_FILENO, "cellvm-broker: info: api: tenant=root uid=0 delete "
+				       "vm=forged -> ok\x1b[2K\r\n");
+		pid = fork();
+		if (pid == 0) {
+			for (int fd3 = 3; fd3 < 64; fd3++)
+				close(fd3);
+			for (int i = 0; i < FAULT_FLOOD; i++)
+				fault_say(i);
+			_exit(0);
+		}
+	}
+	execv(real, real_argv);
+	perror("fault_dev: exec");
+	return 127;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = getenv("CELLVM_FAULT_MODE"), *real = getenv("CELLVM_FAULT_REAL");
@@ -85,6 +132,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fault_dev: CELLVM_FAULT_MODE and CELLVM_FAULT_REAL are needed\n");
 		return 2;
 	}
+	if (strcmp(mode, "log-flood") == 0)
+		return fault_log_flood(mark, real, real_argv);
 	hang = strcmp(mode, "reset-hang") == 0;
 	always = strcmp(mode, "violate-always") == 0;
 	fd = always || !mark ? -1 : open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
