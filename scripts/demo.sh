@@ -56,6 +56,9 @@ if [ -d /sys/module/kvm_pvm ] && [ "${CELLVM_KVM_HOST:-}" != emulated ]; then
 	# to 128 characters.) Guest user space cannot run there.
 	cmdline="$cmdline clearcpuid=xsave,popcnt,smap,smep,avx,avx2,bmi1,bmi2,movbe,rdrand,rdseed,fsgsbase,erms,fsrm,sse4_1,sse4_2,pku,lzcnt lpj=1000000"
 fi
+# In the emulated KVM host: no APIC timer (its calibration spin can freeze
+# the emulated host; test/integration/lib.sh, docs/testing.md).
+[ "${CELLVM_KVM_HOST:-}" != emulated ] || cmdline="$cmdline noapictimer"
 
 bin=build/release/bin
 # The devices go after the user's own options ("$@").
