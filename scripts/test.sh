@@ -70,7 +70,7 @@ tier host ctest --preset "$preset" --output-on-failure -LE 'kvm|systemd' -j"$(np
 # (see scripts/kvm-host.sh), the repository shared read-write so the build
 # tree and ctest's logs are the same files; 45 minutes at most. A host that
 # stops making progress (kvm-host.sh's status 125; docs/testing.md) is
-# started again for the tests that had not passed yet, four times at most;
+# started again for the tests that had not passed yet, seven times at most;
 # which test was running at each stop goes into the summary.
 stalls=
 kvm_emulated() {
@@ -94,7 +94,7 @@ kvm_emulated() {
 		[ "$r" -eq 125 ] || return "$r"
 		during=$(sed -n 's/^ *Start *[0-9]*: \([^ ]*\).*/\1/p' "$log" | tail -n 1)
 		stalls="$stalls ${during:-(before the first test)}"
-		[ "$attempt" -lt 5 ] || return "$r"
+		[ "$attempt" -lt 8 ] || return "$r"
 		more=$(sed -n 's/.*Test *#[0-9]*: \([^ ]*\) \.*  *Passed.*/\1/p' "$log" | paste -sd '|')
 		passed=${passed:+$passed|}$more
 		attempt=$((attempt + 1))
