@@ -38,7 +38,7 @@ pvh_start:
 	call puthex
 	jmp poweroff
 done:
-	/* give a spurious extra AP a moment to show up, then report */
+	/* report */
 	mov $msg_up1, %esi
 	call puts
 	mov AP_COUNT, %eax
@@ -49,10 +49,12 @@ done:
 
 	.code16
 ap_tramp:
-	lock incl %cs:0x100
+	/* '+' first, then counted in: once the count is complete every AP's
+	 * '+' is out, and none lands inside the BSP's report line. */
 	mov $COM1, %dx
 	mov $'+', %al
 	out %al, %dx
+	lock incl %cs:0x100
 1:	cli
 	hlt
 	jmp 1b
