@@ -70,18 +70,20 @@ tier host ctest --preset "$preset" --output-on-failure -LE 'kvm|systemd' -j"$(np
 # (see scripts/kvm-host.sh), the repository shared read-write so the build
 # tree and ctest's logs are the same files; 45 minutes at most. A host that
 # stops making progress (kvm-host.sh's status 125; docs/testing.md) is
-# started again for the tests that had not passed yet, seven times at most;
-# which test was running at each stop goes into the summary.
+# started again for the tests that had not run to their end yet, seven times
+# at most; a test that failed before a stop is not run again and fails the
+# tier; which test was running at each stop goes into the summary.
 stalls=
 kvm_emulated() {
 	log="build/$preset/kvm-tier.log"
-	passed=
+	done_=
+	failed=
 	attempt=1
 	while :; do
-		if [ -n "$passed" ]; then
-			echo "test: the emulated host stopped; attempt $attempt for the tests not passed yet"
-			# (ctest takes the last -E given: it holds every test passed so far)
-			set -- "$@" -E "^($passed)\$"
+		if [ -n "$done_" ]; then
+			echo "test: the emulated host stopped; attempt $attempt for the tests not run to their end yet"
+			# (ctest takes the last -E given: it holds every test that ended)
+			set -- "$@" -E "^($done_)\$"
 		fi
 		{
 			r=0
@@ -91,12 +93,24 @@ kvm_emulated() {
 			echo "$r" >"$log.status"
 		} | tee "$log"
 		r=$(cat "$log.status")
-		[ "$r" -eq 125 ] || return "$r"
+		# A test that failed before a stop stays failed: it is not run again.
+		more=$(sed -n 's/.*Test *#[0-9]*: \([^ ]*\) \.*\**\(Failed\|Timeout\|Exception\|Not Run\).*/\1/p' "$log" | paste -sd ' ')
+		failed="$failed${more:+ $more}"
+		if [ "$r" -ne 125 ]; then
+			if [ -n "$failed" ] && [ "$r" -eq 0 ]; then
+				echo "test: failed before the emulated host stopped:$failed"
+				r=1
+			fi
+			return "$r"
+		fi
 		during=$(sed -n 's/^ *Start *[0-9]*: \([^ ]*\).*/\1/p' "$log" | tail -n 1)
 		stalls="$stalls ${during:-(before the first test)}"
-		[ "$attempt" -lt 8 ] || return "$r"
-		more=$(sed -n 's/.*Test *#[0-9]*: \([^ ]*\) \.*  *Passed.*/\1/p' "$log" | paste -sd '|')
-		passed=${passed:+$passed|}$more
+		if [ "$attempt" -ge 8 ]; then
+			[ -z "$failed" ] || echo "test: failed before the emulated host stopped:$failed"
+			return "$r"
+		fi
+		more=$(sed -n 's/.*Test *#[0-9]*: \([^ ]*\) \.*[ *]*\(Passed\|Skipped\|Failed\|Timeout\|Exception\|Not Run\).*/\1/p' "$log" | paste -sd '|')
+		done_=${done_:+$done_|}$more
 		attempt=$((attempt + 1))
 	done
 }
