@@ -5,6 +5,7 @@
  * the process's: UNTRUSTED(core, device), escaped before they are logged, so
  * no process can write a line that reads as the broker's own (an audit
  * line), nor drown the log (a token bucket per process). */
+#include <assert.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdint.h>
@@ -15,12 +16,10 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/broker_childlog.h"
 #include "common/log.h"
 
-#define CHILDLOG_LINE	1024 /* bytes of one line kept; the rest cut and marked */
-#define CHILDLOG_BURST	50   /* lines at once ... */
-#define CHILDLOG_RATE	10   /* ... then lines a second, per process */
-#define CHILDLOG_ROUNDS 16   /* reads of 4 KiB per event: one process cannot hold the loop */
+#define CHILDLOG_ROUNDS 16 /* reads of 4 KiB per event: one process cannot hold the loop */
 
 struct broker_childlog {
 	struct broker_childlog *next, **pprev;
@@ -29,13 +28,105 @@ struct broker_childlog {
 	struct event *ev, *timer;
 	char vm_id[BROKER_ID_LEN + 1];
 	char who[16];
-	char line[CHILDLOG_LINE];
-	size_t len;
-	bool cut;
-	double tokens;
-	uint64_t last_ns;
-	uint64_t dropped;
+	struct broker_childlog_line line;
+	struct broker_childlog_bucket bucket;
 };
+
+/* ---- the pure parts (broker_childlog.h): no fds, no clock of their own ---- */
+
+void broker_childlog_line_reset(struct broker_childlog_line *l)
+{
+	l->len = 0;
+	l->cut = false;
+}
+
+size_t broker_childlog_line_feed(struct broker_childlog_line *l, const uint8_t *buf, size_t n,
+				 bool *ret_done)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			*ret_done = true;
+			return i + 1;
+		}
+		if (l->len < sizeof(l->buf))
+			l->buf[l->len++] = (char)buf[i];
+		else
+			l->cut = true;
+	}
+	*ret_done = false;
+	return n;
+}
+
+size_t broker_childlog_line_format(const struct broker_childlog_line *l, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	assert(outsz >= CHILDLOG_OUT && l->len <= CHILDLOG_LINE);
+	/* UNTRUSTED(core, device): only printable ASCII passes; a control
+	 * character (a newline, an escape sequence), a byte over 0x7e and the
+	 * backslash itself come out as \xNN. */
+	for (size_t i = 0; i < l->len; i++) {
+		uint8_t ch = (uint8_t)l->buf[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+			out[o++] = (char)ch;
+			continue;
+		}
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[ch >> 4];
+		out[o++] = hex[ch & 0xf];
+	}
+	if (l->cut) {
+		memcpy(out + o, " [cut]", sizeof(" [cut]") - 1);
+		o += sizeof(" [cut]") - 1;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+void broker_childlog_bucket_init(struct broker_childlog_bucket *k, uint64_t now_ns)
+{
+	k->tokens = CHILDLOG_BURST;
+	k->last_ns = now_ns;
+	k->dropped = 0;
+}
+
+bool broker_childlog_bucket_ready(struct broker_childlog_bucket *k, uint64_t now_ns)
+{
+	if (now_ns > k->last_ns) {
+		k->tokens += (double)(now_ns - k->last_ns) * CHILDLOG_RATE / 1e9;
+		if (k->tokens > CHILDLOG_BURST)
+			k->tokens = CHILDLOG_BURST;
+		k->last_ns = now_ns;
+	}
+	return k->tokens >= 1;
+}
+
+bool broker_childlog_bucket_take(struct broker_childlog_bucket *k, uint64_t now_ns)
+{
+	if (!broker_childlog_bucket_ready(k, now_ns)) {
+		k->dropped++;
+		return false;
+	}
+	k->tokens -= 1;
+	return true;
+}
+
+double broker_childlog_bucket_wait_s(const struct broker_childlog_bucket *k)
+{
+	return k->tokens >= 1 ? 0 : (1 - k->tokens) / CHILDLOG_RATE;
+}
+
+uint64_t broker_childlog_bucket_take_dropped(struct broker_childlog_bucket *k)
+{
+	uint64_t n = k->dropped;
+
+	k->dropped = 0;
+	return n;
+}
+
+/* ---- in the broker's loop ---- */
 
 static uint64_t childlog_now_ns(void)
 {
@@ -45,28 +136,19 @@ static uint64_t childlog_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void childlog_refill(struct broker_childlog *c)
-{
-	uint64_t now = childlog_now_ns();
-
-	c->tokens += (double)(now - c->last_ns) * CHILDLOG_RATE / 1e9;
-	if (c->tokens > CHILDLOG_BURST)
-		c->tokens = CHILDLOG_BURST;
-	c->last_ns = now;
-}
-
 static void childlog_report_dropped(struct broker_childlog *c)
 {
-	if (!c->dropped)
+	uint64_t n = broker_childlog_bucket_take_dropped(&c->bucket);
+
+	if (!n)
 		return;
 	log_warn("vm=%s %s: (%llu lines dropped: more than %d lines a second)", c->vm_id, c->who,
-		 (unsigned long long)c->dropped, CHILDLOG_RATE);
-	c->dropped = 0;
+		 (unsigned long long)n, CHILDLOG_RATE);
 }
 
 static void childlog_arm_timer(struct broker_childlog *c)
 {
-	double wait = (1 - c->tokens) / CHILDLOG_RATE;
+	double wait = broker_childlog_bucket_wait_s(&c->bucket);
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 1000};
 
 	if (wait > 0)
@@ -86,11 +168,12 @@ static void childlog_on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	childlog_refill(c);
-	if (c->dropped && c->tokens >= 1) {
-		c->tokens -= 1;
+	if (!c->bucket.dropped)
+		return;
+	if (broker_childlog_bucket_ready(&c->bucket, childlog_now_ns())) {
+		(void)broker_childlog_bucket_take(&c->bucket, c->bucket.last_ns);
 		childlog_report_dropped(c);
-	} else if (c->dropped) {
+	} else {
 		childlog_arm_timer(c); /* a line that came through took the token */
 	}
 }
@@ -98,49 +181,35 @@ static void childlog_on_timer(evutil_socket_t fd, short what, void *arg)
 /* The line gathered in c: out through the log, or counted as dropped. */
 static void childlog_emit(struct broker_childlog *c)
 {
-	char esc[CHILDLOG_LINE * 4 + 1];
-	size_t o = 0;
+	char esc[CHILDLOG_OUT];
 
-	childlog_refill(c);
-	if (c->tokens < 1) {
-		c->dropped++;
+	if (!broker_childlog_bucket_take(&c->bucket, childlog_now_ns())) {
 		childlog_arm_timer(c);
 		return;
 	}
-	c->tokens -= 1;
 	childlog_report_dropped(c);
-	/* UNTRUSTED(core, device): only printable ASCII passes; a control
-	 * character (a newline, an escape sequence), a byte over 0x7e and the
-	 * backslash itself come out as \xNN. */
-	for (size_t i = 0; i < c->len; i++) {
-		uint8_t ch = (uint8_t)c->line[i];
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
-			esc[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(esc + o, sizeof(esc) - o, "\\x%02x", ch);
-	}
-	esc[o] = '\0';
-	log_warn("vm=%s %s: %s%s", c->vm_id, c->who, esc, c->cut ? " [cut]" : "");
+	broker_childlog_line_format(&c->line, esc, sizeof(esc));
+	log_warn("vm=%s %s: %s", c->vm_id, c->who, esc);
 }
 
 static void childlog_feed(struct broker_childlog *c, const uint8_t *buf, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (buf[i] == '\n') {
+	bool done;
+
+	while (n) {
+		size_t k = broker_childlog_line_feed(&c->line, buf, n, &done);
+		buf += k;
+		n -= k;
+		if (done) {
 			childlog_emit(c);
-			c->len = 0;
-			c->cut = false;
-		} else if (c->len < sizeof(c->line)) {
-			c->line[c->len++] = (char)buf[i];
-		} else {
-			c->cut = true;
+			broker_childlog_line_reset(&c->line);
 		}
 	}
 }
 
 static void childlog_free(struct broker_childlog *c)
 {
-	if (c->len || c->cut)
+	if (c->line.len || c->line.cut)
 		childlog_emit(c); /* a last line without its newline */
 	childlog_report_dropped(c);
 	if (c->ev)
@@ -202,8 +271,7 @@ int broker_childlog_watch(struct broker *b, const char *vm_id, const char *who, 
 	*log = -1;
 	snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm_id);
 	snprintf(c->who, sizeof(c->who), "%s", who);
-	c->tokens = CHILDLOG_BURST;
-	c->last_ns = childlog_now_ns();
+	broker_childlog_bucket_init(&c->bucket, childlog_now_ns());
 	c->next = b->childlogs;
 	if (c->next)
 		c->next->pprev = &c->next;
