@@ -162,6 +162,8 @@ struct broker_vmdef {
 	size_t nnets;
 	char input[16];	    /* "ps2", "usb", "virtio" or "" */
 	json_object *extra; /* gpu/snd definitions, kept as given (owned) */
+	/* its cgroup's cpu.weight (1..10000); 0: the broker's vm_cpu_weight */
+	uint32_t cpu_weight;
 };
 
 /* UNTRUSTED(client): parse and check a definition; strict (unknown fields are

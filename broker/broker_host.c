@@ -299,7 +299,8 @@ int broker_host_vm_boot(struct broker_vm *vm, char *err, size_t errlen)
 		struct cgroup_limits l = {
 			.memory_max = vm->def.memory + b->tenants.host.memory_overhead,
 			.pids_max = broker_host_pids(vm),
-			.cpu_weight = b->tenants.host.cpu_weight,
+			.cpu_weight = vm->def.cpu_weight ? vm->def.cpu_weight
+							 : b->tenants.host.cpu_weight,
 		};
 
 		snprintf(name, sizeof(name), "vm-%s", vm->id);

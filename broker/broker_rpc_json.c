@@ -58,6 +58,7 @@ void broker_rpc_json_fill_info(struct rpc_info *ri, const struct broker_vm *vm)
 	ri->def.initrd = (char *)vm->def.initrd;
 	ri->def.cmdline = (char *)vm->def.cmdline;
 	ri->def.input_backend = (char *)vm->def.input;
+	ri->def.cpu_weight = vm->def.cpu_weight;
 	for (size_t i = 0; i < vm->def.ndisks; i++) {
 		const struct disk_opt *d = &vm->def.disks[i];
 		snprintf(ri->diskbuf[i], sizeof(ri->diskbuf[i]), "path=%s%s%s%s%s,queues=%u",
@@ -154,5 +155,7 @@ json_object *broker_rpc_json_create_body(const Cellvm__Api__VmDefinition *d)
 		json_object_object_add(in, "backend", json_object_new_string(d->input_backend));
 		json_object_object_add(o, "input_config", in);
 	}
+	if (d->cpu_weight) /* out of range: refused by broker_vmdef_from_json */
+		json_object_object_add(o, "cpu_weight", json_object_new_int64(d->cpu_weight));
 	return o;
 }

@@ -723,6 +723,13 @@ static int broker_vmdef_member(const char *key, json_object *val, const struct t
 		if (broker_vmdef_uint(val, "cpus", 1, BROKER_MAX_CPUS, &v, err, errlen) < 0)
 			return -EINVAL;
 		d->cpus = (uint32_t)v;
+	} else if (strcmp(key, "cpu_weight") == 0) {
+		/* UNTRUSTED(tenant): its share against the other VMs, within the
+		 * range cgroup v2 takes; no more than a weight, so any value there
+		 * is the tenant's to choose. */
+		if (broker_vmdef_uint(val, "cpu_weight", 1, 10000, &v, err, errlen) < 0)
+			return -EINVAL;
+		d->cpu_weight = (uint32_t)v;
 	} else if (strcmp(key, "memory") == 0) {
 		if (json_object_is_type(val, json_type_string)) {
 			if (broker_vmdef_string(val, "memory", 32, &s, err, errlen) < 0 ||
@@ -863,6 +870,8 @@ json_object *broker_vmdef_to_json(const struct broker_vmdef *d)
 	if (d->initrd[0])
 		json_object_object_add(o, "initrd", json_object_new_string(d->initrd));
 	json_object_object_add(o, "cmdline", json_object_new_string(d->cmdline));
+	if (d->cpu_weight)
+		json_object_object_add(o, "cpu_weight", json_object_new_int64(d->cpu_weight));
 	for (size_t i = 0; i < d->ndisks; i++) {
 		json_object *k = json_object_new_object();
 		json_object_object_add(k, "path", json_object_new_string(d->disks[i].path));

@@ -12,7 +12,8 @@ by `cgroup =` in the configuration).
   both would).
 - Each VM's processes are in <subtree>/vm-<id>, the broker in
   <subtree>/broker; memory.max is guest RAM + the overhead, pids.max and
-  cpu.weight are set; info and counters show the figures.
+  cpu.weight are set (a VM's own cpu_weight wins over the broker's; out of
+  1..10000 it is refused at create); info and counters show the figures.
 - The ids are recorded: after a restart of the broker each VM has its own
   again; a VM created then gets an id no other VM has. Delete removes the
   cgroup.
@@ -132,13 +133,24 @@ try:
         fail("the broker is in %s, not %s/broker" % (cgroup_of(b.proc.pid), rel))
     if "VMs under " + sub not in b.logtext():
         fail("the broker did not say where its VMs' cgroups are:\n" + b.logtext())
+    # A VM's own cpu_weight: out of its range, or not an integer, refused.
+    for bad in (0, 10001, -1, "50", 1.5, None):
+        st, body = b.req("POST", "/vm.create", {"kernel": SERIAL, "cpu_weight": bad})
+        if st != 400 or not isinstance(body, dict) or body.get("code") != "INVALID_ARGUMENT" \
+                or "cpu_weight" not in body.get("error", ""):
+            fail("cpu_weight %r: %d %r" % (bad, st, body))
     vms = {}
+    weights = {"a": None, "b": 50}  # a: the broker's vm_cpu_weight (100)
     for name in ("a", "b"):
         img = os.path.join(b.tmp, name + ".img")
         with open(img, "wb") as f:
             f.truncate(1 << 20)
-        vms[name] = b.ok("POST", "/vm.create", {"kernel": SERIAL, "name": name, "memory": "32M",
-                                                "cpus": 1, "disks": [{"path": img}]})["vm_id"]
+        d = {"kernel": SERIAL, "name": name, "memory": "32M", "cpus": 1, "disks": [{"path": img}]}
+        if weights[name]:
+            d["cpu_weight"] = weights[name]
+        vms[name] = b.ok("POST", "/vm.create", d)["vm_id"]
+        if b.ok("GET", "/vm/" + vms[name])["config"].get("cpu_weight") != weights[name]:
+            fail("vm %s: config %r" % (name, b.ok("GET", "/vm/" + vms[name])["config"]))
     infos = {n: b.ok("PUT", "/vm/%s/boot" % v) for n, v in vms.items()}
 
     # -- ids --
@@ -178,8 +190,10 @@ try:
         pids_max = read(d + "/pids.max")
         if pids_max == "max" or int(pids_max) < 3:
             fail("vm %s: pids.max %s" % (n, pids_max))
-        if "cpu" in avail and read(d + "/cpu.weight") != "100":
+        if "cpu" in avail and read(d + "/cpu.weight") != str(weights[n] or 100):
             fail("vm %s: cpu.weight %s" % (n, read(d + "/cpu.weight")))
+        print("vm %s: cpu.weight %s" % (n, read(d + "/cpu.weight") if "cpu" in avail
+                                        else "(no cpu controller)"))
         for route in ("/vm/%s" % vms[n], "/vm/%s/counters" % vms[n]):
             host = b.ok("GET", route)["host"]
             if host.get("cgroup") != d or host.get("memory_max") != (32 << 20) + (256 << 20) or \

@@ -40,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK((d.memory & 0xfff) == 0);
 		CHECK(d.kernel[0] == '/' && d.ndisks <= DISK_MAX && d.nnets <= BROKER_NET_MAX);
 		CHECK(strlen(d.cmdline) <= BROKER_MAX_CMDLINE);
+		CHECK(d.cpu_weight <= 10000);
 		back = broker_vmdef_to_json(&d);
 		CHECK(broker_vmdef_from_json(back, &t, &d2, err, sizeof(err)) == 0);
 		{
@@ -71,6 +72,9 @@ static const char *const seeds[] = {
 	"{\"kernel\":\"/bin/true\",\"nets\":[\"tap=t1,queues=2,mtu=9000,rate=10M,burst=1M,pps=1K,"
 	"pps-burst=64,transport=mmio\",{\"tap\":\"tap2\",\"mtu\":1500,\"rate\":1000,\"pps\":\"2K\","
 	"\"transport\":\"pci\"}],\"disks\":[{\"path\":\"/bin/true\",\"transport\":\"mmio\"}]}",
+	/* per-VM limits: a weight in range, and one past it */
+	"{\"kernel\":\"/bin/true\",\"cpu_weight\":50}",
+	"{\"kernel\":\"/bin/true\",\"cpu_weight\":10001}",
 };
 
 int main(int argc, char **argv)
