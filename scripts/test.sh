@@ -39,8 +39,13 @@ if kdir=$(scripts/find-kernel.sh 2>/dev/null); then
 elif [ -n "${CELLVM_GUEST_DIR:-}" ]; then
 	scripts/find-kernel.sh >/dev/null || exit 1 # it says what is wrong
 else
-	echo "test: no guest kernel found: the guest tests will skip"
-	echo "test: (scripts/build-kernel.sh builds one in a few minutes)"
+	# No kernel beside the repository (../shared/guest) nor in the cache:
+	# build one, so that no guest test skips for want of it.
+	echo "test: no guest kernel found: building one (scripts/build-kernel.sh)"
+	scripts/build-kernel.sh
+	CELLVM_GUEST_DIR=$(scripts/find-kernel.sh)
+	export CELLVM_GUEST_DIR
+	echo "test: guest kernel: $CELLVM_GUEST_DIR"
 fi
 
 kvm=$(scripts/kvm-env.sh)
