@@ -26,6 +26,7 @@ struct rest;
 struct rpc;
 struct broker_launch_worker;
 struct broker_launch_job;
+struct broker_state_writer;
 
 #define BROKER_DEFAULT_API_SOCKET "/run/cellvm/api.sock"
 #define BROKER_DEFAULT_RPC_SOCKET "/run/cellvm/rpc.sock"
@@ -282,6 +283,7 @@ struct broker {
 	struct tenants tenants;
 	char state_dir[PATH_MAX];
 	int state_dirfd;
+	struct broker_state_writer *state_writer; /* broker_state.c */
 	struct broker_vm_list vms;
 	size_t nvms;
 	uint64_t event_seq;
@@ -463,10 +465,19 @@ void broker_vm_boot_finish(struct broker_launch_job *j);
 
 /* ---- the state directory (broker_state.c) ---- */
 
+/* Open (make) the directory and start its writer thread. */
 int broker_state_open(struct broker *b, const char *dir, char *err, size_t errlen);
-/* Write vm's definition and process ids atomically. Returns 0 or -errno. */
+/* Queue vm's definition and process ids for the writer thread, which writes
+ * them atomically; a newer save or a remove replaces a queued one. Returns 0
+ * or -errno (nothing queued); a failed write is logged and sent as a
+ * "state_error" event later, from the loop. */
 int broker_state_save(struct broker *b, const struct broker_vm *vm);
+/* Queue the removal of vm's file (after any write queued before it). */
 int broker_state_remove(struct broker *b, const struct broker_vm *vm);
+/* At exit, the loop ended: let the writer finish the queue, waiting at most
+ * timeout_s (logged), and end it. */
+#define BROKER_STATE_EXIT_WAIT 10
+void broker_state_close(struct broker *b, int timeout_s);
 /* Reload every definition; kill what is left of VMs that ran under an earlier
  * broker. Returns the number loaded or -errno. */
 int broker_state_load(struct broker *b);

@@ -393,6 +393,9 @@ int main(int argc, char **argv)
 	r = broker_main_run(&b, &o, fd, rfd);
 	broker_childlog_free_all(&b);
 	broker_conn_uid_free(&b);
+	/* The last state changes (VMs powered off at exit) reach the disk
+	 * before the process ends; a stalled disk gets a bound, not forever. */
+	broker_state_close(&b, BROKER_STATE_EXIT_WAIT);
 	if (b.state_dirfd >= 0)
 		close(b.state_dirfd);
 	event_base_free(b.base);

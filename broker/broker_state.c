@@ -1,19 +1,26 @@
 /* The broker's state directory: one JSON file per VM (vms/<id>.json) with its
  * definition, owner, last state and the pids (with start times and the boot
  * they belong to) of its running processes. Writes are atomic (temporary
- * file, fsync, rename, fsync of the directory). Runs in the broker. The files
+ * file, fsync, rename, fsync of the directory) and done by a writer thread,
+ * off the loop: the loop formats a VM's state and queues it. Runs in the
+ * broker. The files
  * are ours, but are read as untrusted anyway (UNTRUSTED(state), where
  * broker_state_load reads them): a damaged file is skipped with a warning,
  * never trusted. */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
@@ -23,6 +30,284 @@
 #define STATE_MAX_FILE (256 * 1024)
 /* A boot id as the kernel writes it: a UUID, 36 characters. */
 #define BROKER_STATE_BOOT_ID_LEN 36
+
+/* ---- the writer thread ----
+ *
+ * Two fsyncs per state change would stall the loop (and every tenant's API,
+ * and systemd's watchdog) whenever the host's disk stalls writeback. The loop
+ * only formats a VM's state and queues it; one thread writes. Per VM only the
+ * newest pending content matters: a queued entry is replaced, never followed
+ * by an older one, and a delete replaces a pending write (a late write never
+ * brings a deleted VM back). One thread, one entry per VM in the queue: a
+ * VM's writes reach the disk in the order the loop made them. */
+
+struct broker_state_item {
+	TAILQ_ENTRY(broker_state_item) link;
+	char id[BROKER_ID_LEN + 1];
+	char *text; /* NULL: remove the VM's file */
+};
+
+/* What the thread reports to the loop through the pipe (one atomic write). */
+struct broker_state_err {
+	char id[BROKER_ID_LEN + 1];
+	bool remove;
+	int err;
+};
+
+struct broker_state_writer {
+	struct broker *b;
+	int dirfd; /* b->state_dirfd: only used, never closed, by the thread */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake, idle;
+	TAILQ_HEAD(, broker_state_item) queue;
+	size_t pending;
+	bool busy, stop, done;
+	int errs[2]; /* pipe of struct broker_state_err: thread -> loop */
+	struct event *ev;
+	int gate; /* CELLVM_TEST_STATE_GATE: a byte (or EOF) before each write */
+};
+
+static int broker_state_write_file(int dirfd, const char *id, const char *text)
+{
+	char tmp[BROKER_ID_LEN + 16], name[BROKER_ID_LEN + 8];
+	int fd, r;
+
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", id);
+	snprintf(name, sizeof(name), "%s.json", id);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = fd_write_all(fd, text, strlen(text));
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	/* Crash safety: the name only ever points at a fully synced file. */
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r == 0 && fsync(dirfd) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+static int broker_state_remove_file(int dirfd, const char *id)
+{
+	char name[BROKER_ID_LEN + 8];
+
+	snprintf(name, sizeof(name), "%s.json", id);
+	/* ENOENT: its first write was replaced by this delete before it ran. */
+	if (unlinkat(dirfd, name, 0) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+static void *broker_state_thread(void *arg)
+{
+	struct broker_state_writer *w = arg;
+	struct broker_state_item *it;
+
+#ifdef CELLVM_TEST_HOOKS
+	{
+		/* A test holds every write until it sends a byte or closes the
+		 * FIFO: the loop must answer meanwhile. Opening waits for the
+		 * test's end, in this thread only. */
+		const char *gate = getenv("CELLVM_TEST_STATE_GATE");
+
+		if (gate)
+			w->gate = open(gate, O_RDONLY | O_CLOEXEC);
+	}
+#endif
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct broker_state_err e = {0};
+		char c;
+		int r;
+
+		while (TAILQ_EMPTY(&w->queue) && !w->stop)
+			pthread_cond_wait(&w->wake, &w->lock);
+		it = TAILQ_FIRST(&w->queue);
+		if (!it)
+			break;
+		TAILQ_REMOVE(&w->queue, it, link);
+		w->pending--;
+		w->busy = true;
+		pthread_mutex_unlock(&w->lock);
+
+		if (w->gate >= 0)
+			(void)!read(w->gate, &c, 1);
+		r = it->text ? broker_state_write_file(w->dirfd, it->id, it->text)
+			     : broker_state_remove_file(w->dirfd, it->id);
+		if (r < 0) {
+			snprintf(e.id, sizeof(e.id), "%s", it->id);
+			e.remove = !it->text;
+			e.err = -r;
+			/* Non-blocking: a loop that never reads costs reports, not writes. */
+			(void)!write(w->errs[1], &e, sizeof(e));
+		}
+		free(it->text);
+		free(it);
+
+		pthread_mutex_lock(&w->lock);
+		w->busy = false;
+	}
+	w->done = true;
+	pthread_cond_broadcast(&w->idle);
+	pthread_mutex_unlock(&w->lock);
+	if (w->gate >= 0)
+		close(w->gate);
+	return NULL;
+}
+
+static void broker_state_report(struct broker_state_writer *w, const struct broker_state_err *e)
+{
+	struct broker_vm *vm;
+	char detail[160];
+
+	snprintf(detail, sizeof(detail), "cannot %s the state file: %s",
+		 e->remove ? "remove" : "write", strerror(e->err));
+	log_err("state: vm %.36s: %s", e->id, detail);
+	TAILQ_FOREACH(vm, &w->b->vms, link)
+	{
+		if (strcmp(vm->id, e->id) == 0) {
+			rest_event(w->b, vm, "state_error", detail);
+			rpc_event(w->b, vm, "state_error", detail);
+			break;
+		}
+	}
+}
+
+/* In the loop: what the thread could not write. */
+static void broker_state_on_err(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker_state_writer *w = arg;
+	struct broker_state_err e;
+
+	(void)what;
+	while (read(fd, &e, sizeof(e)) == (ssize_t)sizeof(e)) {
+		e.id[BROKER_ID_LEN] = 0;
+		broker_state_report(w, &e);
+	}
+}
+
+static int broker_state_writer_start(struct broker *b)
+{
+	struct broker_state_writer *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->b = b;
+	w->dirfd = b->state_dirfd;
+	w->gate = -1;
+	TAILQ_INIT(&w->queue);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	pthread_cond_init(&w->idle, NULL);
+	if (pipe2(w->errs, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = -errno;
+		free(w);
+		return r;
+	}
+	w->ev = event_new(b->base, w->errs[0], EV_READ | EV_PERSIST, broker_state_on_err, w);
+	if (!w->ev || event_add(w->ev, NULL) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = -pthread_create(&w->thread, NULL, broker_state_thread, w);
+	if (r < 0)
+		goto fail;
+	b->state_writer = w;
+	return 0;
+fail:
+	if (w->ev)
+		event_free(w->ev);
+	close(w->errs[0]);
+	close(w->errs[1]);
+	free(w);
+	return r;
+}
+
+/* Queue text (NULL: a delete) as the VM's next state; it replaces one queued
+ * before. Takes text. */
+static int broker_state_enqueue(struct broker *b, const char *id, char *text)
+{
+	struct broker_state_writer *w = b->state_writer;
+	struct broker_state_item *it;
+
+	assert(w); /* broker_state_open started it */
+	pthread_mutex_lock(&w->lock);
+	TAILQ_FOREACH(it, &w->queue, link)
+	{
+		if (strcmp(it->id, id) == 0) {
+			free(it->text);
+			it->text = text;
+			pthread_mutex_unlock(&w->lock);
+			return 0;
+		}
+	}
+	it = calloc(1, sizeof(*it));
+	if (!it) {
+		pthread_mutex_unlock(&w->lock);
+		free(text);
+		return -ENOMEM;
+	}
+	snprintf(it->id, sizeof(it->id), "%s", id);
+	it->text = text;
+	TAILQ_INSERT_TAIL(&w->queue, it, link);
+	w->pending++;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+void broker_state_close(struct broker *b, int timeout_s)
+{
+	struct broker_state_writer *w = b->state_writer;
+	struct broker_state_err e;
+	struct timespec until;
+	size_t left;
+	bool done;
+
+	if (!w)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_s;
+	pthread_mutex_lock(&w->lock);
+	left = w->pending + w->busy;
+	if (left)
+		log_info("state: writing %zu pending state change(s) before exit (at most %d s)",
+			 left, timeout_s);
+	w->stop = true;
+	pthread_cond_signal(&w->wake);
+	while (!w->done && pthread_cond_timedwait(&w->idle, &w->lock, &until) == 0)
+		;
+	done = w->done;
+	left = w->pending + w->busy;
+	pthread_mutex_unlock(&w->lock);
+	/* The loop no longer runs: report what failed here. */
+	while (read(w->errs[0], &e, sizeof(e)) == (ssize_t)sizeof(e)) {
+		e.id[BROKER_ID_LEN] = 0;
+		broker_state_report(w, &e);
+	}
+	event_free(w->ev);
+	b->state_writer = NULL;
+	if (!done) {
+		/* The disk stalls: the process ends with the thread in a write;
+		 * those VMs keep the state their files had (each file is whole). */
+		log_err("state: %zu state change(s) not written after %d s: abandoned", left,
+			timeout_s);
+		return;
+	}
+	pthread_join(w->thread, NULL);
+	close(w->errs[0]);
+	close(w->errs[1]);
+	pthread_cond_destroy(&w->wake);
+	pthread_cond_destroy(&w->idle);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
 
 int broker_state_open(struct broker *b, const char *dir, char *err, size_t errlen)
 {
@@ -43,6 +328,12 @@ int broker_state_open(struct broker *b, const char *dir, char *err, size_t errle
 	close(fd);
 	if (b->state_dirfd < 0)
 		goto fail;
+	errno = -broker_state_writer_start(b);
+	if (errno) {
+		snprintf(err, errlen, "state directory %s: cannot start its writer thread: %s", dir,
+			 strerror(errno));
+		return -errno;
+	}
 	return 0;
 fail:
 	snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
@@ -110,9 +401,8 @@ static void broker_state_add_proc(json_object *procs, pid_t pid, const char *boo
 int broker_state_save(struct broker *b, const struct broker_vm *vm)
 {
 	json_object *o = json_object_new_object(), *procs = json_object_new_array();
-	char tmp[BROKER_ID_LEN + 16], name[BROKER_ID_LEN + 8];
-	const char *text;
-	int fd, r = 0;
+	char *text;
+	int r;
 
 	json_object_object_add(o, "id", json_object_new_string(vm->id));
 	json_object_object_add(o, "tenant", json_object_new_string(b->tenants.t[vm->tenant].name));
@@ -132,39 +422,17 @@ int broker_state_save(struct broker *b, const struct broker_vm *vm)
 	json_object_object_add(o, "processes", procs);
 	if (vm->restore)
 		json_object_object_add(o, "restore", json_object_new_boolean(1));
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", vm->id);
-	snprintf(name, sizeof(name), "%s.json", vm->id);
-	fd = openat(b->state_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = fd_write_all(fd, text, strlen(text));
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	if (r == 0 && renameat(b->state_dirfd, tmp, b->state_dirfd, name) < 0)
-		r = -errno;
-	if (r == 0 && fsync(b->state_dirfd) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlinkat(b->state_dirfd, tmp, 0);
-		log_err("state: cannot save vm %s: %s", vm->id, strerror(-r));
-	}
-out:
+	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
 	json_object_put(o);
+	r = text ? broker_state_enqueue(b, vm->id, text) : -ENOMEM;
+	if (r < 0)
+		log_err("state: cannot save vm %s: %s", vm->id, strerror(-r));
 	return r;
 }
 
 int broker_state_remove(struct broker *b, const struct broker_vm *vm)
 {
-	char name[BROKER_ID_LEN + 8];
-
-	snprintf(name, sizeof(name), "%s.json", vm->id);
-	if (unlinkat(b->state_dirfd, name, 0) < 0)
-		return -errno;
-	return fsync(b->state_dirfd) < 0 ? -errno : 0;
+	return broker_state_enqueue(b, vm->id, NULL);
 }
 
 /* Processes recorded by an earlier broker cannot be adopted (their channels
@@ -312,14 +580,19 @@ int broker_state_load(struct broker *b)
 		close(fd);
 		return -errno;
 	}
+	/* Temporary files of interrupted writes first (the rename never
+	 * happened): loading queues writes whose temporaries must not be taken
+	 * for leftovers. */
 	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name);
-		if (e->d_name[0] == '.') {
-			/* A temporary file of an interrupted write: the rename never happened. */
-			if (len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0)
-				unlinkat(b->state_dirfd, e->d_name, 0);
+		if (e->d_name[0] == '.' && len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0)
+			unlinkat(b->state_dirfd, e->d_name, 0);
+	}
+	rewinddir(d);
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (e->d_name[0] == '.')
 			continue;
-		}
 		if (len != BROKER_ID_LEN + 5 || strcmp(e->d_name + BROKER_ID_LEN, ".json") != 0)
 			continue;
 		if (b->nvms >= BROKER_MAX_VMS)

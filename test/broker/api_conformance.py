@@ -287,9 +287,11 @@ try:
         if want not in kinds:
             fail("event %r missing from %r" % (want, kinds))
     ev.close()
+    # State files are written by the broker's writer thread after the reply;
+    # at exit it has drained its queue.
+    b.stop()
     if os.listdir(os.path.join(b.state, "vms")).count(vid + ".json"):
         fail("deleted VM still in the state directory")
-    b.stop()
 
     # INTERNAL: the broker cannot find the VM binaries
     os.environ["CELLVM_LIBEXEC"] = "/nonexistent"

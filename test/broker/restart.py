@@ -67,6 +67,19 @@ try:
         fail("processes: %r" % pids)
     before = {v["id"]: b.ok("GET", "/vm/" + v["id"])["config"] for v in b.ok("GET", "/vm.list")}
 
+    # The broker's writer thread writes state files after the replies: wait
+    # until they hold what the API said (a kill -9 before would lose it).
+    def written(name, state, nprocs):
+        try:
+            with open(os.path.join(b.state, "vms", defs[name] + ".json")) as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            return False
+        return st["state"] == state and len(st["processes"]) == nprocs
+    for name, state, nprocs in (("run", "running", 2), ("pause", "paused", 2),
+                                ("idle", "created", 0)):
+        wait_until(lambda: written(name, state, nprocs),
+                   what="the state file of %s to say %s" % (name, state))
     b.kill9()
     vmsdir = os.path.join(b.state, "vms")
     # Stand-ins for processes that outlived the broker, recorded with the
