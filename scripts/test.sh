@@ -75,7 +75,7 @@ tier host ctest --preset "$preset" --output-on-failure -LE 'kvm|systemd' -j"$(np
 # (see scripts/kvm-host.sh), the repository shared read-write so the build
 # tree and ctest's logs are the same files; 45 minutes at most. A host that
 # stops making progress (kvm-host.sh's status 125; docs/testing.md) is
-# started again for the tests that had not run to their end yet, eleven times
+# started again for the tests that had not run to their end yet, twenty times
 # at most; a test that failed before a stop is not run again and fails the
 # tier; which test was running at each stop goes into the summary.
 stalls=
@@ -92,7 +92,7 @@ kvm_emulated() {
 		fi
 		{
 			r=0
-			CELLVM_KVM_HOST_STALL=${CELLVM_KVM_HOST_STALL:-120} \
+			CELLVM_KVM_HOST_STALL=${CELLVM_KVM_HOST_STALL:-60} \
 				scripts/kvm-host.sh -t 2700 -w "$repo" -- \
 				ctest --test-dir "build/$preset" --output-on-failure -L kvm "$@" || r=$?
 			echo "$r" >"$log.status"
@@ -110,7 +110,7 @@ kvm_emulated() {
 		fi
 		during=$(sed -n 's/^ *Start *[0-9]*: \([^ ]*\).*/\1/p' "$log" | tail -n 1)
 		stalls="$stalls ${during:-(before the first test)}"
-		if [ "$attempt" -ge 12 ]; then
+		if [ "$attempt" -ge 21 ]; then
 			[ -z "$failed" ] || echo "test: failed before the emulated host stopped:$failed"
 			return "$r"
 		fi
