@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/fdutil.h"
+#include "common/log.h"
 #include "sandbox/sandbox_internal.h"
 
 /* New fds a kind may still get after the sandbox, beyond those it keeps.
@@ -238,4 +239,12 @@ int sandbox_enter_opts(enum sandbox_kind kind, const int *keep, size_t nkeep,
 int sandbox_enter(enum sandbox_kind kind, const int *keep, size_t nkeep)
 {
 	return sandbox_enter_opts(kind, keep, nkeep, NULL);
+}
+
+void sandbox_log_layers(int r, const struct sandbox_opts *o)
+{
+	if (r & SANDBOX_NO_LANDLOCK)
+		log_warn("sandbox: NO LANDLOCK on this kernel: paths are closed only by the "
+			 "empty root and seccomp (also through io_uring)");
+	log_info("sandbox: %s", o->layers);
 }

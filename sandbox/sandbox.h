@@ -117,6 +117,9 @@ int sandbox_enter(enum sandbox_kind kind, const int *keep, size_t nkeep);
  * `info` reads it (broker_vm_info.c). */
 int sandbox_enter_opts(enum sandbox_kind kind, const int *keep, size_t nkeep,
 		       struct sandbox_opts *opts);
+/* Log, once per process start, what sandbox_enter_opts() (its result r >= 0)
+ * really gave: a missing Landlock as a warning, then the layers. */
+void sandbox_log_layers(int r, const struct sandbox_opts *o);
 
 /* io_uring requests bypass seccomp, so a ring is created with
  * IORING_SETUP_R_DISABLED, its files registered (io_uring_register_files)

@@ -490,10 +490,7 @@ static int devproc_enter_sandbox(struct devproc *dp)
 	if (r < 0)
 		return r;
 	/* Once per process start: what it really got. */
-	if (r & SANDBOX_NO_LANDLOCK)
-		log_warn("sandbox: NO LANDLOCK on this kernel: paths are closed only by the "
-			 "empty root and seccomp (also through io_uring)");
-	log_info("sandbox: %s", opts.layers);
+	sandbox_log_layers(r, &opts);
 	return 0;
 #else
 	(void)dp;
