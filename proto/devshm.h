@@ -11,6 +11,19 @@
 #define DEVPROC_MAX_QUEUES 24  /* virtio-net: 8 queue pairs + control, with room */
 #define DEVPROC_CONFIG_MAX 256 /* device-specific configuration bytes */
 
+/* Devices whose configuration space is a window chosen by the driver
+ * (virtio-input: the driver writes select and subsel at offsets 0 and 1,
+ * then reads size at 2 and the bytes from 8): the device hands the core every
+ * (select, subsel) answer in DeviceInfo, and the core serves the window from
+ * them without waking the device. A pair not listed reads as size 0. */
+#define DEVPROC_MAX_SELECTS	32
+#define DEVPROC_SELECT_DATA_MAX 128
+struct devproc_config_select {
+	uint8_t select, subsel;
+	uint8_t size; /* 0..DEVPROC_SELECT_DATA_MAX */
+	uint8_t data[DEVPROC_SELECT_DATA_MAX];
+};
+
 /* The transport page shared with the core (a 4 KiB memfd). The device sets
  * bits in isr before it signals the interrupt; the core serves the guest's
  * InterruptStatus reads from it and clears bits on InterruptACK. */
