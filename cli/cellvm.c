@@ -42,6 +42,9 @@ static void cellvm_usage(FILE *f)
 		"                  a virtio-net NIC on a tap, created when missing\n"
 		"                  (repeatable; at most %d disks and NICs in all)\n"
 		"                  transport=: pci (the default) or virtio-mmio\n"
+		"  --input ps2,virtio[,default=ps2|virtio]\n"
+		"                  input devices: the i8042 with keyboard and mouse, and\n"
+		"                  virtio-input keyboard, mouse, tablet and touchscreen\n"
 		"Exit status: 0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic,\n"
 		"5 guest halted (every vCPU halted with interrupts off).\n"
 		"On a terminal, Ctrl-A x ends the VM.\n",
@@ -105,11 +108,17 @@ static void cellvm_close_files(struct core_config *cfg, struct devices *ds)
 static int cellvm_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"kernel", required_argument, NULL, 'k'},  {"initrd", required_argument, NULL, 'i'},
-		{"cmdline", required_argument, NULL, 'c'}, {"cpus", required_argument, NULL, 'n'},
-		{"memory", required_argument, NULL, 'm'},  {"debug", no_argument, NULL, 'd'},
-		{"disk", required_argument, NULL, 'D'},	   {"net", required_argument, NULL, 'N'},
-		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
+		{"kernel", required_argument, NULL, 'k'},
+		{"initrd", required_argument, NULL, 'i'},
+		{"cmdline", required_argument, NULL, 'c'},
+		{"cpus", required_argument, NULL, 'n'},
+		{"memory", required_argument, NULL, 'm'},
+		{"debug", no_argument, NULL, 'd'},
+		{"disk", required_argument, NULL, 'D'},
+		{"net", required_argument, NULL, 'N'},
+		{"input", required_argument, NULL, 'I'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct core_config cfg = {.cmdline = "console=ttyS0", .cpus = 1, .memory = 256ULL << 20};
 	static struct devices ds;
@@ -146,6 +155,11 @@ static int cellvm_run(int argc, char **argv)
 			break;
 		case 'N':
 			r = devices_add_net(&ds, optarg);
+			if (r)
+				return r;
+			break;
+		case 'I':
+			r = devices_add_input(&ds, optarg);
 			if (r)
 				return r;
 			break;
@@ -224,7 +238,9 @@ static int cellvm_run_vm(struct core_config *cfg, struct devices *ds)
 	status = devices_start(ds, cfg);
 	if (status)
 		goto out;
-	devices_core_config(ds, cfg, kinds, transports);
+	status = devices_core_config(ds, cfg, kinds, transports);
+	if (status)
+		goto out;
 	cfg->restart_devices = true;
 	r = launcher_start_core(cfg, &p, err, sizeof(err), &status);
 	if (r < 0) {

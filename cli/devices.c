@@ -16,6 +16,7 @@
 #include "launcher/net_tap.h"
 #include "proto/devshm.h"
 #include "proto/dispatch.h"
+#include "proto/ipc.h"
 #include "proto/vm_exit.h"
 
 /* Tap queues one device process can take (one backend fd each). */
@@ -70,24 +71,61 @@ int devices_add_net(struct devices *ds, const char *arg)
 	return 0;
 }
 
+int devices_add_input(struct devices *ds, const char *arg)
+{
+	char err[256];
+	int r;
+
+	if (ds->has_input) {
+		log_err("--input: given twice");
+		return VM_EXIT_BAD_INPUT;
+	}
+	if (ds->ndisks + ds->nnets + 1 > LAUNCHER_MAX_DEVICES) {
+		log_err("--input: no room for another device");
+		return VM_EXIT_BAD_INPUT;
+	}
+	r = input_opt_parse(arg, &ds->input, err, sizeof(err));
+	if (r < 0) {
+		log_err("%s", err);
+		return VM_EXIT_BAD_INPUT;
+	}
+	ds->has_input = true;
+	return 0;
+}
+
+struct device_proc *devices_input(struct devices *ds)
+{
+	size_t i = ds->ndisks + ds->nnets;
+
+	if (!ds->has_input || i >= ds->n || ds->procs[i].pid <= 0)
+		return NULL;
+	return &ds->procs[i];
+}
+
 /* Open device i's image or tap (kept open for the VM's life, so a restarted
  * device gets the same ones) and make its counters page. Returns 0 or an exit
  * status. */
 static int devices_open(struct devices *ds, size_t i)
 {
 	bool is_disk = i < ds->ndisks;
+	bool is_input = i == ds->ndisks + ds->nnets;
 	struct launcher_dev *d = &ds->dev[i];
-	struct net_opt *n = is_disk ? NULL : &ds->nets[i - ds->ndisks];
+	struct net_opt *n = is_disk || is_input ? NULL : &ds->nets[i - ds->ndisks];
 	char err[512], mac[18];
 	enum vm_exit e;
 	int r;
 
 	if (is_disk)
 		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_BLK, .disk = &ds->disks[i]};
+	else if (is_input)
+		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_INPUT, .input = &ds->input};
 	else
 		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_NET, .net = n};
-	snprintf(ds->names[i], sizeof(ds->names[i]), "%s %zu", is_disk ? "disk" : "net",
-		 is_disk ? i : i - ds->ndisks);
+	if (is_input)
+		snprintf(ds->names[i], sizeof(ds->names[i]), "input");
+	else
+		snprintf(ds->names[i], sizeof(ds->names[i]), "%s %zu", is_disk ? "disk" : "net",
+			 is_disk ? i : i - ds->ndisks);
 	d->debug = ds->cfg->debug;
 #ifdef CELLVM_TEST_HOOKS
 	/* Test builds: the device's first process is to misbehave. */
@@ -105,7 +143,7 @@ static int devices_open(struct devices *ds, size_t i)
 		log_err("%s: %s", is_disk ? "--disk" : "--net", err);
 		return e;
 	}
-	if (!is_disk) {
+	if (n) {
 		net_opt_format_mac(n->mac, mac, sizeof(mac));
 		log_info("net %zu: tap %s (%s), MAC %s%s, %u queue pair%s", i - ds->ndisks, n->tap,
 			 n->created ? "created" : "existing", mac, n->mac_given ? "" : " (random)",
@@ -120,7 +158,11 @@ static void devices_close(struct devices *ds, size_t i)
 	if (ds->stats[i]) {
 		struct devproc_stats c = {0};
 		launcher_stats_read(ds->stats[i], &c);
-		if (i < ds->ndisks)
+		if (i == ds->ndisks + ds->nnets)
+			log_info("input: %llu events injected, %llu delivered, %llu refused",
+				 (unsigned long long)c.bytes_in, (unsigned long long)c.requests,
+				 (unsigned long long)c.errors);
+		else if (i < ds->ndisks)
 			log_info("disk %zu: %llu requests, %llu bytes read, %llu written, %llu "
 				 "failed",
 				 i, (unsigned long long)c.requests, (unsigned long long)c.bytes_out,
@@ -140,7 +182,7 @@ static void devices_close(struct devices *ds, size_t i)
 
 int devices_start(struct devices *ds, const struct core_config *cfg)
 {
-	size_t total = ds->ndisks + ds->nnets;
+	size_t total = ds->ndisks + ds->nnets + (ds->has_input ? 1 : 0);
 	char err[512];
 	int r;
 
@@ -162,17 +204,21 @@ int devices_start(struct devices *ds, const struct core_config *cfg)
 	return 0;
 }
 
-void devices_core_config(struct devices *ds, struct core_config *cfg, const char **kinds,
-			 const char **transports)
+int devices_core_config(struct devices *ds, struct core_config *cfg, const char **kinds,
+			const char **transports)
 {
-	for (size_t i = 0; i < ds->n; i++) {
-		kinds[i] = launcher_dev_name(&ds->dev[i]);
-		transports[i] = launcher_dev_transport(&ds->dev[i]);
+	int n = launcher_dev_core_entries(ds->dev, ds->procs, ds->n, ds->core_entries, kinds,
+					  transports, LAUNCHER_MAX_DEVICES);
+
+	if (n < 0) {
+		log_err("too many devices for the core (%d at most)", LAUNCHER_MAX_DEVICES);
+		return VM_EXIT_BAD_INPUT;
 	}
-	cfg->devices = ds->procs;
+	cfg->devices = ds->core_entries;
 	cfg->device_kinds = kinds;
 	cfg->device_transports = transports;
-	cfg->ndevices = ds->n;
+	cfg->ndevices = (size_t)n;
+	return 0;
 }
 
 void devices_supervise(struct devices *ds, struct core_proc *core)
@@ -184,8 +230,11 @@ void devices_supervise(struct devices *ds, struct core_proc *core)
 	for (size_t i = 0; i < ds->n; i++) {
 		close(ds->procs[i].link);
 		ds->procs[i].link = -1;
+		ipc_close_fds(ds->procs[i].more_links, ds->procs[i].nmore);
 		supervise_init(&ds->sup[i], now);
 	}
+	if (ds->has_input)
+		input_opt_close(&ds->input); /* both PS/2 ends are the processes' now */
 }
 
 size_t devices_poll_fill(struct devices *ds, struct pollfd *pfd, int *timeout_ms)
@@ -245,6 +294,14 @@ static void devices_died(struct devices *ds, size_t i)
 	uint64_t now = supervise_now_ms();
 	int st = launcher_stop_device(&ds->procs[i], SIGKILL);
 
+	if (!launcher_dev_restartable(&ds->dev[i])) {
+		if (!ds->core_ending)
+			log_err("%s: device process ended (status %d); it is not restarted, the "
+				"VM goes on without it",
+				ds->names[i], st);
+		d->gone = true;
+		return;
+	}
 	switch (supervise_died(d, st, now)) {
 	case SUPERVISE_VM_ENDING: break;
 	case SUPERVISE_GIVE_UP:

@@ -25,6 +25,8 @@ struct devices {
 	size_t ndisks;
 	struct net_opt nets[LAUNCHER_MAX_DEVICES];
 	size_t nnets;
+	struct input_opt input; /* --input: one input device, after the others */
+	bool has_input;
 	/* Disks, then NICs (their order on the bus), from here on. Each
 	 * device's counters page (dev[i].stats_fd) is kept across its restarts. */
 	struct launcher_dev dev[LAUNCHER_MAX_DEVICES];
@@ -36,6 +38,8 @@ struct devices {
 	/* what a restart needs: the VM's guest RAM and its core */
 	const struct core_config *cfg;
 	struct core_proc *core;
+	/* what the core is told: each device's links (launcher_dev_core_entries) */
+	struct device_proc core_entries[LAUNCHER_MAX_DEVICES];
 	bool core_ending; /* its channel closed or holds its CoreStopped: not watched */
 };
 
@@ -43,14 +47,19 @@ struct devices {
  * is logged). */
 int devices_add_disk(struct devices *ds, const char *arg);
 int devices_add_net(struct devices *ds, const char *arg);
+int devices_add_input(struct devices *ds, const char *arg);
+/* The input device's process (its control channel takes InputCommands), or
+ * NULL when the VM has none or it is gone. */
+struct device_proc *devices_input(struct devices *ds);
 
 /* Open each device's backend and start its process over cfg's guest RAM
  * (cfg->debug too). Returns 0, or an exit status with a message logged; the
  * devices started so far are left for devices_stop. */
 int devices_start(struct devices *ds, const struct core_config *cfg);
-/* What the core is to be told about them: cfg->devices, kinds, transports. */
-void devices_core_config(struct devices *ds, struct core_config *cfg, const char **kinds,
-			 const char **transports);
+/* What the core is to be told about them: cfg->devices, kinds, transports
+ * (LAUNCHER_MAX_DEVICES each). Returns 0 or an exit status. */
+int devices_core_config(struct devices *ds, struct core_config *cfg, const char **kinds,
+			const char **transports);
 /* The core has the devices' links: close ours and supervise the processes,
  * handing restarted ones to core, and watch core's channel for the devices
  * it drops while their processes live (DeviceFault: killed and restarted). */

@@ -330,7 +330,8 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 		devs[i].transport = (char *)(cfg->device_transports && cfg->device_transports[i]
 						     ? cfg->device_transports[i]
 						     : "mmio");
-		devs[i].restartable = cfg->restart_devices;
+		/* The input device is not restarted (launcher_dev_restartable). */
+		devs[i].restartable = cfg->restart_devices && strcmp(devs[i].kind, "input") != 0;
 		pdevs[i] = &devs[i];
 	}
 	s.n_devices = cfg->ndevices;
@@ -599,12 +600,13 @@ static int launcher_device_name(const char *kind, char *buf, size_t len)
 	return 0;
 }
 
-static int launcher_device_setup(const struct device_config *cfg, int ctl, int mem_fd, int link_end,
-				 uint64_t mem_size, uint64_t low_size)
+static int launcher_device_setup(const struct device_config *cfg, int ctl, int mem_fd,
+				 const int *link_ends, size_t nlinks, uint64_t mem_size,
+				 uint64_t low_size)
 {
 	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
 	Cellvm__Device__DeviceSetup s = CELLVM__DEVICE__DEVICE_SETUP__INIT;
-	int fds[3 + LAUNCHER_MAX_BACKENDS];
+	int fds[2 + LAUNCHER_MAX_LINKS + LAUNCHER_MAX_BACKENDS];
 	size_t nfds = 0;
 
 	if (cfg->nbackend > LAUNCHER_MAX_BACKENDS)
@@ -616,8 +618,12 @@ static int launcher_device_setup(const struct device_config *cfg, int ctl, int m
 	s.test_flags = cfg->test_flags;
 	s.blk = (Cellvm__Device__BlkConfig *)cfg->blk;
 	s.net = (Cellvm__Device__NetConfig *)cfg->net;
+	s.input = (Cellvm__Device__InputConfig *)cfg->input;
+	s.extra_links = nlinks ? (uint32_t)nlinks - 1 : 0;
+	s.no_link = nlinks == 0;
 	fds[nfds++] = mem_fd;
-	fds[nfds++] = link_end;
+	for (size_t i = 0; i < nlinks; i++)
+		fds[nfds++] = link_ends[i];
 	for (size_t i = 0; i < cfg->nbackend; i++)
 		fds[nfds++] = cfg->backend_fds[i];
 	if (cfg->stats_fd > 0) {
@@ -662,22 +668,39 @@ static const struct dispatch_channel launcher_device_chan = {
 int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t mem_size,
 			  uint64_t low_size, struct device_proc *ret, char *err, size_t errlen)
 {
-	int ctl[2] = {-1, -1}, link[2] = {-1, -1};
+	int ctl[2] = {-1, -1}, link[2 * LAUNCHER_MAX_LINKS];
+	int dev_ends[LAUNCHER_MAX_LINKS];
+	size_t nlinks = cfg->no_link ? 0 : 1 + (size_t)cfg->extra_links;
 	struct dispatch d;
 	char name[64];
 	int r;
 
+	for (size_t i = 0; i < 2 * LAUNCHER_MAX_LINKS; i++)
+		link[i] = -1;
 	*ret = (struct device_proc){.pid = -1, .pidfd = -1, .ctl = -1, .link = -1, .log = -1};
+	for (size_t i = 0; i < LAUNCHER_MAX_LINKS - 1; i++)
+		ret->more_links[i] = -1;
 	r = launcher_device_name(cfg->kind, name, sizeof(name));
 	if (r < 0) {
 		snprintf(err, errlen, "invalid device kind");
 		return r;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, link) < 0) {
+	if (nlinks > LAUNCHER_MAX_LINKS || (cfg->no_link && cfg->extra_links)) {
+		snprintf(err, errlen, "at most %d links per device", LAUNCHER_MAX_LINKS);
+		return -E2BIG;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		goto fail;
+	}
+	for (size_t i = 0; i < nlinks; i++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, &link[2 * i]) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "socketpair: %s", strerror(errno));
+			goto fail;
+		}
+		dev_ends[i] = link[2 * i + 1];
 	}
 	r = launcher_spawn(name, ctl[1], cfg->jail, &ret->pid, &ret->pidfd, &ret->log, err, errlen);
 	if (r < 0)
@@ -686,7 +709,7 @@ int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t 
 	ctl[1] = -1;
 	ret->ctl = ctl[0];
 	ctl[0] = -1;
-	r = launcher_device_setup(cfg, ret->ctl, mem_fd, link[1], mem_size, low_size);
+	r = launcher_device_setup(cfg, ret->ctl, mem_fd, dev_ends, nlinks, mem_size, low_size);
 	if (r < 0) {
 		snprintf(err, errlen, "%s: cannot hand over its setup: %s", name, strerror(-r));
 		goto fail;
@@ -706,14 +729,21 @@ int launcher_start_device(const struct device_config *cfg, int mem_fd, uint64_t 
 		r = -ECHILD;
 		goto fail;
 	}
-	ret->link = link[0];
-	close(link[1]);
+	for (size_t i = 0; i < nlinks; i++) {
+		if (i == 0)
+			ret->link = link[0];
+		else
+			ret->more_links[ret->nmore++] = link[2 * i];
+		link[2 * i] = -1;
+		close(link[2 * i + 1]);
+		link[2 * i + 1] = -1;
+	}
 	ipc_close_fds(ctl, 2);
 	return 0;
 fail:
 	launcher_stop_device(ret, SIGKILL);
 	ipc_close_fds(ctl, 2);
-	ipc_close_fds(link, 2);
+	ipc_close_fds(link, 2 * LAUNCHER_MAX_LINKS);
 	return r;
 }
 
@@ -734,6 +764,8 @@ int launcher_stop_device(struct device_proc *p, int sig)
 		status = launcher_reap(&p->pid);
 	}
 	ipc_close_fds(fds, 3);
+	ipc_close_fds(p->more_links, p->nmore);
+	p->nmore = 0;
 	if (p->log > 0)
 		close(p->log);
 	p->pidfd = p->ctl = p->link = p->log = -1;

@@ -80,14 +80,20 @@ int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, ch
 			size_t errlen, int *ret_status);
 
 #define LAUNCHER_MAX_BACKENDS 8
-#define LAUNCHER_MAX_DEVICES  8
+#define LAUNCHER_MAX_DEVICES  12 /* the core's entries: a device with more links has more */
+#define LAUNCHER_MAX_LINKS    5	 /* links of one device process (input: 4 virtio functions) */
 
 struct device_config {
 	const char *kind;			/* "blk": runs cellvm-dev-blk */
 	int backend_fds[LAUNCHER_MAX_BACKENDS]; /* e.g. the disk image; not consumed */
 	size_t nbackend;
-	const void *blk;     /* const Cellvm__Device__BlkConfig *, for kind "blk" */
-	const void *net;     /* const Cellvm__Device__NetConfig *, for kind "net" */
+	const void *blk;   /* const Cellvm__Device__BlkConfig *, for kind "blk" */
+	const void *net;   /* const Cellvm__Device__NetConfig *, for kind "net" */
+	const void *input; /* const Cellvm__Device__InputConfig *, for kind "input" */
+	/* Links to the core: 1 + extra_links, or none with no_link (each a
+	 * virtio function; the input device's virtio-input devices). */
+	uint32_t extra_links;
+	bool no_link;
 	uint32_t test_flags; /* DEVPROC_TEST_* (test builds only) */
 	int debug;
 	int stats_fd;			  /* > 0: the counters memfd from launcher_stats_create() */
@@ -99,7 +105,10 @@ struct device_proc {
 	int pidfd;
 	int ctl;  /* our end of the control channel */
 	int link; /* the core's end of the core<->device link: hand it to the core */
-	int log;  /* > 0: its stderr pipe (jail->log_pipe); the caller may take it */
+	/* The core's ends of its further links (device_config.extra_links). */
+	int more_links[LAUNCHER_MAX_LINKS - 1];
+	uint32_t nmore;
+	int log; /* > 0: its stderr pipe (jail->log_pipe); the caller may take it */
 };
 
 /* Start cellvm-dev-KIND with guest RAM mem_fd (size mem_size, low_size below

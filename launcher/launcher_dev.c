@@ -85,6 +85,42 @@ static void launcher_dev_net_close(struct launcher_dev *d)
 	net_tap_close_opt(d->net);
 }
 
+/* ---- input ---- */
+
+static const char *launcher_dev_input_transport(const struct launcher_dev *d)
+{
+	(void)d;
+	return "pci";
+}
+
+static int launcher_dev_input_open(struct launcher_dev *d, char *err, size_t errlen)
+{
+	return input_opt_open(d->input, err, errlen);
+}
+
+static bool launcher_dev_input_bad_input(int r)
+{
+	(void)r;
+	return false; /* only a socketpair can fail: the host's */
+}
+
+static void launcher_dev_input_setup(const struct launcher_dev *d, struct device_config *dc)
+{
+	uint32_t nv = input_opt_nvirtio(d->input);
+
+	dc->nbackend = 0;
+	if (d->input->ps2)
+		dc->backend_fds[dc->nbackend++] = d->input->ps2_fds[1];
+	dc->input = &d->input->cfg;
+	dc->no_link = nv == 0;
+	dc->extra_links = nv ? nv - 1 : 0;
+}
+
+static void launcher_dev_input_close(struct launcher_dev *d)
+{
+	input_opt_close(d->input);
+}
+
 static const struct launcher_dev_ops launcher_dev_kinds[] = {
 	[LAUNCHER_DEV_BLK] = {"blk", launcher_dev_blk_transport, launcher_dev_blk_open,
 			      launcher_dev_blk_bad_input, launcher_dev_blk_setup,
@@ -92,6 +128,9 @@ static const struct launcher_dev_ops launcher_dev_kinds[] = {
 	[LAUNCHER_DEV_NET] = {"net", launcher_dev_net_transport, launcher_dev_net_open,
 			      launcher_dev_net_bad_input, launcher_dev_net_setup,
 			      launcher_dev_net_close},
+	[LAUNCHER_DEV_INPUT] = {"input", launcher_dev_input_transport, launcher_dev_input_open,
+				launcher_dev_input_bad_input, launcher_dev_input_setup,
+				launcher_dev_input_close},
 };
 
 /* ---- every kind ---- */
@@ -142,4 +181,51 @@ int launcher_dev_start(const struct launcher_dev *d, int mem_fd, uint64_t mem_si
 void launcher_dev_close(struct launcher_dev *d)
 {
 	launcher_dev_ops(d)->close(d);
+}
+
+bool launcher_dev_restartable(const struct launcher_dev *d)
+{
+	return d->kind != LAUNCHER_DEV_INPUT;
+}
+
+int launcher_dev_core_entries(const struct launcher_dev *devs, const struct device_proc *procs,
+			      size_t n, struct device_proc *out, const char **kinds,
+			      const char **transports, size_t max)
+{
+	const struct launcher_dev *input = NULL;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct device_proc *p = &procs[i];
+
+		if (devs[i].kind == LAUNCHER_DEV_INPUT) {
+			if (input || i + 1 != n)
+				return -EINVAL; /* one, and last */
+			input = &devs[i];
+		}
+		for (uint32_t l = 0; l < 1 + p->nmore; l++) {
+			int fd = l == 0 ? p->link : p->more_links[l - 1];
+
+			if (l == 0 && fd < 0)
+				continue; /* no virtio function (PS/2 only) */
+			if (k == max)
+				return -E2BIG;
+			out[k] = *p;
+			out[k].link = fd;
+			out[k].nmore = 0;
+			kinds[k] = launcher_dev_name(&devs[i]);
+			transports[k] = launcher_dev_transport(&devs[i]);
+			k++;
+		}
+	}
+	if (input && input->input->ps2) {
+		if (k == max)
+			return -E2BIG;
+		out[k] = (struct device_proc){.pid = -1, .pidfd = -1, .ctl = -1, .log = -1};
+		out[k].link = input->input->ps2_fds[0];
+		kinds[k] = "input";
+		transports[k] = "isa";
+		k++;
+	}
+	return (int)k;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "launcher/disk_opt.h"
+#include "launcher/input_opt.h"
 #include "launcher/launcher.h"
 #include "launcher/net_opt.h"
 #include "proto/vm_exit.h"
@@ -20,6 +21,9 @@
 enum launcher_dev_kind {
 	LAUNCHER_DEV_BLK, /* cellvm-dev-blk on a disk image */
 	LAUNCHER_DEV_NET, /* cellvm-dev-net on a tap */
+	/* cellvm-dev-input: every input backend of the VM in one process; at
+	 * most one per VM, and last among its devices (launcher_dev_core_entries) */
+	LAUNCHER_DEV_INPUT,
 };
 
 /* One device of a VM. Its options, and the backend they hold open, are the
@@ -27,8 +31,9 @@ enum launcher_dev_kind {
 struct launcher_dev {
 	enum launcher_dev_kind kind;
 	union {
-		struct disk_opt *disk; /* LAUNCHER_DEV_BLK */
-		struct net_opt *net;   /* LAUNCHER_DEV_NET */
+		struct disk_opt *disk;	 /* LAUNCHER_DEV_BLK */
+		struct net_opt *net;	 /* LAUNCHER_DEV_NET */
+		struct input_opt *input; /* LAUNCHER_DEV_INPUT */
 	};
 	int stats_fd; /* > 0: its counters page (launcher_stats_create) */
 	int debug;
@@ -56,3 +61,18 @@ int launcher_dev_start(const struct launcher_dev *d, int mem_fd, uint64_t mem_si
 		       struct device_proc *ret, char *err, size_t errlen);
 /* Close the backend (idempotent). */
 void launcher_dev_close(struct launcher_dev *d);
+
+/* Whether the launcher restarts the device's process when it dies (the
+ * input device is not restarted yet: its PS/2 state and links would need a
+ * takeover of their own). */
+bool launcher_dev_restartable(const struct launcher_dev *d);
+
+/* The core's device entries for n started devices (devs[i] ran as procs[i]):
+ * each virtio link in device order, then the input device's PS/2 port link
+ * ("isa") last, so an entry's index is its virtio device's in the core and,
+ * the input device being last, devs[i]'s index is i for every other device.
+ * Writes up to max entries (their links are the procs' fds, not dup'd) and
+ * their kinds and transports; returns the count, or -E2BIG. */
+int launcher_dev_core_entries(const struct launcher_dev *devs, const struct device_proc *procs,
+			      size_t n, struct device_proc *out, const char **kinds,
+			      const char **transports, size_t max);

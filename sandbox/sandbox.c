@@ -22,9 +22,10 @@
  * Room for a whole channel message's fds first (IPC_MAX_FDS, 64: a device's
  * Attach brings up to 50), or recvmsg() truncates it (MSG_CTRUNC). */
 static const unsigned sandbox_fd_slack[SANDBOX_KIND_COUNT] = {
-	[SANDBOX_CORE] = 512,	 /* messages, eventfds for devices (49 each) */
-	[SANDBOX_DEV_BLK] = 128, /* messages, its io_uring ring and eventfd */
-	[SANDBOX_DEV_NET] = 128, /* messages; its taps and timerfds are kept fds */
+	[SANDBOX_CORE] = 512,	   /* messages, eventfds for devices (49 each) */
+	[SANDBOX_DEV_BLK] = 128,   /* messages, its io_uring ring and eventfd */
+	[SANDBOX_DEV_NET] = 128,   /* messages; its taps and timerfds are kept fds */
+	[SANDBOX_DEV_INPUT] = 128, /* messages; its links and timerfd are kept fds */
 };
 
 static int sandbox_check_keep(const int *keep, size_t nkeep, int *ret_max)

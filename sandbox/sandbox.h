@@ -17,9 +17,10 @@
 #define SANDBOX_GID_DEFAULT 65534
 
 enum sandbox_kind {
-	SANDBOX_CORE,	 /* cellvm-core: KVM, vCPU threads; policy_core.c */
-	SANDBOX_DEV_BLK, /* cellvm-dev-blk: io_uring disk I/O; policy_blk.c */
-	SANDBOX_DEV_NET, /* cellvm-dev-net: tap queues; policy_net.c */
+	SANDBOX_CORE,	   /* cellvm-core: KVM, vCPU threads; policy_core.c */
+	SANDBOX_DEV_BLK,   /* cellvm-dev-blk: io_uring disk I/O; policy_blk.c */
+	SANDBOX_DEV_NET,   /* cellvm-dev-net: tap queues; policy_net.c */
+	SANDBOX_DEV_INPUT, /* cellvm-dev-input: PS/2, virtio-input; policy_input.c */
 	SANDBOX_KIND_COUNT
 };
 

@@ -14,6 +14,7 @@ static const struct sb_policy *const sandbox_kind_policy[SANDBOX_KIND_COUNT] = {
 	[SANDBOX_CORE] = &policy_core,
 	[SANDBOX_DEV_BLK] = &policy_blk,
 	[SANDBOX_DEV_NET] = &policy_net,
+	[SANDBOX_DEV_INPUT] = &policy_input,
 };
 
 static int sandbox_seccomp_add(scmp_filter_ctx ctx, const struct sb_policy *p)

@@ -297,6 +297,14 @@ static int core_attach_devices(struct core *c, char *cmdline, size_t len)
 			r = core_attach_mmio(c, link, cmdline, len, &used);
 		} else if (strcmp(cd->transport, "pci") == 0) {
 			r = core_attach_pci(c, link);
+		} else if (strcmp(cd->transport, "isa") == 0 && strcmp(cd->kind, "input") == 0 &&
+			   !ps2_link_present(&c->vm.ps2) && i + 1 == c->setup->n_devices) {
+			/* The input device's PS/2 ports; last, so every other
+			 * index is a virtio device's (DeviceRestart). */
+			r = ps2_link_attach(&c->vm.ps2, c->vm.vm_fd, link);
+			if (r < 0)
+				return core_fail(c, VM_EXIT_ERROR, "attaching the PS/2 ports", r);
+			continue;
 		} else {
 			close(link);
 			return core_fail(c, VM_EXIT_BAD_INPUT, "device transport not supported",
@@ -396,7 +404,7 @@ static int core_load(struct core *c)
 static int core_enter_sandbox(struct core *c)
 {
 #ifdef CELLVM_HAVE_SANDBOX
-	int keep[8 + VM_MAX_CPUS + VM_MAX_DEVS * (4 + 2 * VDEV_MAX_QUEUES)];
+	int keep[11 + VM_MAX_CPUS + VM_MAX_DEVS * (4 + 2 * VDEV_MAX_QUEUES)];
 	struct sandbox_opts opts = {0};
 	struct vm *vm = &c->vm;
 	size_t n = 0;
@@ -413,6 +421,11 @@ static int core_enter_sandbox(struct core *c)
 		keep[n++] = c->fds[FD_INITRD];
 	for (uint32_t i = 0; i < vm->ncpus; i++)
 		keep[n++] = vm->vcpus[i].fd;
+	if (ps2_link_present(&vm->ps2)) {
+		keep[n++] = vm->ps2.fd;
+		keep[n++] = vm->ps2.irq_fd[0];
+		keep[n++] = vm->ps2.irq_fd[1];
+	}
 	for (uint32_t i = 0; i < vm->nvdevs; i++) {
 		const struct vdev *d = vm->vdevs[i];
 		keep[n++] = d->link_fd;

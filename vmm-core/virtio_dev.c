@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -367,13 +368,54 @@ void vdev_set_queue_size(struct vdev *d, struct vdev_queue *q, uint32_t v, uint6
 		vdev_guest_error(d, "bad queue size", off);
 }
 
+/* virtio-input's window (virtio 1.2 5.8.4): select, subsel, size, 5 bytes
+ * reserved, then the answer. */
+#define VDEV_SEL_SELECT 0
+#define VDEV_SEL_SUBSEL 1
+#define VDEV_SEL_SIZE	2
+#define VDEV_SEL_DATA	8
+
 void vdev_config_read(const struct vdev *d, uint64_t off, uint8_t *data, uint32_t len)
 {
 	/* UNTRUSTED(guest): any offset and length in the config window. */
 	memset(data, 0, len);
+	if (d->selects) {
+		uint8_t win[VDEV_SEL_DATA + DEVPROC_SELECT_DATA_MAX] = {0};
+
+		win[VDEV_SEL_SELECT] = d->sel_select;
+		win[VDEV_SEL_SUBSEL] = d->sel_subsel;
+		for (uint32_t i = 0; i < d->nselects; i++) {
+			const struct devproc_config_select *c = &d->selects[i];
+
+			if (c->select == d->sel_select && c->subsel == d->sel_subsel) {
+				win[VDEV_SEL_SIZE] = c->size;
+				memcpy(win + VDEV_SEL_DATA, c->data, c->size);
+				break;
+			}
+		}
+		if (off < sizeof(win))
+			memcpy(data, win + off, len < sizeof(win) - off ? len : sizeof(win) - off);
+		return;
+	}
 	if (off < d->config_len)
 		memcpy(data, d->config + off,
 		       len < d->config_len - off ? len : d->config_len - off);
+}
+
+void vdev_config_write(struct vdev *d, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	/* UNTRUSTED(guest): only select and subsel are writable, a byte at a
+	 * time or together (Linux writes each with a byte access). */
+	if (!d->selects || off > VDEV_SEL_SUBSEL || off + len > VDEV_SEL_SUBSEL + 1) {
+		vdev_guest_error(d, "device config write", off);
+		return;
+	}
+	for (uint32_t i = 0; i < len; i++) {
+		if (off + i == VDEV_SEL_SELECT)
+			d->sel_select = data[i];
+		else
+			d->sel_subsel = data[i];
+	}
 }
 
 static void vdev_mark_needs_reset(struct vdev *d)
@@ -405,6 +447,32 @@ static int vdev_on_info(void *ctx, const void *msg, int *fds, size_t nfds)
 	d->queue_max = in->queue_max_size;
 	d->config_len = (uint32_t)in->config.len;
 	memcpy(d->config, in->config.data, in->config.len);
+	/* UNTRUSTED(device): the window's answers, each bounded. */
+	if (in->n_selects > DEVPROC_MAX_SELECTS)
+		return -EPROTO;
+	free(d->selects);
+	d->selects = NULL;
+	d->nselects = 0;
+	if (in->n_selects) {
+		d->selects = calloc(in->n_selects, sizeof(*d->selects));
+		if (!d->selects)
+			return -ENOMEM;
+		for (size_t i = 0; i < in->n_selects; i++) {
+			const Cellvm__Device__ConfigSelect *c = in->selects[i];
+
+			if (c->select > 0xff || c->subsel > 0xff ||
+			    c->data.len > DEVPROC_SELECT_DATA_MAX) {
+				free(d->selects);
+				d->selects = NULL;
+				return -EPROTO;
+			}
+			d->selects[i].select = (uint8_t)c->select;
+			d->selects[i].subsel = (uint8_t)c->subsel;
+			d->selects[i].size = (uint8_t)c->data.len;
+			memcpy(d->selects[i].data, c->data.data, c->data.len);
+		}
+		d->nselects = (uint32_t)in->n_selects;
+	}
 	d->link_proto.state = LINK_IDLE;
 	return 0;
 }
@@ -572,6 +640,8 @@ void vdev_give_up(struct vdev *d)
 
 void vdev_destroy(struct vdev *d)
 {
+	free(d->selects);
+	d->selects = NULL;
 	for (uint32_t i = 0; i < VDEV_MAX_QUEUES; i++) {
 		if (d->q[i].kick_fd >= 0)
 			close(d->q[i].kick_fd);

@@ -75,6 +75,11 @@ struct vdev {
 	uint64_t device_features;
 	uint8_t config[DEVPROC_CONFIG_MAX];
 	uint32_t config_len;
+	/* A configuration window the driver selects (virtio-input): the
+	 * device's answers, and the select/subsel the driver wrote. */
+	struct devproc_config_select *selects; /* nselects of them, or NULL */
+	uint32_t nselects;
+	uint8_t sel_select, sel_subsel;
 	uint32_t num_queues, queue_max;
 	/* driver-facing state */
 	uint32_t status;
@@ -136,6 +141,9 @@ void vdev_set_queue_size(struct vdev *d, struct vdev_queue *q, uint32_t v, uint6
 
 /* Read the device-specific configuration space: any offset and length. */
 void vdev_config_read(const struct vdev *d, uint64_t off, uint8_t *data, uint32_t len);
+/* The driver wrote the configuration space: only a device with a select
+ * window takes it (select at 0, subsel at 1); anything else is refused. */
+void vdev_config_write(struct vdev *d, uint64_t off, const uint8_t *data, uint32_t len);
 
 /* Raise a configuration-change interrupt (ISR bit 1). */
 void vdev_config_interrupt(struct vdev *d);

@@ -188,7 +188,7 @@ void vmmio_access(struct vmmio_dev *d, uint64_t off, uint8_t *data, uint32_t len
 		if (!is_write)
 			vdev_config_read(&d->v, off - REG_CONFIG, data, len);
 		else
-			vdev_guest_error(&d->v, "config write", off);
+			vdev_config_write(&d->v, off - REG_CONFIG, data, len);
 	} else if (len != 4 || (off & 3)) {
 		/* Registers below the config space are 32-bit only. */
 		if (!is_write)

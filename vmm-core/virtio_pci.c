@@ -379,7 +379,7 @@ static void vpci_bar_access_locked(struct vpci_dev *d, uint64_t off, uint8_t *da
 		if (!is_write)
 			vdev_config_read(vd, off - VPCI_DEVICE_OFF, data, len);
 		else
-			vdev_guest_error(vd, "device config write", off);
+			vdev_config_write(vd, off - VPCI_DEVICE_OFF, data, len);
 	} else if (off >= VPCI_NOTIFY_OFF &&
 		   off < VPCI_NOTIFY_OFF + (uint64_t)vd->num_queues * VPCI_NOTIFY_MULT) {
 		/* The ioeventfd normally takes notifies; one that exits here

@@ -69,6 +69,7 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, uint32_t
 	atomic_store(&vm->exit_reason, VM_EXIT_RUNNING);
 	pthread_mutex_init(&vm->i8042_lock, NULL);
 	i8042_init(&vm->i8042);
+	ps2_link_init(&vm->ps2);
 	pci_bus_init(&vm->pci);
 	serial_init(&vm->serial, vm_serial_irq, vm_serial_out, vm);
 
@@ -265,6 +266,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	serial_destroy(&vm->serial);
+	ps2_link_destroy(&vm->ps2);
 	pthread_mutex_destroy(&vm->i8042_lock);
 }
 
@@ -293,6 +295,12 @@ void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_
 	/* UNTRUSTED(guest): any port, any size; unclaimed ports read as all ones. */
 	if (port >= SERIAL_COM1_BASE && port < SERIAL_COM1_BASE + 8 && size == 1) {
 		serial_pio(&vm->serial, (uint16_t)(port - SERIAL_COM1_BASE), data, is_write);
+		return;
+	}
+	if ((port == I8042_DATA_PORT || port == I8042_CMD_PORT) && size == 1 &&
+	    ps2_link_present(&vm->ps2)) {
+		if (ps2_link_pio(&vm->ps2, port, data, is_write))
+			vm_request_stop(vm, VM_EXIT_REBOOT, "i8042 reset");
 		return;
 	}
 	if ((port == I8042_DATA_PORT || port == I8042_CMD_PORT) && size == 1) {

@@ -12,6 +12,7 @@
 #include "proto/vm_exit.h"
 #include "vmm-core/boot.h"
 #include "vmm-core/i8042.h"
+#include "vmm-core/ps2_link.h"
 #include "vmm-core/serial.h"
 #include "vmm-core/irq_route.h"
 #include "vmm-core/pci.h"
@@ -19,7 +20,7 @@
 #include "vmm-core/virtio_pci.h"
 
 #define VM_MAX_CPUS 64
-#define VM_MAX_DEVS 8 /* virtio devices, either transport */
+#define VM_MAX_DEVS 12 /* virtio devices, either transport */
 
 struct vm;
 
@@ -56,7 +57,8 @@ struct vm {
 	struct boot_plan plan;
 	struct serial serial;
 	pthread_mutex_t i8042_lock;
-	struct i8042 i8042;
+	struct i8042 i8042;	/* without an input device: the reset line only */
+	struct ps2_link ps2;	/* with one: the ports are forwarded to it */
 	atomic_int exit_reason; /* enum vm_exit; first stop wins */
 	char exit_detail[128];
 	int stop_efd;		   /* written when exit_reason is set */

@@ -37,13 +37,15 @@ static int devproc_send_link(struct devproc *dp, Cellvm__Device__LinkMessage *m)
 
 int devproc_watch(struct devproc *dp, int fd, void (*cb)(struct devproc *dp, void *arg), void *arg)
 {
+	struct devproc *h = dp->host;
+
 	for (uint32_t i = 0; i < DEVPROC_MAX_WATCHES; i++) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
-		if (dp->watches[i].cb)
+		if (h->watches[i].cb)
 			continue;
-		if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 			return -errno;
-		dp->watches[i] = (struct devproc_watch){fd, cb, arg};
+		h->watches[i] = (struct devproc_watch){dp, fd, cb, arg};
 		return 0;
 	}
 	return -ENOSPC;
@@ -51,14 +53,34 @@ int devproc_watch(struct devproc *dp, int fd, void (*cb)(struct devproc *dp, voi
 
 int devproc_unwatch(struct devproc *dp, int fd)
 {
+	struct devproc *h = dp->host;
+
 	for (uint32_t i = 0; i < DEVPROC_MAX_WATCHES; i++) {
-		if (dp->watches[i].cb && dp->watches[i].fd == fd) {
-			epoll_ctl(dp->epfd, EPOLL_CTL_DEL, fd, NULL);
-			dp->watches[i] = (struct devproc_watch){.fd = -1};
+		if (h->watches[i].cb && h->watches[i].fd == fd) {
+			epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
+			h->watches[i] = (struct devproc_watch){.fd = -1};
 			return 0;
 		}
 	}
 	return -ENOENT;
+}
+
+struct devproc *devproc_function(struct devproc *dp, uint32_t i)
+{
+	/* The functions are one array, the host first (devproc_main). */
+	return i < dp->host->nfunctions ? &dp->host[i] : NULL;
+}
+
+void devproc_quit(struct devproc *dp, int status)
+{
+	dp->host->quit = true;
+	if (status)
+		dp->host->status = status;
+}
+
+int devproc_send_ctl(struct devproc *dp, Cellvm__Device__ControlMessage *m)
+{
+	return channel_send(dp->host->ctl_fd, &m->base, DEVPROC_MAX_MSG, NULL, 0);
 }
 
 void devproc_notify(struct devproc *dp, const struct devproc_queue *q)
@@ -101,7 +123,7 @@ void devproc_needs_reset(struct devproc *dp, const char *reason)
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_NEEDS_RESET;
 	m.needs_reset = &nr;
 	if (devproc_send_link(dp, &m) < 0)
-		dp->quit = true;
+		devproc_quit(dp, 0);
 }
 
 static void devproc_on_kick(struct devproc *dp, void *arg)
@@ -184,6 +206,20 @@ static int devproc_on_attach(void *ctx, const void *msg, int *fds, size_t nfds)
 	info.config.len = dp->info.config_len;
 	info.num_queues = dp->info.num_queues;
 	info.queue_max_size = dp->info.queue_max_size;
+	Cellvm__Device__ConfigSelect sel[DEVPROC_MAX_SELECTS];
+	Cellvm__Device__ConfigSelect *psel[DEVPROC_MAX_SELECTS];
+	for (size_t i = 0; i < dp->info.nselects; i++) {
+		const struct devproc_config_select *c = &dp->info.selects[i];
+
+		cellvm__device__config_select__init(&sel[i]);
+		sel[i].select = c->select;
+		sel[i].subsel = c->subsel;
+		sel[i].data.data = (uint8_t *)c->data;
+		sel[i].data.len = c->size;
+		psel[i] = &sel[i];
+	}
+	info.n_selects = dp->info.nselects;
+	info.selects = psel;
 	m.msg_case = CELLVM__DEVICE__LINK_MESSAGE__MSG_INFO;
 	m.info = &info;
 	r = devproc_send_link(dp, &m);
@@ -305,14 +341,13 @@ static void devproc_on_link(struct devproc *dp, void *arg)
 	r = dispatch_recv(dp->link_fd, &dp->link_proto, dp);
 	if (r == -ECONNRESET) {
 		/* The core is gone: so is the VM. */
-		dp->quit = true;
+		devproc_quit(dp, 0);
 		return;
 	}
 	if (r < 0) {
-		log_err("core link: protocol violation (message %u: %s)", dp->link_proto.last_case,
-			dispatch_strerror(r));
-		dp->quit = true;
-		dp->status = 1;
+		log_err("core link %u: protocol violation (message %u: %s)", dp->index,
+			dp->link_proto.last_case, dispatch_strerror(r));
+		devproc_quit(dp, 1);
 	}
 }
 
@@ -322,11 +357,16 @@ static int devproc_on_setup(void *ctx, const void *msg, int *fds, size_t nfds)
 {
 	const Cellvm__Device__DeviceSetup *s = msg;
 	struct devproc *dp = ctx;
-	size_t n = nfds;
+	size_t n = nfds, nlinks;
 
-	/* UNTRUSTED(launcher): memory and link first, then the backends, then
-	 * the counters page when has_stats. */
-	if (n < 2 || n - 2 > DEVPROC_MAX_BACKENDS + (s->has_stats ? 1 : 0) ||
+	/* UNTRUSTED(launcher): memory and links first, then the backends,
+	 * then the counters page when has_stats. */
+	if (s->extra_links >= DEVPROC_MAX_FUNCTIONS || (s->no_link && s->extra_links)) {
+		log_err("launcher sent more links than a device has functions");
+		return -EPROTO;
+	}
+	nlinks = s->no_link ? 0 : 1 + (size_t)s->extra_links;
+	if (n < 1 + nlinks || n - 1 - nlinks > DEVPROC_MAX_BACKENDS + (s->has_stats ? 1 : 0) ||
 	    strcmp(s->kind, dp->ops->kind) != 0) {
 		log_err("launcher sent a setup this device does not take");
 		return -EPROTO;
@@ -346,25 +386,42 @@ static int devproc_on_setup(void *ctx, const void *msg, int *fds, size_t nfds)
 		dp->stats = p;
 		dp->stats_base = *dp->stats;
 	}
-	if (n < 2)
+	if (n < 1 + nlinks)
 		return -EPROTO;
 	dp->mem_fd = fds[0];
-	dp->link_fd = fds[1];
-	dp->nbackend = n - 2;
-	memcpy(dp->backend_fds, fds + 2, dp->nbackend * sizeof(int));
+	dp->nfunctions = (uint32_t)nlinks;
+	for (size_t i = 0; i < nlinks; i++)
+		dp[i].link_fd = fds[1 + i];
+	dp->nbackend = n - 1 - nlinks;
+	memcpy(dp->backend_fds, fds + 1 + nlinks, dp->nbackend * sizeof(int));
 	for (size_t i = 0; i < n; i++)
 		fds[i] = -1;
 	dp->ctl_proto.state = CTL_RUNNING;
 	return 0;
 }
 
+static int devproc_on_input_cmd(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	struct devproc *dp = ctx;
+
+	(void)fds;
+	(void)nfds;
+	/* A kind that takes no commands gets none. */
+	if (!dp->ops->command)
+		return -EPROTO;
+	return dp->ops->command(dp, msg);
+}
+
 /* What the launcher may send, when: DeviceSetup once and first, with at
- * least memory and link; nothing after it (it only listens for EOF). */
+ * least memory and link; afterwards only InputCommands (for a kind that
+ * takes them), never with fds. */
 static const struct dispatch_entry ctl_table[] = {
 	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SETUP] = {devproc_on_setup, DISPATCH_STATE(CTL_SETUP),
 							DISPATCH_ONCE | DISPATCH_NEEDS_FDS |
 								DISPATCH_KEEP},
-	/* DeviceReady goes the other way. */
+	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_CMD] = {devproc_on_input_cmd,
+							    DISPATCH_STATE(CTL_RUNNING), 0},
+	/* DeviceReady and InputReply go the other way. */
 };
 
 static const struct dispatch_channel ctl_channel = {
@@ -380,12 +437,12 @@ static void devproc_on_ctl(struct devproc *dp, void *arg)
 	int r;
 
 	(void)arg;
-	/* UNTRUSTED(launcher): after the setup it has nothing to say
-	 * (ctl_table allows nothing in CTL_RUNNING); EOF means it is gone. */
+	/* UNTRUSTED(launcher): after the setup only commands (ctl_table);
+	 * EOF means it is gone. */
 	r = dispatch_recv(dp->ctl_fd, &dp->ctl_proto, dp);
-	if (r == -EAGAIN || r == -EINTR)
+	if (r >= 0 || r == -EAGAIN || r == -EINTR)
 		return;
-	if (r < 0 && dispatch_violation(r)) {
+	if (dispatch_violation(r) || r == -EPROTO) {
 		log_err("launcher channel: protocol violation (%s)", dispatch_strerror(r));
 		dp->status = 1;
 	}
@@ -475,10 +532,13 @@ static int devproc_enter_sandbox(struct devproc *dp)
 		kind = SANDBOX_DEV_BLK;
 	else if (strcmp(dp->ops->kind, "net") == 0)
 		kind = SANDBOX_DEV_NET;
+	else if (strcmp(dp->ops->kind, "input") == 0)
+		kind = SANDBOX_DEV_INPUT;
 	else
 		return -EINVAL;
 	keep[n++] = dp->ctl_fd;
-	keep[n++] = dp->link_fd;
+	for (uint32_t i = 0; i < dp->nfunctions; i++)
+		keep[n++] = dp[i].link_fd;
 	keep[n++] = dp->epfd;
 	for (size_t i = 0; i < dp->nbackend; i++)
 		keep[n++] = dp->backend_fds[i];
@@ -502,6 +562,8 @@ static void devproc_test_hooks(struct devproc *dp)
 {
 #ifdef CELLVM_TEST_HOOKS
 	/* Test builds only: prove the sandbox by trying what it forbids. */
+	if (dp->index != 0)
+		return;
 	if (dp->test_flags & DEVPROC_TEST_TRY_OPEN)
 		(void)!open("/etc/passwd", O_RDONLY | O_CLOEXEC);
 	if (dp->test_flags & DEVPROC_TEST_TRY_EXECVE) {
@@ -517,26 +579,31 @@ static void devproc_test_hooks(struct devproc *dp)
 
 int devproc_main(const struct devproc_ops *ops, void *priv)
 {
-	static struct devproc d;
-	struct devproc *dp = &d;
+	static struct devproc fns[DEVPROC_MAX_FUNCTIONS];
+	struct devproc *dp = &fns[0];
 	const Cellvm__Device__DeviceSetup *setup;
 	char role[64];
 	int r;
 
-	*dp = (struct devproc){.ops = ops,
-			       .priv = priv,
-			       .ctl_fd = DEVPROC_CHANNEL_FD,
-			       .link_fd = -1,
-			       .irq_fd = -1,
-			       .mem_fd = -1,
-			       .epfd = -1};
-	for (uint32_t i = 0; i < DEVPROC_MAX_QUEUES; i++)
-		dp->queues[i].kick_fd = dp->queues[i].irq_fd = -1;
+	for (uint32_t f = 0; f < DEVPROC_MAX_FUNCTIONS; f++) {
+		fns[f] = (struct devproc){.ops = ops,
+					  .priv = priv,
+					  .host = dp,
+					  .index = f,
+					  .ctl_fd = DEVPROC_CHANNEL_FD,
+					  .link_fd = -1,
+					  .irq_fd = -1,
+					  .mem_fd = -1,
+					  .epfd = -1};
+		for (uint32_t i = 0; i < DEVPROC_MAX_QUEUES; i++)
+			fns[f].queues[i].kick_fd = fns[f].queues[i].irq_fd = -1;
+		dispatch_init(&fns[f].link_proto, &link_channel, LINK_INIT);
+	}
+	dp->nfunctions = 1;
 	snprintf(role, sizeof(role), "cellvm-dev-%s", ops->kind);
 	log_init(role, getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	dispatch_init(&dp->ctl_proto, &ctl_channel, CTL_SETUP);
-	dispatch_init(&dp->link_proto, &link_channel, LINK_INIT);
 	if (fcntl(dp->ctl_fd, F_GETFD) < 0) {
 		log_err("no channel on fd %d: %s is started by the launcher", DEVPROC_CHANNEL_FD,
 			role);
@@ -555,17 +622,28 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 	}
 	close(dp->mem_fd);
 	dp->mem_fd = -1;
-	r = ops->setup(dp, setup, dp->backend_fds, dp->nbackend, &dp->info);
+	r = 0;
+	/* The first is set up even without a link: it takes the backends. */
+	for (uint32_t f = 0; f < (dp->nfunctions ? dp->nfunctions : 1) && r >= 0; f++) {
+		fns[f].mem = dp->mem;
+		fns[f].test_flags = dp->test_flags;
+		r = ops->setup(&fns[f], setup, f == 0 ? dp->backend_fds : NULL,
+			       f == 0 ? dp->nbackend : 0, &fns[f].info);
+	}
 	protobuf_c_message_free_unpacked(dp->ctl_proto.kept, NULL);
 	dp->ctl_proto.kept = NULL;
 	if (r < 0) {
 		log_err("setup refused: %s", strerror(-r));
 		return 1;
 	}
-	if (dp->info.num_queues == 0 || dp->info.num_queues > DEVPROC_MAX_QUEUES ||
-	    dp->info.config_len > DEVPROC_CONFIG_MAX) {
-		log_err("device model reported an impossible layout");
-		return 1;
+	for (uint32_t f = 0; f < dp->nfunctions; f++) {
+		const struct devproc_info *in = &fns[f].info;
+
+		if (in->num_queues == 0 || in->num_queues > DEVPROC_MAX_QUEUES ||
+		    in->config_len > DEVPROC_CONFIG_MAX || in->nselects > DEVPROC_MAX_SELECTS) {
+			log_err("device model reported an impossible layout");
+			return 1;
+		}
 	}
 	dp->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (dp->epfd < 0)
@@ -582,8 +660,10 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 			return 1;
 		}
 	}
-	if (devproc_watch(dp, dp->link_fd, devproc_on_link, NULL) < 0 ||
-	    devproc_watch(dp, dp->ctl_fd, devproc_on_ctl, NULL) < 0)
+	for (uint32_t f = 0; f < dp->nfunctions; f++)
+		if (devproc_watch(&fns[f], fns[f].link_fd, devproc_on_link, NULL) < 0)
+			return 1;
+	if (devproc_watch(dp, dp->ctl_fd, devproc_on_ctl, NULL) < 0)
 		return 1;
 	if (devproc_send_ready(dp) < 0)
 		return 1;
@@ -600,11 +680,12 @@ int devproc_main(const struct devproc_ops *ops, void *priv)
 			struct devproc_watch *w =
 				&dp->watches[ev[i].data.u32 % DEVPROC_MAX_WATCHES];
 			if (w->cb)
-				w->cb(dp, w->arg);
+				w->cb(w->dp, w->arg);
 		}
 		devproc_publish_stats(dp);
 	}
-	if (dp->active)
-		ops->reset(dp);
+	for (uint32_t f = 0; f < dp->nfunctions; f++)
+		if (fns[f].active)
+			ops->reset(&fns[f]);
 	return dp->status;
 }

@@ -44,12 +44,16 @@ struct devproc_info {
 	size_t config_len;
 	uint32_t num_queues;
 	uint32_t queue_max_size;
+	/* A configuration window the driver selects (virtio-input), or none. */
+	struct devproc_config_select selects[DEVPROC_MAX_SELECTS];
+	size_t nselects;
 };
 
 struct devproc;
 
-/* An fd the loop watches (devproc_watch). */
+/* An fd the loop watches (devproc_watch), for the function that asked. */
 struct devproc_watch {
+	struct devproc *dp;
 	int fd;
 	void (*cb)(struct devproc *dp, void *arg);
 	void *arg;
@@ -88,11 +92,25 @@ struct devproc_ops {
 	/* The limits the sandbox sets beyond the defaults (sandbox.h: threads,
 	 * file size), or NULL: one task, no file-size limit. */
 	void (*limits)(struct devproc *dp, struct sandbox_opts *opts);
+	/* An InputCommand on the control channel (called on the first
+	 * function); the model answers with devproc_send_ctl. NULL: the kind
+	 * takes none, and one is a protocol violation. Returns 0, or -EPROTO
+	 * for a command that breaks the protocol (the process exits). */
+	int (*command)(struct devproc *dp, const Cellvm__Device__InputCommand *cmd);
 };
+
+/* Functions of one process: DeviceSetup.extra_links more links to the
+ * core, each one virtio device with its own struct devproc. ops->setup is
+ * called for each, in link order (dp->index), and gets the backends only
+ * for the first. */
+#define DEVPROC_MAX_FUNCTIONS 8
 
 struct devproc {
 	const struct devproc_ops *ops;
-	void *priv; /* the device model's context */
+	void *priv;	      /* the device model's context */
+	struct devproc *host; /* the first function: the process-wide state below */
+	uint32_t index;	      /* this function's link, 0 first */
+	uint32_t nfunctions;  /* in the host: how many */
 	struct gmem mem;
 	int mem_fd;
 	int ctl_fd;  /* launcher channel */
@@ -113,7 +131,7 @@ struct devproc {
 	size_t nbackend;
 	struct devproc_stats *stats;	 /* the launcher's counters page, or NULL */
 	struct devproc_stats stats_base; /* what predecessors counted */
-	/* the loop */
+	/* the loop (the host's) */
 	struct devproc_watch watches[DEVPROC_MAX_WATCHES];
 	struct dispatch ctl_proto;  /* where the launcher is in the control protocol */
 	struct dispatch link_proto; /* where the core is in the link protocol */
@@ -137,6 +155,15 @@ int devproc_config_update(struct devproc *dp, const void *config, size_t len);
  * DEVICE_NEEDS_RESET and raises a configuration interrupt), log once per
  * reset cycle. */
 void devproc_needs_reset(struct devproc *dp, const char *reason);
+
+/* Function i of dp's process (0..nfunctions), or NULL. */
+struct devproc *devproc_function(struct devproc *dp, uint32_t i);
+
+/* Send on the control channel (an InputReply). Returns 0 or -errno. */
+int devproc_send_ctl(struct devproc *dp, Cellvm__Device__ControlMessage *m);
+
+/* Ask the loop to end with status (the process then exits). */
+void devproc_quit(struct devproc *dp, int status);
 
 /* Call cb(dp, arg) whenever fd is readable. Returns 0 or -errno. */
 int devproc_watch(struct devproc *dp, int fd, void (*cb)(struct devproc *dp, void *arg), void *arg);
