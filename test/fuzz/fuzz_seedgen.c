@@ -220,6 +220,165 @@ static void seedgen_serial(struct seedgen *g)
 #define KBD_CMD(s, c)	seq_byte2(s, 3, c)
 #define KBD_WRITE(s, d) seq_byte2(s, 2, d)
 
+/* The input process's PS/2 model (fuzz_ps2.c): ports as above, plus host
+ * injection ops: 0x40 | down << 1 | code >> 8, code; 0x80 | shift, x y z w
+ * buttons; 0xC0 drains the output buffer. */
+static void ps2_key(struct seq *s, uint16_t code, bool down)
+{
+	seq_byte2(s, (uint8_t)(0x40 | (down ? 2 : 0) | (code >> 8)), (uint8_t)code);
+}
+
+static void ps2_mouse(struct seq *s, uint8_t shift, int8_t x, int8_t y, int8_t z, int8_t w,
+		      uint8_t buttons)
+{
+	const uint8_t op[] = {
+		(uint8_t)(0x80 | shift), (uint8_t)x, (uint8_t)y, (uint8_t)z, (uint8_t)w, buttons};
+
+	seq_add(s, op, sizeof(op));
+}
+
+static void ps2_drain(struct seq *s)
+{
+	const uint8_t op = 0xc0;
+
+	seq_add(s, &op, 1);
+}
+
+static void ps2_aux(struct seq *s, uint8_t b)
+{
+	KBD_CMD(s, 0xd4);
+	KBD_WRITE(s, b);
+	KBD_STATUS(s);
+	KBD_READ(s);
+}
+
+static void ps2_kbd(struct seq *s, uint8_t b)
+{
+	KBD_WRITE(s, b);
+	KBD_STATUS(s);
+	KBD_READ(s);
+}
+
+static void seedgen_ps2(struct seedgen *g)
+{
+	static const uint8_t knock[] = {200, 100, 80, 200, 200, 80};
+	struct seq s = {0};
+
+	/* i8042 probe, port tests, AUX loopback, then atkbd and psmouse. */
+	KBD_STATUS(&s);
+	KBD_READ(&s);
+	KBD_CMD(&s, 0xaa);
+	KBD_READ(&s);
+	KBD_CMD(&s, 0x20);
+	KBD_READ(&s);
+	KBD_CMD(&s, 0x60);
+	KBD_WRITE(&s, 0x47);
+	KBD_CMD(&s, 0xab);
+	KBD_READ(&s);
+	KBD_CMD(&s, 0xa8);
+	KBD_CMD(&s, 0xd3);
+	KBD_WRITE(&s, 0x5a);
+	KBD_STATUS(&s);
+	KBD_READ(&s);
+	KBD_CMD(&s, 0xa9);
+	KBD_READ(&s);
+	ps2_kbd(&s, 0xf2);
+	KBD_READ(&s);
+	KBD_READ(&s);
+	ps2_kbd(&s, 0xf5);
+	ps2_kbd(&s, 0xed);
+	ps2_kbd(&s, 0x02);
+	ps2_kbd(&s, 0xf3);
+	ps2_kbd(&s, 0x00);
+	ps2_kbd(&s, 0xf4);
+	ps2_aux(&s, 0xff);
+	KBD_READ(&s);
+	KBD_READ(&s);
+	ps2_aux(&s, 0xf2);
+	KBD_READ(&s);
+	for (size_t i = 0; i < sizeof(knock); i++) {
+		ps2_aux(&s, 0xf3);
+		ps2_aux(&s, knock[i]);
+	}
+	ps2_aux(&s, 0xf2);
+	KBD_READ(&s);
+	ps2_aux(&s, 0xe8);
+	ps2_aux(&s, 0x03);
+	ps2_aux(&s, 0xe9);
+	ps2_drain(&s);
+	ps2_aux(&s, 0xf4);
+	seedgen_emit(g, "ps2", "linux_probe", s.b, s.n);
+
+	/* Keys in translated set 2, raw set 2, set 1 and set 3. */
+	s.n = 0;
+	KBD_CMD(&s, 0x60);
+	KBD_WRITE(&s, 0x47);
+	ps2_key(&s, 30, true); /* KEY_A */
+	ps2_key(&s, 30, false);
+	ps2_key(&s, 97, true); /* KEY_RIGHTCTRL */
+	ps2_key(&s, 97, false);
+	ps2_key(&s, 119, true); /* KEY_PAUSE */
+	ps2_key(&s, 99, true);	/* KEY_SYSRQ */
+	ps2_key(&s, 99, false);
+	ps2_key(&s, 122, true); /* KEY_HANGEUL */
+	ps2_drain(&s);
+	KBD_CMD(&s, 0x60);
+	KBD_WRITE(&s, 0x07);
+	ps2_key(&s, 65, true); /* KEY_F7 */
+	ps2_drain(&s);
+	for (uint8_t set = 0; set <= 3; set++) {
+		ps2_kbd(&s, 0xf0);
+		ps2_kbd(&s, set);
+		ps2_key(&s, 29, true);	/* KEY_LEFTCTRL */
+		ps2_key(&s, 113, true); /* KEY_MUTE */
+		ps2_key(&s, 113, false);
+		ps2_drain(&s);
+	}
+	seedgen_emit(g, "ps2", "keys", s.b, s.n);
+
+	/* Mouse: Explorer knock, wheel, buttons 4/5, a long motion, remote mode. */
+	s.n = 0;
+	KBD_CMD(&s, 0x60);
+	KBD_WRITE(&s, 0x47);
+	ps2_aux(&s, 0xf4);
+	for (size_t i = 0; i < sizeof(knock); i++) {
+		ps2_aux(&s, 0xf3);
+		ps2_aux(&s, knock[i]);
+	}
+	ps2_mouse(&s, 0, 10, -5, 0, 0, 0x01);
+	ps2_mouse(&s, 0, 0, 0, 1, 0, 0x18);
+	ps2_mouse(&s, 0, 0, 0, 0, -2, 0x00);
+	ps2_mouse(&s, 4, 100, -100, 0, 0, 0x02);
+	ps2_drain(&s);
+	ps2_aux(&s, 0xf0);
+	ps2_mouse(&s, 0, 3, 3, 0, 0, 0x04);
+	ps2_aux(&s, 0xeb);
+	ps2_drain(&s);
+	ps2_aux(&s, 0xea);
+	ps2_aux(&s, 0xee);
+	ps2_aux(&s, 0x55);
+	ps2_aux(&s, 0xec);
+	seedgen_emit(g, "ps2", "mouse", s.b, s.n);
+
+	/* A guest that never reads: both queues fill up, then drain. */
+	s.n = 0;
+	KBD_CMD(&s, 0x60);
+	KBD_WRITE(&s, 0x47);
+	ps2_aux(&s, 0xf4);
+	for (int i = 0; i < 24; i++) {
+		ps2_key(&s, (uint16_t)(16 + i), true);
+		ps2_mouse(&s, 8, 1, 1, 0, 0, (uint8_t)i);
+	}
+	ps2_drain(&s);
+	seedgen_emit(g, "ps2", "flood", s.b, s.n);
+
+	s.n = 0;
+	KBD_CMD(&s, 0xd1);
+	KBD_WRITE(&s, 0xfe);
+	KBD_CMD(&s, 0xfe);
+	seedgen_emit(g, "ps2", "reset", s.b, s.n);
+}
+
 static void seedgen_i8042(struct seedgen *g)
 {
 	struct seq s = {0};
@@ -271,6 +430,7 @@ int main(int argc, char **argv)
 	test_guest_init(&g.guest, 64ULL << 20);
 	seedgen_loader(&g);
 	seedgen_serial(&g);
+	seedgen_ps2(&g);
 	seedgen_i8042(&g);
 	test_guest_free(&g.guest);
 	return g.failed;
