@@ -1,7 +1,8 @@
 /* Writes the seed corpora of the fuzz targets (test/fuzz/corpus/<target>/):
- * small valid kernel images from the unit tests' builders, and port-access
- * sequences the way Linux drives the UART and the i8042. With --check, it
- * only compares them with what is on disk, so stale seeds fail a test. */
+ * small valid kernel images from the unit tests' builders, port-access
+ * sequences the way Linux drives the UART and the i8042, and inject-input
+ * requests. With --check, it only compares them with what is on disk, so
+ * stale seeds fail a test. */
 #include <elf.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -414,6 +415,48 @@ static void seedgen_i8042(struct seedgen *g)
 	seedgen_emit(g, "i8042", "reset_output_port", s.b, s.n);
 }
 
+/* Inject-input requests (launcher/input_req.c): every type and action, text
+ * through each layout, and a few that are refused. */
+static void seedgen_input_req(struct seedgen *g)
+{
+	static const struct {
+		const char *name, *json;
+	} seeds[] = {
+		{"keyboard",
+		 "{\"events\":[{\"type\":\"keyboard\",\"action\":\"press\",\"scancode\":30,"
+		 "\"modifiers\":[\"shift\",\"ctrl\",\"alt\",\"meta\",\"altgr\"]},"
+		 "{\"type\":\"keyboard\",\"action\":\"release\",\"scancode\":30,"
+		 "\"modifiers\":[\"shift\"],\"delay_ms\":20},{\"type\":\"keyboard\","
+		 "\"action\":\"type\",\"key\":\"KEY_ENTER\",\"backend\":\"ps2\"}]}"},
+		{"text_us", "{\"backend\":\"virtio\",\"layout\":\"us\",\"events\":[{\"type\":"
+			    "\"keyboard\",\"action\":\"type\",\"text\":\"Hello, World!\\n\\t~\","
+			    "\"delay_ms\":5}]}"},
+		{"text_de", "{\"layout\":\"de\",\"events\":[{\"type\":\"keyboard\",\"action\":"
+			    "\"type\",\"text\":\"@zy^`~\\u00df\\u00e4\\u20ac\"}]}"},
+		{"text_fr",
+		 "{\"layout\":\"fr\",\"events\":[{\"type\":\"keyboard\",\"action\":"
+		 "\"type\",\"text\":\"\\u00e9\\u00e8\\u00e0\\u00e7\\u00f9 1234 azqwm,;:!\"}]}"},
+		{"mouse",
+		 "{\"events\":[{\"type\":\"mouse\",\"action\":\"move\",\"dx\":10,\"dy\":-5},"
+		 "{\"type\":\"mouse\",\"action\":\"move_absolute\",\"x\":16384,\"y\":32767},"
+		 "{\"type\":\"mouse\",\"action\":\"button_press\",\"button\":\"left\"},"
+		 "{\"type\":\"mouse\",\"action\":\"button_release\",\"button\":\"extra\"},"
+		 "{\"type\":\"mouse\",\"action\":\"wheel\",\"delta\":-3,\"horizontal\":1,"
+		 "\"backend\":\"usb\"}]}"},
+		{"touch",
+		 "{\"events\":[{\"type\":\"touch\",\"action\":\"down\",\"slot\":0,\"x\":100,"
+		 "\"y\":200},{\"type\":\"touch\",\"action\":\"move\",\"slot\":9,\"x\":0,"
+		 "\"y\":0,\"delay_ms\":10000},{\"type\":\"touch\",\"action\":\"up\"}]}"},
+		{"refused", "{\"events\":[{\"type\":\"keyboard\",\"action\":\"press\",\"scancode\":"
+			    "1000,\"key\":\"KEY_NOPE\",\"text\":\"\\u00ff\"},{\"type\":\"mouse\","
+			    "\"action\":\"wheel\",\"delta\":1.5}],\"speed\":1}"},
+	};
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		seedgen_emit(g, "input_req", seeds[i].name, (const uint8_t *)seeds[i].json,
+			     strlen(seeds[i].json));
+}
+
 int main(int argc, char **argv)
 {
 	struct seedgen g = {0};
@@ -432,6 +475,7 @@ int main(int argc, char **argv)
 	seedgen_serial(&g);
 	seedgen_ps2(&g);
 	seedgen_i8042(&g);
+	seedgen_input_req(&g);
 	test_guest_free(&g.guest);
 	return g.failed;
 }
