@@ -1,8 +1,8 @@
 /* Writes the seed corpora of the fuzz targets (test/fuzz/corpus/<target>/):
  * small valid kernel images from the unit tests' builders, port-access
- * sequences the way Linux drives the UART and the i8042, and inject-input
- * requests. With --check, it only compares them with what is on disk, so
- * stale seeds fail a test. */
+ * sequences the way Linux drives the UART and the i8042, inject-input
+ * requests, and virtio-input queues in guest RAM. With --check, it only
+ * compares them with what is on disk, so stale seeds fail a test. */
 #include <elf.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -128,6 +128,120 @@ static void seedgen_loader(struct seedgen *g)
 	b.xloadflags |= 2; /* XLF_CAN_BE_LOADED_ABOVE_4G: initrd anywhere in RAM */
 	seedgen_image(g, "bzimage_small.bin", img, timg_bz_build(&b, img, sizeof(img)),
 		      BOOT_BZIMAGE);
+}
+
+/* fuzz_vinput_status: the status and event queues of a virtio-input
+ * function the way Linux's virtio_input fills them (8-byte driver-written
+ * status buffers, 8-byte device-writable event buffers), and hostile ones.
+ * The layout is fuzz_vinput_status.c's: a 6-byte header, then guest RAM. */
+#define VIN_HDR	  6
+#define VIN_SQ	  0x0000 /* descriptors; avail at +0x1000, used at +0x2000 */
+#define VIN_EQ	  0x3000 /* descriptors; avail at +0x400, used at +0x800 */
+#define VIN_SBUF  0x2800
+#define VIN_EBUF  0x3c00
+#define VIN_IMAGE 0x4000
+
+struct vin_seed {
+	uint8_t b[VIN_HDR + VIN_IMAGE];
+};
+
+static void vin_put(struct vin_seed *s, uint32_t off, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		s->b[VIN_HDR + off + i] = (uint8_t)(v >> (8 * i));
+}
+
+static void vin_desc(struct vin_seed *s, uint32_t table, uint16_t i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	vin_put(s, table + 16U * i, addr, 8);
+	vin_put(s, table + 16U * i + 8, len, 4);
+	vin_put(s, table + 16U * i + 12, flags, 2);
+	vin_put(s, table + 16U * i + 14, next, 2);
+}
+
+/* Heads 0..n-1 made available from index start on. */
+static void vin_avail(struct vin_seed *s, uint32_t avail, uint32_t qsize, uint16_t start,
+		      uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++)
+		vin_put(s, avail + 4 + 2 * ((uint16_t)(start + i) % qsize), i, 2);
+	vin_put(s, avail + 2, (uint16_t)(start + n), 2);
+}
+
+static void vin_status_event(struct vin_seed *s, uint16_t i, uint16_t type, uint16_t code,
+			     uint32_t value)
+{
+	vin_put(s, VIN_SBUF + 8U * i, type, 2);
+	vin_put(s, VIN_SBUF + 8U * i + 2, code, 2);
+	vin_put(s, VIN_SBUF + 8U * i + 4, value, 4);
+	vin_desc(s, VIN_SQ, i, VIN_SBUF + 8U * i, 8, 0, 0);
+}
+
+static void vin_event_bufs(struct vin_seed *s, uint32_t qsize, uint16_t start, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++)
+		vin_desc(s, VIN_EQ, i, VIN_EBUF + 8U * i, 8, 2 /* WRITE */, 0);
+	vin_avail(s, VIN_EQ + 0x400, qsize, start, n);
+}
+
+static void seedgen_vinput_status(struct seedgen *g)
+{
+	static struct vin_seed s;
+
+	/* A keyboard: num, caps and scroll lock set, four keys to deliver. */
+	memset(&s, 0, sizeof(s));
+	s.b[0] = 3; /* queues of 8 */
+	s.b[4] = 0x11;
+	s.b[5] = 4;
+	vin_status_event(&s, 0, 0x11 /* EV_LED */, 0, 1);
+	vin_status_event(&s, 1, 0x11, 1, 1);
+	vin_status_event(&s, 2, 0x11, 2, 0);
+	vin_avail(&s, VIN_SQ + 0x1000, 8, 0, 3);
+	vin_event_bufs(&s, 8, 0, 8);
+	seedgen_emit(g, "vinput_status", "linux_leds", s.b, sizeof(s.b));
+
+	/* Status buffers of the wrong shape, events nobody acts on, one event
+	 * split over two descriptors, then a next outside the table. */
+	memset(&s, 0, sizeof(s));
+	s.b[0] = 4; /* queues of 16 */
+	s.b[4] = 0x12;
+	s.b[5] = 2;
+	vin_status_event(&s, 0, 0x11, 1, 1);
+	vin_desc(&s, VIN_SQ, 0, VIN_SBUF, 8, 2 /* WRITE */, 0);
+	vin_status_event(&s, 1, 0x11, 1, 1);
+	vin_desc(&s, VIN_SQ, 1, VIN_SBUF + 8, 4, 0, 0);
+	vin_status_event(&s, 2, 0x14 /* EV_REP */, 0, 250);
+	vin_status_event(&s, 3, 0x11, 4 /* LED_KANA */, 1);
+	vin_status_event(&s, 4, 0x11, 1, 1);
+	vin_desc(&s, VIN_SQ, 4, VIN_SBUF + 32, 3, 1 /* NEXT */, 5);
+	vin_desc(&s, VIN_SQ, 5, VIN_SBUF + 35, 5, 0, 0);
+	vin_desc(&s, VIN_SQ, 6, VIN_SBUF, 8, 1 /* NEXT */, 200);
+	/* heads 0, 1, 2, 3, 4, 6 */
+	vin_put(&s, VIN_SQ + 0x1000 + 4, 0, 2);
+	vin_put(&s, VIN_SQ + 0x1000 + 6, 1, 2);
+	vin_put(&s, VIN_SQ + 0x1000 + 8, 2, 2);
+	vin_put(&s, VIN_SQ + 0x1000 + 10, 3, 2);
+	vin_put(&s, VIN_SQ + 0x1000 + 12, 4, 2);
+	vin_put(&s, VIN_SQ + 0x1000 + 14, 6, 2);
+	vin_put(&s, VIN_SQ + 0x1000 + 2, 6, 2);
+	vin_event_bufs(&s, 16, 0, 3);
+	vin_desc(&s, VIN_EQ, 1, VIN_EBUF + 8, 8, 0 /* readable */, 0);
+	seedgen_emit(g, "vinput_status", "hostile", s.b, sizeof(s.b));
+
+	/* Indexes about to wrap, a queue of 4 and more events than buffers. */
+	memset(&s, 0, sizeof(s));
+	s.b[0] = 2;
+	s.b[2] = 0xfe;
+	s.b[3] = 0xff;
+	s.b[4] = 0x21;
+	s.b[5] = 6;
+	vin_status_event(&s, 0, 0x11, 1, 1);
+	vin_status_event(&s, 1, 0x11, 1, 0);
+	vin_status_event(&s, 2, 0x11, 0, 1);
+	vin_avail(&s, VIN_SQ + 0x1000, 4, 0xfffe, 3);
+	vin_event_bufs(&s, 4, 0xfffe, 4);
+	seedgen_emit(g, "vinput_status", "wrap", s.b, sizeof(s.b));
 }
 
 enum { RBR, IER, IIR, LCR, MCR, LSR, MSR, SCR };
@@ -471,6 +585,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	test_guest_init(&g.guest, 64ULL << 20);
+	seedgen_vinput_status(&g);
 	seedgen_loader(&g);
 	seedgen_serial(&g);
 	seedgen_ps2(&g);
