@@ -45,6 +45,8 @@ static void cellvm_usage(FILE *f)
 		"  --input ps2,virtio[,default=ps2|virtio]\n"
 		"                  input devices: the i8042 with keyboard and mouse, and\n"
 		"                  virtio-input keyboard, mouse, tablet and touchscreen\n"
+		"  --input-socket PATH\n"
+		"                  a unix socket taking inject-input requests (docs/input.md)\n"
 		"Exit status: 0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic,\n"
 		"5 guest halted (every vCPU halted with interrupts off).\n"
 		"On a terminal, Ctrl-A x ends the VM.\n",
@@ -117,12 +119,16 @@ static int cellvm_run(int argc, char **argv)
 		{"disk", required_argument, NULL, 'D'},
 		{"net", required_argument, NULL, 'N'},
 		{"input", required_argument, NULL, 'I'},
+		{"input-socket", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct core_config cfg = {.cmdline = "console=ttyS0", .cpus = 1, .memory = 256ULL << 20};
 	static struct devices ds;
+	const char *input_socket = NULL;
 	int o, r;
+
+	ds.inject.listen_fd = -1;
 
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "k:i:c:n:m:dh", opts, NULL)) != -1) {
@@ -163,6 +169,7 @@ static int cellvm_run(int argc, char **argv)
 			if (r)
 				return r;
 			break;
+		case 'S': input_socket = optarg; break;
 		case 'h': cellvm_usage(stdout); return 0;
 		default: cellvm_usage(stderr); return VM_EXIT_BAD_INPUT;
 		}
@@ -180,6 +187,15 @@ static int cellvm_run(int argc, char **argv)
 		log_err("--cmdline: %zu bytes, the limit is %d", strlen(cfg.cmdline),
 			CELLVM_RUN_MAX_CMDLINE);
 		return VM_EXIT_BAD_INPUT;
+	}
+	if (input_socket && !ds.has_input) {
+		log_err("--input-socket needs --input");
+		return VM_EXIT_BAD_INPUT;
+	}
+	if (input_socket) {
+		r = inject_open(&ds.inject, input_socket);
+		if (r)
+			return r;
 	}
 
 	r = cellvm_open_files(&cfg, &ds);
@@ -254,6 +270,7 @@ static int cellvm_run_vm(struct core_config *cfg, struct devices *ds)
 	status = cellvm_run_exit(status);
 out:
 	devices_stop(ds);
+	inject_close(&ds->inject);
 	close(cfg->mem_fd);
 	return status;
 }

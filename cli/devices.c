@@ -250,7 +250,8 @@ size_t devices_poll_fill(struct devices *ds, struct pollfd *pfd, int *timeout_ms
 	}
 	pfd[ds->n] = (struct pollfd){.fd = ds->core && !ds->core_ending ? ds->core->chan : -1,
 				     .events = POLLIN};
-	return ds->n + 1;
+	pfd[ds->n + 1] = (struct pollfd){.fd = ds->inject.listen_fd, .events = POLLIN};
+	return ds->n + 2;
 }
 
 /* The core's channel is readable: a device it dropped while the process
@@ -350,6 +351,8 @@ void devices_poll_ready(struct devices *ds, const struct pollfd *pfd)
 
 	if (pfd[ds->n].fd >= 0 && pfd[ds->n].revents)
 		devices_on_core_chan(ds);
+	if (pfd[ds->n + 1].fd >= 0 && pfd[ds->n + 1].revents)
+		inject_serve(&ds->inject, devices_input(ds));
 	now = supervise_now_ms();
 	for (size_t i = 0; i < ds->n; i++) {
 		if (ds->sup[i].gone)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cli/inject.h"
 #include "launcher/disk_opt.h"
 #include "launcher/launcher.h"
 #include "launcher/launcher_dev.h"
@@ -18,7 +19,7 @@ struct devproc_stats;
 
 /* pollfd entries devices_poll_fill may fill: a pidfd per device and the
  * core's channel. */
-#define DEVICES_POLL_MAX (LAUNCHER_MAX_DEVICES + 1)
+#define DEVICES_POLL_MAX (LAUNCHER_MAX_DEVICES + 2)
 
 struct devices {
 	struct disk_opt disks[DISK_MAX];
@@ -27,6 +28,7 @@ struct devices {
 	size_t nnets;
 	struct input_opt input; /* --input: one input device, after the others */
 	bool has_input;
+	struct inject inject; /* --input-socket (listen_fd -1: none) */
 	/* Disks, then NICs (their order on the bus), from here on. Each
 	 * device's counters page (dev[i].stats_fd) is kept across its restarts. */
 	struct launcher_dev dev[LAUNCHER_MAX_DEVICES];

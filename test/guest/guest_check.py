@@ -9,6 +9,10 @@ Usage: guest_check.py BINDIR GUESTDIR SRCDIR CHECK
   CHECK: blk          pattern over virtio-blk with O_DIRECT, read back
          blk-restart  the same, with the device process killed halfway
          net          ping the host and fetch a file from its server on the tap
+         input        inject keys, text, mouse, wheel, tablet and touch through
+                      cellvm run's input socket on PS/2 and virtio-input; the
+                      guest's evdev reader must report exactly those events;
+                      switching backends releases held keys; Alt+SysRq+H
 Exit: 0 pass, 1 fail, 77 skip (KVM here cannot run guest user space, or no
 test kernel).
 """
@@ -256,6 +260,156 @@ def check_net(args, guest):
     print("PASS")
 
 
+KBD_PS2 = "AT Translated Set 2 keyboard"
+MOUSE_PS2 = "ImExPS/2 Generic Explorer Mouse"
+KBD_VIO, MOUSE_VIO = "cellvm virtio keyboard", "cellvm virtio mouse"
+TABLET_VIO, TOUCH_VIO = "cellvm virtio tablet", "cellvm virtio touchscreen"
+EV_KEY, EV_REL, EV_ABS = 1, 2, 3
+# Codes the kernel adds on its own (high-resolution wheel) are not compared.
+IGNORED = {(EV_REL, 11), (EV_REL, 12)}
+
+
+def inject(sock, body):
+    """One request on cellvm run's input socket; its JSON answer."""
+    import json
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(sock)
+    s.sendall(json.dumps(body).encode())
+    s.shutdown(socket.SHUT_WR)
+    answer = s.makefile().read()
+    s.close()
+    return json.loads(answer)
+
+
+def key(dev, code, value):
+    return (dev, EV_KEY, code, value)
+
+
+def typed(dev, code):
+    return [key(dev, code, 1), key(dev, code, 0)]
+
+
+def check_input(args, guest):
+    """Each step: a request, and the events the guest must report for it."""
+    kbd = {"ps2": KBD_PS2, "virtio": KBD_VIO}
+    mouse = {"ps2": MOUSE_PS2, "virtio": MOUSE_VIO}
+    steps = []
+    for b in ("ps2", "virtio"):
+        k, m = kbd[b], mouse[b]
+        steps += [
+            ({"backend": b, "events": [{"type": "keyboard", "action": "type", "scancode": 30}]},
+             typed(k, 30)),
+            ({"backend": b, "events": [{"type": "keyboard", "action": "type", "key": "KEY_ENTER",
+                                        "modifiers": ["ctrl"]}]},
+             [key(k, 29, 1)] + typed(k, 28) + [key(k, 29, 0)]),
+            ({"backend": b, "layout": "us", "events": [{"type": "keyboard", "action": "type",
+                                                        "text": "Hi!"}]},
+             [key(k, 42, 1)] + typed(k, 35) + [key(k, 42, 0)] + typed(k, 23) +
+             [key(k, 42, 1)] + typed(k, 2) + [key(k, 42, 0)]),
+            ({"backend": b, "events": [{"type": "mouse", "action": "move", "dx": 7, "dy": -3}]},
+             [(m, EV_REL, 0, 7), (m, EV_REL, 1, -3)]),
+            ({"backend": b, "events": [
+                {"type": "mouse", "action": "button_press", "button": "left"},
+                {"type": "mouse", "action": "button_release", "button": "left"},
+                {"type": "mouse", "action": "button_press", "button": "side"},
+                {"type": "mouse", "action": "button_release", "button": "side"}]},
+             [key(m, 272, 1), key(m, 272, 0), key(m, 275, 1), key(m, 275, 0)]),
+            ({"backend": b, "events": [{"type": "mouse", "action": "wheel", "delta": 2}]},
+             [(m, EV_REL, 8, 2)]),
+        ]
+    steps += [
+        ({"backend": "virtio", "events": [{"type": "mouse", "action": "move_absolute",
+                                           "x": 1000, "y": 2000}]},
+         [(TABLET_VIO, EV_ABS, 0, 1000), (TABLET_VIO, EV_ABS, 1, 2000)]),
+    ]
+    with tempfile.TemporaryDirectory(dir="/run" if os.path.isdir("/run") else None) as tmp:
+        sock = os.path.join(tmp, "input.sock")
+        vm = boot(args, guest, "cellvm.check=input sysrq_always_enabled",
+                  ["--input", "ps2,virtio", "--input-socket", sock])
+        try:
+            devs = []
+            while True:
+                line = vm.wait_line("CELLVM-INPUT-", vm.deadline)
+                if line.startswith("CELLVM-INPUT-READY"):
+                    break
+                devs.append(line)
+            print("\n".join(devs))
+            for name in (KBD_PS2, MOUSE_PS2, KBD_VIO, MOUSE_VIO, TABLET_VIO, TOUCH_VIO):
+                if not any(f"-DEV {name} " in d for d in devs):
+                    fail(f"the guest has no input device {name!r}", vm.log)
+            if not any(f"-DEV {KBD_VIO} bus=0006 vendor=0627" in d for d in devs):
+                fail("the virtio keyboard's ids are not the defaults", vm.log)
+            info = inject(sock, {"input-info": True})
+            print("input-info:", info)
+            if not all(b["bound"] for b in info.get("backends", [])) or len(info["backends"]) != 2:
+                fail(f"input-info: not every backend is bound: {info}", vm.log)
+            expected = []
+            for body, evs in steps:
+                answer = inject(sock, body)
+                if "error" in answer:
+                    fail(f"{body}: {answer}", vm.log)
+                if answer.get("delivered", 0) < len(body["events"]):
+                    fail(f"{body}: only {answer} delivered", vm.log)
+                expected += evs
+            # Refused, with the event named: no absolute pointer on PS/2.
+            bad = inject(sock, {"backend": "ps2", "events": [
+                {"type": "mouse", "action": "move_absolute", "x": 1, "y": 1}]})
+            if bad.get("code") != "INVALID_INPUT_EVENT" or bad.get("event") != 0:
+                fail(f"move_absolute on ps2 was not refused: {bad}", vm.log)
+            # Switching with a key held releases it on the old backend.
+            inject(sock, {"backend": "ps2", "events": [
+                {"type": "keyboard", "action": "press", "key": "KEY_LEFTSHIFT"}]})
+            expected.append(key(KBD_PS2, 42, 1))
+            sw = inject(sock, {"switch-input-backend": "virtio"})
+            if "error" in sw:
+                fail(f"switch: {sw}", vm.log)
+            expected.append(key(KBD_PS2, 42, 0))
+            inject(sock, {"events": [{"type": "keyboard", "action": "type", "key": "KEY_B"}]})
+            expected += typed(KBD_VIO, 48)
+            # Magic SysRq on each backend: the kernel's help text.
+            for b in ("ps2", "virtio"):
+                k = kbd[b]
+                inject(sock, {"backend": b, "events": [
+                    {"type": "keyboard", "action": "press", "key": "KEY_LEFTALT"},
+                    {"type": "keyboard", "action": "press", "key": "KEY_SYSRQ"},
+                    {"type": "keyboard", "action": "type", "key": "KEY_H"},
+                    {"type": "keyboard", "action": "release", "key": "KEY_SYSRQ"},
+                    {"type": "keyboard", "action": "release", "key": "KEY_LEFTALT"}]})
+                vm.wait_line("sysrq: HELP", time.monotonic() + 60)
+                # The kernel's SysRq filter keeps SysRq and H from evdev.
+                expected += [key(k, 56, 1), key(k, 56, 0)]
+            inject(sock, {"backend": "ps2", "events": [
+                {"type": "keyboard", "action": "type", "key": "KEY_F12"}]})
+            expected.append(key(KBD_PS2, 88, 1))
+            got = []
+            while True:
+                line = vm.wait_line("CELLVM-", vm.deadline)
+                if line.startswith("CELLVM-DATA input"):
+                    break
+                if line.startswith("CELLVM-EV "):
+                    dev, t, c, v = line[len("CELLVM-EV "):].rsplit("|", 3)
+                    if (int(t), int(c)) not in IGNORED:
+                        got.append((dev, int(t), int(c), int(v)))
+            result = vm.wait_line("CELLVM-CHECK input", vm.deadline)
+            vm.finish(vm.deadline)
+        finally:
+            vm.kill()
+    print(f"guest: {result}; {len(got)} events")
+    # Per device: the reader drains one device at a time, so its lines mix
+    # devices in its own order; each device's stream must match exactly.
+    for dev in sorted({e[0] for e in expected} | {g[0] for g in got}):
+        g = [e for e in got if e[0] == dev]
+        x = [e for e in expected if e[0] == dev]
+        if g != x:
+            for i in range(max(len(g), len(x))):
+                a = g[i] if i < len(g) else None
+                b = x[i] if i < len(x) else None
+                print(f"{'  ' if a == b else '!!'} got {a} expected {b}")
+            fail(f"{dev}: the guest's events differ from those injected")
+    print("PASS")
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
@@ -285,6 +439,8 @@ def main():
         check_blk(args, guest, restart=True)
     elif check == "net":
         check_net(args, guest)
+    elif check == "input":
+        check_input(args, guest)
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,788 @@
+/* The input device's model; see input.h. Runs in cellvm-dev-input, one
+ * epoll loop: the guest's PS/2 port accesses (forwarded by the core), the
+ * virtio-input queues' kicks, the control channel's InputCommands and the
+ * delay timer all end in input_pump(), which moves the queue along. */
+#include "dev-procs/input/input.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "dev-procs/input/ps2_keymap.h"
+#include "proto/channel.h"
+#include "proto/ipc.h"
+
+#define INPUT_PS2_MAX_MSG 256
+
+static struct input input_ctx;
+
+static uint64_t input_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static struct input_item *input_at(struct input *in, uint32_t i)
+{
+	return &in->q[(in->qhead + i) % in->qmax];
+}
+
+/* ---- replies on the control channel ---- */
+
+static void input_reply(struct input *in, uint64_t id, Cellvm__Device__InputStatus status,
+			uint32_t delivered, uint32_t total, const char *error, int32_t error_event)
+{
+	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
+	Cellvm__Device__InputReply r = CELLVM__DEVICE__INPUT_REPLY__INIT;
+
+	r.id = id;
+	r.status = status;
+	r.delivered = delivered;
+	r.total = total;
+	r.error = (char *)(error ? error : "");
+	r.error_event = error_event;
+	r.active_backend = in->active;
+	r.pending = in->qlen;
+	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_REPLY;
+	m.input_reply = &r;
+	if (devproc_send_ctl(in->dp, &m) < 0)
+		devproc_quit(in->dp, 0); /* the launcher is gone */
+}
+
+static void input_reply_state(struct input *in, uint64_t id)
+{
+	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
+	Cellvm__Device__InputReply r = CELLVM__DEVICE__INPUT_REPLY__INIT;
+	Cellvm__Device__InputBackendState st[2], *pst[2];
+	char detail[2][96];
+	size_t n = 0;
+
+	if (in->has_ps2) {
+		cellvm__device__input_backend_state__init(&st[n]);
+		st[n].backend = CELLVM_INPUT_BACKEND_PS2;
+		st[n].bound = ps2_kbd_active(&in->ps2) || ps2_mouse_active(&in->ps2);
+		snprintf(detail[n], sizeof(detail[n]), "keyboard %s, mouse %s (id %u)",
+			 ps2_kbd_active(&in->ps2) ? "scanning" : "off",
+			 ps2_mouse_active(&in->ps2) ? "reporting" : "off", ps2_mouse_id(&in->ps2));
+		st[n].detail = detail[n];
+		st[n].leds = ps2_kbd_leds(&in->ps2);
+		pst[n] = &st[n];
+		n++;
+	}
+	if (in->nfn) {
+		static const char *const kinds[4] = {"keyboard", "mouse", "tablet", "touch"};
+		size_t used = 0;
+		bool any = false;
+
+		cellvm__device__input_backend_state__init(&st[n]);
+		st[n].backend = CELLVM_INPUT_BACKEND_VIRTIO;
+		detail[n][0] = 0;
+		for (int k = 0; k < 4; k++) {
+			int f = in->fn_of_kind[k];
+			bool b = f >= 0 && vinput_bound(&in->vin[f]);
+
+			any |= b;
+			if (f >= 0 && used < sizeof(detail[n]))
+				used += (size_t)snprintf(detail[n] + used, sizeof(detail[n]) - used,
+							 "%s%s %s", used ? ", " : "", kinds[k],
+							 b ? "bound" : "unbound");
+		}
+		st[n].bound = any;
+		st[n].detail = detail[n];
+		if (in->fn_of_kind[VINPUT_KEYBOARD] >= 0)
+			st[n].leds = vinput_leds(&in->vin[in->fn_of_kind[VINPUT_KEYBOARD]]);
+		pst[n] = &st[n];
+		n++;
+	}
+	r.id = id;
+	r.status = CELLVM__DEVICE__INPUT_STATUS__INPUT_OK;
+	r.error = (char *)"";
+	r.error_event = -1;
+	r.active_backend = in->active;
+	r.n_backends = n;
+	r.backends = pst;
+	r.pending = in->qlen;
+	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_REPLY;
+	m.input_reply = &r;
+	if (devproc_send_ctl(in->dp, &m) < 0)
+		devproc_quit(in->dp, 0);
+}
+
+/* ---- the queue ---- */
+
+static bool input_consumed(const struct input *in, const struct input_item *it)
+{
+	switch (it->sink) {
+	case INPUT_SINK_PS2_KBD: return ps2_kbd_consumed(&in->ps2) >= it->mark;
+	case INPUT_SINK_PS2_MOUSE: return ps2_mouse_consumed(&in->ps2) >= it->mark;
+	default: return vinput_consumed(&in->vin[it->sink - INPUT_SINK_VIRTIO]) >= it->mark;
+	}
+}
+
+/* The head item reached the guest (or was skipped): count it, answer its
+ * request when it was the last. */
+static void input_retire(struct input *in)
+{
+	struct input_item *it = input_at(in, 0);
+
+	if (it->req != UINT32_MAX) {
+		struct input_request *r = &in->req[it->req];
+
+		if (++r->delivered == r->total) {
+			input_reply(in, r->id, CELLVM__DEVICE__INPUT_STATUS__INPUT_OK, r->delivered,
+				    r->total, NULL, -1);
+			r->id = 0;
+		}
+	}
+	in->delivered_total++;
+	in->qhead = (in->qhead + 1) % in->qmax;
+	in->qlen--;
+	in->nposted--;
+}
+
+/* Hand one item to its backend. 0: posted (it->mark set); -ENOSPC or
+ * -EAGAIN: not now; -EINVAL: the backend cannot send it (skipped). */
+static int input_post(struct input *in, struct input_item *it)
+{
+	const struct cellvm_input_event *e = &it->ev;
+	int r;
+
+	switch (it->sink) {
+	case INPUT_SINK_PS2_KBD:
+		r = ps2_kbd_key(&in->ps2, e->code, e->kind == CELLVM_INPUT_KEY_DOWN);
+		it->mark = ps2_kbd_queued(&in->ps2);
+		return r;
+	case INPUT_SINK_PS2_MOUSE:
+		if (e->kind == CELLVM_INPUT_REL_MOVE)
+			r = ps2_mouse_event(&in->ps2, e->a, e->b, 0, 0, it->ps2_buttons);
+		else if (e->kind == CELLVM_INPUT_WHEEL)
+			r = ps2_mouse_event(&in->ps2, 0, 0, e->a, e->b, it->ps2_buttons);
+		else
+			r = ps2_mouse_event(&in->ps2, 0, 0, 0, 0, it->ps2_buttons);
+		it->mark = ps2_mouse_queued(&in->ps2);
+		return r;
+	default: {
+		uint32_t f = it->sink - INPUT_SINK_VIRTIO;
+
+		r = vinput_post(&in->vin[f], e);
+		if (r == 0) {
+			it->mark = vinput_posted(&in->vin[f]);
+			vinput_flush(&in->vin[f], devproc_function(in->dp, f));
+		}
+		return r;
+	}
+	}
+}
+
+static void input_arm(struct input *in, uint64_t at)
+{
+	struct itimerspec its = {0};
+
+	in->not_before = at;
+	its.it_value.tv_sec = (time_t)(at / 1000000000ULL);
+	its.it_value.tv_nsec = (long)(at % 1000000000ULL);
+	(void)timerfd_settime(in->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Move the queue along: retire what the guest consumed, post what may go.
+ * Items go out in order; one goes to another sink than the items in flight
+ * only once those were consumed, so the guest sees the order injected. */
+static void input_pump(struct input *in)
+{
+	bool progress = true;
+
+	while (progress) {
+		progress = false;
+		while (in->nposted && input_consumed(in, input_at(in, 0))) {
+			input_retire(in);
+			progress = true;
+		}
+		while (in->nposted < in->qlen) {
+			struct input_item *it = input_at(in, in->nposted);
+			int r;
+
+			if (in->nposted && input_at(in, 0)->sink != it->sink)
+				break;
+			if (it->ev.delay_ms) {
+				uint64_t now = input_now_ns();
+
+				if (in->nposted)
+					break; /* the delay runs from the last event's delivery */
+				if (!in->not_before) {
+					input_arm(in, now + (uint64_t)it->ev.delay_ms * 1000000ULL);
+					break;
+				}
+				if (now < in->not_before)
+					break;
+			}
+			r = input_post(in, it);
+			if (r == -ENOSPC || r == -EAGAIN)
+				break;
+			in->not_before = 0;
+			it->posted = true;
+			in->nposted++;
+			progress = true;
+			if (r < 0) {
+				/* Checked when it came in; only a scan-code set
+				 * without the key gets here. It counts as done. */
+				log_warn("injected event %u/%u: the backend cannot send it",
+					 it->ev.kind, it->ev.code);
+				it->mark = 0;
+			}
+		}
+	}
+}
+
+/* ---- checking what comes in ---- */
+
+static bool input_backend_present(const struct input *in, uint32_t b)
+{
+	return (b == CELLVM_INPUT_BACKEND_PS2 && in->has_ps2) ||
+	       (b == CELLVM_INPUT_BACKEND_VIRTIO && in->nfn > 0);
+}
+
+/* UNTRUSTED(launcher): one record. Returns NULL when it is well formed,
+ * else what is wrong with it. */
+static const char *input_check_event(const struct cellvm_input_event *e)
+{
+	if (e->kind < 1 || e->kind > CELLVM_INPUT_KIND_MAX)
+		return "unknown kind";
+	if (e->backend > CELLVM_INPUT_BACKEND_MAX || e->reserved ||
+	    e->delay_ms > CELLVM_INPUT_DELAY_MAX)
+		return "bad backend, delay or reserved field";
+	switch (e->kind) {
+	case CELLVM_INPUT_KEY_DOWN:
+	case CELLVM_INPUT_KEY_UP:
+		return e->code >= 1 && e->code <= CELLVM_INPUT_KEY_MAX ? NULL
+								       : "key code out of range";
+	case CELLVM_INPUT_REL_MOVE:
+		return e->a >= -CELLVM_INPUT_REL_MAX && e->a <= CELLVM_INPUT_REL_MAX &&
+				       e->b >= -CELLVM_INPUT_REL_MAX && e->b <= CELLVM_INPUT_REL_MAX
+			       ? NULL
+			       : "motion out of range";
+	case CELLVM_INPUT_ABS_MOVE:
+		return e->a >= 0 && e->a <= CELLVM_INPUT_ABS_MAX && e->b >= 0 &&
+				       e->b <= CELLVM_INPUT_ABS_MAX
+			       ? NULL
+			       : "position out of range";
+	case CELLVM_INPUT_BTN_DOWN:
+	case CELLVM_INPUT_BTN_UP: return e->code < CELLVM_INPUT_BTN_COUNT ? NULL : "unknown button";
+	case CELLVM_INPUT_WHEEL:
+		return e->a >= -CELLVM_INPUT_WHEEL_MAX && e->a <= CELLVM_INPUT_WHEEL_MAX &&
+				       e->b >= -CELLVM_INPUT_WHEEL_MAX &&
+				       e->b <= CELLVM_INPUT_WHEEL_MAX
+			       ? NULL
+			       : "wheel out of range";
+	default: /* touch */
+		if (e->code >= CELLVM_INPUT_TOUCH_SLOTS)
+			return "touch slot out of range";
+		if (e->kind != CELLVM_INPUT_TOUCH_UP && (e->a < 0 || e->a > CELLVM_INPUT_ABS_MAX ||
+							 e->b < 0 || e->b > CELLVM_INPUT_ABS_MAX))
+			return "position out of range";
+		return NULL;
+	}
+}
+
+/* The sink of a checked record on backend b, or -1 when b has none for it. */
+static int input_sink_for(struct input *in, uint32_t b, const struct cellvm_input_event *e,
+			  bool *abs_mode)
+{
+	int f;
+
+	if (b == CELLVM_INPUT_BACKEND_PS2) {
+		switch (e->kind) {
+		case CELLVM_INPUT_KEY_DOWN:
+		case CELLVM_INPUT_KEY_UP: return INPUT_SINK_PS2_KBD;
+		case CELLVM_INPUT_REL_MOVE:
+		case CELLVM_INPUT_BTN_DOWN:
+		case CELLVM_INPUT_BTN_UP:
+		case CELLVM_INPUT_WHEEL: return INPUT_SINK_PS2_MOUSE;
+		default: return -1; /* no absolute pointer, no touch */
+		}
+	}
+	switch (e->kind) {
+	case CELLVM_INPUT_KEY_DOWN:
+	case CELLVM_INPUT_KEY_UP: f = in->fn_of_kind[VINPUT_KEYBOARD]; break;
+	case CELLVM_INPUT_REL_MOVE:
+		*abs_mode = false;
+		f = in->fn_of_kind[VINPUT_MOUSE];
+		break;
+	case CELLVM_INPUT_ABS_MOVE:
+		*abs_mode = true;
+		f = in->fn_of_kind[VINPUT_TABLET];
+		break;
+	case CELLVM_INPUT_BTN_DOWN:
+	case CELLVM_INPUT_BTN_UP:
+	case CELLVM_INPUT_WHEEL:
+		f = in->fn_of_kind[*abs_mode ? VINPUT_TABLET : VINPUT_MOUSE];
+		break;
+	default: f = in->fn_of_kind[VINPUT_TOUCH]; break;
+	}
+	return f < 0 ? -1 : INPUT_SINK_VIRTIO + f;
+}
+
+/* What b holds down after e. */
+static void input_track(struct input_held *h, const struct cellvm_input_event *e)
+{
+	switch (e->kind) {
+	case CELLVM_INPUT_KEY_DOWN: h->keys[e->code / 64] |= 1ULL << (e->code % 64); break;
+	case CELLVM_INPUT_KEY_UP: h->keys[e->code / 64] &= ~(1ULL << (e->code % 64)); break;
+	case CELLVM_INPUT_BTN_DOWN: h->buttons |= (uint8_t)(1U << e->code); break;
+	case CELLVM_INPUT_BTN_UP: h->buttons &= (uint8_t) ~(1U << e->code); break;
+	case CELLVM_INPUT_TOUCH_DOWN: h->touches |= (uint16_t)(1U << e->code); break;
+	case CELLVM_INPUT_TOUCH_UP: h->touches &= (uint16_t) ~(1U << e->code); break;
+	default: break;
+	}
+}
+
+/* Append a checked record (room was made sure of). */
+static void input_push(struct input *in, const struct cellvm_input_event *e, uint8_t backend,
+		       int sink, uint32_t req)
+{
+	struct input_item *it = input_at(in, in->qlen);
+
+	*it = (struct input_item){.ev = *e, .backend = backend, .sink = (uint8_t)sink, .req = req};
+	if (sink == INPUT_SINK_PS2_MOUSE) {
+		if (e->kind == CELLVM_INPUT_BTN_DOWN)
+			in->ps2_buttons |= (uint8_t)(1U << e->code);
+		else if (e->kind == CELLVM_INPUT_BTN_UP)
+			in->ps2_buttons &= (uint8_t) ~(1U << e->code);
+		it->ps2_buttons = in->ps2_buttons;
+	}
+	input_track(&in->held[backend], e);
+	in->qlen++;
+	in->injected++;
+}
+
+static void input_on_inject(struct input *in, uint64_t id, const Cellvm__Device__InputInject *inj)
+{
+	const size_t n = inj->events.len / sizeof(struct cellvm_input_event);
+	bool abs_mode = in->virtio_abs;
+	char why[128];
+	uint32_t slot = UINT32_MAX;
+
+	/* UNTRUSTED(launcher): whole records, each checked, before any is
+	 * queued: a request goes in whole or not at all. */
+	if (inj->events.len % sizeof(struct cellvm_input_event) || n > CELLVM_INPUT_MAX_EVENTS ||
+	    inj->backend > CELLVM_INPUT_BACKEND_MAX) {
+		input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID, 0, 0,
+			    "malformed inject", -1);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct cellvm_input_event e;
+		const char *bad;
+		uint32_t b;
+
+		memcpy(&e, inj->events.data + i * sizeof(e), sizeof(e));
+		bad = input_check_event(&e);
+		if (bad) {
+			input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID, 0,
+				    (uint32_t)n, bad, (int32_t)i);
+			return;
+		}
+		b = e.backend ? e.backend : inj->backend ? inj->backend : in->active;
+		if (!input_backend_present(in, b)) {
+			snprintf(why, sizeof(why), "backend %s is not available in this VM",
+				 b == CELLVM_INPUT_BACKEND_PS2	    ? "ps2"
+				 : b == CELLVM_INPUT_BACKEND_VIRTIO ? "virtio"
+								    : "usb");
+			input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_NOT_AVAILABLE, 0,
+				    (uint32_t)n, why, (int32_t)i);
+			return;
+		}
+		if (b == CELLVM_INPUT_BACKEND_PS2 &&
+		    (e.kind == CELLVM_INPUT_KEY_DOWN || e.kind == CELLVM_INPUT_KEY_UP)) {
+			uint8_t sc[PS2_KEY_MAX_BYTES];
+
+			/* A key the keyboard has no scan code for (in the set
+			 * the guest chose) is refused, never dropped later. */
+			if (ps2_keymap_encode(in->ps2.kbd.set, e.code, true, sc) < 0) {
+				input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID, 0,
+					    (uint32_t)n,
+					    "the PS/2 keyboard has no scan code for this key",
+					    (int32_t)i);
+				return;
+			}
+		}
+		if (input_sink_for(in, b, &e, &abs_mode) < 0) {
+			input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID, 0,
+				    (uint32_t)n,
+				    b == CELLVM_INPUT_BACKEND_PS2
+					    ? "ps2 has no absolute pointer and no touchscreen"
+					    : "no virtio-input device takes this event",
+				    (int32_t)i);
+			return;
+		}
+	}
+	if (n > in->qmax - in->qlen) {
+		input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_BUSY, 0, (uint32_t)n,
+			    "the input queue is full", -1);
+		in->refused++;
+		return;
+	}
+	if (n == 0) {
+		input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_OK, 0, 0, NULL, -1);
+		return;
+	}
+	for (uint32_t s = 0; s < INPUT_MAX_REQUESTS; s++) {
+		if (!in->req[s].id) {
+			slot = s;
+			break;
+		}
+	}
+	if (slot == UINT32_MAX) {
+		input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_BUSY, 0, (uint32_t)n,
+			    "too many requests in flight", -1);
+		in->refused++;
+		return;
+	}
+	in->req[slot] = (struct input_request){.id = id, .total = (uint32_t)n};
+	for (size_t i = 0; i < n; i++) {
+		struct cellvm_input_event e;
+		uint32_t b;
+
+		memcpy(&e, inj->events.data + i * sizeof(e), sizeof(e));
+		b = e.backend ? e.backend : inj->backend ? inj->backend : in->active;
+		input_push(in, &e, (uint8_t)b, input_sink_for(in, b, &e, &in->virtio_abs), slot);
+	}
+	input_pump(in);
+}
+
+/* Release on backend b whatever it holds down, behind what is queued. */
+static void input_release_held(struct input *in, uint32_t b)
+{
+	struct input_held h = in->held[b];
+	bool abs_mode = in->virtio_abs;
+
+	for (uint32_t c = 1; c <= CELLVM_INPUT_KEY_MAX; c++) {
+		if (h.keys[c / 64] & (1ULL << (c % 64))) {
+			struct cellvm_input_event e = {.kind = CELLVM_INPUT_KEY_UP,
+						       .code = (uint16_t)c};
+			if (in->qlen < in->qmax)
+				input_push(in, &e, (uint8_t)b, input_sink_for(in, b, &e, &abs_mode),
+					   UINT32_MAX);
+		}
+	}
+	for (uint32_t btn = 0; btn < CELLVM_INPUT_BTN_COUNT; btn++) {
+		if (h.buttons & (1U << btn)) {
+			struct cellvm_input_event e = {.kind = CELLVM_INPUT_BTN_UP,
+						       .code = (uint16_t)btn};
+			if (in->qlen < in->qmax)
+				input_push(in, &e, (uint8_t)b, input_sink_for(in, b, &e, &abs_mode),
+					   UINT32_MAX);
+		}
+	}
+	for (uint32_t s = 0; s < CELLVM_INPUT_TOUCH_SLOTS; s++) {
+		if (h.touches & (1U << s)) {
+			struct cellvm_input_event e = {.kind = CELLVM_INPUT_TOUCH_UP,
+						       .code = (uint16_t)s};
+			if (in->qlen < in->qmax)
+				input_push(in, &e, (uint8_t)b, input_sink_for(in, b, &e, &abs_mode),
+					   UINT32_MAX);
+		}
+	}
+	input_pump(in);
+}
+
+static int input_command(struct devproc *dp, const Cellvm__Device__InputCommand *cmd)
+{
+	struct input *in = &input_ctx;
+
+	(void)dp;
+	/* UNTRUSTED(launcher): an id, then one command. */
+	if (cmd->id == 0)
+		return -EPROTO;
+	switch (cmd->cmd_case) {
+	case CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT:
+		input_on_inject(in, cmd->id, cmd->inject);
+		break;
+	case CELLVM__DEVICE__INPUT_COMMAND__CMD_SWITCH_BACKEND: {
+		uint32_t b = cmd->switch_backend->backend;
+
+		if (!input_backend_present(in, b)) {
+			input_reply(in, cmd->id, CELLVM__DEVICE__INPUT_STATUS__INPUT_NOT_AVAILABLE,
+				    0, 0, "that backend is not available in this VM", -1);
+			break;
+		}
+		if (b != in->active) {
+			uint32_t old = in->active;
+
+			in->active = (uint8_t)b;
+			input_release_held(in, old);
+			log_info("active input backend: %s",
+				 b == CELLVM_INPUT_BACKEND_PS2 ? "ps2" : "virtio");
+		}
+		input_reply(in, cmd->id, CELLVM__DEVICE__INPUT_STATUS__INPUT_OK, 0, 0, NULL, -1);
+		break;
+	}
+	case CELLVM__DEVICE__INPUT_COMMAND__CMD_QUERY:
+		if (cmd->query->progress_of == 0) {
+			input_reply_state(in, cmd->id);
+			break;
+		}
+		for (uint32_t s = 0; s < INPUT_MAX_REQUESTS; s++) {
+			if (in->req[s].id == cmd->query->progress_of) {
+				input_reply(in, cmd->id,
+					    CELLVM__DEVICE__INPUT_STATUS__INPUT_PENDING,
+					    in->req[s].delivered, in->req[s].total, NULL, -1);
+				return 0;
+			}
+		}
+		input_reply(in, cmd->id, CELLVM__DEVICE__INPUT_STATUS__INPUT_OK, 0, 0,
+			    "no such request pending", -1);
+		break;
+	default: return -EPROTO;
+	}
+	return 0;
+}
+
+/* ---- the PS/2 port link ---- */
+
+enum { PS2L_INIT, PS2L_RUNNING };
+
+static void input_ps2_irq(void *opaque, int line)
+{
+	struct input *in = opaque;
+	uint64_t one = 1;
+	int fd = in->ps2_irq[line == 1 ? 0 : 1];
+
+	if (fd >= 0)
+		(void)!write(fd, &one, sizeof(one));
+}
+
+static int input_on_ps2_attach(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	struct input *in = ctx;
+
+	(void)msg;
+	/* UNTRUSTED(core): two eventfds, IRQ 1 and IRQ 12. */
+	if (nfds != 2)
+		return -EPROTO;
+	in->ps2_irq[0] = fds[0];
+	in->ps2_irq[1] = fds[1];
+	fds[0] = fds[1] = -1;
+	in->ps2_proto.state = PS2L_RUNNING;
+	return 0;
+}
+
+static int input_on_port(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Device__PortAccess *a = msg;
+	struct input *in = ctx;
+	Cellvm__Device__Ps2Message m = CELLVM__DEVICE__PS2_MESSAGE__INIT;
+	Cellvm__Device__PortResult res = CELLVM__DEVICE__PORT_RESULT__INIT;
+	int r;
+
+	(void)fds;
+	(void)nfds;
+	/* UNTRUSTED(core, guest): the port is the core's, the byte the guest's. */
+	if ((a->port != 0x60 && a->port != 0x64) || a->value > 0xff)
+		return -EPROTO;
+	if (a->write)
+		res.reset = ps2_port_write(&in->ps2, (uint16_t)a->port, (uint8_t)a->value);
+	else
+		res.value = ps2_port_read(&in->ps2, (uint16_t)a->port);
+	m.msg_case = CELLVM__DEVICE__PS2_MESSAGE__MSG_RESULT;
+	m.result = &res;
+	r = channel_send(in->ps2_link, &m.base, INPUT_PS2_MAX_MSG, NULL, 0);
+	if (r < 0)
+		return r;
+	/* A byte read may have made room, or finished an event. */
+	input_pump(in);
+	return 0;
+}
+
+/* What the core may send on the PS/2 link: Ps2Attach once and first, with
+ * its two eventfds; then port accesses, never with fds. */
+static const struct dispatch_entry input_ps2_table[] = {
+	[CELLVM__DEVICE__PS2_MESSAGE__MSG_ATTACH] = {input_on_ps2_attach, DISPATCH_STATE(PS2L_INIT),
+						     DISPATCH_ONCE | DISPATCH_NEEDS_FDS},
+	[CELLVM__DEVICE__PS2_MESSAGE__MSG_ACCESS] = {input_on_port, DISPATCH_STATE(PS2L_RUNNING),
+						     0},
+	/* PortResult goes the other way. */
+};
+
+static const struct dispatch_channel input_ps2_channel = {
+	.envelope = &cellvm__device__ps2_message__descriptor,
+	.max_len = INPUT_PS2_MAX_MSG,
+	.max_fds = IPC_MAX_FDS,
+	.table = input_ps2_table,
+	.n = sizeof(input_ps2_table) / sizeof(input_ps2_table[0]),
+};
+
+static void input_on_ps2_link(struct devproc *dp, void *arg)
+{
+	struct input *in = arg;
+	int r = dispatch_recv(in->ps2_link, &in->ps2_proto, in);
+
+	if (r == -ECONNRESET) {
+		devproc_quit(dp, 0); /* the core is gone */
+		return;
+	}
+	if (r < 0) {
+		log_err("PS/2 link: protocol violation (%s)", dispatch_strerror(r));
+		devproc_quit(dp, 1);
+	}
+}
+
+static void input_on_timer(struct devproc *dp, void *arg)
+{
+	struct input *in = arg;
+	uint64_t n;
+
+	(void)dp;
+	(void)!read(in->timer_fd, &n, sizeof(n));
+	input_pump(in);
+}
+
+/* ---- the frame's ops ---- */
+
+static int input_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setup,
+		       int *backend_fds, size_t nbackend, struct devproc_info *info)
+{
+	struct input *in = &input_ctx;
+	const Cellvm__Device__InputConfig *c = setup->input;
+	uint32_t nfn = dp->host->nfunctions;
+
+	/* UNTRUSTED(launcher): the configuration against the links it sent. */
+	if (!c || c->n_virtio != nfn || nfn > INPUT_NFN)
+		return -EINVAL;
+	if (dp->index == 0) {
+		memset(in, 0, sizeof(*in));
+		in->dp = dp;
+		in->ps2_link = in->timer_fd = -1;
+		in->ps2_irq[0] = in->ps2_irq[1] = -1;
+		for (int k = 0; k < 4; k++)
+			in->fn_of_kind[k] = -1;
+		if (nbackend != (c->has_ps2 ? 1U : 0U))
+			return -EINVAL;
+		in->has_ps2 = c->has_ps2;
+		if (in->has_ps2) {
+			in->ps2_link = backend_fds[0]; /* the frame keeps it open */
+		}
+		ps2_init(&in->ps2, input_ps2_irq, in);
+		dispatch_init(&in->ps2_proto, &input_ps2_channel, PS2L_INIT);
+		in->nfn = nfn;
+		in->qmax = c->max_pending && c->max_pending < INPUT_MAX_PENDING ? c->max_pending
+										: INPUT_MAX_PENDING;
+		in->q = calloc(in->qmax, sizeof(*in->q));
+		if (!in->q)
+			return -ENOMEM;
+		in->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (in->timer_fd < 0)
+			return -errno;
+		in->active = (uint8_t)c->default_backend;
+		if (!input_backend_present(in, in->active))
+			in->active = in->has_ps2 ? CELLVM_INPUT_BACKEND_PS2
+						 : CELLVM_INPUT_BACKEND_VIRTIO;
+		if (!in->has_ps2 && !nfn)
+			return -EINVAL;
+	}
+	if (dp->index < nfn) {
+		const Cellvm__Device__VirtioInputConfig *v = c->virtio[dp->index];
+		struct vinput_identity id = {0};
+
+		if (v->kind > VINPUT_TOUCH || in->fn_of_kind[v->kind] >= 0 ||
+		    strlen(v->name) >= sizeof(id.name) || strlen(v->serial) >= sizeof(id.serial) ||
+		    v->vendor > 0xffff || v->product > 0xffff || v->version > 0xffff)
+			return -EINVAL;
+		in->fn_of_kind[v->kind] = (int)dp->index;
+		vinput_init(&in->vin[dp->index], (enum vinput_kind)v->kind, NULL);
+		if (v->name[0])
+			snprintf(in->vin[dp->index].id.name, sizeof(in->vin[dp->index].id.name),
+				 "%s", v->name);
+		if (v->serial[0])
+			snprintf(in->vin[dp->index].id.serial, sizeof(in->vin[dp->index].id.serial),
+				 "%s", v->serial);
+		if (v->vendor)
+			in->vin[dp->index].id.vendor = (uint16_t)v->vendor;
+		if (v->product)
+			in->vin[dp->index].id.product = (uint16_t)v->product;
+		if (v->version)
+			in->vin[dp->index].id.version = (uint16_t)v->version;
+		return vinput_info(&in->vin[dp->index], info);
+	}
+	return 0;
+}
+
+static int input_sandboxed(struct devproc *dp)
+{
+	struct input *in = &input_ctx;
+	int r;
+
+	if (in->ps2_link >= 0) {
+		r = devproc_watch(dp, in->ps2_link, input_on_ps2_link, in);
+		if (r < 0)
+			return r;
+	}
+	return devproc_watch(dp, in->timer_fd, input_on_timer, in);
+}
+
+static size_t input_keep_fds(struct devproc *dp, int *fds, size_t max)
+{
+	struct input *in = &input_ctx;
+	size_t n = 0;
+
+	(void)dp;
+	if (in->timer_fd >= 0 && n < max)
+		fds[n++] = in->timer_fd;
+	return n;
+}
+
+static int input_activate(struct devproc *dp)
+{
+	return vinput_activate(&input_ctx.vin[dp->index], dp);
+}
+
+static int input_resume(struct devproc *dp)
+{
+	return vinput_resume(&input_ctx.vin[dp->index], dp);
+}
+
+static void input_kick(struct devproc *dp, struct devproc_queue *q)
+{
+	vinput_kick(dp, q, &input_ctx.vin[dp->index]);
+	input_pump(&input_ctx);
+}
+
+static void input_reset(struct devproc *dp)
+{
+	vinput_reset(&input_ctx.vin[dp->index]);
+}
+
+static void input_stats(struct devproc *dp, struct devproc_stats *out)
+{
+	struct input *in = &input_ctx;
+
+	(void)dp;
+	for (uint32_t f = 0; f < in->nfn; f++) {
+		struct devproc_stats s = {0};
+
+		vinput_stats(&in->vin[f], &s);
+		out->errors += s.errors;
+	}
+	out->requests = in->delivered_total;
+	out->bytes_in = in->injected;
+	out->errors += in->refused;
+}
+
+const struct devproc_ops input_ops = {
+	.kind = "input",
+	.setup = input_setup,
+	.sandboxed = input_sandboxed,
+	.activate = input_activate,
+	.resume = input_resume,
+	.kick = input_kick,
+	.reset = input_reset,
+	.stats = input_stats,
+	.keep_fds = input_keep_fds,
+	.command = input_command,
+};
