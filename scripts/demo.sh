@@ -83,6 +83,13 @@ fi
 # launcher would create a missing tap itself, but only as the VM starts and
 # without an address: the demo makes a persistent one first, and removes it
 # at the end when it made it. CELLVM_DEMO_NET=off leaves the network out.
+# Input: the i8042 keyboard and mouse and the virtio-input devices, with a
+# socket that takes inject-input requests (docs/input.md).
+if [ -x $bin/cellvm-dev-input ]; then
+	set -- "$@" --input ps2,virtio --input-socket /run/cellvm-demo-input.sock
+	echo "cellvm demo: inject input with: python3 -c ... (docs/input.md) on /run/cellvm-demo-input.sock"
+fi
+
 tap=cellvm0 made_tap=
 net_host=10.0.2.1 net_guest=10.0.2.15
 trap '[ -z "$made_tap" ] || ip link delete "$tap" 2>/dev/null || true' EXIT
