@@ -10,13 +10,13 @@
 
 /* struct cellvm_input_event.kind */
 enum cellvm_input_kind {
-	CELLVM_INPUT_KEY_DOWN = 1,  /* code: Linux key code (KEY_*), 1..CELLVM_INPUT_KEY_MAX */
-	CELLVM_INPUT_KEY_UP = 2,    /* code: as KEY_DOWN */
-	CELLVM_INPUT_REL_MOVE = 3,  /* a, b: dx, dy (pointer units, +y down) */
-	CELLVM_INPUT_ABS_MOVE = 4,  /* a, b: x, y in 0..CELLVM_INPUT_ABS_MAX */
-	CELLVM_INPUT_BTN_DOWN = 5,  /* code: CELLVM_INPUT_BTN_* */
-	CELLVM_INPUT_BTN_UP = 6,    /* code: CELLVM_INPUT_BTN_* */
-	CELLVM_INPUT_WHEEL = 7,	    /* a: vertical detents (+ away from the user), b: horizontal */
+	CELLVM_INPUT_KEY_DOWN = 1,   /* code: Linux key code (KEY_*), 1..CELLVM_INPUT_KEY_MAX */
+	CELLVM_INPUT_KEY_UP = 2,     /* code: as KEY_DOWN */
+	CELLVM_INPUT_REL_MOVE = 3,   /* a, b: dx, dy (pointer units, +y down) */
+	CELLVM_INPUT_ABS_MOVE = 4,   /* a, b: x, y in 0..CELLVM_INPUT_ABS_MAX */
+	CELLVM_INPUT_BTN_DOWN = 5,   /* code: CELLVM_INPUT_BTN_* */
+	CELLVM_INPUT_BTN_UP = 6,     /* code: CELLVM_INPUT_BTN_* */
+	CELLVM_INPUT_WHEEL = 7,	     /* a: vertical detents (+ away from the user), b: horizontal */
 	CELLVM_INPUT_TOUCH_DOWN = 8, /* slot; a, b: x, y in 0..CELLVM_INPUT_ABS_MAX */
 	CELLVM_INPUT_TOUCH_MOVE = 9, /* slot; a, b: x, y */
 	CELLVM_INPUT_TOUCH_UP = 10,  /* slot */
@@ -42,13 +42,13 @@ enum cellvm_input_button {
 	CELLVM_INPUT_BTN_COUNT = 5,
 };
 
-#define CELLVM_INPUT_KEY_MAX	 0x2ff	/* Linux KEY_MAX */
-#define CELLVM_INPUT_ABS_MAX	 32767	/* absolute axes run 0..32767 */
-#define CELLVM_INPUT_REL_MAX	 32767	/* |dx|, |dy| per event */
-#define CELLVM_INPUT_WHEEL_MAX	 127	/* |detents| per event */
-#define CELLVM_INPUT_TOUCH_SLOTS 10	/* multi-touch slots 0..9 */
-#define CELLVM_INPUT_DELAY_MAX	 10000	/* ms before one event */
-#define CELLVM_INPUT_MAX_EVENTS	 900	/* per InputInject (16 KiB datagrams) */
+#define CELLVM_INPUT_KEY_MAX	 0x2ff /* Linux KEY_MAX */
+#define CELLVM_INPUT_ABS_MAX	 32767 /* absolute axes run 0..32767 */
+#define CELLVM_INPUT_REL_MAX	 32767 /* |dx|, |dy| per event */
+#define CELLVM_INPUT_WHEEL_MAX	 127   /* |detents| per event */
+#define CELLVM_INPUT_TOUCH_SLOTS 10    /* multi-touch slots 0..9 */
+#define CELLVM_INPUT_DELAY_MAX	 10000 /* ms before one event */
+#define CELLVM_INPUT_MAX_EVENTS	 900   /* per InputInject (16 KiB datagrams) */
 
 struct cellvm_input_event {
 	uint8_t kind;	   /* enum cellvm_input_kind */
