@@ -442,8 +442,8 @@ static int broker_vmdef_tap(const struct tenant *t, const char *tap, char *err, 
 static int broker_vmdef_devices(const struct broker_vmdef *d, const struct tenant *t, char *err,
 				size_t errlen)
 {
-	if (d->ndisks + d->nnets > LAUNCHER_MAX_DEVICES) {
-		snprintf(err, errlen, "at most %d disks and nets in all", LAUNCHER_MAX_DEVICES);
+	if (d->ndisks + d->nnets > LAUNCHER_MAX_DISKS_NICS) {
+		snprintf(err, errlen, "at most %d disks and nets in all", LAUNCHER_MAX_DISKS_NICS);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < d->nnets; i++) {

@@ -50,7 +50,7 @@ static void cellvm_usage(FILE *f)
 		"Exit status: 0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic,\n"
 		"5 guest halted (every vCPU halted with interrupts off).\n"
 		"On a terminal, Ctrl-A x ends the VM.\n",
-		CELLVM_RUN_MAX_CPUS, LAUNCHER_MAX_DEVICES);
+		CELLVM_RUN_MAX_CPUS, LAUNCHER_MAX_DISKS_NICS);
 }
 
 static int cellvm_run_vm(struct core_config *cfg, struct devices *ds);

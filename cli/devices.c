@@ -28,9 +28,9 @@ int devices_add_disk(struct devices *ds, const char *arg)
 	char err[512];
 	int r;
 
-	if (ds->ndisks == DISK_MAX || ds->ndisks + ds->nnets == LAUNCHER_MAX_DEVICES) {
+	if (ds->ndisks == DISK_MAX || ds->ndisks + ds->nnets == LAUNCHER_MAX_DISKS_NICS) {
 		log_err("--disk: at most %d disks, %d disks and NICs in all", DISK_MAX,
-			LAUNCHER_MAX_DEVICES);
+			LAUNCHER_MAX_DISKS_NICS);
 		return VM_EXIT_BAD_INPUT;
 	}
 	r = disk_opt_parse(arg, &ds->disks[ds->ndisks], err, sizeof(err));
@@ -48,8 +48,8 @@ int devices_add_net(struct devices *ds, const char *arg)
 	char err[512];
 	int r;
 
-	if (ds->ndisks + ds->nnets == LAUNCHER_MAX_DEVICES) {
-		log_err("--net: at most %d disks and NICs in all", LAUNCHER_MAX_DEVICES);
+	if (ds->ndisks + ds->nnets == LAUNCHER_MAX_DISKS_NICS) {
+		log_err("--net: at most %d disks and NICs in all", LAUNCHER_MAX_DISKS_NICS);
 		return VM_EXIT_BAD_INPUT;
 	}
 	r = net_opt_parse(arg, n, err, sizeof(err));

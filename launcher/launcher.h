@@ -79,9 +79,10 @@ int launcher_create_memory(uint64_t size);
 int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, char *err,
 			size_t errlen, int *ret_status);
 
-#define LAUNCHER_MAX_BACKENDS 8
-#define LAUNCHER_MAX_DEVICES  12 /* the core's entries: a device with more links has more */
-#define LAUNCHER_MAX_LINKS    5	 /* links of one device process (input: 4 virtio functions) */
+#define LAUNCHER_MAX_BACKENDS	8
+#define LAUNCHER_MAX_DEVICES	12 /* the core's entries: a device with more links has more */
+#define LAUNCHER_MAX_DISKS_NICS 8  /* disks and NICs of one VM, as users see the limit */
+#define LAUNCHER_MAX_LINKS	5  /* links of one device process (input: 4 virtio functions) */
 
 struct device_config {
 	const char *kind;			/* "blk": runs cellvm-dev-blk */
