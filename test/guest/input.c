@@ -11,19 +11,65 @@
 #include <linux/input.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define MAX_DEVS 16
 
-int main(void)
+static int count_devices(void)
+{
+	DIR *d = opendir("/dev/input");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += strncmp(e->d_name, "event", 5) == 0;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Print what fd holds now (it is non-blocking). Returns 1 once end_code is
+ * pressed (nothing after it is printed), else 0. */
+static int drain(int fd, const char *name, int end_code, int quiet)
+{
+	struct input_event ev[64];
+	ssize_t got;
+
+	while ((got = read(fd, ev, sizeof(ev))) > 0) {
+		for (ssize_t k = 0; k < got / (ssize_t)sizeof(ev[0]); k++) {
+			if (ev[k].type != EV_KEY && ev[k].type != EV_REL && ev[k].type != EV_ABS)
+				continue;
+			if (ev[k].type == EV_KEY && ev[k].value == 2)
+				continue; /* autorepeat: the kernel's, not ours */
+			if (!quiet)
+				printf("CELLVM-EV %s|%u|%u|%d\n", name, ev[k].type, ev[k].code,
+				       ev[k].value);
+			if (ev[k].type == EV_KEY && ev[k].code == end_code && ev[k].value == 1) {
+				fflush(stdout);
+				return 1;
+			}
+		}
+	}
+	fflush(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	struct pollfd pfd[MAX_DEVS];
 	char names[MAX_DEVS][128];
+	int want = argc > 1 ? atoi(argv[1]) : 0;
+	int end_code = argc > 2 ? atoi(argv[2]) : KEY_F12;
+	int quiet = argc > 3 && strcmp(argv[3], "quiet") == 0;
 	int n = 0;
-	DIR *d = opendir("/dev/input");
+	DIR *d;
 	struct dirent *e;
 
+	for (int tries = 0; count_devices() < want && tries < 600; tries++)
+		usleep(100 * 1000);
+	d = opendir("/dev/input");
 	if (!d) {
 		perror("/dev/input");
 		return 1;
@@ -36,7 +82,7 @@ int main(void)
 		if (strncmp(e->d_name, "event", 5) != 0)
 			continue;
 		snprintf(path, sizeof(path), "/dev/input/%s", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0)
 			continue;
 		memset(names[n], 0, sizeof(names[n]));
@@ -57,28 +103,18 @@ int main(void)
 		if (poll(pfd, (nfds_t)n, -1) < 0)
 			return 1;
 		for (int i = 0; i < n; i++) {
-			struct input_event ev[64];
-			ssize_t got;
-
-			if (!(pfd[i].revents & POLLIN))
-				continue;
-			got = read(pfd[i].fd, ev, sizeof(ev));
-			for (ssize_t k = 0; got > 0 && k < got / (ssize_t)sizeof(ev[0]); k++) {
-				if (ev[k].type != EV_KEY && ev[k].type != EV_REL &&
-				    ev[k].type != EV_ABS)
-					continue;
-				if (ev[k].type == EV_KEY && ev[k].value == 2)
-					continue; /* autorepeat: the kernel's, not ours */
-				printf("CELLVM-EV %s|%u|%u|%d\n", names[i], ev[k].type, ev[k].code,
-				       ev[k].value);
-				if (ev[k].type == EV_KEY && ev[k].code == KEY_F12 &&
-				    ev[k].value == 1) {
-					printf("CELLVM-DATA input events=done\n");
-					fflush(stdout);
-					return 0;
-				}
+			if ((pfd[i].revents & POLLIN) &&
+			    drain(pfd[i].fd, names[i], end_code, quiet)) {
+				/* Everything injected before the marker was taken by
+				 * the drivers already: print what the other devices
+				 * still hold, then stop. */
+				for (int j = 0; j < n; j++)
+					if (j != i)
+						(void)drain(pfd[j].fd, names[j], -1, quiet);
+				printf("CELLVM-DATA input events=done\n");
+				fflush(stdout);
+				return 0;
 			}
-			fflush(stdout);
 		}
 	}
 }
