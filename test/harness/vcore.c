@@ -40,8 +40,19 @@ static int vcore_send(struct vcore *c, Cellvm__Device__LinkMessage *msg, const i
 
 static int vcore_take_info(struct vcore *c, const Cellvm__Device__DeviceInfo *info)
 {
-	if (info->config.len > sizeof(c->config))
+	if (info->config.len > sizeof(c->config) || info->n_selects > DEVPROC_MAX_SELECTS)
 		return -EPROTO;
+	for (size_t i = 0; i < info->n_selects; i++) {
+		const Cellvm__Device__ConfigSelect *s = info->selects[i];
+
+		if (s->select > 0xff || s->subsel > 0xff || s->data.len > DEVPROC_SELECT_DATA_MAX)
+			return -EPROTO;
+		c->selects[i] = (struct devproc_config_select){.select = (uint8_t)s->select,
+							       .subsel = (uint8_t)s->subsel,
+							       .size = (uint8_t)s->data.len};
+		memcpy(c->selects[i].data, s->data.data, s->data.len);
+	}
+	c->nselects = (uint32_t)info->n_selects;
 	c->device_id = info->device_id;
 	c->features = info->features;
 	memcpy(c->config, info->config.data, info->config.len);

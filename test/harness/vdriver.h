@@ -105,6 +105,8 @@ struct vcore {
 	size_t config_len;
 	uint32_t num_queues;
 	uint32_t queue_max_size;
+	struct devproc_config_select selects[DEVPROC_MAX_SELECTS]; /* virtio-input's window */
+	uint32_t nselects;
 	/* Messages seen while waiting for something else. */
 	uint32_t needs_reset;
 	uint32_t reset_done;
