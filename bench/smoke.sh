@@ -4,12 +4,12 @@
 # timing (benchmarks report; see bench/README.md). Exit 77 when a reference
 # the benchmark compares with is not installed (scripts/install-deps.sh
 # --bench) or the run needs root/tun that this machine lacks.
-# Usage: smoke.sh blk|net|broker BINDIR SRCDIR
+# Usage: smoke.sh blk|net|broker|input BINDIR SRCDIR
 set -u
 what=$1 bindir=$2 srcdir=$3
 skip() { echo "SKIP: $*" >&2; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-[ "$(id -u)" -eq 0 ] || skip "needs root"
+[ "$what" = input ] || [ "$(id -u)" -eq 0 ] || skip "needs root"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 case $what in
@@ -30,6 +30,10 @@ broker)
 	python3 "$srcdir/bench/broker.py" --build "$(dirname "$bindir")" --cycles 5 --rate 50 \
 		--seconds 2 --vms 1 >"$out" 2>&1 || { cat "$out"; fail "bench/broker.py failed"; }
 	grep -q 'qemu microvm' "$out" || { cat "$out"; fail "no figures"; }
+	;;
+input)
+	"$bindir/bench-input" --iters 200 --batches 5 >"$out" 2>&1 || { cat "$out"; fail "bench-input failed"; }
+	grep -q '^virtio ' "$out" && grep -q '^reference: ' "$out" || { cat "$out"; fail "no figures"; }
 	;;
 *) fail "unknown benchmark $what" ;;
 esac
