@@ -15,9 +15,12 @@
 #include <sys/types.h>
 
 #include "launcher/disk_opt.h"
+#include "launcher/input_opt.h"
 #include "launcher/launcher.h"
 #include "launcher/net_opt.h"
 #include "launcher/supervise.h"
+#include "device.pb-c.h"
+#include "proto/dispatch.h"
 
 struct event;
 struct event_base;
@@ -161,8 +164,10 @@ struct broker_vmdef {
 	size_t ndisks;
 	struct broker_vmdef_net nets[BROKER_NET_MAX]; /* devices after the disks, in this order */
 	size_t nnets;
-	char input[16];	    /* "ps2", "usb", "virtio" or "" */
-	json_object *extra; /* gpu/snd definitions, kept as given (owned) */
+	char input[16];		    /* the default input backend: "ps2", "virtio" or "" */
+	bool has_input;		    /* input_config: the VM has an input device */
+	struct input_opt input_opt; /* its backends and identities (no fds here) */
+	json_object *extra;	    /* gpu/snd definitions, kept as given (owned) */
 	/* its cgroup's cpu.weight (1..10000); 0: the broker's vm_cpu_weight */
 	uint32_t cpu_weight;
 };
@@ -268,6 +273,12 @@ struct broker_vm {
 	bool restore; /* boot again at the next start (a clean --on-exit restore) */
 	uint64_t reboot_window_start;
 	char last_exit[160];
+	/* the input device's control channel (broker_input.c) */
+	struct event *input_ev;
+	TAILQ_HEAD(, broker_input_call) input_calls;
+	size_t ninput_calls;
+	uint64_t input_next_id;
+	struct dispatch input_proto;
 	/* serial output: a ring of the last BROKER_CONSOLE_LOG bytes */
 	uint8_t *cons;
 	uint64_t cons_total;
@@ -442,6 +453,9 @@ struct broker_launch_job {
 	size_t ndevs;
 	struct net_opt nets[BROKER_NET_MAX]; /* a boot's open taps, moved to the VM */
 	size_t nnets;
+	/* The input device's options for this boot (its PS/2 link), a copy of
+	 * the definition's; closed once the core and the device hold the link. */
+	struct input_opt input;
 	int stats_fd[LAUNCHER_MAX_DEVICES]; /* the VM's counters pages (the VM owns them) */
 	/* Dups of the definition's kept files (kernel_fd, initrd_fd, each disk's
 	 * image_fd), made by broker_launch_submit in the loop, closed by the
@@ -462,6 +476,47 @@ void broker_launch_stop(struct broker *b);
 /* In the loop: install a finished job into its VM (or undo), tell the waiter,
  * free the job. */
 void broker_vm_boot_finish(struct broker_launch_job *j);
+
+/* ---- input (broker_input.c): docs/input.md ---- */
+
+/* The API's input errors: codes and HTTP statuses of their own. */
+enum broker_input_err {
+	BROKER_INPUT_OK,
+	BROKER_INPUT_NOT_AVAILABLE, /* 400 BACKEND_NOT_AVAILABLE */
+	BROKER_INPUT_INVALID,	    /* 400 INVALID_INPUT_EVENT */
+	BROKER_INPUT_BACKEND_ERROR, /* 500 BACKEND_ERROR */
+	BROKER_INPUT_BUSY,	    /* 503 VM_BUSY */
+};
+const char *broker_input_err_code(enum broker_input_err e);
+int broker_input_err_status(enum broker_input_err e);
+
+/* How an input command ended. reply: the device's answer when there is one
+ * (valid during the callback only). */
+struct broker_input_result {
+	enum broker_input_err e;
+	const char *msg;
+	int32_t event; /* the event at fault, or -1 */
+	uint32_t delivered, total;
+	const Cellvm__Device__InputReply *reply;
+};
+struct broker_input_call;
+typedef void broker_input_done_fn(struct broker_vm *vm, const struct broker_input_result *res,
+				  void *arg);
+
+/* After a boot's install: watch the input device's control channel. */
+int broker_input_watch(struct broker_vm *vm);
+/* The VM's processes are gone: every call in flight ends with BACKEND_ERROR. */
+void broker_input_teardown(struct broker_vm *vm);
+/* Send cmd (its id is set here; total: the events of an inject, else 0) and
+ * call done once the device answered, or at timeout_ms (an inject: VM_BUSY
+ * with the count delivered). Returns BROKER_INPUT_OK (done will be called)
+ * or an error with a message in err (done will not). */
+enum broker_input_err broker_input_call(struct broker_vm *vm, Cellvm__Device__InputCommand *cmd,
+					uint32_t total, int timeout_ms, broker_input_done_fn *done,
+					void *arg, char *err, size_t errlen);
+/* A result as the API answers it (a new object). */
+json_object *broker_input_result_json(const struct broker_vm *vm,
+				      const struct broker_input_result *res);
 
 /* ---- the state directory (broker_state.c) ---- */
 

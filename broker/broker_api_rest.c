@@ -19,6 +19,9 @@
 
 #include "broker/broker_api.h"
 #include "common/log.h"
+#include "common/parse.h"
+#include "launcher/input_opt.h"
+#include "launcher/input_req.h"
 
 #define REST_JSON_DEPTH	    16
 #define REST_MAX_CONSOLE_IN 4096
@@ -314,6 +317,136 @@ static void broker_api_rest_console_in(struct rest_call *c, struct broker_vm *vm
 	broker_api_rest_reply_json(c->req, 200, json_object_new_object());
 }
 
+/* An input command in flight: who asked, to log and answer. */
+struct rest_input {
+	struct evhttp_request *req;
+	const struct tenant *tenant;
+	uid_t uid;
+	char action[24];
+};
+
+static void broker_api_rest_on_input(struct broker_vm *vm, const struct broker_input_result *res,
+				     void *arg)
+{
+	struct rest_input *ri = arg;
+
+	log_info("api: tenant=%s uid=%u %s vm=%s -> %s (%u of %u)", ri->tenant->name,
+		 (unsigned)ri->uid, ri->action, vm->id, broker_input_err_code(res->e),
+		 res->delivered, res->total);
+	broker_api_rest_reply_json(ri->req, broker_input_err_status(res->e),
+				   broker_input_result_json(vm, res));
+	free(ri);
+}
+
+static void broker_api_rest_input_error(struct rest_call *c, const char *action,
+					enum broker_input_err e, const char *msg, int event)
+{
+	struct broker_input_result res = {.e = e, .msg = msg, .event = event};
+
+	log_info("api: tenant=%s uid=%u %s vm=%s -> %s", c->tenant->name, (unsigned)c->uid, action,
+		 c->vm_id, broker_input_err_code(e));
+	broker_api_rest_reply_json(c->req, broker_input_err_status(e),
+				   broker_input_result_json(NULL, &res));
+}
+
+/* UNTRUSTED(client): ?timeout_ms=, 1..60000; 5000 when absent. -1: bad. */
+static int broker_api_rest_input_timeout(struct evhttp_request *req)
+{
+	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyvalq kv;
+	const char *v;
+	uint32_t ms = 5000;
+	int r = 0;
+
+	if (!q)
+		return (int)ms;
+	if (evhttp_parse_query_str(q, &kv) < 0)
+		return -1;
+	v = evhttp_find_header(&kv, "timeout_ms");
+	if (v)
+		r = parse_u32(v, 1, 60000, &ms);
+	evhttp_clear_headers(&kv);
+	return r < 0 ? -1 : (int)ms;
+}
+
+/* POST inject-input, GET input-info, PUT switch-input-backend. */
+static void broker_api_rest_input(struct rest_call *c, struct broker_vm *vm, const char *sub)
+{
+	static struct input_req req;
+	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
+	Cellvm__Device__InputInject inj = CELLVM__DEVICE__INPUT_INJECT__INIT;
+	Cellvm__Device__InputSwitch sw = CELLVM__DEVICE__INPUT_SWITCH__INIT;
+	Cellvm__Device__InputQuery q = CELLVM__DEVICE__INPUT_QUERY__INIT;
+	struct rest_input *ri;
+	json_object *body = NULL, *v;
+	enum broker_input_err e;
+	char err[512];
+	int timeout = 5000, ev = -1, b;
+
+	if (strcmp(sub, "inject-input") == 0) {
+		timeout = broker_api_rest_input_timeout(c->req);
+		body = broker_api_rest_body_json(c->req, err, sizeof(err));
+		if (!body || timeout < 0) {
+			json_object_put(body);
+			broker_api_rest_input_error(c, sub, BROKER_INPUT_INVALID,
+						    body ? "timeout_ms: 1 to 60000" : err, -1);
+			return;
+		}
+		if (input_req_parse(body, &req, err, sizeof(err), &ev) < 0) {
+			json_object_put(body);
+			broker_api_rest_input_error(c, sub, BROKER_INPUT_INVALID, err, ev);
+			return;
+		}
+		json_object_put(body);
+		inj.backend = req.backend;
+		inj.events.data = (uint8_t *)req.ev;
+		inj.events.len = req.n * sizeof(req.ev[0]);
+		cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT;
+		cmd.inject = &inj;
+	} else if (strcmp(sub, "switch-input-backend") == 0) {
+		body = broker_api_rest_body_json(c->req, err, sizeof(err));
+		if (!body || !json_object_is_type(body, json_type_object) ||
+		    json_object_object_length(body) != 1 ||
+		    !json_object_object_get_ex(body, "backend", &v) ||
+		    !json_object_is_type(v, json_type_string)) {
+			json_object_put(body);
+			broker_api_rest_input_error(c, sub, BROKER_INPUT_INVALID,
+						    "the body is {\"backend\": \"ps2\"|\"virtio\"}",
+						    -1);
+			return;
+		}
+		b = input_opt_backend(json_object_get_string(v));
+		json_object_put(body);
+		if (b < 0) {
+			broker_api_rest_input_error(c, sub, BROKER_INPUT_NOT_AVAILABLE,
+						    "backend: one of ps2, virtio, usb", -1);
+			return;
+		}
+		sw.backend = (uint32_t)b;
+		cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_SWITCH_BACKEND;
+		cmd.switch_backend = &sw;
+	} else {
+		cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_QUERY;
+		cmd.query = &q;
+	}
+	ri = calloc(1, sizeof(*ri));
+	if (!ri) {
+		broker_api_rest_input_error(c, sub, BROKER_INPUT_BACKEND_ERROR, "out of memory",
+					    -1);
+		return;
+	}
+	*ri = (struct rest_input){.req = c->req, .tenant = c->tenant, .uid = c->uid};
+	snprintf(ri->action, sizeof(ri->action), "%s", sub);
+	e = broker_input_call(
+		vm, &cmd,
+		cmd.cmd_case == CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT ? (uint32_t)req.n : 0,
+		timeout, broker_api_rest_on_input, ri, err, sizeof(err));
+	if (e != BROKER_INPUT_OK) {
+		free(ri);
+		broker_api_rest_input_error(c, sub, e, err, -1);
+	}
+}
+
 static bool broker_api_rest_query_flag(struct evhttp_request *req, const char *key)
 {
 	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
@@ -367,6 +500,10 @@ static void broker_api_rest_vm_route(struct rest_call *c, struct broker_vm *vm, 
 		rest_stream_console(c, vm, broker_api_rest_query_flag(c->req, "follow"));
 	} else if (strcmp(sub, "console") == 0 && m == EVHTTP_REQ_PUT) {
 		broker_api_rest_console_in(c, vm);
+	} else if ((strcmp(sub, "inject-input") == 0 && m == EVHTTP_REQ_POST) ||
+		   (strcmp(sub, "input-info") == 0 && m == EVHTTP_REQ_GET) ||
+		   (strcmp(sub, "switch-input-backend") == 0 && m == EVHTTP_REQ_PUT)) {
+		broker_api_rest_input(c, vm, sub);
 	} else if (m == EVHTTP_REQ_PUT &&
 		   (strcmp(sub, "boot") == 0 || strcmp(sub, "pause") == 0 ||
 		    strcmp(sub, "resume") == 0 || strcmp(sub, "reboot") == 0 ||

@@ -23,6 +23,7 @@
 #include "common/fdutil.h"
 #include "launcher/launcher_dev.h"
 #include "launcher/net_tap.h"
+#include "proto/ipc.h"
 
 struct broker_launch_worker {
 	struct broker *b;
@@ -48,10 +49,10 @@ static enum api_err broker_launch_err(enum vm_exit e)
 	return e == VM_EXIT_BAD_INPUT ? API_INVALID_ARGUMENT : API_INTERNAL;
 }
 
-/* Device i of the job's VM (disks first, then NICs: index = position) as the
- * launcher brings it up: a disk over *disk, a copy of its definition's
- * options; a NIC over its tap in j->nets (a boot's in order, a restart's one
- * NIC in nets[0]). */
+/* Device i of the job's VM (disks first, then NICs: index = position; the
+ * input device last) as the launcher brings it up: a disk over *disk, a copy
+ * of its definition's options; a NIC over its tap in j->nets (a boot's in
+ * order, a restart's one NIC in nets[0]); the input device over j->input. */
 static struct launcher_dev broker_launch_dev(struct broker_launch_job *j, size_t i,
 					     struct disk_opt *disk)
 {
@@ -65,6 +66,9 @@ static struct launcher_dev broker_launch_dev(struct broker_launch_job *j, size_t
 		disk->fd = -1;
 		dev.kind = LAUNCHER_DEV_BLK;
 		dev.disk = disk;
+	} else if (i == def->ndisks + def->nnets) {
+		dev.kind = LAUNCHER_DEV_INPUT;
+		dev.input = &j->input;
 	} else {
 		dev.net = &j->nets[j->restart_dev >= 0 ? 0 : i - def->ndisks];
 	}
@@ -82,7 +86,7 @@ static enum api_err broker_launch_device(struct broker_launch_job *j, size_t i,
 	enum vm_exit e;
 	int r;
 
-	if (dev.kind == LAUNCHER_DEV_BLK) {
+	if (dev.kind == LAUNCHER_DEV_BLK || dev.kind == LAUNCHER_DEV_INPUT) {
 		r = launcher_dev_open(&dev, j->err, sizeof(j->err), &e);
 		if (r < 0)
 			return broker_launch_err(e);
@@ -116,15 +120,18 @@ static enum api_err broker_launch_devices(struct broker_launch_job *j)
 	const struct broker_vmdef *def = &j->vm->def;
 	enum api_err e;
 
-	for (j->ndevs = 0; j->ndevs < def->ndisks + def->nnets; j->ndevs++) {
-		if (j->ndevs >= def->ndisks) {
+	for (j->ndevs = 0; j->ndevs < def->ndisks + def->nnets + def->has_input; j->ndevs++) {
+		if (j->ndevs >= def->ndisks && j->ndevs < def->ndisks + def->nnets) {
 			e = broker_launch_open_tap(j, j->ndevs - def->ndisks);
 			if (e != API_OK)
 				return e;
 		}
 		e = broker_launch_device(j, j->ndevs, &j->devs[j->ndevs]);
 		if (e != API_OK) {
-			if (j->ndevs >= def->ndisks)
+			if (j->ndevs >= def->ndisks + def->nnets)
+				snprintf(j->err + strlen(j->err), sizeof(j->err) - strlen(j->err),
+					 " (input)");
+			else if (j->ndevs >= def->ndisks)
 				snprintf(j->err + strlen(j->err), sizeof(j->err) - strlen(j->err),
 					 " (nets[%zu])", j->ndevs - def->ndisks);
 			return e;
@@ -147,8 +154,11 @@ static void broker_launch_run(struct broker_launch_job *j)
 {
 	const struct broker_vmdef *def = &j->vm->def;
 	const char *kinds[LAUNCHER_MAX_DEVICES], *transports[LAUNCHER_MAX_DEVICES];
+	struct launcher_dev ldevs[LAUNCHER_MAX_DEVICES];
+	struct device_proc entries[LAUNCHER_MAX_DEVICES];
+	struct disk_opt disks[DISK_MAX];
 	struct core_config cfg;
-	int r, status;
+	int r, status, n;
 
 	if (j->restart_dev >= 0) {
 		/* One device again, over the running VM's memory. */
@@ -167,16 +177,18 @@ static void broker_launch_run(struct broker_launch_job *j)
 		j->e = API_INTERNAL;
 		return;
 	}
+	j->input = def->input_opt; /* no fds yet: the device's open makes its link */
 	j->e = broker_launch_devices(j);
 	if (j->e != API_OK)
 		goto fail;
-	for (size_t i = 0; i < j->ndevs; i++) {
-		struct disk_opt disk;
-		struct launcher_dev dev = broker_launch_dev(j, i, &disk);
-
-		/* Static strings: they outlive the copy. */
-		kinds[i] = launcher_dev_name(&dev);
-		transports[i] = launcher_dev_transport(&dev);
+	for (size_t i = 0; i < j->ndevs; i++)
+		ldevs[i] = broker_launch_dev(j, i, &disks[i < DISK_MAX ? i : 0]);
+	n = launcher_dev_core_entries(ldevs, j->devs, j->ndevs, entries, kinds, transports,
+				      LAUNCHER_MAX_DEVICES);
+	if (n < 0) {
+		snprintf(j->err, sizeof(j->err), "too many devices for the core");
+		j->e = API_INVALID_ARGUMENT;
+		goto fail;
 	}
 	cfg = (struct core_config){.mem_fd = j->mem_fd,
 				   .kernel_fd = j->kernel_fd,
@@ -184,10 +196,10 @@ static void broker_launch_run(struct broker_launch_job *j)
 				   .cmdline = def->cmdline,
 				   .cpus = def->cpus,
 				   .memory = def->memory,
-				   .devices = j->devs,
+				   .devices = entries,
 				   .device_kinds = kinds,
 				   .device_transports = transports,
-				   .ndevices = j->ndevs,
+				   .ndevices = (size_t)n,
 				   .restart_devices = true,
 				   .jail = &j->vm->jail};
 	r = launcher_start_core(&cfg, &j->core, j->err, sizeof(j->err), &status);
@@ -199,12 +211,15 @@ static void broker_launch_run(struct broker_launch_job *j)
 	for (size_t i = 0; i < j->ndevs; i++) {
 		close(j->devs[i].link);
 		j->devs[i].link = -1;
+		ipc_close_fds(j->devs[i].more_links, j->devs[i].nmore);
 	}
+	input_opt_close(&j->input);
 	j->e = API_OK;
 	return;
 fail:
 	for (size_t i = 0; i < j->ndevs; i++)
 		launcher_stop_device(&j->devs[i], SIGKILL);
+	input_opt_close(&j->input);
 	j->ndevs = 0;
 	broker_launch_nets_close(j);
 	close(j->mem_fd);

@@ -133,6 +133,16 @@ static void broker_supervise_device_died(struct broker_vm_device *d, int status)
 	int64_t delay_ms;
 	char detail[128];
 
+	if (strcmp(d->kind, "input") == 0) {
+		/* Not restarted (launcher_dev_restartable): the VM goes on
+		 * without input; the API answers BACKEND_ERROR. */
+		supervise_give_up(&d->sup);
+		snprintf(detail, sizeof(detail), "device %zu (input) ended; it is not restarted",
+			 d->def_index);
+		log_err("vm %s: %s", vm->id, detail);
+		broker_vm_event(vm->b, vm, "device-failed", detail);
+		return;
+	}
 	switch (supervise_died(&d->sup, status, now)) {
 	case SUPERVISE_VM_ENDING:
 		/* Its core link closed: the core's own exit event tears the VM down. */

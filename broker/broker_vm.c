@@ -252,6 +252,7 @@ int broker_vm_teardown(struct broker_vm *vm)
 		event_free(vm->chan_ev);
 	vm->core_ev = vm->cons_ev = vm->chan_ev = NULL;
 	launcher_close(&vm->core);
+	broker_input_teardown(vm);
 	for (size_t i = 0; i < vm->ndevs; i++) {
 		struct broker_vm_device *d = &vm->devs[i];
 		if (d->ev)
@@ -475,7 +476,9 @@ enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, 
 	}
 	*j = (struct broker_launch_job){
 		.vm = vm, .restart_dev = -1, .prev = vm->state, .done = done, .arg = arg};
-	for (size_t i = 0; i < vm->def.ndisks + vm->def.nnets && i < LAUNCHER_MAX_DEVICES; i++) {
+	for (size_t i = 0;
+	     i < vm->def.ndisks + vm->def.nnets + vm->def.has_input && i < LAUNCHER_MAX_DEVICES;
+	     i++) {
 		if (vm->stats_fd[i] <= 0) {
 			int fd = launcher_stats_create(&vm->stats[i]);
 			/* Without a page the device runs all the same, uncounted. */
@@ -503,11 +506,15 @@ static enum api_err broker_vm_boot_install(struct broker_vm *vm, struct broker_l
 	vm->ndevs = j->ndevs;
 	for (size_t i = 0; i < j->ndevs; i++)
 		vm->devs[i] = (struct broker_vm_device){.vm = vm,
-							.kind = i < vm->def.ndisks ? "blk" : "net",
+							.kind = i < vm->def.ndisks ? "blk"
+								: i < vm->def.ndisks + vm->def.nnets
+									? "net"
+									: "input",
 							.def_index = i,
 							.proc = j->devs[i],
 							.running = true};
-	if (broker_console_watch(vm) < 0 || broker_supervise_watch(vm) < 0)
+	if (broker_console_watch(vm) < 0 || broker_supervise_watch(vm) < 0 ||
+	    broker_input_watch(vm) < 0)
 		goto fail;
 	return API_OK;
 fail:

@@ -22,6 +22,7 @@
 
 #include "broker/broker.h"
 #include "common/parse.h"
+#include "proto/input_event.h"
 
 #define DEF_DEFAULT_MEMORY (256ULL << 20)
 
@@ -678,29 +679,197 @@ static int broker_vmdef_array(json_object *a, const char *what, size_t max, char
 	return (int)json_object_array_length(a);
 }
 
+static const char *const broker_vmdef_input_kinds[INPUT_OPT_VIRTIO_FNS] = {"keyboard", "mouse",
+									   "tablet", "touch"};
+
+/* input_config.devices.KIND: the identity the guest sees. */
+static int broker_vmdef_input_id(json_object *o, struct input_opt *in, int k, char *err,
+				 size_t errlen)
+{
+	char what[64];
+	const char *s;
+	uint64_t v;
+
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "input_config.devices.%s: must be an object",
+			 broker_vmdef_input_kinds[k]);
+		return -EINVAL;
+	}
+	json_object_object_foreach(o, key, val)
+	{
+		snprintf(what, sizeof(what), "input_config.devices.%s.%.16s",
+			 broker_vmdef_input_kinds[k], key);
+		if (strcmp(key, "name") == 0 || strcmp(key, "serial") == 0) {
+			bool name = key[0] == 'n';
+			size_t max = name ? INPUT_OPT_NAME_MAX : INPUT_OPT_SERIAL_MAX;
+
+			if (broker_vmdef_string(val, what, max, &s, err, errlen) < 0)
+				return -EINVAL;
+			for (const char *c = s; *c; c++)
+				if (*c < 0x20 || *c == 0x7f) {
+					snprintf(err, errlen, "%s: control characters", what);
+					return -EINVAL;
+				}
+			strcpy(name ? in->names[k] : in->serials[k], s);
+		} else if (strcmp(key, "vendor") == 0 || strcmp(key, "product") == 0) {
+			if (broker_vmdef_uint(val, what, 1, 0xffff, &v, err, errlen) < 0)
+				return -EINVAL;
+			(key[0] == 'v' ? in->vendor : in->product)[k] = (uint32_t)v;
+		} else {
+			snprintf(err, errlen, "%s: unknown field", what);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int broker_vmdef_input_backend(json_object *val, const char *what, int *ret, char *err,
+				      size_t errlen)
+{
+	const char *s;
+
+	if (broker_vmdef_string(val, what, 15, &s, err, errlen) < 0)
+		return -EINVAL;
+	*ret = input_opt_backend(s);
+	if (*ret == CELLVM_INPUT_BACKEND_USB) {
+		snprintf(err, errlen, "%s: usb is not available yet (ps2, virtio)", what);
+		return -EINVAL;
+	}
+	if (*ret < 0) {
+		snprintf(err, errlen, "%s: one of ps2, virtio", what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* input_config: {"default_backend" (or "backend"): "ps2"|"virtio",
+ * "backends": [...] (default: both), "devices": {"keyboard": {"name",
+ * "serial", "vendor", "product"}, "mouse", "tablet", "touch"}}. The VM then
+ * has an input device (docs/input.md). */
 static int broker_vmdef_input(json_object *o, struct broker_vmdef *d, char *err, size_t errlen)
 {
-	const char *s = NULL;
+	struct input_opt *in = &d->input_opt;
+	int dflt = 0, b;
 
 	if (!json_object_is_type(o, json_type_object)) {
 		snprintf(err, errlen, "input_config: must be an object");
 		return -EINVAL;
 	}
+	input_opt_init(in);
 	json_object_object_foreach(o, key, val)
 	{
-		if (strcmp(key, "backend") != 0) {
+		if (strcmp(key, "backend") == 0 || strcmp(key, "default_backend") == 0) {
+			if (dflt) {
+				snprintf(err, errlen,
+					 "input_config: backend and default_backend "
+					 "are the same field");
+				return -EINVAL;
+			}
+			if (broker_vmdef_input_backend(val, "input_config.default_backend", &dflt,
+						       err, errlen) < 0)
+				return -EINVAL;
+		} else if (strcmp(key, "backends") == 0) {
+			int n = broker_vmdef_array(val, "input_config.backends", 2, err, errlen);
+
+			if (n <= 0) {
+				if (n == 0)
+					snprintf(err, errlen, "input_config.backends: name one");
+				return -EINVAL;
+			}
+			for (int i = 0; i < n; i++) {
+				bool *on;
+
+				if (broker_vmdef_input_backend(
+					    json_object_array_get_idx(val, (size_t)i),
+					    "input_config.backends[]", &b, err, errlen) < 0)
+					return -EINVAL;
+				on = b == CELLVM_INPUT_BACKEND_PS2 ? &in->ps2 : &in->virtio;
+				if (*on) {
+					snprintf(err, errlen, "input_config.backends: named twice");
+					return -EINVAL;
+				}
+				*on = true;
+			}
+		} else if (strcmp(key, "devices") == 0) {
+			if (!json_object_is_type(val, json_type_object)) {
+				snprintf(err, errlen, "input_config.devices: must be an object");
+				return -EINVAL;
+			}
+			json_object_object_foreach(val, kind, id)
+			{
+				int k = -1;
+
+				for (int i = 0; i < INPUT_OPT_VIRTIO_FNS; i++)
+					if (strcmp(kind, broker_vmdef_input_kinds[i]) == 0)
+						k = i;
+				if (k < 0) {
+					snprintf(err, errlen,
+						 "input_config.devices: unknown device '%.32s' "
+						 "(keyboard, mouse, tablet, touch)",
+						 kind);
+					return -EINVAL;
+				}
+				if (broker_vmdef_input_id(id, in, k, err, errlen) < 0)
+					return -EINVAL;
+			}
+		} else {
 			snprintf(err, errlen, "input_config: unknown field '%.32s'", key);
 			return -EINVAL;
 		}
-		if (broker_vmdef_string(val, "input_config.backend", 15, &s, err, errlen) < 0)
-			return -EINVAL;
 	}
-	if (!s || (strcmp(s, "ps2") && strcmp(s, "usb") && strcmp(s, "virtio"))) {
-		snprintf(err, errlen, "input_config.backend: one of ps2, usb, virtio");
+	if (!in->ps2 && !in->virtio)
+		in->ps2 = in->virtio = true;
+	if (!dflt)
+		dflt = in->ps2 ? CELLVM_INPUT_BACKEND_PS2 : CELLVM_INPUT_BACKEND_VIRTIO;
+	if ((dflt == CELLVM_INPUT_BACKEND_PS2 && !in->ps2) ||
+	    (dflt == CELLVM_INPUT_BACKEND_VIRTIO && !in->virtio)) {
+		snprintf(err, errlen, "input_config.default_backend: not one of backends");
 		return -EINVAL;
 	}
-	strcpy(d->input, s);
+	in->default_backend = (uint32_t)dflt;
+	d->has_input = true;
+	strcpy(d->input, input_opt_backend_name((uint32_t)dflt));
 	return 0;
+}
+
+/* The input_config broker_vmdef_input takes back. */
+static json_object *broker_vmdef_input_json(const struct input_opt *in)
+{
+	json_object *o = json_object_new_object(), *bs = json_object_new_array(),
+		    *devs = json_object_new_object();
+	struct input_opt dflt;
+
+	input_opt_init(&dflt);
+	json_object_object_add(o, "default_backend",
+			       json_object_new_string(input_opt_backend_name(in->default_backend)));
+	if (in->ps2)
+		json_object_array_add(bs, json_object_new_string("ps2"));
+	if (in->virtio)
+		json_object_array_add(bs, json_object_new_string("virtio"));
+	json_object_object_add(o, "backends", bs);
+	for (int k = 0; k < INPUT_OPT_VIRTIO_FNS; k++) {
+		json_object *id = json_object_new_object();
+
+		if (strcmp(in->names[k], dflt.names[k]) != 0)
+			json_object_object_add(id, "name", json_object_new_string(in->names[k]));
+		if (in->serials[k][0])
+			json_object_object_add(id, "serial",
+					       json_object_new_string(in->serials[k]));
+		if (in->vendor[k])
+			json_object_object_add(id, "vendor", json_object_new_int64(in->vendor[k]));
+		if (in->product[k])
+			json_object_object_add(id, "product",
+					       json_object_new_int64(in->product[k]));
+		if (json_object_object_length(id))
+			json_object_object_add(devs, broker_vmdef_input_kinds[k], id);
+		else
+			json_object_put(id);
+	}
+	if (json_object_object_length(devs))
+		json_object_object_add(o, "devices", devs);
+	else
+		json_object_put(devs);
+	return o;
 }
 
 static int broker_vmdef_member(const char *key, json_object *val, const struct tenant *t,
@@ -789,6 +958,7 @@ int broker_vmdef_from_json_fds(json_object *o, const struct tenant *t, const int
 			       struct broker_vmdef *d, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
+	input_opt_init(&d->input_opt);
 	d->kernel_fd = d->initrd_fd = -1;
 	for (size_t i = 0; i < DISK_MAX; i++)
 		d->disks[i].image_fd = d->disks[i].fd = -1;
@@ -891,11 +1061,8 @@ json_object *broker_vmdef_to_json(const struct broker_vmdef *d)
 	for (size_t i = 0; i < d->nnets; i++)
 		json_object_array_add(nets, broker_vmdef_net_json(&d->nets[i].opt));
 	json_object_object_add(o, "nets", nets);
-	if (d->input[0]) {
-		json_object *in = json_object_new_object();
-		json_object_object_add(in, "backend", json_object_new_string(d->input));
-		json_object_object_add(o, "input_config", in);
-	}
+	if (d->has_input)
+		json_object_object_add(o, "input_config", broker_vmdef_input_json(&d->input_opt));
 	if (d->extra) {
 		json_object_object_foreach(d->extra, key, val)
 		{

@@ -70,7 +70,7 @@ BAD_BODIES = [
     V(nets=[{"tap": "t0", "mac": "52:54:00:00:00:01:ff"}]), V(nets=[{"tap": "t0", "queues": 0}]),
     V(nets=[{"tap": "t0", "queues": 99}]), V(nets=[{"tap": "t0", "x": 1}]),
     V(nets=[{"tap": "t0"}] * 9), V(nets=["tap0"]),
-    V(input_config="ps2"), V(input_config={}), V(input_config={"backend": "serial"}),
+    V(input_config="ps2"), V(input_config={"backends": []}), V(input_config={"backend": "serial"}),
     V(input_config={"backend": "ps2", "extra": 1}), V(input_config={"backend": 1}),
     V(gpu="yes"), V(snd=[1]), V(unknown_field=1), V(Kernel=K), V(vm_id="x"),
 ]

@@ -1,0 +1,366 @@
+/* The input API of cellvm-broker: inject-input, input-info and
+ * switch-input-backend become InputCommands on the VM's input device's
+ * control channel, answered when its InputReply comes (the device answers an
+ * inject once the guest's driver consumed every event) or at the caller's
+ * deadline, with how far it got. Runs in the broker's loop, which never waits
+ * for the device: the channel is non-blocking, replies arrive through an
+ * event. UNTRUSTED(device): every reply, through a dispatch table. */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "common/fdutil.h"
+#include "common/log.h"
+#include "device.pb-c.h"
+#include "launcher/launcher_fault.h"
+#include "proto/channel.h"
+#include "proto/dispatch.h"
+#include "proto/input_event.h"
+#include "proto/ipc.h"
+
+#define INPUT_MAX_MSG	  16384
+#define INPUT_PROGRESS_MS 1000 /* for the device's progress report after a deadline */
+#define INPUT_MAX_CALLS	  64   /* per VM, as the device takes */
+
+struct broker_input_call {
+	TAILQ_ENTRY(broker_input_call) link;
+	struct broker_vm *vm;
+	uint64_t id;	     /* the command's */
+	uint64_t progress;   /* the progress query's, once the deadline passed */
+	uint32_t total;	     /* events of an inject */
+	struct event *timer; /* the deadline, then the progress query's */
+	broker_input_done_fn *done;
+	void *arg;
+};
+
+const char *broker_input_err_code(enum broker_input_err e)
+{
+	static const char *const codes[] = {
+		[BROKER_INPUT_OK] = "OK",
+		[BROKER_INPUT_NOT_AVAILABLE] = "BACKEND_NOT_AVAILABLE",
+		[BROKER_INPUT_INVALID] = "INVALID_INPUT_EVENT",
+		[BROKER_INPUT_BACKEND_ERROR] = "BACKEND_ERROR",
+		[BROKER_INPUT_BUSY] = "VM_BUSY",
+	};
+	return codes[e];
+}
+
+int broker_input_err_status(enum broker_input_err e)
+{
+	static const int status[] = {
+		[BROKER_INPUT_OK] = 200,      [BROKER_INPUT_NOT_AVAILABLE] = 400,
+		[BROKER_INPUT_INVALID] = 400, [BROKER_INPUT_BACKEND_ERROR] = 500,
+		[BROKER_INPUT_BUSY] = 503,
+	};
+	return status[e];
+}
+
+static struct broker_vm_device *broker_input_dev(struct broker_vm *vm)
+{
+	struct broker_vm_device *d = vm->ndevs ? &vm->devs[vm->ndevs - 1] : NULL;
+
+	return d && strcmp(d->kind, "input") == 0 && d->running && d->proc.ctl >= 0 ? d : NULL;
+}
+
+/* Answer and forget a call. */
+static void broker_input_finish(struct broker_input_call *c, const struct broker_input_result *res)
+{
+	struct broker_vm *vm = c->vm;
+
+	TAILQ_REMOVE(&vm->input_calls, c, link);
+	vm->ninput_calls--;
+	if (c->timer)
+		event_free(c->timer);
+	c->done(vm, res, c->arg);
+	free(c);
+}
+
+static void broker_input_fail_all(struct broker_vm *vm, const char *why)
+{
+	struct broker_input_result res = {.e = BROKER_INPUT_BACKEND_ERROR, .msg = why, .event = -1};
+
+	while (!TAILQ_EMPTY(&vm->input_calls)) {
+		res.total = TAILQ_FIRST(&vm->input_calls)->total;
+		broker_input_finish(TAILQ_FIRST(&vm->input_calls), &res);
+	}
+}
+
+static enum broker_input_err broker_input_status_err(Cellvm__Device__InputStatus s)
+{
+	switch (s) {
+	case CELLVM__DEVICE__INPUT_STATUS__INPUT_OK: return BROKER_INPUT_OK;
+	case CELLVM__DEVICE__INPUT_STATUS__INPUT_NOT_AVAILABLE: return BROKER_INPUT_NOT_AVAILABLE;
+	case CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID: return BROKER_INPUT_INVALID;
+	case CELLVM__DEVICE__INPUT_STATUS__INPUT_PENDING:
+	case CELLVM__DEVICE__INPUT_STATUS__INPUT_BUSY: return BROKER_INPUT_BUSY;
+	default: return BROKER_INPUT_BACKEND_ERROR;
+	}
+}
+
+/* ---- replies (device -> broker) ---- */
+
+enum { INPUT_RUNNING };
+
+static int broker_input_on_reply(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Device__InputReply *r = msg;
+	struct broker_vm *vm = ctx;
+	struct broker_input_result res = {.reply = r, .event = r->error_event};
+	struct broker_input_call *c;
+	char busy[160];
+
+	(void)fds;
+	(void)nfds;
+	/* UNTRUSTED(device): an id we sent or an answer too late to matter. */
+	TAILQ_FOREACH(c, &vm->input_calls, link)
+	{
+		if (r->id == c->id && !c->progress) {
+			res.e = broker_input_status_err(r->status);
+			res.msg = r->error[0] ? r->error : NULL;
+			res.delivered = r->delivered;
+			res.total = r->total;
+			broker_input_finish(c, &res);
+			return 0;
+		}
+		if (c->progress && (r->id == c->progress || r->id == c->id)) {
+			/* Past the deadline: how far it got. An OK for the inject
+			 * itself, or a progress answer that finds it done, means
+			 * it finished meanwhile. */
+			bool done =
+				r->id == c->id
+					? r->status == CELLVM__DEVICE__INPUT_STATUS__INPUT_OK
+					: r->status != CELLVM__DEVICE__INPUT_STATUS__INPUT_PENDING;
+
+			res.total = c->total;
+			res.delivered = done ? c->total : r->delivered;
+			res.e = done ? BROKER_INPUT_OK : BROKER_INPUT_BUSY;
+			snprintf(busy, sizeof(busy),
+				 "the guest has not consumed the events in time: %u of %u "
+				 "delivered (the rest follow when it does)",
+				 res.delivered, res.total);
+			res.msg = done ? NULL : busy;
+			res.reply = NULL;
+			broker_input_finish(c, &res);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* What the input device may say: InputReplies, never fds. */
+static const struct dispatch_entry broker_input_table[] = {
+	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_REPLY] = {broker_input_on_reply,
+							      DISPATCH_STATE(INPUT_RUNNING), 0},
+};
+
+static const struct dispatch_channel broker_input_chan = {
+	.envelope = &cellvm__device__control_message__descriptor,
+	.max_len = INPUT_MAX_MSG,
+	.max_fds = IPC_MAX_FDS,
+	.table = broker_input_table,
+	.n = sizeof(broker_input_table) / sizeof(broker_input_table[0]),
+};
+
+static void broker_input_on_ctl(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker_vm *vm = arg;
+	int r;
+
+	(void)what;
+	r = dispatch_recv(fd, &vm->input_proto, vm);
+	if (r >= 0 || r == -EAGAIN || r == -EINTR)
+		return;
+	/* Gone (its pidfd event says how), or in breach: no more answers. */
+	if (r != -ECONNRESET) {
+		log_err("vm %s: the input device broke the protocol (%s): it is killed", vm->id,
+			dispatch_strerror(r));
+		if (broker_input_dev(vm))
+			launcher_fault_kill(&broker_input_dev(vm)->proc);
+	}
+	event_del(vm->input_ev);
+	broker_input_fail_all(vm, "the input device is gone");
+}
+
+int broker_input_watch(struct broker_vm *vm)
+{
+	struct broker_vm_device *d = broker_input_dev(vm);
+	int r;
+
+	TAILQ_INIT(&vm->input_calls);
+	vm->ninput_calls = 0;
+	if (!d)
+		return 0;
+	/* Never blocks the loop: a device that does not read gets VM_BUSY. */
+	r = fd_set_nonblock(d->proc.ctl, 1);
+	if (r < 0)
+		return r;
+	dispatch_init(&vm->input_proto, &broker_input_chan, INPUT_RUNNING);
+	vm->input_ev =
+		event_new(vm->b->base, d->proc.ctl, EV_READ | EV_PERSIST, broker_input_on_ctl, vm);
+	if (!vm->input_ev || event_add(vm->input_ev, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void broker_input_teardown(struct broker_vm *vm)
+{
+	if (vm->input_ev)
+		event_free(vm->input_ev);
+	vm->input_ev = NULL;
+	broker_input_fail_all(vm, "the VM stopped");
+}
+
+/* ---- commands (broker -> device) ---- */
+
+static int broker_input_send(struct broker_vm *vm, Cellvm__Device__InputCommand *cmd)
+{
+	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
+	struct broker_vm_device *d = broker_input_dev(vm);
+
+	if (!d)
+		return -ENODEV;
+	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_CMD;
+	m.input_cmd = cmd;
+	return channel_send(d->proc.ctl, &m.base, INPUT_MAX_MSG, NULL, 0);
+}
+
+static void broker_input_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker_input_call *c = arg;
+	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
+	Cellvm__Device__InputQuery q = CELLVM__DEVICE__INPUT_QUERY__INIT;
+	struct broker_input_result res = {.e = BROKER_INPUT_BUSY, .event = -1, .total = c->total};
+	struct timeval tv = {.tv_sec = INPUT_PROGRESS_MS / 1000};
+
+	(void)fd;
+	(void)what;
+	if (c->progress || c->total == 0) {
+		res.msg = "no answer from the input device";
+		broker_input_finish(c, &res);
+		return;
+	}
+	/* The inject's deadline: ask how far it got. */
+	q.progress_of = c->id;
+	cmd.id = c->progress = ++c->vm->input_next_id;
+	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_QUERY;
+	cmd.query = &q;
+	if (broker_input_send(c->vm, &cmd) < 0) {
+		res.msg = "the input device does not take commands";
+		broker_input_finish(c, &res);
+		return;
+	}
+	evtimer_add(c->timer, &tv);
+}
+
+enum broker_input_err broker_input_call(struct broker_vm *vm, Cellvm__Device__InputCommand *cmd,
+					uint32_t total, int timeout_ms, broker_input_done_fn *done,
+					void *arg, char *err, size_t errlen)
+{
+	struct broker_input_call *c;
+	struct timeval tv = {.tv_sec = timeout_ms / 1000,
+			     .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
+	int r;
+
+	if (!vm->def.has_input) {
+		snprintf(err, errlen, "this VM has no input device (input_config)");
+		return BROKER_INPUT_NOT_AVAILABLE;
+	}
+	if (vm->state != BROKER_VM_RUNNING && vm->state != BROKER_VM_PAUSED) {
+		snprintf(err, errlen, "the VM is %s, not running", broker_vm_state_name(vm->state));
+		return BROKER_INPUT_BUSY;
+	}
+	if (!broker_input_dev(vm) || !vm->input_ev) {
+		snprintf(err, errlen, "the input device is gone");
+		return BROKER_INPUT_BACKEND_ERROR;
+	}
+	if (vm->ninput_calls >= INPUT_MAX_CALLS) {
+		snprintf(err, errlen, "%d input requests in flight on this VM", INPUT_MAX_CALLS);
+		return BROKER_INPUT_BUSY;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->timer = evtimer_new(vm->b->base, broker_input_on_timer, c))) {
+		free(c);
+		snprintf(err, errlen, "out of memory");
+		return BROKER_INPUT_BACKEND_ERROR;
+	}
+	c->vm = vm;
+	c->total = total;
+	c->done = done;
+	c->arg = arg;
+	cmd->id = c->id = ++vm->input_next_id;
+	r = broker_input_send(vm, cmd);
+	if (r < 0) {
+		event_free(c->timer);
+		free(c);
+		snprintf(err, errlen, "%s",
+			 r == -EAGAIN ? "the input device is not reading its commands"
+				      : "the input device is gone");
+		return r == -EAGAIN ? BROKER_INPUT_BUSY : BROKER_INPUT_BACKEND_ERROR;
+	}
+	TAILQ_INSERT_TAIL(&vm->input_calls, c, link);
+	vm->ninput_calls++;
+	evtimer_add(c->timer, &tv);
+	return BROKER_INPUT_OK;
+}
+
+/* ---- answers as JSON (REST and RPC alike) ---- */
+
+json_object *broker_input_result_json(const struct broker_vm *vm,
+				      const struct broker_input_result *res)
+{
+	json_object *o = json_object_new_object();
+	const Cellvm__Device__InputReply *r = res->reply;
+
+	if (res->e != BROKER_INPUT_OK) {
+		json_object_object_add(o, "error",
+				       json_object_new_string(res->msg ? res->msg : "failed"));
+		json_object_object_add(o, "code",
+				       json_object_new_string(broker_input_err_code(res->e)));
+		if (res->event >= 0)
+			json_object_object_add(o, "event", json_object_new_int(res->event));
+	}
+	json_object_object_add(o, "delivered", json_object_new_int64(res->delivered));
+	json_object_object_add(o, "total", json_object_new_int64(res->total));
+	if (!r)
+		return o;
+	json_object_object_add(
+		o, "active_backend",
+		json_object_new_string(input_opt_backend_name(r->active_backend)
+					       ? input_opt_backend_name(r->active_backend)
+					       : vm->def.input));
+	if (r->n_backends) {
+		json_object *bs = json_object_new_array(), *caps = json_object_new_object();
+
+		for (size_t i = 0; i < r->n_backends; i++) {
+			json_object *b = json_object_new_object();
+			const char *name = input_opt_backend_name(r->backends[i]->backend);
+
+			json_object_object_add(b, "backend",
+					       json_object_new_string(name ? name : "unknown"));
+			json_object_object_add(b, "bound",
+					       json_object_new_boolean(r->backends[i]->bound));
+			/* UNTRUSTED(device): its own words, shown as such. */
+			json_object_object_add(b, "detail",
+					       json_object_new_string(r->backends[i]->detail));
+			json_object_object_add(b, "leds",
+					       json_object_new_int64(r->backends[i]->leds));
+			json_object_array_add(bs, b);
+		}
+		json_object_object_add(o, "backends", bs);
+		json_object_object_add(caps, "absolute_pointer",
+				       json_object_new_boolean(vm->def.input_opt.virtio));
+		json_object_object_add(caps, "multi_touch_slots",
+				       json_object_new_int(vm->def.input_opt.virtio
+								   ? CELLVM_INPUT_TOUCH_SLOTS
+								   : 0));
+		json_object_object_add(caps, "max_events_per_request",
+				       json_object_new_int(CELLVM_INPUT_MAX_EVENTS));
+		json_object_object_add(caps, "queue_events", json_object_new_int(4096));
+		json_object_object_add(o, "capabilities", caps);
+		json_object_object_add(o, "pending", json_object_new_int64(r->pending));
+	}
+	return o;
+}
