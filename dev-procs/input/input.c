@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "dev-procs/input/ps2_keymap.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
 
@@ -31,7 +30,7 @@ static uint64_t input_now_ns(void)
 
 static struct input_item *input_at(struct input *in, uint32_t i)
 {
-	return &in->q[(in->qhead + i) % in->qmax];
+	return &in->q[(in->qhead + i) % in->qcap];
 }
 
 /* ---- replies on the control channel ---- */
@@ -142,7 +141,7 @@ static void input_retire(struct input *in)
 		}
 	}
 	in->delivered_total++;
-	in->qhead = (in->qhead + 1) % in->qmax;
+	in->qhead = (in->qhead + 1) % in->qcap;
 	in->qlen--;
 	in->nposted--;
 }
@@ -361,15 +360,47 @@ static void input_push(struct input *in, const struct cellvm_input_event *e, uin
 	in->injected++;
 }
 
+/* Check record i of a request (backend b resolved): NULL when its backend
+ * can take it, with its sink in *ret_sink; else why not, and the status. */
+static const char *input_route(struct input *in, uint32_t b, const struct cellvm_input_event *e,
+			       bool *abs_mode, int *ret_sink,
+			       Cellvm__Device__InputStatus *ret_status)
+{
+	const char *bad = input_check_event(e);
+
+	*ret_status = CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID;
+	if (bad)
+		return bad;
+	if (!input_backend_present(in, b)) {
+		*ret_status = CELLVM__DEVICE__INPUT_STATUS__INPUT_NOT_AVAILABLE;
+		return b == CELLVM_INPUT_BACKEND_PS2 ? "backend ps2 is not available in this VM"
+		       : b == CELLVM_INPUT_BACKEND_VIRTIO
+			       ? "backend virtio is not available in this VM"
+			       : "backend usb is not available in this VM";
+	}
+	/* A key the keyboard has no scan code for (in the set the guest
+	 * chose) is refused, never dropped later. */
+	if (b == CELLVM_INPUT_BACKEND_PS2 &&
+	    (e->kind == CELLVM_INPUT_KEY_DOWN || e->kind == CELLVM_INPUT_KEY_UP) &&
+	    !ps2_kbd_has_key(&in->ps2, e->code))
+		return "the PS/2 keyboard has no scan code for this key";
+	*ret_sink = input_sink_for(in, b, e, abs_mode);
+	if (*ret_sink < 0)
+		return b == CELLVM_INPUT_BACKEND_PS2
+			       ? "ps2 has no absolute pointer and no touchscreen"
+			       : "no virtio-input device takes this event";
+	return NULL;
+}
+
 static void input_on_inject(struct input *in, uint64_t id, const Cellvm__Device__InputInject *inj)
 {
 	const size_t n = inj->events.len / sizeof(struct cellvm_input_event);
+	static uint8_t backend[CELLVM_INPUT_MAX_EVENTS], sink[CELLVM_INPUT_MAX_EVENTS];
 	bool abs_mode = in->virtio_abs;
-	char why[128];
 	uint32_t slot = UINT32_MAX;
 
-	/* UNTRUSTED(launcher): whole records, each checked, before any is
-	 * queued: a request goes in whole or not at all. */
+	/* UNTRUSTED(launcher): whole records, each checked (and routed) before
+	 * any is queued: a request goes in whole or not at all. */
 	if (inj->events.len % sizeof(struct cellvm_input_event) || n > CELLVM_INPUT_MAX_EVENTS ||
 	    inj->backend > CELLVM_INPUT_BACKEND_MAX) {
 		input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID, 0, 0,
@@ -377,52 +408,24 @@ static void input_on_inject(struct input *in, uint64_t id, const Cellvm__Device_
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
+		Cellvm__Device__InputStatus status;
 		struct cellvm_input_event e;
 		const char *bad;
-		uint32_t b;
+		int sk = -1;
 
 		memcpy(&e, inj->events.data + i * sizeof(e), sizeof(e));
-		bad = input_check_event(&e);
+		backend[i] = (uint8_t)(e.backend      ? e.backend
+				       : inj->backend ? inj->backend
+						      : in->active);
+		bad = input_route(in, backend[i], &e, &abs_mode, &sk, &status);
 		if (bad) {
-			input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID, 0,
-				    (uint32_t)n, bad, (int32_t)i);
+			input_reply(in, id, status, 0, (uint32_t)n, bad, (int32_t)i);
 			return;
 		}
-		b = e.backend ? e.backend : inj->backend ? inj->backend : in->active;
-		if (!input_backend_present(in, b)) {
-			snprintf(why, sizeof(why), "backend %s is not available in this VM",
-				 b == CELLVM_INPUT_BACKEND_PS2	    ? "ps2"
-				 : b == CELLVM_INPUT_BACKEND_VIRTIO ? "virtio"
-								    : "usb");
-			input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_NOT_AVAILABLE, 0,
-				    (uint32_t)n, why, (int32_t)i);
-			return;
-		}
-		if (b == CELLVM_INPUT_BACKEND_PS2 &&
-		    (e.kind == CELLVM_INPUT_KEY_DOWN || e.kind == CELLVM_INPUT_KEY_UP)) {
-			uint8_t sc[PS2_KEY_MAX_BYTES];
-
-			/* A key the keyboard has no scan code for (in the set
-			 * the guest chose) is refused, never dropped later. */
-			if (ps2_keymap_encode(in->ps2.kbd.set, e.code, true, sc) < 0) {
-				input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID, 0,
-					    (uint32_t)n,
-					    "the PS/2 keyboard has no scan code for this key",
-					    (int32_t)i);
-				return;
-			}
-		}
-		if (input_sink_for(in, b, &e, &abs_mode) < 0) {
-			input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID, 0,
-				    (uint32_t)n,
-				    b == CELLVM_INPUT_BACKEND_PS2
-					    ? "ps2 has no absolute pointer and no touchscreen"
-					    : "no virtio-input device takes this event",
-				    (int32_t)i);
-			return;
-		}
+		sink[i] = (uint8_t)sk;
 	}
-	if (n > in->qmax - in->qlen) {
+	/* Releases on a switch may go past qmax (into the reserve): none then. */
+	if (in->qlen > in->qmax || n > in->qmax - in->qlen) {
 		input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_BUSY, 0, (uint32_t)n,
 			    "the input queue is full", -1);
 		in->refused++;
@@ -432,12 +435,9 @@ static void input_on_inject(struct input *in, uint64_t id, const Cellvm__Device_
 		input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_OK, 0, 0, NULL, -1);
 		return;
 	}
-	for (uint32_t s = 0; s < INPUT_MAX_REQUESTS; s++) {
-		if (!in->req[s].id) {
+	for (uint32_t s = 0; s < INPUT_MAX_REQUESTS && slot == UINT32_MAX; s++)
+		if (!in->req[s].id)
 			slot = s;
-			break;
-		}
-	}
 	if (slot == UINT32_MAX) {
 		input_reply(in, id, CELLVM__DEVICE__INPUT_STATUS__INPUT_BUSY, 0, (uint32_t)n,
 			    "too many requests in flight", -1);
@@ -447,13 +447,23 @@ static void input_on_inject(struct input *in, uint64_t id, const Cellvm__Device_
 	in->req[slot] = (struct input_request){.id = id, .total = (uint32_t)n};
 	for (size_t i = 0; i < n; i++) {
 		struct cellvm_input_event e;
-		uint32_t b;
 
 		memcpy(&e, inj->events.data + i * sizeof(e), sizeof(e));
-		b = e.backend ? e.backend : inj->backend ? inj->backend : in->active;
-		input_push(in, &e, (uint8_t)b, input_sink_for(in, b, &e, &in->virtio_abs), slot);
+		input_push(in, &e, backend[i], sink[i], slot);
 	}
+	in->virtio_abs = abs_mode;
 	input_pump(in);
+}
+
+/* One release of what backend b holds, behind what is queued. */
+static void input_push_release(struct input *in, uint32_t b, uint8_t kind, uint32_t code,
+			       bool *abs_mode)
+{
+	struct cellvm_input_event e = {.kind = kind, .code = (uint16_t)code};
+
+	/* The reserve holds every release there can be (input.h). */
+	if (in->qlen < in->qcap)
+		input_push(in, &e, (uint8_t)b, input_sink_for(in, b, &e, abs_mode), UINT32_MAX);
 }
 
 /* Release on backend b whatever it holds down, behind what is queued. */
@@ -462,33 +472,15 @@ static void input_release_held(struct input *in, uint32_t b)
 	struct input_held h = in->held[b];
 	bool abs_mode = in->virtio_abs;
 
-	for (uint32_t c = 1; c <= CELLVM_INPUT_KEY_MAX; c++) {
-		if (h.keys[c / 64] & (1ULL << (c % 64))) {
-			struct cellvm_input_event e = {.kind = CELLVM_INPUT_KEY_UP,
-						       .code = (uint16_t)c};
-			if (in->qlen < in->qmax)
-				input_push(in, &e, (uint8_t)b, input_sink_for(in, b, &e, &abs_mode),
-					   UINT32_MAX);
-		}
-	}
-	for (uint32_t btn = 0; btn < CELLVM_INPUT_BTN_COUNT; btn++) {
-		if (h.buttons & (1U << btn)) {
-			struct cellvm_input_event e = {.kind = CELLVM_INPUT_BTN_UP,
-						       .code = (uint16_t)btn};
-			if (in->qlen < in->qmax)
-				input_push(in, &e, (uint8_t)b, input_sink_for(in, b, &e, &abs_mode),
-					   UINT32_MAX);
-		}
-	}
-	for (uint32_t s = 0; s < CELLVM_INPUT_TOUCH_SLOTS; s++) {
-		if (h.touches & (1U << s)) {
-			struct cellvm_input_event e = {.kind = CELLVM_INPUT_TOUCH_UP,
-						       .code = (uint16_t)s};
-			if (in->qlen < in->qmax)
-				input_push(in, &e, (uint8_t)b, input_sink_for(in, b, &e, &abs_mode),
-					   UINT32_MAX);
-		}
-	}
+	for (uint32_t c = 1; c <= CELLVM_INPUT_KEY_MAX; c++)
+		if (h.keys[c / 64] & (1ULL << (c % 64)))
+			input_push_release(in, b, CELLVM_INPUT_KEY_UP, c, &abs_mode);
+	for (uint32_t btn = 0; btn < CELLVM_INPUT_BTN_COUNT; btn++)
+		if (h.buttons & (1U << btn))
+			input_push_release(in, b, CELLVM_INPUT_BTN_UP, btn, &abs_mode);
+	for (uint32_t t = 0; t < CELLVM_INPUT_TOUCH_SLOTS; t++)
+		if (h.touches & (1U << t))
+			input_push_release(in, b, CELLVM_INPUT_TOUCH_UP, t, &abs_mode);
 	input_pump(in);
 }
 
@@ -673,7 +665,8 @@ static int input_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *se
 		in->nfn = nfn;
 		in->qmax = c->max_pending && c->max_pending < INPUT_MAX_PENDING ? c->max_pending
 										: INPUT_MAX_PENDING;
-		in->q = calloc(in->qmax, sizeof(*in->q));
+		in->qcap = in->qmax + INPUT_RELEASE_RESERVE;
+		in->q = calloc(in->qcap, sizeof(*in->q));
 		if (!in->q)
 			return -ENOMEM;
 		in->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

@@ -18,6 +18,10 @@
 #define INPUT_MAX_PENDING  4096 /* events queued for the guest, every request together */
 #define INPUT_MAX_REQUESTS 64	/* requests not yet answered */
 #define INPUT_NFN	   4	/* virtio-input functions at most */
+/* Room beyond INPUT_MAX_PENDING for the releases a backend switch queues:
+ * every key, button and touch of both backends held at once. */
+#define INPUT_RELEASE_RESERVE                                                                      \
+	(2 * (CELLVM_INPUT_KEY_MAX + CELLVM_INPUT_BTN_COUNT + CELLVM_INPUT_TOUCH_SLOTS))
 
 /* Where an event goes. */
 enum input_sink {
@@ -64,8 +68,9 @@ struct input {
 	uint8_t ps2_buttons; /* the PS/2 mouse's button state as queued */
 	/* the queue: a ring of items, head first */
 	struct input_item *q;
-	uint32_t qhead, qlen, qmax;
-	uint32_t nposted; /* items at the head that are posted */
+	uint32_t qhead, qlen, qmax; /* qmax: what injections may fill */
+	uint32_t qcap;		    /* qmax + INPUT_RELEASE_RESERVE: the ring */
+	uint32_t nposted;	    /* items at the head that are posted */
 	struct input_request req[INPUT_MAX_REQUESTS];
 	int timer_fd;	     /* a delayed head item */
 	uint64_t not_before; /* CLOCK_MONOTONIC ns, for the head; 0: not armed */

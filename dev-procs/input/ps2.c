@@ -630,6 +630,13 @@ bool ps2_mouse_active(const struct ps2 *p)
 	       (ps2_ctr(p) & PS2_CTR_AUXINT);
 }
 
+bool ps2_kbd_has_key(const struct ps2 *p, uint16_t linux_code)
+{
+	uint8_t b[PS2_KEY_MAX_BYTES];
+
+	return ps2_keymap_encode(p->kbd.set, linux_code, true, b) >= 0;
+}
+
 int ps2_kbd_key(struct ps2 *p, uint16_t linux_code, bool down)
 {
 	uint8_t b[PS2_KEY_MAX_BYTES];

@@ -116,6 +116,8 @@ bool ps2_port_write(struct ps2 *p, uint16_t port, uint8_t val);
  * queued), -EAGAIN while the guest has the device or its port turned off,
  * -EINVAL for a key with no scan code in the current set. */
 int ps2_kbd_key(struct ps2 *p, uint16_t linux_code, bool down);
+/* Whether the keyboard has a scan code for the key in its current set. */
+bool ps2_kbd_has_key(const struct ps2 *p, uint16_t linux_code);
 /* dx, dy as Linux REL_X/REL_Y (+y down); dz wheel detents, + away from the
  * user; dw horizontal wheel, + right (IntelliMouse Explorer only). buttons:
  * bit0 left, bit1 right, bit2 middle, bit3 side, bit4 extra. Large motions
