@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "device.pb-c.h"
+#include "launcher/input_api.h"
 #include "launcher/input_opt.h"
 #include "launcher/input_req.h"
 #include "proto/channel.h"
@@ -104,15 +105,11 @@ static void inject_answer(int fd, json_object *j)
 	json_object_put(j);
 }
 
-static void inject_error(int fd, const char *code, const char *msg, int event)
+static void inject_error(int fd, enum input_api_err e, const char *msg, int event)
 {
-	json_object *j = json_object_new_object();
+	struct input_api_result res = {.e = e, .msg = msg, .event = event};
 
-	json_object_object_add(j, "error", json_object_new_string(msg));
-	json_object_object_add(j, "code", json_object_new_string(code));
-	if (event >= 0)
-		json_object_object_add(j, "event", json_object_new_int(event));
-	inject_answer(fd, j);
+	inject_answer(fd, input_api_result_json(&res, NULL));
 }
 
 /* What the input device may say to us: InputReplies only, never fds. */
@@ -192,59 +189,20 @@ static Cellvm__Device__InputReply *inject_call(struct device_proc *dev,
 	return w.reply;
 }
 
-static const char *inject_status_code(Cellvm__Device__InputStatus s)
+/* The device's answer r to a command about total events. */
+static void inject_reply(int fd, const Cellvm__Device__InputReply *r, uint32_t total)
 {
-	switch (s) {
-	case CELLVM__DEVICE__INPUT_STATUS__INPUT_NOT_AVAILABLE: return "BACKEND_NOT_AVAILABLE";
-	case CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID: return "INVALID_INPUT_EVENT";
-	case CELLVM__DEVICE__INPUT_STATUS__INPUT_BUSY:
-	case CELLVM__DEVICE__INPUT_STATUS__INPUT_PENDING: return "VM_BUSY";
-	default: return "BACKEND_ERROR";
-	}
-}
+	struct input_api_result res = {.e = input_api_err_of(r->status),
+				       .msg = r->error[0] ? r->error : NULL,
+				       .event = r->error_event,
+				       .delivered = r->delivered,
+				       .total = total ? total : r->total,
+				       .reply = r};
 
-static void inject_reply_json(int fd, const Cellvm__Device__InputReply *r)
-{
-	json_object *j;
-
-	if (r->status != CELLVM__DEVICE__INPUT_STATUS__INPUT_OK) {
-		char msg[300];
-
-		snprintf(msg, sizeof(msg), "%s (%u of %u events delivered)",
-			 r->error && r->error[0] ? r->error
-						 : "the guest has not consumed the events",
-			 r->delivered, r->total);
-		inject_error(fd, inject_status_code(r->status), msg, r->error_event);
-		return;
-	}
-	j = json_object_new_object();
-	json_object_object_add(j, "delivered", json_object_new_int((int32_t)r->delivered));
-	json_object_object_add(
-		j, "active_backend",
-		json_object_new_string(input_opt_backend_name(r->active_backend)
-					       ? input_opt_backend_name(r->active_backend)
-					       : "none"));
-	if (r->n_backends) {
-		json_object *bs = json_object_new_array();
-
-		for (size_t i = 0; i < r->n_backends; i++) {
-			json_object *b = json_object_new_object();
-			const char *name = input_opt_backend_name(r->backends[i]->backend);
-
-			json_object_object_add(b, "backend",
-					       json_object_new_string(name ? name : "?"));
-			json_object_object_add(b, "bound",
-					       json_object_new_boolean(r->backends[i]->bound));
-			json_object_object_add(b, "detail",
-					       json_object_new_string(r->backends[i]->detail));
-			json_object_object_add(b, "leds",
-					       json_object_new_int((int32_t)r->backends[i]->leds));
-			json_object_array_add(bs, b);
-		}
-		json_object_object_add(j, "backends", bs);
-		json_object_object_add(j, "pending", json_object_new_int((int32_t)r->pending));
-	}
-	inject_answer(fd, j);
+	if (r->status == CELLVM__DEVICE__INPUT_STATUS__INPUT_PENDING)
+		res.msg = "the guest has not consumed the events in time (the rest follow when it "
+			  "does)";
+	inject_answer(fd, input_api_result_json(&res, NULL));
 }
 
 static void inject_handle(struct inject *ij, int fd, struct device_proc *dev)
@@ -265,13 +223,13 @@ static void inject_handle(struct inject *ij, int fd, struct device_proc *dev)
 	/* UNTRUSTED(client): the body. */
 	n = inject_read_body(fd, body, sizeof(body) - 1);
 	if (n < 0) {
-		inject_error(fd, "INVALID_INPUT_EVENT",
+		inject_error(fd, INPUT_API_INVALID,
 			     "no complete request (write it, then shut down)", -1);
 		return;
 	}
 	body[n] = 0;
 	if (!dev) {
-		inject_error(fd, "BACKEND_NOT_AVAILABLE", "this VM has no input device", -1);
+		inject_error(fd, INPUT_API_NOT_AVAILABLE, "this VM has no input device", -1);
 		return;
 	}
 	cmd.id = ij->next_id++;
@@ -284,7 +242,7 @@ static void inject_handle(struct inject *ij, int fd, struct device_proc *dev)
 
 		json_object_put(j);
 		if (b < 0) {
-			inject_error(fd, "BACKEND_NOT_AVAILABLE", "unknown backend", -1);
+			inject_error(fd, INPUT_API_NOT_AVAILABLE, "unknown backend", -1);
 			return;
 		}
 		sw.backend = (uint32_t)b;
@@ -298,7 +256,7 @@ static void inject_handle(struct inject *ij, int fd, struct device_proc *dev)
 	} else {
 		json_object_put(j);
 		if (input_req_parse_bytes(body, (size_t)n, &req, err, sizeof(err), &ev) < 0) {
-			inject_error(fd, "INVALID_INPUT_EVENT", err, ev);
+			inject_error(fd, INPUT_API_INVALID, err, ev);
 			return;
 		}
 		inj.backend = req.backend;
@@ -324,13 +282,15 @@ static void inject_handle(struct inject *ij, int fd, struct device_proc *dev)
 		}
 	}
 	if (!r) {
-		inject_error(fd, broken ? "BACKEND_ERROR" : "VM_BUSY",
+		inject_error(fd, broken ? INPUT_API_BACKEND_ERROR : INPUT_API_BUSY,
 			     broken ? "the input device is gone"
 				    : "no answer from the input device",
 			     -1);
 		return;
 	}
-	inject_reply_json(fd, r);
+	inject_reply(fd, r,
+		     cmd.cmd_case == CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT ? (uint32_t)req.n
+									       : 0);
 	cellvm__device__input_reply__free_unpacked(r, NULL);
 }
 

@@ -35,10 +35,22 @@ static struct input_item *input_at(struct input *in, uint32_t i)
 
 /* ---- replies on the control channel ---- */
 
+/* Send r (the backends' states when it has them). */
+static void input_reply_send(struct input *in, Cellvm__Device__InputReply *r)
+{
+	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
+
+	r->active_backend = in->active;
+	r->pending = in->qlen;
+	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_REPLY;
+	m.input_reply = r;
+	if (devproc_send_ctl(in->dp, &m) < 0)
+		devproc_quit(in->dp, 0); /* the launcher is gone */
+}
+
 static void input_reply(struct input *in, uint64_t id, Cellvm__Device__InputStatus status,
 			uint32_t delivered, uint32_t total, const char *error, int32_t error_event)
 {
-	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
 	Cellvm__Device__InputReply r = CELLVM__DEVICE__INPUT_REPLY__INIT;
 
 	r.id = id;
@@ -47,17 +59,11 @@ static void input_reply(struct input *in, uint64_t id, Cellvm__Device__InputStat
 	r.total = total;
 	r.error = (char *)(error ? error : "");
 	r.error_event = error_event;
-	r.active_backend = in->active;
-	r.pending = in->qlen;
-	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_REPLY;
-	m.input_reply = &r;
-	if (devproc_send_ctl(in->dp, &m) < 0)
-		devproc_quit(in->dp, 0); /* the launcher is gone */
+	input_reply_send(in, &r);
 }
 
 static void input_reply_state(struct input *in, uint64_t id)
 {
-	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
 	Cellvm__Device__InputReply r = CELLVM__DEVICE__INPUT_REPLY__INIT;
 	Cellvm__Device__InputBackendState st[2], *pst[2];
 	char detail[2][96];
@@ -104,14 +110,9 @@ static void input_reply_state(struct input *in, uint64_t id)
 	r.status = CELLVM__DEVICE__INPUT_STATUS__INPUT_OK;
 	r.error = (char *)"";
 	r.error_event = -1;
-	r.active_backend = in->active;
 	r.n_backends = n;
 	r.backends = pst;
-	r.pending = in->qlen;
-	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_REPLY;
-	m.input_reply = &r;
-	if (devproc_send_ctl(in->dp, &m) < 0)
-		devproc_quit(in->dp, 0);
+	input_reply_send(in, &r);
 }
 
 /* ---- the queue ---- */
