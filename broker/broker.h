@@ -507,6 +507,9 @@ typedef void broker_input_done_fn(struct broker_vm *vm, const struct broker_inpu
 int broker_input_watch(struct broker_vm *vm);
 /* The VM's processes are gone: every call in flight ends with BACKEND_ERROR. */
 void broker_input_teardown(struct broker_vm *vm);
+/* The broker stops: every call in flight ends with BACKEND_ERROR now, while
+ * the APIs that wait for them still stand. */
+void broker_input_stop(struct broker *b);
 /* Send cmd (its id is set here; total: the events of an inject, else 0) and
  * call done once the device answered, or at timeout_ms (an inject: VM_BUSY
  * with the count delivered). Returns BROKER_INPUT_OK (done will be called)
@@ -514,6 +517,24 @@ void broker_input_teardown(struct broker_vm *vm);
 enum broker_input_err broker_input_call(struct broker_vm *vm, Cellvm__Device__InputCommand *cmd,
 					uint32_t total, int timeout_ms, broker_input_done_fn *done,
 					void *arg, char *err, size_t errlen);
+/* The API's requests as commands (REST and RPC build them here), each
+ * answered as broker_input_call does. An inject from the request's JSON,
+ * parsed (UNTRUSTED(client), input_req_parse) or as bytes
+ * (input_req_parse_bytes): a bad one is BROKER_INPUT_INVALID with the reason
+ * in err and *ret_event the event at fault (else -1). A switch to backend
+ * ("ps2", "virtio"; an unknown name is BROKER_INPUT_NOT_AVAILABLE), a state
+ * query: answered within 5 s. */
+enum broker_input_err broker_input_inject_json(struct broker_vm *vm, const json_object *body,
+					       int timeout_ms, broker_input_done_fn *done,
+					       void *arg, char *err, size_t errlen, int *ret_event);
+enum broker_input_err broker_input_inject(struct broker_vm *vm, const char *json, size_t len,
+					  int timeout_ms, broker_input_done_fn *done, void *arg,
+					  char *err, size_t errlen, int *ret_event);
+enum broker_input_err broker_input_switch(struct broker_vm *vm, const char *backend,
+					  broker_input_done_fn *done, void *arg, char *err,
+					  size_t errlen);
+enum broker_input_err broker_input_query(struct broker_vm *vm, broker_input_done_fn *done,
+					 void *arg, char *err, size_t errlen);
 /* A result as the API answers it (a new object). */
 json_object *broker_input_result_json(const struct broker_vm *vm,
 				      const struct broker_input_result *res);

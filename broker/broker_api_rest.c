@@ -20,8 +20,6 @@
 #include "broker/broker_api.h"
 #include "common/log.h"
 #include "common/parse.h"
-#include "launcher/input_opt.h"
-#include "launcher/input_req.h"
 
 #define REST_JSON_DEPTH	    16
 #define REST_MAX_CONSOLE_IN 4096
@@ -369,19 +367,16 @@ static int broker_api_rest_input_timeout(struct evhttp_request *req)
 	return r < 0 ? -1 : (int)ms;
 }
 
-/* POST inject-input, GET input-info, PUT switch-input-backend. */
+/* POST inject-input, GET input-info, PUT switch-input-backend: the
+ * commands are built in broker_input.c (RPC's too). */
 static void broker_api_rest_input(struct rest_call *c, struct broker_vm *vm, const char *sub)
 {
-	static struct input_req req;
-	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
-	Cellvm__Device__InputInject inj = CELLVM__DEVICE__INPUT_INJECT__INIT;
-	Cellvm__Device__InputSwitch sw = CELLVM__DEVICE__INPUT_SWITCH__INIT;
-	Cellvm__Device__InputQuery q = CELLVM__DEVICE__INPUT_QUERY__INIT;
 	struct rest_input *ri;
 	json_object *body = NULL, *v;
 	enum broker_input_err e;
+	const char *backend = NULL;
 	char err[512];
-	int timeout = 5000, ev = -1, b;
+	int timeout = 5000, ev = -1;
 
 	if (strcmp(sub, "inject-input") == 0) {
 		timeout = broker_api_rest_input_timeout(c->req);
@@ -392,17 +387,6 @@ static void broker_api_rest_input(struct rest_call *c, struct broker_vm *vm, con
 						    body ? "timeout_ms: 1 to 60000" : err, -1);
 			return;
 		}
-		if (input_req_parse(body, &req, err, sizeof(err), &ev) < 0) {
-			json_object_put(body);
-			broker_api_rest_input_error(c, sub, BROKER_INPUT_INVALID, err, ev);
-			return;
-		}
-		json_object_put(body);
-		inj.backend = req.backend;
-		inj.events.data = (uint8_t *)req.ev;
-		inj.events.len = req.n * sizeof(req.ev[0]);
-		cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT;
-		cmd.inject = &inj;
 	} else if (strcmp(sub, "switch-input-backend") == 0) {
 		body = broker_api_rest_body_json(c->req, err, sizeof(err));
 		if (!body || !json_object_is_type(body, json_type_object) ||
@@ -415,35 +399,29 @@ static void broker_api_rest_input(struct rest_call *c, struct broker_vm *vm, con
 						    -1);
 			return;
 		}
-		b = input_opt_backend(json_object_get_string(v));
-		json_object_put(body);
-		if (b < 0) {
-			broker_api_rest_input_error(c, sub, BROKER_INPUT_NOT_AVAILABLE,
-						    "backend: one of ps2, virtio, usb", -1);
-			return;
-		}
-		sw.backend = (uint32_t)b;
-		cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_SWITCH_BACKEND;
-		cmd.switch_backend = &sw;
-	} else {
-		cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_QUERY;
-		cmd.query = &q;
+		backend = json_object_get_string(v);
 	}
 	ri = calloc(1, sizeof(*ri));
 	if (!ri) {
+		json_object_put(body);
 		broker_api_rest_input_error(c, sub, BROKER_INPUT_BACKEND_ERROR, "out of memory",
 					    -1);
 		return;
 	}
 	*ri = (struct rest_input){.req = c->req, .tenant = c->tenant, .uid = c->uid};
 	snprintf(ri->action, sizeof(ri->action), "%s", sub);
-	e = broker_input_call(
-		vm, &cmd,
-		cmd.cmd_case == CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT ? (uint32_t)req.n : 0,
-		timeout, broker_api_rest_on_input, ri, err, sizeof(err));
+	if (backend)
+		e = broker_input_switch(vm, backend, broker_api_rest_on_input, ri, err,
+					sizeof(err));
+	else if (body)
+		e = broker_input_inject_json(vm, body, timeout, broker_api_rest_on_input, ri, err,
+					     sizeof(err), &ev);
+	else
+		e = broker_input_query(vm, broker_api_rest_on_input, ri, err, sizeof(err));
+	json_object_put(body);
 	if (e != BROKER_INPUT_OK) {
 		free(ri);
-		broker_api_rest_input_error(c, sub, e, err, -1);
+		broker_api_rest_input_error(c, sub, e, err, ev);
 	}
 }
 

@@ -281,6 +281,26 @@ static struct broker_vm *rpc_vm(struct rpc_client *c, const char *id)
 	return vm;
 }
 
+/* A request answered later: this client's next requests wait (not read)
+ * until then, so that replies stay in order. */
+static void rpc_wait(struct rpc_client *c)
+{
+	c->waiting = true;
+	event_del(c->ev);
+}
+
+/* Answered: back to reading this client's requests. */
+static void rpc_resume(struct rpc_client *c)
+{
+	if (!c->dead && event_add(c->ev, NULL) < 0)
+		c->dead = true;
+	c->waiting = false;
+	if (c->dead)
+		rpc_free(c);
+	else
+		rpc_idle_arm(c);
+}
+
 static void rpc_on_booted(struct broker_vm *vm, enum api_err e, const char *err, void *arg)
 {
 	struct rpc_client *c = arg;
@@ -290,14 +310,7 @@ static void rpc_on_booted(struct broker_vm *vm, enum api_err e, const char *err,
 		rpc_error(c, e, err);
 	else
 		rpc_send_info(c, vm);
-	/* Back to reading this client's requests (paused while it waited). */
-	if (!c->dead && event_add(c->ev, NULL) < 0)
-		c->dead = true;
-	c->waiting = false;
-	if (c->dead)
-		rpc_free(c);
-	else
-		rpc_idle_arm(c);
+	rpc_resume(c);
 }
 
 static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
@@ -336,8 +349,7 @@ static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
 		else
 			e = broker_vm_power_off(vm, rpc_on_booted, c, err, sizeof(err));
 		if (e == API_OK) {
-			c->waiting = true;
-			event_del(c->ev);
+			rpc_wait(c);
 			return;
 		}
 	} else {
@@ -473,13 +485,7 @@ static void rpc_on_deleted(struct broker_vm *vm, enum api_err e, const char *err
 		rpc_error(c, e, err);
 	else
 		rpc_ok(c);
-	if (!c->dead && event_add(c->ev, NULL) < 0)
-		c->dead = true;
-	c->waiting = false;
-	if (c->dead)
-		rpc_free(c);
-	else
-		rpc_idle_arm(c);
+	rpc_resume(c);
 }
 
 static int rpc_on_delete(void *ctx, const void *msg, int *fds, size_t nfds)
@@ -498,8 +504,7 @@ static int rpc_on_delete(void *ctx, const void *msg, int *fds, size_t nfds)
 	snprintf(id, sizeof(id), "%s", vm->id);
 	e = broker_vm_delete_async(vm, rpc_on_deleted, c, &pending, err, sizeof(err));
 	if (pending) {
-		c->waiting = true;
-		event_del(c->ev);
+		rpc_wait(c);
 		return 0;
 	}
 	rpc_log(c, "delete", id, e);
@@ -563,6 +568,166 @@ static int rpc_on_events(void *ctx, const void *msg, int *fds, size_t nfds)
 	(void)nfds;
 	if (rpc_ok(c))
 		c->stream = RPC_EVENTS;
+	return 0;
+}
+
+/* ---- input (broker_input.c builds the commands, as for REST) ---- */
+
+/* Send an input answer: an InputResult, or an Error with the input codes and
+ * how far an inject got. The fields are REST's JSON (one source for both). */
+static void rpc_input_send(struct rpc_client *c, const struct broker_vm *vm,
+			   const struct broker_input_result *res)
+{
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__Error er = CELLVM__API__ERROR__INIT;
+	Cellvm__Api__InputResult ir = CELLVM__API__INPUT_RESULT__INIT;
+	Cellvm__Api__InputBackendState *bs = NULL, **pbs = NULL;
+	json_object *o, *v, *a;
+	size_t n = 0;
+
+	if (res->e != BROKER_INPUT_OK) {
+		er.code = (char *)broker_input_err_code(res->e);
+		er.message = (char *)(res->msg ? res->msg : "failed");
+		er.delivered = res->delivered;
+		er.total = res->total;
+		if (res->event >= 0) {
+			er.at_case = CELLVM__API__ERROR__AT_EVENT;
+			er.event = res->event;
+		}
+		m.msg_case = CELLVM__API__RESPONSE__MSG_ERROR;
+		m.error = &er;
+		rpc_send(c, &m);
+		return;
+	}
+	o = broker_input_result_json(vm, res);
+	ir.delivered = res->delivered;
+	ir.total = res->total;
+	if (json_object_object_get_ex(o, "active_backend", &v))
+		ir.active_backend = (char *)json_object_get_string(v);
+	if (json_object_object_get_ex(o, "pending", &v))
+		ir.pending = (uint32_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "backends", &a))
+		n = json_object_array_length(a);
+	if (n) {
+		bs = calloc(n, sizeof(*bs));
+		pbs = calloc(n, sizeof(*pbs));
+		if (!bs || !pbs) {
+			rpc_error(c, API_INTERNAL, "out of memory");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *b = json_object_array_get_idx(a, i);
+
+		cellvm__api__input_backend_state__init(&bs[i]);
+		if (json_object_object_get_ex(b, "backend", &v))
+			bs[i].backend = (char *)json_object_get_string(v);
+		if (json_object_object_get_ex(b, "bound", &v))
+			bs[i].bound = json_object_get_boolean(v);
+		if (json_object_object_get_ex(b, "detail", &v))
+			bs[i].detail = (char *)json_object_get_string(v);
+		if (json_object_object_get_ex(b, "leds", &v))
+			bs[i].leds = (uint32_t)json_object_get_int64(v);
+		pbs[i] = &bs[i];
+	}
+	ir.n_backends = n;
+	ir.backends = pbs;
+	m.msg_case = CELLVM__API__RESPONSE__MSG_INPUT;
+	m.input = &ir;
+	rpc_send(c, &m);
+out:
+	free(bs);
+	free(pbs);
+	json_object_put(o);
+}
+
+static void rpc_input_done(struct broker_vm *vm, const struct broker_input_result *res, void *arg)
+{
+	struct rpc_client *c = arg;
+
+	log_info("rpc: tenant=%s uid=%u %s vm=%s -> %s (%u of %u)", c->tenant->name,
+		 (unsigned)c->uid, c->pending_action, vm->id, broker_input_err_code(res->e),
+		 res->delivered, res->total);
+	rpc_input_send(c, vm, res);
+	rpc_resume(c);
+}
+
+/* Answer a request broker_input.c took (e OK: later, the client waits) or
+ * refused (now). */
+static void rpc_input_started(struct rpc_client *c, const char *what, struct broker_vm *vm,
+			      enum broker_input_err e, const char *err, int event)
+{
+	struct broker_input_result res = {.e = e, .msg = err, .event = event};
+
+	if (e == BROKER_INPUT_OK) {
+		rpc_wait(c);
+		return;
+	}
+	log_info("rpc: tenant=%s uid=%u %s vm=%s -> %s", c->tenant->name, (unsigned)c->uid, what,
+		 vm->id, broker_input_err_code(e));
+	rpc_input_send(c, NULL, &res);
+}
+
+static int rpc_on_inject_input(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__InjectInput *q = msg;
+	struct rpc_client *c = ctx;
+	struct broker_vm *vm;
+	enum broker_input_err e;
+	char err[512];
+	int ev = -1;
+
+	(void)fds;
+	(void)nfds;
+	if (!(vm = rpc_vm(c, q->vm_id)))
+		return 0;
+	snprintf(c->pending_action, sizeof(c->pending_action), "inject-input");
+	if (q->timeout_ms > 60000) {
+		snprintf(err, sizeof(err), "timeout_ms: 1 to 60000 (0: 5000)");
+		e = BROKER_INPUT_INVALID;
+	} else {
+		/* UNTRUSTED(client): request_json, parsed as REST's body. */
+		e = broker_input_inject(vm, q->request_json, strlen(q->request_json),
+					q->timeout_ms ? (int)q->timeout_ms : 5000, rpc_input_done,
+					c, err, sizeof(err), &ev);
+	}
+	rpc_input_started(c, "inject-input", vm, e, err, ev);
+	return 0;
+}
+
+static int rpc_on_input_info(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__InputInfo *q = msg;
+	struct rpc_client *c = ctx;
+	struct broker_vm *vm;
+	enum broker_input_err e;
+	char err[512];
+
+	(void)fds;
+	(void)nfds;
+	if (!(vm = rpc_vm(c, q->vm_id)))
+		return 0;
+	snprintf(c->pending_action, sizeof(c->pending_action), "input-info");
+	e = broker_input_query(vm, rpc_input_done, c, err, sizeof(err));
+	rpc_input_started(c, "input-info", vm, e, err, -1);
+	return 0;
+}
+
+static int rpc_on_switch_input(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__SwitchInputBackend *q = msg;
+	struct rpc_client *c = ctx;
+	struct broker_vm *vm;
+	enum broker_input_err e;
+	char err[512];
+
+	(void)fds;
+	(void)nfds;
+	if (!(vm = rpc_vm(c, q->vm_id)))
+		return 0;
+	snprintf(c->pending_action, sizeof(c->pending_action), "switch-input");
+	e = broker_input_switch(vm, q->backend, rpc_input_done, c, err, sizeof(err));
+	rpc_input_started(c, "switch-input", vm, e, err, -1);
 	return 0;
 }
 
@@ -642,6 +807,11 @@ static const struct dispatch_entry rpc_table[] = {
 	[CELLVM__API__REQUEST__MSG_CONSOLE] = {rpc_on_console, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_CONSOLE_INPUT] = {rpc_on_console_input, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_EVENTS] = {rpc_on_events, RPC_ST_ANY_TENANT, 0},
+	/* Answered when the input device answers (the client waits). */
+	[CELLVM__API__REQUEST__MSG_INJECT_INPUT] = {rpc_on_inject_input, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_INPUT_INFO] = {rpc_on_input_info, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_SWITCH_INPUT_BACKEND] = {rpc_on_switch_input, RPC_ST_ANY_TENANT,
+							    0},
 };
 
 static const struct dispatch_channel rpc_channel = {

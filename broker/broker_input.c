@@ -15,6 +15,8 @@
 #include "common/fdutil.h"
 #include "common/log.h"
 #include "device.pb-c.h"
+#include "launcher/input_opt.h"
+#include "launcher/input_req.h"
 #include "launcher/launcher_fault.h"
 #include "proto/channel.h"
 #include "proto/dispatch.h"
@@ -213,6 +215,14 @@ void broker_input_teardown(struct broker_vm *vm)
 	broker_input_fail_all(vm, "the VM stopped");
 }
 
+void broker_input_stop(struct broker *b)
+{
+	struct broker_vm *vm;
+
+	TAILQ_FOREACH(vm, &b->vms, link)
+	broker_input_fail_all(vm, "the broker is stopping");
+}
+
 /* ---- commands (broker -> device) ---- */
 
 static int broker_input_send(struct broker_vm *vm, Cellvm__Device__InputCommand *cmd)
@@ -304,6 +314,81 @@ enum broker_input_err broker_input_call(struct broker_vm *vm, Cellvm__Device__In
 	vm->ninput_calls++;
 	evtimer_add(c->timer, &tv);
 	return BROKER_INPUT_OK;
+}
+
+/* ---- commands from the API's requests (REST and RPC alike) ---- */
+
+/* A parsed inject's records: large, and the loop runs one request at a time. */
+static struct input_req broker_input_req;
+
+static enum broker_input_err broker_input_send_inject(struct broker_vm *vm, int timeout_ms,
+						      broker_input_done_fn *done, void *arg,
+						      char *err, size_t errlen)
+{
+	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
+	Cellvm__Device__InputInject inj = CELLVM__DEVICE__INPUT_INJECT__INIT;
+	const struct input_req *req = &broker_input_req;
+
+	inj.backend = req->backend;
+	inj.events.data = (uint8_t *)req->ev;
+	inj.events.len = req->n * sizeof(req->ev[0]);
+	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT;
+	cmd.inject = &inj;
+	return broker_input_call(vm, &cmd, (uint32_t)req->n, timeout_ms, done, arg, err, errlen);
+}
+
+enum broker_input_err broker_input_inject_json(struct broker_vm *vm, const json_object *body,
+					       int timeout_ms, broker_input_done_fn *done,
+					       void *arg, char *err, size_t errlen, int *ret_event)
+{
+	*ret_event = -1;
+	if (input_req_parse(body, &broker_input_req, err, errlen, ret_event) < 0)
+		return BROKER_INPUT_INVALID;
+	*ret_event = -1;
+	return broker_input_send_inject(vm, timeout_ms, done, arg, err, errlen);
+}
+
+enum broker_input_err broker_input_inject(struct broker_vm *vm, const char *json, size_t len,
+					  int timeout_ms, broker_input_done_fn *done, void *arg,
+					  char *err, size_t errlen, int *ret_event)
+{
+	int r;
+
+	*ret_event = -1;
+	r = input_req_parse_bytes(json, len, &broker_input_req, err, errlen, ret_event);
+	if (r < 0)
+		return r == -ENOMEM ? BROKER_INPUT_BACKEND_ERROR : BROKER_INPUT_INVALID;
+	*ret_event = -1;
+	return broker_input_send_inject(vm, timeout_ms, done, arg, err, errlen);
+}
+
+enum broker_input_err broker_input_switch(struct broker_vm *vm, const char *backend,
+					  broker_input_done_fn *done, void *arg, char *err,
+					  size_t errlen)
+{
+	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
+	Cellvm__Device__InputSwitch sw = CELLVM__DEVICE__INPUT_SWITCH__INIT;
+	int b = input_opt_backend(backend);
+
+	if (b < 0) {
+		snprintf(err, errlen, "backend: one of ps2, virtio, usb");
+		return BROKER_INPUT_NOT_AVAILABLE;
+	}
+	sw.backend = (uint32_t)b;
+	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_SWITCH_BACKEND;
+	cmd.switch_backend = &sw;
+	return broker_input_call(vm, &cmd, 0, 5000, done, arg, err, errlen);
+}
+
+enum broker_input_err broker_input_query(struct broker_vm *vm, broker_input_done_fn *done,
+					 void *arg, char *err, size_t errlen)
+{
+	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
+	Cellvm__Device__InputQuery q = CELLVM__DEVICE__INPUT_QUERY__INIT;
+
+	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_QUERY;
+	cmd.query = &q;
+	return broker_input_call(vm, &cmd, 0, 5000, done, arg, err, errlen);
 }
 
 /* ---- answers as JSON (REST and RPC alike) ---- */

@@ -342,6 +342,7 @@ static int broker_main_run(struct broker *b, const struct broker_main_opts *o, i
 	/* Boots in flight finish first: their callers are answered while the
 	 * APIs still stand. */
 	broker_launch_stop(b);
+	broker_input_stop(b); /* and input calls end, answered */
 	broker_api_rest_stop(b);
 	rpc_stop(b);
 	if (own_rpc)

@@ -29,22 +29,26 @@ enum { EXIT_ERR = 1, EXIT_USAGE = 2 };
 struct cellctl {
 	int fd;
 	bool json;
+	bool input; /* an input command: its errors say how far it got */
 };
 
 static void cellctl_usage(FILE *f)
 {
-	fprintf(f, "usage: cellctl [--socket PATH] [--json] COMMAND [ARGS]\n"
-		   "  ping | shutdown | list | events\n"
-		   "  create --kernel PATH [--name N] [--cpus N] [--memory SIZE] [--initrd PATH]\n"
-		   "         [--cmdline S] [--disk path=IMG[,readonly=on]...]... "
-		   "[--net tap=T[,mac=M][,queues=N]]...\n"
-		   "         [--input ps2|usb|virtio] [--pass-files]\n"
-		   "         --pass-files: open the kernel, initrd and disks here, as you, and\n"
-		   "         pass the open files (they need not be in your tenant's image_dir)\n"
-		   "  info|boot|pause|resume|reboot|power-off|delete|counters [VM_ID]\n"
-		   "  console [VM_ID] [--follow]\n"
-		   "Without VM_ID: the first VM of your tenant. Socket: $CELLVM_RPC_SOCKET or "
-		   "/run/cellvm/rpc.sock.\n");
+	fprintf(f,
+		"usage: cellctl [--socket PATH] [--json] COMMAND [ARGS]\n"
+		"  ping | shutdown | list | events\n"
+		"  create --kernel PATH [--name N] [--cpus N] [--memory SIZE] [--initrd PATH]\n"
+		"         [--cmdline S] [--disk path=IMG[,readonly=on]...]... "
+		"[--net tap=T[,mac=M][,queues=N]]...\n"
+		"         [--input ps2|usb|virtio] [--pass-files]\n"
+		"         --pass-files: open the kernel, initrd and disks here, as you, and\n"
+		"         pass the open files (they need not be in your tenant's image_dir)\n"
+		"  info|boot|pause|resume|reboot|power-off|delete|counters [VM_ID]\n"
+		"  console [VM_ID] [--follow]\n"
+		"  input [VM_ID] inject JSON|- [--timeout-ms N] | info | switch ps2|virtio\n"
+		"         JSON: the inject-input request (docs/input.md); -: read it from stdin\n"
+		"Without VM_ID: the first VM of your tenant. Socket: $CELLVM_RPC_SOCKET or "
+		"/run/cellvm/rpc.sock.\n");
 }
 
 static int cellctl_connect(const char *path)
@@ -234,6 +238,49 @@ static void cellctl_print_event(const struct cellctl *c, const Cellvm__Api__Even
 	fflush(stdout);
 }
 
+/* An input error's progress, as REST shows it: how far an inject got and
+ * the event at fault. */
+static void cellctl_error_input_json(const struct cellctl *c, json_object *o,
+				     const Cellvm__Api__Error *e)
+{
+	if (!c->input)
+		return;
+	if (e->at_case == CELLVM__API__ERROR__AT_EVENT)
+		json_object_object_add(o, "event", json_object_new_int(e->event));
+	json_object_object_add(o, "delivered", json_object_new_int64(e->delivered));
+	json_object_object_add(o, "total", json_object_new_int64(e->total));
+}
+
+static json_object *cellctl_input_json(const Cellvm__Api__InputResult *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "delivered", json_object_new_int64(r->delivered));
+	json_object_object_add(o, "total", json_object_new_int64(r->total));
+	if (*r->active_backend)
+		json_object_object_add(o, "active_backend",
+				       json_object_new_string(r->active_backend));
+	if (r->n_backends) {
+		json_object *bs = json_object_new_array();
+
+		for (size_t i = 0; i < r->n_backends; i++) {
+			json_object *b = json_object_new_object();
+			json_object_object_add(b, "backend",
+					       json_object_new_string(r->backends[i]->backend));
+			json_object_object_add(b, "bound",
+					       json_object_new_boolean(r->backends[i]->bound));
+			json_object_object_add(b, "detail",
+					       json_object_new_string(r->backends[i]->detail));
+			json_object_object_add(b, "leds",
+					       json_object_new_int64(r->backends[i]->leds));
+			json_object_array_add(bs, b);
+		}
+		json_object_object_add(o, "backends", bs);
+		json_object_object_add(o, "pending", json_object_new_int64(r->pending));
+	}
+	return o;
+}
+
 /* Print one reply; returns the exit status. */
 static int cellctl_print(struct cellctl *c, const Cellvm__Api__Response *m)
 {
@@ -246,6 +293,7 @@ static int cellctl_print(struct cellctl *c, const Cellvm__Api__Response *m)
 			json_object_object_add(o, "error",
 					       json_object_new_string(m->error->message));
 			json_object_object_add(o, "code", json_object_new_string(m->error->code));
+			cellctl_error_input_json(c, o, m->error);
 			cellctl_print_json(o);
 		} else {
 			fprintf(stderr, "cellctl: %s: %s\n", m->error->code, m->error->message);
@@ -297,6 +345,10 @@ static int cellctl_print(struct cellctl *c, const Cellvm__Api__Response *m)
 		(void)fd_write_all(STDOUT_FILENO, m->console->data.data, m->console->data.len);
 		return 0;
 	case CELLVM__API__RESPONSE__MSG_EVENT: cellctl_print_event(c, m->event); return 0;
+	case CELLVM__API__RESPONSE__MSG_INPUT:
+		/* As REST answers it, text or not: it is what a script reads. */
+		cellctl_print_json(cellctl_input_json(m->input));
+		return 0;
 	default: fprintf(stderr, "cellctl: unexpected reply\n"); return EXIT_ERR;
 	}
 }
@@ -579,6 +631,97 @@ static int cellctl_vm_command(struct cellctl *c, const char *cmd, int argc, char
 	return cellctl_call_print(c, &q);
 }
 
+#define CELLCTL_MAX_INPUT_JSON (60 * 1024) /* it travels in one datagram */
+
+/* The inject's JSON from stdin: a NUL-terminated copy the caller frees, or
+ * NULL with a message. */
+static char *cellctl_read_stdin(void)
+{
+	char *buf = malloc(CELLCTL_MAX_INPUT_JSON + 1);
+	size_t n = 0;
+	ssize_t r;
+
+	if (!buf)
+		return NULL;
+	while (n <= CELLCTL_MAX_INPUT_JSON &&
+	       (r = read(STDIN_FILENO, buf + n, CELLCTL_MAX_INPUT_JSON + 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "cellctl: stdin: %s\n", strerror(errno));
+			free(buf);
+			return NULL;
+		}
+		n += (size_t)r;
+	}
+	if (n > CELLCTL_MAX_INPUT_JSON) {
+		fprintf(stderr, "cellctl: the request is larger than %d bytes\n",
+			CELLCTL_MAX_INPUT_JSON);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+/* input [VM_ID] inject JSON|- [--timeout-ms N] | info | switch BACKEND */
+static int cellctl_input(struct cellctl *c, int argc, char **argv)
+{
+	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
+	Cellvm__Api__InjectInput inj = CELLVM__API__INJECT_INPUT__INIT;
+	Cellvm__Api__InputInfo info = CELLVM__API__INPUT_INFO__INIT;
+	Cellvm__Api__SwitchInputBackend sw = CELLVM__API__SWITCH_INPUT_BACKEND__INIT;
+	char *id = (char *)"", *arg = NULL, *buf = NULL;
+	const char *op;
+	uint32_t timeout = 0;
+	bool has_timeout = false;
+	int i = 1, st;
+
+	if (i < argc && strcmp(argv[i], "inject") != 0 && strcmp(argv[i], "info") != 0 &&
+	    strcmp(argv[i], "switch") != 0)
+		id = argv[i++];
+	if (i >= argc)
+		return EXIT_USAGE;
+	op = argv[i++];
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 1, 60000, &timeout) < 0) {
+				fprintf(stderr, "cellctl input: --timeout-ms: 1 to 60000\n");
+				return EXIT_USAGE;
+			}
+			has_timeout = true;
+		} else if (!arg && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)) {
+			arg = argv[i];
+		} else {
+			return EXIT_USAGE;
+		}
+	}
+	if (strcmp(op, "inject") == 0 && arg) {
+		if (strcmp(arg, "-") == 0 && !(arg = buf = cellctl_read_stdin()))
+			return EXIT_ERR;
+		inj.vm_id = id;
+		inj.request_json = arg;
+		inj.timeout_ms = timeout;
+		q.msg_case = CELLVM__API__REQUEST__MSG_INJECT_INPUT;
+		q.inject_input = &inj;
+	} else if (strcmp(op, "info") == 0 && !arg && !has_timeout) {
+		info.vm_id = id;
+		q.msg_case = CELLVM__API__REQUEST__MSG_INPUT_INFO;
+		q.input_info = &info;
+	} else if (strcmp(op, "switch") == 0 && arg && !has_timeout) {
+		sw.vm_id = id;
+		sw.backend = arg;
+		q.msg_case = CELLVM__API__REQUEST__MSG_SWITCH_INPUT_BACKEND;
+		q.switch_input_backend = &sw;
+	} else {
+		return EXIT_USAGE;
+	}
+	c->input = true;
+	st = cellctl_call_print(c, &q);
+	free(buf);
+	return st;
+}
+
 static int cellctl_simple(struct cellctl *c, const char *cmd)
 {
 	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
@@ -641,6 +784,8 @@ int main(int argc, char **argv)
 		st = i + 1 == argc ? cellctl_simple(&c, cmd) : EXIT_USAGE;
 	else if (strcmp(cmd, "create") == 0)
 		st = cellctl_create(&c, argc - i, argv + i);
+	else if (strcmp(cmd, "input") == 0)
+		st = cellctl_input(&c, argc - i, argv + i);
 	else
 		st = cellctl_vm_command(&c, cmd, argc - i, argv + i);
 	if (st == EXIT_USAGE)

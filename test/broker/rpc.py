@@ -5,6 +5,11 @@ datagrams (garbage, truncations, unknown fields, fds, oversize, floods) get a
 clear error or a closed connection while the broker serves the next client; a
 client that does not read its replies is dropped. The VMs have no NIC here
 (api_nic.py creates one over RPC, and skips where there is no /dev/net/tun).
+The input requests (InjectInput, InputInfo, SwitchInputBackend, and cellctl
+input) are tried without a guest that reads input: answered asynchronously
+in order with the device's state or VM_BUSY at the deadline on a running VM,
+and every error (no input device, a stopped VM, a bad request naming its
+event) with the input codes; test/broker/input.py delivers input over REST.
 Usage: rpc.py BINDIR PAYLOADDIR"""
 import array
 import json
@@ -62,6 +67,35 @@ def field(num, wire, payload_bytes):
     return tag + payload_bytes
 
 
+def decode(data):
+    """One protobuf message's fields: {number: value} (varints as signed
+    64-bit, length-delimited as bytes; the last occurrence wins)."""
+    out, i = {}, 0
+
+    def vint():
+        nonlocal i
+        n = shift = 0
+        while True:
+            byte = data[i]
+            i += 1
+            n |= (byte & 0x7f) << shift
+            shift += 7
+            if not byte & 0x80:
+                return n
+    while i < len(data):
+        key = vint()
+        if key & 7 == 0:
+            v = vint()
+            out[key >> 3] = v - (1 << 64) if v >= 1 << 63 else v
+        elif key & 7 == 2:
+            n = vint()
+            out[key >> 3] = data[i:i + n]
+            i += n
+        else:
+            raise ValueError("wire type %d" % (key & 7))
+    return out
+
+
 def dgram(b, data, fds=None):
     """Send one datagram; return the first reply datagram (b"" when closed)."""
     s = unix_connect(b.rpc, DEADLINE, socket.SOCK_SEQPACKET)
@@ -87,7 +121,25 @@ def pong(b):
         return dgram(b, PING)[:1] == bytes([PONG_TAG])
     except OSError:  # the backlog is full while a flood drains
         return False
-ERROR_TAG, PONG_TAG, LIST_TAG = 0x12, 0x1a, 0x2a
+ERROR_TAG, PONG_TAG, LIST_TAG, INPUT_TAG = 0x12, 0x1a, 0x2a, 0x5a
+KEY_A = b'{"events": [{"type": "keyboard", "action": "type", "key": "KEY_A"}]}'
+BAD_EVENT_1 = (b'{"events": [{"type": "keyboard", "action": "type", "key": "KEY_A"},'
+               b' {"type": "keyboard", "action": "press", "scancode": 1000}]}')
+
+
+def inject(vm_id, body, timeout_ms=0):
+    return field(13, 2, field(1, 2, vm_id.encode()) + field(2, 2, body) +
+                 (field(3, 0, varint(timeout_ms)) if timeout_ms else b""))
+
+
+def input_error(reply, code, event=None, delivered=0, total=0):
+    """reply is an Error with the input code, event and progress given."""
+    if reply[:1] != bytes([ERROR_TAG]):
+        fail("expected %s, got %r" % (code, reply[:80]))
+    e = decode(decode(reply)[2])
+    got = (e.get(1), e.get(5), e.get(3, 0), e.get(4, 0))
+    if got != (code.encode(), event, delivered, total):
+        fail("expected %r, got %r (%r)" % ((code, event, delivered, total), got, e.get(2)))
 
 b = Broker(bindir, "")
 try:
@@ -117,6 +169,41 @@ try:
     if jctl(b, "pause", vid)["state"] != "paused" or jctl(b, "resume")["state"] != "running":
         fail("pause/resume")
     wait_until(lambda: b"irq: banner" in ctl(b, "console", vid).stdout, what="console over RPC")
+    # input on a running VM whose guest has no virtio-input driver (virtio
+    # active, ps2 beside it): its state; an inject that is not consumed is
+    # VM_BUSY at the deadline with the count delivered; a backend it lacks is
+    # refused by the device; a switch answers the new state. Each answer
+    # comes when the device's does; the requests behind it on the connection
+    # wait, so the replies stay in order.
+    ii = jctl(b, "input", vid, "info")
+    if ii["active_backend"] != "virtio" or \
+            [x["backend"] for x in ii["backends"]] != ["ps2", "virtio"] or \
+            ii["backends"][1]["bound"] or ii["delivered"] or ii["total"] or ii["pending"]:
+        fail("cellctl input info: %r" % ii)
+    r = ctl(b, "--json", "input", vid, "inject", KEY_A.decode(), "--timeout-ms", "300", ok=False)
+    if r.returncode != 1 or json.loads(r.stdout) != {
+            "error": json.loads(r.stdout).get("error"), "code": "VM_BUSY", "delivered": 0,
+            "total": 2} or "0 of 2 delivered" not in json.loads(r.stdout)["error"]:
+        fail("cellctl input inject into a guest that does not read: %r" % r)
+    r = ctl(b, "--json", "input", "switch", "usb", ok=False)
+    if r.returncode != 1 or json.loads(r.stdout)["code"] != "BACKEND_NOT_AVAILABLE":
+        fail("cellctl input switch to a backend the VM lacks: %r" % r)
+    if jctl(b, "input", "switch", "ps2")["active_backend"] != "ps2" or \
+            jctl(b, "input", vid, "switch", "virtio")["active_backend"] != "virtio":
+        fail("cellctl input switch")
+    c = unix_connect(b.rpc, DEADLINE, socket.SOCK_SEQPACKET)
+    c.send(field(14, 2, field(1, 2, vid.encode())))
+    c.send(inject(vid, KEY_A, 200))
+    c.send(PING)
+    replies = [c.recv(70000) for _ in range(3)]
+    c.close()
+    if replies[0][:1] != bytes([INPUT_TAG]) or replies[2][:1] != bytes([PONG_TAG]):
+        fail("input replies out of order: %r" % [x[:1] for x in replies])
+    input_error(replies[1], "VM_BUSY", None, 0, 2)
+    st = decode(decode(replies[0])[11])
+    # (decode keeps the last backend; the first inject's 2 events wait)
+    if st.get(3) != b"virtio" or decode(st[4]).get(1) != b"virtio" or st.get(5) != 2:
+        fail("InputResult: %r" % st)
     if jctl(b, "reboot", vid)["boots"] != 2:
         fail("reboot")
     cnt = jctl(b, "counters", vid)
@@ -185,6 +272,45 @@ try:
     if r.returncode != 1 or json.loads(r.stdout)["code"] != "PERMISSION_DENIED":
         fail("uid without tenant: %r" % r)
 
+    # --- input errors without a guest: no input device (rid), a stopped VM
+    # with one, bad requests (checked first, naming the event), a deadline
+    # out of range; over RPC and through cellctl
+    sid = ctl(b, "create", "--kernel", SERIAL, "--input", "ps2").stdout.decode().strip()
+    input_error(dgram(b, inject(rid, KEY_A)), "BACKEND_NOT_AVAILABLE")
+    input_error(dgram(b, inject(sid, KEY_A)), "VM_BUSY")
+    input_error(dgram(b, inject(sid, BAD_EVENT_1)), "INVALID_INPUT_EVENT", 1)
+    input_error(dgram(b, inject(rid, b"{\"events\": [")), "INVALID_INPUT_EVENT")
+    input_error(dgram(b, inject(sid, b"")), "INVALID_INPUT_EVENT")
+    input_error(dgram(b, inject(sid, KEY_A, 60001)), "INVALID_INPUT_EVENT")
+    input_error(dgram(b, field(14, 2, field(1, 2, rid.encode()))), "BACKEND_NOT_AVAILABLE")
+    input_error(dgram(b, field(14, 2, field(1, 2, sid.encode()))), "VM_BUSY")
+    input_error(dgram(b, field(15, 2, field(1, 2, sid.encode()) + field(2, 2, b"usb2"))),
+                "BACKEND_NOT_AVAILABLE")
+    input_error(dgram(b, field(15, 2, field(1, 2, sid.encode()) + field(2, 2, b"virtio"))),
+                "VM_BUSY")
+    reply = dgram(b, inject("00000000-0000-4000-8000-000000000000", KEY_A))
+    if reply[:1] != bytes([ERROR_TAG]) or decode(decode(reply)[2])[1] != b"VM_NOT_FOUND":
+        fail("inject into a missing VM: %r" % reply[:80])
+    for args, code, extra in (
+            ((rid, "inject", KEY_A.decode()), "BACKEND_NOT_AVAILABLE", {}),
+            ((sid, "inject", KEY_A.decode(), "--timeout-ms", "100"), "VM_BUSY", {}),
+            ((sid, "inject", "-"), "INVALID_INPUT_EVENT", {"event": 1}),
+            ((rid, "info"), "BACKEND_NOT_AVAILABLE", {}),
+            ((sid, "switch", "virtio"), "VM_BUSY", {})):
+        r = subprocess.run([CELLCTL, "--socket", b.rpc, "--json", "input"] + list(args),
+                           input=BAD_EVENT_1, capture_output=True, timeout=DEADLINE)
+        o = json.loads(r.stdout or b"{}")
+        if r.returncode != 1 or o.get("code") != code or o.get("delivered") != 0 or \
+                o.get("total") != 0 or o.get("event") != extra.get("event"):
+            fail("cellctl input %r: %d %r %r" % (args, r.returncode, o, r.stderr))
+    for args in ((), (sid,), (sid, "inject"), (sid, "info", "x"), (sid, "switch"),
+                 (sid, "inject", "{}", "--timeout-ms", "0"), (sid, "info", "--timeout-ms", "5"),
+                 (sid, "frob")):
+        r = ctl(b, "input", *args, ok=False)
+        if r.returncode != 2:
+            fail("cellctl input %r: %d, expected usage (2)" % (args, r.returncode))
+    ctl(b, "delete", sid)
+
     # --- hostile datagrams
     n = 0
     bad = [b"", b"\xff" * 10, b"\x12", b"\x12\x05\x00", field(2, 0, b"\x01"), b"\x08\x01",
@@ -210,7 +336,11 @@ try:
     for data in (field(99, 0, b"\x01") + PING, field(2, 2, field(7, 0, b"\x01")),
                  field(4, 2, field(1, 2, field(4, 2, SERIAL.encode()) + field(99, 2, b"zz"))),
                  field(4, 2, field(1, 2, field(4, 2, SERIAL.encode()) +
-                                   field(8, 2, field(1, 2, b"tap0") + field(77, 0, b"\x01"))))):
+                                   field(8, 2, field(1, 2, b"tap0") + field(77, 0, b"\x01")))),
+                 field(13, 2, field(2, 2, KEY_A) + field(9, 0, b"\x01")),
+                 field(13, 2, field(2, 2, KEY_A) + field(4, 2, b"x")),
+                 field(14, 2, field(2, 0, b"\x01")),
+                 field(15, 2, field(2, 2, b"ps2") + field(3, 2, b"virtio"))):
         reply = dgram(b, data)
         if reply[:1] != bytes([ERROR_TAG]) or b"unknown fields" not in reply:
             fail("unknown fields accepted: %r -> %r" % (data[:40], reply[:60]))
