@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "launcher/disk_opt.h"
+#include "launcher/input_api.h"
 #include "launcher/input_opt.h"
 #include "launcher/launcher.h"
 #include "launcher/net_opt.h"
@@ -479,28 +480,8 @@ void broker_vm_boot_finish(struct broker_launch_job *j);
 
 /* ---- input (broker_input.c): docs/input.md ---- */
 
-/* The API's input errors: codes and HTTP statuses of their own. */
-enum broker_input_err {
-	BROKER_INPUT_OK,
-	BROKER_INPUT_NOT_AVAILABLE, /* 400 BACKEND_NOT_AVAILABLE */
-	BROKER_INPUT_INVALID,	    /* 400 INVALID_INPUT_EVENT */
-	BROKER_INPUT_BACKEND_ERROR, /* 500 BACKEND_ERROR */
-	BROKER_INPUT_BUSY,	    /* 503 VM_BUSY */
-};
-const char *broker_input_err_code(enum broker_input_err e);
-int broker_input_err_status(enum broker_input_err e);
-
-/* How an input command ended. reply: the device's answer when there is one
- * (valid during the callback only). */
-struct broker_input_result {
-	enum broker_input_err e;
-	const char *msg;
-	int32_t event; /* the event at fault, or -1 */
-	uint32_t delivered, total;
-	const Cellvm__Device__InputReply *reply;
-};
 struct broker_input_call;
-typedef void broker_input_done_fn(struct broker_vm *vm, const struct broker_input_result *res,
+typedef void broker_input_done_fn(struct broker_vm *vm, const struct input_api_result *res,
 				  void *arg);
 
 /* After a boot's install: watch the input device's control channel. */
@@ -512,33 +493,29 @@ void broker_input_teardown(struct broker_vm *vm);
 void broker_input_stop(struct broker *b);
 /* Send cmd (its id is set here; total: the events of an inject, else 0) and
  * call done once the device answered, or at timeout_ms (an inject: VM_BUSY
- * with the count delivered). Returns BROKER_INPUT_OK (done will be called)
+ * with the count delivered). Returns INPUT_API_OK (done will be called)
  * or an error with a message in err (done will not). */
-enum broker_input_err broker_input_call(struct broker_vm *vm, Cellvm__Device__InputCommand *cmd,
-					uint32_t total, int timeout_ms, broker_input_done_fn *done,
-					void *arg, char *err, size_t errlen);
+enum input_api_err broker_input_call(struct broker_vm *vm, Cellvm__Device__InputCommand *cmd,
+				     uint32_t total, int timeout_ms, broker_input_done_fn *done,
+				     void *arg, char *err, size_t errlen);
 /* The API's requests as commands (REST and RPC build them here), each
  * answered as broker_input_call does. An inject from the request's JSON,
  * parsed (UNTRUSTED(client), input_req_parse) or as bytes
- * (input_req_parse_bytes): a bad one is BROKER_INPUT_INVALID with the reason
+ * (input_req_parse_bytes): a bad one is INPUT_API_INVALID with the reason
  * in err and *ret_event the event at fault (else -1). A switch to backend
- * ("ps2", "virtio"; an unknown name is BROKER_INPUT_NOT_AVAILABLE), a state
+ * ("ps2", "virtio"; an unknown name is INPUT_API_NOT_AVAILABLE), a state
  * query: answered within 5 s. */
-enum broker_input_err broker_input_inject_json(struct broker_vm *vm, const json_object *body,
-					       int timeout_ms, broker_input_done_fn *done,
-					       void *arg, char *err, size_t errlen, int *ret_event);
-enum broker_input_err broker_input_inject(struct broker_vm *vm, const char *json, size_t len,
-					  int timeout_ms, broker_input_done_fn *done, void *arg,
-					  char *err, size_t errlen, int *ret_event);
-enum broker_input_err broker_input_switch(struct broker_vm *vm, const char *backend,
-					  broker_input_done_fn *done, void *arg, char *err,
-					  size_t errlen);
-enum broker_input_err broker_input_query(struct broker_vm *vm, broker_input_done_fn *done,
-					 void *arg, char *err, size_t errlen);
-/* A result as the API answers it (a new object). */
-json_object *broker_input_result_json(const struct broker_vm *vm,
-				      const struct broker_input_result *res);
-
+enum input_api_err broker_input_inject_json(struct broker_vm *vm, const json_object *body,
+					    int timeout_ms, broker_input_done_fn *done, void *arg,
+					    char *err, size_t errlen, int *ret_event);
+enum input_api_err broker_input_inject(struct broker_vm *vm, const char *json, size_t len,
+				       int timeout_ms, broker_input_done_fn *done, void *arg,
+				       char *err, size_t errlen, int *ret_event);
+enum input_api_err broker_input_switch(struct broker_vm *vm, const char *backend,
+				       broker_input_done_fn *done, void *arg, char *err,
+				       size_t errlen);
+enum input_api_err broker_input_query(struct broker_vm *vm, broker_input_done_fn *done, void *arg,
+				      char *err, size_t errlen);
 /* ---- the state directory (broker_state.c) ---- */
 
 /* Open (make) the directory and start its writer thread. */

@@ -323,28 +323,27 @@ struct rest_input {
 	char action[24];
 };
 
-static void broker_api_rest_on_input(struct broker_vm *vm, const struct broker_input_result *res,
+static void broker_api_rest_on_input(struct broker_vm *vm, const struct input_api_result *res,
 				     void *arg)
 {
 	struct rest_input *ri = arg;
 
 	log_info("api: tenant=%s uid=%u %s vm=%s -> %s (%u of %u)", ri->tenant->name,
-		 (unsigned)ri->uid, ri->action, vm->id, broker_input_err_code(res->e),
-		 res->delivered, res->total);
-	broker_api_rest_reply_json(ri->req, broker_input_err_status(res->e),
-				   broker_input_result_json(vm, res));
+		 (unsigned)ri->uid, ri->action, vm->id, input_api_code(res->e), res->delivered,
+		 res->total);
+	broker_api_rest_reply_json(ri->req, input_api_status(res->e),
+				   input_api_result_json(res, &vm->def.input_opt));
 	free(ri);
 }
 
 static void broker_api_rest_input_error(struct rest_call *c, const char *action,
-					enum broker_input_err e, const char *msg, int event)
+					enum input_api_err e, const char *msg, int event)
 {
-	struct broker_input_result res = {.e = e, .msg = msg, .event = event};
+	struct input_api_result res = {.e = e, .msg = msg, .event = event};
 
 	log_info("api: tenant=%s uid=%u %s vm=%s -> %s", c->tenant->name, (unsigned)c->uid, action,
-		 c->vm_id, broker_input_err_code(e));
-	broker_api_rest_reply_json(c->req, broker_input_err_status(e),
-				   broker_input_result_json(NULL, &res));
+		 c->vm_id, input_api_code(e));
+	broker_api_rest_reply_json(c->req, input_api_status(e), input_api_result_json(&res, NULL));
 }
 
 /* UNTRUSTED(client): ?timeout_ms=, 1..60000; 5000 when absent. -1: bad. */
@@ -373,7 +372,7 @@ static void broker_api_rest_input(struct rest_call *c, struct broker_vm *vm, con
 {
 	struct rest_input *ri;
 	json_object *body = NULL, *v;
-	enum broker_input_err e;
+	enum input_api_err e;
 	const char *backend = NULL;
 	char err[512];
 	int timeout = 5000, ev = -1;
@@ -383,7 +382,7 @@ static void broker_api_rest_input(struct rest_call *c, struct broker_vm *vm, con
 		body = broker_api_rest_body_json(c->req, err, sizeof(err));
 		if (!body || timeout < 0) {
 			json_object_put(body);
-			broker_api_rest_input_error(c, sub, BROKER_INPUT_INVALID,
+			broker_api_rest_input_error(c, sub, INPUT_API_INVALID,
 						    body ? "timeout_ms: 1 to 60000" : err, -1);
 			return;
 		}
@@ -394,7 +393,7 @@ static void broker_api_rest_input(struct rest_call *c, struct broker_vm *vm, con
 		    !json_object_object_get_ex(body, "backend", &v) ||
 		    !json_object_is_type(v, json_type_string)) {
 			json_object_put(body);
-			broker_api_rest_input_error(c, sub, BROKER_INPUT_INVALID,
+			broker_api_rest_input_error(c, sub, INPUT_API_INVALID,
 						    "the body is {\"backend\": \"ps2\"|\"virtio\"}",
 						    -1);
 			return;
@@ -404,8 +403,7 @@ static void broker_api_rest_input(struct rest_call *c, struct broker_vm *vm, con
 	ri = calloc(1, sizeof(*ri));
 	if (!ri) {
 		json_object_put(body);
-		broker_api_rest_input_error(c, sub, BROKER_INPUT_BACKEND_ERROR, "out of memory",
-					    -1);
+		broker_api_rest_input_error(c, sub, INPUT_API_BACKEND_ERROR, "out of memory", -1);
 		return;
 	}
 	*ri = (struct rest_input){.req = c->req, .tenant = c->tenant, .uid = c->uid};
@@ -419,7 +417,7 @@ static void broker_api_rest_input(struct rest_call *c, struct broker_vm *vm, con
 	else
 		e = broker_input_query(vm, broker_api_rest_on_input, ri, err, sizeof(err));
 	json_object_put(body);
-	if (e != BROKER_INPUT_OK) {
+	if (e != INPUT_API_OK) {
 		free(ri);
 		broker_api_rest_input_error(c, sub, e, err, ev);
 	}

@@ -576,17 +576,17 @@ static int rpc_on_events(void *ctx, const void *msg, int *fds, size_t nfds)
 /* Send an input answer: an InputResult, or an Error with the input codes and
  * how far an inject got. The fields are REST's JSON (one source for both). */
 static void rpc_input_send(struct rpc_client *c, const struct broker_vm *vm,
-			   const struct broker_input_result *res)
+			   const struct input_api_result *res)
 {
 	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
 	Cellvm__Api__Error er = CELLVM__API__ERROR__INIT;
 	Cellvm__Api__InputResult ir = CELLVM__API__INPUT_RESULT__INIT;
 	Cellvm__Api__InputBackendState *bs = NULL, **pbs = NULL;
-	json_object *o, *v, *a;
+	const Cellvm__Device__InputReply *r;
 	size_t n = 0;
 
-	if (res->e != BROKER_INPUT_OK) {
-		er.code = (char *)broker_input_err_code(res->e);
+	if (res->e != INPUT_API_OK) {
+		er.code = (char *)input_api_code(res->e);
 		er.message = (char *)(res->msg ? res->msg : "failed");
 		er.delivered = res->delivered;
 		er.total = res->total;
@@ -599,15 +599,17 @@ static void rpc_input_send(struct rpc_client *c, const struct broker_vm *vm,
 		rpc_send(c, &m);
 		return;
 	}
-	o = broker_input_result_json(vm, res);
+	/* From the device's answer itself (REST shows the same, as JSON). */
+	r = res->reply;
 	ir.delivered = res->delivered;
 	ir.total = res->total;
-	if (json_object_object_get_ex(o, "active_backend", &v))
-		ir.active_backend = (char *)json_object_get_string(v);
-	if (json_object_object_get_ex(o, "pending", &v))
-		ir.pending = (uint32_t)json_object_get_int64(v);
-	if (json_object_object_get_ex(o, "backends", &a))
-		n = json_object_array_length(a);
+	if (r) {
+		const char *name = input_opt_backend_name(r->active_backend);
+
+		ir.active_backend = (char *)(name ? name : "");
+		ir.pending = r->pending;
+		n = r->n_backends;
+	}
 	if (n) {
 		bs = calloc(n, sizeof(*bs));
 		pbs = calloc(n, sizeof(*pbs));
@@ -617,17 +619,13 @@ static void rpc_input_send(struct rpc_client *c, const struct broker_vm *vm,
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		json_object *b = json_object_array_get_idx(a, i);
+		const char *name = input_opt_backend_name(r->backends[i]->backend);
 
 		cellvm__api__input_backend_state__init(&bs[i]);
-		if (json_object_object_get_ex(b, "backend", &v))
-			bs[i].backend = (char *)json_object_get_string(v);
-		if (json_object_object_get_ex(b, "bound", &v))
-			bs[i].bound = json_object_get_boolean(v);
-		if (json_object_object_get_ex(b, "detail", &v))
-			bs[i].detail = (char *)json_object_get_string(v);
-		if (json_object_object_get_ex(b, "leds", &v))
-			bs[i].leds = (uint32_t)json_object_get_int64(v);
+		bs[i].backend = (char *)(name ? name : "unknown");
+		bs[i].bound = r->backends[i]->bound;
+		bs[i].detail = r->backends[i]->detail;
+		bs[i].leds = r->backends[i]->leds;
 		pbs[i] = &bs[i];
 	}
 	ir.n_backends = n;
@@ -638,15 +636,14 @@ static void rpc_input_send(struct rpc_client *c, const struct broker_vm *vm,
 out:
 	free(bs);
 	free(pbs);
-	json_object_put(o);
 }
 
-static void rpc_input_done(struct broker_vm *vm, const struct broker_input_result *res, void *arg)
+static void rpc_input_done(struct broker_vm *vm, const struct input_api_result *res, void *arg)
 {
 	struct rpc_client *c = arg;
 
 	log_info("rpc: tenant=%s uid=%u %s vm=%s -> %s (%u of %u)", c->tenant->name,
-		 (unsigned)c->uid, c->pending_action, vm->id, broker_input_err_code(res->e),
+		 (unsigned)c->uid, c->pending_action, vm->id, input_api_code(res->e),
 		 res->delivered, res->total);
 	rpc_input_send(c, vm, res);
 	rpc_resume(c);
@@ -655,16 +652,16 @@ static void rpc_input_done(struct broker_vm *vm, const struct broker_input_resul
 /* Answer a request broker_input.c took (e OK: later, the client waits) or
  * refused (now). */
 static void rpc_input_started(struct rpc_client *c, const char *what, struct broker_vm *vm,
-			      enum broker_input_err e, const char *err, int event)
+			      enum input_api_err e, const char *err, int event)
 {
-	struct broker_input_result res = {.e = e, .msg = err, .event = event};
+	struct input_api_result res = {.e = e, .msg = err, .event = event};
 
-	if (e == BROKER_INPUT_OK) {
+	if (e == INPUT_API_OK) {
 		rpc_wait(c);
 		return;
 	}
 	log_info("rpc: tenant=%s uid=%u %s vm=%s -> %s", c->tenant->name, (unsigned)c->uid, what,
-		 vm->id, broker_input_err_code(e));
+		 vm->id, input_api_code(e));
 	rpc_input_send(c, NULL, &res);
 }
 
@@ -673,7 +670,7 @@ static int rpc_on_inject_input(void *ctx, const void *msg, int *fds, size_t nfds
 	const Cellvm__Api__InjectInput *q = msg;
 	struct rpc_client *c = ctx;
 	struct broker_vm *vm;
-	enum broker_input_err e;
+	enum input_api_err e;
 	char err[512];
 	int ev = -1;
 
@@ -684,7 +681,7 @@ static int rpc_on_inject_input(void *ctx, const void *msg, int *fds, size_t nfds
 	snprintf(c->pending_action, sizeof(c->pending_action), "inject-input");
 	if (q->timeout_ms > 60000) {
 		snprintf(err, sizeof(err), "timeout_ms: 1 to 60000 (0: 5000)");
-		e = BROKER_INPUT_INVALID;
+		e = INPUT_API_INVALID;
 	} else {
 		/* UNTRUSTED(client): request_json, parsed as REST's body. */
 		e = broker_input_inject(vm, q->request_json, strlen(q->request_json),
@@ -700,7 +697,7 @@ static int rpc_on_input_info(void *ctx, const void *msg, int *fds, size_t nfds)
 	const Cellvm__Api__InputInfo *q = msg;
 	struct rpc_client *c = ctx;
 	struct broker_vm *vm;
-	enum broker_input_err e;
+	enum input_api_err e;
 	char err[512];
 
 	(void)fds;
@@ -718,7 +715,7 @@ static int rpc_on_switch_input(void *ctx, const void *msg, int *fds, size_t nfds
 	const Cellvm__Api__SwitchInputBackend *q = msg;
 	struct rpc_client *c = ctx;
 	struct broker_vm *vm;
-	enum broker_input_err e;
+	enum input_api_err e;
 	char err[512];
 
 	(void)fds;

@@ -38,28 +38,6 @@ struct broker_input_call {
 	void *arg;
 };
 
-const char *broker_input_err_code(enum broker_input_err e)
-{
-	static const char *const codes[] = {
-		[BROKER_INPUT_OK] = "OK",
-		[BROKER_INPUT_NOT_AVAILABLE] = "BACKEND_NOT_AVAILABLE",
-		[BROKER_INPUT_INVALID] = "INVALID_INPUT_EVENT",
-		[BROKER_INPUT_BACKEND_ERROR] = "BACKEND_ERROR",
-		[BROKER_INPUT_BUSY] = "VM_BUSY",
-	};
-	return codes[e];
-}
-
-int broker_input_err_status(enum broker_input_err e)
-{
-	static const int status[] = {
-		[BROKER_INPUT_OK] = 200,      [BROKER_INPUT_NOT_AVAILABLE] = 400,
-		[BROKER_INPUT_INVALID] = 400, [BROKER_INPUT_BACKEND_ERROR] = 500,
-		[BROKER_INPUT_BUSY] = 503,
-	};
-	return status[e];
-}
-
 static struct broker_vm_device *broker_input_dev(struct broker_vm *vm)
 {
 	struct broker_vm_device *d = vm->ndevs ? &vm->devs[vm->ndevs - 1] : NULL;
@@ -68,7 +46,7 @@ static struct broker_vm_device *broker_input_dev(struct broker_vm *vm)
 }
 
 /* Answer and forget a call. */
-static void broker_input_finish(struct broker_input_call *c, const struct broker_input_result *res)
+static void broker_input_finish(struct broker_input_call *c, const struct input_api_result *res)
 {
 	struct broker_vm *vm = c->vm;
 
@@ -82,23 +60,11 @@ static void broker_input_finish(struct broker_input_call *c, const struct broker
 
 static void broker_input_fail_all(struct broker_vm *vm, const char *why)
 {
-	struct broker_input_result res = {.e = BROKER_INPUT_BACKEND_ERROR, .msg = why, .event = -1};
+	struct input_api_result res = {.e = INPUT_API_BACKEND_ERROR, .msg = why, .event = -1};
 
 	while (!TAILQ_EMPTY(&vm->input_calls)) {
 		res.total = TAILQ_FIRST(&vm->input_calls)->total;
 		broker_input_finish(TAILQ_FIRST(&vm->input_calls), &res);
-	}
-}
-
-static enum broker_input_err broker_input_status_err(Cellvm__Device__InputStatus s)
-{
-	switch (s) {
-	case CELLVM__DEVICE__INPUT_STATUS__INPUT_OK: return BROKER_INPUT_OK;
-	case CELLVM__DEVICE__INPUT_STATUS__INPUT_NOT_AVAILABLE: return BROKER_INPUT_NOT_AVAILABLE;
-	case CELLVM__DEVICE__INPUT_STATUS__INPUT_INVALID: return BROKER_INPUT_INVALID;
-	case CELLVM__DEVICE__INPUT_STATUS__INPUT_PENDING:
-	case CELLVM__DEVICE__INPUT_STATUS__INPUT_BUSY: return BROKER_INPUT_BUSY;
-	default: return BROKER_INPUT_BACKEND_ERROR;
 	}
 }
 
@@ -110,7 +76,7 @@ static int broker_input_on_reply(void *ctx, const void *msg, int *fds, size_t nf
 {
 	const Cellvm__Device__InputReply *r = msg;
 	struct broker_vm *vm = ctx;
-	struct broker_input_result res = {.reply = r, .event = r->error_event};
+	struct input_api_result res = {.reply = r, .event = r->error_event};
 	struct broker_input_call *c;
 	char busy[160];
 
@@ -120,7 +86,7 @@ static int broker_input_on_reply(void *ctx, const void *msg, int *fds, size_t nf
 	TAILQ_FOREACH(c, &vm->input_calls, link)
 	{
 		if (r->id == c->id && !c->progress) {
-			res.e = broker_input_status_err(r->status);
+			res.e = input_api_err_of(r->status);
 			res.msg = r->error[0] ? r->error : NULL;
 			res.delivered = r->delivered;
 			res.total = r->total;
@@ -138,7 +104,7 @@ static int broker_input_on_reply(void *ctx, const void *msg, int *fds, size_t nf
 
 			res.total = c->total;
 			res.delivered = done ? c->total : r->delivered;
-			res.e = done ? BROKER_INPUT_OK : BROKER_INPUT_BUSY;
+			res.e = done ? INPUT_API_OK : INPUT_API_BUSY;
 			snprintf(busy, sizeof(busy),
 				 "the guest has not consumed the events in time: %u of %u "
 				 "delivered (the rest follow when it does)",
@@ -242,7 +208,7 @@ static void broker_input_on_timer(evutil_socket_t fd, short what, void *arg)
 	struct broker_input_call *c = arg;
 	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
 	Cellvm__Device__InputQuery q = CELLVM__DEVICE__INPUT_QUERY__INIT;
-	struct broker_input_result res = {.e = BROKER_INPUT_BUSY, .event = -1, .total = c->total};
+	struct input_api_result res = {.e = INPUT_API_BUSY, .event = -1, .total = c->total};
 	struct timeval tv = {.tv_sec = INPUT_PROGRESS_MS / 1000};
 
 	(void)fd;
@@ -265,9 +231,9 @@ static void broker_input_on_timer(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(c->timer, &tv);
 }
 
-enum broker_input_err broker_input_call(struct broker_vm *vm, Cellvm__Device__InputCommand *cmd,
-					uint32_t total, int timeout_ms, broker_input_done_fn *done,
-					void *arg, char *err, size_t errlen)
+enum input_api_err broker_input_call(struct broker_vm *vm, Cellvm__Device__InputCommand *cmd,
+				     uint32_t total, int timeout_ms, broker_input_done_fn *done,
+				     void *arg, char *err, size_t errlen)
 {
 	struct broker_input_call *c;
 	struct timeval tv = {.tv_sec = timeout_ms / 1000,
@@ -276,25 +242,25 @@ enum broker_input_err broker_input_call(struct broker_vm *vm, Cellvm__Device__In
 
 	if (!vm->def.has_input) {
 		snprintf(err, errlen, "this VM has no input device (input_config)");
-		return BROKER_INPUT_NOT_AVAILABLE;
+		return INPUT_API_NOT_AVAILABLE;
 	}
 	if (vm->state != BROKER_VM_RUNNING && vm->state != BROKER_VM_PAUSED) {
 		snprintf(err, errlen, "the VM is %s, not running", broker_vm_state_name(vm->state));
-		return BROKER_INPUT_BUSY;
+		return INPUT_API_BUSY;
 	}
 	if (!broker_input_dev(vm) || !vm->input_ev) {
 		snprintf(err, errlen, "the input device is gone");
-		return BROKER_INPUT_BACKEND_ERROR;
+		return INPUT_API_BACKEND_ERROR;
 	}
 	if (vm->ninput_calls >= INPUT_MAX_CALLS) {
 		snprintf(err, errlen, "%d input requests in flight on this VM", INPUT_MAX_CALLS);
-		return BROKER_INPUT_BUSY;
+		return INPUT_API_BUSY;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->timer = evtimer_new(vm->b->base, broker_input_on_timer, c))) {
 		free(c);
 		snprintf(err, errlen, "out of memory");
-		return BROKER_INPUT_BACKEND_ERROR;
+		return INPUT_API_BACKEND_ERROR;
 	}
 	c->vm = vm;
 	c->total = total;
@@ -308,12 +274,12 @@ enum broker_input_err broker_input_call(struct broker_vm *vm, Cellvm__Device__In
 		snprintf(err, errlen, "%s",
 			 r == -EAGAIN ? "the input device is not reading its commands"
 				      : "the input device is gone");
-		return r == -EAGAIN ? BROKER_INPUT_BUSY : BROKER_INPUT_BACKEND_ERROR;
+		return r == -EAGAIN ? INPUT_API_BUSY : INPUT_API_BACKEND_ERROR;
 	}
 	TAILQ_INSERT_TAIL(&vm->input_calls, c, link);
 	vm->ninput_calls++;
 	evtimer_add(c->timer, &tv);
-	return BROKER_INPUT_OK;
+	return INPUT_API_OK;
 }
 
 /* ---- commands from the API's requests (REST and RPC alike) ---- */
@@ -321,9 +287,9 @@ enum broker_input_err broker_input_call(struct broker_vm *vm, Cellvm__Device__In
 /* A parsed inject's records: large, and the loop runs one request at a time. */
 static struct input_req broker_input_req;
 
-static enum broker_input_err broker_input_send_inject(struct broker_vm *vm, int timeout_ms,
-						      broker_input_done_fn *done, void *arg,
-						      char *err, size_t errlen)
+static enum input_api_err broker_input_send_inject(struct broker_vm *vm, int timeout_ms,
+						   broker_input_done_fn *done, void *arg, char *err,
+						   size_t errlen)
 {
 	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
 	Cellvm__Device__InputInject inj = CELLVM__DEVICE__INPUT_INJECT__INIT;
@@ -337,34 +303,34 @@ static enum broker_input_err broker_input_send_inject(struct broker_vm *vm, int 
 	return broker_input_call(vm, &cmd, (uint32_t)req->n, timeout_ms, done, arg, err, errlen);
 }
 
-enum broker_input_err broker_input_inject_json(struct broker_vm *vm, const json_object *body,
-					       int timeout_ms, broker_input_done_fn *done,
-					       void *arg, char *err, size_t errlen, int *ret_event)
+enum input_api_err broker_input_inject_json(struct broker_vm *vm, const json_object *body,
+					    int timeout_ms, broker_input_done_fn *done, void *arg,
+					    char *err, size_t errlen, int *ret_event)
 {
 	*ret_event = -1;
 	if (input_req_parse(body, &broker_input_req, err, errlen, ret_event) < 0)
-		return BROKER_INPUT_INVALID;
+		return INPUT_API_INVALID;
 	*ret_event = -1;
 	return broker_input_send_inject(vm, timeout_ms, done, arg, err, errlen);
 }
 
-enum broker_input_err broker_input_inject(struct broker_vm *vm, const char *json, size_t len,
-					  int timeout_ms, broker_input_done_fn *done, void *arg,
-					  char *err, size_t errlen, int *ret_event)
+enum input_api_err broker_input_inject(struct broker_vm *vm, const char *json, size_t len,
+				       int timeout_ms, broker_input_done_fn *done, void *arg,
+				       char *err, size_t errlen, int *ret_event)
 {
 	int r;
 
 	*ret_event = -1;
 	r = input_req_parse_bytes(json, len, &broker_input_req, err, errlen, ret_event);
 	if (r < 0)
-		return r == -ENOMEM ? BROKER_INPUT_BACKEND_ERROR : BROKER_INPUT_INVALID;
+		return r == -ENOMEM ? INPUT_API_BACKEND_ERROR : INPUT_API_INVALID;
 	*ret_event = -1;
 	return broker_input_send_inject(vm, timeout_ms, done, arg, err, errlen);
 }
 
-enum broker_input_err broker_input_switch(struct broker_vm *vm, const char *backend,
-					  broker_input_done_fn *done, void *arg, char *err,
-					  size_t errlen)
+enum input_api_err broker_input_switch(struct broker_vm *vm, const char *backend,
+				       broker_input_done_fn *done, void *arg, char *err,
+				       size_t errlen)
 {
 	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
 	Cellvm__Device__InputSwitch sw = CELLVM__DEVICE__INPUT_SWITCH__INIT;
@@ -372,7 +338,7 @@ enum broker_input_err broker_input_switch(struct broker_vm *vm, const char *back
 
 	if (b < 0) {
 		snprintf(err, errlen, "backend: one of ps2, virtio, usb");
-		return BROKER_INPUT_NOT_AVAILABLE;
+		return INPUT_API_NOT_AVAILABLE;
 	}
 	sw.backend = (uint32_t)b;
 	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_SWITCH_BACKEND;
@@ -380,8 +346,8 @@ enum broker_input_err broker_input_switch(struct broker_vm *vm, const char *back
 	return broker_input_call(vm, &cmd, 0, 5000, done, arg, err, errlen);
 }
 
-enum broker_input_err broker_input_query(struct broker_vm *vm, broker_input_done_fn *done,
-					 void *arg, char *err, size_t errlen)
+enum input_api_err broker_input_query(struct broker_vm *vm, broker_input_done_fn *done, void *arg,
+				      char *err, size_t errlen)
 {
 	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
 	Cellvm__Device__InputQuery q = CELLVM__DEVICE__INPUT_QUERY__INIT;
@@ -389,63 +355,4 @@ enum broker_input_err broker_input_query(struct broker_vm *vm, broker_input_done
 	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_QUERY;
 	cmd.query = &q;
 	return broker_input_call(vm, &cmd, 0, 5000, done, arg, err, errlen);
-}
-
-/* ---- answers as JSON (REST and RPC alike) ---- */
-
-json_object *broker_input_result_json(const struct broker_vm *vm,
-				      const struct broker_input_result *res)
-{
-	json_object *o = json_object_new_object();
-	const Cellvm__Device__InputReply *r = res->reply;
-
-	if (res->e != BROKER_INPUT_OK) {
-		json_object_object_add(o, "error",
-				       json_object_new_string(res->msg ? res->msg : "failed"));
-		json_object_object_add(o, "code",
-				       json_object_new_string(broker_input_err_code(res->e)));
-		if (res->event >= 0)
-			json_object_object_add(o, "event", json_object_new_int(res->event));
-	}
-	json_object_object_add(o, "delivered", json_object_new_int64(res->delivered));
-	json_object_object_add(o, "total", json_object_new_int64(res->total));
-	if (!r)
-		return o;
-	json_object_object_add(
-		o, "active_backend",
-		json_object_new_string(input_opt_backend_name(r->active_backend)
-					       ? input_opt_backend_name(r->active_backend)
-					       : vm->def.input));
-	if (r->n_backends) {
-		json_object *bs = json_object_new_array(), *caps = json_object_new_object();
-
-		for (size_t i = 0; i < r->n_backends; i++) {
-			json_object *b = json_object_new_object();
-			const char *name = input_opt_backend_name(r->backends[i]->backend);
-
-			json_object_object_add(b, "backend",
-					       json_object_new_string(name ? name : "unknown"));
-			json_object_object_add(b, "bound",
-					       json_object_new_boolean(r->backends[i]->bound));
-			/* UNTRUSTED(device): its own words, shown as such. */
-			json_object_object_add(b, "detail",
-					       json_object_new_string(r->backends[i]->detail));
-			json_object_object_add(b, "leds",
-					       json_object_new_int64(r->backends[i]->leds));
-			json_object_array_add(bs, b);
-		}
-		json_object_object_add(o, "backends", bs);
-		json_object_object_add(caps, "absolute_pointer",
-				       json_object_new_boolean(vm->def.input_opt.virtio));
-		json_object_object_add(caps, "multi_touch_slots",
-				       json_object_new_int(vm->def.input_opt.virtio
-								   ? CELLVM_INPUT_TOUCH_SLOTS
-								   : 0));
-		json_object_object_add(caps, "max_events_per_request",
-				       json_object_new_int(CELLVM_INPUT_MAX_EVENTS));
-		json_object_object_add(caps, "queue_events", json_object_new_int(4096));
-		json_object_object_add(o, "capabilities", caps);
-		json_object_object_add(o, "pending", json_object_new_int64(r->pending));
-	}
-	return o;
 }
