@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdutil.h"
 #include "common/log.h"
 #include "device.pb-c.h"
 #include "launcher/input_api.h"
@@ -100,8 +101,9 @@ static void inject_answer(int fd, json_object *j)
 {
 	const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
 
-	(void)!write(fd, s, strlen(s));
-	(void)!write(fd, "\n", 1);
+	/* The client may be gone: nothing to do about it. */
+	if (fd_write_all(fd, s, strlen(s)) == 0)
+		(void)fd_write_all(fd, "\n", 1);
 	json_object_put(j);
 }
 
