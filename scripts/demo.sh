@@ -87,7 +87,10 @@ fi
 # socket that takes inject-input requests (docs/input.md).
 if [ -x $bin/cellvm-dev-input ]; then
 	set -- "$@" --input ps2,virtio --input-socket /run/cellvm-demo-input.sock
-	echo "cellvm demo: inject input with: python3 -c ... (docs/input.md) on /run/cellvm-demo-input.sock"
+	echo "cellvm demo: PS/2 and virtio-input devices (in the guest: cat /proc/bus/input/devices);"
+	echo "  ask which the guest's drivers bound, from another terminal:"
+	echo "  echo '{\"input-info\":true}' | socat -t 10 - UNIX-CONNECT:/run/cellvm-demo-input.sock"
+	echo "  (docs/input.md; in the emulated KVM host the socket is inside that host)"
 fi
 
 tap=cellvm0 made_tap=
