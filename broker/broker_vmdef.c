@@ -723,6 +723,92 @@ static int broker_vmdef_input_id(json_object *o, struct input_opt *in, int k, ch
 	return 0;
 }
 
+/* The JSON keys of a usb_KIND_config and input_opt_usb_set's names for them. */
+static const char *const broker_vmdef_usb_keys[][2] = {
+	{"vendor_id", "vendor"},     {"product_id", "product"},	       {"release", "release"},
+	{"interval_ms", "interval"}, {"manufacturer", "manufacturer"}, {"product", "name"},
+	{"serial", "serial"},
+};
+
+/* input_config.usb_KIND_config: the identity USB device k's descriptors
+ * carry. Numbers as JSON integers or strings ("0x046d"). */
+static int broker_vmdef_input_usb(json_object *o, struct input_opt *in, int k, char *err,
+				  size_t errlen)
+{
+	const char *kind = input_opt_usb_kind_name((uint32_t)k);
+	struct input_opt_usb *u = &in->usb_ids[k];
+	char what[80], num[24], why[128];
+
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "input_config.usb_%s_config: must be an object", kind);
+		return -EINVAL;
+	}
+	json_object_object_foreach(o, key, val)
+	{
+		const char *opt = NULL, *s;
+		bool is_str;
+
+		snprintf(what, sizeof(what), "input_config.usb_%s_config.%.16s", kind, key);
+		for (size_t i = 0;
+		     i < sizeof(broker_vmdef_usb_keys) / sizeof(broker_vmdef_usb_keys[0]); i++)
+			if (strcmp(key, broker_vmdef_usb_keys[i][0]) == 0)
+				opt = broker_vmdef_usb_keys[i][1];
+		if (!opt) {
+			snprintf(err, errlen,
+				 "%s: unknown field (vendor_id, product_id, release, manufacturer, "
+				 "product, serial, interval_ms)",
+				 what);
+			return -EINVAL;
+		}
+		is_str = strcmp(opt, "manufacturer") == 0 || strcmp(opt, "name") == 0 ||
+			 strcmp(opt, "serial") == 0;
+		/* Numbers as integers or strings; strings only as strings. */
+		if (!is_str && json_object_is_type(val, json_type_int)) {
+			/* Negative or huge: the parser refuses the text. */
+			snprintf(num, sizeof(num), "%lld", (long long)json_object_get_int64(val));
+			s = num;
+		} else if (!json_object_is_type(val, json_type_string)) {
+			snprintf(err, errlen, "%s: must be a string%s", what,
+				 is_str ? "" : " or an integer");
+			return -EINVAL;
+		} else if (broker_vmdef_string(val, what, 255, &s, err, errlen) < 0) {
+			return -EINVAL;
+		}
+		if (input_opt_usb_set(u, opt, s, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s", what, why);
+			return -EINVAL;
+		}
+	}
+	u->given = true;
+	return 0;
+}
+
+/* The usb_KIND_config broker_vmdef_input_usb takes back; NULL when all
+ * defaults. */
+static json_object *broker_vmdef_input_usb_json(const struct input_opt_usb *u)
+{
+	json_object *o = json_object_new_object();
+
+	if (u->vendor)
+		json_object_object_add(o, "vendor_id", json_object_new_int64(u->vendor));
+	if (u->product)
+		json_object_object_add(o, "product_id", json_object_new_int64(u->product));
+	if (u->release)
+		json_object_object_add(o, "release", json_object_new_int64(u->release));
+	if (u->interval_ms)
+		json_object_object_add(o, "interval_ms", json_object_new_int64(u->interval_ms));
+	if (u->manufacturer[0])
+		json_object_object_add(o, "manufacturer", json_object_new_string(u->manufacturer));
+	if (u->product_name[0])
+		json_object_object_add(o, "product", json_object_new_string(u->product_name));
+	if (u->serial[0])
+		json_object_object_add(o, "serial", json_object_new_string(u->serial));
+	if (json_object_object_length(o))
+		return o;
+	json_object_put(o);
+	return NULL;
+}
+
 static int broker_vmdef_input_backend(json_object *val, const char *what, int *ret, char *err,
 				      size_t errlen)
 {
@@ -731,21 +817,19 @@ static int broker_vmdef_input_backend(json_object *val, const char *what, int *r
 	if (broker_vmdef_string(val, what, 15, &s, err, errlen) < 0)
 		return -EINVAL;
 	*ret = input_opt_backend(s);
-	if (*ret == CELLVM_INPUT_BACKEND_USB) {
-		snprintf(err, errlen, "%s: usb is not available yet (ps2, virtio)", what);
-		return -EINVAL;
-	}
 	if (*ret < 0) {
-		snprintf(err, errlen, "%s: one of ps2, virtio", what);
+		snprintf(err, errlen, "%s: one of ps2, virtio, usb", what);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* input_config: {"default_backend" (or "backend"): "ps2"|"virtio",
- * "backends": [...] (default: both), "devices": {"keyboard": {"name",
- * "serial", "vendor", "product"}, "mouse", "tablet", "touch"}}. The VM then
- * has an input device (docs/input.md). */
+/* input_config: {"default_backend" (or "backend"): "ps2"|"virtio"|"usb",
+ * "backends": [...] (default: ps2 and virtio, and usb when it is the
+ * default or a usb_*_config is given), "devices": {"keyboard":
+ * {"name", "serial", "vendor", "product"}, "mouse", "tablet", "touch"},
+ * "usb_keyboard_config", "usb_mouse_config", "usb_tablet_config": {...}}.
+ * The VM then has an input device (docs/input.md). */
 static int broker_vmdef_input(json_object *o, struct broker_vmdef *d, char *err, size_t errlen)
 {
 	struct input_opt *in = &d->input_opt;
@@ -769,7 +853,7 @@ static int broker_vmdef_input(json_object *o, struct broker_vmdef *d, char *err,
 						       err, errlen) < 0)
 				return -EINVAL;
 		} else if (strcmp(key, "backends") == 0) {
-			int n = broker_vmdef_array(val, "input_config.backends", 2, err, errlen);
+			int n = broker_vmdef_array(val, "input_config.backends", 3, err, errlen);
 
 			if (n <= 0) {
 				if (n == 0)
@@ -783,7 +867,9 @@ static int broker_vmdef_input(json_object *o, struct broker_vmdef *d, char *err,
 					    json_object_array_get_idx(val, (size_t)i),
 					    "input_config.backends[]", &b, err, errlen) < 0)
 					return -EINVAL;
-				on = b == CELLVM_INPUT_BACKEND_PS2 ? &in->ps2 : &in->virtio;
+				on = b == CELLVM_INPUT_BACKEND_PS2	? &in->ps2
+				     : b == CELLVM_INPUT_BACKEND_VIRTIO ? &in->virtio
+									: &in->usb;
 				if (*on) {
 					snprintf(err, errlen, "input_config.backends: named twice");
 					return -EINVAL;
@@ -812,17 +898,49 @@ static int broker_vmdef_input(json_object *o, struct broker_vmdef *d, char *err,
 				if (broker_vmdef_input_id(id, in, k, err, errlen) < 0)
 					return -EINVAL;
 			}
+		} else if (strncmp(key, "usb_", 4) == 0 && strlen(key) > 11 &&
+			   strcmp(key + strlen(key) - 7, "_config") == 0) {
+			char kind[16];
+			int k;
+
+			snprintf(kind, sizeof(kind), "%.*s", (int)(strlen(key) - 11), key + 4);
+			k = input_opt_usb_kind(kind);
+			if (k < 0) {
+				snprintf(
+					err, errlen,
+					"input_config: unknown field '%.32s' (usb_keyboard_config, "
+					"usb_mouse_config, usb_tablet_config)",
+					key);
+				return -EINVAL;
+			}
+			if (broker_vmdef_input_usb(val, in, k, err, errlen) < 0)
+				return -EINVAL;
 		} else {
 			snprintf(err, errlen, "input_config: unknown field '%.32s'", key);
 			return -EINVAL;
 		}
 	}
-	if (!in->ps2 && !in->virtio)
+	if (!in->ps2 && !in->virtio && !in->usb) {
+		/* No backends: ps2 and virtio, and usb when asked for by name
+		 * (the RPC's VmDefinition carries only input_backend). */
 		in->ps2 = in->virtio = true;
+		in->usb = dflt == CELLVM_INPUT_BACKEND_USB;
+		for (int k = 0; k < INPUT_OPT_USB_FNS; k++)
+			in->usb |= in->usb_ids[k].given;
+	}
+	for (int k = 0; k < INPUT_OPT_USB_FNS; k++)
+		if (in->usb_ids[k].given && !in->usb) {
+			snprintf(err, errlen, "input_config.usb_%s_config: usb is not in backends",
+				 input_opt_usb_kind_name((uint32_t)k));
+			return -EINVAL;
+		}
 	if (!dflt)
-		dflt = in->ps2 ? CELLVM_INPUT_BACKEND_PS2 : CELLVM_INPUT_BACKEND_VIRTIO;
+		dflt = in->ps2	    ? CELLVM_INPUT_BACKEND_PS2
+		       : in->virtio ? CELLVM_INPUT_BACKEND_VIRTIO
+				    : CELLVM_INPUT_BACKEND_USB;
 	if ((dflt == CELLVM_INPUT_BACKEND_PS2 && !in->ps2) ||
-	    (dflt == CELLVM_INPUT_BACKEND_VIRTIO && !in->virtio)) {
+	    (dflt == CELLVM_INPUT_BACKEND_VIRTIO && !in->virtio) ||
+	    (dflt == CELLVM_INPUT_BACKEND_USB && !in->usb)) {
 		snprintf(err, errlen, "input_config.default_backend: not one of backends");
 		return -EINVAL;
 	}
@@ -846,7 +964,17 @@ static json_object *broker_vmdef_input_json(const struct input_opt *in)
 		json_object_array_add(bs, json_object_new_string("ps2"));
 	if (in->virtio)
 		json_object_array_add(bs, json_object_new_string("virtio"));
+	if (in->usb)
+		json_object_array_add(bs, json_object_new_string("usb"));
 	json_object_object_add(o, "backends", bs);
+	for (int k = 0; k < INPUT_OPT_USB_FNS; k++) {
+		json_object *u = broker_vmdef_input_usb_json(&in->usb_ids[k]);
+		char key[32];
+
+		snprintf(key, sizeof(key), "usb_%s_config", input_opt_usb_kind_name((uint32_t)k));
+		if (u)
+			json_object_object_add(o, key, u);
+	}
 	for (int k = 0; k < INPUT_OPT_VIRTIO_FNS; k++) {
 		json_object *id = json_object_new_object();
 

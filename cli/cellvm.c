@@ -42,9 +42,16 @@ static void cellvm_usage(FILE *f)
 		"                  a virtio-net NIC on a tap, created when missing\n"
 		"                  (repeatable; at most %d disks and NICs in all)\n"
 		"                  transport=: pci (the default) or virtio-mmio\n"
-		"  --input ps2,virtio[,default=ps2|virtio]\n"
-		"                  input devices: the i8042 with keyboard and mouse, and\n"
-		"                  virtio-input keyboard, mouse, tablet and touchscreen\n"
+		"  --input ps2,virtio,usb[,default=ps2|virtio|usb]\n"
+		"                  input devices (any of the three): the i8042 with keyboard\n"
+		"                  and mouse; virtio-input keyboard, mouse, tablet and\n"
+		"                  touchscreen; an xHCI controller with a USB HID keyboard,\n"
+		"                  mouse and tablet\n"
+		"  --usb-device keyboard|mouse|tablet[,vendor=N][,product=N][,release=N]\n"
+		"         [,manufacturer=S][,name=S][,serial=S][,interval=MS]\n"
+		"                  a USB device's identity (needs --input with usb; once per\n"
+		"                  kind): N 0-0xffff, decimal or 0x hex; S at most 63 bytes\n"
+		"                  of printable ASCII; MS 1-255\n"
 		"  --input-socket PATH\n"
 		"                  a unix socket taking inject-input requests (docs/input.md)\n"
 		"Exit status: 0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic,\n"
@@ -120,6 +127,7 @@ static int cellvm_run(int argc, char **argv)
 		{"net", required_argument, NULL, 'N'},
 		{"input", required_argument, NULL, 'I'},
 		{"input-socket", required_argument, NULL, 'S'},
+		{"usb-device", required_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -169,6 +177,11 @@ static int cellvm_run(int argc, char **argv)
 			if (r)
 				return r;
 			break;
+		case 'U':
+			r = devices_add_usb_device(&ds, optarg);
+			if (r)
+				return r;
+			break;
 		case 'S': input_socket = optarg; break;
 		case 'h': cellvm_usage(stdout); return 0;
 		default: cellvm_usage(stderr); return VM_EXIT_BAD_INPUT;
@@ -188,6 +201,9 @@ static int cellvm_run(int argc, char **argv)
 			CELLVM_RUN_MAX_CMDLINE);
 		return VM_EXIT_BAD_INPUT;
 	}
+	r = devices_check_usb(&ds);
+	if (r)
+		return r;
 	if (input_socket && !ds.has_input) {
 		log_err("--input-socket needs --input");
 		return VM_EXIT_BAD_INPUT;

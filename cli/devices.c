@@ -93,6 +93,34 @@ int devices_add_input(struct devices *ds, const char *arg)
 	return 0;
 }
 
+int devices_add_usb_device(struct devices *ds, const char *arg)
+{
+	char err[256];
+	int r;
+
+	if (!ds->has_usb_device)
+		input_opt_init(&ds->usb);
+	r = input_opt_parse_usb(arg, &ds->usb, err, sizeof(err));
+	if (r < 0) {
+		log_err("%s", err);
+		return VM_EXIT_BAD_INPUT;
+	}
+	ds->has_usb_device = true;
+	return 0;
+}
+
+int devices_check_usb(struct devices *ds)
+{
+	if (!ds->has_usb_device)
+		return 0;
+	if (!ds->has_input || !ds->input.usb) {
+		log_err("--usb-device needs --input with usb (e.g. --input ps2,usb)");
+		return VM_EXIT_BAD_INPUT;
+	}
+	memcpy(ds->input.usb_ids, ds->usb.usb_ids, sizeof(ds->input.usb_ids));
+	return 0;
+}
+
 struct device_proc *devices_input(struct devices *ds)
 {
 	size_t i = ds->ndisks + ds->nnets;
@@ -234,7 +262,7 @@ void devices_supervise(struct devices *ds, struct core_proc *core)
 		supervise_init(&ds->sup[i], now);
 	}
 	if (ds->has_input)
-		input_opt_close(&ds->input); /* both PS/2 ends are the processes' now */
+		input_opt_close(&ds->input); /* the PS/2 and xHCI ends are the processes' now */
 }
 
 size_t devices_poll_fill(struct devices *ds, struct pollfd *pfd, int *timeout_ms)

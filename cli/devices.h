@@ -1,8 +1,8 @@
-/* The devices of the VM that `cellvm run` runs: their --disk and --net
- * options (user input, checked as they are added), their open backends and
- * counters pages, their processes, and their supervision from the console
- * relay's poll loop (the policy is launcher/supervise.c's). Runs in the
- * launcher process. */
+/* The devices of the VM that `cellvm run` runs: their --disk, --net, --input
+ * and --usb-device options (user input, checked as they are added), their
+ * open backends and counters pages, their processes, and their supervision
+ * from the console relay's poll loop (the policy is launcher/supervise.c's).
+ * Runs in the launcher process. */
 #pragma once
 #include <poll.h>
 #include <stdbool.h>
@@ -28,6 +28,10 @@ struct devices {
 	size_t nnets;
 	struct input_opt input; /* --input: one input device, after the others */
 	bool has_input;
+	/* --usb-device: parsed as it comes (before or after --input) into
+	 * usb_ids only, then moved into input by devices_check_usb. */
+	struct input_opt usb;
+	bool has_usb_device;
 	struct inject inject; /* --input-socket (listen_fd -1: none) */
 	/* Disks, then NICs (their order on the bus), from here on. Each
 	 * device's counters page (dev[i].stats_fd) is kept across its restarts. */
@@ -45,11 +49,15 @@ struct devices {
 	bool core_ending; /* its channel closed or holds its CoreStopped: not watched */
 };
 
-/* Parse one --disk or --net into ds; return 0 or an exit status (a message
- * is logged). */
+/* Parse one --disk, --net, --input or --usb-device into ds; return 0 or an
+ * exit status (a message is logged). */
 int devices_add_disk(struct devices *ds, const char *arg);
 int devices_add_net(struct devices *ds, const char *arg);
 int devices_add_input(struct devices *ds, const char *arg);
+int devices_add_usb_device(struct devices *ds, const char *arg);
+/* After every option: --usb-device needs --input with usb; moves the USB
+ * identities into the input options. Returns 0 or an exit status. */
+int devices_check_usb(struct devices *ds);
 /* The input device's process (its control channel takes InputCommands), or
  * NULL when the VM has none or it is gone. */
 struct device_proc *devices_input(struct devices *ds);

@@ -111,6 +111,8 @@ static void launcher_dev_input_setup(const struct launcher_dev *d, struct device
 	dc->nbackend = 0;
 	if (d->input->ps2)
 		dc->backend_fds[dc->nbackend++] = d->input->ps2_fds[1];
+	if (d->input->usb)
+		dc->backend_fds[dc->nbackend++] = d->input->xhci_fds[1];
 	dc->input = &d->input->cfg;
 	dc->no_link = nv == 0;
 	dc->extra_links = nv ? nv - 1 : 0;
@@ -225,6 +227,15 @@ int launcher_dev_core_entries(const struct launcher_dev *devs, const struct devi
 		out[k].link = input->input->ps2_fds[0];
 		kinds[k] = "input";
 		transports[k] = "isa";
+		k++;
+	}
+	if (input && input->input->usb) {
+		if (k == max)
+			return -E2BIG;
+		out[k] = (struct device_proc){.pid = -1, .pidfd = -1, .ctl = -1, .log = -1};
+		out[k].link = input->input->xhci_fds[0];
+		kinds[k] = "input";
+		transports[k] = "xhci";
 		k++;
 	}
 	return (int)k;

@@ -75,6 +75,14 @@ static const char *const seeds[] = {
 	/* per-VM limits: a weight in range, and one past it */
 	"{\"kernel\":\"/bin/true\",\"cpu_weight\":50}",
 	"{\"kernel\":\"/bin/true\",\"cpu_weight\":10001}",
+	/* the usb input backend and its devices' identities */
+	"{\"kernel\":\"/bin/true\",\"input_config\":{\"backends\":[\"ps2\",\"virtio\",\"usb\"],"
+	"\"default_backend\":\"usb\",\"usb_keyboard_config\":{\"vendor_id\":\"0x046d\","
+	"\"product_id\":49948,\"release\":\"0x0110\",\"manufacturer\":\"Logitech\","
+	"\"product\":\"USB Keyboard\",\"serial\":\"ABC\",\"interval_ms\":1},"
+	"\"usb_mouse_config\":{\"interval_ms\":10},\"usb_tablet_config\":{}}}",
+	"{\"kernel\":\"/bin/true\",\"input_config\":{\"backends\":[\"usb\"],"
+	"\"usb_tablet_config\":{\"vendor_id\":65536,\"interval_ms\":256,\"x\":1}}}",
 };
 
 int main(int argc, char **argv)
