@@ -80,7 +80,7 @@ int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, ch
 			size_t errlen, int *ret_status);
 
 #define LAUNCHER_MAX_BACKENDS	8
-#define LAUNCHER_MAX_DEVICES	12 /* the core's entries: a device with more links has more */
+#define LAUNCHER_MAX_DEVICES	14 /* the core's entries: a device with more links has more */
 #define LAUNCHER_MAX_DISKS_NICS 8  /* disks and NICs of one VM, as users see the limit */
 #define LAUNCHER_MAX_LINKS	5  /* links of one device process (input: 4 virtio functions) */
 

@@ -33,7 +33,10 @@
 #define CORE_MAX_INITRD (2ULL << 30)
 
 enum { FD_KVM, FD_MEM, FD_KERNEL, FD_CONSOLE, FD_INITRD, FD_BASE_COUNT };
-#define FD_COUNT (FD_BASE_COUNT + VMMIO_MAX_DEVS)
+/* The core's entries: virtio devices, then the input device's PS/2 and xHCI
+ * links. */
+#define CORE_MAX_ENTRIES (VM_MAX_DEVS + 2)
+#define FD_COUNT	 (FD_BASE_COUNT + CORE_MAX_ENTRIES)
 
 /* Legacy ISA interrupts free for virtio-mmio devices (edge-triggered). */
 static const uint32_t vmmio_gsis[VMMIO_MAX_DEVS] = {5, 6, 7, 9, 10, 11, 14, 15};
@@ -125,7 +128,7 @@ static int core_on_setup(void *ctx, const void *msg, int *fds, size_t nfds)
 	struct core *c = ctx;
 
 	/* UNTRUSTED(launcher): the fd count must be what the setup says. */
-	if (s->n_devices > VMMIO_MAX_DEVS || nfds != (s->has_initrd ? 5u : 4u) + s->n_devices)
+	if (s->n_devices > CORE_MAX_ENTRIES || nfds != (s->has_initrd ? 5u : 4u) + s->n_devices)
 		return -EPROTO;
 	for (size_t i = 0; i < nfds; i++) {
 		c->fds[i] = fds[i];
@@ -284,8 +287,9 @@ static int core_attach_devices(struct core *c, char *cmdline, size_t len)
 {
 	size_t base = c->setup->has_initrd ? 5 : 4;
 	size_t used = strlen(cmdline);
+	bool tail = false; /* the input device's links came: no virtio device may follow */
 
-	if (c->setup->n_devices > VM_MAX_DEVS)
+	if (c->setup->n_devices > CORE_MAX_ENTRIES)
 		return core_fail(c, VM_EXIT_BAD_INPUT, "too many devices", -E2BIG);
 	for (size_t i = 0; i < c->setup->n_devices; i++) {
 		const Cellvm__Vm__CoreDevice *cd = c->setup->devices[i];
@@ -293,17 +297,39 @@ static int core_attach_devices(struct core *c, char *cmdline, size_t len)
 		int r;
 
 		c->fds[base + i] = -1;
+		if ((tail || c->vm.nvdevs == VM_MAX_DEVS) &&
+		    (strcmp(cd->transport, "mmio") == 0 || strcmp(cd->transport, "pci") == 0)) {
+			close(link);
+			return core_fail(c, VM_EXIT_BAD_INPUT,
+					 "too many virtio devices, or one after the input links",
+					 -EINVAL);
+		}
 		if (strcmp(cd->transport, "mmio") == 0) {
 			r = core_attach_mmio(c, link, cmdline, len, &used);
 		} else if (strcmp(cd->transport, "pci") == 0) {
 			r = core_attach_pci(c, link);
 		} else if (strcmp(cd->transport, "isa") == 0 && strcmp(cd->kind, "input") == 0 &&
-			   !ps2_link_present(&c->vm.ps2) && i + 1 == c->setup->n_devices) {
-			/* The input device's PS/2 ports; last, so every other
-			 * index is a virtio device's (DeviceRestart). */
+			   !ps2_link_present(&c->vm.ps2) && !xhci_pci_present(&c->vm.xhci)) {
+			/* The input device's PS/2 ports; after the virtio
+			 * devices, so every index below is a virtio device's
+			 * (DeviceRestart). */
+			tail = true;
 			r = ps2_link_attach(&c->vm.ps2, c->vm.vm_fd, link);
 			if (r < 0)
 				return core_fail(c, VM_EXIT_ERROR, "attaching the PS/2 ports", r);
+			continue;
+		} else if (strcmp(cd->transport, "xhci") == 0 && strcmp(cd->kind, "input") == 0 &&
+			   !xhci_pci_present(&c->vm.xhci)) {
+			/* The input device's xHCI controller: last. */
+			tail = true;
+			r = xhci_pci_attach(&c->vm.xhci, c->vm.vm_fd, &c->vm.routes, link);
+			if (r == 0)
+				r = pci_bus_add(&c->vm.pci, &c->vm.xhci.f);
+			if (r >= 0)
+				r = xhci_pci_start(&c->vm.xhci);
+			if (r < 0)
+				return core_fail(c, VM_EXIT_ERROR, "attaching the xHCI controller",
+						 r);
 			continue;
 		} else {
 			close(link);
@@ -404,7 +430,7 @@ static int core_load(struct core *c)
 static int core_enter_sandbox(struct core *c)
 {
 #ifdef CELLVM_HAVE_SANDBOX
-	int keep[11 + VM_MAX_CPUS + VM_MAX_DEVS * (4 + 2 * VDEV_MAX_QUEUES)];
+	int keep[13 + VM_MAX_CPUS + VM_MAX_DEVS * (4 + 2 * VDEV_MAX_QUEUES)];
 	struct sandbox_opts opts = {0};
 	struct vm *vm = &c->vm;
 	size_t n = 0;
@@ -425,6 +451,10 @@ static int core_enter_sandbox(struct core *c)
 		keep[n++] = vm->ps2.fd;
 		keep[n++] = vm->ps2.irq_fd[0];
 		keep[n++] = vm->ps2.irq_fd[1];
+	}
+	if (xhci_pci_present(&vm->xhci)) {
+		keep[n++] = vm->xhci.fd;
+		keep[n++] = vm->xhci.irq_fd;
 	}
 	for (uint32_t i = 0; i < vm->nvdevs; i++) {
 		const struct vdev *d = vm->vdevs[i];

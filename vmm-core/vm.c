@@ -70,6 +70,7 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, uint32_t
 	pthread_mutex_init(&vm->i8042_lock, NULL);
 	i8042_init(&vm->i8042);
 	ps2_link_init(&vm->ps2);
+	xhci_pci_init(&vm->xhci);
 	pci_bus_init(&vm->pci);
 	serial_init(&vm->serial, vm_serial_irq, vm_serial_out, vm);
 
@@ -267,6 +268,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	serial_destroy(&vm->serial);
 	ps2_link_destroy(&vm->ps2);
+	xhci_pci_destroy(&vm->xhci);
 	pthread_mutex_destroy(&vm->i8042_lock);
 }
 

@@ -13,6 +13,7 @@
 #include "vmm-core/boot.h"
 #include "vmm-core/i8042.h"
 #include "vmm-core/ps2_link.h"
+#include "vmm-core/xhci_pci.h"
 #include "vmm-core/serial.h"
 #include "vmm-core/irq_route.h"
 #include "vmm-core/pci.h"
@@ -59,6 +60,7 @@ struct vm {
 	pthread_mutex_t i8042_lock;
 	struct i8042 i8042;	/* without an input device: the reset line only */
 	struct ps2_link ps2;	/* with one: the ports are forwarded to it */
+	struct xhci_pci xhci;	/* the input device's xHCI controller, when it has one */
 	atomic_int exit_reason; /* enum vm_exit; first stop wins */
 	char exit_detail[128];
 	int stop_efd;		   /* written when exit_reason is set */

@@ -16,7 +16,8 @@
 #include "proto/channel.h"
 #include "proto/ipc.h"
 
-#define INPUT_PS2_MAX_MSG 256
+#define INPUT_PS2_MAX_MSG  256
+#define INPUT_XHCI_MAX_MSG 128
 
 static struct input input_ctx;
 
@@ -65,8 +66,8 @@ static void input_reply(struct input *in, uint64_t id, Cellvm__Device__InputStat
 static void input_reply_state(struct input *in, uint64_t id)
 {
 	Cellvm__Device__InputReply r = CELLVM__DEVICE__INPUT_REPLY__INIT;
-	Cellvm__Device__InputBackendState st[2], *pst[2];
-	char detail[2][96];
+	Cellvm__Device__InputBackendState st[3], *pst[3];
+	char detail[3][96];
 	size_t n = 0;
 
 	if (in->has_ps2) {
@@ -78,6 +79,30 @@ static void input_reply_state(struct input *in, uint64_t id)
 			 ps2_mouse_active(&in->ps2) ? "reporting" : "off", ps2_mouse_id(&in->ps2));
 		st[n].detail = detail[n];
 		st[n].leds = ps2_kbd_leds(&in->ps2);
+		pst[n] = &st[n];
+		n++;
+	}
+	if (in->has_usb) {
+		static const char *const ukinds[USB_HID_KINDS] = {"keyboard", "mouse", "tablet"};
+		size_t used = 0;
+		bool any = false;
+
+		cellvm__device__input_backend_state__init(&st[n]);
+		st[n].backend = CELLVM_INPUT_BACKEND_USB;
+		detail[n][0] = 0;
+		for (int k = 0; k < USB_HID_KINDS; k++) {
+			bool b = in->usb_present[k] && usb_hid_configured(&in->usb[k]);
+
+			any |= b;
+			if (in->usb_present[k] && used < sizeof(detail[n]))
+				used += (size_t)snprintf(detail[n] + used, sizeof(detail[n]) - used,
+							 "%s%s %s", used ? ", " : "", ukinds[k],
+							 b ? "configured" : "not configured");
+		}
+		st[n].bound = any;
+		st[n].detail = detail[n];
+		if (in->usb_present[USB_HID_KEYBOARD])
+			st[n].leds = in->usb[USB_HID_KEYBOARD].leds;
 		pst[n] = &st[n];
 		n++;
 	}
@@ -122,6 +147,10 @@ static bool input_consumed(const struct input *in, const struct input_item *it)
 	switch (it->sink) {
 	case INPUT_SINK_PS2_KBD: return ps2_kbd_consumed(&in->ps2) >= it->mark;
 	case INPUT_SINK_PS2_MOUSE: return ps2_mouse_consumed(&in->ps2) >= it->mark;
+	case INPUT_SINK_USB + USB_HID_KEYBOARD:
+	case INPUT_SINK_USB + USB_HID_MOUSE:
+	case INPUT_SINK_USB + USB_HID_TABLET:
+		return usb_hid_consumed(&in->usb[it->sink - INPUT_SINK_USB]) >= it->mark;
 	default: return vinput_consumed(&in->vin[it->sink - INPUT_SINK_VIRTIO]) >= it->mark;
 	}
 }
@@ -168,6 +197,17 @@ static int input_post(struct input *in, struct input_item *it)
 			r = ps2_mouse_event(&in->ps2, 0, 0, 0, 0, it->ps2_buttons);
 		it->mark = ps2_mouse_queued(&in->ps2);
 		return r;
+	case INPUT_SINK_USB + USB_HID_KEYBOARD:
+	case INPUT_SINK_USB + USB_HID_MOUSE:
+	case INPUT_SINK_USB + USB_HID_TABLET: {
+		struct usb_hid *h = &in->usb[it->sink - INPUT_SINK_USB];
+
+		r = usb_hid_post(h, e);
+		it->mark = usb_hid_queued(h);
+		if (r == 0)
+			xhci_dev_ready(&in->xhci, h); /* a TD may be waiting for it */
+		return r;
+	}
 	default: {
 		uint32_t f = it->sink - INPUT_SINK_VIRTIO;
 
@@ -245,7 +285,8 @@ static void input_pump(struct input *in)
 static bool input_backend_present(const struct input *in, uint32_t b)
 {
 	return (b == CELLVM_INPUT_BACKEND_PS2 && in->has_ps2) ||
-	       (b == CELLVM_INPUT_BACKEND_VIRTIO && in->nfn > 0);
+	       (b == CELLVM_INPUT_BACKEND_VIRTIO && in->nfn > 0) ||
+	       (b == CELLVM_INPUT_BACKEND_USB && in->has_usb);
 }
 
 /* UNTRUSTED(launcher): one record. Returns NULL when it is well formed,
@@ -296,6 +337,27 @@ static int input_sink_for(struct input *in, uint32_t b, const struct cellvm_inpu
 {
 	int f;
 
+	if (b == CELLVM_INPUT_BACKEND_USB) {
+		int k;
+
+		switch (e->kind) {
+		case CELLVM_INPUT_KEY_DOWN:
+		case CELLVM_INPUT_KEY_UP: k = USB_HID_KEYBOARD; break;
+		case CELLVM_INPUT_REL_MOVE:
+			*abs_mode = false;
+			k = USB_HID_MOUSE;
+			break;
+		case CELLVM_INPUT_ABS_MOVE:
+			*abs_mode = true;
+			k = USB_HID_TABLET;
+			break;
+		case CELLVM_INPUT_BTN_DOWN:
+		case CELLVM_INPUT_BTN_UP:
+		case CELLVM_INPUT_WHEEL: k = *abs_mode ? USB_HID_TABLET : USB_HID_MOUSE; break;
+		default: return -1; /* no touchscreen */
+		}
+		return in->usb_present[k] ? INPUT_SINK_USB + k : -1;
+	}
 	if (b == CELLVM_INPUT_BACKEND_PS2) {
 		switch (e->kind) {
 		case CELLVM_INPUT_KEY_DOWN:
@@ -385,10 +447,17 @@ static const char *input_route(struct input *in, uint32_t b, const struct cellvm
 	    (e->kind == CELLVM_INPUT_KEY_DOWN || e->kind == CELLVM_INPUT_KEY_UP) &&
 	    !ps2_kbd_has_key(&in->ps2, e->code))
 		return "the PS/2 keyboard has no scan code for this key";
+	if (b == CELLVM_INPUT_BACKEND_USB &&
+	    (e->kind == CELLVM_INPUT_KEY_DOWN || e->kind == CELLVM_INPUT_KEY_UP) &&
+	    !usb_hid_has_key(e->code))
+		return "the USB keyboard has no usage for this key";
 	*ret_sink = input_sink_for(in, b, e, abs_mode);
 	if (*ret_sink < 0)
 		return b == CELLVM_INPUT_BACKEND_PS2
 			       ? "ps2 has no absolute pointer and no touchscreen"
+		       : b == CELLVM_INPUT_BACKEND_USB
+			       ? "no USB device takes this event (usb has no "
+				 "touchscreen)"
 			       : "no virtio-input device takes this event";
 	return NULL;
 }
@@ -510,8 +579,10 @@ static int input_command(struct devproc *dp, const Cellvm__Device__InputCommand 
 
 			in->active = (uint8_t)b;
 			input_release_held(in, old);
-			log_info("active input backend: %s",
-				 b == CELLVM_INPUT_BACKEND_PS2 ? "ps2" : "virtio");
+			log_info("active input backend: %s", b == CELLVM_INPUT_BACKEND_PS2 ? "ps2"
+							     : b == CELLVM_INPUT_BACKEND_USB
+								     ? "usb"
+								     : "virtio");
 		}
 		input_reply(in, cmd->id, CELLVM__DEVICE__INPUT_STATUS__INPUT_OK, 0, 0, NULL, -1);
 		break;
@@ -626,6 +697,128 @@ static void input_on_ps2_link(struct devproc *dp, void *arg)
 	}
 }
 
+/* ---- the xHCI link ---- */
+
+enum { XHCIL_INIT, XHCIL_RUNNING };
+
+static void input_xhci_irq(void *opaque)
+{
+	struct input *in = opaque;
+	uint64_t one = 1;
+
+	if (in->xhci_irq >= 0)
+		(void)!write(in->xhci_irq, &one, sizeof(one));
+}
+
+static int input_on_xhci_attach(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	struct input *in = ctx;
+
+	(void)msg;
+	/* UNTRUSTED(core): one eventfd, the controller's interrupt. */
+	if (nfds != 1)
+		return -EPROTO;
+	in->xhci_irq = fds[0];
+	fds[0] = -1;
+	in->xhci_proto.state = XHCIL_RUNNING;
+	return 0;
+}
+
+static int input_on_mmio(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Device__MmioAccess *a = msg;
+	struct input *in = ctx;
+	Cellvm__Device__XhciMessage m = CELLVM__DEVICE__XHCI_MESSAGE__INIT;
+	Cellvm__Device__MmioResult res = CELLVM__DEVICE__MMIO_RESULT__INIT;
+	int r;
+
+	(void)fds;
+	(void)nfds;
+	/* UNTRUSTED(core, guest): the offset is the core's (below the MSI-X
+	 * table), size and value the guest's. */
+	if (a->offset >= XHCI_REGS_END ||
+	    (a->size != 1 && a->size != 2 && a->size != 4 && a->size != 8))
+		return -EPROTO;
+	if (a->write)
+		xhci_write(&in->xhci, a->offset, a->size, a->value);
+	else
+		res.value = xhci_read(&in->xhci, a->offset, a->size);
+	m.msg_case = CELLVM__DEVICE__XHCI_MESSAGE__MSG_RESULT;
+	m.result = &res;
+	r = channel_send(in->xhci_link, &m.base, INPUT_XHCI_MAX_MSG, NULL, 0);
+	if (r < 0)
+		return r;
+	/* A transfer may have fetched a report. */
+	input_pump(in);
+	return 0;
+}
+
+/* What the core may send on the xHCI link: XhciAttach once and first, with
+ * its eventfd; then register accesses, never with fds. */
+static const struct dispatch_entry input_xhci_table[] = {
+	[CELLVM__DEVICE__XHCI_MESSAGE__MSG_ATTACH] = {input_on_xhci_attach,
+						      DISPATCH_STATE(XHCIL_INIT),
+						      DISPATCH_ONCE | DISPATCH_NEEDS_FDS},
+	[CELLVM__DEVICE__XHCI_MESSAGE__MSG_ACCESS] = {input_on_mmio, DISPATCH_STATE(XHCIL_RUNNING),
+						      0},
+	/* MmioResult goes the other way. */
+};
+
+static const struct dispatch_channel input_xhci_channel = {
+	.envelope = &cellvm__device__xhci_message__descriptor,
+	.max_len = INPUT_XHCI_MAX_MSG,
+	.max_fds = IPC_MAX_FDS,
+	.table = input_xhci_table,
+	.n = sizeof(input_xhci_table) / sizeof(input_xhci_table[0]),
+};
+
+static void input_on_xhci_link(struct devproc *dp, void *arg)
+{
+	struct input *in = arg;
+	int r = dispatch_recv(in->xhci_link, &in->xhci_proto, in);
+
+	if (r == -ECONNRESET) {
+		devproc_quit(dp, 0); /* the core is gone */
+		return;
+	}
+	if (r < 0) {
+		log_err("xHCI link: protocol violation (%s)", dispatch_strerror(r));
+		devproc_quit(dp, 1);
+	}
+}
+
+/* UNTRUSTED(launcher): the USB devices' identities. */
+static int input_setup_usb(struct input *in, const Cellvm__Device__InputConfig *c)
+{
+	if (c->n_usb > USB_HID_KINDS || (c->has_usb && c->n_usb == 0))
+		return -EINVAL;
+	for (size_t i = 0; i < c->n_usb; i++) {
+		const Cellvm__Device__UsbHidConfig *u = c->usb[i];
+		struct usb_hid_identity id = {0};
+
+		if (u->kind >= USB_HID_KINDS || in->usb_present[u->kind] || u->vendor > 0xffff ||
+		    u->product > 0xffff || u->release > 0xffff || u->interval_ms > 255 ||
+		    strlen(u->manufacturer) > USB_HID_STRING_MAX ||
+		    strlen(u->product_name) > USB_HID_STRING_MAX ||
+		    strlen(u->serial) > USB_HID_STRING_MAX)
+			return -EINVAL;
+		id.vendor = (uint16_t)u->vendor;
+		id.product = (uint16_t)u->product;
+		id.release = (uint16_t)u->release;
+		id.interval_ms = (uint8_t)u->interval_ms;
+		snprintf(id.manufacturer, sizeof(id.manufacturer), "%s", u->manufacturer);
+		snprintf(id.product_name, sizeof(id.product_name), "%s", u->product_name);
+		snprintf(id.serial, sizeof(id.serial), "%s", u->serial);
+		usb_hid_init(&in->usb[u->kind], (enum usb_hid_kind)u->kind, &id);
+		in->usb_present[u->kind] = true;
+	}
+	/* Root ports 1-3: keyboard, mouse, tablet. */
+	for (uint32_t k = 0; k < USB_HID_KINDS; k++)
+		if (in->usb_present[k] && xhci_attach(&in->xhci, k + 1, &in->usb[k]) < 0)
+			return -EINVAL;
+	return 0;
+}
+
 static void input_on_timer(struct devproc *dp, void *arg)
 {
 	struct input *in = arg;
@@ -651,16 +844,23 @@ static int input_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *se
 	if (dp->index == 0) {
 		memset(in, 0, sizeof(*in));
 		in->dp = dp;
-		in->ps2_link = in->timer_fd = -1;
+		in->ps2_link = in->timer_fd = in->xhci_link = in->xhci_irq = -1;
 		in->ps2_irq[0] = in->ps2_irq[1] = -1;
 		for (int k = 0; k < 4; k++)
 			in->fn_of_kind[k] = -1;
-		if (nbackend != (c->has_ps2 ? 1U : 0U))
+		if (nbackend != (c->has_ps2 ? 1U : 0U) + (c->has_usb ? 1U : 0U))
 			return -EINVAL;
 		in->has_ps2 = c->has_ps2;
-		if (in->has_ps2) {
-			in->ps2_link = backend_fds[0]; /* the frame keeps it open */
-		}
+		in->has_usb = c->has_usb;
+		/* The frame keeps the links open. */
+		if (in->has_ps2)
+			in->ps2_link = backend_fds[0];
+		if (in->has_usb)
+			in->xhci_link = backend_fds[nbackend - 1];
+		dispatch_init(&in->xhci_proto, &input_xhci_channel, XHCIL_INIT);
+		xhci_init(&in->xhci, &dp->mem, input_xhci_irq, in);
+		if (input_setup_usb(in, c) < 0)
+			return -EINVAL;
 		ps2_init(&in->ps2, input_ps2_irq, in);
 		dispatch_init(&in->ps2_proto, &input_ps2_channel, PS2L_INIT);
 		in->nfn = nfn;
@@ -676,8 +876,9 @@ static int input_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *se
 		in->active = (uint8_t)c->default_backend;
 		if (!input_backend_present(in, in->active))
 			in->active = in->has_ps2 ? CELLVM_INPUT_BACKEND_PS2
-						 : CELLVM_INPUT_BACKEND_VIRTIO;
-		if (!in->has_ps2 && !nfn)
+				     : in->nfn	 ? CELLVM_INPUT_BACKEND_VIRTIO
+						 : CELLVM_INPUT_BACKEND_USB;
+		if (!in->has_ps2 && !nfn && !in->has_usb)
 			return -EINVAL;
 	}
 	if (dp->index < nfn) {
@@ -714,6 +915,11 @@ static int input_sandboxed(struct devproc *dp)
 
 	if (in->ps2_link >= 0) {
 		r = devproc_watch(dp, in->ps2_link, input_on_ps2_link, in);
+		if (r < 0)
+			return r;
+	}
+	if (in->xhci_link >= 0) {
+		r = devproc_watch(dp, in->xhci_link, input_on_xhci_link, in);
 		if (r < 0)
 			return r;
 	}
@@ -763,6 +969,7 @@ static void input_stats(struct devproc *dp, struct devproc_stats *out)
 		vinput_stats(&in->vin[f], &s);
 		out->errors += s.errors;
 	}
+	out->errors += in->xhci.guest_errors;
 	out->requests = in->delivered_total;
 	out->bytes_in = in->injected;
 	out->errors += in->refused;

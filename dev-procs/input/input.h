@@ -12,7 +12,9 @@
 
 #include "dev-procs/devlib/devproc.h"
 #include "dev-procs/input/ps2.h"
+#include "dev-procs/input/usb_hid.h"
 #include "dev-procs/input/vinput.h"
+#include "dev-procs/input/xhci.h"
 #include "proto/input_event.h"
 
 #define INPUT_MAX_PENDING  4096 /* events queued for the guest, every request together */
@@ -27,7 +29,8 @@
 enum input_sink {
 	INPUT_SINK_PS2_KBD,
 	INPUT_SINK_PS2_MOUSE,
-	INPUT_SINK_VIRTIO, /* + the function index */
+	INPUT_SINK_USB,					    /* + enum usb_hid_kind */
+	INPUT_SINK_VIRTIO = INPUT_SINK_USB + USB_HID_KINDS, /* + the function index */
 };
 
 struct input_item {
@@ -59,11 +62,18 @@ struct input {
 	int ps2_irq[2]; /* IRQ 1, IRQ 12 eventfds from the core */
 	struct dispatch ps2_proto;
 	struct ps2 ps2;
+	bool has_usb;
+	int xhci_link; /* -1: no xHCI */
+	int xhci_irq;  /* the controller's interrupt eventfd from the core */
+	struct dispatch xhci_proto;
+	struct xhci xhci;
+	struct usb_hid usb[USB_HID_KINDS];
+	bool usb_present[USB_HID_KINDS];
 	uint32_t nfn;
 	struct vinput vin[INPUT_NFN];
 	int fn_of_kind[4]; /* enum vinput_kind -> function, or -1 */
 	uint8_t active;	   /* enum cellvm_input_backend */
-	bool virtio_abs;   /* virtio buttons/wheel go to the tablet */
+	bool virtio_abs;   /* virtio and USB buttons/wheel go to the tablet */
 	struct input_held held[CELLVM_INPUT_BACKEND_MAX + 1];
 	uint8_t ps2_buttons; /* the PS/2 mouse's button state as queued */
 	/* the queue: a ring of items, head first */
