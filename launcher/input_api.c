@@ -84,7 +84,8 @@ json_object *input_api_result_json(const struct input_api_result *res, const str
 		bool virtio = opt && opt->virtio;
 
 		json_object_object_add(o, "backends", input_api_backends_json(r));
-		json_object_object_add(caps, "absolute_pointer", json_object_new_boolean(virtio));
+		json_object_object_add(caps, "absolute_pointer",
+				       json_object_new_boolean(virtio || (opt && opt->usb)));
 		json_object_object_add(caps, "multi_touch_slots",
 				       json_object_new_int(virtio ? CELLVM_INPUT_TOUCH_SLOTS : 0));
 		json_object_object_add(caps, "max_events_per_request",

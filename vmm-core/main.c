@@ -413,6 +413,8 @@ static int core_load(struct core *c)
 		uint32_t slots = 0;
 		for (uint32_t i = 0; i < c->vm.npci; i++)
 			slots |= 1U << c->vm.pcidev[i].f.slot;
+		if (xhci_pci_present(&c->vm.xhci))
+			slots |= 1U << c->vm.xhci.f.slot;
 		r = mptable_write(&c->vm.mem, c->vm.ncpus, slots);
 	}
 	if (r < 0)

@@ -160,11 +160,11 @@ struct usb_hid_kind_info {
 
 static const struct usb_hid_kind_info usb_hid_kinds[USB_HID_KINDS] = {
 	[USB_HID_KEYBOARD] = {usb_hid_keyboard_rdesc, sizeof(usb_hid_keyboard_rdesc), 1, 1,
-			      USB_HID_KEYBOARD_PID, "cellvm USB keyboard"},
+			      USB_HID_KEYBOARD_PID, "USB Keyboard"},
 	[USB_HID_MOUSE] = {usb_hid_mouse_rdesc, sizeof(usb_hid_mouse_rdesc), 1, 2,
-			   USB_HID_MOUSE_PID, "cellvm USB mouse"},
+			   USB_HID_MOUSE_PID, "USB Mouse"},
 	[USB_HID_TABLET] = {usb_hid_tablet_rdesc, sizeof(usb_hid_tablet_rdesc), 0, 0,
-			    USB_HID_TABLET_PID, "cellvm USB tablet"},
+			    USB_HID_TABLET_PID, "USB Tablet"},
 };
 
 _Static_assert(sizeof(usb_hid_keyboard_rdesc) <= USB_HID_DESC_MAX, "fits a request");

@@ -118,7 +118,9 @@ bool xhci_running(const struct xhci *x)
 /* ---- the event ring and the interrupter ---- */
 
 /* Assert the interrupter when events wait and the driver is not handling
- * an interrupt (EHB clear). */
+ * an interrupt (EHB clear). EHB, not IP, gates it: with MSI-X the
+ * controller clears IP itself once the message is written (4.17.5), and
+ * Linux then never clears it. */
 static void xhci_intr_update(struct xhci *x)
 {
 	struct xhci_intr *in = &x->intr;
@@ -126,12 +128,10 @@ static void xhci_intr_update(struct xhci *x)
 	if (!in->pending || (in->erdp & ERDP_EHB))
 		return;
 	in->erdp |= ERDP_EHB;
-	if (!(in->iman & IMAN_IP)) {
-		in->iman |= IMAN_IP;
-		x->usbsts |= USBSTS_EINT;
-		if ((in->iman & IMAN_IE) && (x->usbcmd & USBCMD_INTE))
-			x->irq(x->opaque);
-	}
+	in->iman |= IMAN_IP;
+	x->usbsts |= USBSTS_EINT;
+	if ((in->iman & IMAN_IE) && (x->usbcmd & USBCMD_INTE))
+		x->irq(x->opaque);
 }
 
 /* Read the segment table. False on a bad one (halted). */

@@ -415,9 +415,11 @@ struct xhci_td {
 	struct xhci_ring next; /* the ring after the TD */
 };
 
-/* Gather the TD at ep's dequeue pointer. 1: a whole TD; 0: none (or not
- * whole yet); -1: a bad ring (a TRB Error went to the driver, the endpoint
- * halted). */
+/* Gather the TD at ep's dequeue pointer: TRBs up to one without the chain
+ * bit; on EP0 a whole control transfer (its Setup, Data and Status stages
+ * are TDs of their own, 4.11.2.2), up to the Status Stage TRB. 1: a whole
+ * TD; 0: none (or not whole yet); -1: a bad ring (a TRB Error went to the
+ * driver, the endpoint halted). */
 static int xhci_td_gather(struct xhci *x, struct xhci_slot *s, uint32_t dci, struct xhci_td *td)
 {
 	struct xhci_ep *ep = &s->ep[dci];
@@ -447,7 +449,9 @@ static int xhci_td_gather(struct xhci *x, struct xhci_slot *s, uint32_t dci, str
 		td->addr[td->n] = r.dequeue;
 		td->trb[td->n++] = t;
 		r.dequeue += XHCI_TRB_LEN;
-		if (!(t.control & TRB_CH)) {
+		if (!(t.control & TRB_CH) &&
+		    (dci != 1 || TRB_TYPE(t.control) == TRB_STATUS ||
+		     TRB_TYPE(td->trb[0].control) != TRB_SETUP)) {
 			td->next = r;
 			return 1;
 		}

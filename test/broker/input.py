@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """The input API through the real broker, on the test guest: a VM with
-input_config (PS/2 and virtio-input, a chosen identity for the virtio
-keyboard) boots the test kernel with the input check (test/guest/input.c
+input_config (PS/2, virtio-input and USB, chosen identities for the virtio
+and the USB keyboards) boots the test kernel with the input check (test/guest/input.c
 prints every evdev event on the console). Then:
-- input-info: both backends bound by the guest's drivers, ps2 active;
+- input-info: the three backends bound by the guest's drivers, ps2 active;
 - inject-input on each backend (keys by code and name, text, mouse): each
   answered 200 with every event delivered, and the guest's reader shows
   exactly those events, per device;
 - errors: 400 INVALID_INPUT_EVENT naming the event (a bad scancode, an
-  absolute move on ps2), 400 BACKEND_NOT_AVAILABLE (usb, and a VM without
-  input_config), a bad switch body;
+  absolute move on ps2, a touch on usb), 400 BACKEND_NOT_AVAILABLE (a VM
+  without input_config), a bad switch body;
 - a paused VM (its processes stopped) does not drain: 503 VM_BUSY with the
   count delivered; after resume the events arrive, once, in order;
 - switch-input-backend with a key held releases it on the old backend.
@@ -36,6 +36,8 @@ if not env.startswith("native"):
 
 KBD_PS2, MOUSE_PS2 = "AT Translated Set 2 keyboard", "ImExPS/2 Generic Explorer Mouse"
 KBD_VIO, MOUSE_VIO = "Logitech USB Keyboard", "cellvm virtio mouse"
+# The USB keyboard's identity, chosen apart from the virtio keyboard's name.
+KBD_USB, TABLET_USB = "Logitech K120 Keyboard", "cellvm USB Tablet"
 
 
 def events(console):
@@ -56,18 +58,22 @@ b = Broker(bindir, "")
 try:
     b.start()
     cmdline = ("console=ttyS0 panic=-1 quiet rdinit=/init cellvm.limit=400 cellvm.check=input "
-               "cellvm.input_devices=6")
+               "cellvm.input_devices=9")
     if os.environ.get("CELLVM_KVM_HOST") == "emulated":
         cmdline += " noapictimer"  # test/integration/lib.sh says why
     vid = b.ok("POST", "/vm.create", {
         "kernel": os.path.join(guest, "vmlinux"), "initrd": initrd, "memory": "256M",
         "cmdline": cmdline,
-        "input_config": {"default_backend": "ps2", "backends": ["ps2", "virtio"],
+        "input_config": {"default_backend": "ps2", "backends": ["ps2", "virtio", "usb"],
                          "devices": {"keyboard": {"name": KBD_VIO, "vendor": 0x046D,
-                                                  "product": 0xC31C, "serial": "kbd-1"}}}})["vm_id"]
+                                                  "product": 0xC31C, "serial": "kbd-1"}},
+                         "usb_keyboard_config": {"vendor_id": "0x046d", "product_id": "0xc31c",
+                                                 "manufacturer": "Logitech",
+                                                 "product": "K120 Keyboard"}}})["vm_id"]
     bare = b.ok("POST", "/vm.create", {"kernel": payload(paydir, "hello.elf")})["vm_id"]
     info = b.ok("GET", "/vm/" + vid)
-    if info["config"]["input_config"]["devices"]["keyboard"]["vendor"] != 0x046D:
+    if info["config"]["input_config"]["devices"]["keyboard"]["vendor"] != 0x046D or \
+            info["config"]["input_config"]["usb_keyboard_config"]["vendor_id"] != 0x046D:
         fail("the definition does not keep the identity: %r" % info["config"])
     key_a = {"events": [{"type": "keyboard", "action": "type", "key": "KEY_A"}]}
     st, r = b.req("POST", "/vm/%s/inject-input" % vid, key_a)
@@ -79,8 +85,10 @@ try:
     c = con()
     if ("CELLVM-INPUT-DEV %s bus=0006 vendor=046d product=c31c" % KBD_VIO) not in c:
         fail("the virtio keyboard's identity is not the one chosen:\n" + c[-2000:])
+    if ("CELLVM-INPUT-DEV %s bus=0003 vendor=046d product=c31c" % KBD_USB) not in c:
+        fail("the USB keyboard's identity is not the one chosen:\n" + c[-2000:])
     ii = b.ok("GET", "/vm/%s/input-info" % vid)
-    if ii["active_backend"] != "ps2" or [x["backend"] for x in ii["backends"]] != ["ps2", "virtio"] \
+    if ii["active_backend"] != "ps2" or [x["backend"] for x in ii["backends"]] != ["ps2", "usb", "virtio"] \
             or not all(x["bound"] for x in ii["backends"]) or not ii["capabilities"]["absolute_pointer"]:
         fail("input-info: %r" % ii)
     expected = []
@@ -94,6 +102,11 @@ try:
     expected += typed(KBD_PS2, 30)
     inject({"backend": "virtio", "events": [{"type": "keyboard", "action": "type", "text": "ok"}]}, 4)
     expected += typed(KBD_VIO, 24) + typed(KBD_VIO, 37)
+    inject({"backend": "usb", "events": [{"type": "keyboard", "action": "type", "text": "Ok"},
+                                         {"type": "mouse", "action": "move_absolute",
+                                          "x": 5, "y": 6}]}, 7)
+    expected += [(KBD_USB, 1, 42, 1)] + typed(KBD_USB, 24) + [(KBD_USB, 1, 42, 0)] + \
+        typed(KBD_USB, 37) + [(TABLET_USB, 3, 0, 5), (TABLET_USB, 3, 1, 6)]
     inject({"events": [{"type": "mouse", "action": "move", "dx": 3, "dy": 4, "backend": "virtio"},
                        {"type": "mouse", "action": "move", "dx": -2, "dy": 1}]}, 2)
     expected += [(MOUSE_VIO, 2, 0, 3), (MOUSE_VIO, 2, 1, 4), (MOUSE_PS2, 2, 0, -2),
@@ -109,8 +122,10 @@ try:
              "INVALID_INPUT_EVENT", 1),
             ({"events": [{"type": "mouse", "action": "move_absolute", "x": 1, "y": 1}]},
              "INVALID_INPUT_EVENT", 0),
-            ({"backend": "usb", "events": [{"type": "keyboard", "action": "type", "key": "KEY_A"}]},
-             "BACKEND_NOT_AVAILABLE", 0)):
+            ({"backend": "usb", "events": [{"type": "keyboard", "action": "type", "key": "KEY_A"},
+                                           {"type": "touch", "action": "down", "slot": 0,
+                                            "x": 1, "y": 1}]},
+             "INVALID_INPUT_EVENT", 1)):
         st, r = b.req("POST", "/vm/%s/inject-input" % vid, body)
         if st != 400 or r["code"] != code or r.get("event") != ev:
             fail("%r: %d %r, expected 400 %s naming event %d" % (body, st, r, code, ev))

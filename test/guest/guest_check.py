@@ -265,6 +265,12 @@ KBD_PS2 = "AT Translated Set 2 keyboard"
 MOUSE_PS2 = "ImExPS/2 Generic Explorer Mouse"
 KBD_VIO, MOUSE_VIO = "cellvm virtio keyboard", "cellvm virtio mouse"
 TABLET_VIO, TOUCH_VIO = "cellvm virtio tablet", "cellvm virtio touchscreen"
+# The USB keyboard with a chosen identity; the mouse and tablet with the
+# defaults (Linux names a HID device "<manufacturer> <product>").
+KBD_USB = "Logitech USB Keyboard"
+MOUSE_USB, TABLET_USB = "cellvm USB Mouse", "cellvm USB Tablet"
+USB_KBD_ID = "keyboard,vendor=0x046d,product=0xc31c,release=0x6400,manufacturer=Logitech," \
+    "name=USB Keyboard,serial=CV-0001,interval=1"
 EV_KEY, EV_REL, EV_ABS = 1, 2, 3
 # Codes the kernel adds on its own (high-resolution wheel) are not compared.
 IGNORED = {(EV_REL, 11), (EV_REL, 12)}
@@ -293,10 +299,10 @@ def typed(dev, code):
 
 def check_input(args, guest):
     """Each step: a request, and the events the guest must report for it."""
-    kbd = {"ps2": KBD_PS2, "virtio": KBD_VIO}
-    mouse = {"ps2": MOUSE_PS2, "virtio": MOUSE_VIO}
+    kbd = {"ps2": KBD_PS2, "virtio": KBD_VIO, "usb": KBD_USB}
+    mouse = {"ps2": MOUSE_PS2, "virtio": MOUSE_VIO, "usb": MOUSE_USB}
     steps = []
-    for b in ("ps2", "virtio"):
+    for b in ("ps2", "virtio", "usb"):
         k, m = kbd[b], mouse[b]
         steps += [
             ({"backend": b, "events": [{"type": "keyboard", "action": "type", "scancode": 30}]},
@@ -323,6 +329,19 @@ def check_input(args, guest):
         ({"backend": "virtio", "events": [{"type": "mouse", "action": "move_absolute",
                                            "x": 1000, "y": 2000}]},
          [(TABLET_VIO, EV_ABS, 0, 1000), (TABLET_VIO, EV_ABS, 1, 2000)]),
+        ({"backend": "usb", "events": [
+            {"type": "mouse", "action": "move_absolute", "x": 1000, "y": 2000},
+            {"type": "mouse", "action": "button_press", "button": "right"},
+            {"type": "mouse", "action": "button_release", "button": "right"},
+            {"type": "mouse", "action": "move_absolute", "x": 32767, "y": 0}]},
+         [(TABLET_USB, EV_ABS, 0, 1000), (TABLET_USB, EV_ABS, 1, 2000),
+          key(TABLET_USB, 273, 1), key(TABLET_USB, 273, 0),
+          (TABLET_USB, EV_ABS, 0, 32767), (TABLET_USB, EV_ABS, 1, 0)]),
+        ({"backend": "usb", "events": [
+            {"type": "mouse", "action": "move", "dx": -300, "dy": 1200},
+            {"type": "mouse", "action": "wheel", "delta": -1}]},
+         [(MOUSE_USB, EV_REL, 0, -300), (MOUSE_USB, EV_REL, 1, 1200),
+          (MOUSE_USB, EV_REL, 8, -1)]),
         ({"backend": "virtio", "events": [
             {"type": "touch", "action": "down", "slot": 0, "x": 100, "y": 200},
             {"type": "touch", "action": "down", "slot": 1, "x": 300, "y": 400},
@@ -347,24 +366,36 @@ def check_input(args, guest):
         sock = os.path.join(tmp, "input.sock")
         # cellvm's own log lines apart: they could land inside an event line.
         errlog = open(os.path.join(tmp, "stderr"), "w+")
-        vm = boot(args, guest, "cellvm.check=input cellvm.input_devices=6 sysrq_always_enabled",
-                  ["--input", "ps2,virtio", "--input-socket", sock], errlog)
+        vm = boot(args, guest, "cellvm.check=input cellvm.input_devices=9 sysrq_always_enabled",
+                  ["--input", "ps2,virtio,usb", "--usb-device", USB_KBD_ID,
+                   "--input-socket", sock], errlog)
         try:
             devs = []
             while True:
-                line = vm.wait_line("CELLVM-INPUT-", vm.deadline)
+                line = vm.wait_line("CELLVM-", vm.deadline)
                 if line.startswith("CELLVM-INPUT-READY"):
                     break
-                devs.append(line)
+                if line.startswith(("CELLVM-INPUT-DEV", "CELLVM-KMSG")):
+                    devs.append(line)
             print("\n".join(devs))
-            for name in (KBD_PS2, MOUSE_PS2, KBD_VIO, MOUSE_VIO, TABLET_VIO, TOUCH_VIO):
+            for name in (KBD_PS2, MOUSE_PS2, KBD_VIO, MOUSE_VIO, TABLET_VIO, TOUCH_VIO,
+                         KBD_USB, MOUSE_USB, TABLET_USB):
                 if not any(f"-DEV {name} " in d for d in devs):
                     fail(f"the guest has no input device {name!r}", vm.log)
             if not any(f"-DEV {KBD_VIO} bus=0006 vendor=0627" in d for d in devs):
                 fail("the virtio keyboard's ids are not the defaults", vm.log)
+            # The USB keyboard as the VM was created with it: the kernel's
+            # enumeration lines, the evdev ids.
+            for want in ("New USB device found, idVendor=046d, idProduct=c31c, bcdDevice=64.00",
+                         "Product: USB Keyboard", "Manufacturer: Logitech",
+                         "SerialNumber: CV-0001", "idVendor=1d6b, idProduct=0105"):
+                if not any(want in d for d in devs):
+                    fail(f"the guest's kernel did not log {want!r}", vm.log)
+            if not any(f"-DEV {KBD_USB} bus=0003 vendor=046d product=c31c" in d for d in devs):
+                fail("the USB keyboard's ids are not the chosen ones", vm.log)
             info = inject(sock, {"input-info": True})
             print("input-info:", info)
-            if not all(b["bound"] for b in info.get("backends", [])) or len(info["backends"]) != 2:
+            if not all(b["bound"] for b in info.get("backends", [])) or len(info["backends"]) != 3:
                 fail(f"input-info: not every backend is bound: {info}", vm.log)
             expected = []
             for body, evs in steps:
@@ -389,6 +420,18 @@ def check_input(args, guest):
             expected.append(key(KBD_PS2, 42, 0))
             inject(sock, {"events": [{"type": "keyboard", "action": "type", "key": "KEY_B"}]})
             expected += typed(KBD_VIO, 48)
+            # To usb and away from it, each with a key held.
+            inject(sock, {"events": [
+                {"type": "keyboard", "action": "press", "key": "KEY_LEFTCTRL"}]})
+            expected.append(key(KBD_VIO, 29, 1))
+            inject(sock, {"switch-input-backend": "usb"})
+            expected.append(key(KBD_VIO, 29, 0))
+            inject(sock, {"events": [
+                {"type": "keyboard", "action": "press", "key": "KEY_RIGHTSHIFT"},
+                {"type": "keyboard", "action": "type", "key": "KEY_C"}]})
+            expected += [key(KBD_USB, 54, 1)] + typed(KBD_USB, 46)
+            inject(sock, {"switch-input-backend": "virtio"})
+            expected.append(key(KBD_USB, 54, 0))
             inject(sock, {"backend": "ps2", "events": [
                 {"type": "keyboard", "action": "type", "key": "KEY_F12"}]})
             expected.append(key(KBD_PS2, 88, 1))
@@ -404,7 +447,7 @@ def check_input(args, guest):
             # Magic SysRq on each backend once the quiet reader runs: the
             # kernel's help text.
             vm.wait_line("CELLVM-INPUT-READY", vm.deadline)
-            for b in ("ps2", "virtio"):
+            for b in ("ps2", "virtio", "usb"):
                 inject(sock, {"backend": b, "events": [
                     {"type": "keyboard", "action": "press", "key": "KEY_LEFTALT"},
                     {"type": "keyboard", "action": "press", "key": "KEY_SYSRQ"},

@@ -2,11 +2,13 @@
  * /dev/input/event*, prints each device's identity, then every key, button,
  * relative and absolute event it reads, as the guest's own drivers report
  * them, until KEY_F12 is pressed (the host's end marker). Output lines:
+ *   CELLVM-KMSG <a kernel log line about USB devices>
  *   CELLVM-INPUT-DEV <name> bus=<hex> vendor=<hex> product=<hex>
  *   CELLVM-INPUT-READY <count>
  *   CELLVM-EV <device name>|<type>|<code>|<value>
  * Runs in the guest; statically linked. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/input.h>
 #include <poll.h>
@@ -28,6 +30,32 @@ static int count_devices(void)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* Print the kernel's log lines about USB devices found (enumeration, ids,
+ * strings): the console is quiet, the ring buffer has them. */
+static void print_usb_kmsg(void)
+{
+	char rec[1024];
+	ssize_t got;
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	while ((got = read(fd, rec, sizeof(rec) - 1)) > 0 || (got < 0 && errno == EPIPE)) {
+		char *text;
+
+		if (got <= 0)
+			continue; /* overwritten records: go on */
+		rec[got] = 0;
+		text = strchr(rec, ';');
+		if (!text || (!strstr(text, "usb ") && !strstr(text, "xhci")))
+			continue;
+		text++;
+		text[strcspn(text, "\n")] = 0;
+		printf("CELLVM-KMSG %s\n", text);
+	}
+	close(fd);
 }
 
 /* Print what fd holds now (it is non-blocking). Returns 1 once end_code is
@@ -69,6 +97,7 @@ int main(int argc, char **argv)
 
 	for (int tries = 0; count_devices() < want && tries < 600; tries++)
 		usleep(100 * 1000);
+	print_usb_kmsg();
 	d = opendir("/dev/input");
 	if (!d) {
 		perror("/dev/input");

@@ -146,14 +146,14 @@ static void test_device_descriptor(void **state)
 	assert_int_equal(le16(d + 12), USB_HID_DEFAULT_REL);
 	assert_int_equal(d[16], 0);
 	check_string(&h, 1, "cellvm");
-	check_string(&h, 2, "cellvm USB mouse");
+	check_string(&h, 2, "USB Mouse");
 	assert_int_equal(get_desc(&h, USB_DT_STRING, 3, d, 255), -EPIPE);
 	usb_hid_init(&h, USB_HID_TABLET, NULL);
-	check_string(&h, 2, "cellvm USB tablet");
+	check_string(&h, 2, "USB Tablet");
 	assert_int_equal(get_desc(&h, USB_DT_DEVICE, 0, d, 255), 18);
 	assert_int_equal(le16(d + 10), USB_HID_TABLET_PID);
 	usb_hid_init(&h, USB_HID_KEYBOARD, NULL);
-	check_string(&h, 2, "cellvm USB keyboard");
+	check_string(&h, 2, "USB Keyboard");
 
 	/* Non-ASCII: one '?' per UTF-8 sequence. */
 	memset(&id, 0, sizeof(id));
