@@ -83,11 +83,12 @@ fi
 # launcher would create a missing tap itself, but only as the VM starts and
 # without an address: the demo makes a persistent one first, and removes it
 # at the end when it made it. CELLVM_DEMO_NET=off leaves the network out.
-# Input: the i8042 keyboard and mouse and the virtio-input devices, with a
-# socket that takes inject-input requests (docs/input.md).
+# Input: the i8042 keyboard and mouse, the virtio-input devices and the xHCI
+# controller's USB keyboard, mouse and tablet, with a socket that takes
+# inject-input requests (docs/input.md).
 if [ -x $bin/cellvm-dev-input ]; then
-	set -- "$@" --input ps2,virtio --input-socket /run/cellvm-demo-input.sock
-	echo "cellvm demo: PS/2 and virtio-input devices (in the guest: cat /proc/bus/input/devices);"
+	set -- "$@" --input ps2,virtio,usb --input-socket /run/cellvm-demo-input.sock
+	echo "cellvm demo: PS/2, virtio-input and USB input devices (in the guest: cat /proc/bus/input/devices);"
 	echo "  ask which the guest's drivers bound, from another terminal:"
 	echo "  echo '{\"input-info\":true}' | socat -t 10 - UNIX-CONNECT:/run/cellvm-demo-input.sock"
 	echo "  (docs/input.md; in the emulated KVM host the socket is inside that host)"

@@ -375,7 +375,7 @@ def check_input(args, guest):
                 line = vm.wait_line("CELLVM-", vm.deadline)
                 if line.startswith("CELLVM-INPUT-READY"):
                     break
-                if line.startswith(("CELLVM-INPUT-DEV", "CELLVM-KMSG")):
+                if line.startswith(("CELLVM-INPUT-DEV", "CELLVM-KMSG", "CELLVM-USB")):
                     devs.append(line)
             print("\n".join(devs))
             for name in (KBD_PS2, MOUSE_PS2, KBD_VIO, MOUSE_VIO, TABLET_VIO, TOUCH_VIO,
@@ -386,11 +386,14 @@ def check_input(args, guest):
                 fail("the virtio keyboard's ids are not the defaults", vm.log)
             # The USB keyboard as the VM was created with it: the kernel's
             # enumeration lines, the evdev ids.
-            for want in ("New USB device found, idVendor=046d, idProduct=c31c, bcdDevice=64.00",
-                         "Product: USB Keyboard", "Manufacturer: Logitech",
-                         "SerialNumber: CV-0001", "idVendor=1d6b, idProduct=0105"):
+            # (sysfs: this kernel does not log "New USB device found").
+            for want in ("new full-speed USB device number",
+                         "idVendor=046d idProduct=c31c bcdDevice=6400 manufacturer=Logitech "
+                         "product=USB Keyboard serial=CV-0001",
+                         "idVendor=1d6b idProduct=0105 bcdDevice=0100 manufacturer=cellvm "
+                         "product=USB Mouse serial="):
                 if not any(want in d for d in devs):
-                    fail(f"the guest's kernel did not log {want!r}", vm.log)
+                    fail(f"the guest's kernel did not enumerate {want!r}", vm.log)
             if not any(f"-DEV {KBD_USB} bus=0003 vendor=046d product=c31c" in d for d in devs):
                 fail("the USB keyboard's ids are not the chosen ones", vm.log)
             info = inject(sock, {"input-info": True})

@@ -3,6 +3,8 @@
  * relative and absolute event it reads, as the guest's own drivers report
  * them, until KEY_F12 is pressed (the host's end marker). Output lines:
  *   CELLVM-KMSG <a kernel log line about USB devices>
+ *   CELLVM-USB <port> idVendor=<hex> idProduct=<hex> bcdDevice=<hex>
+ *       manufacturer=<s> product=<s> serial=<s>   (one line, from sysfs)
  *   CELLVM-INPUT-DEV <name> bus=<hex> vendor=<hex> product=<hex>
  *   CELLVM-INPUT-READY <count>
  *   CELLVM-EV <device name>|<type>|<code>|<value>
@@ -58,6 +60,49 @@ static void print_usb_kmsg(void)
 	close(fd);
 }
 
+/* One sysfs attribute of a USB device, newline dropped ("" if none). */
+static void usb_attr(const char *dev, const char *attr, char *buf, size_t len)
+{
+	char path[300];
+	FILE *f;
+
+	buf[0] = 0;
+	snprintf(path, sizeof(path), "/sys/bus/usb/devices/%s/%s", dev, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
+/* Every USB device the kernel enumerated, with its descriptors' ids and
+ * strings as the kernel read them (this kernel does not log them: no
+ * CONFIG_USB_ANNOUNCE_NEW_DEVICES). Root hubs ("usbN") are left out. */
+static void print_usb_devices(void)
+{
+	DIR *d = opendir("/sys/bus/usb/devices");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char v[16], p[16], r[16], m[80], n[80], sn[80];
+
+		if (!strchr(e->d_name, '-') || strchr(e->d_name, ':'))
+			continue;
+		usb_attr(e->d_name, "idVendor", v, sizeof(v));
+		usb_attr(e->d_name, "idProduct", p, sizeof(p));
+		usb_attr(e->d_name, "bcdDevice", r, sizeof(r));
+		usb_attr(e->d_name, "manufacturer", m, sizeof(m));
+		usb_attr(e->d_name, "product", n, sizeof(n));
+		usb_attr(e->d_name, "serial", sn, sizeof(sn));
+		printf("CELLVM-USB %s idVendor=%s idProduct=%s bcdDevice=%s manufacturer=%s "
+		       "product=%s serial=%s\n",
+		       e->d_name, v, p, r, m, n, sn);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* Print what fd holds now (it is non-blocking). Returns 1 once end_code is
  * pressed (nothing after it is printed), else 0. */
 static int drain(int fd, const char *name, int end_code, int quiet)
@@ -98,6 +143,7 @@ int main(int argc, char **argv)
 	for (int tries = 0; count_devices() < want && tries < 600; tries++)
 		usleep(100 * 1000);
 	print_usb_kmsg();
+	print_usb_devices();
 	d = opendir("/dev/input");
 	if (!d) {
 		perror("/dev/input");
