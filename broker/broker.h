@@ -276,7 +276,7 @@ struct broker_vm {
 	char last_exit[160];
 	/* the input device's control channel (broker_input.c) */
 	struct event *input_ev;
-	TAILQ_HEAD(, broker_input_call) input_calls;
+	TAILQ_HEAD(broker_input_calls, broker_input_call) input_calls;
 	size_t ninput_calls;
 	uint64_t input_next_id;
 	struct dispatch input_proto;

@@ -33,6 +33,7 @@ struct broker_input_call {
 	uint64_t id;	     /* the command's */
 	uint64_t progress;   /* the progress query's, once the deadline passed */
 	uint32_t total;	     /* events of an inject */
+	uint16_t *src;	     /* an inject's request event of each record (malloc'd), or NULL */
 	struct event *timer; /* the deadline, then the progress query's */
 	broker_input_done_fn *done;
 	void *arg;
@@ -55,6 +56,7 @@ static void broker_input_finish(struct broker_input_call *c, const struct input_
 	if (c->timer)
 		event_free(c->timer);
 	c->done(vm, res, c->arg);
+	free(c->src);
 	free(c);
 }
 
@@ -76,7 +78,7 @@ static int broker_input_on_reply(void *ctx, const void *msg, int *fds, size_t nf
 {
 	const Cellvm__Device__InputReply *r = msg;
 	struct broker_vm *vm = ctx;
-	struct input_api_result res = {.reply = r, .event = r->error_event};
+	struct input_api_result res = {.reply = r, .event = -1};
 	struct broker_input_call *c;
 	char busy[160];
 
@@ -86,6 +88,10 @@ static int broker_input_on_reply(void *ctx, const void *msg, int *fds, size_t nf
 	TAILQ_FOREACH(c, &vm->input_calls, link)
 	{
 		if (r->id == c->id && !c->progress) {
+			/* UNTRUSTED(device): the record it names, as the
+			 * client's event. */
+			if (c->src && r->error_event >= 0 && (uint32_t)r->error_event < c->total)
+				res.event = c->src[r->error_event];
 			res.e = input_api_err_of(r->status);
 			res.msg = r->error[0] ? r->error : NULL;
 			res.delivered = r->delivered;
@@ -294,13 +300,23 @@ static enum input_api_err broker_input_send_inject(struct broker_vm *vm, int tim
 	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
 	Cellvm__Device__InputInject inj = CELLVM__DEVICE__INPUT_INJECT__INIT;
 	const struct input_req *req = &broker_input_req;
+	enum input_api_err e;
 
 	inj.backend = req->backend;
 	inj.events.data = (uint8_t *)req->ev;
 	inj.events.len = req->n * sizeof(req->ev[0]);
 	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT;
 	cmd.inject = &inj;
-	return broker_input_call(vm, &cmd, (uint32_t)req->n, timeout_ms, done, arg, err, errlen);
+	e = broker_input_call(vm, &cmd, (uint32_t)req->n, timeout_ms, done, arg, err, errlen);
+	if (e == INPUT_API_OK) {
+		struct broker_input_call *c = TAILQ_LAST(&vm->input_calls, broker_input_calls);
+
+		/* Without the map (no memory) the answer names no event. */
+		c->src = malloc(req->n * sizeof(*c->src) + 1);
+		if (c->src)
+			memcpy(c->src, req->src, req->n * sizeof(*c->src));
+	}
+	return e;
 }
 
 enum input_api_err broker_input_inject_json(struct broker_vm *vm, const json_object *body,

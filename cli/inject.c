@@ -191,12 +191,14 @@ static Cellvm__Device__InputReply *inject_call(struct device_proc *dev,
 	return w.reply;
 }
 
-/* The device's answer r to a command about total events. */
-static void inject_reply(int fd, const Cellvm__Device__InputReply *r, uint32_t total)
+/* The device's answer r to a command about total events (req: the inject's
+ * request, whose event the device's record index names, or NULL). */
+static void inject_reply(int fd, const Cellvm__Device__InputReply *r, uint32_t total,
+			 const struct input_req *req)
 {
 	struct input_api_result res = {.e = input_api_err_of(r->status),
 				       .msg = r->error[0] ? r->error : NULL,
-				       .event = r->error_event,
+				       .event = req ? input_req_event_of(req, r->error_event) : -1,
 				       .delivered = r->delivered,
 				       .total = total ? total : r->total,
 				       .reply = r};
@@ -290,9 +292,10 @@ static void inject_handle(struct inject *ij, int fd, struct device_proc *dev)
 			     -1);
 		return;
 	}
-	inject_reply(fd, r,
-		     cmd.cmd_case == CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT ? (uint32_t)req.n
-									       : 0);
+	if (cmd.cmd_case == CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT)
+		inject_reply(fd, r, (uint32_t)req.n, &req);
+	else
+		inject_reply(fd, r, 0, NULL);
 	cellvm__device__input_reply__free_unpacked(r, NULL);
 }
 

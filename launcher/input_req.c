@@ -253,6 +253,7 @@ static int req_push(struct req_ctx *c, uint8_t kind, uint16_t code, int32_t a, i
 	if (out->n >= CELLVM_INPUT_MAX_EVENTS)
 		return req_fail(c, NULL, "too many events: the request makes more than %d records",
 				CELLVM_INPUT_MAX_EVENTS);
+	out->src[out->n] = (uint16_t)(c->idx < 0 ? 0 : c->idx);
 	out->ev[out->n++] = (struct cellvm_input_event){.kind = kind,
 							.backend = c->backend,
 							.code = code,
@@ -260,6 +261,11 @@ static int req_push(struct req_ctx *c, uint8_t kind, uint16_t code, int32_t a, i
 							.b = b,
 							.delay_ms = delay};
 	return 0;
+}
+
+int input_req_event_of(const struct input_req *req, int record)
+{
+	return record >= 0 && (size_t)record < req->n ? req->src[record] : -1;
 }
 
 /* The delay goes on the first record of an event only. */

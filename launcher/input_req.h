@@ -19,7 +19,13 @@ struct input_req {
 	uint8_t backend; /* the request's "backend", 0 when absent */
 	size_t n;	 /* records in ev[] */
 	struct cellvm_input_event ev[CELLVM_INPUT_MAX_EVENTS];
+	/* The request's event (its index in "events") each record came from:
+	 * the device names a record, the client is told the event. */
+	uint16_t src[CELLVM_INPUT_MAX_EVENTS];
 };
+
+/* The request's event index of record i (as the device names it), or -1. */
+int input_req_event_of(const struct input_req *req, int record);
 
 /* UNTRUSTED(client): body. Parses a request (already parsed by json-c) into
  * *out. Returns 0, or -EINVAL with err filled with a message that names the

@@ -177,6 +177,16 @@ static void test_backend(void **state)
 	assert_int_equal(req.backend, CELLVM_INPUT_BACKEND_ACTIVE);
 	parse_ok("{\"backend\":\"virtio\",\"events\":[{\"type\":\"touch\",\"action\":\"up\"}]}");
 	assert_int_equal(req.backend, CELLVM_INPUT_BACKEND_VIRTIO);
+	/* Each record knows its event: the device's refusal of record 2 is
+	 * the client's event 1. */
+	parse_ok("{\"events\":[{\"type\":\"keyboard\",\"action\":\"type\",\"key\":\"KEY_A\"},"
+		 "{\"type\":\"touch\",\"action\":\"up\"}]}");
+	assert_int_equal(req.n, 3);
+	assert_int_equal(input_req_event_of(&req, 0), 0);
+	assert_int_equal(input_req_event_of(&req, 1), 0);
+	assert_int_equal(input_req_event_of(&req, 2), 1);
+	assert_int_equal(input_req_event_of(&req, 3), -1);
+	assert_int_equal(input_req_event_of(&req, -1), -1);
 }
 
 static void test_text_us(void **state)
