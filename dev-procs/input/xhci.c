@@ -175,6 +175,7 @@ static void xhci_er_reset(struct xhci *x)
 	in->seg_size = 0;
 	in->seg_base = 0;
 	in->pending = false;
+	in->nseg = 0;
 	/* UNTRUSTED(guest): ERSTSZ 0 turns the ring off (events dropped). */
 	if (in->erstsz == 0)
 		return;
@@ -182,8 +183,10 @@ static void xhci_er_reset(struct xhci *x)
 		xhci_halt_error(x, USBSTS_HCE, "more event ring segments than offered");
 		return;
 	}
-	if (xhci_er_load(x))
+	if (xhci_er_load(x)) {
+		in->nseg = in->erstsz;
 		xhci_er_seg(in, 0);
+	}
 }
 
 static uint64_t xhci_er_enq_addr(const struct xhci_intr *in)
@@ -201,7 +204,7 @@ static bool xhci_er_next_is_full(const struct xhci *x)
 	if (in->enq + 1 < in->seg_size)
 		next = xhci_er_enq_addr(in) + XHCI_TRB_LEN;
 	else
-		next = in->erst_base[(in->seg + 1) % in->erstsz];
+		next = in->erst_base[(in->seg + 1) % in->nseg];
 	return next == (in->erdp & ~15ULL);
 }
 
@@ -216,7 +219,7 @@ static void xhci_er_put(struct xhci *x, uint64_t param, uint32_t status, uint32_
 	x->events++;
 	in->pending = true;
 	if (++in->enq == in->seg_size) {
-		uint32_t next = (in->seg + 1) % in->erstsz;
+		uint32_t next = (in->seg + 1) % in->nseg;
 
 		if (next == 0)
 			in->pcs = !in->pcs;

@@ -108,6 +108,7 @@ struct xhci_intr {
 	/* the segment table, read when ERSTBA is written (4.9.4) */
 	uint64_t erst_base[XHCI_ERST_MAX];
 	uint32_t erst_size[XHCI_ERST_MAX];
+	uint32_t nseg;	   /* segments read then (ERSTSZ may change later) */
 	uint32_t seg;	   /* current segment */
 	uint64_t seg_base; /* its base and TRB count (0: the ring is off) */
 	uint32_t seg_size;
