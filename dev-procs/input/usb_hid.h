@@ -31,8 +31,8 @@
 /* The other defaults an identity's 0 or empty fields take: idProduct
  * 0x0105 (mouse) and 0x0106 (tablet), bcdDevice 0x0100, manufacturer
  * "cellvm", product "USB Keyboard"/"USB Mouse"/"USB Tablet" (Linux names
- * the input devices "cellvm USB Keyboard" and so on), no serial (iSerialNumber 0), bInterval 1 ms. Strings go to the
- * guest as UTF-16LE: ASCII as is, each other UTF-8 sequence as '?'. */
+ * the input devices "cellvm USB Keyboard" and so on), no serial (iSerialNumber 0), bInterval 1 ms.
+ * Strings go to the guest as UTF-16LE: ASCII as is, each other UTF-8 sequence as '?'. */
 #define USB_HID_MOUSE_PID   0x0105
 #define USB_HID_TABLET_PID  0x0106
 #define USB_HID_DEFAULT_REL 0x0100

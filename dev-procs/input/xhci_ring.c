@@ -449,9 +449,8 @@ static int xhci_td_gather(struct xhci *x, struct xhci_slot *s, uint32_t dci, str
 		td->addr[td->n] = r.dequeue;
 		td->trb[td->n++] = t;
 		r.dequeue += XHCI_TRB_LEN;
-		if (!(t.control & TRB_CH) &&
-		    (dci != 1 || TRB_TYPE(t.control) == TRB_STATUS ||
-		     TRB_TYPE(td->trb[0].control) != TRB_SETUP)) {
+		if (!(t.control & TRB_CH) && (dci != 1 || TRB_TYPE(t.control) == TRB_STATUS ||
+					      TRB_TYPE(td->trb[0].control) != TRB_SETUP)) {
 			td->next = r;
 			return 1;
 		}

@@ -10,10 +10,13 @@ Usage: guest_check.py BINDIR GUESTDIR SRCDIR CHECK
          blk-restart  the same, with the device process killed halfway
          net          ping the host and fetch a file from its server on the tap
          input        inject keys, text, mouse, wheel, tablet and touch through
-                      cellvm run's input socket on PS/2 and virtio-input; the
-                      guest's evdev reader must report exactly those events
-                      (touch on the virtio touchscreen too);
+                      cellvm run's input socket on PS/2, virtio-input and USB
+                      (xHCI); the guest's evdev reader must report exactly
+                      those events (touch on the virtio touchscreen too); the
+                      USB devices enumerate with the chosen identity;
                       switching backends releases held keys; Alt+SysRq+H
+         input-intx   the same with the guest's MSI off (pci=nomsi): the
+                      xHCI controller and virtio devices on their INTx pins
 Exit: 0 pass, 1 fail, 77 skip (KVM here cannot run guest user space, or no
 test kernel).
 """
@@ -297,8 +300,10 @@ def typed(dev, code):
     return [key(dev, code, 1), key(dev, code, 0)]
 
 
-def check_input(args, guest):
-    """Each step: a request, and the events the guest must report for it."""
+def check_input(args, guest, intx=False):
+    """Each step: a request, and the events the guest must report for it.
+    intx: the guest uses no MSI (pci=nomsi): the xHCI controller and the
+    virtio devices interrupt through their INTx pins."""
     kbd = {"ps2": KBD_PS2, "virtio": KBD_VIO, "usb": KBD_USB}
     mouse = {"ps2": MOUSE_PS2, "virtio": MOUSE_VIO, "usb": MOUSE_USB}
     steps = []
@@ -366,7 +371,8 @@ def check_input(args, guest):
         sock = os.path.join(tmp, "input.sock")
         # cellvm's own log lines apart: they could land inside an event line.
         errlog = open(os.path.join(tmp, "stderr"), "w+")
-        vm = boot(args, guest, "cellvm.check=input cellvm.input_devices=9 sysrq_always_enabled",
+        vm = boot(args, guest, "cellvm.check=input cellvm.input_devices=9 sysrq_always_enabled" +
+                  (" pci=nomsi" if intx else ""),
                   ["--input", "ps2,virtio,usb", "--usb-device", USB_KBD_ID,
                    "--input-socket", sock], errlog)
         try:
@@ -375,7 +381,7 @@ def check_input(args, guest):
                 line = vm.wait_line("CELLVM-", vm.deadline)
                 if line.startswith("CELLVM-INPUT-READY"):
                     break
-                if line.startswith(("CELLVM-INPUT-DEV", "CELLVM-KMSG", "CELLVM-USB")):
+                if line.startswith(("CELLVM-INPUT-DEV", "CELLVM-KMSG", "CELLVM-USB", "CELLVM-IRQ")):
                     devs.append(line)
             print("\n".join(devs))
             for name in (KBD_PS2, MOUSE_PS2, KBD_VIO, MOUSE_VIO, TABLET_VIO, TOUCH_VIO,
@@ -394,6 +400,10 @@ def check_input(args, guest):
                          "product=USB Mouse serial="):
                 if not any(want in d for d in devs):
                     fail(f"the guest's kernel did not enumerate {want!r}", vm.log)
+            irq = [d for d in devs if d.startswith("CELLVM-IRQ")]
+            if not irq or ("IO-APIC" if intx else "MSI") not in irq[0]:
+                fail(f"the xHCI controller does not interrupt through "
+                     f"{'INTx' if intx else 'MSI-X'}: {irq}", vm.log)
             if not any(f"-DEV {KBD_USB} bus=0003 vendor=046d product=c31c" in d for d in devs):
                 fail("the USB keyboard's ids are not the chosen ones", vm.log)
             info = inject(sock, {"input-info": True})
@@ -516,6 +526,8 @@ def main():
         check_net(args, guest)
     elif check == "input":
         check_input(args, guest)
+    elif check == "input-intx":
+        check_input(args, guest, intx=True)
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

@@ -3,6 +3,7 @@
  * relative and absolute event it reads, as the guest's own drivers report
  * them, until KEY_F12 is pressed (the host's end marker). Output lines:
  *   CELLVM-KMSG <a kernel log line about USB devices>
+ *   CELLVM-IRQ <the xHCI controller's line of /proc/interrupts>
  *   CELLVM-USB <port> idVendor=<hex> idProduct=<hex> bcdDevice=<hex>
  *       manufacturer=<s> product=<s> serial=<s>   (one line, from sysfs)
  *   CELLVM-INPUT-DEV <name> bus=<hex> vendor=<hex> product=<hex>
@@ -58,6 +59,19 @@ static void print_usb_kmsg(void)
 		printf("CELLVM-KMSG %s\n", text);
 	}
 	close(fd);
+}
+
+/* How the xHCI controller interrupts (MSI-X or the IOAPIC pin). */
+static void print_xhci_irq(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "xhci"))
+			printf("CELLVM-IRQ %s", line);
+	if (f)
+		fclose(f);
 }
 
 /* One sysfs attribute of a USB device, newline dropped ("" if none). */
@@ -144,6 +158,7 @@ int main(int argc, char **argv)
 		usleep(100 * 1000);
 	print_usb_kmsg();
 	print_usb_devices();
+	print_xhci_irq();
 	d = opendir("/dev/input");
 	if (!d) {
 		perror("/dev/input");
