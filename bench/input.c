@@ -1,10 +1,12 @@
 /* bench-input: the latency of one injected key through the real
  * cellvm-dev-input, from the InputCommand sent on the control channel to the
  * guest seeing it (virtio: the interrupt and the used ring entries; ps2: the
- * IRQ 1 eventfd and the byte read from port 0x60 through a PortAccess) and to
- * the InputReply; p50/p99 per backend, and events per second in batches of
- * 100 key presses. The harness (test/harness/vin.h) plays core, drivers and
- * launcher in this process. Prints, as its reference, the round trip of one
+ * IRQ 1 eventfd and the byte read from port 0x60 through a PortAccess; usb:
+ * the interrupt IN transfer completed with the report, its Transfer Event
+ * read after the interrupt) and to the InputReply; p50/p99 per backend, and
+ * events per second in batches of 100 key presses. The harness
+ * (test/harness/vin.h, vxhci.h for usb) plays core, drivers and launcher in
+ * this process. Prints, as its reference, the round trip of one
  * empty SOCK_SEQPACKET message between two processes: the floor of any
  * request and reply. Reports; asserts no timing. */
 #include <errno.h>
@@ -21,6 +23,7 @@
 
 #include "device.pb-c.h"
 #include "test/harness/vin.h"
+#include "test/harness/vxhci.h"
 
 #define BATCH_KEYS 100
 
@@ -150,6 +153,96 @@ static void ps2_one(struct vin *t, uint32_t i, uint64_t *seen, uint64_t *done)
 	*done = now_ns() - t0;
 }
 
+/* The usb keyboard's slot and report buffer (vx_device_up). */
+struct usb_kbd {
+	struct vxhci x;
+	uint32_t slot;
+	uint64_t buf;
+};
+
+static void usb_ok(struct usb_kbd *u, int64_t id)
+{
+	struct vx_reply r;
+	int e = vx_reply(&u->x, &r, VIN_TIMEOUT_MS);
+
+	if (e < 0)
+		die("reply", e);
+	if (r.id != (uint64_t)id || r.status != CELLVM__DEVICE__INPUT_STATUS__INPUT_OK)
+		die("reply not OK", -EPROTO);
+}
+
+static void usb_one(struct usb_kbd *u, uint32_t i, uint64_t *seen, uint64_t *done)
+{
+	struct cellvm_input_event ev = press(i, CELLVM_INPUT_BACKEND_USB);
+	/* As usbhid does: a TD waits on the endpoint before the key comes. */
+	uint64_t trb = vx_intr_td(&u->x, u->slot, u->buf, 8);
+	uint64_t t0 = now_ns();
+	int64_t id = vx_inject(&u->x, &ev, 1);
+	int n;
+
+	if (id < 0)
+		die("inject", (int)id);
+	n = vx_intr_wait(&u->x, u->slot, trb, 8, VIN_TIMEOUT_MS);
+	if (n != 8)
+		die("usb report", n < 0 ? n : -EPROTO);
+	*seen = now_ns() - t0;
+	usb_ok(u, id);
+	*done = now_ns() - t0;
+}
+
+static double usb_rate(struct usb_kbd *u, uint32_t batches)
+{
+	struct cellvm_input_event ev[2 * BATCH_KEYS];
+	uint64_t t0;
+
+	for (uint32_t i = 0; i < 2 * BATCH_KEYS; i++)
+		ev[i] = press(i, CELLVM_INPUT_BACKEND_USB);
+	t0 = now_ns();
+	for (uint32_t k = 0; k < batches; k++) {
+		int64_t id = vx_inject(&u->x, ev, 2 * BATCH_KEYS);
+
+		if (id < 0)
+			die("inject", (int)id);
+		/* One TD per report, each queued as the last completes. */
+		for (uint32_t i = 0; i < 2 * BATCH_KEYS; i++) {
+			uint64_t trb = vx_intr_td(&u->x, u->slot, u->buf, 8);
+
+			if (vx_intr_wait(&u->x, u->slot, trb, 8, VIN_TIMEOUT_MS) != 8)
+				die("usb batch", -EPROTO);
+		}
+		usb_ok(u, id);
+	}
+	return (double)batches * 2 * BATCH_KEYS / ((double)(now_ns() - t0) / 1e9);
+}
+
+static void usb_bench(uint32_t iters, uint32_t batches, uint64_t *seen, uint64_t *done)
+{
+	static struct usb_kbd u;
+	Cellvm__Device__UsbHidConfig *const ids[3] = {NULL, NULL, NULL};
+	double ev_s;
+	int r;
+
+	r = vx_start(&u.x, ids);
+	if (r == 0)
+		r = vx_reset(&u.x);
+	if (r == 0)
+		r = vx_run(&u.x);
+	if (r == 0)
+		r = vx_device_up(&u.x, 1);
+	if (r <= 0)
+		die("starting cellvm-dev-input with the usb backend", r < 0 ? r : -EPROTO);
+	u.slot = (uint32_t)r;
+	u.buf = VX_SLOT_MEM + (uint64_t)u.slot * VX_SLOT_SIZE + VX_BUF;
+	for (uint32_t i = 0; i < iters; i++)
+		usb_one(&u, i, &seen[i], &done[i]);
+	ev_s = usb_rate(&u, batches);
+	printf("%-8s %14.1f %14.1f %14.1f %14.1f %12.0f\n", "usb", pct_us(seen, iters, 50),
+	       pct_us(seen, iters, 99), pct_us(done, iters, 50), pct_us(done, iters, 99), ev_s);
+	r = vx_stop(&u.x);
+	if (r != 0)
+		fprintf(stderr, "bench-input: usb device exit status %d\n", r);
+}
+
 /* ---- batches ---- */
 
 static void virtio_batch(struct vin *t, const struct cellvm_input_event *ev, uint32_t n)
@@ -276,6 +369,7 @@ int main(int argc, char **argv)
 	r = vin_stop(&t);
 	if (r != 0)
 		fprintf(stderr, "bench-input: device exit status %d\n", r);
+	usb_bench(iters, batches, seen, done);
 	reference(iters, seen);
 	printf("reference: empty SOCK_SEQPACKET round trip between two processes: p50 %.1f us, "
 	       "p99 %.1f us\n",
