@@ -99,8 +99,8 @@ static struct cellvm_input_event press(uint32_t i, uint8_t backend)
 
 static void wait_ok(struct vin *t, int64_t id)
 {
-	struct vin_reply r;
-	int e = vin_reply(t, &r, VIN_TIMEOUT_MS);
+	struct inctl_reply r;
+	int e = inctl_reply(&t->ctl, &r, VIN_TIMEOUT_MS);
 
 	if (e < 0)
 		die("reply", e);
@@ -113,7 +113,7 @@ static void virtio_one(struct vin *t, uint32_t i, uint64_t *seen, uint64_t *done
 	struct cellvm_input_event ev = press(i, CELLVM_INPUT_BACKEND_VIRTIO);
 	struct vin_event e;
 	uint64_t t0 = now_ns();
-	int64_t id = vin_inject(t, 0, &ev, 1);
+	int64_t id = inctl_inject(&t->ctl, 0, &ev, 1);
 
 	if (id < 0)
 		die("inject", (int)id);
@@ -136,7 +136,7 @@ static void ps2_one(struct vin *t, uint32_t i, uint64_t *seen, uint64_t *done)
 	struct cellvm_input_event ev = press(i, CELLVM_INPUT_BACKEND_PS2);
 	struct pollfd pfd = {.fd = t->irq[0], .events = POLLIN};
 	uint64_t t0 = now_ns();
-	int64_t id = vin_inject(t, 0, &ev, 1);
+	int64_t id = inctl_inject(&t->ctl, 0, &ev, 1);
 	int r;
 
 	if (id < 0)
@@ -162,8 +162,8 @@ struct usb_kbd {
 
 static void usb_ok(struct usb_kbd *u, int64_t id)
 {
-	struct vx_reply r;
-	int e = vx_reply(&u->x, &r, VIN_TIMEOUT_MS);
+	struct inctl_reply r;
+	int e = inctl_reply(&u->x.ctl, &r, VIN_TIMEOUT_MS);
 
 	if (e < 0)
 		die("reply", e);
@@ -247,7 +247,7 @@ static void usb_bench(uint32_t iters, uint32_t batches, uint64_t *seen, uint64_t
 
 static void virtio_batch(struct vin *t, const struct cellvm_input_event *ev, uint32_t n)
 {
-	int64_t id = vin_inject(t, 0, ev, n);
+	int64_t id = inctl_inject(&t->ctl, 0, ev, n);
 	struct pollfd pfd[2] = {{.fd = t->fn[VIN_KBD].irq_fd, .events = POLLIN},
 				{.fd = t->fn[0].proc.ctl, .events = POLLIN}};
 	struct vin_event e;
@@ -276,7 +276,7 @@ static void virtio_batch(struct vin *t, const struct cellvm_input_event *ev, uin
 
 static void ps2_batch(struct vin *t, const struct cellvm_input_event *ev, uint32_t n)
 {
-	int64_t id = vin_inject(t, 0, ev, n);
+	int64_t id = inctl_inject(&t->ctl, 0, ev, n);
 	struct pollfd pfd[2] = {{.fd = t->irq[0], .events = POLLIN},
 				{.fd = t->fn[0].proc.ctl, .events = POLLIN}};
 
@@ -332,7 +332,7 @@ int main(int argc, char **argv)
 	}
 	if (iters < 2)
 		iters = 2;
-	vin_require();
+	inctl_require();
 	seen = calloc(iters, sizeof(*seen));
 	done = calloc(iters, sizeof(*done));
 	if (!seen || !done)

@@ -62,11 +62,11 @@ static void up_default(void)
 	up(&(struct vin_opts){.max_pending = 16, .default_backend = PS2});
 }
 
-static struct vin_reply reply(void)
+static struct inctl_reply reply(void)
 {
-	struct vin_reply r;
+	struct inctl_reply r;
 
-	assert_int_equal(vin_reply(&T, &r, TMO), 0);
+	assert_int_equal(inctl_reply(&T.ctl, &r, TMO), 0);
 	return r;
 }
 
@@ -74,8 +74,8 @@ static struct vin_reply reply(void)
  * (nothing about id was answered before), PENDING with delivered. */
 static void expect_pending(int64_t id, uint32_t delivered, uint32_t total)
 {
-	int64_t q = vin_query(&T, (uint64_t)id);
-	struct vin_reply r;
+	int64_t q = inctl_query(&T.ctl, (uint64_t)id);
+	struct inctl_reply r;
 
 	assert_true(q > 0);
 	r = reply();
@@ -87,7 +87,7 @@ static void expect_pending(int64_t id, uint32_t delivered, uint32_t total)
 
 static void expect_ok(int64_t id, uint32_t n)
 {
-	struct vin_reply r = reply();
+	struct inctl_reply r = reply();
 
 	assert_int_equal(r.id, id);
 	assert_int_equal(r.status, ST_OK);
@@ -97,7 +97,7 @@ static void expect_ok(int64_t id, uint32_t n)
 
 static void expect_refused(int64_t id, uint32_t status, int32_t event)
 {
-	struct vin_reply r = reply();
+	struct inctl_reply r = reply();
 
 	assert_int_equal(r.id, id);
 	assert_int_equal(r.status, status);
@@ -225,7 +225,7 @@ static void test_ps2_key(void **state)
 
 	(void)state;
 	up_default();
-	id = vin_inject(&T, PS2, ev, 2);
+	id = inctl_inject(&T.ctl, PS2, ev, 2);
 	assert_true(id > 0);
 	/* IRQ 1 says a byte is there; the request is not answered yet. */
 	pfd = (struct pollfd){.fd = T.irq[0], .events = POLLIN};
@@ -237,7 +237,7 @@ static void test_ps2_key(void **state)
 	assert_int_equal(vin_ps2_read_key(&T, TMO), 0x9e);
 	expect_ok(id, 2);
 	assert_int_equal(vin_ps2_obf(&T), 0);
-	assert_false(vin_reply_ready(&T));
+	assert_false(inctl_reply_ready(&T.ctl));
 }
 
 static void test_virtio_key(void **state)
@@ -247,7 +247,7 @@ static void test_virtio_key(void **state)
 
 	(void)state;
 	up_default();
-	id = vin_inject(&T, VIO, ev, 2);
+	id = inctl_inject(&T.ctl, VIO, ev, 2);
 	assert_true(id > 0);
 	assert_int_equal(vin_irq_wait(&T, VIN_KBD, TMO), 1);
 	expect_key_frame(KEY_A, 1);
@@ -269,7 +269,7 @@ static void test_virtio_no_buffers(void **state)
 	assert_int_equal(vin_start(&T, &(struct vin_opts){0}), 0);
 	assert_int_equal(vin_activate(&T, VIN_KBD), 0);
 	assert_int_equal(vin_ps2_driver_init(&T), 0);
-	id = vin_inject(&T, 0, ev, 2);
+	id = inctl_inject(&T.ctl, 0, ev, 2);
 	assert_true(id > 0);
 	expect_pending(id, 0, 2);
 	assert_int_equal(vin_event_next(&T, VIN_KBD, &e), 0);
@@ -289,7 +289,7 @@ static void test_order_across_devices(void **state)
 
 	(void)state;
 	up_default();
-	id = vin_inject(&T, 0, ev, 2);
+	id = inctl_inject(&T.ctl, 0, ev, 2);
 	assert_true(id > 0);
 	expect_pending(id, 0, 2);
 	assert_int_equal(vin_event_next(&T, VIN_KBD, &e), 0);
@@ -299,7 +299,7 @@ static void test_order_across_devices(void **state)
 	/* Release both, the other way round. */
 	ev[0] = key(KEY_B, false, VIO);
 	ev[1] = key(KEY_A, false, PS2);
-	id = vin_inject(&T, 0, ev, 2);
+	id = inctl_inject(&T.ctl, 0, ev, 2);
 	expect_key_frame(KEY_B, 0);
 	assert_int_equal(vin_ps2_read_key(&T, TMO), 0x9e);
 	expect_ok(id, 2);
@@ -316,7 +316,7 @@ static void test_guest_not_reading(void **state)
 
 	(void)state;
 	up_default();
-	id = vin_inject(&T, PS2, ev, 4);
+	id = inctl_inject(&T.ctl, PS2, ev, 4);
 	assert_true(id > 0);
 	expect_pending(id, 0, 4);
 	assert_int_equal(vin_ps2_read_key(&T, TMO), bytes[0]);
@@ -326,7 +326,7 @@ static void test_guest_not_reading(void **state)
 		assert_int_equal(vin_ps2_read_key(&T, TMO), bytes[i]);
 	expect_ok(id, 4);
 	/* A query for a request that is done. */
-	id = vin_query(&T, (uint64_t)id);
+	id = inctl_query(&T.ctl, (uint64_t)id);
 	assert_int_equal(reply().status, ST_OK);
 }
 
@@ -335,14 +335,14 @@ static void test_guest_not_reading(void **state)
 static void test_queue_bound(void **state)
 {
 	struct cellvm_input_event ev[17];
-	struct vin_reply r;
+	struct inctl_reply r;
 	int64_t id, id2;
 
 	(void)state;
 	up_default();
 	for (int i = 0; i < 17; i++)
 		ev[i] = key(KEY_A, i % 2 == 0, 0);
-	id = vin_inject(&T, PS2, ev, 17);
+	id = inctl_inject(&T.ctl, PS2, ev, 17);
 	r = reply();
 	assert_int_equal(r.id, id);
 	assert_int_equal(r.status, ST_BUSY);
@@ -351,8 +351,8 @@ static void test_queue_bound(void **state)
 	assert_int_equal(r.pending, 0);
 	assert_int_equal(vin_ps2_obf(&T), 0);
 	/* 10 queued, 7 more do not fit beside them. */
-	id = vin_inject(&T, PS2, ev, 10);
-	id2 = vin_inject(&T, PS2, ev, 7);
+	id = inctl_inject(&T.ctl, PS2, ev, 10);
+	id2 = inctl_inject(&T.ctl, PS2, ev, 7);
 	r = reply();
 	assert_int_equal(r.id, id2);
 	assert_int_equal(r.status, ST_BUSY);
@@ -361,7 +361,7 @@ static void test_queue_bound(void **state)
 		assert_int_equal(vin_ps2_read_key(&T, TMO), i % 2 ? 0x9e : 0x1e);
 	expect_ok(id, 10);
 	/* 16 fit: 24 bytes through a 16-byte keyboard queue, in order. */
-	id = vin_inject(&T, PS2, ev, 16);
+	id = inctl_inject(&T.ctl, PS2, ev, 16);
 	for (int i = 0; i < 16; i++)
 		assert_int_equal(vin_ps2_read_key(&T, TMO), i % 2 ? 0x9e : 0x1e);
 	expect_ok(id, 16);
@@ -370,15 +370,15 @@ static void test_queue_bound(void **state)
 static void test_switch_releases_held(void **state)
 {
 	struct cellvm_input_event ev[2] = {key(KEY_LEFTSHIFT, true, 0)};
-	struct vin_reply r;
+	struct inctl_reply r;
 	int64_t id;
 
 	(void)state;
 	up_default();
-	id = vin_inject(&T, 0, ev, 1); /* the active backend: ps2 */
+	id = inctl_inject(&T.ctl, 0, ev, 1); /* the active backend: ps2 */
 	assert_int_equal(vin_ps2_read_key(&T, TMO), 0x2a);
 	expect_ok(id, 1);
-	id = vin_switch(&T, VIO);
+	id = inctl_switch(&T.ctl, VIO);
 	r = reply();
 	assert_int_equal(r.id, id);
 	assert_int_equal(r.status, ST_OK);
@@ -387,22 +387,22 @@ static void test_switch_releases_held(void **state)
 	assert_int_equal(vin_ps2_read_key(&T, TMO), 0xaa);
 	ev[0] = key(KEY_A, true, 0);
 	ev[1] = key(KEY_A, false, 0);
-	id = vin_inject(&T, 0, ev, 2);
+	id = inctl_inject(&T.ctl, 0, ev, 2);
 	expect_key_frame(KEY_A, 1);
 	expect_key_frame(KEY_A, 0);
 	expect_ok(id, 2);
 	assert_int_equal(vin_ps2_obf(&T), 0);
 	/* Switching to what is active, or to a backend the VM lacks. */
-	id = vin_switch(&T, VIO);
+	id = inctl_switch(&T.ctl, VIO);
 	assert_int_equal(reply().status, ST_OK);
-	id = vin_switch(&T, CELLVM_INPUT_BACKEND_USB);
+	id = inctl_switch(&T.ctl, CELLVM_INPUT_BACKEND_USB);
 	r = reply();
 	assert_int_equal(r.id, id);
 	assert_int_equal(r.status, ST_NOT_AVAIL);
 	assert_int_equal(r.active_backend, VIO);
 }
 
-static const struct vin_backend *backend_of(const struct vin_reply *r, uint32_t b)
+static const struct inctl_backend *backend_of(const struct inctl_reply *r, uint32_t b)
 {
 	for (uint32_t i = 0; i < r->nbackends; i++)
 		if (r->backends[i].backend == b)
@@ -415,7 +415,7 @@ static const struct vin_backend *backend_of(const struct vin_reply *r, uint32_t 
 static void test_query_state(void **state)
 {
 	struct cellvm_input_event ev[1] = {key(KEY_A, true, PS2)};
-	struct vin_reply r;
+	struct inctl_reply r;
 	int64_t id, id2;
 
 	(void)state;
@@ -425,7 +425,7 @@ static void test_query_state(void **state)
 	assert_int_equal(vin_ps2_driver_init(&T), 0);
 	assert_int_equal(vin_ps2_io(&T, 0x60, true, 0xf5), 0); /* scanning off */
 	assert_int_equal(vin_ps2_read_key(&T, TMO), 0xfa);
-	id = vin_query(&T, 0);
+	id = inctl_query(&T.ctl, 0);
 	r = reply();
 	assert_int_equal(r.id, id);
 	assert_int_equal(r.status, ST_OK);
@@ -437,18 +437,18 @@ static void test_query_state(void **state)
 	assert_non_null(strstr(backend_of(&r, VIO)->detail, "keyboard unbound"));
 
 	/* The PS/2 key waits for scanning; the virtio keyboard binds. */
-	id = vin_inject(&T, 0, ev, 1);
+	id = inctl_inject(&T.ctl, 0, ev, 1);
 	expect_pending(id, 0, 1);
 	assert_int_equal(vin_evbufs(&T, VIN_KBD, 4), 0);
 	ev[0] = key(KEY_B, true, VIO);
-	id2 = vin_inject(&T, 0, ev, 1); /* behind the PS/2 key */
+	id2 = inctl_inject(&T.ctl, 0, ev, 1); /* behind the PS/2 key */
 	assert_int_equal(vin_ps2_io(&T, 0x60, true, 0xf4), 0);
 	assert_int_equal(vin_ps2_read_key(&T, TMO), 0xfa);
 	assert_int_equal(vin_ps2_read_key(&T, TMO), 0x1e);
 	expect_ok(id, 1);
 	expect_key_frame(KEY_B, 1);
 	expect_ok(id2, 1);
-	id = vin_query(&T, 0);
+	id = inctl_query(&T.ctl, 0);
 	r = reply();
 	assert_true(backend_of(&r, PS2)->bound);
 	assert_true(backend_of(&r, VIO)->bound);
@@ -471,34 +471,34 @@ static void test_refused_events(void **state)
 	/* An absolute move on ps2, named by its index. */
 	ev[0] = key(KEY_A, true, 0);
 	ev[1] = (struct cellvm_input_event){.kind = CELLVM_INPUT_ABS_MOVE, .a = 10, .b = 10};
-	id = vin_inject(&T, PS2, ev, 2);
+	id = inctl_inject(&T.ctl, PS2, ev, 2);
 	expect_refused(id, ST_INVALID, 1);
 	/* A touch on ps2. */
 	ev[1] = (struct cellvm_input_event){.kind = CELLVM_INPUT_TOUCH_DOWN, .a = 1, .b = 1};
-	id = vin_inject(&T, PS2, ev, 2);
+	id = inctl_inject(&T.ctl, PS2, ev, 2);
 	expect_refused(id, ST_INVALID, 1);
 	/* Bad records. */
 	ev[0] = (struct cellvm_input_event){.kind = 99, .code = KEY_A};
-	id = vin_inject(&T, VIO, ev, 1);
+	id = inctl_inject(&T.ctl, VIO, ev, 1);
 	expect_refused(id, ST_INVALID, 0);
 	ev[0] = key(KEY_A, true, 0);
 	ev[0].reserved = 1;
-	id = vin_inject(&T, VIO, ev, 1);
+	id = inctl_inject(&T.ctl, VIO, ev, 1);
 	expect_refused(id, ST_INVALID, 0);
 	ev[0] = key(0, true, 0);
-	id = vin_inject(&T, VIO, ev, 1);
+	id = inctl_inject(&T.ctl, VIO, ev, 1);
 	expect_refused(id, ST_INVALID, 0);
 	ev[0] = key(CELLVM_INPUT_KEY_MAX + 1, true, 0);
-	id = vin_inject(&T, VIO, ev, 1);
+	id = inctl_inject(&T.ctl, VIO, ev, 1);
 	expect_refused(id, ST_INVALID, 0);
 	ev[0] = key(KEY_A, true, 0);
 	ev[0].delay_ms = CELLVM_INPUT_DELAY_MAX + 1;
-	id = vin_inject(&T, VIO, ev, 1);
+	id = inctl_inject(&T.ctl, VIO, ev, 1);
 	expect_refused(id, ST_INVALID, 0);
 	/* usb is not built: not available, naming the event. */
 	ev[0] = key(KEY_A, true, 0);
 	ev[1] = key(KEY_A, true, CELLVM_INPUT_BACKEND_USB);
-	id = vin_inject(&T, VIO, ev, 2);
+	id = inctl_inject(&T.ctl, VIO, ev, 2);
 	expect_refused(id, ST_NOT_AVAIL, 1);
 	/* Bytes that are not whole records. */
 	inj.backend = VIO;
@@ -506,12 +506,12 @@ static void test_refused_events(void **state)
 	inj.events.len = sizeof(odd);
 	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT;
 	cmd.inject = &inj;
-	id = vin_cmd(&T, 0, &cmd, NULL, 0);
+	id = inctl_cmd(&T.ctl, 0, &cmd, NULL, 0);
 	expect_refused(id, ST_INVALID, -1);
 	/* Nothing of it reached the guest; the device goes on. */
 	assert_int_equal(vin_ps2_obf(&T), 0);
 	ev[0] = key(KEY_A, true, VIO);
-	id = vin_inject(&T, 0, ev, 1);
+	id = inctl_inject(&T.ctl, 0, ev, 1);
 	expect_key_frame(KEY_A, 1);
 	expect_ok(id, 1);
 }
@@ -581,9 +581,9 @@ static void test_hostile_cmd_id0(void **state)
 	hostile_up();
 	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_QUERY;
 	cmd.query = &q;
-	/* vin_cmd takes 0 as "the next id": set it after. */
-	T.next_id = 0;
-	assert_int_equal(vin_cmd(&T, 0, &cmd, NULL, 0), 0);
+	/* inctl_cmd takes 0 as "the next id": make that id 0. */
+	T.ctl.next_id = 0;
+	assert_int_equal(inctl_cmd(&T.ctl, 0, &cmd, NULL, 0), 0);
 	expect_exit_1();
 }
 
@@ -598,7 +598,7 @@ static void test_hostile_cmd_fds(void **state)
 	hostile_up();
 	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_QUERY;
 	cmd.query = &q;
-	assert_true(vin_cmd(&T, 0, &cmd, &fd, 1) > 0);
+	assert_true(inctl_cmd(&T.ctl, 0, &cmd, &fd, 1) > 0);
 	close(fd);
 	expect_exit_1();
 }
@@ -625,6 +625,6 @@ int main(void)
 		cmocka_unit_test_teardown(test_hostile_cmd_fds, teardown),
 	};
 
-	vin_require();
+	inctl_require();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -369,17 +369,17 @@ static struct cellvm_input_event ev_key(uint16_t code, bool down)
 		.kind = down ? CELLVM_INPUT_KEY_DOWN : CELLVM_INPUT_KEY_UP, .code = code};
 }
 
-static struct vx_reply reply(void)
+static struct inctl_reply reply(void)
 {
-	struct vx_reply r;
+	struct inctl_reply r;
 
-	assert_int_equal(vx_reply(&X, &r, TMO), 0);
+	assert_int_equal(inctl_reply(&X.ctl, &r, TMO), 0);
 	return r;
 }
 
 static void expect_ok(int64_t id, uint32_t n)
 {
-	struct vx_reply r = reply();
+	struct inctl_reply r = reply();
 
 	assert_int_equal(r.id, id);
 	assert_int_equal(r.status, ST_OK);
@@ -406,7 +406,7 @@ static void test_keyboard_reports(void **state)
 						 ev_key(KEY_LEFTSHIFT, false)};
 	const uint8_t r0[8] = {0x02, 0, 0, 0, 0, 0, 0, 0}, r1[8] = {0x02, 0, 0x04, 0, 0, 0, 0, 0},
 		      r2[8] = {0x02, 0, 0, 0, 0, 0, 0, 0}, r3[8] = {0};
-	struct vx_reply r;
+	struct inctl_reply r;
 	int64_t id, q;
 	int s;
 
@@ -417,18 +417,18 @@ static void test_keyboard_reports(void **state)
 	 * comes first and says PENDING). */
 	id = vx_inject(&X, ev, 4);
 	assert_true(id > 0);
-	q = vx_query(&X, (uint64_t)id);
+	q = inctl_query(&X.ctl, (uint64_t)id);
 	r = reply();
 	assert_int_equal(r.id, q);
 	assert_int_equal(r.status, ST_PENDING);
 	assert_int_equal(r.delivered, 0);
 	assert_int_equal(r.total, 4);
-	assert_false(vx_reply_ready(&X));
+	assert_false(inctl_reply_ready(&X.ctl));
 	/* Each TD takes one report, in order; the reply after the last. */
 	want_report((uint32_t)s, r0, 8);
 	want_report((uint32_t)s, r1, 8);
 	want_report((uint32_t)s, r2, 8);
-	assert_false(vx_reply_ready(&X));
+	assert_false(inctl_reply_ready(&X.ctl));
 	want_report((uint32_t)s, r3, 8);
 	expect_ok(id, 4);
 
@@ -525,7 +525,7 @@ static void test_boot_protocol(void **state)
 	expect_ok(id, 1);
 }
 
-static const struct vx_backend *usb_state(const struct vx_reply *r)
+static const struct inctl_backend *usb_state(const struct inctl_reply *r)
 {
 	for (uint32_t i = 0; i < r->nbackends; i++)
 		if (r->backends[i].backend == CELLVM_INPUT_BACKEND_USB)
@@ -536,13 +536,13 @@ static const struct vx_backend *usb_state(const struct vx_reply *r)
 
 static void test_leds(void **state)
 {
-	struct vx_reply r;
+	struct inctl_reply r;
 	uint64_t buf;
 	int64_t id;
 	int s;
 
 	(void)state;
-	id = vx_query(&X, 0);
+	id = inctl_query(&X.ctl, 0);
 	r = reply();
 	assert_int_equal(r.id, id);
 	assert_false(usb_state(&r)->bound);
@@ -553,7 +553,7 @@ static void test_leds(void **state)
 	*host(buf, 1) = 0x06;
 	assert_int_equal(vx_control(&X, (uint32_t)s, 0x21, 0x09, 0x0200, 0, 1, buf, 1, NULL),
 			 CC_SUCCESS);
-	id = vx_query(&X, 0);
+	id = inctl_query(&X.ctl, 0);
 	r = reply();
 	assert_int_equal(r.id, id);
 	assert_true(usb_state(&r)->bound);
@@ -1000,6 +1000,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_access_past_window, setup, teardown),
 	};
 
-	vx_require();
+	inctl_require();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

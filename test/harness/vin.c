@@ -26,29 +26,6 @@
 static const char *const vin_names[VIN_NFN] = {"cellvm test keyboard", "cellvm test mouse",
 					       "cellvm test tablet", "cellvm test touch"};
 
-void vin_require(void)
-{
-	char dir[512], path[600];
-	int fd;
-
-	fd = memfd_create("vin-probe", MFD_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "SKIP: memfd_create: %s\n", strerror(errno));
-		exit(77);
-	}
-	close(fd);
-	if (launcher_bin_dir(dir, sizeof(dir)) < 0) {
-		fprintf(stderr, "SKIP: cannot locate the cellvm binaries (CELLVM_LIBEXEC)\n");
-		exit(77);
-	}
-	snprintf(path, sizeof(path), "%s/cellvm-dev-input", dir);
-	if (access(path, X_OK) < 0) {
-		fprintf(stderr, "SKIP: %s: %s\n", path, strerror(errno));
-		exit(77);
-	}
-}
-
-/* A vcore for one of the device's further links (the process is fn[0]'s). */
 static void vin_link_core(struct vcore *c, int link)
 {
 	*c = (struct vcore){.irq_fd = -1, .shm_fd = -1, .inflight_fd = -1};
@@ -69,7 +46,7 @@ int vin_start(struct vin *t, const struct vin_opts *o)
 
 	memset(t, 0, sizeof(*t));
 	t->ps2 = t->irq[0] = t->irq[1] = -1;
-	t->next_id = 1;
+	t->ctl = (struct inctl){.fd = -1, .next_id = 1};
 	for (uint32_t f = 0; f < VIN_NFN; f++)
 		vin_link_core(&t->fn[f], -1);
 	r = vdrv_mem_create(&t->mem, VIN_MEM_SIZE);
@@ -103,6 +80,7 @@ int vin_start(struct vin *t, const struct vin_opts *o)
 		return r;
 	}
 	t->ps2 = sp[0];
+	t->ctl.fd = t->fn[0].proc.ctl;
 	t->started = true;
 	if (t->fn[0].proc.nmore != VIN_NFN - 1)
 		return -EPROTO;
@@ -302,110 +280,6 @@ int vin_ps2_driver_init(struct vin *t)
 		return r < 0 ? r : -EPROTO;
 	(void)vin_ps2_irq_take(t, 1);
 	return 0;
-}
-
-/* ---- the control channel ---- */
-
-int64_t vin_cmd(struct vin *t, uint64_t id, Cellvm__Device__InputCommand *cmd, const int *fds,
-		size_t nfds)
-{
-	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
-	int r;
-
-	cmd->id = id ? id : t->next_id++;
-	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_CMD;
-	m.input_cmd = cmd;
-	r = channel_send(t->fn[0].proc.ctl, &m.base, VIN_MAX_MSG, fds, nfds);
-	return r < 0 ? r : (int64_t)cmd->id;
-}
-
-int64_t vin_inject(struct vin *t, uint32_t backend, const struct cellvm_input_event *ev, size_t n)
-{
-	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
-	Cellvm__Device__InputInject inj = CELLVM__DEVICE__INPUT_INJECT__INIT;
-
-	inj.backend = backend;
-	inj.events.data = (uint8_t *)ev;
-	inj.events.len = n * sizeof(*ev);
-	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT;
-	cmd.inject = &inj;
-	return vin_cmd(t, 0, &cmd, NULL, 0);
-}
-
-int64_t vin_switch(struct vin *t, uint32_t backend)
-{
-	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
-	Cellvm__Device__InputSwitch sw = CELLVM__DEVICE__INPUT_SWITCH__INIT;
-
-	sw.backend = backend;
-	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_SWITCH_BACKEND;
-	cmd.switch_backend = &sw;
-	return vin_cmd(t, 0, &cmd, NULL, 0);
-}
-
-int64_t vin_query(struct vin *t, uint64_t progress_of)
-{
-	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
-	Cellvm__Device__InputQuery q = CELLVM__DEVICE__INPUT_QUERY__INIT;
-
-	q.progress_of = progress_of;
-	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_QUERY;
-	cmd.query = &q;
-	return vin_cmd(t, 0, &cmd, NULL, 0);
-}
-
-bool vin_reply_ready(struct vin *t)
-{
-	struct pollfd pfd = {.fd = t->fn[0].proc.ctl, .events = POLLIN};
-
-	return poll(&pfd, 1, 0) == 1;
-}
-
-static void vin_copy_reply(struct vin_reply *ret, const Cellvm__Device__InputReply *r)
-{
-	*ret = (struct vin_reply){.id = r->id,
-				  .status = r->status,
-				  .delivered = r->delivered,
-				  .total = r->total,
-				  .active_backend = r->active_backend,
-				  .pending = r->pending,
-				  .error_event = r->error_event};
-	snprintf(ret->error, sizeof(ret->error), "%s", r->error ? r->error : "");
-	for (size_t i = 0; i < r->n_backends && i < 4; i++) {
-		struct vin_backend *b = &ret->backends[ret->nbackends++];
-
-		b->backend = r->backends[i]->backend;
-		b->bound = r->backends[i]->bound;
-		b->leds = r->backends[i]->leds;
-		snprintf(b->detail, sizeof(b->detail), "%s",
-			 r->backends[i]->detail ? r->backends[i]->detail : "");
-	}
-}
-
-int vin_reply(struct vin *t, struct vin_reply *ret, int timeout_ms)
-{
-	struct pollfd pfd = {.fd = t->fn[0].proc.ctl, .events = POLLIN};
-	Cellvm__Device__ControlMessage *m = NULL;
-	int fds[IPC_MAX_FDS];
-	size_t nfds = 0;
-	uint32_t mc;
-	int r;
-
-	r = poll(&pfd, 1, timeout_ms);
-	if (r == 0)
-		return -ETIMEDOUT;
-	if (r < 0)
-		return -errno;
-	r = channel_recv(t->fn[0].proc.ctl, &cellvm__device__control_message__descriptor,
-			 VIN_MAX_MSG, (ProtobufCMessage **)&m, &mc, fds, IPC_MAX_FDS, &nfds);
-	if (r < 0)
-		return r;
-	ipc_close_fds(fds, nfds);
-	r = mc == CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_REPLY && nfds == 0 ? 0 : -EPROTO;
-	if (r == 0)
-		vin_copy_reply(ret, m->input_reply);
-	protobuf_c_message_free_unpacked(&m->base, NULL);
-	return r;
 }
 
 int vin_stop(struct vin *t)

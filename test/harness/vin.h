@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "proto/input_event.h"
+#include "test/harness/inctl.h"
 #include "test/harness/vdriver.h"
 
 #define VIN_NFN	       4
@@ -31,24 +32,6 @@ struct vin_event {
 	int32_t value;
 };
 
-struct vin_backend {
-	uint32_t backend;
-	bool bound;
-	uint32_t leds;
-	char detail[128];
-};
-
-/* An InputReply, copied out of the message. */
-struct vin_reply {
-	uint64_t id;
-	uint32_t status; /* Cellvm__Device__InputStatus */
-	uint32_t delivered, total, active_backend, pending;
-	int32_t error_event;
-	char error[160];
-	uint32_t nbackends;
-	struct vin_backend backends[4];
-};
-
 struct vin {
 	struct vdrv_mem mem;
 	struct vcore fn[VIN_NFN]; /* fn[0] owns the process; the others only a link */
@@ -56,12 +39,9 @@ struct vin {
 	uint64_t evbuf[VIN_NFN][VIN_EQ_SIZE]; /* eventq buffer of each head */
 	int ps2;			      /* the core's end of the PS/2 port link */
 	int irq[2];			      /* IRQ 1, IRQ 12 eventfds (ours) */
-	uint64_t next_id;
+	struct inctl ctl;		      /* the control channel (fn[0]'s) */
 	bool started;
 };
-
-/* Exit 77 unless memfd and the device binary are usable here. */
-void vin_require(void);
 
 /* Start the device (has_ps2, keyboard, mouse, tablet, touch), Attach every
  * function (DeviceInfo in fn[f]); nothing activated, no Ps2Attach yet. */
@@ -96,18 +76,7 @@ int vin_ps2_read_key(struct vin *t, int timeout_ms);
 /* Port 0x64's output-buffer-full bit. */
 int vin_ps2_obf(struct vin *t);
 
-/* ---- the control channel ---- */
-
-/* Send an InputCommand; id 0 takes the next id. Returns the id used. */
-int64_t vin_cmd(struct vin *t, uint64_t id, Cellvm__Device__InputCommand *cmd, const int *fds,
-		size_t nfds);
-int64_t vin_inject(struct vin *t, uint32_t backend, const struct cellvm_input_event *ev, size_t n);
-int64_t vin_switch(struct vin *t, uint32_t backend);
-int64_t vin_query(struct vin *t, uint64_t progress_of);
-/* The next InputReply within timeout_ms: 0, -ETIMEDOUT, or -errno. */
-int vin_reply(struct vin *t, struct vin_reply *ret, int timeout_ms);
-/* Whether a reply is ready to read now. */
-bool vin_reply_ready(struct vin *t);
+/* The control channel: inctl.h on t->ctl. */
 
 /* Close every link and reap the device; returns its exit status. */
 int vin_stop(struct vin *t);

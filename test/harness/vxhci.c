@@ -22,28 +22,6 @@
 #define VX_MAX_MSG  16384
 #define VX_MEM_SIZE (16ULL << 20)
 
-void vx_require(void)
-{
-	char dir[512], path[600];
-	int fd;
-
-	fd = memfd_create("vx-probe", MFD_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "SKIP: memfd_create: %s\n", strerror(errno));
-		exit(77);
-	}
-	close(fd);
-	if (launcher_bin_dir(dir, sizeof(dir)) < 0) {
-		fprintf(stderr, "SKIP: cannot locate the cellvm binaries (CELLVM_LIBEXEC)\n");
-		exit(77);
-	}
-	snprintf(path, sizeof(path), "%s/cellvm-dev-input", dir);
-	if (access(path, X_OK) < 0) {
-		fprintf(stderr, "SKIP: %s: %s\n", path, strerror(errno));
-		exit(77);
-	}
-}
-
 static int vx_link_send(struct vxhci *x, Cellvm__Device__XhciMessage *m, const int *fds,
 			size_t nfds)
 {
@@ -62,7 +40,7 @@ int vx_start(struct vxhci *x, Cellvm__Device__UsbHidConfig *const ids[3])
 
 	memset(x, 0, sizeof(*x));
 	x->link = x->irq = -1;
-	x->next_id = 1;
+	x->ctl = (struct inctl){.fd = -1, .next_id = 1};
 	x->core.proc.link = x->core.proc.ctl = x->core.proc.pidfd = -1;
 	r = vdrv_mem_create(&x->mem, VX_MEM_SIZE);
 	if (r < 0)
@@ -92,6 +70,7 @@ int vx_start(struct vxhci *x, Cellvm__Device__UsbHidConfig *const ids[3])
 		return r;
 	}
 	x->link = sp[0];
+	x->ctl.fd = x->core.proc.ctl;
 	x->started = true;
 	m.msg_case = CELLVM__DEVICE__XHCI_MESSAGE__MSG_ATTACH;
 	m.attach = &a;
@@ -524,89 +503,7 @@ uint32_t vx_out_dw(struct vxhci *x, uint32_t s, uint32_t ctx, uint32_t dw)
 
 /* ---- the control channel ---- */
 
-static int64_t vx_cmd(struct vxhci *x, Cellvm__Device__InputCommand *cmd)
-{
-	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
-	int r;
-
-	cmd->id = x->next_id++;
-	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_CMD;
-	m.input_cmd = cmd;
-	r = channel_send(x->core.proc.ctl, &m.base, VX_MAX_MSG, NULL, 0);
-	return r < 0 ? r : (int64_t)cmd->id;
-}
-
 int64_t vx_inject(struct vxhci *x, const struct cellvm_input_event *ev, size_t n)
 {
-	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
-	Cellvm__Device__InputInject inj = CELLVM__DEVICE__INPUT_INJECT__INIT;
-
-	inj.backend = CELLVM_INPUT_BACKEND_USB;
-	inj.events.data = (uint8_t *)ev;
-	inj.events.len = n * sizeof(*ev);
-	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT;
-	cmd.inject = &inj;
-	return vx_cmd(x, &cmd);
-}
-
-int64_t vx_query(struct vxhci *x, uint64_t progress_of)
-{
-	Cellvm__Device__InputCommand cmd = CELLVM__DEVICE__INPUT_COMMAND__INIT;
-	Cellvm__Device__InputQuery q = CELLVM__DEVICE__INPUT_QUERY__INIT;
-
-	q.progress_of = progress_of;
-	cmd.cmd_case = CELLVM__DEVICE__INPUT_COMMAND__CMD_QUERY;
-	cmd.query = &q;
-	return vx_cmd(x, &cmd);
-}
-
-bool vx_reply_ready(struct vxhci *x)
-{
-	struct pollfd pfd = {.fd = x->core.proc.ctl, .events = POLLIN};
-
-	return poll(&pfd, 1, 0) == 1;
-}
-
-int vx_reply(struct vxhci *x, struct vx_reply *ret, int timeout_ms)
-{
-	struct pollfd pfd = {.fd = x->core.proc.ctl, .events = POLLIN};
-	Cellvm__Device__ControlMessage *m = NULL;
-	const Cellvm__Device__InputReply *ir;
-	int fds[IPC_MAX_FDS];
-	size_t nfds = 0;
-	uint32_t mc;
-	int r;
-
-	r = poll(&pfd, 1, timeout_ms);
-	if (r == 0)
-		return -ETIMEDOUT;
-	if (r < 0)
-		return -errno;
-	r = channel_recv(x->core.proc.ctl, &cellvm__device__control_message__descriptor, VX_MAX_MSG,
-			 (ProtobufCMessage **)&m, &mc, fds, IPC_MAX_FDS, &nfds);
-	if (r < 0)
-		return r;
-	ipc_close_fds(fds, nfds);
-	if (mc != CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_REPLY || nfds != 0) {
-		protobuf_c_message_free_unpacked(&m->base, NULL);
-		return -EPROTO;
-	}
-	ir = m->input_reply;
-	*ret = (struct vx_reply){.id = ir->id,
-				 .status = ir->status,
-				 .delivered = ir->delivered,
-				 .total = ir->total,
-				 .pending = ir->pending};
-	snprintf(ret->error, sizeof(ret->error), "%s", ir->error ? ir->error : "");
-	for (size_t i = 0; i < ir->n_backends && i < 4; i++) {
-		struct vx_backend *b = &ret->backends[ret->nbackends++];
-
-		b->backend = ir->backends[i]->backend;
-		b->bound = ir->backends[i]->bound;
-		b->leds = ir->backends[i]->leds;
-		snprintf(b->detail, sizeof(b->detail), "%s",
-			 ir->backends[i]->detail ? ir->backends[i]->detail : "");
-	}
-	protobuf_c_message_free_unpacked(&m->base, NULL);
-	return 0;
+	return inctl_inject(&x->ctl, CELLVM_INPUT_BACKEND_USB, ev, n);
 }

@@ -14,6 +14,7 @@
 
 #include "device.pb-c.h"
 #include "proto/input_event.h"
+#include "test/harness/inctl.h"
 #include "test/harness/vdriver.h"
 
 #define VX_TIMEOUT_MS 5000
@@ -112,23 +113,6 @@ struct vx_ring {
 	bool pcs;
 };
 
-struct vx_backend {
-	uint32_t backend;
-	bool bound;
-	uint32_t leds;
-	char detail[128];
-};
-
-/* An InputReply, copied out of the message. */
-struct vx_reply {
-	uint64_t id;
-	uint32_t status;
-	uint32_t delivered, total, pending;
-	char error[160];
-	uint32_t nbackends;
-	struct vx_backend backends[4];
-};
-
 struct vxhci {
 	struct vdrv_mem mem;
 	struct vcore core; /* the process and its control channel (no virtio link) */
@@ -140,12 +124,10 @@ struct vxhci {
 	struct vx_ring ep[VX_SLOTS + 1][4]; /* [slot][dci]: 1 EP0, 3 interrupt IN */
 	uint32_t port_events;		    /* Port Status Change events seen */
 	uint32_t last_port;		    /* the port of the last one */
-	uint64_t next_id;
+	struct inctl ctl;		    /* the control channel */
 	bool started;
 };
 
-/* Exit 77 unless memfd and the device binary are usable here. */
-void vx_require(void);
 /* Start the device with the usb backend (ids[k]: kind k's identity, NULL
  * for the defaults) and send XhciAttach with our eventfd. */
 int vx_start(struct vxhci *x, Cellvm__Device__UsbHidConfig *const ids[3]);
@@ -223,8 +205,5 @@ uint32_t vx_out_dw(struct vxhci *x, uint32_t s, uint32_t ctx, uint32_t dw);
 
 /* ---- the control channel ---- */
 
+/* Inject on the usb backend (the rest of the channel: inctl.h on x->ctl). */
 int64_t vx_inject(struct vxhci *x, const struct cellvm_input_event *ev, size_t n);
-int64_t vx_query(struct vxhci *x, uint64_t progress_of);
-/* The next InputReply within timeout_ms: 0, -ETIMEDOUT, or -errno. */
-int vx_reply(struct vxhci *x, struct vx_reply *ret, int timeout_ms);
-bool vx_reply_ready(struct vxhci *x);
