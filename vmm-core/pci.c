@@ -3,6 +3,7 @@
 #include "vmm-core/pci.h"
 
 #include <errno.h>
+#include <linux/pci_regs.h>
 #include <string.h>
 
 #define PCI_HEADER_TYPE 0x0e
@@ -69,6 +70,22 @@ int pci_func_add_cap(struct pci_func *f, uint8_t id, const void *body, uint8_t l
 	f->last_cap = (uint8_t)off;
 	f->cap_end = (uint16_t)((off + len + 3U) & ~3U);
 	return off;
+}
+
+int pci_func_add_msix(struct pci_func *f, uint16_t nvec, uint32_t table_off, uint32_t pba_off)
+{
+	uint8_t msix[PCI_CAP_MSIX_SIZEOF] = {0}; /* from Message Control on */
+	int r;
+
+	pci_put16(msix, (uint16_t)(nvec - 1));
+	pci_put32(msix + PCI_MSIX_TABLE - PCI_MSIX_FLAGS, table_off);
+	pci_put32(msix + PCI_MSIX_PBA - PCI_MSIX_FLAGS, pba_off);
+	r = pci_func_add_cap(f, PCI_CAP_ID_MSIX, msix, PCI_CAP_MSIX_SIZEOF);
+	if (r < 0)
+		return r;
+	/* Message Control's high byte: enable and function mask. */
+	f->wmask[r + PCI_MSIX_FLAGS + 1] = (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8;
+	return r;
 }
 
 void pci_bus_init(struct pci_bus *b)

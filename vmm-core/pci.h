@@ -90,6 +90,10 @@ int pci_func_add_bar(struct pci_func *f, int bar, uint64_t size);
 /* Append a capability (id, then len - 2 bytes of body) to the list;
  * returns its offset or -ENOSPC. */
 int pci_func_add_cap(struct pci_func *f, uint8_t id, const void *body, uint8_t len);
+/* An MSI-X capability of nvec vectors, table and PBA in BAR 0 at table_off
+ * and pba_off; the enable and mask bits writable. Returns its offset or
+ * -ENOSPC. */
+int pci_func_add_msix(struct pci_func *f, uint16_t nvec, uint32_t table_off, uint32_t pba_off);
 
 void pci_bus_init(struct pci_bus *b);
 void pci_bus_destroy(struct pci_bus *b);

@@ -496,7 +496,6 @@ static int vpci_add_vcap(struct vpci_dev *d, uint8_t type, uint32_t off, uint32_
 
 static int vpci_build_function(struct vpci_dev *d)
 {
-	uint8_t msix[PCI_CAP_MSIX_SIZEOF] = {0}; /* from Message Control on */
 	uint32_t dev_len = d->v.config_len < 4 ? 4 : (d->v.config_len + 3) & ~3U;
 	int r;
 
@@ -507,15 +506,10 @@ static int vpci_build_function(struct vpci_dev *d)
 	r = pci_func_add_bar(&d->f, 0, VPCI_BAR_SIZE);
 	if (r < 0)
 		return r;
-	/* MSI-X: table and PBA in BAR 0 (the body starts at Message Control). */
-	pci_put16(msix, (uint16_t)(d->nvec - 1));
-	pci_put32(msix + PCI_MSIX_TABLE - PCI_MSIX_FLAGS, VPCI_MSIX_OFF);
-	pci_put32(msix + PCI_MSIX_PBA - PCI_MSIX_FLAGS, VPCI_PBA_OFF);
-	r = pci_func_add_cap(&d->f, PCI_CAP_ID_MSIX, msix, PCI_CAP_MSIX_SIZEOF);
+	r = pci_func_add_msix(&d->f, (uint16_t)d->nvec, VPCI_MSIX_OFF, VPCI_PBA_OFF);
 	if (r < 0)
 		return r;
 	d->msix_cap = (uint8_t)r;
-	d->f.wmask[d->msix_cap + PCI_MSIX_FLAGS + 1] = MSIX_CTRL_ENABLE | MSIX_CTRL_MASK;
 	if ((r = vpci_add_vcap(d, VIRTIO_PCI_CAP_COMMON_CFG, VPCI_COMMON_OFF, CC_SIZE,
 			       sizeof(struct virtio_pci_cap), 0)) < 0 ||
 	    (r = vpci_add_vcap(d, VIRTIO_PCI_CAP_NOTIFY_CFG, VPCI_NOTIFY_OFF,

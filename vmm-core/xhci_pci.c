@@ -264,7 +264,6 @@ int xhci_pci_attach(struct xhci_pci *x, int vm_fd, struct irq_routes *routes, in
 {
 	Cellvm__Device__XhciMessage m = CELLVM__DEVICE__XHCI_MESSAGE__INIT;
 	Cellvm__Device__XhciAttach a = CELLVM__DEVICE__XHCI_ATTACH__INIT;
-	uint8_t msix[PCI_CAP_MSIX_SIZEOF] = {0}; /* from Message Control on */
 	int r;
 
 	x->fd = link_fd;
@@ -283,14 +282,10 @@ int xhci_pci_attach(struct xhci_pci *x, int vm_fd, struct irq_routes *routes, in
 	r = pci_func_add_bar(&x->f, 0, XHCI_PCI_BAR_SIZE);
 	if (r < 0)
 		return r;
-	pci_put16(msix, 0); /* one vector */
-	pci_put32(msix + PCI_MSIX_TABLE - PCI_MSIX_FLAGS, XHCI_PCI_MSIX_OFF);
-	pci_put32(msix + PCI_MSIX_PBA - PCI_MSIX_FLAGS, XHCI_PCI_PBA_OFF);
-	r = pci_func_add_cap(&x->f, PCI_CAP_ID_MSIX, msix, PCI_CAP_MSIX_SIZEOF);
+	r = pci_func_add_msix(&x->f, 1, XHCI_PCI_MSIX_OFF, XHCI_PCI_PBA_OFF);
 	if (r < 0)
 		return r;
 	x->msix_cap = (uint8_t)r;
-	x->f.wmask[x->msix_cap + PCI_MSIX_FLAGS + 1] = MSIX_CTRL_ENABLE | MSIX_CTRL_MASK;
 	/* Serial Bus Release Number (0x60): USB 3.0, as drivers read it. */
 	x->f.cfg[0x60] = 0x30;
 	m.msg_case = CELLVM__DEVICE__XHCI_MESSAGE__MSG_ATTACH;
