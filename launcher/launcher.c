@@ -619,6 +619,7 @@ static int launcher_device_setup(const struct device_config *cfg, int ctl, int m
 	s.blk = (Cellvm__Device__BlkConfig *)cfg->blk;
 	s.net = (Cellvm__Device__NetConfig *)cfg->net;
 	s.input = (Cellvm__Device__InputConfig *)cfg->input;
+	s.gpu = (Cellvm__Device__GpuConfig *)cfg->gpu;
 	s.extra_links = nlinks ? (uint32_t)nlinks - 1 : 0;
 	s.no_link = nlinks == 0;
 	fds[nfds++] = mem_fd;

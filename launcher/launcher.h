@@ -91,6 +91,7 @@ struct device_config {
 	const void *blk;   /* const Cellvm__Device__BlkConfig *, for kind "blk" */
 	const void *net;   /* const Cellvm__Device__NetConfig *, for kind "net" */
 	const void *input; /* const Cellvm__Device__InputConfig *, for kind "input" */
+	const void *gpu;   /* const Cellvm__Device__GpuConfig *, for kind "gpu" */
 	/* Links to the core: 1 + extra_links, or none with no_link (each a
 	 * virtio function; the input device's virtio-input devices). */
 	uint32_t extra_links;

@@ -61,3 +61,4 @@ extern const struct sb_policy policy_core;  /* SANDBOX_CORE */
 extern const struct sb_policy policy_blk;   /* SANDBOX_DEV_BLK */
 extern const struct sb_policy policy_net;   /* SANDBOX_DEV_NET */
 extern const struct sb_policy policy_input; /* SANDBOX_DEV_INPUT */
+extern const struct sb_policy policy_gpu;   /* SANDBOX_DEV_GPU */

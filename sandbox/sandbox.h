@@ -21,6 +21,7 @@ enum sandbox_kind {
 	SANDBOX_DEV_BLK,   /* cellvm-dev-blk: io_uring disk I/O; policy_blk.c */
 	SANDBOX_DEV_NET,   /* cellvm-dev-net: tap queues; policy_net.c */
 	SANDBOX_DEV_INPUT, /* cellvm-dev-input: PS/2, virtio-input; policy_input.c */
+	SANDBOX_DEV_GPU,   /* cellvm-dev-gpu: virtio-gpu 2D, capture ring; policy_gpu.c */
 	SANDBOX_KIND_COUNT
 };
 

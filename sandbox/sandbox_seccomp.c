@@ -10,12 +10,16 @@
 #include "sandbox/policy.h"
 #include "sandbox/sandbox_internal.h"
 
+/* One kind a line. */
+/* clang-format off */
 static const struct sb_policy *const sandbox_kind_policy[SANDBOX_KIND_COUNT] = {
 	[SANDBOX_CORE] = &policy_core,
 	[SANDBOX_DEV_BLK] = &policy_blk,
 	[SANDBOX_DEV_NET] = &policy_net,
 	[SANDBOX_DEV_INPUT] = &policy_input,
+	[SANDBOX_DEV_GPU] = &policy_gpu,
 };
+/* clang-format on */
 
 static int sandbox_seccomp_add(scmp_filter_ctx ctx, const struct sb_policy *p)
 {

@@ -534,6 +534,8 @@ static int devproc_enter_sandbox(struct devproc *dp)
 		kind = SANDBOX_DEV_NET;
 	else if (strcmp(dp->ops->kind, "input") == 0)
 		kind = SANDBOX_DEV_INPUT;
+	else if (strcmp(dp->ops->kind, "gpu") == 0)
+		kind = SANDBOX_DEV_GPU;
 	else
 		return -EINVAL;
 	keep[n++] = dp->ctl_fd;

@@ -1,0 +1,207 @@
+/* virtio-gpu device of cellvm-dev-gpu; see gpu.h. Runs behind the devproc
+ * frame. The launcher's setup (a peer) is checked here; chains come from
+ * guest-written rings (virtq checks them) and their contents go to gpu_cmd,
+ * which checks every field. Commands complete synchronously: each chain is
+ * answered before the next is taken. Ring abuse ends in NEEDS_RESET; a bad
+ * command only in its error response. */
+#include "dev-procs/gpu/gpu.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+static void gpu_put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ---- queues ---- */
+
+/* Take every chain of queue qi (at most one ring's worth per round: then
+ * come back through the kick eventfd, so a guest that keeps posting cannot
+ * hold the loop), answer each, interrupt once. */
+static void gpu_queue_run(struct gpu *g, uint32_t qi)
+{
+	struct devproc_queue *dq = &g->dp->queues[qi];
+	struct virtq *vq = &g->vq[qi];
+	uint32_t budget = vq->size;
+	bool pushed = false;
+	int r;
+
+	while (!g->dp->needs_reset) {
+		if (budget-- == 0) {
+			uint64_t one = 1;
+
+			if (virtq_enable_kicks(vq))
+				(void)!write(dq->kick_fd, &one, sizeof(one));
+			break;
+		}
+		r = virtq_pop(vq, &g->chain);
+		if (r < 0) {
+			devproc_needs_reset(g->dp, "invalid descriptor chain or available index");
+			return;
+		}
+		if (r == 0) {
+			if (!virtq_enable_kicks(vq))
+				break;
+			continue;
+		}
+		virtq_push(vq, g->chain.head,
+			   qi == GPU_CTRLQ ? gpu_cmd_ctrl(&g->m, &g->chain)
+					   : gpu_cmd_cursor(&g->m, &g->chain));
+		pushed = true;
+	}
+	if (pushed && virtq_should_notify(vq))
+		devproc_notify(g->dp, dq);
+}
+
+static void gpu_kick(struct devproc *dp, struct devproc_queue *dq)
+{
+	struct gpu *g = dp->priv;
+
+	if (!g->active || dq->index > GPU_CURSORQ || !g->live[dq->index])
+		return;
+	gpu_queue_run(g, dq->index);
+}
+
+static int gpu_activate(struct devproc *dp)
+{
+	struct gpu *g = dp->priv;
+	const bool event_idx = dp->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	const bool indirect = dp->features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	int r;
+
+	/* Legacy (pre-1.0) drivers are not served. */
+	if (!(dp->features & (1ULL << 32)) || dp->num_queues < 2)
+		return -EINVAL;
+	for (uint32_t i = 0; i < 2; i++) {
+		struct devproc_queue *dq = &dp->queues[i];
+
+		g->live[i] = false;
+		if (!dq->enabled)
+			continue;
+		/* UNTRUSTED(guest): the ring size and addresses, relayed by the
+		 * core; virtq_init checks them against guest RAM. */
+		r = dq->size <= GPU_QUEUE_SIZE
+			    ? virtq_init(&g->vq[i], &dp->mem, dq->size, dq->desc, dq->avail,
+					 dq->used, event_idx, indirect)
+			    : -EINVAL;
+		if (r < 0) {
+			g->live[0] = g->live[1] = false;
+			return r;
+		}
+		if (!dp->resume)
+			virtq_track(&g->vq[i], dq->inflight);
+		g->live[i] = true;
+	}
+	g->active = true;
+	return 0;
+}
+
+static void gpu_reset(struct devproc *dp)
+{
+	struct gpu *g = dp->priv;
+
+	/* Synchronous: nothing is in flight. The resources go with the
+	 * driver's state; the ring keeps the last frame it was given. */
+	g->active = false;
+	g->live[0] = g->live[1] = false;
+	gpu_model_reset(&g->m);
+}
+
+static void gpu_stats(struct devproc *dp, struct devproc_stats *out)
+{
+	const struct gpu *g = dp->priv;
+
+	memset(out, 0, sizeof(*out));
+	out->requests = g->m.count.ctrl_cmds + g->m.count.cursor_cmds;
+	out->bytes_in = g->m.count.bytes_in;
+	out->bytes_out = g->m.count.frames;
+	out->errors = g->m.count.errors;
+}
+
+/* ---- setup ---- */
+
+static void gpu_fill_info(const struct gpu *g, struct devproc_info *info)
+{
+	info->device_id = VIRTIO_ID_GPU;
+	/* EDID only: not VIRGL (no 3D), and not RESOURCE_BLOB, which Linux
+	 * would use for its dumb buffers instead of 2D resources. */
+	info->features = 1ULL << 32 /* VIRTIO_F_VERSION_1 */ | 1ULL << VIRTIO_GPU_F_EDID |
+			 1ULL << VIRTIO_RING_F_EVENT_IDX | 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
+	memset(info->config, 0, GPU_CONFIG_LEN);
+	gpu_put_le32(info->config + 8, g->m.nscanouts); /* events_read, events_clear: 0 */
+	info->config_len = GPU_CONFIG_LEN;		/* num_capsets: 0 */
+	info->num_queues = 2;
+	info->queue_max_size = GPU_QUEUE_SIZE;
+}
+
+static int gpu_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setup, int *backend_fds,
+		     size_t nbackend, struct devproc_info *info)
+{
+	const Cellvm__Device__GpuConfig *cfg = setup->gpu;
+	uint32_t modes[GPU_MAX_SCANOUTS][2] = {{GPU_DEFAULT_WIDTH, GPU_DEFAULT_HEIGHT}};
+	uint32_t n = 1, slots = GPU_RING_SLOTS, mw = 0, mh = 0;
+	uint64_t budget = GPU_MAX_HOST_BYTES;
+	struct gpu *g = dp->priv;
+	int r;
+
+	/* UNTRUSTED(launcher): a peer, checked: 1..4 scanouts of sane modes,
+	 * the ring and at most GPU_MAX_SUBSCRIBERS eventfds. */
+	if (dp->index != 0 || nbackend > 1 + GPU_MAX_SUBSCRIBERS)
+		return -EINVAL;
+	g->dp = dp;
+	if (cfg && cfg->n_scanouts) {
+		if (cfg->n_scanouts > GPU_MAX_SCANOUTS)
+			return -EINVAL;
+		n = (uint32_t)cfg->n_scanouts;
+		for (uint32_t i = 0; i < n; i++) {
+			const Cellvm__Device__GpuScanout *s = cfg->scanouts[i];
+
+			if (s->width < GPU_MIN_MODE || s->width > GPU_MAX_MODE ||
+			    s->height < GPU_MIN_MODE || s->height > GPU_MAX_MODE)
+				return -EINVAL;
+			modes[i][0] = s->width;
+			modes[i][1] = s->height;
+		}
+	}
+	if (cfg && cfg->max_host_bytes)
+		budget = cfg->max_host_bytes;
+	if (cfg && cfg->ring_slots)
+		slots = cfg->ring_slots;
+	for (uint32_t i = 0; i < n; i++) {
+		mw = modes[i][0] > mw ? modes[i][0] : mw;
+		mh = modes[i][1] > mh ? modes[i][1] : mh;
+	}
+	if (cfg && cfg->ring_max_width)
+		mw = cfg->ring_max_width;
+	if (cfg && cfg->ring_max_height)
+		mh = cfg->ring_max_height;
+	if (slots > GPU_RING_MAX_SLOTS || mw > GPU_RES_MAX_DIM || mh > GPU_RES_MAX_DIM)
+		return -EINVAL;
+	if (nbackend) {
+		/* [0] the ring memfd, [1..] the subscribers' eventfds. */
+		for (size_t i = 1; i < nbackend; i++)
+			g->efds[i - 1] = backend_fds[i];
+		r = capture_init(&g->cap, backend_fds[0], slots, mw, mh, g->efds, nbackend - 1);
+		if (r < 0)
+			return r;
+		g->have_ring = true;
+	}
+	gpu_model_init(&g->m, &dp->mem, budget, (const uint32_t(*)[2])modes, n,
+		       g->have_ring ? &g->cap : NULL);
+	gpu_fill_info(g, info);
+	return 0;
+}
+
+const struct devproc_ops gpu_ops = {
+	.kind = "gpu",
+	.setup = gpu_setup,
+	.activate = gpu_activate,
+	.stats = gpu_stats,
+	.kick = gpu_kick,
+	.reset = gpu_reset,
+};
