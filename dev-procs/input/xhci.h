@@ -133,7 +133,8 @@ struct xhci {
 	struct xhci_slot slot[XHCI_MAX_SLOTS + 1];
 	uint64_t mfindex_base_ns; /* MFINDEX counts 125 us microframes from here */
 	/* counts */
-	uint64_t guest_errors; /* TRBs completed with an error, commands refused */
+	uint64_t guest_errors; /* the guest broke the rules (xhci_cc_guest_fault, halts, doorbells)
+				*/
 	uint64_t events, transfers;
 	const char *halt_reason; /* why HSE/HCE was set, or NULL */
 };

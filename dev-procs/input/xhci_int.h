@@ -66,6 +66,15 @@ enum { EPT_CONTROL = 4, EPT_INT_IN = 7 };
 #define USBSTS_PCD  (1U << 4)
 #define USBSTS_HCE  (1U << 12)
 
+/* Whether a completion code says the guest broke the rules (counted as a
+ * guest error). A STALL is a device's ordinary answer and Context State
+ * Error what Linux's enumeration meets on its way: neither counts. */
+static inline bool xhci_cc_guest_fault(enum xhci_cc cc)
+{
+	return cc == XHCI_CC_TRB || cc == XHCI_CC_PARAMETER || cc == XHCI_CC_SLOT_NOT_ENABLED ||
+	       cc == XHCI_CC_EP_NOT_ENABLED || cc == XHCI_CC_USB_TRANSACTION;
+}
+
 /* Read or write guest RAM; on an address outside it the controller halts
  * with Host System Error (why) and the call returns false. */
 bool xhci_dma_read(struct xhci *x, uint64_t gpa, void *buf, uint32_t len, const char *why);

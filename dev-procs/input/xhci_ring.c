@@ -41,7 +41,7 @@ static bool xhci_trb_read(struct xhci *x, uint64_t addr, struct xhci_trb *t)
 
 static void xhci_cmd_done(struct xhci *x, uint64_t trb, enum xhci_cc cc, uint32_t slot)
 {
-	if (cc != XHCI_CC_SUCCESS)
+	if (xhci_cc_guest_fault(cc))
 		x->guest_errors++;
 	xhci_event(x, trb, (uint32_t)cc << 24, (uint32_t)TRB_COMMAND_COMPLETION << 10 | slot << 24);
 }
@@ -468,7 +468,7 @@ bad:
 static void xhci_xfer_event(struct xhci *x, struct xhci_slot *s, uint32_t dci, uint64_t param,
 			    enum xhci_cc cc, uint32_t len, bool ed)
 {
-	if (cc != XHCI_CC_SUCCESS && cc != XHCI_CC_SHORT_PACKET)
+	if (xhci_cc_guest_fault(cc))
 		x->guest_errors++;
 	xhci_event(x, param, (uint32_t)cc << 24 | (len & 0xffffff),
 		   (uint32_t)TRB_TRANSFER_EVENT << 10 | dci << 16 | (uint32_t)(s - x->slot) << 24 |
@@ -682,11 +682,12 @@ void xhci_doorbell(struct xhci *x, uint32_t slot, uint32_t target)
 
 	/* UNTRUSTED(guest): a doorbell of a slot that is not enabled, or for
 	 * an endpoint that is not, does nothing. */
-	if (!s || target < 1 || target > XHCI_MAX_EPS || s->ep[target].state == EP_DISABLED ||
-	    s->ep[target].state == EP_HALTED || s->ep[target].state == EP_ERROR) {
+	if (!s || target < 1 || target > XHCI_MAX_EPS || s->ep[target].state == EP_DISABLED) {
 		x->guest_errors++;
 		return;
 	}
+	if (s->ep[target].state == EP_HALTED || s->ep[target].state == EP_ERROR)
+		return; /* until the driver resets it: Linux rings it meanwhile */
 	if (s->ep[target].state == EP_STOPPED) {
 		s->ep[target].state = EP_RUNNING; /* a doorbell restarts it */
 		xhci_ep_sync(x, s, target);
