@@ -209,6 +209,7 @@ static int cellvm_run(int argc, char **argv)
 		return VM_EXIT_BAD_INPUT;
 	}
 	if (input_socket) {
+		ds.inject.opt = &ds.input;
 		r = inject_open(&ds.inject, input_socket);
 		if (r)
 			return r;

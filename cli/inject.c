@@ -193,8 +193,8 @@ static Cellvm__Device__InputReply *inject_call(struct device_proc *dev,
 
 /* The device's answer r to a command about total events (req: the inject's
  * request, whose event the device's record index names, or NULL). */
-static void inject_reply(int fd, const Cellvm__Device__InputReply *r, uint32_t total,
-			 const struct input_req *req)
+static void inject_reply(const struct inject *ij, int fd, const Cellvm__Device__InputReply *r,
+			 uint32_t total, const struct input_req *req)
 {
 	struct input_api_result res = {.e = input_api_err_of(r->status),
 				       .msg = r->error[0] ? r->error : NULL,
@@ -206,7 +206,7 @@ static void inject_reply(int fd, const Cellvm__Device__InputReply *r, uint32_t t
 	if (r->status == CELLVM__DEVICE__INPUT_STATUS__INPUT_PENDING)
 		res.msg = "the guest has not consumed the events in time (the rest follow when it "
 			  "does)";
-	inject_answer(fd, input_api_result_json(&res, NULL));
+	inject_answer(fd, input_api_result_json(&res, ij->opt));
 }
 
 static void inject_handle(struct inject *ij, int fd, struct device_proc *dev)
@@ -293,9 +293,9 @@ static void inject_handle(struct inject *ij, int fd, struct device_proc *dev)
 		return;
 	}
 	if (cmd.cmd_case == CELLVM__DEVICE__INPUT_COMMAND__CMD_INJECT)
-		inject_reply(fd, r, (uint32_t)req.n, &req);
+		inject_reply(ij, fd, r, (uint32_t)req.n, &req);
 	else
-		inject_reply(fd, r, 0, NULL);
+		inject_reply(ij, fd, r, 0, NULL);
 	cellvm__device__input_reply__free_unpacked(r, NULL);
 }
 

@@ -13,6 +13,8 @@
 
 #include "launcher/launcher.h"
 
+struct input_opt;
+
 #define INJECT_DEADLINE_MS 5000
 #define INJECT_READ_MS	   2000
 
@@ -20,6 +22,7 @@ struct inject {
 	int listen_fd; /* -1: no socket */
 	char path[108];
 	uint64_t next_id;
+	const struct input_opt *opt; /* the VM's input options (capabilities), or NULL */
 };
 
 /* Listen on path (removed first if it is a stale socket). Returns 0 or an

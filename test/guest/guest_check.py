@@ -408,6 +408,8 @@ def check_input(args, guest, intx=False):
                 fail("the USB keyboard's ids are not the chosen ones", vm.log)
             info = inject(sock, {"input-info": True})
             print("input-info:", info)
+            if not info.get("capabilities", {}).get("absolute_pointer"):
+                fail(f"input-info: no absolute pointer with virtio and usb: {info}", vm.log)
             if not all(b["bound"] for b in info.get("backends", [])) or len(info["backends"]) != 3:
                 fail(f"input-info: not every backend is bound: {info}", vm.log)
             expected = []
