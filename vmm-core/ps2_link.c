@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -16,6 +15,7 @@
 #include "device.pb-c.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
+#include "vmm-core/link_call.h"
 
 #define PS2_LINK_MAX_MSG 256
 #define PS2_IRQ_KBD	 1
@@ -107,6 +107,7 @@ bool ps2_link_pio(struct ps2_link *p, uint16_t port, uint8_t *data, bool is_writ
 {
 	Cellvm__Device__Ps2Message m = CELLVM__DEVICE__PS2_MESSAGE__INIT;
 	Cellvm__Device__PortAccess a = CELLVM__DEVICE__PORT_ACCESS__INIT;
+	enum link_call_fail f;
 	bool reset = false;
 	int r;
 
@@ -121,29 +122,11 @@ bool ps2_link_pio(struct ps2_link *p, uint16_t port, uint8_t *data, bool is_writ
 	a.value = is_write ? *data : 0;
 	m.msg_case = CELLVM__DEVICE__PS2_MESSAGE__MSG_ACCESS;
 	m.access = &a;
-	r = channel_send(p->fd, &m.base, PS2_LINK_MAX_MSG, NULL, 0);
-	if (r < 0) {
-		ps2_link_fail(p, "send failed", r);
+	f = link_call(p->fd, &m.base, PS2_LINK_MAX_MSG, &p->proto, PS2_WAITING, p, &p->answered,
+		      PS2_LINK_TIMEOUT_MS, &r);
+	if (f != LINK_CALL_OK) {
+		ps2_link_fail(p, link_call_reason(f), r);
 		goto quiet;
-	}
-	p->answered = false;
-	p->proto.state = PS2_WAITING;
-	while (!p->answered) {
-		struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
-
-		r = poll(&pfd, 1, PS2_LINK_TIMEOUT_MS);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			ps2_link_fail(p, "no answer in time", r < 0 ? -errno : 0);
-			goto quiet;
-		}
-		/* UNTRUSTED(input device): one datagram through the table. */
-		r = dispatch_recv(p->fd, &p->proto, p);
-		if (r < 0) {
-			ps2_link_fail(p, "protocol violation or link lost", r);
-			goto quiet;
-		}
 	}
 	if (!is_write)
 		*data = p->value;

@@ -18,6 +18,7 @@
 #include "device.pb-c.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
+#include "vmm-core/link_call.h"
 
 #define XHCI_PCI_MAX_MSG 128
 /* The id Red Hat assigned to emulated xHCI controllers; guests bind their
@@ -133,6 +134,7 @@ static void xhci_pci_forward(struct xhci_pci *x, uint64_t off, uint8_t *data, ui
 {
 	Cellvm__Device__XhciMessage m = CELLVM__DEVICE__XHCI_MESSAGE__INIT;
 	Cellvm__Device__MmioAccess a = CELLVM__DEVICE__MMIO_ACCESS__INIT;
+	enum link_call_fail f;
 	uint64_t v = 0;
 	int r;
 
@@ -146,29 +148,11 @@ static void xhci_pci_forward(struct xhci_pci *x, uint64_t off, uint8_t *data, ui
 	a.value = v;
 	m.msg_case = CELLVM__DEVICE__XHCI_MESSAGE__MSG_ACCESS;
 	m.access = &a;
-	r = channel_send(x->fd, &m.base, XHCI_PCI_MAX_MSG, NULL, 0);
-	if (r < 0) {
-		xhci_pci_fail(x, "send failed", r);
+	f = link_call(x->fd, &m.base, XHCI_PCI_MAX_MSG, &x->proto, XHCI_LINK_WAITING, x,
+		      &x->answered, XHCI_PCI_TIMEOUT_MS, &r);
+	if (f != LINK_CALL_OK) {
+		xhci_pci_fail(x, link_call_reason(f), r);
 		goto quiet;
-	}
-	x->answered = false;
-	x->proto.state = XHCI_LINK_WAITING;
-	while (!x->answered) {
-		struct pollfd pfd = {.fd = x->fd, .events = POLLIN};
-
-		r = poll(&pfd, 1, XHCI_PCI_TIMEOUT_MS);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			xhci_pci_fail(x, "no answer in time", r < 0 ? -errno : 0);
-			goto quiet;
-		}
-		/* UNTRUSTED(input device): one datagram through the table. */
-		r = dispatch_recv(x->fd, &x->proto, x);
-		if (r < 0) {
-			xhci_pci_fail(x, "protocol violation or link lost", r);
-			goto quiet;
-		}
 	}
 	if (!is_write)
 		memcpy(data, &x->value, len);
