@@ -23,6 +23,11 @@ pkgs="$pkgs systemd"
 # virtualization; it is also the benchmarks' reference VMM.
 pkgs="$pkgs qemu-system-x86"
 
+# Display: PNG screenshots (libspng), the VNC server (libvncserver; its
+# libvncclient is the tests' VNC client), the browser viewer (noVNC) and a
+# second, independent VNC client for the tests (gvnccapture).
+pkgs="$pkgs libspng-dev libvncserver-dev novnc gvncviewer"
+
 # Benchmarks (bench/): measuring tools.
 bench_pkgs="hyperfine fio"
 
