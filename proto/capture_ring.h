@@ -313,3 +313,67 @@ static inline int cellvm_capture_read_cursor(const void *map, size_t size,
 		return -EBADMSG;
 	return 1;
 }
+
+/* Copy the latest frame of one scanout out of the ring: the slots are
+ * walked from the latest serial back (at most nslots frames), each slot's
+ * scanout looked at under its seqlock, and the newest one showing scanout
+ * copied with cellvm_capture_read_frame (its copy, not the look, decides).
+ * Frames of other scanouts may have pushed every frame of this one out of
+ * the ring: a scanout flushed rarely next to a busy one can have none.
+ * Returns 1 with a consistent copy (as cellvm_capture_read_frame); 0 when
+ * the ring holds no frame of scanout now; -EAGAIN when the writer overwrote
+ * the frame it found on each of a few tries; -ENOSPC, -EPROTO, -EBADMSG or
+ * -EINVAL as cellvm_capture_read_frame. On 0 or an error, *ret_meta and
+ * pixels_out hold garbage. */
+static inline int cellvm_capture_read_scanout(const void *map, size_t size, uint32_t scanout,
+					      struct cellvm_capture_slot *ret_meta,
+					      void *pixels_out, size_t out_len)
+{
+	const struct cellvm_capture_header *h = map;
+	struct cellvm_capture_geometry g;
+	int r;
+
+	r = cellvm_capture_geometry_get(map, size, &g);
+	if (r < 0)
+		return r;
+	if (!ret_meta || (!pixels_out && out_len))
+		return -EINVAL;
+	/* Bounded: a writer publishing faster than we copy cannot keep us. */
+	for (int attempt = 0; attempt < 8; attempt++) {
+		uint64_t latest = cellvm_capture_load64(&h->frame_serial, memory_order_acquire);
+		uint64_t found = 0;
+
+		if (latest > UINT64_MAX / 2)
+			return -EBADMSG;
+		for (uint64_t s = latest; s >= 1 && latest - s < g.nslots; s--) {
+			const struct cellvm_capture_slot *slot =
+				(const struct cellvm_capture_slot *)((const uint8_t *)map +
+								     g.slots_offset +
+								     (s % g.nslots) * g.slot_size);
+			uint64_t seq = cellvm_capture_load64(&slot->seq, memory_order_acquire);
+			uint32_t so = cellvm_capture_load32(&slot->scanout);
+
+			atomic_thread_fence(memory_order_acquire);
+			if (seq != 2 * s ||
+			    cellvm_capture_load64(&slot->seq, memory_order_relaxed) != seq)
+				continue; /* overwritten, or being written */
+			if (so == scanout) {
+				found = s;
+				break;
+			}
+		}
+		if (found == 0) {
+			/* Nothing of this scanout, unless the ring moved while
+			 * we looked (then look again). */
+			if (cellvm_capture_load64(&h->frame_serial, memory_order_acquire) == latest)
+				return 0;
+			continue;
+		}
+		r = cellvm_capture_read_frame(map, size, found, ret_meta, pixels_out, out_len);
+		if (r < 0)
+			return r;
+		if (r == 1 && ret_meta->scanout == scanout)
+			return 1;
+	}
+	return -EAGAIN;
+}
