@@ -1,8 +1,8 @@
 /* Device tests for cellvm-dev-gpu: the real process started by the
- * launcher (sandboxed as in production), the harness as cellvm-core and as
- * the guest's virtio-gpu driver on real control and cursor queues, and as
- * a capture client reading the ring memfd it handed over (with two
- * subscriber eventfds). Covers display info and EDID, the create / attach /
+ * launcher (sandboxed as in production), the harness (test/harness/vgpu.h)
+ * as cellvm-core and as the guest's virtio-gpu driver on real control and
+ * cursor queues, and as a capture client reading the ring memfd it handed
+ * over (with two subscriber eventfds). Covers display info and EDID, the create / attach /
  * transfer / set scanout / flush path down to the ring's pixels, damage and
  * fourcc for every format, fences, the cursor, detach and unref, every
  * hostile case of QEMU's virtio-gpu CVEs (each answered with the spec's
@@ -19,19 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#include "dev-procs/gpu/capture.h"
 #include "dev-procs/gpu/gpu_cmd.h"
 #include "proto/capture_ring.h"
-#include "test/harness/vdriver.h"
+#include "test/harness/vgpu.h"
 
-#define GT_TIMEOUT_MS 5000
+#define GT_TIMEOUT_MS VGPU_TIMEOUT_MS
 #define GT_MEM_SIZE   (64ULL << 20)
-#define GT_QSIZE      64
-#define GT_SCRATCH    (64 * 1024) /* command and response buffers in guest RAM */
 #define GT_RING_W     1024
 #define GT_RING_H     768
 #define GT_RING_SLOTS 4
@@ -40,78 +35,27 @@ struct gt_opts {
 	uint64_t budget; /* 0: the device's default */
 };
 
-struct gt {
-	struct vdrv_mem mem;
-	struct vcore core;
-	struct vdrv_queue cq, uq;
-	uint64_t cmd, resp; /* scratch gpas */
-	int ring_fd, efd[2];
-	size_t ring_size;
-	const void *ring;
-	int stats_fd;
-	const struct devproc_stats *stats;
-	bool started;
-};
+static struct vgpu T;
 
-static struct gt T;
+/* ---- the fixture (test/harness/vgpu.h) ---- */
 
-/* ---- the fixture ---- */
-
+/* Two scanouts (1024x768, 800x600), a ring of four slots, two eventfds. */
 static void gt_start(const struct gt_opts *o)
 {
-	Cellvm__Device__GpuConfig gc = CELLVM__DEVICE__GPU_CONFIG__INIT;
-	Cellvm__Device__GpuScanout so[2], *pso[2] = {&so[0], &so[1]};
-	struct device_config cfg = {.kind = "gpu", .nbackend = 3};
-	struct vdrv_queue *qs[2] = {&T.cq, &T.uq};
+	struct vgpu_opts vo = {
+		.mem_size = GT_MEM_SIZE,
+		.budget = o->budget,
+		.ring_slots = GT_RING_SLOTS,
+		.ring_max_width = GT_RING_W,
+		.ring_max_height = GT_RING_H,
+		.nefds = 2,
+	};
 	char err[256];
-	int r;
+	int r = vgpu_start(&T, &vo, err, sizeof(err));
 
-	memset(&T, 0, sizeof(T));
-	T.ring_fd = T.efd[0] = T.efd[1] = -1;
-	assert_int_equal(vdrv_mem_create(&T.mem, GT_MEM_SIZE), 0);
-	T.ring_size = capture_ring_bytes(GT_RING_SLOTS, GT_RING_W, GT_RING_H);
-	assert_true(T.ring_size > 0);
-	T.ring_fd = memfd_create("gpu-ring", MFD_CLOEXEC);
-	assert_true(T.ring_fd >= 0);
-	assert_int_equal(ftruncate(T.ring_fd, (off_t)T.ring_size), 0);
-	T.efd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	T.efd[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	assert_true(T.efd[0] >= 0 && T.efd[1] >= 0);
-	cellvm__device__gpu_scanout__init(&so[0]);
-	cellvm__device__gpu_scanout__init(&so[1]);
-	so[0].width = 1024;
-	so[0].height = 768;
-	so[1].width = 800;
-	so[1].height = 600;
-	gc.n_scanouts = 2;
-	gc.scanouts = pso;
-	gc.max_host_bytes = o->budget;
-	gc.ring_slots = GT_RING_SLOTS;
-	gc.ring_max_width = GT_RING_W;
-	gc.ring_max_height = GT_RING_H;
-	cfg.backend_fds[0] = T.ring_fd;
-	cfg.backend_fds[1] = T.efd[0];
-	cfg.backend_fds[2] = T.efd[1];
-	cfg.gpu = &gc;
-	T.stats_fd = launcher_stats_create(&T.stats);
-	assert_true(T.stats_fd > 0);
-	cfg.stats_fd = T.stats_fd;
-	r = vcore_start(&T.core, &cfg, &T.mem, err, sizeof(err));
 	if (r < 0)
 		fprintf(stderr, "device start: %s\n", err);
 	assert_int_equal(r, 0);
-	T.started = true;
-	assert_int_equal(vcore_attach(&T.core, 2), 0);
-	assert_int_equal(vdrv_queue_init(&T.cq, &T.mem, 0, GT_QSIZE), 0);
-	assert_int_equal(vdrv_queue_init(&T.uq, &T.mem, 1, GT_QSIZE), 0);
-	assert_int_equal(vcore_activate(&T.core,
-					T.core.features & (1ULL << 32 | 1ULL << VIRTIO_GPU_F_EDID),
-					qs, 2),
-			 0);
-	T.cmd = vdrv_alloc(&T.mem, GT_SCRATCH, 4096);
-	T.resp = vdrv_alloc(&T.mem, GT_SCRATCH, 4096);
-	T.ring = mmap(NULL, T.ring_size, PROT_READ, MAP_SHARED, T.ring_fd, 0);
-	assert_true(T.ring != MAP_FAILED);
 }
 
 static int teardown(void **state)
@@ -121,14 +65,7 @@ static int teardown(void **state)
 	(void)state;
 	if (!T.started)
 		return 0;
-	status = vcore_stop(&T.core);
-	munmap((void *)T.ring, T.ring_size);
-	close(T.ring_fd);
-	close(T.efd[0]);
-	close(T.efd[1]);
-	launcher_stats_close(T.stats_fd, T.stats);
-	vdrv_mem_destroy(&T.mem);
-	T.started = false;
+	status = vgpu_stop(&T);
 	if (status != 0) {
 		fprintf(stderr, "device exit status %d\n", status);
 		return -1;
@@ -136,259 +73,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void *gh(uint64_t gpa, uint64_t len)
-{
-	return vdrv_host(&T.mem, gpa, len);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-/* Post a chain on q, kick, wait for its used entry; returns the used len. */
-static uint32_t gt_post(struct vdrv_queue *q, const struct vdrv_buf *b, uint32_t n)
-{
-	uint32_t id, len;
-	uint16_t head = vdrv_chain(q, b, n);
-
-	vdrv_avail_add(q, head);
-	assert_int_equal(vdrv_kick(q), 0);
-	assert_int_equal(vdrv_wait_used(q, GT_TIMEOUT_MS), 1);
-	assert_int_equal(vdrv_used_next(q, &id, &len), 1);
-	assert_int_equal(id, head);
-	return len;
-}
-
-/* A control command: cmd (len bytes, copied to guest RAM) and, when extra,
- * a second readable buffer; a response buffer of rlen bytes. Returns the
- * response's type; *ret_len the used length. */
-static uint32_t gt_ctrl2(const uint8_t *cmd, uint32_t len, const uint8_t *extra, uint32_t elen,
-			 uint32_t rlen, uint32_t *ret_len)
-{
-	struct vdrv_buf b[3];
-	uint32_t n = 0, used;
-
-	assert_true(len + elen <= GT_SCRATCH && rlen <= GT_SCRATCH);
-	memcpy(gh(T.cmd, GT_SCRATCH), cmd, len);
-	memset(gh(T.resp, GT_SCRATCH), 0xee, GT_SCRATCH);
-	b[n++] = (struct vdrv_buf){T.cmd, len, false};
-	if (extra) {
-		memcpy((uint8_t *)gh(T.cmd, GT_SCRATCH) + len, extra, elen);
-		b[n++] = (struct vdrv_buf){T.cmd + len, elen, false};
-	}
-	if (rlen)
-		b[n++] = (struct vdrv_buf){T.resp, rlen, true};
-	used = gt_post(&T.cq, b, n);
-	assert_true(used <= rlen);
-	if (ret_len)
-		*ret_len = used;
-	return used >= 4 ? le32(gh(T.resp, 4)) : 0;
-}
-
-static uint32_t gt_ctrl(const uint8_t *cmd, uint32_t len)
-{
-	uint32_t used, type = gt_ctrl2(cmd, len, NULL, 0, GPU_HDR_LEN, &used);
-
-	assert_int_equal(used, GPU_HDR_LEN);
-	return type;
-}
-
-static const uint8_t *resp(void)
-{
-	return gh(T.resp, GT_SCRATCH);
-}
-
-static void hdr(uint8_t *p, uint32_t type)
-{
-	memset(p, 0, GPU_HDR_LEN);
-	put32(p, type);
-}
-
-static uint32_t create(uint32_t id, uint32_t fmt, uint32_t w, uint32_t h)
-{
-	uint8_t c[40];
-
-	hdr(c, VIRTIO_GPU_CMD_RESOURCE_CREATE_2D);
-	put32(c + 24, id);
-	put32(c + 28, fmt);
-	put32(c + 32, w);
-	put32(c + 36, h);
-	return gt_ctrl(c, sizeof(c));
-}
-
-static uint32_t id_cmd(uint32_t type, uint32_t id)
-{
-	uint8_t c[32];
-
-	hdr(c, type);
-	put32(c + 24, id);
-	put32(c + 28, 0);
-	return gt_ctrl(c, sizeof(c));
-}
-
-static uint32_t unref(uint32_t id)
-{
-	return id_cmd(VIRTIO_GPU_CMD_RESOURCE_UNREF, id);
-}
-
-static uint32_t detach(uint32_t id)
-{
-	return id_cmd(VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING, id);
-}
-
-/* Attach with nr_entries claimed and n entries sent, in a buffer of their
- * own after the command (as Linux sends them). */
-static uint32_t attach_raw(uint32_t id, uint32_t nr, const uint64_t *addr, const uint32_t *len,
-			   uint32_t n)
-{
-	static uint8_t e[GT_SCRATCH / 2];
-	uint8_t c[32];
-
-	assert_true(n * 16 <= sizeof(e));
-	hdr(c, VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING);
-	put32(c + 24, id);
-	put32(c + 28, nr);
-	memset(e, 0, n * 16);
-	for (uint32_t i = 0; i < n; i++) {
-		put64(e + i * 16, addr[i]);
-		put32(e + i * 16 + 8, len[i]);
-	}
-	return gt_ctrl2(c, sizeof(c), n ? e : NULL, n * 16, GPU_HDR_LEN, NULL);
-}
-
-static uint32_t attach(uint32_t id, const uint64_t *addr, const uint32_t *len, uint32_t n)
-{
-	return attach_raw(id, n, addr, len, n);
-}
-
-static void rect(uint8_t *p, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
-{
-	put32(p, x);
-	put32(p + 4, y);
-	put32(p + 8, w);
-	put32(p + 12, h);
-}
-
-static uint32_t transfer(uint32_t id, uint32_t x, uint32_t y, uint32_t w, uint32_t h, uint64_t off)
-{
-	uint8_t c[56];
-
-	hdr(c, VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D);
-	rect(c + 24, x, y, w, h);
-	put64(c + 40, off);
-	put32(c + 48, id);
-	put32(c + 52, 0);
-	return gt_ctrl(c, sizeof(c));
-}
-
-static uint32_t set_scanout(uint32_t s, uint32_t id, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
-{
-	uint8_t c[48];
-
-	hdr(c, VIRTIO_GPU_CMD_SET_SCANOUT);
-	rect(c + 24, x, y, w, h);
-	put32(c + 40, s);
-	put32(c + 44, id);
-	return gt_ctrl(c, sizeof(c));
-}
-
-static uint32_t flush(uint32_t id, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
-{
-	uint8_t c[48];
-
-	hdr(c, VIRTIO_GPU_CMD_RESOURCE_FLUSH);
-	rect(c + 24, x, y, w, h);
-	put32(c + 40, id);
-	put32(c + 44, 0);
-	return gt_ctrl(c, sizeof(c));
-}
-
-static void cursor_cmd(uint32_t type, uint32_t s, int32_t x, int32_t y, uint32_t id, uint32_t hx,
-		       uint32_t hy)
-{
-	uint8_t c[56] = {0};
-
-	hdr(c, type);
-	put32(c + 24, s);
-	put32(c + 28, (uint32_t)x);
-	put32(c + 32, (uint32_t)y);
-	put32(c + 40, id);
-	put32(c + 44, hx);
-	put32(c + 48, hy);
-	memcpy(gh(T.cmd, 56), c, 56);
-	assert_int_equal(gt_post(&T.uq, (struct vdrv_buf[]){{T.cmd, 56, false}}, 1), 0);
-}
-
 /* The display info round trip, and the process alive: after every hostile
  * case. */
 static void assert_serving(void)
 {
-	uint8_t c[GPU_HDR_LEN];
-	uint32_t used;
-
-	assert_true(vcore_alive(&T.core));
-	hdr(c, VIRTIO_GPU_CMD_GET_DISPLAY_INFO);
-	assert_int_equal(gt_ctrl2(c, sizeof(c), NULL, 0, GPU_DISPLAY_INFO_LEN, &used),
-			 VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
-	assert_int_equal(used, GPU_DISPLAY_INFO_LEN);
-	assert_false(T.core.needs_reset);
-}
-
-/* The guest's backing: len bytes scattered over n pieces of guest RAM with
- * gaps between them; returns the pieces in addr/len. */
-static void backing(uint32_t total, uint32_t n, uint64_t *addr, uint32_t *len)
-{
-	uint32_t left = total;
-
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t l = i + 1 == n ? left : total / n + (i % 2 ? 100 : -100);
-
-		(void)vdrv_alloc(&T.mem, 4096, 4096); /* a gap */
-		addr[i] = vdrv_alloc(&T.mem, l, 64);
-		len[i] = l;
-		left -= l;
-	}
-}
-
-/* Write the backing as one linear buffer of bytes. */
-static void backing_write(const uint64_t *addr, const uint32_t *len, uint32_t n, const uint8_t *src,
-			  uint32_t total)
-{
-	uint32_t off = 0;
-
-	for (uint32_t i = 0; i < n && off < total; i++) {
-		uint32_t l = len[i] < total - off ? len[i] : total - off;
-
-		memcpy(gh(addr[i], l), src + off, l);
-		off += l;
-	}
-}
-
-static uint64_t efd_take(int fd)
-{
-	uint64_t v = 0;
-
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
+	assert_int_equal(vgpu_serving(&T), 0);
 }
 
 /* The latest frame: its metadata, pixels into px (GT_RING_W*GT_RING_H*4). */
@@ -422,28 +111,28 @@ static void test_display_info(void **state)
 	assert_false(T.core.features & (1ULL << VIRTIO_GPU_F_BLOB));
 	assert_false(T.core.features & (1ULL << 4)); /* CONTEXT_INIT */
 	assert_int_equal(T.core.config_len, GPU_CONFIG_LEN);
-	assert_int_equal(le32(T.core.config + 0), 0);  /* events_read */
-	assert_int_equal(le32(T.core.config + 8), 2);  /* num_scanouts */
-	assert_int_equal(le32(T.core.config + 12), 0); /* num_capsets */
+	assert_int_equal(vgpu_le32(T.core.config + 0), 0);  /* events_read */
+	assert_int_equal(vgpu_le32(T.core.config + 8), 2);  /* num_scanouts */
+	assert_int_equal(vgpu_le32(T.core.config + 12), 0); /* num_capsets */
 	assert_int_equal(T.core.num_queues, 2);
-	hdr(c, VIRTIO_GPU_CMD_GET_DISPLAY_INFO);
-	assert_int_equal(gt_ctrl2(c, sizeof(c), NULL, 0, GPU_DISPLAY_INFO_LEN, &used),
+	vgpu_hdr(c, VIRTIO_GPU_CMD_GET_DISPLAY_INFO);
+	assert_int_equal(vgpu_ctrl2(&T, c, sizeof(c), NULL, 0, GPU_DISPLAY_INFO_LEN, &used),
 			 VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
 	assert_int_equal(used, GPU_DISPLAY_INFO_LEN);
-	r = resp() + GPU_HDR_LEN;
-	assert_int_equal(le32(r + 8), 1024);
-	assert_int_equal(le32(r + 12), 768);
-	assert_int_equal(le32(r + 16), 1);
-	assert_int_equal(le32(r + 24 + 8), 800);
-	assert_int_equal(le32(r + 24 + 12), 600);
-	assert_int_equal(le32(r + 24 + 16), 1);
+	r = vgpu_resp(&T) + GPU_HDR_LEN;
+	assert_int_equal(vgpu_le32(r + 8), 1024);
+	assert_int_equal(vgpu_le32(r + 12), 768);
+	assert_int_equal(vgpu_le32(r + 16), 1);
+	assert_int_equal(vgpu_le32(r + 24 + 8), 800);
+	assert_int_equal(vgpu_le32(r + 24 + 12), 600);
+	assert_int_equal(vgpu_le32(r + 24 + 16), 1);
 	for (int s = 2; s < VIRTIO_GPU_MAX_SCANOUTS; s++)
-		assert_int_equal(le32(r + s * 24 + 16), 0);
+		assert_int_equal(vgpu_le32(r + s * 24 + 16), 0);
 	/* A response buffer smaller than the answer gets only what fits. */
-	assert_int_equal(gt_ctrl2(c, sizeof(c), NULL, 0, 100, &used),
+	assert_int_equal(vgpu_ctrl2(&T, c, sizeof(c), NULL, 0, 100, &used),
 			 VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
 	assert_int_equal(used, 100);
-	assert_int_equal(resp()[100], 0xee);
+	assert_int_equal(vgpu_resp(&T)[100], 0xee);
 }
 
 static void test_edid(void **state)
@@ -458,14 +147,14 @@ static void test_edid(void **state)
 		const uint8_t *e;
 		uint8_t sum = 0;
 
-		hdr(c, VIRTIO_GPU_CMD_GET_EDID);
-		put32(c + 24, s);
-		put32(c + 28, 0);
-		assert_int_equal(gt_ctrl2(c, sizeof(c), NULL, 0, GPU_RESP_EDID_LEN, &used),
+		vgpu_hdr(c, VIRTIO_GPU_CMD_GET_EDID);
+		vgpu_put32(c + 24, s);
+		vgpu_put32(c + 28, 0);
+		assert_int_equal(vgpu_ctrl2(&T, c, sizeof(c), NULL, 0, GPU_RESP_EDID_LEN, &used),
 				 VIRTIO_GPU_RESP_OK_EDID);
 		assert_int_equal(used, GPU_RESP_EDID_LEN);
-		assert_int_equal(le32(resp() + 24), 128);
-		e = resp() + 32;
+		assert_int_equal(vgpu_le32(vgpu_resp(&T) + 24), 128);
+		e = vgpu_resp(&T) + 32;
 		assert_memory_equal(e, "\x00\xff\xff\xff\xff\xff\xff\x00", 8);
 		for (int i = 0; i < 128; i++)
 			sum += e[i];
@@ -480,10 +169,10 @@ static void test_edid(void **state)
 		for (int i = 128; i < 1024; i++)
 			assert_int_equal(e[i], 0);
 	}
-	put32(c + 24, 2);
-	assert_int_equal(gt_ctrl(c, sizeof(c)), VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
-	put32(c + 24, UINT32_MAX);
-	assert_int_equal(gt_ctrl(c, sizeof(c)), VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
+	vgpu_put32(c + 24, 2);
+	assert_int_equal(vgpu_ctrl(&T, c, sizeof(c)), VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
+	vgpu_put32(c + 24, UINT32_MAX);
+	assert_int_equal(vgpu_ctrl(&T, c, sizeof(c)), VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
 	assert_serving();
 }
 
@@ -504,20 +193,20 @@ static void test_frame(void **state)
 
 	(void)state;
 	gt_start(&(struct gt_opts){0});
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, W, H),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, W, H),
 			 VIRTIO_GPU_RESP_OK_NODATA);
-	backing(W * H * 4, N, addr, len);
+	vgpu_backing(&T, W * H * 4, N, addr, len);
 	for (uint32_t y = 0; y < H; y++)
 		for (uint32_t x = 0; x < W; x++)
-			put32(img + (y * W + x) * 4, pattern(x, y, 0));
-	backing_write(addr, len, N, img, sizeof(img));
-	assert_int_equal(attach(1, addr, len, N), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(transfer(1, 0, 0, W, H, 0), VIRTIO_GPU_RESP_OK_NODATA);
-	efd_take(T.efd[0]);
-	efd_take(T.efd[1]);
+			vgpu_put32(img + (y * W + x) * 4, pattern(x, y, 0));
+	vgpu_backing_write(&T, addr, len, N, img, sizeof(img));
+	assert_int_equal(vgpu_attach(&T, 1, addr, len, N), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 0, W, H, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	vgpu_efd_take(T.efd[0]);
+	vgpu_efd_take(T.efd[1]);
 	assert_int_equal(cellvm_capture_latest(T.ring, T.ring_size), 0);
 	/* SET_SCANOUT publishes the whole frame. */
-	assert_int_equal(set_scanout(0, 1, 0, 0, W, H), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 0, 1, 0, 0, W, H), VIRTIO_GPU_RESP_OK_NODATA);
 	serial = ring_frame(&meta, px);
 	assert_int_equal(serial, 1);
 	assert_int_equal(meta.scanout, 0);
@@ -529,20 +218,21 @@ static void test_frame(void **state)
 	assert_int_equal(meta.damage[0].h, H);
 	for (uint32_t y = 0; y < H; y++)
 		assert_memory_equal(px + (uint64_t)y * meta.stride, img + y * W * 4, W * 4);
-	assert_true(efd_take(T.efd[0]) >= 1);
-	assert_true(efd_take(T.efd[1]) >= 1);
+	assert_true(vgpu_efd_take(T.efd[0]) >= 1);
+	assert_true(vgpu_efd_take(T.efd[1]) >= 1);
 
 	/* A partial transfer of a changed rectangle, then a partial flush:
 	 * only that rectangle changes, and it is the damage. */
 	for (uint32_t y = 4; y < 12; y++)
 		for (uint32_t x = 8; x < 24; x++)
-			put32(img + (y * W + x) * 4, pattern(x, y, 1));
+			vgpu_put32(img + (y * W + x) * 4, pattern(x, y, 1));
 	/* The guest also scribbles outside: not transferred, not shown. */
 	for (uint32_t x = 0; x < W; x++)
-		put32(img + (20 * W + x) * 4, 0xdeadbeef);
-	backing_write(addr, len, N, img, sizeof(img));
-	assert_int_equal(transfer(1, 8, 4, 16, 8, 4 * W * 4 + 8 * 4), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(flush(1, 8, 4, 16, 8), VIRTIO_GPU_RESP_OK_NODATA);
+		vgpu_put32(img + (20 * W + x) * 4, 0xdeadbeef);
+	vgpu_backing_write(&T, addr, len, N, img, sizeof(img));
+	assert_int_equal(vgpu_transfer(&T, 1, 8, 4, 16, 8, 4 * W * 4 + 8 * 4),
+			 VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_flush(&T, 1, 8, 4, 16, 8), VIRTIO_GPU_RESP_OK_NODATA);
 	serial = ring_frame(&meta, px);
 	assert_int_equal(serial, 2);
 	assert_int_equal(meta.ndamage, 1);
@@ -552,21 +242,21 @@ static void test_frame(void **state)
 	assert_int_equal(meta.damage[0].h, 8);
 	for (uint32_t y = 0; y < H; y++)
 		for (uint32_t x = 0; x < W; x++)
-			assert_int_equal(le32(px + (uint64_t)y * meta.stride + x * 4),
+			assert_int_equal(vgpu_le32(px + (uint64_t)y * meta.stride + x * 4),
 					 y >= 4 && y < 12 && x >= 8 && x < 24 ? pattern(x, y, 1)
 									      : pattern(x, y, 0));
-	assert_true(efd_take(T.efd[0]) >= 1);
+	assert_true(vgpu_efd_take(T.efd[0]) >= 1);
 
 	/* Scanout 1 shows a part of the same resource: a flush reaches both,
 	 * each with the damage in its own coordinates. */
-	assert_int_equal(set_scanout(1, 1, 16, 8, 32, 32), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 1, 1, 16, 8, 32, 32), VIRTIO_GPU_RESP_OK_NODATA);
 	serial = ring_frame(&meta, px);
 	assert_int_equal(meta.scanout, 1);
 	assert_int_equal(meta.width, 32);
 	assert_int_equal(meta.height, 32);
-	assert_int_equal(le32(px), pattern(16, 8, 1));
-	assert_int_equal(le32(px + 31 * meta.stride + 31 * 4), pattern(47, 39, 0));
-	assert_int_equal(flush(1, 20, 10, 4, 4), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_le32(px), pattern(16, 8, 1));
+	assert_int_equal(vgpu_le32(px + 31 * meta.stride + 31 * 4), pattern(47, 39, 0));
+	assert_int_equal(vgpu_flush(&T, 1, 20, 10, 4, 4), VIRTIO_GPU_RESP_OK_NODATA);
 	assert_int_equal(ring_frame(&meta, px), serial + 2);
 	assert_int_equal(meta.scanout, 1);
 	assert_int_equal(meta.damage[0].x, 4);
@@ -574,13 +264,13 @@ static void test_frame(void **state)
 	assert_int_equal(meta.damage[0].w, 4);
 	assert_int_equal(meta.damage[0].h, 4);
 	/* A flush outside scanout 1's part publishes scanout 0 alone. */
-	assert_int_equal(flush(1, 0, 0, 8, 8), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_flush(&T, 1, 0, 0, 8, 8), VIRTIO_GPU_RESP_OK_NODATA);
 	assert_int_equal(ring_frame(&meta, px), serial + 3);
 	assert_int_equal(meta.scanout, 0);
 	/* Disabled: a flush publishes nothing for it. */
-	assert_int_equal(set_scanout(1, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(set_scanout(0, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(flush(1, 0, 0, W, H), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 1, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 0, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_flush(&T, 1, 0, 0, W, H), VIRTIO_GPU_RESP_OK_NODATA);
 	assert_int_equal(ring_frame(&meta, px), serial + 3);
 	assert_serving();
 }
@@ -614,15 +304,16 @@ static void test_formats(void **state)
 		uint32_t want = 0x44u << 24 | (bgr ? 0x332211u : 0x112233u);
 
 		for (int p = 0; p < 8; p++)
-			memcpy((uint8_t *)gh(a, 32) + p * 4, f[i].mem, 4);
-		assert_int_equal(create(id, f[i].format, 4, 2), VIRTIO_GPU_RESP_OK_NODATA);
-		assert_int_equal(attach(id, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
-		assert_int_equal(transfer(id, 0, 0, 4, 2, 0), VIRTIO_GPU_RESP_OK_NODATA);
-		assert_int_equal(set_scanout(0, id, 0, 0, 4, 2), VIRTIO_GPU_RESP_OK_NODATA);
+			memcpy((uint8_t *)vgpu_host(&T, a, 32) + p * 4, f[i].mem, 4);
+		assert_int_equal(vgpu_create(&T, id, f[i].format, 4, 2), VIRTIO_GPU_RESP_OK_NODATA);
+		assert_int_equal(vgpu_attach(&T, id, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
+		assert_int_equal(vgpu_transfer(&T, id, 0, 0, 4, 2, 0), VIRTIO_GPU_RESP_OK_NODATA);
+		assert_int_equal(vgpu_set_scanout(&T, 0, id, 0, 0, 4, 2),
+				 VIRTIO_GPU_RESP_OK_NODATA);
 		assert_true(ring_frame(&meta, px) > 0);
 		assert_int_equal(meta.fourcc, f[i].fourcc);
 		for (int p = 0; p < 8; p++) {
-			uint32_t got = le32(px + (p / 4) * meta.stride + (p % 4) * 4);
+			uint32_t got = vgpu_le32(px + (p / 4) * meta.stride + (p % 4) * 4);
 
 			/* X formats: the fourth byte is whatever the guest had. */
 			assert_int_equal(got & 0xffffff, want & 0xffffff);
@@ -641,28 +332,28 @@ static void test_fences(void **state)
 
 	(void)state;
 	gt_start(&(struct gt_opts){0});
-	hdr(c, VIRTIO_GPU_CMD_RESOURCE_CREATE_2D);
-	put32(c + 4, VIRTIO_GPU_FLAG_FENCE);
-	put64(c + 8, 0x1122334455667788ULL);
-	put32(c + 16, 7);
-	put32(c + 24, 5);
-	put32(c + 28, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM);
-	put32(c + 32, 16);
-	put32(c + 36, 16);
-	assert_int_equal(gt_ctrl2(c, sizeof(c), NULL, 0, GPU_HDR_LEN, &used),
+	vgpu_hdr(c, VIRTIO_GPU_CMD_RESOURCE_CREATE_2D);
+	vgpu_put32(c + 4, VIRTIO_GPU_FLAG_FENCE);
+	vgpu_put64(c + 8, 0x1122334455667788ULL);
+	vgpu_put32(c + 16, 7);
+	vgpu_put32(c + 24, 5);
+	vgpu_put32(c + 28, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM);
+	vgpu_put32(c + 32, 16);
+	vgpu_put32(c + 36, 16);
+	assert_int_equal(vgpu_ctrl2(&T, c, sizeof(c), NULL, 0, GPU_HDR_LEN, &used),
 			 VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(le32(resp() + 4), VIRTIO_GPU_FLAG_FENCE);
-	assert_int_equal(le64(resp() + 8), 0x1122334455667788ULL);
-	assert_int_equal(le32(resp() + 16), 7);
+	assert_int_equal(vgpu_le32(vgpu_resp(&T) + 4), VIRTIO_GPU_FLAG_FENCE);
+	assert_int_equal(vgpu_le64(vgpu_resp(&T) + 8), 0x1122334455667788ULL);
+	assert_int_equal(vgpu_le32(vgpu_resp(&T) + 16), 7);
 	/* An error answers the fence too. */
-	put64(c + 8, 42);
-	assert_int_equal(gt_ctrl(c, sizeof(c)), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	assert_int_equal(le32(resp() + 4), VIRTIO_GPU_FLAG_FENCE);
-	assert_int_equal(le64(resp() + 8), 42);
+	vgpu_put64(c + 8, 42);
+	assert_int_equal(vgpu_ctrl(&T, c, sizeof(c)), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	assert_int_equal(vgpu_le32(vgpu_resp(&T) + 4), VIRTIO_GPU_FLAG_FENCE);
+	assert_int_equal(vgpu_le64(vgpu_resp(&T) + 8), 42);
 	/* No fence asked: none answered. */
-	assert_int_equal(unref(5), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(le32(resp() + 4), 0);
-	assert_int_equal(le64(resp() + 8), 0);
+	assert_int_equal(vgpu_unref(&T, 5), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_le32(vgpu_resp(&T) + 4), 0);
+	assert_int_equal(vgpu_le64(vgpu_resp(&T) + 8), 0);
 }
 
 static uint32_t cursor_px(uint32_t x, uint32_t y)
@@ -680,17 +371,17 @@ static void test_cursor(void **state)
 
 	(void)state;
 	gt_start(&(struct gt_opts){0});
-	assert_int_equal(create(3, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 64, 64),
+	assert_int_equal(vgpu_create(&T, 3, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 64, 64),
 			 VIRTIO_GPU_RESP_OK_NODATA);
 	for (uint32_t y = 0; y < 64; y++)
 		for (uint32_t x = 0; x < 64; x++)
-			put32(img + (y * 64 + x) * 4, cursor_px(x, y));
+			vgpu_put32(img + (y * 64 + x) * 4, cursor_px(x, y));
 	a = vdrv_alloc(&T.mem, sizeof(img), 4096);
-	memcpy(gh(a, sizeof(img)), img, sizeof(img));
-	assert_int_equal(attach(3, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(transfer(3, 0, 0, 64, 64, 0), VIRTIO_GPU_RESP_OK_NODATA);
-	efd_take(T.efd[0]);
-	cursor_cmd(VIRTIO_GPU_CMD_UPDATE_CURSOR, 1, 100, 50, 3, 5, 7);
+	memcpy(vgpu_host(&T, a, sizeof(img)), img, sizeof(img));
+	assert_int_equal(vgpu_attach(&T, 3, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_transfer(&T, 3, 0, 0, 64, 64, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	vgpu_efd_take(T.efd[0]);
+	assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_UPDATE_CURSOR, 1, 100, 50, 3, 5, 7), 0);
 	assert_int_equal(cellvm_capture_read_cursor(T.ring, T.ring_size, &cur), 1);
 	assert_int_equal(cur.visible, 1);
 	assert_int_equal(cur.scanout, 1);
@@ -699,9 +390,9 @@ static void test_cursor(void **state)
 	assert_int_equal(cur.hot_x, 5);
 	assert_int_equal(cur.hot_y, 7);
 	assert_memory_equal(cur.image, img, sizeof(img));
-	assert_true(efd_take(T.efd[0]) >= 1);
+	assert_true(vgpu_efd_take(T.efd[0]) >= 1);
 	serial = cur.serial;
-	cursor_cmd(VIRTIO_GPU_CMD_MOVE_CURSOR, 0, -3, 700, 0, 0, 0);
+	assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_MOVE_CURSOR, 0, -3, 700, 0, 0, 0), 0);
 	assert_int_equal(cellvm_capture_read_cursor(T.ring, T.ring_size, &cur), 1);
 	assert_int_equal(cur.serial, serial + 1);
 	assert_int_equal(cur.visible, 1);
@@ -716,16 +407,16 @@ static void test_cursor(void **state)
 	 * a command too short. */
 	launcher_stats_read(T.stats, &st);
 	errors = st.errors;
-	assert_int_equal(create(4, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 32, 64),
+	assert_int_equal(vgpu_create(&T, 4, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 32, 64),
 			 VIRTIO_GPU_RESP_OK_NODATA);
-	cursor_cmd(VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 1, 1, 4, 0, 0);
-	cursor_cmd(VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 1, 1, 99, 0, 0);
-	cursor_cmd(VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 1, 1, 3, 64, 0);
-	cursor_cmd(VIRTIO_GPU_CMD_UPDATE_CURSOR, 2, 1, 1, 3, 0, 0);
-	cursor_cmd(VIRTIO_GPU_CMD_MOVE_CURSOR, UINT32_MAX, 1, 1, 0, 0, 0);
-	cursor_cmd(VIRTIO_GPU_CMD_GET_DISPLAY_INFO, 0, 1, 1, 0, 0, 0);
-	hdr(gh(T.cmd, 24), VIRTIO_GPU_CMD_MOVE_CURSOR);
-	assert_int_equal(gt_post(&T.uq, (struct vdrv_buf[]){{T.cmd, 24, false}}, 1), 0);
+	assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 1, 1, 4, 0, 0), 0);
+	assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 1, 1, 99, 0, 0), 0);
+	assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 1, 1, 3, 64, 0), 0);
+	assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_UPDATE_CURSOR, 2, 1, 1, 3, 0, 0), 0);
+	assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_MOVE_CURSOR, UINT32_MAX, 1, 1, 0, 0, 0), 0);
+	assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_GET_DISPLAY_INFO, 0, 1, 1, 0, 0, 0), 0);
+	vgpu_hdr(vgpu_host(&T, T.cmd, 24), VIRTIO_GPU_CMD_MOVE_CURSOR);
+	assert_int_equal(vgpu_post(&T, &T.uq, (struct vdrv_buf[]){{T.cmd, 24, false}}, 1), 0);
 	assert_int_equal(cellvm_capture_read_cursor(T.ring, T.ring_size, &cur), 1);
 	assert_int_equal(cur.serial, serial + 1);
 	assert_int_equal(cur.x, -3);
@@ -738,9 +429,9 @@ static void test_cursor(void **state)
 	assert_int_equal(st.errors, errors + 7);
 
 	/* The cursor keeps its copy: the resource may go. Hidden with 0. */
-	assert_int_equal(unref(3), VIRTIO_GPU_RESP_OK_NODATA);
-	cursor_cmd(VIRTIO_GPU_CMD_MOVE_CURSOR, 0, 10, 10, 0, 0, 0);
-	cursor_cmd(VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 10, 10, 0, 0, 0);
+	assert_int_equal(vgpu_unref(&T, 3), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_MOVE_CURSOR, 0, 10, 10, 0, 0, 0), 0);
+	assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_UPDATE_CURSOR, 0, 10, 10, 0, 0, 0), 0);
 	assert_int_equal(cellvm_capture_read_cursor(T.ring, T.ring_size, &cur), 1);
 	assert_int_equal(cur.serial, serial + 3);
 	assert_int_equal(cur.visible, 0);
@@ -755,22 +446,23 @@ static void test_detach_unref(void **state)
 	(void)state;
 	gt_start(&(struct gt_opts){0});
 	a = vdrv_alloc(&T.mem, 4096, 4096);
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 32, 32),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 32, 32),
 			 VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(attach(1, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(transfer(1, 0, 0, 32, 32, 0), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(detach(1), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_attach(&T, 1, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 0, 32, 32, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_detach(&T, 1), VIRTIO_GPU_RESP_OK_NODATA);
 	/* Without backing: no transfer, no second detach. */
-	assert_int_equal(transfer(1, 0, 0, 32, 32, 0), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(detach(1), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 0, 32, 32, 0),
+			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_detach(&T, 1), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	/* Attach again after a detach. */
-	assert_int_equal(attach(1, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(unref(1), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(unref(1), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	assert_int_equal(flush(1, 0, 0, 1, 1), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	assert_int_equal(detach(1), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	assert_int_equal(vgpu_attach(&T, 1, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_unref(&T, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_unref(&T, 1), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	assert_int_equal(vgpu_flush(&T, 1, 0, 0, 1, 1), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	assert_int_equal(vgpu_detach(&T, 1), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 	/* The id is free again. */
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8),
 			 VIRTIO_GPU_RESP_OK_NODATA);
 	assert_serving();
 }
@@ -782,57 +474,61 @@ static void test_hostile_ids(void **state)
 
 	(void)state;
 	gt_start(&(struct gt_opts){0});
-	assert_int_equal(create(0, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8),
+	assert_int_equal(vgpu_create(&T, 0, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8),
 			 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8),
 			 VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8),
 			 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 	/* CVE-2016-10029: scanout ids out of range. */
-	assert_int_equal(set_scanout(2, 1, 0, 0, 8, 8), VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
-	assert_int_equal(set_scanout(16, 1, 0, 0, 8, 8), VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
-	assert_int_equal(set_scanout(UINT32_MAX, 0, 0, 0, 0, 0),
+	assert_int_equal(vgpu_set_scanout(&T, 2, 1, 0, 0, 8, 8),
+			 VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
+	assert_int_equal(vgpu_set_scanout(&T, 16, 1, 0, 0, 8, 8),
+			 VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
+	assert_int_equal(vgpu_set_scanout(&T, UINT32_MAX, 0, 0, 0, 0, 0),
 			 VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
 	/* Unknown resources everywhere. */
-	assert_int_equal(set_scanout(0, 9, 0, 0, 8, 8), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	assert_int_equal(flush(9, 0, 0, 8, 8), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	assert_int_equal(transfer(9, 0, 0, 8, 8, 0), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	assert_int_equal(attach(9, (uint64_t[]){1 << 20}, (uint32_t[]){4096}, 1),
+	assert_int_equal(vgpu_set_scanout(&T, 0, 9, 0, 0, 8, 8),
 			 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	assert_int_equal(detach(9), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	assert_int_equal(unref(9), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	assert_int_equal(unref(0), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	assert_int_equal(vgpu_flush(&T, 9, 0, 0, 8, 8), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	assert_int_equal(vgpu_transfer(&T, 9, 0, 0, 8, 8, 0),
+			 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	assert_int_equal(vgpu_attach(&T, 9, (uint64_t[]){1 << 20}, (uint32_t[]){4096}, 1),
+			 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	assert_int_equal(vgpu_detach(&T, 9), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	assert_int_equal(vgpu_unref(&T, 9), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	assert_int_equal(vgpu_unref(&T, 0), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 	/* CVE-2016-9845, CVE-2016-10028: capsets (there are none). */
-	hdr(c, VIRTIO_GPU_CMD_GET_CAPSET_INFO);
-	put32(c + 24, 0);
-	put32(c + 28, 0);
-	assert_int_equal(gt_ctrl2(c, 32, NULL, 0, 4096, &used),
+	vgpu_hdr(c, VIRTIO_GPU_CMD_GET_CAPSET_INFO);
+	vgpu_put32(c + 24, 0);
+	vgpu_put32(c + 28, 0);
+	assert_int_equal(vgpu_ctrl2(&T, c, 32, NULL, 0, 4096, &used),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	assert_int_equal(used, GPU_HDR_LEN);
-	hdr(c, VIRTIO_GPU_CMD_GET_CAPSET);
-	put32(c + 24, 1);
-	put32(c + 28, UINT32_MAX);
-	assert_int_equal(gt_ctrl2(c, 32, NULL, 0, 4096, &used),
+	vgpu_hdr(c, VIRTIO_GPU_CMD_GET_CAPSET);
+	vgpu_put32(c + 24, 1);
+	vgpu_put32(c + 28, UINT32_MAX);
+	assert_int_equal(vgpu_ctrl2(&T, c, 32, NULL, 0, 4096, &used),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	assert_int_equal(used, GPU_HDR_LEN);
 	/* Unknown and unoffered commands: 3D, blob, nonsense. */
-	hdr(c, 0x0200); /* CTX_CREATE */
-	assert_int_equal(gt_ctrl(c, 64), VIRTIO_GPU_RESP_ERR_UNSPEC);
-	hdr(c, 0x010c); /* RESOURCE_CREATE_BLOB */
-	assert_int_equal(gt_ctrl(c, 64), VIRTIO_GPU_RESP_ERR_UNSPEC);
-	hdr(c, 0xdeadbeef);
-	assert_int_equal(gt_ctrl(c, 64), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	vgpu_hdr(c, 0x0200); /* CTX_CREATE */
+	assert_int_equal(vgpu_ctrl(&T, c, 64), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	vgpu_hdr(c, 0x010c); /* RESOURCE_CREATE_BLOB */
+	assert_int_equal(vgpu_ctrl(&T, c, 64), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	vgpu_hdr(c, 0xdeadbeef);
+	assert_int_equal(vgpu_ctrl(&T, c, 64), VIRTIO_GPU_RESP_ERR_UNSPEC);
 	/* A command shorter than its struct; a header cut short. */
-	hdr(c, VIRTIO_GPU_CMD_RESOURCE_CREATE_2D);
-	assert_int_equal(gt_ctrl(c, 30), VIRTIO_GPU_RESP_ERR_UNSPEC);
-	assert_int_equal(gt_ctrl(c, 10), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	vgpu_hdr(c, VIRTIO_GPU_CMD_RESOURCE_CREATE_2D);
+	assert_int_equal(vgpu_ctrl(&T, c, 30), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	assert_int_equal(vgpu_ctrl(&T, c, 10), VIRTIO_GPU_RESP_ERR_UNSPEC);
 	/* A response buffer too small for a header gets what fits; none at all
 	 * gets nothing. */
-	hdr(c, VIRTIO_GPU_CMD_GET_DISPLAY_INFO);
-	assert_int_equal(gt_ctrl2(c, 24, NULL, 0, 8, &used), VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+	vgpu_hdr(c, VIRTIO_GPU_CMD_GET_DISPLAY_INFO);
+	assert_int_equal(vgpu_ctrl2(&T, c, 24, NULL, 0, 8, &used), VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
 	assert_int_equal(used, 8);
-	assert_int_equal(resp()[8], 0xee);
-	(void)gt_ctrl2(c, 24, NULL, 0, 0, &used);
+	assert_int_equal(vgpu_resp(&T)[8], 0xee);
+	(void)vgpu_ctrl2(&T, c, 24, NULL, 0, 0, &used);
 	assert_int_equal(used, 0);
 	assert_serving();
 }
@@ -844,43 +540,50 @@ static void test_hostile_sizes(void **state)
 
 	(void)state;
 	gt_start(&(struct gt_opts){0});
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 0, 8),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 0, 8),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 0),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 0),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, UINT32_MAX, UINT32_MAX),
-			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 0x40000001, 4),
+	assert_int_equal(
+		vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, UINT32_MAX, UINT32_MAX),
+		VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 0x40000001, 4),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER); /* stride overflows 32 bits */
-	assert_int_equal(create(1, 5, 8, 8), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(create(1, 0, 8, 8), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_create(&T, 1, 5, 8, 8), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_create(&T, 1, 0, 8, 8), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	/* 16384 x 16384 x 4 = 1 GiB: past the 256 MiB budget. */
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16384, 16384),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16384, 16384),
 			 VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64),
 			 VIRTIO_GPU_RESP_OK_NODATA);
 	a = vdrv_alloc(&T.mem, l, 4096);
-	assert_int_equal(attach(1, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_attach(&T, 1, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
 	/* Rectangles outside the resource, empty, or whose x + width wraps. */
-	assert_int_equal(set_scanout(0, 1, 0, 0, 65, 64), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(set_scanout(0, 1, UINT32_MAX, 0, 2, 64),
+	assert_int_equal(vgpu_set_scanout(&T, 0, 1, 0, 0, 65, 64),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(set_scanout(0, 1, 0, 0, 0, 0), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(flush(1, 60, 0, 5, 1), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(flush(1, 0, 0xfffffff0, 1, 0x20), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(flush(1, 0, 0, 0, 1), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(transfer(1, 1, 0, 64, 64, 0), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(transfer(1, 0, UINT32_MAX, 64, 2, 0),
+	assert_int_equal(vgpu_set_scanout(&T, 0, 1, UINT32_MAX, 0, 2, 64),
+			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_set_scanout(&T, 0, 1, 0, 0, 0, 0),
+			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_flush(&T, 1, 60, 0, 5, 1), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_flush(&T, 1, 0, 0xfffffff0, 1, 0x20),
+			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_flush(&T, 1, 0, 0, 0, 1), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_transfer(&T, 1, 1, 0, 64, 64, 0),
+			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_transfer(&T, 1, 0, UINT32_MAX, 64, 2, 0),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	/* Offsets past the backing: the last row would end past it. */
-	assert_int_equal(transfer(1, 0, 0, 64, 64, 4), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(transfer(1, 0, 0, 1, 1, l), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(transfer(1, 0, 0, 1, 1, UINT64_MAX),
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 0, 64, 64, 4),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(transfer(1, 0, 0, 1, 1, UINT64_MAX - 2),
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 0, 1, 1, l),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(transfer(1, 0, 0, 1, 1, l - 4), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(transfer(1, 0, 63, 64, 1, 63 * 256), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 0, 1, 1, UINT64_MAX),
+			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 0, 1, 1, UINT64_MAX - 2),
+			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 0, 1, 1, l - 4), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 63, 64, 1, 63 * 256), VIRTIO_GPU_RESP_OK_NODATA);
 	assert_serving();
 }
 
@@ -894,54 +597,57 @@ static void test_hostile_backing(void **state)
 	(void)state;
 	gt_start(&(struct gt_opts){0});
 	a = vdrv_alloc(&T.mem, size, 4096);
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64),
 			 VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(attach_raw(1, 0, NULL, NULL, 0), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_attach_raw(&T, 1, 0, NULL, NULL, 0),
+			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	/* Counts far past what the request holds, or past the limit. */
-	assert_int_equal(attach_raw(1, UINT32_MAX, &a, &size, 1),
+	assert_int_equal(vgpu_attach_raw(&T, 1, UINT32_MAX, &a, &size, 1),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(attach_raw(1, 0x10000000, &a, &size, 1),
+	assert_int_equal(vgpu_attach_raw(&T, 1, 0x10000000, &a, &size, 1),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(attach_raw(1, GPU_RES_MAX_ENTRIES + 1, &a, &size, 1),
+	assert_int_equal(vgpu_attach_raw(&T, 1, GPU_RES_MAX_ENTRIES + 1, &a, &size, 1),
 			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	addr[0] = a;
 	addr[1] = a + 4096;
 	len[0] = len[1] = size / 2;
-	assert_int_equal(attach_raw(1, 3, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_attach_raw(&T, 1, 3, addr, len, 2),
+			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	/* Entries outside guest RAM: past its end, across it, wrapping. */
 	addr[1] = GT_MEM_SIZE;
-	assert_int_equal(attach(1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_attach(&T, 1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	addr[1] = GT_MEM_SIZE - 4096;
-	assert_int_equal(attach(1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_attach(&T, 1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	addr[1] = UINT64_MAX - 4095;
-	assert_int_equal(attach(1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_attach(&T, 1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	addr[1] = GMEM_MMIO_HOLE_START;
-	assert_int_equal(attach(1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_attach(&T, 1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	/* Zero length; in total smaller than the resource. */
 	addr[1] = a + size / 2;
 	len[1] = 0;
-	assert_int_equal(attach(1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_attach(&T, 1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	len[1] = size / 2 - 4;
-	assert_int_equal(attach(1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_attach(&T, 1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	/* Nothing was attached by any of these. */
-	assert_int_equal(transfer(1, 0, 0, 1, 1, 0), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 0, 1, 1, 0),
+			 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	len[1] = size / 2;
-	assert_int_equal(attach(1, addr, len, 2), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_attach(&T, 1, addr, len, 2), VIRTIO_GPU_RESP_OK_NODATA);
 	/* Twice. */
-	assert_int_equal(attach(1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	assert_int_equal(transfer(1, 0, 0, 64, 64, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_attach(&T, 1, addr, len, 2), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 0, 64, 64, 0), VIRTIO_GPU_RESP_OK_NODATA);
 	/* Entries in the same buffer as the command, as one chain piece. */
 	{
 		uint8_t c[32 + 16];
 
-		assert_int_equal(detach(1), VIRTIO_GPU_RESP_OK_NODATA);
-		hdr(c, VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING);
-		put32(c + 24, 1);
-		put32(c + 28, 1);
-		put64(c + 32, a);
-		put32(c + 40, size);
-		put32(c + 44, 0);
-		assert_int_equal(gt_ctrl(c, sizeof(c)), VIRTIO_GPU_RESP_OK_NODATA);
+		assert_int_equal(vgpu_detach(&T, 1), VIRTIO_GPU_RESP_OK_NODATA);
+		vgpu_hdr(c, VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING);
+		vgpu_put32(c + 24, 1);
+		vgpu_put32(c + 28, 1);
+		vgpu_put64(c + 32, a);
+		vgpu_put32(c + 40, size);
+		vgpu_put32(c + 44, 0);
+		assert_int_equal(vgpu_ctrl(&T, c, sizeof(c)), VIRTIO_GPU_RESP_OK_NODATA);
 	}
 	assert_serving();
 }
@@ -959,28 +665,28 @@ static void test_unref_while_shown(void **state)
 	(void)state;
 	gt_start(&(struct gt_opts){.budget = 512 * 1024 * 4 + GPU_RES_OVERHEAD});
 	a = vdrv_alloc(&T.mem, l, 4096);
-	memset(gh(a, l), 0x5a, l);
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16, 16),
+	memset(vgpu_host(&T, a, l), 0x5a, l);
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16, 16),
 			 VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(attach(1, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(transfer(1, 0, 0, 16, 16, 0), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(set_scanout(0, 1, 0, 0, 16, 16), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(set_scanout(1, 1, 0, 0, 8, 8), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(unref(1), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_attach(&T, 1, &a, &l, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_transfer(&T, 1, 0, 0, 16, 16, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 0, 1, 0, 0, 16, 16), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 1, 1, 0, 0, 8, 8), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_unref(&T, 1), VIRTIO_GPU_RESP_OK_NODATA);
 	/* The id is the guest's again; the scanouts still show the old one. */
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 4, 4),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 4, 4),
 			 VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(flush(1, 0, 0, 4, 4), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(set_scanout(0, 1, 0, 0, 4, 4), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_flush(&T, 1, 0, 0, 4, 4), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 0, 1, 0, 0, 4, 4), VIRTIO_GPU_RESP_OK_NODATA);
 	assert_true(ring_frame(&meta, px) > 0);
 	assert_int_equal(meta.width, 4);
-	assert_int_equal(le32(px), 0);
+	assert_int_equal(vgpu_le32(px), 0);
 	/* Scanout 1 lets the last reference go; the old pixels are freed. */
-	assert_int_equal(set_scanout(1, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(unref(1), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(set_scanout(0, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 1, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_unref(&T, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 0, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
 	/* Everything is back in the budget, which this fits exactly. */
-	assert_int_equal(create(2, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 1024),
+	assert_int_equal(vgpu_create(&T, 2, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 1024),
 			 VIRTIO_GPU_RESP_OK_NODATA);
 	assert_serving();
 }
@@ -991,15 +697,15 @@ static void test_budget(void **state)
 
 	(void)state;
 	gt_start(&(struct gt_opts){.budget = budget});
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 1024),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 1024),
 			 VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY); /* 4 MiB + its overhead */
 	for (uint32_t id = 1; id <= 3; id++)
-		assert_int_equal(create(id, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 512),
+		assert_int_equal(vgpu_create(&T, id, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 512),
 				 VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(create(4, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 512),
+	assert_int_equal(vgpu_create(&T, 4, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 512),
 			 VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
-	assert_int_equal(unref(2), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(create(4, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 512),
+	assert_int_equal(vgpu_unref(&T, 2), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_create(&T, 4, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 512),
 			 VIRTIO_GPU_RESP_OK_NODATA);
 	/* Backing entries count too. Left: 4 MiB - 3 * (1 MiB + 512) =
 	 * 1047040 bytes; 810 x 323 pixels and their overhead leave 8, less
@@ -1012,13 +718,14 @@ static void test_budget(void **state)
 		assert_int_equal(budget - 3 * (512 * 512 * 4 + GPU_RES_OVERHEAD) -
 					 (w * h * 4 + GPU_RES_OVERHEAD),
 				 8);
-		assert_int_equal(create(5, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, w, h),
+		assert_int_equal(vgpu_create(&T, 5, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, w, h),
 				 VIRTIO_GPU_RESP_OK_NODATA);
 		addr[0] = addr[1] = vdrv_alloc(&T.mem, w * h * 4, 4096);
 		len[0] = len[1] = w * h * 4;
-		assert_int_equal(attach(5, addr, len, 1), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
-		assert_int_equal(unref(1), VIRTIO_GPU_RESP_OK_NODATA);
-		assert_int_equal(attach(5, addr, len, 2), VIRTIO_GPU_RESP_OK_NODATA);
+		assert_int_equal(vgpu_attach(&T, 5, addr, len, 1),
+				 VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+		assert_int_equal(vgpu_unref(&T, 1), VIRTIO_GPU_RESP_OK_NODATA);
+		assert_int_equal(vgpu_attach(&T, 5, addr, len, 2), VIRTIO_GPU_RESP_OK_NODATA);
 	}
 	assert_serving();
 }
@@ -1034,34 +741,35 @@ static void test_no_leak(void **state)
 
 	(void)state;
 	gt_start(&(struct gt_opts){.budget = budget});
-	backing(64 * 64 * 4, 4, addr, len);
+	vgpu_backing(&T, 64 * 64 * 4, 4, addr, len);
 	for (uint32_t i = 0; i < 200; i++) {
 		uint32_t id = 1 + i % 7;
 
-		assert_int_equal(create(id, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64),
+		assert_int_equal(vgpu_create(&T, id, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64),
 				 VIRTIO_GPU_RESP_OK_NODATA);
-		assert_int_equal(attach(id, addr, len, 4), VIRTIO_GPU_RESP_OK_NODATA);
+		assert_int_equal(vgpu_attach(&T, id, addr, len, 4), VIRTIO_GPU_RESP_OK_NODATA);
 		if (i % 3 == 0) /* a second attach is refused, and costs nothing */
-			assert_int_equal(attach(id, addr, len, 4),
+			assert_int_equal(vgpu_attach(&T, id, addr, len, 4),
 					 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-		assert_int_equal(transfer(id, 0, 0, 64, 64, 0), VIRTIO_GPU_RESP_OK_NODATA);
+		assert_int_equal(vgpu_transfer(&T, id, 0, 0, 64, 64, 0), VIRTIO_GPU_RESP_OK_NODATA);
 		if (i % 2)
-			assert_int_equal(set_scanout(i % 4 == 1 ? 0 : 1, id, 0, 0, 64, 64),
+			assert_int_equal(vgpu_set_scanout(&T, i % 4 == 1 ? 0 : 1, id, 0, 0, 64, 64),
 					 VIRTIO_GPU_RESP_OK_NODATA);
 		if (i % 5 == 0)
-			assert_int_equal(detach(id), VIRTIO_GPU_RESP_OK_NODATA);
-		assert_int_equal(unref(id), VIRTIO_GPU_RESP_OK_NODATA);
+			assert_int_equal(vgpu_detach(&T, id), VIRTIO_GPU_RESP_OK_NODATA);
+		assert_int_equal(vgpu_unref(&T, id), VIRTIO_GPU_RESP_OK_NODATA);
 		if (i % 4 == 3)
-			assert_int_equal(set_scanout(1, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+			assert_int_equal(vgpu_set_scanout(&T, 1, 0, 0, 0, 0, 0),
+					 VIRTIO_GPU_RESP_OK_NODATA);
 	}
-	assert_int_equal(set_scanout(0, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(set_scanout(1, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 0, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 1, 0, 0, 0, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
 	/* Fits only if every byte came back; one more pixel does not. */
-	assert_int_equal(create(100, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 512 + 1),
+	assert_int_equal(vgpu_create(&T, 100, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 512 + 1),
 			 VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
-	assert_int_equal(create(100, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 512),
+	assert_int_equal(vgpu_create(&T, 100, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 512, 512),
 			 VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(create(101, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1, 1),
+	assert_int_equal(vgpu_create(&T, 101, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1, 1),
 			 VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
 	launcher_stats_read(T.stats, &st);
 	assert_true(st.requests >= 200 * 4);
@@ -1071,20 +779,16 @@ static void test_no_leak(void **state)
 /* A driver reset drops every resource and scanout. */
 static void test_reset(void **state)
 {
-	struct vdrv_queue *qs[2] = {&T.cq, &T.uq};
-
 	(void)state;
 	gt_start(&(struct gt_opts){.budget = 256 * 256 * 4 + GPU_RES_OVERHEAD});
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 256, 256),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 256, 256),
 			 VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(set_scanout(0, 1, 0, 0, 256, 256), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 0, 1, 0, 0, 256, 256), VIRTIO_GPU_RESP_OK_NODATA);
 	assert_int_equal(vcore_reset(&T.core, GT_TIMEOUT_MS), 0);
-	assert_int_equal(vdrv_queue_init(&T.cq, &T.mem, 0, GT_QSIZE), 0);
-	assert_int_equal(vdrv_queue_init(&T.uq, &T.mem, 1, GT_QSIZE), 0);
-	assert_int_equal(vcore_activate(&T.core, 1ULL << 32 | 1ULL << VIRTIO_GPU_F_EDID, qs, 2), 0);
-	assert_int_equal(flush(1, 0, 0, 1, 1), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	assert_int_equal(vgpu_activate(&T), 0);
+	assert_int_equal(vgpu_flush(&T, 1, 0, 0, 1, 1), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 	/* All of the budget is free again (this fits it exactly). */
-	assert_int_equal(create(1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 256, 256),
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 256, 256),
 			 VIRTIO_GPU_RESP_OK_NODATA);
 	assert_serving();
 }
