@@ -412,15 +412,47 @@ static int devproc_on_input_cmd(void *ctx, const void *msg, int *fds, size_t nfd
 	return dp->ops->command(dp, msg);
 }
 
+static int devproc_on_subscribe(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Device__CaptureSubscribe *m = msg;
+	struct devproc *dp = ctx;
+	int efd;
+
+	/* UNTRUSTED(launcher): exactly one fd, an id that is not 0. */
+	if (!dp->ops->subscribe || nfds != 1 || m->id == 0)
+		return -EPROTO;
+	efd = fds[0];
+	fds[0] = -1;
+	return dp->ops->subscribe(dp, m->id, efd);
+}
+
+static int devproc_on_unsubscribe(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Device__CaptureUnsubscribe *m = msg;
+	struct devproc *dp = ctx;
+
+	(void)fds;
+	(void)nfds;
+	if (!dp->ops->unsubscribe || m->id == 0)
+		return -EPROTO;
+	return dp->ops->unsubscribe(dp, m->id);
+}
+
 /* What the launcher may send, when: DeviceSetup once and first, with at
- * least memory and link; afterwards only InputCommands (for a kind that
- * takes them), never with fds. */
+ * least memory and link; afterwards only InputCommands and capture
+ * subscriptions (for a kind that takes them); only a subscription carries
+ * an fd (its eventfd). */
 static const struct dispatch_entry ctl_table[] = {
 	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SETUP] = {devproc_on_setup, DISPATCH_STATE(CTL_SETUP),
 							DISPATCH_ONCE | DISPATCH_NEEDS_FDS |
 								DISPATCH_KEEP},
 	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_INPUT_CMD] = {devproc_on_input_cmd,
 							    DISPATCH_STATE(CTL_RUNNING), 0},
+	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SUBSCRIBE] = {devproc_on_subscribe,
+							    DISPATCH_STATE(CTL_RUNNING),
+							    DISPATCH_NEEDS_FDS},
+	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_UNSUBSCRIBE] = {devproc_on_unsubscribe,
+							      DISPATCH_STATE(CTL_RUNNING), 0},
 	/* DeviceReady and InputReply go the other way. */
 };
 

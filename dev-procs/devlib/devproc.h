@@ -97,6 +97,12 @@ struct devproc_ops {
 	 * takes none, and one is a protocol violation. Returns 0, or -EPROTO
 	 * for a command that breaks the protocol (the process exits). */
 	int (*command)(struct devproc *dp, const Cellvm__Device__InputCommand *cmd);
+	/* A capture reader comes with its eventfd (the model takes efd, closing
+	 * it when it refuses) or goes (CaptureSubscribe / CaptureUnsubscribe,
+	 * on the first function). NULL: the kind takes none, and one is a
+	 * protocol violation. Return 0, or -EPROTO (the process exits). */
+	int (*subscribe)(struct devproc *dp, uint64_t id, int efd);
+	int (*unsubscribe)(struct devproc *dp, uint64_t id);
 };
 
 /* Functions of one process: DeviceSetup.extra_links more links to the

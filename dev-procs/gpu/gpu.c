@@ -186,7 +186,8 @@ static int gpu_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setu
 		/* [0] the ring memfd, [1..] the subscribers' eventfds. */
 		for (size_t i = 1; i < nbackend; i++)
 			g->efds[i - 1] = backend_fds[i];
-		r = capture_init(&g->cap, backend_fds[0], slots, mw, mh, g->efds, nbackend - 1);
+		g->nefds = nbackend - 1;
+		r = capture_init(&g->cap, backend_fds[0], slots, mw, mh, g->efds, g->nefds);
 		if (r < 0)
 			return r;
 		g->have_ring = true;
@@ -197,6 +198,55 @@ static int gpu_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setu
 	return 0;
 }
 
+/* ---- capture readers (CaptureSubscribe) ---- */
+
+static int gpu_subscribe(struct devproc *dp, uint64_t id, int efd)
+{
+	struct gpu *g = dp->priv;
+	size_t readers = 0;
+
+	/* UNTRUSTED(launcher): the id must be new and the count bounded; a
+	 * refusal closes the fd and is logged, the device goes on. */
+	for (size_t i = 0; i < g->nefds; i++) {
+		readers += g->efd_ids[i] != 0;
+		if (g->efd_ids[i] == id) {
+			log_warn("capture reader %llu subscribed twice: refused",
+				 (unsigned long long)id);
+			close(efd);
+			return 0;
+		}
+	}
+	if (!g->have_ring || readers == GPU_MAX_READERS) {
+		log_warn("capture reader %llu refused: %s", (unsigned long long)id,
+			 g->have_ring ? "too many readers" : "no capture ring");
+		close(efd);
+		return 0;
+	}
+	g->efds[g->nefds] = efd;
+	g->efd_ids[g->nefds] = id;
+	g->nefds++;
+	g->cap.nefds = g->nefds;
+	return 0;
+}
+
+static int gpu_unsubscribe(struct devproc *dp, uint64_t id)
+{
+	struct gpu *g = dp->priv;
+
+	for (size_t i = 0; i < g->nefds; i++) {
+		if (g->efd_ids[i] != id)
+			continue;
+		close(g->efds[i]);
+		g->nefds--;
+		g->efds[i] = g->efds[g->nefds];
+		g->efd_ids[i] = g->efd_ids[g->nefds];
+		g->cap.nefds = g->nefds;
+		return 0;
+	}
+	log_warn("capture reader %llu is not subscribed", (unsigned long long)id);
+	return 0;
+}
+
 const struct devproc_ops gpu_ops = {
 	.kind = "gpu",
 	.setup = gpu_setup,
@@ -204,4 +254,6 @@ const struct devproc_ops gpu_ops = {
 	.stats = gpu_stats,
 	.kick = gpu_kick,
 	.reset = gpu_reset,
+	.subscribe = gpu_subscribe,
+	.unsubscribe = gpu_unsubscribe,
 };

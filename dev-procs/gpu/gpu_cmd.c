@@ -516,16 +516,30 @@ uint32_t gpu_cmd_ctrl(struct gpu_model *m, const struct virtq_chain *c)
 
 /* ---- cursor commands ---- */
 
+/* A cursor's X byte is its alpha: Linux creates every dumb buffer, its
+ * cursors' too, as B8G8R8X8 and draws ARGB into it, and hosts (QEMU) take
+ * the byte as alpha; a cursor with no alpha would be an opaque square. */
+static uint32_t gpu_cmd_cursor_fourcc(uint32_t fourcc)
+{
+	if (fourcc == DRM_FORMAT_XRGB8888)
+		return DRM_FORMAT_ARGB8888;
+	if (fourcc == DRM_FORMAT_XBGR8888)
+		return DRM_FORMAT_ABGR8888;
+	return fourcc;
+}
+
 static bool gpu_cmd_cursor_image(struct gpu_model *m, uint32_t id)
 {
 	const struct gpu_res *r = gpu_res_lookup(&m->res, id);
+	uint32_t fourcc;
 
 	if (!r || r->width != GPU_CURSOR_DIM || r->height != GPU_CURSOR_DIM)
 		return false;
+	fourcc = gpu_cmd_cursor_fourcc(r->fourcc);
 	for (uint32_t y = 0; y < GPU_CURSOR_DIM; y++)
 		for (uint32_t x = 0; x < GPU_CURSOR_DIM; x++)
-			m->cursor_argb[y * GPU_CURSOR_DIM + x] = gpu_res_argb(
-				r->fourcc, r->pixels + y * r->stride + x * GPU_RES_BPP);
+			m->cursor_argb[y * GPU_CURSOR_DIM + x] =
+				gpu_res_argb(fourcc, r->pixels + y * r->stride + x * GPU_RES_BPP);
 	return true;
 }
 
