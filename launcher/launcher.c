@@ -330,8 +330,10 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 		devs[i].transport = (char *)(cfg->device_transports && cfg->device_transports[i]
 						     ? cfg->device_transports[i]
 						     : "mmio");
-		/* The input device is not restarted (launcher_dev_restartable). */
-		devs[i].restartable = cfg->restart_devices && strcmp(devs[i].kind, "input") != 0;
+		/* The input and gpu devices are not restarted
+		 * (launcher_dev_restartable; the kinds are its table's names). */
+		devs[i].restartable = cfg->restart_devices && strcmp(devs[i].kind, "input") != 0 &&
+				      strcmp(devs[i].kind, "gpu") != 0;
 		pdevs[i] = &devs[i];
 	}
 	s.n_devices = cfg->ndevices;

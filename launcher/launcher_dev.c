@@ -123,6 +123,38 @@ static void launcher_dev_input_close(struct launcher_dev *d)
 	input_opt_close(d->input);
 }
 
+/* ---- gpu ---- */
+
+static const char *launcher_dev_gpu_transport(const struct launcher_dev *d)
+{
+	(void)d;
+	return "pci";
+}
+
+static int launcher_dev_gpu_open(struct launcher_dev *d, char *err, size_t errlen)
+{
+	return gpu_opt_open(d->gpu, err, errlen);
+}
+
+static bool launcher_dev_gpu_bad_input(int r)
+{
+	(void)r;
+	return false; /* the options were checked: only the host's memfd can fail */
+}
+
+static void launcher_dev_gpu_setup(const struct launcher_dev *d, struct device_config *dc)
+{
+	/* The ring only: readers bring their eventfds later (CaptureSubscribe). */
+	dc->backend_fds[0] = d->gpu->ring_fd;
+	dc->nbackend = 1;
+	dc->gpu = &d->gpu->cfg;
+}
+
+static void launcher_dev_gpu_close(struct launcher_dev *d)
+{
+	gpu_opt_close(d->gpu);
+}
+
 static const struct launcher_dev_ops launcher_dev_kinds[] = {
 	[LAUNCHER_DEV_BLK] = {"blk", launcher_dev_blk_transport, launcher_dev_blk_open,
 			      launcher_dev_blk_bad_input, launcher_dev_blk_setup,
@@ -133,6 +165,9 @@ static const struct launcher_dev_ops launcher_dev_kinds[] = {
 	[LAUNCHER_DEV_INPUT] = {"input", launcher_dev_input_transport, launcher_dev_input_open,
 				launcher_dev_input_bad_input, launcher_dev_input_setup,
 				launcher_dev_input_close},
+	[LAUNCHER_DEV_GPU] = {"gpu", launcher_dev_gpu_transport, launcher_dev_gpu_open,
+			      launcher_dev_gpu_bad_input, launcher_dev_gpu_setup,
+			      launcher_dev_gpu_close},
 };
 
 /* ---- every kind ---- */
@@ -187,7 +222,7 @@ void launcher_dev_close(struct launcher_dev *d)
 
 bool launcher_dev_restartable(const struct launcher_dev *d)
 {
-	return d->kind != LAUNCHER_DEV_INPUT;
+	return d->kind != LAUNCHER_DEV_INPUT && d->kind != LAUNCHER_DEV_GPU;
 }
 
 int launcher_dev_core_entries(const struct launcher_dev *devs, const struct device_proc *procs,

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "launcher/disk_opt.h"
+#include "launcher/gpu_opt.h"
 #include "launcher/input_opt.h"
 #include "launcher/launcher.h"
 #include "launcher/net_opt.h"
@@ -24,6 +25,9 @@ enum launcher_dev_kind {
 	/* cellvm-dev-input: every input backend of the VM in one process; at
 	 * most one per VM, and last among its devices (launcher_dev_core_entries) */
 	LAUNCHER_DEV_INPUT,
+	/* cellvm-dev-gpu: the display, with its capture ring; at most one per
+	 * VM, after the disks and NICs (before the input device) */
+	LAUNCHER_DEV_GPU,
 };
 
 /* One device of a VM. Its options, and the backend they hold open, are the
@@ -34,6 +38,7 @@ struct launcher_dev {
 		struct disk_opt *disk;	 /* LAUNCHER_DEV_BLK */
 		struct net_opt *net;	 /* LAUNCHER_DEV_NET */
 		struct input_opt *input; /* LAUNCHER_DEV_INPUT */
+		struct gpu_opt *gpu;	 /* LAUNCHER_DEV_GPU */
 	};
 	int stats_fd; /* > 0: its counters page (launcher_stats_create) */
 	int debug;
@@ -64,7 +69,8 @@ void launcher_dev_close(struct launcher_dev *d);
 
 /* Whether the launcher restarts the device's process when it dies (the
  * input device is not restarted yet: its PS/2 state and links would need a
- * takeover of their own). */
+ * takeover of their own; nor the gpu device: the guest's resources live in
+ * its memory, and a new process would have none of them). */
 bool launcher_dev_restartable(const struct launcher_dev *d);
 
 /* The core's device entries for n started devices (devs[i] ran as procs[i]):
