@@ -54,6 +54,13 @@ static void cellvm_usage(FILE *f)
 		"                  of printable ASCII; MS 1-255\n"
 		"  --input-socket PATH\n"
 		"                  a unix socket taking inject-input requests (docs/input.md)\n"
+		"  --gpu WxH[,WxH...][,budget=SIZE][,slots=N]\n"
+		"                  a virtio-gpu display with 1 to 4 scanouts of these modes,\n"
+		"                  a budget of host memory for the guest's resources (16M..4G)\n"
+		"                  and N frame slots in its capture ring (docs/gpu.md)\n"
+		"  --capture-socket PATH\n"
+		"                  a unix socket handing capture readers the ring and an\n"
+		"                  eventfd (needs --gpu; docs/gpu.md)\n"
 		"Exit status: 0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic,\n"
 		"5 guest halted (every vCPU halted with interrupts off).\n"
 		"On a terminal, Ctrl-A x ends the VM.\n",
@@ -128,15 +135,18 @@ static int cellvm_run(int argc, char **argv)
 		{"input", required_argument, NULL, 'I'},
 		{"input-socket", required_argument, NULL, 'S'},
 		{"usb-device", required_argument, NULL, 'U'},
+		{"gpu", required_argument, NULL, 'G'},
+		{"capture-socket", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct core_config cfg = {.cmdline = "console=ttyS0", .cpus = 1, .memory = 256ULL << 20};
 	static struct devices ds;
-	const char *input_socket = NULL;
+	const char *input_socket = NULL, *capture_socket = NULL;
 	int o, r;
 
 	ds.inject.listen_fd = -1;
+	capsock_init(&ds.capsock);
 
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "k:i:c:n:m:dh", opts, NULL)) != -1) {
@@ -182,7 +192,13 @@ static int cellvm_run(int argc, char **argv)
 			if (r)
 				return r;
 			break;
+		case 'G':
+			r = devices_add_gpu(&ds, optarg);
+			if (r)
+				return r;
+			break;
 		case 'S': input_socket = optarg; break;
+		case 'C': capture_socket = optarg; break;
 		case 'h': cellvm_usage(stdout); return 0;
 		default: cellvm_usage(stderr); return VM_EXIT_BAD_INPUT;
 		}
@@ -213,6 +229,18 @@ static int cellvm_run(int argc, char **argv)
 		r = inject_open(&ds.inject, input_socket);
 		if (r)
 			return r;
+	}
+	if (capture_socket && !ds.has_gpu) {
+		log_err("--capture-socket needs --gpu");
+		inject_close(&ds.inject);
+		return VM_EXIT_BAD_INPUT;
+	}
+	if (capture_socket) {
+		r = capsock_open(&ds.capsock, capture_socket, &ds.gpu);
+		if (r) {
+			inject_close(&ds.inject);
+			return r;
+		}
 	}
 
 	r = cellvm_open_files(&cfg, &ds);
@@ -288,6 +316,7 @@ static int cellvm_run_vm(struct core_config *cfg, struct devices *ds)
 out:
 	devices_stop(ds);
 	inject_close(&ds->inject);
+	capsock_close(&ds->capsock);
 	close(cfg->mem_fd);
 	return status;
 }

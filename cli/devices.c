@@ -80,7 +80,7 @@ int devices_add_input(struct devices *ds, const char *arg)
 		log_err("--input: given twice");
 		return VM_EXIT_BAD_INPUT;
 	}
-	if (ds->ndisks + ds->nnets + 1 > LAUNCHER_MAX_DEVICES) {
+	if (ds->ndisks + ds->nnets + ds->has_gpu + 1 > LAUNCHER_MAX_DEVICES) {
 		log_err("--input: no room for another device");
 		return VM_EXIT_BAD_INPUT;
 	}
@@ -90,6 +90,28 @@ int devices_add_input(struct devices *ds, const char *arg)
 		return VM_EXIT_BAD_INPUT;
 	}
 	ds->has_input = true;
+	return 0;
+}
+
+int devices_add_gpu(struct devices *ds, const char *arg)
+{
+	char err[256];
+	int r;
+
+	if (ds->has_gpu) {
+		log_err("--gpu: given twice");
+		return VM_EXIT_BAD_INPUT;
+	}
+	if (ds->ndisks + ds->nnets + ds->has_input + 1 > LAUNCHER_MAX_DEVICES) {
+		log_err("--gpu: no room for another device");
+		return VM_EXIT_BAD_INPUT;
+	}
+	r = gpu_opt_parse(arg, &ds->gpu, err, sizeof(err));
+	if (r < 0) {
+		log_err("--gpu: %s", err);
+		return VM_EXIT_BAD_INPUT;
+	}
+	ds->has_gpu = true;
 	return 0;
 }
 
@@ -121,9 +143,18 @@ int devices_check_usb(struct devices *ds)
 	return 0;
 }
 
-struct device_proc *devices_input(struct devices *ds)
+struct device_proc *devices_gpu(struct devices *ds)
 {
 	size_t i = ds->ndisks + ds->nnets;
+
+	if (!ds->has_gpu || i >= ds->n || ds->procs[i].pid <= 0)
+		return NULL;
+	return &ds->procs[i];
+}
+
+struct device_proc *devices_input(struct devices *ds)
+{
+	size_t i = ds->ndisks + ds->nnets + ds->has_gpu;
 
 	if (!ds->has_input || i >= ds->n || ds->procs[i].pid <= 0)
 		return NULL;
@@ -136,9 +167,10 @@ struct device_proc *devices_input(struct devices *ds)
 static int devices_open(struct devices *ds, size_t i)
 {
 	bool is_disk = i < ds->ndisks;
-	bool is_input = i == ds->ndisks + ds->nnets;
+	bool is_gpu = ds->has_gpu && i == ds->ndisks + ds->nnets;
+	bool is_input = ds->has_input && i == ds->ndisks + ds->nnets + ds->has_gpu;
 	struct launcher_dev *d = &ds->dev[i];
-	struct net_opt *n = is_disk || is_input ? NULL : &ds->nets[i - ds->ndisks];
+	struct net_opt *n = is_disk || is_input || is_gpu ? NULL : &ds->nets[i - ds->ndisks];
 	char err[512], mac[18];
 	enum vm_exit e;
 	int r;
@@ -147,10 +179,12 @@ static int devices_open(struct devices *ds, size_t i)
 		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_BLK, .disk = &ds->disks[i]};
 	else if (is_input)
 		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_INPUT, .input = &ds->input};
+	else if (is_gpu)
+		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_GPU, .gpu = &ds->gpu};
 	else
 		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_NET, .net = n};
-	if (is_input)
-		snprintf(ds->names[i], sizeof(ds->names[i]), "input");
+	if (is_input || is_gpu)
+		snprintf(ds->names[i], sizeof(ds->names[i]), "%s", is_gpu ? "gpu" : "input");
 	else
 		snprintf(ds->names[i], sizeof(ds->names[i]), "%s %zu", is_disk ? "disk" : "net",
 			 is_disk ? i : i - ds->ndisks);
@@ -168,7 +202,7 @@ static int devices_open(struct devices *ds, size_t i)
 	d->stats_fd = r;
 	r = launcher_dev_open(d, err, sizeof(err), &e);
 	if (r < 0) {
-		log_err("%s: %s", is_disk ? "--disk" : "--net", err);
+		log_err("%s: %s", is_disk ? "--disk" : is_gpu ? "--gpu" : "--net", err);
 		return e;
 	}
 	if (n) {
@@ -186,7 +220,11 @@ static void devices_close(struct devices *ds, size_t i)
 	if (ds->stats[i]) {
 		struct devproc_stats c = {0};
 		launcher_stats_read(ds->stats[i], &c);
-		if (i == ds->ndisks + ds->nnets)
+		if (ds->dev[i].kind == LAUNCHER_DEV_GPU)
+			log_info("gpu: %llu commands, %llu frames, %llu refused",
+				 (unsigned long long)c.requests, (unsigned long long)c.bytes_out,
+				 (unsigned long long)c.errors);
+		else if (ds->dev[i].kind == LAUNCHER_DEV_INPUT)
 			log_info("input: %llu events injected, %llu delivered, %llu refused",
 				 (unsigned long long)c.bytes_in, (unsigned long long)c.requests,
 				 (unsigned long long)c.errors);
@@ -210,7 +248,7 @@ static void devices_close(struct devices *ds, size_t i)
 
 int devices_start(struct devices *ds, const struct core_config *cfg)
 {
-	size_t total = ds->ndisks + ds->nnets + (ds->has_input ? 1 : 0);
+	size_t total = ds->ndisks + ds->nnets + ds->has_gpu + ds->has_input;
 	char err[512];
 	int r;
 
@@ -279,7 +317,7 @@ size_t devices_poll_fill(struct devices *ds, struct pollfd *pfd, int *timeout_ms
 	pfd[ds->n] = (struct pollfd){.fd = ds->core && !ds->core_ending ? ds->core->chan : -1,
 				     .events = POLLIN};
 	pfd[ds->n + 1] = (struct pollfd){.fd = ds->inject.listen_fd, .events = POLLIN};
-	return ds->n + 2;
+	return ds->n + 2 + capsock_poll_fill(&ds->capsock, pfd + ds->n + 2);
 }
 
 /* The core's channel is readable: a device it dropped while the process
@@ -381,6 +419,7 @@ void devices_poll_ready(struct devices *ds, const struct pollfd *pfd)
 		devices_on_core_chan(ds);
 	if (pfd[ds->n + 1].fd >= 0 && pfd[ds->n + 1].revents)
 		inject_serve(&ds->inject, devices_input(ds));
+	capsock_poll_ready(&ds->capsock, pfd + ds->n + 2, devices_gpu(ds));
 	now = supervise_now_ms();
 	for (size_t i = 0; i < ds->n; i++) {
 		if (ds->sup[i].gone)
