@@ -17,10 +17,17 @@ Usage: guest_check.py BINDIR GUESTDIR SRCDIR CHECK
                       switching backends releases held keys; Alt+SysRq+H
          input-intx   the same with the guest's MSI off (pci=nomsi): the
                       xHCI controller and virtio devices on their INTx pins
+         gpu          the kernel binds virtio-gpu (fb0: virtio_gpudrmfb) and its
+                      console shows on it; a DRM program draws a known pattern
+                      and moves the cursor; cellvm run's capture socket hands
+                      this script the ring, which must hold that pattern and
+                      cursor pixel for pixel
 Exit: 0 pass, 1 fail, 77 skip (KVM here cannot run guest user space, or no
 test kernel).
 """
 import http.server
+import json
+import mmap
 import os
 import queue
 import random
@@ -497,6 +504,211 @@ def check_input(args, guest, intx=False):
     print("PASS")
 
 
+# ---- gpu: the capture ring (proto/capture_ring.h) as a third-party reader ----
+
+DRM_XRGB8888 = 0x34325258
+DRM_ARGB8888 = 0x34325241
+CURSOR_HOT = (5, 7)            # test/guest/gpu.c
+CURSOR_AT = [(100, 120), (300, 200)]
+
+
+def gpu_pattern(w, h):
+    """What cellvm-check-gpu draws (test/guest/gpu.c gpu_pattern), as the
+    ring's XRGB8888 bytes (B, G, R, X) with X 0."""
+    out = bytearray(w * h * 4)
+    i = 0
+    for y in range(h):
+        for x in range(w):
+            out[i] = ((x + y * 7) >> 2) & 0xff
+            out[i + 1] = ((y * 5) ^ x) & 0xff
+            out[i + 2] = (x * 3 + y) & 0xff
+            i += 4
+    return bytes(out)
+
+
+def gpu_cursor_image():
+    """cellvm-check-gpu's cursor (gpu_cursor_pixel), ARGB8888 words."""
+    return [(0xff if x < 48 else 0) << 24 | (x * 4) << 16 | (y * 4) << 8 | 0x40
+            for y in range(64) for x in range(64)]
+
+
+class Ring:
+    """A read-only mapping of the capture ring and the reader's eventfd."""
+
+    HDR = "<IIIIQQIIIIQQ"
+    SLOT = "<QQQIIIIII"
+    CUR = "<QQiiIIIIIII"
+
+    def __init__(self, ring_fd, efd, size):
+        self.map = mmap.mmap(ring_fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
+        self.efd = efd
+        os.set_blocking(efd, False)
+
+    def header(self):
+        h = struct.unpack_from(self.HDR, self.map, 0)
+        if h[0] != 0x50414356 or h[1] != 1:
+            fail(f"the capture ring's header is not a version 1 ring: {h[:2]}")
+        return dict(nslots=h[3], slot_size=h[4], slots_offset=h[5], pixels_offset=h[6],
+                    cursor_offset=h[9], serial=h[10])
+
+    def frame(self):
+        """The latest frame as (meta, pixels), or None (none yet, or torn)."""
+        h = self.header()
+        serial = h["serial"]
+        if serial == 0:
+            return None
+        base = h["slots_offset"] + (serial % h["nslots"]) * h["slot_size"]
+        seq, ser, ts, scanout, fourcc, w, hgt, stride, ndamage = struct.unpack_from(
+            self.SLOT, self.map, base)
+        if seq != 2 * serial or ser != serial:
+            return None
+        start = base + h["pixels_offset"]
+        rows = [self.map[start + y * stride:start + y * stride + w * 4] for y in range(hgt)]
+        if struct.unpack_from("<Q", self.map, base)[0] != seq:
+            return None
+        return dict(serial=serial, scanout=scanout, fourcc=fourcc, width=w, height=hgt,
+                    ndamage=ndamage), b"".join(rows)
+
+    def cursor(self):
+        off = self.header()["cursor_offset"]
+        f = struct.unpack_from(self.CUR, self.map, off)
+        image = list(struct.unpack_from("<4096I", self.map, off + 64))
+        if struct.unpack_from("<Q", self.map, off)[0] != f[0] or f[0] & 1:
+            return None
+        return dict(serial=f[1], x=f[2], y=f[3], hot=(f[4], f[5]), scanout=f[6],
+                    visible=f[7], size=(f[8], f[9]), fourcc=f[10], image=image)
+
+    def wait(self, deadline):
+        """Until the eventfd says something new (or the deadline)."""
+        left = deadline - time.monotonic()
+        if left > 0 and select.select([self.efd], [], [], left)[0]:
+            try:
+                os.read(self.efd, 8)
+            except BlockingIOError:
+                pass
+
+
+def png_bytes(w, h, bgrx):
+    """An RGB PNG of XRGB8888 pixels, to look at."""
+    raw = bytearray()
+    for y in range(h):
+        raw.append(0)
+        row = bgrx[y * w * 4:(y + 1) * w * 4]
+        rgb = bytearray(w * 3)
+        rgb[0::3], rgb[1::3], rgb[2::3] = row[2::4], row[1::4], row[0::4]
+        raw += rgb
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(bytes(raw), 6)) + chunk(b"IEND", b""))
+
+
+def capture_connect(path):
+    """Subscribe at cellvm run's capture socket: (connection, hello, Ring).
+    The socket exists from before the devices start."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    msg, fds, _, _ = socket.recv_fds(s, 4096, 2)
+    if len(fds) != 2:
+        fail(f"the capture socket sent {len(fds)} fds, not 2: {msg!r}")
+    hello = json.loads(msg.decode())
+    return s, hello, Ring(fds[0], fds[1], hello["ring_bytes"])
+
+
+def check_gpu(args, guest):
+    sock = f"/run/cellvm-gpu-{os.getpid()}.sock"
+    vm = boot(args, guest, "cellvm.check=gpu",
+              ["--gpu", "1024x768", "--capture-socket", sock])
+    try:
+        vm.wait_line("CELLVM-CHECK-START", vm.deadline)
+        conn, hello, ring = capture_connect(sock)
+        if hello["scanouts"] != [[1024, 768]]:
+            fail(f"capture socket hello: {hello}")
+        vm.wait_line("CELLVM-GPU ready", vm.deadline)
+        if not any("fb0: virtio_gpudrmfb" in line for line in vm.log):
+            fail("the kernel did not say fb0: virtio_gpudrmfb", vm.log)
+
+        # The console (fbcon) with the check's line at the top.
+        vm.send("shot\n")
+        vm.wait_line("CELLVM-GPU shot", vm.deadline)
+        end = time.monotonic() + 20
+        lit = 0
+        while time.monotonic() < end:
+            got = ring.frame()
+            if got and got[0]["width"] == 1024:
+                meta, px = got
+                top = px[:16 * 1024 * 4]
+                lit = sum(1 for i in range(0, len(top), 4) if top[i:i + 3] != b"\0\0\0")
+                if lit > 200:
+                    break
+            ring.wait(end)
+        if lit <= 200:
+            fail(f"no console text on the screen ({lit} lit pixels in the top rows)", vm.log)
+        shot = os.environ.get("CELLVM_GPU_SHOT", f"/tmp/cellvm-gpu-console-{os.getpid()}.png")
+        with open(shot, "wb") as f:
+            f.write(png_bytes(1024, 768, px))
+        print(f"console screenshot ({lit} lit pixels in the top rows): {shot}")
+
+        # The pattern and the cursor, through DRM.
+        vm.send("draw\n")
+        drawn = vm.wait_line("CELLVM-GPU drawn", vm.deadline)
+        if "1024x768" not in drawn:
+            fail(f"the guest drew {drawn}, not 1024x768", vm.log)
+        want = gpu_pattern(1024, 768)
+        end = time.monotonic() + 20
+        diff = None
+        while time.monotonic() < end:
+            got = ring.frame()
+            if got and got[0]["width"] == 1024 and got[0]["height"] == 768:
+                meta, px = got
+                px = bytearray(px)
+                px[3::4] = bytes(len(px) // 4)
+                diff = sum(1 for i in range(0, len(px), 4096) if px[i:i + 4096] != want[i:i + 4096])
+                if diff == 0:
+                    break
+            ring.wait(end)
+        if diff != 0:
+            fail(f"the ring's frame is not the guest's pattern ({diff} 4 KiB blocks differ)",
+                 vm.log)
+        if meta["fourcc"] != DRM_XRGB8888 or meta["scanout"] != 0:
+            fail(f"frame {meta}: not XRGB8888 on scanout 0")
+        print(f"ring frame {meta['serial']} is the pattern, pixel for pixel")
+
+        image = gpu_cursor_image()
+        for n, (x, y) in enumerate(CURSOR_AT):
+            if n:
+                vm.send("move\n")
+                vm.wait_line("CELLVM-GPU moved", vm.deadline)
+            end = time.monotonic() + 20
+            cur = None
+            while time.monotonic() < end:
+                cur = ring.cursor()
+                if cur and cur["visible"] and cur["image"] == image and (cur["x"], cur["y"]) == (x, y):
+                    break
+                ring.wait(end)
+            shown = {k: v for k, v in (cur or {}).items() if k != "image"}
+            if not cur or cur["image"] != image:
+                bad = [i for i in range(4096) if cur and cur["image"][i] != image[i]]
+                first = (f"{len(bad)} pixels differ, the first at {bad[0] % 64},{bad[0] // 64}: "
+                         f"{cur['image'][bad[0]]:#010x}, expected {image[bad[0]]:#010x}"
+                         if bad else "none")
+                fail(f"the ring's cursor image is not the guest's ({first}): {shown}", vm.log)
+            if (cur["x"], cur["y"]) != (x, y) or cur["hot"] != CURSOR_HOT or not cur["visible"]:
+                fail(f"the ring's cursor is {shown}, expected at {(x, y)} with hotspot "
+                     f"{CURSOR_HOT}", vm.log)
+            print(f"ring cursor {cur['serial']} at {(x, y)}, hotspot {CURSOR_HOT}, image exact")
+        vm.send("done\n")
+        result = vm.wait_line("CELLVM-CHECK gpu", vm.deadline)
+        vm.finish(vm.deadline)
+        if "pass" not in result.split():
+            fail(f"the guest's check failed: {result}", vm.log)
+        conn.close()
+    finally:
+        vm.kill()
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
@@ -530,6 +742,8 @@ def main():
         check_input(args, guest)
     elif check == "input-intx":
         check_input(args, guest, intx=True)
+    elif check == "gpu":
+        check_gpu(args, guest)
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
