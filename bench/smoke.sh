@@ -4,12 +4,12 @@
 # timing (benchmarks report; see bench/README.md). Exit 77 when a reference
 # the benchmark compares with is not installed (scripts/install-deps.sh
 # --bench) or the run needs root/tun that this machine lacks.
-# Usage: smoke.sh blk|net|broker|input BINDIR SRCDIR
+# Usage: smoke.sh blk|net|broker|input|capture BINDIR SRCDIR
 set -u
 what=$1 bindir=$2 srcdir=$3
 skip() { echo "SKIP: $*" >&2; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-[ "$what" = input ] || [ "$(id -u)" -eq 0 ] || skip "needs root"
+case $what in input | capture) ;; *) [ "$(id -u)" -eq 0 ] || skip "needs root" ;; esac
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 case $what in
@@ -34,6 +34,10 @@ broker)
 input)
 	"$bindir/bench-input" --iters 200 --batches 5 >"$out" 2>&1 || { cat "$out"; fail "bench-input failed"; }
 	grep -q '^virtio ' "$out" && grep -q '^reference: ' "$out" || { cat "$out"; fail "no figures"; }
+	;;
+capture)
+	"$bindir/bench-capture" --iters 20 --ms 200 --shots 2 >"$out" 2>&1 || { cat "$out"; fail "bench-capture failed"; }
+	grep -q '^flush->reader copy, full ' "$out" && grep -q '^reference: memcpy' "$out" || { cat "$out"; fail "no figures"; }
 	;;
 *) fail "unknown benchmark $what" ;;
 esac
