@@ -231,15 +231,19 @@ static void guest_cursor(struct guest *g)
 }
 
 /* One guest frame: the changed part transferred, then flushed. Returns the
- * flush's submission time; *ret_done its completion. */
-static uint64_t guest_frame(struct guest *g, bool full, bool transfer, uint64_t *ret_done)
+ * flush's submission time; *ret_done its completion, *ret_xfer (when not
+ * NULL) how long the transfer took. */
+static uint64_t guest_frame(struct guest *g, bool full, bool transfer, uint64_t *ret_done,
+			    uint64_t *ret_xfer)
 {
 	uint32_t w = full ? FW : PART, h = full ? FH : PART, x = full ? 0 : 640, y = full ? 0 : 320;
-	uint64_t t0;
+	uint64_t t0 = now_ns();
 
 	if (transfer)
 		ok("transfer",
 		   vgpu_transfer(&g->t, RES_ID, x, y, w, h, ((uint64_t)y * FW + x) * 4));
+	if (ret_xfer)
+		*ret_xfer = now_ns() - t0;
 	t0 = now_ns();
 	ok("flush", vgpu_flush(&g->t, RES_ID, x, y, w, h));
 	*ret_done = now_ns();
@@ -249,10 +253,10 @@ static uint64_t guest_frame(struct guest *g, bool full, bool transfer, uint64_t 
 /* ---- the cases ---- */
 
 static void latency(struct guest *g, struct reader *rd, bool full, uint32_t iters, uint64_t *lat,
-		    uint64_t *done)
+		    uint64_t *done, uint64_t *xfer)
 {
 	for (uint32_t i = 0; i < iters + RING_SLOTS; i++) {
-		uint64_t t_done, t0 = guest_frame(g, full, true, &t_done);
+		uint64_t t_done, t_xfer, t0 = guest_frame(g, full, true, &t_done, &t_xfer);
 		int64_t serial = cellvm_capture_latest(g->t.ring, g->t.ring_size);
 		uint64_t copied;
 
@@ -263,6 +267,7 @@ static void latency(struct guest *g, struct reader *rd, bool full, uint32_t iter
 		if (i >= RING_SLOTS) {
 			lat[i - RING_SLOTS] = copied - t0;
 			done[i - RING_SLOTS] = t_done - t0;
+			xfer[i - RING_SLOTS] = t_xfer;
 		}
 	}
 }
@@ -277,7 +282,7 @@ static void sustained(struct guest *g, struct reader *rd, bool full, uint32_t ms
 
 	end = t0 + (uint64_t)ms * 1000000;
 	do {
-		(void)guest_frame(g, full, true, &t_done);
+		(void)guest_frame(g, full, true, &t_done, NULL);
 		n++;
 	} while (t_done < end);
 	serial = cellvm_capture_latest(g->t.ring, g->t.ring_size);
@@ -323,7 +328,7 @@ static void completion(bool stuck, uint32_t iters, uint64_t *done)
 		close(pipefd[0]);
 	}
 	for (uint32_t i = 0; i < iters + RING_SLOTS; i++) {
-		uint64_t t_done, t0 = guest_frame(&g, true, false, &t_done);
+		uint64_t t_done, t0 = guest_frame(&g, true, false, &t_done, NULL);
 
 		if (i >= RING_SLOTS)
 			done[i - RING_SLOTS] = t_done - t0;
@@ -397,7 +402,7 @@ static void encode(struct guest *g, uint32_t iters, uint64_t *t, size_t *ret_len
 int main(int argc, char **argv)
 {
 	uint32_t iters = 200, ms = 2000, shots = 10;
-	uint64_t *lat, *done, *ref;
+	uint64_t *lat, *done, *ref, *xfer;
 	struct reader rd = {0};
 	struct guest g;
 	pthread_t th;
@@ -420,8 +425,9 @@ int main(int argc, char **argv)
 	shots = shots < 1 ? 1 : shots;
 	lat = calloc(iters, sizeof(*lat));
 	done = calloc(iters, sizeof(*done));
+	xfer = calloc(iters, sizeof(*xfer));
 	ref = calloc(iters > shots ? iters : shots, sizeof(*ref));
-	if (!lat || !done || !ref)
+	if (!lat || !done || !ref || !xfer)
 		die("calloc", -ENOMEM);
 
 	guest_start(&g, 1, true);
@@ -451,13 +457,16 @@ int main(int argc, char **argv)
 		uint64_t missed;
 		char label[64];
 
-		latency(&g, &rd, full, iters, lat, done);
+		latency(&g, &rd, full, iters, lat, done, xfer);
 		snprintf(label, sizeof(label), "flush->reader copy, %s", name);
 		printf("%-34s %9.3f %9.3f\n", label, pct_ms(lat, iters, 50),
 		       pct_ms(lat, iters, 99));
 		snprintf(label, sizeof(label), "guest flush completion, %s", name);
 		printf("%-34s %9.3f %9.3f\n", label, pct_ms(done, iters, 50),
 		       pct_ms(done, iters, 99));
+		snprintf(label, sizeof(label), "guest transfer completion, %s", name);
+		printf("%-34s %9.3f %9.3f\n", label, pct_ms(xfer, iters, 50),
+		       pct_ms(xfer, iters, 99));
 		if (full)
 			memcpy(ref, lat, iters * sizeof(*lat)); /* sorted: ref[p] below */
 		sustained(&g, &rd, full, ms, &fps, &rfps, &missed);
@@ -506,5 +515,6 @@ int main(int argc, char **argv)
 	free(lat);
 	free(done);
 	free(ref);
+	free(xfer);
 	return 0;
 }
