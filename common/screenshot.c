@@ -20,6 +20,9 @@
 #define SCREENSHOT_ZLEVEL 1
 
 static int shot_err(char *err, size_t errlen, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int shot_err(char *err, size_t errlen, int r, const char *fmt, ...)
 {
 	va_list ap;
 
