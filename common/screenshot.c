@@ -145,25 +145,17 @@ static int shot_encode(const uint8_t *rgb, uint32_t w, uint32_t h, uint8_t **ret
 	return 0;
 }
 
-int screenshot_png(const void *map, size_t size, const struct screenshot_opts *o, uint8_t **ret_png,
-		   size_t *ret_len, char *err, size_t errlen)
+/* The latest frame of scanout, copied out: *ret_px (malloc'd, rows of
+ * meta->stride bytes), its metadata, and whether it is BGR. */
+static int shot_frame(const void *map, size_t size, uint32_t scanout,
+		      struct cellvm_capture_slot *meta, uint8_t **ret_px, bool *ret_bgr, char *err,
+		      size_t errlen)
 {
 	struct cellvm_capture_geometry g;
-	struct cellvm_capture_cursor cur;
-	struct cellvm_capture_slot meta;
-	struct screenshot_rect crop;
-	uint8_t *px = NULL, *rgb = NULL;
 	size_t px_len;
-	bool bgr;
+	uint8_t *px;
 	int r;
 
-	if (!map || !o || !ret_png || !ret_len)
-		return shot_err(err, errlen, -EINVAL, "bad arguments");
-	if (o->scanout >= 4)
-		return shot_err(err, errlen, -EINVAL, "scanout %u: there are at most 4",
-				o->scanout);
-	if ((uintptr_t)map & 7)
-		return shot_err(err, errlen, -EINVAL, "the ring's mapping is not aligned");
 	/* Too small to hold a header is a bad ring too (the fd's size is the
 	 * gpu process's to choose). */
 	r = cellvm_capture_geometry_get(map, size, &g);
@@ -176,31 +168,53 @@ int screenshot_png(const void *map, size_t size, const struct screenshot_opts *o
 	px = malloc(px_len);
 	if (!px)
 		return shot_err(err, errlen, -ENOMEM, "out of memory");
-	r = cellvm_capture_read_scanout(map, size, o->scanout, &meta, px, px_len);
-	if (r == 0) {
-		r = shot_err(err, errlen, -ENOENT, "no frame of scanout %u in the ring",
-			     o->scanout);
-		goto out;
-	}
-	if (r == -EAGAIN) {
+	r = cellvm_capture_read_scanout(map, size, scanout, meta, px, px_len);
+	if (r == 0)
+		r = shot_err(err, errlen, -ENOENT, "no frame of scanout %u in the ring", scanout);
+	else if (r == -EAGAIN)
 		r = shot_err(err, errlen, r, "the frame was overwritten on every try");
-		goto out;
-	}
-	if (r < 0) {
+	else if (r < 0)
 		r = shot_err(err, errlen, -EPROTO, "bad capture ring (%s)", strerror(-r));
-		goto out;
+	if (r < 0) {
+		free(px);
+		return r;
 	}
 	/* UNTRUSTED(gpu process): the reader checked sizes and stride against
 	 * the geometry; the fourcc is ours to check. */
-	switch (meta.fourcc) {
+	switch (meta->fourcc) {
 	case DRM_FORMAT_XRGB8888:
-	case DRM_FORMAT_ARGB8888: bgr = false; break;
+	case DRM_FORMAT_ARGB8888: *ret_bgr = false; break;
 	case DRM_FORMAT_XBGR8888:
-	case DRM_FORMAT_ABGR8888: bgr = true; break;
+	case DRM_FORMAT_ABGR8888: *ret_bgr = true; break;
 	default:
-		r = shot_err(err, errlen, -EPROTO, "bad capture ring (fourcc 0x%08x)", meta.fourcc);
-		goto out;
+		free(px);
+		return shot_err(err, errlen, -EPROTO, "bad capture ring (fourcc 0x%08x)",
+				meta->fourcc);
 	}
+	*ret_px = px;
+	return 0;
+}
+
+int screenshot_png(const void *map, size_t size, const struct screenshot_opts *o, uint8_t **ret_png,
+		   size_t *ret_len, char *err, size_t errlen)
+{
+	struct cellvm_capture_cursor cur;
+	struct cellvm_capture_slot meta;
+	struct screenshot_rect crop;
+	uint8_t *px = NULL, *rgb = NULL;
+	bool bgr = false;
+	int r;
+
+	if (!map || !o || !ret_png || !ret_len)
+		return shot_err(err, errlen, -EINVAL, "bad arguments");
+	if (o->scanout >= 4)
+		return shot_err(err, errlen, -EINVAL, "scanout %u: there are at most 4",
+				o->scanout);
+	if ((uintptr_t)map & 7)
+		return shot_err(err, errlen, -EINVAL, "the ring's mapping is not aligned");
+	r = shot_frame(map, size, o->scanout, &meta, &px, &bgr, err, errlen);
+	if (r < 0)
+		return r;
 
 	crop = o->crop;
 	if (crop.w == 0)
