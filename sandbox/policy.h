@@ -56,9 +56,10 @@ struct sb_policy {
 #define SB_POLICY(var, label, table)                                                               \
 	const struct sb_policy var = {label, table, sizeof(table) / sizeof((table)[0])}
 
-extern const struct sb_policy policy_base;  /* every kind; sanitizer extras included */
-extern const struct sb_policy policy_core;  /* SANDBOX_CORE */
-extern const struct sb_policy policy_blk;   /* SANDBOX_DEV_BLK */
-extern const struct sb_policy policy_net;   /* SANDBOX_DEV_NET */
-extern const struct sb_policy policy_input; /* SANDBOX_DEV_INPUT */
-extern const struct sb_policy policy_gpu;   /* SANDBOX_DEV_GPU */
+extern const struct sb_policy policy_base;    /* every kind; sanitizer extras included */
+extern const struct sb_policy policy_core;    /* SANDBOX_CORE */
+extern const struct sb_policy policy_blk;     /* SANDBOX_DEV_BLK */
+extern const struct sb_policy policy_net;     /* SANDBOX_DEV_NET */
+extern const struct sb_policy policy_input;   /* SANDBOX_DEV_INPUT */
+extern const struct sb_policy policy_gpu;     /* SANDBOX_DEV_GPU */
+extern const struct sb_policy policy_display; /* SANDBOX_DISPLAY */
