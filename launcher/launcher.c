@@ -143,8 +143,8 @@ static int launcher_log_pipe(const struct launcher_jail *jail, int log[2], int *
 
 /* Start bin_dir/name with child_chan as its fd 3, as jail says (NULL: 65534,
  * our own cgroup, our stderr); its stderr pipe's read end in *ret_log. */
-static int launcher_spawn(const char *name, int child_chan, const struct launcher_jail *jail,
-			  pid_t *ret_pid, int *ret_pidfd, int *ret_log, char *err, size_t errlen)
+int launcher_spawn(const char *name, int child_chan, const struct launcher_jail *jail,
+		   pid_t *ret_pid, int *ret_pidfd, int *ret_log, char *err, size_t errlen)
 {
 	int log[2] = {-1, -1};
 	char dir[PATH_MAX], path[PATH_MAX + 64];

@@ -68,6 +68,15 @@ struct core_proc {
  * (override: CELLVM_LIBEXEC). Writes into buf; returns 0 or -errno. */
 int launcher_bin_dir(char *buf, size_t len);
 
+/* Start bin_dir/name (a cellvm binary) with child_chan as its fd 3 (the
+ * child gets a copy; the caller keeps and closes its own), in the sandbox's
+ * namespaces with jail's ids and cgroup (NULL: 65534, our own cgroup, our
+ * stderr); its stderr pipe's read end in *ret_log when jail asks for one.
+ * For processes that are not devices (display_proc.c). 0, or -errno with a
+ * message in err. */
+int launcher_spawn(const char *name, int child_chan, const struct launcher_jail *jail,
+		   pid_t *ret_pid, int *ret_pidfd, int *ret_log, char *err, size_t errlen);
+
 /* Guest RAM: a memfd of size bytes sealed against shrinking and growing.
  * Returns the fd or -errno. */
 int launcher_create_memory(uint64_t size);
