@@ -18,6 +18,7 @@
 #include "launcher/input_api.h"
 #include "launcher/input_opt.h"
 #include "launcher/launcher.h"
+#include "launcher/launcher_dev.h"
 #include "launcher/net_opt.h"
 #include "launcher/supervise.h"
 #include "device.pb-c.h"
@@ -168,7 +169,9 @@ struct broker_vmdef {
 	char input[16];		    /* the default input backend: "ps2", "virtio" or "" */
 	bool has_input;		    /* input_config: the VM has an input device */
 	struct input_opt input_opt; /* its backends and identities (no fds here) */
-	json_object *extra;	    /* gpu/snd definitions, kept as given (owned) */
+	bool has_gpu;		    /* gpu: the VM has a display (after the NICs) */
+	struct gpu_opt gpu_opt;	    /* its modes, budget and ring (no ring here) */
+	json_object *extra;	    /* the snd definition, kept as given (owned) */
 	/* its cgroup's cpu.weight (1..10000); 0: the broker's vm_cpu_weight */
 	uint32_t cpu_weight;
 };
@@ -194,8 +197,13 @@ json_object *broker_vmdef_to_json(const struct broker_vmdef *d);
  * check the kept ones again (kind, owner and mode may have changed). */
 int broker_vmdef_check_paths(struct broker_vmdef *d, const struct tenant *t, char *err,
 			     size_t errlen);
-/* Close the kept files (releasing their locks) and the gpu/snd objects. */
+/* Close the kept files (releasing their locks) and the snd object. */
 void broker_vmdef_free(struct broker_vmdef *d);
+/* The definition's devices: disks, then NICs, then the gpu, then the input
+ * device (their order on the bus, and their index everywhere); how many, and
+ * the kind of the ith. */
+size_t broker_vmdef_ndevs(const struct broker_vmdef *d);
+enum launcher_dev_kind broker_vmdef_dev_kind(const struct broker_vmdef *d, size_t i);
 
 /* ---- the registry (broker_vm.c) ---- */
 
@@ -208,13 +216,16 @@ enum broker_vm_state {
 	BROKER_VM_STOPPING, /* killed, its processes not all reaped yet (broker_vm.c) */
 };
 const char *broker_vm_state_name(enum broker_vm_state s);
+/* A device kind's name, as the API shows it ("blk", "net", "gpu", "input"). */
+const char *broker_vm_dev_kind_name(enum launcher_dev_kind type);
 
 /* One device of a VM: its definition index, its process and its restarts
  * (a device process is restarted on its own, the core and the guest live on:
  * broker_supervise.c). */
 struct broker_vm_device {
 	struct broker_vm *vm;
-	const char *kind;
+	enum launcher_dev_kind type;
+	const char *kind; /* its name: "blk", "net", "gpu", "input" */
 	size_t def_index;
 	struct device_proc proc;
 	struct event *ev; /* pidfd */
@@ -280,6 +291,13 @@ struct broker_vm {
 	size_t ninput_calls;
 	uint64_t input_next_id;
 	struct dispatch input_proto;
+	/* The gpu's capture ring while the VM runs (moved from its boot's job;
+	 * ring_fd -1: none) and the broker's read-only mapping of it, for
+	 * screenshots (broker_display.c); capture readers' ids. */
+	struct gpu_opt gpu;
+	const void *ring;
+	uint64_t capture_next_id;
+	uint32_t ncapture; /* readers subscribed (at most GPU_OPT_MAX_READERS) */
 	/* serial output: a ring of the last BROKER_CONSOLE_LOG bytes */
 	uint8_t *cons;
 	uint64_t cons_total;
@@ -457,6 +475,8 @@ struct broker_launch_job {
 	/* The input device's options for this boot (its PS/2 link), a copy of
 	 * the definition's; closed once the core and the device hold the link. */
 	struct input_opt input;
+	/* The gpu's options for this boot; its ring, made here, moves to the VM. */
+	struct gpu_opt gpu;
 	int stats_fd[LAUNCHER_MAX_DEVICES]; /* the VM's counters pages (the VM owns them) */
 	/* Dups of the definition's kept files (kernel_fd, initrd_fd, each disk's
 	 * image_fd), made by broker_launch_submit in the loop, closed by the
@@ -477,6 +497,29 @@ void broker_launch_stop(struct broker *b);
 /* In the loop: install a finished job into its VM (or undo), tell the waiter,
  * free the job. */
 void broker_vm_boot_finish(struct broker_launch_job *j);
+
+/* ---- display (broker_display.c): docs/gpu.md ---- */
+
+struct screenshot_opts;
+
+/* After a boot's install: map the gpu's capture ring read-only (no gpu: 0). */
+int broker_display_install(struct broker_vm *vm);
+/* In the teardown: unmap and close the ring. */
+void broker_display_teardown(struct broker_vm *vm);
+/* A PNG of the VM's screen (common/screenshot.h): API_OK and *png (malloc'd),
+ * or an error with a message: no gpu (NOT_SUPPORTED), not running or no
+ * frame yet (VM_BUSY), a bad scanout or crop (INVALID_ARGUMENT). */
+enum api_err broker_display_screenshot(struct broker_vm *vm, const struct screenshot_opts *o,
+				       uint8_t **png, size_t *len, char *err, size_t errlen);
+/* A new capture reader: the ring read-only and an eventfd of its own in
+ * fds[0], fds[1] (the caller's to pass on and close), subscribed at the gpu
+ * device as *ret_id; the hello line for it (gpu_opt_reader_hello) in hello.
+ * API_OK, or an error with a message (no gpu, not running, too many
+ * readers). */
+enum api_err broker_display_subscribe(struct broker_vm *vm, uint64_t *ret_id, int fds[2],
+				      char *hello, size_t hello_len, char *err, size_t errlen);
+/* Reader id of boot `boot` (vm->boots when it subscribed) is gone. */
+void broker_display_unsubscribe(struct broker_vm *vm, uint32_t boot, uint64_t id);
 
 /* ---- input (broker_input.c): docs/input.md ---- */
 

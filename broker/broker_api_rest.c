@@ -20,6 +20,7 @@
 #include "broker/broker_api.h"
 #include "common/log.h"
 #include "common/parse.h"
+#include "common/screenshot.h"
 
 #define REST_JSON_DEPTH	    16
 #define REST_MAX_CONSOLE_IN 4096
@@ -366,6 +367,102 @@ static int broker_api_rest_input_timeout(struct evhttp_request *req)
 	return r < 0 ? -1 : (int)ms;
 }
 
+static void broker_api_rest_free_png(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+/* UNTRUSTED(client): GET screenshot's query: scanout=N (0..3), cursor=0|1
+ * (composited; 1 by default), x=, y=, w=, h= (a crop, all four or none).
+ * Any other key, a repeated one or a bad value: -EINVAL with a message. */
+static int broker_api_rest_screenshot_query(struct evhttp_request *req, struct screenshot_opts *o,
+					    char *err, size_t errlen)
+{
+	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	static const char *const keys[] = {"scanout", "cursor", "x", "y", "w", "h"};
+	uint32_t v[6] = {0, 1, 0, 0, 0, 0}, seen = 0;
+	struct evkeyvalq kv;
+	struct evkeyval *e;
+	int r = 0;
+
+	*o = (struct screenshot_opts){.cursor = true};
+	if (!q)
+		return 0;
+	if (evhttp_parse_query_str(q, &kv) < 0) {
+		snprintf(err, errlen, "the query does not parse");
+		return -EINVAL;
+	}
+	TAILQ_FOREACH(e, &kv, next)
+	{
+		size_t k = 0;
+
+		while (k < 6 && strcmp(e->key, keys[k]) != 0)
+			k++;
+		if (k == 6 || (seen & (1U << k)) ||
+		    parse_u32(e->value, 0,
+			      k == 0   ? 3
+			      : k == 1 ? 1
+				       : 16383,
+			      &v[k]) < 0) {
+			snprintf(err, errlen,
+				 "query: scanout=0..3, cursor=0|1, x=, y=, w=, h= (pixels), "
+				 "each once; '%.16s' is not",
+				 e->key);
+			r = -EINVAL;
+			break;
+		}
+		seen |= 1U << k;
+	}
+	evhttp_clear_headers(&kv);
+	if (r == 0 && (seen & 0x3c) && (seen & 0x3c) != 0x3c) {
+		snprintf(err, errlen, "query: a crop is x, y, w and h together");
+		r = -EINVAL;
+	}
+	if (r == 0 && (seen & 0x3c) && (v[4] == 0 || v[5] == 0)) {
+		snprintf(err, errlen, "query: a crop of w=0 or h=0 is empty");
+		r = -EINVAL;
+	}
+	o->scanout = v[0];
+	o->cursor = v[1] != 0;
+	o->crop = (struct screenshot_rect){v[2], v[3], v[4], v[5]};
+	return r;
+}
+
+/* GET screenshot: the PNG bytes (image/png). */
+static void broker_api_rest_screenshot(struct rest_call *c, struct broker_vm *vm)
+{
+	struct screenshot_opts o;
+	struct evbuffer *out;
+	uint8_t *png = NULL;
+	size_t len = 0;
+	char err[256];
+	enum api_err e;
+
+	if (broker_api_rest_screenshot_query(c->req, &o, err, sizeof(err)) < 0) {
+		broker_api_rest_reply_api_err(c->req, API_INVALID_ARGUMENT, err);
+		return;
+	}
+	e = broker_display_screenshot(vm, &o, &png, &len, err, sizeof(err));
+	if (e != API_OK) {
+		broker_api_rest_reply_api_err(c->req, e, err);
+		return;
+	}
+	out = evbuffer_new();
+	if (!out || evbuffer_add_reference(out, png, len, broker_api_rest_free_png, NULL) < 0) {
+		free(png);
+		if (out)
+			evbuffer_free(out);
+		broker_api_rest_reply_api_err(c->req, API_INTERNAL, "out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(c->req), "Content-Type", "image/png");
+	evhttp_add_header(evhttp_request_get_output_headers(c->req), "Cache-Control", "no-store");
+	evhttp_send_reply(c->req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
 /* POST inject-input, GET input-info, PUT switch-input-backend: the
  * commands are built in broker_input.c (RPC's too). */
 static void broker_api_rest_input(struct rest_call *c, struct broker_vm *vm, const char *sub)
@@ -476,6 +573,8 @@ static void broker_api_rest_vm_route(struct rest_call *c, struct broker_vm *vm, 
 		rest_stream_console(c, vm, broker_api_rest_query_flag(c->req, "follow"));
 	} else if (strcmp(sub, "console") == 0 && m == EVHTTP_REQ_PUT) {
 		broker_api_rest_console_in(c, vm);
+	} else if (strcmp(sub, "screenshot") == 0 && m == EVHTTP_REQ_GET) {
+		broker_api_rest_screenshot(c, vm);
 	} else if ((strcmp(sub, "inject-input") == 0 && m == EVHTTP_REQ_POST) ||
 		   (strcmp(sub, "input-info") == 0 && m == EVHTTP_REQ_GET) ||
 		   (strcmp(sub, "switch-input-backend") == 0 && m == EVHTTP_REQ_PUT)) {

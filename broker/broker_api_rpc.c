@@ -24,7 +24,9 @@
 #include "api.pb-c.h"
 #include "broker/broker.h"
 #include "broker/broker_rpc_json.h"
+#include "common/fdutil.h"
 #include "common/log.h"
+#include "common/screenshot.h"
 #include "proto/channel.h"
 #include "proto/dispatch.h"
 #include "proto/ipc.h"
@@ -35,7 +37,8 @@
 #define RPC_CONSOLE_CHUNK      (32 * 1024)
 #define RPC_MAX_NO_TENANT      16 /* connections of peers without a tenant, all together */
 
-enum rpc_stream { RPC_NONE, RPC_CONSOLE, RPC_EVENTS };
+/* RPC_CAPTURE: a capture reader (its fds are sent; it only waits to close). */
+enum rpc_stream { RPC_NONE, RPC_CONSOLE, RPC_EVENTS, RPC_CAPTURE };
 
 struct rpc_client {
 	TAILQ_ENTRY(rpc_client) link;
@@ -53,6 +56,9 @@ struct rpc_client {
 	char pending_action[16];
 	char vm_id[BROKER_ID_LEN + 1];
 	uint64_t pos;
+	/* RPC_CAPTURE: its reader id at the VM's gpu, and the boot it is of. */
+	uint64_t capture_id;
+	uint32_t capture_boot;
 };
 
 struct rpc {
@@ -67,6 +73,12 @@ struct rpc {
 
 static void rpc_free(struct rpc_client *c)
 {
+	if (c->stream == RPC_CAPTURE) {
+		struct broker_vm *vm = broker_vm_lookup(c->r->b, c->tenant, c->vm_id);
+
+		if (vm)
+			broker_display_unsubscribe(vm, c->capture_boot, c->capture_id);
+	}
 	TAILQ_REMOVE(&c->r->clients, c, link);
 	if (c->tenant)
 		c->r->nclients--;
@@ -118,12 +130,14 @@ static void rpc_refused(struct rpc *r, const char *why, uid_t uid)
 	r->nrefused = 0;
 }
 
-/* Send one Response; false (and the client dropped) when it cannot take it. */
-static bool rpc_send(struct rpc_client *c, Cellvm__Api__Response *m)
+/* Send one Response with fds (not consumed); false (and the client dropped)
+ * when it cannot take it. */
+static bool rpc_send_fds(struct rpc_client *c, Cellvm__Api__Response *m, const int *fds,
+			 size_t nfds)
 {
 	if (c->dead)
 		return false;
-	int r = channel_send(c->fd, &m->base, RPC_MAX_MSG, NULL, 0);
+	int r = channel_send(c->fd, &m->base, RPC_MAX_MSG, fds, nfds);
 
 	if (r < 0) {
 		/* -EAGAIN: the client does not read its replies; never wait for it. */
@@ -132,6 +146,11 @@ static bool rpc_send(struct rpc_client *c, Cellvm__Api__Response *m)
 		return false;
 	}
 	return true;
+}
+
+static bool rpc_send(struct rpc_client *c, Cellvm__Api__Response *m)
+{
+	return rpc_send_fds(c, m, NULL, 0);
 }
 
 static bool rpc_error(struct rpc_client *c, enum api_err e, const char *msg)
@@ -571,6 +590,97 @@ static int rpc_on_events(void *ctx, const void *msg, int *fds, size_t nfds)
 	return 0;
 }
 
+/* ---- display (broker_display.c) ---- */
+
+static int rpc_on_screenshot(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__Screenshot *q = msg;
+	struct rpc_client *c = ctx;
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__ScreenshotData d = CELLVM__API__SCREENSHOT_DATA__INIT;
+	struct screenshot_opts o = {
+		.scanout = q->scanout, .cursor = !q->no_cursor, .crop = {q->x, q->y, q->w, q->h}};
+	struct broker_vm *vm = rpc_vm(c, q->vm_id);
+	uint8_t *png = NULL;
+	size_t len = 0;
+	char err[256];
+	enum api_err e;
+	int mfd;
+
+	(void)fds;
+	(void)nfds;
+	if (!vm)
+		return 0;
+	/* UNTRUSTED(client): a crop is all four or none; the rest is checked
+	 * against the frame by screenshot_png. */
+	if (!q->w != !q->h || (!q->w && (q->x || q->y))) {
+		rpc_error(c, API_INVALID_ARGUMENT, "a crop is x, y, w and h together");
+		return 0;
+	}
+	e = broker_display_screenshot(vm, &o, &png, &len, err, sizeof(err));
+	if (e != API_OK) {
+		rpc_error(c, e, err);
+		return 0;
+	}
+	mfd = fd_memfd_sealed("cellvm-screenshot", png, len);
+	free(png);
+	if (mfd < 0) {
+		rpc_error(c, API_INTERNAL, "cannot hand the screenshot over");
+		return 0;
+	}
+	d.size = len;
+	d.content_type = (char *)"image/png";
+	m.msg_case = CELLVM__API__RESPONSE__MSG_SCREENSHOT;
+	m.screenshot = &d;
+	rpc_send_fds(c, &m, &mfd, 1);
+	close(mfd);
+	return 0;
+}
+
+static int rpc_on_capture(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__Capture *q = msg;
+	struct rpc_client *c = ctx;
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__CaptureStarted st = CELLVM__API__CAPTURE_STARTED__INIT;
+	Cellvm__Api__CaptureScanout so[GPU_OPT_MAX_SCANOUTS], *pso[GPU_OPT_MAX_SCANOUTS];
+	struct broker_vm *vm = rpc_vm(c, q->vm_id);
+	char err[256], hello[256];
+	int rfds[2];
+	uint64_t id;
+	enum api_err e;
+
+	(void)fds;
+	(void)nfds;
+	if (!vm)
+		return 0;
+	e = broker_display_subscribe(vm, &id, rfds, hello, sizeof(hello), err, sizeof(err));
+	rpc_log(c, "capture", vm->id, e);
+	if (e != API_OK) {
+		rpc_error(c, e, err);
+		return 0;
+	}
+	for (uint32_t i = 0; i < vm->gpu.nscanouts; i++) {
+		cellvm__api__capture_scanout__init(&so[i]);
+		so[i].width = vm->gpu.modes[i][0];
+		so[i].height = vm->gpu.modes[i][1];
+		pso[i] = &so[i];
+	}
+	st.ring_bytes = vm->gpu.ring_size;
+	st.n_scanouts = vm->gpu.nscanouts;
+	st.scanouts = pso;
+	m.msg_case = CELLVM__API__RESPONSE__MSG_CAPTURE;
+	m.capture = &st;
+	/* The connection is the subscription from here on (rpc_free ends it). */
+	c->stream = RPC_CAPTURE;
+	c->capture_id = id;
+	c->capture_boot = vm->boots;
+	snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
+	rpc_send_fds(c, &m, rfds, 2);
+	ipc_close_fds(rfds, 2);
+	return 0;
+}
+
 /* ---- input (broker_input.c builds the commands, as for REST) ---- */
 
 /* Send an input answer: an InputResult, or an Error with the input codes and
@@ -809,6 +919,9 @@ static const struct dispatch_entry rpc_table[] = {
 	[CELLVM__API__REQUEST__MSG_INPUT_INFO] = {rpc_on_input_info, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_SWITCH_INPUT_BACKEND] = {rpc_on_switch_input, RPC_ST_ANY_TENANT,
 							    0},
+	/* Answered with fds: the PNG in a memfd; the ring and an eventfd. */
+	[CELLVM__API__REQUEST__MSG_SCREENSHOT] = {rpc_on_screenshot, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_CAPTURE] = {rpc_on_capture, RPC_ST_ANY_TENANT, 0},
 };
 
 static const struct dispatch_channel rpc_channel = {

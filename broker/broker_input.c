@@ -43,7 +43,7 @@ static struct broker_vm_device *broker_input_dev(struct broker_vm *vm)
 {
 	struct broker_vm_device *d = vm->ndevs ? &vm->devs[vm->ndevs - 1] : NULL;
 
-	return d && strcmp(d->kind, "input") == 0 && d->running && d->proc.ctl >= 0 ? d : NULL;
+	return d && d->type == LAUNCHER_DEV_INPUT && d->running && d->proc.ctl >= 0 ? d : NULL;
 }
 
 /* Answer and forget a call. */

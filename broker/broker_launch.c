@@ -57,20 +57,20 @@ static struct launcher_dev broker_launch_dev(struct broker_launch_job *j, size_t
 					     struct disk_opt *disk)
 {
 	const struct broker_vmdef *def = &j->vm->def;
-	struct launcher_dev dev = {
-		.kind = LAUNCHER_DEV_NET, .stats_fd = j->stats_fd[i], .jail = &j->vm->jail};
+	struct launcher_dev dev = {.kind = broker_vmdef_dev_kind(def, i),
+				   .stats_fd = j->stats_fd[i],
+				   .jail = &j->vm->jail};
 
-	if (i < def->ndisks) {
+	switch (dev.kind) {
+	case LAUNCHER_DEV_BLK:
 		*disk = def->disks[i];
 		disk->image_fd = j->disk_fds[i]; /* the job's dup: each start dups it again */
 		disk->fd = -1;
-		dev.kind = LAUNCHER_DEV_BLK;
 		dev.disk = disk;
-	} else if (i == def->ndisks + def->nnets) {
-		dev.kind = LAUNCHER_DEV_INPUT;
-		dev.input = &j->input;
-	} else {
-		dev.net = &j->nets[j->restart_dev >= 0 ? 0 : i - def->ndisks];
+		break;
+	case LAUNCHER_DEV_NET: dev.net = &j->nets[j->restart_dev >= 0 ? 0 : i - def->ndisks]; break;
+	case LAUNCHER_DEV_GPU: dev.gpu = &j->gpu; break;
+	case LAUNCHER_DEV_INPUT: dev.input = &j->input; break;
 	}
 	return dev;
 }
@@ -86,7 +86,7 @@ static enum api_err broker_launch_device(struct broker_launch_job *j, size_t i,
 	enum vm_exit e;
 	int r;
 
-	if (dev.kind == LAUNCHER_DEV_BLK || dev.kind == LAUNCHER_DEV_INPUT) {
+	if (dev.kind != LAUNCHER_DEV_NET) {
 		r = launcher_dev_open(&dev, j->err, sizeof(j->err), &e);
 		if (r < 0)
 			return broker_launch_err(e);
@@ -120,18 +120,20 @@ static enum api_err broker_launch_devices(struct broker_launch_job *j)
 	const struct broker_vmdef *def = &j->vm->def;
 	enum api_err e;
 
-	for (j->ndevs = 0; j->ndevs < def->ndisks + def->nnets + def->has_input; j->ndevs++) {
-		if (j->ndevs >= def->ndisks && j->ndevs < def->ndisks + def->nnets) {
+	for (j->ndevs = 0; j->ndevs < broker_vmdef_ndevs(def); j->ndevs++) {
+		enum launcher_dev_kind kind = broker_vmdef_dev_kind(def, j->ndevs);
+
+		if (kind == LAUNCHER_DEV_NET) {
 			e = broker_launch_open_tap(j, j->ndevs - def->ndisks);
 			if (e != API_OK)
 				return e;
 		}
 		e = broker_launch_device(j, j->ndevs, &j->devs[j->ndevs]);
 		if (e != API_OK) {
-			if (j->ndevs >= def->ndisks + def->nnets)
+			if (kind == LAUNCHER_DEV_INPUT || kind == LAUNCHER_DEV_GPU)
 				snprintf(j->err + strlen(j->err), sizeof(j->err) - strlen(j->err),
-					 " (input)");
-			else if (j->ndevs >= def->ndisks)
+					 " (%s)", kind == LAUNCHER_DEV_GPU ? "gpu" : "input");
+			else if (kind == LAUNCHER_DEV_NET)
 				snprintf(j->err + strlen(j->err), sizeof(j->err) - strlen(j->err),
 					 " (nets[%zu])", j->ndevs - def->ndisks);
 			return e;
@@ -178,6 +180,7 @@ static void broker_launch_run(struct broker_launch_job *j)
 		return;
 	}
 	j->input = def->input_opt; /* no fds yet: the device's open makes its link */
+	j->gpu = def->gpu_opt;	   /* no ring yet: the device's open makes it */
 	j->e = broker_launch_devices(j);
 	if (j->e != API_OK)
 		goto fail;
@@ -220,6 +223,7 @@ fail:
 	for (size_t i = 0; i < j->ndevs; i++)
 		launcher_stop_device(&j->devs[i], SIGKILL);
 	input_opt_close(&j->input);
+	gpu_opt_close(&j->gpu);
 	j->ndevs = 0;
 	broker_launch_nets_close(j);
 	close(j->mem_fd);
@@ -321,6 +325,9 @@ static void broker_launch_finish(struct broker_launch_job *j)
 			broker_launch_net_copy(&vm->taps[k], &j->nets[k]);
 		vm->ntaps = j->nnets;
 		j->nnets = 0;
+		/* The ring too: the VM's until its teardown (broker_display.c). */
+		vm->gpu = j->gpu;
+		j->gpu.ring_fd = -1;
 	}
 	broker_vm_boot_finish(j);
 }

@@ -40,7 +40,8 @@ void broker_rpc_json_fill_info(struct rpc_info *ri, const struct broker_vm *vm)
 	ri->info.last_exit = (char *)broker_rpc_json_str(o, "last_exit");
 	ri->info.core_pid = (int32_t)broker_rpc_json_int(o, "core_pid");
 	if (json_object_object_get_ex(o, "devices", &devs))
-		for (size_t i = 0; i < json_object_array_length(devs) && i < DISK_MAX; i++) {
+		for (size_t i = 0; i < json_object_array_length(devs) && i < LAUNCHER_MAX_DEVICES;
+		     i++) {
 			json_object *d = json_object_array_get_idx(devs, i), *run;
 			cellvm__api__device_info__init(&ri->devs[i]);
 			ri->devs[i].kind = (char *)broker_rpc_json_str(d, "kind");
@@ -89,7 +90,8 @@ void broker_rpc_json_fill_counters(struct rpc_counters_info *rc, const struct br
 	rc->reply.boots = (uint32_t)broker_rpc_json_int(o, "boots");
 	rc->reply.console_bytes = (uint64_t)broker_rpc_json_int(o, "console_bytes");
 	if (json_object_object_get_ex(o, "devices", &devs))
-		for (size_t i = 0; i < json_object_array_length(devs) && i < DISK_MAX; i++) {
+		for (size_t i = 0; i < json_object_array_length(devs) && i < LAUNCHER_MAX_DEVICES;
+		     i++) {
 			json_object *d = json_object_array_get_idx(devs, i);
 			Cellvm__Api__DeviceCounters *dc = &rc->devs[i];
 			cellvm__api__device_counters__init(dc);
@@ -155,6 +157,8 @@ json_object *broker_rpc_json_create_body(const Cellvm__Api__VmDefinition *d)
 		json_object_object_add(in, "backend", json_object_new_string(d->input_backend));
 		json_object_object_add(o, "input_config", in);
 	}
+	if (d->gpu && *d->gpu) /* REST takes cellvm run's --gpu syntax too */
+		json_object_object_add(o, "gpu", json_object_new_string(d->gpu));
 	if (d->cpu_weight) /* out of range: refused by broker_vmdef_from_json */
 		json_object_object_add(o, "cpu_weight", json_object_new_int64(d->cpu_weight));
 	return o;

@@ -8,7 +8,7 @@
 struct rpc_info {
 	Cellvm__Api__VmInfo info;
 	Cellvm__Api__VmDefinition def;
-	Cellvm__Api__DeviceInfo devs[DISK_MAX], *pdevs[DISK_MAX];
+	Cellvm__Api__DeviceInfo devs[LAUNCHER_MAX_DEVICES], *pdevs[LAUNCHER_MAX_DEVICES];
 	char *disks[DISK_MAX];
 	char diskbuf[DISK_MAX][PATH_MAX + 64];
 	Cellvm__Api__NetDefinition nets[BROKER_NET_MAX], *pnets[BROKER_NET_MAX];
@@ -18,7 +18,7 @@ struct rpc_info {
 /* A VM's CountersReply, the same way. */
 struct rpc_counters_info {
 	Cellvm__Api__CountersReply reply;
-	Cellvm__Api__DeviceCounters devs[DISK_MAX], *pdevs[DISK_MAX];
+	Cellvm__Api__DeviceCounters devs[LAUNCHER_MAX_DEVICES], *pdevs[LAUNCHER_MAX_DEVICES];
 	json_object *json;
 };
 

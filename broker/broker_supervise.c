@@ -133,12 +133,13 @@ static void broker_supervise_device_died(struct broker_vm_device *d, int status)
 	int64_t delay_ms;
 	char detail[128];
 
-	if (strcmp(d->kind, "input") == 0) {
+	if (d->type == LAUNCHER_DEV_INPUT || d->type == LAUNCHER_DEV_GPU) {
 		/* Not restarted (launcher_dev_restartable): the VM goes on
-		 * without input; the API answers BACKEND_ERROR. */
+		 * without input (the API answers BACKEND_ERROR) or without its
+		 * display (screenshots and captures answer VM_BUSY). */
 		supervise_give_up(&d->sup);
-		snprintf(detail, sizeof(detail), "device %zu (input) ended; it is not restarted",
-			 d->def_index);
+		snprintf(detail, sizeof(detail), "device %zu (%s) ended; it is not restarted",
+			 d->def_index, d->kind);
 		log_err("vm %s: %s", vm->id, detail);
 		broker_vm_event(vm->b, vm, "device-failed", detail);
 		return;

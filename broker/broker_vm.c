@@ -127,6 +127,7 @@ struct broker_vm *broker_vm_registry_add(struct broker *b, const char *id, int t
 	vm->state = BROKER_VM_CREATED;
 	vm->created_us = created_us;
 	vm->mem_fd = -1;
+	vm->gpu.ring_fd = -1;
 	vm->core = (struct core_proc){.pid = -1, .pidfd = -1, .chan = -1, .console = -1};
 	if (!vm->def.name[0])
 		snprintf(vm->def.name, sizeof(vm->def.name), "vm-%.8s", vm->id);
@@ -272,6 +273,7 @@ int broker_vm_teardown(struct broker_vm *vm)
 		close(vm->mem_fd);
 	vm->mem_fd = -1;
 	broker_launch_taps_close(vm);
+	broker_display_teardown(vm);
 	return status;
 }
 
@@ -476,9 +478,7 @@ enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, 
 	}
 	*j = (struct broker_launch_job){
 		.vm = vm, .restart_dev = -1, .prev = vm->state, .done = done, .arg = arg};
-	for (size_t i = 0;
-	     i < vm->def.ndisks + vm->def.nnets + vm->def.has_input && i < LAUNCHER_MAX_DEVICES;
-	     i++) {
+	for (size_t i = 0; i < broker_vmdef_ndevs(&vm->def) && i < LAUNCHER_MAX_DEVICES; i++) {
 		if (vm->stats_fd[i] <= 0) {
 			int fd = launcher_stats_create(&vm->stats[i]);
 			/* Without a page the device runs all the same, uncounted. */
@@ -498,23 +498,35 @@ enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, 
 	return API_OK;
 }
 
+const char *broker_vm_dev_kind_name(enum launcher_dev_kind type)
+{
+	switch (type) {
+	case LAUNCHER_DEV_BLK: return "blk";
+	case LAUNCHER_DEV_NET: return "net";
+	case LAUNCHER_DEV_GPU: return "gpu";
+	case LAUNCHER_DEV_INPUT: return "input";
+	}
+	return "?";
+}
+
 /* Install what the launcher thread started: events on its pidfds and console. */
 static enum api_err broker_vm_boot_install(struct broker_vm *vm, struct broker_launch_job *j)
 {
 	vm->mem_fd = j->mem_fd;
 	vm->core = j->core;
 	vm->ndevs = j->ndevs;
-	for (size_t i = 0; i < j->ndevs; i++)
+	for (size_t i = 0; i < j->ndevs; i++) {
+		enum launcher_dev_kind type = broker_vmdef_dev_kind(&vm->def, i);
+
 		vm->devs[i] = (struct broker_vm_device){.vm = vm,
-							.kind = i < vm->def.ndisks ? "blk"
-								: i < vm->def.ndisks + vm->def.nnets
-									? "net"
-									: "input",
+							.type = type,
+							.kind = broker_vm_dev_kind_name(type),
 							.def_index = i,
 							.proc = j->devs[i],
 							.running = true};
+	}
 	if (broker_console_watch(vm) < 0 || broker_supervise_watch(vm) < 0 ||
-	    broker_input_watch(vm) < 0)
+	    broker_input_watch(vm) < 0 || broker_display_install(vm) < 0)
 		goto fail;
 	return API_OK;
 fail:

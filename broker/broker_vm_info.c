@@ -109,11 +109,9 @@ static void broker_vm_info_device(const struct broker_vm *vm, size_t i, json_obj
 
 	json_object_object_add(d, "index", json_object_new_int64((int64_t)i));
 	json_object_object_add(d, "kind",
-			       json_object_new_string(i < vm->def.ndisks ? "blk"
-						      : i < vm->def.ndisks + vm->def.nnets
-							      ? "net"
-							      : "input"));
-	if (i < vm->def.ndisks || i >= vm->def.ndisks + vm->def.nnets)
+			       json_object_new_string(broker_vm_dev_kind_name(
+				       broker_vmdef_dev_kind(&vm->def, i))));
+	if (broker_vmdef_dev_kind(&vm->def, i) != LAUNCHER_DEV_NET)
 		return;
 	n = &vm->def.nets[i - vm->def.ndisks];
 	json_object_object_add(d, "tap", json_object_new_string(n->tap));
@@ -189,7 +187,7 @@ json_object *broker_vm_info_counters_json(const struct broker_vm *vm)
 
 	json_object_object_add(o, "boots", json_object_new_int64(vm->boots));
 	json_object_object_add(o, "console_bytes", json_object_new_int64((int64_t)vm->cons_total));
-	for (size_t i = 0; i < vm->def.ndisks + vm->def.nnets + vm->def.has_input; i++) {
+	for (size_t i = 0; i < broker_vmdef_ndevs(&vm->def); i++) {
 		json_object *d = json_object_new_object();
 		const struct broker_vm_device *dev = i < vm->ndevs ? &vm->devs[i] : NULL;
 

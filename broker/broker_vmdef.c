@@ -1000,6 +1000,118 @@ static json_object *broker_vmdef_input_json(const struct input_opt *in)
 	return o;
 }
 
+/* "gpu": {"scanouts": [{"width": W, "height": H}, ...], "budget": BYTES or
+ * "256M", "ring_slots": N}, every field optional (one 1024x768 scanout and
+ * the device's defaults); or a string in cellvm run's --gpu syntax
+ * ("1024x768,budget=64M"). UNTRUSTED(tenant): checked as --gpu is
+ * (gpu_opt_check); the budget bounds what the guest may make the gpu
+ * process hold. */
+static int broker_vmdef_gpu(json_object *o, struct broker_vmdef *d, char *err, size_t errlen)
+{
+	struct gpu_opt *g = &d->gpu_opt;
+	const char *str;
+	char why[200];
+	uint64_t v;
+
+	if (json_object_is_type(o, json_type_string)) {
+		if (broker_vmdef_string(o, "gpu", 200, &str, err, errlen) < 0)
+			return -EINVAL;
+		if (gpu_opt_parse(str, g, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "gpu: %s", why);
+			return -EINVAL;
+		}
+		d->has_gpu = true;
+		return 0;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "gpu: an object, or a string as cellvm run's --gpu");
+		return -EINVAL;
+	}
+	gpu_opt_init(g);
+	json_object_object_foreach(o, key, val)
+	{
+		if (strcmp(key, "scanouts") == 0) {
+			int n = broker_vmdef_array(val, "gpu.scanouts", GPU_OPT_MAX_SCANOUTS, err,
+						   errlen);
+
+			if (n <= 0) {
+				if (n == 0)
+					snprintf(err, errlen, "gpu.scanouts: name one");
+				return -EINVAL;
+			}
+			for (int i = 0; i < n; i++) {
+				json_object *so = json_object_array_get_idx(val, (size_t)i), *w, *h;
+
+				if (!json_object_is_type(so, json_type_object) ||
+				    json_object_object_length(so) != 2 ||
+				    !json_object_object_get_ex(so, "width", &w) ||
+				    !json_object_object_get_ex(so, "height", &h)) {
+					snprintf(err, errlen,
+						 "gpu.scanouts[]: {\"width\": W, \"height\": H}");
+					return -EINVAL;
+				}
+				if (broker_vmdef_uint(w, "gpu.scanouts[].width", GPU_OPT_MIN_MODE,
+						      GPU_OPT_MAX_MODE, &v, err, errlen) < 0)
+					return -EINVAL;
+				g->modes[i][0] = (uint32_t)v;
+				if (broker_vmdef_uint(h, "gpu.scanouts[].height", GPU_OPT_MIN_MODE,
+						      GPU_OPT_MAX_MODE, &v, err, errlen) < 0)
+					return -EINVAL;
+				g->modes[i][1] = (uint32_t)v;
+			}
+			g->nscanouts = (uint32_t)n;
+		} else if (strcmp(key, "budget") == 0) {
+			const char *s;
+
+			if (json_object_is_type(val, json_type_string)) {
+				if (broker_vmdef_string(val, "gpu.budget", 32, &s, err, errlen) < 0)
+					return -EINVAL;
+				if (parse_size(s, &v) < 0)
+					v = 0;
+			} else if (broker_vmdef_uint(val, "gpu.budget", 0, UINT64_MAX, &v, err,
+						     errlen) < 0) {
+				return -EINVAL;
+			}
+			if (v < GPU_OPT_MIN_BUDGET || v > GPU_OPT_MAX_BUDGET) {
+				snprintf(err, errlen, "gpu.budget: a size from 16M to 4G");
+				return -EINVAL;
+			}
+			g->budget = v;
+		} else if (strcmp(key, "ring_slots") == 0) {
+			if (broker_vmdef_uint(val, "gpu.ring_slots", 2, GPU_OPT_MAX_SLOTS, &v, err,
+					      errlen) < 0)
+				return -EINVAL;
+			g->slots = (uint32_t)v;
+		} else {
+			snprintf(err, errlen, "gpu: unknown field '%.32s'", key);
+			return -EINVAL;
+		}
+	}
+	if (gpu_opt_check(g, err, errlen) < 0)
+		return -EINVAL;
+	d->has_gpu = true;
+	return 0;
+}
+
+static json_object *broker_vmdef_gpu_json(const struct gpu_opt *g)
+{
+	json_object *o = json_object_new_object(), *so = json_object_new_array();
+
+	for (uint32_t i = 0; i < g->nscanouts; i++) {
+		json_object *m = json_object_new_object();
+
+		json_object_object_add(m, "width", json_object_new_int64(g->modes[i][0]));
+		json_object_object_add(m, "height", json_object_new_int64(g->modes[i][1]));
+		json_object_array_add(so, m);
+	}
+	json_object_object_add(o, "scanouts", so);
+	if (g->budget)
+		json_object_object_add(o, "budget", json_object_new_int64((int64_t)g->budget));
+	if (g->slots)
+		json_object_object_add(o, "ring_slots", json_object_new_int64(g->slots));
+	return o;
+}
+
 static int broker_vmdef_member(const char *key, json_object *val, const struct tenant *t,
 			       struct broker_vmdef *d, char *err, size_t errlen)
 {
@@ -1063,8 +1175,10 @@ static int broker_vmdef_member(const char *key, json_object *val, const struct t
 		return n < 0 ? n : 0;
 	} else if (strcmp(key, "input_config") == 0) {
 		return broker_vmdef_input(val, d, err, errlen);
-	} else if (strcmp(key, "gpu") == 0 || strcmp(key, "snd") == 0) {
-		/* Room for the gpu and snd devices: kept as given, not acted upon. */
+	} else if (strcmp(key, "gpu") == 0) {
+		return broker_vmdef_gpu(val, d, err, errlen);
+	} else if (strcmp(key, "snd") == 0) {
+		/* Room for the snd device: kept as given, not acted upon. */
 		if (!json_object_is_type(val, json_type_object)) {
 			snprintf(err, errlen, "%s: must be an object", key);
 			return -EINVAL;
@@ -1082,11 +1196,28 @@ bad_memory:
 	return -EINVAL;
 }
 
+size_t broker_vmdef_ndevs(const struct broker_vmdef *d)
+{
+	return d->ndisks + d->nnets + d->has_gpu + d->has_input;
+}
+
+enum launcher_dev_kind broker_vmdef_dev_kind(const struct broker_vmdef *d, size_t i)
+{
+	if (i < d->ndisks)
+		return LAUNCHER_DEV_BLK;
+	if (i < d->ndisks + d->nnets)
+		return LAUNCHER_DEV_NET;
+	if (d->has_gpu && i == d->ndisks + d->nnets)
+		return LAUNCHER_DEV_GPU;
+	return LAUNCHER_DEV_INPUT;
+}
+
 int broker_vmdef_from_json_fds(json_object *o, const struct tenant *t, const int *fds, size_t nfds,
 			       struct broker_vmdef *d, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
 	input_opt_init(&d->input_opt);
+	gpu_opt_init(&d->gpu_opt);
 	d->kernel_fd = d->initrd_fd = -1;
 	for (size_t i = 0; i < DISK_MAX; i++)
 		d->disks[i].image_fd = d->disks[i].fd = -1;
@@ -1191,6 +1322,8 @@ json_object *broker_vmdef_to_json(const struct broker_vmdef *d)
 	json_object_object_add(o, "nets", nets);
 	if (d->has_input)
 		json_object_object_add(o, "input_config", broker_vmdef_input_json(&d->input_opt));
+	if (d->has_gpu)
+		json_object_object_add(o, "gpu", broker_vmdef_gpu_json(&d->gpu_opt));
 	if (d->extra) {
 		json_object_object_foreach(d->extra, key, val)
 		{

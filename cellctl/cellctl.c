@@ -40,12 +40,15 @@ static void cellctl_usage(FILE *f)
 		"  create --kernel PATH [--name N] [--cpus N] [--memory SIZE] [--initrd PATH]\n"
 		"         [--cmdline S] [--disk path=IMG[,readonly=on]...]... "
 		"[--net tap=T[,mac=M][,queues=N]]...\n"
-		"         [--input ps2|usb|virtio] [--pass-files]\n"
+		"         [--input ps2|usb|virtio] [--gpu WxH[,WxH...][,budget=SIZE]] "
+		"[--pass-files]\n"
 		"         --pass-files: open the kernel, initrd and disks here, as you, and\n"
 		"         pass the open files (they need not be in your tenant's image_dir)\n"
 		"  info|boot|pause|resume|reboot|power-off|delete|counters [VM_ID]\n"
 		"  console [VM_ID] [--follow]\n"
 		"  input [VM_ID] inject JSON|- [--timeout-ms N] | info | switch ps2|virtio\n"
+		"  screenshot [VM_ID] -o FILE [--scanout N] [--no-cursor] [--crop X,Y,W,H]\n"
+		"         a PNG of the VM's screen (its gpu; docs/gpu.md)\n"
 		"         JSON: the inject-input request (docs/input.md); -: read it from stdin\n"
 		"Without VM_ID: the first VM of your tenant. Socket: $CELLVM_RPC_SOCKET or "
 		"/run/cellvm/rpc.sock.\n");
@@ -71,7 +74,10 @@ static int cellctl_connect(const char *path)
 }
 
 /* One reply; NULL (with a message) when the broker hung up or sent garbage. */
-static Cellvm__Api__Response *cellctl_recv(struct cellctl *c)
+/* One Response, with the fds that came with it (up to max in fds, the
+ * caller's to close; any beyond are closed), or NULL with a message. */
+static Cellvm__Api__Response *cellctl_recv_fds(struct cellctl *c, int *ret_fds, size_t max,
+					       size_t *ret_nfds)
 {
 	Cellvm__Api__Response *m = NULL;
 	int fds[IPC_MAX_FDS];
@@ -80,6 +86,12 @@ static Cellvm__Api__Response *cellctl_recv(struct cellctl *c)
 	int r = channel_recv(c->fd, &cellvm__api__response__descriptor, CELLCTL_MAX_MSG,
 			     (ProtobufCMessage **)&m, &which, fds, IPC_MAX_FDS, &nfds);
 
+	*ret_nfds = 0;
+	if (r == 0 && nfds <= max) {
+		memcpy(ret_fds, fds, nfds * sizeof(int));
+		*ret_nfds = nfds;
+		nfds = 0;
+	}
 	ipc_close_fds(fds, nfds);
 	if (r < 0) {
 		fprintf(stderr, "cellctl: %s\n",
@@ -87,6 +99,13 @@ static Cellvm__Api__Response *cellctl_recv(struct cellctl *c)
 		return NULL;
 	}
 	return m;
+}
+
+static Cellvm__Api__Response *cellctl_recv(struct cellctl *c)
+{
+	size_t n;
+
+	return cellctl_recv_fds(c, NULL, 0, &n);
 }
 
 static Cellvm__Api__Response *cellctl_call_fds(struct cellctl *c, Cellvm__Api__Request *q,
@@ -478,17 +497,12 @@ static int cellctl_pass_disk(struct cellctl_files *f, const char *opt, char *out
 static int cellctl_create(struct cellctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"kernel", required_argument, NULL, 'k'},
-		{"name", required_argument, NULL, 'N'},
-		{"cpus", required_argument, NULL, 'n'},
-		{"memory", required_argument, NULL, 'm'},
-		{"initrd", required_argument, NULL, 'i'},
-		{"cmdline", required_argument, NULL, 'c'},
-		{"disk", required_argument, NULL, 'D'},
-		{"net", required_argument, NULL, 'T'},
-		{"input", required_argument, NULL, 'I'},
-		{"pass-files", no_argument, NULL, 'P'},
-		{NULL, 0, NULL, 0},
+		{"kernel", required_argument, NULL, 'k'}, {"name", required_argument, NULL, 'N'},
+		{"cpus", required_argument, NULL, 'n'},	  {"memory", required_argument, NULL, 'm'},
+		{"initrd", required_argument, NULL, 'i'}, {"cmdline", required_argument, NULL, 'c'},
+		{"disk", required_argument, NULL, 'D'},	  {"net", required_argument, NULL, 'T'},
+		{"input", required_argument, NULL, 'I'},  {"gpu", required_argument, NULL, 'G'},
+		{"pass-files", no_argument, NULL, 'P'},	  {NULL, 0, NULL, 0},
 	};
 	static struct cellctl_files files;
 	bool pass = false;
@@ -508,6 +522,7 @@ static int cellctl_create(struct cellctl *c, int argc, char **argv)
 		case 'i': d.initrd = optarg; break;
 		case 'c': d.cmdline = optarg; break;
 		case 'I': d.input_backend = optarg; break;
+		case 'G': d.gpu = optarg; break;
 		case 'P': pass = true; break;
 		case 'n':
 			if (parse_u32(optarg, 1, 1024, &d.cpus) < 0)
@@ -664,6 +679,102 @@ static char *cellctl_read_stdin(void)
 	return buf;
 }
 
+/* Copy len bytes of the memfd src to the file path (created 0644, or
+ * truncated). Returns 0 or -errno. */
+static int cellctl_save(int src, uint64_t len, const char *path)
+{
+	char buf[65536];
+	uint64_t off = 0;
+	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), r = 0;
+
+	if (out < 0)
+		return -errno;
+	while (off < len && r == 0) {
+		size_t n = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+
+		r = fd_pread_all(src, buf, n, (off_t)off);
+		if (r == 0)
+			r = fd_write_all(out, buf, n);
+		off += n;
+	}
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+/* screenshot [VM_ID] -o FILE [--scanout N] [--no-cursor] [--crop X,Y,W,H] */
+static int cellctl_screenshot(struct cellctl *c, int argc, char **argv)
+{
+	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
+	Cellvm__Api__Screenshot sh = CELLVM__API__SCREENSHOT__INIT;
+	Cellvm__Api__Response *m;
+	const char *out = NULL;
+	char *id = (char *)"";
+	int fd = -1, st, r;
+	size_t nfds;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+			out = argv[++i];
+		} else if (strcmp(argv[i], "--scanout") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 0, 3, &sh.scanout) < 0)
+				return EXIT_USAGE;
+		} else if (strcmp(argv[i], "--no-cursor") == 0) {
+			sh.no_cursor = true;
+		} else if (strcmp(argv[i], "--crop") == 0 && i + 1 < argc) {
+			if (sscanf(argv[++i], "%u,%u,%u,%u", &sh.x, &sh.y, &sh.w, &sh.h) != 4 ||
+			    !sh.w || !sh.h)
+				return EXIT_USAGE;
+		} else if (!*id && argv[i][0] != '-') {
+			id = argv[i];
+		} else {
+			return EXIT_USAGE;
+		}
+	}
+	if (!out)
+		return EXIT_USAGE;
+	sh.vm_id = id;
+	q.msg_case = CELLVM__API__REQUEST__MSG_SCREENSHOT;
+	q.screenshot = &sh;
+	r = channel_send(c->fd, &q.base, CELLCTL_MAX_MSG, NULL, 0);
+	if (r < 0) {
+		fprintf(stderr, "cellctl: cannot send: %s\n", strerror(-r));
+		return EXIT_ERR;
+	}
+	m = cellctl_recv_fds(c, &fd, 1, &nfds);
+	if (!m)
+		return EXIT_ERR;
+	if (m->msg_case != CELLVM__API__RESPONSE__MSG_SCREENSHOT || nfds != 1) {
+		st = m->msg_case == CELLVM__API__RESPONSE__MSG_ERROR ? cellctl_print(c, m)
+								     : EXIT_ERR;
+		if (st == 0)
+			st = EXIT_ERR;
+		if (nfds)
+			close(fd);
+		cellvm__api__response__free_unpacked(m, NULL);
+		return st;
+	}
+	r = cellctl_save(fd, m->screenshot->size, out);
+	close(fd);
+	if (r < 0) {
+		fprintf(stderr, "cellctl: %s: %s\n", out, strerror(-r));
+		st = EXIT_ERR;
+	} else if (c->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "file", json_object_new_string(out));
+		json_object_object_add(o, "bytes",
+				       json_object_new_int64((int64_t)m->screenshot->size));
+		cellctl_print_json(o);
+		st = 0;
+	} else {
+		printf("%s: %llu bytes of PNG\n", out, (unsigned long long)m->screenshot->size);
+		st = 0;
+	}
+	cellvm__api__response__free_unpacked(m, NULL);
+	return st;
+}
+
 /* input [VM_ID] inject JSON|- [--timeout-ms N] | info | switch BACKEND */
 static int cellctl_input(struct cellctl *c, int argc, char **argv)
 {
@@ -786,6 +897,8 @@ int main(int argc, char **argv)
 		st = cellctl_create(&c, argc - i, argv + i);
 	else if (strcmp(cmd, "input") == 0)
 		st = cellctl_input(&c, argc - i, argv + i);
+	else if (strcmp(cmd, "screenshot") == 0)
+		st = cellctl_screenshot(&c, argc - i, argv + i);
 	else
 		st = cellctl_vm_command(&c, cmd, argc - i, argv + i);
 	if (st == EXIT_USAGE)

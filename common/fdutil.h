@@ -18,6 +18,10 @@ int fd_write_file_at(int dirfd, const char *path, const char *s);
 ssize_t fd_read_file_at(int dirfd, const char *path, char *buf, size_t len);
 /* Make fd non-blocking (or blocking). Returns 0 or -errno. */
 int fd_set_nonblock(int fd, int on);
+/* A memfd named name holding the len bytes of buf, sealed against every
+ * change (a reader may map it without fearing a shrink). Returns the fd
+ * (close-on-exec) or -errno. */
+int fd_memfd_sealed(const char *name, const void *buf, size_t len);
 
 static inline void fd_closep(int *fd)
 {
