@@ -47,12 +47,11 @@ static uint32_t gpu_pattern(uint32_t x, uint32_t y)
 	return r << 16 | g << 8 | b;
 }
 
-/* The cursor's pixel, ARGB8888: opaque left part, a transparent stripe. */
+/* The cursor's pixel, ARGB8888: an opaque left part and a clear stripe
+ * (0: the same whether alpha is taken as premultiplied or not). */
 static uint32_t gpu_cursor_pixel(uint32_t x, uint32_t y)
 {
-	uint32_t a = x < 48 ? 0xff : 0x00;
-
-	return a << 24 | (x * 4) << 16 | (y * 4) << 8 | 0x40;
+	return x < 48 ? 0xffu << 24 | (x * 4) << 16 | (y * 4) << 8 | 0x40 : 0;
 }
 
 static void die(const char *what)

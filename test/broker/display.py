@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""The display API through the real broker, on the test guest: a VM with a
+gpu (one 1024x768 scanout) boots the test kernel with the display check
+(test/guest/gpu.c). Then:
+- refusals: a screenshot of a VM that is not running (503 VM_BUSY), of a VM
+  without a gpu (501 NOT_SUPPORTED), with a bad query (400);
+- the console (fbcon on virtio-gpu) shows the check's line: GET screenshot
+  has lit pixels in its first text row (the PNG is kept to look at);
+- the guest draws a pattern through a DRM dumb buffer and sets a cursor:
+  GET screenshot?cursor=0 is that pattern pixel for pixel; with the cursor
+  (the default) the opaque part of the cursor image sits at the pointer
+  minus the hotspot and the rest is the pattern; a crop is the pattern's
+  part; cellctl screenshot (RPC, the PNG in a memfd) is the same image;
+- a capture reader over RPC (Capture: the ring read-only and an eventfd)
+  sees the same pattern in the ring and the cursor move the guest makes,
+  woken by its eventfd; two readers at once; closing a reader's connection
+  ends its subscription (the device is told; a new reader still works).
+Usage: display.py BINDIR PAYLOADDIR PNG_RAW"""
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../guest"))
+from brokertest import (DEADLINE, Broker, UnixHTTP, fail, need_root_kvm, payload,  # noqa: E402
+                        skip, unix_connect, wait_until)
+from gpu_ring import CURSOR_AT, CURSOR_HOT, Ring, gpu_cursor_image, gpu_pattern  # noqa: E402
+
+bindir, paydir, png_raw = sys.argv[1], sys.argv[2], sys.argv[3]
+need_root_kvm()
+here = os.path.dirname(os.path.abspath(__file__))
+guest = os.path.realpath(os.environ.get("CELLVM_GUEST_DIR") or
+                         os.path.join(here, "../../../shared/guest"))
+initrd = os.path.realpath(os.path.join(paydir, "../guest/test-initramfs.cpio.gz"))
+if not os.path.isfile(os.path.join(guest, "vmlinux")):
+    skip("no test kernel in %s (set CELLVM_GUEST_DIR)" % guest)
+if not os.path.isfile(initrd):
+    fail("the test initramfs %s was not built" % initrd)
+env = os.popen(os.path.join(here, "../../scripts/kvm-env.sh")).read().strip()
+if not env.startswith("native"):
+    skip("guest user space cannot run on this machine's KVM: %s" % env)
+
+W, H = 1024, 768
+CELLCTL = os.path.join(bindir, "cellctl")
+tmp = tempfile.mkdtemp(prefix="cellvm-display-")
+
+
+def get_png(b, path):
+    """GET path: (status, body bytes, content type)."""
+    c = UnixHTTP(b.sock, DEADLINE)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read(), r.getheader("Content-Type") or ""
+    finally:
+        c.close()
+
+
+def decode(png):
+    """(width, height, RGB bytes) of a PNG, decoded by libspng (png_raw)."""
+    path = os.path.join(tmp, "decode.png")
+    with open(path, "wb") as f:
+        f.write(png)
+    out = subprocess.run([png_raw, path], capture_output=True, check=False)
+    if out.returncode != 0:
+        fail("png_raw: %s" % out.stderr.decode(errors="replace"))
+    head, _, pixels = out.stdout.partition(b"\n")
+    w, h = (int(x) for x in head.split())
+    if len(pixels) != w * h * 3:
+        fail("png_raw: %d bytes for %dx%d" % (len(pixels), w, h))
+    return w, h, pixels
+
+
+def screenshot(b, vid, query=""):
+    st, body, ctype = get_png(b, "/vm/%s/screenshot%s" % (vid, query))
+    if st != 200 or ctype != "image/png":
+        fail("screenshot%s: %d %s %r" % (query, st, ctype, body[:200]))
+    return body
+
+
+def rgb_of(bgrx):
+    """The ring's XRGB8888 bytes (B, G, R, X) as RGB."""
+    out = bytearray(len(bgrx) // 4 * 3)
+    out[0::3], out[1::3], out[2::3] = bgrx[2::4], bgrx[1::4], bgrx[0::4]
+    return bytes(out)
+
+
+def rpc_capture(b, vid):
+    """Capture over RPC: (socket, ring bytes, Ring). The request and the
+    reply are protobuf, written and read here by hand (proto/api.proto:
+    Request.capture = 17, Capture.vm_id = 1; Response.capture = 13,
+    CaptureStarted.ring_bytes = 1)."""
+    s = unix_connect(b.rpc, kind=socket.SOCK_SEQPACKET)
+    vmid = vid.encode()
+    inner = b"\x0a" + bytes([len(vmid)]) + vmid
+    s.sendall(b"\x8a\x01" + bytes([len(inner)]) + inner)
+    msg, fds, _, _ = socket.recv_fds(s, 65536, 4)
+    if len(fds) != 2:
+        fail("Capture: %d fds, reply %r" % (len(fds), msg))
+    # Response: nfds (1) then capture (13, length-delimited).
+    i = 0
+    ring_bytes = None
+    while i < len(msg):
+        key = msg[i]
+        i += 1
+        if key == 0x08:  # nfds varint
+            while msg[i] & 0x80:
+                i += 1
+            i += 1
+        elif key == 0x6a:  # capture
+            n = msg[i]
+            i += 1
+            body = msg[i:i + n]
+            i += n
+            if body[0] == 0x08:
+                v, shift, k = 0, 0, 1
+                while True:
+                    v |= (body[k] & 0x7f) << shift
+                    shift += 7
+                    k += 1
+                    if not body[k - 1] & 0x80:
+                        break
+                ring_bytes = v
+        else:
+            fail("Capture reply: unexpected field %#x in %r" % (key, msg))
+    if not ring_bytes:
+        fail("Capture reply without ring_bytes: %r" % msg)
+    return s, ring_bytes, Ring(fds[0], fds[1], ring_bytes)
+
+
+def ring_pattern_frame(ring, want, deadline):
+    """Wait (on the eventfd) for the ring's latest frame to be the pattern."""
+    diff = None
+    while time.monotonic() < deadline:
+        got = ring.frame()
+        if got and got[0]["width"] == W and got[0]["height"] == H:
+            px = bytearray(got[1])
+            px[3::4] = bytes(len(px) // 4)
+            diff = sum(1 for i in range(0, len(px), 4096) if px[i:i + 4096] != want[i:i + 4096])
+            if diff == 0:
+                return got[0]
+        ring.wait(deadline)
+    fail("the ring's frame is not the guest's pattern (%s 4 KiB blocks differ)" % diff)
+
+
+b = Broker(bindir, "")
+try:
+    b.start()
+    cmdline = ("console=ttyS0 panic=-1 quiet rdinit=/init cellvm.limit=600 cellvm.check=gpu")
+    if os.environ.get("CELLVM_KVM_HOST") == "emulated":
+        cmdline += " noapictimer"  # test/integration/lib.sh says why
+    vid = b.ok("POST", "/vm.create", {
+        "kernel": os.path.join(guest, "vmlinux"), "initrd": initrd, "memory": "256M",
+        "cmdline": cmdline, "gpu": {"scanouts": [{"width": W, "height": H}],
+                                    "budget": "64M"}})["vm_id"]
+    bare = b.ok("POST", "/vm.create", {"kernel": payload(paydir, "hello.elf")})["vm_id"]
+    info = b.ok("GET", "/vm/" + vid)
+    if info["config"].get("gpu") != {"scanouts": [{"width": W, "height": H}],
+                                     "budget": 64 << 20}:
+        fail("the definition does not keep the gpu: %r" % info["config"])
+    for body, why in (({"kernel": payload(paydir, "hello.elf"), "gpu": {"scanouts": []}},
+                       "no scanout"),
+                      ({"kernel": payload(paydir, "hello.elf"),
+                        "gpu": {"scanouts": [{"width": 5000, "height": 10}]}}, "too wide"),
+                      ({"kernel": payload(paydir, "hello.elf"), "gpu": {"budget": "1K"}},
+                       "budget too small"),
+                      ({"kernel": payload(paydir, "hello.elf"), "gpu": "9x9x9"}, "bad string"),
+                      ({"kernel": payload(paydir, "hello.elf"), "gpu": {"present": 1}},
+                       "unknown field")):
+        st, r = b.req("POST", "/vm.create", body)
+        if st != 400 or r["code"] != "INVALID_ARGUMENT":
+            fail("a gpu definition with %s: %d %r" % (why, st, r))
+    st, body, _ = get_png(b, "/vm/%s/screenshot" % vid)
+    if st != 503:
+        fail("a screenshot of a VM not booted: %d %r" % (st, body[:200]))
+    b.ok("PUT", "/vm/%s/boot" % bare)
+    st, body, _ = get_png(b, "/vm/%s/screenshot" % bare)
+    if st != 501 or b"NOT_SUPPORTED" not in body:
+        fail("a screenshot of a VM without a gpu: %d %r" % (st, body[:200]))
+
+    b.ok("PUT", "/vm/%s/boot" % vid)
+    con = lambda: b.ok("GET", "/vm/%s/console" % vid)
+    wait_until(lambda: "CELLVM-GPU ready" in con(), 300, "the guest's display check")
+    if "fb0: virtio_gpudrmfb" not in con():
+        fail("the kernel did not say fb0: virtio_gpudrmfb:\n" + con()[-2000:])
+    for q in ("?scanout=1", "?scanout=x", "?x=1", "?x=0&y=0&w=0&h=5", "?what=1",
+              "?x=1020&y=0&w=10&h=10", "?cursor=2"):
+        st, body, _ = get_png(b, "/vm/%s/screenshot%s" % (vid, q))
+        if st != 400:
+            fail("screenshot%s: %d %r, expected 400" % (q, st, body[:200]))
+
+    # The console: the check's line in the first text row.
+    b.ok("PUT", "/vm/%s/console" % vid, "shot\n")
+    wait_until(lambda: "CELLVM-GPU shot" in con(), 120, "the guest's answer")
+
+    def console_lit():
+        st, body, _ = get_png(b, "/vm/%s/screenshot?x=0&y=0&w=%d&h=16" % (vid, W))
+        if st != 200:
+            return 0
+        _, _, px = decode(body)
+        return sum(1 for i in range(0, len(px), 3) if px[i:i + 3] != b"\0\0\0")
+    wait_until(lambda: console_lit() > 200, 60, "console text on the screen")
+    shot = os.environ.get("CELLVM_DISPLAY_SHOT", os.path.join(tmp, "console.png"))
+    with open(shot, "wb") as f:
+        f.write(screenshot(b, vid))
+    print("console screenshot: %s" % shot)
+
+    # Two capture readers over RPC, before the guest draws.
+    r1, size1, ring1 = rpc_capture(b, vid)
+    r2, size2, ring2 = rpc_capture(b, vid)
+    if size1 != size2 or size1 < W * H * 4:
+        fail("capture rings of %d and %d bytes" % (size1, size2))
+
+    # The pattern and the cursor.
+    b.ok("PUT", "/vm/%s/console" % vid, "draw\n")
+    wait_until(lambda: "CELLVM-GPU drawn %dx%d" % (W, H) in con(), 120, "the guest's drawing")
+    want = gpu_pattern(W, H)
+    end = time.monotonic() + 30
+    for ring in (ring1, ring2):
+        meta = ring_pattern_frame(ring, want, end)
+    print("both capture readers see the pattern (frame %d)" % meta["serial"])
+    want_rgb = rgb_of(want)
+    image = gpu_cursor_image()
+
+    def cursor_at(ring, x, y, deadline):
+        while time.monotonic() < deadline:
+            cur = ring.cursor()
+            if cur and cur["visible"] and (cur["x"], cur["y"]) == (x, y) and \
+                    cur["image"] == image and cur["hot"] == CURSOR_HOT:
+                return
+            ring.wait(deadline)
+        fail("the capture reader's cursor is not at %r: %r" %
+             ((x, y), {k: v for k, v in (ring.cursor() or {}).items() if k != "image"}))
+    cursor_at(ring1, *CURSOR_AT[0], time.monotonic() + 30)
+
+    w, h, px = decode(screenshot(b, vid, "?cursor=0"))
+    if (w, h) != (W, H) or px != want_rgb:
+        fail("screenshot?cursor=0 is not the pattern (%dx%d, %d bytes differ)" %
+             (w, h, sum(1 for i in range(min(len(px), len(want_rgb))) if px[i] != want_rgb[i])))
+    w, h, px = decode(screenshot(b, vid, "?cursor=0&x=10&y=20&w=100&h=50"))
+    crop = b"".join(want_rgb[((20 + y) * W + 10) * 3:((20 + y) * W + 110) * 3] for y in range(50))
+    if (w, h) != (100, 50) or px != crop:
+        fail("a cropped screenshot is not the pattern's part")
+    # With the cursor: its opaque pixels (x < 48) at the pointer minus the
+    # hotspot, the transparent stripe and everything else the pattern.
+    w, h, px = decode(screenshot(b, vid))
+    ox, oy = CURSOR_AT[0][0] - CURSOR_HOT[0], CURSOR_AT[0][1] - CURSOR_HOT[1]
+    bad = 0
+    for y in range(H):
+        for x in range(W):
+            i = (y * W + x) * 3
+            cx, cy = x - ox, y - oy
+            if 0 <= cx < 48 and 0 <= cy < 64:
+                a = image[cy * 64 + cx]
+                exp = bytes(((a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff))
+            else:
+                exp = want_rgb[i:i + 3]
+            bad += px[i:i + 3] != exp
+    if bad:
+        fail("the screenshot with the cursor differs in %d pixels" % bad)
+    print("screenshots: the pattern, a crop, and the cursor drawn in, pixel for pixel")
+
+    # cellctl screenshot: RPC, the PNG passed in a memfd.
+    out = os.path.join(tmp, "cellctl.png")
+    r = subprocess.run([CELLCTL, "--socket", b.rpc, "screenshot", vid, "-o", out,
+                        "--no-cursor"], capture_output=True, text=True, timeout=DEADLINE)
+    if r.returncode != 0:
+        fail("cellctl screenshot: %d %s %s" % (r.returncode, r.stdout, r.stderr))
+    with open(out, "rb") as f:
+        w, h, px = decode(f.read())
+    if (w, h) != (W, H) or px != want_rgb:
+        fail("cellctl screenshot is not the pattern")
+    r = subprocess.run([CELLCTL, "--socket", b.rpc, "screenshot", bare, "-o", out],
+                       capture_output=True, text=True, timeout=DEADLINE)
+    if r.returncode == 0 or "NOT_SUPPORTED" not in r.stdout + r.stderr:
+        fail("cellctl screenshot of a VM without a gpu: %d %s %s" %
+             (r.returncode, r.stdout, r.stderr))
+
+    # The cursor moves: reader 2 follows it; reader 1 has gone, and a new
+    # reader takes its place.
+    r1.close()
+    b.ok("PUT", "/vm/%s/console" % vid, "move\n")
+    wait_until(lambda: "CELLVM-GPU moved" in con(), 120, "the guest's cursor move")
+    cursor_at(ring2, *CURSOR_AT[1], time.monotonic() + 30)
+    r3, _, ring3 = rpc_capture(b, vid)
+    if ring3.cursor()["x"] != CURSOR_AT[1][0]:
+        fail("a new reader's ring does not hold the moved cursor")
+    r2.close()
+    r3.close()
+    b.ok("PUT", "/vm/%s/console" % vid, "done\n")
+    wait_until(lambda: "CELLVM-CHECK gpu" in con(), 120, "the guest's check to end")
+    if "CELLVM-CHECK gpu pass" not in con():
+        fail("the guest's check failed:\n" + con()[-2000:])
+    log = b.logtext()
+    if "capture reader" in log and "refused" in log:
+        fail("the device refused a reader:\n" + log[-2000:])
+    print("display: ok")
+finally:
+    b.cleanup()
