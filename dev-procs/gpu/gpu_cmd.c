@@ -87,15 +87,33 @@ static void gpu_rect_get(struct gpu_rect *r, const uint8_t *p)
 
 /* ---- publishing to the capture ring ---- */
 
+bool gpu_model_frame(const struct gpu_model *m, uint32_t s, struct gpu_frame *ret)
+{
+	const struct gpu_scanout *so = s < m->nscanouts ? &m->scanout[s] : NULL;
+	const struct gpu_res *r = so ? so->res : NULL;
+
+	if (!r)
+		return false;
+	*ret = (struct gpu_frame){
+		.fourcc = r->fourcc,
+		.width = so->r.width,
+		.height = so->r.height,
+		.stride = r->stride,
+		.pixels =
+			r->pixels + (uint64_t)so->r.y * r->stride + (uint64_t)so->r.x * GPU_RES_BPP,
+	};
+	return true;
+}
+
 /* Publish scanout s; dmg (resource coordinates) or NULL for the whole. */
 static void gpu_cmd_publish(struct gpu_model *m, uint32_t s, const struct gpu_rect *dmg)
 {
 	const struct gpu_scanout *so = &m->scanout[s];
-	const struct gpu_res *r = so->res;
 	struct capture_rect d = {0, 0, so->r.width, so->r.height};
+	struct gpu_frame f;
 	int64_t n;
 
-	if (!r || !m->cap)
+	if (!gpu_model_frame(m, s, &f) || (!m->cap && !m->present))
 		return;
 	if (dmg) {
 		uint64_t x0 = dmg->x > so->r.x ? dmg->x : so->r.x;
@@ -111,9 +129,11 @@ static void gpu_cmd_publish(struct gpu_model *m, uint32_t s, const struct gpu_re
 		d = (struct capture_rect){(uint32_t)(x0 - so->r.x), (uint32_t)(y0 - so->r.y),
 					  (uint32_t)(x1 - x0), (uint32_t)(y1 - y0)};
 	}
-	n = capture_publish(
-		m->cap, s, r->fourcc, so->r.width, so->r.height, r->stride,
-		r->pixels + (uint64_t)so->r.y * r->stride + (uint64_t)so->r.x * GPU_RES_BPP, &d, 1);
+	if (m->present)
+		m->present->frame(m->present->ctx, s, &f);
+	if (!m->cap)
+		return;
+	n = capture_publish(m->cap, s, f.fourcc, f.width, f.height, f.stride, f.pixels, &d, 1);
 	if (n < 0)
 		m->count.ring_drops++;
 	else
@@ -158,6 +178,8 @@ void gpu_model_reset(struct gpu_model *m)
 		capture_cursor(m->cap, NULL, 0, 0, m->cursor.x, m->cursor.y, m->cursor.scanout,
 			       false);
 	m->cursor = (struct gpu_cursor){0};
+	if (m->present)
+		m->present->cursor(m->present->ctx, &m->cursor, NULL);
 }
 
 /* ---- EDID ---- */
@@ -570,6 +592,8 @@ uint32_t gpu_cmd_cursor(struct gpu_model *m, const struct virtq_chain *c)
 		cur->y = y;
 		if (m->cap)
 			capture_cursor(m->cap, NULL, cur->hot_x, cur->hot_y, x, y, s, cur->visible);
+		if (m->present)
+			m->present->cursor(m->present->ctx, cur, NULL);
 		return 0;
 	}
 	if (type != VIRTIO_GPU_CMD_UPDATE_CURSOR)
@@ -581,6 +605,8 @@ uint32_t gpu_cmd_cursor(struct gpu_model *m, const struct virtq_chain *c)
 		.scanout = s, .x = x, .y = y, .hot_x = hx, .hot_y = hy, .visible = id != 0};
 	if (m->cap)
 		capture_cursor(m->cap, id ? m->cursor_argb : NULL, hx, hy, x, y, s, id != 0);
+	if (m->present)
+		m->present->cursor(m->present->ctx, cur, id ? m->cursor_argb : NULL);
 	return 0;
 bad:
 	m->count.errors++;

@@ -75,6 +75,25 @@ struct gpu_cursor {
 	bool visible;
 };
 
+/* One scanout's frame as the model holds it: width x height pixels of
+ * fourcc (one of the ring's four) with stride bytes per row. The pixels are
+ * the model's, valid until the next command. */
+struct gpu_frame {
+	uint32_t fourcc, width, height, stride;
+	const uint8_t *pixels;
+};
+
+/* Host presentation (gpu.c, present.c), told what the capture ring is told:
+ * each frame the model publishes (its scanout and frame) and each cursor
+ * change (argb: the new 64x64 ARGB8888 image, or NULL when only the
+ * position or visibility changed). Not part of the model's state: the
+ * guest sees nothing of it. */
+struct gpu_present_hook {
+	void (*frame)(void *ctx, uint32_t scanout, const struct gpu_frame *f);
+	void (*cursor)(void *ctx, const struct gpu_cursor *c, const uint32_t *argb);
+	void *ctx;
+};
+
 /* What the model counted (the device's stats and the tests). */
 struct gpu_counts {
 	uint64_t ctrl_cmds, cursor_cmds;
@@ -90,7 +109,8 @@ struct gpu_model {
 	struct gpu_scanout scanout[GPU_MAX_SCANOUTS];
 	uint32_t nscanouts;
 	struct gpu_cursor cursor;
-	struct capture *cap; /* the ring, or NULL: frames go nowhere */
+	struct capture *cap;			/* the ring, or NULL: frames go nowhere */
+	const struct gpu_present_hook *present; /* or NULL; set after gpu_model_init */
 	struct gpu_counts count;
 	uint32_t cursor_argb[GPU_CURSOR_DIM * GPU_CURSOR_DIM]; /* scratch */
 };
@@ -101,6 +121,9 @@ void gpu_model_init(struct gpu_model *m, const struct gmem *mem, uint64_t max_by
 		    const uint32_t (*modes)[2], uint32_t n, struct capture *cap);
 /* Device reset: every scanout disabled, every resource freed. */
 void gpu_model_reset(struct gpu_model *m);
+/* The frame scanout s shows now (the part of its resource it shows). False
+ * when it is disabled or out of range. */
+bool gpu_model_frame(const struct gpu_model *m, uint32_t s, struct gpu_frame *ret);
 
 /* Execute the control command in c (its readable part) and write the
  * response into its writable part, never more than it holds. Returns the
