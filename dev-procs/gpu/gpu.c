@@ -123,6 +123,67 @@ static void gpu_stats(struct devproc *dp, struct devproc_stats *out)
 	out->errors = g->m.count.errors;
 }
 
+/* ---- host presentation (present.c) ---- */
+
+static void gpu_present_frame(void *ctx, uint32_t scanout, const struct gpu_frame *f)
+{
+	struct gpu *g = ctx;
+
+	if (scanout == g->present_scanout)
+		present_frame(&g->pres, f);
+}
+
+static void gpu_present_cursor(void *ctx, const struct gpu_cursor *c, const uint32_t *argb)
+{
+	struct gpu *g = ctx;
+
+	/* A pointer on another scanout is not on this display. */
+	present_cursor(&g->pres, argb, c->hot_x, c->hot_y, c->x, c->y,
+		       c->visible && c->scanout == g->present_scanout);
+}
+
+/* The node is readable: a flip completed; show the newest frame when one
+ * was dropped while it was pending. */
+static void gpu_present_event(struct devproc *dp, void *arg)
+{
+	struct gpu *g = arg;
+	struct gpu_frame f;
+
+	if (present_event(&g->pres) && gpu_model_frame(&g->m, g->present_scanout, &f))
+		present_frame(&g->pres, &f);
+	if (!g->pres.on)
+		(void)devproc_unwatch(dp, g->pres.fd);
+}
+
+/* Take the launcher's node fd for scanout s (UNTRUSTED(launcher): present_open
+ * checks that it is a DRM device). */
+static int gpu_present_setup(struct gpu *g, int fd, uint32_t s)
+{
+	char err[160];
+	int r;
+
+	r = present_open(&g->pres, fd, err, sizeof(err));
+	if (r < 0) {
+		log_err("host presentation: %s", err);
+		return r;
+	}
+	log_info("host presentation: scanout %u on CRTC %u at %ux%u%s", s, g->pres.crtc_id,
+		 g->pres.width, g->pres.height, g->pres.have_cursor ? ", with a cursor plane" : "");
+	g->presenting = true;
+	g->present_scanout = s;
+	g->present_hook = (struct gpu_present_hook){gpu_present_frame, gpu_present_cursor, g};
+	return 0;
+}
+
+static int gpu_sandboxed(struct devproc *dp)
+{
+	struct gpu *g = dp->priv;
+
+	if (!g->presenting)
+		return 0;
+	return devproc_watch(dp, g->pres.fd, gpu_present_event, g);
+}
+
 /* ---- setup ---- */
 
 static void gpu_fill_info(const struct gpu *g, struct devproc_info *info)
@@ -147,11 +208,14 @@ static int gpu_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setu
 	uint32_t n = 1, slots = GPU_RING_SLOTS, mw = 0, mh = 0;
 	uint64_t budget = GPU_MAX_HOST_BYTES;
 	struct gpu *g = dp->priv;
+	size_t pidx = cfg ? cfg->present_fd_index : 0;
 	int r;
 
 	/* UNTRUSTED(launcher): a peer, checked: 1..4 scanouts of sane modes,
-	 * the ring and at most GPU_MAX_SUBSCRIBERS eventfds. */
-	if (dp->index != 0 || nbackend > 1 + GPU_MAX_SUBSCRIBERS)
+	 * the ring, at most GPU_MAX_SUBSCRIBERS eventfds, and a DRM node at
+	 * present_fd_index (1 or later: [0] is the ring) when it is not 0. */
+	if (dp->index != 0 || nbackend > 1 + GPU_MAX_SUBSCRIBERS + (pidx != 0) ||
+	    (pidx && pidx >= nbackend))
 		return -EINVAL;
 	g->dp = dp;
 	if (cfg && cfg->n_scanouts) {
@@ -182,18 +246,28 @@ static int gpu_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setu
 		mh = cfg->ring_max_height;
 	if (slots > GPU_RING_MAX_SLOTS || mw > GPU_RES_MAX_DIM || mh > GPU_RES_MAX_DIM)
 		return -EINVAL;
+	if (pidx && cfg->present_scanout >= n)
+		return -EINVAL;
 	if (nbackend) {
-		/* [0] the ring memfd, [1..] the subscribers' eventfds. */
+		/* [0] the ring memfd, [1..] the subscribers' eventfds but the
+		 * DRM node at pidx. */
 		for (size_t i = 1; i < nbackend; i++)
-			g->efds[i - 1] = backend_fds[i];
-		g->nefds = nbackend - 1;
+			if (i != pidx)
+				g->efds[g->nefds++] = backend_fds[i];
 		r = capture_init(&g->cap, backend_fds[0], slots, mw, mh, g->efds, g->nefds);
 		if (r < 0)
 			return r;
 		g->have_ring = true;
 	}
+	if (pidx) {
+		r = gpu_present_setup(g, backend_fds[pidx], cfg->present_scanout);
+		if (r < 0)
+			return r;
+	}
 	gpu_model_init(&g->m, &dp->mem, budget, (const uint32_t(*)[2])modes, n,
 		       g->have_ring ? &g->cap : NULL);
+	if (g->presenting)
+		g->m.present = &g->present_hook;
 	gpu_fill_info(g, info);
 	return 0;
 }
@@ -250,6 +324,7 @@ static int gpu_unsubscribe(struct devproc *dp, uint64_t id)
 const struct devproc_ops gpu_ops = {
 	.kind = "gpu",
 	.setup = gpu_setup,
+	.sandboxed = gpu_sandboxed,
 	.activate = gpu_activate,
 	.stats = gpu_stats,
 	.kick = gpu_kick,

@@ -11,6 +11,7 @@
 #include "dev-procs/devlib/virtq.h"
 #include "dev-procs/gpu/capture.h"
 #include "dev-procs/gpu/gpu_cmd.h"
+#include "dev-procs/gpu/present.h"
 
 #define GPU_CTRLQ	    0
 #define GPU_CURSORQ	    1
@@ -36,6 +37,12 @@ struct gpu {
 	bool live[2];
 	bool active;
 	struct virtq_chain chain; /* scratch for virtq_pop */
+	/* Host presentation of one scanout on a DRM node (present.c), told
+	 * of frames and the cursor through the model's hook. */
+	struct present pres;
+	bool presenting;
+	uint32_t present_scanout;
+	struct gpu_present_hook present_hook;
 };
 
 extern const struct devproc_ops gpu_ops;
