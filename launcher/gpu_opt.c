@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/parse.h"
@@ -24,6 +26,7 @@ void gpu_opt_init(struct gpu_opt *o)
 	o->modes[0][1] = GPU_OPT_DEFAULT_H;
 	o->nscanouts = 1;
 	o->ring_fd = -1;
+	o->present_fd = -1;
 }
 
 int gpu_opt_check(const struct gpu_opt *o, char *err, size_t errlen)
@@ -53,6 +56,32 @@ int gpu_opt_check(const struct gpu_opt *o, char *err, size_t errlen)
 		snprintf(err, errlen, "slots %u: 2 to %d", o->slots, GPU_OPT_MAX_SLOTS);
 		return -EINVAL;
 	}
+	if (o->present_path[0] && o->present_path[0] != '/') {
+		snprintf(err, errlen, "present=%s: an absolute path of a DRM device",
+			 o->present_path);
+		return -EINVAL;
+	}
+	if (o->present_path[0] && o->present_scanout >= o->nscanouts) {
+		snprintf(err, errlen, "present=%s:%u: there are %u scanouts", o->present_path,
+			 o->present_scanout, o->nscanouts);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "PATH[:S]": the node, and the scanout when a ':' and digits end it. */
+static int gpu_opt_parse_present(const char *s, struct gpu_opt *o)
+{
+	const char *colon = strrchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : strlen(s);
+
+	o->present_scanout = 0;
+	if (colon && parse_u32(colon + 1, 0, GPU_OPT_MAX_SCANOUTS - 1, &o->present_scanout) < 0)
+		return -EINVAL;
+	if (n == 0 || n >= sizeof(o->present_path))
+		return -EINVAL;
+	memcpy(o->present_path, s, n);
+	o->present_path[n] = '\0';
 	return 0;
 }
 
@@ -96,6 +125,14 @@ int gpu_opt_parse(const char *s, struct gpu_opt *o, char *err, size_t errlen)
 					 GPU_OPT_MAX_SLOTS);
 				return -EINVAL;
 			}
+		} else if (strncmp(tok, "present=", 8) == 0) {
+			if (gpu_opt_parse_present(tok + 8, o) < 0) {
+				snprintf(err, errlen,
+					 "'%s': present=PATH[:SCANOUT] (a DRM device, scanout "
+					 "0 to %d)",
+					 tok, GPU_OPT_MAX_SCANOUTS - 1);
+				return -EINVAL;
+			}
 		} else {
 			if (n == GPU_OPT_MAX_SCANOUTS) {
 				snprintf(err, errlen, "more than %d scanouts",
@@ -104,7 +141,9 @@ int gpu_opt_parse(const char *s, struct gpu_opt *o, char *err, size_t errlen)
 			}
 			if (gpu_opt_parse_mode(tok, &o->modes[n][0], &o->modes[n][1]) < 0) {
 				snprintf(err, errlen,
-					 "'%s': not WIDTHxHEIGHT, budget=SIZE or slots=N", tok);
+					 "'%s': not WIDTHxHEIGHT, budget=SIZE, slots=N or "
+					 "present=PATH",
+					 tok);
 				return -EINVAL;
 			}
 			n++;
@@ -113,6 +152,37 @@ int gpu_opt_parse(const char *s, struct gpu_opt *o, char *err, size_t errlen)
 	if (n)
 		o->nscanouts = n;
 	return gpu_opt_check(o, err, errlen);
+}
+
+/* The present= node: opened read-write (modesetting), and only a DRM
+ * character device; the device checks it again. */
+static int gpu_opt_open_present(struct gpu_opt *o, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, r;
+
+	fd = open(o->present_path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "present=%s: %s", o->present_path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "present=%s: %s", o->present_path, strerror(-r));
+		close(fd);
+		return r;
+	}
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != GPU_OPT_DRM_MAJOR) {
+		snprintf(err, errlen,
+			 "present=%s: not a DRM device (a character device of major %d, "
+			 "like /dev/dri/card0)",
+			 o->present_path, GPU_OPT_DRM_MAJOR);
+		close(fd);
+		return -ENODEV;
+	}
+	o->present_fd = fd;
+	return 0;
 }
 
 int gpu_opt_open(struct gpu_opt *o, char *err, size_t errlen)
@@ -130,10 +200,16 @@ int gpu_opt_open(struct gpu_opt *o, char *err, size_t errlen)
 		snprintf(err, errlen, "no capture ring of %u slots of %ux%u", slots, mw, mh);
 		return -EINVAL;
 	}
+	if (o->present_path[0]) {
+		r = gpu_opt_open_present(o, err, errlen);
+		if (r < 0)
+			return r;
+	}
 	fd = memfd_create("cellvm-capture", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "capture ring: memfd_create: %s", strerror(-r));
+		gpu_opt_close(o);
 		return r;
 	}
 	if (ftruncate(fd, (off_t)bytes) < 0 ||
@@ -141,6 +217,7 @@ int gpu_opt_open(struct gpu_opt *o, char *err, size_t errlen)
 		r = -errno;
 		snprintf(err, errlen, "capture ring of %zu bytes: %s", bytes, strerror(-r));
 		close(fd);
+		gpu_opt_close(o);
 		return r;
 	}
 	o->ring_fd = fd;
@@ -158,6 +235,10 @@ int gpu_opt_open(struct gpu_opt *o, char *err, size_t errlen)
 	o->cfg.ring_slots = slots;
 	o->cfg.ring_max_width = mw;
 	o->cfg.ring_max_height = mh;
+	if (o->present_fd >= 0) {
+		o->cfg.present_fd_index = GPU_OPT_PRESENT_INDEX;
+		o->cfg.present_scanout = o->present_scanout;
+	}
 	return 0;
 }
 
@@ -179,7 +260,10 @@ void gpu_opt_close(struct gpu_opt *o)
 {
 	if (o->ring_fd >= 0)
 		close(o->ring_fd);
+	if (o->present_fd >= 0)
+		close(o->present_fd);
 	o->ring_fd = -1;
+	o->present_fd = -1;
 }
 
 #define GPU_OPT_MAX_MSG 256

@@ -138,15 +138,23 @@ static int launcher_dev_gpu_open(struct launcher_dev *d, char *err, size_t errle
 
 static bool launcher_dev_gpu_bad_input(int r)
 {
-	(void)r;
-	return false; /* the options were checked: only the host's memfd can fail */
+	/* The options were checked; what can still fail is the present= node
+	 * the user named (missing, no access, not a DRM device) or the host's
+	 * memfd (out of fds or memory). */
+	return r != -EMFILE && r != -ENFILE && r != -ENOMEM;
 }
 
 static void launcher_dev_gpu_setup(const struct launcher_dev *d, struct device_config *dc)
 {
-	/* The ring only: readers bring their eventfds later (CaptureSubscribe). */
+	/* The ring, then the DRM node to present on, if any (at
+	 * GpuConfig.present_fd_index); readers bring their eventfds later
+	 * (CaptureSubscribe). */
 	dc->backend_fds[0] = d->gpu->ring_fd;
 	dc->nbackend = 1;
+	if (d->gpu->present_fd >= 0) {
+		assert(d->gpu->cfg.present_fd_index == GPU_OPT_PRESENT_INDEX);
+		dc->backend_fds[dc->nbackend++] = d->gpu->present_fd;
+	}
 	dc->gpu = &d->gpu->cfg;
 }
 
