@@ -38,16 +38,33 @@ static rfbCursorPtr display_fb_blank_cursor(void)
 	return c;
 }
 
+/* The screen's pixels are XRGB8888 (0x00RRGGBB, little-endian), the
+ * format guests' scanouts mostly have: their rows are copied as they are. */
+static void display_fb_format(rfbScreenInfoPtr s)
+{
+	s->serverFormat.redShift = 16;
+	s->serverFormat.greenShift = 8;
+	s->serverFormat.blueShift = 0;
+}
+
 static int display_fb_resize(struct display *dp, uint32_t w, uint32_t h)
 {
 	uint8_t *fb = calloc((size_t)w * h, 4), *old = dp->fb;
+	rfbClientIteratorPtr it;
+	rfbClientPtr cl;
 
 	if (!fb)
 		return -ENOMEM;
-	if (dp->screen->frameBuffer)
-		rfbNewFramebuffer(dp->screen, (char *)fb, (int)w, (int)h, 8, 3, 4);
-	else
-		dp->screen->frameBuffer = (char *)fb;
+	/* rfbNewFramebuffer puts libvncserver's default format back (red at
+	 * the low byte) and sets each client's translation for it: ours again,
+	 * and the translations with it. */
+	rfbNewFramebuffer(dp->screen, (char *)fb, (int)w, (int)h, 8, 3, 4);
+	display_fb_format(dp->screen);
+	it = rfbGetClientIterator(dp->screen);
+	while ((cl = rfbClientIteratorNext(it)))
+		if (cl->sock != RFB_INVALID_SOCKET)
+			rfbSetTranslateFunction(cl);
+	rfbReleaseClientIterator(it);
 	dp->fb = fb;
 	dp->fb_w = w;
 	dp->fb_h = h;
@@ -70,6 +87,7 @@ int display_fb_screen(struct display *dp)
 	dp->fb_w = 640;
 	dp->fb_h = 480;
 	dp->screen->frameBuffer = (char *)dp->fb;
+	display_fb_format(dp->screen);
 	blank = display_fb_blank_cursor();
 	if (!blank)
 		return -ENOMEM;
