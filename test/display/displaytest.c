@@ -36,6 +36,11 @@ static void dt_quiet(const char *fmt, ...)
 
 int dt_start(struct dt *t, bool relative, uint32_t max_clients)
 {
+	return dt_start_size(t, relative, max_clients, DT_MAX_W, DT_MAX_H);
+}
+
+int dt_start_size(struct dt *t, bool relative, uint32_t max_clients, uint32_t max_w, uint32_t max_h)
+{
 	struct display_config cfg = {0};
 	char err[256];
 	int r;
@@ -43,7 +48,7 @@ int dt_start(struct dt *t, bool relative, uint32_t max_clients)
 	memset(t, 0, sizeof(*t));
 	if (!getenv("DT_DEBUG"))
 		rfbClientLog = rfbClientErr = dt_quiet;
-	t->ring_size = capture_ring_bytes(4, DT_MAX_W, DT_MAX_H);
+	t->ring_size = capture_ring_bytes(4, max_w, max_h);
 	t->memfd = memfd_create("capture", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	t->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (t->memfd < 0 || t->efd < 0 || ftruncate(t->memfd, (off_t)t->ring_size) < 0 ||
@@ -51,12 +56,12 @@ int dt_start(struct dt *t, bool relative, uint32_t max_clients)
 		fprintf(stderr, "ring: %s\n", strerror(errno));
 		return -1;
 	}
-	r = capture_init(&t->cap, t->memfd, 4, DT_MAX_W, DT_MAX_H, &t->efd, 1);
+	r = capture_init(&t->cap, t->memfd, 4, max_w, max_h, &t->efd, 1);
 	if (r < 0) {
 		fprintf(stderr, "capture_init: %s\n", strerror(-r));
 		return -1;
 	}
-	t->pixels = calloc((size_t)DT_MAX_W * DT_MAX_H, 4);
+	t->pixels = calloc((size_t)max_w * max_h, 4);
 	cfg.ring_fd = t->memfd;
 	cfg.ring_size = t->ring_size;
 	cfg.efd = t->efd;
@@ -148,7 +153,7 @@ bool dt_client_init(rfbClient *c, int fd)
 	return SendFramebufferUpdateRequest(c, 0, 0, c->width, c->height, FALSE);
 }
 
-static rfbClient *dt_client_new(void)
+rfbClient *dt_client_new(const char *encodings)
 {
 	rfbClient *c = rfbGetClient(8, 3, 4);
 
@@ -157,7 +162,7 @@ static rfbClient *dt_client_new(void)
 	c->format.redShift = 16;
 	c->format.greenShift = 8;
 	c->format.blueShift = 0;
-	c->appData.encodingsString = "zrle hextile copyrect raw";
+	c->appData.encodingsString = encodings ? encodings : "zrle hextile copyrect raw";
 	c->appData.enableJPEG = FALSE;
 	c->appData.useRemoteCursor = TRUE;
 	c->GetPassword = dt_no_password;
@@ -171,7 +176,7 @@ rfbClient *dt_client(struct dt *t, uint64_t id, bool view_only)
 
 	if (fd < 0)
 		return NULL;
-	c = dt_client_new();
+	c = dt_client_new(NULL);
 	if (!c || !dt_client_init(c, fd)) {
 		if (c)
 			dt_client_free(c);

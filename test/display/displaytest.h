@@ -29,6 +29,10 @@ struct dt {
 /* Ring and display (absolute pointer unless relative). 0, or 77 to skip
  * (no user namespaces for the sandbox). */
 int dt_start(struct dt *t, bool relative, uint32_t max_clients);
+/* The same with a ring of max_w x max_h frames (dt_start: DT_MAX_W x
+ * DT_MAX_H). */
+int dt_start_size(struct dt *t, bool relative, uint32_t max_clients, uint32_t max_w,
+		  uint32_t max_h);
 void dt_stop(struct dt *t);
 
 /* Publish a w x h frame: the pattern for seed, all of it changed (ndamage
@@ -39,6 +43,9 @@ void dt_publish(struct dt *t, uint32_t w, uint32_t h, uint32_t seed,
 bool dt_settled(struct dt *t, uint64_t before);
 uint32_t dt_pattern(uint32_t x, uint32_t y, uint32_t seed);
 
+/* A libvncclient client set up as dt_client's, not yet connected: encodings
+ * (NULL: lossless ones) as given. */
+rfbClient *dt_client_new(const char *encodings);
 /* A libvncclient client on a socketpair whose other end goes to the display
  * (FRESH). The client's format is XRGB (0x00RRGGBB). */
 rfbClient *dt_client(struct dt *t, uint64_t id, bool view_only);
