@@ -76,8 +76,9 @@ kernel_package() {
 
 # Modules the host needs (with what they depend on, from modules.dep):
 # KVM on the emulated AMD CPU, 9p over virtio-pci for the shares, overlayfs
-# for a writable root, and what the network tests use.
-modules="kvm-amd 9p 9pnet_virtio virtio_pci overlay tun veth bridge loop"
+# for a writable root, and what the network tests use; virtio_gpu for a KMS
+# device (below).
+modules="kvm-amd 9p 9pnet_virtio virtio_pci overlay tun veth bridge loop virtio_gpu"
 
 build_image() {
 	local pkg dir ver kdir stage
@@ -141,6 +142,11 @@ for m in virtio_pci 9pnet_virtio 9p overlay tun veth bridge loop; do modprobe $m
 modprobe kvm enable_pmu=0 || die "modprobe kvm"
 modprobe kvm-amd $(arg kvmamd | tr , ' ') || die "modprobe kvm-amd"
 [ -c /dev/kvm ] || die "no /dev/kvm (is SVM emulated?)"
+# A real KMS device, /dev/dri/card0 (with a cursor plane), for the host
+# presentation test (test_gpu_present): QEMU's virtio-gpu-pci driven by the
+# stock virtio_gpu module; Debian's kernel is built without vkms. Best
+# effort: without it that test skips, nothing else needs it.
+modprobe virtio_gpu || echo "kvm-host init: modprobe virtio_gpu failed: no /dev/dri/card0"
 o="trans=virtio,version=9p2000.L,msize=512000"
 mount -t 9p -o "$o,ro,cache=loose" host /host || die "no root share"
 mount -t tmpfs -o mode=755 rw /overlay && mkdir /overlay/u /overlay/w /overlay/root
@@ -251,10 +257,12 @@ for d in "${shared[@]}"; do
 done
 shares_arg=$(IFS=,; echo "${shared[*]}")
 
+# virtio-gpu-pci: the display behind the init's virtio_gpu (test_gpu_present).
 run=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm -smp 1 -m "$mem"
 	-nodefaults -no-user-config -display none -no-reboot
 	-serial "file:$job/console.log" -chardev stdio,id=io,signal=off -serial chardev:io
 	-monitor "unix:$job/monitor,server=on,wait=off"
+	-device virtio-gpu-pci
 	-kernel "$img/vmlinuz" -initrd "$img/initrd.gz"
 	-append "console=ttyS0 quiet panic=-1 mitigations=off nmi_watchdog=0 kvmhost.kvmamd=${CELLVM_KVM_AMD_PARAMS-npt=0} kvmhost.shares=$shares_arg$init_args"
 	"${virtfs[@]}")
