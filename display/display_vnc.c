@@ -88,7 +88,7 @@ static void display_vnc_on_sent(rfbClientPtr cl, int result)
 		dc->dp->frames_sent++;
 }
 
-static void display_vnc_log(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void display_vnc_log(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -100,7 +100,7 @@ static void display_vnc_log(const char *fmt, ...)
 	log_debug("vnc: %s", buf);
 }
 
-static void display_vnc_err(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void display_vnc_err(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
