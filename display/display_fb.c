@@ -145,6 +145,9 @@ static uint64_t display_fb_find(struct display *dp, uint64_t latest, bool *ret_e
 {
 	struct cellvm_capture_slot m;
 	uint64_t lo = dp->last_serial;
+	/* Metadata only: no room for pixels (-ENOSPC says the copy of the
+	 * metadata was consistent). Not NULL, for GCC's nonnull analysis. */
+	uint8_t none;
 
 	*ret_exact = dp->have_frame;
 	if (latest - lo > DISPLAY_FB_LOOKBACK) {
@@ -152,9 +155,8 @@ static uint64_t display_fb_find(struct display *dp, uint64_t latest, bool *ret_e
 		*ret_exact = false;
 	}
 	for (uint64_t s = latest; s > lo; s--) {
-		int r = cellvm_capture_read_frame(dp->ring, dp->ring_size, s, &m, NULL, 0);
+		int r = cellvm_capture_read_frame(dp->ring, dp->ring_size, s, &m, &none, 0);
 
-		/* -ENOSPC: consistent metadata, pixels not wanted here. */
 		if (r != -ENOSPC) {
 			*ret_exact = false;
 			continue;
@@ -164,7 +166,7 @@ static uint64_t display_fb_find(struct display *dp, uint64_t latest, bool *ret_e
 				*ret_exact = false; /* the newer ones were others' */
 			for (uint64_t t = s - 1; t > lo && *ret_exact; t--) {
 				struct cellvm_capture_slot o;
-				if (cellvm_capture_read_frame(dp->ring, dp->ring_size, t, &o, NULL,
+				if (cellvm_capture_read_frame(dp->ring, dp->ring_size, t, &o, &none,
 							      0) != -ENOSPC ||
 				    o.scanout == dp->scanout)
 					*ret_exact = false;
