@@ -325,7 +325,7 @@ static void test_gvnccapture(void **state)
 	spng_ctx *ctx;
 	size_t size, len;
 	uint8_t *img;
-	int ls, d, conn, pfd_fd, status, tmp;
+	int ls, d = -1, conn, pfd_fd, status, tmp;
 	pid_t pid;
 	FILE *f;
 
@@ -458,7 +458,7 @@ static void test_parent_violation(void **state)
 	Cellvm__Display__DisplayMessage m = CELLVM__DISPLAY__DISPLAY_MESSAGE__INIT;
 	Cellvm__Display__DisplayClient cl = CELLVM__DISPLAY__DISPLAY_CLIENT__INIT;
 	Cellvm__Display__DisplaySetup s = CELLVM__DISPLAY__DISPLAY_SETUP__INIT;
-	int pidfd, ctl, sv[2];
+	int pidfd = -1, ctl = -1, sv[2];
 	pid_t pid;
 
 	(void)state;
