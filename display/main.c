@@ -92,14 +92,17 @@ static int display_loop(struct display *dp)
 		for (size_t i = 0; i < n; i++)
 			pfd[2 + i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
 		r = poll(pfd, 2 + n, buffered ? 0 : -1);
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (r > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (r < 0) {
+			if (errno != EINTR)
+				return -errno;
+			continue;
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			r = display_on_ctl(dp);
 			if (r != 0)
 				return r > 0 ? 0 : r;
 		}
-		if (r > 0 && (pfd[1].revents & POLLIN)) {
+		if (pfd[1].revents & POLLIN) {
 			uint64_t v;
 
 			if (read(dp->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
