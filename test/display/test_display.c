@@ -79,6 +79,28 @@ static void test_frames(void **state)
 		dt_publish(&T, 1024, 768, s, &one, 1);
 	}
 	assert_true(dt_client_sees(&T, c, DT_WAIT_MS));
+	/* The same picture as XBGR8888 (red in the low byte): converted. */
+	{
+		size_t n = (size_t)T.w * T.h;
+		uint32_t *bgr = malloc(n * 4);
+
+		assert_non_null(bgr);
+		for (size_t i = 0; i < n; i++) {
+			uint32_t p = dt_pattern((uint32_t)(i % T.w), (uint32_t)(i / T.w), 77);
+			T.pixels[i] = p;
+			bgr[i] = (p >> 16 & 0xff) | (p & 0xff00) | (p & 0xff) << 16 | 0xff000000u;
+		}
+		assert_true(capture_publish(&T.cap, 0, DRM_FORMAT_XBGR8888, T.w, T.h, T.w * 4,
+					    (const uint8_t *)bgr, NULL, 0) > 0);
+		free(bgr);
+		assert_true(dt_client_sees(&T, c, DT_WAIT_MS));
+	}
+	/* A frame of another scanout is not shown. */
+	assert_true(capture_publish(&T.cap, 1, DRM_FORMAT_XRGB8888, 64, 64, 64 * 4,
+				    (const uint8_t *)T.pixels, NULL, 0) > 0);
+	dt_publish(&T, T.w, T.h, 78, NULL, 0);
+	assert_true(dt_client_sees(&T, c, DT_WAIT_MS));
+	assert_int_equal(c->width, 1024);
 	assert_true(dt_status(&T, &st));
 	assert_int_equal(st.clients, 1);
 	assert_true(st.frames_sent >= 3);
@@ -217,6 +239,52 @@ static void test_input(void **state)
 	expect_event(&ev[2], CELLVM_INPUT_KEY_UP, KEY_ENTER, 0, 0);
 	expect_event(&ev[3], CELLVM_INPUT_KEY_UP, KEY_LEFTSHIFT, 0, 0);
 	dt_client_free(v);
+}
+
+static void test_relative(void **state)
+{
+	struct cellvm_input_event ev[8];
+	struct dt rel;
+	rfbClient *c;
+
+	(void)state;
+	assert_int_equal(dt_start(&rel, true, 2), 0);
+	dt_publish(&rel, 640, 480, 41, NULL, 0);
+	c = dt_client(&rel, 1, false);
+	assert_non_null(c);
+	assert_true(dt_client_sees(&rel, c, DT_WAIT_MS));
+	/* The first position only sets where the pointer is. */
+	assert_true(SendPointerEvent(c, 100, 100, rfbButton2Mask));
+	assert_int_equal(dt_input(&rel, ev, 8, DT_WAIT_MS), 1);
+	expect_event(&ev[0], CELLVM_INPUT_BTN_DOWN, CELLVM_INPUT_BTN_MIDDLE, 0, 0);
+	assert_true(SendPointerEvent(c, 130, 90, rfbButton2Mask));
+	assert_int_equal(dt_input(&rel, ev, 8, DT_WAIT_MS), 1);
+	expect_event(&ev[0], CELLVM_INPUT_REL_MOVE, 0, 30, -10);
+	assert_true(SendPointerEvent(c, 0, 479, 0));
+	assert_int_equal(dt_input(&rel, ev, 8, DT_WAIT_MS), 2);
+	expect_event(&ev[0], CELLVM_INPUT_REL_MOVE, 0, -130, 389);
+	expect_event(&ev[1], CELLVM_INPUT_BTN_UP, CELLVM_INPUT_BTN_MIDDLE, 0, 0);
+	dt_client_free(c);
+	dt_stop(&rel);
+}
+
+/* The display is sandboxed when it says Ready: its title says which layers
+ * (root reads /proc/PID/cmdline of a non-dumpable process). */
+static void test_sandboxed(void **state)
+{
+	char path[64], title[512] = {0};
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)T.dp.pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = read(fd, title, sizeof(title) - 1);
+	close(fd);
+	assert_true(n > 0);
+	if (!strstr(title, "seccomp") || !strstr(title, "namespaces"))
+		fail_msg("title: %s", title);
 }
 
 /* ---- RESUMED: the test is the parent that ran VNC authentication ---- */
@@ -491,6 +559,13 @@ static void test_parent_violation(void **state)
 	close(sv[1]);
 }
 
+/* Closing the control channel ends the display, by itself, with 0. */
+static void test_stop(void **state)
+{
+	(void)state;
+	assert_int_equal(launcher_stop_display(&T.dp, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,6 +576,9 @@ int main(void)
 		cmocka_unit_test(test_gvnccapture),
 		cmocka_unit_test(test_websocket),
 		cmocka_unit_test(test_parent_violation),
+		cmocka_unit_test(test_relative),
+		cmocka_unit_test(test_sandboxed),
+		cmocka_unit_test(test_stop),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
