@@ -74,7 +74,7 @@ int dt_start_size(struct dt *t, bool relative, uint32_t max_clients, uint32_t ma
 	if (r < 0) {
 		fprintf(stderr, "launcher_start_display: %s\n", err);
 		/* No user namespaces here: the sandbox cannot be built. */
-		if (r == -EPERM || r == -EACCES || r == -EINVAL)
+		if (r == -EPERM || r == -EACCES)
 			return 77;
 		return -1;
 	}

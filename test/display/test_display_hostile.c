@@ -188,7 +188,15 @@ static void test_too_many(void **state)
 	uint8_t v[12];
 
 	(void)state;
-	assert_true(dt_status(&T, &st0));
+	/* Start from the good client alone (the earlier cases' viewers are
+	 * gone once the display has seen their EOF). */
+	for (int i = 0; i < 50; i++) {
+		assert_true(dt_status(&T, &st0));
+		if (st0.clients == 1)
+			break;
+		still_serving();
+	}
+	assert_int_equal(st0.clients, 1);
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		fds[i] = dt_connect(&T, 80 + i, true, false);
 		assert_true(fds[i] >= 0);
