@@ -154,23 +154,23 @@ int gpu_opt_parse(const char *s, struct gpu_opt *o, char *err, size_t errlen)
 	return gpu_opt_check(o, err, errlen);
 }
 
-/* The present= node: opened read-write (modesetting), and only a DRM
- * character device; the device checks it again. */
+/* The present= node: only a DRM character device, opened read-write
+ * (modesetting); the device checks it again. The path is looked at through
+ * an O_PATH fd first and that very inode opened afterwards, so nothing else
+ * is ever opened (opening some devices does something: a watchdog starts, a
+ * tape rewinds). */
 static int gpu_opt_open_present(struct gpu_opt *o, char *err, size_t errlen)
 {
+	char proc[64];
 	struct stat st;
-	int fd, r;
+	int pfd, fd, r;
 
-	fd = open(o->present_path, O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
+	pfd = open(o->present_path, O_PATH | O_CLOEXEC);
+	if (pfd < 0 || fstat(pfd, &st) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "present=%s: %s", o->present_path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "present=%s: %s", o->present_path, strerror(-r));
-		close(fd);
+		if (pfd >= 0)
+			close(pfd);
 		return r;
 	}
 	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != GPU_OPT_DRM_MAJOR) {
@@ -178,8 +178,16 @@ static int gpu_opt_open_present(struct gpu_opt *o, char *err, size_t errlen)
 			 "present=%s: not a DRM device (a character device of major %d, "
 			 "like /dev/dri/card0)",
 			 o->present_path, GPU_OPT_DRM_MAJOR);
-		close(fd);
+		close(pfd);
 		return -ENODEV;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, O_RDWR | O_CLOEXEC | O_NOCTTY);
+	r = fd < 0 ? -errno : 0;
+	close(pfd);
+	if (r < 0) {
+		snprintf(err, errlen, "present=%s: %s", o->present_path, strerror(-r));
+		return r;
 	}
 	o->present_fd = fd;
 	return 0;

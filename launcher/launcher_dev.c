@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 
 #include "common/gmem.h"
 #include "launcher/net_tap.h"
@@ -133,6 +134,16 @@ static const char *launcher_dev_gpu_transport(const struct launcher_dev *d)
 
 static int launcher_dev_gpu_open(struct launcher_dev *d, char *err, size_t errlen)
 {
+	/* Host presentation takes a host device (and its display) for the VM:
+	 * for cellvm run, whose user is root here anyway, never for a
+	 * broker's VM (a jail), whose definition is a tenant's. */
+	if (d->jail && d->gpu->present_path[0]) {
+		snprintf(err, errlen,
+			 "present=%s: host presentation is for cellvm run only, not for "
+			 "a broker's VMs",
+			 d->gpu->present_path);
+		return -EPERM;
+	}
 	return gpu_opt_open(d->gpu, err, errlen);
 }
 

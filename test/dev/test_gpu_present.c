@@ -32,6 +32,7 @@
 #include "dev-procs/gpu/gpu_cmd.h"
 #include "launcher/gpu_opt.h"
 #include "launcher/launcher.h"
+#include "launcher/launcher_dev.h"
 #include "test/harness/vgpu.h"
 
 #define GP_W	      1024 /* the guest's scanout */
@@ -549,6 +550,25 @@ static void test_opt_refuses(void **state)
 	assert_string_equal(O.present_path, "/dev/dri/card0");
 }
 
+/* A broker's VM (a jail: its definition is a tenant's) may not name a host
+ * device; refused before anything is opened, as the user's fault. */
+static void test_broker_refused(void **state)
+{
+	struct launcher_jail jail = {.uid = 70000, .gid = 70000, .cgroup_fd = -1};
+	struct launcher_dev d = {.kind = LAUNCHER_DEV_GPU, .gpu = &O, .jail = &jail};
+	enum vm_exit ex = VM_EXIT_RUNNING;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(gpu_opt_parse("1024x768,present=/dev/null", &O, err, sizeof(err)), 0);
+	assert_int_equal(launcher_dev_open(&d, err, sizeof(err), &ex), -EPERM);
+	fprintf(stderr, "refused as expected: %s\n", err);
+	assert_non_null(strstr(err, "cellvm run only"));
+	assert_int_equal(ex, VM_EXIT_BAD_INPUT);
+	assert_int_equal(O.present_fd, -1);
+	assert_int_equal(O.ring_fd, -1);
+}
+
 /* The device checks what the launcher sent: a node that is not a DRM
  * device, an index past the backends, a scanout that is not there. Each
  * setup is refused: the process exits before Ready. */
@@ -569,13 +589,16 @@ static void test_device_refuses(void **state)
 	gc.present_fd_index = 1;
 	assert_true(gp_start(&T, &gc, fds, 2, err, sizeof(err)) < 0);
 	fprintf(stderr, "/dev/null as the node: refused: %s\n", err);
+	assert_non_null(strstr(err, "failed to start")); /* it ran, and said no */
 	gc.present_fd_index = 2;
 	assert_true(gp_start(&T, &gc, fds, 2, err, sizeof(err)) < 0);
 	fprintf(stderr, "index past the backends: refused: %s\n", err);
+	assert_non_null(strstr(err, "failed to start"));
 	gc.present_fd_index = 1;
 	gc.present_scanout = 1;
 	assert_true(gp_start(&T, &gc, fds, 2, err, sizeof(err)) < 0);
 	fprintf(stderr, "scanout 1 of 1: refused: %s\n", err);
+	assert_non_null(strstr(err, "failed to start"));
 	/* The same backends without presentation: /dev/null is then an
 	 * eventfd the device never reads; it starts (the control case). */
 	close(fds[1]);
@@ -608,6 +631,7 @@ int main(int argc, char **argv)
 	};
 	const struct CMUnitTest hostile[] = {
 		cmocka_unit_test_teardown(test_opt_refuses, teardown),
+		cmocka_unit_test_teardown(test_broker_refused, teardown),
 		cmocka_unit_test_teardown(test_device_refuses, teardown),
 	};
 
