@@ -15,6 +15,7 @@
 
 #include "display.pb-c.h"
 #include "display/display_input.h"
+#include "proto/capture_ring.h"
 #include "proto/dispatch.h"
 
 #define DISPLAY_CHANNEL_FD	3
@@ -55,6 +56,10 @@ struct display {
 	uint64_t last_serial; /* the newest ring serial looked at */
 	uint64_t ring_created_ns;
 	uint64_t cursor_serial;
+	/* The shape now shown (a move alone does not resend it). */
+	bool cursor_shown;
+	uint32_t cursor_hot_x, cursor_hot_y;
+	uint32_t cursor_image[CELLVM_CAPTURE_CURSOR_SIZE * CELLVM_CAPTURE_CURSOR_SIZE];
 	struct display_pump *pump;
 	uint32_t nclients;
 

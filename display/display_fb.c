@@ -198,6 +198,7 @@ static int display_fb_frame(struct display *dp)
 		dp->last_serial = 0;
 		dp->cursor_serial = 0;
 		dp->have_frame = false;
+		dp->cursor_shown = false;
 	}
 	l = cellvm_capture_latest(dp->ring, dp->ring_size);
 	if (l < 0)
@@ -311,6 +312,7 @@ static int display_fb_cursor(struct display *dp)
 	rfbClientIteratorPtr it;
 	rfbClientPtr cl;
 	rfbCursorPtr c;
+	bool shown;
 	int r;
 
 	r = cellvm_capture_read_cursor(dp->ring, dp->ring_size, &cur);
@@ -319,13 +321,21 @@ static int display_fb_cursor(struct display *dp)
 	if (cur.serial == dp->cursor_serial)
 		return 0;
 	dp->cursor_serial = cur.serial;
-	if (!cur.visible || cur.scanout != dp->scanout)
-		c = display_fb_blank_cursor();
-	else
-		c = display_fb_make_cursor(dp, &cur);
-	if (!c)
-		return -ENOMEM;
-	rfbSetCursor(dp->screen, c);
+	shown = cur.visible && cur.scanout == dp->scanout;
+	/* Most updates only move it: the shape goes out again only when it
+	 * changed (or it was hidden or shown). */
+	if (shown != dp->cursor_shown ||
+	    (shown && (cur.hot_x != dp->cursor_hot_x || cur.hot_y != dp->cursor_hot_y ||
+		       memcmp(cur.image, dp->cursor_image, sizeof(cur.image)) != 0))) {
+		c = shown ? display_fb_make_cursor(dp, &cur) : display_fb_blank_cursor();
+		if (!c)
+			return -ENOMEM;
+		rfbSetCursor(dp->screen, c);
+		dp->cursor_shown = shown;
+		dp->cursor_hot_x = cur.hot_x;
+		dp->cursor_hot_y = cur.hot_y;
+		memcpy(dp->cursor_image, cur.image, sizeof(cur.image));
+	}
 	/* The position (the hotspot's), for clients with the PointerPos
 	 * pseudo-encoding and for drawing it into the frames of the others. */
 	dp->screen->cursorX = cur.x;
