@@ -507,6 +507,43 @@ static void test_present_cursor(void **state)
 	gp_scan_close();
 }
 
+/* The device loses DRM master (we drop it for its file: the launcher's fd
+ * is the same open file): it logs once and stops presenting for good, even
+ * once master is back; the guest notices nothing. */
+static void test_present_master_lost(void **state)
+{
+	uint64_t a;
+
+	(void)state;
+	gp_start_present();
+	gp_scan_open();
+	a = gp_resource(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM);
+	gp_fill(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, a, 5);
+	assert_int_equal(vgpu_set_scanout(&T, 0, GP_RES_FRAME, 0, 0, GP_W, GP_H),
+			 VIRTIO_GPU_RESP_OK_NODATA);
+	if (!gp_wait(gp_frame_shown, 5))
+		assert_true(gp_scanout_is(5, true));
+
+	assert_int_equal(drmDropMaster(O.present_fd), 0);
+	for (uint32_t k = 6; k < 9; k++) {
+		gp_fill(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, a, k);
+		assert_int_equal(vgpu_flush(&T, GP_RES_FRAME, 0, 0, GP_W, GP_H),
+				 VIRTIO_GPU_RESP_OK_NODATA);
+		assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_MOVE_CURSOR, 0, 10, 10, 0, 0, 0),
+				 0);
+		assert_int_equal(vgpu_serving(&T), 0);
+	}
+	/* Master back: the device has stopped, and stays stopped. */
+	assert_int_equal(drmSetMaster(O.present_fd), 0);
+	gp_fill(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, a, 9);
+	assert_int_equal(vgpu_flush(&T, GP_RES_FRAME, 0, 0, GP_W, GP_H), VIRTIO_GPU_RESP_OK_NODATA);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(vgpu_serving(&T), 0);
+	for (uint32_t k = 6; k < 10; k++)
+		assert_false(gp_scanout_is(k, false));
+	gp_scan_close();
+}
+
 /* ---- hostile (no KMS device needed) ---- */
 
 /* present= that is not a DRM device: refused by the launcher, with a
@@ -628,6 +665,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest present[] = {
 		cmocka_unit_test_teardown(test_present_frames, teardown),
 		cmocka_unit_test_teardown(test_present_cursor, teardown),
+		cmocka_unit_test_teardown(test_present_master_lost, teardown),
 	};
 	const struct CMUnitTest hostile[] = {
 		cmocka_unit_test_teardown(test_opt_refuses, teardown),
