@@ -48,7 +48,8 @@ struct pump_conn {
 	/* inner -> real: what libvncserver wrote, not yet taken by the client */
 	uint8_t *q;
 	size_t q_len, q_off, q_cap;
-	bool inner_eof; /* libvncserver closed its end: flush, then go */
+	bool inner_eof;	      /* libvncserver closed its end: flush, then go */
+	bool inner_unwatched; /* and its end is out of the epoll set */
 	enum pump_discard discard;
 	size_t discard_left;
 	struct pump_conn *next;
@@ -91,8 +92,16 @@ static int pump_watch(struct display_pump *p, struct pump_conn *c, int op)
 		    (c->q_len > c->q_off ? EPOLLOUT : 0);
 	if (epoll_ctl(p->epfd, op, c->real, &ev) < 0)
 		return -errno;
+	if (c->inner_unwatched)
+		return 0;
 	ev.data.ptr = &c->inner_end;
-	ev.events = (!c->inner_eof ? EPOLLIN : 0) | (c->in_len > 0 ? EPOLLOUT : 0);
+	ev.events = EPOLLIN | (c->in_len > 0 ? EPOLLOUT : 0);
+	if (c->inner_eof) {
+		/* libvncserver is done: its end would report HUP on every wait
+		 * while the queue drains to the viewer. */
+		c->inner_unwatched = true;
+		return epoll_ctl(p->epfd, EPOLL_CTL_DEL, c->inner, NULL) < 0 ? -errno : 0;
+	}
 	if (epoll_ctl(p->epfd, op, c->inner, &ev) < 0)
 		return -errno;
 	return 0;
@@ -273,8 +282,9 @@ static void *pump_run(void *arg)
 				r = pump_to_real(p, c);
 			if (r >= 0 && c->inner_eof && c->q_off == c->q_len)
 				r = -ECONNRESET; /* libvncserver is done with it */
-			if (r >= 0 && (evs[i].events & (EPOLLHUP | EPOLLERR)) && !e->inner &&
-			    c->q_off < c->q_len)
+			/* The viewer hung up both ways (or failed): what it sent is
+			 * with libvncserver, nothing can reach it any more. */
+			if (r >= 0 && (evs[i].events & (EPOLLHUP | EPOLLERR)) && !e->inner)
 				r = -EPIPE;
 			if (r >= 0)
 				r = pump_watch(p, c, EPOLL_CTL_MOD);
