@@ -595,6 +595,46 @@ static void test_parent_violation(void **state)
 	close(sv[1]);
 }
 
+static unsigned long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = 0;
+	/* Fields 14 and 15 (utime, stime), counted after the ")" of comm. */
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	assert_int_equal(
+		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st), 2);
+	return ut + st;
+}
+
+/* With viewers connected and nothing happening, the display waits: a
+ * second of it costs (almost) no CPU time. */
+static void test_idle(void **state)
+{
+	struct pollfd p = {.fd = T.dp.ctl, .events = POLLIN};
+	rfbClient *c = dt_client(&T, 8, false);
+	unsigned long before;
+
+	(void)state;
+	assert_non_null(c);
+	assert_true(dt_client_sees(&T, c, DT_WAIT_MS));
+	before = cpu_ticks(T.dp.pid);
+	/* A second with nothing to do: no message may come meanwhile. */
+	assert_int_equal(poll(&p, 1, 1000), 0);
+	assert_true(cpu_ticks(T.dp.pid) - before <= 5);
+	dt_client_free(c);
+}
+
 /* Closing the control channel ends the display, by itself, with 0. */
 static void test_stop(void **state)
 {
@@ -614,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_parent_violation),
 		cmocka_unit_test(test_relative),
 		cmocka_unit_test(test_sandboxed),
+		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_stop),
 	};
 
