@@ -201,8 +201,10 @@ void present_close(struct present *p)
 /* Log once and stop: the guest goes on as before. */
 static void present_fail(struct present *p, const char *what, int r)
 {
-	log_warn("host presentation stopped: %s: %s%s", what, strerror(-r),
-		 r == -EACCES || r == -EPERM ? " (DRM master lost)" : "");
+	log_warn("host presentation stopped: %s: %s%s, after %llu frames (%llu dropped behind a "
+		 "flip)",
+		 what, strerror(-r), r == -EACCES || r == -EPERM ? " (DRM master lost)" : "",
+		 (unsigned long long)p->frames, (unsigned long long)p->drops);
 	p->on = false;
 	p->flip_pending = false;
 }
@@ -269,7 +271,10 @@ void present_frame(struct present *p, const struct gpu_frame *f)
 			p->frames++;
 			return;
 		}
-		if (r == -EBUSY) { /* a flip of the kernel's own: try with the next frame */
+		if (r == -EBUSY) {
+			/* A commit not ours still running (ours has signalled
+			 * its event): no event will come for this one, so the
+			 * frame is dropped and the next one tries again. */
 			p->drops++;
 			return;
 		}
