@@ -35,8 +35,6 @@
 #include "launcher/launcher_dev.h"
 #include "test/harness/vgpu.h"
 
-#define GP_W	      1024 /* the guest's scanout */
-#define GP_H	      768
 #define GP_TIMEOUT_MS 10000
 #define GP_MEM_SIZE   (64ULL << 20)
 #define GP_CURSOR_HX  5
@@ -47,7 +45,8 @@
 
 static struct vgpu T;
 static struct gpu_opt O;
-static char card[32]; /* the node under test, "" where there is none */
+static uint32_t gp_w, gp_h; /* the guest's scanout, as the test started it */
+static char card[32];	    /* the node under test, "" where there is none */
 
 static uint64_t gp_now_ms(void)
 {
@@ -105,13 +104,15 @@ fail:
 	return r;
 }
 
-/* The device as `cellvm run --gpu 1024x768,present=CARD` starts it. */
-static void gp_start_present(void)
+/* The device as `cellvm run --gpu WxH,present=CARD` starts it. */
+static void gp_start_present(uint32_t w, uint32_t h)
 {
 	char opt[64], err[256];
 	int fds[2], r;
 
-	snprintf(opt, sizeof(opt), "%ux%u,present=%s", GP_W, GP_H, card);
+	gp_w = w;
+	gp_h = h;
+	snprintf(opt, sizeof(opt), "%ux%u,present=%s", w, h, card);
 	assert_int_equal(gpu_opt_parse(opt, &O, err, sizeof(err)), 0);
 	r = gpu_opt_open(&O, err, sizeof(err));
 	if (r < 0)
@@ -258,7 +259,7 @@ static uint32_t pattern(uint32_t x, uint32_t y, uint32_t k)
 	       ((x ^ y) + k * 17) % 256;
 }
 
-/* Does the CRTC scan out frame k: the guest's GP_W x GP_H at the top
+/* Does the CRTC scan out frame k: the guest's gp_w x gp_h at the top
  * left, cropped to the mode, black elsewhere (the X byte is not shown:
  * RGB compared)? Prints the first difference when verbose. */
 static bool gp_scanout_is(uint32_t k, bool verbose)
@@ -274,7 +275,7 @@ static bool gp_scanout_is(uint32_t k, bool verbose)
 	drmModeFreeCrtc(c);
 	for (uint32_t y = 0; ok && y < h; y++) {
 		for (uint32_t x = 0; ok && x < w; x++) {
-			uint32_t want = x < GP_W && y < GP_H ? pattern(x, y, k) : 0;
+			uint32_t want = x < gp_w && y < gp_h ? pattern(x, y, k) : 0;
 
 			if ((px[(size_t)y * w + x] & 0xffffff) != want) {
 				if (verbose)
@@ -310,16 +311,16 @@ static bool gp_frame_shown(uint32_t k)
 
 /* ---- the guest's side ---- */
 
-/* Write frame k into resource id's backing at addr (GP_W x GP_H, in virtio
+/* Write frame k into resource id's backing at addr (gp_w x gp_h, in virtio
  * format fmt's byte order) and transfer it. */
 static void gp_fill(uint32_t id, uint32_t fmt, uint64_t addr, uint32_t k)
 {
-	uint8_t *p = vgpu_host(&T, addr, (uint64_t)GP_W * GP_H * 4);
+	uint8_t *p = vgpu_host(&T, addr, (uint64_t)gp_w * gp_h * 4);
 
-	for (uint32_t y = 0; y < GP_H; y++) {
-		for (uint32_t x = 0; x < GP_W; x++) {
+	for (uint32_t y = 0; y < gp_h; y++) {
+		for (uint32_t x = 0; x < gp_w; x++) {
 			uint32_t v = pattern(x, y, k);
-			uint8_t *q = p + ((size_t)y * GP_W + x) * 4;
+			uint8_t *q = p + ((size_t)y * gp_w + x) * 4;
 
 			if (fmt == VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM) { /* bytes B G R x */
 				vgpu_put32(q, 0xff000000u | v);
@@ -331,17 +332,17 @@ static void gp_fill(uint32_t id, uint32_t fmt, uint64_t addr, uint32_t k)
 			}
 		}
 	}
-	assert_int_equal(vgpu_transfer(&T, id, 0, 0, GP_W, GP_H, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_transfer(&T, id, 0, 0, gp_w, gp_h, 0), VIRTIO_GPU_RESP_OK_NODATA);
 }
 
-/* Resource id, GP_W x GP_H of virtio format fmt, backed by one piece of
+/* Resource id, gp_w x gp_h of virtio format fmt, backed by one piece of
  * guest RAM; returns its address. */
 static uint64_t gp_resource(uint32_t id, uint32_t fmt)
 {
-	uint32_t len = GP_W * GP_H * 4;
+	uint32_t len = gp_w * gp_h * 4;
 	uint64_t a = vdrv_alloc(&T.mem, len, 4096);
 
-	assert_int_equal(vgpu_create(&T, id, fmt, GP_W, GP_H), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_create(&T, id, fmt, gp_w, gp_h), VIRTIO_GPU_RESP_OK_NODATA);
 	assert_int_equal(vgpu_attach(&T, id, &a, &len, 1), VIRTIO_GPU_RESP_OK_NODATA);
 	return a;
 }
@@ -357,11 +358,11 @@ static void test_present_frames(void **state)
 	uint64_t a, b;
 
 	(void)state;
-	gp_start_present();
+	gp_start_present(1024, 768);
 	gp_scan_open();
 	a = gp_resource(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM);
 	gp_fill(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, a, 0);
-	assert_int_equal(vgpu_set_scanout(&T, 0, GP_RES_FRAME, 0, 0, GP_W, GP_H),
+	assert_int_equal(vgpu_set_scanout(&T, 0, GP_RES_FRAME, 0, 0, gp_w, gp_h),
 			 VIRTIO_GPU_RESP_OK_NODATA);
 	if (!gp_wait(gp_frame_shown, 0))
 		assert_true(gp_scanout_is(0, true));
@@ -369,17 +370,36 @@ static void test_present_frames(void **state)
 	b = gp_resource(GP_RES_BGR, VIRTIO_GPU_FORMAT_R8G8B8X8_UNORM);
 	gp_fill(GP_RES_BGR, VIRTIO_GPU_FORMAT_R8G8B8X8_UNORM, b, 2);
 	gp_fill(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, a, 1);
-	assert_int_equal(vgpu_flush(&T, GP_RES_FRAME, 0, 0, GP_W, GP_H), VIRTIO_GPU_RESP_OK_NODATA);
-	assert_int_equal(vgpu_set_scanout(&T, 0, GP_RES_BGR, 0, 0, GP_W, GP_H),
+	assert_int_equal(vgpu_flush(&T, GP_RES_FRAME, 0, 0, gp_w, gp_h), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 0, GP_RES_BGR, 0, 0, gp_w, gp_h),
 			 VIRTIO_GPU_RESP_OK_NODATA);
 	if (!gp_wait(gp_frame_shown, 2))
 		assert_true(gp_scanout_is(2, true));
 
 	gp_fill(GP_RES_BGR, VIRTIO_GPU_FORMAT_R8G8B8X8_UNORM, b, 3);
-	assert_int_equal(vgpu_flush(&T, GP_RES_BGR, 0, 0, GP_W, GP_H), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_flush(&T, GP_RES_BGR, 0, 0, gp_w, gp_h), VIRTIO_GPU_RESP_OK_NODATA);
 	if (!gp_wait(gp_frame_shown, 3))
 		assert_true(gp_scanout_is(3, true));
 	assert_int_equal(vgpu_serving(&T), 0);
+	gp_scan_close();
+}
+
+/* A guest scanout larger than the host's mode (1600x1000 on the emulated
+ * host's 1280x800): its top-left part is shown, cut at the mode's edges,
+ * not scaled (a larger mode shows it whole, black around it). */
+static void test_present_crop(void **state)
+{
+	uint64_t a;
+
+	(void)state;
+	gp_start_present(1600, 1000);
+	gp_scan_open();
+	a = gp_resource(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM);
+	gp_fill(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, a, 10);
+	assert_int_equal(vgpu_set_scanout(&T, 0, GP_RES_FRAME, 0, 0, gp_w, gp_h),
+			 VIRTIO_GPU_RESP_OK_NODATA);
+	if (!gp_wait(gp_frame_shown, 10))
+		assert_true(gp_scanout_is(10, true));
 	gp_scan_close();
 }
 
@@ -462,7 +482,7 @@ static void test_present_cursor(void **state)
 	uint64_t a, fa;
 
 	(void)state;
-	gp_start_present();
+	gp_start_present(1024, 768);
 	gp_scan_open();
 	if (!S.cursor_plane) {
 		gp_scan_close();
@@ -470,7 +490,7 @@ static void test_present_cursor(void **state)
 	}
 	fa = gp_resource(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM);
 	gp_fill(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, fa, 4);
-	assert_int_equal(vgpu_set_scanout(&T, 0, GP_RES_FRAME, 0, 0, GP_W, GP_H),
+	assert_int_equal(vgpu_set_scanout(&T, 0, GP_RES_FRAME, 0, 0, gp_w, gp_h),
 			 VIRTIO_GPU_RESP_OK_NODATA);
 	a = vdrv_alloc(&T.mem, len, 4096);
 	img = vgpu_host(&T, a, len);
@@ -515,11 +535,11 @@ static void test_present_master_lost(void **state)
 	uint64_t a;
 
 	(void)state;
-	gp_start_present();
+	gp_start_present(1024, 768);
 	gp_scan_open();
 	a = gp_resource(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM);
 	gp_fill(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, a, 5);
-	assert_int_equal(vgpu_set_scanout(&T, 0, GP_RES_FRAME, 0, 0, GP_W, GP_H),
+	assert_int_equal(vgpu_set_scanout(&T, 0, GP_RES_FRAME, 0, 0, gp_w, gp_h),
 			 VIRTIO_GPU_RESP_OK_NODATA);
 	if (!gp_wait(gp_frame_shown, 5))
 		assert_true(gp_scanout_is(5, true));
@@ -527,7 +547,7 @@ static void test_present_master_lost(void **state)
 	assert_int_equal(drmDropMaster(O.present_fd), 0);
 	for (uint32_t k = 6; k < 9; k++) {
 		gp_fill(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, a, k);
-		assert_int_equal(vgpu_flush(&T, GP_RES_FRAME, 0, 0, GP_W, GP_H),
+		assert_int_equal(vgpu_flush(&T, GP_RES_FRAME, 0, 0, gp_w, gp_h),
 				 VIRTIO_GPU_RESP_OK_NODATA);
 		assert_int_equal(vgpu_cursor(&T, VIRTIO_GPU_CMD_MOVE_CURSOR, 0, 10, 10, 0, 0, 0),
 				 0);
@@ -536,7 +556,7 @@ static void test_present_master_lost(void **state)
 	/* Master back: the device has stopped, and stays stopped. */
 	assert_int_equal(drmSetMaster(O.present_fd), 0);
 	gp_fill(GP_RES_FRAME, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, a, 9);
-	assert_int_equal(vgpu_flush(&T, GP_RES_FRAME, 0, 0, GP_W, GP_H), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_flush(&T, GP_RES_FRAME, 0, 0, gp_w, gp_h), VIRTIO_GPU_RESP_OK_NODATA);
 	for (int i = 0; i < 20; i++)
 		assert_int_equal(vgpu_serving(&T), 0);
 	for (uint32_t k = 6; k < 10; k++)
@@ -664,6 +684,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest present[] = {
 		cmocka_unit_test_teardown(test_present_frames, teardown),
+		cmocka_unit_test_teardown(test_present_crop, teardown),
 		cmocka_unit_test_teardown(test_present_cursor, teardown),
 		cmocka_unit_test_teardown(test_present_master_lost, teardown),
 	};
