@@ -152,7 +152,8 @@ struct gp_scan {
 
 static struct gp_scan S = {.fd = -1};
 
-/* The CRTC the device drives: the one connected connector's. */
+/* The CRTC the device drives: the first connected connector's (the device
+ * picks that connector, and its encoder now drives that CRTC). */
 static void gp_scan_open(void)
 {
 	drmModeRes *res;
@@ -165,17 +166,23 @@ static void gp_scan_open(void)
 	assert_int_equal(drmSetClientCap(S.fd, DRM_CLIENT_CAP_ATOMIC, 1), 0);
 	res = drmModeGetResources(S.fd);
 	assert_non_null(res);
-	for (int i = 0; i < res->count_crtcs; i++) {
-		drmModeCrtc *c = drmModeGetCrtc(S.fd, res->crtcs[i]);
+	for (int i = 0; i < res->count_connectors && !S.crtc_id; i++) {
+		drmModeConnector *c = drmModeGetConnector(S.fd, res->connectors[i]);
+		drmModeEncoder *e;
 
-		if (c && c->mode_valid && c->buffer_id && !S.crtc_id) {
-			S.crtc_id = c->crtc_id;
-			S.crtc_index = (uint32_t)i;
+		if (c && c->connection == DRM_MODE_CONNECTED && c->count_modes > 0) {
+			e = drmModeGetEncoder(S.fd, c->encoder_id);
+			assert_non_null(e);
+			S.crtc_id = e->crtc_id;
+			drmModeFreeEncoder(e);
 		}
-		drmModeFreeCrtc(c);
+		drmModeFreeConnector(c);
 	}
-	drmModeFreeResources(res);
 	assert_true(S.crtc_id != 0);
+	for (int i = 0; i < res->count_crtcs; i++)
+		if (res->crtcs[i] == S.crtc_id)
+			S.crtc_index = (uint32_t)i;
+	drmModeFreeResources(res);
 	pr = drmModeGetPlaneResources(S.fd);
 	assert_non_null(pr);
 	for (uint32_t i = 0; i < pr->count_planes && !S.cursor_plane; i++) {
@@ -666,15 +673,50 @@ static void test_device_refuses(void **state)
 	assert_int_equal(vgpu_serving(&T), 0);
 }
 
-/* The first /dev/dri/cardN that opens. */
+/* Can we present on card: a KMS device with a connected connector, whose
+ * DRM master nobody holds (a running compositor does)? Says why not. */
+static bool gp_card_usable(const char **why)
+{
+	int fd = open(card, O_RDWR | O_CLOEXEC);
+	drmModeRes *res;
+	bool connected = false;
+
+	if (fd < 0) {
+		*why = "cannot be opened";
+		return false;
+	}
+	if (!drmIsMaster(fd)) {
+		*why = "another program is its DRM master (a compositor?)";
+		close(fd);
+		return false;
+	}
+	res = drmModeGetResources(fd);
+	for (int i = 0; res && i < res->count_connectors && !connected; i++) {
+		drmModeConnector *c = drmModeGetConnector(fd, res->connectors[i]);
+
+		connected = c && c->connection == DRM_MODE_CONNECTED && c->count_modes > 0;
+		drmModeFreeConnector(c);
+	}
+	drmModeFreeResources(res);
+	close(fd);
+	*why = connected ? NULL : "no KMS output with a connected connector";
+	return connected;
+}
+
+/* The first /dev/dri/cardN we can present on; each one passed over is
+ * named. */
 static bool gp_find_card(void)
 {
 	for (int i = 0; i < 16; i++) {
+		const char *why;
 		struct stat st;
 
 		snprintf(card, sizeof(card), "/dev/dri/card%d", i);
-		if (stat(card, &st) == 0 && S_ISCHR(st.st_mode))
+		if (stat(card, &st) != 0 || !S_ISCHR(st.st_mode))
+			continue;
+		if (gp_card_usable(&why))
 			return true;
+		printf("%s: %s\n", card, why);
 	}
 	card[0] = '\0';
 	return false;
@@ -702,7 +744,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	if (!gp_find_card()) {
-		printf("SKIP: no DRM/KMS device (/dev/dri/card*) on this host\n");
+		printf("SKIP: no DRM/KMS device (/dev/dri/card*) to present on here\n");
 		return 77;
 	}
 	printf("presenting on %s\n", card);
