@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "launcher/disk_opt.h"
+#include "launcher/display_proc.h"
 #include "launcher/input_api.h"
 #include "launcher/input_opt.h"
 #include "launcher/launcher.h"
@@ -297,7 +298,12 @@ struct broker_vm {
 	struct gpu_opt gpu;
 	const void *ring;
 	uint64_t capture_next_id;
-	uint32_t ncapture; /* readers subscribed (at most GPU_OPT_MAX_READERS) */
+	uint32_t ncapture; /* readers subscribed (at most GPU_OPT_MAX_READERS - 1) */
+	/* Its VNC server (cellvm-display; pid -1: none) and its channel's and
+	 * pidfd's events; the viewers handed to it so far. */
+	struct display_proc display;
+	struct event *display_ev, *display_pid_ev;
+	uint64_t display_clients;
 	/* serial output: a ring of the last BROKER_CONSOLE_LOG bytes */
 	uint8_t *cons;
 	uint64_t cons_total;
@@ -321,6 +327,7 @@ struct broker {
 	bool shutting_down;
 	struct rest *rest;
 	struct rpc *rpc;
+	struct viewer *viewer; /* the viewer listener (broker_viewer.c), or NULL: off */
 	struct broker_launch_worker *launcher;
 	int client_timeout; /* seconds a client may take to send a request */
 	int idle_timeout;   /* seconds an RPC connection may sit idle */
@@ -477,6 +484,9 @@ struct broker_launch_job {
 	struct input_opt input;
 	/* The gpu's options for this boot; its ring, made here, moves to the VM. */
 	struct gpu_opt gpu;
+	/* Its VNC server (pid -1: none), and why it did not start. */
+	struct display_proc display;
+	char display_err[256];
 	int stats_fd[LAUNCHER_MAX_DEVICES]; /* the VM's counters pages (the VM owns them) */
 	/* Dups of the definition's kept files (kernel_fd, initrd_fd, each disk's
 	 * image_fd), made by broker_launch_submit in the loop, closed by the
@@ -498,14 +508,24 @@ void broker_launch_stop(struct broker *b);
  * free the job. */
 void broker_vm_boot_finish(struct broker_launch_job *j);
 
-/* ---- display (broker_display.c): docs/gpu.md ---- */
+/* ---- display (broker_display.c): docs/gpu.md, docs/display.md ---- */
+
+/* The capture reader id of a VM's VNC server at its gpu device (the API's
+ * readers count from 1). */
+#define BROKER_DISPLAY_READER_ID (1ULL << 62)
 
 struct screenshot_opts;
 
 /* After a boot's install: map the gpu's capture ring read-only (no gpu: 0). */
 int broker_display_install(struct broker_vm *vm);
-/* In the teardown: unmap and close the ring. */
+/* In the teardown: stop the VNC server, unmap and close the ring. */
 void broker_display_teardown(struct broker_vm *vm);
+/* Hand an accepted, authenticated viewer connection (not taken) to the VM's
+ * VNC server; resumed: broker_viewer.c ran the RFB handshake through its VNC
+ * authentication. API_OK, or an error with a message (no gpu, not running,
+ * no VNC server). */
+enum api_err broker_display_viewer(struct broker_vm *vm, int fd, bool view_only, bool resumed,
+				   char *err, size_t errlen);
 /* A PNG of the VM's screen (common/screenshot.h): API_OK and *png (malloc'd),
  * or an error with a message: no gpu (NOT_SUPPORTED), not running or no
  * frame yet (VM_BUSY), a bad scanout or crop (INVALID_ARGUMENT). */
@@ -520,6 +540,25 @@ enum api_err broker_display_subscribe(struct broker_vm *vm, uint64_t *ret_id, in
 				      char *hello, size_t hello_len, char *err, size_t errlen);
 /* Reader id of boot `boot` (vm->boots when it subscribed) is gone. */
 void broker_display_unsubscribe(struct broker_vm *vm, uint32_t boot, uint64_t id);
+
+/* ---- the viewer listener (broker_viewer.c): docs/display.md ---- */
+
+#define BROKER_VIEWER_TOKEN_LEN 22 /* the URL's token, [A-Za-z0-9] */
+#define BROKER_VIEWER_DEFAULT	"127.0.0.1:5900"
+#define BROKER_NOVNC_DIR	"/usr/share/novnc"
+
+/* Listen on listen_addr ("ADDRESS:PORT", IPv4; port 0: any) for viewers;
+ * noVNC's files from novnc_dir. 0 or -errno with a message. */
+int broker_viewer_start(struct broker *b, const char *listen_addr, const char *novnc_dir, char *err,
+			size_t errlen);
+void broker_viewer_stop(struct broker *b);
+/* A one-time console token for vm (ttl_s seconds): API_OK and *ret, the
+ * answer's JSON (token, password, expires_in, listen, viewer, websocket), or
+ * an error with a message (listener off, no gpu, too many tokens). */
+enum api_err broker_viewer_token(struct broker *b, const struct broker_vm *vm, bool view_only,
+				 uint32_t ttl_s, json_object **ret, char *err, size_t errlen);
+/* The VM is deleted: its unspent tokens go. */
+void broker_viewer_vm_gone(struct broker *b, const char *vm_id);
 
 /* ---- input (broker_input.c): docs/input.md ---- */
 

@@ -463,6 +463,59 @@ static void broker_api_rest_screenshot(struct rest_call *c, struct broker_vm *vm
 	evbuffer_free(out);
 }
 
+/* POST console-token: {"view_only": bool, "ttl_s": 1..600} (both optional;
+ * 60 s by default), UNTRUSTED(client), strict. */
+static void broker_api_rest_console_token(struct rest_call *c, struct broker_vm *vm)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	size_t len = evbuffer_get_length(in);
+	json_object *body = NULL, *reply = NULL;
+	bool view_only = false;
+	uint32_t ttl = 60;
+	char err[200] = "";
+	enum api_err e = API_OK;
+
+	if (len) {
+		body = broker_api_rest_body_json(c->req, err, sizeof(err));
+		if (!body || !json_object_is_type(body, json_type_object)) {
+			e = API_INVALID_ARGUMENT;
+			if (body)
+				snprintf(err, sizeof(err), "console-token: a JSON object");
+		}
+	}
+	if (e == API_OK && body) {
+		json_object_object_foreach(body, key, val)
+		{
+			if (strcmp(key, "view_only") == 0 &&
+			    json_object_is_type(val, json_type_boolean)) {
+				view_only = json_object_get_boolean(val);
+			} else if (strcmp(key, "ttl_s") == 0 &&
+				   json_object_is_type(val, json_type_int) &&
+				   json_object_get_int64(val) >= 1 &&
+				   json_object_get_int64(val) <= 600) {
+				ttl = (uint32_t)json_object_get_int64(val);
+			} else {
+				e = API_INVALID_ARGUMENT;
+				snprintf(err, sizeof(err),
+					 "console-token: view_only (a boolean) and ttl_s (1 to "
+					 "600) only; '%.32s' is not",
+					 key);
+				break;
+			}
+		}
+	}
+	if (body)
+		json_object_put(body);
+	if (e == API_OK)
+		e = broker_viewer_token(c->r->b, vm, view_only, ttl, &reply, err, sizeof(err));
+	broker_api_rest_log(c, "console-token", vm, e);
+	if (e != API_OK) {
+		broker_api_rest_reply_api_err(c->req, e, err);
+		return;
+	}
+	broker_api_rest_reply_json(c->req, 200, reply);
+}
+
 /* POST inject-input, GET input-info, PUT switch-input-backend: the
  * commands are built in broker_input.c (RPC's too). */
 static void broker_api_rest_input(struct rest_call *c, struct broker_vm *vm, const char *sub)
@@ -575,6 +628,8 @@ static void broker_api_rest_vm_route(struct rest_call *c, struct broker_vm *vm, 
 		broker_api_rest_console_in(c, vm);
 	} else if (strcmp(sub, "screenshot") == 0 && m == EVHTTP_REQ_GET) {
 		broker_api_rest_screenshot(c, vm);
+	} else if (strcmp(sub, "console-token") == 0 && m == EVHTTP_REQ_POST) {
+		broker_api_rest_console_token(c, vm);
 	} else if ((strcmp(sub, "inject-input") == 0 && m == EVHTTP_REQ_POST) ||
 		   (strcmp(sub, "input-info") == 0 && m == EVHTTP_REQ_GET) ||
 		   (strcmp(sub, "switch-input-backend") == 0 && m == EVHTTP_REQ_PUT)) {

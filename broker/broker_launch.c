@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "common/log.h"
 #include "common/fdutil.h"
 #include "launcher/launcher_dev.h"
 #include "launcher/net_tap.h"
@@ -149,6 +151,45 @@ static void broker_launch_nets_close(struct broker_launch_job *j)
 	j->nnets = 0;
 }
 
+/* In the worker, once the VM runs: its VNC server (cellvm-display) when it
+ * has a gpu, a capture reader of the ring (BROKER_DISPLAY_READER_ID). A
+ * display that cannot start is logged; the VM runs without viewers. */
+static void broker_launch_display(struct broker_launch_job *j)
+{
+	const struct broker_vmdef *def = &j->vm->def;
+	const struct input_opt *in = &def->input_opt;
+	struct display_config cfg;
+	int efd, r = 0;
+	size_t g;
+
+	j->display = (struct display_proc){.pid = -1, .pidfd = -1, .ctl = -1, .log = -1};
+	if (!def->has_gpu)
+		return;
+	for (g = 0; g < j->ndevs && broker_vmdef_dev_kind(def, g) != LAUNCHER_DEV_GPU; g++)
+		;
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (g == j->ndevs || efd < 0)
+		r = efd < 0 ? -errno : -ENODEV;
+	if (r == 0)
+		r = gpu_opt_subscribe(j->devs[g].ctl, BROKER_DISPLAY_READER_ID, efd);
+	if (r < 0)
+		snprintf(j->display_err, sizeof(j->display_err), "its capture reader: %s",
+			 strerror(-r));
+	cfg = (struct display_config){.ring_fd = j->gpu.ring_fd,
+				      .ring_size = j->gpu.ring_size,
+				      .efd = efd,
+				      /* Absolute where a tablet can take it (virtio or USB), else a
+				       * mouse: PS/2 alone has no absolute pointer. */
+				      .relative = def->has_input && !in->virtio && !in->usb,
+				      .name = def->name,
+				      .jail = &j->vm->jail};
+	if (r == 0)
+		(void)launcher_start_display(&cfg, &j->display, j->display_err,
+					     sizeof(j->display_err));
+	if (efd >= 0)
+		close(efd);
+}
+
 /* In the worker: start the job's processes (a boot: guest RAM, the devices,
  * the core; a restart: one device). On failure nothing is left running or
  * open. */
@@ -217,6 +258,7 @@ static void broker_launch_run(struct broker_launch_job *j)
 		ipc_close_fds(j->devs[i].more_links, j->devs[i].nmore);
 	}
 	input_opt_close(&j->input);
+	broker_launch_display(j);
 	j->e = API_OK;
 	return;
 fail:
@@ -328,6 +370,10 @@ static void broker_launch_finish(struct broker_launch_job *j)
 		/* The ring too: the VM's until its teardown (broker_display.c). */
 		vm->gpu = j->gpu;
 		j->gpu.ring_fd = -1;
+		vm->display = j->display;
+		if (vm->def.has_gpu && j->display.pid < 0)
+			log_warn("vm %s: its VNC server did not start (%s): no viewers", vm->id,
+				 j->display_err);
 	}
 	broker_vm_boot_finish(j);
 }

@@ -128,6 +128,7 @@ struct broker_vm *broker_vm_registry_add(struct broker *b, const char *id, int t
 	vm->created_us = created_us;
 	vm->mem_fd = -1;
 	vm->gpu.ring_fd = -1;
+	vm->display = (struct display_proc){.pid = -1, .pidfd = -1, .ctl = -1, .log = -1};
 	vm->core = (struct core_proc){.pid = -1, .pidfd = -1, .chan = -1, .console = -1};
 	if (!vm->def.name[0])
 		snprintf(vm->def.name, sizeof(vm->def.name), "vm-%.8s", vm->id);
@@ -284,6 +285,8 @@ static void broker_vm_kill_processes(struct broker_vm *vm)
 	for (size_t i = 0; i < vm->ndevs; i++)
 		if (vm->devs[i].proc.pid > 0)
 			kill(vm->devs[i].proc.pid, SIGKILL);
+	if (vm->display.pid > 0)
+		kill(vm->display.pid, SIGKILL);
 }
 
 static void broker_vm_free_deleted(struct broker_vm *vm);
@@ -641,6 +644,7 @@ static void broker_vm_free_deleted(struct broker_vm *vm)
 	struct tenant *t = broker_vm_tenant(vm);
 
 	(void)broker_state_remove(b, vm);
+	broker_viewer_vm_gone(b, vm->id);
 	broker_vm_event(b, vm, "deleted", NULL);
 	broker_console_notify(b, vm, true);
 	TAILQ_REMOVE(&b->vms, vm, link);
