@@ -14,15 +14,24 @@ gpu (one 1024x768 scanout) boots the test kernel with the display check
 - a capture reader over RPC (Capture: the ring read-only and an eventfd)
   sees the same pattern in the ring and the cursor move the guest makes,
   woken by its eventfd; two readers at once; closing a reader's connection
-  ends its subscription (the device is told; a new reader still works).
+  ends its subscription (the device is told; a new reader still works);
+- the viewer listener (--viewer-listen, loopback): a real VNC client
+  (gvnccapture) with a console token's password captures the pattern pixel
+  for pixel; the password works once; a wrong one is refused; a WebSocket
+  upgrade with the token gets the VM's RFB greeting in a WebSocket frame,
+  a spent or another VM's token 403; the viewer page and noVNC's files are
+  served, paths outside noVNC are not.
 Usage: display.py BINDIR PAYLOADDIR PNG_RAW"""
 import json
 import os
+import pty
+import select
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -148,7 +157,59 @@ def ring_pattern_frame(ring, want, deadline):
     fail("the ring's frame is not the guest's pattern (%s 4 KiB blocks differ)" % diff)
 
 
-b = Broker(bindir, "")
+def http_raw(addr, request, want=65536, timeout=DEADLINE):
+    """Send request bytes to the viewer listener; what comes back until
+    the peer closes (or want bytes)."""
+    host, port = addr.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=timeout)
+    try:
+        s.sendall(request)
+        got = b""
+        while len(got) < want:
+            chunk = s.recv(want - len(got))
+            if not chunk:
+                break
+            got += chunk
+        return got
+    finally:
+        s.close()
+
+
+def gvnccapture(addr, password, out):
+    """gvnccapture (gtk-vnc's) against the viewer listener, typing password
+    at its prompt: it reads it from its terminal (getpass), so it runs on a
+    pty. (exit status, what it printed)."""
+    host, port = addr.rsplit(":", 1)
+    # gvnccapture takes a display number: the port is 5900 + it.
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp("gvnccapture", ["gvnccapture", "%s:%d" % (host, int(port) - 5900), out])
+    text, sent, end = b"", False, time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        if not select.select([fd], [], [], max(0, end - time.monotonic()))[0]:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed its terminal
+            break
+        if not chunk:
+            break
+        text += chunk
+        if not sent and b"Password:" in text:
+            # It turns echo off (flushing what is typed) after the prompt:
+            # type once the terminal says echo is off.
+            while termios.tcgetattr(fd)[3] & termios.ECHO and time.monotonic() < end:
+                time.sleep(0.01)
+            os.write(fd, password.encode() + b"\n")
+            sent = True
+    if time.monotonic() >= end:
+        os.kill(pid, 9)
+    _, st = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(st), text.decode(errors="replace")
+
+
+b = Broker(bindir, "", args=["--viewer-listen", "127.0.0.1:0"])
 try:
     b.start()
     cmdline = ("console=ttyS0 panic=-1 quiet rdinit=/init cellvm.limit=600 cellvm.check=gpu")
@@ -249,6 +310,7 @@ try:
     # With the cursor: its opaque pixels (x < 48) at the pointer minus the
     # hotspot, the transparent stripe and everything else the pattern.
     w, h, px = decode(screenshot(b, vid))
+    with_cursor = px
     ox, oy = CURSOR_AT[0][0] - CURSOR_HOT[0], CURSOR_AT[0][1] - CURSOR_HOT[1]
     bad = 0
     for y in range(H):
@@ -280,6 +342,77 @@ try:
     if r.returncode == 0 or "NOT_SUPPORTED" not in r.stdout + r.stderr:
         fail("cellctl screenshot of a VM without a gpu: %d %s %s" %
              (r.returncode, r.stdout, r.stderr))
+
+    # The viewer listener: a real VNC client with a console token.
+    tok = b.ok("POST", "/vm/%s/console-token" % vid, {"ttl_s": 120})
+    if len(tok["password"]) != 8 or len(tok["token"]) < 20 or \
+            not tok["viewer"].endswith("/vm/%s/viewer?token=%s" % (vid, tok["token"])):
+        fail("console-token: %r" % tok)
+    addr = tok["listen"]
+    for body in ({"ttl_s": 0}, {"ttl_s": 601}, {"what": 1}, [1]):
+        st, r = b.req("POST", "/vm/%s/console-token" % vid, body)
+        if st != 400:
+            fail("console-token %r: %d %r" % (body, st, r))
+    st, r = b.req("POST", "/vm/%s/console-token" % bare, {})
+    if st != 501:
+        fail("console-token for a VM without a gpu: %d %r" % (st, r))
+    vnc_png = os.path.join(tmp, "vnc.png")
+    st, said = gvnccapture(addr, tok["password"], vnc_png)
+    if st != 0:
+        fail("gvnccapture with the token's password: %d %s\n%s" %
+             (st, said, b.logtext()[-3000:]))
+    with open(vnc_png, "rb") as f:
+        w, h, px = decode(f.read())
+    # gvnccapture asks for no cursor encoding: libvncserver draws the cursor
+    # into what it sends, as the screenshot with the cursor has it.
+    if (w, h) != (W, H) or px != with_cursor:
+        fail("the VNC client's framebuffer is not the pattern with the cursor "
+             "(%dx%d, %d bytes differ)" %
+             (w, h, sum(1 for i in range(min(len(px), len(want_rgb))) if px[i] != with_cursor[i])))
+    print("gvnccapture through the viewer listener: the pattern and cursor, pixel for pixel")
+    for password, why in ((tok["password"], "a spent password"), ("wrong123", "a wrong one")):
+        st, said = gvnccapture(addr, password, vnc_png + ".2.png")
+        if st == 0:
+            fail("gvnccapture with %s got in: %s" % (why, said))
+    # A WebSocket upgrade with a token: the VM's RFB greeting comes back in
+    # a WebSocket frame (noVNC's path).
+    tok = b.ok("POST", "/vm/%s/console-token" % vid, {})
+    ws_req = ("GET /vm/%s/websockify?token=%s HTTP/1.1\r\nHost: %s\r\n"
+              "Origin: http://%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n"
+              % (vid, tok["token"], addr, addr)).encode()
+    host, port = addr.rsplit(":", 1)
+    ws = socket.create_connection((host, int(port)), timeout=DEADLINE)
+    ws.sendall(ws_req)
+    got = b""
+    while b"RFB 003.008" not in got:
+        chunk = ws.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    ws.close()
+    if not got.startswith(b"HTTP/1.1 101") or b"RFB 003.008" not in got:
+        fail("a WebSocket upgrade with a token: %r\n%s" % (got[:300], b.logtext()[-3000:]))
+    for path, status in (("/vm/%s/websockify?token=%s" % (vid, tok["token"]), b" 403 "),
+                         ("/vm/%s/websockify?token=%s" % (bare, "x" * 22), b" 403 ")):
+        got = http_raw(addr, ws_req.replace(ws_req.split(b" ")[1], path.encode()))
+        if status not in got.split(b"\r\n")[0]:
+            fail("WebSocket %s: %r" % (path, got[:200]))
+    tok = b.ok("POST", "/vm/%s/console-token" % vid, {})
+    page = http_raw(addr, ("GET /vm/%s/viewer?token=%s HTTP/1.1\r\nHost: x\r\n\r\n"
+                           % (vid, tok["token"])).encode())
+    if not page.startswith(b"HTTP/1.1 200") or b"/novnc/core/rfb.js" not in page:
+        fail("the viewer page: %r" % page[:300])
+    js = http_raw(addr, b"GET /novnc/core/rfb.js HTTP/1.1\r\nHost: x\r\n\r\n", 1 << 22)
+    if not js.startswith(b"HTTP/1.1 200") or b"text/javascript" not in js.split(b"\r\n\r\n")[0]:
+        fail("noVNC's rfb.js: %r" % js[:300])
+    for path in ("/novnc/../../etc/passwd", "/novnc/vnc_auto.html", "/etc/passwd",
+                 "/novnc/core/", "/vm/%s/other" % vid):
+        got = http_raw(addr, ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+        if not got.startswith(b"HTTP/1.1 404"):
+            fail("GET %s on the viewer listener: %r" % (path, got[:200]))
+    print("viewer listener: WebSocket with a token, the viewer page, noVNC's files, refusals")
 
     # The cursor moves: reader 2 follows it; reader 1 has gone, and a new
     # reader takes its place.
