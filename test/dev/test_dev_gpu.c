@@ -19,9 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dev-procs/gpu/gpu_cmd.h"
+#include "launcher/gpu_opt.h"
 #include "proto/capture_ring.h"
 #include "test/harness/vgpu.h"
 
@@ -793,6 +796,99 @@ static void test_reset(void **state)
 	assert_serving();
 }
 
+/* Capture readers that come and go while the device runs
+ * (CaptureSubscribe / CaptureUnsubscribe on the control channel, as the
+ * launcher's gpu_opt_subscribe sends them): a reader's eventfd is written
+ * once per frame from its subscription on, no more after it went; a
+ * repeated id and a 17th reader are refused and the device goes on. The
+ * control channel and the queues are separate fds, so a subscription is
+ * known to have taken when its eventfd is first written; one sent after an
+ * unsubscription is a marker that the unsubscription took. */
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sub_flush_until(int efd)
+{
+	uint64_t end = monotonic_ms() + GT_TIMEOUT_MS;
+
+	for (;;) {
+		assert_int_equal(vgpu_flush(&T, 1, 0, 0, 8, 8), VIRTIO_GPU_RESP_OK_NODATA);
+		if (vgpu_efd_take(efd))
+			return;
+		assert_true(monotonic_ms() < end);
+	}
+}
+
+static void test_subscribe(void **state)
+{
+	enum { N = 19 };
+	int efd[N], marker;
+	uint64_t addr[1];
+	uint32_t len[1];
+	int ctl;
+
+	(void)state;
+	gt_start(&(struct gt_opts){0});
+	ctl = T.core.proc.ctl;
+	assert_int_equal(vgpu_create(&T, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8),
+			 VIRTIO_GPU_RESP_OK_NODATA);
+	vgpu_backing(&T, 8 * 8 * 4, 1, addr, len);
+	assert_int_equal(vgpu_attach(&T, 1, addr, len, 1), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_set_scanout(&T, 0, 1, 0, 0, 8, 8), VIRTIO_GPU_RESP_OK_NODATA);
+	for (int i = 0; i < N; i++) {
+		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		assert_true(efd[i] >= 0);
+	}
+
+	/* Readers 1 and 2 come: each is written per frame. */
+	assert_int_equal(gpu_opt_subscribe(ctl, 1, efd[0]), 0);
+	assert_int_equal(gpu_opt_subscribe(ctl, 2, efd[1]), 0);
+	sub_flush_until(efd[1]);
+	vgpu_efd_take(efd[0]);
+	assert_int_equal(vgpu_flush(&T, 1, 0, 0, 8, 8), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_efd_take(efd[0]), 1);
+	assert_int_equal(vgpu_efd_take(efd[1]), 1);
+
+	/* Reader 1 goes; reader 3 (a marker) comes after it. */
+	assert_int_equal(gpu_opt_unsubscribe(ctl, 1), 0);
+	assert_int_equal(gpu_opt_subscribe(ctl, 3, efd[2]), 0);
+	sub_flush_until(efd[2]);
+	vgpu_efd_take(efd[0]);
+	vgpu_efd_take(efd[1]);
+	assert_int_equal(vgpu_flush(&T, 1, 0, 0, 8, 8), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_efd_take(efd[2]), 1);
+	assert_int_equal(vgpu_efd_take(efd[1]), 1);
+	assert_int_equal(vgpu_efd_take(efd[0]), 0);
+
+	/* Id 2 again (another eventfd) is refused; 14 more fill the 16
+	 * places (2, 3 and these: efd[4..17]); the 17th (efd[18]) is refused.
+	 * efd[17], the 16th, is the marker. */
+	assert_int_equal(gpu_opt_subscribe(ctl, 2, efd[3]), 0);
+	for (int i = 4; i < N; i++)
+		assert_int_equal(gpu_opt_subscribe(ctl, 100 + (uint64_t)i, efd[i]), 0);
+	/* Unknown ids going: logged, not fatal. */
+	assert_int_equal(gpu_opt_unsubscribe(ctl, 424242), 0);
+	marker = efd[17];
+	sub_flush_until(marker);
+	for (int i = 0; i < N; i++)
+		vgpu_efd_take(efd[i]);
+	assert_int_equal(vgpu_flush(&T, 1, 0, 0, 8, 8), VIRTIO_GPU_RESP_OK_NODATA);
+	assert_int_equal(vgpu_efd_take(efd[3]), 0);  /* the repeated id */
+	assert_int_equal(vgpu_efd_take(efd[18]), 0); /* the 17th */
+	assert_int_equal(vgpu_efd_take(efd[0]), 0);  /* gone before */
+	for (int i = 1; i < 18; i++)
+		if (i != 3)
+			assert_int_equal(vgpu_efd_take(efd[i]), 1);
+	assert_int_equal(vgpu_serving(&T), 0);
+	for (int i = 0; i < N; i++)
+		close(efd[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -810,6 +906,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_budget, teardown),
 		cmocka_unit_test_teardown(test_no_leak, teardown),
 		cmocka_unit_test_teardown(test_reset, teardown),
+		cmocka_unit_test_teardown(test_subscribe, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
