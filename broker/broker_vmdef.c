@@ -1020,6 +1020,11 @@ static int broker_vmdef_gpu(json_object *o, struct broker_vmdef *d, char *err, s
 			snprintf(err, errlen, "gpu: %s", why);
 			return -EINVAL;
 		}
+		/* The host's own display is the host's: not a tenant's to take. */
+		if (g->present_path[0]) {
+			snprintf(err, errlen, "gpu: present= is cellvm run's only");
+			return -EINVAL;
+		}
 		d->has_gpu = true;
 		return 0;
 	}

@@ -149,6 +149,10 @@ class Broker:
         with open(self.conf, "w") as f:
             f.write(config)
         self.args = list(args)
+        # Tests run side by side: each broker's viewer listener on a port of
+        # its own rather than the default 5900.
+        if "--viewer-listen" not in self.args:
+            self.args += ["--viewer-listen", "127.0.0.1:0"]
         self.log = os.path.join(self.tmp, "broker.log")
         self.proc = None
 

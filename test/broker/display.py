@@ -231,6 +231,8 @@ try:
                       ({"kernel": payload(paydir, "hello.elf"), "gpu": {"budget": "1K"}},
                        "budget too small"),
                       ({"kernel": payload(paydir, "hello.elf"), "gpu": "9x9x9"}, "bad string"),
+                      ({"kernel": payload(paydir, "hello.elf"),
+                        "gpu": "1024x768,present=/dev/dri/card0"}, "the host's display"),
                       ({"kernel": payload(paydir, "hello.elf"), "gpu": {"present": 1}},
                        "unknown field")):
         st, r = b.req("POST", "/vm.create", body)
