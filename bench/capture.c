@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_util.h"
 #include "common/screenshot.h"
 #include "dev-procs/gpu/gpu_cmd.h"
 #include "proto/capture_ring.h"
@@ -36,25 +37,9 @@
 #define RES_ID	    1
 #define CURSOR_ID   2
 
-static uint64_t now_ns(void)
+static double pct_ms(uint64_t *v, size_t n, unsigned pct)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double pct_ms(uint64_t *v, uint32_t n, uint32_t pct)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return (double)v[(uint64_t)(n - 1) * pct / 100] / 1e6;
+	return (double)bench_pct(v, n, pct) / 1e6;
 }
 
 static void die(const char *what, int r)
@@ -114,7 +99,7 @@ static void *reader_main(void *arg)
 				return NULL;
 			}
 			if (r == 1) {
-				uint64_t t = now_ns();
+				uint64_t t = bench_now_ns();
 
 				if (meta.serial > last + 1)
 					rd->missed += meta.serial - last - 1;
@@ -237,16 +222,16 @@ static uint64_t guest_frame(struct guest *g, bool full, bool transfer, uint64_t 
 			    uint64_t *ret_xfer)
 {
 	uint32_t w = full ? FW : PART, h = full ? FH : PART, x = full ? 0 : 640, y = full ? 0 : 320;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 
 	if (transfer)
 		ok("transfer",
 		   vgpu_transfer(&g->t, RES_ID, x, y, w, h, ((uint64_t)y * FW + x) * 4));
 	if (ret_xfer)
-		*ret_xfer = now_ns() - t0;
-	t0 = now_ns();
+		*ret_xfer = bench_now_ns() - t0;
+	t0 = bench_now_ns();
 	ok("flush", vgpu_flush(&g->t, RES_ID, x, y, w, h));
-	*ret_done = now_ns();
+	*ret_done = bench_now_ns();
 	return t0;
 }
 
@@ -277,7 +262,7 @@ static void latency(struct guest *g, struct reader *rd, bool full, uint32_t iter
 static void sustained(struct guest *g, struct reader *rd, bool full, uint32_t ms, double *ret_fps,
 		      double *ret_reader_fps, uint64_t *ret_missed)
 {
-	uint64_t n = 0, t_done, f0 = rd->frames, m0 = rd->missed, t0 = now_ns(), end;
+	uint64_t n = 0, t_done, f0 = rd->frames, m0 = rd->missed, t0 = bench_now_ns(), end;
 	int64_t serial;
 
 	end = t0 + (uint64_t)ms * 1000000;
@@ -291,7 +276,7 @@ static void sustained(struct guest *g, struct reader *rd, bool full, uint32_t ms
 	/* The reader ends on the last frame (a slow one skips some). */
 	(void)reader_wait(rd, (uint64_t)serial);
 	*ret_fps = (double)n / ((double)(t_done - t0) / 1e9);
-	*ret_reader_fps = (double)(rd->frames - f0) / ((double)(now_ns() - t0) / 1e9);
+	*ret_reader_fps = (double)(rd->frames - f0) / ((double)(bench_now_ns() - t0) / 1e9);
 	*ret_missed = rd->missed - m0;
 }
 
@@ -365,11 +350,11 @@ static void reference(uint32_t nbuf, uint32_t iters, uint64_t *t)
 		memset(b[i], (int)i, FRAME_BYTES);
 	}
 	for (uint32_t i = 0; i < iters + nbuf; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
 		memcpy(b[(i + 1) % nbuf], b[i % nbuf], FRAME_BYTES);
 		if (i >= nbuf)
-			t[i - nbuf] = now_ns() - t0;
+			t[i - nbuf] = bench_now_ns() - t0;
 	}
 	/* Keep the copies observable. */
 	if (b[0][FRAME_BYTES / 2] == 0xff)
@@ -386,10 +371,10 @@ static void encode(struct guest *g, uint32_t iters, uint64_t *t, size_t *ret_len
 		char err[128];
 		uint8_t *png;
 		size_t len;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		int r = screenshot_png(g->t.ring, g->t.ring_size, &o, &png, &len, err, sizeof(err));
 
-		t[i] = now_ns() - t0;
+		t[i] = bench_now_ns() - t0;
 		if (r < 0) {
 			fprintf(stderr, "bench-capture: screenshot_png: %s\n", err);
 			exit(1);

@@ -21,31 +21,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_util.h"
 #include "device.pb-c.h"
 #include "test/harness/vin.h"
 #include "test/harness/vxhci.h"
 
 #define BATCH_KEYS 100
 
-static uint64_t now_ns(void)
+static double pct_us(uint64_t *v, size_t n, unsigned pct)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double pct_us(uint64_t *v, uint32_t n, uint32_t pct)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return (double)v[(uint64_t)(n - 1) * pct / 100] / 1000.0;
+	return (double)bench_pct(v, n, pct) / 1000.0;
 }
 
 static void die(const char *what, int r)
@@ -76,11 +61,11 @@ static void reference(uint32_t iters, uint64_t *t)
 	}
 	close(sp[1]);
 	for (uint32_t i = 0; i < iters; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
 		if (send(sp[0], &b, 0, 0) < 0 || recv(sp[0], &b, 1, 0) < 0)
 			die("reference round trip", -errno);
-		t[i] = now_ns() - t0;
+		t[i] = bench_now_ns() - t0;
 	}
 	close(sp[0]);
 	waitpid(pid, NULL, 0);
@@ -112,7 +97,7 @@ static void virtio_one(struct vin *t, uint32_t i, uint64_t *seen, uint64_t *done
 {
 	struct cellvm_input_event ev = press(i, CELLVM_INPUT_BACKEND_VIRTIO);
 	struct vin_event e;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	int64_t id = inctl_inject(&t->ctl, 0, &ev, 1);
 
 	if (id < 0)
@@ -122,9 +107,9 @@ static void virtio_one(struct vin *t, uint32_t i, uint64_t *seen, uint64_t *done
 		die("virtio interrupt", -ETIMEDOUT);
 	if ((uint16_t)(vdrv_used_idx(&t->eq[VIN_KBD]) - t->eq[VIN_KBD].last_used) < 2)
 		die("virtio frame", -EPROTO);
-	*seen = now_ns() - t0;
+	*seen = bench_now_ns() - t0;
 	wait_ok(t, id);
-	*done = now_ns() - t0;
+	*done = bench_now_ns() - t0;
 	while (vin_event_next(t, VIN_KBD, &e) == 1)
 		;
 	if (vin_evbufs(t, VIN_KBD, 2) < 0)
@@ -135,7 +120,7 @@ static void ps2_one(struct vin *t, uint32_t i, uint64_t *seen, uint64_t *done)
 {
 	struct cellvm_input_event ev = press(i, CELLVM_INPUT_BACKEND_PS2);
 	struct pollfd pfd = {.fd = t->irq[0], .events = POLLIN};
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	int64_t id = inctl_inject(&t->ctl, 0, &ev, 1);
 	int r;
 
@@ -148,9 +133,9 @@ static void ps2_one(struct vin *t, uint32_t i, uint64_t *seen, uint64_t *done)
 	r = vin_ps2_io(t, 0x60, false, 0);
 	if (r != (i % 2 ? 0x9e : 0x1e))
 		die("scan code", r < 0 ? r : -EPROTO);
-	*seen = now_ns() - t0;
+	*seen = bench_now_ns() - t0;
 	wait_ok(t, id);
-	*done = now_ns() - t0;
+	*done = bench_now_ns() - t0;
 }
 
 /* The usb keyboard's slot and report buffer (vx_device_up). */
@@ -176,7 +161,7 @@ static void usb_one(struct usb_kbd *u, uint32_t i, uint64_t *seen, uint64_t *don
 	struct cellvm_input_event ev = press(i, CELLVM_INPUT_BACKEND_USB);
 	/* As usbhid does: a TD waits on the endpoint before the key comes. */
 	uint64_t trb = vx_intr_td(&u->x, u->slot, u->buf, 8);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	int64_t id = vx_inject(&u->x, &ev, 1);
 	int n;
 
@@ -185,9 +170,9 @@ static void usb_one(struct usb_kbd *u, uint32_t i, uint64_t *seen, uint64_t *don
 	n = vx_intr_wait(&u->x, u->slot, trb, 8, VIN_TIMEOUT_MS);
 	if (n != 8)
 		die("usb report", n < 0 ? n : -EPROTO);
-	*seen = now_ns() - t0;
+	*seen = bench_now_ns() - t0;
 	usb_ok(u, id);
-	*done = now_ns() - t0;
+	*done = bench_now_ns() - t0;
 }
 
 static double usb_rate(struct usb_kbd *u, uint32_t batches)
@@ -197,7 +182,7 @@ static double usb_rate(struct usb_kbd *u, uint32_t batches)
 
 	for (uint32_t i = 0; i < 2 * BATCH_KEYS; i++)
 		ev[i] = press(i, CELLVM_INPUT_BACKEND_USB);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (uint32_t k = 0; k < batches; k++) {
 		int64_t id = vx_inject(&u->x, ev, 2 * BATCH_KEYS);
 
@@ -212,7 +197,7 @@ static double usb_rate(struct usb_kbd *u, uint32_t batches)
 		}
 		usb_ok(u, id);
 	}
-	return (double)batches * 2 * BATCH_KEYS / ((double)(now_ns() - t0) / 1e9);
+	return (double)batches * 2 * BATCH_KEYS / ((double)(bench_now_ns() - t0) / 1e9);
 }
 
 static void usb_bench(uint32_t iters, uint32_t batches, uint64_t *seen, uint64_t *done)
@@ -303,14 +288,14 @@ static double rate(struct vin *t, bool virtio, uint32_t batches)
 
 	for (uint32_t i = 0; i < 2 * BATCH_KEYS; i++)
 		ev[i] = press(i, b);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (uint32_t k = 0; k < batches; k++) {
 		if (virtio)
 			virtio_batch(t, ev, 2 * BATCH_KEYS);
 		else
 			ps2_batch(t, ev, 2 * BATCH_KEYS);
 	}
-	return (double)batches * 2 * BATCH_KEYS / ((double)(now_ns() - t0) / 1e9);
+	return (double)batches * 2 * BATCH_KEYS / ((double)(bench_now_ns() - t0) / 1e9);
 }
 
 int main(int argc, char **argv)

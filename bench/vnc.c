@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_util.h"
 #include "test/display/displaytest.h"
 
 #define W	1920
@@ -24,25 +25,9 @@
 #define RECT	256
 #define SAMPLES 5
 
-static uint64_t now_ns(void)
+static double pct_us(uint64_t *v, size_t n, unsigned pct)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double pct_us(uint64_t *v, size_t n, int pct)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return (double)v[(n - 1) * (size_t)pct / 100] / 1000.0;
+	return (double)bench_pct(v, n, pct) / 1000.0;
 }
 
 /* Whether the client's framebuffer shows frame seed inside r: its corners
@@ -71,18 +56,18 @@ static int64_t one_update(struct dt *t, rfbClient *c, uint32_t seed, const struc
 	uint64_t t0, deadline;
 
 	dt_publish(t, W, H, seed, partial ? r : NULL, partial ? 1 : 0);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	deadline = t0 + 10ULL * 1000000000ULL;
 	while (!holds(c, r, seed)) {
 		int n;
 
-		if (now_ns() > deadline)
+		if (bench_now_ns() > deadline)
 			return -1;
 		n = WaitForMessage(c, 100000);
 		if (n < 0 || (n > 0 && !HandleRFBServerMessage(c)))
 			return -1;
 	}
-	return (int64_t)(now_ns() - t0);
+	return (int64_t)(bench_now_ns() - t0);
 }
 
 /* The reference: len bytes to a child process through a socketpair and its
@@ -117,7 +102,7 @@ static int socket_reference(const uint8_t *buf, size_t len, uint64_t *lat, unsig
 	}
 	close(sv[1]);
 	for (unsigned i = 0; i < iters; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		size_t put = 0;
 		char k;
 
@@ -129,7 +114,7 @@ static int socket_reference(const uint8_t *buf, size_t len, uint64_t *lat, unsig
 		}
 		if (read(sv[0], &k, 1) != 1)
 			return -EIO;
-		lat[i] = now_ns() - t0;
+		lat[i] = bench_now_ns() - t0;
 	}
 	close(sv[0]);
 	waitpid(pid, NULL, 0);
@@ -211,11 +196,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (unsigned i = 0; i < iters; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
 		memcpy(dst, t.pixels, (size_t)W * H * 4);
 		__asm__ volatile("" : : "r"(dst) : "memory");
-		ref[i] = now_ns() - t0;
+		ref[i] = bench_now_ns() - t0;
 	}
 	printf("%-26s %12.1f %12.1f\n", "reference: memcpy, full", pct_us(ref, iters, 50),
 	       pct_us(ref, iters, 99));
