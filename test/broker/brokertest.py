@@ -149,10 +149,11 @@ class Broker:
         with open(self.conf, "w") as f:
             f.write(config)
         self.args = list(args)
-        # Tests run side by side: each broker's viewer listener on a port of
-        # its own rather than the default 5900.
-        if "--viewer-listen" not in self.args:
-            self.args += ["--viewer-listen", "127.0.0.1:0"]
+        # Tests run side by side: each broker's viewer listeners on ports of
+        # their own rather than the defaults (6080, 5900).
+        for opt in ("--viewer-listen", "--vnc-listen"):
+            if opt not in self.args:
+                self.args += [opt, "127.0.0.1:0"]
         self.log = os.path.join(self.tmp, "broker.log")
         self.proc = None
 
@@ -268,6 +269,42 @@ def pid_alive(pid):
             return f.read().split(") ")[1][0] != "Z"
     except OSError:
         return False
+
+
+def test_guest(paydir):
+    """The test guest for a test that boots it (test/guest): (the kernel's
+    directory, the test initramfs). Skips (77) without a test kernel or where
+    guest user space cannot run on this machine's KVM; fails when the
+    initramfs was not built. Also: the kernel command line's start for a
+    check, cmdline(check, limit, extra)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    guest = os.path.realpath(os.environ.get("CELLVM_GUEST_DIR") or
+                             os.path.join(here, "../../../shared/guest"))
+    initrd = os.path.realpath(os.path.join(paydir, "../guest/test-initramfs.cpio.gz"))
+    if not os.path.isfile(os.path.join(guest, "vmlinux")):
+        skip("no test kernel in %s (set CELLVM_GUEST_DIR)" % guest)
+    if not os.path.isfile(initrd):
+        fail("the test initramfs %s was not built" % initrd)
+    env = os.popen(os.path.join(here, "../../scripts/kvm-env.sh")).read().strip()
+    if not env.startswith("native"):
+        skip("guest user space cannot run on this machine's KVM: %s" % env)
+    return guest, initrd
+
+
+def png_decode(png_raw, png):
+    """(width, height, RGB bytes) of PNG bytes, decoded by libspng through
+    the png_raw helper (test/broker/png_raw.c)."""
+    with tempfile.NamedTemporaryFile(suffix=".png") as f:
+        f.write(png)
+        f.flush()
+        out = subprocess.run([png_raw, f.name], capture_output=True, check=False)
+    if out.returncode != 0:
+        fail("png_raw: %s" % out.stderr.decode(errors="replace"))
+    head, _, pixels = out.stdout.partition(b"\n")
+    w, h = (int(x) for x in head.split())
+    if len(pixels) != w * h * 3:
+        fail("png_raw: %d bytes for %dx%d" % (len(pixels), w, h))
+    return w, h, pixels
 
 
 def payload(paydir, name):

@@ -18,21 +18,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from brokertest import Broker, fail, need_root_kvm, payload, skip, wait_until
+from brokertest import test_guest, Broker, fail, need_root_kvm, payload, skip, wait_until
 
 bindir, paydir = sys.argv[1], sys.argv[2]
 need_root_kvm()
-here = os.path.dirname(os.path.abspath(__file__))
-guest = os.path.realpath(os.environ.get("CELLVM_GUEST_DIR") or
-                         os.path.join(here, "../../../shared/guest"))
-initrd = os.path.realpath(os.path.join(paydir, "../guest/test-initramfs.cpio.gz"))
-if not os.path.isfile(os.path.join(guest, "vmlinux")):
-    skip("no test kernel in %s (set CELLVM_GUEST_DIR)" % guest)
-if not os.path.isfile(initrd):
-    fail("the test initramfs %s was not built" % initrd)
-env = os.popen(os.path.join(here, "../../scripts/kvm-env.sh")).read().strip()
-if not env.startswith("native"):
-    skip("guest user space cannot run on this machine's KVM: %s" % env)
+guest, initrd = test_guest(paydir)
 
 KBD_PS2, MOUSE_PS2 = "AT Translated Set 2 keyboard", "ImExPS/2 Generic Explorer Mouse"
 KBD_VIO, MOUSE_VIO = "Logitech USB Keyboard", "cellvm virtio mouse"

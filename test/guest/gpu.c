@@ -30,6 +30,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "guest_util.h"
+
 #define CURSOR_SIZE	64
 #define CURSOR_HOT_X	5
 #define CURSOR_HOT_Y	7
@@ -72,32 +74,12 @@ static void xioctl(int fd, unsigned long req, void *arg, const char *what)
 		die(what);
 }
 
+/* The kernel's lines about virtio-gpu and fb0 (fb0: virtio_gpudrmfb). */
 static void print_kmsg(void)
 {
-	char rec[1024];
-	ssize_t got;
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	static const char *const words[] = {"virtio_gpu", "virtio-gpu", "fb0", "[drm]", NULL};
 
-	if (fd < 0)
-		return;
-	while ((got = read(fd, rec, sizeof(rec) - 1)) > 0 || (got < 0 && errno == EPIPE)) {
-		char *text, *nl;
-
-		if (got <= 0)
-			continue;
-		rec[got] = '\0';
-		text = strchr(rec, ';');
-		if (!text)
-			continue;
-		text++;
-		nl = strchr(text, '\n');
-		if (nl)
-			*nl = '\0';
-		if (strstr(text, "virtio_gpu") || strstr(text, "virtio-gpu") ||
-		    strstr(text, "fb0") || strstr(text, "[drm]"))
-			printf("CELLVM-KMSG %s\n", text);
-	}
-	close(fd);
+	guest_print_kmsg(words);
 }
 
 struct dumb {

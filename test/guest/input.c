@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "guest_util.h"
+
 #define MAX_DEVS 16
 
 static int count_devices(void)
@@ -35,30 +37,13 @@ static int count_devices(void)
 	return n;
 }
 
-/* Print the kernel's log lines about USB devices found (enumeration, ids,
- * strings): the console is quiet, the ring buffer has them. */
+/* The kernel's log lines about USB devices found (enumeration, ids,
+ * strings). */
 static void print_usb_kmsg(void)
 {
-	char rec[1024];
-	ssize_t got;
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	static const char *const words[] = {"usb ", "xhci", NULL};
 
-	if (fd < 0)
-		return;
-	while ((got = read(fd, rec, sizeof(rec) - 1)) > 0 || (got < 0 && errno == EPIPE)) {
-		char *text;
-
-		if (got <= 0)
-			continue; /* overwritten records: go on */
-		rec[got] = 0;
-		text = strchr(rec, ';');
-		if (!text || (!strstr(text, "usb ") && !strstr(text, "xhci")))
-			continue;
-		text++;
-		text[strcspn(text, "\n")] = 0;
-		printf("CELLVM-KMSG %s\n", text);
-	}
-	close(fd);
+	guest_print_kmsg(words);
 }
 
 /* How the xHCI controller interrupts (MSI-X or the IOAPIC pin). */
