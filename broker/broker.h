@@ -304,6 +304,7 @@ struct broker_vm {
 	struct display_proc display;
 	struct event *display_ev, *display_pid_ev;
 	uint64_t display_clients;
+	uint64_t display_dropped, display_dropped_logged; /* viewers' input dropped; when said */
 	/* serial output: a ring of the last BROKER_CONSOLE_LOG bytes */
 	uint8_t *cons;
 	uint64_t cons_total;
@@ -543,17 +544,20 @@ void broker_display_unsubscribe(struct broker_vm *vm, uint32_t boot, uint64_t id
 
 /* ---- the viewer listener (broker_viewer.c): docs/display.md ---- */
 
-#define BROKER_VIEWER_TOKEN_LEN 22 /* the URL's token, [A-Za-z0-9] */
-#define BROKER_VIEWER_DEFAULT	"127.0.0.1:5900"
+#define BROKER_VIEWER_TOKEN_LEN 22		 /* the URL's token, [A-Za-z0-9] */
+#define BROKER_VIEWER_DEFAULT	"127.0.0.1:6080" /* web viewers (noVNC's usual port) */
+#define BROKER_VNC_DEFAULT	"127.0.0.1:5900" /* VNC clients */
 #define BROKER_NOVNC_DIR	"/usr/share/novnc"
 
-/* Listen on listen_addr ("ADDRESS:PORT", IPv4; port 0: any) for viewers;
- * noVNC's files from novnc_dir. 0 or -errno with a message. */
-int broker_viewer_start(struct broker *b, const char *listen_addr, const char *novnc_dir, char *err,
-			size_t errlen);
+/* Listen for web viewers on web_addr and VNC clients on vnc_addr
+ * ("ADDRESS:PORT", IPv4; port 0: any; NULL: that one off); noVNC's files
+ * from novnc_dir. 0 or -errno with a message (then neither listens). */
+int broker_viewer_start(struct broker *b, const char *web_addr, const char *vnc_addr,
+			const char *novnc_dir, char *err, size_t errlen);
 void broker_viewer_stop(struct broker *b);
 /* A one-time console token for vm (ttl_s seconds): API_OK and *ret, the
- * answer's JSON (token, password, expires_in, listen, viewer, websocket), or
+ * answer's JSON (token, password, expires_in, view_only, viewer, websocket,
+ * vnc), or
  * an error with a message (listener off, no gpu, too many tokens). */
 enum api_err broker_viewer_token(struct broker *b, const struct broker_vm *vm, bool view_only,
 				 uint32_t ttl_s, json_object **ret, char *err, size_t errlen);

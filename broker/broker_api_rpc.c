@@ -681,6 +681,54 @@ static int rpc_on_capture(void *ctx, const void *msg, int *fds, size_t nfds)
 	return 0;
 }
 
+static const char *rpc_json_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "";
+}
+
+static int rpc_on_console_token(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__ConsoleToken *q = msg;
+	struct rpc_client *c = ctx;
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__ConsoleTokenReply t = CELLVM__API__CONSOLE_TOKEN_REPLY__INIT;
+	struct broker_vm *vm = rpc_vm(c, q->vm_id);
+	json_object *o = NULL;
+	char err[256];
+	enum api_err e;
+
+	(void)fds;
+	(void)nfds;
+	if (!vm)
+		return 0;
+	if (q->ttl_s > 600) {
+		rpc_error(c, API_INVALID_ARGUMENT, "ttl_s: 1 to 600 (0: 60)");
+		return 0;
+	}
+	e = broker_viewer_token(c->r->b, vm, q->view_only, q->ttl_s ? q->ttl_s : 60, &o, err,
+				sizeof(err));
+	rpc_log(c, "console-token", vm->id, e);
+	if (e != API_OK) {
+		rpc_error(c, e, err);
+		return 0;
+	}
+	/* One source for both APIs: the REST answer's fields. */
+	t.token = (char *)rpc_json_str(o, "token");
+	t.password = (char *)rpc_json_str(o, "password");
+	t.expires_in = q->ttl_s ? q->ttl_s : 60;
+	t.view_only = q->view_only;
+	t.viewer = (char *)rpc_json_str(o, "viewer");
+	t.websocket = (char *)rpc_json_str(o, "websocket");
+	t.vnc = (char *)rpc_json_str(o, "vnc");
+	m.msg_case = CELLVM__API__RESPONSE__MSG_CONSOLE_TOKEN;
+	m.console_token = &t;
+	rpc_send(c, &m);
+	json_object_put(o);
+	return 0;
+}
+
 /* ---- input (broker_input.c builds the commands, as for REST) ---- */
 
 /* Send an input answer: an InputResult, or an Error with the input codes and
@@ -922,6 +970,7 @@ static const struct dispatch_entry rpc_table[] = {
 	/* Answered with fds: the PNG in a memfd; the ring and an eventfd. */
 	[CELLVM__API__REQUEST__MSG_SCREENSHOT] = {rpc_on_screenshot, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_CAPTURE] = {rpc_on_capture, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_CONSOLE_TOKEN] = {rpc_on_console_token, RPC_ST_ANY_TENANT, 0},
 };
 
 static const struct dispatch_channel rpc_channel = {

@@ -39,15 +39,27 @@ static void broker_display_stop(struct broker_vm *vm)
 	vm->display.pid = -1;
 }
 
+/* A viewer's input that did not fit (a busy queue, a pointer the active
+ * backend cannot take) is dropped, as a real keyboard's would be by a busy
+ * machine; one line a minute says so. */
+static void broker_display_input_dropped(struct broker_vm *vm, const char *code, const char *why)
+{
+	uint64_t now = broker_now();
+
+	vm->display_dropped++;
+	if (vm->display_dropped_logged + 60 > now && vm->display_dropped_logged)
+		return;
+	log_warn("vm %s: a viewer's input was dropped: %s (%s); %llu so far", vm->id, code,
+		 why ? why : "-", (unsigned long long)vm->display_dropped);
+	vm->display_dropped_logged = now;
+}
+
 static void broker_display_input_done(struct broker_vm *vm, const struct input_api_result *res,
 				      void *arg)
 {
 	(void)arg;
-	/* A viewer's input that did not fit (a busy queue, a pointer the
-	 * active backend cannot take) is dropped, as a real keyboard's would be
-	 * by a busy machine; the counters say so. */
 	if (res->e != INPUT_API_OK)
-		log_debug("vm %s: a viewer's input: %s", vm->id, input_api_code(res->e));
+		broker_display_input_dropped(vm, input_api_code(res->e), res->msg);
 }
 
 /* A viewer's key and pointer events, relayed to the input device as one
@@ -67,7 +79,9 @@ static void broker_display_relay(struct broker_vm *vm, const struct display_msg 
 	e = broker_input_call(vm, &cmd, (uint32_t)m->nevents, 5000, broker_display_input_done, NULL,
 			      err, sizeof(err));
 	if (e != INPUT_API_OK)
-		log_debug("vm %s: a viewer's input: %s", vm->id, err);
+		broker_display_input_dropped(vm, input_api_code(e), err);
+	else
+		log_debug("vm %s: a viewer's %zu input events relayed", vm->id, m->nevents);
 }
 
 static void broker_display_on_msg(evutil_socket_t fd, short what, void *arg)

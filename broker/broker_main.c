@@ -25,7 +25,7 @@
 
 struct broker_main_opts {
 	const char *api_socket, *rpc_socket, *state_dir, *config;
-	const char *viewer_listen, *novnc_dir; /* viewer_listen NULL: off */
+	const char *viewer_listen, *vnc_listen, *novnc_dir; /* NULL: off */
 	/* Detaching moves to "/": every path made absolute first. */
 	char api_abs[PATH_MAX], rpc_abs[PATH_MAX], state_abs[PATH_MAX], config_abs[PATH_MAX];
 	bool foreground, restore;
@@ -50,11 +50,13 @@ static void broker_main_usage(FILE *f)
 		"                      together; uid 0 is not limited (default 64)\n"
 		"  --on-exit stop|restore  running VMs are powered off at exit; restore boots\n"
 		"                      them again at the next start (default stop)\n"
-		"  --viewer-listen ADDRESS:PORT|off  where VNC viewers and browsers connect\n"
+		"  --viewer-listen ADDRESS:PORT|off  where browsers reach the noVNC viewer\n"
 		"                      with console tokens (default %s; port 0: any)\n"
+		"  --vnc-listen ADDRESS:PORT|off  where VNC clients connect with a console\n"
+		"                      token's password (default %s)\n"
 		"  --novnc-dir DIR     noVNC's files for the browser viewer (default %s)\n",
 		BROKER_DEFAULT_API_SOCKET, BROKER_DEFAULT_RPC_SOCKET, BROKER_DEFAULT_STATE_DIR,
-		BROKER_DEFAULT_CONFIG, BROKER_VIEWER_DEFAULT, BROKER_NOVNC_DIR);
+		BROKER_DEFAULT_CONFIG, BROKER_VIEWER_DEFAULT, BROKER_VNC_DEFAULT, BROKER_NOVNC_DIR);
 }
 
 /* broker.request_shutdown: SIGTERM, SIGINT, or an administrator's request. */
@@ -180,6 +182,7 @@ static int broker_main_parse(int argc, char **argv, struct broker_main_opts *o)
 		{"max-conns-per-uid", required_argument, NULL, 'm'},
 		{"on-exit", required_argument, NULL, 'o'},
 		{"viewer-listen", required_argument, NULL, 'v'},
+		{"vnc-listen", required_argument, NULL, 'V'},
 		{"novnc-dir", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -191,6 +194,7 @@ static int broker_main_parse(int argc, char **argv, struct broker_main_opts *o)
 				       .state_dir = BROKER_DEFAULT_STATE_DIR,
 				       .config = BROKER_DEFAULT_CONFIG,
 				       .viewer_listen = BROKER_VIEWER_DEFAULT,
+				       .vnc_listen = BROKER_VNC_DEFAULT,
 				       .novnc_dir = BROKER_NOVNC_DIR,
 				       .client_timeout = 10,
 				       .idle_timeout = 60,
@@ -228,6 +232,7 @@ static int broker_main_parse(int argc, char **argv, struct broker_main_opts *o)
 			o->restore = optarg[0] == 'r';
 			break;
 		case 'v': o->viewer_listen = strcmp(optarg, "off") == 0 ? NULL : optarg; break;
+		case 'V': o->vnc_listen = strcmp(optarg, "off") == 0 ? NULL : optarg; break;
 		case 'n': o->novnc_dir = optarg; break;
 		case 'h': broker_main_usage(stdout); exit(0);
 		default: broker_main_usage(stderr); return 2;
@@ -331,9 +336,10 @@ static int broker_main_run(struct broker *b, const struct broker_main_opts *o, i
 	}
 	/* Without its listener the broker still serves VMs: console tokens
 	 * say why there are none (a default port another program holds). */
-	if (o->viewer_listen &&
-	    broker_viewer_start(b, o->viewer_listen, o->novnc_dir, err, sizeof(err)) < 0)
-		log_err("%s: no viewer listener", err);
+	if ((o->viewer_listen || o->vnc_listen) &&
+	    broker_viewer_start(b, o->viewer_listen, o->vnc_listen, o->novnc_dir, err,
+				sizeof(err)) < 0)
+		log_err("%s: no viewer listeners", err);
 	sigterm = evsignal_new(b->base, SIGTERM, broker_main_on_signal, b);
 	sigint = evsignal_new(b->base, SIGINT, broker_main_on_signal, b);
 	evsignal_add(sigterm, NULL);

@@ -1,23 +1,23 @@
-/* The broker's viewer listener (docs/display.md): a TCP socket, loopback by
- * default, where VNC viewers and browsers reach a VM's VNC server with a
- * one-time console token (POST /vm/{id}/console-token). On each connection
- * the first bytes decide:
- *   - an HTTP request: GET /vm/ID/websockify?token=T with a WebSocket
- *     upgrade (noVNC) is handed, unread, to the VM's cellvm-display, which
- *     answers the upgrade itself (FRESH); GET /vm/ID/viewer?token=T is the
- *     viewer page; GET /novnc/FILE is a file of noVNC; anything else 404;
- *   - nothing within VIEWER_PEEK_MS: an RFB client (it waits for the
- *     server). The broker runs the version exchange and VNC authentication
- *     with a fresh challenge, finds the token whose password answers it, and
- *     hands the connection on from there (RESUMED).
- * A token is spent by the connection it admits. Runs in the broker's loop;
- * the socket is non-blocking and every connection has a deadline.
- * UNTRUSTED(network peer): every byte; the request head is bounded
- * (VIEWER_MAX_HEAD), paths are checked before any file is opened (beneath
- * the noVNC directory, no symlinks), failed authentications are counted and
- * slowed. */
+/* The broker's viewer listeners (docs/broker.md, "Display"): where VNC
+ * viewers and browsers reach a VM's VNC server with a one-time console
+ * token (POST /vm/{id}/console-token). Two TCP sockets, loopback by default:
+ *   - the web listener (--viewer-listen): HTTP. GET /vm/ID/websockify?token=T
+ *     with a WebSocket upgrade (noVNC) is handed, unread, to the VM's
+ *     cellvm-display, which answers the upgrade itself (FRESH);
+ *     GET /vm/ID/viewer?token=T is the viewer page; GET /novnc/FILE a file
+ *     of noVNC; anything else 404;
+ *   - the VNC listener (--vnc-listen): RFB. The broker runs the version
+ *     exchange and VNC authentication with a fresh challenge, finds the
+ *     token whose password answers it, and hands the connection on from
+ *     there (RESUMED).
+ * (One port for both, told apart by who speaks first, fails: browsers open
+ * connections before they have a request to send.) A token is spent by the
+ * connection it admits. Runs in the broker's loop; sockets non-blocking,
+ * each connection with a deadline. UNTRUSTED(network peer): every byte; the
+ * request head is bounded (VIEWER_MAX_HEAD) and parsed by
+ * broker_viewer_http.c, files are opened beneath the noVNC directory with no
+ * symlink followed, failed authentications are counted and slowed. */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -37,9 +37,9 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/broker_viewer_http.h"
 #include "common/log.h"
 
-#define VIEWER_PEEK_MS	     300  /* an HTTP client speaks first; an RFB one waits */
 #define VIEWER_DEADLINE_S    10	  /* a connection's whole admission */
 #define VIEWER_MAX_HEAD	     8192 /* request line and headers */
 #define VIEWER_MAX_PENDING   64	  /* connections being admitted at once */
@@ -74,9 +74,10 @@ struct viewer_conn {
 
 struct viewer {
 	struct broker *b;
-	struct evconnlistener *listener;
-	char listen[64]; /* "127.0.0.1:5900", as bound */
-	int novnc_dir;	 /* O_PATH of the noVNC files, -1: none */
+	struct evconnlistener *web, *vnc; /* NULL: that one is off */
+	char listen[64];		  /* the web listener, "127.0.0.1:6080", as bound */
+	char vnc_listen[64];		  /* the VNC listener's */
+	int novnc_dir;			  /* O_PATH of the noVNC files, -1: none */
 	struct viewer_token tokens[VIEWER_MAX_TOKENS];
 	size_t pending;
 	uint64_t fail_second, fails;
@@ -126,7 +127,9 @@ enum api_err broker_viewer_token(struct broker *b, const struct broker_vm *vm, b
 	json_object *o;
 
 	if (!v) {
-		snprintf(err, errlen, "the broker's viewer listener is off (--viewer-listen)");
+		snprintf(err, errlen,
+			 "the broker's viewer listeners are off (--viewer-listen, "
+			 "--vnc-listen)");
 		return API_NOT_SUPPORTED;
 	}
 	if (!vm->def.has_gpu) {
@@ -156,12 +159,16 @@ enum api_err broker_viewer_token(struct broker *b, const struct broker_vm *vm, b
 	json_object_object_add(o, "password", json_object_new_string(t->password));
 	json_object_object_add(o, "expires_in", json_object_new_int64(ttl_s));
 	json_object_object_add(o, "view_only", json_object_new_boolean(view_only));
-	json_object_object_add(o, "listen", json_object_new_string(v->listen));
-	snprintf(url, sizeof(url), "http://%s/vm/%s/viewer?token=%s", v->listen, vm->id, t->token);
-	json_object_object_add(o, "viewer", json_object_new_string(url));
-	snprintf(url, sizeof(url), "ws://%s/vm/%s/websockify?token=%s", v->listen, vm->id,
-		 t->token);
-	json_object_object_add(o, "websocket", json_object_new_string(url));
+	if (v->web) {
+		snprintf(url, sizeof(url), "http://%s/vm/%s/viewer?token=%s", v->listen, vm->id,
+			 t->token);
+		json_object_object_add(o, "viewer", json_object_new_string(url));
+		snprintf(url, sizeof(url), "ws://%s/vm/%s/websockify?token=%s", v->listen, vm->id,
+			 t->token);
+		json_object_object_add(o, "websocket", json_object_new_string(url));
+	}
+	if (v->vnc)
+		json_object_object_add(o, "vnc", json_object_new_string(v->vnc_listen));
 	*ret = o;
 	return API_OK;
 }
@@ -312,68 +319,18 @@ static void viewer_http_error(struct viewer_conn *c, int status, const char *rea
 	viewer_reply(c, status, reason, "text/plain; charset=utf-8", body, (size_t)n);
 }
 
-/* The value of key in the query string q (up to its '&'), copied into out;
- * false when absent or too long. */
-static bool viewer_query(const char *q, const char *key, char *out, size_t len)
-{
-	size_t k = strlen(key);
-
-	for (const char *p = q; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
-		if (strncmp(p, key, k) == 0 && p[k] == '=') {
-			const char *v = p + k + 1;
-			size_t n = strcspn(v, "&");
-
-			if (n >= len)
-				return false;
-			memcpy(out, v, n);
-			out[n] = '\0';
-			return true;
-		}
-	}
-	return false;
-}
-
-static const char *viewer_mime(const char *path)
-{
-	static const struct {
-		const char *ext, *type;
-	} types[] = {
-		{".js", "text/javascript; charset=utf-8"},
-		{".html", "text/html; charset=utf-8"},
-		{".css", "text/css; charset=utf-8"},
-		{".svg", "image/svg+xml"},
-		{".png", "image/png"},
-		{".ico", "image/x-icon"},
-		{".json", "application/json"},
-		{".mp3", "audio/mpeg"},
-		{".oga", "audio/ogg"},
-	};
-	const char *dot = strrchr(path, '.');
-
-	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcmp(dot, types[i].ext) == 0)
-			return types[i].type;
-	return NULL;
-}
-
-/* GET /novnc/FILE: beneath the noVNC directory, no symlink, no "..", a
- * plain file of a known type and size. */
-static void viewer_static(struct viewer_conn *c, const char *rel)
+/* GET /novnc/FILE (checked by broker_viewer_route: no "..", known type):
+ * beneath the noVNC directory, no symlink, a plain file of a bounded size. */
+static void viewer_static(struct viewer_conn *c, const char *rel, const char *type)
 {
 	struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
 			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 					  RESOLVE_NO_MAGICLINKS};
-	const char *type = viewer_mime(rel);
 	struct stat st;
 	char *buf;
 	int fd;
 
-	for (const char *p = rel; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("._-/", *p)) {
-			viewer_http_error(c, 404, "Not Found");
-			return;
-		}
-	if (c->v->novnc_dir < 0 || !type || !*rel || strstr(rel, "..") || rel[0] == '/') {
+	if (c->v->novnc_dir < 0) {
 		viewer_http_error(c, 404, "Not Found");
 		return;
 	}
@@ -425,56 +382,22 @@ static void viewer_page(struct viewer_conn *c, const char *vm_id)
 	viewer_reply(c, 200, "OK", "text/html; charset=utf-8", page, (size_t)n);
 }
 
-/* A request head is in (peeked, not read): route it. */
-static void viewer_http(struct viewer_conn *c, char *head)
+/* A request head is in (peeked; read unless it is a WebSocket upgrade). */
+static void viewer_http(struct viewer_conn *c, const struct viewer_request *r)
 {
-	char *sp = strchr(head + 4, ' '), *path = head + 4, *q, token[64], id[BROKER_ID_LEN + 1];
-	char *end;
 	struct viewer_token *t;
-	bool upgrade;
-	size_t idlen;
 
-	if (!sp) {
-		viewer_http_error(c, 400, "Bad Request");
-		return;
+	switch (r->route) {
+	case VIEWER_BAD: viewer_http_error(c, 400, "Bad Request"); return;
+	case VIEWER_NOT_FOUND: viewer_http_error(c, 404, "Not Found"); return;
+	case VIEWER_STATIC: viewer_static(c, r->path, r->type); return;
+	case VIEWER_PAGE: viewer_page(c, r->vm_id); return;
+	case VIEWER_NO_UPGRADE: viewer_http_error(c, 400, "Bad Request"); return;
+	case VIEWER_WEBSOCKET: break;
 	}
-	*sp = '\0';
-	upgrade = strcasestr(sp + 1, "\nUpgrade: websocket") != NULL;
-	if (strncmp(path, "/novnc/", 7) == 0) {
-		viewer_static(c, path + 7);
-		return;
-	}
-	if (strncmp(path, "/vm/", 4) != 0) {
-		viewer_http_error(c, 404, "Not Found");
-		return;
-	}
-	end = strchr(path + 4, '/');
-	idlen = end ? (size_t)(end - (path + 4)) : 0;
-	if (!end || idlen == 0 || idlen > BROKER_ID_LEN) {
-		viewer_http_error(c, 404, "Not Found");
-		return;
-	}
-	memcpy(id, path + 4, idlen);
-	id[idlen] = '\0';
-	q = strchr(end, '?');
-	if (q)
-		*q++ = '\0';
-	if (strcmp(end, "/viewer") == 0) {
-		viewer_page(c, id);
-		return;
-	}
-	if (strcmp(end, "/websockify") != 0) {
-		viewer_http_error(c, 404, "Not Found");
-		return;
-	}
-	if (!upgrade) {
-		viewer_http_error(c, 400, "Bad Request");
-		return;
-	}
-	t = q && viewer_query(q, "token", token, sizeof(token)) ? viewer_take_token(c->v, id, token)
-								: NULL;
+	t = r->token[0] ? viewer_take_token(c->v, r->vm_id, r->token) : NULL;
 	if (!t) {
-		log_info("viewer: WebSocket connection to vm %s refused: no such token", id);
+		log_info("viewer: WebSocket connection to vm %s refused: no such token", r->vm_id);
 		viewer_http_error(c, 403, "Forbidden");
 		return;
 	}
@@ -604,6 +527,7 @@ static void viewer_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct viewer_conn *c = arg;
 	char head[VIEWER_MAX_HEAD + 1];
+	struct viewer_request req;
 	ssize_t n;
 
 	(void)fd;
@@ -634,11 +558,12 @@ static void viewer_on_read(evutil_socket_t fd, short what, void *arg)
 		viewer_http_error(c, 400, "Bad Request");
 		return;
 	}
-	/* The head is whole: consume it, except for a WebSocket upgrade,
-	 * whose request the VNC server reads (viewer_http; a refusal reads it,
-	 * viewer_reply). */
 	c->head_len = (size_t)(strstr(head, "\r\n\r\n") + 4 - head);
-	if (!strcasestr(head, "\nUpgrade: websocket")) {
+	*strstr(head, "\r\n\r\n") = '\0';
+	broker_viewer_route(head, &req);
+	/* The head is whole: read it, but for a WebSocket upgrade, whose
+	 * request the VNC server reads (a refusal reads it: viewer_reply). */
+	if (req.route != VIEWER_WEBSOCKET) {
 		char sink[VIEWER_MAX_HEAD];
 
 		if (recv(c->fd, sink, c->head_len, MSG_DONTWAIT) != (ssize_t)c->head_len) {
@@ -647,42 +572,27 @@ static void viewer_on_read(evutil_socket_t fd, short what, void *arg)
 		}
 		c->head_len = 0;
 	}
-	*strstr(head, "\r\n\r\n") = '\0';
-	viewer_http(c, head);
+	viewer_http(c, &req);
 }
 
 static void viewer_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct viewer_conn *c = arg;
-	struct timeval left = {.tv_sec = VIEWER_DEADLINE_S};
 
 	(void)fd;
 	(void)what;
-	if (c->state != V_PEEK) {
-		log_info("viewer: a VNC connection did not authenticate in %d s",
-			 VIEWER_DEADLINE_S);
-		viewer_conn_free(c, true);
-		return;
-	}
-	/* Nothing said: an RFB client, waiting for our version. */
-	if (viewer_send(c, "RFB 003.008\n", 12) < 0) {
-		viewer_conn_free(c, true);
-		return;
-	}
-	c->state = V_RFB_VERSION;
-	evtimer_add(c->timer, &left);
+	log_info("viewer: a %s connection was not admitted in %d s",
+		 c->state == V_PEEK ? "web" : "VNC", VIEWER_DEADLINE_S);
+	viewer_conn_free(c, true);
 }
 
-static void viewer_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-			     int salen, void *arg)
+/* A new connection on either listener: a web one waits for its request, a
+ * VNC one is greeted at once (an RFB client waits for the server). */
+static void viewer_accept(struct viewer *v, evutil_socket_t fd, bool vnc)
 {
-	struct viewer *v = arg;
+	struct timeval deadline = {.tv_sec = VIEWER_DEADLINE_S};
 	struct viewer_conn *c;
-	struct timeval peek = {.tv_usec = VIEWER_PEEK_MS * 1000};
 
-	(void)l;
-	(void)sa;
-	(void)salen;
 	if (v->pending >= VIEWER_MAX_PENDING) {
 		close(fd);
 		return;
@@ -695,64 +605,106 @@ static void viewer_on_accept(struct evconnlistener *l, evutil_socket_t fd, struc
 	c->v = v;
 	c->fd = fd;
 	c->started_ms = viewer_now_ms();
+	c->state = vnc ? V_RFB_VERSION : V_PEEK;
 	c->ev = event_new(v->b->base, fd, EV_READ | EV_PERSIST, viewer_on_read, c);
 	c->timer = evtimer_new(v->b->base, viewer_on_timer, c);
 	v->pending++;
-	if (!c->ev || !c->timer || event_add(c->ev, NULL) < 0 || evtimer_add(c->timer, &peek) < 0)
+	if (!c->ev || !c->timer || event_add(c->ev, NULL) < 0 ||
+	    evtimer_add(c->timer, &deadline) < 0 ||
+	    (vnc && viewer_send(c, "RFB 003.008\n", 12) < 0))
 		viewer_conn_free(c, true);
+}
+
+static void viewer_on_accept_web(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+				 int salen, void *arg)
+{
+	(void)l;
+	(void)sa;
+	(void)salen;
+	viewer_accept(arg, fd, false);
+}
+
+static void viewer_on_accept_vnc(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+				 int salen, void *arg)
+{
+	(void)l;
+	(void)sa;
+	(void)salen;
+	viewer_accept(arg, fd, true);
 }
 
 /* ---- start and stop ---- */
 
-int broker_viewer_start(struct broker *b, const char *listen_addr, const char *novnc_dir, char *err,
-			size_t errlen)
+/* Bind addr ("ADDRESS:PORT", IPv4) for cb; the bound address in out. */
+static struct evconnlistener *viewer_listen(struct viewer *v, const char *opt, const char *addr,
+					    evconnlistener_cb cb, char *out, size_t outlen,
+					    char *err, size_t errlen)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t salen = sizeof(sa);
-	struct viewer *v;
+	struct evconnlistener *l;
 	char host[32], buf[INET_ADDRSTRLEN];
-	const char *colon = strrchr(listen_addr, ':');
+	const char *colon = strrchr(addr, ':');
 	unsigned port;
 
-	if (!colon || (size_t)(colon - listen_addr) >= sizeof(host) ||
+	if (!colon || (size_t)(colon - addr) >= sizeof(host) ||
 	    sscanf(colon + 1, "%u", &port) != 1 || port > 65535) {
-		snprintf(err, errlen, "--viewer-listen: ADDRESS:PORT (IPv4), not '%s'",
-			 listen_addr);
-		return -EINVAL;
+		snprintf(err, errlen, "%s: ADDRESS:PORT (IPv4), not '%s'", opt, addr);
+		return NULL;
 	}
-	memcpy(host, listen_addr, (size_t)(colon - listen_addr));
-	host[colon - listen_addr] = '\0';
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
 	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-		snprintf(err, errlen, "--viewer-listen: '%s' is not an IPv4 address", host);
-		return -EINVAL;
+		snprintf(err, errlen, "%s: '%s' is not an IPv4 address", opt, host);
+		return NULL;
 	}
 	sa.sin_port = htons((uint16_t)port);
-	v = calloc(1, sizeof(*v));
+	l = evconnlistener_new_bind(v->b->base, cb, v,
+				    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+					    LEV_OPT_REUSEABLE,
+				    64, (struct sockaddr *)&sa, sizeof(sa));
+	if (!l) {
+		snprintf(err, errlen, "%s %s: %s", opt, addr, strerror(errno));
+		return NULL;
+	}
+	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sa, &salen);
+	snprintf(out, outlen, "%s:%u", inet_ntop(AF_INET, &sa.sin_addr, buf, sizeof(buf)),
+		 ntohs(sa.sin_port));
+	return l;
+}
+
+int broker_viewer_start(struct broker *b, const char *web_addr, const char *vnc_addr,
+			const char *novnc_dir, char *err, size_t errlen)
+{
+	struct viewer *v = calloc(1, sizeof(*v));
+
 	if (!v)
 		return -ENOMEM;
 	v->b = b;
-	v->novnc_dir = open(novnc_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (v->novnc_dir < 0)
-		log_warn("viewer: no noVNC at %s (%s): the browser viewer's page will not load",
-			 novnc_dir, strerror(errno));
-	v->listener = evconnlistener_new_bind(b->base, viewer_on_accept, v,
-					      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-						      LEV_OPT_REUSEABLE,
-					      64, (struct sockaddr *)&sa, sizeof(sa));
-	if (!v->listener) {
-		snprintf(err, errlen, "--viewer-listen %s: %s", listen_addr, strerror(errno));
-		if (v->novnc_dir >= 0)
-			close(v->novnc_dir);
+	v->novnc_dir = -1;
+	if (web_addr)
+		v->web = viewer_listen(v, "--viewer-listen", web_addr, viewer_on_accept_web,
+				       v->listen, sizeof(v->listen), err, errlen);
+	if (vnc_addr && (!web_addr || v->web))
+		v->vnc = viewer_listen(v, "--vnc-listen", vnc_addr, viewer_on_accept_vnc,
+				       v->vnc_listen, sizeof(v->vnc_listen), err, errlen);
+	if ((web_addr && !v->web) || (vnc_addr && !v->vnc) || (!v->web && !v->vnc)) {
+		if (v->web)
+			evconnlistener_free(v->web);
 		free(v);
 		return -EADDRINUSE;
 	}
-	getsockname(evconnlistener_get_fd(v->listener), (struct sockaddr *)&sa, &salen);
-	snprintf(v->listen, sizeof(v->listen), "%s:%u",
-		 inet_ntop(AF_INET, &sa.sin_addr, buf, sizeof(buf)), ntohs(sa.sin_port));
+	if (v->web) {
+		v->novnc_dir = open(novnc_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (v->novnc_dir < 0)
+			log_warn("viewer: no noVNC at %s (%s): the browser viewer's page will "
+				 "not load",
+				 novnc_dir, strerror(errno));
+	}
 	b->viewer = v;
-	log_info("viewer: listening on %s (VNC with a console token's password, noVNC at "
-		 "/vm/ID/viewer)",
-		 v->listen);
+	log_info("viewer: web viewers (noVNC) on %s, VNC clients on %s; each with a console "
+		 "token",
+		 v->web ? v->listen : "-", v->vnc ? v->vnc_listen : "-");
 	return 0;
 }
 
@@ -762,7 +714,10 @@ void broker_viewer_stop(struct broker *b)
 
 	if (!v)
 		return;
-	evconnlistener_free(v->listener);
+	if (v->web)
+		evconnlistener_free(v->web);
+	if (v->vnc)
+		evconnlistener_free(v->vnc);
 	if (v->novnc_dir >= 0)
 		close(v->novnc_dir);
 	/* Connections being admitted end with the loop (their events are freed

@@ -49,6 +49,8 @@ static void cellctl_usage(FILE *f)
 		"  input [VM_ID] inject JSON|- [--timeout-ms N] | info | switch ps2|virtio\n"
 		"  screenshot [VM_ID] -o FILE [--scanout N] [--no-cursor] [--crop X,Y,W,H]\n"
 		"         a PNG of the VM's screen (its gpu; docs/gpu.md)\n"
+		"  console-token [VM_ID] [--view-only] [--ttl SECONDS]\n"
+		"         a one-time token for the viewer listeners (browser URL, VNC password)\n"
 		"         JSON: the inject-input request (docs/input.md); -: read it from stdin\n"
 		"Without VM_ID: the first VM of your tenant. Socket: $CELLVM_RPC_SOCKET or "
 		"/run/cellvm/rpc.sock.\n");
@@ -368,6 +370,25 @@ static int cellctl_print(struct cellctl *c, const Cellvm__Api__Response *m)
 		/* As REST answers it, text or not: it is what a script reads. */
 		cellctl_print_json(cellctl_input_json(m->input));
 		return 0;
+	case CELLVM__API__RESPONSE__MSG_CONSOLE_TOKEN: {
+		/* As REST answers it, for scripts (and people) alike. */
+		const Cellvm__Api__ConsoleTokenReply *t = m->console_token;
+		json_object *tj = json_object_new_object();
+
+		json_object_object_add(tj, "token", json_object_new_string(t->token));
+		json_object_object_add(tj, "password", json_object_new_string(t->password));
+		json_object_object_add(tj, "expires_in", json_object_new_int64(t->expires_in));
+		json_object_object_add(tj, "view_only", json_object_new_boolean(t->view_only));
+		if (*t->viewer)
+			json_object_object_add(tj, "viewer", json_object_new_string(t->viewer));
+		if (*t->websocket)
+			json_object_object_add(tj, "websocket",
+					       json_object_new_string(t->websocket));
+		if (*t->vnc)
+			json_object_object_add(tj, "vnc", json_object_new_string(t->vnc));
+		cellctl_print_json(tj);
+		return 0;
+	}
 	default: fprintf(stderr, "cellctl: unexpected reply\n"); return EXIT_ERR;
 	}
 }
@@ -775,6 +796,32 @@ static int cellctl_screenshot(struct cellctl *c, int argc, char **argv)
 	return st;
 }
 
+/* console-token [VM_ID] [--view-only] [--ttl SECONDS] */
+static int cellctl_console_token(struct cellctl *c, int argc, char **argv)
+{
+	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
+	Cellvm__Api__ConsoleToken ct = CELLVM__API__CONSOLE_TOKEN__INIT;
+	char *id = (char *)"";
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--view-only") == 0)
+			ct.view_only = true;
+		else if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc)
+			if (parse_u32(argv[++i], 1, 600, &ct.ttl_s) < 0)
+				return EXIT_USAGE;
+			else
+				continue;
+		else if (!*id && argv[i][0] != '-')
+			id = argv[i];
+		else
+			return EXIT_USAGE;
+	}
+	ct.vm_id = id;
+	q.msg_case = CELLVM__API__REQUEST__MSG_CONSOLE_TOKEN;
+	q.console_token = &ct;
+	return cellctl_call_print(c, &q);
+}
+
 /* input [VM_ID] inject JSON|- [--timeout-ms N] | info | switch BACKEND */
 static int cellctl_input(struct cellctl *c, int argc, char **argv)
 {
@@ -899,6 +946,8 @@ int main(int argc, char **argv)
 		st = cellctl_input(&c, argc - i, argv + i);
 	else if (strcmp(cmd, "screenshot") == 0)
 		st = cellctl_screenshot(&c, argc - i, argv + i);
+	else if (strcmp(cmd, "console-token") == 0)
+		st = cellctl_console_token(&c, argc - i, argv + i);
 	else
 		st = cellctl_vm_command(&c, cmd, argc - i, argv + i);
 	if (st == EXIT_USAGE)

@@ -15,7 +15,7 @@ gpu (one 1024x768 scanout) boots the test kernel with the display check
   sees the same pattern in the ring and the cursor move the guest makes,
   woken by its eventfd; two readers at once; closing a reader's connection
   ends its subscription (the device is told; a new reader still works);
-- the viewer listener (--viewer-listen, loopback): a real VNC client
+- the viewer listeners (--viewer-listen, --vnc-listen, loopback): a real VNC client
   (gvnccapture) with a console token's password captures the pattern pixel
   for pixel; the password works once; a wrong one is refused; a WebSocket
   upgrade with the token gets the VM's RFB greeting in a WebSocket frame,
@@ -36,23 +36,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../guest"))
-from brokertest import (DEADLINE, Broker, UnixHTTP, fail, need_root_kvm, payload,  # noqa: E402
+from brokertest import (test_guest, png_decode, DEADLINE, Broker, UnixHTTP, fail, need_root_kvm, payload,  # noqa: E402
                         skip, unix_connect, wait_until)
 from gpu_ring import CURSOR_AT, CURSOR_HOT, Ring, gpu_cursor_image, gpu_pattern  # noqa: E402
 
 bindir, paydir, png_raw = sys.argv[1], sys.argv[2], sys.argv[3]
 need_root_kvm()
-here = os.path.dirname(os.path.abspath(__file__))
-guest = os.path.realpath(os.environ.get("CELLVM_GUEST_DIR") or
-                         os.path.join(here, "../../../shared/guest"))
-initrd = os.path.realpath(os.path.join(paydir, "../guest/test-initramfs.cpio.gz"))
-if not os.path.isfile(os.path.join(guest, "vmlinux")):
-    skip("no test kernel in %s (set CELLVM_GUEST_DIR)" % guest)
-if not os.path.isfile(initrd):
-    fail("the test initramfs %s was not built" % initrd)
-env = os.popen(os.path.join(here, "../../scripts/kvm-env.sh")).read().strip()
-if not env.startswith("native"):
-    skip("guest user space cannot run on this machine's KVM: %s" % env)
+guest, initrd = test_guest(paydir)
 
 W, H = 1024, 768
 CELLCTL = os.path.join(bindir, "cellctl")
@@ -71,18 +61,7 @@ def get_png(b, path):
 
 
 def decode(png):
-    """(width, height, RGB bytes) of a PNG, decoded by libspng (png_raw)."""
-    path = os.path.join(tmp, "decode.png")
-    with open(path, "wb") as f:
-        f.write(png)
-    out = subprocess.run([png_raw, path], capture_output=True, check=False)
-    if out.returncode != 0:
-        fail("png_raw: %s" % out.stderr.decode(errors="replace"))
-    head, _, pixels = out.stdout.partition(b"\n")
-    w, h = (int(x) for x in head.split())
-    if len(pixels) != w * h * 3:
-        fail("png_raw: %d bytes for %dx%d" % (len(pixels), w, h))
-    return w, h, pixels
+    return png_decode(png_raw, png)
 
 
 def screenshot(b, vid, query=""):
@@ -166,7 +145,10 @@ def http_raw(addr, request, want=65536, timeout=DEADLINE):
         s.sendall(request)
         got = b""
         while len(got) < want:
-            chunk = s.recv(want - len(got))
+            try:
+                chunk = s.recv(want - len(got))
+            except ConnectionResetError:  # closed with our bytes unread
+                break
             if not chunk:
                 break
             got += chunk
@@ -209,7 +191,7 @@ def gvnccapture(addr, password, out):
     return os.waitstatus_to_exitcode(st), text.decode(errors="replace")
 
 
-b = Broker(bindir, "", args=["--viewer-listen", "127.0.0.1:0"])
+b = Broker(bindir, "")
 try:
     b.start()
     cmdline = ("console=ttyS0 panic=-1 quiet rdinit=/init cellvm.limit=600 cellvm.check=gpu")
@@ -350,7 +332,8 @@ try:
     if len(tok["password"]) != 8 or len(tok["token"]) < 20 or \
             not tok["viewer"].endswith("/vm/%s/viewer?token=%s" % (vid, tok["token"])):
         fail("console-token: %r" % tok)
-    addr = tok["listen"]
+    vnc_addr = tok["vnc"]
+    addr = tok["viewer"].split("/")[2]  # the web listener's ADDRESS:PORT
     for body in ({"ttl_s": 0}, {"ttl_s": 601}, {"what": 1}, [1]):
         st, r = b.req("POST", "/vm/%s/console-token" % vid, body)
         if st != 400:
@@ -359,7 +342,7 @@ try:
     if st != 501:
         fail("console-token for a VM without a gpu: %d %r" % (st, r))
     vnc_png = os.path.join(tmp, "vnc.png")
-    st, said = gvnccapture(addr, tok["password"], vnc_png)
+    st, said = gvnccapture(vnc_addr, tok["password"], vnc_png)
     if st != 0:
         fail("gvnccapture with the token's password: %d %s\n%s" %
              (st, said, b.logtext()[-3000:]))
@@ -373,7 +356,7 @@ try:
              (w, h, sum(1 for i in range(min(len(px), len(want_rgb))) if px[i] != with_cursor[i])))
     print("gvnccapture through the viewer listener: the pattern and cursor, pixel for pixel")
     for password, why in ((tok["password"], "a spent password"), ("wrong123", "a wrong one")):
-        st, said = gvnccapture(addr, password, vnc_png + ".2.png")
+        st, said = gvnccapture(vnc_addr, password, vnc_png + ".2.png")
         if st == 0:
             fail("gvnccapture with %s got in: %s" % (why, said))
     # A WebSocket upgrade with a token: the VM's RFB greeting comes back in
@@ -414,6 +397,41 @@ try:
         got = http_raw(addr, ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
         if not got.startswith(b"HTTP/1.1 404"):
             fail("GET %s on the viewer listener: %r" % (path, got[:200]))
+    # Hostile peers: each loses its own connection, the listener serves on.
+    got = http_raw(addr, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n")
+    if not got.startswith(b"HTTP/1.1 431"):
+        fail("a request head over 8 KiB: %r" % got[:100])
+    for junk in (b"\x16\x03\x01\x02\x00", b"PUT / HTTP/1.1\r\n\r\n", b"\0\0\0\0",
+                 b"RFB 003.008\n"):
+        if http_raw(addr, junk) != b"":
+            fail("%r was answered" % junk)
+    host, port = vnc_addr.rsplit(":", 1)
+    rfb = socket.create_connection((host, int(port)), timeout=DEADLINE)
+    if rfb.recv(12) != b"RFB 003.008\n":
+        fail("a VNC client did not get the RFB version")
+    rfb.sendall(b"RFB 009.999\n")
+    try:
+        dropped = rfb.recv(16) == b""
+    except ConnectionResetError:
+        dropped = True
+    if not dropped:
+        fail("a bad RFB version was not dropped")
+    rfb.close()
+    got = http_raw(addr, b"GET /vm/%s/websockify HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"
+                   % vid.encode())
+    if b" 403 " not in got.split(b"\r\n")[0]:
+        fail("a WebSocket without a token: %r" % got[:100])
+    # The same over RPC: cellctl console-token.
+    r = subprocess.run([CELLCTL, "--socket", b.rpc, "console-token", vid, "--ttl", "30"],
+                       capture_output=True, text=True, timeout=DEADLINE)
+    ct = json.loads(r.stdout) if r.returncode == 0 else {}
+    if len(ct.get("password", "")) != 8 or ct.get("vnc") != vnc_addr or \
+            ct.get("expires_in") != 30 or tok["token"] in ct.get("viewer", tok["token"]):
+        fail("cellctl console-token: %d %s %s" % (r.returncode, r.stdout, r.stderr))
+    r = subprocess.run([CELLCTL, "--socket", b.rpc, "console-token", bare],
+                       capture_output=True, text=True, timeout=DEADLINE)
+    if r.returncode == 0 or "NOT_SUPPORTED" not in r.stdout + r.stderr:
+        fail("cellctl console-token for a VM without a gpu: %s %s" % (r.stdout, r.stderr))
     print("viewer listener: WebSocket with a token, the viewer page, noVNC's files, refusals")
 
     # The cursor moves: reader 2 follows it; reader 1 has gone, and a new
