@@ -88,6 +88,8 @@ static void display_vnc_on_sent(rfbClientPtr cl, int result)
 		dc->dp->frames_sent++;
 }
 
+/* libvncserver's log and error lines alike: mostly what a client did wrong,
+ * not worth a line unless debugging (a hostile client would fill the log). */
 __attribute__((format(printf, 1, 2))) static void display_vnc_log(const char *fmt, ...)
 {
 	char buf[512];
@@ -100,20 +102,6 @@ __attribute__((format(printf, 1, 2))) static void display_vnc_log(const char *fm
 	log_debug("vnc: %s", buf);
 }
 
-__attribute__((format(printf, 1, 2))) static void display_vnc_err(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	buf[strcspn(buf, "\n")] = 0;
-	/* Mostly what a client did wrong: not worth a line unless debugging
-	 * (a hostile client would fill the log). */
-	log_debug("vnc: %s", buf);
-}
-
 void display_vnc_configure(struct display *dp)
 {
 	rfbScreenInfoPtr s = dp->screen;
@@ -121,7 +109,7 @@ void display_vnc_configure(struct display *dp)
 	/* libvncserver's own log stamps lines with localtime(), which would
 	 * open /etc/localtime inside the sandbox: ours instead. */
 	rfbLog = display_vnc_log;
-	rfbErr = display_vnc_err;
+	rfbErr = display_vnc_log;
 	/* It listens nowhere: no port, no automatic port, no HTTP server. */
 	s->autoPort = FALSE;
 	s->port = -1;
@@ -153,6 +141,16 @@ void display_vnc_configure(struct display *dp)
 	s->displayFinishedHook = display_vnc_on_sent;
 	s->setXCutText = NULL; /* the guest's clipboard is not shared */
 	s->handleEventsEagerly = TRUE;
+}
+/* Every update lossless: a client's JPEG quality level (noVNC always sends
+ * one) would make libvncserver's Tight encoder send photo-like rectangles
+ * as JPEG, and a viewer, a recording or a screen-reading program would not
+ * get the guest's pixels. Tight stays, with zlib. */
+static void display_vnc_lossless(rfbClientPtr cl, rfbFramebufferUpdateRequestMsg *req)
+{
+	(void)req;
+	cl->turboQualityLevel = -1;
+	cl->tightQualityLevel = -1;
 }
 
 int display_vnc_add_client(struct display *dp, int fd, uint64_t id, bool view_only, bool resumed)
@@ -218,6 +216,7 @@ int display_vnc_add_client(struct display *dp, int fd, uint64_t id, bool view_on
 	dc->in.absolute = dp->absolute;
 	cl->clientData = dc;
 	cl->clientGoneHook = display_vnc_on_gone;
+	cl->clientFramebufferUpdateRequestHook = display_vnc_lossless;
 	cl->viewOnly = view_only;
 	dp->nclients++;
 	return 0;
