@@ -94,6 +94,14 @@ if [ -x $bin/cellvm-dev-input ]; then
 	echo "  (docs/input.md; in the emulated KVM host the socket is inside that host)"
 fi
 
+# Display: a virtio-gpu (the guest's fb0 and DRM card0) whose frames a
+# capture reader can follow through a socket (docs/gpu.md, docs/cli.md).
+if [ -x $bin/cellvm-dev-gpu ]; then
+	set -- "$@" --gpu 1024x768 --capture-socket /run/cellvm-demo-capture.sock
+	echo "cellvm demo: a virtio-gpu display, 1024x768 (in the guest: ls /dev/dri /sys/class/graphics);"
+	echo "  its frames and cursor for capture readers at /run/cellvm-demo-capture.sock (docs/cli.md)"
+fi
+
 tap=cellvm0 made_tap=
 net_host=10.0.2.1 net_guest=10.0.2.15
 trap '[ -z "$made_tap" ] || ip link delete "$tap" 2>/dev/null || true' EXIT
