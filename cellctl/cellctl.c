@@ -89,7 +89,7 @@ static Cellvm__Api__Response *cellctl_recv_fds(struct cellctl *c, int *ret_fds, 
 			     (ProtobufCMessage **)&m, &which, fds, IPC_MAX_FDS, &nfds);
 
 	*ret_nfds = 0;
-	if (r == 0 && nfds <= max) {
+	if (r == 0 && nfds && nfds <= max) {
 		memcpy(ret_fds, fds, nfds * sizeof(int));
 		*ret_nfds = nfds;
 		nfds = 0;
