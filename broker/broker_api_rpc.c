@@ -729,6 +729,43 @@ static int rpc_on_console_token(void *ctx, const void *msg, int *fds, size_t nfd
 	return 0;
 }
 
+static int rpc_on_viewer_connect(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__ViewerConnect *q = msg;
+	struct rpc_client *c = ctx;
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__ViewerConnected vc = CELLVM__API__VIEWER_CONNECTED__INIT;
+	struct broker_vm *vm = rpc_vm(c, q->vm_id);
+	char err[256];
+	enum api_err e;
+	int sv[2];
+
+	(void)fds;
+	(void)nfds;
+	if (!vm)
+		return 0;
+	/* The tenant of this connection is the authentication: one end to the
+	 * VM's VNC server (FRESH: it runs the RFB handshake, None), the other
+	 * to the client. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		rpc_error(c, API_INTERNAL, "socketpair failed");
+		return 0;
+	}
+	e = broker_display_viewer(vm, sv[0], q->view_only, false, err, sizeof(err));
+	close(sv[0]);
+	rpc_log(c, "viewer-connect", vm->id, e);
+	if (e != API_OK) {
+		close(sv[1]);
+		rpc_error(c, e, err);
+		return 0;
+	}
+	m.msg_case = CELLVM__API__RESPONSE__MSG_VIEWER_CONNECTED;
+	m.viewer_connected = &vc;
+	rpc_send_fds(c, &m, &sv[1], 1);
+	close(sv[1]);
+	return 0;
+}
+
 /* ---- input (broker_input.c builds the commands, as for REST) ---- */
 
 /* Send an input answer: an InputResult, or an Error with the input codes and
@@ -970,6 +1007,7 @@ static const struct dispatch_entry rpc_table[] = {
 	/* Answered with fds: the PNG in a memfd; the ring and an eventfd. */
 	[CELLVM__API__REQUEST__MSG_SCREENSHOT] = {rpc_on_screenshot, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_CAPTURE] = {rpc_on_capture, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_VIEWER_CONNECT] = {rpc_on_viewer_connect, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_CONSOLE_TOKEN] = {rpc_on_console_token, RPC_ST_ANY_TENANT, 0},
 };
 

@@ -421,6 +421,43 @@ try:
                    % vid.encode())
     if b" 403 " not in got.split(b"\r\n")[0]:
         fail("a WebSocket without a token: %r" % got[:100])
+    # A viewer over the RPC socket (ViewerConnect: request 19, reply 15):
+    # its tenant is the authentication; RFB with security type None on the
+    # stream fd it gets.
+    s = unix_connect(b.rpc, kind=socket.SOCK_SEQPACKET)
+    inner = b"\x0a" + bytes([len(vid)]) + vid.encode()
+    s.sendall(b"\x9a\x01" + bytes([len(inner)]) + inner)
+    msg, fds, _, _ = socket.recv_fds(s, 65536, 2)
+    s.close()
+    if len(fds) != 1 or b"\x7a\x00" not in msg:
+        fail("ViewerConnect: %r with %d fds" % (msg, len(fds)))
+    v = socket.socket(fileno=fds[0])
+    v.settimeout(DEADLINE)
+
+    def recv_exact(n):
+        got = b""
+        while len(got) < n:
+            chunk = v.recv(n - len(got))
+            if not chunk:
+                fail("the viewer's stream ended after %r" % got)
+            got += chunk
+        return got
+    if recv_exact(12) != b"RFB 003.008\n":
+        fail("ViewerConnect: no RFB greeting")
+    v.sendall(b"RFB 003.008\n")
+    types = recv_exact(recv_exact(1)[0])
+    if 1 not in types:
+        fail("ViewerConnect: security types %r without None" % types)
+    v.sendall(b"\x01")
+    if recv_exact(4) != b"\0\0\0\0":
+        fail("ViewerConnect: the security result is not OK")
+    v.sendall(b"\x01")  # ClientInit, shared
+    init = recv_exact(24)
+    if struct.unpack(">HH", init[:4]) != (W, H):
+        fail("ViewerConnect: ServerInit %r, not %dx%d" % (init[:4], W, H))
+    v.close()
+    print("a viewer over the RPC socket: RFB, %dx%d" % (W, H))
+
     # The same over RPC: cellctl console-token.
     r = subprocess.run([CELLCTL, "--socket", b.rpc, "console-token", vid, "--ttl", "30"],
                        capture_output=True, text=True, timeout=DEADLINE)
