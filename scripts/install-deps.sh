@@ -27,6 +27,8 @@ pkgs="$pkgs qemu-system-x86"
 # libvncclient is the tests' VNC client), the browser viewer (noVNC) and a
 # second, independent VNC client for the tests (gvnccapture).
 pkgs="$pkgs libspng-dev libvncserver-dev novnc gvncviewer"
+# The browser viewer's test drives a real browser (headless Chromium).
+pkgs="$pkgs chromium"
 
 # Benchmarks (bench/): measuring tools.
 bench_pkgs="hyperfine fio"
