@@ -68,39 +68,15 @@ static int gp_start(struct vgpu *t, Cellvm__Device__GpuConfig *gc, const int *fd
 	int r;
 
 	memset(t, 0, sizeof(*t));
-	t->ring_fd = t->stats_fd = t->efd[0] = t->efd[1] = -1;
+	t->ring_fd = t->stats_fd = -1;
+	for (int i = 0; i < VGPU_MAX_EFDS; i++)
+		t->efd[i] = -1;
 	t->qsize = 64;
 	for (size_t i = 0; i < nfds; i++)
 		cfg.backend_fds[cfg.nbackend++] = fds[i];
-	r = vdrv_mem_create(&t->mem, GP_MEM_SIZE);
-	if (r < 0) {
-		snprintf(err, errlen, "guest RAM: %s", strerror(-r));
-		return r;
-	}
-	r = launcher_stats_create(&t->stats);
-	if (r < 0) {
-		snprintf(err, errlen, "counters page: %s", strerror(-r));
-		goto fail;
-	}
-	t->stats_fd = r;
-	cfg.stats_fd = t->stats_fd;
-	r = vcore_start(&t->core, &cfg, &t->mem, err, errlen);
+	r = vgpu_launch(t, &cfg, GP_MEM_SIZE, err, errlen);
 	if (r < 0)
-		goto fail;
-	t->started = true;
-	r = vcore_attach(&t->core, 2);
-	if (r == 0)
-		r = vgpu_activate(t);
-	if (r < 0) {
-		snprintf(err, errlen, "attach and activate: %s", strerror(-r));
-		goto fail;
-	}
-	t->cmd = vdrv_alloc(&t->mem, VGPU_SCRATCH, 4096);
-	t->resp = vdrv_alloc(&t->mem, VGPU_SCRATCH, 4096);
-	return 0;
-
-fail:
-	(void)vgpu_stop(t);
+		(void)vgpu_stop(t);
 	return r;
 }
 

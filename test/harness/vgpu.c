@@ -65,6 +65,39 @@ static int vgpu_ring_make(struct vgpu *t, const struct vgpu_opts *o, uint32_t ma
 	return 0;
 }
 
+int vgpu_launch(struct vgpu *t, struct device_config *cfg, uint64_t mem_size, char *err,
+		size_t errlen)
+{
+	int r;
+
+	r = vdrv_mem_create(&t->mem, mem_size ? mem_size : VGPU_MEM_SIZE);
+	if (r < 0) {
+		snprintf(err, errlen, "guest RAM: %s", strerror(-r));
+		return r;
+	}
+	r = launcher_stats_create(&t->stats);
+	if (r < 0) {
+		snprintf(err, errlen, "counters page: %s", strerror(-r));
+		return r;
+	}
+	t->stats_fd = r;
+	cfg->stats_fd = t->stats_fd;
+	r = vcore_start(&t->core, cfg, &t->mem, err, errlen);
+	if (r < 0)
+		return r;
+	t->started = true;
+	r = vcore_attach(&t->core, 2);
+	if (r == 0)
+		r = vgpu_activate(t);
+	if (r < 0) {
+		snprintf(err, errlen, "attach and activate: %s", strerror(-r));
+		return r;
+	}
+	t->cmd = vdrv_alloc(&t->mem, VGPU_SCRATCH, 4096);
+	t->resp = vdrv_alloc(&t->mem, VGPU_SCRATCH, 4096);
+	return 0;
+}
+
 int vgpu_start(struct vgpu *t, const struct vgpu_opts *o, char *err, size_t errlen)
 {
 	Cellvm__Device__GpuConfig gc = CELLVM__DEVICE__GPU_CONFIG__INIT;
@@ -98,11 +131,6 @@ int vgpu_start(struct vgpu *t, const struct vgpu_opts *o, char *err, size_t errl
 	gc.ring_max_width = o->ring_max_width ? o->ring_max_width : max_w;
 	gc.ring_max_height = o->ring_max_height ? o->ring_max_height : max_h;
 
-	r = vdrv_mem_create(&t->mem, o->mem_size ? o->mem_size : VGPU_MEM_SIZE);
-	if (r < 0) {
-		snprintf(err, errlen, "guest RAM: %s", strerror(-r));
-		return r;
-	}
 	r = vgpu_ring_make(t, o, gc.ring_max_width, gc.ring_max_height);
 	if (r < 0) {
 		snprintf(err, errlen, "ring and eventfds: %s", strerror(-r));
@@ -113,26 +141,9 @@ int vgpu_start(struct vgpu *t, const struct vgpu_opts *o, char *err, size_t errl
 	for (uint32_t i = 0; t->ring_fd >= 0 && i < t->nefds; i++)
 		cfg.backend_fds[cfg.nbackend++] = t->efd[i];
 	cfg.gpu = &gc;
-	r = launcher_stats_create(&t->stats);
-	if (r < 0) {
-		snprintf(err, errlen, "counters page: %s", strerror(-r));
-		goto fail;
-	}
-	t->stats_fd = r;
-	cfg.stats_fd = t->stats_fd;
-	r = vcore_start(&t->core, &cfg, &t->mem, err, errlen);
+	r = vgpu_launch(t, &cfg, o->mem_size, err, errlen);
 	if (r < 0)
 		goto fail;
-	t->started = true;
-	r = vcore_attach(&t->core, 2);
-	if (r == 0)
-		r = vgpu_activate(t);
-	if (r < 0) {
-		snprintf(err, errlen, "attach and activate: %s", strerror(-r));
-		goto fail;
-	}
-	t->cmd = vdrv_alloc(&t->mem, VGPU_SCRATCH, 4096);
-	t->resp = vdrv_alloc(&t->mem, VGPU_SCRATCH, 4096);
 	if (t->ring_fd >= 0) {
 		void *m = mmap(NULL, t->ring_size, PROT_READ, MAP_SHARED, t->ring_fd, 0);
 
@@ -168,7 +179,9 @@ int vgpu_stop(struct vgpu *t)
 	if (t->mem.size)
 		vdrv_mem_destroy(&t->mem);
 	memset(t, 0, sizeof(*t));
-	t->ring_fd = t->stats_fd = t->efd[0] = t->efd[1] = -1;
+	t->ring_fd = t->stats_fd = -1;
+	for (int i = 0; i < VGPU_MAX_EFDS; i++)
+		t->efd[i] = -1;
 	return status;
 }
 

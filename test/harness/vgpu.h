@@ -49,6 +49,15 @@ struct vgpu {
 /* Start the device, Attach, activate both queues (vgpu_activate), map the
  * ring. On failure a message in err; everything made is undone. */
 int vgpu_start(struct vgpu *t, const struct vgpu_opts *o, char *err, size_t errlen);
+/* The device from cfg as the caller made it (its GpuConfig and backend
+ * fds, the caller's; t zeroed with its fds -1, t->qsize set): guest RAM of
+ * mem_size (0: the default), the counters page, the process, Attach,
+ * activate, the scratch buffers. vgpu_start's second half; a test that
+ * hands the device other backends (a DRM node) calls it itself. On failure
+ * a message in err; vgpu_stop undoes what was made. */
+struct device_config;
+int vgpu_launch(struct vgpu *t, struct device_config *cfg, uint64_t mem_size, char *err,
+		size_t errlen);
 /* Fresh controlq and cursorq, Activate with VERSION_1 and EDID (after a
  * reset too). */
 int vgpu_activate(struct vgpu *t);
