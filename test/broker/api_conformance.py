@@ -102,7 +102,8 @@ try:
     vid = b.ok("POST", "/vm.create", {"name": "serial", "kernel": SERIAL, "cpus": 1,
                                         "memory": "64M", "cmdline": "console=ttyS0",
                                         "input_config": {"backend": "ps2"},
-                                        "gpu": {"scanouts": 1}})["vm_id"]
+                                        "gpu": {"scanouts": [{"width": 800, "height": 600}]},
+                                        "snd": {"streams": 1}})["vm_id"]
     if len(vid) != 36:
         fail("vm_id %r" % vid)
     lst = b.ok("GET", "/vm.list")
@@ -111,7 +112,9 @@ try:
         fail("list: %r" % lst)
     info = b.ok("GET", "/vm/" + vid)
     cfg = info["config"]
-    if cfg["memory"] != 64 << 20 or cfg.get("nets", []) != [] or cfg["gpu"] != {"scanouts": 1}:
+    if cfg["memory"] != 64 << 20 or cfg.get("nets", []) != [] or \
+            cfg["gpu"] != {"scanouts": [{"width": 800, "height": 600}]} or \
+            cfg["snd"] != {"streams": 1}:
         fail("info config: %r" % cfg)
     if b.ok("GET", "/vm.info")["id"] != vid:
         fail("/vm.info is not the first VM")

@@ -85,7 +85,8 @@ BAD_BODIES = [
     V(input_config={"backends": ["ps2"], "usb_keyboard_config": {}}),
     V(input_config={"backends": ["ps2"], "default_backend": "usb"}),
     V(input_config={"backends": ["usb", "usb"]}),
-    V(gpu="yes"), V(snd=[1]), V(unknown_field=1), V(Kernel=K), V(vm_id="x"),
+    V(gpu="yes"), V(gpu=5), V(gpu={"scanouts": 1}), V(gpu={"scanouts": [{"width": 64}]}),
+    V(gpu={"budget": "1T"}), V(gpu="800x600,present=/dev/dri/card0"), V(snd=[1]), V(unknown_field=1), V(Kernel=K), V(vm_id="x"),
 ]
 
 
