@@ -145,7 +145,9 @@ modprobe kvm-amd $(arg kvmamd | tr , ' ') || die "modprobe kvm-amd"
 # A real KMS device, /dev/dri/card0 (with a cursor plane), for the host
 # presentation test (test_gpu_present): QEMU's virtio-gpu-pci driven by the
 # stock virtio_gpu module; Debian's kernel is built without vkms. Best
-# effort: without it that test skips, nothing else needs it.
+# effort: without it that test skips, nothing else needs it. fbcon takes only
+# an unused console (fbcon=vc:62-62 on the command line): no text, no cursor
+# blink drawn and flushed under TCG on the visible one.
 modprobe virtio_gpu || echo "kvm-host init: modprobe virtio_gpu failed: no /dev/dri/card0"
 o="trans=virtio,version=9p2000.L,msize=512000"
 mount -t 9p -o "$o,ro,cache=loose" host /host || die "no root share"
@@ -264,7 +266,7 @@ run=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu EPYC,+svm -smp 1 -m 
 	-monitor "unix:$job/monitor,server=on,wait=off"
 	-device virtio-gpu-pci
 	-kernel "$img/vmlinuz" -initrd "$img/initrd.gz"
-	-append "console=ttyS0 quiet panic=-1 mitigations=off nmi_watchdog=0 kvmhost.kvmamd=${CELLVM_KVM_AMD_PARAMS-npt=0} kvmhost.shares=$shares_arg$init_args"
+	-append "console=ttyS0 quiet panic=-1 mitigations=off nmi_watchdog=0 fbcon=vc:62-62 kvmhost.kvmamd=${CELLVM_KVM_AMD_PARAMS-npt=0} kvmhost.shares=$shares_arg$init_args"
 	"${virtfs[@]}")
 # Past this many seconds without a heartbeat (the host writes one every 5 s
 # once it runs the job), the emulated host has stopped making progress.
