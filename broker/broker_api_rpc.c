@@ -681,13 +681,6 @@ static int rpc_on_capture(void *ctx, const void *msg, int *fds, size_t nfds)
 	return 0;
 }
 
-static const char *rpc_json_str(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "";
-}
-
 static int rpc_on_console_token(void *ctx, const void *msg, int *fds, size_t nfds)
 {
 	const Cellvm__Api__ConsoleToken *q = msg;
@@ -715,13 +708,13 @@ static int rpc_on_console_token(void *ctx, const void *msg, int *fds, size_t nfd
 		return 0;
 	}
 	/* One source for both APIs: the REST answer's fields. */
-	t.token = (char *)rpc_json_str(o, "token");
-	t.password = (char *)rpc_json_str(o, "password");
+	t.token = (char *)broker_rpc_json_str(o, "token");
+	t.password = (char *)broker_rpc_json_str(o, "password");
 	t.expires_in = q->ttl_s ? q->ttl_s : 60;
 	t.view_only = q->view_only;
-	t.viewer = (char *)rpc_json_str(o, "viewer");
-	t.websocket = (char *)rpc_json_str(o, "websocket");
-	t.vnc = (char *)rpc_json_str(o, "vnc");
+	t.viewer = (char *)broker_rpc_json_str(o, "viewer");
+	t.websocket = (char *)broker_rpc_json_str(o, "websocket");
+	t.vnc = (char *)broker_rpc_json_str(o, "vnc");
 	m.msg_case = CELLVM__API__RESPONSE__MSG_CONSOLE_TOKEN;
 	m.console_token = &t;
 	rpc_send(c, &m);

@@ -7,7 +7,7 @@
 
 #include "broker/broker_rpc_json.h"
 
-static const char *broker_rpc_json_str(json_object *o, const char *key)
+const char *broker_rpc_json_str(json_object *o, const char *key)
 {
 	json_object *v;
 

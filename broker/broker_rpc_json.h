@@ -27,4 +27,6 @@ void broker_rpc_json_fill_info(struct rpc_info *ri, const struct broker_vm *vm);
 void broker_rpc_json_fill_counters(struct rpc_counters_info *rc, const struct broker_vm *vm);
 /* UNTRUSTED(client): d as the REST body of a create (a new JSON object, the
  * caller puts it), for broker_vmdef_from_json to check like a POST /vm.create. */
+/* The string member key of o, or "" when it is absent (valid while o is). */
+const char *broker_rpc_json_str(json_object *o, const char *key);
 json_object *broker_rpc_json_create_body(const Cellvm__Api__VmDefinition *d);
