@@ -330,10 +330,11 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 		devs[i].transport = (char *)(cfg->device_transports && cfg->device_transports[i]
 						     ? cfg->device_transports[i]
 						     : "mmio");
-		/* The input and gpu devices are not restarted
+		/* The input, gpu and snd devices are not restarted
 		 * (launcher_dev_restartable; the kinds are its table's names). */
 		devs[i].restartable = cfg->restart_devices && strcmp(devs[i].kind, "input") != 0 &&
-				      strcmp(devs[i].kind, "gpu") != 0;
+				      strcmp(devs[i].kind, "gpu") != 0 &&
+				      strcmp(devs[i].kind, "snd") != 0;
 		pdevs[i] = &devs[i];
 	}
 	s.n_devices = cfg->ndevices;
@@ -622,6 +623,7 @@ static int launcher_device_setup(const struct device_config *cfg, int ctl, int m
 	s.net = (Cellvm__Device__NetConfig *)cfg->net;
 	s.input = (Cellvm__Device__InputConfig *)cfg->input;
 	s.gpu = (Cellvm__Device__GpuConfig *)cfg->gpu;
+	s.snd = (Cellvm__Device__SndConfig *)cfg->snd;
 	s.extra_links = nlinks ? (uint32_t)nlinks - 1 : 0;
 	s.no_link = nlinks == 0;
 	fds[nfds++] = mem_fd;

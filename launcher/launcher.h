@@ -101,6 +101,7 @@ struct device_config {
 	const void *net;   /* const Cellvm__Device__NetConfig *, for kind "net" */
 	const void *input; /* const Cellvm__Device__InputConfig *, for kind "input" */
 	const void *gpu;   /* const Cellvm__Device__GpuConfig *, for kind "gpu" */
+	const void *snd;   /* const Cellvm__Device__SndConfig *, for kind "snd" */
 	/* Links to the core: 1 + extra_links, or none with no_link (each a
 	 * virtio function; the input device's virtio-input devices). */
 	uint32_t extra_links;

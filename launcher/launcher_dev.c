@@ -174,6 +174,51 @@ static void launcher_dev_gpu_close(struct launcher_dev *d)
 	gpu_opt_close(d->gpu);
 }
 
+/* ---- snd ---- */
+
+static const char *launcher_dev_snd_transport(const struct launcher_dev *d)
+{
+	(void)d;
+	return "pci";
+}
+
+static int launcher_dev_snd_open(struct launcher_dev *d, char *err, size_t errlen)
+{
+	return snd_opt_open(d->snd, err, errlen);
+}
+
+static bool launcher_dev_snd_bad_input(int r)
+{
+	/* The options were checked; what can still fail is the WAV files the
+	 * user named (missing, no access, not a file, not a WAV we read) or
+	 * the host's memfd (out of fds or memory). */
+	return r != -EMFILE && r != -ENFILE && r != -ENOMEM;
+}
+
+static void launcher_dev_snd_setup(const struct launcher_dev *d, struct device_config *dc)
+{
+	/* The ring, the WAV sink, the WAV source, each when there is one, at
+	 * the indices snd_opt_open wrote into SndConfig; readers bring their
+	 * eventfds later (CaptureSubscribe). */
+	dc->nbackend = 0;
+	if (d->snd->ring_fd >= 0)
+		dc->backend_fds[dc->nbackend++] = d->snd->ring_fd;
+	if (d->snd->sink_fd >= 0) {
+		assert(d->snd->cfg.wav_sink_fd_index == dc->nbackend);
+		dc->backend_fds[dc->nbackend++] = d->snd->sink_fd;
+	}
+	if (d->snd->source_fd >= 0) {
+		assert(d->snd->cfg.wav_source_fd_index == dc->nbackend);
+		dc->backend_fds[dc->nbackend++] = d->snd->source_fd;
+	}
+	dc->snd = &d->snd->cfg;
+}
+
+static void launcher_dev_snd_close(struct launcher_dev *d)
+{
+	snd_opt_close(d->snd);
+}
+
 static const struct launcher_dev_ops launcher_dev_kinds[] = {
 	[LAUNCHER_DEV_BLK] = {"blk", launcher_dev_blk_transport, launcher_dev_blk_open,
 			      launcher_dev_blk_bad_input, launcher_dev_blk_setup,
@@ -187,6 +232,9 @@ static const struct launcher_dev_ops launcher_dev_kinds[] = {
 	[LAUNCHER_DEV_GPU] = {"gpu", launcher_dev_gpu_transport, launcher_dev_gpu_open,
 			      launcher_dev_gpu_bad_input, launcher_dev_gpu_setup,
 			      launcher_dev_gpu_close},
+	[LAUNCHER_DEV_SND] = {"snd", launcher_dev_snd_transport, launcher_dev_snd_open,
+			      launcher_dev_snd_bad_input, launcher_dev_snd_setup,
+			      launcher_dev_snd_close},
 };
 
 /* ---- every kind ---- */
@@ -241,7 +289,8 @@ void launcher_dev_close(struct launcher_dev *d)
 
 bool launcher_dev_restartable(const struct launcher_dev *d)
 {
-	return d->kind != LAUNCHER_DEV_INPUT && d->kind != LAUNCHER_DEV_GPU;
+	return d->kind != LAUNCHER_DEV_INPUT && d->kind != LAUNCHER_DEV_GPU &&
+	       d->kind != LAUNCHER_DEV_SND;
 }
 
 int launcher_dev_core_entries(const struct launcher_dev *devs, const struct device_proc *procs,

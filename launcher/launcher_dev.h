@@ -12,6 +12,7 @@
 #include "launcher/input_opt.h"
 #include "launcher/launcher.h"
 #include "launcher/net_opt.h"
+#include "launcher/snd_opt.h"
 #include "proto/vm_exit.h"
 
 /* The transport of a device whose options name none. */
@@ -28,6 +29,9 @@ enum launcher_dev_kind {
 	/* cellvm-dev-gpu: the display, with its capture ring; at most one per
 	 * VM, after the disks and NICs (before the input device) */
 	LAUNCHER_DEV_GPU,
+	/* cellvm-dev-snd: the sound card, with its audio capture ring; at most
+	 * one per VM, after the gpu (before the input device) */
+	LAUNCHER_DEV_SND,
 };
 
 /* One device of a VM. Its options, and the backend they hold open, are the
@@ -39,6 +43,7 @@ struct launcher_dev {
 		struct net_opt *net;	 /* LAUNCHER_DEV_NET */
 		struct input_opt *input; /* LAUNCHER_DEV_INPUT */
 		struct gpu_opt *gpu;	 /* LAUNCHER_DEV_GPU */
+		struct snd_opt *snd;	 /* LAUNCHER_DEV_SND */
 	};
 	int stats_fd; /* > 0: its counters page (launcher_stats_create) */
 	int debug;
@@ -70,7 +75,10 @@ void launcher_dev_close(struct launcher_dev *d);
 /* Whether the launcher restarts the device's process when it dies (the
  * input device is not restarted yet: its PS/2 state and links would need a
  * takeover of their own; nor the gpu device: the guest's resources live in
- * its memory, and a new process would have none of them). */
+ * its memory, and a new process would have none of them; nor the snd
+ * device: each stream's state (its parameters, started or not) and the
+ * guest's buffers it holds until played live in its memory, and a new
+ * process could neither finish nor return them). */
 bool launcher_dev_restartable(const struct launcher_dev *d);
 
 /* The core's device entries for n started devices (devs[i] ran as procs[i]):
