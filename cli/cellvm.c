@@ -61,6 +61,20 @@ static void cellvm_usage(FILE *f)
 		"  --capture-socket PATH\n"
 		"                  a unix socket handing capture readers the ring and an\n"
 		"                  eventfd (needs --gpu; docs/gpu.md)\n"
+		"  --snd [playback=N][,capture=N][,periods=N][,channels=N]\n"
+		"        [,sink=ring|null|wav:PATH][,source=silence|wav:PATH]\n"
+		"                  a virtio-snd sound card (no value: the defaults): 0-4\n"
+		"                  playback and capture streams (1 each), up to N channels\n"
+		"                  per stream (1-8, 2), what is played goes to the audio\n"
+		"                  ring of N periods (16-4096, 256) and/or a WAV file (sink=\n"
+		"                  twice for both) or nowhere, what the guest records comes\n"
+		"                  from silence or a WAV file, looped\n"
+		"  --audio-socket PATH\n"
+		"                  a unix socket handing audio readers the ring and an\n"
+		"                  eventfd (needs --snd with the ring sink)\n"
+		"  --audio-input-socket PATH\n"
+		"                  a unix socket taking WAV streams for the guest's capture\n"
+		"                  (needs --snd with a capture stream)\n"
 		"Exit status: 0 power-off, 1 VMM error, 2 bad input, 3 reboot, 4 guest panic,\n"
 		"5 guest halted (every vCPU halted with interrupts off).\n"
 		"On a terminal, Ctrl-A x ends the VM.\n",
@@ -121,6 +135,36 @@ static void cellvm_close_files(struct core_config *cfg, struct devices *ds)
 		disk_opt_close_image(&ds->disks[i]);
 }
 
+/* --audio-socket and --audio-input-socket: what they need of --snd, then
+ * their listeners. Returns 0 or an exit status (nothing left open). */
+static int cellvm_open_audio_sockets(struct devices *ds, const char *audio_socket,
+				     const char *audio_input_socket)
+{
+	int r;
+
+	if (audio_socket && (!ds->has_snd || !(ds->snd.sinks & SND_OPT_SINK_RING))) {
+		log_err("--audio-socket needs --snd with the ring as a sink (the default)");
+		return VM_EXIT_BAD_INPUT;
+	}
+	if (audio_input_socket && (!ds->has_snd || ds->snd.capture == 0)) {
+		log_err("--audio-input-socket needs --snd with a capture stream");
+		return VM_EXIT_BAD_INPUT;
+	}
+	if (audio_socket) {
+		r = capsock_open(&ds->audsock, audio_socket, &capsock_snd, &ds->snd);
+		if (r)
+			return r;
+	}
+	if (audio_input_socket) {
+		r = audiosock_open(&ds->audio_in, audio_input_socket);
+		if (r) {
+			capsock_close(&ds->audsock);
+			return r;
+		}
+	}
+	return 0;
+}
+
 static int cellvm_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -137,16 +181,22 @@ static int cellvm_run(int argc, char **argv)
 		{"usb-device", required_argument, NULL, 'U'},
 		{"gpu", required_argument, NULL, 'G'},
 		{"capture-socket", required_argument, NULL, 'C'},
+		{"snd", optional_argument, NULL, 'A'},
+		{"audio-socket", required_argument, NULL, 'R'},
+		{"audio-input-socket", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct core_config cfg = {.cmdline = "console=ttyS0", .cpus = 1, .memory = 256ULL << 20};
 	static struct devices ds;
 	const char *input_socket = NULL, *capture_socket = NULL;
+	const char *audio_socket = NULL, *audio_input_socket = NULL;
 	int o, r;
 
 	ds.inject.listen_fd = -1;
 	capsock_init(&ds.capsock);
+	capsock_init(&ds.audsock);
+	audiosock_init(&ds.audio_in);
 
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "k:i:c:n:m:dh", opts, NULL)) != -1) {
@@ -197,8 +247,19 @@ static int cellvm_run(int argc, char **argv)
 			if (r)
 				return r;
 			break;
+		case 'A':
+			/* --snd alone, or --snd=OPTS; a next word that is not an
+			 * option is its value too (--snd OPTS). */
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				optarg = argv[optind++];
+			r = devices_add_snd(&ds, optarg ? optarg : "");
+			if (r)
+				return r;
+			break;
 		case 'S': input_socket = optarg; break;
 		case 'C': capture_socket = optarg; break;
+		case 'R': audio_socket = optarg; break;
+		case 'W': audio_input_socket = optarg; break;
 		case 'h': cellvm_usage(stdout); return 0;
 		default: cellvm_usage(stderr); return VM_EXIT_BAD_INPUT;
 		}
@@ -236,11 +297,17 @@ static int cellvm_run(int argc, char **argv)
 		return VM_EXIT_BAD_INPUT;
 	}
 	if (capture_socket) {
-		r = capsock_open(&ds.capsock, capture_socket, &ds.gpu);
+		r = capsock_open(&ds.capsock, capture_socket, &capsock_gpu, &ds.gpu);
 		if (r) {
 			inject_close(&ds.inject);
 			return r;
 		}
+	}
+	r = cellvm_open_audio_sockets(&ds, audio_socket, audio_input_socket);
+	if (r) {
+		inject_close(&ds.inject);
+		capsock_close(&ds.capsock);
+		return r;
 	}
 
 	r = cellvm_open_files(&cfg, &ds);
@@ -277,8 +344,8 @@ static int cellvm_run_exit(int status)
 	return e;
 }
 
-/* Start the devices (disks, then NICs: their order on the bus), then the
- * core; relay the console until the VM ends. */
+/* Start the devices (disks, then NICs: their order on the bus; then the
+ * gpu, the sound card and the input device), then the core; relay the console until the VM ends. */
 static int cellvm_run_vm(struct core_config *cfg, struct devices *ds)
 {
 	const char *kinds[LAUNCHER_MAX_DEVICES], *transports[LAUNCHER_MAX_DEVICES];
@@ -317,6 +384,8 @@ out:
 	devices_stop(ds);
 	inject_close(&ds->inject);
 	capsock_close(&ds->capsock);
+	capsock_close(&ds->audsock);
+	audiosock_close(&ds->audio_in);
 	close(cfg->mem_fd);
 	return status;
 }

@@ -80,7 +80,7 @@ int devices_add_input(struct devices *ds, const char *arg)
 		log_err("--input: given twice");
 		return VM_EXIT_BAD_INPUT;
 	}
-	if (ds->ndisks + ds->nnets + ds->has_gpu + 1 > LAUNCHER_MAX_DEVICES) {
+	if (ds->ndisks + ds->nnets + ds->has_gpu + ds->has_snd + 1 > LAUNCHER_MAX_DEVICES) {
 		log_err("--input: no room for another device");
 		return VM_EXIT_BAD_INPUT;
 	}
@@ -102,7 +102,7 @@ int devices_add_gpu(struct devices *ds, const char *arg)
 		log_err("--gpu: given twice");
 		return VM_EXIT_BAD_INPUT;
 	}
-	if (ds->ndisks + ds->nnets + ds->has_input + 1 > LAUNCHER_MAX_DEVICES) {
+	if (ds->ndisks + ds->nnets + ds->has_input + ds->has_snd + 1 > LAUNCHER_MAX_DEVICES) {
 		log_err("--gpu: no room for another device");
 		return VM_EXIT_BAD_INPUT;
 	}
@@ -112,6 +112,28 @@ int devices_add_gpu(struct devices *ds, const char *arg)
 		return VM_EXIT_BAD_INPUT;
 	}
 	ds->has_gpu = true;
+	return 0;
+}
+
+int devices_add_snd(struct devices *ds, const char *arg)
+{
+	char err[512];
+	int r;
+
+	if (ds->has_snd) {
+		log_err("--snd: given twice");
+		return VM_EXIT_BAD_INPUT;
+	}
+	if (ds->ndisks + ds->nnets + ds->has_gpu + ds->has_input + 1 > LAUNCHER_MAX_DEVICES) {
+		log_err("--snd: no room for another device");
+		return VM_EXIT_BAD_INPUT;
+	}
+	r = snd_opt_parse(arg, &ds->snd, err, sizeof(err));
+	if (r < 0) {
+		log_err("--snd: %s", err);
+		return VM_EXIT_BAD_INPUT;
+	}
+	ds->has_snd = true;
 	return 0;
 }
 
@@ -152,9 +174,18 @@ struct device_proc *devices_gpu(struct devices *ds)
 	return &ds->procs[i];
 }
 
-struct device_proc *devices_input(struct devices *ds)
+struct device_proc *devices_snd(struct devices *ds)
 {
 	size_t i = ds->ndisks + ds->nnets + ds->has_gpu;
+
+	if (!ds->has_snd || i >= ds->n || ds->procs[i].pid <= 0)
+		return NULL;
+	return &ds->procs[i];
+}
+
+struct device_proc *devices_input(struct devices *ds)
+{
+	size_t i = ds->ndisks + ds->nnets + ds->has_gpu + ds->has_snd;
 
 	if (!ds->has_input || i >= ds->n || ds->procs[i].pid <= 0)
 		return NULL;
@@ -168,9 +199,11 @@ static int devices_open(struct devices *ds, size_t i)
 {
 	bool is_disk = i < ds->ndisks;
 	bool is_gpu = ds->has_gpu && i == ds->ndisks + ds->nnets;
-	bool is_input = ds->has_input && i == ds->ndisks + ds->nnets + ds->has_gpu;
+	bool is_snd = ds->has_snd && i == ds->ndisks + ds->nnets + ds->has_gpu;
+	bool is_input = ds->has_input && i == ds->ndisks + ds->nnets + ds->has_gpu + ds->has_snd;
+	bool is_net = !is_disk && !is_gpu && !is_snd && !is_input;
 	struct launcher_dev *d = &ds->dev[i];
-	struct net_opt *n = is_disk || is_input || is_gpu ? NULL : &ds->nets[i - ds->ndisks];
+	struct net_opt *n = is_net ? &ds->nets[i - ds->ndisks] : NULL;
 	char err[512], mac[18];
 	enum vm_exit e;
 	int r;
@@ -181,10 +214,12 @@ static int devices_open(struct devices *ds, size_t i)
 		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_INPUT, .input = &ds->input};
 	else if (is_gpu)
 		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_GPU, .gpu = &ds->gpu};
+	else if (is_snd)
+		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_SND, .snd = &ds->snd};
 	else
 		*d = (struct launcher_dev){.kind = LAUNCHER_DEV_NET, .net = n};
-	if (is_input || is_gpu)
-		snprintf(ds->names[i], sizeof(ds->names[i]), "%s", is_gpu ? "gpu" : "input");
+	if (!is_disk && !is_net)
+		snprintf(ds->names[i], sizeof(ds->names[i]), "%s", launcher_dev_name(d));
 	else
 		snprintf(ds->names[i], sizeof(ds->names[i]), "%s %zu", is_disk ? "disk" : "net",
 			 is_disk ? i : i - ds->ndisks);
@@ -202,7 +237,12 @@ static int devices_open(struct devices *ds, size_t i)
 	d->stats_fd = r;
 	r = launcher_dev_open(d, err, sizeof(err), &e);
 	if (r < 0) {
-		log_err("%s: %s", is_disk ? "--disk" : is_gpu ? "--gpu" : "--net", err);
+		log_err("%s: %s",
+			is_disk	 ? "--disk"
+			: is_gpu ? "--gpu"
+			: is_snd ? "--snd"
+				 : "--net",
+			err);
 		return e;
 	}
 	if (n) {
@@ -220,7 +260,12 @@ static void devices_close(struct devices *ds, size_t i)
 	if (ds->stats[i]) {
 		struct devproc_stats c = {0};
 		launcher_stats_read(ds->stats[i], &c);
-		if (ds->dev[i].kind == LAUNCHER_DEV_GPU)
+		if (ds->dev[i].kind == LAUNCHER_DEV_SND)
+			log_info("snd: %llu requests, %llu bytes played, %llu captured, %llu "
+				 "refused",
+				 (unsigned long long)c.requests, (unsigned long long)c.bytes_out,
+				 (unsigned long long)c.bytes_in, (unsigned long long)c.errors);
+		else if (ds->dev[i].kind == LAUNCHER_DEV_GPU)
 			log_info("gpu: %llu commands, %llu frames, %llu refused",
 				 (unsigned long long)c.requests, (unsigned long long)c.bytes_out,
 				 (unsigned long long)c.errors);
@@ -248,7 +293,7 @@ static void devices_close(struct devices *ds, size_t i)
 
 int devices_start(struct devices *ds, const struct core_config *cfg)
 {
-	size_t total = ds->ndisks + ds->nnets + ds->has_gpu + ds->has_input;
+	size_t total = ds->ndisks + ds->nnets + ds->has_gpu + ds->has_snd + ds->has_input;
 	char err[512];
 	int r;
 
@@ -306,6 +351,7 @@ void devices_supervise(struct devices *ds, struct core_proc *core)
 size_t devices_poll_fill(struct devices *ds, struct pollfd *pfd, int *timeout_ms)
 {
 	uint64_t now = supervise_now_ms();
+	size_t k;
 
 	for (size_t i = 0; i < ds->n; i++) {
 		int64_t wait = supervise_wait_ms(&ds->sup[i], now);
@@ -317,7 +363,11 @@ size_t devices_poll_fill(struct devices *ds, struct pollfd *pfd, int *timeout_ms
 	pfd[ds->n] = (struct pollfd){.fd = ds->core && !ds->core_ending ? ds->core->chan : -1,
 				     .events = POLLIN};
 	pfd[ds->n + 1] = (struct pollfd){.fd = ds->inject.listen_fd, .events = POLLIN};
-	return ds->n + 2 + capsock_poll_fill(&ds->capsock, pfd + ds->n + 2);
+	pfd[ds->n + 2] = (struct pollfd){.fd = ds->audio_in.listen_fd, .events = POLLIN};
+	k = ds->n + 3;
+	k += capsock_poll_fill(&ds->capsock, pfd + k);
+	k += capsock_poll_fill(&ds->audsock, pfd + k);
+	return k;
 }
 
 /* The core's channel is readable: a device it dropped while the process
@@ -419,7 +469,10 @@ void devices_poll_ready(struct devices *ds, const struct pollfd *pfd)
 		devices_on_core_chan(ds);
 	if (pfd[ds->n + 1].fd >= 0 && pfd[ds->n + 1].revents)
 		inject_serve(&ds->inject, devices_input(ds));
-	capsock_poll_ready(&ds->capsock, pfd + ds->n + 2, devices_gpu(ds));
+	if (pfd[ds->n + 2].fd >= 0 && pfd[ds->n + 2].revents)
+		audiosock_serve(&ds->audio_in, ds->snd.capture ? devices_snd(ds) : NULL);
+	capsock_poll_ready(&ds->capsock, pfd + ds->n + 3, devices_gpu(ds));
+	capsock_poll_ready(&ds->audsock, pfd + ds->n + 4 + CAPSOCK_MAX, devices_snd(ds));
 	now = supervise_now_ms();
 	for (size_t i = 0; i < ds->n; i++) {
 		if (ds->sup[i].gone)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cli/audiosock.h"
 #include "cli/capsock.h"
 #include "cli/inject.h"
 #include "launcher/disk_opt.h"
@@ -19,8 +20,9 @@
 struct devproc_stats;
 
 /* pollfd entries devices_poll_fill may fill: a pidfd per device, the
- * core's channel, the input socket, the capture socket and its readers. */
-#define DEVICES_POLL_MAX (LAUNCHER_MAX_DEVICES + 3 + CAPSOCK_MAX)
+ * core's channel, the input socket, the capture and audio sockets and their
+ * readers, the audio input socket. */
+#define DEVICES_POLL_MAX (LAUNCHER_MAX_DEVICES + 5 + 2 * CAPSOCK_MAX)
 
 struct devices {
 	struct disk_opt disks[DISK_MAX];
@@ -37,8 +39,12 @@ struct devices {
 	struct gpu_opt gpu;   /* --gpu: the display, after the NICs */
 	bool has_gpu;
 	struct capsock capsock; /* --capture-socket (listen_fd -1: none) */
-	/* Disks, then NICs (their order on the bus), then the gpu and the
-	 * input device, from here on. Each
+	struct snd_opt snd;	/* --snd: the sound card, after the gpu */
+	bool has_snd;
+	struct capsock audsock;	   /* --audio-socket (listen_fd -1: none) */
+	struct audiosock audio_in; /* --audio-input-socket (listen_fd -1: none) */
+	/* Disks, then NICs (their order on the bus), then the gpu, the sound
+	 * card and the input device, from here on. Each
 	 * device's counters page (dev[i].stats_fd) is kept across its restarts. */
 	struct launcher_dev dev[LAUNCHER_MAX_DEVICES];
 	const struct devproc_stats *stats[LAUNCHER_MAX_DEVICES];
@@ -54,13 +60,14 @@ struct devices {
 	bool core_ending; /* its channel closed or holds its CoreStopped: not watched */
 };
 
-/* Parse one --disk, --net, --input, --usb-device or --gpu into ds; return 0
- * or an exit status (a message is logged). */
+/* Parse one --disk, --net, --input, --usb-device, --gpu or --snd into ds;
+ * return 0 or an exit status (a message is logged). */
 int devices_add_disk(struct devices *ds, const char *arg);
 int devices_add_net(struct devices *ds, const char *arg);
 int devices_add_input(struct devices *ds, const char *arg);
 int devices_add_usb_device(struct devices *ds, const char *arg);
 int devices_add_gpu(struct devices *ds, const char *arg);
+int devices_add_snd(struct devices *ds, const char *arg);
 /* After every option: --usb-device needs --input with usb; moves the USB
  * identities into the input options. Returns 0 or an exit status. */
 int devices_check_usb(struct devices *ds);
@@ -69,6 +76,8 @@ int devices_check_usb(struct devices *ds);
 struct device_proc *devices_input(struct devices *ds);
 /* The gpu device's process, or NULL (none, or gone). */
 struct device_proc *devices_gpu(struct devices *ds);
+/* The snd device's process, or NULL (none, or gone). */
+struct device_proc *devices_snd(struct devices *ds);
 
 /* Open each device's backend and start its process over cfg's guest RAM
  * (cfg->debug too). Returns 0, or an exit status with a message logged; the
