@@ -22,6 +22,12 @@ Usage: guest_check.py BINDIR GUESTDIR SRCDIR CHECK
                       and moves the cursor; cellvm run's capture socket hands
                       this script the ring, which must hold that pattern and
                       cursor pixel for pixel
+         snd          the kernel's ALSA lists virtio-snd's card and PCM; the
+                      guest plays 440 Hz for a second, which cellvm run's
+                      audio socket's ring and its sink=wav: file must hold
+                      (the peak, the rate, the length, no gaps); a 1000 Hz
+                      tone (16-bit mono, 44100 Hz) pushed into the audio
+                      input socket is what the guest records
 Exit: 0 pass, 1 fail, 77 skip (KVM here cannot run guest user space, or no
 test kernel).
 """
@@ -613,6 +619,110 @@ def check_gpu(args, guest):
         vm.kill()
 
 
+# ---- snd: cellvm-test-audio (test/guest/audio.c) follows the ring and pushes ----
+
+SND_PLAY_HZ, SND_PUSH_HZ, SND_RATE = 440, 1000, 48000
+
+
+def snd_expect(what, got, checks, log):
+    """Each (name, ok) of checks must hold for got (a JSON result)."""
+    bad = [name for name, ok in checks if not ok]
+    if bad:
+        fail(f"{what}: {', '.join(bad)}: {got}", log)
+
+
+def check_snd(args, guest):
+    tool = os.path.join(args.bin, "cellvm-test-audio")
+    # Unix sockets cannot live on 9p (the emulated host's /tmp).
+    tmp = tempfile.mkdtemp(dir="/run" if os.path.isdir("/run") else None)
+    audio, audio_in = os.path.join(tmp, "audio.sock"), os.path.join(tmp, "audio-in.sock")
+    sink = os.path.join(tmp, "played.wav")
+    vm = boot(args, guest, "cellvm.check=snd",
+              ["--snd", f"sink=ring,sink=wav:{sink}", "--audio-socket", audio,
+               "--audio-input-socket", audio_in])
+    reader = pusher = None
+    try:
+        vm.wait_line("CELLVM-SND ready", vm.deadline)
+        cards = [ln[ln.index("CELLVM-SND-CARD"):] for ln in vm.log if "CELLVM-SND-CARD" in ln]
+        pcms = [ln[ln.index("CELLVM-SND-PCM"):] for ln in vm.log if "CELLVM-SND-PCM" in ln]
+        print("\n".join(cards + pcms))
+        if not any(" 0 [" in c for c in cards):
+            fail("the guest's ALSA has no card 0", vm.log)
+        # A PCM device per group of streams: one with both, or one each.
+        for d in ("playback", "capture"):
+            if not any(p.startswith("CELLVM-SND-PCM 00-") and f"{d} 1" in p for p in pcms):
+                fail(f"the guest's ALSA has no PCM with a {d} stream on card 0", vm.log)
+
+        # What the guest plays, through the ring.
+        reader = subprocess.Popen([tool, "follow", audio, "120"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        hello = reader.stdout.readline()
+        if not hello.startswith("hello "):
+            fail(f"the audio socket did not answer: {hello!r}", vm.log)
+        hello = json.loads(hello[len("hello "):])
+        if hello.get("playback") != 1 or hello.get("capture") != 1 or hello.get("ring_bytes", 0) <= 0:
+            fail(f"audio socket hello: {hello}", vm.log)
+        vm.send("play\n")
+        played = vm.wait_line("CELLVM-SND played", vm.deadline)
+        print(f"guest: {played}")
+        reader.stdin.close()  # the reader ends once the ring is quiet
+        ring = json.loads(reader.stdout.readline() or "{}")
+        reader.wait(timeout=60)
+        print(f"ring: {ring}")
+        snd_expect("the audio ring", ring, [
+            ("not 48000 Hz", ring.get("rate") == SND_RATE),
+            ("not S16", ring.get("format") == 5),
+            (f"the peak is not {SND_PLAY_HZ} Hz", abs(ring.get("freq", 0) - SND_PLAY_HZ) <= 5),
+            ("not about a second of frames",
+             0.9 * SND_RATE <= ring.get("frames", 0) <= 1.1 * SND_RATE),
+            ("a gap in position between periods", ring.get("gaps") == 0),
+            ("periods lost", ring.get("lost") == 0),
+            ("the stream's parameters changed", ring.get("changes") == 0),
+            ("the first period is not the stream's start",
+             ring.get("first_discont") is True and ring.get("first_position") == 0),
+            ("too quiet", ring.get("rms", 0) > 0.2),
+        ], vm.log)
+        if "xruns=0" in played:
+            snd_expect("the audio ring", ring, [
+                ("restarts without an underrun", ring.get("disconts") == 1)], vm.log)
+
+        # What the guest records: a tone pushed into the input socket.
+        vm.wait_line("CELLVM-SND waiting", vm.deadline)
+        pusher = subprocess.Popen([tool, "push", audio_in, str(SND_PUSH_HZ), "6", "44100"],
+                                  stdout=subprocess.PIPE, text=True)
+        answer = pusher.stdout.readline()
+        if '"id"' not in answer:
+            fail(f"the audio input socket refused the stream: {answer!r}", vm.log)
+        vm.send("record\n")
+        data = vm.outcome("snd")
+        rec = {k: float(v) for k, v in data.items()}
+        snd_expect("the guest's recording", rec, [
+            (f"the peak is not {SND_PUSH_HZ} Hz", abs(rec.get("freq", 0) - SND_PUSH_HZ) <= 10),
+            ("too quiet", rec.get("rms", 0) > 0.1),
+        ], vm.log)
+        print(f"the guest recorded {rec['freq']} Hz at RMS {rec['rms']}")
+    finally:
+        for p in (reader, pusher):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        vm.kill()
+
+    # The sink=wav: file, complete once the VM ended.
+    out = subprocess.run([tool, "wav", sink], capture_output=True, text=True)
+    if out.returncode != 0:
+        fail(f"the sink file is not a WAV: {out.stderr.strip()}")
+    wav = json.loads(out.stdout)
+    print(f"sink file: {wav}")
+    snd_expect("the sink file", wav, [
+        ("not 48000 Hz", wav.get("rate") == SND_RATE),
+        (f"the peak is not {SND_PLAY_HZ} Hz", abs(wav.get("freq", 0) - SND_PLAY_HZ) <= 5),
+        ("less than 0.9 s", wav.get("frames", 0) >= 0.9 * SND_RATE),
+    ], None)
+    subprocess.run(["rm", "-rf", tmp])
+    print("PASS")
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
@@ -648,6 +758,8 @@ def main():
         check_input(args, guest, intx=True)
     elif check == "gpu":
         check_gpu(args, guest)
+    elif check == "snd":
+        check_snd(args, guest)
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
