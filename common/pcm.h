@@ -26,9 +26,9 @@ uint32_t pcm_frame_bytes(const struct pcm_spec *s);
 
 /* ---- WAV (RIFF/WAVE) ---- */
 
-#define WAV_HEADER_BYTES     44	  /* what wav_header writes (WAVE_FORMAT_EXTENSIBLE: 68) */
+#define WAV_HEADER_BYTES     44 /* what wav_header writes (WAVE_FORMAT_EXTENSIBLE: 68) */
 #define WAV_HEADER_MAX_BYTES 68
-#define WAV_PARSE_MAX_BYTES  4096 /* chunks before "data" beyond this: refused */
+#define WAV_PARSE_MAX_BYTES  4096	 /* chunks before "data" beyond this: refused */
 #define WAV_SIZE_STREAMING   0xffffffffu /* data size of a stream to EOF */
 
 /* Parse a WAV header from the first len bytes of a file or stream: RIFF,
@@ -47,21 +47,21 @@ int wav_parse(const uint8_t *buf, size_t len, struct pcm_spec *spec, uint64_t *d
  * CELLVM_AUDIO_FLOAT; S24 as 32-bit samples with 24 valid bits: the 68-byte
  * WAVE_FORMAT_EXTENSIBLE form) for data_bytes of PCM (WAV_SIZE_STREAMING:
  * unknown, a stream). Returns the header's length, 0 for an invalid spec. */
-size_t wav_header(uint8_t out[WAV_HEADER_MAX_BYTES], const struct pcm_spec *s,
-		  uint32_t data_bytes);
+size_t wav_header(uint8_t out[WAV_HEADER_MAX_BYTES], const struct pcm_spec *s, uint32_t data_bytes);
 
 /* ---- conversion ---- */
 
 /* Converts a stream of in frames to out frames: samples to float and back
- * (clamped), channels mixed down (averaged) or spread (mono to all, else
- * channel i from i % in.channels), rate by linear interpolation with the
- * phase carried across calls. Holds no pointers: copy it freely. */
+ * (clamped), channels to mono averaged, else output channel j from input
+ * channel j % in.channels (mono spread to all, extra channels dropped), rate by linear
+ * interpolation with the phase carried across calls (an identical spec passes bytes through
+ * unchanged). Holds no pointers: copy it freely. */
 struct pcm_conv {
 	struct pcm_spec in, out;
-	uint64_t step; /* in.rate / out.rate in 32.32 fixed point */
+	uint64_t step;	/* in.rate / out.rate in 32.32 fixed point */
 	uint64_t phase; /* position between prev and cur, 32.32 */
 	float prev[CELLVM_AUDIO_MAX_CHANNELS], cur[CELLVM_AUDIO_MAX_CHANNELS];
-	bool primed; /* cur holds a frame */
+	uint32_t primed; /* frames loaded so far, up to 2 (prev and cur) */
 };
 
 /* Returns 0 or -EINVAL (a spec not valid). */
@@ -69,7 +69,7 @@ int pcm_conv_init(struct pcm_conv *c, const struct pcm_spec *in, const struct pc
 /* Convert from in (in_bytes; a partial frame at its end is left unused)
  * into out (out_cap bytes; whole frames only). Stops when either runs out.
  * Sets *in_used to the bytes consumed and returns the bytes written. */
-size_t pcm_conv_run(struct pcm_conv *c, const void *in, size_t in_bytes, size_t *in_used,
-		    void *out, size_t out_cap);
+size_t pcm_conv_run(struct pcm_conv *c, const void *in, size_t in_bytes, size_t *in_used, void *out,
+		    size_t out_cap);
 /* Silence of spec s into out (bytes, whole frames). */
 void pcm_silence(const struct pcm_spec *s, void *out, size_t bytes);

@@ -30,11 +30,11 @@
 enum snd_opt_source { SND_OPT_SOURCE_SILENCE = 0, SND_OPT_SOURCE_WAV = 1 };
 
 struct snd_opt {
-	uint32_t playback;	/* output streams, 0..4 (1 by default) */
-	uint32_t capture;	/* input streams, 0..4 (1 by default) */
-	uint32_t periods;	/* ring periods; 0: SND_OPT_DEFAULT_PERIODS */
-	uint32_t max_channels;	/* offered per stream; 0: 2 */
-	uint32_t sinks;		/* SND_OPT_SINK_*; SND_OPT_SINK_RING by default */
+	uint32_t playback;	      /* output streams, 0..4 (1 by default) */
+	uint32_t capture;	      /* input streams, 0..4 (1 by default) */
+	uint32_t periods;	      /* ring periods; 0: SND_OPT_DEFAULT_PERIODS */
+	uint32_t max_channels;	      /* offered per stream; 0: 2 */
+	uint32_t sinks;		      /* SND_OPT_SINK_*; SND_OPT_SINK_RING by default */
 	char sink_path[SND_OPT_PATH]; /* with SND_OPT_SINK_WAV: the file made */
 	enum snd_opt_source source;
 	char source_path[SND_OPT_PATH]; /* with SND_OPT_SOURCE_WAV */

@@ -114,14 +114,11 @@ _Static_assert(offsetof(struct cellvm_audio_period, stream) == 32, "audio period
 static inline uint32_t cellvm_audio_sample_bytes(uint32_t format)
 {
 	switch (format) {
-	case CELLVM_AUDIO_S16:
-		return 2;
+	case CELLVM_AUDIO_S16: return 2;
 	case CELLVM_AUDIO_S24:
 	case CELLVM_AUDIO_S32:
-	case CELLVM_AUDIO_FLOAT:
-		return 4;
-	default:
-		return 0;
+	case CELLVM_AUDIO_FLOAT: return 4;
+	default: return 0;
 	}
 }
 
