@@ -21,6 +21,7 @@
 #include "launcher/launcher.h"
 #include "launcher/launcher_dev.h"
 #include "launcher/net_opt.h"
+#include "launcher/snd_opt.h"
 #include "launcher/supervise.h"
 #include "device.pb-c.h"
 #include "proto/dispatch.h"
@@ -172,7 +173,8 @@ struct broker_vmdef {
 	struct input_opt input_opt; /* its backends and identities (no fds here) */
 	bool has_gpu;		    /* gpu: the VM has a display (after the NICs) */
 	struct gpu_opt gpu_opt;	    /* its modes, budget and ring (no ring here) */
-	json_object *extra;	    /* the snd definition, kept as given (owned) */
+	bool has_snd;		    /* snd: the VM has a sound card (after the gpu) */
+	struct snd_opt snd_opt;	    /* its streams and ring periods (no fds here) */
 	/* its cgroup's cpu.weight (1..10000); 0: the broker's vm_cpu_weight */
 	uint32_t cpu_weight;
 };
@@ -183,8 +185,8 @@ struct broker_vmdef {
  * directory with no symlink followed, of the right kind, with the access the
  * tenant itself has (see docs/broker.md); NULL: lexical checks only, nothing
  * opened (reloading the state directory). Returns 0 or -EINVAL with a
- * message. On success *ret holds the open files and a reference to the
- * gpu/snd objects: release both with broker_vmdef_free. */
+ * message. On success *ret holds the open files: release them with
+ * broker_vmdef_free. */
 int broker_vmdef_from_json(json_object *o, const struct tenant *tenant, struct broker_vmdef *ret,
 			   char *err, size_t errlen);
 /* The same, for an RPC create that passed fds: a path "fd:N" names fds[N-1]
@@ -198,10 +200,10 @@ json_object *broker_vmdef_to_json(const struct broker_vmdef *d);
  * check the kept ones again (kind, owner and mode may have changed). */
 int broker_vmdef_check_paths(struct broker_vmdef *d, const struct tenant *t, char *err,
 			     size_t errlen);
-/* Close the kept files (releasing their locks) and the snd object. */
+/* Close the kept files (releasing their locks). */
 void broker_vmdef_free(struct broker_vmdef *d);
-/* The definition's devices: disks, then NICs, then the gpu, then the input
- * device (their order on the bus, and their index everywhere); how many, and
+/* The definition's devices: disks, then NICs, then the gpu, then the sound
+ * card, then the input device (their order on the bus, and their index everywhere); how many, and
  * the kind of the ith. */
 size_t broker_vmdef_ndevs(const struct broker_vmdef *d);
 enum launcher_dev_kind broker_vmdef_dev_kind(const struct broker_vmdef *d, size_t i);
@@ -305,6 +307,13 @@ struct broker_vm {
 	struct event *display_ev, *display_pid_ev;
 	uint64_t display_clients;
 	uint64_t display_dropped, display_dropped_logged; /* viewers' input dropped; when said */
+	/* The snd's audio ring while the VM runs (moved from its boot's job;
+	 * ring_fd -1: none), the broker's read-only mapping of it (REST's WAV
+	 * streams read it), audio readers' ids (broker_audio.c). */
+	struct snd_opt snd;
+	const void *audio_ring;
+	uint64_t audio_next_id;
+	uint32_t naudio; /* readers subscribed (at most SND_OPT_MAX_READERS) */
 	/* serial output: a ring of the last BROKER_CONSOLE_LOG bytes */
 	uint8_t *cons;
 	uint64_t cons_total;
@@ -485,6 +494,8 @@ struct broker_launch_job {
 	struct input_opt input;
 	/* The gpu's options for this boot; its ring, made here, moves to the VM. */
 	struct gpu_opt gpu;
+	/* The same for the sound card's options and its audio ring. */
+	struct snd_opt snd;
 	/* Its VNC server (pid -1: none), and why it did not start. */
 	struct display_proc display;
 	char display_err[256];
@@ -541,6 +552,34 @@ enum api_err broker_display_subscribe(struct broker_vm *vm, uint64_t *ret_id, in
 				      char *hello, size_t hello_len, char *err, size_t errlen);
 /* Reader id of boot `boot` (vm->boots when it subscribed) is gone. */
 void broker_display_unsubscribe(struct broker_vm *vm, uint32_t boot, uint64_t id);
+
+/* ---- sound (broker_audio.c): docs/snd.md ---- */
+
+/* After a boot's install: map the snd's audio ring read-only (no snd, or
+ * a null sink: 0). */
+int broker_audio_install(struct broker_vm *vm);
+/* In the teardown: end the REST audio streams of the VM, unmap and close
+ * the ring. */
+void broker_audio_teardown(struct broker_vm *vm);
+/* Whether the VM has sound to read now (a ring) or to send (a running snd
+ * device, want_ring false): API_OK, or NOT_SUPPORTED (no snd, or no ring)
+ * or VM_BUSY (not running) with a message. */
+enum api_err broker_audio_ready(struct broker_vm *vm, bool want_ring, char *err, size_t errlen);
+/* A new audio reader: the ring read-only and an eventfd of its own in
+ * fds[0], fds[1] (the caller's to pass on and close; the eventfd is
+ * non-blocking), subscribed at the snd device as *ret_id; the hello
+ * line (snd_opt_reader_hello) in hello. API_OK, or an error with a message
+ * (no snd, not running, SND_OPT_MAX_READERS readers already). */
+enum api_err broker_audio_subscribe(struct broker_vm *vm, uint64_t *ret_id, int fds[2], char *hello,
+				    size_t hello_len, char *err, size_t errlen);
+/* Reader id of boot `boot` (vm->boots when it subscribed) is gone. */
+void broker_audio_unsubscribe(struct broker_vm *vm, uint32_t boot, uint64_t id);
+/* Sound for the guest's capture streams: a new pipe whose read end goes to
+ * the snd device as an AudioSource (replacing the one before); its write
+ * end (blocking: a writer in the loop sets O_NONBLOCK) in *ret_fd (the
+ * caller's). API_OK, or an error with a
+ * message (no snd, no capture stream, not running). */
+enum api_err broker_audio_source(struct broker_vm *vm, int *ret_fd, char *err, size_t errlen);
 
 /* ---- the viewer listener (broker_viewer.c): docs/display.md ---- */
 
@@ -653,6 +692,8 @@ json_object *broker_host_vm_json(const struct broker_vm *vm);
 void rest_event(struct broker *b, const struct broker_vm *vm, const char *what, const char *detail);
 /* New console bytes of vm for followers; vm_gone ends their streams. */
 void rest_console_update(struct broker *b, const struct broker_vm *vm, bool vm_gone);
+/* The VM's processes are gone: its REST audio streams end (broker_api_audio.c). */
+void rest_audio_vm_gone(struct broker *b, const struct broker_vm *vm);
 int broker_api_rest_start(struct broker *b, int listen_fd, char *err, size_t errlen);
 void broker_api_rest_stop(struct broker *b);
 

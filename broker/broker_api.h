@@ -14,7 +14,9 @@
 
 #define REST_MAX_NO_TENANT 16 /* open connections of peers without a tenant, all together */
 
-enum stream_kind { STREAM_CONSOLE, STREAM_EVENTS };
+enum stream_kind { STREAM_CONSOLE, STREAM_EVENTS, STREAM_AUDIO };
+
+struct rest_audio;
 
 /* One accepted connection, as the broker tracks it next to evhttp: who the
  * peer is (SO_PEERCRED at accept) and the deadline by which its next request
@@ -43,6 +45,7 @@ struct stream {
 	char vm_id[BROKER_ID_LEN + 1];
 	uint64_t pos; /* console: next byte to send */
 	struct rest_conn *conn;
+	struct rest_audio *audio; /* STREAM_AUDIO: its reader (broker_api_audio.c) */
 };
 
 struct rest {
@@ -74,7 +77,19 @@ void broker_api_rest_reply_json(struct evhttp_request *req, int status, json_obj
 void broker_api_rest_reply_error(struct evhttp_request *req, int status, const char *code,
 				 const char *msg);
 
+/* Start a streaming reply (200, chunked, Content-Type type) on the call's
+ * connection: the stream, or NULL when it was answered with an error (too
+ * many streams). */
+struct stream *rest_stream_start(struct rest_call *c, enum stream_kind kind, const char *type);
+/* End a stream: cleanly (the reply's last chunk), or by dropping the client.
+ * Frees it. */
+void rest_stream_end(struct stream *s, bool drop);
 void rest_stream_console(struct rest_call *c, struct broker_vm *vm, bool follow);
+/* GET /vm/{id}/audio and POST /vm/{id}/audio-input (broker_api_audio.c);
+ * an audio stream's reader freed with its stream. */
+void rest_audio_get(struct rest_call *c, struct broker_vm *vm);
+void rest_audio_post(struct rest_call *c, struct broker_vm *vm);
+void rest_audio_free(struct stream *s);
 void rest_stream_events(struct rest_call *c);
 void rest_guard_connections(struct rest *r);
 /* The connection evhttp asks a bufferevent for (bevcb); NULL on failure. */

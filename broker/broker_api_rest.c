@@ -3,7 +3,7 @@
  * UNTRUSTED(client): the request line, headers, query and body; evhttp bounds
  * the headers and body, json-c parses the body with a depth limit, and
  * broker_vmdef.c checks what it means. Streams (console follow, events) live in
- * broker_api_stream.c. */
+ * broker_api_stream.c, sound in broker_api_audio.c. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -628,6 +628,10 @@ static void broker_api_rest_vm_route(struct rest_call *c, struct broker_vm *vm, 
 		broker_api_rest_console_in(c, vm);
 	} else if (strcmp(sub, "screenshot") == 0 && m == EVHTTP_REQ_GET) {
 		broker_api_rest_screenshot(c, vm);
+	} else if (strcmp(sub, "audio") == 0 && m == EVHTTP_REQ_GET) {
+		rest_audio_get(c, vm);
+	} else if (strcmp(sub, "audio-input") == 0 && m == EVHTTP_REQ_POST) {
+		rest_audio_post(c, vm);
 	} else if (strcmp(sub, "console-token") == 0 && m == EVHTTP_REQ_POST) {
 		broker_api_rest_console_token(c, vm);
 	} else if ((strcmp(sub, "inject-input") == 0 && m == EVHTTP_REQ_POST) ||

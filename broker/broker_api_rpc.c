@@ -37,8 +37,9 @@
 #define RPC_CONSOLE_CHUNK      (32 * 1024)
 #define RPC_MAX_NO_TENANT      16 /* connections of peers without a tenant, all together */
 
-/* RPC_CAPTURE: a capture reader (its fds are sent; it only waits to close). */
-enum rpc_stream { RPC_NONE, RPC_CONSOLE, RPC_EVENTS, RPC_CAPTURE };
+/* RPC_CAPTURE, RPC_AUDIO: a capture or audio reader (its fds are sent; it
+ * only waits to close). */
+enum rpc_stream { RPC_NONE, RPC_CONSOLE, RPC_EVENTS, RPC_CAPTURE, RPC_AUDIO };
 
 struct rpc_client {
 	TAILQ_ENTRY(rpc_client) link;
@@ -56,7 +57,8 @@ struct rpc_client {
 	char pending_action[16];
 	char vm_id[BROKER_ID_LEN + 1];
 	uint64_t pos;
-	/* RPC_CAPTURE: its reader id at the VM's gpu, and the boot it is of. */
+	/* RPC_CAPTURE, RPC_AUDIO: its reader id at the VM's gpu or snd, and the
+	 * boot it is of. */
 	uint64_t capture_id;
 	uint32_t capture_boot;
 };
@@ -73,11 +75,13 @@ struct rpc {
 
 static void rpc_free(struct rpc_client *c)
 {
-	if (c->stream == RPC_CAPTURE) {
+	if (c->stream == RPC_CAPTURE || c->stream == RPC_AUDIO) {
 		struct broker_vm *vm = broker_vm_lookup(c->r->b, c->tenant, c->vm_id);
 
-		if (vm)
+		if (vm && c->stream == RPC_CAPTURE)
 			broker_display_unsubscribe(vm, c->capture_boot, c->capture_id);
+		else if (vm)
+			broker_audio_unsubscribe(vm, c->capture_boot, c->capture_id);
 	}
 	TAILQ_REMOVE(&c->r->clients, c, link);
 	if (c->tenant)
@@ -681,6 +685,73 @@ static int rpc_on_capture(void *ctx, const void *msg, int *fds, size_t nfds)
 	return 0;
 }
 
+/* ---- sound (broker_audio.c) ---- */
+
+static int rpc_on_audio_capture(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__AudioCapture *q = msg;
+	struct rpc_client *c = ctx;
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__AudioCaptureStarted st = CELLVM__API__AUDIO_CAPTURE_STARTED__INIT;
+	struct broker_vm *vm = rpc_vm(c, q->vm_id);
+	char err[256];
+	int rfds[2];
+	uint64_t id;
+	enum api_err e;
+
+	(void)fds;
+	(void)nfds;
+	if (!vm)
+		return 0;
+	e = broker_audio_subscribe(vm, &id, rfds, NULL, 0, err, sizeof(err));
+	rpc_log(c, "audio-capture", vm->id, e);
+	if (e != API_OK) {
+		rpc_error(c, e, err);
+		return 0;
+	}
+	st.ring_bytes = vm->snd.ring_size;
+	st.playback = vm->def.snd_opt.playback;
+	st.capture = vm->def.snd_opt.capture;
+	m.msg_case = CELLVM__API__RESPONSE__MSG_AUDIO_CAPTURE;
+	m.audio_capture = &st;
+	/* The connection is the subscription from here on (rpc_free ends it). */
+	c->stream = RPC_AUDIO;
+	c->capture_id = id;
+	c->capture_boot = vm->boots;
+	snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
+	rpc_send_fds(c, &m, rfds, 2);
+	ipc_close_fds(rfds, 2);
+	return 0;
+}
+
+static int rpc_on_audio_input(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__AudioInput *q = msg;
+	struct rpc_client *c = ctx;
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__AudioInputStarted st = CELLVM__API__AUDIO_INPUT_STARTED__INIT;
+	struct broker_vm *vm = rpc_vm(c, q->vm_id);
+	char err[256];
+	enum api_err e;
+	int wfd;
+
+	(void)fds;
+	(void)nfds;
+	if (!vm)
+		return 0;
+	e = broker_audio_source(vm, &wfd, err, sizeof(err));
+	rpc_log(c, "audio-input", vm->id, e);
+	if (e != API_OK) {
+		rpc_error(c, e, err);
+		return 0;
+	}
+	m.msg_case = CELLVM__API__RESPONSE__MSG_AUDIO_INPUT;
+	m.audio_input = &st;
+	rpc_send_fds(c, &m, &wfd, 1);
+	close(wfd);
+	return 0;
+}
+
 static int rpc_on_console_token(void *ctx, const void *msg, int *fds, size_t nfds)
 {
 	const Cellvm__Api__ConsoleToken *q = msg;
@@ -1002,6 +1073,9 @@ static const struct dispatch_entry rpc_table[] = {
 	[CELLVM__API__REQUEST__MSG_CAPTURE] = {rpc_on_capture, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_VIEWER_CONNECT] = {rpc_on_viewer_connect, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_CONSOLE_TOKEN] = {rpc_on_console_token, RPC_ST_ANY_TENANT, 0},
+	/* Answered with fds: the audio ring and an eventfd; a pipe's write end. */
+	[CELLVM__API__REQUEST__MSG_AUDIO_CAPTURE] = {rpc_on_audio_capture, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_AUDIO_INPUT] = {rpc_on_audio_input, RPC_ST_ANY_TENANT, 0},
 };
 
 static const struct dispatch_channel rpc_channel = {

@@ -3,8 +3,9 @@
  * tenants out: peers classified at accept (SO_PEERCRED), connections per uid
  * counted over both APIs, an absolute deadline for each request, and the fd
  * guard. Runs in the broker's loop. A client that stops reading a stream is
- * dropped once REST_STREAM_MAX_OUT bytes wait for it: it never makes the
- * broker buffer without bound or wait. */
+ * dropped once REST_STREAM_MAX_OUT bytes wait for it (an audio stream's
+ * loses periods instead: broker_api_audio.c): it never makes the broker
+ * buffer without bound or wait. */
 #include <assert.h>
 #include <errno.h>
 #include <event2/buffer.h>
@@ -22,6 +23,8 @@
 
 static void stream_free(struct stream *s)
 {
+	if (s->kind == STREAM_AUDIO)
+		rest_audio_free(s);
 	TAILQ_REMOVE(&s->r->streams, s, link);
 	s->r->nstreams--;
 	free(s);
@@ -38,8 +41,7 @@ static void stream_on_close(struct stream *s)
 	stream_free(s);
 }
 
-/* End a stream: cleanly (the reply's last chunk), or by dropping the client. */
-static void stream_end(struct stream *s, bool drop)
+void rest_stream_end(struct stream *s, bool drop)
 {
 	s->conn->stream = NULL;
 	if (drop)
@@ -57,14 +59,14 @@ static bool stream_send(struct stream *s, struct evbuffer *buf)
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > REST_STREAM_MAX_OUT) {
 		log_warn("api: dropping a %s stream client that does not read",
 			 s->kind == STREAM_CONSOLE ? "console" : "event");
-		stream_end(s, true);
+		rest_stream_end(s, true);
 		return false;
 	}
 	evhttp_send_reply_chunk(s->req, buf);
 	return true;
 }
 
-static struct stream *stream_start(struct rest_call *c, enum stream_kind kind, const char *type)
+struct stream *rest_stream_start(struct rest_call *c, enum stream_kind kind, const char *type)
 {
 	struct stream *s;
 	size_t mine = 0;
@@ -115,7 +117,7 @@ void rest_stream_console(struct rest_call *c, struct broker_vm *vm, bool follow)
 		evbuffer_free(out);
 		return;
 	}
-	s = stream_start(c, STREAM_CONSOLE, "text/plain; charset=utf-8");
+	s = rest_stream_start(c, STREAM_CONSOLE, "text/plain; charset=utf-8");
 	if (s) {
 		snprintf(s->vm_id, sizeof(s->vm_id), "%s", vm->id);
 		s->pos = pos;
@@ -128,7 +130,7 @@ void rest_stream_console(struct rest_call *c, struct broker_vm *vm, bool follow)
 void rest_stream_events(struct rest_call *c)
 {
 	struct evbuffer *out;
-	struct stream *s = stream_start(c, STREAM_EVENTS, "application/x-ndjson");
+	struct stream *s = rest_stream_start(c, STREAM_EVENTS, "application/x-ndjson");
 
 	if (!s)
 		return;
@@ -183,7 +185,7 @@ void rest_console_update(struct broker *b, const struct broker_vm *vm, bool vm_g
 		broker_console_read(vm, &s->pos, out);
 		if (!evbuffer_get_length(out) || stream_send(s, out)) {
 			if (vm_gone)
-				stream_end(s, false);
+				rest_stream_end(s, false);
 		}
 		evbuffer_free(out);
 	}
@@ -475,7 +477,7 @@ void rest_streams_free(struct rest *r)
 	struct stream *s;
 
 	while ((s = TAILQ_FIRST(&r->streams)))
-		stream_end(s, false);
+		rest_stream_end(s, false);
 	if (r->relisten)
 		event_free(r->relisten);
 }

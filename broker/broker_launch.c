@@ -72,6 +72,7 @@ static struct launcher_dev broker_launch_dev(struct broker_launch_job *j, size_t
 		break;
 	case LAUNCHER_DEV_NET: dev.net = &j->nets[j->restart_dev >= 0 ? 0 : i - def->ndisks]; break;
 	case LAUNCHER_DEV_GPU: dev.gpu = &j->gpu; break;
+	case LAUNCHER_DEV_SND: dev.snd = &j->snd; break;
 	case LAUNCHER_DEV_INPUT: dev.input = &j->input; break;
 	}
 	return dev;
@@ -132,9 +133,10 @@ static enum api_err broker_launch_devices(struct broker_launch_job *j)
 		}
 		e = broker_launch_device(j, j->ndevs, &j->devs[j->ndevs]);
 		if (e != API_OK) {
-			if (kind == LAUNCHER_DEV_INPUT || kind == LAUNCHER_DEV_GPU)
+			if (kind == LAUNCHER_DEV_INPUT || kind == LAUNCHER_DEV_GPU ||
+			    kind == LAUNCHER_DEV_SND)
 				snprintf(j->err + strlen(j->err), sizeof(j->err) - strlen(j->err),
-					 " (%s)", kind == LAUNCHER_DEV_GPU ? "gpu" : "input");
+					 " (%s)", broker_vm_dev_kind_name(kind));
 			else if (kind == LAUNCHER_DEV_NET)
 				snprintf(j->err + strlen(j->err), sizeof(j->err) - strlen(j->err),
 					 " (nets[%zu])", j->ndevs - def->ndisks);
@@ -222,6 +224,7 @@ static void broker_launch_run(struct broker_launch_job *j)
 	}
 	j->input = def->input_opt; /* no fds yet: the device's open makes its link */
 	j->gpu = def->gpu_opt;	   /* no ring yet: the device's open makes it */
+	j->snd = def->snd_opt;	   /* the same: its audio ring */
 	j->e = broker_launch_devices(j);
 	if (j->e != API_OK)
 		goto fail;
@@ -266,6 +269,7 @@ fail:
 		launcher_stop_device(&j->devs[i], SIGKILL);
 	input_opt_close(&j->input);
 	gpu_opt_close(&j->gpu);
+	snd_opt_close(&j->snd);
 	j->ndevs = 0;
 	broker_launch_nets_close(j);
 	close(j->mem_fd);
@@ -370,6 +374,8 @@ static void broker_launch_finish(struct broker_launch_job *j)
 		/* The ring too: the VM's until its teardown (broker_display.c). */
 		vm->gpu = j->gpu;
 		j->gpu.ring_fd = -1;
+		vm->snd = j->snd;
+		j->snd.ring_fd = j->snd.sink_fd = j->snd.source_fd = -1;
 		vm->display = j->display;
 		if (vm->def.has_gpu && j->display.pid < 0)
 			log_warn("vm %s: its VNC server did not start (%s): no viewers", vm->id,

@@ -159,6 +159,8 @@ json_object *broker_rpc_json_create_body(const Cellvm__Api__VmDefinition *d)
 	}
 	if (d->gpu && *d->gpu) /* REST takes cellvm run's --gpu syntax too */
 		json_object_object_add(o, "gpu", json_object_new_string(d->gpu));
+	if (d->snd && *d->snd) /* and --snd's */
+		json_object_object_add(o, "snd", json_object_new_string(d->snd));
 	if (d->cpu_weight) /* out of range: refused by broker_vmdef_from_json */
 		json_object_object_add(o, "cpu_weight", json_object_new_int64(d->cpu_weight));
 	return o;

@@ -133,10 +133,13 @@ static void broker_supervise_device_died(struct broker_vm_device *d, int status)
 	int64_t delay_ms;
 	char detail[128];
 
-	if (d->type == LAUNCHER_DEV_INPUT || d->type == LAUNCHER_DEV_GPU) {
+	if (d->type == LAUNCHER_DEV_INPUT || d->type == LAUNCHER_DEV_GPU ||
+	    d->type == LAUNCHER_DEV_SND) {
 		/* Not restarted (launcher_dev_restartable): the VM goes on
-		 * without input (the API answers BACKEND_ERROR) or without its
-		 * display (screenshots and captures answer VM_BUSY). */
+		 * without input (the API answers BACKEND_ERROR), without its
+		 * display (screenshots and captures answer VM_BUSY) or without
+		 * sound (the audio routes answer VM_BUSY: the ring and its
+		 * readers were the process's). */
 		supervise_give_up(&d->sup);
 		snprintf(detail, sizeof(detail), "device %zu (%s) ended; it is not restarted",
 			 d->def_index, d->kind);

@@ -123,11 +123,12 @@ struct broker_vm *broker_vm_registry_add(struct broker *b, const char *id, int t
 	vm->b = b;
 	snprintf(vm->id, sizeof(vm->id), "%s", id);
 	vm->tenant = tenant;
-	vm->def = *def; /* takes def->extra */
+	vm->def = *def; /* takes def's open files */
 	vm->state = BROKER_VM_CREATED;
 	vm->created_us = created_us;
 	vm->mem_fd = -1;
 	vm->gpu.ring_fd = -1;
+	snd_opt_init(&vm->snd);
 	vm->display = (struct display_proc){.pid = -1, .pidfd = -1, .ctl = -1, .log = -1};
 	vm->core = (struct core_proc){.pid = -1, .pidfd = -1, .chan = -1, .console = -1};
 	if (!vm->def.name[0])
@@ -275,6 +276,7 @@ int broker_vm_teardown(struct broker_vm *vm)
 	vm->mem_fd = -1;
 	broker_launch_taps_close(vm);
 	broker_display_teardown(vm);
+	broker_audio_teardown(vm);
 	return status;
 }
 
@@ -507,6 +509,7 @@ const char *broker_vm_dev_kind_name(enum launcher_dev_kind type)
 	case LAUNCHER_DEV_BLK: return "blk";
 	case LAUNCHER_DEV_NET: return "net";
 	case LAUNCHER_DEV_GPU: return "gpu";
+	case LAUNCHER_DEV_SND: return "snd";
 	case LAUNCHER_DEV_INPUT: return "input";
 	}
 	return "?";
@@ -529,7 +532,8 @@ static enum api_err broker_vm_boot_install(struct broker_vm *vm, struct broker_l
 							.running = true};
 	}
 	if (broker_console_watch(vm) < 0 || broker_supervise_watch(vm) < 0 ||
-	    broker_input_watch(vm) < 0 || broker_display_install(vm) < 0)
+	    broker_input_watch(vm) < 0 || broker_display_install(vm) < 0 ||
+	    broker_audio_install(vm) < 0)
 		goto fail;
 	return API_OK;
 fail:

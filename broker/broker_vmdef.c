@@ -22,6 +22,7 @@
 
 #include "broker/broker.h"
 #include "common/parse.h"
+#include "proto/audio_ring.h"
 #include "proto/input_event.h"
 
 #define DEF_DEFAULT_MEMORY (256ULL << 20)
@@ -1117,6 +1118,98 @@ static json_object *broker_vmdef_gpu_json(const struct gpu_opt *g)
 	return o;
 }
 
+/* "snd": {"playback": N, "capture": N, "ring_periods": N, "channels": N,
+ * "sink": "ring"|"null"}, every field optional (one stream each way, the
+ * ring); or a string in cellvm run's --snd syntax ("playback=2,capture=0").
+ * UNTRUSTED(tenant): checked as --snd is (snd_opt_check); a WAV file sink or
+ * source names a path on the broker's host, which is not a tenant's to
+ * write or read: refused (sound comes and goes through the API). */
+static int broker_vmdef_snd(json_object *o, struct broker_vmdef *d, char *err, size_t errlen)
+{
+	struct snd_opt *so = &d->snd_opt;
+	const char *str;
+	char why[200];
+	uint64_t v;
+
+	snd_opt_init(so);
+	if (json_object_is_type(o, json_type_string)) {
+		if (broker_vmdef_string(o, "snd", 200, &str, err, errlen) < 0)
+			return -EINVAL;
+		if (snd_opt_parse(str, so, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "snd: %s", why);
+			return -EINVAL;
+		}
+		if ((so->sinks & SND_OPT_SINK_WAV) || so->source == SND_OPT_SOURCE_WAV) {
+			snprintf(err, errlen,
+				 "snd: sink=wav: and source=wav: are cellvm run's only (a broker "
+				 "VM's sound goes through the API: GET audio, POST audio-input)");
+			return -EINVAL;
+		}
+		d->has_snd = true;
+		return 0;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "snd: an object, or a string as cellvm run's --snd");
+		return -EINVAL;
+	}
+	json_object_object_foreach(o, key, val)
+	{
+		if (strcmp(key, "playback") == 0 || strcmp(key, "capture") == 0) {
+			if (broker_vmdef_uint(val, key[0] == 'p' ? "snd.playback" : "snd.capture",
+					      0, SND_OPT_MAX_STREAMS, &v, err, errlen) < 0)
+				return -EINVAL;
+			*(key[0] == 'p' ? &so->playback : &so->capture) = (uint32_t)v;
+		} else if (strcmp(key, "ring_periods") == 0) {
+			if (broker_vmdef_uint(val, "snd.ring_periods", SND_OPT_MIN_PERIODS,
+					      SND_OPT_MAX_PERIODS, &v, err, errlen) < 0)
+				return -EINVAL;
+			so->periods = (uint32_t)v;
+		} else if (strcmp(key, "channels") == 0) {
+			if (broker_vmdef_uint(val, "snd.channels", 1, CELLVM_AUDIO_MAX_CHANNELS, &v,
+					      err, errlen) < 0)
+				return -EINVAL;
+			so->max_channels = (uint32_t)v;
+		} else if (strcmp(key, "sink") == 0) {
+			if (broker_vmdef_string(val, "snd.sink", 16, &str, err, errlen) < 0)
+				return -EINVAL;
+			if (strcmp(str, "ring") == 0) {
+				so->sinks = SND_OPT_SINK_RING;
+			} else if (strcmp(str, "null") == 0) {
+				so->sinks = 0;
+			} else {
+				snprintf(err, errlen,
+					 "snd.sink: \"ring\" or \"null\" (a WAV file is cellvm "
+					 "run's only)");
+				return -EINVAL;
+			}
+		} else {
+			snprintf(err, errlen, "snd: unknown field '%.32s'", key);
+			return -EINVAL;
+		}
+	}
+	if (snd_opt_check(so, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "snd: %s", why);
+		return -EINVAL;
+	}
+	d->has_snd = true;
+	return 0;
+}
+
+static json_object *broker_vmdef_snd_json(const struct snd_opt *so)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "playback", json_object_new_int64(so->playback));
+	json_object_object_add(o, "capture", json_object_new_int64(so->capture));
+	if (so->periods)
+		json_object_object_add(o, "ring_periods", json_object_new_int64(so->periods));
+	if (so->max_channels)
+		json_object_object_add(o, "channels", json_object_new_int64(so->max_channels));
+	json_object_object_add(
+		o, "sink", json_object_new_string(so->sinks & SND_OPT_SINK_RING ? "ring" : "null"));
+	return o;
+}
+
 static int broker_vmdef_member(const char *key, json_object *val, const struct tenant *t,
 			       struct broker_vmdef *d, char *err, size_t errlen)
 {
@@ -1183,14 +1276,7 @@ static int broker_vmdef_member(const char *key, json_object *val, const struct t
 	} else if (strcmp(key, "gpu") == 0) {
 		return broker_vmdef_gpu(val, d, err, errlen);
 	} else if (strcmp(key, "snd") == 0) {
-		/* Room for the snd device: kept as given, not acted upon. */
-		if (!json_object_is_type(val, json_type_object)) {
-			snprintf(err, errlen, "%s: must be an object", key);
-			return -EINVAL;
-		}
-		if (!d->extra)
-			d->extra = json_object_new_object();
-		json_object_object_add(d->extra, key, json_object_get(val));
+		return broker_vmdef_snd(val, d, err, errlen);
 	} else {
 		snprintf(err, errlen, "unknown field '%.32s'", key);
 		return -EINVAL;
@@ -1203,7 +1289,7 @@ bad_memory:
 
 size_t broker_vmdef_ndevs(const struct broker_vmdef *d)
 {
-	return d->ndisks + d->nnets + d->has_gpu + d->has_input;
+	return d->ndisks + d->nnets + d->has_gpu + d->has_snd + d->has_input;
 }
 
 enum launcher_dev_kind broker_vmdef_dev_kind(const struct broker_vmdef *d, size_t i)
@@ -1214,6 +1300,8 @@ enum launcher_dev_kind broker_vmdef_dev_kind(const struct broker_vmdef *d, size_
 		return LAUNCHER_DEV_NET;
 	if (d->has_gpu && i == d->ndisks + d->nnets)
 		return LAUNCHER_DEV_GPU;
+	if (d->has_snd && i == d->ndisks + d->nnets + d->has_gpu)
+		return LAUNCHER_DEV_SND;
 	return LAUNCHER_DEV_INPUT;
 }
 
@@ -1223,6 +1311,7 @@ int broker_vmdef_from_json_fds(json_object *o, const struct tenant *t, const int
 	memset(d, 0, sizeof(*d));
 	input_opt_init(&d->input_opt);
 	gpu_opt_init(&d->gpu_opt);
+	snd_opt_init(&d->snd_opt);
 	d->kernel_fd = d->initrd_fd = -1;
 	for (size_t i = 0; i < DISK_MAX; i++)
 		d->disks[i].image_fd = d->disks[i].fd = -1;
@@ -1329,19 +1418,12 @@ json_object *broker_vmdef_to_json(const struct broker_vmdef *d)
 		json_object_object_add(o, "input_config", broker_vmdef_input_json(&d->input_opt));
 	if (d->has_gpu)
 		json_object_object_add(o, "gpu", broker_vmdef_gpu_json(&d->gpu_opt));
-	if (d->extra) {
-		json_object_object_foreach(d->extra, key, val)
-		{
-			json_object_object_add(o, key, json_object_get(val));
-		}
-	}
+	if (d->has_snd)
+		json_object_object_add(o, "snd", broker_vmdef_snd_json(&d->snd_opt));
 	return o;
 }
 
 void broker_vmdef_free(struct broker_vmdef *d)
 {
 	broker_vmdef_close_files(d);
-	if (d->extra)
-		json_object_put(d->extra);
-	d->extra = NULL;
 }

@@ -15,22 +15,14 @@
 #include <unistd.h>
 
 #include "api.pb-c.h"
+#include "cellctl/cellctl.h"
 #include "common/fdutil.h"
 #include "common/parse.h"
 #include "proto/channel.h"
 #include "proto/ipc.h"
 
-#define CELLCTL_MAX_MSG	  (64 * 1024)
 #define CELLCTL_MAX_DISKS 8
 #define CELLCTL_MAX_NETS  8
-
-enum { EXIT_ERR = 1, EXIT_USAGE = 2 };
-
-struct cellctl {
-	int fd;
-	bool json;
-	bool input; /* an input command: its errors say how far it got */
-};
 
 static void cellctl_usage(FILE *f)
 {
@@ -42,6 +34,8 @@ static void cellctl_usage(FILE *f)
 		"[--net tap=T[,mac=M][,queues=N]]...\n"
 		"         [--input ps2|usb|virtio] [--gpu WxH[,WxH...][,budget=SIZE]] "
 		"[--pass-files]\n"
+		"         [--snd "
+		"[playback=N][,capture=N][,periods=N][,channels=N][,sink=ring|null]]\n"
 		"         --pass-files: open the kernel, initrd and disks here, as you, and\n"
 		"         pass the open files (they need not be in your tenant's image_dir)\n"
 		"  info|boot|pause|resume|reboot|power-off|delete|counters [VM_ID]\n"
@@ -52,6 +46,11 @@ static void cellctl_usage(FILE *f)
 		"  console-token [VM_ID] [--view-only] [--ttl SECONDS]\n"
 		"         a one-time token for the viewer listeners (browser URL, VNC password)\n"
 		"         JSON: the inject-input request (docs/input.md); -: read it from stdin\n"
+		"  record-audio [VM_ID] -o FILE.wav [--seconds N] [--stream S]\n"
+		"         what the VM plays (its snd; docs/snd.md) as a WAV, N seconds of it\n"
+		"         or until interrupted\n"
+		"  play-audio [VM_ID] FILE.wav\n"
+		"         a WAV file as the VM's microphone (its snd's capture streams)\n"
 		"Without VM_ID: the first VM of your tenant. Socket: $CELLVM_RPC_SOCKET or "
 		"/run/cellvm/rpc.sock.\n");
 }
@@ -75,11 +74,8 @@ static int cellctl_connect(const char *path)
 	return fd;
 }
 
-/* One reply; NULL (with a message) when the broker hung up or sent garbage. */
-/* One Response, with the fds that came with it (up to max in fds, the
- * caller's to close; any beyond are closed), or NULL with a message. */
-static Cellvm__Api__Response *cellctl_recv_fds(struct cellctl *c, int *ret_fds, size_t max,
-					       size_t *ret_nfds)
+Cellvm__Api__Response *cellctl_recv_fds(struct cellctl *c, int *ret_fds, size_t max,
+					size_t *ret_nfds)
 {
 	Cellvm__Api__Response *m = NULL;
 	int fds[IPC_MAX_FDS];
@@ -128,7 +124,7 @@ static Cellvm__Api__Response *cellctl_call(struct cellctl *c, Cellvm__Api__Reque
 	return cellctl_call_fds(c, q, NULL, 0);
 }
 
-static void cellctl_print_json(json_object *o)
+void cellctl_print_json(json_object *o)
 {
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 								 JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -302,8 +298,7 @@ static json_object *cellctl_input_json(const Cellvm__Api__InputResult *r)
 	return o;
 }
 
-/* Print one reply; returns the exit status. */
-static int cellctl_print(struct cellctl *c, const Cellvm__Api__Response *m)
+int cellctl_print(struct cellctl *c, const Cellvm__Api__Response *m)
 {
 	json_object *o;
 
@@ -518,12 +513,19 @@ static int cellctl_pass_disk(struct cellctl_files *f, const char *opt, char *out
 static int cellctl_create(struct cellctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"kernel", required_argument, NULL, 'k'}, {"name", required_argument, NULL, 'N'},
-		{"cpus", required_argument, NULL, 'n'},	  {"memory", required_argument, NULL, 'm'},
-		{"initrd", required_argument, NULL, 'i'}, {"cmdline", required_argument, NULL, 'c'},
-		{"disk", required_argument, NULL, 'D'},	  {"net", required_argument, NULL, 'T'},
-		{"input", required_argument, NULL, 'I'},  {"gpu", required_argument, NULL, 'G'},
-		{"pass-files", no_argument, NULL, 'P'},	  {NULL, 0, NULL, 0},
+		{"kernel", required_argument, NULL, 'k'},
+		{"name", required_argument, NULL, 'N'},
+		{"cpus", required_argument, NULL, 'n'},
+		{"memory", required_argument, NULL, 'm'},
+		{"initrd", required_argument, NULL, 'i'},
+		{"cmdline", required_argument, NULL, 'c'},
+		{"disk", required_argument, NULL, 'D'},
+		{"net", required_argument, NULL, 'T'},
+		{"input", required_argument, NULL, 'I'},
+		{"gpu", required_argument, NULL, 'G'},
+		{"snd", required_argument, NULL, 'S'},
+		{"pass-files", no_argument, NULL, 'P'},
+		{NULL, 0, NULL, 0},
 	};
 	static struct cellctl_files files;
 	bool pass = false;
@@ -544,6 +546,7 @@ static int cellctl_create(struct cellctl *c, int argc, char **argv)
 		case 'c': d.cmdline = optarg; break;
 		case 'I': d.input_backend = optarg; break;
 		case 'G': d.gpu = optarg; break;
+		case 'S': d.snd = optarg; break;
 		case 'P': pass = true; break;
 		case 'n':
 			if (parse_u32(optarg, 1, 1024, &d.cpus) < 0)
@@ -948,6 +951,10 @@ int main(int argc, char **argv)
 		st = cellctl_screenshot(&c, argc - i, argv + i);
 	else if (strcmp(cmd, "console-token") == 0)
 		st = cellctl_console_token(&c, argc - i, argv + i);
+	else if (strcmp(cmd, "record-audio") == 0)
+		st = cellctl_record_audio(&c, argc - i, argv + i);
+	else if (strcmp(cmd, "play-audio") == 0)
+		st = cellctl_play_audio(&c, argc - i, argv + i);
 	else
 		st = cellctl_vm_command(&c, cmd, argc - i, argv + i);
 	if (st == EXIT_USAGE)
