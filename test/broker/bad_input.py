@@ -15,6 +15,7 @@ import json
 import os
 import resource
 import socket
+import struct
 import sys
 import time
 
@@ -87,6 +88,42 @@ BAD_BODIES = [
     V(input_config={"backends": ["usb", "usb"]}),
     V(gpu="yes"), V(gpu=5), V(gpu={"scanouts": 1}), V(gpu={"scanouts": [{"width": 64}]}),
     V(gpu={"budget": "1T"}), V(gpu="800x600,present=/dev/dri/card0"), V(snd=[1]), V(unknown_field=1), V(Kernel=K), V(vm_id="x"),
+    V(snd="yes"), V(snd=5), V(snd=None), V(snd={"streams": 1}), V(snd={"playback": 5}),
+    V(snd={"playback": "1"}), V(snd={"playback": -1}), V(snd={"playback": 0, "capture": 0}),
+    V(snd={"ring_periods": 1}), V(snd={"ring_periods": 5000}), V(snd={"channels": 0}),
+    V(snd={"channels": 9}), V(snd={"sink": "wav:/tmp/x.wav"}), V(snd={"sink": 1}),
+    V(snd={"source": "silence"}), V(snd="sink=wav:/tmp/x.wav"),
+    V(snd="sink=ring,sink=wav:/tmp/x.wav"), V(snd="source=wav:/etc/passwd"),
+    V(snd="playback=9"), V(snd="playback=1,playback=1"), V(snd="x" * 300), V(snd=",,"),
+]
+
+
+def wav_variant(**kw):
+    """A 16-bit mono 8 kHz WAV, with one thing changed: fmt fields, the
+    data chunk, or chunks before it."""
+    f = dict(fmt=1, channels=1, rate=8000, bits=16, fmt_size=16, data_size=None,
+             pre=b"", data=True, magic=b"RIFF")
+    f.update(kw)
+    block = f["channels"] * f["bits"] // 8
+    fmtc = struct.pack("<HHIIHH", f["fmt"], f["channels"], f["rate"], f["rate"] * block,
+                       block, f["bits"])
+    pcm = b"\0\1" * 400
+    body = b"WAVE" + f["pre"] + b"fmt " + struct.pack("<I", f["fmt_size"]) + fmtc
+    if f["data"]:
+        body += b"data" + struct.pack("<I", len(pcm) if f["data_size"] is None
+                                      else f["data_size"]) + pcm
+    return f["magic"] + struct.pack("<I", len(body)) + body
+
+
+# Bodies of POST audio-input that are no WAV we read: 400 INVALID_ARGUMENT.
+BAD_WAVS = [
+    b"", b"R", b"RIFF", b"RIFF\0\0\0\0WAVE", b"\0" * 100, b"RIFF" + b"\xff" * 60,
+    wav_variant(magic=b"RIFX"), wav_variant(bits=8), wav_variant(bits=12), wav_variant(bits=64),
+    wav_variant(fmt=3, bits=64), wav_variant(fmt=2), wav_variant(fmt=0), wav_variant(channels=0),
+    wav_variant(channels=9), wav_variant(rate=0), wav_variant(rate=4000),
+    wav_variant(rate=400000), wav_variant(fmt_size=0xffffffff), wav_variant(fmt_size=2),
+    wav_variant(data=False), wav_variant(pre=b"LIST" + struct.pack("<I", 8192) + b"x" * 8192),
+    wav_variant(pre=b"junk" + struct.pack("<I", 0xfffffff0)),
 ]
 
 
@@ -205,6 +242,51 @@ try:
                 fail("id %r %s: %d %r" % (vid, sub, st, reply))
             ncases += 1
     good(b)
+
+    # Sound: the audio routes of a VM without snd and of one not running
+    # (409), bad queries and bodies that are no WAV (400), bodies over the
+    # limit (413); nothing reaches a device, the broker goes on.
+    nosnd = b.ok("POST", "/vm.create", {"kernel": K})["vm_id"]
+    snd = b.ok("POST", "/vm.create", {"kernel": K, "snd": {"playback": 1, "capture": 1}})["vm_id"]
+    good_wav = wav_variant()
+    for m, path, body, want, code in (
+            ("GET", "/vm/%s/audio" % nosnd, None, 409, "NOT_SUPPORTED"),
+            ("POST", "/vm/%s/audio-input" % nosnd, good_wav, 409, "NOT_SUPPORTED"),
+            ("GET", "/vm/%s/audio" % snd, None, 409, "VM_BUSY"),
+            ("POST", "/vm/%s/audio-input" % snd, good_wav, 409, "VM_BUSY"),
+            ("GET", "/vm/%s/audio-input" % snd, None, 405, "METHOD_NOT_ALLOWED"),
+            ("POST", "/vm/%s/audio" % snd, good_wav, 405, "METHOD_NOT_ALLOWED")):
+        st, reply = b.req(m, path, body)
+        if st != want or not isinstance(reply, dict) or reply.get("code") != code:
+            fail("%s %s: %d %r, expected %d %s" % (m, path, st, reply, want, code))
+        ncases += 1
+    for q in ["stream=1", "stream=-1", "stream=x", "seconds=0", "seconds=3601", "seconds=x",
+              "stream=0&stream=0", "seconds=1&seconds=2", "what=1", "seconds", "%zz",
+              "stream=" + "9" * 40, "seconds=1e3"]:
+        st, reply = b.req("GET", "/vm/%s/audio?%s" % (snd, q))
+        if st != 400 or reply.get("code") != "INVALID_ARGUMENT":
+            fail("GET audio?%s: %d %r" % (q, st, reply))
+        ncases += 1
+    for body in BAD_WAVS:
+        for vid in (snd, nosnd):
+            st, reply = b.req("POST", "/vm/%s/audio-input" % vid, body)
+            if st != 400 or reply.get("code") != "INVALID_ARGUMENT":
+                fail("POST audio-input %r: %d %r" % (body[:48], st, reply))
+            ncases += 1
+        good(b)
+    for data in (b"POST /vm/%s/audio-input HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n"
+                 % snd.encode() + good_wav + b"\0" * (70000 - len(good_wav)),
+                 b"POST /vm/%s/audio-input HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999"
+                 b"\r\n\r\n" % snd.encode() + good_wav,
+                 b"POST /vm/%s/audio-input HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+                 b"\r\n\r\n20000\r\n" % snd.encode() + b"\0" * 0x20000 + b"\r\n0\r\n\r\n"):
+        st = status_of(raw(b, data))
+        if st is not None and st not in (400, 413):
+            fail("an oversize audio-input body: %r" % st)
+        ncases += 1
+        good(b)
+    b.ok("DELETE", "/vm/" + nosnd)
+    b.ok("DELETE", "/vm/" + snd)
 
     # A slow client that sends half a request and stops: another client is
     # answered while it is still connected, and the broker drops it after

@@ -354,3 +354,90 @@ def http_on(s, method, path, body=b"", timeout=DEADLINE):
         return status, json.loads(rest)
     except ValueError:
         return status, rest.decode(errors="replace")
+
+
+# ---- sound: WAV files and the dominant frequency (no numpy here) ----
+
+def wav_bytes(pcm, rate, channels, bits=16, fmt=1, data_size=None):
+    """A canonical WAV (RIFF/WAVE, a 16-byte fmt chunk, a data chunk) of pcm
+    bytes; fmt 1 is PCM, 3 IEEE float; data_size overrides the data chunk's
+    size field (0xffffffff: a stream)."""
+    import struct
+    block = channels * bits // 8
+    size = len(pcm) if data_size is None else data_size
+    fmtc = struct.pack("<HHIIHH", fmt, channels, rate, rate * block, block, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmtc + b"data" + \
+        struct.pack("<I", size) + pcm
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def tone_s16(freq, rate, seconds, channels=1, amp=0.5):
+    """A sine of freq Hz as interleaved little-endian int16 samples."""
+    import array
+    import math
+    n = int(rate * seconds)
+    a = array.array("h", (int(amp * 32767 * math.sin(2 * math.pi * freq * i / rate))
+                          for i in range(n) for _ in range(channels)))
+    if sys.byteorder != "little":
+        a.byteswap()
+    return a.tobytes()
+
+
+def wav_parse(data):
+    """(format, channels, rate, bits, data_size, pcm) of a WAV with a
+    fmt and a data chunk (the broker's and cellctl's: canonical, or
+    WAVE_FORMAT_EXTENSIBLE); fails on anything else."""
+    import struct
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        fail("not a WAV: %r" % data[:16])
+    i, fmt = 12, None
+    while i + 8 <= len(data):
+        cid, n = data[i:i + 4], struct.unpack_from("<I", data, i + 4)[0]
+        if cid == b"fmt ":
+            f, ch, rate, _, _, bits = struct.unpack_from("<HHIIHH", data, i + 8)
+            if f == 0xfffe:  # WAVE_FORMAT_EXTENSIBLE: the subformat's first two bytes
+                f = struct.unpack_from("<H", data, i + 8 + 24)[0]
+            fmt = (f, ch, rate, bits)
+        elif cid == b"data":
+            if not fmt:
+                fail("WAV: data before fmt")
+            return fmt + (n, data[i + 8:])
+        i += 8 + n + (n & 1)
+    fail("WAV without a data chunk: %r" % data[:80])
+
+
+def pcm_mono(fmt, channels, bits, pcm):
+    """The first channel of PCM as floats in -1..1 (int16, int32 or float32)."""
+    import array
+    code = {16: "h", 32: "f" if fmt == 3 else "i"}.get(bits)
+    if not code:
+        fail("PCM of %d bits: not read here" % bits)
+    a = array.array(code)
+    a.frombytes(pcm[:len(pcm) - len(pcm) % a.itemsize])
+    if sys.byteorder != "little":
+        a.byteswap()
+    scale = 1.0 if code == "f" else float(1 << (bits - 1))
+    return [v / scale for v in a[::channels]]
+
+
+def goertzel(samples, rate, freq):
+    """The power of freq Hz in samples (one DFT bin, the Goertzel way)."""
+    import math
+    w = 2 * math.cos(2 * math.pi * freq / rate)
+    s1 = s2 = 0.0
+    for x in samples:
+        s1, s2 = x + w * s1 - s2, s1
+    return s1 * s1 + s2 * s2 - w * s1 * s2
+
+
+def dominant_freq(samples, rate, lo=100, hi=4000):
+    """The strongest frequency in lo..hi Hz, to about 1 Hz: a coarse scan
+    (20 Hz steps over 4096 samples), then 1 Hz steps around its best over
+    up to half a second of samples."""
+    if len(samples) < 4096:
+        fail("%d samples: too few for a frequency" % len(samples))
+    mid = len(samples) // 2
+    short = samples[mid - 2048:mid + 2048]
+    best = max(range(lo, hi + 1, 20), key=lambda f: goertzel(short, rate, f))
+    long_ = samples[max(0, mid - rate // 4):mid + rate // 4]
+    return max(range(max(lo, best - 25), best + 26), key=lambda f: goertzel(long_, rate, f))
