@@ -62,4 +62,5 @@ extern const struct sb_policy policy_blk;     /* SANDBOX_DEV_BLK */
 extern const struct sb_policy policy_net;     /* SANDBOX_DEV_NET */
 extern const struct sb_policy policy_input;   /* SANDBOX_DEV_INPUT */
 extern const struct sb_policy policy_gpu;     /* SANDBOX_DEV_GPU */
+extern const struct sb_policy policy_snd;     /* SANDBOX_DEV_SND */
 extern const struct sb_policy policy_display; /* SANDBOX_DISPLAY */

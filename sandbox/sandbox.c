@@ -27,6 +27,7 @@ static const unsigned sandbox_fd_slack[SANDBOX_KIND_COUNT] = {
 	[SANDBOX_DEV_NET] = 128,   /* messages; its taps and timerfds are kept fds */
 	[SANDBOX_DEV_INPUT] = 128, /* messages; its links and timerfd are kept fds */
 	[SANDBOX_DEV_GPU] = 128,   /* messages; the ring and eventfds are kept fds */
+	[SANDBOX_DEV_SND] = 128,   /* messages, readers' eventfds, pushed sound */
 	[SANDBOX_DISPLAY] = 128,   /* messages, clients (3 fds each), the pump's epoll */
 };
 

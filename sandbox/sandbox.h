@@ -22,6 +22,7 @@ enum sandbox_kind {
 	SANDBOX_DEV_NET,   /* cellvm-dev-net: tap queues; policy_net.c */
 	SANDBOX_DEV_INPUT, /* cellvm-dev-input: PS/2, virtio-input; policy_input.c */
 	SANDBOX_DEV_GPU,   /* cellvm-dev-gpu: virtio-gpu 2D, capture ring; policy_gpu.c */
+	SANDBOX_DEV_SND,   /* cellvm-dev-snd: virtio-snd, audio ring, WAV files; policy_snd.c */
 	SANDBOX_DISPLAY,   /* cellvm-display: the VNC server; policy_display.c */
 	SANDBOX_KIND_COUNT
 };

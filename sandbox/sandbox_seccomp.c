@@ -18,6 +18,7 @@ static const struct sb_policy *const sandbox_kind_policy[SANDBOX_KIND_COUNT] = {
 	[SANDBOX_DEV_NET] = &policy_net,
 	[SANDBOX_DEV_INPUT] = &policy_input,
 	[SANDBOX_DEV_GPU] = &policy_gpu,
+	[SANDBOX_DEV_SND] = &policy_snd,
 	[SANDBOX_DISPLAY] = &policy_display,
 };
 /* clang-format on */

@@ -438,10 +438,24 @@ static int devproc_on_unsubscribe(void *ctx, const void *msg, int *fds, size_t n
 	return dp->ops->unsubscribe(dp, m->id);
 }
 
+static int devproc_on_audio_source(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Device__AudioSource *m = msg;
+	struct devproc *dp = ctx;
+	int fd;
+
+	/* UNTRUSTED(launcher): exactly one fd, an id that is not 0. */
+	if (!dp->ops->audio_source || nfds != 1 || m->id == 0)
+		return -EPROTO;
+	fd = fds[0];
+	fds[0] = -1;
+	return dp->ops->audio_source(dp, m->id, fd);
+}
+
 /* What the launcher may send, when: DeviceSetup once and first, with at
- * least memory and link; afterwards only InputCommands and capture
- * subscriptions (for a kind that takes them); only a subscription carries
- * an fd (its eventfd). */
+ * least memory and link; afterwards only InputCommands, capture
+ * subscriptions and pushed sound (for a kind that takes them); only a
+ * subscription (its eventfd) and pushed sound (its stream) carry an fd. */
 static const struct dispatch_entry ctl_table[] = {
 	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SETUP] = {devproc_on_setup, DISPATCH_STATE(CTL_SETUP),
 							DISPATCH_ONCE | DISPATCH_NEEDS_FDS |
@@ -453,6 +467,9 @@ static const struct dispatch_entry ctl_table[] = {
 							    DISPATCH_NEEDS_FDS},
 	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_UNSUBSCRIBE] = {devproc_on_unsubscribe,
 							      DISPATCH_STATE(CTL_RUNNING), 0},
+	[CELLVM__DEVICE__CONTROL_MESSAGE__MSG_AUDIO_SOURCE] = {devproc_on_audio_source,
+							       DISPATCH_STATE(CTL_RUNNING),
+							       DISPATCH_NEEDS_FDS},
 	/* DeviceReady and InputReply go the other way. */
 };
 
@@ -568,6 +585,8 @@ static int devproc_enter_sandbox(struct devproc *dp)
 		kind = SANDBOX_DEV_INPUT;
 	else if (strcmp(dp->ops->kind, "gpu") == 0)
 		kind = SANDBOX_DEV_GPU;
+	else if (strcmp(dp->ops->kind, "snd") == 0)
+		kind = SANDBOX_DEV_SND;
 	else
 		return -EINVAL;
 	keep[n++] = dp->ctl_fd;

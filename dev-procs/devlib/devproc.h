@@ -103,6 +103,11 @@ struct devproc_ops {
 	 * protocol violation. Return 0, or -EPROTO (the process exits). */
 	int (*subscribe)(struct devproc *dp, uint64_t id, int efd);
 	int (*unsubscribe)(struct devproc *dp, uint64_t id);
+	/* Sound for the guest's capture streams arrives (AudioSource, on the
+	 * first function): fd, the read end of a WAV stream, is the model's
+	 * (it closes it when done). NULL: the kind takes none, and one is a
+	 * protocol violation. Return 0, or -EPROTO (the process exits). */
+	int (*audio_source)(struct devproc *dp, uint64_t id, int fd);
 };
 
 /* Functions of one process: DeviceSetup.extra_links more links to the
