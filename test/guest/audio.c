@@ -276,20 +276,25 @@ static int audio_follow(const char *path, double seconds)
 	return 0;
 }
 
-static void write_all(int fd, const void *buf, size_t len)
+/* Write all of buf; false when the reader went away (the VM ended while
+ * sound was still being pushed: the test stops it so). */
+static bool write_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
 	while (len) {
-		ssize_t w = write(fd, p, len);
+		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
 
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && (errno == EPIPE || errno == ECONNRESET))
+			return false;
 		if (w <= 0)
 			die("push", w < 0 ? errno : EPIPE);
 		p += w;
 		len -= (size_t)w;
 	}
+	return true;
 }
 
 static int audio_push(const char *path, double freq, double seconds, uint32_t rate)
@@ -317,7 +322,8 @@ static int audio_push(const char *path, double freq, double seconds, uint32_t ra
 	hl = wav_header(head, &spec, (uint32_t)(frames * 2));
 	if (hl == 0)
 		die("wav_header", EINVAL);
-	write_all(s, head, hl);
+	if (!write_all(s, head, hl))
+		frames = 0;
 	for (uint64_t i = 0; i < frames;) {
 		size_t k = 0;
 
@@ -327,7 +333,8 @@ static int audio_push(const char *path, double freq, double seconds, uint32_t ra
 			chunk[k] = (uint8_t)v;
 			chunk[k + 1] = (uint8_t)((uint16_t)v >> 8);
 		}
-		write_all(s, chunk, k);
+		if (!write_all(s, chunk, k))
+			break;
 	}
 	close(s);
 	return 0;
