@@ -60,6 +60,24 @@ expect 'burst= needs rate=' run --kernel "$payload" --net tap=t0,burst=64K
 expect 'pps-burst= needs pps=' run --kernel "$payload" --net tap=t0,pps-burst=10
 expect 'longer than 1024' run --kernel "$payload" --net "tap=t0,mac=$(head -c 2000 /dev/zero | tr '\0' 0)"
 expect 'tap=t0 is given to two NICs' run --kernel "$payload" --net tap=t0 --net tap=t0,mtu=9000
+expect 'snd: .playback=5.: playback=N .0 to 4' run --kernel "$payload" --snd playback=5
+expect 'snd: .rate=48000.: unknown key' run --kernel "$payload" --snd rate=48000
+expect 'snd: .periods=8.: periods=N .16 to 4096' run --kernel "$payload" --snd=periods=8
+expect 'snd: .*needs a stream' run --kernel "$payload" --snd playback=0,capture=0
+expect 'snd: .sink=null.: null with another sink' run --kernel "$payload" --snd sink=ring,sink=null
+expect 'snd: wav:/x.wav is both the sink and the source' run --kernel "$payload" \
+	--snd sink=wav:/x.wav,source=wav:/x.wav
+expect 'snd: given twice' run --kernel "$payload" --snd --snd
+expect 'audio-socket needs --snd with the ring' run --kernel "$payload" --audio-socket /run/x.sock
+expect 'audio-socket needs --snd with the ring' run --kernel "$payload" --snd sink=null \
+	--audio-socket /run/x.sock
+expect 'audio-input-socket needs --snd with a capture stream' run --kernel "$payload" \
+	--snd capture=0 --audio-input-socket /run/x.sock
+expect 'snd: source=wav:/nonexistent.wav: No such file' run --kernel "$payload" \
+	--snd source=wav:/nonexistent.wav
+expect 'snd: source=wav:/dev/null: not a regular file' run --kernel "$payload" \
+	--snd source=wav:/dev/null
+expect 'snd: source=wav:.*: not a (WAV|RIFF)' run --kernel "$payload" --snd "source=wav:$payload"
 disks=()
 for _ in 1 2 3 4 5 6 7 8; do disks+=(--disk path=/x); done
 expect 'at most 8 disks and NICs' run --kernel "$payload" "${disks[@]}" --net tap=t0
