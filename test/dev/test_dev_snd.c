@@ -27,7 +27,9 @@
 
 #include "common/pcm.h"
 #include "dev-procs/snd/snd_ctl.h"
+#include "device.pb-c.h"
 #include "proto/audio_ring.h"
+#include "proto/channel.h"
 #include "test/harness/vsnd.h"
 
 #define ST_TIMEOUT_MS VSND_TIMEOUT_MS
@@ -943,6 +945,87 @@ static void test_hostile_push(void **state)
 	close(src);
 }
 
+/* The launcher's side is a peer too: pushed sound with id 0, or with no
+ * fd, breaks the protocol and the device exits with status 1. */
+static void test_hostile_control(void **state)
+{
+	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
+	Cellvm__Device__AudioSource a = CELLVM__DEVICE__AUDIO_SOURCE__INIT;
+	int p[2];
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		st_start(&(struct vsnd_opts){
+			.playback = 1, .capture = 1, .wav_sink = -1, .wav_source = -1});
+		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+		if (round == 0) {
+			assert_int_equal(vsnd_audio_source(&T, 0, p[0]), 0);
+		} else {
+			a.id = 5;
+			m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_AUDIO_SOURCE;
+			m.audio_source = &a;
+			assert_int_equal(channel_send(T.core.proc.ctl, &m.base, 16384, NULL, 0), 0);
+		}
+		assert_int_equal(vcore_wait_exit(&T.core, ST_TIMEOUT_MS), 1);
+		(void)vsnd_stop(&T);
+		close(p[0]);
+		close(p[1]);
+	}
+}
+
+/* The WAV sink keeps the parameters of its first period: playback in
+ * other ones afterwards is converted to them (mono S16 spread to both
+ * channels), and the header's sizes count it all. */
+static void test_wav_sink_convert(void **state)
+{
+	static uint8_t data[4][PB_PERIOD], file[44 + 4 * PB_PERIOD + 64], mono[PB_PERIOD / 2];
+	struct vsnd_opts o = st_default();
+	uint64_t t0, data_bytes;
+	struct pcm_spec spec;
+	size_t hdr_len;
+	uint32_t id, len, head;
+	ssize_t n;
+	int wav = st_tmpfile();
+
+	(void)state;
+	o.wav_sink = wav;
+	st_start(&o);
+	for (uint32_t k = 0; k < 4; k++)
+		st_pattern(data[k], PB_PERIOD, 60 + k);
+	st_prepare(0, 4 * PB_PERIOD, PB_PERIOD, 2, CELLVM_AUDIO_S16, RATE_48000);
+	(void)st_play(data, 2, &t0, NULL);
+	assert_int_equal(vsnd_pcm(&T, SND_R_PCM_STOP, 0), SND_S_OK);
+	assert_int_equal(vsnd_pcm(&T, SND_R_PCM_RELEASE, 0), SND_S_OK);
+	/* One period of mono: 480 frames of 2 bytes. */
+	st_prepare(0, 4 * sizeof(mono), sizeof(mono), 1, CELLVM_AUDIO_S16, RATE_48000);
+	for (uint32_t i = 0; i < sizeof(mono) / 2; i++) {
+		mono[2 * i] = (uint8_t)i;
+		mono[2 * i + 1] = (uint8_t)(i >> 1);
+	}
+	head = (uint32_t)vsnd_xfer(&T, SND_TXQ, 0, 0, mono, sizeof(mono));
+	assert_int_equal(vsnd_pcm(&T, SND_R_PCM_START, 0), SND_S_OK);
+	st_used(SND_TXQ, &id, &len);
+	assert_int_equal(id, head);
+	assert_int_equal(vsnd_pcm(&T, SND_R_PCM_STOP, 0), SND_S_OK);
+
+	n = pread(wav, file, sizeof(file), 0);
+	assert_int_equal(wav_parse(file, (size_t)n, &spec, &data_bytes, &hdr_len, NULL, 0), 0);
+	assert_int_equal(spec.channels, 2);
+	/* The converter holds the last frame back until more comes (it
+	 * interpolates between two). */
+	assert_true(data_bytes == 3 * PB_PERIOD || data_bytes == 3 * PB_PERIOD - 4);
+	assert_int_equal((size_t)n, hdr_len + data_bytes);
+	assert_memory_equal(file + hdr_len, data, 2 * PB_PERIOD);
+	for (uint32_t i = 0; i < (data_bytes - 2 * PB_PERIOD) / 4; i++) {
+		const uint8_t *f = file + hdr_len + 2 * PB_PERIOD + 4 * i;
+
+		assert_memory_equal(f, mono + 2 * i, 2);
+		assert_memory_equal(f + 2, mono + 2 * i, 2);
+	}
+	assert_int_equal(vsnd_serving(&T), 0);
+	close(wav);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -958,6 +1041,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_hostile_xfers, teardown),
 		cmocka_unit_test_teardown(test_hostile_ring, teardown),
 		cmocka_unit_test_teardown(test_hostile_push, teardown),
+		cmocka_unit_test_teardown(test_hostile_control, teardown),
+		cmocka_unit_test_teardown(test_wav_sink_convert, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
