@@ -261,10 +261,12 @@ static void devices_close(struct devices *ds, size_t i)
 		struct devproc_stats c = {0};
 		launcher_stats_read(ds->stats[i], &c);
 		if (ds->dev[i].kind == LAUNCHER_DEV_SND)
-			log_info("snd: %llu requests, %llu bytes played, %llu captured, %llu "
+			/* bytes_in: what the guest played; bytes_out: what it
+			 * recorded (as a disk's are written and read). */
+			log_info("snd: %llu requests, %llu bytes played, %llu recorded, %llu "
 				 "refused",
-				 (unsigned long long)c.requests, (unsigned long long)c.bytes_out,
-				 (unsigned long long)c.bytes_in, (unsigned long long)c.errors);
+				 (unsigned long long)c.requests, (unsigned long long)c.bytes_in,
+				 (unsigned long long)c.bytes_out, (unsigned long long)c.errors);
 		else if (ds->dev[i].kind == LAUNCHER_DEV_GPU)
 			log_info("gpu: %llu commands, %llu frames, %llu refused",
 				 (unsigned long long)c.requests, (unsigned long long)c.bytes_out,
