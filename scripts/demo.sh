@@ -102,6 +102,17 @@ if [ -x $bin/cellvm-dev-gpu ]; then
 	echo "  its frames and cursor for capture readers at /run/cellvm-demo-capture.sock (docs/cli.md)"
 fi
 
+# Sound: a virtio-snd card (one playback, one capture stream) whose playback
+# goes to the audio capture ring, readers at a socket, and a socket that
+# takes a WAV for the guest's microphone (docs/snd.md, docs/cli.md).
+if [ -x $bin/cellvm-dev-snd ]; then
+	set -- "$@" --snd --audio-socket /run/cellvm-demo-audio.sock \
+		--audio-input-socket /run/cellvm-demo-audio-in.sock
+	echo "cellvm demo: a virtio-snd card (in the guest: cat /proc/asound/cards);"
+	echo "  what it plays for audio readers at /run/cellvm-demo-audio.sock, and a WAV"
+	echo "  written to /run/cellvm-demo-audio-in.sock is its microphone (docs/snd.md)"
+fi
+
 tap=cellvm0 made_tap=
 net_host=10.0.2.1 net_guest=10.0.2.15
 trap '[ -z "$made_tap" ] || ip link delete "$tap" 2>/dev/null || true' EXIT
