@@ -370,6 +370,12 @@ static int snd_audio_source(struct devproc *dp, uint64_t id, int fd)
 {
 	struct snd *g = dp->priv;
 
+	/* Nothing would ever read it: the pusher would wait on a full pipe. */
+	if (g->m.capture == 0) {
+		log_warn("pushed sound %llu refused: no capture stream", (unsigned long long)id);
+		close(fd);
+		return 0;
+	}
 	snd_io_push(&g->io, id, fd);
 	return 0;
 }
