@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from brokertest import (DEADLINE, Broker, as_uid, fail, need_root_kvm, payload, pid_alive,
-                        unix_connect, wait_until)
+                        tone_s16, unix_connect, wait_until, wav_bytes)
 
 bindir, paydir = sys.argv[1], sys.argv[2]
 need_root_kvm()
@@ -103,7 +103,7 @@ try:
                                         "memory": "64M", "cmdline": "console=ttyS0",
                                         "input_config": {"backend": "ps2"},
                                         "gpu": {"scanouts": [{"width": 800, "height": 600}]},
-                                        "snd": {"streams": 1}})["vm_id"]
+                                        "snd": {"playback": 1, "capture": 1}})["vm_id"]
     if len(vid) != 36:
         fail("vm_id %r" % vid)
     lst = b.ok("GET", "/vm.list")
@@ -114,7 +114,7 @@ try:
     cfg = info["config"]
     if cfg["memory"] != 64 << 20 or cfg.get("nets", []) != [] or \
             cfg["gpu"] != {"scanouts": [{"width": 800, "height": 600}]} or \
-            cfg["snd"] != {"streams": 1}:
+            cfg["snd"] != {"playback": 1, "capture": 1, "sink": "ring"}:
         fail("info config: %r" % cfg)
     if b.ok("GET", "/vm.info")["id"] != vid:
         fail("/vm.info is not the first VM")
@@ -126,9 +126,19 @@ try:
     missing = "00000000-0000-4000-8000-000000000000"
     for m, sub in [("GET", ""), ("DELETE", ""), ("PUT", "/boot"), ("PUT", "/pause"),
                    ("PUT", "/resume"), ("PUT", "/reboot"), ("PUT", "/power-off"),
-                   ("GET", "/counters"), ("GET", "/console")]:
+                   ("GET", "/counters"), ("GET", "/console"), ("GET", "/audio"),
+                   ("POST", "/audio-input")]:
         expect_err(b.req(m, "/vm/" + missing + sub), 404, "VM_NOT_FOUND")
     expect_err(b.req("GET", "/vm/not-an-id"), 404, "VM_NOT_FOUND")
+
+    # --- sound before the boot: the VM's state conflicts (409), a bad query
+    # or a body that is no WAV is the client's (400)
+    wav = wav_bytes(tone_s16(440, 8000, 0.5), 8000, 1)
+    expect_err(b.req("GET", "/vm/%s/audio" % vid), 409, "VM_BUSY")
+    expect_err(b.req("POST", "/vm/%s/audio-input" % vid, wav), 409, "VM_BUSY")
+    expect_err(b.req("GET", "/vm/%s/audio?stream=1" % vid), 400, "INVALID_ARGUMENT")
+    expect_err(b.req("POST", "/vm/%s/audio-input" % vid, b"RIFF"), 400, "INVALID_ARGUMENT")
+    expect_err(b.req("PUT", "/vm/%s/audio" % vid), 405, "METHOD_NOT_ALLOWED")
 
     # --- lifecycle: state errors are VM_BUSY
     for a in ("pause", "resume", "power-off"):
@@ -149,6 +159,24 @@ try:
     for d in b.ok("GET", "/vm/" + vid)["devices"]:
         if d["running"] and not ((d.get("sandbox") or {}).get("seccomp")):
             fail("device sandbox: %r" % d)
+    # sound of the running VM (the payload plays nothing): a WAV stream
+    # starts (200, audio/wav; the WAV header comes with the first period),
+    # pushed sound is taken (204)
+    if "snd" not in [d["kind"] for d in b.ok("GET", "/vm/" + vid)["devices"]]:
+        fail("no snd device: %r" % b.ok("GET", "/vm/" + vid)["devices"])
+    au = stream_open("/vm/%s/audio" % vid, b.sock)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        c = au.recv(4096)
+        if not c:
+            fail("GET audio closed: %r" % head)
+        head += c
+    if not head.startswith(b"HTTP/1.1 200") or b"Content-Type: audio/wav" not in head:
+        fail("GET audio: %r" % head)
+    au.close()
+    st, r = b.req("POST", "/vm/%s/audio-input" % vid, wav)
+    if st != 204:
+        fail("POST audio-input: %d %r" % (st, r))
     expect_err(b.req("PUT", "/vm/%s/boot" % vid), 503, "VM_BUSY")
     expect_err(b.req("PUT", "/vm/%s/resume" % vid), 503, "VM_BUSY")
     wait_until(lambda: "irq: banner" in b.ok("GET", "/vm/%s/console" % vid), what="the banner")
