@@ -4,12 +4,12 @@
 # timing (benchmarks report; see bench/README.md). Exit 77 when a reference
 # the benchmark compares with is not installed (scripts/install-deps.sh
 # --bench) or the run needs root/tun that this machine lacks.
-# Usage: smoke.sh blk|net|broker|input|capture BINDIR SRCDIR
+# Usage: smoke.sh blk|net|broker|input|capture|audio BINDIR SRCDIR
 set -u
 what=$1 bindir=$2 srcdir=$3
 skip() { echo "SKIP: $*" >&2; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-case $what in input | capture) ;; *) [ "$(id -u)" -eq 0 ] || skip "needs root" ;; esac
+case $what in input | capture | audio) ;; *) [ "$(id -u)" -eq 0 ] || skip "needs root" ;; esac
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 case $what in
@@ -38,6 +38,10 @@ input)
 capture)
 	"$bindir/bench-capture" --iters 20 --ms 200 --shots 2 >"$out" 2>&1 || { cat "$out"; fail "bench-capture failed"; }
 	grep -q '^flush->reader copy, full ' "$out" && grep -q '^reference: memcpy' "$out" || { cat "$out"; fail "no figures"; }
+	;;
+audio)
+	"$bindir/bench-audio" --seconds 0.5 >"$out" 2>&1 || { cat "$out"; fail "bench-audio failed"; }
+	grep -q '^period 10 ms: period->reader latency' "$out" && grep -q '^reference: timerfd' "$out" || { cat "$out"; fail "no figures"; }
 	;;
 *) fail "unknown benchmark $what" ;;
 esac
