@@ -78,6 +78,20 @@ void broker_rpc_json_fill_info(struct rpc_info *ri, const struct broker_vm *vm)
 	}
 	ri->def.n_nets = vm->def.nnets;
 	ri->def.nets = ri->pnets;
+	if (vm->def.has_snd) {
+		const struct snd_opt *so = &vm->def.snd_opt;
+		char periods[24] = "", channels[24] = "";
+
+		/* As a create takes it back (REST's snd object, spelled as --snd). */
+		if (so->periods)
+			snprintf(periods, sizeof(periods), ",periods=%u", so->periods);
+		if (so->max_channels)
+			snprintf(channels, sizeof(channels), ",channels=%u", so->max_channels);
+		snprintf(ri->sndbuf, sizeof(ri->sndbuf), "playback=%u,capture=%u%s%s,sink=%s",
+			 so->playback, so->capture, periods, channels,
+			 so->sinks & SND_OPT_SINK_RING ? "ring" : "null");
+		ri->def.snd = ri->sndbuf;
+	}
 	ri->info.definition = &ri->def;
 }
 

@@ -12,6 +12,7 @@ struct rpc_info {
 	char *disks[DISK_MAX];
 	char diskbuf[DISK_MAX][PATH_MAX + 64];
 	Cellvm__Api__NetDefinition nets[BROKER_NET_MAX], *pnets[BROKER_NET_MAX];
+	char sndbuf[128]; /* the definition's snd in --snd syntax */
 	json_object *json;
 };
 

@@ -164,6 +164,8 @@ static json_object *cellctl_info_json(const Cellvm__Api__VmInfo *i)
 		json_object_object_add(def, "cmdline", json_object_new_string(d->cmdline));
 		for (size_t k = 0; k < d->n_disks; k++)
 			json_object_array_add(disks, json_object_new_string(d->disks[k]));
+		if (*d->snd)
+			json_object_object_add(def, "snd", json_object_new_string(d->snd));
 	}
 	json_object_object_add(def, "disks", disks);
 	json_object_object_add(o, "config", def);
@@ -189,6 +191,8 @@ static void cellctl_print_info(const struct cellctl *c, const Cellvm__Api__VmInf
 		       i->definition->kernel);
 	for (size_t k = 0; i->definition && k < i->definition->n_disks; k++)
 		printf("disk %zu:     %s\n", k, i->definition->disks[k]);
+	if (i->definition && *i->definition->snd)
+		printf("snd:        %s\n", i->definition->snd);
 }
 
 static void cellctl_print_counters(const struct cellctl *c, const Cellvm__Api__CountersReply *cr)
