@@ -25,9 +25,12 @@ Usage: guest_check.py BINDIR GUESTDIR SRCDIR CHECK
          snd          the kernel's ALSA lists virtio-snd's card and PCM; the
                       guest plays 440 Hz for a second, which cellvm run's
                       audio socket's ring and its sink=wav: file must hold
-                      (the peak, the rate, the length, no gaps); a 1000 Hz
-                      tone (16-bit mono, 44100 Hz) pushed into the audio
-                      input socket is what the guest records
+                      (the peak, the rate, the length, no gaps; 16 readers
+                      at most); after a malformed WAV stream pushed into the
+                      audio input socket the guest records the source=wav:
+                      file's 300 Hz (22050 Hz mono, looped); a 1000 Hz tone
+                      (16-bit mono, 44100 Hz) pushed there is what the guest
+                      records
 Exit: 0 pass, 1 fail, 77 skip (KVM here cannot run guest user space, or no
 test kernel).
 """
@@ -621,7 +624,20 @@ def check_gpu(args, guest):
 
 # ---- snd: cellvm-test-audio (test/guest/audio.c) follows the ring and pushes ----
 
-SND_PLAY_HZ, SND_PUSH_HZ, SND_RATE = 440, 1000, 48000
+SND_PLAY_HZ, SND_PUSH_HZ, SND_SOURCE_HZ, SND_RATE = 440, 1000, 300, 48000
+
+
+def snd_source_wav(path):
+    """The --snd source=wav: file: half a second (a whole number of periods:
+    it loops without a click) of SND_SOURCE_HZ, 16-bit mono at 22050 Hz."""
+    import math
+    rate = 22050
+    pcm = b"".join(struct.pack("<h", round(16383 * math.sin(2 * math.pi * SND_SOURCE_HZ * i / rate)))
+                   for i in range(rate // 2))
+    with open(path, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVEfmt "
+                + struct.pack("<IHHIIHH", 16, 1, 1, rate, 2 * rate, 2, 16)
+                + b"data" + struct.pack("<I", len(pcm)) + pcm)
 
 
 def snd_expect(what, got, checks, log):
@@ -631,14 +647,44 @@ def snd_expect(what, got, checks, log):
         fail(f"{what}: {', '.join(bad)}: {got}", log)
 
 
+def snd_reader_limit(path, log):
+    """The audio socket takes 16 readers at once (one is already there):
+    15 more get the ring and an eventfd, the 17th is told no; closing them
+    ends their subscriptions."""
+    conns = []
+    try:
+        for _ in range(15):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(30)
+            s.connect(path)
+            msg, fds, _, _ = socket.recv_fds(s, 4096, 2)
+            for fd in fds:
+                os.close(fd)
+            if len(fds) != 2 or "ring_bytes" not in msg.decode():
+                fail(f"audio reader {len(conns) + 2}: {msg!r} with {len(fds)} fds", log)
+            conns.append(s)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        s.connect(path)
+        conns.append(s)
+        msg, fds, _, _ = socket.recv_fds(s, 4096, 2)
+        if fds or "error" not in msg.decode():
+            fail(f"a 17th audio reader was not refused: {msg!r} with {len(fds)} fds", log)
+        print(f"audio socket: 16 readers at once, the 17th told {msg.decode().strip()}")
+    finally:
+        for s in conns:
+            s.close()
+
+
 def check_snd(args, guest):
     tool = os.path.join(args.bin, "cellvm-test-audio")
     # Unix sockets cannot live on 9p (the emulated host's /tmp).
     tmp = tempfile.mkdtemp(dir="/run" if os.path.isdir("/run") else None)
     audio, audio_in = os.path.join(tmp, "audio.sock"), os.path.join(tmp, "audio-in.sock")
-    sink = os.path.join(tmp, "played.wav")
+    sink, source = os.path.join(tmp, "played.wav"), os.path.join(tmp, "source.wav")
+    snd_source_wav(source)
     vm = boot(args, guest, "cellvm.check=snd",
-              ["--snd", f"sink=ring,sink=wav:{sink}", "--audio-socket", audio,
+              ["--snd", f"sink=ring,sink=wav:{sink},source=wav:{source}", "--audio-socket", audio,
                "--audio-input-socket", audio_in])
     reader = pusher = None
     try:
@@ -662,6 +708,7 @@ def check_snd(args, guest):
         hello = json.loads(hello[len("hello "):])
         if hello.get("playback") != 1 or hello.get("capture") != 1 or hello.get("ring_bytes", 0) <= 0:
             fail(f"audio socket hello: {hello}", vm.log)
+        snd_reader_limit(audio, vm.log)
         vm.send("play\n")
         played = vm.wait_line("CELLVM-SND played", vm.deadline)
         print(f"guest: {played}")
@@ -685,6 +732,26 @@ def check_snd(args, guest):
         if "xruns=0" in played:
             snd_expect("the audio ring", ring, [
                 ("restarts without an underrun", ring.get("disconts") == 1)], vm.log)
+
+        # A malformed WAV stream pushed: the device drops it (logged) and
+        # the guest records its configured source (source=wav:, looped).
+        vm.wait_line("CELLVM-SND waiting", vm.deadline)
+        junk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        junk.connect(audio_in)
+        answer = junk.makefile().readline()
+        if '"id"' not in answer:
+            fail(f"the audio input socket refused a stream: {answer!r}", vm.log)
+        # RIFF/WAVE with a "fmt " of 0 channels, then bytes that are no PCM.
+        fmt = struct.pack("<IHHIIHH", 16, 1, 0, 48000, 0, 0, 16)
+        junk.sendall(b"RIFF\xff\xff\xff\xffWAVEfmt " + fmt + b"data\xff\xff\xff\xff"
+                     + os.urandom(8192))
+        junk.close()
+        vm.send("junk\n")
+        rec = data_fields(vm.wait_line("CELLVM-SND-REC junk", vm.deadline))
+        print(f"the guest recorded {rec} after a malformed stream")
+        if abs(float(rec.get("freq", 0)) - SND_SOURCE_HZ) > 10 or float(rec.get("rms", 0)) < 0.1:
+            fail(f"after a malformed pushed stream the guest did not record the "
+                 f"{SND_SOURCE_HZ} Hz of source=wav: {rec}", vm.log)
 
         # What the guest records: a tone pushed into the input socket.
         vm.wait_line("CELLVM-SND waiting", vm.deadline)

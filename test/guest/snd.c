@@ -8,9 +8,11 @@
  *                         SECONDS on card 0's first playback PCM (hw:0,0,
  *                         /dev/snd/pcmC0D0p, unless the driver grouped the
  *                         streams otherwise), drained
- *   record SECONDS        S16_LE at 48000 Hz from card 0's first capture PCM
+ *   record SECONDS [NAME] S16_LE at 48000 Hz from card 0's first capture PCM
  *                         (/dev/snd/pcmC0D0c); the last second's dominant
- *                         frequency (50..5000 Hz) and RMS (of full scale 1)
+ *                         frequency (50..5000 Hz) and RMS (of full scale 1),
+ *                         as the check's data, or as a CELLVM-SND-REC NAME
+ *                         line for a recording before the last
  * Output lines:
  *   CELLVM-KMSG <a kernel log line about virtio_snd>
  *   CELLVM-SND-CARD <a line of /proc/asound/cards>
@@ -18,6 +20,7 @@
  *   CELLVM-SND params <dev> rate=<hz> channels=<n> period=<frames> buffer=<frames>
  *   CELLVM-SND played frames=<n> xruns=<n>
  *   CELLVM-DATA snd freq=<hz> rms=<x> frames=<n> channels=<n> xruns=<n>
+ *   CELLVM-SND-REC <name> freq=<hz> rms=<x> frames=<n> channels=<n> xruns=<n>
  * The host (test/guest/guest_check.py, check snd) follows what is played
  * through the audio ring and pushes the sound recorded. Runs in the guest;
  * statically linked. */
@@ -235,7 +238,7 @@ static int snd_play(double freq, double seconds)
 	return 0;
 }
 
-static int snd_record(double seconds)
+static int snd_record(double seconds, const char *name)
 {
 	struct pcm s;
 	size_t frames = (size_t)(seconds * SND_RATE), done = 0, last;
@@ -275,8 +278,12 @@ static int snd_record(double seconds)
 	last = frames < SND_RATE ? frames : SND_RATE;
 	freq = tone_dominant(mono + frames - last, last, SND_RATE, 50, 5000);
 	rms = tone_rms(mono + frames - last, last);
-	printf("CELLVM-DATA snd freq=%.2f rms=%.4f frames=%zu channels=%u xruns=%u\n", freq, rms,
-	       frames, s.channels, s.xruns);
+	if (name)
+		printf("CELLVM-SND-REC %s ", name);
+	else
+		printf("CELLVM-DATA snd ");
+	printf("freq=%.2f rms=%.4f frames=%zu channels=%u xruns=%u\n", freq, rms, frames,
+	       s.channels, s.xruns);
 	fflush(stdout);
 	free(buf);
 	free(mono);
@@ -334,8 +341,9 @@ int main(int argc, char **argv)
 		return snd_list();
 	if (argc == 4 && strcmp(argv[1], "play") == 0)
 		return snd_play(arg_num(argv[2], 20, 20000), arg_num(argv[3], 0.1, 60));
-	if (argc == 3 && strcmp(argv[1], "record") == 0)
-		return snd_record(arg_num(argv[2], 0.2, 60));
-	fprintf(stderr, "usage: cellvm-check-snd list | play FREQ SECONDS | record SECONDS\n");
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "record") == 0)
+		return snd_record(arg_num(argv[2], 0.2, 60), argc == 4 ? argv[3] : NULL);
+	fprintf(stderr,
+		"usage: cellvm-check-snd list | play FREQ SECONDS | record SECONDS [NAME]\n");
 	return 2;
 }
