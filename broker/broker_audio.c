@@ -14,17 +14,38 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "common/fdutil.h"
 #include "common/log.h"
 #include "proto/audio_ring.h"
 #include "proto/ipc.h"
 
+/* The running snd device, or NULL. */
+static struct broker_vm_device *broker_audio_dev(struct broker_vm *vm)
+{
+	for (size_t i = 0; i < vm->ndevs; i++)
+		if (vm->devs[i].type == LAUNCHER_DEV_SND)
+			return vm->devs[i].running && vm->devs[i].proc.ctl >= 0 ? &vm->devs[i]
+										: NULL;
+	return NULL;
+}
+
 int broker_audio_install(struct broker_vm *vm)
 {
 	struct cellvm_audio_geometry g;
+	struct broker_vm_device *d = broker_audio_dev(vm);
 	void *map;
 
 	vm->audio_ring = NULL;
 	vm->naudio = 0;
+	/* A device that stops reading its control channel (it runs
+	 * guest-driven code) must not stall the loop: a full channel is
+	 * -EAGAIN, answered VM_BUSY. Only this file writes to it. */
+	if (d) {
+		int r = fd_set_nonblock(d->proc.ctl, 1);
+
+		if (r < 0)
+			return r;
+	}
 	if (vm->snd.ring_fd < 0)
 		return 0;
 	map = mmap(NULL, vm->snd.ring_size, PROT_READ, MAP_SHARED, vm->snd.ring_fd, 0);
@@ -49,16 +70,6 @@ void broker_audio_teardown(struct broker_vm *vm)
 	vm->audio_ring = NULL;
 	snd_opt_close(&vm->snd);
 	vm->naudio = 0;
-}
-
-/* The running snd device, or NULL. */
-static struct broker_vm_device *broker_audio_dev(struct broker_vm *vm)
-{
-	for (size_t i = 0; i < vm->ndevs; i++)
-		if (vm->devs[i].type == LAUNCHER_DEV_SND)
-			return vm->devs[i].running && vm->devs[i].proc.ctl >= 0 ? &vm->devs[i]
-										: NULL;
-	return NULL;
 }
 
 enum api_err broker_audio_ready(struct broker_vm *vm, bool want_ring, char *err, size_t errlen)
