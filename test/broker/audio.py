@@ -3,8 +3,9 @@
 (snd: one playback and one capture stream, the ring) and a gpu boots the
 test kernel with the snd check (test/guest/snd.c, checks/snd.sh). Then:
 - refusals: the audio routes of a VM that is not running (409 VM_BUSY), of
-  a VM without snd (409 NOT_SUPPORTED), a bad query, a body that is not a
-  WAV (400);
+  a VM without snd (409 NOT_SUPPORTED; RPC AudioCapture and AudioInput
+  NOT_SUPPORTED), of another tenant's VM (404), a bad query, a body that is
+  not a WAV (400); cellctl play-audio of a file that is no WAV;
 - the guest plays a 440 Hz sine for a second; four readers subscribed
   before it does record it: cellctl record-audio --seconds 1 (RPC
   AudioCapture, a WAV file), a reader of our own over RPC AudioCapture
@@ -290,6 +291,20 @@ try:
     got, r = b.req("GET", "/vm/%s/audio" % bare)
     if got != 409 or r.get("code") != "NOT_SUPPORTED":
         fail("audio of a running VM without snd: %d %r" % (got, r))
+    # The same over RPC (Response.error = 2, Error.code = 1), and cellctl
+    # refusing a file that is no WAV before it asks the broker.
+    for field in (20, 21):
+        s, f, fds = rpc_request(b, field, bare, 0)
+        s.close()
+        if fds or fields(f.get(2, b"")).get(1) != b"NOT_SUPPORTED":
+            fail("RPC request %d on a VM without snd: %r" % (field, f))
+    junk = os.path.join(tmp, "junk.wav")
+    with open(junk, "wb") as f:
+        f.write(b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0" + b"\0" * 16)
+    r = subprocess.run([CELLCTL, "--socket", b.rpc, "play-audio", vid, junk], capture_output=True,
+                       text=True)
+    if r.returncode != 1 or "not a WAV" not in r.stderr:
+        fail("cellctl play-audio of junk: %d %r" % (r.returncode, r.stderr))
 
     # Four readers, each subscribed before the guest plays.
     def rpc_lines():
