@@ -509,6 +509,44 @@ static void test_capture_wav(void **state)
 	close(src);
 }
 
+/* The WAV source in other parameters (22050 Hz mono, as a user's file may
+ * be) converted to the stream's (48 kHz stereo): every period on time, and
+ * sound in it, never silence. */
+static void test_capture_convert(void **state)
+{
+	enum { FRAMES = 11025, N = 50 };
+	const struct pcm_spec spec = {CELLVM_AUDIO_S16, 22050, 1};
+	static uint8_t pcm[FRAMES * 2], got[N * PB_PERIOD];
+	uint64_t took, quiet = 0;
+	int src;
+
+	(void)state;
+	for (uint32_t i = 0; i < FRAMES; i++) {
+		int16_t v = (int16_t)((i * 300 * 2 / 22050) % 2 ? 12000 : -12000);
+
+		pcm[2 * i] = (uint8_t)v;
+		pcm[2 * i + 1] = (uint8_t)((uint16_t)v >> 8);
+	}
+	src = st_wav_file(&spec, pcm, sizeof(pcm));
+	st_start(&(struct vsnd_opts){
+		.playback = 1, .capture = 1, .wav_sink = -1, .wav_source = src});
+	st_prepare(1, 4 * PB_PERIOD, PB_PERIOD, 2, CELLVM_AUDIO_S16, RATE_48000);
+	took = st_capture(1, PB_PERIOD, N, got);
+	assert_true(took >= (uint64_t)(N - 1) * PERIOD_MS * 1000000u);
+	for (uint32_t i = 0; i < sizeof(got); i += 4) {
+		int16_t l = (int16_t)(got[i] | got[i + 1] << 8),
+			r = (int16_t)(got[i + 2] | got[i + 3] << 8);
+
+		assert_int_equal(l, r);
+		quiet += l > -1000 && l < 1000;
+	}
+	assert_true(quiet < sizeof(got) / 4 / 10);
+	assert_int_equal(vsnd_pcm(&T, SND_R_PCM_STOP, 1), SND_S_OK);
+	assert_int_equal(vsnd_pcm(&T, SND_R_PCM_RELEASE, 1), SND_S_OK);
+	assert_int_equal(vsnd_serving(&T), 0);
+	close(src);
+}
+
 static const uint8_t *st_find(const uint8_t *hay, size_t n, const uint8_t *needle, size_t k)
 {
 	for (size_t i = 0; i + k <= n; i++)
@@ -1035,6 +1073,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_playback, teardown),
 		cmocka_unit_test_teardown(test_stop_release, teardown),
 		cmocka_unit_test_teardown(test_capture_wav, teardown),
+		cmocka_unit_test_teardown(test_capture_convert, teardown),
 		cmocka_unit_test_teardown(test_capture_push, teardown),
 		cmocka_unit_test_teardown(test_readers, teardown),
 		cmocka_unit_test_teardown(test_hostile_queries, teardown),
