@@ -558,8 +558,8 @@ void broker_display_unsubscribe(struct broker_vm *vm, uint32_t boot, uint64_t id
 /* After a boot's install: map the snd's audio ring read-only (no snd, or
  * a null sink: 0). */
 int broker_audio_install(struct broker_vm *vm);
-/* In the teardown: end the REST audio streams of the VM, unmap and close
- * the ring. */
+/* In the teardown: end the REST audio streams of the VM and close its RPC
+ * audio readers' connections, unmap and close the ring. */
 void broker_audio_teardown(struct broker_vm *vm);
 /* Whether the VM has sound to read now (a ring) or to send (a running snd
  * device, want_ring false): API_OK, or NOT_SUPPORTED (no snd, or no ring)
@@ -701,6 +701,8 @@ void broker_api_rest_stop(struct broker *b);
 
 void rpc_event(struct broker *b, const struct broker_vm *vm, const char *what, const char *detail);
 void rpc_console_update(struct broker *b, const struct broker_vm *vm, bool vm_gone);
+/* The VM's processes are gone: its RPC audio readers' connections close. */
+void rpc_audio_vm_gone(struct broker *b, const struct broker_vm *vm);
 int rpc_start(struct broker *b, int listen_fd, char *err, size_t errlen);
 void rpc_stop(struct broker *b);
 

@@ -1255,6 +1255,23 @@ void rpc_console_update(struct broker *b, const struct broker_vm *vm, bool vm_go
 	}
 }
 
+void rpc_audio_vm_gone(struct broker *b, const struct broker_vm *vm)
+{
+	struct rpc_client *c, *next;
+
+	if (!b->rpc)
+		return;
+	/* An audio reader's connection carries nothing after its start: its
+	 * hang-up is how the reader learns the VM stopped (cellctl
+	 * record-audio ends its file then). */
+	for (c = TAILQ_FIRST(&b->rpc->clients); c; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->stream == RPC_AUDIO && c->capture_boot == vm->boots &&
+		    strcmp(c->vm_id, vm->id) == 0)
+			rpc_free(c);
+	}
+}
+
 int rpc_start(struct broker *b, int listen_fd, char *err, size_t errlen)
 {
 	struct rpc *r = calloc(1, sizeof(*r));

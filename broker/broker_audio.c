@@ -65,6 +65,7 @@ void broker_audio_teardown(struct broker_vm *vm)
 {
 	/* The REST streams read the broker's mapping: they end first. */
 	rest_audio_vm_gone(vm->b, vm);
+	rpc_audio_vm_gone(vm->b, vm);
 	if (vm->audio_ring)
 		munmap((void *)vm->audio_ring, vm->snd.ring_size);
 	vm->audio_ring = NULL;

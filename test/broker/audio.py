@@ -20,7 +20,9 @@ test kernel with the snd check (test/guest/snd.c, checks/snd.sh). Then:
   reader's connection closes;
 - POST /vm/{id}/audio-input of a short WAV: 204; then cellctl play-audio
   of a 1000 Hz WAV while the guest records two seconds: the guest reports
-  a dominant frequency of 1000 Hz +-10 Hz.
+  a dominant frequency of 1000 Hz +-10 Hz;
+- when the guest powers off, a GET audio stream ends with its last chunk
+  and cellctl record-audio ends (its RPC reader's connection is closed).
 Usage: audio.py BINDIR PAYLOADDIR"""
 import json
 import mmap
@@ -436,6 +438,15 @@ try:
                               stdout=subprocess.PIPE, text=True)
     wait_until(lambda: b.logtext().count("audio-input vm=%s -> OK" % vid) > before,
                what="cellctl's AudioInput")
+    # Readers that are there when the VM stops: the broker ends them.
+    before = rpc_lines()
+    rec3 = os.path.join(tmp, "rec3.wav")
+    c3 = subprocess.Popen([CELLCTL, "--socket", b.rpc, "record-audio", vid, "-o", rec3],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ws2, st, hdrs, wbody2 = get_raw(b, "/vm/%s/audio" % vid)
+    if st != 200:
+        fail("GET audio: %d %r" % (st, hdrs))
+    wait_until(lambda: rpc_lines() > before, what="cellctl's audio reader")
     b.ok("PUT", "/vm/%s/console" % vid, "record\n")
     wait_until(lambda: "CELLVM-DATA snd" in con(), 300, "the guest's recording")
     line = [ln for ln in con().splitlines() if "CELLVM-DATA snd" in ln][0]
@@ -447,6 +458,23 @@ try:
     if player.returncode != 0:
         fail("cellctl play-audio: %d %r" % (player.returncode, out))
     print("cellctl play-audio: %s" % out.strip().replace("\n", " "))
+    # The check is over and the guest powers off: the stream ends with its
+    # last chunk (nothing played since it began: no WAV header even), and
+    # cellctl record-audio ends when the broker hangs up its reader.
+    wait_until(lambda: b.ok("GET", "/vm/" + vid)["state"] == "stopped", 120,
+               "the guest to power off")
+    ws2.settimeout(DEADLINE)
+    while not dechunk(wbody2)[1]:
+        c = ws2.recv(65536)
+        if not c:
+            fail("GET audio of a VM that stopped closed without its last chunk")
+        wbody2 += c
+    ws2.close()
+    if dechunk(wbody2)[0]:
+        fail("GET audio while nothing played: %r" % dechunk(wbody2)[0][:60])
+    out, err = c3.communicate(timeout=DEADLINE)
+    if c3.returncode != 1 or "played nothing" not in err:
+        fail("cellctl record-audio of a VM that stopped: %d %r" % (c3.returncode, err))
     b.stop()
     print("PASS")
 finally:
