@@ -123,7 +123,7 @@ try:
 
     routes = [("GET", ""), ("GET", "/counters"), ("GET", "/console"), ("PUT", "/pause"),
               ("PUT", "/resume"), ("PUT", "/power-off"), ("PUT", "/reboot"), ("PUT", "/boot"),
-              ("PUT", "/console"), ("DELETE", "")]
+              ("PUT", "/console"), ("POST", "/audio-input"), ("DELETE", "")]
     owner = {vms["a"]: A, vms["b"]: B}
     n = 0
     for who in (A, B, ROOT):
