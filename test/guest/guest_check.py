@@ -714,7 +714,8 @@ def check_snd(args, guest):
         print(f"guest: {played}")
         reader.stdin.close()  # the reader ends once the ring is quiet
         ring = json.loads(reader.stdout.readline() or "{}")
-        reader.wait(timeout=60)
+        if reader.wait(timeout=60) != 0:
+            fail(f"the audio reader exited {reader.returncode}", vm.log)
         print(f"ring: {ring}")
         snd_expect("the audio ring", ring, [
             ("not 48000 Hz", ring.get("rate") == SND_RATE),
@@ -762,6 +763,9 @@ def check_snd(args, guest):
             fail(f"the audio input socket refused the stream: {answer!r}", vm.log)
         vm.send("record\n")
         data = vm.outcome("snd")
+        # The VM is gone, and the device's end of the stream with it.
+        if pusher.wait(timeout=30) != 0:
+            fail(f"the audio pusher exited {pusher.returncode}", vm.log)
         rec = {k: float(v) for k, v in data.items()}
         snd_expect("the guest's recording", rec, [
             (f"the peak is not {SND_PUSH_HZ} Hz", abs(rec.get("freq", 0) - SND_PUSH_HZ) <= 10),
