@@ -29,6 +29,7 @@
 #define REST_AUDIO_MAX_OUT     (512 * 1024) /* unread bytes before periods are lost */
 #define REST_AUDIO_MAX_SECONDS 3600
 #define REST_AUDIO_CONV_CHUNK  (64 * 1024)
+#define REST_AUDIO_BATCH       32 /* periods per turn of the loop, then others' turn */
 
 /* One GET audio stream: an audio reader of the VM, for one playback stream. */
 struct rest_audio {
@@ -109,6 +110,13 @@ static void rest_audio_queue(struct rest_audio *a, const void *buf, size_t len)
 	evbuffer_free(out);
 }
 
+/* Bytes queued for the client that it has not read yet. */
+static size_t rest_audio_unread(const struct rest_audio *a)
+{
+	return evbuffer_get_length(
+		bufferevent_get_output(evhttp_connection_get_bufferevent(a->s->evcon)));
+}
+
 /* Queue a period's PCM (spec a->in), converted to the stream's spec,
  * cut at the frames still wanted. Returns true when the stream is done. */
 static bool rest_audio_put(struct rest_audio *a, const uint8_t *pcm, size_t len)
@@ -130,6 +138,12 @@ static bool rest_audio_put(struct rest_audio *a, const uint8_t *pcm, size_t len)
 		}
 		pcm += used;
 		len -= used;
+		/* UNTRUSTED(snd process): a period converted to a much larger
+		 * format must not queue without bound either. */
+		if (rest_audio_unread(a) > REST_AUDIO_MAX_OUT) {
+			a->lost_slow++;
+			break;
+		}
 		if (a->limited && n / fb > a->frames_left)
 			n = (size_t)a->frames_left * fb;
 		if (n)
@@ -170,12 +184,11 @@ static int rest_audio_begin(struct rest_audio *a)
 static bool rest_audio_period(struct rest_audio *a, const struct cellvm_audio_period *meta,
 			      size_t n)
 {
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(a->s->evcon);
 	struct pcm_spec spec = {meta->format, meta->rate, meta->channels};
 
 	if (meta->stream != a->want)
 		return false;
-	if (a->started && evbuffer_get_length(bufferevent_get_output(bev)) > REST_AUDIO_MAX_OUT) {
+	if (a->started && rest_audio_unread(a) > REST_AUDIO_MAX_OUT) {
 		a->lost_slow++; /* the client does not read: this period is lost */
 		return false;
 	}
@@ -214,7 +227,12 @@ static void rest_audio_on_period(evutil_socket_t fd, short what, void *arg)
 		a->lost_ring += oldest - a->next;
 		a->next = oldest;
 	}
-	for (; a->next <= latest; a->next++) {
+	for (int k = 0; a->next <= latest; a->next++, k++) {
+		if (k == REST_AUDIO_BATCH) {
+			/* The rest in the loop's next turn: other clients first. */
+			event_active(a->ev, EV_READ, 0);
+			return;
+		}
 		n = cellvm_audio_read(map, size, a->next, &meta, a->pcm, a->pcm_cap);
 		if (n < 0) {
 			a->lost_ring++; /* overwritten, or a period that does not fit */
