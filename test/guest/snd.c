@@ -41,7 +41,11 @@
 
 #define SND_RATE      48000
 #define SND_PERIOD_MS 20
-#define SND_PERIODS   4
+/* Eight periods: a 160 ms buffer. Linux's virtio-snd gives a transfer
+ * about a buffer's time to come back before it fails the stream with EIO;
+ * the emulated KVM host's one CPU has stalled the device process 85 ms once
+ * (an 80 ms buffer then failed the guest's capture). */
+#define SND_PERIODS   8
 #define SND_AMP	      0.5 /* of full scale */
 
 struct pcm {
