@@ -16,8 +16,9 @@
  * its stream, format, rate and channels, so a reader follows one stream and
  * sees its parameters change. The writer fills slot (serial % nperiods)
  * under the slot's seqlock (seq is 2 * serial - 1, odd, while writing, then
- * 2 * serial), then stores the serial in header.period_serial (release) and
- * writes 1 to every subscriber's eventfd. A reader takes
+ * 2 * serial), then stores the serial in header.period_serial (release),
+ * and once the periods of a buffer the guest played are in, writes 1 to
+ * every subscriber's eventfd. A reader takes
  * header.period_serial (acquire), copies the slot of each serial it has not
  * seen, and keeps a copy only when the slot's seq was 2 * serial before and
  * after it. The writer never waits for a reader: a reader that falls more
