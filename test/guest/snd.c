@@ -45,8 +45,8 @@
  * about a buffer's time to come back before it fails the stream with EIO;
  * the emulated KVM host's one CPU has stalled the device process 85 ms once
  * (an 80 ms buffer then failed the guest's capture). */
-#define SND_PERIODS   8
-#define SND_AMP	      0.5 /* of full scale */
+#define SND_PERIODS 8
+#define SND_AMP	    0.5 /* of full scale */
 
 struct pcm {
 	int fd;
