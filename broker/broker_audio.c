@@ -123,7 +123,7 @@ enum api_err broker_audio_subscribe(struct broker_vm *vm, uint64_t *ret_id, int 
 		ipc_close_fds(fds, 2);
 		return API_INTERNAL;
 	}
-	r = snd_opt_subscribe(broker_audio_dev(vm)->proc.ctl, ++vm->audio_next_id, fds[1]);
+	r = launcher_reader_subscribe(broker_audio_dev(vm)->proc.ctl, ++vm->audio_next_id, fds[1]);
 	if (r < 0) {
 		snprintf(err, errlen, "subscribing at the snd device: %s", strerror(-r));
 		ipc_close_fds(fds, 2);
@@ -147,7 +147,7 @@ void broker_audio_unsubscribe(struct broker_vm *vm, uint32_t boot, uint64_t id)
 		vm->naudio--;
 	d = broker_audio_dev(vm);
 	if (d)
-		(void)snd_opt_unsubscribe(d->proc.ctl, id);
+		(void)launcher_reader_unsubscribe(d->proc.ctl, id);
 }
 
 enum api_err broker_audio_source(struct broker_vm *vm, int *ret_fd, char *err, size_t errlen)

@@ -265,7 +265,7 @@ enum api_err broker_display_subscribe(struct broker_vm *vm, uint64_t *ret_id, in
 		ipc_close_fds(fds, 2);
 		return API_INTERNAL;
 	}
-	r = gpu_opt_subscribe(d->proc.ctl, ++vm->capture_next_id, fds[1]);
+	r = launcher_reader_subscribe(d->proc.ctl, ++vm->capture_next_id, fds[1]);
 	if (r < 0) {
 		snprintf(err, errlen, "subscribing at the gpu device: %s", strerror(-r));
 		ipc_close_fds(fds, 2);
@@ -288,5 +288,5 @@ void broker_display_unsubscribe(struct broker_vm *vm, uint32_t boot, uint64_t id
 		vm->ncapture--;
 	d = broker_display_dev(vm);
 	if (d)
-		(void)gpu_opt_unsubscribe(d->proc.ctl, id);
+		(void)launcher_reader_unsubscribe(d->proc.ctl, id);
 }

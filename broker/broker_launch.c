@@ -173,7 +173,7 @@ static void broker_launch_display(struct broker_launch_job *j)
 	if (g == j->ndevs || efd < 0)
 		r = efd < 0 ? -errno : -ENODEV;
 	if (r == 0)
-		r = gpu_opt_subscribe(j->devs[g].ctl, BROKER_DISPLAY_READER_ID, efd);
+		r = launcher_reader_subscribe(j->devs[g].ctl, BROKER_DISPLAY_READER_ID, efd);
 	if (r < 0)
 		snprintf(j->display_err, sizeof(j->display_err), "its capture reader: %s",
 			 strerror(-r));

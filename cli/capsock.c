@@ -39,8 +39,6 @@ const struct capsock_kind capsock_gpu = {
 	.device = "gpu",
 	.reader_fd = capsock_gpu_reader_fd,
 	.hello = capsock_gpu_hello,
-	.subscribe = gpu_opt_subscribe,
-	.unsubscribe = gpu_opt_unsubscribe,
 };
 
 const struct capsock_kind capsock_snd = {
@@ -48,8 +46,6 @@ const struct capsock_kind capsock_snd = {
 	.device = "snd",
 	.reader_fd = capsock_snd_reader_fd,
 	.hello = capsock_snd_hello,
-	.subscribe = snd_opt_subscribe,
-	.unsubscribe = snd_opt_unsubscribe,
 };
 
 void capsock_init(struct capsock *cs)
@@ -159,7 +155,7 @@ static void capsock_accept(struct capsock *cs, struct device_proc *dev)
 		capsock_refuse(fd, "out of resources");
 		return;
 	}
-	r = cs->kind->subscribe(dev->ctl, cs->next_id, fds[1]);
+	r = launcher_reader_subscribe(dev->ctl, cs->next_id, fds[1]);
 	if (r < 0) {
 		log_err("%s reader: subscribing at the device: %s", cs->kind->device, strerror(-r));
 		ipc_close_fds(fds, 2);
@@ -170,7 +166,7 @@ static void capsock_accept(struct capsock *cs, struct device_proc *dev)
 	r = ipc_send(fd, hello, len, fds, 2);
 	ipc_close_fds(fds, 2);
 	if (r < 0) {
-		(void)cs->kind->unsubscribe(dev->ctl, cs->next_id);
+		(void)launcher_reader_unsubscribe(dev->ctl, cs->next_id);
 		close(fd);
 		return;
 	}
@@ -192,7 +188,7 @@ void capsock_poll_ready(struct capsock *cs, const struct pollfd *pfd, struct dev
 		if (got > 0 || (got < 0 && (errno == EAGAIN || errno == EINTR)))
 			continue; /* a client's bytes mean nothing */
 		if (dev && dev->ctl >= 0)
-			(void)cs->kind->unsubscribe(dev->ctl, cs->ids[i]);
+			(void)launcher_reader_unsubscribe(dev->ctl, cs->ids[i]);
 		close(cs->conns[i]);
 		cs->conns[i] = -1;
 	}

@@ -29,8 +29,6 @@ struct capsock_kind {
 	const char *device; /* "gpu" */
 	int (*reader_fd)(const void *opt);
 	size_t (*hello)(const void *opt, char *buf, size_t len);
-	int (*subscribe)(int ctl, uint64_t id, int efd);
-	int (*unsubscribe)(int ctl, uint64_t id);
 };
 
 extern const struct capsock_kind capsock_gpu; /* opt: const struct gpu_opt * */

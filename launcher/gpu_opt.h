@@ -64,12 +64,8 @@ int gpu_opt_open(struct gpu_opt *o, char *err, size_t errlen);
 int gpu_opt_reader_fd(const struct gpu_opt *o);
 void gpu_opt_close(struct gpu_opt *o);
 
-/* Tell the gpu device over its control channel ctl that capture reader id
- * (not 0) comes with eventfd efd (sent, not consumed), or goes. Unanswered:
- * the device refuses (and logs) more than GPU_OPT_MAX_READERS. Returns 0 or
- * -errno. */
-int gpu_opt_subscribe(int ctl, uint64_t id, int efd);
-int gpu_opt_unsubscribe(int ctl, uint64_t id);
+/* Readers come and go with launcher_reader_subscribe/_unsubscribe
+ * (launcher.h) on the gpu device's control channel. */
 /* What a reader is told with its fds: one line of JSON, {"ring_bytes": N,
  * "scanouts": [[W, H], ...]}. Writes into buf; returns its length. */
 size_t gpu_opt_reader_hello(const struct gpu_opt *o, char *buf, size_t len);

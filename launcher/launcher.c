@@ -640,6 +640,29 @@ static int launcher_device_setup(const struct device_config *cfg, int ctl, int m
 	return channel_send(ctl, &m.base, LAUNCHER_DEVICE_MAX_MSG, fds, nfds);
 }
 
+int launcher_reader_subscribe(int ctl, uint64_t id, int efd)
+{
+	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
+	Cellvm__Device__CaptureSubscribe s = CELLVM__DEVICE__CAPTURE_SUBSCRIBE__INIT;
+
+	s.id = id;
+	m.nfds = 1;
+	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SUBSCRIBE;
+	m.subscribe = &s;
+	return channel_send(ctl, &m.base, LAUNCHER_DEVICE_MAX_MSG, &efd, 1);
+}
+
+int launcher_reader_unsubscribe(int ctl, uint64_t id)
+{
+	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
+	Cellvm__Device__CaptureUnsubscribe u = CELLVM__DEVICE__CAPTURE_UNSUBSCRIBE__INIT;
+
+	u.id = id;
+	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_UNSUBSCRIBE;
+	m.unsubscribe = &u;
+	return channel_send(ctl, &m.base, LAUNCHER_DEVICE_MAX_MSG, NULL, 0);
+}
+
 /* Where a device is in its protocol, as its launcher sees it: only its start
  * is read. */
 enum { DEVICE_STARTING };

@@ -138,6 +138,15 @@ int launcher_stats_create(const struct devproc_stats **ret);
 void launcher_stats_read(const struct devproc_stats *page, struct devproc_stats *out);
 void launcher_stats_close(int fd, const struct devproc_stats *page);
 
+/* A capture reader comes (id, not 0, unique among the live ones; its
+ * eventfd efd sent, not consumed) or goes, on a device's control channel
+ * ctl: CaptureSubscribe / CaptureUnsubscribe, which the gpu device takes
+ * for its frame ring and the snd device for its audio ring. Unanswered:
+ * the device refuses (and logs) a repeated id or more than 16 readers.
+ * Returns 0 or -errno. */
+int launcher_reader_subscribe(int ctl, uint64_t id, int efd);
+int launcher_reader_unsubscribe(int ctl, uint64_t id);
+
 /* Kill (if still running) and reap a device; closes its fds (log too, unless
  * taken: set to -1). Returns its
  * exit status (128+signal when killed), or -1. */

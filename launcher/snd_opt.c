@@ -417,29 +417,6 @@ void snd_opt_close(struct snd_opt *o)
 
 #define SND_OPT_MAX_MSG 256
 
-int snd_opt_subscribe(int ctl, uint64_t id, int efd)
-{
-	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
-	Cellvm__Device__CaptureSubscribe s = CELLVM__DEVICE__CAPTURE_SUBSCRIBE__INIT;
-
-	s.id = id;
-	m.nfds = 1;
-	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_SUBSCRIBE;
-	m.subscribe = &s;
-	return channel_send(ctl, &m.base, SND_OPT_MAX_MSG, &efd, 1);
-}
-
-int snd_opt_unsubscribe(int ctl, uint64_t id)
-{
-	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;
-	Cellvm__Device__CaptureUnsubscribe u = CELLVM__DEVICE__CAPTURE_UNSUBSCRIBE__INIT;
-
-	u.id = id;
-	m.msg_case = CELLVM__DEVICE__CONTROL_MESSAGE__MSG_UNSUBSCRIBE;
-	m.unsubscribe = &u;
-	return channel_send(ctl, &m.base, SND_OPT_MAX_MSG, NULL, 0);
-}
-
 int snd_opt_audio_source(int ctl, uint64_t id, int fd)
 {
 	Cellvm__Device__ControlMessage m = CELLVM__DEVICE__CONTROL_MESSAGE__INIT;

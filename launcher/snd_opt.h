@@ -68,13 +68,11 @@ int snd_opt_open(struct snd_opt *o, char *err, size_t errlen);
 int snd_opt_reader_fd(const struct snd_opt *o);
 void snd_opt_close(struct snd_opt *o);
 
-/* Over the snd device's control channel ctl: audio reader id (not 0) comes
- * with eventfd efd (sent, not consumed) or goes (CaptureSubscribe /
- * CaptureUnsubscribe: the device refuses, and logs, more than
- * SND_OPT_MAX_READERS), or a WAV stream for the capture streams arrives
- * (AudioSource, fd sent, not consumed). Returns 0 or -errno. */
-int snd_opt_subscribe(int ctl, uint64_t id, int efd);
-int snd_opt_unsubscribe(int ctl, uint64_t id);
+/* Over the snd device's control channel ctl: a WAV stream for the capture
+ * streams arrives (AudioSource, fd sent, not consumed). Returns 0 or
+ * -errno. Audio readers come and go with launcher_reader_subscribe/
+ * _unsubscribe (launcher.h; the device refuses, and logs, more than
+ * SND_OPT_MAX_READERS). */
 int snd_opt_audio_source(int ctl, uint64_t id, int fd);
 /* What a reader is told with its fds: one line of JSON, {"ring_bytes": N,
  * "playback": P, "capture": C}. Writes into buf; returns its length. */

@@ -798,7 +798,7 @@ static void test_reset(void **state)
 
 /* Capture readers that come and go while the device runs
  * (CaptureSubscribe / CaptureUnsubscribe on the control channel, as the
- * launcher's gpu_opt_subscribe sends them): a reader's eventfd is written
+ * launcher's launcher_reader_subscribe sends them): a reader's eventfd is written
  * once per frame from its subscription on, no more after it went; a
  * repeated id and a 17th reader are refused and the device goes on. The
  * control channel and the queues are separate fds, so a subscription is
@@ -846,8 +846,8 @@ static void test_subscribe(void **state)
 	}
 
 	/* Readers 1 and 2 come: each is written per frame. */
-	assert_int_equal(gpu_opt_subscribe(ctl, 1, efd[0]), 0);
-	assert_int_equal(gpu_opt_subscribe(ctl, 2, efd[1]), 0);
+	assert_int_equal(launcher_reader_subscribe(ctl, 1, efd[0]), 0);
+	assert_int_equal(launcher_reader_subscribe(ctl, 2, efd[1]), 0);
 	sub_flush_until(efd[1]);
 	vgpu_efd_take(efd[0]);
 	assert_int_equal(vgpu_flush(&T, 1, 0, 0, 8, 8), VIRTIO_GPU_RESP_OK_NODATA);
@@ -855,8 +855,8 @@ static void test_subscribe(void **state)
 	assert_int_equal(vgpu_efd_take(efd[1]), 1);
 
 	/* Reader 1 goes; reader 3 (a marker) comes after it. */
-	assert_int_equal(gpu_opt_unsubscribe(ctl, 1), 0);
-	assert_int_equal(gpu_opt_subscribe(ctl, 3, efd[2]), 0);
+	assert_int_equal(launcher_reader_unsubscribe(ctl, 1), 0);
+	assert_int_equal(launcher_reader_subscribe(ctl, 3, efd[2]), 0);
 	sub_flush_until(efd[2]);
 	vgpu_efd_take(efd[0]);
 	vgpu_efd_take(efd[1]);
@@ -868,11 +868,11 @@ static void test_subscribe(void **state)
 	/* Id 2 again (another eventfd) is refused; 14 more fill the 16
 	 * places (2, 3 and these: efd[4..17]); the 17th (efd[18]) is refused.
 	 * efd[17], the 16th, is the marker. */
-	assert_int_equal(gpu_opt_subscribe(ctl, 2, efd[3]), 0);
+	assert_int_equal(launcher_reader_subscribe(ctl, 2, efd[3]), 0);
 	for (int i = 4; i < N; i++)
-		assert_int_equal(gpu_opt_subscribe(ctl, 100 + (uint64_t)i, efd[i]), 0);
+		assert_int_equal(launcher_reader_subscribe(ctl, 100 + (uint64_t)i, efd[i]), 0);
 	/* Unknown ids going: logged, not fatal. */
-	assert_int_equal(gpu_opt_unsubscribe(ctl, 424242), 0);
+	assert_int_equal(launcher_reader_unsubscribe(ctl, 424242), 0);
 	marker = efd[17];
 	sub_flush_until(marker);
 	for (int i = 0; i < N; i++)
