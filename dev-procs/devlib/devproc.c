@@ -94,6 +94,42 @@ void devproc_notify(struct devproc *dp, const struct devproc_queue *q)
 		(void)!write(fd, &one, sizeof(one));
 }
 
+bool devproc_queue_serve(struct devproc *dp, struct devproc_queue *q, struct virtq *vq,
+			 struct virtq_chain *chain,
+			 bool (*serve)(void *ctx, uint32_t qi, const struct virtq_chain *c,
+				       uint32_t *used),
+			 void *ctx)
+{
+	uint32_t budget = vq->size, used;
+	bool pushed = false;
+	int r;
+
+	while (!dp->needs_reset) {
+		if (budget-- == 0) {
+			uint64_t one = 1;
+
+			if (virtq_enable_kicks(vq))
+				(void)!write(q->kick_fd, &one, sizeof(one));
+			break;
+		}
+		r = virtq_pop(vq, chain);
+		if (r < 0) {
+			devproc_needs_reset(dp, "invalid descriptor chain or available index");
+			break;
+		}
+		if (r == 0) {
+			if (!virtq_enable_kicks(vq))
+				break;
+			continue;
+		}
+		if (serve(ctx, q->index, chain, &used)) {
+			virtq_push(vq, chain->head, used);
+			pushed = true;
+		}
+	}
+	return pushed;
+}
+
 int devproc_config_update(struct devproc *dp, const void *config, size_t len)
 {
 	Cellvm__Device__LinkMessage m = CELLVM__DEVICE__LINK_MESSAGE__INIT;

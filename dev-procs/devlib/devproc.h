@@ -158,6 +158,20 @@ int devproc_main(const struct devproc_ops *ops, void *priv);
  * or the device's when the queue has none of its own). */
 void devproc_notify(struct devproc *dp, const struct devproc_queue *q);
 
+/* Serve queue q through its ring vq: pop each available chain into *chain
+ * and hand it to serve(ctx, q's index, chain, &used), which either answers
+ * it now (returns true: it is pushed with used bytes written) or keeps it
+ * to answer later (returns false). At most one ring's worth per call, then
+ * the rest comes back through q's kick eventfd, so a guest that keeps
+ * posting cannot hold the loop. A broken ring (bad chain or available
+ * index) ends in devproc_needs_reset. Returns whether a chain was pushed
+ * (the caller decides when to notify). */
+bool devproc_queue_serve(struct devproc *dp, struct devproc_queue *q, struct virtq *vq,
+			 struct virtq_chain *chain,
+			 bool (*serve)(void *ctx, uint32_t qi, const struct virtq_chain *c,
+				       uint32_t *used),
+			 void *ctx);
+
 /* The device-specific configuration changed: send it to the core, which
  * raises a configuration-change interrupt. len must be info.config_len. */
 int devproc_config_update(struct devproc *dp, const void *config, size_t len);

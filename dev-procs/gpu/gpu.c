@@ -20,41 +20,22 @@ static void gpu_put_le32(uint8_t *p, uint32_t v)
 
 /* ---- queues ---- */
 
-/* Take every chain of queue qi (at most one ring's worth per round: then
- * come back through the kick eventfd, so a guest that keeps posting cannot
- * hold the loop), answer each, interrupt once. */
+/* One chain of the control or cursor queue: answered at once. */
+static bool gpu_serve(void *ctx, uint32_t qi, const struct virtq_chain *c, uint32_t *used)
+{
+	struct gpu *g = ctx;
+
+	*used = qi == GPU_CTRLQ ? gpu_cmd_ctrl(&g->m, c) : gpu_cmd_cursor(&g->m, c);
+	return true;
+}
+
+/* Answer every chain of queue qi (devproc_queue_serve), interrupt once. */
 static void gpu_queue_run(struct gpu *g, uint32_t qi)
 {
 	struct devproc_queue *dq = &g->dp->queues[qi];
-	struct virtq *vq = &g->vq[qi];
-	uint32_t budget = vq->size;
-	bool pushed = false;
-	int r;
 
-	while (!g->dp->needs_reset) {
-		if (budget-- == 0) {
-			uint64_t one = 1;
-
-			if (virtq_enable_kicks(vq))
-				(void)!write(dq->kick_fd, &one, sizeof(one));
-			break;
-		}
-		r = virtq_pop(vq, &g->chain);
-		if (r < 0) {
-			devproc_needs_reset(g->dp, "invalid descriptor chain or available index");
-			return;
-		}
-		if (r == 0) {
-			if (!virtq_enable_kicks(vq))
-				break;
-			continue;
-		}
-		virtq_push(vq, g->chain.head,
-			   qi == GPU_CTRLQ ? gpu_cmd_ctrl(&g->m, &g->chain)
-					   : gpu_cmd_cursor(&g->m, &g->chain));
-		pushed = true;
-	}
-	if (pushed && virtq_should_notify(vq))
+	if (devproc_queue_serve(g->dp, dq, &g->vq[qi], &g->chain, gpu_serve, g) &&
+	    virtq_should_notify(&g->vq[qi]))
 		devproc_notify(g->dp, dq);
 }
 

@@ -105,42 +105,24 @@ static void snd_hook_stopped(void *ctx, const struct snd_stream *s)
 
 /* ---- queues ---- */
 
-/* Take every chain of queue qi (at most one ring's worth per round: then
- * come back through the kick eventfd, so a guest that keeps posting cannot
- * hold the loop). */
+/* One chain: a control request is answered at once, a transfer held until
+ * its time has come (or answered at once when it is refused). */
+static bool snd_serve(void *ctx, uint32_t qi, const struct virtq_chain *c, uint32_t *used)
+{
+	struct snd *g = ctx;
+
+	if (qi == SND_CTRLQ) {
+		*used = snd_ctl_request(&g->m, c, snd_now_ns());
+		return true;
+	}
+	return !snd_pcm_xfer(&g->m, qi, c, snd_now_ns(), used);
+}
+
+/* Take every chain of queue qi (devproc_queue_serve). */
 static void snd_queue_run(struct snd *g, uint32_t qi)
 {
-	struct devproc_queue *dq = &g->dp->queues[qi];
-	struct virtq *vq = &g->vq[qi];
-	uint32_t budget = vq->size, used;
-	int r;
-
-	while (!g->dp->needs_reset) {
-		if (budget-- == 0) {
-			uint64_t one = 1;
-
-			if (virtq_enable_kicks(vq))
-				(void)!write(dq->kick_fd, &one, sizeof(one));
-			break;
-		}
-		r = virtq_pop(vq, &g->chain);
-		if (r < 0) {
-			devproc_needs_reset(g->dp, "invalid descriptor chain or available index");
-			return;
-		}
-		if (r == 0) {
-			if (!virtq_enable_kicks(vq))
-				break;
-			continue;
-		}
-		if (qi == SND_CTRLQ) {
-			used = snd_ctl_request(&g->m, &g->chain, snd_now_ns());
-		} else if (snd_pcm_xfer(&g->m, qi, &g->chain, snd_now_ns(), &used)) {
-			continue; /* held: given back when its time has come */
-		}
-		virtq_push(vq, g->chain.head, used);
+	if (devproc_queue_serve(g->dp, &g->dp->queues[qi], &g->vq[qi], &g->chain, snd_serve, g))
 		g->pushed[qi] = true;
-	}
 }
 
 static void snd_kick(struct devproc *dp, struct devproc_queue *dq)
