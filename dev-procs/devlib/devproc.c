@@ -94,6 +94,52 @@ void devproc_notify(struct devproc *dp, const struct devproc_queue *q)
 		(void)!write(fd, &one, sizeof(one));
 }
 
+int devproc_readers_setup(struct devproc_readers *r, int efd)
+{
+	if (r->n >= DEVPROC_MAX_BACKENDS)
+		return -E2BIG;
+	r->fds[r->n] = efd;
+	r->ids[r->n++] = 0;
+	return 0;
+}
+
+void devproc_readers_add(struct devproc_readers *r, uint64_t id, int efd, bool ring,
+			 const char *what)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		live += r->ids[i] != 0;
+		if (r->ids[i] == id) {
+			log_warn("%s %llu subscribed twice: refused", what, (unsigned long long)id);
+			close(efd);
+			return;
+		}
+	}
+	if (!ring || live == DEVPROC_MAX_READERS) {
+		log_warn("%s %llu refused: %s", what, (unsigned long long)id,
+			 ring ? "too many readers" : "no ring");
+		close(efd);
+		return;
+	}
+	r->fds[r->n] = efd;
+	r->ids[r->n++] = id;
+}
+
+void devproc_readers_remove(struct devproc_readers *r, uint64_t id, const char *what)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->ids[i] != id)
+			continue;
+		close(r->fds[i]);
+		r->n--;
+		r->fds[i] = r->fds[r->n];
+		r->ids[i] = r->ids[r->n];
+		return;
+	}
+	log_warn("%s %llu is not subscribed", what, (unsigned long long)id);
+}
+
 bool devproc_queue_serve(struct devproc *dp, struct devproc_queue *q, struct virtq *vq,
 			 struct virtq_chain *chain,
 			 bool (*serve)(void *ctx, uint32_t qi, const struct virtq_chain *c,

@@ -158,6 +158,28 @@ int devproc_main(const struct devproc_ops *ops, void *priv);
  * or the device's when the queue has none of its own). */
 void devproc_notify(struct devproc *dp, const struct devproc_queue *q);
 
+/* The eventfds of a ring's readers (the gpu's frame ring, the snd's audio
+ * ring): those the setup handed over with the ring (id 0) and those that
+ * came with CaptureSubscribe (their ids, at most DEVPROC_MAX_READERS live).
+ * The ring's writer is given fds and a pointer to n. */
+#define DEVPROC_MAX_READERS 16
+struct devproc_readers {
+	int fds[DEVPROC_MAX_BACKENDS + DEVPROC_MAX_READERS];
+	uint64_t ids[DEVPROC_MAX_BACKENDS + DEVPROC_MAX_READERS];
+	size_t n;
+};
+
+/* The setup's eventfd efd (no id). Returns 0, or -E2BIG past the backends. */
+int devproc_readers_setup(struct devproc_readers *r, int efd);
+/* Reader id (not 0) comes with efd, which is taken. UNTRUSTED(launcher): a
+ * repeated id, one past DEVPROC_MAX_READERS, or one without a ring (!ring)
+ * is refused: efd closed and a line logged naming what ("capture reader").
+ * The device goes on either way. */
+void devproc_readers_add(struct devproc_readers *r, uint64_t id, int efd, bool ring,
+			 const char *what);
+/* Reader id goes: its eventfd closed (an unknown id logged). */
+void devproc_readers_remove(struct devproc_readers *r, uint64_t id, const char *what);
+
 /* Serve queue q through its ring vq: pop each available chain into *chain
  * and hand it to serve(ctx, q's index, chain, &used), which either answers
  * it now (returns true: it is pushed with used bytes written) or keeps it

@@ -234,8 +234,9 @@ static int gpu_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setu
 		 * DRM node at pidx. */
 		for (size_t i = 1; i < nbackend; i++)
 			if (i != pidx)
-				g->efds[g->nefds++] = backend_fds[i];
-		r = capture_init(&g->cap, backend_fds[0], slots, mw, mh, g->efds, g->nefds);
+				(void)devproc_readers_setup(&g->readers, backend_fds[i]);
+		r = capture_init(&g->cap, backend_fds[0], slots, mw, mh, g->readers.fds,
+				 g->readers.n);
 		if (r < 0)
 			return r;
 		g->have_ring = true;
@@ -258,29 +259,9 @@ static int gpu_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setu
 static int gpu_subscribe(struct devproc *dp, uint64_t id, int efd)
 {
 	struct gpu *g = dp->priv;
-	size_t readers = 0;
 
-	/* UNTRUSTED(launcher): the id must be new and the count bounded; a
-	 * refusal closes the fd and is logged, the device goes on. */
-	for (size_t i = 0; i < g->nefds; i++) {
-		readers += g->efd_ids[i] != 0;
-		if (g->efd_ids[i] == id) {
-			log_warn("capture reader %llu subscribed twice: refused",
-				 (unsigned long long)id);
-			close(efd);
-			return 0;
-		}
-	}
-	if (!g->have_ring || readers == GPU_MAX_READERS) {
-		log_warn("capture reader %llu refused: %s", (unsigned long long)id,
-			 g->have_ring ? "too many readers" : "no capture ring");
-		close(efd);
-		return 0;
-	}
-	g->efds[g->nefds] = efd;
-	g->efd_ids[g->nefds] = id;
-	g->nefds++;
-	g->cap.nefds = g->nefds;
+	devproc_readers_add(&g->readers, id, efd, g->have_ring, "capture reader");
+	g->cap.nefds = g->readers.n;
 	return 0;
 }
 
@@ -288,17 +269,8 @@ static int gpu_unsubscribe(struct devproc *dp, uint64_t id)
 {
 	struct gpu *g = dp->priv;
 
-	for (size_t i = 0; i < g->nefds; i++) {
-		if (g->efd_ids[i] != id)
-			continue;
-		close(g->efds[i]);
-		g->nefds--;
-		g->efds[i] = g->efds[g->nefds];
-		g->efd_ids[i] = g->efd_ids[g->nefds];
-		g->cap.nefds = g->nefds;
-		return 0;
-	}
-	log_warn("capture reader %llu is not subscribed", (unsigned long long)id);
+	devproc_readers_remove(&g->readers, id, "capture reader");
+	g->cap.nefds = g->readers.n;
 	return 0;
 }
 

@@ -18,8 +18,8 @@
 #define GPU_QUEUE_SIZE	    256
 #define GPU_RING_SLOTS	    3 /* frame slots of the capture ring by default */
 #define GPU_RING_MAX_SLOTS  64
-#define GPU_MAX_SUBSCRIBERS 6  /* eventfds handed over with the ring */
-#define GPU_MAX_READERS	    16 /* CaptureSubscribe'd eventfds live at once */
+#define GPU_MAX_SUBSCRIBERS 6			/* eventfds handed over with the ring */
+#define GPU_MAX_READERS	    DEVPROC_MAX_READERS /* CaptureSubscribe'd eventfds live at once */
 #define GPU_DEFAULT_WIDTH   1024
 #define GPU_DEFAULT_HEIGHT  768
 
@@ -30,9 +30,7 @@ struct gpu {
 	bool have_ring;
 	/* The ring's eventfds: the setup's first (id 0, the launcher's), then
 	 * the subscribed readers' (their ids; ours to close). */
-	int efds[GPU_MAX_SUBSCRIBERS + GPU_MAX_READERS];
-	uint64_t efd_ids[GPU_MAX_SUBSCRIBERS + GPU_MAX_READERS];
-	size_t nefds;
+	struct devproc_readers readers; /* the ring's eventfds */
 	struct virtq vq[2];
 	bool live[2];
 	bool active;

@@ -264,9 +264,9 @@ static int snd_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setu
 		/* [0] the ring; the rest but the WAV files its readers. */
 		for (size_t i = 1; i < nbackend; i++)
 			if (!(wav_sink && i == sink_idx) && !(wav_src && i == src_idx))
-				g->efds[g->nefds++] = backend_fds[i];
-		r = snd_io_ring(&g->io, backend_fds[0], periods, pbytes, playback, g->efds,
-				g->nefds);
+				(void)devproc_readers_setup(&g->readers, backend_fds[i]);
+		r = snd_io_ring(&g->io, backend_fds[0], periods, pbytes, playback, g->readers.fds,
+				g->readers.n);
 		if (r < 0)
 			return r;
 	}
@@ -304,29 +304,9 @@ static int snd_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setu
 static int snd_subscribe(struct devproc *dp, uint64_t id, int efd)
 {
 	struct snd *g = dp->priv;
-	size_t readers = 0;
 
-	/* UNTRUSTED(launcher): the id must be new and the count bounded; a
-	 * refusal closes the fd and is logged, the device goes on. */
-	for (size_t i = 0; i < g->nefds; i++) {
-		readers += g->efd_ids[i] != 0;
-		if (g->efd_ids[i] == id) {
-			log_warn("audio reader %llu subscribed twice: refused",
-				 (unsigned long long)id);
-			close(efd);
-			return 0;
-		}
-	}
-	if (!g->io.have_ring || readers == SND_MAX_READERS) {
-		log_warn("audio reader %llu refused: %s", (unsigned long long)id,
-			 g->io.have_ring ? "too many readers" : "no audio ring");
-		close(efd);
-		return 0;
-	}
-	g->efds[g->nefds] = efd;
-	g->efd_ids[g->nefds] = id;
-	g->nefds++;
-	g->io.ring.nefds = g->nefds;
+	devproc_readers_add(&g->readers, id, efd, g->io.have_ring, "audio reader");
+	g->io.ring.nefds = g->readers.n;
 	return 0;
 }
 
@@ -334,17 +314,8 @@ static int snd_unsubscribe(struct devproc *dp, uint64_t id)
 {
 	struct snd *g = dp->priv;
 
-	for (size_t i = 0; i < g->nefds; i++) {
-		if (g->efd_ids[i] != id)
-			continue;
-		close(g->efds[i]);
-		g->nefds--;
-		g->efds[i] = g->efds[g->nefds];
-		g->efd_ids[i] = g->efd_ids[g->nefds];
-		g->io.ring.nefds = g->nefds;
-		return 0;
-	}
-	log_warn("audio reader %llu is not subscribed", (unsigned long long)id);
+	devproc_readers_remove(&g->readers, id, "audio reader");
+	g->io.ring.nefds = g->readers.n;
 	return 0;
 }
 

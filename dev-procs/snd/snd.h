@@ -16,18 +16,14 @@
 #define SND_RING_PERIODS      256		   /* SndConfig.ring_periods 0 */
 #define SND_RING_PERIOD_BYTES (64u << 10)	   /* SndConfig.ring_period_bytes 0 */
 #define SND_MAX_SUBSCRIBERS   DEVPROC_MAX_BACKENDS /* eventfds handed over with the ring */
-#define SND_MAX_READERS	      16		   /* CaptureSubscribe'd eventfds live at once */
+#define SND_MAX_READERS	      DEVPROC_MAX_READERS  /* CaptureSubscribe'd eventfds live at once */
 #define SND_DEFAULT_CHANNELS  2
 
 struct snd {
 	struct devproc *dp;
 	struct snd_model m;
 	struct snd_io io;
-	/* The ring's eventfds: the setup's (id 0), then the subscribed
-	 * readers' (their ids; ours to close). */
-	int efds[SND_MAX_SUBSCRIBERS + SND_MAX_READERS];
-	uint64_t efd_ids[SND_MAX_SUBSCRIBERS + SND_MAX_READERS];
-	size_t nefds;
+	struct devproc_readers readers; /* the ring's eventfds */
 	struct virtq vq[SND_NQUEUES];
 	bool live[SND_NQUEUES];
 	bool pushed[SND_NQUEUES];
