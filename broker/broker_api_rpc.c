@@ -641,6 +641,19 @@ static int rpc_on_screenshot(void *ctx, const void *msg, int *fds, size_t nfds)
 	return 0;
 }
 
+/* A reader's answer (m, with the ring and its eventfd rfds, closed here):
+ * the connection is the subscription from here on (rpc_free ends it). */
+static void rpc_subscribed(struct rpc_client *c, const struct broker_vm *vm, enum rpc_stream stream,
+			   uint64_t id, Cellvm__Api__Response *m, int rfds[2])
+{
+	c->stream = stream;
+	c->capture_id = id;
+	c->capture_boot = vm->boots;
+	snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
+	rpc_send_fds(c, m, rfds, 2);
+	ipc_close_fds(rfds, 2);
+}
+
 static int rpc_on_capture(void *ctx, const void *msg, int *fds, size_t nfds)
 {
 	const Cellvm__Api__Capture *q = msg;
@@ -675,13 +688,7 @@ static int rpc_on_capture(void *ctx, const void *msg, int *fds, size_t nfds)
 	st.scanouts = pso;
 	m.msg_case = CELLVM__API__RESPONSE__MSG_CAPTURE;
 	m.capture = &st;
-	/* The connection is the subscription from here on (rpc_free ends it). */
-	c->stream = RPC_CAPTURE;
-	c->capture_id = id;
-	c->capture_boot = vm->boots;
-	snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
-	rpc_send_fds(c, &m, rfds, 2);
-	ipc_close_fds(rfds, 2);
+	rpc_subscribed(c, vm, RPC_CAPTURE, id, &m, rfds);
 	return 0;
 }
 
@@ -714,13 +721,7 @@ static int rpc_on_audio_capture(void *ctx, const void *msg, int *fds, size_t nfd
 	st.capture = vm->def.snd_opt.capture;
 	m.msg_case = CELLVM__API__RESPONSE__MSG_AUDIO_CAPTURE;
 	m.audio_capture = &st;
-	/* The connection is the subscription from here on (rpc_free ends it). */
-	c->stream = RPC_AUDIO;
-	c->capture_id = id;
-	c->capture_boot = vm->boots;
-	snprintf(c->vm_id, sizeof(c->vm_id), "%s", vm->id);
-	rpc_send_fds(c, &m, rfds, 2);
-	ipc_close_fds(rfds, 2);
+	rpc_subscribed(c, vm, RPC_AUDIO, id, &m, rfds);
 	return 0;
 }
 
