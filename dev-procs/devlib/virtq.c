@@ -323,3 +323,43 @@ bool virtq_enable_kicks(struct virtq *vq)
 	atomic_thread_fence(memory_order_seq_cst);
 	return vq_load16(vq->avail_host + AVAIL_IDX) != vq->last_avail;
 }
+
+bool virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *buf, uint64_t len)
+{
+	uint8_t *dst = buf;
+	uint64_t base = 0;
+
+	if (off > c->read_len || len > c->read_len - off)
+		return false;
+	for (uint32_t i = 0; i < c->nread && len; i++) {
+		const struct virtq_seg *s = &c->seg[i];
+		uint64_t in, n;
+
+		if (base + s->len <= off) {
+			base += s->len;
+			continue;
+		}
+		in = off - base;
+		n = s->len - in < len ? s->len - in : len;
+		memcpy(dst, s->host + in, n);
+		dst += n;
+		off += n;
+		len -= n;
+		base += s->len;
+	}
+	return len == 0;
+}
+
+uint32_t virtq_chain_write(const struct virtq_chain *c, const void *resp, uint32_t len)
+{
+	const uint8_t *src = resp;
+	uint32_t off = 0;
+
+	for (uint32_t i = c->nread; i < c->nseg && off < len; i++) {
+		uint32_t n = c->seg[i].len < len - off ? c->seg[i].len : len - off;
+
+		memcpy(c->seg[i].host, src + off, n);
+		off += n;
+	}
+	return off;
+}

@@ -114,3 +114,10 @@ bool virtq_should_notify(struct virtq *vq);
 /* With EVENT_IDX: publish avail_event so the driver kicks for the next entry;
  * then the caller re-checks for work (returns true if more is available). */
 bool virtq_enable_kicks(struct virtq *vq);
+
+/* Copy [off, off + len) of c's device-readable part into buf. Returns
+ * false, copying nothing, when the readable part is shorter. */
+bool virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *buf, uint64_t len);
+/* Copy len bytes of resp into c's device-writable part, as much as it
+ * holds; returns the bytes written. */
+uint32_t virtq_chain_write(const struct virtq_chain *c, const void *resp, uint32_t len);

@@ -35,48 +35,6 @@ static void gpu_put64(uint8_t *p, uint64_t v)
 	gpu_put32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Copy [off, off+len) of the chain's readable part into buf. False when the
- * readable part is shorter. */
-static bool gpu_cmd_read(const struct virtq_chain *c, uint64_t off, void *buf, uint64_t len)
-{
-	uint8_t *dst = buf;
-	uint64_t base = 0;
-
-	if (off > c->read_len || len > c->read_len - off)
-		return false;
-	for (uint32_t i = 0; i < c->nread && len; i++) {
-		const struct virtq_seg *s = &c->seg[i];
-		uint64_t in, n;
-
-		if (base + s->len <= off) {
-			base += s->len;
-			continue;
-		}
-		in = off - base;
-		n = s->len - in < len ? s->len - in : len;
-		memcpy(dst, s->host + in, n);
-		dst += n;
-		off += n;
-		len -= n;
-		base += s->len;
-	}
-	return len == 0;
-}
-
-/* Write the response into the writable part, as much as it holds. */
-static uint32_t gpu_cmd_write(const struct virtq_chain *c, const uint8_t *resp, uint32_t len)
-{
-	uint32_t off = 0;
-
-	for (uint32_t i = c->nread; i < c->nseg && off < len; i++) {
-		uint32_t n = c->seg[i].len < len - off ? c->seg[i].len : len - off;
-
-		memcpy(c->seg[i].host, resp + off, n);
-		off += n;
-	}
-	return off;
-}
-
 static void gpu_rect_get(struct gpu_rect *r, const uint8_t *p)
 {
 	r->x = gpu_le32(p);
@@ -293,7 +251,7 @@ static uint32_t gpu_cmd_nodata(struct gpu_req *q, uint32_t type)
 /* The fixed part of the command (len bytes, hdr included) into q->cmd. */
 static bool gpu_cmd_fixed(struct gpu_req *q, uint32_t len)
 {
-	return len <= sizeof(q->cmd) && gpu_cmd_read(q->c, 0, q->cmd, len);
+	return len <= sizeof(q->cmd) && virtq_chain_read(q->c, 0, q->cmd, len);
 }
 
 static uint32_t gpu_cmd_display_info(struct gpu_model *m, struct gpu_req *q)
@@ -453,8 +411,8 @@ static uint32_t gpu_cmd_attach(struct gpu_model *m, struct gpu_req *q)
 		uint64_t addr;
 		uint32_t len;
 
-		if (!gpu_cmd_read(q->c, GPU_HDR_LEN + 8 + (uint64_t)i * GPU_MEM_ENTRY_LEN, b,
-				  sizeof(b))) {
+		if (!virtq_chain_read(q->c, GPU_HDR_LEN + 8 + (uint64_t)i * GPU_MEM_ENTRY_LEN, b,
+				      sizeof(b))) {
 			e = -EINVAL;
 			break;
 		}
@@ -498,10 +456,10 @@ uint32_t gpu_cmd_ctrl(struct gpu_model *m, const struct virtq_chain *c)
 	m->count.ctrl_cmds++;
 	/* UNTRUSTED(guest): the header; a chain too short for one gets an
 	 * ERR_UNSPEC without a fence. */
-	if (!gpu_cmd_read(c, 0, q.cmd, GPU_HDR_LEN)) {
+	if (!virtq_chain_read(c, 0, q.cmd, GPU_HDR_LEN)) {
 		m->count.errors++;
 		gpu_cmd_nodata(&q, VIRTIO_GPU_RESP_ERR_UNSPEC);
-		return gpu_cmd_write(c, q.resp, q.resp_len);
+		return virtq_chain_write(c, q.resp, q.resp_len);
 	}
 	q.type = gpu_le32(q.cmd);
 	q.flags = gpu_le32(q.cmd + 4);
@@ -533,7 +491,7 @@ uint32_t gpu_cmd_ctrl(struct gpu_model *m, const struct virtq_chain *c)
 		gpu_put64(q.resp + 8, q.fence_id);
 		gpu_put32(q.resp + 16, q.ctx_id);
 	}
-	return gpu_cmd_write(c, q.resp, q.resp_len);
+	return virtq_chain_write(c, q.resp, q.resp_len);
 }
 
 /* ---- cursor commands ---- */
@@ -575,7 +533,7 @@ uint32_t gpu_cmd_cursor(struct gpu_model *m, const struct virtq_chain *c)
 	m->count.cursor_cmds++;
 	/* UNTRUSTED(guest): the whole command; a bad one is ignored and
 	 * counted (the cursor queue has no response). */
-	if (!gpu_cmd_read(c, 0, b, sizeof(b)))
+	if (!virtq_chain_read(c, 0, b, sizeof(b)))
 		goto bad;
 	type = gpu_le32(b);
 	s = gpu_le32(b + 24);

@@ -99,37 +99,6 @@ void snd_model_destroy(struct snd_model *m)
 	snd_model_reset(m);
 }
 
-/* Copy [0, len) of the readable part into buf; false when it is shorter. */
-static bool snd_ctl_read(const struct virtq_chain *c, void *buf, uint32_t len)
-{
-	uint8_t *dst = buf;
-
-	if (c->read_len < len)
-		return false;
-	for (uint32_t i = 0; i < c->nread && len; i++) {
-		uint32_t n = c->seg[i].len < len ? c->seg[i].len : len;
-
-		memcpy(dst, c->seg[i].host, n);
-		dst += n;
-		len -= n;
-	}
-	return len == 0;
-}
-
-/* Write the response into the writable part, as much as it holds. */
-static uint32_t snd_ctl_write(const struct virtq_chain *c, const uint8_t *resp, uint32_t len)
-{
-	uint32_t off = 0;
-
-	for (uint32_t i = c->nread; i < c->nseg && off < len; i++) {
-		uint32_t n = c->seg[i].len < len - off ? c->seg[i].len : len - off;
-
-		memcpy(c->seg[i].host, resp + off, n);
-		off += n;
-	}
-	return off;
-}
-
 /* ---- information queries ---- */
 
 static void snd_ctl_jack_info(const struct snd_model *m, uint32_t id, uint8_t *p)
@@ -290,7 +259,7 @@ uint32_t snd_ctl_request(struct snd_model *m, const struct virtq_chain *c, uint6
 
 	m->count.ctrl++;
 	/* UNTRUSTED(guest): the request's code decides how much of it we need. */
-	if (!snd_ctl_read(c, req, 4)) {
+	if (!virtq_chain_read(c, 0, req, 4)) {
 		status = SND_S_BAD_MSG;
 		goto answer;
 	}
@@ -307,7 +276,7 @@ uint32_t snd_ctl_request(struct snd_model *m, const struct virtq_chain *c, uint6
 	case SND_R_JACK_REMAP: /* no jack offers VIRTIO_SND_JACK_F_REMAP */
 	default: status = SND_S_NOT_SUPP; goto answer;
 	}
-	if (!snd_ctl_read(c, req, need)) {
+	if (!virtq_chain_read(c, 0, req, need)) {
 		status = SND_S_BAD_MSG;
 		goto answer;
 	}
@@ -322,5 +291,5 @@ answer:
 	if (status != SND_S_OK)
 		m->count.errors++;
 	snd_put32(resp, status);
-	return snd_ctl_write(c, resp, len);
+	return virtq_chain_write(c, resp, len);
 }

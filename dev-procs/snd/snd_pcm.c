@@ -143,30 +143,6 @@ static uint32_t snd_pcm_answer(struct snd_model *m, uint8_t *status_host, uint32
 	return SND_STATUS_LEN;
 }
 
-/* Copy [off, off + len) of the readable part into dst (checked by the
- * caller to be inside it). */
-static void snd_pcm_gather(const struct virtq_chain *c, uint64_t off, uint8_t *dst, uint64_t len)
-{
-	uint64_t base = 0;
-
-	for (uint32_t i = 0; i < c->nread && len; i++) {
-		const struct virtq_seg *sg = &c->seg[i];
-		uint64_t in, n;
-
-		if (base + sg->len <= off) {
-			base += sg->len;
-			continue;
-		}
-		in = off - base;
-		n = sg->len - in < len ? sg->len - in : len;
-		memcpy(dst, sg->host + in, n);
-		dst += n;
-		off += n;
-		len -= n;
-		base += sg->len;
-	}
-}
-
 /* The rx data's segments: the writable part less its last 8 bytes. */
 static int snd_pcm_wsegs(const struct virtq_chain *c, uint32_t bytes, struct snd_buf *b)
 {
@@ -209,7 +185,7 @@ bool snd_pcm_xfer(struct snd_model *m, uint32_t queue, const struct virtq_chain 
 		*ret_used = snd_pcm_answer(m, status, SND_S_BAD_MSG);
 		return false;
 	}
-	snd_pcm_gather(c, 0, hdr, SND_XFER_LEN);
+	(void)virtq_chain_read(c, 0, hdr, SND_XFER_LEN);
 	id = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 |
 	     (uint32_t)hdr[3] << 24;
 	/* UNTRUSTED(guest): the stream id, its direction against the queue. */
@@ -247,7 +223,7 @@ bool snd_pcm_xfer(struct snd_model *m, uint32_t queue, const struct virtq_chain 
 			*ret_used = snd_pcm_answer(m, status, SND_S_IO_ERR);
 			return false;
 		}
-		snd_pcm_gather(c, SND_XFER_LEN, b->pcm, bytes);
+		(void)virtq_chain_read(c, SND_XFER_LEN, b->pcm, bytes);
 		m->count.bytes_in += bytes;
 	} else if (snd_pcm_wsegs(c, (uint32_t)bytes, b) < 0) {
 		*ret_used = snd_pcm_answer(m, status, SND_S_IO_ERR);
