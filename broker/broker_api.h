@@ -74,6 +74,17 @@ struct rest_call {
 };
 
 void broker_api_rest_reply_json(struct evhttp_request *req, int status, json_object *o);
+/* One key of a route's query: a decimal in [min, max]. */
+struct rest_query_key {
+	const char *name;
+	uint32_t min, max;
+};
+/* UNTRUSTED(client): req's query, keys[n] only, each at most once, each
+ * value in its range, into v[i] (untouched when absent); *seen gets bit i
+ * for each that came. Anything else is -EINVAL with "query: USAGE, each
+ * once; 'KEY' is not" in err. */
+int broker_api_rest_query(struct evhttp_request *req, const struct rest_query_key *keys, size_t n,
+			  const char *usage, uint32_t *v, uint32_t *seen, char *err, size_t errlen);
 void broker_api_rest_reply_error(struct evhttp_request *req, int status, const char *code,
 				 const char *msg);
 

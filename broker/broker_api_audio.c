@@ -59,42 +59,22 @@ static void rest_audio_reply_err(struct rest_call *c, int status, enum api_err e
 				    msg);
 }
 
-/* UNTRUSTED(client): stream=S (a playback stream of the VM), seconds=N
- * (1..REST_AUDIO_MAX_SECONDS), each at most once. */
+/* GET audio's query: stream=S (a playback stream of the VM), seconds=N
+ * (1..REST_AUDIO_MAX_SECONDS). */
 static int rest_audio_query(struct evhttp_request *req, uint32_t nstreams, uint32_t *stream,
 			    uint32_t *seconds, char *err, size_t errlen)
 {
-	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	bool seen_s = false, seen_t = false;
-	struct evkeyvalq kv;
-	struct evkeyval *e;
-	int r = 0;
+	const struct rest_query_key keys[] = {{"stream", 0, nstreams ? nstreams - 1 : 0},
+					      {"seconds", 1, REST_AUDIO_MAX_SECONDS}};
+	uint32_t v[2] = {0, 0}, seen;
+	char usage[96];
+	int r;
 
-	*stream = *seconds = 0;
-	if (!q)
-		return 0;
-	if (evhttp_parse_query_str(q, &kv) < 0) {
-		snprintf(err, errlen, "the query does not parse");
-		return -EINVAL;
-	}
-	TAILQ_FOREACH(e, &kv, next)
-	{
-		if (strcmp(e->key, "stream") == 0 && !seen_s &&
-		    parse_u32(e->value, 0, nstreams ? nstreams - 1 : 0, stream) == 0) {
-			seen_s = true;
-		} else if (strcmp(e->key, "seconds") == 0 && !seen_t &&
-			   parse_u32(e->value, 1, REST_AUDIO_MAX_SECONDS, seconds) == 0) {
-			seen_t = true;
-		} else {
-			snprintf(err, errlen,
-				 "query: stream=0..%u (the VM's playback streams), seconds=1..%d, "
-				 "each once; '%.16s' is not",
-				 nstreams ? nstreams - 1 : 0, REST_AUDIO_MAX_SECONDS, e->key);
-			r = -EINVAL;
-			break;
-		}
-	}
-	evhttp_clear_headers(&kv);
+	snprintf(usage, sizeof(usage), "stream=0..%u (the VM's playback streams), seconds=1..%d",
+		 keys[0].max, REST_AUDIO_MAX_SECONDS);
+	r = broker_api_rest_query(req, keys, 2, usage, v, &seen, err, errlen);
+	*stream = v[0];
+	*seconds = v[1];
 	return r;
 }
 

@@ -374,20 +374,15 @@ static void broker_api_rest_free_png(const void *data, size_t len, void *arg)
 	free((void *)data);
 }
 
-/* UNTRUSTED(client): GET screenshot's query: scanout=N (0..3), cursor=0|1
- * (composited; 1 by default), x=, y=, w=, h= (a crop, all four or none).
- * Any other key, a repeated one or a bad value: -EINVAL with a message. */
-static int broker_api_rest_screenshot_query(struct evhttp_request *req, struct screenshot_opts *o,
-					    char *err, size_t errlen)
+int broker_api_rest_query(struct evhttp_request *req, const struct rest_query_key *keys, size_t n,
+			  const char *usage, uint32_t *v, uint32_t *seen, char *err, size_t errlen)
 {
 	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	static const char *const keys[] = {"scanout", "cursor", "x", "y", "w", "h"};
-	uint32_t v[6] = {0, 1, 0, 0, 0, 0}, seen = 0;
 	struct evkeyvalq kv;
 	struct evkeyval *e;
 	int r = 0;
 
-	*o = (struct screenshot_opts){.cursor = true};
+	*seen = 0;
 	if (!q)
 		return 0;
 	if (evhttp_parse_query_str(q, &kv) < 0) {
@@ -398,24 +393,35 @@ static int broker_api_rest_screenshot_query(struct evhttp_request *req, struct s
 	{
 		size_t k = 0;
 
-		while (k < 6 && strcmp(e->key, keys[k]) != 0)
+		while (k < n && strcmp(e->key, keys[k].name) != 0)
 			k++;
-		if (k == 6 || (seen & (1U << k)) ||
-		    parse_u32(e->value, 0,
-			      k == 0   ? 3
-			      : k == 1 ? 1
-				       : 16383,
-			      &v[k]) < 0) {
-			snprintf(err, errlen,
-				 "query: scanout=0..3, cursor=0|1, x=, y=, w=, h= (pixels), "
-				 "each once; '%.16s' is not",
+		if (k == n || (*seen & (1U << k)) ||
+		    parse_u32(e->value, keys[k].min, keys[k].max, &v[k]) < 0) {
+			snprintf(err, errlen, "query: %s, each once; '%.16s' is not", usage,
 				 e->key);
 			r = -EINVAL;
 			break;
 		}
-		seen |= 1U << k;
+		*seen |= 1U << k;
 	}
 	evhttp_clear_headers(&kv);
+	return r;
+}
+
+/* GET screenshot's query: scanout=N (0..3), cursor=0|1 (composited; 1 by
+ * default), x=, y=, w=, h= (a crop, all four or none). */
+static int broker_api_rest_screenshot_query(struct evhttp_request *req, struct screenshot_opts *o,
+					    char *err, size_t errlen)
+{
+	static const struct rest_query_key keys[] = {{"scanout", 0, 3}, {"cursor", 0, 1},
+						     {"x", 0, 16383},	{"y", 0, 16383},
+						     {"w", 0, 16383},	{"h", 0, 16383}};
+	uint32_t v[6] = {0, 1, 0, 0, 0, 0}, seen;
+	int r;
+
+	*o = (struct screenshot_opts){.cursor = true};
+	r = broker_api_rest_query(req, keys, 6, "scanout=0..3, cursor=0|1, x=, y=, w=, h= (pixels)",
+				  v, &seen, err, errlen);
 	if (r == 0 && (seen & 0x3c) && (seen & 0x3c) != 0x3c) {
 		snprintf(err, errlen, "query: a crop is x, y, w and h together");
 		r = -EINVAL;
