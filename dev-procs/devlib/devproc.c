@@ -140,6 +140,38 @@ void devproc_readers_remove(struct devproc_readers *r, uint64_t id, const char *
 	log_warn("%s %llu is not subscribed", what, (unsigned long long)id);
 }
 
+int devproc_queues_init(struct devproc *dp, struct virtq *vq, bool *live, uint32_t n,
+			uint32_t max_size)
+{
+	const bool event_idx = dp->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	const bool indirect = dp->features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	int r;
+
+	memset(live, 0, n * sizeof(*live));
+	/* Legacy (pre-1.0) drivers are not served. */
+	if (!(dp->features & (1ULL << 32)) || dp->num_queues < n)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		struct devproc_queue *dq = &dp->queues[i];
+
+		if (!dq->enabled)
+			continue;
+		/* UNTRUSTED(guest): the ring size and addresses, relayed by the
+		 * core; virtq_init checks them against guest RAM. */
+		r = dq->size <= max_size ? virtq_init(&vq[i], &dp->mem, dq->size, dq->desc,
+						      dq->avail, dq->used, event_idx, indirect)
+					 : -EINVAL;
+		if (r < 0) {
+			memset(live, 0, n * sizeof(*live));
+			return r;
+		}
+		if (!dp->resume)
+			virtq_track(&vq[i], dq->inflight);
+		live[i] = true;
+	}
+	return 0;
+}
+
 bool devproc_queue_serve(struct devproc *dp, struct devproc_queue *q, struct virtq *vq,
 			 struct virtq_chain *chain,
 			 bool (*serve)(void *ctx, uint32_t qi, const struct virtq_chain *c,

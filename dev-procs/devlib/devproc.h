@@ -180,6 +180,16 @@ void devproc_readers_add(struct devproc_readers *r, uint64_t id, int efd, bool r
 /* Reader id goes: its eventfd closed (an unknown id logged). */
 void devproc_readers_remove(struct devproc_readers *r, uint64_t id, const char *what);
 
+/* At activation, for a VERSION_1 device whose n queues (dp->num_queues at
+ * least n) each have a struct virtq in vq[] and a flag in live[]: set up
+ * every queue the driver enabled (UNTRUSTED(guest): its size, at most
+ * max_size, and its addresses, checked by virtq_init), tracked in its
+ * crash-recovery record unless dp->resume. live[i] says which are. Returns
+ * 0, or -EINVAL (a legacy driver, too few queues, a bad ring: then none is
+ * live). */
+int devproc_queues_init(struct devproc *dp, struct virtq *vq, bool *live, uint32_t n,
+			uint32_t max_size);
+
 /* Serve queue q through its ring vq: pop each available chain into *chain
  * and hand it to serve(ctx, q's index, chain, &used), which either answers
  * it now (returns true: it is pushed with used bytes written) or keeps it

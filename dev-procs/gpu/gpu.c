@@ -51,33 +51,10 @@ static void gpu_kick(struct devproc *dp, struct devproc_queue *dq)
 static int gpu_activate(struct devproc *dp)
 {
 	struct gpu *g = dp->priv;
-	const bool event_idx = dp->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
-	const bool indirect = dp->features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
-	int r;
+	int r = devproc_queues_init(dp, g->vq, g->live, 2, GPU_QUEUE_SIZE);
 
-	/* Legacy (pre-1.0) drivers are not served. */
-	if (!(dp->features & (1ULL << 32)) || dp->num_queues < 2)
-		return -EINVAL;
-	for (uint32_t i = 0; i < 2; i++) {
-		struct devproc_queue *dq = &dp->queues[i];
-
-		g->live[i] = false;
-		if (!dq->enabled)
-			continue;
-		/* UNTRUSTED(guest): the ring size and addresses, relayed by the
-		 * core; virtq_init checks them against guest RAM. */
-		r = dq->size <= GPU_QUEUE_SIZE
-			    ? virtq_init(&g->vq[i], &dp->mem, dq->size, dq->desc, dq->avail,
-					 dq->used, event_idx, indirect)
-			    : -EINVAL;
-		if (r < 0) {
-			g->live[0] = g->live[1] = false;
-			return r;
-		}
-		if (!dp->resume)
-			virtq_track(&g->vq[i], dq->inflight);
-		g->live[i] = true;
-	}
+	if (r < 0)
+		return r;
 	g->active = true;
 	return 0;
 }

@@ -144,33 +144,10 @@ static void snd_kick(struct devproc *dp, struct devproc_queue *dq)
 static int snd_activate(struct devproc *dp)
 {
 	struct snd *g = dp->priv;
-	const bool event_idx = dp->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
-	const bool indirect = dp->features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
-	int r;
+	int r = devproc_queues_init(dp, g->vq, g->live, SND_NQUEUES, SND_QUEUE_SIZE);
 
-	/* Legacy (pre-1.0) drivers are not served. */
-	if (!(dp->features & (1ULL << 32)) || dp->num_queues < SND_NQUEUES)
-		return -EINVAL;
-	for (uint32_t i = 0; i < SND_NQUEUES; i++) {
-		struct devproc_queue *dq = &dp->queues[i];
-
-		g->live[i] = false;
-		if (!dq->enabled)
-			continue;
-		/* UNTRUSTED(guest): the ring size and addresses, relayed by the
-		 * core; virtq_init checks them against guest RAM. */
-		r = dq->size <= SND_QUEUE_SIZE
-			    ? virtq_init(&g->vq[i], &dp->mem, dq->size, dq->desc, dq->avail,
-					 dq->used, event_idx, indirect)
-			    : -EINVAL;
-		if (r < 0) {
-			memset(g->live, 0, sizeof(g->live));
-			return r;
-		}
-		if (!dp->resume)
-			virtq_track(&g->vq[i], dq->inflight);
-		g->live[i] = true;
-	}
+	if (r < 0)
+		return r;
 	g->active = true;
 	return 0;
 }
