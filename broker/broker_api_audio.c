@@ -50,7 +50,8 @@ struct rest_audio {
 	uint64_t lost_ring, lost_slow;
 	uint8_t *pcm; /* one period, the ring's period_bytes */
 	size_t pcm_cap;
-	uint8_t *conv_buf; /* REST_AUDIO_CONV_CHUNK */
+	uint8_t *conv_buf;	/* REST_AUDIO_CONV_CHUNK */
+	struct evbuffer *chunk; /* a chunk on its way (evhttp empties it) */
 };
 
 static void rest_audio_reply_err(struct rest_call *c, int status, enum api_err e, const char *msg)
@@ -81,13 +82,8 @@ static int rest_audio_query(struct evhttp_request *req, uint32_t nstreams, uint3
 /* Queue bytes for the client; they are the stream's whole frames. */
 static void rest_audio_queue(struct rest_audio *a, const void *buf, size_t len)
 {
-	struct evbuffer *out = evbuffer_new();
-
-	if (!out)
-		return;
-	evbuffer_add(out, buf, len);
-	evhttp_send_reply_chunk(a->s->req, out);
-	evbuffer_free(out);
+	if (evbuffer_add(a->chunk, buf, len) == 0)
+		evhttp_send_reply_chunk(a->s->req, a->chunk);
 }
 
 /* Bytes queued for the client that it has not read yet. */
@@ -244,6 +240,7 @@ void rest_audio_free(struct stream *s)
 	broker_audio_unsubscribe(a->vm, a->boot, a->id);
 	free(a->pcm);
 	free(a->conv_buf);
+	evbuffer_free(a->chunk);
 	free(a);
 	s->audio = NULL;
 }
@@ -293,8 +290,9 @@ void rest_audio_get(struct rest_call *c, struct broker_vm *vm)
 		a->pcm_cap = g.period_bytes;
 		a->pcm = malloc(a->pcm_cap);
 		a->conv_buf = malloc(REST_AUDIO_CONV_CHUNK);
+		a->chunk = evbuffer_new();
 	}
-	if (!a || !a->pcm || !a->conv_buf) {
+	if (!a || !a->pcm || !a->conv_buf || !a->chunk) {
 		rest_audio_reply_err(c, 0, API_INTERNAL, "out of memory");
 		goto fail;
 	}
@@ -315,7 +313,8 @@ void rest_audio_get(struct rest_call *c, struct broker_vm *vm)
 				 .next = cellvm_audio_latest(vm->audio_ring, vm->snd.ring_size) + 1,
 				 .pcm = a->pcm,
 				 .pcm_cap = a->pcm_cap,
-				 .conv_buf = a->conv_buf};
+				 .conv_buf = a->conv_buf,
+				 .chunk = a->chunk};
 	a->ev = event_new(c->r->b->base, a->efd, EV_READ | EV_PERSIST, rest_audio_on_period, a);
 	if (!a->ev || event_add(a->ev, NULL) < 0) {
 		rest_audio_reply_err(c, 0, API_INTERNAL, "out of memory");
@@ -340,6 +339,8 @@ fail:
 	if (a) {
 		free(a->pcm);
 		free(a->conv_buf);
+		if (a->chunk)
+			evbuffer_free(a->chunk);
 	}
 	free(a);
 }
