@@ -105,15 +105,15 @@ try:
         "input_config": {"default_backend": "virtio", "backends": ["virtio"]}})["vm_id"]
     b.ok("PUT", "/vm/%s/boot" % vid)
     con = lambda: b.ok("GET", "/vm/%s/console" % vid)
-    wait_until(lambda: "CELLVM-GPU ready" in con() and "CELLVM-INPUT-READY" in con(), 300,
+    wait_until(lambda: "CELLVM-GPU ready" in con() and "CELLVM-INPUT-READY" in con(), 300 * SLOW,
                "the guest's display check and evdev reader")
     b.ok("PUT", "/vm/%s/console" % vid, "draw\n")
-    wait_until(lambda: "CELLVM-GPU drawn" in con(), 120, "the guest's drawing")
+    wait_until(lambda: "CELLVM-GPU drawn" in con(), 120 * SLOW, "the guest's drawing")
     bgrx = gpu_pattern(W, H)
     shot = bytearray(W * H * 3)
     shot[0::3], shot[1::3], shot[2::3] = bgrx[2::4], bgrx[1::4], bgrx[0::4]
     shot = bytes(shot)
-    wait_until(lambda: decode(screenshot(b, vid, "?cursor=0"))[2] == shot, 60,
+    wait_until(lambda: decode(screenshot(b, vid, "?cursor=0"))[2] == shot, 60 * SLOW,
                "the guest's pattern in the screenshot")
 
     tok = b.ok("POST", "/vm/%s/console-token" % vid, {"ttl_s": 300})
@@ -202,7 +202,7 @@ try:
     if state() == "connected":
         fail("a spent token connected a second viewer")
     b.ok("PUT", "/vm/%s/console" % vid, "done\n")
-    wait_until(lambda: "CELLVM-CHECK gpu" in con(), 120, "the guest's check to end")
+    wait_until(lambda: "CELLVM-CHECK gpu" in con(), 120 * SLOW, "the guest's check to end")
     if "CELLVM-CHECK gpu pass" not in con():
         fail("the guest's check failed:\n" + con()[-2000:])
     print("viewer: ok")
