@@ -239,9 +239,14 @@ int broker_host_vm_boot(struct broker_vm *vm, char *err, size_t errlen)
 	char name[BROKER_ID_LEN + 4];
 	int fd;
 
-	/* log_pipe: no VM process writes into the broker's own log (broker_childlog.c). */
-	vm->jail = (struct launcher_jail){
-		.uid = vm->host_id, .gid = vm->host_id, .cgroup_fd = -1, .log_pipe = true};
+	/* log_pipe: no VM process writes into the broker's own log
+	 * (broker_childlog.c); outlive_parent: a VM survives the broker, its
+	 * keeper holds its fds meanwhile (broker_keeper.c). */
+	vm->jail = (struct launcher_jail){.uid = vm->host_id,
+					  .gid = vm->host_id,
+					  .cgroup_fd = -1,
+					  .log_pipe = true,
+					  .outlive_parent = true};
 	if (b->cgroup_fd <= 0)
 		return 0;
 	if (vm->cgroup_fd <= 0) {

@@ -79,14 +79,17 @@ int launcher_create_memory(uint64_t size)
 }
 
 /* In the child between fork and exec: only async-signal-safe calls. */
-static void launcher_exec_child(int exe, const char *argv0, int chan, int sync, int log)
+static void launcher_exec_child(int exe, const char *argv0, int chan, int sync, int log,
+				bool outlive_parent)
 {
 	char *const argv[] = {(char *)argv0, NULL};
 	char go;
 	int devnull;
 
-	/* A child must not outlive the process that supervises it. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* A child must not outlive the process that supervises it, unless that
+	 * process hands its supervision on (the broker's keepers). */
+	if (!outlive_parent)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* Wait until the launcher has mapped our user namespace's ids. */
 	if (read(sync, &go, 1) != 1)
 		_exit(127);
@@ -198,7 +201,8 @@ int launcher_spawn(const char *name, int child_chan, const struct launcher_jail 
 		return r;
 	}
 	if (pid == 0)
-		launcher_exec_child(exe, name, child_chan, sync[0], log[1]);
+		launcher_exec_child(exe, name, child_chan, sync[0], log[1],
+				    jail && jail->outlive_parent);
 	close(sync[0]);
 	close(exe);
 	/* Only the child holds the write end: its exit shows as EOF. */

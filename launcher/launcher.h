@@ -28,6 +28,10 @@ struct launcher_jail {
 	 * comes back in core_proc.log / device_proc.log; false: the launcher's
 	 * own stderr, inherited (cellvm run). docs/broker.md, "Child logs". */
 	bool log_pipe;
+	/* No PR_SET_PDEATHSIG: the process outlives the one that started it.
+	 * The broker's VMs survive a broker restart (a keeper holds their fds,
+	 * docs/broker.md "VMs outlive the broker"); cellvm run's do not. */
+	bool outlive_parent;
 };
 
 struct core_config {
