@@ -2,8 +2,8 @@
  * pidfds, console, guest RAM, taps, counters pages) while no broker does, so
  * a broker that dies closes nothing the VM's processes talk to, and hands
  * them to the next broker (docs/broker.md, "VMs outlive the broker"). Started
- * by the broker as root, with fd 3 its listening socket (STATE_DIR/keep/
- * <vm-id>.sock, bound by the broker) and fd 4 its first broker connection.
+ * by the broker as root, with fd 3 its socket (STATE_DIR/keep/<vm-id>.sock,
+ * bound by the broker; we listen on it) and fd 4 its first broker connection.
  * Only a peer of our own uid (root) is served; what it sends is parsed
  * strictly all the same (keeper.c). */
 #include <errno.h>
@@ -69,7 +69,9 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	if (chdir("/") < 0 || keeper_drop_privileges() < 0) {
+	/* We listen, not the broker that bound the socket: a connecting
+	 * broker's SO_PEERCRED then names us (pid and uid). */
+	if (chdir("/") < 0 || listen(KEEPER_LISTEN_FD, 4) < 0 || keeper_drop_privileges() < 0) {
 		fprintf(stderr, "cellvm-keeper: cannot drop its privileges\n");
 		return 1;
 	}

@@ -167,8 +167,7 @@ static void test_binary(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/k.sock", dir);
 	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0); /* it listens */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	snprintf(path, sizeof(path), "%s/cellvm-keeper", bin_dir);
@@ -190,7 +189,20 @@ static void test_binary(void **state)
 	close(p[1]);
 	close(sp[0]); /* the broker is gone: the keeper waits */
 	conn = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	assert_int_equal(connect(conn, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* Refused until the keeper listens: polled, bounded (5 s). */
+	for (int i = 0; connect(conn, (struct sockaddr *)&sa, sizeof(sa)) < 0; i++) {
+		assert_int_equal(errno, ECONNREFUSED);
+		assert_true(i < 500);
+		usleep(10000);
+	}
+	{
+		/* The keeper listened: the peer is it, not us. */
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+
+		assert_int_equal(getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len), 0);
+		assert_int_equal(cred.pid, pid);
+	}
 	assert_int_equal(channel_recv(conn, &cellvm__keeper__keeper_out__descriptor, KEEPER_MAX_MSG,
 				      &m, &c, fds, IPC_MAX_FDS, &nfds),
 			 0);
