@@ -101,6 +101,9 @@ struct tenant_map {
 	int tenant; /* index */
 };
 
+/* boot_concurrency's bound: a thread each (broker_launch.c). */
+#define BROKER_BOOT_CONCURRENCY_MAX 64
+
 /* What the configuration file says before its first [tenant] section: what
  * each VM takes from the host (broker_host.c). */
 struct broker_host_config {
@@ -109,6 +112,8 @@ struct broker_host_config {
 	uint64_t memory_overhead;    /* memory.max = guest RAM + this */
 	uint32_t pids_max;	     /* 0: from the VM's vCPUs and devices */
 	uint32_t cpu_weight;	     /* cpu.weight of every VM */
+	/* Boots in flight at once, and of one tenant (broker_launch.c). */
+	uint32_t boot_concurrency, boot_concurrency_per_tenant;
 };
 
 struct tenants {
@@ -472,6 +477,10 @@ enum api_err broker_console_input(struct broker_vm *vm, const void *buf, size_t 
  * read there; the results are installed by broker_vm_boot_finish, in the loop. */
 struct broker_launch_job {
 	struct broker_vm *vm;
+	/* broker_launch.c's: its place in a tenant's queue of boots or in a
+	 * lane's list; the tenant whose boot slot it holds (-1: none). */
+	TAILQ_ENTRY(broker_launch_job) link;
+	int slot_tenant;
 	/* -1: boot the VM; else restart this device (devs[0] gets the new
 	 * process, over mem_fd, a dup the job owns; a NIC's tap fds are
 	 * dups in nets[0], made by broker_launch_submit) */
@@ -513,8 +522,8 @@ int broker_launch_start(struct broker *b);
 int broker_launch_submit(struct broker *b, struct broker_launch_job *j);
 /* In the loop, when a VM's processes are gone: close the taps it kept. */
 void broker_launch_taps_close(struct broker_vm *vm);
-/* Cancel queued jobs, let the running one finish, finish them all in the
- * caller (the loop thread), and end the worker. */
+/* Cancel queued jobs, let the running ones finish, finish them all in the
+ * caller (the loop thread), and end the workers. */
 void broker_launch_stop(struct broker *b);
 /* In the loop: install a finished job into its VM (or undo), tell the waiter,
  * free the job. */

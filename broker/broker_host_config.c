@@ -1,5 +1,6 @@
 /* The broker configuration's keys of what each VM takes from the host
- * (uid_pool, cgroup, vm_memory_overhead, vm_pids_max, vm_cpu_weight): their
+ * (uid_pool, cgroup, vm_memory_overhead, vm_pids_max, vm_cpu_weight) and of
+ * its boots (boot_concurrency, boot_concurrency_per_tenant): their
  * defaults and their parsing, apart from broker_host.c so that the config
  * parser (broker_tenant.c) links without the cgroup code (the vmdef fuzz
  * target). The operator's file: trusted, but checked. See docs/broker.md. */
@@ -20,13 +21,16 @@
 #define HOST_ID_END	     0x80000000U
 #define HOST_MEMORY_OVERHEAD (256ULL << 20)
 #define HOST_CPU_WEIGHT	     100
+/* Boots in flight at once: a thread each, mostly waiting for Ready. */
+#define HOST_BOOT_CONCURRENCY 4
 
 void broker_host_config_defaults(struct broker_host_config *c)
 {
 	*c = (struct broker_host_config){.id_start = HOST_ID_START,
 					 .id_count = HOST_ID_COUNT,
 					 .memory_overhead = HOST_MEMORY_OVERHEAD,
-					 .cpu_weight = HOST_CPU_WEIGHT};
+					 .cpu_weight = HOST_CPU_WEIGHT,
+					 .boot_concurrency = HOST_BOOT_CONCURRENCY};
 	snprintf(c->cgroup, sizeof(c->cgroup), "auto");
 }
 
@@ -56,6 +60,14 @@ int broker_host_config_set(struct broker_host_config *c, const char *key, const 
 			return -EINVAL;
 	} else if (strcmp(key, "vm_cpu_weight") == 0) {
 		if (parse_u32(val, 1, 10000, &c->cpu_weight) < 0)
+			return -EINVAL;
+	} else if (strcmp(key, "boot_concurrency") == 0) {
+		if (parse_u32(val, 1, BROKER_BOOT_CONCURRENCY_MAX, &c->boot_concurrency) < 0)
+			return -EINVAL;
+	} else if (strcmp(key, "boot_concurrency_per_tenant") == 0) {
+		/* 0: the default, boot_concurrency - 1 (broker_launch.c) */
+		if (parse_u32(val, 0, BROKER_BOOT_CONCURRENCY_MAX,
+			      &c->boot_concurrency_per_tenant) < 0)
 			return -EINVAL;
 	} else {
 		return -ENOENT;

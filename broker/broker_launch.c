@@ -1,10 +1,14 @@
 /* Starting a VM's processes off the broker's loop. Booting waits for each
  * device and the core to report Ready (milliseconds, at most the launcher's
- * timeout each); one worker thread does those waits through the launcher so
- * the loop keeps serving every other client. The worker only calls the
- * launcher on the job it is given and reads the VM's definition, which does
- * not change while the VM is "starting"; every registry change stays in the
- * loop (broker_vm.c finishes the job there). The thread lives as long as the
+ * timeout each); worker threads do those waits through the launcher so the
+ * loop keeps serving every other client. Boots run on up to
+ * boot_concurrency threads at once, handed out by the loop from one FIFO
+ * queue per tenant, round robin, at most boot_concurrency_per_tenant of one
+ * tenant in flight; device restarts have a thread of their own, which a
+ * boot never occupies. A worker only calls the launcher on the job it is
+ * given and reads the VM's definition, which does not change while the VM is
+ * "starting"; the queues and every registry change stay in the loop
+ * (broker_vm.c finishes the job there). The threads live as long as the
  * broker: the launcher's children get PR_SET_PDEATHSIG, which fires when the
  * thread that forked them ends. */
 #include <assert.h>
@@ -22,18 +26,38 @@
 
 #include "broker/broker.h"
 #include "common/log.h"
-#include "common/fdutil.h"
 #include "launcher/launcher_dev.h"
 #include "launcher/net_tap.h"
 #include "proto/ipc.h"
 
+TAILQ_HEAD(broker_launch_jobs, broker_launch_job);
+
+/* Jobs handed to threads, which take them in order: the boot lane (one
+ * thread per boot slot) or the restart lane (one thread). */
+struct broker_launch_lane {
+	struct broker_launch_worker *w;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct broker_launch_jobs jobs; /* handed over, not taken yet */
+	bool closing;			/* the threads end once jobs is empty */
+	pthread_t threads[BROKER_BOOT_CONCURRENCY_MAX];
+	size_t nthreads;
+};
+
 struct broker_launch_worker {
 	struct broker *b;
-	pthread_t thread;
-	int jobs[2], done[2]; /* pipes of job pointers: to the worker, back to the loop */
+	struct broker_launch_lane boots, restarts;
+	int done[2]; /* a pipe of job pointers, from the threads back to the loop */
 	struct event *ev;
 	atomic_bool cancel;
-	size_t pending;
+	size_t pending; /* submitted, not finished */
+	/* The loop's alone: boots not handed out yet, per tenant in the order
+	 * asked; boots in flight, in all and per tenant; the limits; the tenant
+	 * asked first at the next hand-out (round robin). */
+	struct broker_launch_jobs queued[BROKER_TENANT_MAX];
+	uint32_t in_flight, tenant_in_flight[BROKER_TENANT_MAX];
+	uint32_t limit, per_tenant;
+	size_t next;
 };
 
 /* Copy a NIC's options and open taps; the copy's NetConfig points into itself. */
@@ -334,29 +358,119 @@ fail:
 	return r;
 }
 
+/* A job the broker's end refused before it started: nothing was opened but
+ * the files (broker_launch_files_close) and a restart's dups. */
+static void broker_launch_cancel(struct broker_launch_job *j)
+{
+	j->e = API_VM_BUSY;
+	snprintf(j->err, sizeof(j->err), "the broker is shutting down");
+	if (j->restart_dev >= 0 && j->mem_fd >= 0)
+		close(j->mem_fd); /* the job's own dup */
+	j->mem_fd = -1;
+	j->ndevs = 0;
+	broker_launch_nets_close(j); /* a restart's dups */
+}
+
 static void *broker_launch_work(void *arg)
 {
-	struct broker_launch_worker *w = arg;
+	struct broker_launch_lane *l = arg;
+	struct broker_launch_worker *w = l->w;
 	struct broker_launch_job *j;
 
-	while (read(w->jobs[0], &j, sizeof(j)) == (ssize_t)sizeof(j)) {
-		if (atomic_load(&w->cancel)) {
-			j->e = API_VM_BUSY;
-			snprintf(j->err, sizeof(j->err), "the broker is shutting down");
-			if (j->restart_dev >= 0 && j->mem_fd >= 0)
-				close(j->mem_fd); /* the job's own dup */
-			j->mem_fd = -1;
-			j->ndevs = 0;
-			broker_launch_nets_close(j); /* a restart's dups */
-		} else {
+	for (;;) {
+		pthread_mutex_lock(&l->lock);
+		while (TAILQ_EMPTY(&l->jobs) && !l->closing)
+			pthread_cond_wait(&l->cond, &l->lock);
+		j = TAILQ_FIRST(&l->jobs);
+		if (j)
+			TAILQ_REMOVE(&l->jobs, j, link);
+		pthread_mutex_unlock(&l->lock);
+		if (!j)
+			return NULL; /* closing, and nothing left */
+		if (atomic_load(&w->cancel))
+			broker_launch_cancel(j);
+		else
 			broker_launch_run(j);
-		}
 		broker_launch_files_close(j);
 		/* A pointer fits in PIPE_BUF: the write is atomic. */
 		if (write(w->done[1], &j, sizeof(j)) != (ssize_t)sizeof(j))
 			abort(); /* the loop's end of the pipe is open until we are joined */
 	}
-	return NULL;
+}
+
+/* In the loop: hand j to one of the lane's threads. */
+static void broker_launch_lane_put(struct broker_launch_lane *l, struct broker_launch_job *j)
+{
+	pthread_mutex_lock(&l->lock);
+	TAILQ_INSERT_TAIL(&l->jobs, j, link);
+	pthread_cond_signal(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static int broker_launch_lane_start(struct broker_launch_worker *w, struct broker_launch_lane *l,
+				    size_t nthreads)
+{
+	int r;
+
+	assert(nthreads <= BROKER_BOOT_CONCURRENCY_MAX);
+	TAILQ_INIT(&l->jobs);
+	r = pthread_mutex_init(&l->lock, NULL);
+	if (r != 0)
+		return -r;
+	r = pthread_cond_init(&l->cond, NULL);
+	if (r != 0) {
+		pthread_mutex_destroy(&l->lock);
+		return -r;
+	}
+	l->w = w; /* from here broker_launch_lane_stop undoes it */
+	for (l->nthreads = 0; l->nthreads < nthreads; l->nthreads++) {
+		r = pthread_create(&l->threads[l->nthreads], NULL, broker_launch_work, l);
+		if (r != 0)
+			return -r; /* the caller stops the lane: its threads so far end */
+	}
+	return 0;
+}
+
+/* The lane's threads finish what was handed to them and end; joined. */
+static void broker_launch_lane_stop(struct broker_launch_lane *l)
+{
+	if (!l->w)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->closing = true;
+	pthread_cond_broadcast(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+	for (size_t i = 0; i < l->nthreads; i++)
+		pthread_join(l->threads[i], NULL);
+	assert(TAILQ_EMPTY(&l->jobs));
+	pthread_cond_destroy(&l->cond);
+	pthread_mutex_destroy(&l->lock);
+	l->w = NULL;
+}
+
+/* In the loop: hand out queued boots while a slot is free, the tenants
+ * asked round robin from w->next, each up to its share of the slots. */
+static void broker_launch_dispatch(struct broker_launch_worker *w)
+{
+	struct broker_launch_job *j;
+	size_t t, k;
+
+	while (w->in_flight < w->limit && !atomic_load(&w->cancel)) {
+		for (k = 0; k < BROKER_TENANT_MAX; k++) {
+			t = (w->next + k) % BROKER_TENANT_MAX;
+			if (!TAILQ_EMPTY(&w->queued[t]) && w->tenant_in_flight[t] < w->per_tenant)
+				break;
+		}
+		if (k == BROKER_TENANT_MAX)
+			return;
+		j = TAILQ_FIRST(&w->queued[t]);
+		TAILQ_REMOVE(&w->queued[t], j, link);
+		j->slot_tenant = (int)t;
+		w->in_flight++;
+		w->tenant_in_flight[t]++;
+		w->next = (t + 1) % BROKER_TENANT_MAX;
+		broker_launch_lane_put(&w->boots, j);
+	}
 }
 
 /* In the loop: a booted VM keeps its taps (broker_launch_taps_close in its
@@ -384,27 +498,63 @@ static void broker_launch_finish(struct broker_launch_job *j)
 	broker_vm_boot_finish(j);
 }
 
+/* In the loop: a job came back; its boot slot is free again. */
+static void broker_launch_done(struct broker_launch_worker *w, struct broker_launch_job *j)
+{
+	w->pending--;
+	if (j->slot_tenant >= 0) {
+		assert(w->in_flight > 0 && w->tenant_in_flight[j->slot_tenant] > 0);
+		w->in_flight--;
+		w->tenant_in_flight[j->slot_tenant]--;
+		j->slot_tenant = -1;
+	}
+	broker_launch_finish(j);
+}
+
 static void broker_launch_on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker_launch_worker *w = arg;
 	struct broker_launch_job *j;
 
-	while (read(w->done[0], &j, sizeof(j)) == (ssize_t)sizeof(j)) {
-		w->pending--;
-		broker_launch_finish(j);
-	}
+	(void)fd;
+	(void)what;
+	while (read(w->done[0], &j, sizeof(j)) == (ssize_t)sizeof(j))
+		broker_launch_done(w, j);
+	broker_launch_dispatch(w);
+}
+
+static void broker_launch_free(struct broker_launch_worker *w)
+{
+	/* Jobs handed out are done once the lanes are joined. */
+	broker_launch_lane_stop(&w->boots);
+	broker_launch_lane_stop(&w->restarts);
+	if (w->ev)
+		event_free(w->ev);
+	for (int i = 0; i < 2; i++)
+		if (w->done[i] >= 0)
+			close(w->done[i]);
+	free(w);
 }
 
 int broker_launch_start(struct broker *b)
 {
+	const struct broker_host_config *c = &b->tenants.host;
 	struct broker_launch_worker *w = calloc(1, sizeof(*w));
 	int r;
 
 	if (!w)
 		return -ENOMEM;
 	w->b = b;
-	w->jobs[0] = w->jobs[1] = w->done[0] = w->done[1] = -1;
-	if (pipe2(w->jobs, O_CLOEXEC) < 0 || pipe2(w->done, O_CLOEXEC | O_NONBLOCK) < 0) {
+	w->done[0] = w->done[1] = -1;
+	w->limit = c->boot_concurrency ? c->boot_concurrency : 1;
+	/* By default one slot stays for the other tenants. */
+	w->per_tenant = c->boot_concurrency_per_tenant ? c->boot_concurrency_per_tenant
+						       : (w->limit > 1 ? w->limit - 1 : 1);
+	if (w->per_tenant > w->limit)
+		w->per_tenant = w->limit;
+	for (size_t t = 0; t < BROKER_TENANT_MAX; t++)
+		TAILQ_INIT(&w->queued[t]);
+	if (pipe2(w->done, O_CLOEXEC | O_NONBLOCK) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -413,21 +563,15 @@ int broker_launch_start(struct broker *b)
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = -pthread_create(&w->thread, NULL, broker_launch_work, w);
+	r = broker_launch_lane_start(w, &w->boots, w->limit);
+	if (r == 0)
+		r = broker_launch_lane_start(w, &w->restarts, 1);
 	if (r < 0)
 		goto fail;
 	b->launcher = w;
 	return 0;
 fail:
-	if (w->ev)
-		event_free(w->ev);
-	for (int i = 0; i < 2; i++) {
-		if (w->jobs[i] >= 0)
-			close(w->jobs[i]);
-		if (w->done[i] >= 0)
-			close(w->done[i]);
-	}
-	free(w);
+	broker_launch_free(w);
 	return r;
 }
 
@@ -484,9 +628,10 @@ int broker_launch_submit(struct broker *b, struct broker_launch_job *j)
 	const struct broker_vmdef *def = &j->vm->def;
 	int r;
 
-	if (!w)
+	if (!w || atomic_load(&w->cancel))
 		return -ESHUTDOWN;
 	j->nnets = 0;
+	j->slot_tenant = -1;
 	r = broker_launch_files_dup(j);
 	if (r < 0)
 		return r;
@@ -510,13 +655,14 @@ int broker_launch_submit(struct broker *b, struct broker_launch_job *j)
 			w->pending++;
 			return 0;
 		}
-	if (write(w->jobs[1], &j, sizeof(j)) != (ssize_t)sizeof(j)) {
-		r = -errno;
-		broker_launch_nets_close(j);
-		broker_launch_files_close(j);
-		return r;
-	}
 	w->pending++;
+	if (j->restart_dev >= 0) {
+		broker_launch_lane_put(&w->restarts, j); /* never behind a boot */
+		return 0;
+	}
+	assert(j->vm->tenant >= 0 && j->vm->tenant < BROKER_TENANT_MAX);
+	TAILQ_INSERT_TAIL(&w->queued[j->vm->tenant], j, link);
+	broker_launch_dispatch(w);
 	return 0;
 }
 
@@ -537,20 +683,22 @@ void broker_launch_stop(struct broker *b)
 	broker_vm_stops_answer(b);
 	if (!w)
 		return;
-	/* Jobs not started yet are cancelled; the one running finishes. */
+	/* Boots not handed out are refused here, restarts not taken by their
+	 * thread there; the ones running finish. */
 	atomic_store(&w->cancel, true);
-	close(w->jobs[1]);
-	pthread_join(w->thread, NULL);
+	for (size_t t = 0; t < BROKER_TENANT_MAX; t++)
+		while ((j = TAILQ_FIRST(&w->queued[t])) != NULL) {
+			TAILQ_REMOVE(&w->queued[t], j, link);
+			broker_launch_cancel(j);
+			broker_launch_files_close(j);
+			broker_launch_done(w, j);
+		}
+	broker_launch_lane_stop(&w->boots);
+	broker_launch_lane_stop(&w->restarts);
 	/* Finish what came back in the loop's context (this is the loop thread). */
-	(void)fd_set_nonblock(w->done[0], 1);
-	while (w->pending && read(w->done[0], &j, sizeof(j)) == (ssize_t)sizeof(j)) {
-		w->pending--;
-		broker_launch_finish(j);
-	}
-	event_free(w->ev);
-	close(w->jobs[0]);
-	close(w->done[0]);
-	close(w->done[1]);
-	free(w);
+	while (w->pending && read(w->done[0], &j, sizeof(j)) == (ssize_t)sizeof(j))
+		broker_launch_done(w, j);
+	assert(w->pending == 0);
+	broker_launch_free(w);
 	b->launcher = NULL;
 }
