@@ -241,6 +241,7 @@ struct broker_vm_device {
 	struct supervise_dev sup; /* restarts (launcher/supervise.c) */
 	struct event *restart_ev; /* back-off timer of a pending restart */
 	int last_status;
+	int log_keep; /* a dup of its stderr pipe for the keeper (> 0), the reader has the fd */
 };
 
 struct broker;
@@ -319,9 +320,24 @@ struct broker_vm {
 	const void *audio_ring;
 	uint64_t audio_next_id;
 	uint32_t naudio; /* readers subscribed (at most SND_OPT_MAX_READERS) */
-	/* serial output: a ring of the last BROKER_CONSOLE_LOG bytes */
+	/* serial output: a ring of the last BROKER_CONSOLE_LOG bytes, in a
+	 * shared memfd (cons_fd) that its keeper holds: a next broker goes on
+	 * with the same ring (broker_console.c) */
 	uint8_t *cons;
 	uint64_t cons_total;
+	int cons_fd;
+	/* Its keeper while it runs (broker_keeper.c; pid 0: none): holds a dup
+	 * of every fd above, so the VM outlives the broker. core_log_keep: a
+	 * dup of the core's stderr pipe (the reader has the fd). */
+	pid_t keeper_pid;
+	uint64_t keeper_start; /* its start time (ticks since boot) */
+	int keeper_pidfd, keeper_conn;
+	struct event *keeper_ev;
+	int core_log_keep;
+	bool adopted; /* its processes are an earlier broker's: not our children */
+	/* Loaded from its state file: what an earlier broker recorded of its
+	 * running processes and keeper, for broker_adopt_all (then dropped). */
+	json_object *adopt_rec;
 };
 
 TAILQ_HEAD(broker_vm_list, broker_vm);
@@ -339,6 +355,8 @@ struct broker {
 	size_t nvms;
 	uint64_t event_seq;
 	bool restore_on_exit; /* --on-exit restore: see docs/broker.md */
+	bool keep_on_exit;    /* --on-exit keep: VMs outlive the broker (broker_adopt.c) */
+	int keep_dirfd;	      /* STATE_DIR/keep (> 0 once open): keepers' sockets */
 	bool shutting_down;
 	struct rest *rest;
 	struct rpc *rpc;
@@ -458,6 +476,11 @@ void broker_childlog_free_all(struct broker *b);
 
 /* ---- the serial console (broker_console.c) ---- */
 
+/* The VM's console ring: a shared memfd (cons_fd) mapped at cons; map_fd
+ * >= 0: an existing ring (adoption), checked and taken, its byte count read
+ * back. 0 or -errno. */
+int broker_console_ring_open(struct broker_vm *vm, int map_fd);
+void broker_console_ring_close(struct broker_vm *vm);
 /* Watch the core's console stream (an event in vm). Returns 0 or -ENOMEM. */
 int broker_console_watch(struct broker_vm *vm);
 /* Move what the guest wrote into the log, at most rounds reads (0: until the
@@ -694,6 +717,64 @@ int broker_host_vm_boot(struct broker_vm *vm, char *err, size_t errlen);
 void broker_host_vm_release(struct broker_vm *vm);
 /* Its uid and cgroup figures, as info and counters show them (a new object). */
 json_object *broker_host_vm_json(const struct broker_vm *vm);
+
+/* The state directory's record of processes: start time of pid in clock
+ * ticks since boot (0: gone), and this boot's id (empty: unknown). */
+#define BROKER_STATE_BOOT_ID_LEN 36
+uint64_t broker_state_proc_start(pid_t pid);
+void broker_state_boot_id(char out[BROKER_STATE_BOOT_ID_LEN + 1]);
+/* Kill the processes an earlier broker recorded (a state file's
+ * "processes"), each only when its pid, start time and boot id match. */
+void broker_state_kill_leftovers(json_object *procs, const char *id);
+
+/* ---- VMs outlive the broker: keepers (broker_keeper.c) and adoption
+ * (broker_adopt.c); docs/broker.md, "VMs outlive the broker" ---- */
+
+/* The fds and record a next broker needs of a running VM: what is handed
+ * over (to a keeper, or to any other holder such as a re-executed broker).
+ * blob: a packed cellvm.keeper.AdoptState (malloc'd) whose fd fields index
+ * fds; fds: the VM's own, not dups (the caller sends them, closes none). */
+struct broker_handover {
+	uint8_t *blob;
+	size_t blob_len;
+	int fds[253];
+	size_t nfds;
+};
+/* Fill h from vm (running or paused). 0, -ENOMEM, or -E2BIG (more than 253
+ * fds). Free with broker_handover_free. */
+int broker_handover_collect(const struct broker_vm *vm, struct broker_handover *h);
+void broker_handover_free(struct broker_handover *h);
+
+/* After a boot: start the VM's keeper (cellvm-keeper) and hand it the VM's
+ * fds. 0 or -errno (logged; the VM runs all the same, it does not survive
+ * the broker then). */
+int broker_keeper_start(struct broker_vm *vm);
+/* The VM's set of fds changed (a device died or restarted, a state change):
+ * send the keeper the whole set again (no keeper: nothing). */
+void broker_keeper_refresh(struct broker_vm *vm);
+/* The VM's processes are gone: the keeper closes its dups and exits. */
+void broker_keeper_release(struct broker_vm *vm);
+/* Connect to the keeper at STATE_DIR/keep/<id>.sock, checked: the socket
+ * root's in root's 0700 directory, its peer pid want_pid and uid 0. The
+ * connection in *ret_conn, or -errno with the reason in why. */
+int broker_keeper_connect(struct broker *b, const char *id, pid_t want_pid, int *ret_conn,
+			  char *why, size_t whylen);
+/* Receive a keeper's Held set on conn (waits at most a few seconds):
+ * blob (malloc'd) and fds (the caller's). 0 or -errno with why. */
+int broker_keeper_recv_held(int conn, uint8_t **ret_blob, size_t *ret_len, int *fds,
+			    size_t *ret_nfds, char *why, size_t whylen);
+
+/* At start, after broker_host_start and whatever the reason of the restart
+ * (a crash, SIGKILL, --on-exit keep, an upgrade): adopt every VM whose state
+ * file records a running keeper; the others' leftover processes are killed
+ * (only those verified). Returns how many were adopted. */
+int broker_adopt_all(struct broker *b);
+/* Adopt one VM from its state file's record: 0, or -errno with why (nothing
+ * of it installed). */
+int broker_adopt_vm(struct broker_vm *vm, json_object *rec, char *why, size_t whylen);
+/* --on-exit keep: refresh every running VM's keeper and let go of the VMs
+ * without ending them (their state files keep them running). */
+void broker_adopt_leave_all(struct broker *b);
 
 /* ---- events, console followers (broker_api_rest.c) ---- */
 

@@ -28,7 +28,7 @@ struct broker_main_opts {
 	const char *viewer_listen, *vnc_listen, *novnc_dir; /* NULL: off */
 	/* Detaching moves to "/": every path made absolute first. */
 	char api_abs[PATH_MAX], rpc_abs[PATH_MAX], state_abs[PATH_MAX], config_abs[PATH_MAX];
-	bool foreground, restore;
+	bool foreground, restore, keep;
 	uint32_t client_timeout, idle_timeout, max_conns_per_uid;
 };
 
@@ -48,8 +48,9 @@ static void broker_main_usage(FILE *f)
 		"  --idle-timeout S    seconds an RPC connection may stay idle (default 60)\n"
 		"  --max-conns-per-uid N  open API connections per uid, REST and RPC\n"
 		"                      together; uid 0 is not limited (default 64)\n"
-		"  --on-exit stop|restore  running VMs are powered off at exit; restore boots\n"
-		"                      them again at the next start (default stop)\n"
+		"  --on-exit stop|restore|keep  running VMs are powered off at exit; restore\n"
+		"                      boots them again at the next start; keep leaves them\n"
+		"                      running for the next broker to adopt (default stop)\n"
 		"  --viewer-listen ADDRESS:PORT|off  where browsers reach the noVNC viewer\n"
 		"                      with console tokens (default %s; port 0: any)\n"
 		"  --vnc-listen ADDRESS:PORT|off  where VNC clients connect with a console\n"
@@ -225,11 +226,13 @@ static int broker_main_parse(int argc, char **argv, struct broker_main_opts *o)
 			}
 			break;
 		case 'o':
-			if (strcmp(optarg, "stop") != 0 && strcmp(optarg, "restore") != 0) {
-				log_err("--on-exit: stop or restore");
+			if (strcmp(optarg, "stop") != 0 && strcmp(optarg, "restore") != 0 &&
+			    strcmp(optarg, "keep") != 0) {
+				log_err("--on-exit: stop, restore or keep");
 				return 2;
 			}
 			o->restore = optarg[0] == 'r';
+			o->keep = optarg[0] == 'k';
 			break;
 		case 'v': o->viewer_listen = strcmp(optarg, "off") == 0 ? NULL : optarg; break;
 		case 'V': o->vnc_listen = strcmp(optarg, "off") == 0 ? NULL : optarg; break;
@@ -311,6 +314,10 @@ static int broker_main_run(struct broker *b, const struct broker_main_opts *o, i
 		log_err("config: %s", err);
 		return 2;
 	}
+	/* VMs an earlier broker left running (whatever ended it), before any
+	 * client can see them as stopped. */
+	b->keep_on_exit = o->keep;
+	(void)broker_adopt_all(b);
 	fd = broker_main_socket(fd, o->api_socket, SOCK_STREAM, &own_socket, err, sizeof(err));
 	if (fd < 0) {
 		log_err("%s", err);
@@ -369,6 +376,8 @@ static int broker_main_run(struct broker *b, const struct broker_main_opts *o, i
 	broker_viewer_stop(b);
 	if (own_rpc)
 		unlink(o->rpc_socket);
+	if (o->keep)
+		broker_adopt_leave_all(b);
 	broker_vm_registry_free(b, o->restore);
 	if (own_socket)
 		unlink(o->api_socket);

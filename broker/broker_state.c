@@ -28,8 +28,6 @@
 #include "common/log.h"
 
 #define STATE_MAX_FILE (256 * 1024)
-/* A boot id as the kernel writes it: a UUID, 36 characters. */
-#define BROKER_STATE_BOOT_ID_LEN 36
 
 /* ---- the writer thread ----
  *
@@ -342,7 +340,7 @@ fail:
 
 /* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat),
  * to tell a pid we recorded from a later process that reuses it. 0 if gone. */
-static uint64_t broker_state_proc_start(pid_t pid)
+uint64_t broker_state_proc_start(pid_t pid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long start = 0;
@@ -371,7 +369,7 @@ static uint64_t broker_state_proc_start(pid_t pid)
 /* This boot of the host (/proc/sys/kernel/random/boot_id, 36 characters):
  * a pid and a start time in ticks since boot name a process only within one
  * boot. Empty when it cannot be read. */
-static void broker_state_boot_id(char out[BROKER_STATE_BOOT_ID_LEN + 1])
+void broker_state_boot_id(char out[BROKER_STATE_BOOT_ID_LEN + 1])
 {
 	ssize_t n = -1;
 	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
@@ -418,6 +416,20 @@ int broker_state_save(struct broker *b, const struct broker_vm *vm)
 		broker_state_add_proc(procs, vm->core.pid, boot_id);
 		for (size_t i = 0; i < vm->ndevs; i++)
 			broker_state_add_proc(procs, vm->devs[i].proc.pid, boot_id);
+		/* Its keeper: a next broker adopts the VM through it, or, when
+		 * that fails, kills it with the rest (broker_adopt.c). */
+		if (vm->keeper_pid > 0) {
+			json_object *k = json_object_new_object();
+
+			broker_state_add_proc(procs, vm->keeper_pid, boot_id);
+			json_object_object_add(k, "pid", json_object_new_int64(vm->keeper_pid));
+			json_object_object_add(k, "start",
+					       json_object_new_int64((int64_t)vm->keeper_start));
+			if (*boot_id)
+				json_object_object_add(k, "boot_id",
+						       json_object_new_string(boot_id));
+			json_object_object_add(o, "keeper", k);
+		}
 	}
 	json_object_object_add(o, "processes", procs);
 	if (vm->restore)
@@ -435,12 +447,13 @@ int broker_state_remove(struct broker *b, const struct broker_vm *vm)
 	return broker_state_enqueue(b, vm->id, NULL);
 }
 
-/* Processes recorded by an earlier broker cannot be adopted (their channels
- * died with it): kill any that still run. They are not our children, so init
- * reaps them. A record of another boot of the host (or of none: state files
- * written before boot ids were recorded) names no process of ours: after a
- * reboot its pid and start time may well match an unrelated process. */
-static void broker_state_kill_leftovers(json_object *procs, const char *id)
+/* Processes recorded by an earlier broker that were not adopted (no keeper,
+ * or one that failed a check: broker_adopt.c): kill any that still run.
+ * They are not our children, so init reaps them. A record of another boot of
+ * the host (or of none: state files written before boot ids were recorded)
+ * names no process of ours: after a reboot its pid and start time may well
+ * match an unrelated process. */
+void broker_state_kill_leftovers(json_object *procs, const char *id)
 {
 	size_t n =
 		json_object_is_type(procs, json_type_array) ? json_object_array_length(procs) : 0;
@@ -486,11 +499,12 @@ static void broker_state_kill_leftovers(json_object *procs, const char *id)
 
 static int broker_state_load_one(struct broker *b, const char *fname)
 {
-	json_object *o = NULL, *jid, *jten, *jdef, *jstate, *jprocs, *jcreated;
+	json_object *o = NULL, *jid, *jten, *jdef, *jstate, *jprocs, *jcreated, *jr;
 	char buf[STATE_MAX_FILE + 1], err[256];
 	struct broker_vmdef def;
 	struct tenant *t;
 	struct broker_vm *vm;
+	bool def_ok;
 	ssize_t n;
 	int fd, r = -EINVAL;
 	const char *id;
@@ -517,9 +531,11 @@ static int broker_state_load_one(struct broker *b, const char *fname)
 	id = json_object_get_string(jid);
 	if (strlen(id) != BROKER_ID_LEN || strncmp(fname, id, BROKER_ID_LEN) != 0)
 		goto out;
-	if (json_object_object_get_ex(o, "processes", &jprocs))
-		broker_state_kill_leftovers(jprocs, id);
 	t = broker_tenant_by_name(&b->tenants, json_object_get_string(jten));
+	def_ok = t && broker_vmdef_from_json(jdef, NULL, &def, err, sizeof(err)) == 0;
+	/* Not loaded: nothing adopts its processes. */
+	if (!def_ok && json_object_object_get_ex(o, "processes", &jprocs))
+		broker_state_kill_leftovers(jprocs, id);
 	if (!t) {
 		log_warn("state: vm %s belongs to tenant '%s', not in the configuration: "
 			 "kept on disk, not loaded",
@@ -527,7 +543,7 @@ static int broker_state_load_one(struct broker *b, const char *fname)
 		r = -ENOENT;
 		goto out;
 	}
-	if (broker_vmdef_from_json(jdef, NULL, &def, err, sizeof(err)) < 0) {
+	if (!def_ok) {
 		log_warn("state: vm %s: %s", id, err);
 		goto out;
 	}
@@ -541,7 +557,6 @@ static int broker_state_load_one(struct broker *b, const char *fname)
 		goto out;
 	}
 	{
-		json_object *jr;
 		vm->restore =
 			json_object_object_get_ex(o, "restore", &jr) && json_object_get_boolean(jr);
 		/* UNTRUSTED(state): any number; broker_host_start keeps it only
@@ -554,6 +569,16 @@ static int broker_state_load_one(struct broker *b, const char *fname)
 	if (strcmp(json_object_get_string(jstate), "created") != 0) {
 		const char *was = json_object_get_string(jstate);
 		vm->state = BROKER_VM_STOPPED;
+		/* It ran, with a keeper: broker_adopt_all (after the host's ids
+		 * and cgroups are taken) adopts it, or kills what is left. */
+		if ((strcmp(was, "running") == 0 || strcmp(was, "paused") == 0) &&
+		    json_object_object_get_ex(o, "keeper", &jr)) {
+			vm->adopt_rec = json_object_get(o);
+			r = 0;
+			goto out;
+		}
+		if (json_object_object_get_ex(o, "processes", &jprocs))
+			broker_state_kill_leftovers(jprocs, id);
 		if (strcmp(was, "running") == 0 || strcmp(was, "paused") == 0)
 			snprintf(vm->last_exit, sizeof(vm->last_exit),
 				 "stopped: the broker restarted while the VM was %s", was);

@@ -199,6 +199,7 @@ static void broker_supervise_on_device_exit(evutil_socket_t fd, short what, void
 		broker_vm_event(d->vm->b, d->vm, "device-exited", detail);
 	}
 	broker_supervise_device_died(d, d->last_status);
+	broker_keeper_refresh(d->vm); /* the dead process's fds go, its restart counts stay */
 }
 
 /* In the loop: what the launcher thread made of a device restart. */
@@ -241,7 +242,9 @@ void broker_supervise_restart_finish(struct broker_launch_job *j)
 	}
 	d->proc = j->devs[0];
 	d->running = true;
-	/* A new process, a new stderr pipe. */
+	/* A new process, a new stderr pipe (a dup for the keeper). */
+	if (d->proc.log > 0)
+		d->log_keep = fcntl(d->proc.log, F_DUPFD_CLOEXEC, 3);
 	if (broker_childlog_watch_dev(d) < 0)
 		log_warn("vm %s: device %zu: cannot read its stderr", vm->id, d->def_index);
 	supervise_restarted(&d->sup);
@@ -256,6 +259,8 @@ void broker_supervise_restart_finish(struct broker_launch_job *j)
 	snprintf(detail, sizeof(detail), "device %zu (%s) restarted (%u so far)", d->def_index,
 		 d->kind, d->sup.restarts);
 	log_info("vm %s: %s", vm->id, detail);
+	broker_keeper_refresh(vm); /* its new pidfd, control channel and pipe */
+	(void)broker_state_save(vm->b, vm); /* and its pid, for a next broker */
 	broker_vm_event(vm->b, vm, "device-restarted", detail);
 }
 
@@ -318,7 +323,18 @@ int broker_supervise_watch(struct broker_vm *vm)
 		return -ENOMEM;
 	for (size_t i = 0; i < vm->ndevs; i++) {
 		struct broker_vm_device *d = &vm->devs[i];
-		supervise_init(&d->sup, supervise_now_ms());
+
+		/* An adopted VM's devices keep their restart counts; one whose
+		 * process was gone when the earlier broker ended is restarted now
+		 * (or stays given up on). */
+		if (!vm->adopted)
+			supervise_init(&d->sup, supervise_now_ms());
+		if (vm->adopted && d->proc.pid <= 0) {
+			d->running = false;
+			if (!d->sup.gone)
+				broker_supervise_device_died(d, -1);
+			continue;
+		}
 		d->ev = event_new(vm->b->base, d->proc.pidfd, EV_READ,
 				  broker_supervise_on_device_exit, d);
 		if (!d->ev || event_add(d->ev, NULL) < 0)

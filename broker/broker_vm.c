@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,8 +116,9 @@ struct broker_vm *broker_vm_registry_add(struct broker *b, const char *id, int t
 
 	if (!vm)
 		return NULL;
-	vm->cons = malloc(BROKER_CONSOLE_LOG);
-	if (!vm->cons) {
+	vm->cons_fd = -1;
+	vm->keeper_pidfd = vm->keeper_conn = vm->core_log_keep = -1;
+	if (broker_console_ring_open(vm, -1) < 0) {
 		free(vm);
 		return NULL;
 	}
@@ -214,6 +216,10 @@ static int broker_vm_read_stopped(struct broker_vm *vm, int status)
 
 	launcher_exit_text(status, what, sizeof(what));
 	snprintf(vm->last_exit, sizeof(vm->last_exit), "%s (status %d)", what, status);
+	/* An adopted core is not our child: init reaped it, its status is
+	 * lost (its CoreStopped, below, may still say why). */
+	if (status < 0 && vm->adopted)
+		snprintf(vm->last_exit, sizeof(vm->last_exit), "exit status unknown (adopted)");
 	/* UNTRUSTED(core): read by the launcher's table for the core channel
 	 * (only CoreStopped may follow Ready); its detail is used as text. */
 	r = launcher_core_stopped(&vm->core, detail, sizeof(detail));
@@ -227,8 +233,12 @@ static int broker_vm_read_stopped(struct broker_vm *vm, int status)
 		for (size_t i = 0; detail[i]; i++)
 			if (detail[i] < 0x20 || detail[i] >= 0x7f)
 				detail[i] = '?';
-		snprintf(vm->last_exit, sizeof(vm->last_exit), "%s (status %d): %s", what, status,
-			 detail);
+		if (status < 0 && vm->adopted)
+			snprintf(vm->last_exit, sizeof(vm->last_exit),
+				 "exit status unknown (adopted): %s", detail);
+		else
+			snprintf(vm->last_exit, sizeof(vm->last_exit), "%s (status %d): %s", what,
+				 status, detail);
 	}
 	return status;
 }
@@ -241,6 +251,8 @@ int broker_vm_teardown(struct broker_vm *vm)
 {
 	int status;
 
+	/* Its keeper's dups go first: nothing of the VM outlives the teardown. */
+	broker_keeper_release(vm);
 	broker_console_drain(vm, 0); /* the core is gone: what is left is finite */
 	status = broker_vm_read_stopped(vm, vm->core.pid > 0 ? launcher_wait_core(&vm->core)
 							     : vm->core_status);
@@ -264,6 +276,9 @@ int broker_vm_teardown(struct broker_vm *vm)
 		if (d->restart_ev)
 			event_free(d->restart_ev);
 		d->restart_ev = NULL;
+		if (d->log_keep > 0)
+			close(d->log_keep);
+		d->log_keep = 0;
 		/* A device may be stopped (paused VM): SIGKILL ends it either way. */
 		if (d->proc.pid > 0)
 			d->last_status = launcher_stop_device(&d->proc, SIGKILL);
@@ -274,21 +289,32 @@ int broker_vm_teardown(struct broker_vm *vm)
 	if (vm->mem_fd >= 0)
 		close(vm->mem_fd);
 	vm->mem_fd = -1;
+	if (vm->core_log_keep > 0)
+		close(vm->core_log_keep);
+	vm->core_log_keep = -1;
+	vm->adopted = false;
 	broker_launch_taps_close(vm);
 	broker_display_teardown(vm);
 	broker_audio_teardown(vm);
 	return status;
 }
 
+/* Through the pidfds: an adopted process is not our child, so its pid may
+ * be reused once init reaped it; its pidfd names it alone. */
+static void broker_vm_kill(pid_t pid, int pidfd)
+{
+	if (pid <= 0)
+		return;
+	if (pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0)
+		kill(pid, SIGKILL);
+}
+
 static void broker_vm_kill_processes(struct broker_vm *vm)
 {
-	if (vm->core.pid > 0)
-		kill(vm->core.pid, SIGKILL);
+	broker_vm_kill(vm->core.pid, vm->core.pidfd);
 	for (size_t i = 0; i < vm->ndevs; i++)
-		if (vm->devs[i].proc.pid > 0)
-			kill(vm->devs[i].proc.pid, SIGKILL);
-	if (vm->display.pid > 0)
-		kill(vm->display.pid, SIGKILL);
+		broker_vm_kill(vm->devs[i].proc.pid, vm->devs[i].proc.pidfd);
+	broker_vm_kill(vm->display.pid, vm->display.pidfd);
 }
 
 static void broker_vm_free_deleted(struct broker_vm *vm);
@@ -375,6 +401,9 @@ int broker_vm_reap_device(struct broker_vm_device *d)
 		event_free(d->ev);
 	d->ev = NULL;
 	d->last_status = status;
+	if (d->log_keep > 0)
+		close(d->log_keep);
+	d->log_keep = 0;
 	launcher_stop_device(&d->proc, SIGKILL); /* reaped: closes its fds */
 	d->running = false;
 	return 1;
@@ -558,6 +587,11 @@ void broker_vm_boot_finish(struct broker_launch_job *j)
 	if (j->e == API_OK) {
 		vm->boots++;
 		vm->last_exit[0] = 0;
+		/* Before the state is saved: its file records the keeper. A
+		 * VM with a display or sound is not adopted (broker_adopt.c):
+		 * it needs none. */
+		if (!vm->def.has_gpu && !vm->def.has_snd)
+			(void)broker_keeper_start(vm);
 		broker_vm_set_state(vm, BROKER_VM_RUNNING, NULL);
 	} else {
 		broker_vm_event(vm->b, vm, "boot-failed", j->err);
@@ -659,7 +693,7 @@ static void broker_vm_free_deleted(struct broker_vm *vm)
 	broker_host_vm_release(vm);
 	broker_vmdef_free(&vm->def);
 	broker_vm_stats_close(vm);
-	free(vm->cons);
+	broker_console_ring_close(vm);
 	free(vm);
 }
 
@@ -753,7 +787,9 @@ void broker_vm_registry_free(struct broker *b, bool restore)
 		broker_host_vm_release(vm);
 		broker_vmdef_free(&vm->def);
 		broker_vm_stats_close(vm);
-		free(vm->cons);
+		broker_console_ring_close(vm);
+		if (vm->adopt_rec)
+			json_object_put(vm->adopt_rec);
 		free(vm);
 	}
 	b->nvms = 0;
