@@ -229,6 +229,22 @@ class Broker:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        # VMs outlive a killed broker (their keepers hold them): end what
+        # its state files record, each process only while its start time
+        # matches, so a failed test leaves nothing running.
+        vms = os.path.join(self.state, "vms")
+        for name in os.listdir(vms) if os.path.isdir(vms) else ():
+            try:
+                with open(os.path.join(vms, name)) as f:
+                    procs = json.load(f).get("processes", [])
+            except (OSError, ValueError):
+                continue
+            for p in procs:
+                try:
+                    if proc_start(p["pid"]) == p["start"]:
+                        os.kill(p["pid"], signal.SIGKILL)
+                except (OSError, KeyError, TypeError, ValueError, IndexError):
+                    pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -5,12 +5,11 @@ directory: every definition is back, the VMs are reported stopped and no
 process of theirs is left. Then SIGTERM: running VMs are powered off and the
 broker exits 0; with --on-exit restore they are booted again at the next start.
 
-What ends the old VM's processes: the kernel, first. The launcher gives each
-one PR_SET_PDEATHSIG(SIGKILL), so the broker's death kills them all, paused
-ones included; whether the new broker still sees them (as zombies) depends on
-how fast init reaps, so its log cannot be asserted about them. The new
-broker's own kill of what an earlier broker left (pids and start times from
-the state file) is checked with stand-ins: stopped processes of this test,
+VMs outlive the broker through their keepers (adopt.py tests that); here the
+state files lose their keeper records before the restart, so nothing is
+adopted and the new broker kills what an earlier broker left (pids and start
+times from the state file, the keeper's among them). That kill is also
+checked with stand-ins: stopped processes of this test,
 which outlive the broker, written into the paused VM's state file; one with
 its true start time and this boot's id (killed), one with another start time
 (a reused pid: spared), one with its true start time but another boot's id
@@ -76,12 +75,21 @@ try:
         except (OSError, ValueError):
             return False
         return st["state"] == state and len(st["processes"]) == nprocs
-    for name, state, nprocs in (("run", "running", 2), ("pause", "paused", 2),
+    # core, device and keeper
+    for name, state, nprocs in (("run", "running", 3), ("pause", "paused", 3),
                                 ("idle", "created", 0)):
         wait_until(lambda: written(name, state, nprocs),
                    what="the state file of %s to say %s" % (name, state))
     b.kill9()
     vmsdir = os.path.join(b.state, "vms")
+    # No keeper on record: not adopted (a broker without keepers left them).
+    for name in ("run", "pause"):
+        path = os.path.join(vmsdir, defs[name] + ".json")
+        with open(path) as f:
+            st = json.load(f)
+        del st["keeper"]
+        with open(path, "w") as f:
+            json.dump(st, f)
     # Stand-ins for processes that outlived the broker, recorded with the
     # paused VM: the first with a wrong start time (a pid reused since), then
     # one with its own. The broker goes through a file's list in order.
@@ -94,7 +102,7 @@ try:
     path = os.path.join(vmsdir, defs["pause"] + ".json")
     with open(path) as f:
         st = json.load(f)
-    if st["state"] != "paused" or len(st["processes"]) != 2 or \
+    if st["state"] != "paused" or len(st["processes"]) != 3 or \
             any(p.get("boot_id") != boot_id for p in st["processes"]):
         fail("state file of the paused VM (pids with this boot's id): %r" % st)
     st["processes"] += [
