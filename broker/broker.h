@@ -263,6 +263,13 @@ struct broker_vm {
 	struct core_proc core;
 	struct event *core_ev, *cons_ev;
 	struct event *chan_ev; /* the core's channel: its DeviceFaults (broker_supervise.c) */
+	/* A pause or resume asked of the core and not answered yet (enum
+	 * launcher_core_pending), who waits for it, and its time limit
+	 * (broker_vm.c, docs/broker.md "VM lifecycle"). */
+	int pause_pending;
+	broker_vm_boot_done_fn *pause_done;
+	void *pause_arg;
+	struct event *pause_ev;
 	struct broker_vm_device devs[LAUNCHER_MAX_DEVICES]; /* disks, then nets */
 	size_t ndevs;
 	/* The NICs' taps, opened at boot and kept while the VM runs, so a
@@ -397,8 +404,18 @@ enum api_err broker_vm_boot(struct broker_vm *vm, broker_vm_boot_done_fn *done, 
 /* Power off, then boot; the same contract as broker_vm_boot. */
 enum api_err broker_vm_reboot(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
 			      char *err, size_t errlen);
-enum api_err broker_vm_pause(struct broker_vm *vm, char *err, size_t errlen);
-enum api_err broker_vm_resume(struct broker_vm *vm, char *err, size_t errlen);
+/* Pause and resume, in the core (a cooperative pause): API_OK means the core
+ * was asked and done(arg) will be called once it answered (the VM is
+ * "paused", or "running" again), failed or timed out; any other answer is
+ * immediate, done is not called. */
+enum api_err broker_vm_pause(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+			     char *err, size_t errlen);
+enum api_err broker_vm_resume(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+			      char *err, size_t errlen);
+/* broker_supervise.c: the core answered a pending Pause (CorePaused: failed
+ * when it could not hold its vCPUs) or Resume (CoreResumed). */
+void broker_vm_on_paused(struct broker_vm *vm, bool failed, const char *detail);
+void broker_vm_on_resumed(struct broker_vm *vm);
 /* Power off and delete end the VM's processes without waiting for them:
  * API_OK means the VM is "stopping" and done(arg) will be called once its
  * last process is reaped (the VM is "stopped" then, or, for delete, freed

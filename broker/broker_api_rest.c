@@ -248,19 +248,24 @@ static void broker_api_rest_vm_action(struct rest_call *c, struct broker_vm *vm,
 {
 	static const struct {
 		const char *name;
-		enum api_err (*fn)(struct broker_vm *, char *, size_t);
+		enum api_err (*fn)(struct broker_vm *, broker_vm_boot_done_fn *, void *, char *,
+				   size_t);
 	} actions[] = {
-		{"pause", broker_vm_pause},
+		{"boot", broker_vm_boot},	    {"reboot", broker_vm_reboot},
+		{"power-off", broker_vm_power_off}, {"pause", broker_vm_pause},
 		{"resume", broker_vm_resume},
 	};
 	char err[512] = "";
 	enum api_err e = API_INVALID_ARGUMENT;
+	size_t a = 0;
 
-	if (strcmp(action, "boot") == 0 || strcmp(action, "reboot") == 0 ||
-	    strcmp(action, "power-off") == 0) {
-		/* Answered when the VM is up (or failed to come up), or, for
-		 * power-off, when its processes are gone: the loop serves everyone
-		 * meanwhile. */
+	while (a < sizeof(actions) / sizeof(actions[0]) && strcmp(actions[a].name, action) != 0)
+		a++;
+	if (a < sizeof(actions) / sizeof(actions[0])) {
+		/* Answered when the VM is up (or failed to come up), for
+		 * power-off when its processes are gone, for pause and resume
+		 * when the core has held or released its vCPUs: the loop serves
+		 * everyone meanwhile. */
 		struct rest_boot *rb = calloc(1, sizeof(*rb));
 		if (!rb) {
 			broker_api_rest_reply_api_err(c->req, API_INTERNAL, "out of memory");
@@ -268,22 +273,10 @@ static void broker_api_rest_vm_action(struct rest_call *c, struct broker_vm *vm,
 		}
 		*rb = (struct rest_boot){.req = c->req, .tenant = c->tenant, .uid = c->uid};
 		snprintf(rb->action, sizeof(rb->action), "%s", action);
-		if (action[0] == 'b')
-			e = broker_vm_boot(vm, broker_api_rest_on_booted, rb, err, sizeof(err));
-		else if (action[0] == 'r')
-			e = broker_vm_reboot(vm, broker_api_rest_on_booted, rb, err, sizeof(err));
-		else
-			e = broker_vm_power_off(vm, broker_api_rest_on_booted, rb, err,
-						sizeof(err));
+		e = actions[a].fn(vm, broker_api_rest_on_booted, rb, err, sizeof(err));
 		if (e == API_OK)
 			return;
 		free(rb);
-	} else {
-		for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-			if (strcmp(actions[i].name, action) == 0) {
-				e = actions[i].fn(vm, err, sizeof(err));
-				break;
-			}
 	}
 	broker_api_rest_log(c, action, vm, e);
 	if (e != API_OK) {

@@ -340,13 +340,14 @@ static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
 {
 	static const struct {
 		const char *name;
-		enum api_err (*fn)(struct broker_vm *, char *, size_t);
+		enum api_err (*fn)(struct broker_vm *, broker_vm_boot_done_fn *, void *, char *,
+				   size_t);
 	} actions[] = {
-		[CELLVM__API__ACTION__ACTION_BOOT] = {"boot", NULL},
+		[CELLVM__API__ACTION__ACTION_BOOT] = {"boot", broker_vm_boot},
 		[CELLVM__API__ACTION__ACTION_PAUSE] = {"pause", broker_vm_pause},
 		[CELLVM__API__ACTION__ACTION_RESUME] = {"resume", broker_vm_resume},
-		[CELLVM__API__ACTION__ACTION_REBOOT] = {"reboot", NULL},
-		[CELLVM__API__ACTION__ACTION_POWER_OFF] = {"power-off", NULL},
+		[CELLVM__API__ACTION__ACTION_REBOOT] = {"reboot", broker_vm_reboot},
+		[CELLVM__API__ACTION__ACTION_POWER_OFF] = {"power-off", broker_vm_power_off},
 	};
 	struct broker_vm *vm = rpc_vm(c, a->vm_id);
 	char err[512] = "";
@@ -359,24 +360,15 @@ static void rpc_action(struct rpc_client *c, const Cellvm__Api__VmAction *a)
 		rpc_error(c, API_INVALID_ARGUMENT, "unknown action");
 		return;
 	}
-	if (!actions[a->action].fn) {
-		/* Boot and reboot answer when the VM is up, power-off when its
-		 * processes are gone; until then this client's next requests wait
-		 * (replies stay in order). */
-		snprintf(c->pending_action, sizeof(c->pending_action), "%s",
-			 actions[a->action].name);
-		if (a->action == CELLVM__API__ACTION__ACTION_BOOT)
-			e = broker_vm_boot(vm, rpc_on_booted, c, err, sizeof(err));
-		else if (a->action == CELLVM__API__ACTION__ACTION_REBOOT)
-			e = broker_vm_reboot(vm, rpc_on_booted, c, err, sizeof(err));
-		else
-			e = broker_vm_power_off(vm, rpc_on_booted, c, err, sizeof(err));
-		if (e == API_OK) {
-			rpc_wait(c);
-			return;
-		}
-	} else {
-		e = actions[a->action].fn(vm, err, sizeof(err));
+	/* Boot and reboot answer when the VM is up, power-off when its
+	 * processes are gone, pause and resume when the core has held or
+	 * released its vCPUs; until then this client's next requests wait
+	 * (replies stay in order). */
+	snprintf(c->pending_action, sizeof(c->pending_action), "%s", actions[a->action].name);
+	e = actions[a->action].fn(vm, rpc_on_booted, c, err, sizeof(err));
+	if (e == API_OK) {
+		rpc_wait(c);
+		return;
 	}
 	rpc_log(c, actions[a->action].name, vm->id, e);
 	if (e != API_OK)

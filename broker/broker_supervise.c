@@ -88,12 +88,17 @@ static void broker_supervise_on_restart_timer(evutil_socket_t fd, short what, vo
 {
 	struct broker_vm_device *d = arg;
 	struct broker_vm *vm = d->vm;
+	struct timeval retry_tv = {.tv_sec = 1};
 	struct broker_launch_job *j;
 
 	(void)fd;
 	(void)what;
 	if (vm->state != BROKER_VM_RUNNING && vm->state != BROKER_VM_PAUSED)
 		return;
+	/* Paused (or pausing): a new device process would serve the queues
+	 * while the VM holds still; it is started once the VM resumes. */
+	if (vm->state == BROKER_VM_PAUSED || vm->pause_pending != LAUNCHER_CORE_NONE)
+		goto later;
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		goto retry;
@@ -115,10 +120,8 @@ static void broker_supervise_on_restart_timer(evutil_socket_t fd, short what, vo
 retry:
 	log_warn("vm %s: device %zu: cannot start its restart now, trying again", vm->id,
 		 d->def_index);
-	{
-		struct timeval tv = {.tv_sec = 1};
-		evtimer_add(d->restart_ev, &tv);
-	}
+later:
+	evtimer_add(d->restart_ev, &retry_tv);
 }
 
 /* The device process ended with status (or a restart of it failed: -1):
@@ -264,10 +267,10 @@ void broker_supervise_restart_finish(struct broker_launch_job *j)
 	broker_vm_event(vm->b, vm, "device-restarted", detail);
 }
 
-/* The running core's channel is readable: a device it dropped while the
- * process lives is killed (its pidfd event then restarts it as after a
- * crash); a core that breaks the protocol is killed (its exit event stops
- * the VM). */
+/* The running core's channel is readable: the answer to a pending pause or
+ * resume (broker_vm.c); a device it dropped while the process lives is
+ * killed (its pidfd event then restarts it as after a crash); a core that
+ * breaks the protocol is killed (its exit event stops the VM). */
 static void broker_supervise_on_core_chan(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker_vm *vm = arg;
@@ -277,7 +280,8 @@ static void broker_supervise_on_core_chan(evutil_socket_t fd, short what, void *
 
 	(void)fd;
 	(void)what;
-	r = launcher_fault_recv(vm->core.chan, vm->ndevs, &f);
+	/* UNTRUSTED(core): an answer is taken only while its request waits. */
+	r = launcher_core_recv(vm->core.chan, vm->ndevs, vm->pause_pending, &f);
 	if (r == -EAGAIN)
 		return;
 	if (r <= 0) {
@@ -288,6 +292,14 @@ static void broker_supervise_on_core_chan(evutil_socket_t fd, short what, void *
 			kill(vm->core.pid, SIGKILL);
 		}
 		event_del(vm->chan_ev);
+		return;
+	}
+	if (f.msg == LAUNCHER_MSG_PAUSED) {
+		broker_vm_on_paused(vm, f.failed, f.detail);
+		return;
+	}
+	if (f.msg == LAUNCHER_MSG_RESUMED) {
+		broker_vm_on_resumed(vm);
 		return;
 	}
 	d = &vm->devs[f.index];

@@ -19,6 +19,7 @@
 
 #include "broker/broker.h"
 #include "common/log.h"
+#include "launcher/launcher_fault.h"
 #include "proto/dispatch.h"
 #include "proto/vm_exit.h"
 
@@ -33,6 +34,8 @@ enum broker_vm_then {
 	BROKER_VM_THEN_BOOT,   /* reboot: a new core */
 	BROKER_VM_THEN_DELETE, /* delete */
 };
+
+static void broker_vm_pause_abort(struct broker_vm *vm, bool answer);
 
 /* Tell both APIs' subscribers (the REST call numbers the event). */
 void broker_vm_event(struct broker *b, const struct broker_vm *vm, const char *what,
@@ -266,6 +269,7 @@ int broker_vm_teardown(struct broker_vm *vm)
 	if (vm->chan_ev)
 		event_free(vm->chan_ev);
 	vm->core_ev = vm->cons_ev = vm->chan_ev = NULL;
+	broker_vm_pause_abort(vm, false); /* answered by stop_begin or stops_answer */
 	launcher_close(&vm->core);
 	broker_input_teardown(vm);
 	for (size_t i = 0; i < vm->ndevs; i++) {
@@ -418,6 +422,7 @@ void broker_vm_stop_begin(struct broker_vm *vm, int then, broker_vm_boot_done_fn
 	 * meanwhile kills. */
 	vm->state = BROKER_VM_STOPPING;
 	broker_vm_event(vm->b, vm, "stopping", NULL);
+	broker_vm_pause_abort(vm, true);
 	if (vm->chan_ev)
 		event_del(vm->chan_ev);
 	for (size_t i = 0; i < vm->ndevs; i++) {
@@ -476,6 +481,8 @@ void broker_vm_stops_answer(struct broker *b)
 	{
 		broker_vm_boot_done_fn *done = vm->then_done;
 
+		if (vm->pause_done)
+			broker_vm_pause_abort(vm, true);
 		if (vm->state != BROKER_VM_STOPPING || !done)
 			continue;
 		vm->then_done = NULL;
@@ -601,42 +608,156 @@ void broker_vm_boot_finish(struct broker_launch_job *j)
 	free(j);
 }
 
-/* Signal every process of the VM (pause and resume). */
+/* Signal every device process of the VM (pause and resume). */
 static void broker_vm_signal_all(struct broker_vm *vm, int sig)
 {
-	/* SIGSTOP and SIGCONT reach a pid namespace's init from outside it. */
 	for (size_t i = 0; i < vm->ndevs; i++)
 		if (vm->devs[i].proc.pid > 0)
 			kill(vm->devs[i].proc.pid, sig);
-	if (vm->core.pid > 0)
-		kill(vm->core.pid, sig);
 }
 
-enum api_err broker_vm_pause(struct broker_vm *vm, char *err, size_t errlen)
+/* How long the core may take to answer a Pause or Resume. Its own limit for
+ * holding the vCPUs is 5 s (vmm-core/main.c); past this one it is stuck. */
+#define BROKER_PAUSE_TIMEOUT_S 30
+
+/* Answer who waits for the pending pause or resume, once, and forget it. */
+static void broker_vm_pause_answer(struct broker_vm *vm, enum api_err e, const char *err)
 {
-	if (vm->state != BROKER_VM_RUNNING) {
-		snprintf(err, errlen, "the VM is %s, not running", broker_vm_state_name(vm->state));
+	broker_vm_boot_done_fn *done = vm->pause_done;
+	void *arg = vm->pause_arg;
+
+	vm->pause_pending = LAUNCHER_CORE_NONE;
+	vm->pause_done = NULL;
+	vm->pause_arg = NULL;
+	if (vm->pause_ev)
+		event_del(vm->pause_ev);
+	if (done)
+		done(vm, e, err, arg);
+}
+
+/* The VM stops, or the broker shuts down, with a pause or resume pending:
+ * its waiter is answered (answer) or dropped, its timer freed. */
+static void broker_vm_pause_abort(struct broker_vm *vm, bool answer)
+{
+	if (!answer) {
+		vm->pause_done = NULL;
+		vm->pause_arg = NULL;
+	}
+	if (vm->pause_pending != LAUNCHER_CORE_NONE || vm->pause_done)
+		broker_vm_pause_answer(vm, API_VM_BUSY, "the VM stopped");
+	if (vm->pause_ev)
+		event_free(vm->pause_ev);
+	vm->pause_ev = NULL;
+}
+
+static void broker_vm_on_pause_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker_vm *vm = arg;
+	char detail[128];
+
+	(void)fd;
+	(void)what;
+	snprintf(detail, sizeof(detail), "the core did not answer a %s in %d s: killed",
+		 vm->pause_pending == LAUNCHER_CORE_PAUSING ? "pause" : "resume",
+		 BROKER_PAUSE_TIMEOUT_S);
+	log_err("vm %s: %s", vm->id, detail);
+	broker_vm_event(vm->b, vm, "core-killed", detail);
+	broker_vm_pause_answer(vm, API_INTERNAL, detail);
+	/* Its exit event stops the VM. */
+	if (vm->core.pid > 0)
+		kill(vm->core.pid, SIGKILL);
+}
+
+/* Send the core a Pause or Resume and wait for its answer (not here: the
+ * loop goes on, broker_supervise.c reads it). */
+static enum api_err broker_vm_pause_ask(struct broker_vm *vm, int pending,
+					broker_vm_boot_done_fn *done, void *arg, char *err,
+					size_t errlen)
+{
+	struct timeval tv = {.tv_sec = BROKER_PAUSE_TIMEOUT_S};
+	int r;
+
+	if (!vm->pause_ev)
+		vm->pause_ev = evtimer_new(vm->b->base, broker_vm_on_pause_timeout, vm);
+	if (!vm->pause_ev) {
+		snprintf(err, errlen, "out of memory");
+		return API_INTERNAL;
+	}
+	r = pending == LAUNCHER_CORE_PAUSING ? launcher_core_pause(&vm->core)
+					     : launcher_core_resume(&vm->core);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot reach the core: %s", strerror(-r));
+		return API_INTERNAL;
+	}
+	vm->pause_pending = pending;
+	vm->pause_done = done;
+	vm->pause_arg = arg;
+	evtimer_add(vm->pause_ev, &tv);
+	return API_OK;
+}
+
+enum api_err broker_vm_pause(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+			     char *err, size_t errlen)
+{
+	if (vm->state != BROKER_VM_RUNNING || vm->pause_pending != LAUNCHER_CORE_NONE) {
+		snprintf(err, errlen, "the VM is %s, not running",
+			 vm->pause_pending == LAUNCHER_CORE_PAUSING
+				 ? "pausing"
+				 : broker_vm_state_name(vm->state));
 		return API_VM_BUSY;
 	}
-	/* Paused once SIGSTOP is sent, not once each process has taken it: a
-	 * process in uninterruptible sleep (a disk flush) stops only when it
-	 * leaves it, and waiting for that here would stall every tenant (a pidfd
-	 * does not tell stops). A vCPU stops within a signal delivery; the
-	 * counters of a device in such a sleep may still move for that long. */
+	/* The core holds its vCPUs and saves the guest clock first; the
+	 * devices are stopped once it has (broker_vm_on_paused). */
+	return broker_vm_pause_ask(vm, LAUNCHER_CORE_PAUSING, done, arg, err, errlen);
+}
+
+void broker_vm_on_paused(struct broker_vm *vm, bool failed, const char *detail)
+{
+	char err[160];
+
+	if (failed || vm->state != BROKER_VM_RUNNING) {
+		snprintf(err, sizeof(err), "the core could not pause the VM: %s", detail);
+		log_warn("vm %s: %s", vm->id, err);
+		broker_vm_pause_answer(vm, API_INTERNAL, err);
+		return;
+	}
+	/* No vCPU runs: stop the device processes, their queues as they are
+	 * (nothing in the guest adds to them meanwhile). SIGSTOP rather than a
+	 * message each device kind would handle: the processes' memory, rings
+	 * and in-flight state stay exactly as they were, with no code in the
+	 * devices. Paused once SIGSTOP is sent, not once each process has taken
+	 * it: one in uninterruptible sleep (a disk flush) stops when it leaves
+	 * it, finishing only what was in flight, and waiting for that here
+	 * would stall every tenant (a pidfd does not tell stops). */
 	broker_vm_signal_all(vm, SIGSTOP);
 	broker_vm_set_state(vm, BROKER_VM_PAUSED, NULL);
-	return API_OK;
+	broker_vm_pause_answer(vm, API_OK, "");
 }
 
-enum api_err broker_vm_resume(struct broker_vm *vm, char *err, size_t errlen)
+enum api_err broker_vm_resume(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
+			      char *err, size_t errlen)
 {
-	if (vm->state != BROKER_VM_PAUSED) {
-		snprintf(err, errlen, "the VM is %s, not paused", broker_vm_state_name(vm->state));
+	enum api_err e;
+
+	if (vm->state != BROKER_VM_PAUSED || vm->pause_pending != LAUNCHER_CORE_NONE) {
+		snprintf(err, errlen, "the VM is %s, not paused",
+			 vm->pause_pending == LAUNCHER_CORE_RESUMING
+				 ? "resuming"
+				 : broker_vm_state_name(vm->state));
 		return API_VM_BUSY;
 	}
+	/* The devices first, so that the vCPUs find them serving. */
 	broker_vm_signal_all(vm, SIGCONT);
+	e = broker_vm_pause_ask(vm, LAUNCHER_CORE_RESUMING, done, arg, err, errlen);
+	if (e != API_OK)
+		broker_vm_signal_all(vm, SIGSTOP);
+	return e;
+}
+
+void broker_vm_on_resumed(struct broker_vm *vm)
+{
 	broker_vm_set_state(vm, BROKER_VM_RUNNING, NULL);
-	return API_OK;
+	broker_vm_pause_answer(vm, API_OK, "");
 }
 
 enum api_err broker_vm_power_off(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,

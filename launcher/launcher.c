@@ -803,3 +803,25 @@ int launcher_stop_device(struct device_proc *p, int sig)
 	p->pidfd = p->ctl = p->link = p->log = -1;
 	return status;
 }
+
+/* ---- a cooperative pause ---- */
+
+int launcher_core_pause(struct core_proc *core)
+{
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__Pause p = CELLVM__VM__PAUSE__INIT;
+
+	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_PAUSE;
+	m.pause = &p;
+	return vm_channel_send(core->chan, &m, NULL, 0);
+}
+
+int launcher_core_resume(struct core_proc *core)
+{
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__Resume rs = CELLVM__VM__RESUME__INIT;
+
+	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_RESUME;
+	m.resume = &rs;
+	return vm_channel_send(core->chan, &m, NULL, 0);
+}

@@ -192,3 +192,13 @@ const char *launcher_exit_text(int status, char *buf, size_t len);
  * line), VM_EXIT_BAD_INPUT when a file the user named cannot be opened, else
  * VM_EXIT_ERROR. */
 enum vm_exit launcher_exit_start_failed(int r, int status);
+
+/* ---- a cooperative pause (vm.proto Pause / Resume) ---- */
+
+/* Ask the running core to hold its vCPUs and save the guest clock
+ * (answered by CorePaused, read by launcher_fault_recv when a pause is
+ * pending), or to put the clock back and run them again (CoreResumed).
+ * Never blocks on a non-blocking channel: -EAGAIN when it is full. Returns 0
+ * or -errno. */
+int launcher_core_pause(struct core_proc *core);
+int launcher_core_resume(struct core_proc *core);

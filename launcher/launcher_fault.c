@@ -4,6 +4,7 @@
  * and the index it names is checked against the devices it was given. */
 #include "launcher/launcher_fault.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,8 +17,16 @@
 #include "proto/ipc.h"
 #include "proto/vm_channel.h"
 
-/* The watcher reads a core only once it runs. */
-enum { FAULT_CORE_RUNNING };
+/* The watcher reads a core only once it runs; the states are enum
+ * launcher_core_pending (what the watcher asked and waits for). */
+enum {
+	FAULT_CORE_RUNNING = LAUNCHER_CORE_NONE,
+	FAULT_CORE_PAUSING = LAUNCHER_CORE_PAUSING,
+	FAULT_CORE_RESUMING = LAUNCHER_CORE_RESUMING,
+};
+#define FAULT_ANY                                                                                  \
+	(DISPATCH_STATE(FAULT_CORE_RUNNING) | DISPATCH_STATE(FAULT_CORE_PAUSING) |                 \
+	 DISPATCH_STATE(FAULT_CORE_RESUMING))
 
 struct launcher_fault_ctx {
 	size_t ndevs;
@@ -36,6 +45,7 @@ static int launcher_fault_on_device_fault(void *ctx, const void *msg, int *fds, 
 	 * only picks a process (supervise_fault); the detail is text to log. */
 	if (f->index >= c->ndevs)
 		return -EPROTO;
+	c->out->msg = LAUNCHER_MSG_FAULT;
 	c->out->index = f->index;
 	c->out->restarts = f->restarts;
 	c->out->reason = (int)f->reason;
@@ -45,14 +55,55 @@ static int launcher_fault_on_device_fault(void *ctx, const void *msg, int *fds, 
 	return 0;
 }
 
+static void launcher_fault_text(char *out, size_t len, const char *in)
+{
+	size_t n = 0;
+
+	for (const char *p = in ? in : ""; *p && n < len - 1; p++)
+		out[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+	out[n] = 0;
+}
+
+static int launcher_fault_on_paused(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Vm__CorePaused *p = msg;
+	struct launcher_fault_ctx *c = ctx;
+
+	(void)fds;
+	(void)nfds;
+	/* UNTRUSTED(core): the clock is only reported; the error is text. */
+	c->out->msg = LAUNCHER_MSG_PAUSED;
+	c->out->guest_clock_ns = p->guest_clock_ns;
+	c->out->failed = p->error && p->error[0];
+	launcher_fault_text(c->out->detail, sizeof(c->out->detail), p->error);
+	return 0;
+}
+
+static int launcher_fault_on_resumed(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Vm__CoreResumed *r = msg;
+	struct launcher_fault_ctx *c = ctx;
+
+	(void)fds;
+	(void)nfds;
+	c->out->msg = LAUNCHER_MSG_RESUMED;
+	c->out->guest_clock_ns = r->guest_clock_ns;
+	return 0;
+}
+
 /* What a running core may send the launcher that watches it: DeviceFault,
- * any number of times, never with fds. Its CoreStopped is not taken here: it
+ * any number of times, never with fds; CorePaused only while a Pause waits
+ * for it, CoreResumed only while a Resume does (an answer nobody asked for
+ * breaks the protocol). Its CoreStopped is not taken here: it
  * is left for launcher_core_stopped (launcher_core_table in launcher.c), which
  * reads it once the core has exited. CoreSetup and DeviceRestart go the other
  * way; CoreReady came before the watch. */
 static const struct dispatch_entry launcher_fault_table[] = {
-	[CELLVM__VM__VM_MESSAGE__MSG_DEVICE_FAULT] = {launcher_fault_on_device_fault,
-						      DISPATCH_STATE(FAULT_CORE_RUNNING), 0},
+	[CELLVM__VM__VM_MESSAGE__MSG_DEVICE_FAULT] = {launcher_fault_on_device_fault, FAULT_ANY, 0},
+	[CELLVM__VM__VM_MESSAGE__MSG_PAUSED] = {launcher_fault_on_paused,
+						DISPATCH_STATE(FAULT_CORE_PAUSING), 0},
+	[CELLVM__VM__VM_MESSAGE__MSG_RESUMED] = {launcher_fault_on_resumed,
+						 DISPATCH_STATE(FAULT_CORE_RESUMING), 0},
 };
 
 static const struct dispatch_channel launcher_fault_chan = {
@@ -87,7 +138,7 @@ static int launcher_fault_peek_stopped(int chan)
 	return stopped;
 }
 
-int launcher_fault_recv(int chan, size_t ndevs, struct launcher_fault *ret)
+int launcher_core_recv(int chan, size_t ndevs, int pending, struct launcher_fault *ret)
 {
 	struct launcher_fault_ctx c = {.ndevs = ndevs, .out = ret};
 	struct dispatch d;
@@ -97,12 +148,18 @@ int launcher_fault_recv(int chan, size_t ndevs, struct launcher_fault *ret)
 	r = launcher_fault_peek_stopped(chan);
 	if (r != 0)
 		return r > 0 ? 0 : r;
-	dispatch_init(&d, &launcher_fault_chan, FAULT_CORE_RUNNING);
+	assert(pending >= LAUNCHER_CORE_NONE && pending <= LAUNCHER_CORE_RESUMING);
+	dispatch_init(&d, &launcher_fault_chan, (uint32_t)pending);
 	/* UNTRUSTED(core): checked by launcher_fault_table. */
 	r = dispatch_recv(chan, &d, &c);
 	if (r == -ECONNRESET)
 		return 0;
 	return r < 0 ? r : 1;
+}
+
+int launcher_fault_recv(int chan, size_t ndevs, struct launcher_fault *ret)
+{
+	return launcher_core_recv(chan, ndevs, LAUNCHER_CORE_NONE, ret);
 }
 
 int launcher_fault_kill(const struct device_proc *p)

@@ -42,8 +42,14 @@ enum { FD_KVM, FD_MEM, FD_KERNEL, FD_CONSOLE, FD_INITRD, FD_BASE_COUNT };
 static const uint32_t vmmio_gsis[VMMIO_MAX_DEVS] = {5, 6, 7, 9, 10, 11, 14, 15};
 
 /* Where the launcher is on the channel: before CoreSetup (and until the core
- * is Ready it is not read), then running. */
-enum { CHAN_SETUP, CHAN_RUNNING };
+ * is Ready it is not read), then running; pausing from a Pause until its
+ * CorePaused, and paused from a CorePaused without error until the next
+ * Resume. */
+enum { CHAN_SETUP, CHAN_RUNNING, CHAN_PAUSING, CHAN_PAUSED };
+
+/* How long a Pause waits for every vCPU to leave KVM_RUN (a kick takes a
+ * signal delivery; an emulated host is slow). */
+#define CORE_PAUSE_TIMEOUT_MS 5000
 
 struct core {
 	int chan;
@@ -169,14 +175,92 @@ static int core_on_device_restart(void *ctx, const void *msg, int *fds, size_t n
 	return 0;
 }
 
+/* Pause: ask the vCPUs to stop (vm_pause.c); the loop answers CorePaused
+ * once they are held and the clock is saved (core_pause_poll). */
+static int core_on_pause(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	struct core *c = ctx;
+
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	vm_pause_begin(&c->vm, CORE_PAUSE_TIMEOUT_MS);
+	c->chan_proto.state = CHAN_PAUSING;
+	return 0;
+}
+
+/* Each turn of the loop while pausing: once every vCPU is held (or the
+ * pause failed), answer CorePaused; a failed pause says why and leaves the
+ * VM running. */
+static void core_pause_poll(struct core *c)
+{
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__CorePaused p = CELLVM__VM__CORE_PAUSED__INIT;
+	char err[96] = "";
+	uint64_t clock = 0, drain;
+	int r;
+
+	/* Emptied whatever the state: a vCPU may have parked last just as a
+	 * pause timed out. */
+	(void)!read(c->vm.pause_efd, &drain, sizeof(drain));
+	if (c->chan_proto.state != CHAN_PAUSING)
+		return;
+	r = vm_pause_poll(&c->vm, &clock);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		snprintf(err, sizeof(err), "%s",
+			 r == -ETIMEDOUT ? "a vCPU did not stop in time" : strerror(-r));
+		log_warn("pause refused: %s", err);
+		c->chan_proto.state = CHAN_RUNNING;
+	} else {
+		c->chan_proto.state = CHAN_PAUSED;
+		log_debug("paused: guest clock %llu ns", (unsigned long long)clock);
+	}
+	p.guest_clock_ns = clock;
+	p.error = err;
+	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_PAUSED;
+	m.paused = &p;
+	/* A send that fails: the launcher's channel is gone or full; the loop
+	 * sees the first, the launcher kills a core that fills it. */
+	(void)vm_channel_send(c->chan, &m, NULL, 0);
+}
+
+/* Resume: put the guest clock back, run the vCPUs, answer CoreResumed. */
+static int core_on_resume(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__CoreResumed rs = CELLVM__VM__CORE_RESUMED__INIT;
+	struct core *c = ctx;
+
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	(void)vm_resume(&c->vm);
+	c->chan_proto.state = CHAN_RUNNING;
+	rs.guest_clock_ns = c->vm.paused_clock;
+	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_RESUMED;
+	m.resumed = &rs;
+	(void)vm_channel_send(c->chan, &m, NULL, 0);
+	return 0;
+}
+
 /* What the launcher may send, when: CoreSetup once and first, with its fds;
- * DeviceRestart once the core is Ready (an fd unless it gives up). */
+ * DeviceRestart once the core is Ready (an fd unless it gives up), paused
+ * or not; Pause only while running, Resume only while paused, never with
+ * fds. */
 static const struct dispatch_entry core_chan_table[] = {
 	[CELLVM__VM__VM_MESSAGE__MSG_SETUP] = {core_on_setup, DISPATCH_STATE(CHAN_SETUP),
 					       DISPATCH_ONCE | DISPATCH_NEEDS_FDS | DISPATCH_KEEP},
 	[CELLVM__VM__VM_MESSAGE__MSG_DEVICE_RESTART] = {core_on_device_restart,
-							DISPATCH_STATE(CHAN_RUNNING), DISPATCH_FDS},
-	/* CoreReady, CoreStopped and DeviceFault go the other way. */
+							DISPATCH_STATE(CHAN_RUNNING) |
+								DISPATCH_STATE(CHAN_PAUSING) |
+								DISPATCH_STATE(CHAN_PAUSED),
+							DISPATCH_FDS},
+	[CELLVM__VM__VM_MESSAGE__MSG_PAUSE] = {core_on_pause, DISPATCH_STATE(CHAN_RUNNING), 0},
+	[CELLVM__VM__VM_MESSAGE__MSG_RESUME] = {core_on_resume, DISPATCH_STATE(CHAN_PAUSED), 0},
+	/* CoreReady, CoreStopped, DeviceFault, CorePaused and CoreResumed go
+	 * the other way. */
 };
 
 static const struct dispatch_channel core_chan = {
@@ -432,7 +516,7 @@ static int core_load(struct core *c)
 static int core_enter_sandbox(struct core *c)
 {
 #ifdef CELLVM_HAVE_SANDBOX
-	int keep[13 + VM_MAX_CPUS + VM_MAX_DEVS * (4 + 2 * VDEV_MAX_QUEUES)];
+	int keep[14 + VM_MAX_CPUS + VM_MAX_DEVS * (4 + 2 * VDEV_MAX_QUEUES)];
 	struct sandbox_opts opts = {0};
 	struct vm *vm = &c->vm;
 	size_t n = 0;
@@ -443,6 +527,7 @@ static int core_enter_sandbox(struct core *c)
 	keep[n++] = vm->kvm_fd;
 	keep[n++] = vm->vm_fd;
 	keep[n++] = vm->stop_efd;
+	keep[n++] = vm->pause_efd;
 	/* Parsed inside the sandbox, closed after. */
 	keep[n++] = c->fds[FD_KERNEL];
 	if (c->setup->has_initrd)
@@ -529,7 +614,7 @@ static void core_loop(struct core *c)
 	uint64_t next_halt_check = core_now_ms() + CORE_HALT_CHECK_MS;
 
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_RUNNING) {
-		struct pollfd p[3 + VM_MAX_DEVS] = {
+		struct pollfd p[4 + VM_MAX_DEVS] = {
 			{.fd = vm->stop_efd, .events = POLLIN},
 			{.fd = c->chan, .events = POLLIN},
 			{.fd = console_open && serial_input_room(&vm->serial) ? vm->console_fd : -1,
@@ -541,8 +626,12 @@ static void core_loop(struct core *c)
 			p[3 + i] = (struct pollfd){.fd = vm->vdevs[i]->dead ? -1
 									    : vm->vdevs[i]->link_fd,
 						   .events = POLLIN};
-		n = poll(p, 3 + vm->nvdevs,
-			 console_open || vm->debug_unclaimed ? 100 : CORE_HALT_CHECK_MS);
+		/* The last vCPU to stop for a pause says so (core_pause_poll). */
+		p[3 + vm->nvdevs] = (struct pollfd){.fd = vm->pause_efd, .events = POLLIN};
+		n = poll(p, 4 + vm->nvdevs,
+			 c->chan_proto.state == CHAN_PAUSING   ? 20
+			 : console_open || vm->debug_unclaimed ? 100
+							       : CORE_HALT_CHECK_MS);
 		for (uint32_t i = 0; n > 0 && i < vm->nvdevs; i++)
 			if (p[3 + i].revents)
 				core_on_device_link(vm->vdevs[i]);
@@ -557,7 +646,10 @@ static void core_loop(struct core *c)
 				vcpu_kick(&vm->vcpus[i]);
 			}
 		}
-		if (core_now_ms() >= next_halt_check) {
+		core_pause_poll(c);
+		/* A paused VM's vCPUs are not probed (they wait in vcpu_park). */
+		if (core_now_ms() >= next_halt_check && !vm->paused &&
+		    c->chan_proto.state != CHAN_PAUSING) {
 			vm_check_halted(vm);
 			next_halt_check = core_now_ms() + CORE_HALT_CHECK_MS;
 		}

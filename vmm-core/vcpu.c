@@ -319,6 +319,10 @@ static void *vcpu_thread(void *arg)
 	for (;;) {
 		if (atomic_load(&v->vm->exit_reason) != VM_EXIT_RUNNING)
 			break;
+		/* A pause (vm_pause.c): wait here, out of KVM_RUN, until resumed. */
+		vcpu_park(v);
+		if (atomic_load(&v->vm->exit_reason) != VM_EXIT_RUNNING)
+			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;

@@ -65,9 +65,12 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, uint32_t
 	vm->console_fd = console_fd;
 	vm->vm_fd = -1;
 	vm->stop_efd = -1;
+	vm->pause_efd = -1;
 	vm->ncpus = ncpus;
 	atomic_store(&vm->exit_reason, VM_EXIT_RUNNING);
 	pthread_mutex_init(&vm->i8042_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	i8042_init(&vm->i8042);
 	ps2_link_init(&vm->ps2);
 	xhci_pci_init(&vm->xhci);
@@ -78,6 +81,9 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, uint32_t
 		return -EINVAL;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
+		return -errno;
+	vm->pause_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->pause_efd < 0)
 		return -errno;
 	if (ioctl(kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
 		return -ENOTSUP;
@@ -221,6 +227,10 @@ int vm_send_device_faults(struct vm *vm, int chan)
 void vm_stop_vcpus(struct vm *vm)
 {
 	vm_request_stop(vm, VM_EXIT_ERROR, "stopped by the VMM");
+	/* Paused vCPUs wait in vcpu_park: wake them to see the stop. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (uint32_t i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (uint32_t i = 0; i < vm->ncpus; i++) {
@@ -262,6 +272,8 @@ void vm_destroy(struct vm *vm)
 		close(vm->vm_fd);
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
+	if (vm->pause_efd >= 0)
+		close(vm->pause_efd);
 	if (vm->mem_fd >= 0)
 		close(vm->mem_fd);
 	if (vm->kvm_fd >= 0)
@@ -270,6 +282,8 @@ void vm_destroy(struct vm *vm)
 	ps2_link_destroy(&vm->ps2);
 	xhci_pci_destroy(&vm->xhci);
 	pthread_mutex_destroy(&vm->i8042_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 }
 
 void vm_mmio(struct vm *vm, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)

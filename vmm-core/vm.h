@@ -74,6 +74,20 @@ struct vm {
 	struct vdev *vdevs[VM_MAX_DEVS]; /* every virtio device, in setup order */
 	uint32_t nvdevs;
 	uint32_t halt_rounds; /* consecutive probe rounds that found the VM halted */
+	/* The cooperative pause (vm_pause.c). pause_req asks every vCPU thread
+	 * to wait in vcpu_park at its next exit (the kick makes one); parked
+	 * counts those waiting. The clock and TSCs are the main thread's, saved
+	 * while every vCPU is out of KVM_RUN. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_req;
+	uint32_t parked;	 /* under pause_lock */
+	int pause_efd;		 /* written by the vCPU that parks last: the main loop looks */
+	bool paused;		 /* main thread: between vm_pause_poll's 1 and vm_resume */
+	uint64_t pause_deadline; /* CLOCK_MONOTONIC ms: vm_pause_begin's limit */
+	uint64_t paused_clock;
+	uint64_t paused_tsc[VM_MAX_CPUS];
+	bool paused_tsc_ok[VM_MAX_CPUS];
 };
 
 /* Create the KVM VM (irqchip, PIT, memory slots) over RAM mapped from mem_fd.
@@ -96,6 +110,23 @@ void vm_check_halted(struct vm *vm);
  * so that the launcher kills and restarts it. Logs each. Returns 0 or the
  * first -errno of a send. */
 int vm_send_device_faults(struct vm *vm, int chan);
+/* vm_pause.c: ask every vCPU to leave KVM_RUN and wait (the kick), for at
+ * most timeout_ms. Main thread only; its loop goes on meanwhile (a vCPU in
+ * a device reset waits for it) and calls vm_pause_poll each turn. */
+void vm_pause_begin(struct vm *vm, unsigned timeout_ms);
+/* Returns 0 while some vCPU still runs (kicked again); 1 once all are held
+ * and the guest clock (KVM_GET_CLOCK) and each vCPU's TSC are saved
+ * (*ret_clock: the kvmclock); -ETIMEDOUT past the limit, or the -errno of
+ * KVM_GET_CLOCK: the vCPUs run on. */
+int vm_pause_poll(struct vm *vm, uint64_t *ret_clock);
+/* Put the saved TSCs and clock back (the guest's time does not advance over
+ * the pause), tell each vCPU's kvmclock it was stopped (KVM_KVMCLOCK_CTRL)
+ * and let the vCPUs run. Returns 0 or the -errno of KVM_SET_CLOCK (they run
+ * all the same). Main thread only, after vm_pause_poll returned 1. */
+int vm_resume(struct vm *vm);
+/* vCPU thread: wait while a pause is asked (returns at once otherwise). */
+void vcpu_park(struct vcpu *v);
+
 /* Kick and join every vCPU thread. */
 void vm_stop_vcpus(struct vm *vm);
 void vm_destroy(struct vm *vm);

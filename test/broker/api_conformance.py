@@ -186,9 +186,11 @@ try:
     cbuf = stream_until(cs, b"irq: banner")
     if b.ok("PUT", "/vm/%s/pause" % vid)["state"] != "paused":
         fail("pause")
+    # A cooperative pause: the core holds its vCPUs and runs on (it is not
+    # SIGSTOPped); its device processes are stopped.
     with open("/proc/%d/stat" % core) as f:
-        if f.read().split(") ")[1][0] != "T":
-            fail("paused core is not stopped")
+        if f.read().split(") ")[1][0] == "T":
+            fail("the paused core is stopped: its vCPUs are to be held in it")
     expect_err(b.req("PUT", "/vm/%s/pause" % vid), 503, "VM_BUSY")
     expect_err(b.req("PUT", "/vm/%s/console" % vid, "x"), 503, "VM_BUSY")
     if b.ok("PUT", "/vm/%s/resume" % vid)["state"] != "running":
