@@ -387,6 +387,12 @@ struct broker {
 	 * Shutdown). Set by whoever runs the loop (broker_main.c), which ends it
 	 * and powers the VMs off; the library never ends the loop itself. */
 	void (*request_shutdown)(struct broker *b);
+	/* Re-execute the installed broker in place (PUT /vmm.upgrade, RPC
+	 * Upgrade): the loop ends as for a shutdown, but the VMs are kept for
+	 * the new image to adopt and the API sockets go to it (broker_main.c,
+	 * docs/broker.md "Upgrades"). upgrading: it was asked. */
+	void (*request_upgrade)(struct broker *b);
+	bool upgrading;
 	struct broker_childlog *childlogs; /* the VMs' processes' stderr (broker_childlog.c) */
 };
 

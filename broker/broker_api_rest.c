@@ -655,6 +655,13 @@ static void broker_api_rest_on_shutdown_sent(struct evhttp_request *req, void *a
 	b->request_shutdown(b);
 }
 
+static void broker_api_rest_on_upgrade_sent(struct evhttp_request *req, void *arg)
+{
+	struct broker *b = arg;
+
+	b->request_upgrade(b);
+}
+
 static void broker_api_rest_vmm(struct rest_call *c, const char *what)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(c->req);
@@ -677,6 +684,18 @@ static void broker_api_rest_vmm(struct rest_call *c, const char *what)
 		broker_api_rest_log(c, "vmm.shutdown", NULL, API_OK);
 		evhttp_request_set_on_complete_cb(c->req, broker_api_rest_on_shutdown_sent,
 						  c->r->b);
+		broker_api_rest_reply_json(c->req, 200, json_object_new_object());
+	} else if (strcmp(what, "upgrade") == 0 && m == EVHTTP_REQ_PUT) {
+		if (!c->tenant->admin) {
+			broker_api_rest_log(c, "vmm.upgrade", NULL, API_PERMISSION_DENIED);
+			broker_api_rest_reply_api_err(
+				c->req, API_PERMISSION_DENIED,
+				"only the administrator can upgrade the broker");
+			return;
+		}
+		broker_api_rest_log(c, "vmm.upgrade", NULL, API_OK);
+		/* Once the answer is out: the caller knows it was taken. */
+		evhttp_request_set_on_complete_cb(c->req, broker_api_rest_on_upgrade_sent, c->r->b);
 		broker_api_rest_reply_json(c->req, 200, json_object_new_object());
 	} else {
 		broker_api_rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED", "no such operation");

@@ -453,6 +453,19 @@ static int rpc_on_shutdown(void *ctx, const void *msg, int *fds, size_t nfds)
 	return 0;
 }
 
+static int rpc_on_upgrade(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	struct rpc_client *c = ctx;
+
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	rpc_log(c, "vmm.upgrade", NULL, API_OK);
+	if (rpc_ok(c))
+		c->r->b->request_upgrade(c->r->b);
+	return 0;
+}
+
 static int rpc_on_create(void *ctx, const void *msg, int *fds, size_t nfds)
 {
 	rpc_create(ctx, msg, fds, nfds);
@@ -1046,6 +1059,7 @@ static uint32_t rpc_state(const struct rpc_client *c)
 static const struct dispatch_entry rpc_table[] = {
 	[CELLVM__API__REQUEST__MSG_PING] = {rpc_on_ping, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_SHUTDOWN] = {rpc_on_shutdown, DISPATCH_STATE(RPC_ST_ADMIN), 0},
+	[CELLVM__API__REQUEST__MSG_UPGRADE] = {rpc_on_upgrade, DISPATCH_STATE(RPC_ST_ADMIN), 0},
 	/* A create may pass its files open (SCM_RIGHTS), named "fd:N". */
 	[CELLVM__API__REQUEST__MSG_CREATE] = {rpc_on_create, RPC_ST_ANY_TENANT, DISPATCH_FDS},
 	[CELLVM__API__REQUEST__MSG_LIST] = {rpc_on_list, RPC_ST_ANY_TENANT, 0},
@@ -1098,9 +1112,13 @@ static bool rpc_refuse(struct rpc_client *c, int r)
 			rpc_error(c, API_INVALID_ARGUMENT, "this connection carries a stream");
 		} else {
 			/* A tenant asked for what is the administrator's alone. */
-			rpc_log(c, "vmm.shutdown", NULL, API_PERMISSION_DENIED);
+			bool up = c->proto.last_case == CELLVM__API__REQUEST__MSG_UPGRADE;
+
+			rpc_log(c, up ? "vmm.upgrade" : "vmm.shutdown", NULL,
+				API_PERMISSION_DENIED);
 			rpc_error(c, API_PERMISSION_DENIED,
-				  "only the administrator can shut the broker down");
+				  up ? "only the administrator can upgrade the broker"
+				     : "only the administrator can shut the broker down");
 		}
 		return true;
 	case RPC_E_UNKNOWN_FIELDS:

@@ -29,6 +29,9 @@ struct broker_main_opts {
 	/* Detaching moves to "/": every path made absolute first. */
 	char api_abs[PATH_MAX], rpc_abs[PATH_MAX], state_abs[PATH_MAX], config_abs[PATH_MAX];
 	bool foreground, restore, keep;
+	/* Started by an upgrade whose old image had made the API sockets
+	 * itself: they are ours to remove at exit, though they were passed. */
+	bool reexec_own;
 	uint32_t client_timeout, idle_timeout, max_conns_per_uid;
 };
 
@@ -70,6 +73,59 @@ static void broker_main_shutdown(struct broker *b)
 	if (b->have_systemd)
 		sd_notify(0, "STOPPING=1\nSTATUS=Stopping: powering off the VMs");
 	event_base_loopexit(b->base, NULL);
+}
+
+/* The API sockets kept for the new image at an upgrade (-1: none). */
+struct broker_main_handover {
+	int api, rpc;
+	bool own; /* we made them (not systemd): the new image removes them at exit */
+};
+
+/* What a re-exec needs, saved at start: the binary's path as installed (an
+ * upgrade of the package replaces the file there; /proc/self/exe would then
+ * name the old, deleted one) and our arguments. */
+static char broker_main_exe[PATH_MAX];
+static char **broker_main_argv;
+
+/* broker.request_upgrade: the loop ends as for a shutdown, but the VMs stay
+ * for the new image, which main() then executes in our place. */
+static void broker_main_upgrade(struct broker *b)
+{
+	if (b->shutting_down)
+		return;
+	if (!broker_main_exe[0]) {
+		log_err("upgrade: the broker's own binary is unknown: not upgrading");
+		return;
+	}
+	log_info("upgrading: re-executing %s in place; the VMs stay for it", broker_main_exe);
+	b->shutting_down = true;
+	b->upgrading = true;
+	if (b->have_systemd)
+		sd_notify(0, "RELOADING=1\nSTATUS=Upgrading: re-executing the broker");
+	event_base_loopexit(b->base, NULL);
+}
+
+/* The new image in our place (the same pid): the API sockets as systemd
+ * would pass them (LISTEN_FDS, LISTEN_PID is still ours, names api and
+ * rpc), every other fd closed by exec (all are close-on-exec). Returns only
+ * when the exec failed. */
+static void broker_main_reexec(const struct broker_main_handover *ho)
+{
+	char pid[24];
+
+	if (dup2(ho->api, SD_LISTEN_FDS_START) < 0 || dup2(ho->rpc, SD_LISTEN_FDS_START + 1) < 0) {
+		log_err("upgrade: %s", strerror(errno));
+		return;
+	}
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (setenv("LISTEN_PID", pid, 1) < 0 || setenv("LISTEN_FDS", "2", 1) < 0 ||
+	    setenv("LISTEN_FDNAMES", "api:rpc", 1) < 0 ||
+	    setenv("CELLVM_BROKER_REEXEC", ho->own ? "own" : "passed", 1) < 0) {
+		log_err("upgrade: %s", strerror(errno));
+		return;
+	}
+	execv(broker_main_exe, broker_main_argv);
+	log_err("upgrade: cannot execute %s: %s", broker_main_exe, strerror(errno));
 }
 
 static void broker_main_on_signal(evutil_socket_t sig, short what, void *arg)
@@ -285,7 +341,8 @@ static int broker_main_socket(int passed, const char *path, int type, bool *ret_
 	return passed;
 }
 
-static int broker_main_run(struct broker *b, const struct broker_main_opts *o, int fd, int rfd)
+static int broker_main_run(struct broker *b, const struct broker_main_opts *o, int fd, int rfd,
+			   struct broker_main_handover *ho)
 {
 	struct event *sigterm = NULL, *sigint = NULL, *wd = NULL;
 	char err[512];
@@ -329,6 +386,8 @@ static int broker_main_run(struct broker *b, const struct broker_main_opts *o, i
 		return 1;
 	}
 	rfd = broker_main_socket(rfd, o->rpc_socket, SOCK_SEQPACKET, &own_rpc, err, sizeof(err));
+	own_socket = own_socket || o->reexec_own;
+	own_rpc = own_rpc || o->reexec_own;
 	if (rfd < 0 || rpc_start(b, rfd, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		broker_api_rest_stop(b);
@@ -358,7 +417,7 @@ static int broker_main_run(struct broker *b, const struct broker_main_opts *o, i
 		event_add(wd, &tv);
 	}
 	log_info("serving %s with %d VM definitions from %s",
-		 own_socket ? o->api_socket : "the systemd socket", n, o->state_dir);
+		 own_socket ? o->api_socket : "the socket systemd passed", n, o->state_dir);
 	broker_vm_registry_restore(b);
 	if (b->have_systemd) {
 		snprintf(err, sizeof(err), "READY=1\nSTATUS=Serving %zu VMs", b->nvms);
@@ -367,6 +426,15 @@ static int broker_main_run(struct broker *b, const struct broker_main_opts *o, i
 	event_base_dispatch(b->base);
 
 	b->shutting_down = true;
+	/* An upgrade keeps the listening sockets (dups: the APIs close theirs):
+	 * clients that connect meanwhile wait in the backlog for the new image. */
+	if (b->upgrading) {
+		ho->api = fcntl(fd, F_DUPFD_CLOEXEC, 64);
+		ho->rpc = fcntl(rfd, F_DUPFD_CLOEXEC, 64);
+		ho->own = own_socket && own_rpc;
+		if (ho->api < 0 || ho->rpc < 0)
+			log_err("upgrade: cannot keep the API sockets: %s", strerror(errno));
+	}
 	/* Boots in flight finish first: their callers are answered while the
 	 * APIs still stand. */
 	broker_launch_stop(b);
@@ -374,12 +442,12 @@ static int broker_main_run(struct broker *b, const struct broker_main_opts *o, i
 	broker_api_rest_stop(b);
 	rpc_stop(b);
 	broker_viewer_stop(b);
-	if (own_rpc)
+	if (own_rpc && !b->upgrading)
 		unlink(o->rpc_socket);
-	if (o->keep)
+	if (o->keep || b->upgrading)
 		broker_adopt_leave_all(b);
 	broker_vm_registry_free(b, o->restore);
-	if (own_socket)
+	if (own_socket && !b->upgrading)
 		unlink(o->api_socket);
 	if (wd)
 		event_free(wd);
@@ -392,6 +460,7 @@ int main(int argc, char **argv)
 {
 	struct broker b = {.state_dirfd = -1};
 	struct broker_main_opts o;
+	struct broker_main_handover ho = {.api = -1, .rpc = -1};
 	int r, fd, rfd;
 
 	log_init("cellvm-broker", getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
@@ -399,6 +468,20 @@ int main(int argc, char **argv)
 	r = broker_main_parse(argc, argv, &o);
 	if (r)
 		return r;
+	broker_main_argv = argv;
+	{
+		ssize_t n =
+			readlink("/proc/self/exe", broker_main_exe, sizeof(broker_main_exe) - 1);
+
+		broker_main_exe[n > 0 ? n : 0] = 0;
+	}
+	/* Started by an upgrade: the old image had detached already. */
+	if (getenv("CELLVM_BROKER_REEXEC")) {
+		o.foreground = true;
+		o.reexec_own = strcmp(getenv("CELLVM_BROKER_REEXEC"), "own") == 0;
+		unsetenv("CELLVM_BROKER_REEXEC");
+		log_info("upgraded: this is the new image, adopting the VMs");
+	}
 	/* First, while the fds systemd passed are the only ones above stderr. */
 	broker_main_systemd_sockets(&fd, &rfd);
 	if (geteuid() != 0)
@@ -417,12 +500,13 @@ int main(int argc, char **argv)
 	b.idle_timeout = (int)o.idle_timeout;
 	b.max_conns_per_uid = o.max_conns_per_uid;
 	b.request_shutdown = broker_main_shutdown;
+	b.request_upgrade = broker_main_upgrade;
 	b.base = event_base_new();
 	if (!b.base) {
 		log_err("cannot create the event loop");
 		return 1;
 	}
-	r = broker_main_run(&b, &o, fd, rfd);
+	r = broker_main_run(&b, &o, fd, rfd, &ho);
 	broker_childlog_free_all(&b);
 	broker_conn_uid_free(&b);
 	/* The last state changes (VMs powered off at exit) reach the disk
@@ -432,5 +516,9 @@ int main(int argc, char **argv)
 		close(b.state_dirfd);
 	event_base_free(b.base);
 	libevent_global_shutdown();
+	if (b.upgrading && ho.api >= 0 && ho.rpc >= 0) {
+		broker_main_reexec(&ho);
+		return 1; /* the VMs stay: the next broker (systemd's restart) adopts them */
+	}
 	return r;
 }

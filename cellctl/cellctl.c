@@ -28,7 +28,7 @@ static void cellctl_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cellctl [--socket PATH] [--json] COMMAND [ARGS]\n"
-		"  ping | shutdown | list | events\n"
+		"  ping | shutdown | upgrade | list | events\n"
 		"  create --kernel PATH [--name N] [--cpus N] [--memory SIZE] [--initrd PATH]\n"
 		"         [--cmdline S] [--disk path=IMG[,readonly=on]...]... "
 		"[--net tap=T[,mac=M][,queues=N]]...\n"
@@ -892,6 +892,7 @@ static int cellctl_simple(struct cellctl *c, const char *cmd)
 	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
 	Cellvm__Api__Ping ping = CELLVM__API__PING__INIT;
 	Cellvm__Api__Shutdown sd = CELLVM__API__SHUTDOWN__INIT;
+	Cellvm__Api__Upgrade up = CELLVM__API__UPGRADE__INIT;
 	Cellvm__Api__List list = CELLVM__API__LIST__INIT;
 	Cellvm__Api__Events ev = CELLVM__API__EVENTS__INIT;
 
@@ -901,6 +902,9 @@ static int cellctl_simple(struct cellctl *c, const char *cmd)
 	} else if (strcmp(cmd, "shutdown") == 0) {
 		q.msg_case = CELLVM__API__REQUEST__MSG_SHUTDOWN;
 		q.shutdown = &sd;
+	} else if (strcmp(cmd, "upgrade") == 0) {
+		q.msg_case = CELLVM__API__REQUEST__MSG_UPGRADE;
+		q.upgrade = &up;
 	} else if (strcmp(cmd, "list") == 0) {
 		q.msg_case = CELLVM__API__REQUEST__MSG_LIST;
 		q.list = &list;
@@ -944,8 +948,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cellctl: %s: %s\n", sock, strerror(-c.fd));
 		return EXIT_ERR;
 	}
-	if (strcmp(cmd, "ping") == 0 || strcmp(cmd, "shutdown") == 0 || strcmp(cmd, "list") == 0 ||
-	    strcmp(cmd, "events") == 0)
+	if (strcmp(cmd, "ping") == 0 || strcmp(cmd, "shutdown") == 0 ||
+	    strcmp(cmd, "upgrade") == 0 || strcmp(cmd, "list") == 0 || strcmp(cmd, "events") == 0)
 		st = i + 1 == argc ? cellctl_simple(&c, cmd) : EXIT_USAGE;
 	else if (strcmp(cmd, "create") == 0)
 		st = cellctl_create(&c, argc - i, argv + i);
