@@ -166,8 +166,9 @@ try:
     # A line on the console ends the clock check (the disk and NIC checks
     # follow in the guest).
     b.ok("PUT", "/vm/%s/console" % vid, "end\n")
-    out = wait_until(lambda: (lambda c: c if "CELLVM-CHECK clock" in c else None)(con()), 600,
-                     "the guest's checks to end")
+    # The whole result line (the console may hold half of it).
+    out = wait_until(lambda: (lambda c: c if re.search(r"CELLVM-CHECK clock \w+ status=\d+\s", c)
+                              else None)(con()), 600, "the guest's checks to end")
     if "CELLVM-CHECK clock pass" not in out:
         fail("the guest's checks failed after the resume:\n" + out[-3000:])
 
