@@ -4,7 +4,7 @@
 # timing (benchmarks report; see bench/README.md). Exit 77 when a reference
 # the benchmark compares with is not installed (scripts/install-deps.sh
 # --bench) or the run needs root/tun that this machine lacks.
-# Usage: smoke.sh blk|net|broker|input|capture|audio BINDIR SRCDIR
+# Usage: smoke.sh blk|net|broker|broker_boots|input|capture|audio BINDIR SRCDIR
 set -u
 what=$1 bindir=$2 srcdir=$3
 skip() { echo "SKIP: $*" >&2; exit 77; }
@@ -30,6 +30,12 @@ broker)
 	python3 "$srcdir/bench/broker.py" --build "$(dirname "$bindir")" --cycles 5 --rate 50 \
 		--seconds 2 --vms 1 >"$out" 2>&1 || { cat "$out"; fail "bench/broker.py failed"; }
 	grep -q 'qemu microvm' "$out" || { cat "$out"; fail "no figures"; }
+	;;
+broker_boots)
+	[ -c /dev/kvm ] || skip "no /dev/kvm (scripts/test.sh runs this test in the KVM tier)"
+	python3 "$srcdir/bench/broker_boots.py" --build "$(dirname "$bindir")" --cycles 4 \
+		--clients 1,2,8 >"$out" 2>&1 || { cat "$out"; fail "bench/broker_boots.py failed"; }
+	grep -q '^reference: cellvm run' "$out" || { cat "$out"; fail "no figures"; }
 	;;
 input)
 	"$bindir/bench-input" --iters 200 --batches 5 >"$out" 2>&1 || { cat "$out"; fail "bench-input failed"; }
