@@ -114,6 +114,32 @@ static void test_errors(void **state)
 	}
 }
 
+/* The broker's boot keys (broker_host_config.c): defaults, values, bounds. */
+static void test_boot_concurrency(void **state)
+{
+	static const char *const bad[] = {
+		"boot_concurrency = 0\n",	      /* no boot at all */
+		"boot_concurrency = 65\n",	      /* over BROKER_BOOT_CONCURRENCY_MAX */
+		"boot_concurrency = many\n",	      /* not a number */
+		"boot_concurrency_per_tenant = 65\n", /* over the bound */
+		"boot_concurrency_per_tenant = -1\n", /* negative */
+	};
+	struct tenants ts;
+	char err[256] = "";
+
+	assert_int_equal(load(&ts, "", err, sizeof(err)), 0);
+	assert_int_equal(ts.host.boot_concurrency, 4);
+	assert_int_equal(ts.host.boot_concurrency_per_tenant, 0); /* boot_concurrency - 1 */
+	assert_int_equal(load(&ts, "boot_concurrency = 8\nboot_concurrency_per_tenant = 2\n", err,
+			      sizeof(err)),
+			 0);
+	assert_int_equal(ts.host.boot_concurrency, 8);
+	assert_int_equal(ts.host.boot_concurrency_per_tenant, 2);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (load(&ts, bad[i], err, sizeof(err)) >= 0)
+			fail_msg("accepted: %s", bad[i]);
+}
+
 /* taps: names and prefixes; the administrator any; tenants never share one. */
 static void test_taps(void **state)
 {
@@ -508,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file_is_root_only),
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_boot_concurrency),
 		cmocka_unit_test(test_too_many_tenants),
 		cmocka_unit_test(test_taps),
 		cmocka_unit_test(test_dir_boundary),
