@@ -393,6 +393,7 @@ struct broker {
 	 * docs/broker.md "Upgrades"). upgrading: it was asked. */
 	void (*request_upgrade)(struct broker *b);
 	bool upgrading;
+	uint64_t upgrade_us;		   /* broker_now_us() of the request: its drain's start */
 	struct broker_childlog *childlogs; /* the VMs' processes' stderr (broker_childlog.c) */
 };
 
@@ -809,6 +810,14 @@ void rest_console_update(struct broker *b, const struct broker_vm *vm, bool vm_g
 void rest_audio_vm_gone(struct broker *b, const struct broker_vm *vm);
 int broker_api_rest_start(struct broker *b, int listen_fd, char *err, size_t errlen);
 void broker_api_rest_stop(struct broker *b);
+/* An upgrade's drain (docs/broker.md, "Upgrades"): accept no more
+ * connections (clients wait in the backlog for the new image); then, until
+ * it returns false, some connection accepted before has a request being
+ * handled or arriving (bytes of it read or readable). Streams and idle
+ * connections do not hold the drain (broker_main.c gives the drain 100 ms at
+ * least, for requests of connections accepted just before it). */
+void broker_api_rest_quiesce(struct broker *b);
+bool broker_api_rest_busy(struct broker *b);
 
 /* ---- the protobuf RPC API (broker_api_rpc.c) ---- */
 
@@ -818,6 +827,10 @@ void rpc_console_update(struct broker *b, const struct broker_vm *vm, bool vm_go
 void rpc_audio_vm_gone(struct broker *b, const struct broker_vm *vm);
 int rpc_start(struct broker *b, int listen_fd, char *err, size_t errlen);
 void rpc_stop(struct broker *b);
+/* The same for RPC connections: a request being answered (a boot's) or one
+ * readable on its socket holds the drain. */
+void rpc_quiesce(struct broker *b);
+bool rpc_busy(struct broker *b);
 
 /* One more API connection of uid (false: it has max_conns_per_uid already;
  * uid 0 always true), and one fewer (broker_api_stream.c). */

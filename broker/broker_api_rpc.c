@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1302,6 +1303,29 @@ int rpc_start(struct broker *b, int listen_fd, char *err, size_t errlen)
 	}
 	b->rpc = r;
 	return 0;
+}
+
+void rpc_quiesce(struct broker *b)
+{
+	if (b->rpc)
+		event_del(b->rpc->lev);
+}
+
+bool rpc_busy(struct broker *b)
+{
+	struct rpc_client *c;
+	int n;
+
+	if (!b->rpc)
+		return false;
+	TAILQ_FOREACH(c, &b->rpc->clients, link)
+	{
+		if (c->stream != RPC_NONE || c->dead)
+			continue;
+		if (c->waiting || (ioctl(c->fd, FIONREAD, &n) == 0 && n > 0))
+			return true;
+	}
+	return false;
 }
 
 void rpc_stop(struct broker *b)

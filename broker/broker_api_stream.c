@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 
 #include "broker/broker_api.h"
@@ -415,6 +416,41 @@ struct rest_conn *rest_conn_request(struct rest *r, struct evhttp_request *req)
 	evtimer_del(rc->deadline);
 	evhttp_request_set_on_complete_cb(req, rest_conn_on_complete, rc);
 	return rc;
+}
+
+/* ---- an upgrade's drain ---- */
+
+void broker_api_rest_quiesce(struct broker *b)
+{
+	struct rest *r = b->rest;
+
+	if (!r)
+		return;
+	evtimer_del(r->relisten); /* the guard must not enable it again */
+	evconnlistener_disable(r->listener);
+}
+
+bool broker_api_rest_busy(struct broker *b)
+{
+	struct rest *r = b->rest;
+	int n;
+
+	if (!r)
+		return false;
+	for (size_t fd = 0; fd < r->conns_len; fd++) {
+		struct rest_conn *rc = r->conns[fd];
+
+		if (!rc || rc->stream)
+			continue;
+		/* Not awaiting a request: one is being handled. */
+		if (!evtimer_pending(rc->deadline, NULL))
+			return true;
+		/* Awaiting one: part of it is here, or waits in the socket. */
+		if (evbuffer_get_length(bufferevent_get_input(rc->bev)) > 0 ||
+		    (ioctl(rc->fd, FIONREAD, &n) == 0 && n > 0))
+			return true;
+	}
+	return false;
 }
 
 /* ---- the fd guard ---- */

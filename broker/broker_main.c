@@ -68,6 +68,11 @@ static void broker_main_shutdown(struct broker *b)
 {
 	if (b->shutting_down)
 		return;
+	if (b->upgrading) {
+		/* A stop asked during an upgrade's drain wins: no new image. */
+		log_info("shutting down during an upgrade: not upgrading");
+		b->upgrading = false;
+	}
 	log_info("shutting down: running VMs are powered off");
 	b->shutting_down = true;
 	if (b->have_systemd)
@@ -87,22 +92,54 @@ struct broker_main_handover {
 static char broker_main_exe[PATH_MAX];
 static char **broker_main_argv;
 
-/* broker.request_upgrade: the loop ends as for a shutdown, but the VMs stay
- * for the new image, which main() then executes in our place. */
+/* An upgrade's drain: how long a connection accepted just before it has to
+ * send its request, and the bound on the whole drain. */
+#define BROKER_MAIN_DRAIN_MIN_MS 100
+#define BROKER_MAIN_DRAIN_MAX_MS 10000
+
+static struct event *broker_main_drain; /* the drain's timer, while it runs */
+
+static void broker_main_on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+	uint64_t ms = (broker_now_us() - b->upgrade_us) / 1000;
+
+	if (ms < BROKER_MAIN_DRAIN_MIN_MS ||
+	    ((broker_api_rest_busy(b) || rpc_busy(b)) && ms < BROKER_MAIN_DRAIN_MAX_MS))
+		return;
+	if (ms >= BROKER_MAIN_DRAIN_MAX_MS)
+		log_warn("upgrade: requests still in flight after %d ms: their connections close",
+			 BROKER_MAIN_DRAIN_MAX_MS);
+	log_info("upgrading: re-executing %s in place; the VMs stay for it", broker_main_exe);
+	b->shutting_down = true;
+	event_base_loopexit(b->base, NULL);
+}
+
+/* broker.request_upgrade: accept no more (clients wait in the backlog),
+ * answer what was accepted (the drain), then the loop ends as for a
+ * shutdown, but the VMs stay for the new image, which main() then executes
+ * in our place. */
 static void broker_main_upgrade(struct broker *b)
 {
-	if (b->shutting_down)
+	if (b->shutting_down || b->upgrading)
 		return;
 	if (!broker_main_exe[0]) {
 		log_err("upgrade: the broker's own binary is unknown: not upgrading");
 		return;
 	}
-	log_info("upgrading: re-executing %s in place; the VMs stay for it", broker_main_exe);
-	b->shutting_down = true;
 	b->upgrading = true;
+	b->upgrade_us = broker_now_us();
 	if (b->have_systemd)
 		sd_notify(0, "RELOADING=1\nSTATUS=Upgrading: re-executing the broker");
-	event_base_loopexit(b->base, NULL);
+	broker_api_rest_quiesce(b);
+	rpc_quiesce(b);
+	broker_main_drain = event_new(b->base, -1, EV_PERSIST, broker_main_on_drain, b);
+	if (!broker_main_drain ||
+	    event_add(broker_main_drain, &(struct timeval){.tv_usec = 10000}) < 0) {
+		log_err("upgrade: no drain timer: the connections accepted close");
+		b->shutting_down = true;
+		event_base_loopexit(b->base, NULL);
+	}
 }
 
 /* The new image in our place (the same pid): the API sockets as systemd
@@ -424,6 +461,8 @@ static int broker_main_run(struct broker *b, const struct broker_main_opts *o, i
 		sd_notify(0, err);
 	}
 	event_base_dispatch(b->base);
+	if (broker_main_drain)
+		event_free(broker_main_drain);
 
 	b->shutting_down = true;
 	/* An upgrade keeps the listening sockets (dups: the APIs close theirs):
