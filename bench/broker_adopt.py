@@ -73,8 +73,8 @@ def main():
     ap.add_argument("--vms", default="1,10,50")
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
-    bindir = os.path.join(a.build, "bin")
-    serial = os.path.join(a.build, "payloads", "serial_irq.elf")
+    bindir = os.path.abspath(os.path.join(a.build, "bin"))
+    serial = os.path.abspath(os.path.join(a.build, "payloads", "serial_irq.elf"))
     ref = []
     for _ in range(a.repeat):
         b = Broker(bindir, "")

@@ -219,13 +219,12 @@ static void adopt_kept(int *slot, int fd)
 		close(fd);
 }
 
-/* Check the blob against the definition and the fds, then install. */
-static int adopt_install(struct broker_vm *vm, const Cellvm__Keeper__AdoptState *st,
-			 struct adopt_fds *f, char *why, size_t whylen)
+/* The blob against the definition and the fds: 0, or -errno with why. */
+static int adopt_check(const struct broker_vm *vm, const Cellvm__Keeper__AdoptState *st,
+		       const struct adopt_fds *f, char *why, size_t whylen)
 {
 	const struct broker_vmdef *def = &vm->def;
 	size_t ndevs = broker_vmdef_ndevs(def);
-	int r;
 
 	/* UNTRUSTED(keeper): every count and index is checked here. */
 	if (!st->vm_id || strcmp(st->vm_id, vm->id) != 0 || !st->core) {
@@ -289,13 +288,15 @@ static int adopt_install(struct broker_vm *vm, const Cellvm__Keeper__AdoptState 
 		snprintf(why, whylen, "its keeper's record lacks the VM's channels");
 		return -EINVAL;
 	}
-	r = broker_console_ring_open(vm, adopt_take(f, st->console_log));
-	if (r < 0) {
-		snprintf(why, whylen, "its console ring is not one: %s", strerror(-r));
-		return r;
-	}
+	return 0;
+}
 
-	/* Checked: install (nothing below refuses the VM any more). */
+/* Checked (adopt_check): install the processes and the VM's fds. */
+static void adopt_install_procs(struct broker_vm *vm, const Cellvm__Keeper__AdoptState *st,
+				struct adopt_fds *f)
+{
+	size_t ndevs = broker_vmdef_ndevs(&vm->def);
+
 	vm->mem_fd = adopt_take(f, st->mem_fd);
 	vm->core = (struct core_proc){.pid = st->core->pid,
 				      .pidfd = adopt_take(f, st->core->pidfd),
@@ -332,6 +333,14 @@ static int adopt_install(struct broker_vm *vm, const Cellvm__Keeper__AdoptState 
 			log_warn("vm %s: device %zu: its counters page is not one: counted anew",
 				 vm->id, i);
 	}
+}
+
+/* Checked: the taps, the definition's kept files, the counts and ids. */
+static void adopt_install_rest(struct broker_vm *vm, const Cellvm__Keeper__AdoptState *st,
+			       struct adopt_fds *f)
+{
+	const struct broker_vmdef *def = &vm->def;
+
 	for (size_t k = 0; k < def->nnets; k++) {
 		struct net_opt *n = &vm->taps[k];
 
@@ -366,6 +375,23 @@ static int adopt_install(struct broker_vm *vm, const Cellvm__Keeper__AdoptState 
 	vm->audio_next_id = st->audio_next_id;
 	vm->reboots_in_window = st->reboots_in_window;
 	vm->reboot_window_start = st->reboot_window_start;
+}
+
+/* Check, then install (nothing refuses the VM once its console ring maps). */
+static int adopt_install(struct broker_vm *vm, const Cellvm__Keeper__AdoptState *st,
+			 struct adopt_fds *f, char *why, size_t whylen)
+{
+	int r = adopt_check(vm, st, f, why, whylen);
+
+	if (r < 0)
+		return r;
+	r = broker_console_ring_open(vm, adopt_take(f, st->console_log));
+	if (r < 0) {
+		snprintf(why, whylen, "its console ring is not one: %s", strerror(-r));
+		return r;
+	}
+	adopt_install_procs(vm, st, f);
+	adopt_install_rest(vm, st, f);
 	return 0;
 }
 
