@@ -51,3 +51,5 @@ int keeper_recv(struct keeper *k, int conn);
 int keeper_deliver(struct keeper *k, const uint8_t *buf, size_t len, int *fds, size_t nfds);
 /* Send what is held to a new broker on conn: a Held and FdChunks. 0 or -errno. */
 int keeper_send_held(const struct keeper *k, int conn);
+/* Load the keeper's seccomp allowlist (keeper_seccomp.c): 0 or -errno. */
+int keeper_seccomp_load(void);

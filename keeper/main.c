@@ -42,7 +42,7 @@ static int keeper_drop_privileges(void)
 
 /* A connecting peer: served when it runs as our uid (root). Returns the new
  * broker connection, or -1 (refused, closed). */
-static int keeper_accept(struct keeper *k, int lfd)
+static int keeper_accept(struct keeper *k, int lfd, uid_t euid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -50,7 +50,7 @@ static int keeper_accept(struct keeper *k, int lfd)
 
 	if (fd < 0)
 		return -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid() ||
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != euid ||
 	    keeper_send_held(k, fd) < 0) {
 		close(fd);
 		return -1;
@@ -62,6 +62,7 @@ int main(void)
 {
 	struct keeper k;
 	int conn = KEEPER_CONN_FD, r;
+	uid_t euid = geteuid(); /* before the filter, which has no geteuid */
 
 	/* Its own session: a signal to the broker's process group (a terminal's
 	 * ^C, a service manager's stop of the broker alone) does not reach it. */
@@ -71,7 +72,8 @@ int main(void)
 	signal(SIGINT, SIG_IGN);
 	/* We listen, not the broker that bound the socket: a connecting
 	 * broker's SO_PEERCRED then names us (pid and uid). */
-	if (chdir("/") < 0 || listen(KEEPER_LISTEN_FD, 4) < 0 || keeper_drop_privileges() < 0) {
+	if (chdir("/") < 0 || listen(KEEPER_LISTEN_FD, 4) < 0 || keeper_drop_privileges() < 0 ||
+	    keeper_seccomp_load() < 0) {
 		fprintf(stderr, "cellvm-keeper: cannot drop its privileges\n");
 		return 1;
 	}
@@ -96,7 +98,7 @@ int main(void)
 			}
 		}
 		if (p[0].revents & POLLIN) {
-			int fd = keeper_accept(&k, KEEPER_LISTEN_FD);
+			int fd = keeper_accept(&k, KEEPER_LISTEN_FD, euid);
 
 			if (fd >= 0) {
 				/* The newest broker is the one: an older connection ends. */
