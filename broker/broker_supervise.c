@@ -262,8 +262,10 @@ void broker_supervise_restart_finish(struct broker_launch_job *j)
 	snprintf(detail, sizeof(detail), "device %zu (%s) restarted (%u so far)", d->def_index,
 		 d->kind, d->sup.restarts);
 	log_info("vm %s: %s", vm->id, detail);
-	broker_keeper_refresh(vm); /* its new pidfd, control channel and pipe */
-	(void)broker_state_save(vm->b, vm); /* and its pid, for a next broker */
+	/* Its new pidfd, control channel and pipe to the keeper; its pid to
+	 * the state file, for a next broker. */
+	broker_keeper_refresh(vm);
+	(void)broker_state_save(vm->b, vm);
 	broker_vm_event(vm->b, vm, "device-restarted", detail);
 }
 
