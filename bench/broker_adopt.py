@@ -63,6 +63,9 @@ def bench_n(bindir, serial, n, repeat):
             b.ok("PUT", "/vm/%s/power-off" % v)
         b.stop()
         return answer, running, inner
+    except BaseException:
+        print(b.logtext()[-4000:])
+        raise
     finally:
         b.cleanup()
 
