@@ -731,6 +731,11 @@ int broker_host_pool_check(const struct broker_host_config *c, const char *etc, 
  * the cgroup subtree or say once why there is none. Returns 0 or -errno with
  * a message (then the broker does not start). */
 int broker_host_start(struct broker *b, char *err, size_t errlen);
+/* cellvm-broker --cgroup-holder, the process of cellvm-vms.service: take
+ * our own delegated cgroup for the VMs (move into a leaf, enable the
+ * controllers for the children); the broker then finds it beside its own
+ * and divides it without moving in. 0, or -errno with a message. */
+int broker_host_cgroup_hold(char *err, size_t errlen);
 /* Give vm a uid/gid of the pool: want when it is in the pool and no other
  * VM has it, else the next free one. -ENOSPC: the pool is exhausted. */
 int broker_host_vm_ids(struct broker *b, struct broker_vm *vm, uint32_t want);

@@ -19,6 +19,10 @@
 #include "launcher/cgroup.h"
 
 #define HOST_CGROUP_LEAF "broker" /* where the broker itself moves */
+/* The unit whose cgroup holds the VMs' under systemd, and where its holder
+ * moves (packaging/systemd/cellvm-vms.service). */
+#define HOST_CGROUP_VMS_UNIT "cellvm-vms.service"
+#define HOST_CGROUP_HOLDER   "holder"
 
 /* ---- the uid pool ---- */
 
@@ -128,6 +132,34 @@ int broker_host_vm_ids(struct broker *b, struct broker_vm *vm, uint32_t want)
 
 /* ---- cgroups ---- */
 
+/* The delegated subtree of HOST_CGROUP_VMS_UNIT beside our own cgroup (its
+ * holder took it: cellvm-broker --cgroup-holder), if there is one. */
+static int broker_host_cgroup_sibling(struct broker *b, const char *own)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(own, '/');
+	int fd;
+
+	if (!slash || slash == own ||
+	    (size_t)snprintf(dir, sizeof(dir), "%.*s/" HOST_CGROUP_VMS_UNIT, (int)(slash - own),
+			     own) >= sizeof(dir))
+		return -ENOENT;
+	if (!cgroup_is_delegated(dir))
+		return -ENOENT;
+	fd = cgroup_use(dir);
+	if (fd < 0) {
+		log_warn("cgroups: %s: %s", dir,
+			 fd == -EOPNOTSUPP ? "memory and pids are not enabled for its children "
+					     "(is its holder running?)"
+					   : strerror(-fd));
+		return fd;
+	}
+	b->cgroup_fd = fd;
+	snprintf(b->cgroup_path, sizeof(b->cgroup_path), "%s", dir);
+	log_info("cgroups: VMs under %s (held by " HOST_CGROUP_VMS_UNIT ")", dir);
+	return 0;
+}
+
 static int broker_host_cgroup_start(struct broker *b, char *err, size_t errlen)
 {
 	const char *want = b->tenants.host.cgroup;
@@ -146,6 +178,13 @@ static int broker_host_cgroup_start(struct broker *b, char *err, size_t errlen)
 				 "no cgroup v2 hierarchy (%s)", strerror(-r));
 			goto off;
 		}
+		/* The units as shipped: the VMs' subtree is cellvm-vms.service's,
+		 * beside ours, taken and held by its own process, so that systemd
+		 * can start this unit again while VMs run (it cannot put a new
+		 * main process into a cgroup whose controllers are enabled for
+		 * children). */
+		if (broker_host_cgroup_sibling(b, own) == 0)
+			return 0;
 		/* Our own cgroup is ours to divide only when the service manager
 		 * said so (systemd's Delegate=yes); a subtree of another unit is not. */
 		if (!cgroup_is_delegated(own)) {
@@ -179,6 +218,35 @@ off:
 	log_warn("cgroups: %s: VMs run without a cgroup of their own (no memory, pids or "
 		 "cpu limits)",
 		 b->cgroup_off);
+	return 0;
+}
+
+int broker_host_cgroup_hold(char *err, size_t errlen)
+{
+	char own[PATH_MAX];
+	int r = cgroup_own_path(own, sizeof(own));
+
+	if (r < 0) {
+		snprintf(err, errlen, "no cgroup v2 hierarchy (%s)", strerror(-r));
+		return r;
+	}
+	if (!cgroup_is_delegated(own)) {
+		snprintf(err, errlen,
+			 "%s is not a delegated cgroup (the holder runs as " HOST_CGROUP_VMS_UNIT
+			 ", which has Delegate=yes)",
+			 own);
+		return -EPERM;
+	}
+	r = cgroup_take(own, HOST_CGROUP_HOLDER);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot take %s: %s", own,
+			 r == -EOPNOTSUPP ? "it offers no memory and pids controllers"
+					  : strerror(-r));
+		return r;
+	}
+	close(r);
+	log_info("cgroups: %s held for the VMs (this process in %s/" HOST_CGROUP_HOLDER ")", own,
+		 own);
 	return 0;
 }
 

@@ -28,7 +28,7 @@ struct broker_main_opts {
 	const char *viewer_listen, *vnc_listen, *novnc_dir; /* NULL: off */
 	/* Detaching moves to "/": every path made absolute first. */
 	char api_abs[PATH_MAX], rpc_abs[PATH_MAX], state_abs[PATH_MAX], config_abs[PATH_MAX];
-	bool foreground, restore, keep;
+	bool foreground, restore, keep, cgroup_holder;
 	/* Started by an upgrade whose old image had made the API sockets
 	 * itself: they are ours to remove at exit, though they were passed. */
 	bool reexec_own;
@@ -58,7 +58,9 @@ static void broker_main_usage(FILE *f)
 		"                      with console tokens (default %s; port 0: any)\n"
 		"  --vnc-listen ADDRESS:PORT|off  where VNC clients connect with a console\n"
 		"                      token's password (default %s)\n"
-		"  --novnc-dir DIR     noVNC's files for the browser viewer (default %s)\n",
+		"  --novnc-dir DIR     noVNC's files for the browser viewer (default %s)\n"
+		"  --cgroup-holder     run as cellvm-vms.service: hold that unit's delegated\n"
+		"                      cgroup for the VMs, and nothing else\n",
 		BROKER_DEFAULT_API_SOCKET, BROKER_DEFAULT_RPC_SOCKET, BROKER_DEFAULT_STATE_DIR,
 		BROKER_DEFAULT_CONFIG, BROKER_VIEWER_DEFAULT, BROKER_VNC_DEFAULT, BROKER_NOVNC_DIR);
 }
@@ -278,6 +280,7 @@ static int broker_main_parse(int argc, char **argv, struct broker_main_opts *o)
 		{"viewer-listen", required_argument, NULL, 'v'},
 		{"vnc-listen", required_argument, NULL, 'V'},
 		{"novnc-dir", required_argument, NULL, 'n'},
+		{"cgroup-holder", no_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -330,6 +333,7 @@ static int broker_main_parse(int argc, char **argv, struct broker_main_opts *o)
 		case 'v': o->viewer_listen = strcmp(optarg, "off") == 0 ? NULL : optarg; break;
 		case 'V': o->vnc_listen = strcmp(optarg, "off") == 0 ? NULL : optarg; break;
 		case 'n': o->novnc_dir = optarg; break;
+		case 'H': o->cgroup_holder = true; break;
 		case 'h': broker_main_usage(stdout); exit(0);
 		default: broker_main_usage(stderr); return 2;
 		}
@@ -495,6 +499,29 @@ static int broker_main_run(struct broker *b, const struct broker_main_opts *o, i
 	return 0;
 }
 
+/* cellvm-vms.service's process: the VMs' cgroup subtree stays taken while it
+ * runs (and a unit whose cgroup has VMs below it never needs a new main
+ * process: that is why it is not the broker). Waits for SIGTERM. */
+static int broker_main_cgroup_holder(void)
+{
+	char err[512];
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (broker_host_cgroup_hold(err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	sd_notify(0, "READY=1\nSTATUS=Holding the VMs' cgroup");
+	while (sigwait(&set, &sig) != 0)
+		;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct broker b = {.state_dirfd = -1};
@@ -507,6 +534,8 @@ int main(int argc, char **argv)
 	r = broker_main_parse(argc, argv, &o);
 	if (r)
 		return r;
+	if (o.cgroup_holder)
+		return broker_main_cgroup_holder();
 	broker_main_argv = argv;
 	{
 		ssize_t n =

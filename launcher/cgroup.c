@@ -170,6 +170,26 @@ fail:
 	return r;
 }
 
+int cgroup_use(const char *dir)
+{
+	char on[512];
+	int fd, r;
+
+	fd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = cgroup_read(fd, "cgroup.subtree_control", on, sizeof(on));
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	if (!cgroup_has_word(on, "memory") || !cgroup_has_word(on, "pids")) {
+		close(fd);
+		return -EOPNOTSUPP;
+	}
+	return fd;
+}
+
 int cgroup_child_create(int parent_fd, const char *name, const struct cgroup_limits *l)
 {
 	int fd, r;

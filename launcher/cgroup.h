@@ -43,6 +43,11 @@ bool cgroup_is_delegated(const char *dir);
  * dir's children. Returns an O_DIRECTORY fd of dir, or -errno: -EOPNOTSUPP
  * when dir does not offer memory and pids. */
 int cgroup_take(const char *dir, const char *leaf);
+/* Use dir, a subtree another process took (cgroup_take) and holds, without
+ * moving in: its children get memory and pids (and cpu where offered).
+ * Returns an O_DIRECTORY fd of dir, or -errno (-EOPNOTSUPP: memory or pids
+ * is not enabled for its children). */
+int cgroup_use(const char *dir);
 
 /* Make the cgroup parent_fd/name (an empty leftover of that name is removed
  * first; one with processes in it is -EBUSY) and set its limits. Returns an

@@ -62,9 +62,11 @@ def console_log(vid):
 def kill_unit_leftovers():
     """What a failed run left in the unit's cgroup (KillMode=process leaves
     VMs when the broker stops): killed, so the next test starts clean."""
-    top = "/sys/fs/cgroup/system.slice/cellvm-broker.service"
-    for d, _, files in os.walk(top):
-        if "cgroup.procs" in files:
+    for top in ("/sys/fs/cgroup/system.slice/cellvm-broker.service",
+                "/sys/fs/cgroup/system.slice/cellvm-vms.service"):
+        for d, _, files in os.walk(top):
+            if "cgroup.procs" not in files:
+                continue
             for p in open(os.path.join(d, "cgroup.procs")).read().split():
                 try:
                     os.kill(int(p), signal.SIGKILL)
@@ -86,7 +88,10 @@ def wait_new_broker(old_pid, what):
             return su.req("GET", "/vmm.ping")[0] == 200
         except Exception:
             return False
-    wait_until(up, LONG, "a new broker after %s" % what)
+    wait_until(up, LONG, lambda: "a new broker after %s (MainPID %s, was %d); the journal:\n%s"
+               % (what, su.sh("systemctl", "show", "-p", "MainPID", "-p", "ActiveState", "-p",
+                             "SubState", "cellvm-broker.service", check=False),
+                  old_pid, su.journal()))
     return main_pid()
 
 
@@ -148,7 +153,7 @@ def main():
         info, procs = vm_procs(vid)
         typed = type_and_see(vid, "abc", "")
         unit_cg = su.sh("systemctl", "show", "-p", "ControlGroup", "--value",
-                        "cellvm-broker.service").strip()
+                        "cellvm-vms.service").strip()
 
         # 1. kill -9: Restart=on-failure, and the new broker adopts.
         pid = main_pid()

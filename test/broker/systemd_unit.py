@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from brokertest import DEADLINE, UnixHTTP, fail, need_root_kvm, payload, pid_alive, skip
 
 bindir, paydir, srcdir = sys.argv[1], sys.argv[2], sys.argv[3]
-UNITS = ("cellvm-broker.service", "cellvm-broker.socket", "cellvm-broker-rpc.socket")
+UNITS = ("cellvm-broker.service", "cellvm-broker.socket", "cellvm-broker-rpc.socket",
+         "cellvm-vms.service")
 RUNTIME = "/run/systemd/system"
 DROPIN = RUNTIME + "/cellvm-broker.service.d"
 API = "/run/cellvm/api.sock"
@@ -80,8 +81,10 @@ def start():
 
 def stop():
     subprocess.run(["systemctl", "stop", "cellvm-broker.service", "cellvm-broker.socket",
-                    "cellvm-broker-rpc.socket"], capture_output=True, timeout=DEADLINE)
-    subprocess.run(["systemctl", "reset-failed", "cellvm-broker.service"], capture_output=True)
+                    "cellvm-broker-rpc.socket", "cellvm-vms.service"], capture_output=True,
+                   timeout=DEADLINE)
+    subprocess.run(["systemctl", "reset-failed", "cellvm-broker.service", "cellvm-vms.service"],
+                   capture_output=True)
 
 
 def journal():
@@ -147,9 +150,12 @@ def main():
         if kinds != ["blk", "net"] or not all(pid_alive(d["pid"]) for d in info["devices"]):
             fail("devices under the shipped unit: %r" % info["devices"])
         print("ok: under the shipped unit a VM boots with a NIC on %s and a disk on %s" % (TAP, loop))
-        # Delegate=yes: the broker in <unit>/broker, the VM in <unit>/vm-<id>.
+        # The VM in <cellvm-vms.service>/vm-<id> (that unit's Delegate=yes,
+        # its holder in <it>/holder); the broker's own unit holds no VM.
         unit_cg = sh("systemctl", "show", "-p", "ControlGroup", "--value",
-                     "cellvm-broker.service").strip()
+                     "cellvm-vms.service").strip()
+        if sh("systemctl", "is-active", "cellvm-vms.service") != "active":
+            fail("cellvm-vms.service is not active with the broker")
         procs = [info["core_pid"]] + [d["pid"] for d in info["devices"]]
         where = {p: open("/proc/%d/cgroup" % p).read().strip() for p in procs}
         host = info.get("host") or {}
