@@ -170,9 +170,12 @@ int broker_keeper_start(struct broker_vm *vm)
 			(void)!write(pp[1], &k, sizeof(k));
 			_exit(0);
 		}
+		int l = fcntl(lfd, F_DUPFD, 5), c = fcntl(sp[1], F_DUPFD, 5);
+
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(lfd, 3) < 0 || dup2(sp[1], 4) < 0)
+		/* Above 4 first: neither may be overwritten by the other's dup2. */
+		if (l < 0 || c < 0 || dup2(l, 3) < 0 || dup2(c, 4) < 0)
 			_exit(127);
 		syscall(SYS_close_range, 5, ~0U, 0);
 		execve(path, argv, envp);

@@ -522,6 +522,19 @@ static int broker_main_cgroup_holder(void)
 	return 0;
 }
 
+/* fds 0 to 2 open (/dev/null where closed): the broker and the launcher
+ * take an fd <= 0 for "none" in places (a log pipe, a counters page), and a
+ * VM's fds received from its keeper (broker_adopt.c) must never land there. */
+static void broker_main_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", O_RDWR) != fd)
+			abort(); /* the lowest free fd is fd: nothing else runs yet */
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct broker b = {.state_dirfd = -1};
@@ -529,6 +542,7 @@ int main(int argc, char **argv)
 	struct broker_main_handover ho = {.api = -1, .rpc = -1};
 	int r, fd, rfd;
 
+	broker_main_std_fds();
 	log_init("cellvm-broker", getenv("CELLVM_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	r = broker_main_parse(argc, argv, &o);

@@ -132,7 +132,8 @@ struct broker_vm *broker_vm_registry_add(struct broker *b, const char *id, int t
 	vm->state = BROKER_VM_CREATED;
 	vm->created_us = created_us;
 	vm->mem_fd = -1;
-	vm->gpu.ring_fd = -1;
+	/* Both: an adopted VM is torn down without a boot's gpu_opt ever set. */
+	vm->gpu.ring_fd = vm->gpu.present_fd = -1;
 	snd_opt_init(&vm->snd);
 	vm->display = (struct display_proc){.pid = -1, .pidfd = -1, .ctl = -1, .log = -1};
 	vm->core = (struct core_proc){.pid = -1, .pidfd = -1, .chan = -1, .console = -1};
