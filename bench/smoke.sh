@@ -4,7 +4,8 @@
 # timing (benchmarks report; see bench/README.md). Exit 77 when a reference
 # the benchmark compares with is not installed (scripts/install-deps.sh
 # --bench) or the run needs root/tun that this machine lacks.
-# Usage: smoke.sh blk|net|broker|broker_boots|input|capture|audio BINDIR SRCDIR
+# Usage: smoke.sh blk|net|broker|broker_boots|broker_adopt|broker_pause|broker_upgrade|input|
+#                 capture|audio BINDIR SRCDIR
 set -u
 what=$1 bindir=$2 srcdir=$3
 skip() { echo "SKIP: $*" >&2; exit 77; }
@@ -36,6 +37,26 @@ broker_boots)
 	python3 "$srcdir/bench/broker_boots.py" --build "$(dirname "$bindir")" --cycles 4 \
 		--clients 1,2,8 >"$out" 2>&1 || { cat "$out"; fail "bench/broker_boots.py failed"; }
 	grep -q '^reference: cellvm run' "$out" || { cat "$out"; fail "no figures"; }
+	;;
+broker_adopt)
+	[ -c /dev/kvm ] || skip "no /dev/kvm (scripts/test.sh runs this test in the KVM tier)"
+	python3 "$srcdir/bench/broker_adopt.py" --build "$(dirname "$bindir")" --vms 1,3 --repeat 1 \
+		>"$out" 2>&1 || { cat "$out"; fail "bench/broker_adopt.py failed"; }
+	grep -q '^broker restart,  3 VMs' "$out" && grep -q '^broker start, no VMs' "$out" ||
+		{ cat "$out"; fail "no figures"; }
+	;;
+broker_pause)
+	[ -c /dev/kvm ] || skip "no /dev/kvm (scripts/test.sh runs this test in the KVM tier)"
+	python3 "$srcdir/bench/broker_pause.py" --build "$(dirname "$bindir")" --rounds 5 \
+		>"$out" 2>&1 || { cat "$out"; fail "bench/broker_pause.py failed"; }
+	grep -q 'p50' "$out" || { cat "$out"; fail "no figures"; }
+	;;
+broker_upgrade)
+	[ -c /dev/kvm ] || skip "no /dev/kvm (scripts/test.sh runs this test in the KVM tier)"
+	python3 "$srcdir/bench/broker_upgrade.py" --build "$(dirname "$bindir")" --vms 1 --threads 2 \
+		>"$out" 2>&1 || { cat "$out"; fail "bench/broker_upgrade.py failed"; }
+	grep -q '^vms  1: upgrade pause' "$out" && grep -q '^reference: ' "$out" ||
+		{ cat "$out"; fail "no figures"; }
 	;;
 input)
 	"$bindir/bench-input" --iters 200 --batches 5 >"$out" 2>&1 || { cat "$out"; fail "bench-input failed"; }
