@@ -142,8 +142,16 @@ try:
         vdef["nets"] = [{"tap": "ad0"}]
     vid = b.ok("POST", "/vm.create", vdef)["vm_id"]
 
+    # A second VM (no devices) adopted alongside: its power-off after the
+    # first one's stop answers (a teardown once closed fd 0, which the next
+    # one's then took from an API connection).
+    other = b.ok("POST", "/vm.create", {"kernel": SERIAL, "memory": "16M"})["vm_id"]
+    b.ok("PUT", "/vm/%s/boot" % other)
+
     # --- kill -9, then every operation on the adopted VM
     info = run_round(b, vid, "kill9")
+    if b.ok("GET", "/vm/" + other)["state"] != "running":
+        fail("the second VM was not adopted: %r" % b.ok("GET", "/vm/" + other))
     b.ok("PUT", "/vm/%s/pause" % vid)
     if b.ok("GET", "/vm/" + vid)["state"] != "paused":
         fail("pause of an adopted VM")
@@ -168,6 +176,9 @@ try:
     if "exit status unknown (adopted)" not in (b.ok("GET", "/vm/" + vid)["last_exit"] or ""):
         fail("last_exit of an adopted VM: %r" % b.ok("GET", "/vm/" + vid)["last_exit"])
     check_gone(b, vid, procs, "the guest's power-off")
+    b.ok("PUT", "/vm/%s/power-off" % other)
+    if b.ok("GET", "/vm/" + other)["state"] != "stopped":
+        fail("the second adopted VM did not stop")
     print("ok   kill -9: adopted, operated, stopped by its guest")
 
     # --- SIGTERM with --on-exit keep
