@@ -340,6 +340,7 @@ struct broker_vm {
 	uint64_t keeper_start; /* its start time (ticks since boot) */
 	int keeper_pidfd, keeper_conn;
 	struct event *keeper_ev;
+	bool keeper_ending; /* a stop killed it: the stop waits for its end */
 	int core_log_keep;
 	bool adopted; /* its processes are an earlier broker's: not our children */
 	/* Loaded from its state file: what an earlier broker recorded of its
@@ -783,6 +784,11 @@ int broker_keeper_start(struct broker_vm *vm);
 void broker_keeper_refresh(struct broker_vm *vm);
 /* The VM's processes are gone: the keeper closes its dups and exits. */
 void broker_keeper_release(struct broker_vm *vm);
+/* A stop begins: the keeper is told to let go and killed, and the stop
+ * waits for its end (vm->keeper_ending; broker_vm_stop_check), so that
+ * nothing of the VM (its dups of the taps, above all) outlives the stop's
+ * answer. */
+void broker_keeper_end(struct broker_vm *vm);
 /* Connect to the keeper at STATE_DIR/keep/<id>.sock, checked: the socket
  * root's in root's 0700 directory, its peer pid want_pid and uid 0. The
  * connection in *ret_conn, or -errno with the reason in why. */

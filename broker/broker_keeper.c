@@ -232,6 +232,48 @@ void broker_keeper_refresh(struct broker_vm *vm)
 		log_err("vm %s: cannot refresh its keeper: %s", vm->id, strerror(-r));
 }
 
+static void broker_keeper_on_ended(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker_vm *vm = arg;
+
+	(void)fd;
+	(void)what;
+	vm->keeper_ending = false;
+	broker_keeper_release(vm); /* its event, pidfd and socket go */
+	broker_vm_stop_check(vm);
+}
+
+void broker_keeper_end(struct broker_vm *vm)
+{
+	Cellvm__Keeper__KeeperIn in = CELLVM__KEEPER__KEEPER_IN__INIT;
+	Cellvm__Keeper__Release rel = CELLVM__KEEPER__RELEASE__INIT;
+
+	if (vm->keeper_ending)
+		return;
+	if (vm->keeper_ev)
+		event_free(vm->keeper_ev);
+	vm->keeper_ev = NULL;
+	if (vm->keeper_conn >= 0) {
+		in.msg_case = CELLVM__KEEPER__KEEPER_IN__MSG_RELEASE;
+		in.release = &rel;
+		(void)channel_send(vm->keeper_conn, &in.base, KEEPER_MAX_MSG, NULL, 0);
+		close(vm->keeper_conn);
+		vm->keeper_conn = -1;
+	}
+	if (vm->keeper_pidfd < 0)
+		return;
+	/* Killed as well: its exit closes every dup at once, and a keeper that
+	 * does not read its connection cannot hold the stop. */
+	(void)syscall(SYS_pidfd_send_signal, vm->keeper_pidfd, SIGKILL, NULL, 0);
+	vm->keeper_ev =
+		event_new(vm->b->base, vm->keeper_pidfd, EV_READ, broker_keeper_on_ended, vm);
+	if (!vm->keeper_ev || event_add(vm->keeper_ev, NULL) < 0) {
+		log_warn("vm %s: cannot watch its keeper's end", vm->id);
+		return;
+	}
+	vm->keeper_ending = true;
+}
+
 void broker_keeper_release(struct broker_vm *vm)
 {
 	Cellvm__Keeper__KeeperIn in = CELLVM__KEEPER__KEEPER_IN__INIT;

@@ -432,6 +432,7 @@ void broker_vm_stop_begin(struct broker_vm *vm, int then, broker_vm_boot_done_fn
 	}
 	/* Our children, not reaped yet: their pids cannot have been reused. */
 	broker_vm_kill_processes(vm);
+	broker_keeper_end(vm);
 }
 
 void broker_vm_stop_check(struct broker_vm *vm)
@@ -442,7 +443,8 @@ void broker_vm_stop_check(struct broker_vm *vm)
 	enum api_err e;
 	int status;
 
-	if (vm->state != BROKER_VM_STOPPING || vm->core.pid > 0 || vm->dev_jobs)
+	if (vm->state != BROKER_VM_STOPPING || vm->core.pid > 0 || vm->dev_jobs ||
+	    vm->keeper_ending)
 		return;
 	for (size_t i = 0; i < vm->ndevs; i++)
 		if (vm->devs[i].proc.pid > 0)
