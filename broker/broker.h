@@ -314,10 +314,12 @@ struct broker_vm {
 	const void *ring;
 	uint64_t capture_next_id;
 	uint32_t ncapture; /* readers subscribed (at most GPU_OPT_MAX_READERS - 1) */
+	uint64_t capture_ids[GPU_OPT_MAX_READERS]; /* their ids (0: a free slot) */
 	/* Its VNC server (cellvm-display; pid -1: none) and its channel's and
 	 * pidfd's events; the viewers handed to it so far. */
 	struct display_proc display;
 	struct event *display_ev, *display_pid_ev;
+	int display_log_keep; /* > 0: a dup of its stderr pipe, for a next broker */
 	uint64_t display_clients;
 	uint64_t display_dropped, display_dropped_logged; /* viewers' input dropped; when said */
 	/* The snd's audio ring while the VM runs (moved from its boot's job;
@@ -327,6 +329,7 @@ struct broker_vm {
 	const void *audio_ring;
 	uint64_t audio_next_id;
 	uint32_t naudio; /* readers subscribed (at most SND_OPT_MAX_READERS) */
+	uint64_t audio_ids[SND_OPT_MAX_READERS]; /* their ids (0: a free slot) */
 	/* serial output: a ring of the last BROKER_CONSOLE_LOG bytes, in a
 	 * shared memfd (cons_fd) that its keeper holds: a next broker goes on
 	 * with the same ring (broker_console.c) */
@@ -810,6 +813,9 @@ int broker_adopt_vm(struct broker_vm *vm, json_object *rec, char *why, size_t wh
 /* --on-exit keep: refresh every running VM's keeper and let go of the VMs
  * without ending them (their state files keep them running). */
 void broker_adopt_leave_all(struct broker *b);
+/* A capture or audio reader subscribed (id) or gone (gone) in ids[n], so
+ * that a next broker unsubscribes what this one's connections leave. */
+void broker_adopt_reader(struct broker_vm *vm, uint64_t *ids, size_t n, uint64_t gone, uint64_t id);
 
 /* ---- events, console followers (broker_api_rest.c) ---- */
 

@@ -57,7 +57,8 @@ static void handover_proc(Cellvm__Keeper__AdoptProc *p, struct broker_handover *
 int broker_handover_collect(const struct broker_vm *vm, struct broker_handover *h)
 {
 	Cellvm__Keeper__AdoptState st = CELLVM__KEEPER__ADOPT_STATE__INIT;
-	Cellvm__Keeper__AdoptProc core, dprocs[LAUNCHER_MAX_DEVICES];
+	Cellvm__Keeper__AdoptProc core, display, dprocs[LAUNCHER_MAX_DEVICES];
+	uint64_t capture[GPU_OPT_MAX_READERS], audio[SND_OPT_MAX_READERS];
 	Cellvm__Keeper__AdoptDevice devs[LAUNCHER_MAX_DEVICES], *pdevs[LAUNCHER_MAX_DEVICES];
 	Cellvm__Keeper__AdoptTap taps[BROKER_NET_MAX], *ptaps[BROKER_NET_MAX];
 	int32_t tapfds[BROKER_NET_MAX][NET_OPT_MAX_QUEUES], stats[LAUNCHER_MAX_DEVICES];
@@ -121,6 +122,22 @@ int broker_handover_collect(const struct broker_vm *vm, struct broker_handover *
 	st.audio_next_id = vm->audio_next_id;
 	st.reboots_in_window = vm->reboots_in_window;
 	st.reboot_window_start = vm->reboot_window_start;
+	st.gpu_ring = handover_add(h, vm->gpu.ring_fd, &full);
+	st.gpu_present = handover_add(h, vm->gpu.present_fd, &full);
+	handover_proc(&display, h, vm->display.pid, vm->display.pidfd, vm->display.ctl,
+		      vm->display_log_keep, &full);
+	st.display = &display;
+	st.snd_ring = handover_add(h, vm->snd.ring_fd, &full);
+	st.snd_sink = handover_add(h, vm->snd.sink_fd, &full);
+	st.snd_source = handover_add(h, vm->snd.source_fd, &full);
+	for (size_t i = 0; i < GPU_OPT_MAX_READERS; i++)
+		if (vm->capture_ids[i])
+			capture[st.n_capture_readers++] = vm->capture_ids[i];
+	st.capture_readers = capture;
+	for (size_t i = 0; i < SND_OPT_MAX_READERS; i++)
+		if (vm->audio_ids[i])
+			audio[st.n_audio_readers++] = vm->audio_ids[i];
+	st.audio_readers = audio;
 	if (full)
 		return -E2BIG;
 	len = cellvm__keeper__adopt_state__get_packed_size(&st);
@@ -377,6 +394,119 @@ static void adopt_install_rest(struct broker_vm *vm, const Cellvm__Keeper__Adopt
 	vm->reboot_window_start = st->reboot_window_start;
 }
 
+/* A ring memfd from the keeper: sealed against shrinking and growing (as
+ * gpu_opt_open and snd_opt_open made it), its size; 0: not one. */
+static size_t adopt_ring_size(int fd)
+{
+	struct stat st;
+	int seals;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return 0;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		return 0;
+	return (size_t)st.st_size;
+}
+
+/* Checked: the gpu's and the snd's rings and files, the VNC server. A ring
+ * that is not one leaves the VM without screenshots or sound readers, not
+ * unadopted. */
+static void adopt_install_media(struct broker_vm *vm, const Cellvm__Keeper__AdoptState *st,
+				struct adopt_fds *f)
+{
+	const Cellvm__Keeper__AdoptProc *p = st->display;
+
+	if (vm->def.has_gpu) {
+		vm->gpu = vm->def.gpu_opt;
+		vm->gpu.ring_fd = adopt_take(f, st->gpu_ring);
+		vm->gpu.present_fd = adopt_take(f, st->gpu_present);
+		vm->gpu.ring_size = adopt_ring_size(vm->gpu.ring_fd);
+		if (vm->gpu.ring_fd >= 0 && !vm->gpu.ring_size) {
+			log_warn("vm %s: its capture ring is not one: no screenshots", vm->id);
+			close(vm->gpu.ring_fd);
+			vm->gpu.ring_fd = -1;
+		}
+	}
+	if (vm->def.has_gpu && p && p->pid > 0) {
+		vm->display = (struct display_proc){.pid = p->pid,
+						    .pidfd = adopt_take(f, p->pidfd),
+						    .ctl = adopt_take(f, p->ctl),
+						    .log = adopt_take(f, p->log)};
+		if (vm->display.log == 0)
+			vm->display.log = -1;
+		if (vm->display.ctl < 0 || !adopt_pidfd_is(vm->display.pidfd, p->pid)) {
+			int fds[3] = {vm->display.pidfd, vm->display.ctl, vm->display.log};
+
+			/* Ended since (it is never restarted) or not the one recorded. */
+			log_warn("vm %s: its VNC server (pid %d) is gone: no viewers", vm->id,
+				 p->pid);
+			ipc_close_fds(fds, 3);
+			vm->display =
+				(struct display_proc){.pid = -1, .pidfd = -1, .ctl = -1, .log = -1};
+		} else {
+			launcher_display_adopt(&vm->display);
+		}
+	}
+	if (vm->def.has_snd) {
+		vm->snd = vm->def.snd_opt;
+		vm->snd.ring_fd = adopt_take(f, st->snd_ring);
+		vm->snd.sink_fd = adopt_take(f, st->snd_sink);
+		vm->snd.source_fd = adopt_take(f, st->snd_source);
+		vm->snd.ring_size = adopt_ring_size(vm->snd.ring_fd);
+		if (vm->snd.ring_fd >= 0 && !vm->snd.ring_size) {
+			log_warn("vm %s: its audio ring is not one: no sound readers", vm->id);
+			close(vm->snd.ring_fd);
+			vm->snd.ring_fd = -1;
+		}
+	}
+}
+
+/* Installed: the readers the earlier broker's connections held are
+ * unsubscribed at their devices (their ids stay below the new ones). */
+static void adopt_readers(struct broker_vm *vm, const Cellvm__Keeper__AdoptState *st)
+{
+	for (size_t i = 0; i < vm->ndevs; i++) {
+		const struct broker_vm_device *d = &vm->devs[i];
+		const uint64_t *ids = NULL;
+		uint64_t *next = NULL;
+		size_t n = 0;
+
+		if (!d->running || d->proc.ctl < 0)
+			continue;
+		if (d->type == LAUNCHER_DEV_GPU) {
+			ids = st->capture_readers;
+			n = st->n_capture_readers;
+			next = &vm->capture_next_id;
+		} else if (d->type == LAUNCHER_DEV_SND) {
+			ids = st->audio_readers;
+			n = st->n_audio_readers;
+			next = &vm->audio_next_id;
+		}
+		for (size_t k = 0; k < n; k++) {
+			/* UNTRUSTED(keeper): an id the device does not know is ignored there. */
+			if (ids[k] == 0 || ids[k] == BROKER_DISPLAY_READER_ID)
+				continue;
+			if (launcher_reader_unsubscribe(d->proc.ctl, ids[k]) < 0)
+				log_warn("vm %s: cannot unsubscribe reader %" PRIu64
+					 " of the earlier broker",
+					 vm->id, ids[k]);
+			if (ids[k] > *next && ids[k] < BROKER_DISPLAY_READER_ID)
+				*next = ids[k];
+		}
+	}
+}
+
+void broker_adopt_reader(struct broker_vm *vm, uint64_t *ids, size_t n, uint64_t gone, uint64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == gone) {
+			ids[i] = id;
+			break;
+		}
+	broker_keeper_refresh(vm);
+}
+
 /* Check, then install (nothing refuses the VM once its console ring maps). */
 static int adopt_install(struct broker_vm *vm, const Cellvm__Keeper__AdoptState *st,
 			 struct adopt_fds *f, char *why, size_t whylen)
@@ -392,6 +522,7 @@ static int adopt_install(struct broker_vm *vm, const Cellvm__Keeper__AdoptState 
 	}
 	adopt_install_procs(vm, st, f);
 	adopt_install_rest(vm, st, f);
+	adopt_install_media(vm, st, f);
 	return 0;
 }
 
@@ -472,11 +603,6 @@ int broker_adopt_vm(struct broker_vm *vm, json_object *rec, char *why, size_t wh
 		snprintf(why, whylen, "its uid of the pool went to another VM");
 		return -EBUSY;
 	}
-	if (vm->def.has_gpu || vm->def.has_snd) {
-		/* Their rings and the VNC server's channel are not handed over yet. */
-		snprintf(why, whylen, "a VM with a gpu or a sound card is not adopted");
-		return -EOPNOTSUPP;
-	}
 	/* A pidfd first, then the start time: the pidfd pins the process checked. */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0 || broker_state_proc_start(pid) != start) {
@@ -509,8 +635,10 @@ int broker_adopt_vm(struct broker_vm *vm, json_object *rec, char *why, size_t wh
 	pidfd = conn = -1;
 	(void)fcntl(vm->keeper_conn, F_SETFL, O_NONBLOCK);
 	if (broker_console_watch(vm) < 0 || broker_supervise_watch(vm) < 0 ||
-	    broker_input_watch(vm) < 0)
+	    broker_input_watch(vm) < 0 || broker_display_install(vm) < 0 ||
+	    broker_audio_install(vm) < 0)
 		log_err("vm %s: adopted, but cannot watch all its processes", vm->id);
+	adopt_readers(vm, st);
 	broker_keeper_refresh(vm);
 	r = 0;
 out:
@@ -581,6 +709,29 @@ int broker_adopt_all(struct broker *b)
 	return n;
 }
 
+/* The VNC server's events and our fds of it, the rings' mappings and fds:
+ * the server runs on, the keeper holds its dups. */
+static void adopt_leave_media(struct broker_vm *vm)
+{
+	int fds[3] = {vm->display.pidfd, vm->display.ctl, vm->display.log};
+
+	if (vm->display_ev)
+		event_free(vm->display_ev);
+	if (vm->display_pid_ev)
+		event_free(vm->display_pid_ev);
+	vm->display_ev = vm->display_pid_ev = NULL;
+	ipc_close_fds(fds, 3);
+	if (vm->display_log_keep > 0)
+		close(vm->display_log_keep);
+	vm->display_log_keep = 0;
+	vm->display = (struct display_proc){.pid = -1, .pidfd = -1, .ctl = -1, .log = -1};
+	if (vm->ring)
+		munmap((void *)vm->ring, vm->gpu.ring_size);
+	vm->ring = NULL;
+	gpu_opt_close(&vm->gpu);
+	broker_audio_teardown(vm); /* its streams end; the device keeps playing */
+}
+
 /* Let go of a running VM without ending it: events and our fds go, the
  * keeper keeps its dups. */
 static void adopt_leave(struct broker_vm *vm)
@@ -599,6 +750,7 @@ static void adopt_leave(struct broker_vm *vm)
 		event_free(vm->keeper_ev);
 	vm->reap_ev = vm->core_ev = vm->cons_ev = vm->chan_ev = vm->keeper_ev = NULL;
 	broker_input_teardown(vm);
+	adopt_leave_media(vm);
 	launcher_close(&vm->core);
 	vm->core.pid = -1;
 	for (size_t i = 0; i < vm->ndevs; i++) {

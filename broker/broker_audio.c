@@ -37,6 +37,7 @@ int broker_audio_install(struct broker_vm *vm)
 
 	vm->audio_ring = NULL;
 	vm->naudio = 0;
+	memset(vm->audio_ids, 0, sizeof(vm->audio_ids));
 	/* A device that stops reading its control channel (it runs
 	 * guest-driven code) must not stall the loop: a full channel is
 	 * -EAGAIN, answered VM_BUSY. Only this file writes to it. */
@@ -131,6 +132,7 @@ enum api_err broker_audio_subscribe(struct broker_vm *vm, uint64_t *ret_id, int 
 	}
 	vm->naudio++;
 	*ret_id = vm->audio_next_id;
+	broker_adopt_reader(vm, vm->audio_ids, SND_OPT_MAX_READERS, 0, *ret_id);
 	if (hello)
 		snd_opt_reader_hello(&vm->snd, hello, hello_len);
 	return API_OK;
@@ -145,6 +147,7 @@ void broker_audio_unsubscribe(struct broker_vm *vm, uint32_t boot, uint64_t id)
 		return;
 	if (vm->naudio)
 		vm->naudio--;
+	broker_adopt_reader(vm, vm->audio_ids, SND_OPT_MAX_READERS, id, 0);
 	d = broker_audio_dev(vm);
 	if (d)
 		(void)launcher_reader_unsubscribe(d->proc.ctl, id);

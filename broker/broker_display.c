@@ -10,6 +10,7 @@
  * every event again). */
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,9 @@ static void broker_display_stop(struct broker_vm *vm)
 	if (vm->display_pid_ev)
 		event_free(vm->display_pid_ev);
 	vm->display_ev = vm->display_pid_ev = NULL;
+	if (vm->display_log_keep > 0)
+		close(vm->display_log_keep);
+	vm->display_log_keep = 0;
 	if (vm->display.pid > 0 || vm->display.ctl >= 0)
 		(void)launcher_stop_display(&vm->display, SIGKILL);
 	vm->display.pid = -1;
@@ -126,6 +130,7 @@ int broker_display_install(struct broker_vm *vm)
 
 	vm->ring = NULL;
 	vm->ncapture = 0;
+	memset(vm->capture_ids, 0, sizeof(vm->capture_ids));
 	vm->display_ev = vm->display_pid_ev = NULL;
 	if (vm->gpu.ring_fd < 0)
 		return 0;
@@ -137,6 +142,9 @@ int broker_display_install(struct broker_vm *vm)
 	vm->ring = map;
 	if (vm->display.pid <= 0)
 		return 0;
+	/* Its keeper holds the pipe too: a next broker reads on. */
+	if (vm->display.log > 0)
+		vm->display_log_keep = fcntl(vm->display.log, F_DUPFD_CLOEXEC, 3);
 	if (broker_childlog_watch(vm->b, vm->id, "display", &vm->display.log) < 0 ||
 	    fd_set_nonblock(vm->display.ctl, 1) < 0)
 		return -ENOMEM;
@@ -273,6 +281,7 @@ enum api_err broker_display_subscribe(struct broker_vm *vm, uint64_t *ret_id, in
 	}
 	vm->ncapture++;
 	*ret_id = vm->capture_next_id;
+	broker_adopt_reader(vm, vm->capture_ids, GPU_OPT_MAX_READERS, 0, *ret_id);
 	gpu_opt_reader_hello(&vm->gpu, hello, hello_len);
 	return API_OK;
 }
@@ -286,6 +295,7 @@ void broker_display_unsubscribe(struct broker_vm *vm, uint32_t boot, uint64_t id
 		return;
 	if (vm->ncapture)
 		vm->ncapture--;
+	broker_adopt_reader(vm, vm->capture_ids, GPU_OPT_MAX_READERS, id, 0);
 	d = broker_display_dev(vm);
 	if (d)
 		(void)launcher_reader_unsubscribe(d->proc.ctl, id);

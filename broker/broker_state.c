@@ -416,6 +416,8 @@ int broker_state_save(struct broker *b, const struct broker_vm *vm)
 		broker_state_add_proc(procs, vm->core.pid, boot_id);
 		for (size_t i = 0; i < vm->ndevs; i++)
 			broker_state_add_proc(procs, vm->devs[i].proc.pid, boot_id);
+		/* Its VNC server: a VM not adopted leaves it to the leftovers' kill. */
+		broker_state_add_proc(procs, vm->display.pid, boot_id);
 		/* Its keeper: a next broker adopts the VM through it, or, when
 		 * that fails, kills it with the rest (broker_adopt.c). */
 		if (vm->keeper_pid > 0) {

@@ -597,11 +597,8 @@ void broker_vm_boot_finish(struct broker_launch_job *j)
 	if (j->e == API_OK) {
 		vm->boots++;
 		vm->last_exit[0] = 0;
-		/* Before the state is saved: its file records the keeper. A
-		 * VM with a display or sound is not adopted (broker_adopt.c):
-		 * it needs none. */
-		if (!vm->def.has_gpu && !vm->def.has_snd)
-			(void)broker_keeper_start(vm);
+		/* Before the state is saved: its file records the keeper. */
+		(void)broker_keeper_start(vm);
 		broker_vm_set_state(vm, BROKER_VM_RUNNING, NULL);
 	} else {
 		broker_vm_event(vm->b, vm, "boot-failed", j->err);

@@ -204,6 +204,11 @@ int launcher_display_query(struct display_proc *p, uint64_t id)
 	return channel_send(p->ctl, &m.base, DISPLAY_PROC_MAX_MSG, NULL, 0);
 }
 
+void launcher_display_adopt(struct display_proc *p)
+{
+	dispatch_init(&p->d, &display_proc_chan, DISPLAY_PROC_RUNNING);
+}
+
 int launcher_display_recv(struct display_proc *p, struct display_msg *ret)
 {
 	struct display_proc_rx rx = {.p = p, .out = ret};

@@ -63,6 +63,9 @@ int launcher_display_query(struct display_proc *p, uint64_t id);
  * gone; -EAGAIN when there is none (the channel is non-blocking); a
  * dispatch refusal or -EPROTO when it broke the protocol (stop it). */
 int launcher_display_recv(struct display_proc *p, struct display_msg *ret);
+/* A running server an earlier broker started (p's pid, pidfd, ctl and log
+ * set): its channel's state, as after its Ready. */
+void launcher_display_adopt(struct display_proc *p);
 
 /* Kill (if still running; sig 0: close the channel and give it a second to
  * exit by itself first) and reap it, close its fds. Returns its exit status
