@@ -34,6 +34,7 @@ TAP = "cvmsda0"
 RPC = "/run/cellvm/rpc.sock"
 # Emulated hosts are slow: generous bounds (upper bounds only, never sleeps).
 LONG = 240
+ECHO = 90
 
 
 def main_pid():
@@ -43,10 +44,14 @@ def main_pid():
 def type_and_see(vid, text, typed):
     """Type text on the guest's console and wait for its echo; the log must
     hold everything typed so far, in order, after the banner."""
+    print("typing %r" % text, flush=True)
+    # (su.ok sends its body as JSON: the guest gets, and echoes, the quotes)
     su.ok("PUT", "/vm/%s/console" % vid, text)
-    typed += text
-    wait_until(lambda: typed in console_log(vid), LONG,
-               "the guest's echo of %r (everything typed so far: %r)" % (text, typed))
+    typed += json.dumps(text)
+    wait_until(lambda: typed in console_log(vid), ECHO,
+               lambda: "the guest's echo of %r (everything typed so far: %r); the console "
+               "log ends %r; the journal:\n%s" % (text, typed, console_log(vid)[-300:],
+                                                    su.journal()))
     return typed
 
 
@@ -164,6 +169,7 @@ def main():
 
         # 2. A stalled loop: no watchdog pings; systemd aborts it, kills it
         # (it is stopped: the abort cannot run), and restarts it.
+        print("stopping the broker's loop (SIGSTOP of %d)" % pid, flush=True)
         os.kill(pid, signal.SIGSTOP)
         pid = wait_new_broker(pid, "a stalled loop (the watchdog)")
         if "watchdog" not in su.journal().lower():
