@@ -22,6 +22,9 @@ import threading
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The guest checks' host side: what the guest's blk check writes.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "guest"))
+from guest_check import blk_pattern  # noqa: E402
 from brokertest import (DEADLINE, Broker, fail, have_tun, need_root_kvm, pid_alive,
                         private_netns, skip, test_guest, wait_until)
 
@@ -61,21 +64,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer((HOST, 0), Handler)
 threading.Thread(target=server.serve_forever, daemon=True).start()
-
-
-def mix(z):
-    z = (z + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return z ^ (z >> 31)
-
-
-def blk_pattern(seed, nbytes):
-    """What the guest's blk check writes (test/guest/blk.c)."""
-    out = bytearray()
-    for s in range(nbytes // 512):
-        out += (mix(seed ^ s).to_bytes(8, "little") + s.to_bytes(8, "little")) * 32
-    return bytes(out)
 
 
 def ticks(text):
