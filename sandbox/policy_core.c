@@ -33,8 +33,6 @@ static const struct sb_rule core_rules[] = {
 	SB_ALLOW_ARG(ioctl, 1, KVM_GET_CLOCK),		/* pause: save the guest's kvmclock */
 	SB_ALLOW_ARG(ioctl, 1, KVM_SET_CLOCK),		/* resume: put it back (vm_pause.c) */
 	SB_ALLOW_ARG(ioctl, 1, KVM_KVMCLOCK_CTRL),	/* resume: no soft-lockup reports */
-	SB_ALLOW_ARG(ioctl, 1, KVM_GET_MSRS),		/* pause: save each vCPU's TSC */
-	SB_ALLOW_ARG(ioctl, 1, KVM_SET_MSRS),		/* resume: put it back (the guest's own) */
 	SB_ALLOW_ARG(ioctl, 1, KVM_SET_GSI_ROUTING),	/* virtio-pci: MSI-X vectors are routes */
 	SB_ALLOW_ARG(ioctl, 1, KVM_IRQFD),		/* virtio-pci: masking detaches an irqfd */
 	SB_ALLOW_ARG(ioctl, 1, KVM_IOEVENTFD),		/* virtio-pci: a BAR move moves notifies */

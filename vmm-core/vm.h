@@ -86,8 +86,6 @@ struct vm {
 	bool paused;		 /* main thread: between vm_pause_poll's 1 and vm_resume */
 	uint64_t pause_deadline; /* CLOCK_MONOTONIC ms: vm_pause_begin's limit */
 	uint64_t paused_clock;
-	uint64_t paused_tsc[VM_MAX_CPUS];
-	bool paused_tsc_ok[VM_MAX_CPUS];
 };
 
 /* Create the KVM VM (irqchip, PIT, memory slots) over RAM mapped from mem_fd.

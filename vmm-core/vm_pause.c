@@ -2,10 +2,10 @@
  * thread asks every vCPU thread to stop at its next exit and kicks it out of
  * KVM_RUN (vcpu_kick: immediate_exit and a signal, as a stop does); each
  * waits in vcpu_park until resumed. Once all are out, the guest clock is
- * saved: kvmclock (KVM_GET_CLOCK) and each vCPU's TSC (IA32_TSC). At resume
- * both are put back, so the guest's time does not advance over the pause
- * (as QEMU's stop/cont does for kvmclock; the TSC too, for a guest whose
- * clocksource is the TSC), and each vCPU's kvmclock is told it was stopped
+ * saved (KVM_GET_CLOCK: kvmclock). At resume it is put back, so the guest's
+ * time does not advance over the pause (as QEMU's stop/cont does; the TSC
+ * is left alone, as QEMU leaves it: writing the saved TSCs back made a
+ * guest's kvmclock go back 9 s in broker_pause), and each vCPU's kvmclock is told it was stopped
  * by the host (KVM_KVMCLOCK_CTRL), so the guest's watchdogs do not report a
  * soft lockup. The devices are not this file's: the broker stops their
  * processes once the vCPUs are held (docs/broker.md). */
@@ -18,8 +18,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-
-#define MSR_IA32_TSC 0x10
 
 static uint32_t vm_started_vcpus(const struct vm *vm)
 {
@@ -73,23 +71,6 @@ static void vm_kick_all(struct vm *vm)
 		vcpu_kick(&vm->vcpus[i]);
 }
 
-static int vcpu_msr(struct vcpu *v, unsigned long req, uint32_t index, uint64_t *val)
-{
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[1];
-	} m;
-
-	memset(&m, 0, sizeof(m));
-	m.hdr.nmsrs = 1;
-	m.e[0].index = index;
-	m.e[0].data = *val;
-	if (ioctl(v->fd, req, &m) != 1)
-		return -EIO;
-	*val = m.e[0].data;
-	return 0;
-}
-
 void vm_pause_begin(struct vm *vm, unsigned timeout_ms)
 {
 	vm->pause_deadline = vm_pause_now_ms() + timeout_ms;
@@ -118,13 +99,8 @@ int vm_pause_poll(struct vm *vm, uint64_t *ret_clock)
 		vm_kick_all(vm);
 		return 0;
 	}
-	/* Every vCPU is out of KVM_RUN: its TSC and the VM's kvmclock hold
-	 * still from here to the resume, as the guest will see them. */
-	for (uint32_t i = 0; i < vm->ncpus; i++) {
-		vm->paused_tsc[i] = 0;
-		vm->paused_tsc_ok[i] = vcpu_msr(&vm->vcpus[i], KVM_GET_MSRS, MSR_IA32_TSC,
-						&vm->paused_tsc[i]) == 0;
-	}
+	/* Every vCPU is out of KVM_RUN: the VM's kvmclock holds still from
+	 * here to the resume, as the guest will see it. */
 	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clock) < 0) {
 		r = -errno;
 		vm_release_vcpus(vm);
@@ -141,16 +117,6 @@ int vm_resume(struct vm *vm)
 	struct kvm_clock_data clock = {.clock = vm->paused_clock};
 	int r = 0;
 
-	/* The TSCs first: a host write of IA32_TSC sets the vCPU's offset, and
-	 * writes this close together are matched into one offset by KVM (the
-	 * vCPUs stay in step). KVM matches a write within a second of where
-	 * the TSC would be to the current offset, so a pause shorter than a
-	 * second leaves the TSC where it ran on to; kvmclock, set next, is
-	 * exact either way. */
-	for (uint32_t i = 0; i < vm->ncpus; i++)
-		if (vm->paused_tsc_ok[i] &&
-		    vcpu_msr(&vm->vcpus[i], KVM_SET_MSRS, MSR_IA32_TSC, &vm->paused_tsc[i]) < 0)
-			log_warn("vcpu%u: cannot put its TSC back after the pause", i);
 	/* Flags 0: the value as saved, not advanced by the time paused. */
 	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock) < 0) {
 		r = -errno;
