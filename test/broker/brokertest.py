@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import select
+import re
 import shutil
 import signal
 import socket
@@ -109,6 +110,14 @@ def wait_until(pred, timeout=DEADLINE, what="condition"):
         if time.monotonic() > end:
             fail("timed out waiting for " + (what() if callable(what) else what))
         time.sleep(0.02)
+
+
+def check_result(text, name):
+    """The result ("pass" or "fail") of the guest check NAME's closing line
+    in TEXT, or None while that line is not there whole: the console can
+    hold "CELLVM-CHECK gpu" before " pass status=0" has arrived."""
+    m = re.search(r"CELLVM-CHECK %s (\w+) status=-?\d+[^\n]*\n" % re.escape(name), text)
+    return m.group(1) if m else None
 
 
 def unix_connect(path, timeout=DEADLINE, kind=socket.SOCK_STREAM):

@@ -36,7 +36,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../guest"))
-from brokertest import (test_guest, png_decode, DEADLINE, Broker, UnixHTTP, fail, need_root_kvm, payload,  # noqa: E402
+from brokertest import (check_result, test_guest, png_decode, DEADLINE, Broker, UnixHTTP, fail, need_root_kvm, payload,  # noqa: E402
                         skip, unix_connect, wait_until)
 from gpu_ring import CURSOR_AT, CURSOR_HOT, Ring, gpu_cursor_image, gpu_pattern  # noqa: E402
 
@@ -483,8 +483,7 @@ try:
     r2.close()
     r3.close()
     b.ok("PUT", "/vm/%s/console" % vid, "done\n")
-    wait_until(lambda: "CELLVM-CHECK gpu" in con(), 120, "the guest's check to end")
-    if "CELLVM-CHECK gpu pass" not in con():
+    if wait_until(lambda: check_result(con(), "gpu"), 120, "the guest's check to end") != "pass":
         fail("the guest's check failed:\n" + con()[-2000:])
     log = b.logtext()
     if "capture reader" in log and "refused" in log:
