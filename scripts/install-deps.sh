@@ -13,7 +13,7 @@ usage() {
 # Packages to build the project and run its tests.
 pkgs="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 libevent-dev libprotobuf-c-dev protobuf-c-compiler libseccomp-dev liburing-dev
-libdrm-dev libsystemd-dev libcmocka-dev libjson-c-dev
+libdrm-dev libsystemd-dev libcmocka-dev libjson-c-dev acpica-tools
 busybox-static cpio e2fsprogs python3 iproute2 iputils-ping"
 
 # systemd-analyze verifies the broker's units (test/broker/systemd.py).
