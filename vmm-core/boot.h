@@ -38,6 +38,8 @@ struct boot_plan {
 	 * has no setup_data) */
 	uint8_t rng_seed[BOOT_RNG_SEED_LEN];
 	int has_rng_seed;
+	/* the ACPI RSDP's address for the boot_params and PVH paths (0: none) */
+	uint64_t acpi_rsdp;
 	/* filled by boot_place_initrd() */
 	uint64_t initrd_addr, initrd_size;
 };

@@ -117,6 +117,8 @@ static void boot_write_zero_page(struct gmem *mem, const struct boot_plan *plan,
 		bp->e820_table[i].type = map->e[i].type;
 	}
 	bp->e820_entries = (uint8_t)map->n;
+	/* Read by Linux from boot protocol 2.14 on; older ones scan for it. */
+	bp->acpi_rsdp_addr = plan->acpi_rsdp;
 	/* Only our own setup_data chain: never whatever the image's header held. */
 	h->setup_data = 0;
 	if (plan->has_rng_seed) {
@@ -142,6 +144,7 @@ static void boot_write_pvh(struct gmem *mem, const struct boot_plan *plan,
 	si->magic = HVM_START_MAGIC;
 	si->version = 1;
 	si->cmdline_paddr = cmdlen ? BOOT_CMDLINE_ADDR : 0;
+	si->rsdp_paddr = plan->acpi_rsdp;
 	for (uint32_t i = 0; i < map->n; i++)
 		mm[i] = (struct hvm_memmap_entry){map->e[i].addr, map->e[i].size, map->e[i].type,
 						  0};

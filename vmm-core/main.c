@@ -22,6 +22,7 @@
 #include "proto/dispatch.h"
 #include "proto/ipc.h"
 #include "proto/vm_channel.h"
+#include "vmm-core/acpi.h"
 #include "vmm-core/mptable.h"
 #include "vmm-core/vm.h"
 #ifdef CELLVM_HAVE_SANDBOX
@@ -38,8 +39,9 @@ enum { FD_KVM, FD_MEM, FD_KERNEL, FD_CONSOLE, FD_INITRD, FD_BASE_COUNT };
 #define CORE_MAX_ENTRIES (VM_MAX_DEVS + 2)
 #define FD_COUNT	 (FD_BASE_COUNT + CORE_MAX_ENTRIES)
 
-/* Legacy ISA interrupts free for virtio-mmio devices (edge-triggered). */
-static const uint32_t vmmio_gsis[VMMIO_MAX_DEVS] = {5, 6, 7, 9, 10, 11, 14, 15};
+/* Legacy ISA interrupts free for virtio-mmio devices (edge-triggered); not
+ * 9, the ACPI SCI (level-triggered), nor 3 before the others (COM2's). */
+static const uint32_t vmmio_gsis[VMMIO_MAX_DEVS] = {5, 6, 7, 10, 11, 14, 15, 3};
 
 /* Where the launcher is on the channel: before CoreSetup (and until the core
  * is Ready it is not read), then running; pausing from a Pause until its
@@ -59,6 +61,7 @@ struct core {
 	const Cellvm__Vm__CoreSetup *setup; /* inside chan_proto.kept */
 	struct vm vm;
 	char cmdline[BOOT_CMDLINE_MAX + 512]; /* the setup's and the devices' parts */
+	struct acpi_tables acpi;	      /* unless no_acpi: built by core_acpi_build */
 };
 
 /* CoreSetup.test_flags (test builds only): 1 open, 2 execve, 4 socket after
@@ -175,6 +178,24 @@ static int core_on_device_restart(void *ctx, const void *msg, int *fds, size_t n
 	return 0;
 }
 
+/* PowerButton: press it (PWRBTN_STS, the SCI if enabled) and say whether
+ * the guest listens. */
+static int core_on_power_button(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__CorePowerButton pb = CELLVM__VM__CORE_POWER_BUTTON__INIT;
+	struct core *c = ctx;
+
+	(void)msg;
+	(void)fds;
+	(void)nfds;
+	pb.guest_listens = acpi_pm_power_button(&c->vm.pm);
+	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_POWER_BUTTON_DONE;
+	m.power_button_done = &pb;
+	(void)vm_channel_send(c->chan, &m, NULL, 0);
+	return 0;
+}
+
 /* Pause: ask the vCPUs to stop (vm_pause.c); the loop answers CorePaused
  * once they are held and the clock is saved (core_pause_poll). */
 static int core_on_pause(void *ctx, const void *msg, int *fds, size_t nfds)
@@ -259,6 +280,11 @@ static const struct dispatch_entry core_chan_table[] = {
 							DISPATCH_FDS},
 	[CELLVM__VM__VM_MESSAGE__MSG_PAUSE] = {core_on_pause, DISPATCH_STATE(CHAN_RUNNING), 0},
 	[CELLVM__VM__VM_MESSAGE__MSG_RESUME] = {core_on_resume, DISPATCH_STATE(CHAN_PAUSED), 0},
+	[CELLVM__VM__VM_MESSAGE__MSG_POWER_BUTTON] = {core_on_power_button,
+						      DISPATCH_STATE(CHAN_RUNNING) |
+							      DISPATCH_STATE(CHAN_PAUSING) |
+							      DISPATCH_STATE(CHAN_PAUSED),
+						      0},
 	/* CoreReady, CoreStopped, DeviceFault, CorePaused and CoreResumed go
 	 * the other way. */
 };
@@ -438,7 +464,21 @@ static int core_attach(struct core *c)
 		return core_fail(c, VM_EXIT_BAD_INPUT,
 				 "command line: longer than the kernel accepts", -E2BIG);
 	strcpy(c->cmdline, c->setup->cmdline);
+	/* Before any vCPU runs: without ACPI, the power-off port alone. */
+	c->vm.pm.acpi = !c->setup->no_acpi;
 	return core_attach_devices(c, c->cmdline, sizeof(c->cmdline));
+}
+
+/* The ACPI tables of the machine as attached (c->acpi), for acpi_place or
+ * a firmware's fw_cfg. Returns 0 or -errno. */
+static int core_acpi_build(struct core *c)
+{
+	struct acpi_machine m = {.ncpus = c->vm.ncpus, .nmmio = c->vm.nmmio};
+
+	for (uint32_t i = 0; i < c->vm.nmmio; i++)
+		m.mmio[i] =
+			(struct acpi_mmio_dev){c->vm.mmio[i].base, VMMIO_SIZE, c->vm.mmio[i].gsi};
+	return acpi_build(&m, &c->acpi);
 }
 
 /* Inside the sandbox: parse the tenant's kernel and initrd (user input: the
@@ -489,6 +529,7 @@ static int core_load(struct core *c)
 	r = e820_build(&map, &c->vm.mem);
 	if (r < 0)
 		return core_fail(c, VM_EXIT_ERROR, "e820", r);
+	c->vm.plan.acpi_rsdp = c->setup->no_acpi ? 0 : ACPI_RSDP_ADDR;
 	r = boot_write_info(&c->vm.mem, &c->vm.plan, c->cmdline, &map);
 	if (r < 0)
 		return core_fail(c, VM_EXIT_BAD_INPUT,
@@ -503,6 +544,13 @@ static int core_load(struct core *c)
 	}
 	if (r < 0)
 		return core_fail(c, VM_EXIT_ERROR, "MP table", r);
+	if (!c->setup->no_acpi) {
+		r = core_acpi_build(c);
+		if (r == 0)
+			r = acpi_place(&c->vm.mem, &c->acpi, ACPI_RSDP_ADDR, ACPI_TABLES_ADDR);
+		if (r < 0)
+			return core_fail(c, VM_EXIT_ERROR, "ACPI tables", r);
+	}
 	/* The vCPUs were made before the sandbox; the boot one starts where
 	 * the kernel just parsed says. */
 	r = vcpu_set_boot_regs(&c->vm.vcpus[0]);

@@ -14,12 +14,10 @@
 #include "common/fdutil.h"
 #include "common/log.h"
 #include "proto/vm_channel.h"
+#include "vmm-core/acpi.h"
 
 #define KVM_TSS_ADDR	      0xfffbd000ULL
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
-
-#define PM1A_CNT_PORT 0x604 /* power-off: SLP_EN, as QEMU's ACPI PM block */
-#define PM1_SLP_EN    (1U << 13)
 
 static void vm_serial_irq(void *opaque, int level)
 {
@@ -28,6 +26,16 @@ static void vm_serial_irq(void *opaque, int level)
 
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
 		log_warn("serial irq: %s", strerror(errno));
+}
+
+/* The ACPI SCI: a level line (IRQ 9, level-triggered in the MADT). */
+static void vm_sci_irq(void *opaque, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level l = {.irq = ACPI_SCI_IRQ, .level = (uint32_t)level};
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		log_warn("ACPI SCI: %s", strerror(errno));
 }
 
 static void vm_serial_out(void *opaque, const uint8_t *buf, size_t len)
@@ -76,6 +84,7 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, uint32_t
 	xhci_pci_init(&vm->xhci);
 	pci_bus_init(&vm->pci);
 	serial_init(&vm->serial, vm_serial_irq, vm_serial_out, vm);
+	acpi_pm_init(&vm->pm, true, vm_sci_irq, vm);
 
 	if (ncpus == 0 || ncpus > VM_MAX_CPUS)
 		return -EINVAL;
@@ -279,6 +288,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	serial_destroy(&vm->serial);
+	acpi_pm_destroy(&vm->pm);
 	ps2_link_destroy(&vm->ps2);
 	xhci_pci_destroy(&vm->xhci);
 	pthread_mutex_destroy(&vm->i8042_lock);
@@ -308,6 +318,8 @@ void vm_mmio(struct vm *vm, uint64_t addr, uint8_t *data, uint32_t len, bool is_
 
 void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_write)
 {
+	enum acpi_pm_action pm_action;
+
 	/* UNTRUSTED(guest): any port, any size; unclaimed ports read as all ones. */
 	if (port >= SERIAL_COM1_BASE && port < SERIAL_COM1_BASE + 8 && size == 1) {
 		serial_pio(&vm->serial, (uint16_t)(port - SERIAL_COM1_BASE), data, is_write);
@@ -329,24 +341,16 @@ void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_
 			vm_request_stop(vm, VM_EXIT_REBOOT, "i8042 reset");
 		return;
 	}
-	if (pci_pio(&vm->pci, port, data, size, is_write))
-		return;
-	/* PM1a_CNT as a word, or its high byte alone (SLP_EN is bit 13): a byte
-	 * is what guest user space can write through /dev/port. */
-	if ((port == PM1A_CNT_PORT && size == 2) || (port == PM1A_CNT_PORT + 1 && size == 1)) {
-		uint16_t v = 0;
-		if (!is_write) {
-			memset(data, 0, size);
-			return;
-		}
-		if (size == 2)
-			memcpy(&v, data, sizeof(v));
-		else
-			v = (uint16_t)(data[0] << 8);
-		if (v & PM1_SLP_EN)
+	/* Before the PCI ports: the reset register 0xcf9 is a byte of them. */
+	if (acpi_pm_pio(&vm->pm, port, data, size, is_write, &pm_action)) {
+		if (pm_action == ACPI_PM_POWER_OFF)
 			vm_request_stop(vm, VM_EXIT_POWER_OFF, "power-off port");
+		else if (pm_action == ACPI_PM_RESET)
+			vm_request_stop(vm, VM_EXIT_REBOOT, "ACPI reset");
 		return;
 	}
+	if (pci_pio(&vm->pci, port, data, size, is_write))
+		return;
 	if (!is_write)
 		memset(data, 0xff, size);
 	if (vm->debug_unclaimed) {

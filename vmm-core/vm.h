@@ -10,6 +10,7 @@
 
 #include "common/gmem.h"
 #include "proto/vm_exit.h"
+#include "vmm-core/acpi_pm.h"
 #include "vmm-core/boot.h"
 #include "vmm-core/i8042.h"
 #include "vmm-core/ps2_link.h"
@@ -57,6 +58,7 @@ struct vm {
 	struct kvm_cpuid2 *cpuid; /* KVM's supported set, fixed up per vCPU */
 	struct boot_plan plan;
 	struct serial serial;
+	struct acpi_pm pm; /* PM1 registers, PM timer, reset register, SCI */
 	pthread_mutex_t i8042_lock;
 	struct i8042 i8042;	/* without an input device: the reset line only */
 	struct ps2_link ps2;	/* with one: the ports are forwarded to it */
