@@ -23,6 +23,13 @@ pkgs="$pkgs systemd"
 # virtualization; it is also the benchmarks' reference VMM.
 pkgs="$pkgs qemu-system-x86"
 
+# The stock-kernel and firmware tests (scripts/guest/mkstock.sh, mkdisks.sh):
+# Debian's kernel as the guest, the firmware (SeaBIOS, OVMF) and what makes
+# their boot disks without root (syslinux, mtools, mkfs.fat, sfdisk, systemd's
+# EFI stub for a unified kernel image).
+pkgs="$pkgs linux-image-amd64 seabios ovmf syslinux syslinux-common mtools dosfstools
+fdisk systemd-boot-efi"
+
 # Display: PNG screenshots (libspng), the VNC server (libvncserver; its
 # libvncclient is the tests' VNC client), the browser viewer (noVNC) and a
 # second, independent VNC client for the tests (gvnccapture).
