@@ -73,7 +73,11 @@ static bool acpi_pm_read_byte(struct acpi_pm *pm, uint16_t p, uint32_t tmr, uint
 static enum acpi_pm_action acpi_pm_write_byte(struct acpi_pm *pm, uint16_t p, uint8_t v)
 {
 	const uint16_t sts_mask = ACPI_PM1_TMR_STS | ACPI_PM1_PWRBTN_STS | ACPI_PM1_WAK_STS;
-	const uint16_t en_mask = ACPI_PM1_TMR_EN | ACPI_PM1_PWRBTN_EN;
+	/* Every enable bit of PM1_EN is kept (ACPICA reads back what it
+	 * enables: the global lock's GBL_EN at start, RTC_EN for an alarm),
+	 * though only the power button's status is ever set. */
+	const uint16_t en_mask = ACPI_PM1_TMR_EN | ACPI_PM1_GBL_EN | ACPI_PM1_PWRBTN_EN |
+				 ACPI_PM1_SLPBTN_EN | ACPI_PM1_RTC_EN;
 
 	switch (p) {
 	case ACPI_PM_BASE:

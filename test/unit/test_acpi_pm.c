@@ -72,12 +72,15 @@ static void test_registers(void **state)
 	assert_int_equal(rd(&pm, 0x604, 2), 1);
 	assert_int_equal(wr(&pm, 0x604, 2, 0), ACPI_PM_NONE);
 	assert_int_equal(rd(&pm, 0x604, 2), 1);
-	/* Only PWRBTN_EN and TMR_EN stick. */
+	/* Only the defined enable bits stick: TMR, GBL, PWRBTN, SLPBTN, RTC. */
 	wr(&pm, 0x602, 2, 0xffff);
-	assert_int_equal(rd(&pm, 0x602, 2), 0x101);
-	assert_int_equal(rd(&pm, 0x603, 1), 0x01);
+	assert_int_equal(rd(&pm, 0x602, 2), 0x721);
+	assert_int_equal(rd(&pm, 0x603, 1), 0x07);
 	/* A dword over STS and EN reads both. */
-	assert_int_equal(rd(&pm, 0x600, 4), 0x1010000);
+	assert_int_equal(rd(&pm, 0x600, 4), 0x7210000);
+	/* GBL_EN alone reads back (ACPICA checks it). */
+	wr(&pm, 0x602, 2, ACPI_PM1_GBL_EN);
+	assert_int_equal(rd(&pm, 0x602, 2), ACPI_PM1_GBL_EN);
 	/* Bytes with no register (0x606, 0x607) read as all ones. */
 	assert_int_equal(rd(&pm, 0x604, 4), 0xffff0001);
 	/* SLP_TYP is kept (and read back), SLP_EN is not. */
