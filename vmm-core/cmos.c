@@ -141,6 +141,12 @@ void cmos_init(struct cmos *c, const struct gmem *mem, uint32_t ncpus)
 	 * SeaBIOS takes for its default priorities without a bootorder file. */
 	c->ram[CMOS_BOOTFLAG2] = 0x12;
 	c->ram[CMOS_BOOTFLAG1] = 0x30;
+	/* The standard checksum of 0x10-0x2d, big-endian at 0x2e. */
+	v = 0;
+	for (uint32_t i = 0x10; i <= 0x2d; i++)
+		v += c->ram[i];
+	c->ram[CMOS_CHECKSUM] = (uint8_t)(v >> 8);
+	c->ram[CMOS_CHECKSUM + 1] = (uint8_t)v;
 	c->c_read_sec = host_now();
 	cmos_snapshot(c);
 }

@@ -49,6 +49,7 @@
 #define CMOS_EQUIPMENT	0x14
 #define CMOS_BASE_LO	0x15 /* base memory in KiB (640) */
 #define CMOS_EXT_LO	0x17 /* memory 1 MiB-65 MiB in KiB, also at 0x30 */
+#define CMOS_CHECKSUM	0x2e /* sum of 0x10-0x2d, big-endian */
 #define CMOS_EXT2_LO	0x30
 #define CMOS_CENTURY	0x32
 #define CMOS_MEM16M_LO	0x34 /* memory 16 MiB-4 GiB in 64 KiB units */

@@ -270,6 +270,13 @@ static void test_memory_1g(void **state)
 	assert_int_equal(get(&f->c, 0x5b) | get(&f->c, 0x5c) << 8 | get(&f->c, 0x5d) << 16, 0);
 	assert_int_equal(get(&f->c, 0x5f), 1);
 	assert_int_equal(get(&f->c, CMOS_BOOTFLAG2), 0x12);
+	{
+		uint32_t sum = 0;
+
+		for (uint8_t i = 0x10; i <= 0x2d; i++)
+			sum += get(&f->c, i);
+		assert_int_equal(get(&f->c, 0x2e) << 8 | get(&f->c, 0x2f), sum);
+	}
 }
 
 static void test_memory_5g(void **state)
