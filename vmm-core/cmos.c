@@ -80,7 +80,7 @@ static void cmos_snapshot(struct cmos *c)
 	c->ram[CMOS_DAY] = to_reg(c, tm.tm_mday);
 	c->ram[CMOS_MONTH] = to_reg(c, tm.tm_mon + 1);
 	c->ram[CMOS_YEAR] = to_reg(c, (tm.tm_year + 1900) % 100);
-	c->ram[CMOS_CENTURY] = to_reg(c, (tm.tm_year + 1900) / 100);
+	c->ram[CMOS_CENTURY] = to_reg(c, (tm.tm_year + 1900) / 100 % 100); /* 9999 wraps */
 }
 
 /* The clock registers as the guest wrote them become the time; a time
