@@ -28,10 +28,15 @@ static void cellvm_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cellvm run --kernel PATH [--initrd PATH] [--cmdline STR]\n"
-		"                  [--cpus N] [--memory SIZE] [--debug]\n"
+		"                  [--cpus N] [--memory SIZE] [--no-acpi] [--debug]\n"
+		"       cellvm run --firmware PATH --disk ... [--cpus N] [--memory SIZE]\n"
 		"  --kernel PATH   ELF vmlinux (PVH or 64-bit entry) or bzImage\n"
 		"  --initrd PATH   initial ramdisk\n"
 		"  --cmdline STR   kernel command line (default \"console=ttyS0\")\n"
+		"  --firmware PATH a firmware image (SeaBIOS bios.bin, OVMF.fd) instead of\n"
+		"                  a kernel: the guest boots from its disks (no --kernel,\n"
+		"                  --initrd or --cmdline)\n"
+		"  --no-acpi       no ACPI tables and no ACPI power button in the VM\n"
 		"  --cpus N        vCPUs, 1-%d (default 1)\n"
 		"  --memory SIZE   guest RAM, 16M-256G, a multiple of 4K (default 256M)\n"
 		"  --disk path=IMG[,readonly=on][,serial=S][,direct=on][,queues=N]\n"
@@ -169,6 +174,8 @@ static int cellvm_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"kernel", required_argument, NULL, 'k'},
+		{"firmware", required_argument, NULL, 'F'},
+		{"no-acpi", no_argument, NULL, 'a'},
 		{"initrd", required_argument, NULL, 'i'},
 		{"cmdline", required_argument, NULL, 'c'},
 		{"cpus", required_argument, NULL, 'n'},
@@ -191,6 +198,8 @@ static int cellvm_run(int argc, char **argv)
 	static struct devices ds;
 	const char *input_socket = NULL, *capture_socket = NULL;
 	const char *audio_socket = NULL, *audio_input_socket = NULL;
+	const char *firmware = NULL;
+	bool cmdline_given = false;
 	int o, r;
 
 	ds.inject.listen_fd = -1;
@@ -203,7 +212,12 @@ static int cellvm_run(int argc, char **argv)
 		switch (o) {
 		case 'k': cfg.kernel = optarg; break;
 		case 'i': cfg.initrd = optarg; break;
-		case 'c': cfg.cmdline = optarg; break;
+		case 'c':
+			cfg.cmdline = optarg;
+			cmdline_given = true;
+			break;
+		case 'F': firmware = optarg; break;
+		case 'a': cfg.no_acpi = true; break;
 		case 'd': cfg.debug = 1; break;
 		case 'n':
 			if (parse_u32(optarg, 1, CELLVM_RUN_MAX_CPUS, &cfg.cpus) < 0) {
@@ -268,8 +282,18 @@ static int cellvm_run(int argc, char **argv)
 		log_err("unexpected argument '%s'", argv[optind]);
 		return VM_EXIT_BAD_INPUT;
 	}
+	if (firmware && (cfg.kernel || cfg.initrd || cmdline_given)) {
+		log_err("--firmware boots from a disk: it takes no --kernel, --initrd or "
+			"--cmdline");
+		return VM_EXIT_BAD_INPUT;
+	}
+	if (firmware) {
+		/* The launcher hands it to the core where a kernel would go. */
+		cfg.kernel = firmware;
+		cfg.has_firmware = true;
+	}
 	if (!cfg.kernel) {
-		log_err("--kernel is required");
+		log_err("--kernel is required (or --firmware)");
 		cellvm_usage(stderr);
 		return VM_EXIT_BAD_INPUT;
 	}

@@ -296,7 +296,8 @@ static int launcher_open_resources(const struct core_config *cfg, int *fds, size
 	what = "guest memory";
 	if (fds[1] < 0)
 		goto fail;
-	what = cfg->kernel_fd > 0 || !cfg->kernel ? "kernel" : cfg->kernel;
+	what = cfg->kernel_fd > 0 || !cfg->kernel ? (cfg->has_firmware ? "firmware" : "kernel")
+						  : cfg->kernel;
 	fds[2] = launcher_open_file(cfg->kernel_fd, cfg->kernel);
 	if (fds[2] < 0)
 		goto fail;
@@ -324,7 +325,9 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 
 	s.cpus = cfg->cpus;
 	s.memory_bytes = cfg->memory;
-	s.cmdline = (char *)(cfg->cmdline ? cfg->cmdline : "");
+	s.cmdline = (char *)(cfg->cmdline && !cfg->has_firmware ? cfg->cmdline : "");
+	s.has_firmware = cfg->has_firmware;
+	s.no_acpi = cfg->no_acpi;
 	s.has_initrd = cfg->initrd_fd > 0 || cfg->initrd != NULL;
 	s.log_level = cfg->debug ? 1 : 0;
 	s.test_flags = cfg->test_flags;
@@ -474,6 +477,11 @@ int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, ch
 	if (cfg->ndevices > LAUNCHER_MAX_DEVICES) {
 		snprintf(err, errlen, "at most %d devices", LAUNCHER_MAX_DEVICES);
 		return -E2BIG;
+	}
+	/* A firmware boots from a disk: it takes no initrd (CoreSetup). */
+	if (cfg->has_firmware && (cfg->initrd_fd > 0 || cfg->initrd)) {
+		snprintf(err, errlen, "a firmware takes no initrd");
+		return -EINVAL;
 	}
 	r = launcher_open_resources(cfg, fds, &nfds, err, errlen);
 	if (r < 0)
@@ -823,5 +831,15 @@ int launcher_core_resume(struct core_proc *core)
 
 	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_RESUME;
 	m.resume = &rs;
+	return vm_channel_send(core->chan, &m, NULL, 0);
+}
+
+int launcher_core_power_button(struct core_proc *core)
+{
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__PowerButton pb = CELLVM__VM__POWER_BUTTON__INIT;
+
+	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_POWER_BUTTON;
+	m.power_button = &pb;
 	return vm_channel_send(core->chan, &m, NULL, 0);
 }

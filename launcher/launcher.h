@@ -45,6 +45,10 @@ struct core_config {
 	const char *kernel;
 	const char *initrd;
 	const char *cmdline; /* optional */
+	/* kernel_fd (kernel) is a firmware image (SeaBIOS, OVMF), not a kernel:
+	 * CoreSetup.has_firmware; no initrd then, the cmdline is not sent. */
+	bool has_firmware;
+	bool no_acpi; /* CoreSetup.no_acpi: no ACPI tables, no power button */
 	uint32_t cpus;
 	uint64_t memory;
 	int debug;
@@ -202,3 +206,10 @@ enum vm_exit launcher_exit_start_failed(int r, int status);
  * or -errno. */
 int launcher_core_pause(struct core_proc *core);
 int launcher_core_resume(struct core_proc *core);
+
+/* Press the guest's ACPI power button (vm.proto PowerButton): answered at
+ * once by CorePowerButton (read by launcher_core_recv while
+ * LAUNCHER_CORE_POWER_BUTTON is pending), which says whether the guest
+ * listens; a guest that acts on it powers off (CoreStopped). Never blocks on
+ * a non-blocking channel. Returns 0 or -errno. */
+int launcher_core_power_button(struct core_proc *core);

@@ -23,10 +23,11 @@ enum {
 	FAULT_CORE_RUNNING = LAUNCHER_CORE_NONE,
 	FAULT_CORE_PAUSING = LAUNCHER_CORE_PAUSING,
 	FAULT_CORE_RESUMING = LAUNCHER_CORE_RESUMING,
+	FAULT_CORE_POWER_BUTTON = LAUNCHER_CORE_POWER_BUTTON,
 };
 #define FAULT_ANY                                                                                  \
 	(DISPATCH_STATE(FAULT_CORE_RUNNING) | DISPATCH_STATE(FAULT_CORE_PAUSING) |                 \
-	 DISPATCH_STATE(FAULT_CORE_RESUMING))
+	 DISPATCH_STATE(FAULT_CORE_RESUMING) | DISPATCH_STATE(FAULT_CORE_POWER_BUTTON))
 
 struct launcher_fault_ctx {
 	size_t ndevs;
@@ -91,12 +92,26 @@ static int launcher_fault_on_resumed(void *ctx, const void *msg, int *fds, size_
 	return 0;
 }
 
+static int launcher_fault_on_power_button(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Vm__CorePowerButton *pb = msg;
+	struct launcher_fault_ctx *c = ctx;
+
+	(void)fds;
+	(void)nfds;
+	/* UNTRUSTED(core): one bit, only reported (whether to wait for the guest). */
+	c->out->msg = LAUNCHER_MSG_POWER_BUTTON;
+	c->out->guest_listens = pb->guest_listens;
+	return 0;
+}
+
 /* What a running core may send the launcher that watches it: DeviceFault,
  * any number of times, never with fds; CorePaused only while a Pause waits
- * for it, CoreResumed only while a Resume does (an answer nobody asked for
- * breaks the protocol). Its CoreStopped is not taken here: it
- * is left for launcher_core_stopped (launcher_core_table in launcher.c), which
- * reads it once the core has exited. CoreSetup and DeviceRestart go the other
+ * for it, CoreResumed only while a Resume does, CorePowerButton only while a
+ * PowerButton does (an answer nobody asked for breaks the protocol). Its
+ * CoreStopped is not taken here: it is left for launcher_core_stopped
+ * (launcher_core_table in launcher.c), which reads it once the core has
+ * exited. CoreSetup and DeviceRestart go the other
  * way; CoreReady came before the watch. */
 static const struct dispatch_entry launcher_fault_table[] = {
 	[CELLVM__VM__VM_MESSAGE__MSG_DEVICE_FAULT] = {launcher_fault_on_device_fault, FAULT_ANY, 0},
@@ -104,6 +119,9 @@ static const struct dispatch_entry launcher_fault_table[] = {
 						DISPATCH_STATE(FAULT_CORE_PAUSING), 0},
 	[CELLVM__VM__VM_MESSAGE__MSG_RESUMED] = {launcher_fault_on_resumed,
 						 DISPATCH_STATE(FAULT_CORE_RESUMING), 0},
+	[CELLVM__VM__VM_MESSAGE__MSG_POWER_BUTTON_DONE] = {launcher_fault_on_power_button,
+							   DISPATCH_STATE(FAULT_CORE_POWER_BUTTON),
+							   0},
 };
 
 static const struct dispatch_channel launcher_fault_chan = {
@@ -148,7 +166,7 @@ int launcher_core_recv(int chan, size_t ndevs, int pending, struct launcher_faul
 	r = launcher_fault_peek_stopped(chan);
 	if (r != 0)
 		return r > 0 ? 0 : r;
-	assert(pending >= LAUNCHER_CORE_NONE && pending <= LAUNCHER_CORE_RESUMING);
+	assert(pending >= LAUNCHER_CORE_NONE && pending <= LAUNCHER_CORE_POWER_BUTTON);
 	dispatch_init(&d, &launcher_fault_chan, (uint32_t)pending);
 	/* UNTRUSTED(core): checked by launcher_fault_table. */
 	r = dispatch_recv(chan, &d, &c);

@@ -16,22 +16,25 @@
  * CorePaused or a CoreResumed is taken only while its request is pending
  * (any other time it breaks the protocol). */
 enum launcher_core_pending {
-	LAUNCHER_CORE_NONE,	/* nothing asked */
-	LAUNCHER_CORE_PAUSING,	/* Pause sent, CorePaused awaited */
-	LAUNCHER_CORE_RESUMING, /* Resume sent, CoreResumed awaited */
+	LAUNCHER_CORE_NONE,	    /* nothing asked */
+	LAUNCHER_CORE_PAUSING,	    /* Pause sent, CorePaused awaited */
+	LAUNCHER_CORE_RESUMING,	    /* Resume sent, CoreResumed awaited */
+	LAUNCHER_CORE_POWER_BUTTON, /* PowerButton sent, CorePowerButton awaited */
 };
 
 /* What launcher_fault_recv took. */
 enum launcher_core_msg {
-	LAUNCHER_MSG_FAULT = 1, /* a DeviceFault: index, restarts, reason, detail */
-	LAUNCHER_MSG_PAUSED,	/* CorePaused: guest_clock_ns; detail: its error, if any */
-	LAUNCHER_MSG_RESUMED,	/* CoreResumed: guest_clock_ns */
+	LAUNCHER_MSG_FAULT = 1,	   /* a DeviceFault: index, restarts, reason, detail */
+	LAUNCHER_MSG_PAUSED,	   /* CorePaused: guest_clock_ns; detail: its error, if any */
+	LAUNCHER_MSG_RESUMED,	   /* CoreResumed: guest_clock_ns */
+	LAUNCHER_MSG_POWER_BUTTON, /* CorePowerButton: guest_listens */
 };
 
-/* A DeviceFault, CorePaused or CoreResumed, checked. */
+/* A DeviceFault, CorePaused, CoreResumed or CorePowerButton, checked. */
 struct launcher_fault {
 	enum launcher_core_msg msg;
 	bool failed;		 /* CorePaused with an error: the vCPUs run on */
+	bool guest_listens;	 /* CorePowerButton: the guest enabled the ACPI event */
 	uint64_t guest_clock_ns; /* CorePaused, CoreResumed */
 	uint32_t index;		 /* the device's place in CoreSetup.devices: < ndevs */
 	uint32_t restarts;	 /* the successors the core had received (supervise_fault) */

@@ -2,7 +2,8 @@
  * (broker_supervise.c): with the broker's end non-blocking, sends to a core
  * that never reads come back -EAGAIN once its queue is full, instead of
  * holding the caller; and the core's answers to a pause or resume are taken
- * only while their request is pending (launcher_fault.c's table). Runs on a
+ * only while their request is pending (launcher_fault.c's table), the power
+ * button's too. Runs on a
  * socketpair; no KVM, no broker process. */
 #include <errno.h>
 #include <setjmp.h>
@@ -106,11 +107,67 @@ static void test_pause_answers(void **state)
 	close(sv[1]);
 }
 
+/* The core's side: CorePowerButton. */
+static void send_button(int sock, bool listens)
+{
+	Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+	Cellvm__Vm__CorePowerButton pb = CELLVM__VM__CORE_POWER_BUTTON__INIT;
+
+	pb.guest_listens = listens;
+	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_POWER_BUTTON_DONE;
+	m.power_button_done = &pb;
+	assert_int_equal(vm_channel_send(sock, &m, NULL, 0), 0);
+}
+
+/* CorePowerButton is taken only while a PowerButton waits for it; the
+ * launcher's PowerButton reaches the core as one. */
+static void test_power_button(void **state)
+{
+	struct core_proc core = {.pid = -1, .pidfd = -1, .console = -1};
+	Cellvm__Vm__VmMessage *m;
+	struct launcher_fault f;
+	uint8_t buf[256];
+	ssize_t n;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	core.chan = sv[0];
+	assert_int_equal(launcher_core_power_button(&core), 0);
+	n = recv(sv[1], buf, sizeof(buf), 0);
+	assert_true(n > 0);
+	m = cellvm__vm__vm_message__unpack(NULL, (size_t)n, buf);
+	assert_non_null(m);
+	assert_int_equal(m->msg_case, CELLVM__VM__VM_MESSAGE__MSG_POWER_BUTTON);
+	cellvm__vm__vm_message__free_unpacked(m, NULL);
+	send_button(sv[1], true);
+	assert_int_equal(launcher_core_recv(sv[0], 1, LAUNCHER_CORE_POWER_BUTTON, &f), 1);
+	assert_int_equal(f.msg, LAUNCHER_MSG_POWER_BUTTON);
+	assert_true(f.guest_listens);
+	send_button(sv[1], false);
+	assert_int_equal(launcher_core_recv(sv[0], 1, LAUNCHER_CORE_POWER_BUTTON, &f), 1);
+	assert_false(f.guest_listens);
+	/* Unasked, or while a pause or resume waits: a breach. */
+	send_button(sv[1], true);
+	assert_int_equal(launcher_core_recv(sv[0], 1, LAUNCHER_CORE_NONE, &f), DISPATCH_E_STATE);
+	send_button(sv[1], true);
+	assert_int_equal(launcher_core_recv(sv[0], 1, LAUNCHER_CORE_PAUSING, &f), DISPATCH_E_STATE);
+	send_button(sv[1], true);
+	assert_int_equal(launcher_fault_recv(sv[0], 1, &f), DISPATCH_E_STATE);
+	/* A pause's answer while the button's is awaited: a breach too. */
+	send_answer(sv[1], true, "");
+	assert_int_equal(launcher_core_recv(sv[0], 1, LAUNCHER_CORE_POWER_BUTTON, &f),
+			 DISPATCH_E_STATE);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_channel_refuses),
 		cmocka_unit_test(test_pause_answers),
+		cmocka_unit_test(test_power_button),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
