@@ -5,6 +5,7 @@
  * checked by dispatch tables (the launcher's here, the devices' in
  * virtio_dev.c). Exit status: enum vm_exit. */
 #include <errno.h>
+#include <linux/virtio_ids.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include "proto/dispatch.h"
 #include "proto/ipc.h"
 #include "proto/vm_channel.h"
+#include "vmm-core/firmware.h"
 #include "vmm-core/acpi.h"
 #include "vmm-core/mptable.h"
 #include "vmm-core/vm.h"
@@ -136,8 +138,10 @@ static int core_on_setup(void *ctx, const void *msg, int *fds, size_t nfds)
 	const Cellvm__Vm__CoreSetup *s = msg;
 	struct core *c = ctx;
 
-	/* UNTRUSTED(launcher): the fd count must be what the setup says. */
-	if (s->n_devices > CORE_MAX_ENTRIES || nfds != (s->has_initrd ? 5u : 4u) + s->n_devices)
+	/* UNTRUSTED(launcher): the fd count must be what the setup says; a
+	 * firmware boots from a disk, with no initrd. */
+	if (s->n_devices > CORE_MAX_ENTRIES || nfds != (s->has_initrd ? 5u : 4u) + s->n_devices ||
+	    (s->has_firmware && s->has_initrd))
 		return -EPROTO;
 	for (size_t i = 0; i < nfds; i++) {
 		c->fds[i] = fds[i];
@@ -469,6 +473,62 @@ static int core_attach(struct core *c)
 	return core_attach_devices(c, c->cmdline, sizeof(c->cmdline));
 }
 
+/* Inside the sandbox, with firmware: nothing to parse; what the firmware
+ * needs to know goes into fw_cfg. */
+static int core_acpi_build(struct core *c);
+
+static int core_load_firmware(struct core *c)
+{
+	struct vm *vm = &c->vm;
+	struct e820_map map;
+	const char *boot[VM_MAX_DEVS];
+	char paths[VM_MAX_DEVS][64];
+	uint32_t nboot = 0;
+	int r;
+
+	vm->plan.entry = 0xfffffff0ULL;
+	r = fw_cfg_init(&vm->fw_cfg, &vm->mem, (uint16_t)vm->ncpus, true);
+	vm->has_fw_cfg = true;
+	if (r == 0)
+		r = e820_build(&map, &vm->mem);
+	if (r == 0)
+		r = fw_cfg_add_e820(&vm->fw_cfg, &map);
+	/* SeaBIOS's text console on COM1 too (QEMU gives it with -nographic):
+	 * its messages and a boot loader's reach the console log. */
+	if (r == 0)
+		r = fw_cfg_add_file(&vm->fw_cfg, "etc/sercon-port", (const uint8_t[]){0xf8, 0x03},
+				    2);
+	/* Boot from the virtio-blk disks, in the order given. */
+	for (uint32_t i = 0; r == 0 && i < vm->npci; i++) {
+		if (vm->pcidev[i].v.device_id != VIRTIO_ID_BLOCK)
+			continue;
+		r = fw_cfg_bootpath_virtio_blk(paths[nboot], sizeof(paths[nboot]),
+					       vm->pcidev[i].f.slot);
+		if (r >= 0) {
+			boot[nboot] = paths[nboot];
+			nboot++;
+			r = 0;
+		}
+	}
+	if (r == 0 && nboot)
+		r = fw_cfg_add_bootorder(&vm->fw_cfg, boot, nboot);
+	if (r == 0 && !c->setup->no_acpi) {
+		r = core_acpi_build(c);
+		if (r == 0)
+			r = fw_cfg_add_file(&vm->fw_cfg, ACPI_FILE_RSDP, c->acpi.rsdp,
+					    sizeof(c->acpi.rsdp));
+		if (r == 0)
+			r = fw_cfg_add_file(&vm->fw_cfg, ACPI_FILE_TABLES, c->acpi.blob,
+					    c->acpi.blob_len);
+		if (r == 0)
+			r = fw_cfg_add_file(&vm->fw_cfg, ACPI_FILE_LOADER, c->acpi.loader,
+					    c->acpi.loader_len);
+	}
+	if (r < 0)
+		return core_fail(c, VM_EXIT_ERROR, "firmware configuration (fw_cfg)", r);
+	return 0;
+}
+
 /* The ACPI tables of the machine as attached (c->acpi), for acpi_place or
  * a firmware's fw_cfg. Returns 0 or -errno. */
 static int core_acpi_build(struct core *c)
@@ -497,6 +557,8 @@ static int core_load(struct core *c)
 	if (c->setup->test_flags & CORE_TEST_TRY_OPEN_AT_PARSE)
 		(void)!open("/etc/passwd", O_RDONLY | O_CLOEXEC);
 #endif
+	if (c->vm.firmware)
+		return core_load_firmware(c);
 	r = map_file(c->fds[FD_KERNEL], CORE_MAX_KERNEL, &kernel);
 	if (r < 0)
 		return core_fail(c, VM_EXIT_BAD_INPUT, "kernel: cannot read", r);
@@ -577,7 +639,8 @@ static int core_enter_sandbox(struct core *c)
 	keep[n++] = vm->stop_efd;
 	keep[n++] = vm->pause_efd;
 	/* Parsed inside the sandbox, closed after. */
-	keep[n++] = c->fds[FD_KERNEL];
+	if (c->fds[FD_KERNEL] >= 0)
+		keep[n++] = c->fds[FD_KERNEL];
 	if (c->setup->has_initrd)
 		keep[n++] = c->fds[FD_INITRD];
 	for (uint32_t i = 0; i < vm->ncpus; i++)
@@ -624,7 +687,8 @@ static int core_send_ready(struct core *c)
 	Cellvm__Vm__CoreReady rd = CELLVM__VM__CORE_READY__INIT;
 
 	rd.entry = c->vm.plan.entry;
-	rd.boot_protocol = (char *)boot_protocol_name(c->vm.plan.protocol);
+	rd.boot_protocol =
+		(char *)(c->vm.firmware ? "firmware" : boot_protocol_name(c->vm.plan.protocol));
 	m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_READY;
 	m.ready = &rd;
 	return vm_channel_send(c->chan, &m, NULL, 0);
@@ -765,6 +829,20 @@ int main(int argc, char **argv)
 	r = core_attach(&c);
 	if (r != 0)
 		goto out;
+	/* A firmware image is mapped, not parsed: before the sandbox (a KVM
+	 * memory slot), and before the vCPUs (the boot one stays at reset). */
+	if (c.setup->has_firmware) {
+		r = firmware_map(&c.vm, c.fds[FD_KERNEL]);
+		if (r < 0) {
+			r = core_fail(&c, r == -EFBIG ? VM_EXIT_BAD_INPUT : VM_EXIT_ERROR,
+				      r == -EFBIG ? "firmware: not a ROM image (64 KiB to 16 MiB, "
+						    "whole 4 KiB pages)"
+						  : "firmware: cannot map",
+				      r);
+			goto out;
+		}
+		ipc_close_fds(&c.fds[FD_KERNEL], 1);
+	}
 	r = vm_setup_vcpus(&c.vm);
 	if (r < 0) {
 		r = core_fail(&c, VM_EXIT_ERROR, "vCPU setup", r);

@@ -18,6 +18,8 @@
 #define HOST_VENDOR_INTEL     0x8086
 #define HOST_DEVICE_82945G    0x2770
 #define HOST_PCIEXBAR	      0x48
+#define HOST_SUBSYS_VENDOR    0x1af4
+#define HOST_SUBSYS_ID	      0x1100
 #define PCI_CLASS_HOST_BRIDGE 0x060000
 
 void pci_func_init(struct pci_func *f, uint16_t vendor, uint16_t device, uint32_t class_code,
@@ -92,8 +94,10 @@ void pci_bus_init(struct pci_bus *b)
 {
 	memset(b, 0, sizeof(*b));
 	pthread_mutex_init(&b->lock, NULL);
-	pci_func_init(&b->host, HOST_VENDOR_INTEL, HOST_DEVICE_82945G, PCI_CLASS_HOST_BRIDGE, 0, 0,
-		      0, NULL, NULL);
+	/* Subsystem 1af4:1100 ("QEMU virtual machine"): SeaBIOS looks for it on
+	 * 00:00.0 before it uses fw_cfg at all. */
+	pci_func_init(&b->host, HOST_VENDOR_INTEL, HOST_DEVICE_82945G, PCI_CLASS_HOST_BRIDGE, 0,
+		      HOST_SUBSYS_VENDOR, HOST_SUBSYS_ID, NULL, NULL);
 	/* The bridge decodes memory and cannot be turned off. */
 	pci_put16(b->host.cfg + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	pci_put16(b->host.wmask + PCI_COMMAND, 0);
@@ -154,8 +158,7 @@ static void pci_update_bars(struct pci_func *f)
 		uint64_t addr = pci_get32(f->cfg + PCI_BAR0 + 4 * i) & ~(size - 1) & 0xfffffff0U;
 		if (!size)
 			continue;
-		if (!mem || addr < PCI_MMIO32_BASE ||
-		    addr + size > PCI_MMIO32_BASE + PCI_MMIO32_SIZE)
+		if (!mem || !pci_window_contains(addr, size))
 			addr = 0;
 		if (addr == f->bar_addr[i])
 			continue;
@@ -257,7 +260,7 @@ bool pci_mmio(struct pci_bus *b, uint64_t addr, uint8_t *data, uint32_t len, boo
 				  (uint32_t)e & 0xfff, data, len, is_write);
 		return true;
 	}
-	if (addr < PCI_MMIO32_BASE || addr >= PCI_MMIO32_BASE + PCI_MMIO32_SIZE)
+	if (!pci_window_contains(addr, 1))
 		return false;
 	pthread_mutex_lock(&b->lock);
 	for (int s = 1; s < PCI_MAX_SLOTS && !hit; s++) {

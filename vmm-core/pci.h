@@ -16,10 +16,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PCI_ECAM_BASE	   0xe0000000ULL /* 256 MiB: buses 0-255 (only 0 has devices) */
-#define PCI_ECAM_SIZE	   0x10000000ULL
-#define PCI_MMIO32_BASE	   0xc0000000ULL /* BARs; virtio-mmio starts at 0xd0000000 */
-#define PCI_MMIO32_SIZE	   0x10000000ULL
+#define PCI_ECAM_BASE	0xe0000000ULL /* 256 MiB: buses 0-255 (only 0 has devices) */
+#define PCI_ECAM_SIZE	0x10000000ULL
+#define PCI_MMIO32_BASE 0xc0000000ULL /* BARs; virtio-mmio starts at 0xd0000000 */
+#define PCI_MMIO32_SIZE 0x10000000ULL
+/* A second window the bridge forwards, up to the IOAPIC: firmware (SeaBIOS,
+ * OVMF) places BARs itself, top down from there. */
+#define PCI_MMIO32_HI_BASE 0xf0000000ULL
+#define PCI_MMIO32_HI_SIZE 0x0ec00000ULL
 #define PCI_CONFIG_ADDRESS 0xcf8
 #define PCI_CONFIG_DATA	   0xcfc
 
@@ -29,6 +33,16 @@
 
 /* IOAPIC pin of slot s's INTA (pins 16-23 are free of ISA interrupts). */
 #define PCI_INTX_PIN(s) (16U + ((unsigned)(s)-1U) % 8U)
+
+/* Whether [addr, addr + size) lies inside one of the windows the host
+ * bridge forwards to BARs. */
+static inline bool pci_window_contains(uint64_t addr, uint64_t size)
+{
+	return (addr >= PCI_MMIO32_BASE && size <= PCI_MMIO32_SIZE &&
+		addr - PCI_MMIO32_BASE <= PCI_MMIO32_SIZE - size) ||
+	       (addr >= PCI_MMIO32_HI_BASE && size <= PCI_MMIO32_HI_SIZE &&
+		addr - PCI_MMIO32_HI_BASE <= PCI_MMIO32_HI_SIZE - size);
+}
 
 /* Standard header offsets used here. */
 #define PCI_VENDOR_ID	   0x00

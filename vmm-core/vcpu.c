@@ -158,8 +158,10 @@ int vcpu_init(struct vm *vm, struct vcpu *v, uint32_t index)
 	r = vcpu_set_lint(v);
 	if (r < 0)
 		return r;
-	/* Application processors wait for INIT/SIPI from the in-kernel LAPIC. */
-	if (index == 0)
+	/* Application processors wait for INIT/SIPI from the in-kernel LAPIC;
+	 * with firmware the boot one starts where KVM put it, at the reset
+	 * vector (CS base 0xffff0000, IP 0xfff0). */
+	if (index == 0 && !vm->firmware)
 		return vcpu_set_boot_regs(v);
 	return 0;
 }
@@ -196,9 +198,17 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_MMIO: vcpu_handle_mmio(v); return true;
 	case KVM_EXIT_INTR: return true;
 	case KVM_EXIT_HLT: return true;
-	case KVM_EXIT_SHUTDOWN:
-		vm_request_stop(v->vm, VM_EXIT_REBOOT, "triple fault");
+	case KVM_EXIT_SHUTDOWN: {
+		struct kvm_regs regs = {0};
+		struct kvm_sregs sregs = {0};
+
+		(void)ioctl(v->fd, KVM_GET_REGS, &regs);
+		(void)ioctl(v->fd, KVM_GET_SREGS, &sregs);
+		snprintf(detail, sizeof(detail), "triple fault (vcpu%u at cs:rip 0x%llx:0x%llx)",
+			 v->index, (unsigned long long)sregs.cs.base, (unsigned long long)regs.rip);
+		vm_request_stop(v->vm, VM_EXIT_REBOOT, detail);
 		return false;
+	}
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
 		case KVM_SYSTEM_EVENT_SHUTDOWN:

@@ -16,8 +16,12 @@
 #include "proto/vm_channel.h"
 #include "vmm-core/acpi.h"
 
-#define KVM_TSS_ADDR	      0xfffbd000ULL
-#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+/* Below the firmware's ROM, which ends at 4 GiB (where QEMU puts them). */
+#define KVM_TSS_ADDR	      0xfeffd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL
+
+#define PORT_A20      0x92
+#define PORT_DEBUGCON 0x402
 
 static void vm_serial_irq(void *opaque, int level)
 {
@@ -107,6 +111,8 @@ int vm_create(struct vm *vm, int kvm_fd, int mem_fd, uint64_t mem_size, uint32_t
 		munmap(host, mem_size);
 		return r;
 	}
+	cmos_init(&vm->cmos, &vm->mem, ncpus);
+	vm->has_cmos = true;
 	/* The mapping is all the core needs of the memfd. */
 	close(vm->mem_fd);
 	vm->mem_fd = -1;
@@ -277,6 +283,8 @@ void vm_destroy(struct vm *vm)
 	free(vm->debug_unclaimed);
 	if (vm->mem.host)
 		munmap(vm->mem.host, vm->mem.size);
+	if (vm->rom)
+		munmap((void *)vm->rom, vm->rom_len);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->stop_efd >= 0)
@@ -288,6 +296,10 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	serial_destroy(&vm->serial);
+	if (vm->has_cmos)
+		cmos_destroy(&vm->cmos);
+	if (vm->has_fw_cfg)
+		fw_cfg_destroy(&vm->fw_cfg);
 	acpi_pm_destroy(&vm->pm);
 	ps2_link_destroy(&vm->ps2);
 	xhci_pci_destroy(&vm->xhci);
@@ -314,6 +326,20 @@ void vm_mmio(struct vm *vm, uint64_t addr, uint8_t *data, uint32_t len, bool is_
 	/* Nothing here: reads float high, writes are dropped. */
 	if (!is_write)
 		memset(data, 0xff, len);
+}
+
+/* A line of the firmware's debug console to the log (--debug only). */
+static void vm_debugcon(struct vm *vm, uint8_t ch)
+{
+	if (ch != '\n' && vm->debugcon_len < sizeof(vm->debugcon) - 1) {
+		if (ch != '\r')
+			vm->debugcon[vm->debugcon_len++] =
+				(char)(ch >= 0x20 && ch < 0x7f ? ch : '?');
+		return;
+	}
+	vm->debugcon[vm->debugcon_len] = 0;
+	log_debug("firmware: %s", vm->debugcon);
+	vm->debugcon_len = 0;
 }
 
 void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_write)
@@ -351,6 +377,29 @@ void vm_pio(struct vm *vm, uint16_t port, uint8_t *data, uint32_t size, bool is_
 	}
 	if (pci_pio(&vm->pci, port, data, size, is_write))
 		return;
+	if ((port == CMOS_PORT_INDEX || port == CMOS_PORT_DATA) && size == 1 &&
+	    cmos_pio(&vm->cmos, port, data, is_write))
+		return;
+	if (vm->has_fw_cfg && fw_cfg_pio(&vm->fw_cfg, port, data, size, is_write))
+		return;
+	if (port == PORT_A20 && size == 1) {
+		/* System control port A: A20 is always on (bit 1); bit 0 written
+		 * as 1 is a fast reset, as firmware and old kernels use it. */
+		if (!is_write)
+			data[0] = 0x02;
+		else if (data[0] & 1)
+			vm_request_stop(vm, VM_EXIT_REBOOT, "port 0x92 reset");
+		return;
+	}
+	if (port == PORT_DEBUGCON && size == 1) {
+		/* QEMU's debug console, where SeaBIOS and OVMF write their log:
+		 * read as 0xe9 (present), written to the core's log with --debug. */
+		if (!is_write)
+			data[0] = 0xe9;
+		else if (vm->debug_unclaimed)
+			vm_debugcon(vm, data[0]);
+		return;
+	}
 	if (!is_write)
 		memset(data, 0xff, size);
 	if (vm->debug_unclaimed) {

@@ -12,6 +12,8 @@
 #include "proto/vm_exit.h"
 #include "vmm-core/acpi_pm.h"
 #include "vmm-core/boot.h"
+#include "vmm-core/cmos.h"
+#include "vmm-core/fw_cfg.h"
 #include "vmm-core/i8042.h"
 #include "vmm-core/ps2_link.h"
 #include "vmm-core/xhci_pci.h"
@@ -88,6 +90,17 @@ struct vm {
 	bool paused;		 /* main thread: between vm_pause_poll's 1 and vm_resume */
 	uint64_t pause_deadline; /* CLOCK_MONOTONIC ms: vm_pause_begin's limit */
 	uint64_t paused_clock;
+	/* Firmware boot (firmware.c): the ROM image mapped read-only at the top
+	 * of 4 GiB; the vCPUs start at the reset vector. */
+	bool firmware;
+	const uint8_t *rom;
+	size_t rom_len;
+	char debugcon[160]; /* the firmware's debug console line so far (--debug) */
+	size_t debugcon_len;
+	struct fw_cfg fw_cfg; /* firmware only, set up inside the sandbox */
+	bool has_fw_cfg;
+	struct cmos cmos; /* the RTC and CMOS (0x70/0x71), every VM */
+	bool has_cmos;
 };
 
 /* Create the KVM VM (irqchip, PIT, memory slots) over RAM mapped from mem_fd.

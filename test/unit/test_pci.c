@@ -513,8 +513,21 @@ static void test_bar_decode(void **state)
 	assert_false(pci_mmio(b, PCI_MMIO32_BASE + PCI_MMIO32_SIZE, v, 1, false));
 	assert_true(pci_mmio(b, PCI_ECAM_BASE, v, 4, false));
 	assert_true(pci_mmio(b, PCI_ECAM_BASE + PCI_ECAM_SIZE - 4, v, 4, false));
-	assert_false(pci_mmio(b, PCI_ECAM_BASE + PCI_ECAM_SIZE, v, 4, false));
 	assert_false(pci_mmio(b, PCI_ECAM_BASE - 4, v, 4, false));
+	/* the second window (firmware's BARs) starts where ECAM ends and
+	 * stops at the IOAPIC */
+	assert_true(pci_mmio(b, PCI_ECAM_BASE + PCI_ECAM_SIZE, v, 4, false));
+	assert_int_equal(PCI_ECAM_BASE + PCI_ECAM_SIZE, PCI_MMIO32_HI_BASE);
+	assert_true(pci_mmio(b, PCI_MMIO32_HI_BASE + PCI_MMIO32_HI_SIZE - 1, v, 1, false));
+	assert_false(pci_mmio(b, 0xfec00000ULL, v, 4, false));
+	assert_false(pci_mmio(b, PCI_MMIO32_BASE + PCI_MMIO32_SIZE + 0x100000, v, 4, false));
+	/* a BAR the guest moves into the second window decodes there */
+	ecam_write(b, 0, 1, 0, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	ecam_write(b, 0, 1, 0, PCI_BAR0, 4, 0xfeb00000U);
+	assert_int_equal(x->t.f.bar_addr[0], 0xfeb00000U);
+	ecam_write(b, 0, 1, 0, PCI_BAR0, 4,
+		   (uint32_t)PCI_MMIO32_HI_BASE + (uint32_t)PCI_MMIO32_HI_SIZE);
+	assert_int_equal(x->t.f.bar_addr[0], 0);
 }
 
 /* ---- configuration space rules ---- */
