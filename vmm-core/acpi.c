@@ -4,6 +4,7 @@
  * interrupt routing for guests without ACPI), pci.h and acpi_pm.c. */
 #include "vmm-core/acpi.h"
 #include "vmm-core/aml.h"
+#include "vmm-core/cmos.h"
 #include "vmm-core/mptable.h"
 #include "vmm-core/pci.h"
 
@@ -185,6 +186,9 @@ static void acpi_dsdt_pci(struct aml_buf *b)
 	aml_res_dword_mem(b, 0xa0000, 0xbffff, 1);
 	aml_res_dword_mem(b, (uint32_t)PCI_MMIO32_BASE,
 			  (uint32_t)(PCI_MMIO32_BASE + PCI_MMIO32_SIZE - 1), 0);
+	/* Where a firmware places BARs (pci.h): the bridge forwards both. */
+	aml_res_dword_mem(b, (uint32_t)PCI_MMIO32_HI_BASE,
+			  (uint32_t)(PCI_MMIO32_HI_BASE + PCI_MMIO32_HI_SIZE - 1), 0);
 	aml_close_resources(b, res);
 	/* INTA of each slot through the link device of its IOAPIC pin (see
 	 * acpi_dsdt_links). */
@@ -250,6 +254,18 @@ static void acpi_dsdt_isa(struct aml_buf *b)
 	res = aml_name_resources(b, "_CRS");
 	aml_res_io(b, 0x3f8, 1, 8);
 	aml_res_irq_noflags(b, 4);
+	aml_close_resources(b, res);
+	aml_close(b, dev);
+
+	/* The CMOS/RTC every VM has (cmos.c); IRQ 8 as on any PC, though
+	 * it never fires. */
+	dev = aml_device(b, "RTC");
+	aml_byte(b, 0x08);
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0B00");
+	res = aml_name_resources(b, "_CRS");
+	aml_res_io(b, CMOS_PORT_INDEX, 1, 2);
+	aml_res_irq_noflags(b, 8);
 	aml_close_resources(b, res);
 	aml_close(b, dev);
 
@@ -359,11 +375,12 @@ static uint32_t acpi_build_fadt(struct acpi_ctx *c, uint32_t facs, uint32_t dsdt
 	put32(f + 56, ACPI_PM_BASE);
 	put32(f + 64, ACPI_PM1_CNT);
 	put32(f + 76, ACPI_PM_TMR);
-	f[88] = 4;	     /* PM1_EVT_LEN: PM1_STS, PM1_EN */
-	f[89] = 2;	     /* PM1_CNT_LEN */
-	f[91] = 4;	     /* PM_TMR_LEN */
-	put16(f + 96, 101);  /* P_LVL2_LAT > 100: no C2 */
-	put16(f + 98, 1001); /* P_LVL3_LAT > 1000: no C3 */
+	f[88] = 4;	       /* PM1_EVT_LEN: PM1_STS, PM1_EN */
+	f[89] = 2;	       /* PM1_CNT_LEN */
+	f[91] = 4;	       /* PM_TMR_LEN */
+	put16(f + 96, 101);    /* P_LVL2_LAT > 100: no C2 */
+	put16(f + 98, 1001);   /* P_LVL3_LAT > 1000: no C3 */
+	f[108] = CMOS_CENTURY; /* the RTC's century register */
 	put16(f + 109, FADT_LEGACY_DEVICES | FADT_8042);
 	put32(f + 112,
 	      FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_TMR_VAL_EXT | FADT_RESET_REG_SUP);

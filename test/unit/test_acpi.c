@@ -123,6 +123,7 @@ static void check_fadt(const uint8_t *f, uint64_t dsdt, uint64_t *ret_facs)
 	assert_int_equal(f[89], 2);
 	assert_int_equal(f[91], 4);
 	assert_int_equal(f[92], 0);
+	assert_int_equal(f[108], 0x32);	     /* CENTURY: cmos.c's register */
 	assert_int_equal(get16(f + 109), 3); /* LEGACY_DEVICES | 8042 */
 	/* WBINVD, PROC_C1, SLP_BUTTON, TMR_VAL_EXT, RESET_REG_SUP; not
 	 * PWR_BUTTON (the fixed-feature power button is there). */
@@ -494,6 +495,11 @@ static void test_iasl(void **state)
 	assert_int_equal(grep("PNP0501", path), 0);
 	assert_int_equal(grep("PNP0303", path), 0);
 	assert_int_equal(grep("PNP0F13", path), 0);
+	assert_int_equal(grep("PNP0B00", path), 0);
+	/* Both BAR windows of the host bridge. */
+	assert_int_equal(grep("0xC0000000, +// Range Minimum", path), 0);
+	assert_int_equal(grep("0xF0000000, +// Range Minimum", path), 0);
+	assert_int_equal(grep("0xFEBFFFFF, +// Range Maximum", path), 0);
 	assert_int_equal(grep("LNRO0005", path), 0);
 	assert_int_equal(grep("Name \\(\\\\_S5, Package", path), 0);
 	assert_int_equal(grep("Interrupt \\(ResourceConsumer, Edge, ActiveHigh, Exclusive", path),
