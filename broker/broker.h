@@ -159,8 +159,13 @@ struct broker_vmdef {
 	char name[BROKER_NAME_MAX];
 	uint32_t cpus;
 	uint64_t memory;
-	char kernel[PATH_MAX];
+	char kernel[PATH_MAX]; /* with firmware: the firmware image's path */
 	char initrd[PATH_MAX]; /* empty: none */
+	/* kernel names a firmware image (REST "firmware"), checked and kept as
+	 * a kernel is (the tenant's image_dir, or an fd it passed): the core
+	 * boots it from the reset vector (CoreSetup.has_firmware). */
+	bool firmware;
+	bool no_acpi; /* REST "acpi": false (CoreSetup.no_acpi) */
 	/* The files, opened once where they are checked (create, or the first
 	 * boot after a reload of the state directory) and kept until the
 	 * definition is freed; every boot and device restart gets dups, and
@@ -270,6 +275,11 @@ struct broker_vm {
 	broker_vm_boot_done_fn *pause_done;
 	void *pause_arg;
 	struct event *pause_ev;
+	/* A graceful shutdown (broker_vm_shutdown.c): pause_pending is
+	 * LAUNCHER_CORE_POWER_BUTTON while the core's answer to the button is
+	 * awaited; then shutdown_done waits for the core's end until the
+	 * deadline (shutdown_ev, also the limit for the button's answer). */
+	struct broker_vm_shutdown_wait *shutdown;
 	struct broker_vm_device devs[LAUNCHER_MAX_DEVICES]; /* disks, then nets */
 	size_t ndevs;
 	/* The NICs' taps, opened at boot and kept while the VM runs, so a
@@ -436,6 +446,42 @@ enum api_err broker_vm_power_off(struct broker_vm *vm, broker_vm_boot_done_fn *d
 				 char *err, size_t errlen);
 enum api_err broker_vm_delete_async(struct broker_vm *vm, broker_vm_boot_done_fn *done, void *arg,
 				    bool *ret_pending, char *err, size_t errlen);
+
+/* ---- a graceful shutdown (broker_vm_shutdown.c) ---- */
+
+#define BROKER_SHUTDOWN_DEFAULT_S 60
+#define BROKER_SHUTDOWN_MAX_S	  3600
+
+/* How a shutdown ended: e API_OK with what happened, or an error (err). */
+struct broker_vm_shutdown_result {
+	enum api_err e;
+	const char *err;
+	bool powered_off;   /* the VM's core ended (it is stopped, or deleted) */
+	bool guest_listens; /* CorePowerButton's word */
+	const char *state;  /* the VM's state as the answer leaves */
+	double seconds;	    /* from the request to the answer */
+	const char *message;
+	const char *last_exit; /* powered_off: how the core ended; else NULL */
+};
+typedef void broker_vm_shutdown_fn(struct broker_vm *vm,
+				   const struct broker_vm_shutdown_result *res, void *arg);
+/* Press the VM's ACPI power button and wait (the loop goes on) until its core
+ * ends or timeout_s passes (0: answer once the core answered the button).
+ * API_OK: done(arg) will be called once, with the result (a guest that does
+ * not listen is answered as soon as the core says so). Any other answer is
+ * immediate (a paused VM, one not running, a shutdown already waiting), done
+ * is not called. */
+enum api_err broker_vm_shutdown(struct broker_vm *vm, uint32_t timeout_s,
+				broker_vm_shutdown_fn *done, void *arg, char *err, size_t errlen);
+/* broker_supervise.c: the core answered the PowerButton. */
+void broker_vm_on_power_button(struct broker_vm *vm, bool guest_listens);
+/* broker_vm.c: the VM's core has ended and everything is reaped (rebooting:
+ * a new core follows, the guest's reboot or the API's): answer a waiting
+ * shutdown. */
+void broker_vm_shutdown_ended(struct broker_vm *vm, bool rebooting);
+/* Answer a waiting shutdown with an error (the broker exits: answer; NULL:
+ * drop it unanswered, its client is gone) and free what it holds. */
+void broker_vm_shutdown_abort(struct broker_vm *vm, const char *why);
 /* New JSON objects (the caller puts them): what clients see of a VM
  * (broker_vm_info.c). */
 json_object *broker_vm_info_json(const struct broker_vm *vm);

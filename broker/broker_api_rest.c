@@ -286,6 +286,111 @@ static void broker_api_rest_vm_action(struct rest_call *c, struct broker_vm *vm,
 	broker_api_rest_reply_json(c->req, 200, broker_vm_info_json(vm));
 }
 
+/* A shutdown in flight: who asked, to log and answer. */
+struct rest_shutdown {
+	struct evhttp_request *req;
+	const struct tenant *tenant;
+	uid_t uid;
+};
+
+static void broker_api_rest_on_shutdown(struct broker_vm *vm,
+					const struct broker_vm_shutdown_result *res, void *arg)
+{
+	struct rest_shutdown *rs = arg;
+	json_object *o;
+
+	log_info("api: tenant=%s uid=%u shutdown vm=%s -> %s%s", rs->tenant->name,
+		 (unsigned)rs->uid, vm->id, api_err_code(res->e),
+		 res->e != API_OK   ? ""
+		 : res->powered_off ? " (powered off)"
+				    : " (not powered off)");
+	if (res->e != API_OK) {
+		broker_api_rest_reply_api_err(rs->req, res->e, res->err);
+		free(rs);
+		return;
+	}
+	/* 200 either way, as virsh shutdown: the request was carried out;
+	 * whether the guest went is powered_off. */
+	o = json_object_new_object();
+	json_object_object_add(o, "powered_off", json_object_new_boolean(res->powered_off));
+	json_object_object_add(o, "guest_listens", json_object_new_boolean(res->guest_listens));
+	json_object_object_add(o, "state", json_object_new_string(res->state));
+	json_object_object_add(o, "seconds", json_object_new_double(res->seconds));
+	json_object_object_add(o, "message", json_object_new_string(res->message));
+	if (res->last_exit)
+		json_object_object_add(o, "last_exit", json_object_new_string(res->last_exit));
+	broker_api_rest_reply_json(rs->req, 200, o);
+	free(rs);
+}
+
+/* UNTRUSTED(client): the optional body {"timeout_s": N}. Returns the
+ * timeout, or -1 with a message. */
+static int64_t broker_api_rest_shutdown_timeout(struct evhttp_request *req, char *err,
+						size_t errlen)
+{
+	int64_t t = BROKER_SHUTDOWN_DEFAULT_S;
+	json_object *body;
+
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) == 0)
+		return t;
+	body = broker_api_rest_body_json(req, err, errlen);
+	if (!body)
+		return -1;
+	if (!json_object_is_type(body, json_type_object)) {
+		snprintf(err, errlen, "the body must be a JSON object: {\"timeout_s\": N}");
+		t = -1;
+		goto out;
+	}
+	json_object_object_foreach(body, key, val)
+	{
+		if (strcmp(key, "timeout_s") != 0) {
+			snprintf(err, errlen, "unknown field '%.32s' (only timeout_s)", key);
+			t = -1;
+			goto out;
+		}
+		errno = 0;
+		t = json_object_get_int64(val);
+		if (!json_object_is_type(val, json_type_int) || errno || t < 0 ||
+		    t > BROKER_SHUTDOWN_MAX_S) {
+			snprintf(err, errlen, "timeout_s: an integer from 0 to %d (seconds)",
+				 BROKER_SHUTDOWN_MAX_S);
+			t = -1;
+			goto out;
+		}
+	}
+out:
+	json_object_put(body);
+	return t;
+}
+
+static void broker_api_rest_shutdown(struct rest_call *c, struct broker_vm *vm)
+{
+	struct rest_shutdown *rs;
+	char err[256] = "";
+	enum api_err e;
+	int64_t t = broker_api_rest_shutdown_timeout(c->req, err, sizeof(err));
+
+	if (t < 0) {
+		broker_api_rest_log(c, "shutdown", vm, API_INVALID_ARGUMENT);
+		broker_api_rest_reply_api_err(c->req, API_INVALID_ARGUMENT, err);
+		return;
+	}
+	rs = calloc(1, sizeof(*rs));
+	if (!rs) {
+		broker_api_rest_reply_api_err(c->req, API_INTERNAL, "out of memory");
+		return;
+	}
+	*rs = (struct rest_shutdown){.req = c->req, .tenant = c->tenant, .uid = c->uid};
+	/* Answered once the guest powered off, the deadline passed, or the
+	 * core said the guest does not listen: the loop serves everyone meanwhile. */
+	e = broker_vm_shutdown(vm, (uint32_t)t, broker_api_rest_on_shutdown, rs, err, sizeof(err));
+	if (e == API_OK)
+		return;
+	free(rs);
+	broker_api_rest_log(c, "shutdown", vm, e);
+	broker_api_rest_reply_api_err(c->req, e, err);
+}
+
 static void broker_api_rest_console_in(struct rest_call *c, struct broker_vm *vm)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
@@ -642,6 +747,8 @@ static void broker_api_rest_vm_route(struct rest_call *c, struct broker_vm *vm, 
 		    strcmp(sub, "resume") == 0 || strcmp(sub, "reboot") == 0 ||
 		    strcmp(sub, "power-off") == 0)) {
 		broker_api_rest_vm_action(c, vm, sub);
+	} else if (strcmp(sub, "shutdown") == 0 && m == EVHTTP_REQ_PUT) {
+		broker_api_rest_shutdown(c, vm);
 	} else {
 		broker_api_rest_reply_error(c->req, 405, "METHOD_NOT_ALLOWED",
 					    "no such operation on a VM, or not with this method");

@@ -503,6 +503,60 @@ static int rpc_on_action(void *ctx, const void *msg, int *fds, size_t nfds)
 	return 0;
 }
 
+static void rpc_on_shutdown_done(struct broker_vm *vm, const struct broker_vm_shutdown_result *res,
+				 void *arg)
+{
+	Cellvm__Api__Response m = CELLVM__API__RESPONSE__INIT;
+	Cellvm__Api__ShutdownResult sr = CELLVM__API__SHUTDOWN_RESULT__INIT;
+	struct rpc_client *c = arg;
+
+	rpc_log(c, "shutdown", vm->id, res->e);
+	if (res->e != API_OK) {
+		rpc_error(c, res->e, res->err);
+	} else {
+		sr.powered_off = res->powered_off;
+		sr.guest_listens = res->guest_listens;
+		sr.state = (char *)res->state;
+		sr.seconds = res->seconds;
+		sr.message = (char *)(res->message ? res->message : "");
+		sr.last_exit = (char *)(res->last_exit ? res->last_exit : "");
+		m.msg_case = CELLVM__API__RESPONSE__MSG_SHUTDOWN;
+		m.shutdown = &sr;
+		rpc_send(c, &m);
+	}
+	rpc_resume(c);
+}
+
+/* A graceful shutdown: answered once the guest powered off, the deadline
+ * passed, or the core said the guest does not listen; until then this
+ * client's next requests wait (replies stay in order). */
+static int rpc_on_vm_shutdown(void *ctx, const void *msg, int *fds, size_t nfds)
+{
+	const Cellvm__Api__VmShutdown *q = msg;
+	struct rpc_client *c = ctx;
+	uint32_t timeout_s = BROKER_SHUTDOWN_DEFAULT_S;
+	struct broker_vm *vm;
+	char err[256] = "";
+	enum api_err e;
+
+	(void)fds;
+	(void)nfds;
+	if (!(vm = rpc_vm(c, q->vm_id)))
+		return 0;
+	/* UNTRUSTED(client): bounded by broker_vm_shutdown. */
+	if (q->timeout_case == CELLVM__API__VM_SHUTDOWN__TIMEOUT_TIMEOUT_S)
+		timeout_s = q->timeout_s;
+	snprintf(c->pending_action, sizeof(c->pending_action), "shutdown");
+	e = broker_vm_shutdown(vm, timeout_s, rpc_on_shutdown_done, c, err, sizeof(err));
+	if (e == API_OK) {
+		rpc_wait(c);
+		return 0;
+	}
+	rpc_log(c, "shutdown", vm->id, e);
+	rpc_error(c, e, err);
+	return 0;
+}
+
 /* A running VM's delete is answered once its processes are gone (the VM is
  * freed right after this). */
 static void rpc_on_deleted(struct broker_vm *vm, enum api_err e, const char *err, void *arg)
@@ -1067,6 +1121,7 @@ static const struct dispatch_entry rpc_table[] = {
 	[CELLVM__API__REQUEST__MSG_INFO] = {rpc_on_info, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_ACTION] = {rpc_on_action, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_DELETE] = {rpc_on_delete, RPC_ST_ANY_TENANT, 0},
+	[CELLVM__API__REQUEST__MSG_VM_SHUTDOWN] = {rpc_on_vm_shutdown, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_COUNTERS] = {rpc_on_counters, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_CONSOLE] = {rpc_on_console, RPC_ST_ANY_TENANT, 0},
 	[CELLVM__API__REQUEST__MSG_CONSOLE_INPUT] = {rpc_on_console_input, RPC_ST_ANY_TENANT, 0},

@@ -265,6 +265,8 @@ static void broker_launch_run(struct broker_launch_job *j)
 				   .kernel_fd = j->kernel_fd,
 				   .initrd_fd = j->initrd_fd,
 				   .cmdline = def->cmdline,
+				   .has_firmware = def->firmware,
+				   .no_acpi = def->no_acpi,
 				   .cpus = def->cpus,
 				   .memory = def->memory,
 				   .devices = entries,

@@ -55,9 +55,11 @@ void broker_rpc_json_fill_info(struct rpc_info *ri, const struct broker_vm *vm)
 	ri->def.name = (char *)vm->def.name;
 	ri->def.cpus = vm->def.cpus;
 	ri->def.memory_bytes = vm->def.memory;
-	ri->def.kernel = (char *)vm->def.kernel;
+	ri->def.kernel = (char *)(vm->def.firmware ? "" : vm->def.kernel);
+	ri->def.firmware = (char *)(vm->def.firmware ? vm->def.kernel : "");
+	ri->def.no_acpi = vm->def.no_acpi;
 	ri->def.initrd = (char *)vm->def.initrd;
-	ri->def.cmdline = (char *)vm->def.cmdline;
+	ri->def.cmdline = (char *)(vm->def.firmware ? "" : vm->def.cmdline);
 	ri->def.input_backend = (char *)vm->def.input;
 	ri->def.cpu_weight = vm->def.cpu_weight;
 	for (size_t i = 0; i < vm->def.ndisks; i++) {
@@ -140,7 +142,14 @@ json_object *broker_rpc_json_create_body(const Cellvm__Api__VmDefinition *d)
 				       json_object_new_int64(d->memory_bytes > INT64_MAX
 								     ? INT64_MAX
 								     : (int64_t)d->memory_bytes));
-	json_object_object_add(o, "kernel", json_object_new_string(d->kernel ? d->kernel : ""));
+	/* Only what was given: a firmware with any of these is refused. */
+	if (d->firmware && *d->firmware)
+		json_object_object_add(o, "firmware", json_object_new_string(d->firmware));
+	if (!d->firmware || !*d->firmware || (d->kernel && *d->kernel))
+		json_object_object_add(o, "kernel",
+				       json_object_new_string(d->kernel ? d->kernel : ""));
+	if (d->no_acpi)
+		json_object_object_add(o, "acpi", json_object_new_boolean(false));
 	if (d->initrd && *d->initrd)
 		json_object_object_add(o, "initrd", json_object_new_string(d->initrd));
 	if (d->cmdline && *d->cmdline)

@@ -269,10 +269,11 @@ void broker_supervise_restart_finish(struct broker_launch_job *j)
 	broker_vm_event(vm->b, vm, "device-restarted", detail);
 }
 
-/* The running core's channel is readable: the answer to a pending pause or
- * resume (broker_vm.c); a device it dropped while the process lives is
- * killed (its pidfd event then restarts it as after a crash); a core that
- * breaks the protocol is killed (its exit event stops the VM). */
+/* The running core's channel is readable: the answer to a pending pause,
+ * resume (broker_vm.c) or power button (broker_vm_shutdown.c); a device it
+ * dropped while the process lives is killed (its pidfd event then restarts it
+ * as after a crash); a core that breaks the protocol is killed (its exit
+ * event stops the VM). */
 static void broker_supervise_on_core_chan(evutil_socket_t fd, short what, void *arg)
 {
 	struct broker_vm *vm = arg;
@@ -302,6 +303,10 @@ static void broker_supervise_on_core_chan(evutil_socket_t fd, short what, void *
 	}
 	if (f.msg == LAUNCHER_MSG_RESUMED) {
 		broker_vm_on_resumed(vm);
+		return;
+	}
+	if (f.msg == LAUNCHER_MSG_POWER_BUTTON) {
+		broker_vm_on_power_button(vm, f.guest_listens);
 		return;
 	}
 	d = &vm->devs[f.index];

@@ -453,10 +453,14 @@ void broker_vm_stop_check(struct broker_vm *vm)
 	vm->then_done = NULL;
 	vm->then_arg = NULL;
 	switch ((enum broker_vm_then)vm->then) {
-	case BROKER_VM_THEN_EXIT: broker_supervise_core_ended(vm, status); return;
+	case BROKER_VM_THEN_EXIT:
+		broker_vm_shutdown_ended(vm, status == VM_EXIT_REBOOT && !vm->b->shutting_down);
+		broker_supervise_core_ended(vm, status);
+		return;
 	case BROKER_VM_THEN_STOP:
 	case BROKER_VM_THEN_BOOT:
 		snprintf(vm->last_exit, sizeof(vm->last_exit), "powered off by the API");
+		broker_vm_shutdown_ended(vm, vm->then == BROKER_VM_THEN_BOOT);
 		broker_vm_set_state(vm, BROKER_VM_STOPPED, vm->last_exit);
 		if (vm->then == BROKER_VM_THEN_STOP) {
 			if (done)
@@ -469,6 +473,7 @@ void broker_vm_stop_check(struct broker_vm *vm)
 		return;
 	case BROKER_VM_THEN_DELETE:
 		vm->state = BROKER_VM_STOPPED;
+		broker_vm_shutdown_ended(vm, false);
 		if (done)
 			done(vm, API_OK, "", arg);
 		broker_vm_free_deleted(vm);
@@ -486,6 +491,7 @@ void broker_vm_stops_answer(struct broker *b)
 
 		if (vm->pause_done)
 			broker_vm_pause_abort(vm, true);
+		broker_vm_shutdown_abort(vm, "the broker is shutting down");
 		if (vm->state != BROKER_VM_STOPPING || !done)
 			continue;
 		vm->then_done = NULL;
@@ -905,6 +911,7 @@ void broker_vm_registry_free(struct broker *b, bool restore)
 			(void)broker_state_save(b, vm);
 		}
 		TAILQ_REMOVE(&b->vms, vm, link);
+		broker_vm_shutdown_abort(vm, NULL);
 		broker_host_vm_release(vm);
 		broker_vmdef_free(&vm->def);
 		broker_vm_stats_close(vm);

@@ -372,7 +372,8 @@ static void broker_vmdef_name_image(const struct disk_opt *k, char *out, size_t 
 static int broker_vmdef_open_files(struct broker_vmdef *d, const struct tenant *t, const int *fds,
 				   size_t nfds, char *err, size_t errlen)
 {
-	struct broker_vmdef_file f = {.what = "kernel", .path = d->kernel};
+	struct broker_vmdef_file f = {.what = d->firmware ? "firmware" : "kernel",
+				      .path = d->kernel};
 	char what[40];
 	int r;
 
@@ -415,7 +416,8 @@ fail:
 static int broker_vmdef_recheck_files(const struct broker_vmdef *d, const struct tenant *t,
 				      char *err, size_t errlen)
 {
-	struct broker_vmdef_file f = {.what = "kernel", .path = d->kernel};
+	struct broker_vmdef_file f = {.what = d->firmware ? "firmware" : "kernel",
+				      .path = d->kernel};
 	char what[40];
 
 	if (broker_vmdef_access(broker_vmdef_is_fd(d->kernel) ? NULL : t, &f, d->kernel_fd, err,
@@ -464,12 +466,13 @@ static int broker_vmdef_devices(const struct broker_vmdef *d, const struct tenan
 int broker_vmdef_check_paths(struct broker_vmdef *d, const struct tenant *t, char *err,
 			     size_t errlen)
 {
+	const char *boot = d->firmware ? "firmware" : "kernel";
 	char tmp[PATH_MAX];
 
 	if (broker_vmdef_devices(d, t, err, errlen) < 0)
 		return -EINVAL;
 	/* Lexically again: a state file is only checked that way at load. */
-	if (broker_vmdef_path(t, "kernel", d->kernel, tmp, err, errlen) < 0 ||
+	if (broker_vmdef_path(t, boot, d->kernel, tmp, err, errlen) < 0 ||
 	    (d->initrd[0] && broker_vmdef_path(t, "initrd", d->initrd, tmp, err, errlen) < 0))
 		return -EINVAL;
 	for (size_t i = 0; i < d->ndisks; i++)
@@ -1248,6 +1251,20 @@ static int broker_vmdef_member(const char *key, json_object *val, const struct t
 		if (v < BROKER_MIN_MEMORY || v > BROKER_MAX_MEMORY || (v & 0xfff))
 			goto bad_memory;
 		d->memory = v;
+	} else if (strcmp(key, "firmware") == 0) {
+		/* UNTRUSTED(tenant): a path under the same rules as a kernel's:
+		 * what the operator put in the tenant's image_dir, or a file the
+		 * client opened itself; never a host file of the broker's. */
+		if (broker_vmdef_string(val, key, PATH_MAX - 1, &s, err, errlen) < 0)
+			return -EINVAL;
+		d->firmware = true;
+		return broker_vmdef_path(t, key, s, d->kernel, err, errlen);
+	} else if (strcmp(key, "acpi") == 0) {
+		if (!json_object_is_type(val, json_type_boolean)) {
+			snprintf(err, errlen, "acpi: true or false");
+			return -EINVAL;
+		}
+		d->no_acpi = !json_object_get_boolean(val);
 	} else if (strcmp(key, "kernel") == 0 || strcmp(key, "initrd") == 0) {
 		if (broker_vmdef_string(val, key, PATH_MAX - 1, &s, err, errlen) < 0)
 			return -EINVAL;
@@ -1329,8 +1346,17 @@ int broker_vmdef_from_json_fds(json_object *o, const struct tenant *t, const int
 			return -EINVAL;
 		}
 	}
+	/* A firmware boots from a disk: no kernel, initrd or command line. */
+	if (d->firmware && (json_object_object_get_ex(o, "kernel", NULL) ||
+			    json_object_object_get_ex(o, "initrd", NULL) ||
+			    json_object_object_get_ex(o, "cmdline", NULL))) {
+		snprintf(err, errlen,
+			 "firmware: not with kernel, initrd or cmdline (it boots from a disk)");
+		broker_vmdef_free(d);
+		return -EINVAL;
+	}
 	if (!d->kernel[0]) {
-		snprintf(err, errlen, "kernel is required");
+		snprintf(err, errlen, "kernel (or firmware) is required");
 		broker_vmdef_free(d);
 		return -EINVAL;
 	}
@@ -1389,10 +1415,16 @@ json_object *broker_vmdef_to_json(const struct broker_vmdef *d)
 	json_object_object_add(o, "name", json_object_new_string(d->name));
 	json_object_object_add(o, "cpus", json_object_new_int64(d->cpus));
 	json_object_object_add(o, "memory", json_object_new_int64((int64_t)d->memory));
-	json_object_object_add(o, "kernel", json_object_new_string(d->kernel));
-	if (d->initrd[0])
-		json_object_object_add(o, "initrd", json_object_new_string(d->initrd));
-	json_object_object_add(o, "cmdline", json_object_new_string(d->cmdline));
+	if (d->firmware) {
+		json_object_object_add(o, "firmware", json_object_new_string(d->kernel));
+	} else {
+		json_object_object_add(o, "kernel", json_object_new_string(d->kernel));
+		if (d->initrd[0])
+			json_object_object_add(o, "initrd", json_object_new_string(d->initrd));
+		json_object_object_add(o, "cmdline", json_object_new_string(d->cmdline));
+	}
+	if (d->no_acpi)
+		json_object_object_add(o, "acpi", json_object_new_boolean(false));
 	if (d->cpu_weight)
 		json_object_object_add(o, "cpu_weight", json_object_new_int64(d->cpu_weight));
 	for (size_t i = 0; i < d->ndisks; i++) {

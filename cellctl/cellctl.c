@@ -23,22 +23,30 @@
 
 #define CELLCTL_MAX_DISKS 8
 #define CELLCTL_MAX_NETS  8
+/* shutdown VM_ID: the VM did not power off (it runs on). */
+#define EXIT_RUNNING 3
 
 static void cellctl_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cellctl [--socket PATH] [--json] COMMAND [ARGS]\n"
 		"  ping | shutdown | upgrade | list | events\n"
-		"  create --kernel PATH [--name N] [--cpus N] [--memory SIZE] [--initrd PATH]\n"
+		"  create --kernel PATH|--firmware PATH [--no-acpi] [--name N] [--cpus N]\n"
+		"         [--memory SIZE] [--initrd PATH]\n"
 		"         [--cmdline S] [--disk path=IMG[,readonly=on]...]... "
 		"[--net tap=T[,mac=M][,queues=N]]...\n"
 		"         [--input ps2|usb|virtio] [--gpu WxH[,WxH...][,budget=SIZE]] "
 		"[--pass-files]\n"
 		"         [--snd "
 		"[playback=N][,capture=N][,periods=N][,channels=N][,sink=ring|null]]\n"
-		"         --pass-files: open the kernel, initrd and disks here, as you, and\n"
-		"         pass the open files (they need not be in your tenant's image_dir)\n"
+		"         --pass-files: open the kernel (or firmware), initrd and disks here,\n"
+		"         as you, and pass the open files (they need not be in your tenant's\n"
+		"         image_dir)\n"
 		"  info|boot|pause|resume|reboot|power-off|delete|counters [VM_ID]\n"
+		"  shutdown VM_ID [--timeout S]\n"
+		"         press the VM's ACPI power button and wait up to S seconds (0-3600,\n"
+		"         60) for it to power off; exit status 3: it runs on (bare shutdown:\n"
+		"         the broker's, administrator only)\n"
 		"  console [VM_ID] [--follow]\n"
 		"  input [VM_ID] inject JSON|- [--timeout-ms N] | info | switch ps2|virtio\n"
 		"  screenshot [VM_ID] -o FILE [--scanout N] [--no-cursor] [--crop X,Y,W,H]\n"
@@ -159,9 +167,16 @@ static json_object *cellctl_info_json(const Cellvm__Api__VmInfo *i)
 		json_object_object_add(def, "cpus", json_object_new_int64(d->cpus));
 		json_object_object_add(def, "memory",
 				       json_object_new_int64((int64_t)d->memory_bytes));
-		json_object_object_add(def, "kernel", json_object_new_string(d->kernel));
-		json_object_object_add(def, "initrd", json_object_new_string(d->initrd));
-		json_object_object_add(def, "cmdline", json_object_new_string(d->cmdline));
+		if (*d->firmware) {
+			json_object_object_add(def, "firmware",
+					       json_object_new_string(d->firmware));
+		} else {
+			json_object_object_add(def, "kernel", json_object_new_string(d->kernel));
+			json_object_object_add(def, "initrd", json_object_new_string(d->initrd));
+			json_object_object_add(def, "cmdline", json_object_new_string(d->cmdline));
+		}
+		if (d->no_acpi)
+			json_object_object_add(def, "acpi", json_object_new_boolean(false));
 		for (size_t k = 0; k < d->n_disks; k++)
 			json_object_array_add(disks, json_object_new_string(d->disks[k]));
 		if (*d->snd)
@@ -186,9 +201,12 @@ static void cellctl_print_info(const struct cellctl *c, const Cellvm__Api__VmInf
 	if (i->core_pid)
 		printf("core pid:   %d\n", i->core_pid);
 	if (i->definition)
-		printf("vcpus:      %u\nmemory:     %llu MiB\nkernel:     %s\n",
-		       i->definition->cpus, (unsigned long long)(i->definition->memory_bytes >> 20),
-		       i->definition->kernel);
+		printf("vcpus:      %u\nmemory:     %llu MiB\n%s     %s\n", i->definition->cpus,
+		       (unsigned long long)(i->definition->memory_bytes >> 20),
+		       *i->definition->firmware ? "firmware:" : "kernel:  ",
+		       *i->definition->firmware ? i->definition->firmware : i->definition->kernel);
+	if (i->definition && i->definition->no_acpi)
+		printf("acpi:       no\n");
 	for (size_t k = 0; i->definition && k < i->definition->n_disks; k++)
 		printf("disk %zu:     %s\n", k, i->definition->disks[k]);
 	if (i->definition && *i->definition->snd)
@@ -319,6 +337,32 @@ int cellctl_print(struct cellctl *c, const Cellvm__Api__Response *m)
 			fprintf(stderr, "cellctl: %s: %s\n", m->error->code, m->error->message);
 		}
 		return EXIT_ERR;
+	case CELLVM__API__RESPONSE__MSG_SHUTDOWN: {
+		const Cellvm__Api__ShutdownResult *sr = m->shutdown;
+
+		if (c->json) {
+			o = json_object_new_object();
+			json_object_object_add(o, "powered_off",
+					       json_object_new_boolean(sr->powered_off));
+			json_object_object_add(o, "guest_listens",
+					       json_object_new_boolean(sr->guest_listens));
+			json_object_object_add(o, "state", json_object_new_string(sr->state));
+			json_object_object_add(o, "seconds", json_object_new_double(sr->seconds));
+			json_object_object_add(o, "message", json_object_new_string(sr->message));
+			if (*sr->last_exit)
+				json_object_object_add(o, "last_exit",
+						       json_object_new_string(sr->last_exit));
+			cellctl_print_json(o);
+		} else if (sr->powered_off) {
+			printf("powered off in %.1f s: %s\n", sr->seconds, sr->last_exit);
+		} else {
+			printf("not powered off (%s, after %.1f s, guest_listens %s): %s\n",
+			       sr->state, sr->seconds, sr->guest_listens ? "yes" : "no",
+			       sr->message);
+		}
+		/* A script tells a guest that went from one that runs on. */
+		return sr->powered_off ? 0 : EXIT_RUNNING;
+	}
 	case CELLVM__API__RESPONSE__MSG_PONG:
 		if (c->json) {
 			o = json_object_new_object();
@@ -529,6 +573,8 @@ static int cellctl_create(struct cellctl *c, int argc, char **argv)
 		{"gpu", required_argument, NULL, 'G'},
 		{"snd", required_argument, NULL, 'S'},
 		{"pass-files", no_argument, NULL, 'P'},
+		{"firmware", required_argument, NULL, 'F'},
+		{"no-acpi", no_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0},
 	};
 	static struct cellctl_files files;
@@ -552,6 +598,8 @@ static int cellctl_create(struct cellctl *c, int argc, char **argv)
 		case 'G': d.gpu = optarg; break;
 		case 'S': d.snd = optarg; break;
 		case 'P': pass = true; break;
+		case 'F': d.firmware = optarg; break;
+		case 'A': d.no_acpi = true; break;
 		case 'n':
 			if (parse_u32(optarg, 1, 1024, &d.cpus) < 0)
 				goto bad;
@@ -575,15 +623,18 @@ static int cellctl_create(struct cellctl *c, int argc, char **argv)
 		default: goto bad;
 		}
 	}
-	if (!d.kernel || optind < argc)
+	/* One or the other (the broker says so too). */
+	if (!d.kernel == !d.firmware || optind < argc)
 		goto bad;
 	files.n = 0;
 	if (pass) {
+		char **boot = d.kernel ? &d.kernel : &d.firmware;
+		size_t len = sizeof(files.names[0]);
+
 		st = EXIT_ERR;
-		if (cellctl_pass(&files, d.kernel, O_RDONLY, files.names[0],
-				 sizeof(files.names[0])) < 0)
+		if (cellctl_pass(&files, *boot, O_RDONLY, files.names[0], len) < 0)
 			goto out;
-		d.kernel = files.names[0];
+		*boot = files.names[0];
 		if (d.initrd && *d.initrd) {
 			if (cellctl_pass(&files, d.initrd, O_RDONLY, files.names[1],
 					 sizeof(files.names[1])) < 0)
@@ -610,7 +661,8 @@ out:
 		close(files.fds[i]);
 	return st;
 bad:
-	fprintf(stderr, "cellctl create: bad or missing option (--kernel is required)\n");
+	fprintf(stderr, "cellctl create: bad or missing option (--kernel or --firmware is "
+			"required, not both)\n");
 	return EXIT_USAGE;
 }
 
@@ -671,6 +723,36 @@ static int cellctl_vm_command(struct cellctl *c, const char *cmd, int argc, char
 		q.msg_case = CELLVM__API__REQUEST__MSG_ACTION;
 		q.action = &act;
 	}
+	return cellctl_call_print(c, &q);
+}
+
+/* shutdown VM_ID [--timeout S]: a graceful shutdown of one VM (a bare
+ * shutdown is the broker's: cellctl_simple). */
+static int cellctl_vm_shutdown(struct cellctl *c, int argc, char **argv)
+{
+	Cellvm__Api__Request q = CELLVM__API__REQUEST__INIT;
+	Cellvm__Api__VmShutdown sd = CELLVM__API__VM_SHUTDOWN__INIT;
+	char *id = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			if (parse_u32(argv[++i], 0, 3600, &sd.timeout_s) < 0) {
+				fprintf(stderr, "cellctl shutdown: --timeout: 0 to 3600 seconds\n");
+				return EXIT_USAGE;
+			}
+			sd.timeout_case = CELLVM__API__VM_SHUTDOWN__TIMEOUT_TIMEOUT_S;
+		} else if (!id && argv[i][0] != '-') {
+			id = argv[i];
+		} else {
+			return EXIT_USAGE;
+		}
+	}
+	/* Without a VM_ID this would read as the broker's own shutdown. */
+	if (!id)
+		return EXIT_USAGE;
+	sd.vm_id = id;
+	q.msg_case = CELLVM__API__REQUEST__MSG_VM_SHUTDOWN;
+	q.vm_shutdown = &sd;
 	return cellctl_call_print(c, &q);
 }
 
@@ -948,8 +1030,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cellctl: %s: %s\n", sock, strerror(-c.fd));
 		return EXIT_ERR;
 	}
-	if (strcmp(cmd, "ping") == 0 || strcmp(cmd, "shutdown") == 0 ||
-	    strcmp(cmd, "upgrade") == 0 || strcmp(cmd, "list") == 0 || strcmp(cmd, "events") == 0)
+	if (strcmp(cmd, "shutdown") == 0 && i + 1 < argc)
+		st = cellctl_vm_shutdown(&c, argc - i, argv + i);
+	else if (strcmp(cmd, "ping") == 0 || strcmp(cmd, "shutdown") == 0 ||
+		 strcmp(cmd, "upgrade") == 0 || strcmp(cmd, "list") == 0 ||
+		 strcmp(cmd, "events") == 0)
 		st = i + 1 == argc ? cellctl_simple(&c, cmd) : EXIT_USAGE;
 	else if (strcmp(cmd, "create") == 0)
 		st = cellctl_create(&c, argc - i, argv + i);

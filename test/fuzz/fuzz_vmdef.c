@@ -41,6 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(d.kernel[0] == '/' && d.ndisks <= DISK_MAX && d.nnets <= BROKER_NET_MAX);
 		CHECK(strlen(d.cmdline) <= BROKER_MAX_CMDLINE);
 		CHECK(d.cpu_weight <= 10000);
+		/* A firmware boots from a disk: never with an initrd. */
+		CHECK(!d.firmware || !d.initrd[0]);
 		back = broker_vmdef_to_json(&d);
 		CHECK(broker_vmdef_from_json(back, &t, &d2, err, sizeof(err)) == 0);
 		{
@@ -83,6 +85,10 @@ static const char *const seeds[] = {
 	"\"usb_mouse_config\":{\"interval_ms\":10},\"usb_tablet_config\":{}}}",
 	"{\"kernel\":\"/bin/true\",\"input_config\":{\"backends\":[\"usb\"],"
 	"\"usb_tablet_config\":{\"vendor_id\":65536,\"interval_ms\":256,\"x\":1}}}",
+	/* a firmware instead of a kernel, ACPI off; and with a kernel (refused) */
+	"{\"firmware\":\"/bin/true\",\"acpi\":false,\"disks\":[\"path=/bin/true\"]}",
+	"{\"firmware\":\"/bin/true\",\"kernel\":\"/bin/true\",\"acpi\":true}",
+	"{\"kernel\":\"/bin/true\",\"acpi\":true,\"cmdline\":\"x\"}",
 };
 
 int main(int argc, char **argv)
