@@ -242,7 +242,7 @@ static void acpi_dsdt_links(struct aml_buf *b)
 	}
 }
 
-static void acpi_dsdt_isa(struct aml_buf *b)
+static void acpi_dsdt_isa(struct aml_buf *b, const struct acpi_machine *m)
 {
 	aml_open_t dev, res;
 
@@ -280,6 +280,8 @@ static void acpi_dsdt_isa(struct aml_buf *b)
 	aml_close_resources(b, res);
 	aml_close(b, dev);
 
+	if (!m->ps2_mouse)
+		return;
 	dev = aml_device(b, "MOU");
 	aml_byte(b, 0x08);
 	aml_name(b, "_HID");
@@ -342,7 +344,7 @@ static uint32_t acpi_build_dsdt(struct acpi_ctx *c, const struct acpi_machine *m
 	acpi_dsdt_cpus(&b, m);
 	acpi_dsdt_links(&b);
 	acpi_dsdt_pci(&b);
-	acpi_dsdt_isa(&b);
+	acpi_dsdt_isa(&b, m);
 	acpi_dsdt_mmio(&b, m);
 	aml_close(&b, sb);
 	/* Soft off only: SLP_TYP of S5 is what acpi_pm.c powers off on. */

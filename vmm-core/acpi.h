@@ -6,6 +6,7 @@
  * where to patch pointers and checksums once it has placed them. Runs in
  * cellvm-core; the input is the core's own description, not guest input. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/gmem.h"
@@ -53,6 +54,11 @@ struct acpi_mmio_dev {
 /* What the core built: filled in before acpi_build. */
 struct acpi_machine {
 	uint32_t ncpus; /* APIC ids 0..ncpus-1; the IOAPIC's id is ncpus */
+	/* A PS/2 mouse behind the i8042 (the input device's PS/2 ports): the
+	 * DSDT declares PNP0F13 only then, so that Linux does not probe the
+	 * AUX port of the minimal i8042 (half a second of polling per
+	 * command it does not answer). */
+	bool ps2_mouse;
 	uint32_t nmmio;
 	struct acpi_mmio_dev mmio[ACPI_MAX_MMIO];
 };

@@ -533,7 +533,9 @@ static int core_load_firmware(struct core *c)
  * a firmware's fw_cfg. Returns 0 or -errno. */
 static int core_acpi_build(struct core *c)
 {
-	struct acpi_machine m = {.ncpus = c->vm.ncpus, .nmmio = c->vm.nmmio};
+	struct acpi_machine m = {.ncpus = c->vm.ncpus,
+				 .ps2_mouse = ps2_link_present(&c->vm.ps2),
+				 .nmmio = c->vm.nmmio};
 
 	for (uint32_t i = 0; i < c->vm.nmmio; i++)
 		m.mmio[i] =

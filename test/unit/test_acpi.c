@@ -455,6 +455,7 @@ static void test_iasl(void **state)
 	/* acpica-tools is a test package: without it, fail. */
 	assert_int_equal(run("iasl -v >/dev/null 2>&1"), 0);
 	machine(&m, 8, ACPI_MAX_MMIO);
+	m.ps2_mouse = true;
 	assert_int_equal(acpi_build(&m, &tables), 0);
 	assert_int_equal(acpi_place(&guest.mem, &tables, ACPI_RSDP_ADDR, ACPI_TABLES_ADDR), 0);
 	assert_non_null(mkdtemp(dir));
@@ -504,6 +505,24 @@ static void test_iasl(void **state)
 	assert_int_equal(grep("Name \\(\\\\_S5, Package", path), 0);
 	assert_int_equal(grep("Interrupt \\(ResourceConsumer, Edge, ActiveHigh, Exclusive", path),
 			 0);
+	/* Without a PS/2 mouse, no PNP0F13: Linux then leaves the minimal
+	 * i8042's AUX port alone. */
+	{
+		const uint8_t *d;
+		uint32_t len;
+		static const uint8_t pnp0f13[] = {0x0c, 0x41, 0xd0, 0x0f, 0x13};
+
+		m.ps2_mouse = false;
+		assert_int_equal(acpi_build(&m, &tables), 0);
+		d = tables.blob + tables.off_dsdt;
+		len = get32(d + 4);
+		assert_null(memmem(d, len, pnp0f13, sizeof(pnp0f13)));
+		m.ps2_mouse = true;
+		assert_int_equal(acpi_build(&m, &tables), 0);
+		d = tables.blob + tables.off_dsdt;
+		len = get32(d + 4);
+		assert_non_null(memmem(d, len, pnp0f13, sizeof(pnp0f13)));
+	}
 	/* ...and compiles back without errors. */
 	snprintf(cmd, sizeof(cmd), "cd %s && iasl -p recompiled DSDT.dsl > compile.log 2>&1", dir);
 	if (run(cmd) != 0) {
