@@ -623,12 +623,12 @@ static int cellctl_create(struct cellctl *c, int argc, char **argv)
 		default: goto bad;
 		}
 	}
-	/* One or the other (the broker says so too). */
-	if (!d.kernel == !d.firmware || optind < argc)
+	/* One or the other (the broker says so too); unset strings are "". */
+	if (!*d.kernel == !*d.firmware || optind < argc)
 		goto bad;
 	files.n = 0;
 	if (pass) {
-		char **boot = d.kernel ? &d.kernel : &d.firmware;
+		char **boot = *d.kernel ? &d.kernel : &d.firmware;
 		size_t len = sizeof(files.names[0]);
 
 		st = EXIT_ERR;
