@@ -213,6 +213,13 @@ def test_firmware(b):
     r = ctl(b, "create", "--firmware", fw, "--kernel", fw)
     if r.returncode != 2:
         fail("cellctl create --firmware --kernel: %d %s" % (r.returncode, r.stderr))
+    r = ctl(b, "--json", "create", "--firmware", fw, "--no-acpi", "--memory", "32M")
+    cid = json.loads(r.stdout).get("vm_id") if r.returncode == 0 else None
+    cfg = b.ok("GET", "/vm/%s" % cid)["config"] if cid else {}
+    if cfg.get("firmware") != fw or cfg.get("acpi") is not False:
+        fail("cellctl create --firmware --no-acpi: %d %s %s %r" % (r.returncode, r.stdout,
+                                                                    r.stderr, cfg))
+    b.ok("DELETE", "/vm/" + cid)
     b.ok("DELETE", "/vm/" + fid)
     # acpi: false on a kernel VM boots (the core leaves its tables out).
     vid = boot_running(b, {"kernel": SERIAL, "memory": "32M", "acpi": False})
