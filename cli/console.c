@@ -8,11 +8,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cli/devices.h"
 #include "common/fdutil.h"
+#include "common/log.h"
+#include "launcher/launcher_fault.h"
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */
 
@@ -65,22 +68,49 @@ static bool console_forward_input(struct core_proc *p, const uint8_t *buf, size_
 	return true;
 }
 
+/* SIGTERM (systemd's stop, kill): the first presses the ACPI power button,
+ * as virsh shutdown does; the VM ends when the guest powers off, or at once
+ * when it does not listen (devices_on_core_chan). A second SIGTERM, or one
+ * while the core cannot be asked, ends the VM at once. */
+static void console_on_sigterm(struct core_proc *p, struct devices *ds, int sigfd, bool *pressed)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	if (!*pressed && ds && !ds->core_ending && ds->core_pending == LAUNCHER_CORE_NONE &&
+	    launcher_core_power_button(p) == 0) {
+		*pressed = true;
+		ds->core_pending = LAUNCHER_CORE_POWER_BUTTON;
+		log_info("SIGTERM: pressing the ACPI power button");
+		return;
+	}
+	log_info("SIGTERM: ending the VM");
+	kill(p->pid, SIGKILL);
+}
+
 int console_relay(struct core_proc *p, struct devices *ds)
 {
-	bool stdin_open = true, console_open = true, escape = false;
+	bool stdin_open = true, console_open = true, escape = false, pressed = false;
 	uint8_t buf[4096];
-	int status;
+	sigset_t term;
+	int status, sigfd;
 
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	sigfd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
 	console_raw_tty();
 	for (;;) {
-		struct pollfd pfd[3 + DEVICES_POLL_MAX] = {
+		struct pollfd pfd[4 + DEVICES_POLL_MAX] = {
 			{.fd = console_open ? p->console : -1, .events = POLLIN},
 			{.fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
 			{.fd = p->pidfd, .events = POLLIN},
+			{.fd = sigfd, .events = POLLIN},
 		};
 		int timeout = -1;
-		size_t ndev = ds ? devices_poll_fill(ds, pfd + 3, &timeout) : 0;
-		int n = poll(pfd, 3 + ndev, timeout);
+		size_t ndev = ds ? devices_poll_fill(ds, pfd + 4, &timeout) : 0;
+		int n = poll(pfd, 4 + ndev, timeout);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -88,7 +118,9 @@ int console_relay(struct core_proc *p, struct devices *ds)
 			break;
 		}
 		if (ds && !pfd[2].revents)
-			devices_poll_ready(ds, pfd + 3);
+			devices_poll_ready(ds, pfd + 4);
+		if (pfd[3].revents)
+			console_on_sigterm(p, ds, sigfd, &pressed);
 		if (pfd[0].revents) {
 			ssize_t got = read(p->console, buf, sizeof(buf));
 			if (got > 0)
@@ -120,6 +152,8 @@ int console_relay(struct core_proc *p, struct devices *ds)
 		}
 	}
 	console_restore_tty();
+	if (sigfd >= 0)
+		close(sigfd);
 	status = launcher_wait_core(p);
 	return status;
 }

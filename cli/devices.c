@@ -378,7 +378,7 @@ size_t devices_poll_fill(struct devices *ds, struct pollfd *pfd, int *timeout_ms
 static void devices_on_core_chan(struct devices *ds)
 {
 	struct launcher_fault f;
-	int r = launcher_fault_recv(ds->core->chan, ds->n, &f);
+	int r = launcher_core_recv(ds->core->chan, ds->n, ds->core_pending, &f);
 
 	if (r == 0) {
 		ds->core_ending = true;
@@ -390,6 +390,18 @@ static void devices_on_core_chan(struct devices *ds)
 		log_err("cellvm-core broke the protocol (%s): stopping the VM",
 			dispatch_strerror(r));
 		ds->core_ending = true;
+		kill(ds->core->pid, SIGKILL);
+		return;
+	}
+	if (f.msg == LAUNCHER_MSG_POWER_BUTTON) {
+		ds->core_pending = LAUNCHER_CORE_NONE;
+		if (f.guest_listens) {
+			log_info("the guest listens to the ACPI power button: waiting for it to "
+				 "power off (another SIGTERM ends the VM at once)");
+			return;
+		}
+		log_info("the guest does not listen to the ACPI power button (no ACPI driver): "
+			 "ending the VM");
 		kill(ds->core->pid, SIGKILL);
 		return;
 	}

@@ -58,6 +58,9 @@ struct devices {
 	/* what the core is told: each device's links (launcher_dev_core_entries) */
 	struct device_proc core_entries[LAUNCHER_MAX_DEVICES];
 	bool core_ending; /* its channel closed or holds its CoreStopped: not watched */
+	/* enum launcher_core_pending: LAUNCHER_CORE_POWER_BUTTON from a
+	 * SIGTERM's PowerButton until the core's CorePowerButton */
+	int core_pending;
 };
 
 /* Parse one --disk, --net, --input, --usb-device, --gpu or --snd into ds;

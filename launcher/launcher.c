@@ -83,9 +83,14 @@ static void launcher_exec_child(int exe, const char *argv0, int chan, int sync, 
 				bool outlive_parent)
 {
 	char *const argv[] = {(char *)argv0, NULL};
+	sigset_t none;
 	char go;
 	int devnull;
 
+	/* The signal mask is inherited across execve: a child starts with
+	 * none blocked (cellvm run blocks SIGTERM for its signalfd). */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* A child must not outlive the process that supervises it, unless that
 	 * process hands its supervision on (the broker's keepers). */
 	if (!outlive_parent)

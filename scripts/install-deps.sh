@@ -14,7 +14,7 @@ usage() {
 pkgs="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 libevent-dev libprotobuf-c-dev protobuf-c-compiler libseccomp-dev liburing-dev
 libdrm-dev libsystemd-dev libcmocka-dev libjson-c-dev acpica-tools
-busybox-static cpio e2fsprogs python3 iproute2 iputils-ping"
+busybox-static cpio e2fsprogs python3 iproute2 iputils-ping procps"
 
 # systemd-analyze verifies the broker's units (test/broker/systemd.py).
 pkgs="$pkgs systemd"
