@@ -26,6 +26,7 @@ The stock guest or the firmware missing is a failure, not a skip.
 """
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -71,15 +72,23 @@ def prerequisites():
                  "(scripts/install-deps.sh), then a build (scripts/guest/mkstock.sh)" % f)
 
 
-def run(argv, what, expect_status, extra_wait=("CELLVM-READY",)):
+def run(argv, what, expect_status, extra_wait=("CELLVM-READY",), then=()):
     """cellvm run argv until it ends; the console lines. Fails unless every
-    line of extra_wait came and cellvm ended with expect_status."""
+    line of extra_wait came and cellvm ended with expect_status. With then,
+    cellvm gets SIGTERM after extra_wait, and the lines in then must follow."""
     vm = Vm([os.path.join(bindir, "cellvm"), "run"] + argv)
     vm.deadline = vm.start + BOOT_S
     try:
         for w in extra_wait:
             vm.wait_line(w, vm.deadline)
         print("%s: %s after %.1f s" % (what, extra_wait[-1], time.monotonic() - vm.start))
+        if then:
+            # cellvm run's SIGTERM presses the ACPI power button (as
+            # systemd's stop of a unit running it would).
+            vm.proc.send_signal(signal.SIGTERM)
+            for w in then:
+                vm.wait_line(w, vm.deadline)
+            print("%s: %s after the SIGTERM" % (what, then[-1]))
         try:
             st = vm.proc.wait(timeout=max(1, vm.deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -166,9 +175,22 @@ def mode_acpi():
                   ("CELLVM-READY", "CELLVM-ACTION reboot"))
         if not any("ACPI reset" in ln for ln in log):
             fail("the reboot did not go through the ACPI reset register", log)
+        # A graceful shutdown: cellvm run's SIGTERM presses the power button,
+        # the guest program sees KEY_POWER and powers off (status 0).
+        log = run(base + ["--cmdline", cmdline("button")], "stock SIGTERM", 0,
+                  ("CELLVM-READY",), then=("CELLVM-POWER-KEY",))
+        if not any("pressing the ACPI power button" in ln for ln in log):
+            fail("cellvm run did not say it pressed the power button", log)
 
 
 def mode_shutdown():
+    if EMULATED:
+        # 7 of 7 boots of the stock kernel through the broker stopped the
+        # emulated host (11 of 14 under cellvm run did not): not understood
+        # yet (docs/testing.md). stock_kernel_acpi's SIGTERM boot presses the
+        # same button through cellvm run.
+        skip("the stock kernel's boot through the broker freezes the emulated KVM host "
+             "(docs/testing.md): this needs real KVM")
     with tempfile.TemporaryDirectory(prefix="cellvm-stock-") as tmp:
         img = os.path.join(tmp, "disk.img")
         with open(img, "wb") as f:
@@ -185,6 +207,11 @@ def mode_shutdown():
 
 
 def mode_firmware(which):
+    if EMULATED:
+        # Each try froze the whole emulated host: SeaBIOS's first disk read
+        # (a request polled with no exit) and OVMF before its first line.
+        skip("firmware disk boots freeze the emulated KVM host (docs/testing.md, "
+             "\"Firmware meets the same wall\"): they need real KVM")
     fw = SEABIOS if which == "seabios" else OVMF
     if not os.path.isfile(fw):
         fail("no firmware %s (package %s: scripts/install-deps.sh)" % (fw, which))
