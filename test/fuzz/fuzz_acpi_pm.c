@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "test/fuzz/fuzz_check.h"
+#include "test/fuzz/fuzz_seedfile.h"
 #include "vmm-core/acpi.h"
 #include "vmm-core/acpi_pm.h"
 
@@ -148,15 +149,7 @@ static void rd16(struct seq *s, uint16_t port)
 
 static void emit(const char *dir, const char *name, struct seq *s)
 {
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
+	fuzz_seed_write(dir, name, s->b, s->n);
 	s->n = 0;
 }
 

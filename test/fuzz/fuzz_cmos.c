@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "test/fuzz/fuzz_check.h"
+#include "test/fuzz/fuzz_seedfile.h"
 #include "vmm-core/cmos.h"
 
 #ifndef FUZZ_SEEDGEN
@@ -160,15 +161,7 @@ static void s_get(struct seq *s, uint8_t reg)
 
 static void emit(const char *dir, const char *name, struct seq *s)
 {
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
+	fuzz_seed_write(dir, name, s->b, s->n);
 	s->n = 0;
 }
 

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "test/fuzz/fuzz_check.h"
+#include "test/fuzz/fuzz_seedfile.h"
 #include "vmm-core/fw_cfg.h"
 
 #define FZ_LOW	(16U << 10)
@@ -419,15 +420,7 @@ static void s_dma(struct seq *s, uint8_t flags, uint16_t key, uint32_t len, uint
 
 static void emit(const char *dir, const char *name, struct seq *s)
 {
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
+	fuzz_seed_write(dir, name, s->b, s->n);
 	s->n = 0;
 }
 

@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 
 #include "test/fuzz/fuzz_check.h"
+#include "test/fuzz/fuzz_seedfile.h"
 
 #define DCBAA	   0x10000ULL
 #define CMD_RING   0x11000ULL
@@ -403,15 +404,7 @@ static void control(struct seq *s, uint64_t setup, uint64_t buf, uint32_t len, b
 
 static void emit(const char *dir, const char *name, const struct seq *s)
 {
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
+	fuzz_seed_write(dir, name, s->b, s->n);
 }
 
 int main(int argc, char **argv)
