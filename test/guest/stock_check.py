@@ -8,9 +8,10 @@ Usage: stock_check.py BINDIR GUESTDIR SRCDIR MODE [PNG_RAW]
   MODE: acpi     `cellvm run --kernel` with a virtio-blk disk: the kernel
                  finds the RSDP, XSDT, FACP, DSDT, APIC and MCFG tables,
                  uses MMCONFIG for PCI, finds the i8042 through ACPI
-                 (PNP0303) and the disk; no ACPI error in its log; the
-                 guest's own power-off (ACPI S5) ends cellvm with status 0,
-                 its reboot (the ACPI reset register) with 3
+                 (PNP0303) and the disk; no ACPI error in its log;
+                 cellvm run's SIGTERM presses the power button, the guest
+                 sees KEY_POWER and powers off (ACPI S5, status 0); a
+                 second boot's reboot (the ACPI reset register) is status 3
         shutdown the same guest through the broker: PUT /vm/{id}/shutdown
                  presses the ACPI power button: the guest program sees
                  KEY_POWER, powers off, and the answer says powered_off
@@ -21,7 +22,9 @@ Usage: stock_check.py BINDIR GUESTDIR SRCDIR MODE [PNG_RAW]
                  through the broker with a gpu: the screen is not black once
                  the guest runs, and a shutdown powers it off
   PNG_RAW: test/broker/png_raw (ovmf: decodes the screenshot)
-Exit: 0 pass, 1 fail, 77 skip (KVM here cannot run guest user space).
+Exit: 0 pass, 1 fail, 77 skip (KVM here cannot run guest user space; and
+in the emulated KVM host the shutdown, seabios and ovmf modes, which froze
+it every time: docs/testing.md).
 The stock guest or the firmware missing is a failure, not a skip.
 """
 import os
