@@ -21,7 +21,6 @@
 #include "device.pb-c.h"
 #include "test/dev/devtest.h"
 
-#define GiB (1ULL << 30)
 #define MiB (1ULL << 20)
 
 static struct dt T;
@@ -156,7 +155,7 @@ static void test_addr_outside_ram(void **state)
  * MMIO of LAPIC/IOAPIC) are refused; RAM above 4 GiB works. */
 static void test_hole_and_high_ram(void **state)
 {
-	const uint64_t size = 3 * GiB + 64 * MiB, high = GMEM_HIGH_START;
+	const uint64_t size = GMEM_MMIO_HOLE_START + 64 * MiB, high = GMEM_HIGH_START;
 	uint64_t st, hash;
 	uint32_t id, len;
 	uint16_t head;

@@ -17,7 +17,6 @@
 #include "test/harness/vdriver.h"
 
 #define MiB (1ULL << 20)
-#define GiB (1ULL << 30)
 
 static struct vdrv_mem M;
 static struct vdrv_queue Q;
@@ -352,7 +351,7 @@ static void test_hole(void **state)
 	struct vdrv_queue q;
 
 	(void)state;
-	assert_int_equal(vdrv_mem_create(&big, 3 * GiB + 16 * MiB), 0);
+	assert_int_equal(vdrv_mem_create(&big, GMEM_MMIO_HOLE_START + 16 * MiB), 0);
 	assert_int_equal(vdrv_queue_init(&q, &big, 0, 8), 0);
 	assert_int_equal(virtq_init(&vq, &big.mem, 8, q.desc, q.avail, q.used, false, false), 0);
 	vdrv_chain(&q, (struct vdrv_buf[]){{GMEM_MMIO_HOLE_START - 8, 16, true}}, 1);
@@ -364,7 +363,7 @@ static void test_hole(void **state)
 	vdrv_avail_add(&q, 1);
 	vq.last_avail = vq.avail_seen = 1;
 	assert_int_equal(virtq_pop(&vq, &C), 1);
-	assert_ptr_equal(C.seg[0].host, big.mem.host + 3 * GiB + 16 * MiB - 16);
+	assert_ptr_equal(C.seg[0].host, big.mem.host + GMEM_MMIO_HOLE_START + 16 * MiB - 16);
 	vdrv_chain(&q, (struct vdrv_buf[]){{GMEM_HIGH_START + 16 * MiB - 8, 16, true}}, 1);
 	vdrv_avail_add(&q, 2);
 	assert_int_equal(virtq_pop(&vq, &C), -EINVAL);

@@ -286,9 +286,13 @@ static void test_memory_5g(void **state)
 
 	(void)state;
 	cmos_init(&c, &m, 8);
-	/* (3 GiB - 16 MiB) / 64 KiB = 0xbf00; 2 GiB / 64 KiB = 0x8000. */
-	assert_int_equal(get(&c, 0x34) | get(&c, 0x35) << 8, 0xbf00);
-	assert_int_equal(get(&c, 0x5b) | get(&c, 0x5c) << 8 | get(&c, 0x5d) << 16, 0x8000);
+	/* In 64 KiB units: the low RAM from 16 MiB up to the hole (2.75 GiB -
+	 * 16 MiB: 0xaf00), and the 5 GiB less the low RAM above 4 GiB (2.25 GiB:
+	 * 0x9000). */
+	assert_int_equal(get(&c, 0x34) | get(&c, 0x35) << 8,
+			 (GMEM_MMIO_HOLE_START - (16ULL << 20)) >> 16);
+	assert_int_equal(get(&c, 0x5b) | get(&c, 0x5c) << 8 | get(&c, 0x5d) << 16,
+			 ((5ULL << 30) - GMEM_MMIO_HOLE_START) >> 16);
 	assert_int_equal(get(&c, 0x5f), 7);
 	cmos_destroy(&c);
 
@@ -300,7 +304,7 @@ static void test_memory_5g(void **state)
 	assert_int_equal(get(&c, 0x5f), 0);
 	cmos_destroy(&c);
 
-	/* 256 GiB, the most gmem allows: 253 GiB above 4 GiB fits 3 bytes. */
+	/* 256 GiB, the most gmem allows: 253.25 GiB above 4 GiB fits 3 bytes. */
 	m = (struct gmem){.size = GMEM_MAX_SIZE, .low_size = GMEM_MMIO_HOLE_START};
 	cmos_init(&c, &m, 64);
 	assert_int_equal(get(&c, 0x5b) | get(&c, 0x5c) << 8 | get(&c, 0x5d) << 16,

@@ -156,14 +156,15 @@ static void test_build_min(void **state)
 	assert_ecam(&map, 3);
 }
 
-static void test_build_3g(void **state)
+/* RAM that ends exactly at the hole: no high entry. */
+static void test_build_hole(void **state)
 {
 	struct e820_map map;
 
-	build(&map, 3 * GiB);
+	build(&map, GMEM_MMIO_HOLE_START);
 	assert_int_equal(map.n, 4);
 	assert_low_area(&map);
-	assert_entry(&map, 2, BOOT_HIMEM, 3 * GiB - BOOT_HIMEM, E820_RAM);
+	assert_entry(&map, 2, BOOT_HIMEM, GMEM_MMIO_HOLE_START - BOOT_HIMEM, E820_RAM);
 	assert_ecam(&map, 3);
 }
 
@@ -176,7 +177,7 @@ static void test_build_4g(void **state)
 	assert_low_area(&map);
 	assert_entry(&map, 2, BOOT_HIMEM, GMEM_MMIO_HOLE_START - BOOT_HIMEM, E820_RAM);
 	assert_ecam(&map, 3);
-	assert_entry(&map, 4, GMEM_HIGH_START, 1 * GiB, E820_RAM);
+	assert_entry(&map, 4, GMEM_HIGH_START, 4 * GiB - GMEM_MMIO_HOLE_START, E820_RAM);
 }
 
 static void test_build_max(void **state)
@@ -201,7 +202,7 @@ int main(void)
 		cmocka_unit_test(test_add_orders),  cmocka_unit_test(test_add_adjacent),
 		cmocka_unit_test(test_add_overlap), cmocka_unit_test(test_add_empty_and_wrap),
 		cmocka_unit_test(test_add_full),    cmocka_unit_test(test_build_64m),
-		cmocka_unit_test(test_build_min),   cmocka_unit_test(test_build_3g),
+		cmocka_unit_test(test_build_min),   cmocka_unit_test(test_build_hole),
 		cmocka_unit_test(test_build_4g),    cmocka_unit_test(test_build_max),
 	};
 

@@ -71,13 +71,16 @@ static void test_init_split(void **state)
 	struct gmem m;
 	uint8_t *h = host_of(state);
 
-	assert_int_equal(gmem_init(&m, h, 3 * GiB), 0);
-	assert_int_equal(m.low_size, 3 * GiB);
-	assert_int_equal(gmem_init(&m, h, 3 * GiB + 4096), 0);
-	assert_int_equal(m.low_size, 3 * GiB);
+	assert_int_equal(gmem_init(&m, h, GMEM_MMIO_HOLE_START - 4096), 0);
+	assert_int_equal(m.low_size, GMEM_MMIO_HOLE_START - 4096);
+	assert_int_equal(m.size, m.low_size);
+	assert_int_equal(gmem_init(&m, h, GMEM_MMIO_HOLE_START), 0);
+	assert_int_equal(m.low_size, GMEM_MMIO_HOLE_START);
+	assert_int_equal(gmem_init(&m, h, GMEM_MMIO_HOLE_START + 4096), 0);
+	assert_int_equal(m.low_size, GMEM_MMIO_HOLE_START);
 	assert_int_equal(m.size - m.low_size, 4096);
 	assert_int_equal(gmem_init(&m, h, 4 * GiB), 0);
-	assert_int_equal(m.low_size, 3 * GiB);
+	assert_int_equal(m.low_size, GMEM_MMIO_HOLE_START);
 }
 
 static void test_ptr_low(void **state)
@@ -167,15 +170,16 @@ static void test_ptr_high(void **state)
 	assert_null(gmem_ptr(&m, GMEM_HIGH_START + high + 1, 0));
 }
 
-static void test_ptr_exactly_3g(void **state)
+static void test_ptr_exactly_hole(void **state)
 {
 	struct gmem m;
 	uint8_t *h = host_of(state);
 
-	/* No high region at all: nothing above the hole is RAM. */
-	assert_int_equal(gmem_init(&m, h, 3 * GiB), 0);
-	assert_non_null(gmem_ptr(&m, 3 * GiB - 1, 1));
-	assert_null(gmem_ptr(&m, 3 * GiB, 1));
+	/* RAM ends exactly at the hole, no high region at all: nothing above
+	 * the hole is RAM. */
+	assert_int_equal(gmem_init(&m, h, GMEM_MMIO_HOLE_START), 0);
+	assert_non_null(gmem_ptr(&m, GMEM_MMIO_HOLE_START - 1, 1));
+	assert_null(gmem_ptr(&m, GMEM_MMIO_HOLE_START, 1));
 	assert_null(gmem_ptr(&m, GMEM_HIGH_START, 1));
 	assert_null(gmem_ptr(&m, GMEM_HIGH_START + 1, 0));
 }
@@ -186,7 +190,7 @@ int main(void)
 		cmocka_unit_test(test_init_bounds),  cmocka_unit_test(test_init_split),
 		cmocka_unit_test(test_ptr_low),	     cmocka_unit_test(test_ptr_len_zero),
 		cmocka_unit_test(test_ptr_overflow), cmocka_unit_test(test_ptr_hole),
-		cmocka_unit_test(test_ptr_high),     cmocka_unit_test(test_ptr_exactly_3g),
+		cmocka_unit_test(test_ptr_high),     cmocka_unit_test(test_ptr_exactly_hole),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "common/gmem.h"
 #include "vmm-core/pci.h"
 
 #define PCI_REVISION	0x08
@@ -21,6 +22,11 @@
 #define PCI_HEADER_TYPE 0x0e
 #define PCI_SUBSYS_VID	0x2c
 #define HOST_PCIEXBAR	0x48
+#define Q35_PCIEXBAR	0x60
+#define LPC_PMBASE	0x40
+#define LPC_ACPI_CNTL	0x44
+#define LPC_RCBA	0xf0
+#define PCI_COMMAND_IO	0x1
 
 #define TF_VENDOR 0x1234U
 #define TF_DEVICE 0x5678U
@@ -230,6 +236,14 @@ static int setup_func(void **state)
 	return 0;
 }
 
+/* A bus as a firmware finds it: q35's MCH and ICH9 LPC bridge. */
+static int setup_q35(void **state)
+{
+	setup(state);
+	pci_bus_q35(&((struct fixture *)*state)->b);
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *x = *state;
@@ -284,13 +298,13 @@ static void test_host_bridge(void **state)
 	assert_int_equal(t1_read(b, 0, 0, 0, PCI_REVISION, 4) >> 8, 0x060000);
 	assert_int_equal(t1_read(b, 0, 0, 0, PCI_HEADER_TYPE, 1), 0);
 	/* arch/x86/pci/mmconfig-shared.c pci_mmcfg_intel_945(): enabled,
-	 * 256 buses, base 0xe0000000 */
-	assert_int_equal(t1_read(b, 0, 0, 0, HOST_PCIEXBAR, 4), 0xe0000001);
-	assert_int_equal(ecam_read(b, 0, 0, 0, HOST_PCIEXBAR, 4), 0xe0000001);
+	 * 256 buses, base PCI_ECAM_BASE */
+	assert_int_equal(t1_read(b, 0, 0, 0, HOST_PCIEXBAR, 4), (uint32_t)PCI_ECAM_BASE | 1);
+	assert_int_equal(ecam_read(b, 0, 0, 0, HOST_PCIEXBAR, 4), (uint32_t)PCI_ECAM_BASE | 1);
 	/* read-only: the window cannot be moved or turned off */
 	t1_write(b, 0, 0, 0, HOST_PCIEXBAR, 4, 0);
 	ecam_write(b, 0, 0, 0, HOST_PCIEXBAR, 1, 0);
-	assert_int_equal(t1_read(b, 0, 0, 0, HOST_PCIEXBAR, 4), 0xe0000001);
+	assert_int_equal(t1_read(b, 0, 0, 0, HOST_PCIEXBAR, 4), (uint32_t)PCI_ECAM_BASE | 1);
 	/* memory decoding cannot be turned off; no interrupt line */
 	t1_write(b, 0, 0, 0, PCI_COMMAND, 2, 0);
 	assert_int_equal(t1_read(b, 0, 0, 0, PCI_COMMAND, 2),
@@ -507,17 +521,23 @@ static void test_bar_decode(void **state)
 		assert_int_equal(mmio_read(b, bar5, 8), ~0ULL);
 		assert_int_equal(x->t.accesses, n);
 	}
-	/* the window ends where it says */
+	/* the window ends where it says (the ECAM window, below, is checked
+	 * on its own) */
 	uint8_t v[8];
-	assert_false(pci_mmio(b, PCI_MMIO32_BASE - 1, v, 1, false));
+	assert_false(pci_window_contains(PCI_MMIO32_BASE - 1, 1));
+	assert_true(pci_window_contains(PCI_MMIO32_BASE, 1));
 	assert_false(pci_mmio(b, PCI_MMIO32_BASE + PCI_MMIO32_SIZE, v, 1, false));
 	assert_true(pci_mmio(b, PCI_ECAM_BASE, v, 4, false));
 	assert_true(pci_mmio(b, PCI_ECAM_BASE + PCI_ECAM_SIZE - 4, v, 4, false));
 	assert_false(pci_mmio(b, PCI_ECAM_BASE - 4, v, 4, false));
-	/* the second window (firmware's BARs) starts where ECAM ends and
-	 * stops at the IOAPIC */
-	assert_true(pci_mmio(b, PCI_ECAM_BASE + PCI_ECAM_SIZE, v, 4, false));
-	assert_int_equal(PCI_ECAM_BASE + PCI_ECAM_SIZE, PCI_MMIO32_HI_BASE);
+	/* ECAM lies in the hole, clear of RAM and of both BAR windows */
+	assert_true(PCI_ECAM_BASE >= GMEM_MMIO_HOLE_START);
+	assert_true(PCI_ECAM_BASE + PCI_ECAM_SIZE <= PCI_MMIO32_BASE);
+	assert_false(pci_window_contains(PCI_ECAM_BASE, PCI_ECAM_SIZE));
+	/* the second window (firmware's BARs) starts at its base and stops at
+	 * the IOAPIC */
+	assert_false(pci_mmio(b, PCI_MMIO32_HI_BASE - 4, v, 4, false));
+	assert_true(pci_mmio(b, PCI_MMIO32_HI_BASE, v, 4, false));
 	assert_true(pci_mmio(b, PCI_MMIO32_HI_BASE + PCI_MMIO32_HI_SIZE - 1, v, 1, false));
 	assert_false(pci_mmio(b, 0xfec00000ULL, v, 4, false));
 	assert_false(pci_mmio(b, PCI_MMIO32_BASE + PCI_MMIO32_SIZE + 0x100000, v, 4, false));
@@ -528,6 +548,120 @@ static void test_bar_decode(void **state)
 	ecam_write(b, 0, 1, 0, PCI_BAR0, 4,
 		   (uint32_t)PCI_MMIO32_HI_BASE + (uint32_t)PCI_MMIO32_HI_SIZE);
 	assert_int_equal(x->t.f.bar_addr[0], 0);
+}
+
+/* ---- q35: what OVMF looks for ---- */
+
+static void test_q35_host_bridge(void **state)
+{
+	struct fixture *x = *state;
+	struct pci_bus *b = &x->b;
+	const uint32_t pciexbar = (uint32_t)PCI_ECAM_BASE | 1;
+
+	/* OvmfPkg PlatformPei: the host bridge's device id picks the board */
+	assert_int_equal(t1_read(b, 0, 0, 0, PCI_VENDOR_ID, 4), 0x29c08086);
+	assert_int_equal(ecam_read(b, 0, 0, 0, PCI_VENDOR_ID, 4), 0x29c08086);
+	assert_int_equal(t1_read(b, 0, 0, 0, PCI_REVISION, 4) >> 8, 0x060000);
+	/* PCIEXBAR moves to 0x60: enabled, 256 buses, at PCI_ECAM_BASE; the
+	 * 945's 0x48 is plain zero */
+	assert_int_equal(t1_read(b, 0, 0, 0, Q35_PCIEXBAR, 4), pciexbar);
+	assert_int_equal(ecam_read(b, 0, 0, 0, Q35_PCIEXBAR, 4), pciexbar);
+	assert_int_equal(t1_read(b, 0, 0, 0, HOST_PCIEXBAR, 4), 0);
+	/* read-only: neither moved nor turned off, by any access size */
+	t1_write(b, 0, 0, 0, Q35_PCIEXBAR, 4, 0xe0000001U);
+	t1_write(b, 0, 0, 0, Q35_PCIEXBAR, 1, 0);
+	ecam_write(b, 0, 0, 0, Q35_PCIEXBAR + 2, 2, 0);
+	t1_write(b, 0, 0, 0, Q35_PCIEXBAR + 4, 4, 0xffffffffU);
+	assert_int_equal(t1_read(b, 0, 0, 0, Q35_PCIEXBAR, 4), pciexbar);
+	assert_int_equal(t1_read(b, 0, 0, 0, Q35_PCIEXBAR + 4, 4), 0);
+	t1_write(b, 0, 0, 0, HOST_PCIEXBAR, 4, pciexbar);
+	assert_int_equal(t1_read(b, 0, 0, 0, HOST_PCIEXBAR, 4), 0);
+	/* the ECAM window still decodes where PCIEXBAR says */
+	assert_int_equal(mmio_read(b, PCI_ECAM_BASE + Q35_PCIEXBAR, 4), pciexbar);
+}
+
+static void test_q35_lpc(void **state)
+{
+	struct fixture *x = *state;
+	struct pci_bus *b = &x->b;
+
+	/* 00:1f.0, by type 1, by ECAM and by the raw ECAM address */
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, PCI_VENDOR_ID, 4), 0x29188086);
+	assert_int_equal(ecam_read(b, 0, PCI_LPC_SLOT, 0, PCI_VENDOR_ID, 4), 0x29188086);
+	assert_int_equal(mmio_read(b, PCI_ECAM_BASE + (31U << 15), 4), 0x29188086);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, PCI_REVISION, 4), 0x060100U << 8 | 2);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, PCI_HEADER_TYPE, 1), 0);
+	for (uint32_t fn = 1; fn < 8; fn++)
+		assert_int_equal(ecam_read(b, 0, PCI_LPC_SLOT, fn, 0, 4), 0xffffffff);
+
+	/* OVMF's PM setup: PMBASE 0x600 and I/O decoding, then ACPI_EN ORed
+	 * into ACPI_CNTL; the block is fixed, whatever is written */
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, LPC_PMBASE, 4), 0x601);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, LPC_ACPI_CNTL, 1), 0x80);
+	t1_write(b, 0, PCI_LPC_SLOT, 0, LPC_PMBASE, 4, 0x0600);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, LPC_PMBASE, 4), 0x601);
+	t1_write(b, 0, PCI_LPC_SLOT, 0, PCI_COMMAND, 2,
+		 t1_read(b, 0, PCI_LPC_SLOT, 0, PCI_COMMAND, 2) | PCI_COMMAND_IO);
+	t1_write(b, 0, PCI_LPC_SLOT, 0, LPC_ACPI_CNTL, 1,
+		 t1_read(b, 0, PCI_LPC_SLOT, 0, LPC_ACPI_CNTL, 1) | 0x80);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, LPC_ACPI_CNTL, 1), 0x80);
+	/* other values: another base, ACPI off, another SCI IRQ */
+	t1_write(b, 0, PCI_LPC_SLOT, 0, LPC_PMBASE, 4, 0xb001);
+	ecam_write(b, 0, PCI_LPC_SLOT, 0, LPC_PMBASE, 2, 0);
+	t1_write(b, 0, PCI_LPC_SLOT, 0, LPC_ACPI_CNTL, 1, 0);
+	ecam_write(b, 0, PCI_LPC_SLOT, 0, LPC_ACPI_CNTL, 4, 0x87);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, LPC_PMBASE, 4), 0x601);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, LPC_ACPI_CNTL, 4), 0x80);
+	/* I/O and memory decoding stay on; no interrupt line */
+	t1_write(b, 0, PCI_LPC_SLOT, 0, PCI_COMMAND, 2, 0);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, PCI_COMMAND, 2),
+			 PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	t1_write(b, 0, PCI_LPC_SLOT, 0, PCI_INTERRUPT_LINE, 1, 0x0b);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, PCI_INTERRUPT_LINE, 1), 0);
+
+	/* PIRQ A-D (0x60) and E-H (0x68) routing: reset 0x80 (not routed),
+	 * bits 7 and 3:0 writable; 0x64-0x67 are not PIRQ registers */
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, 0x60, 4), 0x80808080);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, 0x68, 4), 0x80808080);
+	t1_write(b, 0, PCI_LPC_SLOT, 0, 0x60, 4, 0x0b0a0905);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, 0x60, 4), 0x0b0a0905);
+	t1_write(b, 0, PCI_LPC_SLOT, 0, 0x64, 4, 0xffffffff);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, 0x64, 4), 0);
+	ecam_write(b, 0, PCI_LPC_SLOT, 0, 0x68, 1, 0xff);
+	ecam_write(b, 0, PCI_LPC_SLOT, 0, 0x6b, 1, 0x70);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, 0x68, 4), 0x0080808f);
+
+	/* RCBA: bits 31:14 and enable writable, the rest reads zero */
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, LPC_RCBA, 4), 0);
+	t1_write(b, 0, PCI_LPC_SLOT, 0, LPC_RCBA, 4, 0xffffffff);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, LPC_RCBA, 4), 0xffffc001);
+	t1_write(b, 0, PCI_LPC_SLOT, 0, LPC_RCBA, 4, 0xfed1c0ffU);
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, LPC_RCBA, 4), 0xfed1c001);
+	/* no BARs */
+	assert_int_equal(t1_read(b, 0, PCI_LPC_SLOT, 0, PCI_BAR0, 4), 0);
+}
+
+/* Devices added after pci_bus_q35 take slots 1..30; slot 31 stays the LPC
+ * bridge's. */
+static void test_q35_table_full(void **state)
+{
+	struct fixture *x = *state;
+	struct pci_bus *b = &x->b;
+	struct tfunc *t = calloc(PCI_LPC_SLOT, sizeof(*t));
+
+	assert_non_null(t);
+	for (int i = 0; i < PCI_LPC_SLOT - 1; i++) {
+		tf_init(&t[i]);
+		assert_int_equal(pci_func_add_bar(&t[i].f, 0, 0x1000), 0);
+		assert_int_equal(pci_bus_add(b, &t[i].f), i + 1);
+	}
+	tf_init(&t[PCI_LPC_SLOT - 1]);
+	assert_int_equal(pci_bus_add(b, &t[PCI_LPC_SLOT - 1].f), -ENOSPC);
+	for (uint32_t dev = 1; dev < PCI_LPC_SLOT; dev++)
+		assert_int_equal(ecam_read(b, 0, dev, 0, 0, 4), TF_DEVICE << 16 | TF_VENDOR);
+	assert_int_equal(ecam_read(b, 0, PCI_LPC_SLOT, 0, 0, 4), 0x29188086);
+	assert_int_equal(mmio_read(b, PCI_ECAM_BASE + (31U << 15), 4), 0x29188086);
+	free(t);
 }
 
 /* ---- configuration space rules ---- */
@@ -852,6 +986,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_type1_probe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_bridge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_absent_functions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_q35_host_bridge, setup_q35, teardown),
+		cmocka_unit_test_setup_teardown(test_q35_lpc, setup_q35, teardown),
+		cmocka_unit_test_setup_teardown(test_q35_table_full, setup_q35, teardown),
 		cmocka_unit_test_setup_teardown(test_func_identity, setup_func, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_placement_and_sizing, setup_func,
 						teardown),
