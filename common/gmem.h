@@ -1,5 +1,5 @@
 /* Guest-physical memory layout of a VM: RAM below the 32-bit MMIO hole and,
- * past 3 GiB of RAM, the rest above 4 GiB. Backed by one memfd mapping.
+ * past 2.75 GiB of RAM, the rest above 4 GiB. Backed by one memfd mapping.
  * Runs in cellvm-core and in every device process (and in tests over a plain
  * buffer). */
 #pragma once
@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GMEM_MMIO_HOLE_START 0xC0000000ULL /* 3 GiB: LAPIC, IOAPIC, later PCI */
+/* 2.75 GiB: the PCI ECAM window (0xB0000000, where OVMF's build has it),
+ * BARs, virtio-mmio, IOAPIC, LAPIC, a firmware's ROM. */
+#define GMEM_MMIO_HOLE_START 0xB0000000ULL
 #define GMEM_HIGH_START	     0x100000000ULL
 #define GMEM_MIN_SIZE	     (16ULL << 20)
 #define GMEM_MAX_SIZE	     (256ULL << 30)

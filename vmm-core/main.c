@@ -828,6 +828,9 @@ int main(int argc, char **argv)
 	}
 	if (c.setup->log_level)
 		c.vm.debug_unclaimed = calloc(65536, sizeof(uint32_t));
+	/* A firmware finds the chipset it knows (OVMF: q35's). */
+	if (c.setup->has_firmware)
+		pci_bus_q35(&c.vm.pci);
 	r = core_attach(&c);
 	if (r != 0)
 		goto out;

@@ -1,6 +1,7 @@
 /* PCI bus 0 with a host bridge, type 1 and ECAM configuration access and
  * 32-bit memory BARs; see pci.h. */
 #include "vmm-core/pci.h"
+#include "vmm-core/acpi.h"
 
 #include <errno.h>
 #include <linux/pci_regs.h>
@@ -21,6 +22,22 @@
 #define HOST_SUBSYS_VENDOR    0x1af4
 #define HOST_SUBSYS_ID	      0x1100
 #define PCI_CLASS_HOST_BRIDGE 0x060000
+
+/* pci_bus_q35: QEMU's q35 chipset as OVMF looks for it. The MCH's PCIEXBAR
+ * (0x60, bit 0 enable, bits 2:1 = 0 for 256 buses) and the LPC bridge's
+ * PM registers read as set up already: OVMF then leaves them alone (and a
+ * write could not move the window or the PM block anyway). */
+#define HOST_DEVICE_Q35	     0x29c0
+#define Q35_PCIEXBAR	     0x60
+#define LPC_DEVICE_ICH9	     0x2918
+#define PCI_CLASS_ISA_BRIDGE 0x060100
+#define LPC_PMBASE	     0x40 /* bit 0 reads 1: an I/O range */
+#define LPC_ACPI_CNTL	     0x44 /* bit 7 ACPI_EN; bits 2:0 = 0: the SCI is IRQ 9 */
+_Static_assert(ACPI_SCI_IRQ == 9, "ACPI_CNTL's SCI_IRQ_SEL 0 means IRQ 9");
+#define LPC_ACPI_EN    0x80
+#define LPC_PIRQA_ROUT 0x60 /* PIRQ A-D routing, 0x68: E-H (ignored: ACPI's _PRT rules) */
+#define LPC_PIRQE_ROUT 0x68
+#define LPC_RCBA       0xf0 /* bits 31:14 base, bit 0 enable; nothing decodes there */
 
 void pci_func_init(struct pci_func *f, uint16_t vendor, uint16_t device, uint32_t class_code,
 		   uint8_t revision, uint16_t subsys_vendor, uint16_t subsys_id,
@@ -104,6 +121,30 @@ void pci_bus_init(struct pci_bus *b)
 	b->host.wmask[PCI_INTERRUPT_LINE] = 0;
 	pci_put32(b->host.cfg + HOST_PCIEXBAR, (uint32_t)PCI_ECAM_BASE | 1U);
 	b->mmio_next = PCI_MMIO32_BASE;
+}
+
+void pci_bus_q35(struct pci_bus *b)
+{
+	pci_put16(b->host.cfg + PCI_VENDOR_ID + 2, HOST_DEVICE_Q35);
+	pci_put32(b->host.cfg + HOST_PCIEXBAR, 0);
+	pci_put32(b->host.cfg + Q35_PCIEXBAR, (uint32_t)PCI_ECAM_BASE | 1U);
+
+	pci_func_init(&b->lpc, HOST_VENDOR_INTEL, LPC_DEVICE_ICH9, PCI_CLASS_ISA_BRIDGE, 2,
+		      HOST_SUBSYS_VENDOR, HOST_SUBSYS_ID, NULL, NULL);
+	/* I/O decoding is on and stays on, as the PM block does. */
+	pci_put16(b->lpc.cfg + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	pci_put16(b->lpc.wmask + PCI_COMMAND, 0);
+	b->lpc.wmask[PCI_INTERRUPT_LINE] = 0;
+	pci_put32(b->lpc.cfg + LPC_PMBASE, ACPI_PM_BASE | 1U);
+	b->lpc.cfg[LPC_ACPI_CNTL] = LPC_ACPI_EN;
+	for (int i = 0; i < 4; i++) {
+		/* Bit 7: the PIRQ is not routed to an ISA IRQ (the reset value). */
+		b->lpc.cfg[LPC_PIRQA_ROUT + i] = b->lpc.cfg[LPC_PIRQE_ROUT + i] = 0x80;
+		b->lpc.wmask[LPC_PIRQA_ROUT + i] = b->lpc.wmask[LPC_PIRQE_ROUT + i] = 0x8f;
+	}
+	pci_put32(b->lpc.wmask + LPC_RCBA, 0xffffc001U);
+	b->lpc.slot = PCI_LPC_SLOT;
+	b->slot[PCI_LPC_SLOT] = &b->lpc;
 }
 
 void pci_bus_destroy(struct pci_bus *b)

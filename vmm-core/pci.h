@@ -8,6 +8,12 @@
  * window, and the window is reserved in the e820 map. INTx of slot s is wired
  * to IOAPIC pin PCI_INTX_PIN(s) and described in the MP table.
  *
+ * For a firmware (pci_bus_q35) the bus answers as QEMU's q35 machine does,
+ * the chipset OVMF knows: a Q35 MCH (8086:29c0, PCIEXBAR at 0x60) and an
+ * ICH9 LPC bridge at 00:1f.0 whose ACPI PM base (0x40) and enable (0x44)
+ * read as already set to cellvm's fixed PM block at 0x600. The ECAM window
+ * sits at 0xB0000000 either way, where OVMF's build expects it.
+ *
  * Every configuration access is guest input: odd sizes, offsets past the
  * end, writes to read-only bits are ignored (reads of nothing give all
  * ones). */
@@ -16,7 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PCI_ECAM_BASE	0xe0000000ULL /* 256 MiB: buses 0-255 (only 0 has devices) */
+#define PCI_ECAM_BASE	0xb0000000ULL /* 256 MiB: buses 0-255 (only 0 has devices) */
 #define PCI_ECAM_SIZE	0x10000000ULL
 #define PCI_MMIO32_BASE 0xc0000000ULL /* BARs; virtio-mmio starts at 0xd0000000 */
 #define PCI_MMIO32_SIZE 0x10000000ULL
@@ -28,6 +34,7 @@
 #define PCI_CONFIG_DATA	   0xcfc
 
 #define PCI_MAX_SLOTS 32
+#define PCI_LPC_SLOT  31  /* the ICH9 LPC bridge of pci_bus_q35 */
 #define PCI_CFG_SIZE  256 /* the extended space (ECAM 256..4095) reads as zero */
 #define PCI_NUM_BARS  6
 
@@ -91,7 +98,8 @@ struct pci_bus {
 	uint32_t config_address; /* 0xCF8 */
 	struct pci_func host;	 /* 00:00.0 */
 	struct pci_func *slot[PCI_MAX_SLOTS];
-	uint64_t mmio_next; /* next free BAR address */
+	struct pci_func lpc; /* 00:1f.0 after pci_bus_q35 */
+	uint64_t mmio_next;  /* next free BAR address */
 };
 
 /* A function with these ids and class (class << 8 | prog-if, 24 bits). */
@@ -110,6 +118,8 @@ int pci_func_add_cap(struct pci_func *f, uint8_t id, const void *body, uint8_t l
 int pci_func_add_msix(struct pci_func *f, uint16_t nvec, uint32_t table_off, uint32_t pba_off);
 
 void pci_bus_init(struct pci_bus *b);
+/* Answer as QEMU's q35 machine (see above): before any pci_bus_add. */
+void pci_bus_q35(struct pci_bus *b);
 void pci_bus_destroy(struct pci_bus *b);
 /* Put f in the next free slot (1..31) and place its BARs. Returns the slot or
  * -ENOSPC. */
