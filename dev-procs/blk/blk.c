@@ -341,6 +341,7 @@ static int blk_activate(struct devproc *dp)
 		return -EINVAL;
 	b->lim.discard = dp->features & (1ULL << VIRTIO_BLK_F_DISCARD);
 	b->lim.write_zeroes = dp->features & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+	b->lim.size_max_negotiated = dp->features & (1ULL << VIRTIO_BLK_F_SIZE_MAX);
 	for (uint32_t i = 0; i < b->num_queues; i++) {
 		struct blk_queue *q = &b->q[i];
 		struct devproc_queue *dq = &dp->queues[i];

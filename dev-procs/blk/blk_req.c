@@ -50,8 +50,9 @@ static bool blk_cursor_copy(struct blk_cursor *cur, void *dst, uint32_t len)
 }
 
 /* Describe the next len bytes as iovecs (pieces of at most size_max bytes,
- * at most max of them). Returns 0 or -E2BIG. */
-static int blk_cursor_iov(struct blk_cursor *cur, uint64_t len, uint32_t size_max,
+ * at most max of them): a longer segment is refused, or cut when split.
+ * Returns 0 or -E2BIG. */
+static int blk_cursor_iov(struct blk_cursor *cur, uint64_t len, uint32_t size_max, bool split,
 			  struct iovec *iov, uint32_t max, uint32_t *ret_n)
 {
 	uint32_t n = 0;
@@ -64,8 +65,11 @@ static int blk_cursor_iov(struct blk_cursor *cur, uint64_t len, uint32_t size_ma
 		take = cur->seg[cur->i].len - cur->off;
 		if (take > len)
 			take = (uint32_t)len;
-		if (take > size_max)
-			return -E2BIG;
+		if (take > size_max) {
+			if (!split)
+				return -E2BIG;
+			take = size_max;
+		}
 		iov[n].iov_base = cur->seg[cur->i].host + cur->off;
 		iov[n].iov_len = take;
 		n++;
@@ -99,7 +103,8 @@ static int blk_req_parse_rw(const struct blk_limits *lim, struct blk_cursor *dat
 	/* UNTRUSTED(guest): sector, and the length the chain's shape implies. */
 	if (len % BLK_SECTOR_SIZE || !blk_req_in_range(lim, sector, len))
 		return blk_req_answer(req, VIRTIO_BLK_S_IOERR);
-	if (blk_cursor_iov(data, len, lim->size_max, req->iov, lim->seg_max, &req->niov) < 0)
+	if (blk_cursor_iov(data, len, lim->size_max, !lim->size_max_negotiated, req->iov,
+			   lim->seg_max, &req->niov) < 0)
 		return blk_req_answer(req, VIRTIO_BLK_S_IOERR);
 	req->op = op;
 	req->offset = sector * BLK_SECTOR_SIZE;
@@ -197,8 +202,8 @@ int blk_req_parse(const struct blk_limits *lim, const struct virtq_chain *c, str
 		if (rdata)
 			return blk_req_answer(req, VIRTIO_BLK_S_IOERR);
 		req->len = wdata < BLK_ID_BYTES ? wdata : BLK_ID_BYTES;
-		if (blk_cursor_iov(&wr, req->len, BLK_ID_BYTES, req->iov, BLK_SEG_MAX, &req->niov) <
-		    0)
+		if (blk_cursor_iov(&wr, req->len, BLK_ID_BYTES, false, req->iov, BLK_SEG_MAX,
+				   &req->niov) < 0)
 			return blk_req_answer(req, VIRTIO_BLK_S_IOERR);
 		req->op = BLK_OP_GET_ID;
 		return 0;

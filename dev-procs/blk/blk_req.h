@@ -53,6 +53,11 @@ struct blk_limits {
 	bool readonly;
 	bool discard;	   /* VIRTIO_BLK_F_DISCARD negotiated */
 	bool write_zeroes; /* VIRTIO_BLK_F_WRITE_ZEROES negotiated */
+	/* VIRTIO_BLK_F_SIZE_MAX negotiated: a longer segment is the driver's
+	 * error (IOERR). Without it size_max binds only us: a longer segment
+	 * is cut into size_max pieces (OVMF reads a file in one segment of
+	 * many MiB), still at most seg_max pieces a request. */
+	bool size_max_negotiated;
 };
 
 struct blk_range {

@@ -207,9 +207,27 @@ static void test_segment_limits(void **state)
 			assert_answer(VIRTIO_BLK_S_IOERR);
 		}
 	}
-	/* One piece over size_max. */
+	/* One piece over size_max, the limit negotiated: the driver's error. */
 	setup(NULL);
+	L.size_max_negotiated = true;
 	assert_int_equal(req(VIRTIO_BLK_T_IN, 0, 8192, true), 0);
+	assert_answer(VIRTIO_BLK_S_IOERR);
+	/* Not negotiated (OVMF): cut into size_max pieces... */
+	setup(NULL);
+	assert_int_equal(req(VIRTIO_BLK_T_IN, 0, 8192 + 512, true), 0);
+	assert_int_equal(R.op, BLK_OP_READ);
+	assert_int_equal(R.len, 8192 + 512);
+	assert_int_equal(R.niov, 3);
+	assert_int_equal(R.iov[0].iov_len, 4096);
+	assert_int_equal(R.iov[1].iov_len, 4096);
+	assert_int_equal(R.iov[2].iov_len, 512);
+	assert_ptr_equal((uint8_t *)R.iov[1].iov_base, (uint8_t *)R.iov[0].iov_base + 4096);
+	/* ... at most seg_max of them. */
+	setup(NULL);
+	assert_int_equal(req(VIRTIO_BLK_T_IN, 0, 8 * 4096, true), 0);
+	assert_int_equal(R.niov, 8);
+	setup(NULL);
+	assert_int_equal(req(VIRTIO_BLK_T_IN, 0, 8 * 4096 + 512, true), 0);
 	assert_answer(VIRTIO_BLK_S_IOERR);
 }
 

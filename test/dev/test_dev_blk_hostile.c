@@ -251,6 +251,21 @@ static void test_segment_limits(void **state)
 	assert_disk_unchanged();
 }
 
+/* A driver that does not negotiate VIRTIO_BLK_F_SIZE_MAX (OVMF) is not bound
+ * by size_max: one 3 MiB segment reads and writes whole. */
+static void test_segment_no_size_max(void **state)
+{
+	uint64_t data;
+
+	(void)state;
+	start(&(struct dt_opts){.sectors = 8192, .drop = 1ULL << VIRTIO_BLK_F_SIZE_MAX});
+	data = dt_buf(&T, 3 * MiB, 0x5a);
+	assert_int_equal(rq(VIRTIO_BLK_T_OUT, 0, data, 3 * MiB), VIRTIO_BLK_S_OK);
+	memset(dt_host(&T, data, 3 * MiB), 0, 3 * MiB);
+	assert_int_equal(rq(VIRTIO_BLK_T_IN, 0, data, 3 * MiB), VIRTIO_BLK_S_OK);
+	assert_untouched(data, 3 * MiB, 0x5a);
+}
+
 static void test_get_id_readable(void **state)
 {
 	uint64_t data, st;
@@ -338,6 +353,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_dwz_flags_and_ranges, teardown),
 		cmocka_unit_test_teardown(test_dwz_not_negotiated, teardown),
 		cmocka_unit_test_teardown(test_segment_limits, teardown),
+		cmocka_unit_test_teardown(test_segment_no_size_max, teardown),
 		cmocka_unit_test_teardown(test_get_id_readable, teardown),
 		cmocka_unit_test_teardown(test_write_past_image, teardown),
 		cmocka_unit_test_teardown(test_flush_error_sticky, teardown),

@@ -120,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.readonly = data[0] & 1,
 		.discard = data[0] & 2,
 		.write_zeroes = data[0] & 4,
+		.size_max_negotiated = data[0] & 0x20,
 	};
 	fuzz_build(data + 2, n, data + 2 + 3 * n, size - 2 - 3 * n);
 	r = blk_req_parse(&lim, &chain, &req);
