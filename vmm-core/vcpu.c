@@ -298,11 +298,11 @@ static void vcpu_log_sample(struct vcpu *v)
 		const uint8_t *c = NULL;
 		if (!(sr.cr0 & 0x80000000U) || vcpu_gva_to_gpa(v, sr.cr3, regs.rip - 4, &gpa) == 0)
 			c = gmem_ptr(&v->vm->mem, gpa, 12);
-		n += snprintf(line + n, sizeof(line) - (size_t)n, " if=%d code:",
-			      (int)((regs.rflags >> 9) & 1));
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      " if=%d code:", (int)((regs.rflags >> 9) & 1));
 		for (int i = 0; c && i < 12 && n < (int)sizeof(line) - 4; i++)
-			n += snprintf(line + n, sizeof(line) - (size_t)n, i == 4 ? " <%02x>" : " %02x",
-				      c[i]);
+			n += snprintf(line + n, sizeof(line) - (size_t)n,
+				      i == 4 ? " <%02x>" : " %02x", c[i]);
 	}
 	log_debug("vcpu%u: %s", v->index, line);
 }
