@@ -22,6 +22,10 @@ pkgs="$pkgs systemd"
 # The emulated KVM host (scripts/kvm-host.sh) for machines without hardware
 # virtualization; it is also the benchmarks' reference VMM.
 pkgs="$pkgs qemu-system-x86"
+# ... run by a QEMU built from Debian's own source of that package with two
+# fixes of ours (scripts/qemu-tcg/build.sh says why): what the build needs.
+pkgs="$pkgs dpkg-dev patch ninja-build meson libglib2.0-dev libpixman-1-dev libfdt-dev
+libcap-ng-dev libattr1-dev python3-venv flex bison"
 
 # The stock-kernel and firmware tests (scripts/guest/mkstock.sh, mkdisks.sh):
 # Debian's kernel as the guest, the firmware (SeaBIOS, OVMF) and what makes
