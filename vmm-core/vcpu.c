@@ -294,9 +294,11 @@ static void vcpu_log_sample(struct vcpu *v)
 	}
 	/* The code around rip and IF: a spin loop tells itself from a HLT. */
 	{
-		uint64_t gpa = regs.rip - 4;
+		/* The linear address: CS's base counts outside long mode (a
+		 * firmware's real-mode code). */
+		uint64_t lin = sr.cs.base + regs.rip - 4, gpa = lin;
 		const uint8_t *c = NULL;
-		if (!(sr.cr0 & 0x80000000U) || vcpu_gva_to_gpa(v, sr.cr3, regs.rip - 4, &gpa) == 0)
+		if (!(sr.cr0 & 0x80000000U) || vcpu_gva_to_gpa(v, sr.cr3, lin, &gpa) == 0)
 			c = gmem_ptr(&v->vm->mem, gpa, 12);
 		n += snprintf(line + n, sizeof(line) - (size_t)n,
 			      " if=%d code:", (int)((regs.rflags >> 9) & 1));
