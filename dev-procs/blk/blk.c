@@ -541,6 +541,7 @@ static int blk_setup(struct devproc *dp, const Cellvm__Device__DeviceSetup *setu
 		.capacity = size / BLK_SECTOR_SIZE,
 		.seg_max = b->queue_size - 2 < BLK_SEG_MAX ? b->queue_size - 2 : BLK_SEG_MAX,
 		.size_max = BLK_SIZE_MAX,
+		.piece_max = BLK_PIECE_MAX,
 		.dwz_seg_max = BLK_DWZ_SEG_MAX,
 		.dwz_sect_max = BLK_DWZ_SECT_MAX,
 		.readonly = b->readonly,

@@ -103,8 +103,8 @@ static int blk_req_parse_rw(const struct blk_limits *lim, struct blk_cursor *dat
 	/* UNTRUSTED(guest): sector, and the length the chain's shape implies. */
 	if (len % BLK_SECTOR_SIZE || !blk_req_in_range(lim, sector, len))
 		return blk_req_answer(req, VIRTIO_BLK_S_IOERR);
-	if (blk_cursor_iov(data, len, lim->size_max, !lim->size_max_negotiated, req->iov,
-			   lim->seg_max, &req->niov) < 0)
+	if (blk_cursor_iov(data, len, lim->size_max_negotiated ? lim->size_max : lim->piece_max,
+			   !lim->size_max_negotiated, req->iov, lim->seg_max, &req->niov) < 0)
 		return blk_req_answer(req, VIRTIO_BLK_S_IOERR);
 	req->op = op;
 	req->offset = sector * BLK_SECTOR_SIZE;

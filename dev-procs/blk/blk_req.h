@@ -24,12 +24,19 @@
 
 #define VIRTIO_BLK_DWZ_F_UNMAP 1U /* virtio_blk_discard_write_zeroes.flags */
 
-#define BLK_SECTOR_SIZE	 512U
-#define BLK_HDR_BYTES	 16U /* le32 type, le32 reserved, le64 sector */
-#define BLK_DWZ_BYTES	 16U /* le64 sector, le32 num_sectors, le32 flags */
-#define BLK_ID_BYTES	 20U
-#define BLK_SEG_MAX	 128U	    /* data segments of one request */
-#define BLK_SIZE_MAX	 (1U << 20) /* bytes of one data segment */
+#define BLK_SECTOR_SIZE 512U
+#define BLK_HDR_BYTES	16U /* le32 type, le32 reserved, le64 sector */
+#define BLK_DWZ_BYTES	16U /* le64 sector, le32 num_sectors, le32 flags */
+#define BLK_ID_BYTES	20U
+#define BLK_SEG_MAX	128U /* data segments of one request */
+/* The size_max we offer: bytes of one data segment. SeaBIOS (1.16) takes
+ * size_max * seg_max / 512 as its largest request in a 16-bit variable; at
+ * 65536 that is 0 and it loops for ever on empty requests. Kept below. */
+#define BLK_SIZE_MAX (128U << 10)
+/* Without VIRTIO_BLK_F_SIZE_MAX negotiated, a longer segment is cut into
+ * pieces of this many bytes (at most seg_max of them). */
+#define BLK_PIECE_MAX (1U << 20)
+_Static_assert((uint64_t)BLK_SEG_MAX *BLK_SIZE_MAX / 512 < 65536, "SeaBIOS's u16 request size");
 #define BLK_DWZ_SEG_MAX	 16U	    /* ranges of one discard/write-zeroes */
 #define BLK_DWZ_SECT_MAX (1U << 22) /* sectors of one range (2 GiB) */
 
@@ -48,15 +55,16 @@ struct blk_limits {
 	uint64_t capacity;    /* 512-byte sectors */
 	uint32_t seg_max;     /* <= BLK_SEG_MAX */
 	uint32_t size_max;    /* <= BLK_SIZE_MAX */
+	uint32_t piece_max;   /* <= BLK_PIECE_MAX: see size_max_negotiated */
 	uint32_t dwz_seg_max; /* <= BLK_DWZ_SEG_MAX */
 	uint32_t dwz_sect_max;
 	bool readonly;
 	bool discard;	   /* VIRTIO_BLK_F_DISCARD negotiated */
 	bool write_zeroes; /* VIRTIO_BLK_F_WRITE_ZEROES negotiated */
 	/* VIRTIO_BLK_F_SIZE_MAX negotiated: a longer segment is the driver's
-	 * error (IOERR). Without it size_max binds only us: a longer segment
-	 * is cut into size_max pieces (OVMF reads a file in one segment of
-	 * many MiB), still at most seg_max pieces a request. */
+	 * error (IOERR). Without it size_max does not bind the driver: a
+	 * longer segment is cut into piece_max pieces (OVMF reads a file in one
+	 * segment of many MiB), still at most seg_max pieces a request. */
 	bool size_max_negotiated;
 };
 

@@ -243,11 +243,11 @@ static void test_segment_limits(void **state)
 			memset(dt_host(&T, data, NSEG * 512), 0x5a, NSEG * 512);
 	}
 	assert_untouched(data, NSEG * 512, 0x5a);
-	/* One 2 MiB segment (size_max is 1 MiB). */
-	data = dt_buf(&T, 2 * MiB, 0x5a);
-	assert_int_equal(rq(VIRTIO_BLK_T_IN, 0, data, 2 * MiB), VIRTIO_BLK_S_IOERR);
-	assert_untouched(data, 2 * MiB, 0x5a);
-	assert_int_equal(rq(VIRTIO_BLK_T_IN, 0, data, 1 * MiB), VIRTIO_BLK_S_OK);
+	/* One segment a sector longer than size_max, then one of size_max. */
+	data = dt_buf(&T, BLK_SIZE_MAX + 512, 0x5a);
+	assert_int_equal(rq(VIRTIO_BLK_T_IN, 0, data, BLK_SIZE_MAX + 512), VIRTIO_BLK_S_IOERR);
+	assert_untouched(data, BLK_SIZE_MAX + 512, 0x5a);
+	assert_int_equal(rq(VIRTIO_BLK_T_IN, 0, data, BLK_SIZE_MAX), VIRTIO_BLK_S_OK);
 	assert_disk_unchanged();
 }
 

@@ -65,7 +65,8 @@ static void fuzz_check(const struct blk_limits *lim, const struct blk_req *r)
 		CHECK(r->offset / BLK_SECTOR_SIZE <= lim->capacity);
 		CHECK(r->len / BLK_SECTOR_SIZE <= lim->capacity - r->offset / BLK_SECTOR_SIZE);
 		CHECK(r->niov <= lim->seg_max);
-		fuzz_check_iov(lim, r, r->op == BLK_OP_READ, lim->size_max);
+		fuzz_check_iov(lim, r, r->op == BLK_OP_READ,
+			       lim->size_max_negotiated ? lim->size_max : lim->piece_max);
 		break;
 	case BLK_OP_GET_ID:
 		CHECK(r->len <= BLK_ID_BYTES);
@@ -115,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.capacity = capacities[(data[0] >> 3) & 3],
 		.seg_max = 8,
 		.size_max = 4096,
+		.piece_max = 8192,
 		.dwz_seg_max = 4,
 		.dwz_sect_max = 1024,
 		.readonly = data[0] & 1,
