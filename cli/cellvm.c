@@ -30,12 +30,14 @@ static void cellvm_usage(FILE *f)
 		"usage: cellvm run --kernel PATH [--initrd PATH] [--cmdline STR]\n"
 		"                  [--cpus N] [--memory SIZE] [--no-acpi] [--debug]\n"
 		"       cellvm run --firmware PATH --disk ... [--cpus N] [--memory SIZE]\n"
+		"       cellvm run --firmware PATH --kernel PATH [--initrd PATH] [--cmdline STR] "
+		"...\n"
 		"  --kernel PATH   ELF vmlinux (PVH or 64-bit entry) or bzImage\n"
 		"  --initrd PATH   initial ramdisk\n"
 		"  --cmdline STR   kernel command line (default \"console=ttyS0\")\n"
-		"  --firmware PATH a firmware image (SeaBIOS bios.bin, OVMF.fd) instead of\n"
-		"                  a kernel: the guest boots from its disks (no --kernel,\n"
-		"                  --initrd or --cmdline)\n"
+		"  --firmware PATH a firmware image (SeaBIOS bios.bin, OVMF.fd): the guest\n"
+		"                  boots from its disks, or with --kernel (a bzImage; OVMF)\n"
+		"                  the firmware boots that kernel, initrd and command line\n"
 		"  --no-acpi       no ACPI tables and no ACPI power button in the VM\n"
 		"  --cpus N        vCPUs, 1-%d (default 1)\n"
 		"  --memory SIZE   guest RAM, 16M-256G, a multiple of 4K (default 256M)\n"
@@ -282,13 +284,15 @@ static int cellvm_run(int argc, char **argv)
 		log_err("unexpected argument '%s'", argv[optind]);
 		return VM_EXIT_BAD_INPUT;
 	}
-	if (firmware && (cfg.kernel || cfg.initrd || cmdline_given)) {
-		log_err("--firmware boots from a disk: it takes no --kernel, --initrd or "
-			"--cmdline");
+	if (firmware && !cfg.kernel && (cfg.initrd || cmdline_given)) {
+		log_err("--firmware boots from a disk: --initrd and --cmdline go with a "
+			"--kernel for it to boot");
 		return VM_EXIT_BAD_INPUT;
 	}
 	if (firmware) {
-		/* The launcher hands it to the core where a kernel would go. */
+		/* The launcher hands it to the core where a kernel would go; a
+		 * kernel given goes to the firmware (fw_cfg). */
+		cfg.fw_kernel = cfg.kernel;
 		cfg.kernel = firmware;
 		cfg.has_firmware = true;
 	}

@@ -288,6 +288,11 @@ static int launcher_open_file(int fd, const char *path)
 	return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 }
 
+static bool launcher_has_fw_kernel(const struct core_config *cfg)
+{
+	return cfg->has_firmware && (cfg->fw_kernel_fd > 0 || cfg->fw_kernel);
+}
+
 static int launcher_open_resources(const struct core_config *cfg, int *fds, size_t *nfds, char *err,
 				   size_t errlen)
 {
@@ -315,6 +320,13 @@ static int launcher_open_resources(const struct core_config *cfg, int *fds, size
 			goto fail;
 		*nfds = 5;
 	}
+	if (launcher_has_fw_kernel(cfg)) {
+		what = cfg->fw_kernel_fd > 0 ? "kernel" : cfg->fw_kernel;
+		fds[*nfds] = launcher_open_file(cfg->fw_kernel_fd, cfg->fw_kernel);
+		if (fds[*nfds] < 0)
+			goto fail;
+		(*nfds)++;
+	}
 	return 0;
 fail:
 	r = -errno;
@@ -330,8 +342,10 @@ static int launcher_send_setup(const struct core_config *cfg, int chan, const in
 
 	s.cpus = cfg->cpus;
 	s.memory_bytes = cfg->memory;
-	s.cmdline = (char *)(cfg->cmdline && !cfg->has_firmware ? cfg->cmdline : "");
 	s.has_firmware = cfg->has_firmware;
+	s.has_fw_kernel = launcher_has_fw_kernel(cfg);
+	s.cmdline = (char *)(cfg->cmdline && (!cfg->has_firmware || s.has_fw_kernel) ? cfg->cmdline
+										     : "");
 	s.no_acpi = cfg->no_acpi;
 	s.has_initrd = cfg->initrd_fd > 0 || cfg->initrd != NULL;
 	s.log_level = cfg->debug ? 1 : 0;
@@ -470,7 +484,7 @@ drop:
 int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, char *err,
 			size_t errlen, int *ret_status)
 {
-	int fds[5 + LAUNCHER_MAX_DEVICES];
+	int fds[6 + LAUNCHER_MAX_DEVICES]; /* a firmware's kernel after the initrd */
 	int chan[2] = {-1, -1}, cons[2] = {-1, -1};
 	size_t nfds = 0, nbase;
 	int r;
@@ -483,9 +497,11 @@ int launcher_start_core(const struct core_config *cfg, struct core_proc *ret, ch
 		snprintf(err, errlen, "at most %d devices", LAUNCHER_MAX_DEVICES);
 		return -E2BIG;
 	}
-	/* A firmware boots from a disk: it takes no initrd (CoreSetup). */
-	if (cfg->has_firmware && (cfg->initrd_fd > 0 || cfg->initrd)) {
-		snprintf(err, errlen, "a firmware takes no initrd");
+	/* A firmware boots from a disk, or a kernel of its own: only then an
+	 * initrd (CoreSetup). */
+	if (cfg->has_firmware && (cfg->initrd_fd > 0 || cfg->initrd) &&
+	    !launcher_has_fw_kernel(cfg)) {
+		snprintf(err, errlen, "a firmware takes an initrd only with a kernel");
 		return -EINVAL;
 	}
 	r = launcher_open_resources(cfg, fds, &nfds, err, errlen);

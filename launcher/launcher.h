@@ -46,8 +46,14 @@ struct core_config {
 	const char *initrd;
 	const char *cmdline; /* optional */
 	/* kernel_fd (kernel) is a firmware image (SeaBIOS, OVMF), not a kernel:
-	 * CoreSetup.has_firmware; no initrd then, the cmdline is not sent. */
+	 * CoreSetup.has_firmware. No initrd then, and the cmdline is not sent,
+	 * unless the firmware is to boot a kernel of its own: */
 	bool has_firmware;
+	/* With has_firmware: a bzImage the firmware boots (fw_cfg; CoreSetup.
+	 * has_fw_kernel), with the initrd and cmdline above. Same rules as
+	 * kernel_fd/kernel. */
+	int fw_kernel_fd;
+	const char *fw_kernel;
 	bool no_acpi; /* CoreSetup.no_acpi: no ACPI tables, no power button */
 	uint32_t cpus;
 	uint64_t memory;

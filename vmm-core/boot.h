@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "common/gmem.h"
 #include "vmm-core/e820.h"
+#include "vmm-core/fw_cfg.h"
 
 /* Fixed guest-physical addresses of boot data (below the EBDA). */
 #define BOOT_GDT_ADDR	     0x500ULL
@@ -59,6 +60,21 @@ int loader_elf_load_pref(const uint8_t *img, size_t len, struct gmem *mem, enum 
 
 /* Load a bzImage (boot protocol >= 2.12, 64-bit entry). Same returns. */
 int loader_bzimage_load(const uint8_t *img, size_t len, struct gmem *mem, struct boot_plan *ret);
+
+/* A bzImage for a firmware to boot (fw_cfg's KERNEL_*, SETUP_*, INITRD_*
+ * and CMDLINE_* items, as QEMU's -kernel with a firmware): the image split
+ * into its real-mode setup, copied to setup (setup_cap bytes; 128 KiB + 512
+ * holds any) and patched as a boot loader would (command line and initrd
+ * addresses), and its protected-mode part, pointing into img. The initrd of
+ * initrd_len bytes goes under the end of low RAM (low_size). Nothing is
+ * written to guest RAM: the firmware's loader does that. Returns 0,
+ * -ENOEXEC (not a bzImage of protocol 2.03 or later), -EINVAL (lying
+ * header), -EMSGSIZE (command line over the kernel's limit), -E2BIG (the
+ * initrd does not fit). */
+#define BOOT_FW_SETUP_CAP (256U * 512 + 512)
+int loader_bzimage_fw_cfg(const uint8_t *img, size_t len, uint64_t initrd_len, uint64_t low_size,
+			  const char *cmdline, uint8_t *setup, size_t setup_cap,
+			  struct fw_cfg_kernel *ret);
 
 /* Pick the loader by magic. */
 int loader_load(const uint8_t *img, size_t len, struct gmem *mem, struct boot_plan *ret);

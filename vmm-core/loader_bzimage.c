@@ -86,3 +86,77 @@ int loader_load_pref(const uint8_t *img, size_t len, struct gmem *mem, enum boot
 		return r;
 	return loader_bzimage_load(img, len, mem, ret);
 }
+
+/* Where QEMU's x86_load_linux puts the parts for a firmware's loader (its
+ * "real_addr", "cmdline_addr" and "prot_addr" for protocol 2.02 and later);
+ * OVMF's EFI path ignores them, a legacy loader follows them. */
+#define BZ_FW_SETUP_ADDR   0x10000U
+#define BZ_FW_CMDLINE_ADDR 0x20000U
+#define BZ_FW_KERNEL_ADDR  0x100000U
+/* Kept free under the end of low RAM for the firmware's ACPI tables (QEMU
+ * keeps its acpi_data_size there). */
+#define BZ_FW_LOW_RESERVE 0x28000U
+#define BZ_FW_MIN_PROTO	  0x0203 /* initrd_addr_max */
+
+int loader_bzimage_fw_cfg(const uint8_t *img, size_t len, uint64_t initrd_len, uint64_t low_size,
+			  const char *cmdline, uint8_t *setup, size_t setup_cap,
+			  struct fw_cfg_kernel *ret)
+{
+	struct setup_header h;
+	uint64_t setup_size, initrd_max, cl = strlen(cmdline) + 1;
+
+	if (len < BZ_HDR_OFF + sizeof(h))
+		return -ENOEXEC;
+	memcpy(&h, img + BZ_HDR_OFF, sizeof(h));
+	if (h.header != BZ_MAGIC || h.boot_flag != 0xAA55)
+		return -ENOEXEC;
+	/* UNTRUSTED(image): every field below comes from the file. */
+	if (h.version < BZ_FW_MIN_PROTO || !(h.loadflags & LOADED_HIGH))
+		return -ENOEXEC;
+	setup_size = ((uint64_t)(h.setup_sects ? h.setup_sects : 4) + 1) * 512;
+	if (setup_size >= len || setup_size > setup_cap || len - setup_size <= 0x200 ||
+	    len - setup_size > UINT32_MAX)
+		return -EINVAL;
+	/* The command line must fit the kernel's limit (2.06 has it; before,
+	 * 255 bytes) and the gap before the setup's heap ends. */
+	if (cl > (h.version >= 0x0206 ? (uint64_t)h.cmdline_size + 1 : 256) ||
+	    cl > BOOT_CMDLINE_MAX)
+		return -EMSGSIZE;
+	/* The initrd goes as high as the kernel takes it, under the firmware's
+	 * reserve at the end of low RAM, page-aligned (QEMU's rule). */
+	initrd_max = h.initrd_addr_max;
+	if (low_size < BZ_FW_LOW_RESERVE + BZ_FW_KERNEL_ADDR)
+		return -E2BIG;
+	if (initrd_max > low_size - BZ_FW_LOW_RESERVE - 1)
+		initrd_max = low_size - BZ_FW_LOW_RESERVE - 1;
+	if (initrd_max < BZ_FW_KERNEL_ADDR + (len - setup_size) ||
+	    initrd_len > initrd_max - BZ_FW_KERNEL_ADDR - (len - setup_size) ||
+	    ((initrd_max - initrd_len) & ~0xfffULL) < BZ_FW_KERNEL_ADDR + (len - setup_size))
+		return -E2BIG;
+
+	memcpy(setup, img, setup_size);
+	memset(ret, 0, sizeof(*ret));
+	ret->setup = setup;
+	ret->setup_size = (uint32_t)setup_size;
+	ret->setup_addr = BZ_FW_SETUP_ADDR;
+	ret->kernel = img + setup_size;
+	ret->kernel_size = (uint32_t)(len - setup_size);
+	ret->kernel_addr = BZ_FW_KERNEL_ADDR;
+	ret->cmdline = cmdline;
+	ret->cmdline_addr = BZ_FW_CMDLINE_ADDR;
+	if (initrd_len) {
+		ret->initrd_size = (uint32_t)initrd_len;
+		ret->initrd_addr = (uint32_t)((initrd_max - initrd_len) & ~0xfffULL);
+	}
+	/* The setup header as a boot loader leaves it (QEMU's patch of the same
+	 * fields): loader id "undefined" (0xb0 with the version nibble 0), the
+	 * heap up to the command line, where the command line and initrd are. */
+	h.type_of_loader = 0xb0;
+	h.loadflags |= CAN_USE_HEAP;
+	h.heap_end_ptr = (uint16_t)(BZ_FW_CMDLINE_ADDR - BZ_FW_SETUP_ADDR - 0x200);
+	h.cmd_line_ptr = BZ_FW_CMDLINE_ADDR;
+	h.ramdisk_image = ret->initrd_addr;
+	h.ramdisk_size = ret->initrd_size;
+	memcpy(setup + BZ_HDR_OFF, &h, sizeof(h)); /* setup_size >= 2560 */
+	return 0;
+}

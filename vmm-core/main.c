@@ -35,7 +35,9 @@
 #define CORE_MAX_KERNEL (512ULL << 20)
 #define CORE_MAX_INITRD (2ULL << 30)
 
-enum { FD_KVM, FD_MEM, FD_KERNEL, FD_CONSOLE, FD_INITRD, FD_BASE_COUNT };
+/* At most six before the links: an initrd at FD_INITRD, and a firmware's
+ * kernel after it (core_fd_fw_kernel). */
+enum { FD_KVM, FD_MEM, FD_KERNEL, FD_CONSOLE, FD_INITRD, FD_BASE_COUNT = 6 };
 /* The core's entries: virtio devices, then the input device's PS/2 and xHCI
  * links. */
 #define CORE_MAX_ENTRIES (VM_MAX_DEVS + 2)
@@ -139,9 +141,11 @@ static int core_on_setup(void *ctx, const void *msg, int *fds, size_t nfds)
 	struct core *c = ctx;
 
 	/* UNTRUSTED(launcher): the fd count must be what the setup says; a
-	 * firmware boots from a disk, with no initrd. */
-	if (s->n_devices > CORE_MAX_ENTRIES || nfds != (s->has_initrd ? 5u : 4u) + s->n_devices ||
-	    (s->has_firmware && s->has_initrd))
+	 * firmware takes an initrd only with a kernel of its own. */
+	if (s->n_devices > CORE_MAX_ENTRIES ||
+	    nfds != 4u + s->has_initrd + s->has_fw_kernel + s->n_devices ||
+	    (s->has_fw_kernel && !s->has_firmware) ||
+	    (s->has_firmware && s->has_initrd && !s->has_fw_kernel))
 		return -EPROTO;
 	for (size_t i = 0; i < nfds; i++) {
 		c->fds[i] = fds[i];
@@ -150,6 +154,17 @@ static int core_on_setup(void *ctx, const void *msg, int *fds, size_t nfds)
 	c->nfds = nfds;
 	c->setup = s;
 	return 0;
+}
+
+/* Where the firmware's kernel (has_fw_kernel) and the first link are. */
+static size_t core_fd_fw_kernel(const struct core *c)
+{
+	return FD_INITRD + (c->setup->has_initrd ? 1 : 0);
+}
+
+static size_t core_fd_links(const struct core *c)
+{
+	return core_fd_fw_kernel(c) + (c->setup->has_fw_kernel ? 1 : 0);
 }
 
 static int core_on_device_restart(void *ctx, const void *msg, int *fds, size_t nfds)
@@ -399,7 +414,7 @@ static int core_attach_pci(struct core *c, int link)
  * guest's bus scan. Returns 0 or an exit status. */
 static int core_attach_devices(struct core *c, char *cmdline, size_t len)
 {
-	size_t base = c->setup->has_initrd ? 5 : 4;
+	size_t base = core_fd_links(c);
 	size_t used = strlen(cmdline);
 	bool tail = false; /* the input device's links came: no virtio device may follow */
 
@@ -477,6 +492,52 @@ static int core_attach(struct core *c)
  * needs to know goes into fw_cfg. */
 static int core_acpi_build(struct core *c);
 
+/* The kernel, initrd and command line for the firmware to boot, into
+ * fw_cfg's kernel items. The kernel and initrd are the tenant's: parsed here,
+ * in the sandbox, and only copied. Returns 0 or an exit status. */
+static int core_fw_kernel(struct core *c)
+{
+	struct mapped_file kernel = {0}, initrd = {0};
+	struct fw_cfg_kernel k;
+	uint8_t *setup;
+	int r;
+
+	r = map_file(c->fds[core_fd_fw_kernel(c)], CORE_MAX_KERNEL, &kernel);
+	if (r < 0)
+		return core_fail(c, VM_EXIT_BAD_INPUT, "kernel: cannot read", r);
+	if (c->setup->has_initrd) {
+		r = map_file(c->fds[FD_INITRD], CORE_MAX_INITRD, &initrd);
+		if (r < 0) {
+			unmap_file(&kernel);
+			return core_fail(c, VM_EXIT_BAD_INPUT, "initrd: cannot read", r);
+		}
+	}
+	setup = malloc(BOOT_FW_SETUP_CAP);
+	r = setup ? loader_bzimage_fw_cfg(kernel.p, kernel.len, initrd.len, c->vm.mem.low_size,
+					  c->setup->cmdline, setup, BOOT_FW_SETUP_CAP, &k)
+		  : -ENOMEM;
+	if (r == 0) {
+		k.initrd = initrd.p;
+		r = fw_cfg_set_kernel(&c->vm.fw_cfg, &k);
+		if (r < 0)
+			r = core_fail(c, VM_EXIT_ERROR, "firmware configuration (fw_cfg)", r);
+	} else {
+		r = core_fail(
+			c, r == -ENOMEM ? VM_EXIT_ERROR : VM_EXIT_BAD_INPUT,
+			r == -ENOEXEC
+				? "kernel: a firmware boots a bzImage (protocol 2.03 or later)"
+			: r == -EMSGSIZE ? "command line: longer than the kernel accepts"
+			: r == -E2BIG	 ? "initrd: does not fit in guest memory"
+			: r == -ENOMEM	 ? "out of memory"
+					 : "kernel: invalid image",
+			r);
+	}
+	free(setup);
+	unmap_file(&initrd);
+	unmap_file(&kernel);
+	return r;
+}
+
 static int core_load_firmware(struct core *c)
 {
 	struct vm *vm = &c->vm;
@@ -510,8 +571,13 @@ static int core_load_firmware(struct core *c)
 			r = 0;
 		}
 	}
-	if (r == 0 && nboot)
+	if (r == 0 && nboot && !c->setup->has_fw_kernel)
 		r = fw_cfg_add_bootorder(&vm->fw_cfg, boot, nboot);
+	if (r == 0 && c->setup->has_fw_kernel) {
+		r = core_fw_kernel(c);
+		if (r != 0)
+			return r;
+	}
 	if (r == 0 && !c->setup->no_acpi) {
 		r = core_acpi_build(c);
 		if (r == 0)
@@ -645,6 +711,8 @@ static int core_enter_sandbox(struct core *c)
 		keep[n++] = c->fds[FD_KERNEL];
 	if (c->setup->has_initrd)
 		keep[n++] = c->fds[FD_INITRD];
+	if (c->setup->has_fw_kernel)
+		keep[n++] = c->fds[core_fd_fw_kernel(c)];
 	for (uint32_t i = 0; i < vm->ncpus; i++)
 		keep[n++] = vm->vcpus[i].fd;
 	if (ps2_link_present(&vm->ps2)) {
@@ -865,6 +933,8 @@ int main(int argc, char **argv)
 	ipc_close_fds(&c.fds[FD_KERNEL], 1);
 	if (c.setup->has_initrd)
 		ipc_close_fds(&c.fds[FD_INITRD], 1);
+	if (c.setup->has_fw_kernel)
+		ipc_close_fds(&c.fds[core_fd_fw_kernel(&c)], 1);
 	r = core_send_ready(&c);
 	if (r < 0) {
 		r = VM_EXIT_ERROR;

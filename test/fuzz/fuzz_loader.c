@@ -109,12 +109,37 @@ static void fuzz_boot(struct fuzz_ctx *c, struct boot_plan *p)
 	}
 }
 
+/* The same bytes as a kernel for a firmware (fw_cfg's kernel items): split
+ * and patched in a buffer of ours, nothing written to guest RAM. */
+static void fuzz_fw_cfg(const struct fuzz_ctx *c, const uint8_t *data, size_t size)
+{
+	static uint8_t setup[BOOT_FW_SETUP_CAP];
+	struct fw_cfg_kernel k;
+	int r;
+
+	r = loader_bzimage_fw_cfg(data, size, sizeof(c->initrd), c->mem.low_size, CMDLINE, setup,
+				  sizeof(setup), &k);
+	if (r < 0) {
+		CHECK(r == -ENOEXEC || r == -EINVAL || r == -EMSGSIZE || r == -E2BIG);
+		return;
+	}
+	CHECK(r == 0);
+	CHECK(k.setup == setup && k.setup_size % 512 == 0 && k.setup_size <= sizeof(setup));
+	CHECK(k.kernel == data + k.setup_size && (size_t)k.setup_size + k.kernel_size == size);
+	CHECK(memcmp(setup, data, 0x1f1) == 0);
+	CHECK(k.initrd_size == sizeof(c->initrd) && (k.initrd_addr & (FUZZ_PAGE - 1)) == 0);
+	CHECK(k.initrd_addr >= k.kernel_addr + k.kernel_size);
+	CHECK((uint64_t)k.initrd_addr + k.initrd_size < c->mem.low_size);
+	CHECK(strcmp(k.cmdline, CMDLINE) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_ctx *c = fuzz_ctx_get();
 	struct boot_plan plan;
 	int r;
 
+	fuzz_fw_cfg(c, data, size);
 	memset(&plan, 0, sizeof(plan));
 	r = loader_load(data, size, &c->mem, &plan);
 	if (r < 0) {

@@ -23,9 +23,11 @@ Usage: stock_check.py BINDIR GUESTDIR SRCDIR MODE [PNG_RAW]
         ovmf_display  the same disk through the broker with a gpu: the
                  screen is not black once the guest runs, and a shutdown
                  through the API powers it off
+        ovmf_kernel  `cellvm run --firmware OVMF.fd --kernel --initrd
+                 --cmdline`: OVMF boots the kernel it finds in fw_cfg (no
+                 disk), with that initrd and command line
   PNG_RAW: test/broker/png_raw (ovmf_display: decodes the screenshot)
-Exit: 0 pass, 1 fail, 77 skip (KVM here cannot run guest user space; in
-the emulated KVM host, shutdown, seabios and ovmf_display, which stop it).
+Exit: 0 pass, 1 fail, 77 skip (KVM here cannot run guest user space).
 The stock guest or the firmware missing is a failure, not a skip.
 """
 import os
@@ -190,14 +192,6 @@ def mode_acpi():
 
 
 def mode_shutdown():
-    if EMULATED:
-        # With Debian's QEMU 7 of 7 boots of the stock kernel through the
-        # broker stopped the emulated host; with scripts/qemu-tcg's build 1
-        # of 2 did (the other passed): still too often for a CI tier that
-        # would start the host again for it until its time is spent.
-        # stock_kernel_acpi presses the same button through cellvm run.
-        skip("the stock kernel's boot through the broker stops the emulated KVM host "
-             "about every other time (docs/testing.md): this needs real KVM")
     with tempfile.TemporaryDirectory(prefix="cellvm-stock-") as tmp:
         img = os.path.join(tmp, "disk.img")
         with open(img, "wb") as f:
@@ -213,19 +207,30 @@ def mode_shutdown():
             b.cleanup()
 
 
+def check_tables(which, log):
+    # The kernel found our tables through the firmware's copy.
+    text = "\n".join(log)
+    tables = set(re.findall(r"CELLVM-ACPI-TABLE (\w{4})\b", text))
+    missing = {"RSDP", "XSDT", "FACP", "DSDT", "APIC", "MCFG"} - tables
+    if missing or not re.search(r"CELLVM-MMCONFIG used .*PCI MMCONFIG", text):
+        fail("%s: ACPI tables missing (%s) or no MMCONFIG" % (which, " ".join(missing)), log)
+
+
+def mode_ovmf_kernel():
+    # OVMF's direct kernel boot (QemuKernelLoaderFsDxe): the bzImage, its
+    # initrd and command line come through fw_cfg's kernel items; there is
+    # no disk. The initramfs's program (CELLVM-STOCK-START) shows the initrd
+    # arrived, cellvm.action=poweroff from the command line that it did.
+    if not os.path.isfile(OVMF):
+        fail("no firmware %s (package ovmf: scripts/install-deps.sh)" % OVMF)
+    log = run(["--firmware", OVMF, "--kernel", kernel, "--initrd", initrd,
+               "--cmdline", cmdline("poweroff"), "--cpus", "1", "--memory", "512M"],
+              "ovmf kernel", 0, ("CELLVM-STOCK-START", "CELLVM-READY", "CELLVM-ACTION poweroff"))
+    check_tables("ovmf kernel", log)
+
+
 def mode_firmware(which):
     fw = SEABIOS if which.startswith("seabios") else OVMF
-    if EMULATED and which == "seabios":
-        # SeaBIOS waits for its first disk read in a loop that makes no
-        # exit; in the emulated host that still stops the whole host, even
-        # with scripts/qemu-tcg's fixes (docs/testing.md).
-        skip("SeaBIOS's disk boot stops the emulated KVM host (docs/testing.md): "
-             "it needs real KVM")
-    if EMULATED and which == "ovmf_display":
-        # OVMF with a gpu through the broker stopped the emulated host
-        # (after scripts/qemu-tcg's fixes, 1 of 1): docs/testing.md.
-        skip("OVMF with a gpu stops the emulated KVM host (docs/testing.md): "
-             "it needs real KVM")
     if not os.path.isfile(fw):
         fail("no firmware %s (package %s: scripts/install-deps.sh)" % (fw, which))
     mk = os.path.join(srcdir, "scripts/guest/mkdisks.sh")
@@ -241,13 +246,7 @@ def mode_firmware(which):
             log = run(["--firmware", fw, "--cpus", "1", "--memory", "512M", "--disk",
                        "path=" + img], which, 0,
                       ("CELLVM-STOCK-START", "CELLVM-READY", "CELLVM-ACTION poweroff"))
-            # The kernel found our tables through the firmware's copy.
-            text = "\n".join(log)
-            tables = set(re.findall(r"CELLVM-ACPI-TABLE (\w{4})\b", text))
-            missing = {"RSDP", "XSDT", "FACP", "DSDT", "APIC", "MCFG"} - tables
-            if missing or not re.search(r"CELLVM-MMCONFIG used .*PCI MMCONFIG", text):
-                fail("%s: ACPI tables missing (%s) or no MMCONFIG" % (which, " ".join(missing)),
-                     log)
+            check_tables(which, log)
             return
         disk = "ovmf"
         # The boot screen: OVMF drives the gpu (VirtioGpuDxe), the kernel's
@@ -288,6 +287,8 @@ elif mode == "shutdown":
     mode_shutdown()
 elif mode in ("seabios", "ovmf", "ovmf_display"):
     mode_firmware(mode)
+elif mode == "ovmf_kernel":
+    mode_ovmf_kernel()
 else:
     fail("unknown mode %s" % mode)
 print("PASS")

@@ -30,11 +30,11 @@ expect 'memory' run --kernel "$payload" --memory -64M
 expect 'cmdline' run --kernel "$payload" --cmdline "$(head -c 3000 /dev/zero | tr '\0' x)"
 expect 'unexpected argument' run --kernel "$payload" extra
 expect 'No such file' run --kernel /nonexistent/vmlinux
-# --firmware: instead of a kernel, never with one (or an initrd, a cmdline).
+# --firmware: instead of a kernel; an initrd or a cmdline only with a kernel
+# for the firmware to boot.
 expect 'kernel is required .or --firmware.' run --no-acpi
-expect 'firmware boots from a disk: it takes no --kernel' run --firmware "$payload" --kernel "$payload"
-expect 'firmware boots from a disk: it takes no --kernel' run --firmware "$payload" --initrd "$payload"
-expect 'firmware boots from a disk: it takes no --kernel' run --firmware "$payload" --cmdline x
+expect 'initrd and --cmdline go with a --kernel' run --firmware "$payload" --initrd "$payload"
+expect 'initrd and --cmdline go with a --kernel' run --firmware "$payload" --cmdline x
 expect 'No such file' run --firmware /nonexistent/bios.bin
 # --disk transport= and --net: refused while parsing, before anything starts.
 expect 'transport: .PCI. is not pci or mmio' run --kernel "$payload" --disk path=/x,transport=PCI

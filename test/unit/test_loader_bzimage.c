@@ -404,6 +404,115 @@ static void test_dispatch(void **state)
 	free(zeros);
 }
 
+/* For a firmware (fw_cfg): setup and protected-mode parts split where the
+ * header says, the setup's copy patched as QEMU does, nothing in RAM. */
+static uint8_t fw_setup[BOOT_FW_SETUP_CAP];
+
+static void test_fw_cfg_split(void **state)
+{
+	struct test_guest *g = *state;
+	struct timg_bz_spec s;
+	struct fw_cfg_kernel k;
+	struct setup_header h;
+	size_t len, ss;
+
+	timg_bz_default(&s);
+	len = build(&s);
+	ss = timg_bz_setup_size(&s);
+	assert_int_equal(loader_bzimage_fw_cfg(img, len, 3 * 4096 + 5, g->mem.low_size,
+					       "console=ttyS0", fw_setup, sizeof(fw_setup), &k),
+			 0);
+	assert_ptr_equal(k.setup, fw_setup);
+	assert_int_equal(k.setup_size, ss);
+	assert_ptr_equal(k.kernel, img + ss);
+	assert_int_equal(k.kernel_size, len - ss);
+	assert_int_equal(k.kernel_addr, 0x100000);
+	assert_int_equal(k.setup_addr, 0x10000);
+	assert_int_equal(k.cmdline_addr, 0x20000);
+	assert_string_equal(k.cmdline, "console=ttyS0");
+	assert_int_equal(k.initrd_size, 3 * 4096 + 5);
+	/* Page-aligned, as high as allowed under the firmware's reserve. */
+	assert_int_equal(k.initrd_addr & 0xfff, 0);
+	assert_true(k.initrd_addr + k.initrd_size <= g->mem.low_size - 0x28000);
+	assert_true(k.initrd_addr + 0x1000 + k.initrd_size > g->mem.low_size - 0x28000);
+	/* The code around the header is the image's; the header is patched. */
+	assert_memory_equal(fw_setup, img, 0x1f1);
+	assert_memory_equal(fw_setup + 0x1f1 + sizeof(h), img + 0x1f1 + sizeof(h),
+			    ss - 0x1f1 - sizeof(h));
+	memcpy(&h, fw_setup + 0x1f1, sizeof(h));
+	assert_int_equal(h.type_of_loader, 0xb0);
+	assert_true(h.loadflags & CAN_USE_HEAP);
+	assert_int_equal(h.heap_end_ptr, 0xfe00);
+	assert_int_equal(h.cmd_line_ptr, 0x20000);
+	assert_int_equal(h.ramdisk_image, k.initrd_addr);
+	assert_int_equal(h.ramdisk_size, k.initrd_size);
+	assert_true(test_guest_unchanged(g));
+	/* No initrd: none in the header either. */
+	assert_int_equal(loader_bzimage_fw_cfg(img, len, 0, g->mem.low_size, "", fw_setup,
+					       sizeof(fw_setup), &k),
+			 0);
+	assert_int_equal(k.initrd_size, 0);
+	memcpy(&h, fw_setup + 0x1f1, sizeof(h));
+	assert_int_equal(h.ramdisk_image, 0);
+}
+
+/* What a firmware's kernel may not be: each refused with its reason. */
+static void test_fw_cfg_refused(void **state)
+{
+	struct test_guest *g = *state;
+	struct timg_bz_spec s;
+	struct fw_cfg_kernel k;
+	char longcl[300];
+	size_t len;
+
+#define FW(l, initrd, cl)                                                                          \
+	loader_bzimage_fw_cfg(img, l, initrd, g->mem.low_size, cl, fw_setup, sizeof(fw_setup), &k)
+	timg_bz_default(&s);
+	s.header = 0x12345678;
+	assert_int_equal(FW(build(&s), 0, ""), -ENOEXEC);
+	timg_bz_default(&s);
+	s.version = 0x0202;
+	assert_int_equal(FW(build(&s), 0, ""), -ENOEXEC);
+	timg_bz_default(&s);
+	s.loadflags = 0;
+	assert_int_equal(FW(build(&s), 0, ""), -ENOEXEC);
+	/* The setup sectors past the file's end, or nothing after them. */
+	timg_bz_default(&s);
+	len = build(&s);
+	assert_int_equal(FW(timg_bz_setup_size(&s), 0, ""), -EINVAL);
+	assert_int_equal(FW(timg_bz_setup_size(&s) + 0x200, 0, ""), -EINVAL);
+	assert_int_equal(FW(0x200, 0, ""), -ENOEXEC);
+	/* A command line over the kernel's own limit. */
+	memset(longcl, 'x', sizeof(longcl) - 1);
+	longcl[sizeof(longcl) - 1] = 0;
+	timg_bz_default(&s);
+	s.cmdline_size = 255;
+	len = build(&s);
+	assert_int_equal(FW(len, 0, longcl), -EMSGSIZE);
+	longcl[255] = 0;
+	assert_int_equal(FW(len, 0, longcl), 0);
+	/* An initrd that cannot fit under initrd_addr_max, or under low RAM. */
+	timg_bz_default(&s);
+	s.initrd_addr_max = 0x200000;
+	len = build(&s);
+	assert_int_equal(FW(len, 0x200000, ""), -E2BIG);
+	timg_bz_default(&s);
+	s.initrd_addr_max = 0x1000;
+	len = build(&s);
+	assert_int_equal(FW(len, 0, ""), -E2BIG);
+	timg_bz_default(&s);
+	len = build(&s);
+	assert_int_equal(FW(len, g->mem.low_size, ""), -E2BIG);
+	assert_int_equal(
+		loader_bzimage_fw_cfg(img, len, 0, 0x100000, "", fw_setup, sizeof(fw_setup), &k),
+		-E2BIG);
+	/* A setup buffer too small for the setup sectors. */
+	assert_int_equal(loader_bzimage_fw_cfg(img, len, 0, g->mem.low_size, "", fw_setup, 512, &k),
+			 -EINVAL);
+#undef FW
+	assert_true(test_guest_unchanged(g));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
@@ -415,6 +524,7 @@ int main(void)
 		T(test_flags),		 T(test_setup_past_eof),
 		T(test_syssize),	 T(test_too_big),
 		T(test_truncated),	 T(test_dispatch),
+		T(test_fw_cfg_split),	 T(test_fw_cfg_refused),
 	};
 #undef T
 
