@@ -105,11 +105,22 @@ enum attack {
 	NO_ONEOF,
 	SETUP_NO_FDS,
 	RESTART_FIRST,
+	FW_KERNEL_ALONE,
+	FW_INITRD_ALONE,
 	EOF_ONLY
 };
-static const char *const attack_names[] = {
-	"garbage",   "empty datagram", "oversized",	    "wrong state",	   "nfds lie",
-	"extra fds", "no oneof",       "setup without fds", "DeviceRestart first", "eof"};
+static const char *const attack_names[] = {"garbage",
+					   "empty datagram",
+					   "oversized",
+					   "wrong state",
+					   "nfds lie",
+					   "extra fds",
+					   "no oneof",
+					   "setup without fds",
+					   "DeviceRestart first",
+					   "a firmware's kernel without a firmware",
+					   "a firmware's initrd without a kernel",
+					   "eof"};
 
 /* A setup with its envelope honest about carrying no fds: the table wants
  * them (DISPATCH_NEEDS_FDS). */
@@ -214,6 +225,23 @@ static void send_attack(int sock, enum attack a, int is_core)
 	}
 	case SETUP_NO_FDS: send_setup_no_fds(sock, is_core); break;
 	case RESTART_FIRST: send_restart(sock); break;
+	case FW_KERNEL_ALONE:
+	case FW_INITRD_ALONE: {
+		/* Flags that contradict each other, the fd count matching them. */
+		Cellvm__Vm__VmMessage m = CELLVM__VM__VM_MESSAGE__INIT;
+		Cellvm__Vm__CoreSetup s = CELLVM__VM__CORE_SETUP__INIT;
+		int fds[5] = {devnull, devnull, devnull, devnull, devnull};
+
+		s.cpus = 1;
+		s.memory_bytes = 64 << 20;
+		s.cmdline = (char *)"";
+		s.has_fw_kernel = a == FW_KERNEL_ALONE;
+		s.has_firmware = s.has_initrd = a == FW_INITRD_ALONE;
+		m.msg_case = CELLVM__VM__VM_MESSAGE__MSG_SETUP;
+		m.setup = &s;
+		channel_send(sock, &m.base, 8192, fds, 5);
+		break;
+	}
 	case EOF_ONLY: break;
 	}
 	if (devnull >= 0)
@@ -227,8 +255,9 @@ static void attack_child(const char *bin, int is_core)
 		char name[128];
 		pid_t pid;
 
-		if (a == RESTART_FIRST && !is_core)
-			continue; /* the control channel has no such message */
+		if ((a == RESTART_FIRST || a == FW_KERNEL_ALONE || a == FW_INITRD_ALONE) &&
+		    !is_core)
+			continue; /* the control channel has no such messages */
 		socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
 		pid = spawn(bin, sv[1]);
 		close(sv[1]);
