@@ -283,6 +283,46 @@ run=("$qemu" -L /usr/share/qemu -L /usr/share/seabios -M q35 -accel tcg,thread=m
 	-kernel "$img/vmlinuz" -initrd "$img/initrd.gz"
 	-append "console=ttyS0 quiet panic=-1 mitigations=off nmi_watchdog=0 fbcon=vc:62-62 kvmhost.kvmamd=${CELLVM_KVM_AMD_PARAMS-npt=0} kvmhost.shares=$shares_arg$init_args"
 	"${virtfs[@]}")
+# What the emulated CPU is doing, from QEMU's monitor, for the log of a
+# stop: twice, a second apart (running or halted, where, interrupt flag, the
+# local APIC's pending and in-service vectors). See docs/testing.md.
+monitor_look() {
+	command -v python3 >/dev/null || return 0
+	python3 - "$job/monitor" <<'PY' >&2 || true
+import socket, sys, time
+def ask(cmds):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(2)
+    s.connect(sys.argv[1])
+    out = b""
+    for c in [""] + cmds:
+        if c:
+            s.sendall(c.encode() + b"\n")
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                out += d
+        except socket.timeout:
+            pass
+    s.close()
+    return out.decode(errors="replace")
+keep = ("RIP=", "EIP=", "RFL=", "EFL=", "CS =", "CR0=", "IRR", "ISR", "APR", "LVTT", "Timer")
+for i in range(2):
+    try:
+        text = ask(["info registers", "info lapic"])
+    except OSError as e:
+        print("kvm-host: monitor: %s" % e)
+        break
+    for line in text.splitlines():
+        line = line.strip("\r")
+        if line.startswith(keep):
+            print("kvm-host: look %d: %s" % (i + 1, line))
+    time.sleep(1)
+PY
+}
+
 # Past this many seconds without a heartbeat (the host writes one every 5 s
 # once it runs the job), the emulated host has stopped making progress.
 stall=${CELLVM_KVM_HOST_STALL:-180}
@@ -313,6 +353,7 @@ else
 		fi
 		if [ ! -s "$job/rc" ] && [ $((now - beat)) -ge "$stall" ]; then
 			log "the emulated host stopped making progress (no heartbeat for $((now - beat)) s): stopping it"
+			monitor_look
 			kill "$qemu" 2>/dev/null
 			st=125
 			break
