@@ -85,8 +85,8 @@ struct snd_wseg {
 struct snd_buf {
 	uint16_t head;
 	uint32_t bytes;	     /* PCM bytes */
-	uint8_t *pcm;	     /* tx: a copy (malloc'd) */
-	struct snd_wseg *ws; /* rx: the data's segments (malloc'd) */
+	uint8_t *pcm;	     /* tx: a copy (malloc'd), made when it starts to play */
+	struct snd_wseg *ws; /* the data's segments in guest RAM (malloc'd) */
 	uint32_t nws;
 	uint8_t *status; /* the 8-byte virtio_snd_pcm_status in guest RAM */
 	uint64_t end_ns; /* once started: when its last frame has played */

@@ -143,6 +143,39 @@ static uint32_t snd_pcm_answer(struct snd_model *m, uint8_t *status_host, uint32
 	return SND_STATUS_LEN;
 }
 
+/* The tx data's segments: the readable part past its 8-byte header. */
+static int snd_pcm_rsegs(const struct virtq_chain *c, uint32_t bytes, struct snd_buf *b)
+{
+	uint32_t n = 0, left = bytes, skip = SND_XFER_LEN;
+
+	b->ws = calloc(c->nread, sizeof(*b->ws));
+	if (!b->ws)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < c->nread && left; i++) {
+		uint32_t off = c->seg[i].len < skip ? c->seg[i].len : skip;
+		uint32_t k = c->seg[i].len - off < left ? c->seg[i].len - off : left;
+
+		skip -= off;
+		if (k)
+			b->ws[n++] = (struct snd_wseg){c->seg[i].host + off, k};
+		left -= k;
+	}
+	b->nws = n;
+	return 0;
+}
+
+/* Copy tx buffer b's PCM out of guest RAM, when it starts to play. */
+static void snd_pcm_gather(struct snd_model *m, struct snd_buf *b)
+{
+	uint32_t off = 0;
+
+	for (uint32_t i = 0; i < b->nws; i++) {
+		memcpy(b->pcm + off, b->ws[i].host, b->ws[i].len);
+		off += b->ws[i].len;
+	}
+	m->count.bytes_in += off;
+}
+
 /* The rx data's segments: the writable part less its last 8 bytes. */
 static int snd_pcm_wsegs(const struct virtq_chain *c, uint32_t bytes, struct snd_buf *b)
 {
@@ -223,8 +256,16 @@ bool snd_pcm_xfer(struct snd_model *m, uint32_t queue, const struct virtq_chain 
 			*ret_used = snd_pcm_answer(m, status, SND_S_IO_ERR);
 			return false;
 		}
-		(void)virtq_chain_read(c, SND_XFER_LEN, b->pcm, bytes);
-		m->count.bytes_in += bytes;
+		/* Read when it starts to play, not now: Linux 6.1's driver
+		 * posts a period's buffer again as soon as it has played,
+		 * before the application has refilled it (what a sound
+		 * card's DMA would read later). */
+		if (snd_pcm_rsegs(c, (uint32_t)bytes, b) < 0) {
+			free(b->pcm);
+			b->pcm = NULL;
+			*ret_used = snd_pcm_answer(m, status, SND_S_IO_ERR);
+			return false;
+		}
 	} else if (snd_pcm_wsegs(c, (uint32_t)bytes, b) < 0) {
 		*ret_used = snd_pcm_answer(m, status, SND_S_IO_ERR);
 		return false;
@@ -254,6 +295,8 @@ static uint64_t snd_pcm_run_stream(struct snd_model *m, struct snd_stream *s, ui
 			s->underrun = false;
 			b->started = true;
 			b->end_ns = start + snd_pcm_duration_ns(s, b->bytes);
+			if (s->dir == SND_D_OUTPUT)
+				snd_pcm_gather(m, b);
 			if (s->dir == SND_D_OUTPUT && m->hooks.play)
 				m->hooks.play(m->hooks.ctx, s, b->pcm, b->bytes, start, s->position,
 					      s->discont);

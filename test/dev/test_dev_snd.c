@@ -374,6 +374,46 @@ static void test_playback(void **state)
 	close(wav);
 }
 
+/* A tx buffer's PCM is read when it starts to play, not when it is posted:
+ * Linux 6.1's driver posts a period's buffer again as soon as it has
+ * played and the application refills it after. Here the third buffer is
+ * rewritten in guest RAM after it was posted, before START: the ring
+ * carries what it held when it played. */
+static void test_play_reads_late(void **state)
+{
+	static uint8_t data[4][PB_PERIOD], got[PB_PERIOD];
+	struct vsnd_opts o = st_default();
+	struct cellvm_audio_period meta;
+	uint32_t id, len, bad;
+
+	(void)state;
+	st_start(&o);
+	for (uint32_t k = 0; k < 4; k++)
+		st_pattern(data[k], PB_PERIOD, k + 1);
+	st_prepare(0, 4 * PB_PERIOD, PB_PERIOD, 2, CELLVM_AUDIO_S16, RATE_48000);
+	for (uint32_t k = 0; k < 4; k++)
+		vsnd_xfer(&T, SND_TXQ, k, 0, data[k], PB_PERIOD);
+	/* A transfer for no stream, answered at once: the device has taken
+	 * the four before it (it serves the ring in order). */
+	bad = (uint32_t)vsnd_xfer(&T, SND_TXQ, 4, 99, data[0], PB_PERIOD);
+	st_used(SND_TXQ, &id, &len);
+	assert_int_equal(id, bad);
+	assert_int_equal(vsnd_slot_status(&T, SND_TXQ, 4, NULL), SND_S_BAD_MSG);
+	st_pattern(data[2], PB_PERIOD, 77);
+	memcpy(vsnd_slot_data(&T, SND_TXQ, 2), data[2], PB_PERIOD);
+	assert_int_equal(vsnd_pcm(&T, SND_R_PCM_START, 0), SND_S_OK);
+	for (uint32_t k = 0; k < 4; k++)
+		st_used(SND_TXQ, &id, &len);
+	assert_int_equal(cellvm_audio_latest(T.ring, T.ring_size), 4);
+	for (uint64_t s = 1; s <= 4; s++) {
+		assert_int_equal(cellvm_audio_read(T.ring, T.ring_size, s, &meta, got, sizeof(got)),
+				 PB_PERIOD);
+		assert_memory_equal(got, data[s - 1], PB_PERIOD);
+	}
+	assert_int_equal(vsnd_pcm(&T, SND_R_PCM_STOP, 0), SND_S_OK);
+	assert_int_equal(vsnd_pcm(&T, SND_R_PCM_RELEASE, 0), SND_S_OK);
+}
+
 /* A buffer playing when STOP came goes on after START: nothing is lost or
  * repeated, and the next START begins a new time line (DISCONT, position
  * 0). RELEASE gives back what was held at once. */
@@ -1071,6 +1111,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_params, teardown),
 		cmocka_unit_test_teardown(test_states, teardown),
 		cmocka_unit_test_teardown(test_playback, teardown),
+		cmocka_unit_test_teardown(test_play_reads_late, teardown),
 		cmocka_unit_test_teardown(test_stop_release, teardown),
 		cmocka_unit_test_teardown(test_capture_wav, teardown),
 		cmocka_unit_test_teardown(test_capture_convert, teardown),
