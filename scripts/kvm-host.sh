@@ -227,9 +227,13 @@ if [ -n "$interactive" ] && [ -t 0 ]; then size=$(stty size 2>/dev/null || true)
 	export -p | grep -v -E '^declare -x (PATH|PWD|OLDPWD|SHLVL|_|TERM|HOSTNAME|TMPDIR)='
 	echo "export CELLVM_KVM_HOST=emulated"
 	echo "export TERM=${TERM:-dumb}"
-	# A heartbeat through the job share: the watchdog outside sees the host
-	# stop making progress (docs/testing.md: the freezes).
-	echo '(while :; do date +%s >/run/kvm-host/beat; sleep 5; done) &'
+	# A heartbeat on a serial port of its own (ttyS2, a file outside): the
+	# watchdog outside sees the host stop making progress (docs/testing.md:
+	# the freezes). Not through the 9p job share, whose writes can stall
+	# for a minute and more while the host runs on.
+	echo 'stty -F /dev/ttyS2 raw -echo'
+	# shellcheck disable=SC2016 # expanded in the job, not here
+	echo '(while :; do echo "beat $(date +%s)" >/dev/ttyS2; sleep 5; done) &'
 	printf 'cd %q || exit 125\n' "$PWD"
 	if [ -n "$interactive" ]; then
 		echo "stty -F /dev/ttyS1 sane${size:+ rows ${size% *} cols ${size#* }}"
@@ -239,7 +243,8 @@ if [ -n "$interactive" ] && [ -t 0 ]; then size=$(stty size 2>/dev/null || true)
 		echo 'stty -F /dev/ttyS1 raw -echo'
 		printf '%q ' "$@"; echo '</dev/null >/dev/ttyS1 2>&1'
 	fi
-	echo 'echo $? >/run/kvm-host/rc; sync'
+	# shellcheck disable=SC2016 # expanded in the job, not here
+	echo 'rc=$?; echo "rc $rc" >/dev/ttyS2; echo "$rc" >/run/kvm-host/rc; sync'
 	echo 'echo o >/proc/sysrq-trigger; sleep 60'
 } >"$job/job.sh"
 
@@ -278,6 +283,7 @@ shares_arg=$(IFS=,; echo "${shared[*]}")
 run=("$qemu" -L /usr/share/qemu -L /usr/share/seabios -M q35 -accel tcg,thread=multi -cpu EPYC,+svm -smp 1 -m "$mem"
 	-nodefaults -no-user-config -display none -no-reboot
 	-serial "file:$job/console.log" -chardev stdio,id=io,signal=off -serial chardev:io
+	-serial "file:$job/beat"
 	-monitor "unix:$job/monitor,server=on,wait=off"
 	-device virtio-gpu-pci
 	-kernel "$img/vmlinuz" -initrd "$img/initrd.gz"
@@ -323,6 +329,16 @@ for i in range(2):
 PY
 }
 
+# The command's status: the job share's rc file, or the heartbeat port's
+# last "rc N" line (what came first). Empty while it runs.
+job_rc() {
+	if [ -s "$job/rc" ]; then
+		cat "$job/rc"
+	elif [ -s "$job/beat" ]; then
+		tr -d '\r' <"$job/beat" | sed -n 's/^rc \([0-9][0-9]*\)$/\1/p' | tail -n 1
+	fi
+}
+
 # Past this many seconds without a heartbeat (the host writes one every 5 s
 # once it runs the job), the emulated host has stopped making progress.
 stall=${CELLVM_KVM_HOST_STALL:-180}
@@ -351,7 +367,7 @@ else
 			st=124
 			break
 		fi
-		if [ ! -s "$job/rc" ] && [ $((now - beat)) -ge "$stall" ]; then
+		if [ $((now - beat)) -ge "$stall" ] && [ -z "$(job_rc)" ]; then
 			log "the emulated host stopped making progress (no heartbeat for $((now - beat)) s): stopping it"
 			monitor_look
 			kill "$qemu" 2>/dev/null
@@ -368,10 +384,11 @@ if [ "$st" = 124 ]; then
 	tail -n 20 "$job/console.log" >&2
 	exit 124
 fi
-if [ ! -s "$job/rc" ]; then
+rc=$(job_rc)
+if [ -z "$rc" ]; then
 	log "the command did not finish (status $st); qemu and console tail:"
 	tail -n 5 "$job/qemu.err" >&2
 	tail -n 20 "$job/console.log" >&2
 	exit 125
 fi
-exit "$(cat "$job/rc")"
+exit "$rc"
