@@ -492,6 +492,25 @@ static int core_attach(struct core *c)
  * needs to know goes into fw_cfg. */
 static int core_acpi_build(struct core *c);
 
+/* The tenant's kernel (kernel_fd) and initrd, mapped read-only. Returns 0
+ * or an exit status (nothing left mapped). */
+static int core_map_boot_files(struct core *c, int kernel_fd, struct mapped_file *kernel,
+			       struct mapped_file *initrd)
+{
+	int r = map_file(kernel_fd, CORE_MAX_KERNEL, kernel);
+
+	if (r < 0)
+		return core_fail(c, VM_EXIT_BAD_INPUT, "kernel: cannot read", r);
+	if (c->setup->has_initrd) {
+		r = map_file(c->fds[FD_INITRD], CORE_MAX_INITRD, initrd);
+		if (r < 0) {
+			unmap_file(kernel);
+			return core_fail(c, VM_EXIT_BAD_INPUT, "initrd: cannot read", r);
+		}
+	}
+	return 0;
+}
+
 /* The kernel, initrd and command line for the firmware to boot, into
  * fw_cfg's kernel items. The kernel and initrd are the tenant's: parsed here,
  * in the sandbox, and only copied. Returns 0 or an exit status. */
@@ -502,16 +521,9 @@ static int core_fw_kernel(struct core *c)
 	uint8_t *setup;
 	int r;
 
-	r = map_file(c->fds[core_fd_fw_kernel(c)], CORE_MAX_KERNEL, &kernel);
-	if (r < 0)
-		return core_fail(c, VM_EXIT_BAD_INPUT, "kernel: cannot read", r);
-	if (c->setup->has_initrd) {
-		r = map_file(c->fds[FD_INITRD], CORE_MAX_INITRD, &initrd);
-		if (r < 0) {
-			unmap_file(&kernel);
-			return core_fail(c, VM_EXIT_BAD_INPUT, "initrd: cannot read", r);
-		}
-	}
+	r = core_map_boot_files(c, c->fds[core_fd_fw_kernel(c)], &kernel, &initrd);
+	if (r != 0)
+		return r;
 	setup = malloc(BOOT_FW_SETUP_CAP);
 	r = setup ? loader_bzimage_fw_cfg(kernel.p, kernel.len, initrd.len, c->vm.mem.low_size,
 					  c->setup->cmdline, setup, BOOT_FW_SETUP_CAP, &k)
@@ -627,16 +639,9 @@ static int core_load(struct core *c)
 #endif
 	if (c->vm.firmware)
 		return core_load_firmware(c);
-	r = map_file(c->fds[FD_KERNEL], CORE_MAX_KERNEL, &kernel);
-	if (r < 0)
-		return core_fail(c, VM_EXIT_BAD_INPUT, "kernel: cannot read", r);
-	if (c->setup->has_initrd) {
-		r = map_file(c->fds[FD_INITRD], CORE_MAX_INITRD, &initrd);
-		if (r < 0) {
-			unmap_file(&kernel);
-			return core_fail(c, VM_EXIT_BAD_INPUT, "initrd: cannot read", r);
-		}
-	}
+	r = core_map_boot_files(c, c->fds[FD_KERNEL], &kernel, &initrd);
+	if (r != 0)
+		return r;
 	r = loader_load(kernel.p, kernel.len, &c->vm.mem, &c->vm.plan);
 	unmap_file(&kernel);
 	if (r < 0) {
