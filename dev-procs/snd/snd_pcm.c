@@ -143,21 +143,24 @@ static uint32_t snd_pcm_answer(struct snd_model *m, uint8_t *status_host, uint32
 	return SND_STATUS_LEN;
 }
 
-/* The tx data's segments: the readable part past its 8-byte header. */
-static int snd_pcm_rsegs(const struct virtq_chain *c, uint32_t bytes, struct snd_buf *b)
+/* Views in guest RAM of a buffer's bytes of data: from the segments
+ * seg[0..nseg), past their first skip bytes (tx: the readable part past the
+ * 8-byte header; rx: the writable part, bytes stopping short of the status). */
+static int snd_pcm_views(const struct virtq_seg *seg, uint32_t nseg, uint32_t skip, uint32_t bytes,
+			 struct snd_buf *b)
 {
-	uint32_t n = 0, left = bytes, skip = SND_XFER_LEN;
+	uint32_t n = 0, left = bytes;
 
-	b->ws = calloc(c->nread, sizeof(*b->ws));
+	b->ws = calloc(nseg, sizeof(*b->ws));
 	if (!b->ws)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < c->nread && left; i++) {
-		uint32_t off = c->seg[i].len < skip ? c->seg[i].len : skip;
-		uint32_t k = c->seg[i].len - off < left ? c->seg[i].len - off : left;
+	for (uint32_t i = 0; i < nseg && left; i++) {
+		uint32_t off = seg[i].len < skip ? seg[i].len : skip;
+		uint32_t k = seg[i].len - off < left ? seg[i].len - off : left;
 
 		skip -= off;
 		if (k)
-			b->ws[n++] = (struct snd_wseg){c->seg[i].host + off, k};
+			b->ws[n++] = (struct snd_wseg){seg[i].host + off, k};
 		left -= k;
 	}
 	b->nws = n;
@@ -174,24 +177,6 @@ static void snd_pcm_gather(struct snd_model *m, struct snd_buf *b)
 		off += b->ws[i].len;
 	}
 	m->count.bytes_in += off;
-}
-
-/* The rx data's segments: the writable part less its last 8 bytes. */
-static int snd_pcm_wsegs(const struct virtq_chain *c, uint32_t bytes, struct snd_buf *b)
-{
-	uint32_t n = 0, left = bytes;
-
-	b->ws = calloc(c->nseg - c->nread, sizeof(*b->ws));
-	if (!b->ws)
-		return -ENOMEM;
-	for (uint32_t i = c->nread; i < c->nseg && left; i++) {
-		uint32_t k = c->seg[i].len < left ? c->seg[i].len : left;
-
-		b->ws[n++] = (struct snd_wseg){c->seg[i].host, k};
-		left -= k;
-	}
-	b->nws = n;
-	return 0;
 }
 
 bool snd_pcm_xfer(struct snd_model *m, uint32_t queue, const struct virtq_chain *c, uint64_t now_ns,
@@ -260,13 +245,14 @@ bool snd_pcm_xfer(struct snd_model *m, uint32_t queue, const struct virtq_chain 
 		 * posts a period's buffer again as soon as it has played,
 		 * before the application has refilled it (what a sound
 		 * card's DMA would read later). */
-		if (snd_pcm_rsegs(c, (uint32_t)bytes, b) < 0) {
+		if (snd_pcm_views(c->seg, c->nread, SND_XFER_LEN, (uint32_t)bytes, b) < 0) {
 			free(b->pcm);
 			b->pcm = NULL;
 			*ret_used = snd_pcm_answer(m, status, SND_S_IO_ERR);
 			return false;
 		}
-	} else if (snd_pcm_wsegs(c, (uint32_t)bytes, b) < 0) {
+	} else if (snd_pcm_views(c->seg + c->nread, c->nseg - c->nread, 0, (uint32_t)bytes, b) <
+		   0) {
 		*ret_used = snd_pcm_answer(m, status, SND_S_IO_ERR);
 		return false;
 	}
