@@ -12,16 +12,27 @@
 #define BZ_MAGIC     0x53726448 /* "HdrS" */
 #define BZ_MIN_PROTO 0x020c	/* xloadflags (64-bit entry) appeared in 2.12 */
 
+/* The setup header of img, copied out (the file's bytes, unchecked but for
+ * its magic), and the length of the setup sectors it gives (0 means 4).
+ * Returns 0 or -ENOEXEC (no bzImage header). */
+static int bz_header(const uint8_t *img, size_t len, struct setup_header *h, uint64_t *setup_size)
+{
+	if (len < BZ_HDR_OFF + sizeof(*h))
+		return -ENOEXEC;
+	memcpy(h, img + BZ_HDR_OFF, sizeof(*h));
+	if (h->header != BZ_MAGIC || h->boot_flag != 0xAA55)
+		return -ENOEXEC;
+	*setup_size = ((uint64_t)(h->setup_sects ? h->setup_sects : 4) + 1) * 512;
+	return 0;
+}
+
 int loader_bzimage_load(const uint8_t *img, size_t len, struct gmem *mem, struct boot_plan *ret)
 {
 	struct setup_header h;
 	uint64_t setup_size, pm_size, load = BOOT_HIMEM, need;
 	size_t hdr_len;
 
-	if (len < BZ_HDR_OFF + sizeof(h))
-		return -ENOEXEC;
-	memcpy(&h, img + BZ_HDR_OFF, sizeof(h));
-	if (h.header != BZ_MAGIC || h.boot_flag != 0xAA55)
+	if (bz_header(img, len, &h, &setup_size) < 0)
 		return -ENOEXEC;
 	/* UNTRUSTED(image): every field below comes from the file. */
 	if (h.version < BZ_MIN_PROTO || !(h.loadflags & LOADED_HIGH) ||
@@ -31,7 +42,6 @@ int loader_bzimage_load(const uint8_t *img, size_t len, struct gmem *mem, struct
 	hdr_len = 0x202 + (size_t)img[0x201] - BZ_HDR_OFF;
 	if (hdr_len < offsetof(struct setup_header, cmdline_size) + 4 || hdr_len > sizeof(h))
 		hdr_len = sizeof(h);
-	setup_size = ((uint64_t)(h.setup_sects ? h.setup_sects : 4) + 1) * 512;
 	if (setup_size >= len)
 		return -EINVAL;
 	pm_size = len - setup_size;
@@ -105,15 +115,11 @@ int loader_bzimage_fw_cfg(const uint8_t *img, size_t len, uint64_t initrd_len, u
 	struct setup_header h;
 	uint64_t setup_size, initrd_max, cl = strlen(cmdline) + 1;
 
-	if (len < BZ_HDR_OFF + sizeof(h))
-		return -ENOEXEC;
-	memcpy(&h, img + BZ_HDR_OFF, sizeof(h));
-	if (h.header != BZ_MAGIC || h.boot_flag != 0xAA55)
+	if (bz_header(img, len, &h, &setup_size) < 0)
 		return -ENOEXEC;
 	/* UNTRUSTED(image): every field below comes from the file. */
 	if (h.version < BZ_FW_MIN_PROTO || !(h.loadflags & LOADED_HIGH))
 		return -ENOEXEC;
-	setup_size = ((uint64_t)(h.setup_sects ? h.setup_sects : 4) + 1) * 512;
 	if (setup_size >= len || setup_size > setup_cap || len - setup_size <= 0x200 ||
 	    len - setup_size > UINT32_MAX)
 		return -EINVAL;
