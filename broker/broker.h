@@ -114,6 +114,9 @@ struct broker_host_config {
 	uint32_t cpu_weight;	     /* cpu.weight of every VM */
 	/* Boots in flight at once, and of one tenant (broker_launch.c). */
 	uint32_t boot_concurrency, boot_concurrency_per_tenant;
+	/* How long a started process has to report Ready (the launcher's
+	 * launcher_set_ready_timeout_ms, set at start). */
+	uint32_t ready_timeout_ms;
 };
 
 struct tenants {

@@ -1,6 +1,7 @@
 /* The broker configuration's keys of what each VM takes from the host
  * (uid_pool, cgroup, vm_memory_overhead, vm_pids_max, vm_cpu_weight) and of
- * its boots (boot_concurrency, boot_concurrency_per_tenant): their
+ * its boots (boot_concurrency, boot_concurrency_per_tenant,
+ * process_ready_timeout_ms): their
  * defaults and their parsing, apart from broker_host.c so that the config
  * parser (broker_tenant.c) links without the cgroup code (the vmdef fuzz
  * target). The operator's file: trusted, but checked. See docs/broker.md. */
@@ -30,7 +31,8 @@ void broker_host_config_defaults(struct broker_host_config *c)
 					 .id_count = HOST_ID_COUNT,
 					 .memory_overhead = HOST_MEMORY_OVERHEAD,
 					 .cpu_weight = HOST_CPU_WEIGHT,
-					 .boot_concurrency = HOST_BOOT_CONCURRENCY};
+					 .boot_concurrency = HOST_BOOT_CONCURRENCY,
+					 .ready_timeout_ms = LAUNCHER_READY_TIMEOUT_MS};
 	snprintf(c->cgroup, sizeof(c->cgroup), "auto");
 }
 
@@ -68,6 +70,10 @@ int broker_host_config_set(struct broker_host_config *c, const char *key, const 
 		/* 0: the default, boot_concurrency - 1 (broker_launch.c) */
 		if (parse_u32(val, 0, BROKER_BOOT_CONCURRENCY_MAX,
 			      &c->boot_concurrency_per_tenant) < 0)
+			return -EINVAL;
+	} else if (strcmp(key, "process_ready_timeout_ms") == 0) {
+		if (parse_u32(val, LAUNCHER_READY_TIMEOUT_MIN, LAUNCHER_READY_TIMEOUT_MAX,
+			      &c->ready_timeout_ms) < 0)
 			return -EINVAL;
 	} else {
 		return -ENOENT;

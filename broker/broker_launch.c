@@ -548,6 +548,7 @@ int broker_launch_start(struct broker *b)
 		return -ENOMEM;
 	w->b = b;
 	w->done[0] = w->done[1] = -1;
+	launcher_set_ready_timeout_ms((int)c->ready_timeout_ms); /* before the lanes' threads */
 	w->limit = c->boot_concurrency ? c->boot_concurrency : 1;
 	/* By default one slot stays for the other tenants. */
 	w->per_tenant = c->boot_concurrency_per_tenant ? c->boot_concurrency_per_tenant

@@ -149,11 +149,11 @@ int launcher_start_display(const struct display_config *cfg, struct display_proc
 	}
 	pfd[0] = (struct pollfd){.fd = ret->ctl, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = ret->pidfd, .events = POLLIN};
-	r = poll(pfd, 2, LAUNCHER_READY_TIMEOUT_MS);
+	r = poll(pfd, 2, launcher_ready_timeout_ms());
 	if (r <= 0) {
 		r = r == 0 ? -ETIMEDOUT : -errno;
 		snprintf(err, errlen, "cellvm-display did not become ready in %d ms",
-			 LAUNCHER_READY_TIMEOUT_MS);
+			 launcher_ready_timeout_ms());
 		goto fail;
 	}
 	/* UNTRUSTED(display): its first message, which must be Ready. */

@@ -250,15 +250,31 @@ static int launcher_reap(pid_t *pid)
 	return launcher_exit_status(status);
 }
 
+/* Written before the first start (before the broker's launcher threads
+ * exist), read by every start after. */
+static int launcher_ready_ms = LAUNCHER_READY_TIMEOUT_MS;
+
+void launcher_set_ready_timeout_ms(int ms)
+{
+	launcher_ready_ms = ms < LAUNCHER_READY_TIMEOUT_MIN   ? LAUNCHER_READY_TIMEOUT_MIN
+			    : ms > LAUNCHER_READY_TIMEOUT_MAX ? LAUNCHER_READY_TIMEOUT_MAX
+							      : ms;
+}
+
+int launcher_ready_timeout_ms(void)
+{
+	return launcher_ready_ms;
+}
+
 /* Wait until chan is readable or the child exits; -ETIMEDOUT after the bound. */
 static int launcher_wait_chan(int chan, int pidfd, const char *who, char *err, size_t errlen)
 {
 	struct pollfd pfd[2] = {{.fd = chan, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
-	int n = poll(pfd, 2, LAUNCHER_READY_TIMEOUT_MS);
+	int ms = launcher_ready_timeout_ms();
+	int n = poll(pfd, 2, ms);
 
 	if (n == 0) {
-		snprintf(err, errlen, "%s did not become ready in %d ms", who,
-			 LAUNCHER_READY_TIMEOUT_MS);
+		snprintf(err, errlen, "%s did not become ready in %d ms", who, ms);
 		return -ETIMEDOUT;
 	}
 	if (n < 0)

@@ -11,8 +11,17 @@
 
 #include "proto/vm_exit.h"
 
-#define LAUNCHER_CHILD_CHANNEL_FD 3
-#define LAUNCHER_READY_TIMEOUT_MS 10000
+#define LAUNCHER_CHILD_CHANNEL_FD  3
+#define LAUNCHER_READY_TIMEOUT_MS  10000 /* the default of launcher_ready_timeout_ms() */
+#define LAUNCHER_READY_TIMEOUT_MIN 1000
+#define LAUNCHER_READY_TIMEOUT_MAX 600000
+
+/* How long a started process (core, device, display) has to report Ready
+ * before its start fails and it is killed. Set once, before any start (the
+ * broker's process_ready_timeout_ms, from its configuration); clamped to
+ * [LAUNCHER_READY_TIMEOUT_MIN, LAUNCHER_READY_TIMEOUT_MAX]. */
+void launcher_set_ready_timeout_ms(int ms);
+int launcher_ready_timeout_ms(void);
 
 struct device_proc;
 

@@ -11,6 +11,12 @@ With boot_concurrency = 3 and boot_concurrency_per_tenant = 2:
      and as slots free alice's queued boots go on, in turn, until all ran;
   3. with every boot slot held at the gate, a running VM's disk device is
      killed and restarted (device restarts have a lane of their own).
+A core held at the gate counts against the launcher's wait for its Ready
+(process_ready_timeout_ms, 10 s by default): the gated broker gets 300 s, so
+that a slow host (the emulated KVM host) does not end a held boot before the
+test opens its gate.
+A broker with process_ready_timeout_ms = 1000 ends a boot whose core stays
+at the gate: a 500 that names the bound, the core killed (the gate sees EOF).
 Then, without the gate, bob's boot latency while alice boots in a loop is
 printed (p50/p99, information only: nothing is asserted on times).
 Usage: boots.py BINDIR PAYLOADDIR GATE"""
@@ -64,7 +70,10 @@ def boot_async(b, who, vid, results):
     s = connect_as(b.sock, *who)
 
     def run():
-        results[vid] = http_on(s, "PUT", "/vm/%s/boot" % vid)
+        try:
+            results[vid] = http_on(s, "PUT", "/vm/%s/boot" % vid)
+        except (OSError, IndexError, ValueError) as e:  # the broker went away
+            results[vid] = (0, "no answer: %r" % e)
     th = threading.Thread(target=run)
     th.start()
     return th
@@ -115,8 +124,8 @@ def pct(xs, p):
 # ---- 1-3: with the gate ----
 b = Broker(bindir, "")
 try:
-    imgs, conf = config(b.tmp, "boot_concurrency = %d\nboot_concurrency_per_tenant = %d\n\n"
-                        % (LIMIT, PER_TENANT))
+    imgs, conf = config(b.tmp, "boot_concurrency = %d\nboot_concurrency_per_tenant = %d\n"
+                        "process_ready_timeout_ms = 300000\n\n" % (LIMIT, PER_TENANT))
     with open(b.conf, "w") as f:
         f.write(conf)
     disk = os.path.join(b.tmp, "disk.img")
@@ -229,6 +238,38 @@ try:
         fail("boots left: %r" % queued)
     if not g.nobody_waiting():
         fail("a core reached the gate after every boot ran")
+    b.stop()
+finally:
+    b.cleanup()
+
+# ---- a core that never reports Ready: the bound ends its boot ----
+b = Broker(bindir, "")
+try:
+    imgs, conf = config(b.tmp, "process_ready_timeout_ms = 1000\n\n")
+    with open(b.conf, "w") as f:
+        f.write(conf)
+    libexec = os.path.join(b.tmp, "libexec")
+    os.mkdir(libexec)
+    os.symlink(os.path.abspath(gate), os.path.join(libexec, "cellvm-core"))
+    gate_sock = os.path.join(b.tmp, "gate.sock")
+    g = Gate(gate_sock)
+    os.environ.update(CELLVM_LIBEXEC=libexec, CELLVM_TEST_GATE_SOCKET=gate_sock)
+    b.start()
+    vid = create(b, ALICE, imgs["alice"], "stuck")
+    res = {}
+    th = boot_async(b, ALICE, vid, res)
+    c, _ = g.arrival("the boot that is never let go")
+    th.join(DEADLINE)
+    st, r = res.get(vid, (0, None))
+    if st != 500 or "did not become ready in 1000 ms" not in str(r):
+        fail("a core held past process_ready_timeout_ms: %d %r" % (st, r))
+    c.settimeout(DEADLINE)
+    if c.recv(1) != b"":
+        fail("the held core was not ended")
+    c.close()
+    if b.ok("GET", "/vm/" + vid)["state"] == "running":
+        fail("a boot that timed out left its VM running")
+    print("a core held past process_ready_timeout_ms: %s" % r["error"])
     b.stop()
 finally:
     b.cleanup()

@@ -118,11 +118,14 @@ static void test_errors(void **state)
 static void test_boot_concurrency(void **state)
 {
 	static const char *const bad[] = {
-		"boot_concurrency = 0\n",	      /* no boot at all */
-		"boot_concurrency = 65\n",	      /* over BROKER_BOOT_CONCURRENCY_MAX */
-		"boot_concurrency = many\n",	      /* not a number */
-		"boot_concurrency_per_tenant = 65\n", /* over the bound */
-		"boot_concurrency_per_tenant = -1\n", /* negative */
+		"boot_concurrency = 0\n",	       /* no boot at all */
+		"boot_concurrency = 65\n",	       /* over BROKER_BOOT_CONCURRENCY_MAX */
+		"boot_concurrency = many\n",	       /* not a number */
+		"boot_concurrency_per_tenant = 65\n",  /* over the bound */
+		"boot_concurrency_per_tenant = -1\n",  /* negative */
+		"process_ready_timeout_ms = 999\n",    /* under LAUNCHER_READY_TIMEOUT_MIN */
+		"process_ready_timeout_ms = 600001\n", /* over LAUNCHER_READY_TIMEOUT_MAX */
+		"process_ready_timeout_ms = 10s\n",    /* milliseconds, a bare number */
 	};
 	struct tenants ts;
 	char err[256] = "";
@@ -130,11 +133,15 @@ static void test_boot_concurrency(void **state)
 	assert_int_equal(load(&ts, "", err, sizeof(err)), 0);
 	assert_int_equal(ts.host.boot_concurrency, 4);
 	assert_int_equal(ts.host.boot_concurrency_per_tenant, 0); /* boot_concurrency - 1 */
-	assert_int_equal(load(&ts, "boot_concurrency = 8\nboot_concurrency_per_tenant = 2\n", err,
-			      sizeof(err)),
+	assert_int_equal(ts.host.ready_timeout_ms, 10000);
+	assert_int_equal(load(&ts,
+			      "boot_concurrency = 8\nboot_concurrency_per_tenant = 2\n"
+			      "process_ready_timeout_ms = 120000\n",
+			      err, sizeof(err)),
 			 0);
 	assert_int_equal(ts.host.boot_concurrency, 8);
 	assert_int_equal(ts.host.boot_concurrency_per_tenant, 2);
+	assert_int_equal(ts.host.ready_timeout_ms, 120000);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (load(&ts, bad[i], err, sizeof(err)) >= 0)
 			fail_msg("accepted: %s", bad[i]);
