@@ -4,10 +4,9 @@
  * waits in vcpu_park until resumed. Once all are out, the guest clock is
  * saved (KVM_GET_CLOCK: kvmclock). At resume it is put back, so the guest's
  * time does not advance over the pause (as QEMU's stop/cont does; the TSC
- * is left alone, as QEMU leaves it: writing the saved TSCs back made a
- * guest's kvmclock go back 9 s in broker_pause), and each vCPU's kvmclock is told it was stopped
- * by the host (KVM_KVMCLOCK_CTRL), so the guest's watchdogs do not report a
- * soft lockup. The devices are not this file's: the broker stops their
+ * is left alone, as QEMU leaves it), and each vCPU's kvmclock is told it
+ * was stopped by the host (KVM_KVMCLOCK_CTRL), so the guest's watchdogs do
+ * not report a soft lockup. The devices are not this file's: the broker stops their
  * processes once the vCPUs are held (docs/broker.md). */
 #include "vmm-core/vm.h"
 
