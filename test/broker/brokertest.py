@@ -374,7 +374,11 @@ def http_on(s, method, path, body=b"", timeout=DEADLINE):
         data += c
     s.close()
     head, _, rest = data.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
+    parts = head.split(b" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ConnectionError("%s %s: no HTTP answer (%d bytes: %r)"
+                              % (method, path, len(data), data[:80]))
+    status = int(parts[1])
     try:
         return status, json.loads(rest)
     except ValueError:
