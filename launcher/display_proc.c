@@ -119,7 +119,6 @@ static int display_proc_setup(const struct display_config *cfg, int ctl)
 int launcher_start_display(const struct display_config *cfg, struct display_proc *ret, char *err,
 			   size_t errlen)
 {
-	struct pollfd pfd[2];
 	struct display_msg msg;
 	int ctl[2] = {-1, -1};
 	int r;
@@ -147,15 +146,9 @@ int launcher_start_display(const struct display_config *cfg, struct display_proc
 			 strerror(-r));
 		goto fail;
 	}
-	pfd[0] = (struct pollfd){.fd = ret->ctl, .events = POLLIN};
-	pfd[1] = (struct pollfd){.fd = ret->pidfd, .events = POLLIN};
-	r = poll(pfd, 2, launcher_ready_timeout_ms());
-	if (r <= 0) {
-		r = r == 0 ? -ETIMEDOUT : -errno;
-		snprintf(err, errlen, "cellvm-display did not become ready in %d ms",
-			 launcher_ready_timeout_ms());
+	r = launcher_wait_chan(ret->ctl, ret->pidfd, "cellvm-display", err, errlen);
+	if (r < 0)
 		goto fail;
-	}
 	/* UNTRUSTED(display): its first message, which must be Ready. */
 	r = launcher_display_recv(ret, &msg);
 	if (r < 0 || ret->d.state != DISPLAY_PROC_RUNNING) {

@@ -266,8 +266,7 @@ int launcher_ready_timeout_ms(void)
 	return launcher_ready_ms;
 }
 
-/* Wait until chan is readable or the child exits; -ETIMEDOUT after the bound. */
-static int launcher_wait_chan(int chan, int pidfd, const char *who, char *err, size_t errlen)
+int launcher_wait_chan(int chan, int pidfd, const char *who, char *err, size_t errlen)
 {
 	struct pollfd pfd[2] = {{.fd = chan, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
 	int ms = launcher_ready_timeout_ms();
@@ -277,8 +276,12 @@ static int launcher_wait_chan(int chan, int pidfd, const char *who, char *err, s
 		snprintf(err, errlen, "%s did not become ready in %d ms", who, ms);
 		return -ETIMEDOUT;
 	}
-	if (n < 0)
-		return -errno;
+	if (n < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: waiting for Ready: %s", who, strerror(e));
+		return -e;
+	}
 	if (!(pfd[0].revents & (POLLIN | POLLHUP))) {
 		snprintf(err, errlen, "%s exited before it was ready", who);
 		return -ECHILD;

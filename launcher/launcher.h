@@ -99,6 +99,10 @@ int launcher_bin_dir(char *buf, size_t len);
  * message in err. */
 int launcher_spawn(const char *name, int child_chan, const struct launcher_jail *jail,
 		   pid_t *ret_pid, int *ret_pidfd, int *ret_log, char *err, size_t errlen);
+/* Wait until chan (a started process's channel) is readable or the process
+ * (pidfd) exits, at most launcher_ready_timeout_ms(): 0, -ETIMEDOUT,
+ * -ECHILD (it exited first) or -errno, each with a message naming who. */
+int launcher_wait_chan(int chan, int pidfd, const char *who, char *err, size_t errlen);
 
 /* Guest RAM: a memfd of size bytes sealed against shrinking and growing.
  * Returns the fd or -errno. */
