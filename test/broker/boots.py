@@ -116,6 +116,22 @@ class Gate:
         conn.close()
 
 
+def gated(b, devices):
+    """Before b starts: its cellvm-core is the gate (the devices named are
+    the real ones), through the environment the broker passes on. The
+    test's end of the gate."""
+    libexec = os.path.join(b.tmp, "libexec")
+    os.mkdir(libexec)
+    os.symlink(os.path.abspath(gate), os.path.join(libexec, "cellvm-core"))
+    for dev in devices:
+        os.symlink(os.path.abspath(os.path.join(bindir, dev)), os.path.join(libexec, dev))
+    gate_sock = os.path.join(b.tmp, "gate.sock")
+    g = Gate(gate_sock)
+    os.environ.update(CELLVM_LIBEXEC=libexec, CELLVM_TEST_GATE_SOCKET=gate_sock,
+                      CELLVM_TEST_GATE_CORE=os.path.abspath(os.path.join(bindir, "cellvm-core")))
+    return g
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
@@ -131,16 +147,8 @@ try:
     disk = os.path.join(b.tmp, "disk.img")
     with open(disk, "wb") as f:
         f.truncate(1 << 20)
-    libexec = os.path.join(b.tmp, "libexec")
-    os.mkdir(libexec)
-    os.symlink(os.path.abspath(gate), os.path.join(libexec, "cellvm-core"))
-    for dev in ("cellvm-dev-blk", "cellvm-dev-net"):
-        os.symlink(os.path.abspath(os.path.join(bindir, dev)), os.path.join(libexec, dev))
-    gate_sock = os.path.join(b.tmp, "gate.sock")
-    g = Gate(gate_sock)
     saved_env = dict(os.environ)
-    os.environ.update(CELLVM_LIBEXEC=libexec, CELLVM_TEST_GATE_SOCKET=gate_sock,
-                      CELLVM_TEST_GATE_CORE=os.path.abspath(os.path.join(bindir, "cellvm-core")))
+    g = gated(b, ("cellvm-dev-blk", "cellvm-dev-net"))
     b.start()
 
     # A running VM of root's with a disk, booted through the gate.
@@ -248,12 +256,7 @@ try:
     imgs, conf = config(b.tmp, "process_ready_timeout_ms = 1000\n\n")
     with open(b.conf, "w") as f:
         f.write(conf)
-    libexec = os.path.join(b.tmp, "libexec")
-    os.mkdir(libexec)
-    os.symlink(os.path.abspath(gate), os.path.join(libexec, "cellvm-core"))
-    gate_sock = os.path.join(b.tmp, "gate.sock")
-    g = Gate(gate_sock)
-    os.environ.update(CELLVM_LIBEXEC=libexec, CELLVM_TEST_GATE_SOCKET=gate_sock)
+    g = gated(b, ())
     b.start()
     vid = create(b, ALICE, imgs["alice"], "stuck")
     res = {}
